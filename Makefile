@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   - virtualenv + install, then crawl the local demo web, ingest, score, cluster, escalate, open the dashboard
+#   make test   - virtualenv + install, then run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-all venv browser bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU build of torch first, so nothing below pulls a CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Headless Chromium for the dashboard screenshot test (Debian packages; needs root or sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) 2>/dev/null || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver >/dev/null) 2>/dev/null || \
+	  echo "warning: could not install chromium; the browser test will be skipped"; }
+
+demo: venv
+	$(BIN)/brandmon demo
+
+test: venv browser
+	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (broken collection?)"; exit 1; fi; exit $$rc
+
+test-all: venv browser
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+bench: venv
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache data/brandmon.duckdb data/brandmon.duckdb.wal data/raw

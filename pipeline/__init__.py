@@ -1,0 +1,1 @@
+"""brandmon pipeline: settings, store, ingest, brand matching, escalation, KPIs, alerts, CLI."""

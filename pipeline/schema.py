@@ -1,0 +1,263 @@
+"""The DuckDB schema as an ordered list of named migrations.
+
+Append a new `Migration` to change the schema; never edit one that has shipped. Migrations are applied in
+order inside one transaction each and recorded in `schema_migrations`, so `upgrade` is a no-op on an
+up-to-date file. Times are TIMESTAMPTZ (UTC), JSON is stored as VARCHAR so no extension is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+
+
+INITIAL = """
+CREATE TABLE sources (
+    source_id VARCHAR PRIMARY KEY,          -- the name in sources.yaml
+    kind VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    base_url VARCHAR,
+    engine VARCHAR,
+    config_json VARCHAR,
+    enabled BOOLEAN DEFAULT TRUE,
+    updated_at TIMESTAMPTZ
+);
+
+CREATE TABLE crawl_runs (
+    run_id VARCHAR PRIMARY KEY,
+    source_id VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    status VARCHAR NOT NULL,                -- running | ok | partial | failed
+    pages INTEGER DEFAULT 0,
+    items INTEGER DEFAULT 0,
+    errors INTEGER DEFAULT 0,
+    error_summary_json VARCHAR,
+    raw_path VARCHAR,
+    ingested_at TIMESTAMPTZ                 -- set when ingest has consumed this run's raw files
+);
+
+CREATE TABLE crawl_state (                  -- incremental re-crawl bookkeeping per thread/page
+    source_id VARCHAR NOT NULL,
+    url VARCHAR NOT NULL,
+    last_post_id VARCHAR,
+    pages INTEGER,
+    etag VARCHAR,
+    last_modified VARCHAR,
+    content_hash VARCHAR,
+    updated_at TIMESTAMPTZ,
+    PRIMARY KEY (source_id, url)
+);
+
+CREATE TABLE documents (
+    doc_id VARCHAR PRIMARY KEY,             -- hash(source, canonical url, post id)
+    source_id VARCHAR NOT NULL,
+    url VARCHAR,
+    thread_url VARCHAR,
+    thread_title VARCHAR,
+    author VARCHAR,
+    author_url VARCHAR,
+    posted_at TIMESTAMPTZ,
+    fetched_at TIMESTAMPTZ,
+    text VARCHAR NOT NULL,
+    quoted_text VARCHAR,
+    text_hash VARCHAR NOT NULL,
+    lang VARCHAR,
+    parent_id VARCHAR,
+    reach INTEGER,
+    likes INTEGER,
+    views INTEGER,
+    replies INTEGER,
+    rating DOUBLE,                          -- star rating on review sources
+    is_official_answer BOOLEAN DEFAULT FALSE,
+    dup_of VARCHAR,                         -- first document with the same or near-same text
+    spam BOOLEAN DEFAULT FALSE,
+    spam_reasons_json VARCHAR,
+    raw_path VARCHAR,
+    run_id VARCHAR,
+    ingested_at TIMESTAMPTZ,
+    updated_at TIMESTAMPTZ
+);
+
+CREATE TABLE brands (
+    brand_id VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    aliases_json VARCHAR,
+    query VARCHAR,
+    exclusions_json VARCHAR,
+    updated_at TIMESTAMPTZ
+);
+
+CREATE TABLE mentions (
+    mention_id VARCHAR PRIMARY KEY,         -- hash(doc_id, brand_id)
+    doc_id VARCHAR NOT NULL,
+    brand_id VARCHAR NOT NULL,
+    span_start INTEGER,
+    span_end INTEGER,
+    matched VARCHAR,
+    context VARCHAR NOT NULL,               -- the window the models score
+    context_hash VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ,
+    updated_at TIMESTAMPTZ
+);
+
+CREATE TABLE models (
+    model VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,         -- hash of the weights
+    task VARCHAR NOT NULL,                  -- sentiment | intent | embed
+    path VARCHAR,
+    active BOOLEAN DEFAULT FALSE,
+    metrics_json VARCHAR,
+    created_at TIMESTAMPTZ,
+    PRIMARY KEY (model, model_version)
+);
+
+CREATE TABLE scores (
+    mention_id VARCHAR NOT NULL,
+    model VARCHAR NOT NULL,
+    model_version VARCHAR NOT NULL,
+    context_hash VARCHAR NOT NULL,          -- what was scored; a changed context gets a new score
+    sentiment VARCHAR,
+    p_neg DOUBLE,
+    p_neu DOUBLE,
+    p_pos DOUBLE,
+    unsure BOOLEAN,
+    intent VARCHAR,
+    intent_probs_json VARCHAR,
+    scored_at TIMESTAMPTZ,
+    PRIMARY KEY (mention_id, model_version)
+);
+
+CREATE TABLE themes (
+    theme_id VARCHAR PRIMARY KEY,
+    brand_id VARCHAR,
+    label VARCHAR,
+    keywords_json VARCHAR,
+    centroid FLOAT[],
+    first_seen TIMESTAMPTZ,
+    last_seen TIMESTAMPTZ,
+    size INTEGER,
+    prev_size INTEGER,
+    status VARCHAR,                         -- new | growing | stable | fading
+    updated_at TIMESTAMPTZ
+);
+
+CREATE TABLE theme_members (
+    theme_id VARCHAR NOT NULL,
+    mention_id VARCHAR NOT NULL,
+    distance DOUBLE,
+    PRIMARY KEY (theme_id, mention_id)
+);
+
+CREATE TABLE escalations (
+    escalation_id VARCHAR PRIMARY KEY,
+    mention_id VARCHAR NOT NULL,
+    brand_id VARCHAR,
+    priority DOUBLE NOT NULL,
+    level VARCHAR,                          -- critical | high | medium | low
+    reasons_json VARCHAR,
+    state VARCHAR NOT NULL,                 -- new | assigned | in_progress | resolved | dismissed
+    owner VARCHAR,
+    sla_due_at TIMESTAMPTZ,
+    first_response_at TIMESTAMPTZ,
+    resolved_at TIMESTAMPTZ,
+    version INTEGER DEFAULT 1,              -- optimistic concurrency for analyst actions
+    created_at TIMESTAMPTZ,
+    updated_at TIMESTAMPTZ
+);
+
+CREATE TABLE escalation_events (
+    event_id VARCHAR PRIMARY KEY,
+    escalation_id VARCHAR NOT NULL,
+    event_at TIMESTAMPTZ NOT NULL,          -- DESIGN.md's `at` is reserved in DuckDB
+    actor VARCHAR,
+    action VARCHAR,
+    from_state VARCHAR,
+    to_state VARCHAR,
+    comment VARCHAR
+);
+
+CREATE TABLE corrections (
+    mention_id VARCHAR NOT NULL,
+    field VARCHAR NOT NULL,                 -- sentiment | intent
+    value VARCHAR NOT NULL,
+    actor VARCHAR,
+    corrected_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (mention_id, field)
+);
+
+CREATE TABLE alerts (
+    alert_id VARCHAR PRIMARY KEY,           -- hash(kind, scope, window) so re-runs deduplicate
+    kind VARCHAR NOT NULL,                  -- volume_spike | negativity_spike | new_theme | growing_theme
+    brand_id VARCHAR,
+    source_id VARCHAR,
+    theme_id VARCHAR,
+    window_start TIMESTAMPTZ,
+    window_end TIMESTAMPTZ,
+    observed DOUBLE,
+    expected DOUBLE,
+    z DOUBLE,
+    explanation VARCHAR,
+    created_at TIMESTAMPTZ,
+    acknowledged_by VARCHAR,
+    acknowledged_at TIMESTAMPTZ
+);
+
+CREATE TABLE authors (
+    author_key VARCHAR PRIMARY KEY,         -- hash(source, author name or url)
+    source_id VARCHAR,
+    name VARCHAR,
+    url VARCHAR,
+    posts INTEGER,
+    neg INTEGER,
+    pos INTEGER,
+    advocate_score DOUBLE,
+    influence_score DOUBLE,
+    explanation VARCHAR,
+    updated_at TIMESTAMPTZ
+);
+
+CREATE TABLE flow_runs (
+    flow_run_id VARCHAR PRIMARY KEY,
+    flow VARCHAR NOT NULL,
+    started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ,
+    status VARCHAR,
+    counts_json VARCHAR,
+    error VARCHAR
+);
+
+CREATE INDEX idx_documents_source ON documents(source_id);
+CREATE INDEX idx_documents_posted ON documents(posted_at);
+CREATE INDEX idx_mentions_doc ON mentions(doc_id);
+CREATE INDEX idx_mentions_brand ON mentions(brand_id);
+"""
+
+MIGRATIONS: list[Migration] = [
+    Migration("0001_initial", INITIAL),
+]
+
+# Tables reported by `brandmon db status`, in data-flow order.
+TABLES = [
+    "sources",
+    "crawl_runs",
+    "crawl_state",
+    "documents",
+    "brands",
+    "mentions",
+    "models",
+    "scores",
+    "themes",
+    "theme_members",
+    "escalations",
+    "escalation_events",
+    "corrections",
+    "alerts",
+    "authors",
+    "flow_runs",
+]

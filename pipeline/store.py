@@ -1,0 +1,215 @@
+"""DuckDB file store.
+
+DuckDB lets one process hold a file read-write, or many hold it read-only, never both. So every writer opens
+the file for one short transaction and closes it again (`Store.write()`), and every reader opens read-only
+with a bounded retry while a writer holds the lock (`Store.read()`). After `lock_timeout` seconds the caller
+gets `StoreLockedError`, a clear message instead of a DuckDB traceback.
+
+Upserts are vectorised: rows go in as one Arrow/pandas relation and one `INSERT ... ON CONFLICT DO UPDATE`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+import pandas as pd
+
+from pipeline.schema import MIGRATIONS, TABLES
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class StoreLockedError(StoreError):
+    """Another process kept the database file locked longer than the configured timeout."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def stable_id(*parts: Any, length: int = 16) -> str:
+    """Deterministic id from parts (None and '' are distinct from each other; order matters)."""
+    h = hashlib.sha1()
+    for p in parts:
+        h.update(b"\x1f" if p is None else str(p).encode("utf-8"))
+        h.update(b"\x1e")
+    return h.hexdigest()[:length]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _is_lock_error(e: Exception) -> bool:
+    msg = str(e).lower()
+    return "lock" in msg or "conflicting lock" in msg or "could not set lock" in msg
+
+
+class Store:
+    """A DuckDB file. Cheap to construct; connections are opened per transaction."""
+
+    def __init__(self, path: str | Path, lock_timeout: float = 30.0):
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Store":
+        return cls(settings.db_path, lock_timeout=settings.lock_timeout_seconds)
+
+    # ----------------------------------------------------------------------------------- connections
+
+    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if read_only and not self.path.exists():
+            raise StoreError(f"{self.path}: database file does not exist; run `brandmon db upgrade` first")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.01
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except (duckdb.IOException, duckdb.ConnectionException) as e:
+                if not _is_lock_error(e):
+                    raise StoreError(f"{self.path}: cannot open database: {e}") from e
+                if time.monotonic() >= deadline:
+                    raise StoreLockedError(
+                        f"{self.path}: database is locked by another process for more than "
+                        f"{self.lock_timeout:.0f}s (a running crawl/flow?); try again later"
+                    ) from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.25)
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One short read-write transaction: committed on success, rolled back on any exception."""
+        con = self._connect(read_only=False)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, retried while a writer holds the file."""
+        con = self._connect(read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    # ----------------------------------------------------------------------------------- schema
+
+    def upgrade(self) -> list[str]:
+        """Apply pending migrations; returns the names applied (empty when up to date)."""
+        applied: list[str] = []
+        with self.write() as con:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ)"
+            )
+            done = {r[0] for r in con.execute("SELECT name FROM schema_migrations").fetchall()}
+            for m in MIGRATIONS:
+                if m.name in done:
+                    continue
+                con.execute(m.sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [m.name, utcnow()])
+                applied.append(m.name)
+        return applied
+
+    def schema_version(self) -> str | None:
+        if not self.path.exists():
+            return None
+        with self.read() as con:
+            try:
+                rows = con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
+            except duckdb.CatalogException:
+                return None
+        return rows[-1][0] if rows else None
+
+    def pending_migrations(self) -> list[str]:
+        current = self.schema_version()
+        names = [m.name for m in MIGRATIONS]
+        if current is None:
+            return names
+        return names[names.index(current) + 1 :] if current in names else []
+
+    def status(self) -> dict[str, Any]:
+        """Schema version and row counts per table (one query)."""
+        version = self.schema_version()
+        counts: dict[str, int | None] = {t: None for t in TABLES}
+        if version is not None:
+            with self.read() as con:
+                existing = {
+                    r[0]
+                    for r in con.execute(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema='main'"
+                    ).fetchall()
+                }
+                present = [t for t in TABLES if t in existing]
+                if present:
+                    sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in present)
+                    counts.update({t: n for t, n in con.execute(sql).fetchall()})
+        return {"path": str(self.path), "schema_version": version, "pending": self.pending_migrations(), "counts": counts}
+
+    # ----------------------------------------------------------------------------------- data helpers
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run a read-only query and return a DataFrame (writes are refused by the read-only connection)."""
+        with self.read() as con:
+            return con.execute(sql, params or []).df()
+
+    def upsert(
+        self,
+        table: str,
+        rows: pd.DataFrame | Sequence[dict[str, Any]],
+        key: Sequence[str],
+        *,
+        con: duckdb.DuckDBPyConnection | None = None,
+        update: Sequence[str] | None = None,
+    ) -> int:
+        """Insert rows, updating existing ones with the same key. Returns the number of input rows.
+
+        Duplicate keys inside `rows` keep the last occurrence. `update` limits the columns overwritten on
+        conflict (default: every non-key column given). Pass `con` to join a caller's transaction.
+        """
+        df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+        if df.empty:
+            return 0
+        df = df.drop_duplicates(subset=list(key), keep="last")
+        cols = list(df.columns)
+        upd = [c for c in (update if update is not None else cols) if c not in key]
+        col_sql = ", ".join(f'"{c}"' for c in cols)
+        conflict = (
+            "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in upd) if upd else "DO NOTHING"
+        )
+        sql = (
+            f'INSERT INTO {table} ({col_sql}) SELECT {col_sql} FROM __upsert_df '
+            f'ON CONFLICT ({", ".join(key)}) {conflict}'
+        )
+
+        def _run(c: duckdb.DuckDBPyConnection) -> None:
+            c.register("__upsert_df", df)
+            try:
+                c.execute(sql)
+            finally:
+                c.unregister("__upsert_df")
+
+        if con is not None:
+            _run(con)
+        else:
+            with self.write() as c:
+                _run(c)
+        return len(df)
