@@ -1,0 +1,44 @@
+"""Shared fixtures. Area-specific fixtures live in tests/<area>/conftest.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"  # research data beside the project (dev machines and CI)
+
+
+def pytest_configure(config):
+    # The converted offline backbone is built once per machine and shared by every test (it is large).
+    os.environ.setdefault("BRANDMON_MODELS__CACHE_DIR", str(ROOT / "data" / "cache" / "models"))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings pointing at a fresh data folder; brands come from the shipped demo config."""
+    from pipeline.config import load_settings
+
+    return load_settings(
+        data_dir=tmp_path / "data",
+        brands_file=ROOT / "data" / "brands.yaml",
+        sources_file=ROOT / "data" / "sources.yaml",
+    )
+
+
+@pytest.fixture
+def store(settings):
+    from pipeline.store import Store
+
+    s = Store.from_settings(settings)
+    s.upgrade()
+    return s
+
+
+@pytest.fixture
+def shared_data():
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is not beside the project")
+    return SHARED_DATA
