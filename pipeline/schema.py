@@ -238,8 +238,36 @@ CREATE INDEX idx_mentions_doc ON mentions(doc_id);
 CREATE INDEX idx_mentions_brand ON mentions(brand_id);
 """
 
+# The score every reader shows: the active scoring model's output for the mention's *current* context
+# (an edited post's stale score does not count), overridden by analyst corrections.
+CURRENT_SCORES = """
+CREATE OR REPLACE VIEW current_scores AS
+WITH active AS (
+    SELECT model, model_version FROM models WHERE task = 'score' AND active
+),
+s AS (
+    SELECT sc.* FROM scores sc JOIN active a ON a.model = sc.model AND a.model_version = sc.model_version
+),
+cs AS (SELECT mention_id, value FROM corrections WHERE field = 'sentiment'),
+ci AS (SELECT mention_id, value FROM corrections WHERE field = 'intent')
+SELECT
+    m.mention_id,
+    coalesce(cs.value, s.sentiment) AS sentiment,
+    s.p_neg, s.p_neu, s.p_pos,
+    CASE WHEN cs.value IS NOT NULL THEN FALSE ELSE s.unsure END AS unsure,
+    coalesce(ci.value, s.intent) AS intent,
+    s.intent_probs_json,
+    s.model, s.model_version, s.scored_at,
+    (cs.value IS NOT NULL OR ci.value IS NOT NULL) AS corrected
+FROM mentions m
+LEFT JOIN s ON s.mention_id = m.mention_id AND s.context_hash = m.context_hash
+LEFT JOIN cs ON cs.mention_id = m.mention_id
+LEFT JOIN ci ON ci.mention_id = m.mention_id
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_initial", INITIAL),
+    Migration("0002_models_current_scores", CURRENT_SCORES),
 ]
 
 # Tables reported by `brandmon db status`, in data-flow order.
