@@ -1,0 +1,53 @@
+"""The CLI: --help lists the commands, db status works on a new file, every command is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def _commands(group: typer.Typer, prefix: str = "") -> list[str]:
+    names = [prefix + (c.name or c.callback.__name__.replace("_", "-")) for c in group.registered_commands]
+    for sub in group.registered_groups:
+        names += _commands(sub.typer_instance, prefix + sub.name + " ")
+    return names
+
+
+def test_help_lists_commands():
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0
+    for name in ("db", "sql", "config"):
+        assert name in res.output
+
+
+def test_db_status_on_new_file(tmp_path):
+    res = runner.invoke(app, ["--data-dir", str(tmp_path), "db", "status"])
+    assert res.exit_code == 0, res.output
+    assert "db upgrade" in res.output
+    res = runner.invoke(app, ["--data-dir", str(tmp_path), "db", "upgrade"])
+    assert res.exit_code == 0 and "applied" in res.output
+    res = runner.invoke(app, ["--data-dir", str(tmp_path), "db", "status", "--json"])
+    assert '"documents": 0' in res.output
+
+
+def test_sql_formats_and_read_only(tmp_path):
+    runner.invoke(app, ["--data-dir", str(tmp_path), "db", "upgrade"])
+    res = runner.invoke(app, ["--data-dir", str(tmp_path), "sql", "SELECT 42 AS answer", "--format", "csv"])
+    assert res.exit_code == 0 and res.output.splitlines() == ["answer", "42"]
+    res = runner.invoke(app, ["--data-dir", str(tmp_path), "sql", "DROP TABLE documents"])
+    assert res.exit_code == 2
+    assert runner.invoke(app, ["--data-dir", str(tmp_path), "sql", "SELECT count(*) FROM documents"]).exit_code == 0
+
+
+def test_every_command_is_documented_in_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [c for c in _commands(app) if not re.search(r"brandmon " + re.escape(c) + r"\b", readme)]
+    assert not missing, f"commands not mentioned in README.md: {missing}"

@@ -1,0 +1,126 @@
+"""The DuckDB store: migrations, idempotent upserts, readers during writes, racing writers, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.schema import MIGRATIONS, TABLES
+from pipeline.store import Store, StoreError, StoreLockedError, stable_id
+
+WORKERS = Path(__file__).with_name("workers.py")
+
+
+def _spawn(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(WORKERS), *args], cwd=Path(__file__).resolve().parents[2])
+
+
+def test_migrations_from_empty_then_noop(tmp_path):
+    store = Store(tmp_path / "b.duckdb")
+    assert store.schema_version() is None
+    assert store.upgrade() == [m.name for m in MIGRATIONS]
+    assert store.upgrade() == []
+    st = store.status()
+    assert st["schema_version"] == MIGRATIONS[-1].name
+    assert st["pending"] == []
+    assert set(TABLES) <= set(st["counts"])
+    assert all(n == 0 for n in st["counts"].values())
+
+
+def test_upsert_twice_leaves_one_copy_and_updates(store):
+    rows = [{"doc_id": stable_id("s", i), "source_id": "s", "text": f"t{i}", "text_hash": str(i)} for i in range(100)]
+    assert store.upsert("documents", rows, key=["doc_id"]) == 100
+    store.upsert("documents", rows, key=["doc_id"])
+    assert store.query("SELECT count(*) n FROM documents")["n"][0] == 100
+    rows[5]["text"] = "edited"
+    store.upsert("documents", rows + rows[:3], key=["doc_id"])  # duplicate keys in one batch keep the last
+    df = store.query("SELECT count(*) n, count(*) FILTER (WHERE text='edited') e FROM documents")
+    assert (df["n"][0], df["e"][0]) == (100, 1)
+
+
+def test_write_rolls_back_on_error(store):
+    with pytest.raises(RuntimeError):
+        with store.write() as con:
+            store.upsert("documents", [{"doc_id": "a", "source_id": "s", "text": "t", "text_hash": "h"}],
+                         key=["doc_id"], con=con)
+            raise RuntimeError("boom")
+    assert store.query("SELECT count(*) n FROM documents")["n"][0] == 0
+
+
+def test_read_only_refuses_writes_and_missing_file(tmp_path, store):
+    import duckdb
+
+    with pytest.raises(duckdb.Error):
+        store.query("DELETE FROM documents")
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "missing.duckdb").query("SELECT 1")
+
+
+def test_reader_polls_while_writer_writes_10k_rows(store, tmp_path):
+    out = tmp_path / "reader.json"
+    r = _spawn("reader", str(store.path), "12", str(out))
+    time.sleep(1.0)
+    w = _spawn("writer", str(store.path), "0", "10000", "250")
+    assert w.wait(timeout=120) == 0
+    assert r.wait(timeout=120) == 0
+    res = json.loads(out.read_text())
+    assert res["errors"] == []
+    assert res["reads"] > 10
+    assert store.query("SELECT count(*) n FROM documents")["n"][0] == 10000
+
+
+def test_two_writers_race_on_same_rows(store, tmp_path):
+    outs = [tmp_path / "a.json", tmp_path / "b.json"]
+    procs = [_spawn("racer", str(store.path), tag, "15", str(o)) for tag, o in zip("AB", outs)]
+    for p in procs:
+        assert p.wait(timeout=180) == 0
+    results = [json.loads(o.read_text()) for o in outs]
+    assert sum(r["done"] + r["locked"] for r in results) == 30
+    assert all(r["done"] == 15 for r in results), results  # the retry lets both finish
+    df = store.query("SELECT count(*) n, count(DISTINCT text) v FROM documents")
+    assert df["n"][0] == 500  # no duplicates, no lost keys
+    assert df["v"][0] == 1  # every key holds the value of the same (last) committed batch
+
+
+def test_sigkill_mid_transaction_never_leaves_partial_batches(store, tmp_path):
+    for i in range(20):
+        ready = tmp_path / f"ready{i}"
+        p = _spawn("slow_batch", str(store.path), str(i), str(ready))
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert p.poll() is None and time.monotonic() < deadline, "worker died before its batch"
+            time.sleep(0.02)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        assert store.query("SELECT count(*) n FROM documents")["n"][0] == 0
+    # the next run completes
+    w = _spawn("writer", str(store.path), "0", "1000", "500")
+    assert w.wait(timeout=60) == 0
+    assert store.query("SELECT count(*) n FROM documents")["n"][0] == 1000
+
+
+def test_lock_held_too_long_gives_clear_error(store):
+    """A writer holds the file; a reader in another process gives up after its timeout with a clear message."""
+    child = (
+        "import sys\n"
+        "from pipeline.store import Store, StoreLockedError\n"
+        "try:\n"
+        "    Store(sys.argv[1], lock_timeout=0.5).query('SELECT 1')\n"
+        "except StoreLockedError as e:\n"
+        "    print(e); sys.exit(7)\n"
+    )
+    with store.write():
+        t0 = time.monotonic()
+        res = subprocess.run([sys.executable, "-c", child, str(store.path)], capture_output=True, text=True, timeout=60)
+        waited = time.monotonic() - t0
+    assert res.returncode == 7, res.stderr
+    assert "locked by another process" in res.stdout
+    assert waited < 20
+    assert store.query("SELECT 1 AS x")["x"][0] == 1  # released: readers get in again
