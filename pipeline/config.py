@@ -90,6 +90,22 @@ class EscalationSettings(BaseModel):
         default_factory=lambda: {"critical": 2, "high": 8, "medium": 24, "low": 72}
     )
     recency_half_life_hours: float = 72.0
+    # priority (sum of weight x factor) at or above which a level applies; below min_priority: no queue item
+    level_thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"critical": 0.80, "high": 0.65, "medium": 0.55}
+    )
+    reach_saturation: float = 200.0  # author replies+likes received (plus post likes/replies) that count as full reach
+    velocity_saturation: float = 20.0  # thread posts within velocity_window_hours that count as full velocity
+    velocity_window_hours: float = 24.0
+    extra_terms: dict[str, float] = Field(default_factory=dict)  # phrase -> weight; 0 removes a built-in term
+
+
+class AdvocateSettings(BaseModel):
+    defense_weight: float = 2.0  # a positive post answering or following a complaint in the same thread
+    negative_weight: float = 1.5  # each negative post toward the brand offsets this many positive ones
+    min_positive: int = 2  # "repeated": fewer positive posts give no advocate score
+    scale: float = 4.0  # advocate_score = 1 - exp(-raw / scale)
+    influence_scale: float = 4.0
 
 
 class AlertSettings(BaseModel):
@@ -98,6 +114,7 @@ class AlertSettings(BaseModel):
     z_threshold: float = 3.0
     min_count: int = 5
     min_ratio: float = 2.0
+    top_posts: int = 3  # posts quoted in an alert's explanation
 
 
 class DashboardSettings(BaseModel):
@@ -137,6 +154,7 @@ class Settings(BaseSettings):
     themes: ThemeSettings = Field(default_factory=ThemeSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    advocates: AdvocateSettings = Field(default_factory=AdvocateSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
