@@ -131,6 +131,28 @@ class ScheduleSettings(BaseModel):
     rescore_cron: str = "0 3 * * *"
 
 
+class IngestSettings(BaseModel):
+    batch_size: int = 20000  # raw items per write transaction
+    max_text_chars: int = 100_000  # longer texts are cut (and counted as `oversized`)
+    mask_pii: bool = True
+    # Order / tracking numbers: each regex's group 1 (or whole match) becomes [ORDER].
+    order_patterns: list[str] = Field(
+        default_factory=lambda: [
+            r"(?i)(?:заказ\w*|order|трек\w*|track(?:ing)?|отправлени\w*|накладн\w*|посылк\w*)"
+            r"(?:\s+(?:номер|number|no\.?|код))?\s*(?:№|#|:|-)?\s*([A-ZА-Я0-9]*\d[A-ZА-Я0-9-]{4,}\d[A-ZА-Я]*)",
+            r"\b([A-Z]{2}\d{9}[A-Z]{2})\b",  # UPU S10 postal tracking number
+        ]
+    )
+    near_dup_threshold: float = 0.8  # word-shingle Jaccard for near duplicates
+    near_dup_min_words: int = 8  # shorter texts are deduplicated exactly only
+    spam_same_text_authors: int = 3  # same text from this many authors is spam
+    spam_min_text_chars: int = 30  # ... unless shorter ("спасибо!" from many people is not spam)
+    spam_max_posts_per_hour: int = 20  # per author and source
+    spam_min_links: int = 3  # links in one post that make it a link farm
+    ambiguous_window_chars: int = 200  # require_context words are looked for this far from the match
+    exclusion_window_chars: int = 40  # an exclusion this close to a match cancels it
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BRANDMON_",
@@ -157,6 +179,7 @@ class Settings(BaseSettings):
     advocates: AdvocateSettings = Field(default_factory=AdvocateSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> "Settings":
