@@ -129,6 +129,13 @@ class ScheduleSettings(BaseModel):
     themes_minutes: int = 60
     alerts_minutes: int = 15
     rescore_cron: str = "0 3 * * *"
+    # Flow tasks: retries on transient errors (locked database, network) with exponential backoff + jitter.
+    retries: int = 3
+    retry_delay_seconds: float = 10.0  # first retry; doubles after each
+    retry_jitter_factor: float = 0.5
+    crawl_timeout_seconds: float = 3600.0  # per source
+    stage_timeout_seconds: float = 3600.0  # per writing stage
+    write_lock_timeout_seconds: float = 900.0  # waiting for another flow's writing stage
 
 
 class IngestSettings(BaseModel):

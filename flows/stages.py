@@ -1,0 +1,322 @@
+"""Plain stage runners: what every flow does, without Prefect.
+
+`run_stage(name, settings, store, **kw)` resolves a stage function by name (see `STAGES`, the contract between
+areas), holds the data folder's write lock for writing stages, binds logging context, times the call and
+returns its counts. `monitor_body(...)` chains the stages and records a `flow_runs` row; it takes the two
+callables that execute a stage and a per-source crawl, so the Prefect flow passes retrying tasks and the plain
+path (`brandmon run --no-prefect`) passes `with_retries(...)` wrappers: one chain, two executors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import random
+import socket
+import time
+import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import duckdb
+
+from flows.locking import write_lock
+from pipeline.config import ConfigError, Settings, load_sources
+from pipeline.logs import log_context
+from pipeline.store import Store, StoreLockedError, utcnow
+
+log = logging.getLogger("flows")
+
+# name -> "module:function"; every function has the signature f(settings, store, **kwargs) -> dict of counts.
+STAGES: dict[str, str] = {
+    "crawl": "crawlers.run:crawl_sources",
+    "ingest": "pipeline.ingest:ingest_pending",
+    "score": "models.scoring:score_pending",
+    "themes": "models.themes:update_themes",
+    "escalate": "pipeline.escalate:escalate",
+    "advocates": "pipeline.advocates:update_authors",
+    "alerts": "pipeline.alerts:detect_alerts",
+}
+MONITOR_STAGES: tuple[str, ...] = ("crawl", "ingest", "score", "themes", "escalate", "advocates", "alerts")
+# The crawl writes only a few small rows (crawl_runs, crawl_state) in short retried transactions while it spends
+# minutes on the network; holding the write lock for all that time would starve the other schedules.
+WRITING_STAGES = frozenset(MONITOR_STAGES) - {"crawl"}
+
+
+class StageUnavailable(RuntimeError):
+    """The module implementing a stage is not installed (the monitor skips it and says so)."""
+
+
+class StageFailed(RuntimeError):
+    """A stage reported failure in its counts (e.g. a crawl whose source answered only errors)."""
+
+
+def resolve_stage(name: str) -> Callable[..., dict]:
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name!r}; known: {', '.join(STAGES)}")
+    module, func = STAGES[name].split(":")
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name and (module == e.name or module.startswith(e.name + ".")):
+            raise StageUnavailable(f"stage {name!r}: module {module} is not installed") from None
+        raise
+    fn = getattr(mod, func, None)
+    if fn is None:
+        raise StageUnavailable(f"stage {name!r}: {module} has no function {func}()")
+    return fn
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth retrying: a locked database or write lock, and network trouble."""
+    if isinstance(exc, (StoreLockedError, ConnectionError, TimeoutError, socket.timeout)):
+        return True
+    if isinstance(exc, (duckdb.IOException,)) and "lock" in str(exc).lower():
+        return True
+    return False
+
+
+def jsonable(value: Any) -> Any:
+    """Counts as plain JSON types (stage functions may return numpy ints, Paths, datetimes...)."""
+    return json.loads(json.dumps(value, default=_default))
+
+
+def _default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    return str(o)
+
+
+def run_stage(name: str, settings: Settings, store: Store, **kwargs: Any) -> dict:
+    """Run one stage: resolve, lock (writing stages), log, time. Returns the stage's counts as JSON types."""
+    fn = resolve_stage(name)
+    lock = (
+        write_lock(settings.data_dir, timeout=settings.schedule.write_lock_timeout_seconds)
+        if name in WRITING_STAGES
+        else nullcontext()
+    )
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    with log_context(stage=name), lock:
+        t0 = time.monotonic()
+        counts = fn(settings, store, **kwargs)
+        seconds = time.monotonic() - t0
+    counts = jsonable(counts if counts is not None else {})
+    log.info("stage %s done in %.1fs: %s", name, seconds, _short(counts))
+    return counts
+
+
+def crawl_source(settings: Settings, store: Store, source: str, since: Any = None) -> dict:
+    """Crawl one source (a separate task per source, so one broken source does not stop the others).
+
+    Raises `StageFailed` when the crawler reports the source failed, so retries and reporting see it.
+    """
+    counts = run_stage("crawl", settings, store, sources=[source], since=since)
+    failure = crawl_failure(counts, source)
+    if failure:
+        raise StageFailed(f"crawl of {source!r} failed: {failure}")
+    return counts
+
+
+def crawl_failure(counts: dict, source: str) -> str | None:
+    """Whether crawl counts say the source failed; tolerant of per-source or flat count dicts."""
+    per = counts.get(source) if isinstance(counts.get(source), dict) else None
+    sources = counts.get("sources")
+    if per is None and isinstance(sources, dict) and isinstance(sources.get(source), dict):
+        per = sources[source]
+    c = per or counts
+    status = str(c.get("status", "")).lower()
+    if status in ("failed", "error"):
+        return str(c.get("error") or c.get("error_summary") or f"status {status}")
+    return None
+
+
+def select_sources(settings: Settings, names: Iterable[str] | None = None) -> list[str]:
+    """Enabled sources from sources.yaml, or the named ones (unknown names are a clear error)."""
+    configured = load_sources(settings.sources_file, settings.demo_web_url)
+    if not names:
+        return [s.name for s in configured if s.enabled]
+    known = {s.name for s in configured}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"{settings.sources_file}: unknown source(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return list(dict.fromkeys(names))
+
+
+def with_retries(fn: Callable[..., Any], retries: int, delay: float, jitter: float = 0.5) -> Callable[..., Any]:
+    """Plain retry with exponential backoff on transient errors (the no-Prefect executor)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as e:
+                if attempt >= retries or not is_transient(e):
+                    raise
+                wait = delay * 2**attempt * (1 + jitter * random.random())
+                log.warning("transient error (%s); retry %d/%d in %.1fs", e, attempt + 1, retries, wait)
+                time.sleep(wait)
+                attempt += 1
+
+    return call
+
+
+# --------------------------------------------------------------------------------------------- the chain
+
+
+@dataclass
+class FlowSummary:
+    flow_run_id: str
+    flow: str
+    started_at: Any = field(default_factory=utcnow)
+    finished_at: Any = None
+    stages: dict[str, dict] = field(default_factory=dict)   # stage -> {status, seconds, counts, error}
+    sources: dict[str, dict] = field(default_factory=dict)  # source -> {status, seconds, counts, error}
+
+    @property
+    def errors(self) -> list[str]:
+        out = [f"crawl {s}: {r['error']}" for s, r in self.sources.items() if r["status"] == "failed"]
+        out += [f"{n}: {r['error']}" for n, r in self.stages.items() if r["status"] == "failed"]
+        return out
+
+    @property
+    def status(self) -> str:
+        if self.finished_at is None:
+            return "running"
+        failed = sum(r["status"] == "failed" for r in [*self.stages.values(), *self.sources.values()])
+        ran = sum(r["status"] == "ok" for r in [*self.stages.values(), *self.sources.values()])
+        return "ok" if not failed else ("partial" if ran else "failed")
+
+    def as_dict(self) -> dict:
+        return {
+            "flow_run_id": self.flow_run_id,
+            "flow": self.flow,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "stages": self.stages,
+            "sources": self.sources,
+            "errors": self.errors,
+        }
+
+
+def record_flow_run(store: Store, summary: FlowSummary) -> None:
+    """Upsert the run's `flow_runs` row (written at start and at the end, so a killed run shows 'running')."""
+    counts = {"stages": summary.stages, "sources": summary.sources}
+    row = {
+        "flow_run_id": summary.flow_run_id,
+        "flow": summary.flow,
+        "started_at": summary.started_at,
+        "finished_at": summary.finished_at,
+        "status": summary.status,
+        "counts_json": json.dumps(counts, ensure_ascii=False, default=_default),
+        "error": "; ".join(summary.errors)[:4000] or None,
+    }
+    store.upsert("flow_runs", [row], key=["flow_run_id"])
+
+
+def _timed(call: Callable[[], dict]) -> dict:
+    t0 = time.monotonic()
+    try:
+        counts = call()
+        return {"status": "ok", "seconds": round(time.monotonic() - t0, 3), "counts": counts, "error": None}
+    except StageUnavailable as e:
+        log.warning("%s", e)
+        return {"status": "skipped", "seconds": 0.0, "counts": {}, "error": str(e)}
+    except Exception as e:  # reported in the summary and flow_runs; the chain goes on (stages are independent)
+        log.error("%s: %s", type(e).__name__, e)
+        return {
+            "status": "failed",
+            "seconds": round(time.monotonic() - t0, 3),
+            "counts": {},
+            "error": f"{type(e).__name__}: {e}"[:1000],
+        }
+
+
+def monitor_body(
+    settings: Settings,
+    store: Store,
+    *,
+    sources: list[str] | None = None,
+    brands: list[str] | None = None,
+    stages: Iterable[str] | None = None,
+    since: Any = None,
+    flow: str = "monitor",
+    flow_run_id: str | None = None,
+    call_stage: Callable[..., dict] = run_stage,
+    call_crawl: Callable[..., dict] = crawl_source,
+    on_progress: Callable[[str, dict], None] | None = None,
+) -> dict:
+    """Run `stages` (default: all, in data-flow order) and return the summary (also written to `flow_runs`).
+
+    Every stage runs even when an earlier one failed: each works from what the database holds, so later
+    stages still process earlier runs' data, and a failure is reported rather than hiding the rest.
+    """
+    wanted = list(stages) if stages else list(MONITOR_STAGES)
+    bad = [s for s in wanted if s not in STAGES]
+    if bad:
+        raise ValueError(f"unknown stage(s) {', '.join(bad)}; known: {', '.join(STAGES)}")
+    order = [s for s in MONITOR_STAGES if s in wanted]
+    summary = FlowSummary(flow_run_id=flow_run_id or uuid.uuid4().hex, flow=flow)
+    store.upgrade()  # a fresh data folder works; a no-op when current
+    record_flow_run(store, summary)
+    with log_context(flow_run=summary.flow_run_id):
+        for stage in order:
+            if stage == "crawl":
+                for src in select_sources(settings, sources):
+                    with log_context(source=src):
+                        r = _timed(lambda: call_crawl(settings, store, src, since))
+                    summary.sources[src] = r
+                    if on_progress:
+                        on_progress(f"crawl:{src}", r)
+                summary.stages["crawl"] = _merge_crawl(summary.sources)
+            else:
+                kwargs: dict[str, Any] = {"brands": brands} if stage == "score" and brands else {}
+                r = _timed(lambda: call_stage(stage, settings, store, **kwargs))
+                summary.stages[stage] = r
+                if on_progress:
+                    on_progress(stage, r)
+        summary.finished_at = utcnow()
+        record_flow_run(store, summary)
+    log.info("flow %s %s: %s", flow, summary.status, "; ".join(summary.errors) or "no errors")
+    return summary.as_dict()
+
+
+def _merge_crawl(per_source: dict[str, dict]) -> dict:
+    statuses = {r["status"] for r in per_source.values()}
+    totals: dict[str, int] = {}
+    for r in per_source.values():
+        for k, v in _flat_numbers(r["counts"]).items():
+            totals[k] = totals.get(k, 0) + v
+    status = "ok" if statuses <= {"ok"} else ("skipped" if statuses == {"skipped"} else "failed")
+    failed = [s for s, r in per_source.items() if r["status"] == "failed"]
+    return {
+        "status": status,
+        "seconds": round(sum(r["seconds"] for r in per_source.values()), 3),
+        "counts": {**totals, "sources": len(per_source), "sources_failed": len(failed)},
+        "error": ("failed sources: " + ", ".join(failed)) if failed else None,
+    }
+
+
+def _flat_numbers(counts: dict, prefix: str = "") -> dict[str, int]:
+    """Top-level numeric counts (nested per-source dicts are summed by key)."""
+    out: dict[str, int] = {}
+    for k, v in counts.items():
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, (int, float)):
+            out[k] = out.get(k, 0) + v
+        elif isinstance(v, dict):
+            for k2, v2 in _flat_numbers(v).items():
+                out[k2] = out.get(k2, 0) + v2
+    return out
+
+
+def _short(counts: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in counts.items() if not isinstance(v, (dict, list)))[:300]
