@@ -265,9 +265,29 @@ LEFT JOIN cs ON cs.mention_id = m.mention_id
 LEFT JOIN ci ON ci.mention_id = m.mention_id
 """
 
+# Escalation audit rows carry the owner and item version after the change, so replaying the events rebuilds
+# state and owner exactly; author_brands holds per-brand advocate stats (authors keeps the per-author summary).
+ESCALATE_QUEUE = """
+ALTER TABLE escalation_events ADD COLUMN owner VARCHAR;
+ALTER TABLE escalation_events ADD COLUMN version INTEGER;
+CREATE TABLE author_brands (
+    author_key VARCHAR NOT NULL,
+    brand_id VARCHAR NOT NULL,
+    posts INTEGER,
+    pos INTEGER,
+    neg INTEGER,
+    defenses INTEGER,                       -- positive posts replying to / following a complaint in the thread
+    advocate_score DOUBLE,
+    explanation VARCHAR,
+    updated_at TIMESTAMPTZ,
+    PRIMARY KEY (author_key, brand_id)
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_initial", INITIAL),
     Migration("0002_models_current_scores", CURRENT_SCORES),
+    Migration("0003_escalate_queue_audit", ESCALATE_QUEUE),
 ]
 
 # Tables reported by `brandmon db status`, in data-flow order.
@@ -287,5 +307,6 @@ TABLES = [
     "corrections",
     "alerts",
     "authors",
+    "author_brands",
     "flow_runs",
 ]
