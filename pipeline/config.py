@@ -122,6 +122,10 @@ class DashboardSettings(BaseModel):
     port: int = 8501
     password: str = ""  # when set, nobody sees data without it
     cache_ttl_seconds: int = 30
+    read_timeout_seconds: float = 5.0  # wait this long for a writer's lock before showing "database busy"
+    silent_after_hours: float = 24.0  # Sources health: no successful crawl or new post for this long = a gap
+    page_size: int = 500  # rows shown in a table view (exports get up to export_limit)
+    export_limit: int = 100_000
 
 
 class ScheduleSettings(BaseModel):
