@@ -1,0 +1,42 @@
+"""Pure page parsers: text + URL → `PageResult` (items, next page, thread links). No network, no Scrapy.
+
+`parse_page(text, url, engine="auto", ctx=None)` picks the engine from the markup when asked to.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from crawlers.parsers.base import PageResult, ParseContext, ParseError, ThreadLink
+
+ENGINES = ("vbulletin", "phpbb", "smf", "xenforo", "ipb", "nodebb", "discourse", "telegram", "comments", "generic")
+_DETECTABLE = ("telegram", "xenforo", "ipb", "vbulletin", "phpbb", "smf", "nodebb")
+ALIASES = {"phpbb2": "phpbb", "phpbb3": "phpbb", "smf2": "smf", "vb": "vbulletin", "xf": "xenforo",
+           "invision": "ipb", "tg": "telegram"}
+
+
+def engine_module(engine: str):
+    engine = ALIASES.get(engine, engine)
+    if engine not in ENGINES:
+        raise ParseError(f"unknown engine {engine!r}; one of: auto, {', '.join(ENGINES)}")
+    return import_module(f"crawlers.parsers.{engine}")
+
+
+def detect_engine(text: str) -> str:
+    """Best-scoring engine for this page's markup; 'discourse' for JSON, 'generic' when nothing matches."""
+    head = text.lstrip()[:1]
+    if head in ("{", "["):
+        return "discourse"
+    scores = {e: engine_module(e).detect(text) for e in _DETECTABLE}
+    best = max(scores, key=lambda e: scores[e])
+    return best if scores[best] >= 4 else "generic"
+
+
+def parse_page(text: str, url: str, engine: str = "auto", ctx: ParseContext | None = None) -> PageResult:
+    ctx = ctx or ParseContext()
+    if engine in (None, "", "auto"):
+        engine = detect_engine(text)
+    return engine_module(engine).parse(text, url, ctx)
+
+
+__all__ = ["ENGINES", "PageResult", "ParseContext", "ParseError", "ThreadLink", "detect_engine", "parse_page"]

@@ -1,0 +1,238 @@
+"""Shared pieces of the pure page parsers: context, results, HTML → text helpers.
+
+A parser takes page text (HTML or JSON) and its URL and returns a `PageResult`; it never touches the network
+or Scrapy objects, so each is tested on saved pages.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable
+from urllib.parse import parse_qs, urldefrag, urljoin, urlparse
+
+import lxml.html
+from lxml.html import HtmlElement
+
+from crawlers.dates import parse_date
+from crawlers.items import PostItem
+
+
+@dataclass
+class ParseContext:
+    source: str = "adhoc"
+    kind: str = "forum"
+    tz: str = "Europe/Moscow"
+    now: datetime | None = None
+    language: str | None = None
+    run_id: str | None = None
+    fetched_at: str | None = None
+    selectors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ThreadLink:
+    """A thread (or article) seen in a listing; `listing_hash` changes when its listing row changes."""
+
+    url: str
+    thread_id: str | None = None
+    title: str | None = None
+    replies: int | None = None
+    listing_hash: str | None = None
+
+
+@dataclass
+class PageResult:
+    items: list[PostItem] = field(default_factory=list)
+    next_url: str | None = None           # next page of the same thread / listing
+    thread_links: list[ThreadLink] = field(default_factory=list)
+    board_links: list[str] = field(default_factory=list)
+    thread_url: str | None = None
+    thread_id: str | None = None
+    thread_title: str | None = None
+    extra_urls: list[str] = field(default_factory=list)  # engine-specific follow-ups (Discourse post chunks)
+
+
+class ParseError(ValueError):
+    pass
+
+
+# --------------------------------------------------------------------------------------------- HTML helpers
+
+_BLOCK = {"p", "div", "br", "li", "tr", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "ul", "ol",
+          "table", "section", "article", "aside", "hr", "dd", "dt", "fieldset"}
+_WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
+_NL = re.compile(r"\n\s*\n\s*\n+")
+
+
+class _TruthyElement(HtmlElement):
+    """Elements are always truthy (lxml's announced future behaviour), so `first(a) or first(b)` picks the
+    first one found even when it has no children."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+_PARSER = lxml.html.HTMLParser(collect_ids=False)
+_PARSER.set_element_class_lookup(lxml.etree.ElementDefaultClassLookup(
+    element=_TruthyElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
+    entity=lxml.html.HtmlEntity))
+
+
+def html_tree(html: str | bytes) -> HtmlElement:
+    if isinstance(html, str):
+        html = re.sub(r"^\s*<\?xml[^>]*>", "", html.lstrip("\ufeff"))
+        if not html.strip():
+            raise ParseError("empty page")
+    try:
+        return lxml.html.document_fromstring(html, parser=_PARSER)
+    except (ValueError, lxml.etree.ParserError) as e:
+        raise ParseError(f"not HTML: {e}") from None
+
+
+def text_of(el: HtmlElement | None) -> str:
+    """Visible text with line breaks for <br> and block elements; scripts/styles dropped."""
+    if el is None:
+        return ""
+    parts: list[str] = []
+
+    def walk(node: HtmlElement) -> None:
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag in ("script", "style", "noscript", "template") or not isinstance(node.tag, str):
+            if node.tail and isinstance(node.tag, str):
+                parts.append(node.tail)
+            elif node.tail:
+                parts.append(node.tail)
+            return
+        if tag in _BLOCK:
+            parts.append("\n")
+        if tag == "img" and node.get("alt") and ("emoji" in (node.get("class") or "") or "smil" in (node.get("class") or "")):
+            parts.append(node.get("alt"))
+        if node.text:
+            parts.append(node.text)
+        for ch in node:
+            walk(ch)
+        if tag in _BLOCK and tag != "br":
+            parts.append("\n")
+        if node.tail:
+            parts.append(node.tail)
+
+    walk(el)
+    raw = "".join(parts)
+    lines = [_WS.sub(" ", ln).strip() for ln in raw.split("\n")]
+    out = "\n".join(lines)
+    return _NL.sub("\n\n", out).strip()
+
+
+def first(el: HtmlElement, css: str) -> HtmlElement | None:
+    found = el.cssselect(css)
+    return found[0] if found else None
+
+
+def first_text(el: HtmlElement, css: str) -> str | None:
+    f = first(el, css)
+    t = text_of(f) if f is not None else ""
+    return t or None
+
+
+def attr(el: HtmlElement | None, name: str) -> str | None:
+    return el.get(name) if el is not None else None
+
+
+def absolute(base: str, href: str | None) -> str | None:
+    if not href:
+        return None
+    href = href.strip()
+    if href.startswith(("javascript:", "mailto:", "#")) and not href.startswith("#"):
+        return None
+    return urljoin(base, href)
+
+
+def drop(el: HtmlElement) -> None:
+    """Remove an element but keep its tail text (the author's words after a quote)."""
+    el.drop_tree()
+
+
+def split_post(
+    body: HtmlElement,
+    quote_css: str | None,
+    quote_info: Callable[[HtmlElement], dict] | None = None,
+    signature_css: str | None = None,
+    remove_css: str | None = None,
+) -> tuple[str, list[dict], str | None]:
+    """(own text, quoted posts, signature) from a post body; the input tree is not modified."""
+    b = copy.deepcopy(body)
+    quotes: list[dict] = []
+    signature = None
+    if remove_css:
+        for r in b.cssselect(remove_css):
+            drop(r)
+    if signature_css:
+        sigs = b.cssselect(signature_css)
+        if sigs:
+            signature = "\n".join(filter(None, (text_of(s) for s in sigs))) or None
+            for s in sigs:
+                drop(s)
+    if quote_css:
+        # outermost quotes only: nested quotes belong to the outer quote's text
+        found = b.cssselect(quote_css)
+        outer = [q for q in found if not any(o is not q and q in o.iterdescendants() for o in found)]
+        for q in outer:
+            info = quote_info(q) if quote_info else {}
+            info.setdefault("text", text_of(q))
+            quotes.append({"author": info.get("author"), "post_id": info.get("post_id"), "text": info["text"]})
+            drop(q)
+    return text_of(b), quotes, signature
+
+
+def parse_int(text: str | None) -> int | None:
+    """'1 234', '1,234', '1.2K', '3M', '12 просмотров' → int."""
+    if not text:
+        return None
+    t = text.strip().lower().replace("\u00a0", " ")
+    m = re.search(r"(\d+(?:[.,]\d+)?)\s*([kкmм]|тыс)?", t)
+    if not m:
+        return None
+    num, suf = m.group(1), m.group(2)
+    if suf:
+        v = float(num.replace(",", "."))
+        return int(round(v * (1000 if suf in ("k", "к", "тыс") else 1_000_000)))
+    m2 = re.search(r"\d[\d\s,.]*", t)
+    digits = re.sub(r"\D", "", m2.group()) if m2 else ""
+    return int(digits) if digits else None
+
+
+def query_param(url: str, name: str) -> str | None:
+    v = parse_qs(urlparse(url).query).get(name)
+    return v[0] if v else None
+
+
+def strip_fragment(url: str) -> str:
+    return urldefrag(url)[0]
+
+
+def listing_hash(el: HtmlElement) -> str:
+    return hashlib.sha1(text_of(el).encode("utf-8")).hexdigest()[:16]
+
+
+def iso_date(raw: str | None, ctx: ParseContext) -> str | None:
+    if not raw:
+        return None
+    dt = parse_date(raw, ctx.tz, ctx.now)
+    return dt.isoformat() if dt else None
+
+
+def make_item(ctx: ParseContext, **kw) -> PostItem:
+    kw.setdefault("language", ctx.language)
+    return PostItem(source=ctx.source, kind=ctx.kind, run_id=ctx.run_id, fetched_at=ctx.fetched_at, **kw)
+
+
+def rel_next(root: HtmlElement, url: str, extra_css: Iterable[str] = ()) -> str | None:
+    for css in ("link[rel=next]", "a[rel=next]", *extra_css):
+        el = first(root, css)
+        if el is not None and el.get("href"):
+            return absolute(url, el.get("href"))
+    return None

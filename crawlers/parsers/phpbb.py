@@ -1,0 +1,156 @@
+"""phpBB 3 (prosilver and derivatives) and phpBB 2 (subSilver) viewtopic / viewforum pages."""
+
+from __future__ import annotations
+
+import re
+
+from crawlers.parsers.base import (
+    PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    make_item, query_param, rel_next, split_post, strip_fragment, text_of,
+)
+
+_WROTE = re.compile(r"^(.*?)\s+(?:wrote|писал\(а\)|пишет|написал\(а\)|написал|писал)\s*:?\s*(?:↑)?\s*$", re.I)
+
+
+def detect(html: str) -> int:
+    head = html[:400000]
+    score = 0
+    for marker in ("viewtopic.php", "phpbb", "prosilver", 'class="postbody"', "memberlist.php?mode=viewprofile"):
+        if marker in head:
+            score += 1
+    return score * 2
+
+
+def _quote(q) -> dict:
+    cite = first(q, "cite")
+    author = None
+    pid = None
+    if cite is not None:
+        link = first(cite, "a[href*='p=']")
+        if link is not None:
+            m = re.search(r"[?&]p=(\d+)", link.get("href", ""))
+            pid = m.group(1) if m else None
+        a = first(cite, "a")
+        ctext = text_of(cite)
+        m = _WROTE.match(ctext)
+        author = m.group(1).strip() if m else (text_of(a) if a is not None else ctext or None)
+        import copy
+        qq = copy.deepcopy(q)
+        for c in qq.cssselect("cite"):
+            c.drop_tree()
+        return {"author": author, "post_id": pid, "text": text_of(qq)}
+    return {"author": q.get("data-author"), "post_id": None, "text": text_of(q)}
+
+
+def _ids(root, url: str) -> tuple[str | None, str]:
+    tid = query_param(url, "t")
+    if tid is None:
+        for a in root.cssselect("a[href*='viewtopic.php']"):
+            tid = query_param(absolute(url, a.get("href")) or "", "t")
+            if tid:
+                break
+    base = url.split("?")[0]
+    return tid, (f"{base}?t={tid}" if tid and base.endswith("viewtopic.php") else strip_fragment(url))
+
+
+def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
+    root = html_tree(html)
+    tid, thread_url = _ids(root, url)
+    title = (first_text(root, "h2.topic-title") or first_text(root, "h2 a[href*='viewtopic']")
+             or first_text(root, "a.maintitle") or first_text(root, "h2") or None)
+    res = PageResult(thread_url=thread_url, thread_id=tid, thread_title=title)
+    res.next_url = rel_next(root, url, ("li.next a", "a.next", "li.arrow.next a"))
+    if res.next_url and "view=next" in res.next_url:  # phpBB 2 links the next *topic*, not the next page
+        res.next_url = None
+    posts = [p for p in root.cssselect("div.post[id]") if re.fullmatch(r"p\d+", p.get("id", ""))]
+    if posts:
+        for p in posts:
+            pid = p.get("id")[1:]
+            content = first(p, "div.content")
+            if content is None:
+                continue
+            text, quotes, _ = split_post(content, "blockquote", _quote)
+            sig = first_text(p, "div.signature")
+            author_el = (first(p, "p.author a.username") or first(p, "p.author a.username-coloured")
+                         or first(p, "p.author strong a") or first(p, ".postprofile dt a.username")
+                         or first(p, ".postprofile dt a.username-coloured") or first(p, "p.author strong"))
+            tm = first(p, "p.author time") or first(p, ".author time")
+            if tm is not None and tm.get("datetime"):
+                date_raw = tm.get("datetime")
+            else:
+                au = first(p, "p.author")
+                raw = text_of(au) if au is not None else ""
+                date_raw = re.split(r"»|&raquo;|\u00bb", raw)[-1].strip() if "»" in raw else raw
+                if author_el is not None and not "»" in raw:
+                    date_raw = raw.replace(text_of(author_el), "").replace("by", "").replace("Сообщение", "").strip()
+            res.items.append(make_item(
+                ctx, post_id=pid, url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#p{pid}",
+                text=text, quoted=quotes, signature=sig, thread_url=thread_url, thread_id=tid,
+                thread_title=title, author=text_of(author_el) or None if author_el is not None else None,
+                author_url=absolute(url, author_el.get("href")) if author_el is not None and author_el.get("href") else None,
+                posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw or None, page_url=url,
+                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+            ))
+    else:
+        _parse_phpbb2(root, url, ctx, res)
+    if not res.items:
+        _parse_listing(root, url, res)
+    return res
+
+
+def _parse_phpbb2(root, url: str, ctx: ParseContext, res: PageResult) -> None:
+    for name in root.cssselect("span.name"):
+        anchor = first(name, "a[name]")
+        if anchor is None:
+            continue
+        pid = anchor.get("name")
+        row = next((a for a in name.iterancestors() if a.tag == "tr"), None)
+        if row is None:
+            continue
+        body = first(row, "td.postbody") or first(row, "span.postbody")
+        if body is None:
+            continue
+        details = first(row, "td.postdetails") or first(row, "span.postdetails")
+        date_raw = None
+        if details is not None:
+            t = text_of(details)
+            m = re.search(r"(?:Posted|Добавлено|Отправлено):\s*(.+?)(?:\s+(?:Post subject|Заголовок).*)?$", t, re.S)
+            date_raw = (m.group(1) if m else t).strip()
+        # phpBB 2 appends the signature after a "_________________" line in the same cell or the next row
+        text, quotes, _ = split_post(body, "table", lambda q: {"text": text_of(q)})
+        sig = None
+        if "_________________" in text:
+            text, sig = (x.strip() for x in text.split("_________________", 1))
+        else:
+            nxt = row.getnext()
+            gm = first(row, "td.genmed") or (first(nxt, "td.genmed") if nxt is not None else None)
+            if gm is not None and "_________________" in text_of(gm):
+                sig = text_of(gm).split("_________________", 1)[1].strip() or None
+        author = text_of(first(name, "strong") or name)
+        res.items.append(make_item(
+            ctx, post_id=pid, url=f"{url.split('?')[0]}?p={pid}#{pid}", text=text, quoted=quotes, signature=sig,
+            thread_url=res.thread_url, thread_id=res.thread_id, thread_title=res.thread_title, author=author or None,
+            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, page_url=url,
+        ))
+
+
+def _parse_listing(root, url: str, res: PageResult) -> None:
+    seen = set()
+    for a in root.cssselect("a.topictitle"):
+        href = absolute(url, a.get("href"))
+        tid = query_param(href or "", "t")
+        if not href or not tid or tid in seen:
+            continue
+        seen.add(tid)
+        row = next((anc for anc in a.iterancestors() if anc.tag in ("li", "tr")), a)
+        replies = None
+        dd = first(row, "dd.posts")
+        if dd is not None:
+            from crawlers.parsers.base import parse_int
+            replies = parse_int(text_of(dd))
+        res.thread_links.append(ThreadLink(url=f"{href.split('?')[0]}?t={tid}", thread_id=tid, title=text_of(a),
+                                           replies=replies, listing_hash=listing_hash(row)))
+    for a in root.cssselect("a.forumtitle, a[href*='viewforum.php']"):
+        href = absolute(url, a.get("href"))
+        if href and query_param(href, "f") and href not in res.board_links:
+            res.board_links.append(href)

@@ -1,0 +1,145 @@
+"""vBulletin 3 and 4 (and 5's legacy skin) thread and forumdisplay pages."""
+
+from __future__ import annotations
+
+import re
+
+from crawlers.parsers.base import (
+    PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of,
+)
+
+QUOTE_LABELS = ("quote:", "цитата:", "цитата")
+
+
+def detect(html: str) -> int:
+    score = 0
+    for marker in ('id="post_message_', "vbulletin", "vbmenu_register", "showthread.php", "postbitlegacy"):
+        if marker in html[:400000]:
+            score += 1
+    return score * 2
+
+
+def _vb3_quote(q) -> dict:
+    who = first(q, "strong")
+    link = first(q, "a[href*='p=']")
+    pid = None
+    if link is not None:
+        m = re.search(r"[?&]p=(\d+)", link.get("href", ""))
+        pid = m.group(1) if m else None
+    body = first(q, "td.alt2") or q
+    text = text_of(body)
+    for prefix in ("Originally Posted by", "Сообщение от"):
+        if who is not None and text.startswith(prefix):
+            text = text.split("\n", 1)[1] if "\n" in text else ""
+    return {"author": text_of(who) if who is not None else None, "post_id": pid, "text": text.strip()}
+
+
+def _vb4_quote(q) -> dict:
+    who = first(q, ".bbcode_postedby strong")
+    link = first(q, ".bbcode_postedby a[href*='p=']")
+    pid = None
+    if link is not None:
+        m = re.search(r"[?&]p=(\d+)", link.get("href", ""))
+        pid = m.group(1) if m else None
+    msg = first(q, ".message") or first(q, ".quote_container") or q
+    return {"author": text_of(who) if who is not None else None, "post_id": pid, "text": text_of(msg)}
+
+
+def _thread_ids(root, url: str) -> tuple[str | None, str]:
+    tid = query_param(url, "t")
+    if tid is None:
+        m = re.search(r"showthread\.php/(\d+)", url) or re.search(r"/threads?/(\d+)", url)
+        tid = m.group(1) if m else None
+    if tid is None:
+        for a in root.cssselect("a[href*='showthread.php?t='], a[href*='threadid=']"):
+            m = re.search(r"(?:[?&]t=|threadid=)(\d+)", a.get("href", ""))
+            if m:
+                tid = m.group(1)
+                break
+    base = url.split("?")[0]
+    thread_url = f"{base}?t={tid}" if tid and "showthread.php" in base and "showthread.php/" not in url else strip_fragment(url)
+    return tid, thread_url
+
+
+def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
+    root = html_tree(html)
+    tid, thread_url = _thread_ids(root, url)
+    title = (first_text(root, "span.threadtitle") or first_text(root, "#pagetitle .threadtitle")
+             or first_text(root, "td.navbar strong") or (first_text(root, "title") or "").split(" - ")[0] or None)
+    res = PageResult(thread_url=thread_url, thread_id=tid, thread_title=title)
+    res.next_url = rel_next(root, url)
+
+    posts = root.cssselect("li.postcontainer[id^=post_], li[id^=post_].postbit, li[id^=post_].postbitlegacy")
+    if posts:
+        for p in posts:
+            pid = p.get("id").split("_", 1)[1]
+            user = first(p, ".username") or first(p, "a.username")
+            date_raw = first_text(p, "span.date") or first_text(p, ".postdate")
+            body = first(p, f"#post_message_{pid}") or first(p, ".postcontent")
+            if body is None:
+                continue
+            text, quotes, _ = split_post(body, ".bbcode_container", _vb4_quote)
+            sig = first_text(p, ".signature") or None
+            counter = first(p, "a.postcounter")
+            likes = parse_int(first_text(p, ".vbseo_liked, .postlikes, .likes"))
+            res.items.append(make_item(
+                ctx, post_id=pid, url=absolute(url, counter.get("href")) if counter is not None else f"{strip_fragment(url)}#post{pid}",
+                text=text, quoted=quotes, signature=sig, thread_url=thread_url, thread_id=tid, thread_title=title,
+                author=text_of(user) or None if user is not None else None,
+                author_url=absolute(url, user.get("href")) if user is not None else None,
+                posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, likes=likes, page_url=url,
+                reply_to=quotes[0]["post_id"] if quotes else None,
+            ))
+    else:
+        for p in root.cssselect("table[id^=post]"):
+            m = re.fullmatch(r"post(\d+)", p.get("id", ""))
+            if not m:
+                continue
+            pid = m.group(1)
+            body = first(p, f"#post_message_{pid}")
+            if body is None:
+                continue
+            user = first(p, "a.bigusername") or first(p, f"#postmenu_{pid} a") or first(p, f"#postmenu_{pid}")
+            head = first(p, "td.thead")
+            date_raw = None
+            if head is not None:
+                date_raw = " ".join(t.strip() for t in head.xpath("./text()") if t.strip()) or None
+            quote_css = "div[style*='margin:20px']"
+            text, quotes, _ = split_post(body, quote_css, _vb3_quote)
+            sig_el = p.xpath(".//comment()[contains(., 'sig')]/following-sibling::div[1]")
+            sig = text_of(sig_el[0]).lstrip("_").strip() if sig_el else None
+            res.items.append(make_item(
+                ctx, post_id=pid, url=f"{url.split('?')[0]}?p={pid}#post{pid}" if "showthread.php" in url else f"{strip_fragment(url)}#post{pid}",
+                text=text, quoted=quotes, signature=sig or None, thread_url=thread_url, thread_id=tid,
+                thread_title=title, author=text_of(user) or None if user is not None else None,
+                author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
+                posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, page_url=url,
+                reply_to=quotes[0]["post_id"] if quotes else None,
+            ))
+    if not res.items:
+        _parse_listing(root, url, res)
+    return res
+
+
+def _parse_listing(root, url: str, res: PageResult) -> None:
+    seen = set()
+    for a in root.cssselect("a[id^=thread_title_], a.title[href*='showthread.php'], h3.threadtitle a.title"):
+        href = absolute(url, a.get("href"))
+        m = re.search(r"(?:[?&]t=|showthread\.php/)(\d+)", href or "")
+        if not href or not m or m.group(1) in seen:
+            continue
+        seen.add(m.group(1))
+        row = next((anc for anc in a.iterancestors() if anc.tag in ("li", "tr")), a)
+        replies = None
+        stats = first_text(row, ".threadstats li, td.alt2 a[href*='misc.php?do=whoposted']")
+        if stats:
+            replies = parse_int(stats)
+        tid = m.group(1)
+        res.thread_links.append(ThreadLink(
+            url=f"{href.split('?')[0]}?t={tid}" if "showthread.php?" in href else href,
+            thread_id=tid, title=text_of(a), replies=replies, listing_hash=listing_hash(row)))
+    for a in root.cssselect("a[href*='forumdisplay.php']"):
+        href = absolute(url, a.get("href"))
+        if href and query_param(href, "f") and href not in res.board_links:
+            res.board_links.append(href)
