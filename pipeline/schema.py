@@ -284,10 +284,22 @@ CREATE TABLE author_brands (
 );
 """
 
+# Ingest: the author key documents share with `authors`, and the dedup index (exact key as band -1, MinHash
+# LSH band buckets 0..15) so copies are found against everything ingested before.
+INGEST_DEDUP = """
+ALTER TABLE documents ADD COLUMN author_key VARCHAR;
+CREATE TABLE doc_lsh (
+    band SMALLINT NOT NULL,
+    bucket UBIGINT NOT NULL,
+    doc_id VARCHAR NOT NULL
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_initial", INITIAL),
     Migration("0002_models_current_scores", CURRENT_SCORES),
     Migration("0003_escalate_queue_audit", ESCALATE_QUEUE),
+    Migration("0004_ingest_dedup", INGEST_DEDUP),
 ]
 
 # Tables reported by `brandmon db status`, in data-flow order.
@@ -296,6 +308,7 @@ TABLES = [
     "crawl_runs",
     "crawl_state",
     "documents",
+    "doc_lsh",
     "brands",
     "mentions",
     "models",

@@ -1,0 +1,188 @@
+"""Exact and near-duplicate detection across sources.
+
+Exact: documents whose `dedup_key` (lowercase, punctuation and spacing removed) is equal.
+Near: MinHash over word 3-shingles, computed for a whole batch at once with numpy (no per-document numpy
+calls), with LSH banding (16 bands x 4 rows): documents sharing a band bucket are candidates, and a candidate
+counts only when the exact Jaccard of the two shingle sets is >= `Settings.ingest.near_dup_threshold`.
+
+Band buckets (and the exact key as band -1) are kept in the `doc_lsh` table, so a copy is found against
+everything ingested before, not only within one batch. A copy gets `documents.dup_of` = the first document
+(the earlier one; within a batch the one posted first). Scoring skips mentions of documents with `dup_of`:
+the copy's mention is the same text, so the original's score stands for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+NUM_PERM = 64
+BANDS = 16
+ROWS = NUM_PERM // BANDS
+EXACT_BAND = -1
+
+_rng = np.random.default_rng(20240501)  # fixed: buckets are persisted, so the hash family must never change
+_A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)).astype(np.uint64)
+_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64).astype(np.uint64)
+_BAND_MUL = (_rng.integers(1, 2**63, ROWS, dtype=np.uint64) | np.uint64(1)).astype(np.uint64)
+_M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9)
+
+
+def exact_bucket(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def word_hashes(key: str) -> list[int]:
+    return [zlib.crc32(w) for w in key.encode("utf-8").split()]
+
+
+def shingles(key: str) -> set[tuple[str, ...]]:
+    w = key.split()
+    return {tuple(w[i : i + 3]) for i in range(max(1, len(w) - 2))}
+
+
+def jaccard(a: set, b: set) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def band_buckets(keys: Sequence[str], min_words: int) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash LSH buckets for many dedup keys at once.
+
+    Returns (doc_index, buckets) where buckets has shape (len(doc_index), BANDS); documents with fewer than
+    `min_words` words get none.
+    """
+    hashes: list[list[int]] = []
+    idx: list[int] = []
+    for i, k in enumerate(keys):
+        h = word_hashes(k)
+        if len(h) >= max(3, min_words):
+            hashes.append(h)
+            idx.append(i)
+    if not idx:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, BANDS), dtype=np.uint64)
+    lens = np.fromiter((len(h) for h in hashes), dtype=np.int64, count=len(hashes))
+    flat = np.fromiter((x for h in hashes for x in h), dtype=np.uint64, count=int(lens.sum()))
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    # 3-shingle hash at every position that has two more words in the same document
+    pos = np.arange(len(flat))
+    doc_of = np.repeat(np.arange(len(lens)), lens)
+    ok = pos + 2 < (starts + lens)[doc_of]
+    p = pos[ok]
+    with np.errstate(over="ignore"):
+        sh = flat[p] * _M1 + flat[p + 1] * _M2 + flat[p + 2] * _M3
+        sh ^= sh >> np.uint64(29)
+    sh_doc = doc_of[ok]
+    sh_starts = np.concatenate([[0], np.cumsum(np.bincount(sh_doc, minlength=len(lens)))[:-1]])
+    out = np.empty((len(lens), NUM_PERM), dtype=np.uint64)
+    chunk = 200_000  # shingles per matrix: bounds memory at ~100 MB
+    # process whole documents per chunk so reduceat never spans a chunk edge
+    d0 = 0
+    while d0 < len(lens):
+        s0 = sh_starts[d0]
+        d1 = int(np.searchsorted(sh_starts, s0 + chunk, side="right"))
+        d1 = max(d1, d0 + 1)
+        s1 = sh_starts[d1] if d1 < len(lens) else len(sh)
+        with np.errstate(over="ignore"):
+            mat = (sh[s0:s1, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
+        out[d0:d1] = np.minimum.reduceat(mat, sh_starts[d0:d1] - s0, axis=0)
+        d0 = d1
+    bands = out.reshape(len(lens), BANDS, ROWS)
+    with np.errstate(over="ignore"):
+        buckets = (bands * _BAND_MUL[None, None, :]).sum(axis=2, dtype=np.uint64)
+        buckets ^= np.arange(BANDS, dtype=np.uint64)[None, :] * _M3  # distinct buckets per band
+    return np.asarray(idx, dtype=np.int64), buckets
+
+
+def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: int) -> tuple[dict[str, str], pd.DataFrame]:
+    """Duplicates among `batch` (columns doc_id, key, order; new or changed documents only) and against every
+    document already in `doc_lsh`. Returns ({doc_id: first doc_id}, the doc_lsh rows to store for the batch).
+    """
+    if batch.empty:
+        return {}, pd.DataFrame(columns=["band", "bucket", "doc_id"])
+    batch = batch.sort_values("order", kind="stable").reset_index(drop=True)
+    ids = batch["doc_id"].tolist()
+    keys = batch["key"].tolist()
+    exact = np.fromiter((exact_bucket(k) for k in keys), dtype=np.uint64, count=len(keys))
+    near_idx, near_buckets = band_buckets(keys, min_words)
+
+    rows = pd.DataFrame(
+        {
+            "band": np.concatenate([np.full(len(ids), EXACT_BAND, dtype=np.int16),
+                                    np.tile(np.arange(BANDS, dtype=np.int16), len(near_idx))]),
+            "bucket": np.concatenate([exact, near_buckets.reshape(-1)]),
+            "doc_id": ids + [ids[i] for i in np.repeat(near_idx, BANDS)],
+        }
+    )
+    dup_of: dict[str, str] = {}
+
+    # --- against earlier documents (already stored): one join
+    con.register("__lsh_batch", rows)
+    try:
+        prior = con.execute(
+            """
+            SELECT b.doc_id, b.band, coalesce(d.dup_of, d.doc_id) AS first_id, d.text
+            FROM __lsh_batch b
+            JOIN doc_lsh l ON l.band = b.band AND l.bucket = b.bucket
+            JOIN documents d ON d.doc_id = l.doc_id
+            WHERE l.doc_id NOT IN (SELECT doc_id FROM __lsh_batch)
+            """
+        ).df()
+    finally:
+        con.unregister("__lsh_batch")
+    if not prior.empty:
+        from pipeline.normalize import dedup_key
+
+        key_of = dict(zip(ids, keys))
+        for doc_id, g in prior.groupby("doc_id", sort=False):
+            ex = g[g["band"] == EXACT_BAND]
+            if not ex.empty:
+                dup_of[doc_id] = ex["first_id"].min()
+                continue
+            mine = shingles(key_of[doc_id])
+            best = None
+            for first_id, text in g[["first_id", "text"]].drop_duplicates("first_id").itertuples(index=False):
+                if jaccard(mine, shingles(dedup_key(text))) >= threshold:
+                    best = first_id if best is None else min(best, first_id)
+            if best is not None:
+                dup_of[doc_id] = best
+
+    # --- within the batch: the earlier (by order) document is the first
+    first_by_exact: dict[int, int] = {}
+    for i, b in enumerate(exact.tolist()):
+        if ids[i] in dup_of:
+            continue
+        j = first_by_exact.setdefault(b, i)
+        if j != i:
+            dup_of[ids[i]] = dup_of.get(ids[j], ids[j])
+    if len(near_idx) > 1:
+        seen: dict[tuple[int, int], list[int]] = {}
+        cand: dict[int, set[int]] = {}
+        for r, i in enumerate(near_idx.tolist()):
+            for band in range(BANDS):
+                lst = seen.setdefault((band, int(near_buckets[r, band])), [])
+                if lst:
+                    cand.setdefault(i, set()).update(lst)
+                lst.append(i)
+        cache: dict[int, set] = {}
+
+        def sh(i: int) -> set:
+            if i not in cache:
+                cache[i] = shingles(keys[i])
+            return cache[i]
+
+        for i in sorted(cand):
+            if ids[i] in dup_of:
+                continue
+            for j in sorted(cand[i]):
+                if jaccard(sh(i), sh(j)) >= threshold:
+                    dup_of[ids[i]] = dup_of.get(ids[j], ids[j])
+                    break
+    dup_of = {k: v for k, v in dup_of.items() if v != k}
+    return dup_of, rows
+
