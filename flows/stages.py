@@ -29,8 +29,8 @@ from pipeline.store import Store, StoreLockedError, utcnow
 
 log = logging.getLogger("flows")
 
-# name -> "module:function"; every function has the signature f(settings, store, **kwargs) -> dict of counts.
-STAGES: dict[str, str] = {
+# name -> "module:function" (or a function); each is f(settings, store, **kwargs) -> dict of counts.
+STAGES: dict[str, str | Callable[..., dict]] = {
     "crawl": "crawlers.run:crawl_sources",
     "ingest": "pipeline.ingest:ingest_pending",
     "score": "models.scoring:score_pending",
@@ -56,7 +56,10 @@ class StageFailed(RuntimeError):
 def resolve_stage(name: str) -> Callable[..., dict]:
     if name not in STAGES:
         raise ValueError(f"unknown stage {name!r}; known: {', '.join(STAGES)}")
-    module, func = STAGES[name].split(":")
+    target = STAGES[name]
+    if callable(target):
+        return target
+    module, func = target.split(":")
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as e:
@@ -178,6 +181,7 @@ class FlowSummary:
     finished_at: Any = None
     stages: dict[str, dict] = field(default_factory=dict)   # stage -> {status, seconds, counts, error}
     sources: dict[str, dict] = field(default_factory=dict)  # source -> {status, seconds, counts, error}
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[str]:
@@ -203,12 +207,13 @@ class FlowSummary:
             "stages": self.stages,
             "sources": self.sources,
             "errors": self.errors,
+            **({"extra": self.extra} if self.extra else {}),
         }
 
 
 def record_flow_run(store: Store, summary: FlowSummary) -> None:
     """Upsert the run's `flow_runs` row (written at start and at the end, so a killed run shows 'running')."""
-    counts = {"stages": summary.stages, "sources": summary.sources}
+    counts = {"stages": summary.stages, "sources": summary.sources, **({"extra": summary.extra} if summary.extra else {})}
     row = {
         "flow_run_id": summary.flow_run_id,
         "flow": summary.flow,
@@ -252,6 +257,7 @@ def monitor_body(
     call_stage: Callable[..., dict] = run_stage,
     call_crawl: Callable[..., dict] = crawl_source,
     on_progress: Callable[[str, dict], None] | None = None,
+    extra: Callable[[], dict] | None = None,
 ) -> dict:
     """Run `stages` (default: all, in data-flow order) and return the summary (also written to `flow_runs`).
 
@@ -282,6 +288,8 @@ def monitor_body(
                 summary.stages[stage] = r
                 if on_progress:
                     on_progress(stage, r)
+        if extra:
+            summary.extra = jsonable(extra())
         summary.finished_at = utcnow()
         record_flow_run(store, summary)
     log.info("flow %s %s: %s", flow, summary.status, "; ".join(summary.errors) or "no errors")
@@ -320,3 +328,19 @@ def _flat_numbers(counts: dict, prefix: str = "") -> dict[str, int]:
 
 def _short(counts: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in counts.items() if not isinstance(v, (dict, list)))[:300]
+
+
+def active_score_model(store: Store) -> str | None:
+    """'model@version' of the active scoring model, None when there is none yet."""
+    df = store.query("SELECT model, model_version FROM models WHERE task = 'score' AND active ORDER BY model LIMIT 1")
+    return None if df.empty else f"{df.iloc[0, 0]}@{df.iloc[0, 1]}"
+
+
+def last_rescored_model(store: Store) -> str | None:
+    """The active model recorded by the last successful rescore flow run."""
+    df = store.query(
+        "SELECT counts_json FROM flow_runs WHERE flow = 'rescore' AND status = 'ok' ORDER BY finished_at DESC LIMIT 1"
+    )
+    if df.empty:
+        return None
+    return (json.loads(df.iloc[0, 0]).get("extra") or {}).get("model_version")

@@ -1,0 +1,84 @@
+"""The demo: serve the bundled demo web, run the monitor flow over it, summarise what landed.
+
+Plain functions; `brandmon demo` (pipeline/cli/flow_cmds.py) adds printing and the dashboard.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from pipeline.config import Settings
+from pipeline.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def demo_port(settings: Settings) -> tuple[str, int]:
+    u = urlparse(settings.demo_web_url)
+    return u.hostname or "127.0.0.1", u.port or 80
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def demo_web_answers(url: str) -> bool:
+    """Whether something at `url` looks like the demo web (robots.txt answers)."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/robots.txt", timeout=3) as r:
+            return r.status == 200
+    except Exception:
+        return False
+
+
+def start_demo_web(settings: Settings, content_dir: Path | None = None):
+    """Start the demo web on Settings.demo_web_url's port in a background thread.
+
+    Returns the server, or None when a demo web already answers there (e.g. `brandmon demo-web` in another
+    terminal). Raises RuntimeError when the port is taken by something else.
+    """
+    from crawlers.demoweb.server import DemoWebServer
+
+    host, port = demo_port(settings)
+    if port_in_use(host, port):
+        if demo_web_answers(settings.demo_web_url):
+            return None
+        raise RuntimeError(
+            f"port {port} on {host} is taken by another program; set BRANDMON_DEMO_WEB_URL=http://127.0.0.1:<free port>"
+        )
+    kwargs = {"host": host, "port": port}
+    if content_dir is not None:
+        kwargs["content_dir"] = content_dir
+    return DemoWebServer(**kwargs).start()
+
+
+def table_counts(store: Store) -> dict[str, int]:
+    return {t: n for t, n in store.status()["counts"].items() if n is not None}
+
+
+def top_escalations(store: Store, limit: int = 10) -> pd.DataFrame:
+    return store.query(
+        """
+        SELECT e.level, round(e.priority, 2) AS priority, e.brand_id AS brand, d.source_id AS source,
+               left(regexp_replace(d.text, '\\s+', ' ', 'g'), 90) AS text
+        FROM escalations e JOIN mentions m USING (mention_id) JOIN documents d USING (doc_id)
+        WHERE e.state NOT IN ('resolved', 'dismissed')
+        ORDER BY e.priority DESC, e.escalation_id LIMIT ?
+        """,
+        [limit],
+    )
+
+
+def latest_alerts(store: Store, limit: int = 10) -> pd.DataFrame:
+    return store.query(
+        "SELECT kind, brand_id AS brand, left(explanation, 120) AS explanation FROM alerts "
+        "ORDER BY created_at DESC, alert_id LIMIT ?",
+        [limit],
+    )

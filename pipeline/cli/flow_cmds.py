@@ -1,0 +1,179 @@
+"""`brandmon run`, `brandmon serve`, `brandmon demo`: the Prefect flows from the command line."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+
+def _split(values: Optional[list[str]]) -> list[str] | None:
+    """Accept `--sources a,b` and `--sources a --sources b`."""
+    out = [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+    return out or None
+
+
+def run_monitor(settings, *, sources=None, brands=None, stages=None, since=None, use_prefect=True, progress=None) -> dict:
+    """Run the monitor chain once, through Prefect (retries as tasks) or plainly (same chain, plain retries)."""
+    from flows.deploy import prefect_env
+
+    if use_prefect:
+        prefect_env(settings)
+        from flows.monitor import monitor_flow
+
+        return monitor_flow(
+            settings=settings.model_dump(mode="json"), sources=sources, brands=brands, stages=stages, since=since
+        )
+    from flows import stages as st
+    from flows.faults import store_for
+
+    sch = settings.schedule
+    return st.monitor_body(
+        settings, store_for(settings), sources=sources, brands=brands, stages=stages, since=since,
+        call_stage=st.with_retries(st.run_stage, sch.retries, sch.retry_delay_seconds, sch.retry_jitter_factor),
+        call_crawl=st.with_retries(st.crawl_source, sch.retries, sch.retry_delay_seconds, sch.retry_jitter_factor),
+        on_progress=progress,
+    )
+
+
+def summary_table(summary: dict) -> Table:
+    t = Table(title=f"{summary['flow']} {summary['status']}  ({summary['flow_run_id']})")
+    for c in ("stage", "status", "seconds", "counts / error"):
+        t.add_column(c, overflow="fold")
+    rows = [(f"crawl {s}", r) for s, r in summary["sources"].items()]
+    rows += [(n, r) for n, r in summary["stages"].items() if n != "crawl" or not summary["sources"]]
+    for name, r in rows:
+        detail = r["error"] or ", ".join(
+            f"{k}={v}" for k, v in r["counts"].items() if not isinstance(v, (dict, list))
+        )
+        style = {"ok": "green", "failed": "red", "skipped": "yellow"}.get(r["status"], "")
+        t.add_row(name, Text(r["status"], style=style), f"{r['seconds']:.1f}", Text(detail[:200]))
+    return t
+
+
+def register(app: typer.Typer) -> None:
+    from pipeline.cli import console, fail, settings_of
+    from pipeline.cli.output import print_frame, print_json
+
+    @app.command("run")
+    def run(
+        ctx: typer.Context,
+        sources: Optional[list[str]] = typer.Option(None, "--sources", "-s", help="Source names (comma-separated or repeated); default all enabled."),
+        brands: Optional[list[str]] = typer.Option(None, "--brands", "-b", help="Brand ids to score; default all."),
+        stages: Optional[list[str]] = typer.Option(None, "--stages", help="Subset of crawl,ingest,score,themes,escalate,advocates,alerts."),
+        since: Optional[str] = typer.Option(None, "--since", help="Crawl posts since this date."),
+        no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the same chain without Prefect (plain retries)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Run the monitor flow once: crawl → ingest → score → themes → escalate → advocates → alerts."""
+        s = settings_of(ctx)
+
+        def progress(name: str, r: dict) -> None:
+            console.print(f"  {name}: {r['status']} in {r['seconds']:.1f}s", highlight=False)
+
+        try:
+            summary = run_monitor(
+                s, sources=_split(sources), brands=_split(brands), stages=_split(stages), since=since,
+                use_prefect=not no_prefect, progress=progress,
+            )
+        except ValueError as e:  # unknown stage / source names
+            fail(str(e), 2)
+        if as_json:
+            print_json(summary)
+        else:
+            console.print(summary_table(summary))
+        if summary["status"] != "ok":
+            raise typer.Exit(1)
+
+    @app.command("serve")
+    def serve(
+        ctx: typer.Context,
+        sources: Optional[list[str]] = typer.Option(None, "--sources", "-s", help="Sources the scheduled crawl covers; default all enabled."),
+        brands: Optional[list[str]] = typer.Option(None, "--brands", "-b", help="Brands the scheduled scoring covers."),
+        limit: int = typer.Option(2, "--limit", help="Concurrent flow runs in this process."),
+    ) -> None:
+        """Serve the scheduled deployments (monitor every 30 min, themes hourly, alerts every 15 min, nightly rescore)."""
+        from flows.deploy import serve as serve_deployments
+
+        s = settings_of(ctx)
+        console.print(
+            f"serving deployments: monitor every {s.schedule.crawl_minutes} min, themes every "
+            f"{s.schedule.themes_minutes} min, alerts every {s.schedule.alerts_minutes} min, "
+            f"rescore at cron '{s.schedule.rescore_cron}' (Ctrl-C stops)", highlight=False,
+        )
+        serve_deployments(s, _split(sources), _split(brands), limit=limit)
+
+    @app.command("demo")
+    def demo(
+        ctx: typer.Context,
+        no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Stop after the summary."),
+        port: Optional[int] = typer.Option(None, "--port", help="Dashboard port (default Settings.dashboard.port)."),
+        no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the chain without Prefect."),
+    ) -> None:
+        """The demo: db upgrade → demo web on 127.0.0.1 → monitor flow over it → summary → dashboard."""
+        from flows import demo as d
+        from pipeline.store import Store
+
+        s = settings_of(ctx)
+        for p in (s.data_dir, s.raw_dir, s.models.cache_dir):
+            p.mkdir(parents=True, exist_ok=True)
+        store = Store.from_settings(s)
+        applied = store.upgrade()
+        console.print(f"database {s.db_path}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+        try:
+            web = d.start_demo_web(s)
+        except RuntimeError as e:
+            fail(str(e))
+        console.print(f"demo web: {s.demo_web_url}" + (" (already running)" if web is None else ""))
+        try:
+            _build_backbone(s)
+            summary = run_monitor(s, use_prefect=not no_prefect)
+            console.print(summary_table(summary))
+            counts = d.table_counts(store)
+            t = Table("table", "rows", title="database")
+            for name, n in counts.items():
+                t.add_row(name, f"{n:,}")
+            console.print(t)
+            esc = d.top_escalations(store)
+            if not esc.empty:
+                print_frame(esc, title="top escalations", console=console)
+            alerts = d.latest_alerts(store)
+            if not alerts.empty:
+                print_frame(alerts, title="alerts", console=console)
+            if no_dashboard:
+                return
+            _run_dashboard(s, port)
+        finally:
+            if web is not None:
+                web.stop()
+
+
+def _build_backbone(settings) -> None:
+    """Build the offline backbone cache on first use, with a message (the score stage would do it silently)."""
+    from pipeline.cli import console
+
+    try:
+        from models.backbone import ensure_backbone
+    except ImportError:
+        return
+    with console.status("preparing the offline model backbone (first run only)…"):
+        ensure_backbone(settings)
+
+
+def _run_dashboard(settings, port) -> None:
+    """`brandmon dashboard` in a child process; returns when it exits (Ctrl-C)."""
+    import subprocess
+    import sys
+
+    from pipeline.cli import console
+
+    cmd = [sys.executable, "-m", "pipeline.cli", "--data-dir", str(settings.data_dir), "--db", str(settings.db_path), "dashboard"]
+    if port:
+        cmd += ["--port", str(port)]
+    console.print(f"dashboard: http://{settings.dashboard.host}:{port or settings.dashboard.port} (Ctrl-C stops)")
+    try:
+        subprocess.run(cmd, check=False)
+    except KeyboardInterrupt:
+        pass
