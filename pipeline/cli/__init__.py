@@ -31,6 +31,7 @@ err_console = Console(stderr=True)
 COMMAND_MODULES = [
     "pipeline.cli.db_cmds",
     "pipeline.cli.flow_cmds",
+    "pipeline.cli.demoweb_cmds",
 ]
 
 

@@ -1,0 +1,414 @@
+"""The demo web's content: structured corpus files, loaded and validated; posts added at run time.
+
+Layout of a content dir (default ``data/demo_web``)::
+
+    meta.yaml            advocates and other corpus-wide facts
+    sites/<site>.yaml    one file per site: boards -> threads -> posts (hand-written)
+    added.jsonl          posts/threads appended by add_post()/add_thread() (tests, demos); optional
+
+Times are stored relative (``d`` days ago + ``t`` "HH:MM" Moscow time, or ``m`` minutes ago) and turned into
+datetimes against a ``now`` at render time, so the demo is always recent.
+
+Post ids are derived, never written by hand: post ``n`` (1-based, in thread order) of thread ``T`` has id
+``T * 1000 + n`` on the forum engines and the news site; Telegram messages are numbered per channel
+``1, 2, ...``. So appending a post never renumbers earlier ones.
+
+Labels (``l``) per post: ``"<brand|none> <-|0|+> <intent> [topic] [!]"``, several joined by ``;``
+(``!`` = must escalate). A post without ``l`` is labelled ``none 0 other``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MSK = timezone(timedelta(hours=3))
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONTENT_DIR = REPO_ROOT / "data" / "demo_web"
+
+SENTIMENTS = {"-": "negative", "0": "neutral", "+": "positive",
+              "negative": "negative", "neutral": "neutral", "positive": "positive"}
+INTENTS = ("question", "failure", "complaint", "praise", "other")
+ENGINES = ("vbulletin", "phpbb", "xenforo", "ipb", "discourse", "news", "telegram")
+
+
+class CorpusError(ValueError):
+    """A corpus file is malformed; the message names the file and the place."""
+
+
+@dataclass
+class Label:
+    brand: str            # '' = no brand
+    sentiment: str
+    intent: str
+    topic: str = ""
+    escalate: bool = False
+
+
+@dataclass
+class Post:
+    id: int
+    n: int                          # 1-based position in the thread
+    author: str
+    text: str
+    days_ago: int = 0
+    time: str | None = None         # "HH:MM" Moscow time
+    minutes_ago: int | None = None  # instead of days_ago/time (added posts)
+    quote: int | None = None        # n of a quoted earlier post in the same thread
+    reply_to: int | None = None     # n of the post answered (nested comments, Telegram replies)
+    likes: int = 0
+    views: int | None = None        # Telegram
+    signature: str | None = None    # overrides the author's signature
+    labels: list[Label] = field(default_factory=list)
+    hard_negative: list[str] = field(default_factory=list)  # brand ids a naive matcher would wrongly find
+    lang: str = "ru"
+    official: bool = False          # the brand's own answer
+
+    def posted_at(self, now: datetime) -> datetime:
+        if self.minutes_ago is not None:
+            return now - timedelta(minutes=self.minutes_ago)
+        local_now = now.astimezone(MSK)
+        hh, mm = (int(x) for x in (self.time or "12:00").split(":"))
+        return datetime.combine(local_now.date() - timedelta(days=self.days_ago), time(hh, mm), MSK)
+
+
+@dataclass
+class Thread:
+    id: int
+    title: str
+    slug: str
+    board_id: int
+    posts: list[Post] = field(default_factory=list)
+    views: int = 0
+    body: str | None = None         # news: the article text (posts are its comments)
+    lead: str | None = None
+    byline: str | None = None
+    article_labels: list[Label] = field(default_factory=list)
+    lang: str = "ru"
+    sticky: bool = False
+
+    def times(self, now: datetime) -> list[datetime]:
+        """Posted times in thread order, never in the future and never out of order."""
+        out: list[datetime] = []
+        for p in self.posts:
+            out.append(p.posted_at(now))
+        # Today's posts written with a later clock time than `now` are pulled back before now, keeping order.
+        limit = now.astimezone(timezone.utc) - timedelta(minutes=1)
+        for i in range(len(out) - 1, -1, -1):
+            if out[i] > limit:
+                out[i] = limit
+            limit = min(limit, out[i])
+            if i and out[i - 1] > out[i]:
+                out[i - 1] = out[i] - timedelta(minutes=3)
+        return out
+
+    def article_time(self, now: datetime) -> datetime:
+        t = self.times(now)
+        first = t[0] if t else now - timedelta(hours=1)
+        return first - timedelta(minutes=47)
+
+
+@dataclass
+class Board:
+    id: int
+    title: str
+    slug: str
+    description: str = ""
+    threads: list[Thread] = field(default_factory=list)
+
+
+@dataclass
+class Author:
+    name: str
+    signature: str | None = None
+    title: str | None = None
+    joined: str | None = None
+    posts: int | None = None
+    user_id: int = 0
+
+
+@dataclass
+class Site:
+    key: str
+    engine: str
+    title: str
+    encoding: str = "utf-8"
+    boards: list[Board] = field(default_factory=list)
+    authors: dict[str, Author] = field(default_factory=dict)
+    subscribers: int | None = None   # Telegram channel
+    channel: str | None = None       # Telegram channel name
+
+    def threads(self) -> list[Thread]:
+        return [t for b in self.boards for t in b.threads]
+
+    def thread(self, thread_id: int) -> Thread | None:
+        for t in self.threads():
+            if t.id == thread_id:
+                return t
+        return None
+
+    def board(self, board_id: int) -> Board | None:
+        return next((b for b in self.boards if b.id == board_id), None)
+
+    def author(self, name: str) -> Author:
+        a = self.authors.get(name)
+        if a is None:
+            a = Author(name=name, user_id=_user_id(name))
+            self.authors[name] = a
+        return a
+
+
+@dataclass
+class Corpus:
+    sites: dict[str, Site]
+    advocates: dict[str, str]        # author name -> brand id
+    stamp: tuple = ()
+
+    def all_posts(self):
+        """(site, thread, post) for every post, in file order."""
+        for s in self.sites.values():
+            for t in s.threads():
+                for p in t.posts:
+                    yield s, t, p
+
+
+def _user_id(name: str) -> int:
+    import zlib
+    return 100 + zlib.crc32(name.encode("utf-8")) % 90000
+
+
+def slugify(title: str) -> str:
+    tr = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+                  ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
+                   "t", "u", "f", "h", "ts", "ch", "sh", "sch", "", "y", "", "e", "yu", "ya"]))
+    s = "".join(tr.get(c, c) for c in title.lower())
+    s = re.sub(r"[^a-z0-9]+", "-", s).strip("-")
+    return s[:60].strip("-") or "thread"
+
+
+def parse_labels(spec: str | None, where: str) -> list[Label]:
+    if spec is None:
+        return [Label("", "neutral", "other")]
+    out = []
+    for part in str(spec).split(";"):
+        toks = part.split()
+        if len(toks) < 3:
+            raise CorpusError(f"{where}: label {part!r} needs '<brand|none> <-|0|+> <intent> [topic] [!]'")
+        brand, sent, intent, rest = toks[0], toks[1], toks[2], toks[3:]
+        if sent not in SENTIMENTS:
+            raise CorpusError(f"{where}: label {part!r}: sentiment must be -, 0 or +")
+        if intent not in INTENTS:
+            raise CorpusError(f"{where}: label {part!r}: intent must be one of {', '.join(INTENTS)}")
+        esc = "!" in rest
+        rest = [r for r in rest if r != "!"]
+        if len(rest) > 1:
+            raise CorpusError(f"{where}: label {part!r}: too many fields")
+        out.append(Label("" if brand == "none" else brand, SENTIMENTS[sent], intent, rest[0] if rest else "", esc))
+    return out
+
+
+def _post_from(d: dict, thread_id: int, n: int, engine: str, where: str) -> Post:
+    if not isinstance(d, dict) or "text" not in d or "author" not in d:
+        raise CorpusError(f"{where}: a post needs 'author' and 'text'")
+    pid = n if engine == "telegram" else thread_id * 1000 + n
+    hn = d.get("hn") or []
+    return Post(
+        id=pid, n=n, author=str(d["author"]), text=str(d["text"]).strip("\n"),
+        days_ago=int(d.get("d", 0)), time=d.get("t"), minutes_ago=d.get("m"),
+        quote=d.get("q"), reply_to=d.get("r"), likes=int(d.get("likes", 0) or 0), views=d.get("views"),
+        signature=d.get("sig"), labels=parse_labels(d.get("l"), where),
+        hard_negative=[hn] if isinstance(hn, str) else list(hn), lang=d.get("lang", "ru"),
+        official=bool(d.get("official", False)),
+    )
+
+
+def _site_from(key: str, raw: dict, path: Path) -> Site:
+    if not isinstance(raw, dict) or raw.get("engine") not in ENGINES:
+        raise CorpusError(f"{path}: 'engine' must be one of {', '.join(ENGINES)}")
+    site = Site(key=key, engine=raw["engine"], title=raw.get("title", key), encoding=raw.get("encoding", "utf-8"),
+                subscribers=raw.get("subscribers"), channel=raw.get("channel"))
+    for name, a in (raw.get("authors") or {}).items():
+        a = a or {}
+        site.authors[name] = Author(name=name, signature=a.get("sig"), title=a.get("title"),
+                                    joined=a.get("joined"), posts=a.get("posts"), user_id=_user_id(name))
+    seen_threads: set[int] = set()
+    for bi, b in enumerate(raw.get("boards") or []):
+        bw = f"{path}: boards[{bi}]"
+        try:
+            board = Board(id=int(b["id"]), title=b["title"], slug=b.get("slug") or slugify(b["title"]),
+                          description=b.get("desc", ""))
+        except (KeyError, TypeError, ValueError) as e:
+            raise CorpusError(f"{bw}: needs id and title ({e})") from None
+        for ti, t in enumerate(b.get("threads") or []):
+            tw = f"{bw}.threads[{ti}]"
+            try:
+                tid = int(t["id"])
+                title = str(t["title"])
+            except (KeyError, TypeError, ValueError):
+                raise CorpusError(f"{tw}: needs id and title") from None
+            if tid in seen_threads:
+                raise CorpusError(f"{tw}: duplicate thread id {tid}")
+            seen_threads.add(tid)
+            th = Thread(id=tid, title=title, slug=t.get("slug") or slugify(title), board_id=board.id,
+                        views=int(t.get("views", 0) or 0), body=t.get("body"), lead=t.get("lead"),
+                        byline=t.get("byline"), lang=t.get("lang", "ru"), sticky=bool(t.get("sticky", False)))
+            if th.body is not None:
+                th.article_labels = parse_labels(t.get("l"), f"{tw} (article)")
+            for pi, p in enumerate(t.get("posts") or []):
+                pw = f"{tw}.posts[{pi}]"
+                post = _post_from(p, tid, pi + 1, site.engine, pw)
+                if "lang" not in p:
+                    post.lang = th.lang
+                th.posts.append(post)
+            _check_refs(th, tw)
+            board.threads.append(th)
+        site.boards.append(board)
+    return site
+
+
+def _check_refs(th: Thread, where: str) -> None:
+    for p in th.posts:
+        for ref, name in ((p.quote, "q"), (p.reply_to, "r")):
+            if ref is not None and not (1 <= int(ref) < p.n):
+                raise CorpusError(f"{where}: post {p.n}: '{name}: {ref}' must point to an earlier post")
+
+
+def _stamp(content_dir: Path) -> tuple:
+    parts = []
+    for p in sorted((content_dir / "sites").glob("*.yaml")) + [content_dir / "meta.yaml", content_dir / "added.jsonl"]:
+        try:
+            st = p.stat()
+            parts.append((p.name, st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            parts.append((p.name, 0, 0))
+    return tuple(parts)
+
+
+_cache: dict[Path, Corpus] = {}
+_lock = threading.Lock()
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load(content_dir: str | Path = DEFAULT_CONTENT_DIR) -> Corpus:
+    """The corpus in content_dir; re-read only when a content file changed (cheap to call per request)."""
+    content_dir = Path(content_dir).resolve()
+    stamp = _stamp(content_dir)
+    with _lock:
+        c = _cache.get(content_dir)
+        if c is not None and c.stamp == stamp:
+            return c
+        c = _load(content_dir)
+        c.stamp = stamp
+        _cache[content_dir] = c
+        return c
+
+
+def _load(content_dir: Path) -> Corpus:
+    sites_dir = content_dir / "sites"
+    if not sites_dir.is_dir():
+        raise CorpusError(f"{sites_dir}: no such folder (expected one YAML file per site)")
+    sites: dict[str, Site] = {}
+    for path in sorted(sites_dir.glob("*.yaml")):
+        try:
+            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        except yaml.YAMLError as e:
+            raise CorpusError(f"{path}: not valid YAML: {e}") from None
+        sites[path.stem] = _site_from(path.stem, raw, path)
+    meta = {}
+    if (content_dir / "meta.yaml").exists():
+        meta = yaml.load((content_dir / "meta.yaml").read_text(encoding="utf-8"), Loader=_Loader) or {}
+    corpus = Corpus(sites=sites, advocates=dict(meta.get("advocates") or {}))
+    _apply_added(corpus, content_dir / "added.jsonl")
+    return corpus
+
+
+def _apply_added(corpus: Corpus, path: Path) -> None:
+    if not path.exists():
+        return
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        site = corpus.sites.get(rec["site"])
+        if site is None:
+            raise CorpusError(f"{path}:{i}: unknown site {rec['site']!r}")
+        if rec["kind"] == "thread":
+            board = site.board(int(rec["board_id"]))
+            if board is None:
+                raise CorpusError(f"{path}:{i}: unknown board {rec['board_id']!r} on {rec['site']}")
+            board.threads.append(Thread(id=int(rec["thread_id"]), title=rec["title"], slug=slugify(rec["title"]),
+                                        board_id=board.id))
+            continue
+        th = site.thread(int(rec["thread_id"]))
+        if th is None:
+            raise CorpusError(f"{path}:{i}: unknown thread {rec['thread_id']!r} on {rec['site']}")
+        n = len(th.posts) + 1
+        if site.engine == "telegram":
+            n_id = max((p.id for p in th.posts), default=0) + 1
+        post = _post_from(rec["post"], th.id, n, site.engine, f"{path}:{i}")
+        if site.engine == "telegram":
+            post.id = n_id
+        th.posts.append(post)
+
+
+def _append(content_dir: Path, rec: dict) -> None:
+    path = Path(content_dir) / "added.jsonl"
+    with _lock:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def add_post(content_dir: str | Path, site: str, thread_id: int, author: str, text: str, days_ago: int = 0,
+             **kw: Any) -> str:
+    """Append a reply to a thread (or a Telegram message / news comment); returns its post id as the markup shows it.
+
+    kw: time="HH:MM" (with days_ago), minutes_ago=N (default 0 when neither days_ago nor time is given),
+    quote=n, reply_to=n, likes=N, views=N, labels="<brand> <-|0|+> <intent> [topic] [!]", lang.
+    """
+    corpus = load(content_dir)
+    s = corpus.sites.get(site)
+    if s is None:
+        raise CorpusError(f"unknown site {site!r}; have {', '.join(sorted(corpus.sites))}")
+    th = s.thread(int(thread_id))
+    if th is None:
+        raise CorpusError(f"{site}: unknown thread {thread_id!r}")
+    post: dict[str, Any] = {"author": author, "text": text, "d": int(days_ago)}
+    if kw.get("time"):
+        post["t"] = kw["time"]
+    elif days_ago == 0 or kw.get("minutes_ago") is not None:
+        post["m"] = int(kw.get("minutes_ago") or 0)
+    for k, short in (("quote", "q"), ("reply_to", "r"), ("likes", "likes"), ("views", "views"),
+                     ("labels", "l"), ("lang", "lang")):
+        if kw.get(k) is not None:
+            post[short] = kw[k]
+    parse_labels(post.get("l"), "add_post")  # fail before writing anything
+    for ref in (post.get("q"), post.get("r")):
+        if ref is not None and not 1 <= int(ref) <= len(th.posts):
+            raise CorpusError(f"{site}: thread {thread_id} has no post n={ref}")
+    _append(content_dir, {"kind": "post", "site": site, "thread_id": th.id, "post": post})
+    n = len(th.posts) + 1
+    return str(max((p.id for p in th.posts), default=0) + 1) if s.engine == "telegram" else str(th.id * 1000 + n)
+
+
+def add_thread(content_dir: str | Path, site: str, board_id: int, title: str, author: str, text: str,
+               **kw: Any) -> int:
+    """Start a new thread on a board with a first post; returns the new thread id."""
+    corpus = load(content_dir)
+    s = corpus.sites.get(site)
+    if s is None or s.board(int(board_id)) is None:
+        raise CorpusError(f"unknown site/board {site!r}/{board_id!r}")
+    tid = max((t.id for t in s.threads()), default=0) + 1
+    _append(content_dir, {"kind": "thread", "site": site, "board_id": int(board_id), "thread_id": tid,
+                          "title": title})
+    add_post(content_dir, site, tid, author, text, **kw)
+    return tid

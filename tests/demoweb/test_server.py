@@ -1,0 +1,181 @@
+"""The demo web server over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import time
+import urllib.error
+import urllib.request
+import zlib
+
+import pytest
+
+from crawlers.demoweb import corpus
+from crawlers.demoweb.render_misc import ENTRY
+from crawlers.demoweb.server import renderer
+
+
+def get(url, headers=None, timeout=10):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def deep_path(site):
+    """The last page of the site's longest thread (where the latest replies are)."""
+    t = max(site.threads(), key=lambda t: len(t.posts))
+    return renderer(site.engine).post_url(site, t, t.posts[-1]).split("#")[0]
+
+
+def sites():
+    return sorted(corpus.load().sites)
+
+
+@pytest.mark.parametrize("key", sites())
+def test_entry_and_deep_page_answer_200_in_the_sites_charset(demo, key):
+    site = corpus.load().sites[key]
+    for path in (ENTRY[site.engine].format(key=key), deep_path(site)):
+        status, headers, body = get(demo.url + path)
+        assert status == 200, path
+        ctype = headers["Content-Type"]
+        if key == "vb":
+            assert ctype == "text/html; charset=windows-1251"
+            text = body.decode("cp1251")
+            assert '<meta http-equiv="Content-Type" content="text/html; charset=windows-1251" />' in text
+        else:
+            assert "charset=utf-8" in ctype
+            text = body.decode("utf-8")
+        last = max(site.threads(), key=lambda t: len(t.posts)).posts[-1]
+        if path != ENTRY[site.engine].format(key=key):
+            # the deep page shows the last post, escaped as HTML (or JSON) requires
+            first_words = last.text.split("\n")[0][:25]
+            assert first_words.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")[:20] in text \
+                or first_words[:20] in text, (path, first_words)
+
+
+def test_robots_txt_disallows_private(demo):
+    status, headers, body = get(demo.url + "/robots.txt")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    lines = body.decode().splitlines()
+    assert "User-agent: *" in lines and "Disallow: /private/" in lines
+    # the disallowed page exists and pages link to it, so a crawler ignoring robots.txt would find it
+    assert get(demo.url + "/private/members.html")[0] == 200
+    assert b'href="/private/members.html"' in get(demo.url + "/xf/")[2]
+
+
+def test_add_post_shows_up_on_next_request_and_changes_etag(demo_copy, content_copy):
+    site = corpus.load(content_copy).sites["xf"]
+    t = site.threads()[0]
+    url = demo_copy.url + renderer("xenforo").post_url(site, t, t.posts[-1]).split("#")[0]
+    s1, h1, b1 = get(url)
+    assert s1 == 200
+    # unchanged page: conditional GET answers 304 with no body
+    s304, _, b304 = get(url, {"If-None-Match": h1["ETag"]})
+    assert (s304, b304) == (304, b"")
+    assert get(url, {"If-Modified-Since": h1["Last-Modified"]})[0] == 304
+    pid = corpus.add_post(content_copy, "xf", t.id, "Новичок_42", "Только что проверил — у меня тоже нет сети <b>вообще</b>",
+                          labels="mobiline - complaint no_signal")
+    assert pid == str(t.id * 1000 + len(t.posts) + 1)
+    s2, h2, b2 = get(url, {"If-None-Match": h1["ETag"]})
+    if len(t.posts) % 10 == 0:  # the reply opened a new page
+        url = url.rsplit("/", 1)[0] + f"/page-{len(t.posts) // 10 + 1}"
+        s2, h2, b2 = get(url)
+    assert s2 == 200 and h2["ETag"] != h1["ETag"]
+    text = b2.decode()
+    assert f'data-content="post-{pid}"' in text
+    assert "нет сети &lt;b&gt;вообще&lt;/b&gt;" in text and "<b>вообще</b>" not in text
+
+
+def test_add_post_rejects_unknown_thread_and_bad_labels(content_copy):
+    with pytest.raises(corpus.CorpusError, match="unknown thread"):
+        corpus.add_post(content_copy, "xf", 999999, "x", "y")
+    with pytest.raises(corpus.CorpusError, match="sentiment"):
+        corpus.add_post(content_copy, "xf", corpus.load(content_copy).sites["xf"].threads()[0].id, "x", "y",
+                        labels="mobiline bad complaint")
+    assert not (content_copy / "added.jsonl").exists()  # nothing half-written
+
+
+def test_hits_count_requests_per_path(demo_copy):
+    get(demo_copy.url + "/xf/")
+    get(demo_copy.url + "/xf/")
+    get(demo_copy.url + "/calendar/?month=2024-01")
+    assert demo_copy.hits["/xf/"] == 2
+    assert demo_copy.hits["/calendar/"] == 1 and demo_copy.hits_full["/calendar/?month=2024-01"] == 1
+    assert demo_copy.hits["/private/members.html"] == 0
+
+
+def test_flaky_is_503_once_per_key_then_200(demo_copy):
+    assert get(demo_copy.url + "/faults/flaky?key=a")[0] == 503
+    s, _, body = get(demo_copy.url + "/faults/flaky?key=a")
+    assert s == 200 and "Со второго раза".encode() in body
+    assert get(demo_copy.url + "/faults/flaky?key=b")[0] == 503
+    assert get(demo_copy.url + "/faults/always500")[0] == 500
+    assert get(demo_copy.url + "/faults/always500")[0] == 500
+
+
+def test_calendar_trap_links_forever(demo_copy):
+    _, _, body = get(demo_copy.url + "/calendar/?month=2024-12")
+    assert b'href="/calendar/?month=2025-01"' in body and b'href="/calendar/?month=2024-11"' in body
+    _, _, body = get(demo_copy.url + "/calendar/?month=2999-01")
+    assert b'href="/calendar/?month=2999-02"' in body
+
+
+def test_huge_and_gzip_bomb_and_slow(demo_copy):
+    conn = http.client.HTTPConnection("127.0.0.1", demo_copy.port, timeout=10)
+    conn.request("GET", "/faults/huge")
+    r = conn.getresponse()
+    assert r.status == 200 and int(r.headers["Content-Length"]) == 20 * 1024 * 1024
+    n = 0
+    while chunk := r.read(1 << 20):
+        n += len(chunk)
+    assert n == 20 * 1024 * 1024
+    conn.request("GET", "/faults/gzipbomb")
+    r = conn.getresponse()
+    raw = r.read()
+    assert r.headers["Content-Encoding"] == "gzip" and len(raw) < 1024 * 1024
+    d = zlib.decompressobj(31)
+    inflated = len(d.decompress(raw, 250 * 1024 * 1024))
+    assert inflated > 200 * 1024 * 1024
+    conn.close()
+    t = time.monotonic()
+    assert get(demo_copy.url + "/faults/slow?seconds=1")[0] == 200
+    assert time.monotonic() - t >= 1.0
+    with pytest.raises(TimeoutError):
+        urllib.request.urlopen(demo_copy.url + "/faults/slow", timeout=1).read()
+
+
+def test_unknown_paths_are_404(demo):
+    assert get(demo.url + "/xf/threads/nope.999999/")[0] == 404
+    assert get(demo.url + "/nosuchsite/")[0] == 404
+    assert get(demo.url + "/xf/forums/x.2/page-99")[0] == 404
+
+
+def test_serves_over_300_pages_per_second(demo):
+    """Cached pages on keep-alive connections from 4 client threads (the crawler's benchmark needs >= 300/s)."""
+    import concurrent.futures
+
+    site = corpus.load().sites["xf"]
+    paths = [ENTRY["xenforo"].format(key="xf"), deep_path(site)]
+    for p in paths:
+        get(demo.url + p)
+
+    def worker(k):
+        conn = http.client.HTTPConnection("127.0.0.1", demo.port, timeout=10)
+        for i in range(150):
+            conn.request("GET", paths[i % 2])
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200
+        conn.close()
+        return 150
+
+    t = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        n = sum(ex.map(worker, range(4)))
+    rate = n / (time.monotonic() - t)
+    print(f"demo web: {rate:.0f} pages/s")
+    assert rate >= 300
