@@ -32,6 +32,8 @@ COMMAND_MODULES = [
     "pipeline.cli.db_cmds",
     "pipeline.cli.flow_cmds",
     "pipeline.cli.demoweb_cmds",
+    "pipeline.cli.ingest_cmds",
+    "pipeline.cli.dashboard_cmds",
 ]
 
 

@@ -1,0 +1,490 @@
+"""Raw crawl runs → documents, mentions and authors in DuckDB.
+
+`ingest_pending(settings, store, run_id=None)` reads the raw layer (`<raw_dir>/<run_id>/items-*.jsonl.gz` or
+`.jsonl`, one `crawlers.items.PostItem` dict per line) of every run that `crawl_runs` says is finished and not
+yet ingested, or of one given run (a raw folder without a `crawl_runs` row is fine: that is a replay).
+
+Per batch of `Settings.ingest.batch_size` items, in one short write transaction:
+- text is normalised (`pipeline.normalize`) and PII-masked (`pipeline.privacy`) before anything is stored;
+- `documents` rows are keyed by doc_id = stable_id(source, canonical thread/url, post_id). A document whose
+  text_hash is unchanged is left alone (only likes/views/replies/reach are refreshed), so re-ingesting a run
+  changes nothing; an edited post updates its row and its mentions' context/context_hash, so scoring picks it
+  up again (the `current_scores` view only counts a score whose context_hash matches);
+- brand mentions (`pipeline.brands.BrandMatcher`), mention_id = stable_id(doc_id, brand_id), with the
+  context window the models score; a brand an edited post no longer mentions loses its mention;
+- duplicates (`pipeline.dedup`) get `dup_of`; spam signals (`pipeline.spam`) set `spam`;
+- `authors` rows (author_key = stable_id(source, author_url or author)) get their post counts.
+Every write is one vectorised INSERT … ON CONFLICT per table. Malformed lines are counted by reason and
+logged with file:line; they never stop a run and never cost the good lines around them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+
+from pipeline.brands import BrandMatcher, build_matcher
+from pipeline.config import ConfigError, load_brands, load_sources
+from pipeline.dedup import find_duplicates
+from pipeline.logs import log_context
+from pipeline.normalize import context_window, dedup_key, normalize_text
+from pipeline.privacy import make_masker
+from pipeline.spam import link_count, spam_reasons
+from pipeline.store import Store, stable_id, text_hash, utcnow
+
+try:
+    import orjson
+
+    _loads = orjson.loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
+log = logging.getLogger("pipeline.ingest")
+
+
+class IngestError(ValueError):
+    """A run cannot be ingested (e.g. its raw folder does not exist)."""
+
+
+REQUIRED = ("source", "kind", "post_id", "url", "text")
+_INT_FIELDS = ("likes", "views", "replies", "reach")
+_STR_FIELDS = ("thread_url", "thread_id", "thread_title", "author", "author_url", "posted_at", "reply_to",
+               "language", "fetched_at", "run_id")
+MAX_ERRORS_KEPT = 50
+
+
+# ------------------------------------------------------------------------------------------ parsing
+
+
+def canonical_url(url: str | None) -> str | None:
+    """Scheme and host lowercased, fragment and trailing slash dropped: the same thread under two spellings."""
+    if not url:
+        return url
+    try:
+        p = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    path = p.path.rstrip("/") or "/"
+    return urlunsplit((p.scheme.lower(), p.netloc.lower(), path, p.query, ""))
+
+
+def author_key(source: str, author: str | None, author_url: str | None) -> str | None:
+    if not author and not author_url:
+        return None
+    return stable_id(source, author_url or author)
+
+
+def doc_id_for(source: str, thread_url: str | None, url: str, post_id: str) -> str:
+    return stable_id(source, canonical_url(thread_url) or canonical_url(url), post_id)
+
+
+def validate_item(obj: Any, max_chars: int, problems: Counter) -> dict | None:
+    """A clean item dict, or None (the reason counted in `problems`). Fixable type slips are fixed."""
+    if not isinstance(obj, dict):
+        problems["wrong_type"] += 1
+        return None
+    for f in REQUIRED:
+        v = obj.get(f)
+        if v is None or v == "":
+            problems["missing_field"] += 1
+            return None
+    if isinstance(obj["post_id"], (int, float)) and not isinstance(obj["post_id"], bool):
+        obj["post_id"] = str(obj["post_id"])
+    for f in REQUIRED:
+        if not isinstance(obj[f], str):
+            problems["wrong_type"] += 1
+            return None
+    if not obj["text"].strip():
+        problems["missing_field"] += 1
+        return None
+    if len(obj["text"]) > max_chars:
+        obj["text"] = obj["text"][:max_chars]
+        problems["oversized"] += 1
+    for f in _STR_FIELDS:
+        v = obj.get(f)
+        if v is not None and not isinstance(v, str):
+            obj[f] = str(v) if isinstance(v, (int, float)) else None
+            problems["coerced"] += 1
+    for f in _INT_FIELDS:
+        v = obj.get(f)
+        if v is None or (isinstance(v, int) and not isinstance(v, bool)):
+            continue
+        try:
+            obj[f] = int(float(str(v).replace(" ", "")))
+        except (ValueError, OverflowError):
+            obj[f] = None
+        problems["coerced"] += 1
+    r = obj.get("rating")
+    if r is not None and not isinstance(r, (int, float)):
+        try:
+            obj["rating"] = float(r)
+        except (TypeError, ValueError):
+            obj["rating"] = None
+        problems["coerced"] += 1
+    q = obj.get("quoted")
+    if q is not None and not isinstance(q, list):
+        obj["quoted"] = []
+        problems["coerced"] += 1
+    return obj
+
+
+def read_raw(path: Path, max_chars: int, problems: Counter, errors: list[str]) -> Iterator[dict]:
+    """Items of one raw file; bad lines are counted in `problems` and described in `errors`."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    lineno = 0
+    try:
+        with opener(path, "rb") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                problems["lines"] += 1
+                try:
+                    obj = _loads(line)
+                except (ValueError, TypeError) as e:
+                    problems["bad_json"] += 1
+                    if len(errors) < MAX_ERRORS_KEPT:
+                        errors.append(f"{path.name}:{lineno}: bad JSON ({str(e)[:80]})")
+                    continue
+                before = sum(problems[k] for k in ("wrong_type", "missing_field"))
+                item = validate_item(obj, max_chars, problems)
+                if item is None:
+                    if len(errors) < MAX_ERRORS_KEPT and before != sum(
+                        problems[k] for k in ("wrong_type", "missing_field")
+                    ):
+                        errors.append(f"{path.name}:{lineno}: missing or wrongly typed required field")
+                    continue
+                yield item
+    except (EOFError, OSError, gzip.BadGzipFile) as e:
+        problems["truncated_files"] += 1
+        errors.append(f"{path.name}: unreadable after line {lineno} ({type(e).__name__}: {str(e)[:80]})")
+
+
+def raw_files(run_dir: Path) -> list[Path]:
+    files = sorted(run_dir.glob("items-*.jsonl.gz")) + sorted(run_dir.glob("items-*.jsonl"))
+    if not files:
+        files = sorted(run_dir.glob("*.jsonl.gz")) + sorted(run_dir.glob("*.jsonl"))
+    return files
+
+
+# ------------------------------------------------------------------------------------------ batch → rows
+
+
+@dataclass
+class _Ctx:
+    settings: Any
+    store: Store
+    matcher: BrandMatcher
+    mask: Callable[[str], str]
+    run_id: str | None
+    raw_path: str
+
+
+def _lang(text: str, given: str | None) -> str:
+    if given:
+        return given
+    head = text[:300]
+    cyr = sum(1 for c in head if "а" <= c.lower() <= "я" or c in "ёЁ")
+    lat = sum(1 for c in head if "a" <= c.lower() <= "z")
+    return "ru" if cyr >= lat else "en"
+
+
+def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str, int]]:
+    mask, cfg = ctx.mask, ctx.settings.ingest
+    rows = []
+    links: dict[str, int] = {}
+    for it in items:
+        src = it["source"]
+        text = normalize_text(it["text"])
+        if cfg.mask_pii:
+            text = mask(text)
+        quoted = None
+        if it.get("quoted"):
+            parts = [normalize_text(str(q.get("text") or "")) for q in it["quoted"] if isinstance(q, dict)]
+            quoted = "\n".join(p for p in parts if p) or None
+            if quoted and cfg.mask_pii:
+                quoted = mask(quoted)
+        thread = it.get("thread_url")
+        did = doc_id_for(src, thread, it["url"], it["post_id"])
+        parent = doc_id_for(src, thread, it["url"], it["reply_to"]) if it.get("reply_to") else None
+        author, author_url = it.get("author"), it.get("author_url")
+        lc = link_count(text)
+        if lc:
+            links[did] = lc
+        rows.append((
+            did, src, it["url"], thread, it.get("thread_title"), author, author_url,
+            author_key(src, author, author_url), it.get("posted_at"), it.get("fetched_at"), text, quoted,
+            text_hash(text), _lang(text, it.get("language")), parent, it.get("reach"), it.get("likes"),
+            it.get("views"), it.get("replies"), it.get("rating"), bool(it.get("is_official_answer")),
+            ctx.raw_path, it.get("run_id") or ctx.run_id,
+        ))
+    df = pd.DataFrame(rows, columns=[
+        "doc_id", "source_id", "url", "thread_url", "thread_title", "author", "author_url", "author_key",
+        "posted_at", "fetched_at", "text", "quoted_text", "text_hash", "lang", "parent_id", "reach", "likes",
+        "views", "replies", "rating", "is_official_answer", "raw_path", "run_id",
+    ])
+    for c in ("posted_at", "fetched_at"):
+        df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="ISO8601")
+    for c in _INT_FIELDS:
+        v = pd.to_numeric(df[c], errors="coerce")
+        df[c] = v.where(v.abs() < 2**31).round().astype("Int64")
+    df["rating"] = pd.to_numeric(df["rating"], errors="coerce")
+    df["ingested_at"] = now
+    df["updated_at"] = now
+    return df.drop_duplicates("doc_id", keep="last"), links
+
+
+def _mention_rows(docs: pd.DataFrame, ctx: _Ctx, now) -> pd.DataFrame:
+    chars = ctx.settings.models.context_chars
+    match = ctx.matcher.match
+    rows = []
+    for did, src, text in zip(docs["doc_id"], docs["source_id"], docs["text"]):
+        for m in match(text, src):
+            context, _ = context_window(text, m.start, m.end, chars)
+            rows.append((stable_id(did, m.brand_id), did, m.brand_id, m.start, m.end, m.matched, context,
+                         text_hash(context)))
+    df = pd.DataFrame(rows, columns=["mention_id", "doc_id", "brand_id", "span_start", "span_end", "matched",
+                                     "context", "context_hash"])
+    df["created_at"] = now
+    df["updated_at"] = now
+    return df
+
+
+_META = ["likes", "views", "replies", "reach"]
+
+
+def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Counter) -> None:
+    now = utcnow()
+    docs, links = _doc_rows(items, ctx, now)
+    cfg = ctx.settings.ingest
+    with ctx.store.write() as con:
+        con.register("__ids", docs[["doc_id", "text_hash"] + _META])
+        try:
+            old = con.execute(
+                "SELECT d.doc_id, d.text_hash, "
+                + ", ".join(f"(d.{c} IS NOT DISTINCT FROM i.{c}) AS same_{c}" for c in _META)
+                + " FROM documents d JOIN __ids i USING (doc_id)"
+            ).df()
+        finally:
+            con.unregister("__ids")
+        old_hash = dict(zip(old["doc_id"], old["text_hash"]))
+        same_meta = set(old.loc[old[[f"same_{c}" for c in _META]].all(axis=1), "doc_id"])
+        is_old = docs["doc_id"].isin(old_hash.keys())
+        unchanged = is_old & (docs["text_hash"] == docs["doc_id"].map(old_hash))
+        fresh = docs[~unchanged]
+        changed_ids = set(fresh.loc[fresh["doc_id"].isin(old_hash.keys()), "doc_id"])
+        counts["documents_new"] += int((~is_old).sum())
+        counts["documents_updated"] += len(changed_ids)
+        counts["documents_unchanged"] += int(unchanged.sum())
+
+        meta = docs.loc[unchanged & ~docs["doc_id"].isin(same_meta), ["doc_id"] + _META]
+        if not meta.empty:
+            ctx.store.upsert("documents", meta, ["doc_id"], con=con)
+        if fresh.empty:
+            return
+
+        # duplicates: new and edited documents against everything stored and each other
+        order = fresh["posted_at"].rank(method="first", na_option="bottom").fillna(0)
+        dd = pd.DataFrame({"doc_id": fresh["doc_id"], "key": fresh["text"].map(dedup_key), "order": order})
+        if changed_ids:
+            con.register("__chg", pd.DataFrame({"doc_id": sorted(changed_ids)}))
+            con.execute("DELETE FROM doc_lsh WHERE doc_id IN (SELECT doc_id FROM __chg)")
+        dup_of, lsh_rows = find_duplicates(con, dd, cfg.near_dup_threshold, cfg.near_dup_min_words)
+        fresh = fresh.assign(dup_of=fresh["doc_id"].map(dup_of))
+        counts["duplicates"] += len(dup_of)
+        # a document keeps its old spam verdict until spam_reasons() recomputes it below
+        ctx.store.upsert(
+            "documents", fresh, ["doc_id"], con=con,
+            update=[c for c in fresh.columns if c not in ("doc_id", "ingested_at")],
+        )
+        con.register("__lsh", lsh_rows)
+        con.execute("INSERT INTO doc_lsh SELECT band, bucket, doc_id FROM __lsh")
+        con.unregister("__lsh")
+
+        mentions = _mention_rows(fresh, ctx, now)
+        if changed_ids:
+            keep = mentions.loc[mentions["doc_id"].isin(changed_ids), "mention_id"]
+            con.register("__keep", pd.DataFrame({"mention_id": keep.tolist() or ["\x00"]}))
+            removed = con.execute(
+                "DELETE FROM mentions WHERE doc_id IN (SELECT doc_id FROM __chg) "
+                "AND mention_id NOT IN (SELECT mention_id FROM __keep)"
+            ).fetchone()
+            counts["mentions_removed"] += int(removed[0]) if removed else 0
+            con.unregister("__keep")
+            con.unregister("__chg")
+        if not mentions.empty:
+            ctx.store.upsert(
+                "mentions", mentions, ["mention_id"], con=con,
+                update=["span_start", "span_end", "matched", "context", "context_hash", "updated_at"],
+            )
+        counts["mentions"] += len(mentions)
+        by_brand.update(mentions["brand_id"].tolist())
+        counts["mentions_of_duplicates"] += int(mentions["doc_id"].isin(dup_of.keys()).sum())
+
+        verdicts = spam_reasons(con, fresh["doc_id"].tolist(), links, ctx.settings)
+        if not verdicts.empty:
+            ctx.store.upsert("documents", verdicts, ["doc_id"], con=con)
+            counts["spam"] += int(verdicts.loc[verdicts["doc_id"].isin(set(fresh["doc_id"])), "spam"].sum())
+
+        keys = fresh["author_key"].dropna().unique().tolist()
+        if keys:
+            con.register("__authors", pd.DataFrame({"author_key": keys}))
+            con.execute(
+                """
+                INSERT INTO authors (author_key, source_id, name, url, posts, updated_at)
+                SELECT d.author_key, any_value(d.source_id), max(d.author), max(d.author_url), count(*), ?
+                FROM documents d JOIN __authors USING (author_key) GROUP BY d.author_key
+                ON CONFLICT (author_key) DO UPDATE SET
+                    posts = excluded.posts, name = excluded.name, url = excluded.url,
+                    updated_at = excluded.updated_at
+                """,
+                [now],
+            )
+            con.unregister("__authors")
+            counts["authors"] += len(keys)
+
+
+# ------------------------------------------------------------------------------------------ config sync
+
+
+def _upsert_changed(con, store: Store, table: str, df: pd.DataFrame, key: str, compare: list[str]) -> int:
+    """Upsert only rows that differ from what is stored, so re-running leaves updated_at alone."""
+    if df.empty:
+        return 0
+    old = con.execute(f"SELECT {key}, {', '.join(compare)} FROM {table}").df()
+    merged = df.merge(old, on=key, how="left", suffixes=("", "__old"), indicator=True)
+    differs = merged["_merge"] == "left_only"
+    for c in compare:
+        a, b = merged[c], merged[c + "__old"]
+        differs |= ~((a == b) | (a.isna() & b.isna()))
+    changed = df[differs.to_numpy()]
+    if not changed.empty:
+        store.upsert(table, changed, [key], con=con)
+    return len(changed)
+
+
+def sync_config(settings: Any, store: Store) -> dict[str, int]:
+    """Upsert `sources` rows from sources.yaml and `brands` rows from brands.yaml (changed rows only)."""
+    now = utcnow()
+    brands = load_brands(settings.brands_file)
+    b = pd.DataFrame([
+        {
+            "brand_id": x.id, "name": x.name,
+            "aliases_json": json.dumps(x.aliases + [a for a in x.ambiguous_aliases if a not in x.aliases],
+                                       ensure_ascii=False),
+            "query": x.query, "exclusions_json": json.dumps(x.exclusions, ensure_ascii=False), "updated_at": now,
+        }
+        for x in brands
+    ])
+    sources = []
+    if Path(settings.sources_file).exists():
+        sources = load_sources(settings.sources_file, settings.demo_web_url)
+    s = pd.DataFrame([
+        {
+            "source_id": x.name, "kind": x.kind, "name": x.name, "base_url": x.start_urls[0],
+            "engine": x.engine, "config_json": x.model_dump_json(exclude={"secrets"}), "enabled": x.enabled,
+            "updated_at": now,
+        }
+        for x in sources
+    ])
+    with store.write() as con:
+        nb = _upsert_changed(con, store, "brands", b, "brand_id", ["name", "aliases_json", "query", "exclusions_json"])
+        ns = _upsert_changed(con, store, "sources", s, "source_id",
+                             ["kind", "base_url", "engine", "config_json", "enabled"]) if not s.empty else 0
+    return {"brands": len(b), "brands_changed": nb, "sources": len(s), "sources_changed": ns}
+
+
+# ------------------------------------------------------------------------------------------ runs
+
+
+def runs_to_ingest(settings: Any, store: Store, run_id: str | None = None, all_runs: bool = False) -> list[tuple[str, Path]]:
+    """(run_id, raw folder) pairs: one given run, every raw folder (`all_runs`, a replay), or the finished
+    runs `crawl_runs` says are not ingested yet."""
+    raw_dir = Path(settings.raw_dir)
+    rows = store.query("SELECT run_id, raw_path, status, finished_at, ingested_at FROM crawl_runs ORDER BY started_at")
+    known = {r.run_id: r for r in rows.itertuples(index=False)}
+
+    def folder(rid: str) -> Path:
+        r = known.get(rid)
+        if r is not None and isinstance(r.raw_path, str) and r.raw_path:
+            p = Path(r.raw_path)
+            return p if p.is_dir() else p.parent
+        return raw_dir / rid
+
+    if run_id is not None:
+        p = folder(run_id)
+        if not p.is_dir():
+            raise IngestError(f"run {run_id!r}: raw folder {p} does not exist")
+        return [(run_id, p)]
+    if all_runs:
+        out = [(p.name, p) for p in sorted(raw_dir.iterdir()) if p.is_dir()] if raw_dir.is_dir() else []
+        return out
+    pending = rows[rows["ingested_at"].isna() & rows["finished_at"].notna() & (rows["status"] != "running")]
+    return [(rid, folder(rid)) for rid in pending["run_id"]]
+
+
+def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher: BrandMatcher | None = None,
+               progress: Callable[[int], None] | None = None) -> dict:
+    """Ingest one raw folder; returns its counts."""
+    cfg = settings.ingest
+    matcher = matcher or build_matcher(load_brands(settings.brands_file), settings)
+    ctx = _Ctx(settings, store, matcher, make_masker(cfg.order_patterns), run_id, str(run_dir))
+    counts: Counter = Counter()
+    problems: Counter = Counter()
+    by_brand: Counter = Counter()
+    errors: list[str] = []
+    batch: list[dict] = []
+    with log_context(stage="ingest", run_id=run_id):
+        files = raw_files(run_dir)
+        for f in files:
+            for item in read_raw(f, cfg.max_text_chars, problems, errors):
+                batch.append(item)
+                if len(batch) >= cfg.batch_size:
+                    _process_batch(batch, ctx, counts, by_brand)
+                    if progress:
+                        progress(len(batch))
+                    batch = []
+        if batch:
+            _process_batch(batch, ctx, counts, by_brand)
+            if progress:
+                progress(len(batch))
+        with store.write() as con:
+            con.execute("UPDATE crawl_runs SET ingested_at = ? WHERE run_id = ?", [utcnow(), run_id])
+        bad = sum(problems[k] for k in ("bad_json", "wrong_type", "missing_field"))
+        for e in errors:
+            log.warning("bad raw line: %s", e)
+        out = {"files": len(files), "lines": problems["lines"], "items": problems["lines"] - bad,
+               "bad_lines": bad, **{k: problems[k] for k in ("bad_json", "wrong_type", "missing_field",
+                                                              "oversized", "coerced", "truncated_files")},
+               **counts, "mentions_by_brand": dict(by_brand), "errors": errors}
+        log.info("ingested run: %s", {k: v for k, v in out.items() if k not in ("errors", "mentions_by_brand")})
+    return out
+
+
+def ingest_pending(settings: Any, store: Store, run_id: str | None = None, all_runs: bool = False,
+                   progress: Callable[[int], None] | None = None) -> dict:
+    """Ingest the given run, every raw folder (`all_runs`), or every finished run not ingested yet."""
+    store.upgrade()
+    cfg_counts = sync_config(settings, store)
+    try:
+        matcher = build_matcher(load_brands(settings.brands_file), settings)
+    except ValueError as e:  # a brand query that does not parse
+        raise ConfigError(f"{settings.brands_file}: {e}") from None
+    runs = runs_to_ingest(settings, store, run_id, all_runs)
+    total: Counter = Counter()
+    by_brand: Counter = Counter()
+    errors: list[str] = []
+    for rid, path in runs:
+        r = ingest_run(settings, store, rid, path, matcher, progress)
+        by_brand.update(r.pop("mentions_by_brand"))
+        errors += [f"{rid}/{e}" for e in r.pop("errors")][: MAX_ERRORS_KEPT - len(errors)]
+        total.update({k: v for k, v in r.items() if isinstance(v, int)})
+    return {"runs": len(runs), **dict(total), "brands": cfg_counts["brands"], "sources": cfg_counts["sources"],
+            "mentions_by_brand": dict(by_brand), "errors": errors}

@@ -1,0 +1,94 @@
+"""Simple spam / bot signals. Flagged documents stay stored (`documents.spam`, `spam_reasons_json`) and are
+excluded from KPIs by default (readers filter `NOT spam`).
+
+Signals:
+- `link_farm`: a post with `Settings.ingest.spam_min_links` or more links;
+- `same_text_many_authors`: the same text (exact dedup key) from `spam_same_text_authors` or more different
+  authors, for texts of at least `spam_min_text_chars` characters ("спасибо!" from many people is not spam);
+- `posting_rate`: an author with more than `spam_max_posts_per_hour` posts in one source within an hour.
+The last two are computed in SQL over everything stored, so they see across runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable
+
+import pandas as pd
+
+_LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
+
+
+def link_count(text: str) -> int:
+    if "http" not in text and "www" not in text and "HTTP" not in text and "WWW" not in text:
+        return 0
+    return len(_LINK.findall(text))
+
+
+def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], settings: Any) -> pd.DataFrame:
+    """Spam verdicts for the given documents and for the stored documents they make spam (same text).
+
+    Returns a frame (doc_id, spam, spam_reasons_json) of every document whose verdict is to be written.
+    """
+    cfg = settings.ingest
+    ids = pd.DataFrame({"doc_id": list(doc_ids)})
+    if ids.empty:
+        return pd.DataFrame(columns=["doc_id", "spam", "spam_reasons_json"])
+    con.register("__spam_ids", ids)
+    try:
+        rate = con.execute(
+            """
+            WITH b AS (
+                SELECT d.doc_id, d.source_id, d.author_key, d.posted_at FROM documents d
+                JOIN __spam_ids USING (doc_id)
+                WHERE d.author_key IS NOT NULL AND d.posted_at IS NOT NULL
+            )
+            SELECT b.doc_id FROM b JOIN documents d
+              ON d.source_id = b.source_id AND d.author_key = b.author_key
+             AND d.posted_at BETWEEN b.posted_at - INTERVAL 30 MINUTE AND b.posted_at + INTERVAL 30 MINUTE
+            GROUP BY b.doc_id HAVING count(*) > ?
+            """,
+            [cfg.spam_max_posts_per_hour],
+        ).df()["doc_id"].tolist()
+        same = con.execute(
+            """
+            WITH buckets AS (
+                SELECT DISTINCT l.bucket FROM doc_lsh l JOIN __spam_ids USING (doc_id) WHERE l.band = -1
+            ),
+            groups AS (
+                SELECT l.bucket FROM doc_lsh l JOIN buckets USING (bucket) JOIN documents d USING (doc_id)
+                WHERE l.band = -1 AND length(d.text) >= ?
+                GROUP BY l.bucket HAVING count(DISTINCT coalesce(d.author_key, d.doc_id)) >= ?
+            )
+            SELECT DISTINCT l.doc_id FROM doc_lsh l JOIN groups USING (bucket) WHERE l.band = -1
+            """,
+            [cfg.spam_min_text_chars, cfg.spam_same_text_authors],
+        ).df()["doc_id"].tolist()
+        # reasons already stored (a document flagged by an earlier batch keeps its other reasons)
+        affected = sorted(set(ids["doc_id"]) | set(same))
+        con.register("__spam_aff", pd.DataFrame({"doc_id": affected}))
+        try:
+            old = con.execute(
+                "SELECT doc_id, spam_reasons_json FROM documents JOIN __spam_aff USING (doc_id)"
+            ).df()
+        finally:
+            con.unregister("__spam_aff")
+    finally:
+        con.unregister("__spam_ids")
+    old_reasons = {
+        d: set(json.loads(r)) for d, r in old.itertuples(index=False) if isinstance(r, str) and r
+    }
+    batch = set(ids["doc_id"])
+    rate_s, same_s = set(rate), set(same)
+    rows = []
+    for d in affected:
+        reasons = set() if d in batch else set(old_reasons.get(d, set()))
+        if d in batch and link_counts.get(d, 0) >= cfg.spam_min_links:
+            reasons.add("link_farm")
+        if d in rate_s:
+            reasons.add("posting_rate")
+        if d in same_s:
+            reasons.add("same_text_many_authors")
+        rows.append((d, bool(reasons), json.dumps(sorted(reasons)) if reasons else None))
+    return pd.DataFrame(rows, columns=["doc_id", "spam", "spam_reasons_json"])
