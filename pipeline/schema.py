@@ -295,11 +295,19 @@ CREATE TABLE doc_lsh (
 );
 """
 
+# Crawler incremental state: a row is either a fetched page (ETag/Last-Modified/body hash) or a thread
+# (last post id, page count, its last page URL, content_hash = the thread's listing row when last complete).
+CRAWL_STATE_THREADS = """
+ALTER TABLE crawl_state ADD COLUMN kind VARCHAR DEFAULT 'page';
+ALTER TABLE crawl_state ADD COLUMN last_page_url VARCHAR;
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_initial", INITIAL),
     Migration("0002_models_current_scores", CURRENT_SCORES),
     Migration("0003_escalate_queue_audit", ESCALATE_QUEUE),
     Migration("0004_ingest_dedup", INGEST_DEDUP),
+    Migration("0005_crawl_state_threads", CRAWL_STATE_THREADS),
 ]
 
 # Tables reported by `brandmon db status`, in data-flow order.
