@@ -1,0 +1,216 @@
+"""Spike and theme alerts.
+
+For each scope (brand; brand × source; theme) the mentions of the last `window_hours` are compared with the
+same-length windows of the previous `baseline_days`: expected = median, spread = max(1.4826·MAD, √median, 1),
+z = (observed − expected) / spread. A spike needs z ≥ z_threshold AND observed ≥ min_count AND
+observed ≥ min_ratio·max(expected, 1), so a quiet scope going from 1 to 3 posts does not page anyone.
+Kinds: volume_spike (all mentions), negativity_spike (negative mentions), theme_spike, new_theme, growing_theme.
+
+alert_id = stable_id(kind, scope, window bucket) where the bucket is the window-length slot `now` falls in, so
+re-runs inside one slot update the same alert (and keep its acknowledgement) instead of adding another.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.logs import log_context
+from pipeline.store import Store, stable_id, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpikeTest:
+    observed: float
+    expected: float
+    spread: float
+    z: float
+    ratio: float
+    is_spike: bool
+
+
+def spike_test(baseline: np.ndarray | list[float], observed: float, z_threshold: float = 3.0,
+               min_count: float = 5, min_ratio: float = 2.0) -> SpikeTest:
+    """Robust z-score of `observed` against per-window `baseline` counts, with count and ratio guards (pure)."""
+    b = np.asarray(baseline, dtype=float)
+    med = float(np.median(b)) if b.size else 0.0
+    mad = float(np.median(np.abs(b - med))) * 1.4826 if b.size else 0.0
+    spread = max(mad, math.sqrt(max(med, 0.0)), 1.0)
+    z = (observed - med) / spread
+    ratio = observed / max(med, 1.0)
+    return SpikeTest(float(observed), med, spread, z, ratio,
+                     bool(z >= z_threshold and observed >= min_count and ratio >= min_ratio))
+
+
+_ROWS = """
+WITH docs AS (
+    SELECT d.doc_id, d.source_id, d.text, coalesce(d.likes, 0) AS likes, coalesce(d.posted_at, d.ingested_at) AS post_at
+    FROM documents d
+    WHERE NOT coalesce(d.spam, FALSE) AND (d.dup_of IS NULL OR d.dup_of = d.doc_id)
+      AND NOT coalesce(d.is_official_answer, FALSE)
+)
+SELECT m.mention_id, m.brand_id, d.source_id, d.post_at, d.text, d.likes,
+       coalesce(cs.sentiment = 'negative', FALSE) AS negative, tm.theme_id
+FROM mentions m
+JOIN docs d ON d.doc_id = m.doc_id
+LEFT JOIN current_scores cs USING (mention_id)
+LEFT JOIN (SELECT mention_id, min(theme_id) AS theme_id FROM theme_members GROUP BY ALL) tm USING (mention_id)
+WHERE d.post_at >= CAST(? AS TIMESTAMPTZ) AND d.post_at < CAST(? AS TIMESTAMPTZ)
+"""
+
+
+def _clip(text: str, n: int = 80) -> str:
+    t = " ".join(str(text or "").split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
+
+
+def detect_alerts(settings: Any, store: Store, now: datetime | None = None) -> dict[str, int]:
+    """Find spikes for the window ending at `now` and alerts for new/growing themes; upsert them."""
+    st = settings.alerts
+    now = pd.Timestamp(now or utcnow())
+    win = timedelta(hours=st.window_hours)
+    n_base = max(1, math.ceil(st.baseline_days * 24 / st.window_hours))
+    start = now - win * (n_base + 1)
+    slot = int(now.timestamp() // win.total_seconds())
+    with log_context(stage="alerts"):
+        with store.read() as con:
+            rows = con.execute(_ROWS, [start.to_pydatetime(), now.to_pydatetime()]).df()
+            names = dict(con.execute("SELECT brand_id, name FROM brands").fetchall())
+            themes = con.execute(
+                "SELECT theme_id, brand_id, label, keywords_json, size, prev_size, status, first_seen FROM themes"
+            ).df()
+        tlabel = dict(zip(themes["theme_id"], themes["label"]))
+        tbrand = dict(zip(themes["theme_id"], themes["brand_id"]))
+        per_day = "day" if st.window_hours == 24 else f"{st.window_hours} h"
+
+        alerts: list[dict[str, Any]] = []
+        if not rows.empty:
+            at = pd.to_datetime(rows["post_at"], utc=True)
+            rows["k"] = ((now - at) // win).astype(int)  # 0 = current window, 1..n_base = baseline
+            scopes = [
+                ("volume_spike", "brand", ["brand_id"], None),
+                ("negativity_spike", "brand", ["brand_id"], "negative"),
+                ("volume_spike", "source", ["brand_id", "source_id"], None),
+                ("negativity_spike", "source", ["brand_id", "source_id"], "negative"),
+                ("theme_spike", "theme", ["theme_id"], None),
+            ]
+            for kind, scope, keys, flag in scopes:
+                sub = rows if flag is None else rows[rows[flag]]
+                sub = sub.dropna(subset=keys)
+                if sub.empty:
+                    continue
+                counts = sub.groupby(keys + ["k"]).size().unstack("k", fill_value=0)
+                counts = counts.reindex(columns=range(n_base + 1), fill_value=0)
+                for key, series in counts.iterrows():
+                    obs = float(series[0])
+                    if obs < st.min_count:
+                        continue
+                    t = spike_test(series.iloc[1:].to_numpy(), obs, st.z_threshold, st.min_count, st.min_ratio)
+                    if not t.is_spike:
+                        continue
+                    key = key if isinstance(key, tuple) else (key,)
+                    kv = dict(zip(keys, key))
+                    brand_id = kv.get("brand_id") or tbrand.get(kv.get("theme_id"))
+                    bname = names.get(brand_id, brand_id) or "?"
+                    what = {"volume_spike": "mentions", "negativity_spike": "negative mentions", "theme_spike": "mentions"}[kind]
+                    if scope == "brand":
+                        head = f"{bname}"
+                    elif scope == "source":
+                        head = f"{bname} on {kv['source_id']}"
+                    else:
+                        head = f"{bname}, complaints about «{tlabel.get(kv['theme_id'], kv['theme_id'])}»"
+                    mask = np.ones(len(sub), dtype=bool)
+                    for c, v in kv.items():
+                        mask &= (sub[c] == v).to_numpy()
+                    top = sub[mask & (sub["k"] == 0).to_numpy()].sort_values(["negative", "likes"], ascending=False)
+                    tops = ", ".join(f"«{_clip(x)}»" for x in top["text"].head(st.top_posts))
+                    expl = (f"{head}: {_fmt(obs)} {what} in {st.window_hours} h vs {_fmt(t.expected)}±{_fmt(t.spread)} "
+                            f"per {per_day} over {st.baseline_days} days (z {t.z:.1f}, ×{t.ratio:.1f})"
+                            + (f"; top posts: {tops}" if tops else ""))
+                    scope_key = "|".join([scope, *[str(x) for x in key]])
+                    alerts.append(dict(
+                        alert_id=stable_id(kind, scope_key, slot), kind=kind, brand_id=brand_id,
+                        source_id=kv.get("source_id"), theme_id=kv.get("theme_id"),
+                        window_start=now - win, window_end=now, observed=obs, expected=t.expected, z=round(t.z, 3),
+                        explanation=expl, created_at=now,
+                    ))
+
+        for th in themes.itertuples(index=False):
+            if th.status not in ("new", "growing"):
+                continue
+            bname = names.get(th.brand_id, th.brand_id) or "?"
+            try:
+                kws = ", ".join(json.loads(th.keywords_json or "[]")[:5])
+            except (ValueError, TypeError):
+                kws = ""
+            size = int(th.size or 0)
+            prev = int(th.prev_size or 0)
+            if th.status == "new":
+                aid = stable_id("new_theme", th.theme_id)
+                expl = f"{bname}: new complaint theme «{th.label}» ({size} mentions" + (f"; keywords: {kws}" if kws else "") + ")"
+            else:
+                aid = stable_id("growing_theme", th.theme_id, slot)
+                expl = f"{bname}: complaint theme «{th.label}» grew from {prev} to {size} mentions" + (f" (keywords: {kws})" if kws else "")
+            alerts.append(dict(
+                alert_id=aid, kind=f"{th.status}_theme", brand_id=th.brand_id, source_id=None, theme_id=th.theme_id,
+                window_start=now - win, window_end=now, observed=float(size), expected=float(prev), z=None,
+                explanation=expl, created_at=now,
+            ))
+
+        counts = {"alerts": len(alerts), "new": 0}
+        for k in ("volume_spike", "negativity_spike", "theme_spike", "new_theme", "growing_theme"):
+            counts[k] = sum(1 for a in alerts if a["kind"] == k)
+        if alerts:
+            df = pd.DataFrame(alerts)
+            for c in ("window_start", "window_end", "created_at"):
+                df[c] = pd.to_datetime(df[c], utc=True)
+            for c in ("brand_id", "source_id", "theme_id"):
+                df[c] = df[c].astype(object)
+            with store.write() as con:
+                known = {r[0] for r in con.execute("SELECT alert_id FROM alerts").fetchall()}
+                counts["new"] = int((~df["alert_id"].isin(known)).sum())
+                # a re-run refreshes numbers but keeps created_at and the acknowledgement
+                store.upsert("alerts", df, ["alert_id"], con=con,
+                             update=["window_start", "window_end", "observed", "expected", "z", "explanation"])
+        log.info("alerts: %s", counts)
+        return counts
+
+
+def acknowledge(store: Store, alert_id: str, actor: str) -> dict[str, Any]:
+    from pipeline.escalate import ActionError
+
+    if not actor:
+        raise ActionError("an actor (who is acting) is required")
+    now = utcnow()
+    with store.write() as con:
+        row = con.execute("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()
+        if row is None:
+            raise ActionError(f"no alert {alert_id!r}")
+        if row[0]:
+            return {"alert_id": alert_id, "acknowledged_by": row[0], "acknowledged_at": row[1], "already": True}
+        con.execute("UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE alert_id = ?", [actor, now, alert_id])
+    return {"alert_id": alert_id, "acknowledged_by": actor, "acknowledged_at": now, "already": False}
+
+
+def list_alerts(store: Store, unacknowledged: bool = False, brand: str | None = None, limit: int = 50) -> pd.DataFrame:
+    return store.query(
+        """SELECT alert_id, kind, brand_id, source_id, theme_id, window_end, observed, expected, z,
+                  explanation, created_at, acknowledged_by, acknowledged_at
+           FROM alerts
+           WHERE (NOT ? OR acknowledged_by IS NULL) AND (CAST(? AS VARCHAR) IS NULL OR brand_id = ?)
+           ORDER BY created_at DESC, z DESC NULLS LAST LIMIT ?""",
+        [bool(unacknowledged), brand, brand, int(limit)],
+    )
