@@ -183,18 +183,22 @@ class FlowSummary:
     sources: dict[str, dict] = field(default_factory=dict)  # source -> {status, seconds, counts, error}
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def _results(self) -> list[tuple[str, dict]]:
+        """Per-source crawl results and the other stages (the merged crawl row would count twice)."""
+        out = [(f"crawl {s}", r) for s, r in self.sources.items()]
+        out += [(n, r) for n, r in self.stages.items() if not (n == "crawl" and self.sources)]
+        return out
+
     @property
     def errors(self) -> list[str]:
-        out = [f"crawl {s}: {r['error']}" for s, r in self.sources.items() if r["status"] == "failed"]
-        out += [f"{n}: {r['error']}" for n, r in self.stages.items() if r["status"] == "failed"]
-        return out
+        return [f"{n}: {r['error']}" for n, r in self._results() if r["status"] == "failed"]
 
     @property
     def status(self) -> str:
         if self.finished_at is None:
             return "running"
-        failed = sum(r["status"] == "failed" for r in [*self.stages.values(), *self.sources.values()])
-        ran = sum(r["status"] == "ok" for r in [*self.stages.values(), *self.sources.values()])
+        statuses = [r["status"] for _, r in self._results()]
+        failed, ran = statuses.count("failed"), statuses.count("ok")
         return "ok" if not failed else ("partial" if ran else "failed")
 
     def as_dict(self) -> dict:
