@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.store import Store
+from pipeline.store import Store, stable_id
 
 BRANDS = [
     ("posylkin", "Посылкин", ["Посылкин", "Posylkin"]),
@@ -275,15 +275,18 @@ def make_synthetic_db(
     owner = np.where(state == "new", None, owners[rng.integers(0, 3, size=n_esc)])
     responded = (state != "new") & (rng.random(n_esc) < 0.8)
     resp_at = created + pd.to_timedelta(rng.exponential(6 * 3600, size=n_esc), unit="s").round("s")
-    reason_names = np.array(["negativity", "complaint", "threat", "reach", "recency", "failure"], dtype=object)
-    w = rng.random((n_esc, 3))
-    r1 = reason_names[rng.integers(0, 6, size=n_esc)]
-    r2 = reason_names[rng.integers(0, 6, size=n_esc)]
-    reasons = ('[{"reason": "negativity", "weight": ' + pd.Series(np.round(w[:, 0], 2).astype(str))
-               + ', "detail": "p_neg высокая"}, {"reason": "' + pd.Series(r1) + '", "weight": '
-               + pd.Series(np.round(w[:, 1], 2).astype(str)) + '}, {"reason": "' + pd.Series(r2)
-               + '", "weight": ' + pd.Series(np.round(w[:, 2], 2).astype(str)) + "}]").to_numpy()
-    esc_id = _ids("e", n_esc)
+    weights = {"negativity": 0.35, "complaint": 0.20, "failure": 0.10, "threat": 0.20, "reach": 0.10,
+               "velocity": 0.05, "recency": 0.10}
+    fvals = rng.random((n_esc, len(weights))).round(3)
+    threat = rng.random(n_esc) < 0.15
+    reasons = [json.dumps({
+        "priority": float(prio[i]),
+        "factors": {k: {"value": float(fvals[i, j]), "weight": w, "contribution": round(float(fvals[i, j]) * w, 4)}
+                    for j, (k, w) in enumerate(weights.items())},
+        "threat_terms": [{"found": "суд", "category": "legal"}] if threat[i] else [],
+        "sentiment": "negative", "intent": str(intent[e_idx[i]]),
+    }, ensure_ascii=False) for i in range(n_esc)]
+    esc_id = np.array([stable_id(m) for m in mention_id[e_idx]], dtype=object)
     closed = np.isin(state, ["resolved", "dismissed"])
     escalations = pd.DataFrame({
         "escalation_id": esc_id, "mention_id": mention_id[e_idx], "brand_id": brand_ids[b_idx][e_idx],
@@ -294,12 +297,13 @@ def make_synthetic_db(
         "version": np.where(state == "new", 1, 2), "created_at": created, "updated_at": created,
     })
     ev_new = pd.DataFrame({"event_id": "ev-" + pd.Series(esc_id) + "-0", "escalation_id": esc_id,
-                           "event_at": created, "actor": "brandmon", "action": "create", "from_state": None,
-                           "to_state": "new", "comment": None})
+                           "event_at": created, "actor": "system", "action": "create", "from_state": None,
+                           "to_state": "new", "comment": None, "owner": None, "version": 1})
     moved = state != "new"
     ev_move = pd.DataFrame({"event_id": "ev-" + pd.Series(esc_id[moved]) + "-1", "escalation_id": esc_id[moved],
                             "event_at": pd.Series(resp_at[moved]), "actor": owner[moved], "action": "transition",
-                            "from_state": "new", "to_state": state[moved], "comment": "Взято в работу"})
+                            "from_state": "new", "to_state": state[moved], "comment": "Взято в работу",
+                            "owner": owner[moved], "version": 2})
     events = pd.concat([ev_new, ev_move], ignore_index=True)
 
     # ------------------------------------------------------------------ alerts

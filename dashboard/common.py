@@ -1,0 +1,306 @@
+"""What every dashboard page shares: settings, cached read-only queries, analyst actions, safe text, exports.
+
+Reads: `q("mentions", f=...)` runs `dashboard.queries.<name>` on a read-only connection (Store.read() retries
+while a writer holds the file) inside `st.cache_data` with the configured TTL. A lock that outlasts the retry
+shows "database busy, retrying" and re-runs, never a traceback.
+Actions: `act(fn, ...)` calls a pipeline function (pipeline.escalate / pipeline.alerts) with the analyst's name
+as actor, shows `ActionError` as a warning, then clears the cache so every view shows the new state.
+Scraped text is never HTML: it goes into st.dataframe cells, st.text, or markdown with every markdown character
+escaped; only http(s) URLs become links.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import re
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from pipeline.config import ConfigError, Settings, load_settings
+from pipeline.store import Store, StoreError, StoreLockedError
+
+# DuckDB refuses a read-only and a read-write connection to one file inside one process, and Streamlit serves
+# every session from threads of one process: reads and actions take turns here.
+_DB_LOCK = threading.RLock()
+_CACHED: dict[int, Callable] = {}
+BUSY_RETRIES = 5
+
+BRAND_COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777"]
+SENTIMENT_COLORS = {"negative": "#dc2626", "neutral": "#94a3b8", "positive": "#16a34a", "unscored": "#e2e8f0"}
+
+
+# ------------------------------------------------------------------------------------------ settings
+
+
+def _config_arg(argv: list[str]) -> str | None:
+    """`streamlit run dashboard/app.py -- --config FILE` (what `brandmon dashboard --config` passes)."""
+    for i, a in enumerate(argv):
+        if a == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--config="):
+            return a.split("=", 1)[1]
+    return None
+
+
+def settings() -> Settings:
+    """Settings for this run: --config after `--`, then BRANDMON_* env (BRANDMON_DB_PATH, BRANDMON_DATA_DIR …)."""
+    if "_bm_settings" not in st.session_state:
+        try:
+            st.session_state["_bm_settings"] = load_settings(_config_arg(sys.argv[1:]))
+        except ConfigError as e:
+            st.error(f"Configuration error: {e}")
+            st.stop()
+    return st.session_state["_bm_settings"]
+
+
+def write_store() -> Store:
+    s = settings()
+    return Store(s.db_path, lock_timeout=s.lock_timeout_seconds)
+
+
+# ------------------------------------------------------------------------------------------ reads
+
+
+def _run_query(db_path: str, timeout: float, name: str, kwargs: dict) -> Any:
+    fn = getattr(queries, name)
+    with _DB_LOCK:
+        with Store(db_path, lock_timeout=timeout).read() as con:
+            return fn(con, **kwargs)
+
+
+def _cached_runner(ttl: int) -> Callable:
+    if ttl not in _CACHED:
+        _CACHED[ttl] = st.cache_data(ttl=ttl, show_spinner=False, max_entries=512)(_run_query)
+    return _CACHED[ttl]
+
+
+def q(name: str, **kwargs: Any) -> Any:
+    """Run `dashboard.queries.<name>(con, **kwargs)` cached; on a long lock show "busy" and retry."""
+    s = settings()
+    runner = _cached_runner(int(s.dashboard.cache_ttl_seconds))
+    try:
+        out = runner(str(s.db_path), float(s.dashboard.read_timeout_seconds), name, kwargs)
+    except StoreLockedError:
+        _busy()
+    except StoreError as e:
+        st.error(f"Cannot read the database: {e}")
+        st.stop()
+    st.session_state["_bm_busy"] = 0
+    return out
+
+
+def _busy() -> None:
+    n = st.session_state.get("_bm_busy", 0)
+    st.warning("Database busy: a pipeline run is writing right now. Retrying…", icon="⏳")
+    if n < BUSY_RETRIES:
+        st.session_state["_bm_busy"] = n + 1
+        time.sleep(1.0)
+        st.rerun()
+    st.session_state["_bm_busy"] = 0
+    st.button("Retry now", key="_bm_retry")
+    st.stop()
+
+
+def clear_cache() -> None:
+    for fn in _CACHED.values():
+        fn.clear()
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+# ------------------------------------------------------------------------------------------ access, actor
+
+
+def check_password() -> bool:
+    """When Settings.dashboard.password is set, nothing renders until it is entered (constant-time compare)."""
+    pw = settings().dashboard.password
+    if not pw or st.session_state.get("_bm_auth"):
+        return True
+    st.title("brandmon")
+    with st.form("login"):
+        given = st.text_input("Password", type="password")
+        ok = st.form_submit_button("Sign in")
+    if ok:
+        if hmac.compare_digest(given.encode("utf-8"), pw.encode("utf-8")):
+            st.session_state["_bm_auth"] = True
+            st.rerun()
+        st.error("Wrong password.")
+    return False
+
+
+def actor() -> str:
+    return (st.session_state.get("analyst") or "").strip()
+
+
+def analyst_box() -> None:
+    st.sidebar.text_input("Analyst name", key="analyst", placeholder="recorded on every action",
+                          help="Asked once per session; written as the actor of every change you make.")
+
+
+def act(fn: Callable, *args: Any, success: str, **kwargs: Any) -> bool:
+    """Run an analyst action as the current analyst; ActionError → warning; success → fresh data + toast."""
+    who = actor()
+    if not who:
+        st.warning("Enter your name in the sidebar first: every action records who made it.")
+        return False
+    from pipeline.escalate import ActionError
+
+    try:
+        with _DB_LOCK:
+            fn(write_store(), *args, actor=who, **kwargs)
+    except ActionError as e:
+        st.warning(str(e))
+        return False
+    except StoreLockedError:
+        st.warning("Database busy: a pipeline run is writing right now. Try again in a moment.")
+        return False
+    clear_cache()
+    st.session_state["_bm_flash"] = success
+    st.rerun()
+    return True
+
+
+def flash() -> None:
+    msg = st.session_state.pop("_bm_flash", None)
+    if msg:
+        st.success(msg)
+
+
+# ------------------------------------------------------------------------------------------ safe text
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&\"'^%@/])")
+
+
+def md_escape(text: Any) -> str:
+    """Escape every markdown-significant ASCII character, so scraped text renders as literal text."""
+    s = "" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text)
+    s = _MD_SPECIAL.sub(r"\\\1", s)
+    return s.replace("\r", "").replace("\n", "  \n")
+
+
+def highlight(context: str, span_start: Any, span_end: Any, matched: Any = None) -> str:
+    """Markdown for the scored context with the brand span in bold; every scraped character escaped."""
+    ctx = context or ""
+    a, b = _span(ctx, span_start, span_end, matched)
+    if a is None:
+        return md_escape(ctx)
+    return f"{md_escape(ctx[:a])}**{md_escape(ctx[a:b])}**{md_escape(ctx[b:])}"
+
+
+def _span(ctx: str, a: Any, b: Any, matched: Any) -> tuple[int | None, int | None]:
+    try:
+        a, b = int(a), int(b)
+    except (TypeError, ValueError):
+        a = b = None
+    if a is not None and 0 <= a < b <= len(ctx) and (not matched or ctx[a:b].lower() == str(matched).lower()):
+        return a, b
+    if matched and isinstance(matched, str):  # spans counted in the document, not the context window
+        i = ctx.lower().find(matched.lower())
+        if i >= 0:
+            return i, i + len(matched)
+    return None, None
+
+
+_HTTP = re.compile(r"^https?://[^\s/?#\\]+", re.IGNORECASE)
+
+
+def safe_url(u: Any) -> str | None:
+    return u if isinstance(u, str) and _HTTP.match(u) and not any(c in u for c in "\r\n\t <>\"'`") else None
+
+
+def safe_links(s: pd.Series) -> pd.Series:
+    """Only http(s) URLs survive as links; anything else (javascript:, data:, //host) becomes empty."""
+    ok = s.astype("string").str.match(_HTTP.pattern, case=False).fillna(False)
+    bad_chars = s.astype("string").str.contains(r"[\s<>\"'`]", regex=True).fillna(True)
+    return s.where(ok & ~bad_chars, None)
+
+
+# ------------------------------------------------------------------------------------------ tables and exports
+
+
+def _for_export(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.DatetimeTZDtype):
+            out[c] = out[c].dt.tz_convert("UTC").dt.tz_localize(None)  # Excel has no time zones; all UTC
+        elif out[c].dtype == object:
+            # A cell starting with = + - @ is a formula to Excel/LibreOffice: keep it text.
+            out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+    return out
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    return _for_export(df).to_csv(index=False).encode("utf-8-sig")  # BOM: Excel opens Cyrillic CSV correctly
+
+
+def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "brandmon") -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        _for_export(df).to_excel(xw, index=False, sheet_name=sheet[:31])
+    return buf.getvalue()
+
+
+def export_buttons(df: pd.DataFrame, name: str, key: str) -> None:
+    """CSV and Excel downloads of exactly the table on screen (generated on click)."""
+    c1, c2, _ = st.columns([1, 1, 4])
+    stamp = now_utc().strftime("%Y%m%d-%H%M")
+    c1.download_button("⬇ CSV", data=lambda: to_csv_bytes(df), file_name=f"{name}-{stamp}.csv",
+                       mime="text/csv", key=f"{key}_csv", width="stretch")
+    c2.download_button("⬇ Excel", data=lambda: to_xlsx_bytes(df, name), file_name=f"{name}-{stamp}.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       key=f"{key}_xlsx", width="stretch")
+
+
+def table(df: pd.DataFrame, key: str, *, name: str, column_config: dict | None = None,
+          columns: list[str] | None = None, height: int | None = None, selectable: bool = False):
+    """A dataframe view plus its exports; `url`-like columns become http(s)-only links."""
+    view = df.copy()
+    cfg = dict(column_config or {})
+    for c in view.columns:
+        if c == "url" or c.endswith("_url"):
+            view[c] = safe_links(view[c])
+            cfg.setdefault(c, st.column_config.LinkColumn("Link", display_text="open ↗", width="small"))
+    kwargs: dict[str, Any] = dict(hide_index=True, column_config=cfg, column_order=columns, key=key,
+                                  width="stretch")
+    if height:
+        kwargs["height"] = height
+    if selectable:
+        kwargs.update(on_select="rerun", selection_mode="single-row")
+    ev = st.dataframe(view, **kwargs)
+    export_buttons(df[columns] if columns else df, name, key)
+    return ev
+
+
+def brand_filter(key: str, label: str = "Brands", sidebar: bool = True) -> list[str]:
+    b = q("brands")
+    where = st.sidebar if sidebar else st
+    names = dict(zip(b["brand_id"], b["name"]))
+    return where.multiselect(label, list(names), format_func=lambda x: names.get(x, x), key=key,
+                             placeholder="All brands")
+
+
+def brand_names() -> dict[str, str]:
+    b = q("brands")
+    return dict(zip(b["brand_id"], b["name"]))
+
+
+def window_picker(key: str, default_days: int = 30) -> datetime:
+    opts = {"24 hours": 1, "7 days": 7, "30 days": 30, "90 days": 90, "1 year": 365}
+    label = st.sidebar.selectbox("Period", list(opts), index=list(opts.values()).index(default_days), key=key)
+    return (now_utc() - timedelta(days=opts[label])).replace(minute=0, second=0)
+
+
+def page_header(title: str, caption: str) -> None:
+    st.title(title)
+    st.caption(caption)
+    flash()

@@ -1,0 +1,46 @@
+"""Alerts: spikes and new/growing themes, with their explanation; acknowledge to clear them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import common as c
+
+KIND_ICONS = {"volume_spike": "📈", "negativity_spike": "😠", "new_theme": "🆕", "growing_theme": "🧩"}
+
+
+def _ack(store, alert_id: str, actor: str) -> None:
+    from pipeline.alerts import acknowledge
+
+    acknowledge(store, alert_id, actor)
+
+
+def main() -> None:
+    c.page_header("Alerts", "Volume and negativity spikes against the baseline, new and growing complaint themes.")
+    show = st.sidebar.radio("Show", ["open", "acknowledged", "all"], key="al_show", horizontal=True)
+    brands = c.brand_filter("al_brands")
+    names = c.brand_names()
+    al = c.q("alerts", show=show, brand_ids=brands)
+    st.markdown(f"**{len(al):,}** {show if show != 'all' else ''} alerts")
+    if al.empty:
+        st.success("Nothing to look at." if show == "open" else "No alerts.")
+        return
+    for r in al.head(20).itertuples():
+        with st.container(border=True):
+            top = st.columns([6, 1])
+            brand = names.get(r.brand_id, r.brand_id) if r.brand_id else "all brands"
+            top[0].markdown(f"{KIND_ICONS.get(r.kind, '🔔')} **{c.md_escape(r.kind.replace('_', ' '))}** · "
+                            f"{c.md_escape(brand)} · {r.created_at:%Y-%m-%d %H:%M} UTC"
+                            + (f" · z = {r.z:.1f}" if r.z == r.z and r.z is not None else ""))
+            top[0].markdown(c.md_escape(r.explanation))
+            if r.acknowledged_by:
+                top[1].caption("✅ " + c.md_escape(r.acknowledged_by))
+            elif top[1].button("Acknowledge", key=f"ack_{r.alert_id}"):
+                c.act(_ack, r.alert_id, success="Alert acknowledged.")
+    al["brand"] = al["brand_id"].map(names).fillna(al["brand_id"])
+    with st.expander("Table view and export"):
+        c.table(al, "al_table", name="alerts",
+                columns=["created_at", "kind", "brand", "observed", "expected", "z", "explanation", "acknowledged_by"])
+
+
+main()

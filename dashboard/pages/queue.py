@@ -1,0 +1,138 @@
+"""Escalation queue: by priority with the reasons; assign, change state, comment; SLA countdown; history."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import common as c
+from dashboard.queries import OPEN_STATES, STATES
+
+LEVEL_ICONS = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
+
+
+def sla_text(hours_left: float | None, breached: bool, state: str) -> str:
+    if state not in OPEN_STATES:
+        return "closed"
+    if hours_left is None or pd.isna(hours_left):
+        return "no SLA"
+    if breached or hours_left < 0:
+        return f"⛔ overdue {abs(hours_left):.1f} h"
+    return f"⏳ {hours_left:.1f} h left"
+
+
+def reasons_lines(reasons_json: str | None) -> list[str]:
+    """Readable reasons from reasons_json (pipeline.escalate's factor dict; tolerate other shapes)."""
+    try:
+        r = json.loads(reasons_json or "{}")
+    except (TypeError, ValueError):
+        return [str(reasons_json)]
+    out: list[str] = []
+    if isinstance(r, dict) and isinstance(r.get("factors"), dict):
+        for k, v in sorted(r["factors"].items(), key=lambda kv: -float(kv[1].get("contribution", 0) or 0)):
+            if float(v.get("contribution", 0) or 0) > 0:
+                out.append(f"{k}: {float(v.get('value', 0)):.2f} × weight {float(v.get('weight', 0)):.2f} "
+                           f"= {float(v.get('contribution', 0)):.3f}")
+        for t in r.get("threat_terms") or []:
+            if isinstance(t, dict):
+                out.append(f"term «{t.get('found')}» ({t.get('category')})")
+        if r.get("official_answer_at"):
+            out.append(f"brand answered in thread at {r['official_answer_at']}")
+    elif isinstance(r, list):
+        out = [", ".join(f"{k}={v}" for k, v in x.items()) if isinstance(x, dict) else str(x) for x in r]
+    elif isinstance(r, dict):
+        out = [f"{k}: {v}" for k, v in r.items()]
+    return out
+
+
+def actions(row: pd.Series) -> None:
+    from pipeline.escalate import TRANSITIONS, add_comment, assign, transition
+
+    eid, version = row["escalation_id"], int(row["version"])
+    st.markdown("**Act on it**")
+    a1, a2 = st.columns(2)
+    with a1.form(f"assign_{eid}", border=True):
+        owners = c.q("owners")
+        owner = st.text_input("Assign to", value=row["owner"] or "", placeholder=", ".join(owners[:3]) or "name")
+        if st.form_submit_button("Assign", type="primary", disabled=row["state"] not in OPEN_STATES):
+            c.act(assign, eid, owner.strip(), expected_version=version, success=f"Assigned to {owner.strip()}.")
+    with a2.form(f"state_{eid}", border=True):
+        allowed = list(TRANSITIONS.get(row["state"], ()))
+        to = st.selectbox("Move to", allowed or ["—"], key=f"to_{eid}")
+        note = st.text_input("Comment (optional)", key=f"tc_{eid}")
+        if st.form_submit_button("Change state", disabled=not allowed):
+            c.act(transition, eid, to, comment=note.strip() or None, expected_version=version,
+                  success=f"Moved to {to}.")
+    with st.form(f"comment_{eid}", border=True, clear_on_submit=True):
+        text = st.text_area("Comment", height=80, key=f"cm_{eid}")
+        if st.form_submit_button("Add comment"):
+            c.act(add_comment, eid, comment=text, success="Comment added.")
+
+
+def main() -> None:
+    c.page_header("Escalation queue", "Mentions that need a human, worst first. Every action is recorded with your name.")
+    names = c.brand_names()
+    owners = c.q("owners")
+    states = st.sidebar.multiselect("State", list(STATES), default=list(OPEN_STATES), key="qu_states")
+    owner = st.sidebar.selectbox("Owner", [None, "(unassigned)", *owners], key="qu_owner",
+                                 format_func=lambda x: "Anyone" if x is None else x)
+    brands = c.brand_filter("qu_brands")
+    now = c.now_utc().replace(second=0)
+    df = c.q("escalation_queue", states=states, owner=owner, brand_ids=brands, now=now,
+             limit=c.settings().dashboard.page_size)
+    m = st.columns(4)
+    m[0].metric("In view", f"{len(df):,}")
+    m[1].metric("SLA breached", int(df["sla_breached"].sum()) if not df.empty else 0)
+    m[2].metric("Critical", int((df["level"] == "critical").sum()) if not df.empty else 0)
+    m[3].metric("Unassigned", int(df["owner"].isna().sum()) if not df.empty else 0)
+    if df.empty:
+        st.success("Queue is empty for these filters.")
+        return
+    df["brand"] = df["brand_id"].map(names).fillna(df["brand_id"])
+    df["sla"] = [sla_text(h, b, s) for h, b, s in zip(df["sla_hours_left"], df["sla_breached"], df["state"])]
+    df["lvl"] = df["level"].map(lambda x: f"{LEVEL_ICONS.get(x, '')} {x}")
+    df["why"] = df["reasons_json"].map(lambda j: "; ".join(reasons_lines(j)[:3]))
+    ev = c.table(df, "qu_table", name="escalations", selectable=True, height=380,
+                 columns=["priority", "lvl", "state", "owner", "sla", "brand", "source_id", "why", "context", "url"],
+                 column_config={
+                     "priority": st.column_config.ProgressColumn("Priority", format="%.2f", min_value=0.0, max_value=1.0),
+                     "lvl": "Level", "sla": "SLA",
+                     "why": st.column_config.TextColumn("Why", width="medium"),
+                     "context": st.column_config.TextColumn("Post", width="large"),
+                 })
+    ids = df["escalation_id"].tolist()
+    rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
+    if rows:
+        st.session_state["qu_selected"] = ids[rows[0]]
+    if st.session_state.get("qu_selected") not in ids:
+        st.session_state["qu_selected"] = ids[0]
+    labels = {r.escalation_id: f"{r.priority:.2f} · {r.state} · {r.brand} · {str(r.context)[:60]}" for r in df.itertuples()}
+    eid = st.selectbox("Item (or click a row above)", ids, format_func=labels.get, key="qu_selected")
+    row = df.set_index("escalation_id").loc[eid]
+    row["escalation_id"] = eid
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader(f"{LEVEL_ICONS.get(row['level'], '')} Priority {row['priority']:.2f} · {row['state']}")
+        st.caption(" · ".join(c.md_escape(x) for x in (
+            row["brand"], row["source_id"], f"author: {row['author']}", sla_text(row["sla_hours_left"],
+                                                                                row["sla_breached"], row["state"]))))
+        with st.container(border=True):
+            st.markdown(c.highlight(row["context"], row["span_start"], row["span_end"], row["matched"]))
+        link = c.safe_url(row["url"])
+        if link:
+            st.link_button("Open original post ↗", link)
+        st.markdown("**Why it is here**")
+        for line in reasons_lines(row["reasons_json"]):
+            st.markdown("- " + c.md_escape(line))
+    with right:
+        actions(row)
+    st.markdown("**History** (append-only audit trail)")
+    hist = c.q("escalation_events", escalation_id=eid)
+    c.table(hist, "qu_hist", name=f"escalation-{eid}-history",
+            column_config={"event_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+
+
+main()

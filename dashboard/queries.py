@@ -1,0 +1,376 @@
+"""Read-only SQL behind every dashboard view.
+
+Plain functions `(con, ...) -> DataFrame | dict` over an open DuckDB connection: parameterised (no string
+building from user input), one query per view, aggregation done in SQL. No Streamlit here, so the benchmark
+and tests call them directly; `dashboard.common.q()` adds the cache and the lock handling.
+Scores always come from the `current_scores` view (active model, current context, corrections win).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+OPEN_STATES = ("new", "assigned", "in_progress")
+# What statistics count (as pipeline.kpis does): no spam, no duplicates, not the brand's own answers.
+COUNTABLE = ("NOT coalesce(d.spam, FALSE) AND (d.dup_of IS NULL OR d.dup_of = d.doc_id) "
+             "AND NOT coalesce(d.is_official_answer, FALSE)")
+STATES = ("new", "assigned", "in_progress", "resolved", "dismissed")
+SENTIMENTS = ("negative", "neutral", "positive")
+INTENTS = ("question", "failure", "complaint", "praise", "other")
+
+
+def _df(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
+
+def _in(column: str, values: list | tuple | None, params: list[Any]) -> str:
+    """`AND column IN (?, ?, …)` for a non-empty selection, '' otherwise (placeholders, never literals)."""
+    if not values:
+        return ""
+    params.extend(values)
+    return f" AND {column} IN ({', '.join('?' for _ in values)})"
+
+
+def _dollars(where: str, start: int) -> str:
+    """Number `?` placeholders as $start, $start+1, … (for queries that also reuse $1, $2)."""
+    parts = where.split("?")
+    return "".join(p + (f"${start + i}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+
+
+def _like_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# ------------------------------------------------------------------------------------------ lookups
+
+
+def brands(con) -> pd.DataFrame:
+    return _df(con, """
+        SELECT brand_id, coalesce(b.name, brand_id) AS name
+        FROM (SELECT DISTINCT brand_id FROM mentions) m FULL JOIN brands b USING (brand_id)
+        ORDER BY name""")
+
+
+def sources(con) -> pd.DataFrame:
+    return _df(con, """
+        SELECT source_id, coalesce(s.name, source_id) AS name, s.kind
+        FROM (SELECT DISTINCT source_id FROM documents) d FULL JOIN sources s USING (source_id)
+        ORDER BY source_id""")
+
+
+def theme_options(con, brand_ids: list[str] | None = None) -> pd.DataFrame:
+    p: list[Any] = []
+    where = _in("brand_id", brand_ids, p)
+    return _df(con, f"SELECT theme_id, brand_id, label, size FROM themes WHERE TRUE {where} ORDER BY size DESC", p)
+
+
+def owners(con) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT owner FROM escalations WHERE owner IS NOT NULL ORDER BY 1").fetchall()]
+
+
+# ------------------------------------------------------------------------------------------ overview
+
+
+def overview_kpis(con, since: datetime, brand_ids: list[str] | None = None, now: datetime | None = None) -> dict:
+    """Headline numbers for the window starting at `since`."""
+    p: list[Any] = [since]
+    where = _in("m.brand_id", brand_ids, p)
+    row = con.execute(f"""
+        SELECT count(*) AS mentions,
+               count(*) FILTER (WHERE cs.sentiment = 'negative') AS negative,
+               count(*) FILTER (WHERE cs.sentiment IS NOT NULL) AS scored
+        FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
+        WHERE d.posted_at >= ? AND {COUNTABLE} {where}""", p).fetchone()
+    # Same definitions as pipeline.kpis: received = non-dismissed items by post time, answered = has a first
+    # response, time to first response from the post, breaches = open, unanswered and past due.
+    now = now or pd.Timestamp.now(tz="UTC")
+    p2: list[Any] = [now, since]
+    where2 = _in("e.brand_id", brand_ids, p2)
+    esc = con.execute(f"""
+        WITH items AS (
+            SELECT e.*, coalesce(d.posted_at, e.created_at) AS received_at, e.state IN ('new', 'assigned', 'in_progress') AS is_open
+            FROM escalations e JOIN mentions m USING (mention_id) LEFT JOIN documents d ON d.doc_id = m.doc_id
+        ), w AS (SELECT *, received_at >= $2 AND state <> 'dismissed' AS in_window FROM items)
+        SELECT count(*) FILTER (WHERE is_open) AS open_escalations,
+               count(*) FILTER (WHERE is_open AND first_response_at IS NULL AND sla_due_at < $1) AS breaches,
+               count(*) FILTER (WHERE in_window) AS received,
+               count(*) FILTER (WHERE in_window AND first_response_at IS NOT NULL) AS answered,
+               median(greatest(0, epoch(first_response_at) - epoch(received_at)) / 3600.0)
+                   FILTER (WHERE in_window AND first_response_at IS NOT NULL) AS ttfr_hours
+        FROM w WHERE TRUE {_dollars(where2, 3)}""", p2).fetchone()
+    mentions, negative, scored = row
+    open_e, breaches, received, answered, ttfr = esc
+    return {
+        "mentions": int(mentions), "negative": int(negative), "scored": int(scored),
+        "negative_share": (negative / scored) if scored else None,
+        "open_escalations": int(open_e), "sla_breaches": int(breaches),
+        "received": int(received), "answered": int(answered),
+        "response_rate": (answered / received) if received else None,
+        "ttfr_hours": None if ttfr is None or pd.isna(ttfr) else float(ttfr),
+    }
+
+
+def mentions_over_time(con, since: datetime, brand_ids: list[str] | None = None) -> pd.DataFrame:
+    """Daily mention counts per brand and sentiment."""
+    p: list[Any] = [since]
+    where = _in("m.brand_id", brand_ids, p)
+    return _df(con, f"""
+        SELECT date_trunc('day', d.posted_at) AS day, m.brand_id,
+               coalesce(cs.sentiment, 'unscored') AS sentiment, count(*) AS mentions
+        FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
+        WHERE d.posted_at >= ? AND {COUNTABLE} {where}
+        GROUP BY ALL ORDER BY day, m.brand_id, sentiment""", p)
+
+
+def negative_share_by_brand(con, since: datetime, brand_ids: list[str] | None = None) -> pd.DataFrame:
+    p: list[Any] = [since]
+    where = _in("m.brand_id", brand_ids, p)
+    return _df(con, f"""
+        SELECT m.brand_id, count(*) AS mentions,
+               count(*) FILTER (WHERE cs.sentiment = 'negative') AS negative,
+               round(count(*) FILTER (WHERE cs.sentiment = 'negative')
+                     / nullif(count(*) FILTER (WHERE cs.sentiment IS NOT NULL), 0), 3) AS negative_share
+        FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
+        WHERE d.posted_at >= ? AND {COUNTABLE} {where}
+        GROUP BY ALL ORDER BY negative_share DESC NULLS LAST""", p)
+
+
+def rising_themes(con, brand_ids: list[str] | None = None, limit: int = 8) -> pd.DataFrame:
+    p: list[Any] = []
+    where = _in("brand_id", brand_ids, p)
+    p.append(limit)
+    return _df(con, f"""
+        SELECT theme_id, brand_id, label, status, size, prev_size,
+               size - coalesce(prev_size, 0) AS growth
+        FROM themes WHERE status IN ('new', 'growing') {where}
+        ORDER BY growth DESC, size DESC LIMIT ?""", p)
+
+
+def latest_alerts(con, limit: int = 5, brand_ids: list[str] | None = None) -> pd.DataFrame:
+    p: list[Any] = []
+    where = _in("brand_id", brand_ids, p)
+    p.append(limit)
+    return _df(con, f"""
+        SELECT alert_id, created_at, kind, brand_id, explanation, z, acknowledged_by
+        FROM alerts WHERE TRUE {where} ORDER BY created_at DESC LIMIT ?""", p)
+
+
+# ------------------------------------------------------------------------------------------ mentions
+
+
+@dataclass(frozen=True)
+class MentionFilter:
+    brand_ids: tuple[str, ...] = ()
+    source_ids: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    sentiments: tuple[str, ...] = ()
+    intents: tuple[str, ...] = ()
+    theme_id: str | None = None
+    text: str = ""
+    corrected_only: bool = False
+    include_spam: bool = False  # spam, duplicates and official answers are hidden unless asked for
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def where(self) -> tuple[str, list[Any]]:
+        p: list[Any] = []
+        sql = ""
+        sql += _in("m.brand_id", list(self.brand_ids), p)
+        sql += _in("d.source_id", list(self.source_ids), p)
+        if self.since is not None:
+            sql += " AND d.posted_at >= ?"
+            p.append(self.since)
+        if self.until is not None:
+            sql += " AND d.posted_at < ?"
+            p.append(self.until)
+        sql += _in("cs.sentiment", list(self.sentiments), p)
+        sql += _in("cs.intent", list(self.intents), p)
+        if self.theme_id:
+            sql += " AND EXISTS (SELECT 1 FROM theme_members tm WHERE tm.mention_id = m.mention_id AND tm.theme_id = ?)"
+            p.append(self.theme_id)
+        if self.text.strip():
+            sql += " AND (m.context ILIKE ? ESCAPE '\\' OR d.thread_title ILIKE ? ESCAPE '\\')"
+            pat = f"%{_like_escape(self.text.strip())}%"
+            p.extend([pat, pat])
+        if not self.include_spam:
+            sql += f" AND {COUNTABLE}"
+        if self.corrected_only:
+            sql += " AND cs.corrected"
+        return sql, p
+
+
+MENTION_COLUMNS = """
+    m.mention_id, d.posted_at, m.brand_id, d.source_id, cs.sentiment, cs.intent,
+    round(cs.p_neg, 3) AS p_neg, cs.unsure, cs.corrected, d.author, d.thread_title, m.context,
+    m.span_start, m.span_end, m.matched, d.url, cs.model, cs.model_version
+"""
+
+
+def mentions(con, f: MentionFilter, limit: int = 500, offset: int = 0) -> pd.DataFrame:
+    where, p = f.where()
+    p.extend([limit, offset])
+    return _df(con, f"""
+        SELECT {MENTION_COLUMNS}
+        FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
+        WHERE TRUE {where}
+        ORDER BY d.posted_at DESC, m.mention_id LIMIT ? OFFSET ?""", p)
+
+
+def mention_count(con, f: MentionFilter) -> int:
+    where, p = f.where()
+    return int(con.execute(f"""
+        SELECT count(*) FROM mentions m JOIN documents d USING (doc_id)
+        LEFT JOIN current_scores cs USING (mention_id) WHERE TRUE {where}""", p).fetchone()[0])
+
+
+def mention_detail(con, mention_id: str) -> pd.DataFrame:
+    return _df(con, f"""
+        SELECT {MENTION_COLUMNS}, cs.p_neu, cs.p_pos, cs.intent_probs_json, cs.scored_at, d.text
+        FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
+        WHERE m.mention_id = ?""", [mention_id])
+
+
+def corrections(con, mention_id: str) -> pd.DataFrame:
+    return _df(con, "SELECT field, value, actor, corrected_at FROM corrections WHERE mention_id = ? ORDER BY field",
+               [mention_id])
+
+
+# ------------------------------------------------------------------------------------------ themes
+
+
+def themes(con, brand_ids: list[str] | None = None, statuses: list[str] | None = None) -> pd.DataFrame:
+    p: list[Any] = []
+    where = _in("brand_id", brand_ids, p) + _in("status", statuses, p)
+    return _df(con, f"""
+        SELECT theme_id, brand_id, label, keywords_json, status, size, prev_size,
+               size - coalesce(prev_size, 0) AS growth, first_seen, last_seen
+        FROM themes WHERE TRUE {where}
+        ORDER BY (status = 'new') DESC, (status = 'growing') DESC, size DESC""", p)
+
+
+def theme_trend(con, theme_ids: list[str], since: datetime) -> pd.DataFrame:
+    """Daily member counts per theme (for sparklines)."""
+    if not theme_ids:
+        return pd.DataFrame(columns=["theme_id", "day", "mentions"])
+    p: list[Any] = [since]
+    where = _in("tm.theme_id", theme_ids, p)
+    return _df(con, f"""
+        SELECT tm.theme_id, date_trunc('day', d.posted_at) AS day, count(*) AS mentions
+        FROM theme_members tm JOIN mentions m USING (mention_id) JOIN documents d USING (doc_id)
+        WHERE d.posted_at >= ? {where} GROUP BY ALL ORDER BY tm.theme_id, day""", p)
+
+
+def theme_members(con, theme_id: str, limit: int = 200) -> pd.DataFrame:
+    return _df(con, f"""
+        SELECT {MENTION_COLUMNS}, tm.distance
+        FROM theme_members tm JOIN mentions m USING (mention_id) JOIN documents d USING (doc_id)
+        LEFT JOIN current_scores cs USING (mention_id)
+        WHERE tm.theme_id = ? ORDER BY tm.distance NULLS LAST, d.posted_at DESC LIMIT ?""", [theme_id, limit])
+
+
+# ------------------------------------------------------------------------------------------ escalations
+
+
+def escalation_queue(con, states: list[str] | None = None, owner: str | None = None,
+                     brand_ids: list[str] | None = None, limit: int = 500, now: datetime | None = None) -> pd.DataFrame:
+    now = now or pd.Timestamp.now(tz="UTC")
+    p: list[Any] = [now, now]
+    where = _in("e.state", states, p) + _in("e.brand_id", brand_ids, p)
+    if owner == "(unassigned)":
+        where += " AND e.owner IS NULL"
+    elif owner:
+        where += " AND e.owner = ?"
+        p.append(owner)
+    p.append(limit)
+    return _df(con, f"""
+        SELECT e.escalation_id, e.priority, e.level, e.state, e.owner, e.brand_id,
+               round(epoch(e.sla_due_at - ?) / 3600.0, 1) AS sla_hours_left,
+               e.state IN ('new', 'assigned', 'in_progress') AND e.first_response_at IS NULL
+                   AND e.sla_due_at < ? AS sla_breached,
+               e.reasons_json, e.sla_due_at, e.first_response_at, e.created_at, e.updated_at, e.version,
+               e.mention_id, d.source_id, d.author, d.thread_title, d.url, m.context, m.span_start, m.span_end,
+               m.matched, cs.sentiment, cs.intent
+        FROM escalations e JOIN mentions m USING (mention_id) JOIN documents d USING (doc_id)
+        LEFT JOIN current_scores cs USING (mention_id)
+        WHERE TRUE {where}
+        ORDER BY e.priority DESC, e.created_at LIMIT ?""", p)
+
+
+def escalation_events(con, escalation_id: str) -> pd.DataFrame:
+    return _df(con, """
+        SELECT event_at, actor, action, from_state, to_state, owner, version, comment
+        FROM escalation_events WHERE escalation_id = ? ORDER BY event_at, version NULLS FIRST, event_id""",
+               [escalation_id])
+
+
+def escalation_state(con, escalation_id: str) -> dict | None:
+    r = con.execute("SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [escalation_id]).fetchone()
+    return None if r is None else {"state": r[0], "owner": r[1], "version": r[2]}
+
+
+# ------------------------------------------------------------------------------------------ authors, sources, alerts
+
+
+def authors(con, order: str = "advocate_score", source_ids: list[str] | None = None, limit: int = 200) -> pd.DataFrame:
+    if order not in ("advocate_score", "influence_score", "posts"):
+        raise ValueError(f"unknown order {order!r}")
+    p: list[Any] = []
+    where = _in("source_id", source_ids, p)
+    p.append(limit)
+    return _df(con, f"""
+        SELECT name, source_id, posts, pos, neg, round(advocate_score, 3) AS advocate_score,
+               round(influence_score, 3) AS influence_score, explanation, url
+        FROM authors WHERE TRUE {where} ORDER BY {order} DESC NULLS LAST, posts DESC LIMIT ?""", p)
+
+
+def sources_health(con, now: datetime, silent_after_hours: float) -> pd.DataFrame:
+    """Per source: last crawl, last successful crawl, 24 h items/errors, newest post, and whether it went silent."""
+    return _df(con, """
+        WITH r AS (
+            SELECT source_id,
+                   max(started_at) AS last_crawl,
+                   max(finished_at) FILTER (WHERE status IN ('ok', 'partial')) AS last_success,
+                   arg_max(status, started_at) AS last_status,
+                   sum(items) FILTER (WHERE started_at >= $1 - INTERVAL 24 HOUR) AS items_24h,
+                   sum(errors) FILTER (WHERE started_at >= $1 - INTERVAL 24 HOUR) AS errors_24h,
+                   count(*) FILTER (WHERE started_at >= $1 - INTERVAL 24 HOUR) AS runs_24h,
+                   count(*) FILTER (WHERE status = 'failed' AND started_at >= $1 - INTERVAL 7 DAY) AS failed_7d
+            FROM crawl_runs GROUP BY source_id
+        ),
+        d AS (SELECT source_id, max(posted_at) AS newest_post, count(*) AS documents FROM documents GROUP BY 1),
+        s AS (SELECT source_id, name, kind, enabled FROM sources)
+        SELECT source_id, s.name, s.kind, coalesce(s.enabled, TRUE) AS enabled, r.last_status, r.last_crawl,
+               r.last_success, coalesce(r.runs_24h, 0) AS runs_24h, coalesce(r.items_24h, 0) AS items_24h,
+               coalesce(r.errors_24h, 0) AS errors_24h, coalesce(r.failed_7d, 0) AS failed_7d,
+               d.newest_post, coalesce(d.documents, 0) AS documents,
+               greatest(0, round(epoch($1 - least(r.last_success, d.newest_post)) / 3600.0, 1)) AS silent_hours,
+               (r.last_success IS NULL OR r.last_success < $1 - to_seconds($2 * 3600)
+                OR d.newest_post IS NULL OR d.newest_post < $1 - to_seconds($2 * 3600)) AS gap
+        FROM s FULL JOIN r USING (source_id) FULL JOIN d USING (source_id)
+        ORDER BY gap DESC, source_id""", [now, float(silent_after_hours)])
+
+
+def crawl_runs(con, source_id: str, limit: int = 50) -> pd.DataFrame:
+    return _df(con, """
+        SELECT run_id, started_at, finished_at, status, pages, items, errors, error_summary_json
+        FROM crawl_runs WHERE source_id = ? ORDER BY started_at DESC LIMIT ?""", [source_id, limit])
+
+
+def alerts(con, show: str = "open", brand_ids: list[str] | None = None, limit: int = 500) -> pd.DataFrame:
+    p: list[Any] = []
+    where = _in("brand_id", brand_ids, p)
+    if show == "open":
+        where += " AND acknowledged_by IS NULL"
+    elif show == "acknowledged":
+        where += " AND acknowledged_by IS NOT NULL"
+    p.append(limit)
+    return _df(con, f"""
+        SELECT alert_id, created_at, kind, brand_id, source_id, theme_id, window_start, window_end,
+               observed, expected, round(z, 1) AS z, explanation, acknowledged_by, acknowledged_at
+        FROM alerts WHERE TRUE {where} ORDER BY created_at DESC LIMIT ?""", p)
