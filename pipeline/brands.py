@@ -89,7 +89,7 @@ def word_keys(word: str) -> frozenset[str]:
             keys.add(d)
         # Cutting endings is for names the dictionary does not know (Посылкина, ШопОку); a known word's
         # lemmas are exact, and cutting them would equate кофейное/кофейня.
-        if not known:
+        if not known and _CYR.search(word):
             for e in _ENDINGS:
                 if k.endswith(e) and len(k) - len(e) >= 3:
                     keys.add(k[: -len(e)])
