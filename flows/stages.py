@@ -119,24 +119,20 @@ def crawl_source(settings: Settings, store: Store, source: str, since: Any = Non
 
     Raises `StageFailed` when the crawler reports the source failed, so retries and reporting see it.
     """
-    counts = run_stage("crawl", settings, store, sources=[source], since=since)
-    failure = crawl_failure(counts, source)
-    if failure:
-        raise StageFailed(f"crawl of {source!r} failed: {failure}")
+    counts = source_counts(run_stage("crawl", settings, store, sources=[source], since=since), source)
+    status = str(counts.get("status", "")).lower()
+    if status in ("failed", "error"):
+        detail = counts.get("error") or counts.get("error_summary") or counts.get("error_kinds") or f"status {status}"
+        raise StageFailed(f"crawl of {source!r} failed: {detail}")
     return counts
 
 
-def crawl_failure(counts: dict, source: str) -> str | None:
-    """Whether crawl counts say the source failed; tolerant of per-source or flat count dicts."""
-    per = counts.get(source) if isinstance(counts.get(source), dict) else None
-    sources = counts.get("sources")
-    if per is None and isinstance(sources, dict) and isinstance(sources.get(source), dict):
-        per = sources[source]
-    c = per or counts
-    status = str(c.get("status", "")).lower()
-    if status in ("failed", "error"):
-        return str(c.get("error") or c.get("error_summary") or f"status {status}")
-    return None
+def source_counts(counts: dict, source: str) -> dict:
+    """One source's counts out of crawl_sources' result ({"sources": {name: {...}}, totals...} or flat)."""
+    for holder in (counts.get("sources"), counts):
+        if isinstance(holder, dict) and isinstance(holder.get(source), dict):
+            return holder[source]
+    return counts
 
 
 def select_sources(settings: Settings, names: Iterable[str] | None = None) -> list[str]:
@@ -305,7 +301,7 @@ def _merge_crawl(per_source: dict[str, dict]) -> dict:
     totals: dict[str, int] = {}
     for r in per_source.values():
         for k, v in _flat_numbers(r["counts"]).items():
-            totals[k] = totals.get(k, 0) + v
+            totals[k] = round(totals.get(k, 0) + v, 3)
     status = "ok" if statuses <= {"ok"} else ("skipped" if statuses == {"skipped"} else "failed")
     failed = [s for s, r in per_source.items() if r["status"] == "failed"]
     return {
@@ -316,18 +312,9 @@ def _merge_crawl(per_source: dict[str, dict]) -> dict:
     }
 
 
-def _flat_numbers(counts: dict, prefix: str = "") -> dict[str, int]:
-    """Top-level numeric counts (nested per-source dicts are summed by key)."""
-    out: dict[str, int] = {}
-    for k, v in counts.items():
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, (int, float)):
-            out[k] = out.get(k, 0) + v
-        elif isinstance(v, dict):
-            for k2, v2 in _flat_numbers(v).items():
-                out[k2] = out.get(k2, 0) + v2
-    return out
+def _flat_numbers(counts: dict) -> dict[str, int]:
+    """Top-level numeric counts (booleans and nested details left out)."""
+    return {k: v for k, v in counts.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _short(counts: dict) -> str:

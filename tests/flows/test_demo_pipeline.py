@@ -1,0 +1,99 @@
+"""End to end over the demo web on 127.0.0.1: the real crawler, ingest, models, themes, escalation, alerts.
+
+One demo site (XenForo) keeps model inference small. The uninterrupted reference run goes through the Prefect
+monitor flow; the crash runs are `brandmon run` processes SIGKILLed at planted points (flows/faults.py) and re-run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("crawlers.run", reason="crawler stage (crawlers.run) not installed")
+pytest.importorskip("models.scoring", reason="scoring stage (models.scoring) not installed")
+
+from .pipeline_run import (  # noqa: E402
+    ANSWERS,
+    DEMO_NOW,
+    answers,
+    cli_env,
+    demo_settings,
+    diff_dumps,
+    dump_tables,
+    run_cli,
+    run_until_paused_then_kill,
+    source_for,
+)
+
+SITE, PREFIX = "xf", "/xf/"
+
+
+@pytest.fixture(scope="module")
+def demo_web():
+    from crawlers.demoweb.server import DemoWebServer
+
+    srv = DemoWebServer(port=0, now=DEMO_NOW).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def reference(prefect_harness, demo_web, tmp_path_factory):
+    from flows.monitor import monitor_flow
+
+    s = demo_settings(tmp_path_factory.mktemp("reference") / "data", demo_web.url)
+    src = source_for(s, PREFIX)
+    params = s.model_dump(mode="json")
+    first = monitor_flow(settings=params, sources=[src])
+    dump = dump_tables(s.db_path)
+    second = monitor_flow(settings=params, sources=[src])
+    return {"settings": s, "source": src, "first": first, "second": second, "dump": dump,
+            "dump2": dump_tables(s.db_path)}
+
+
+def _count(settings, sql: str) -> int:
+    from pipeline.store import Store
+
+    return int(Store.from_settings(settings).query(sql).iloc[0, 0])
+
+
+def test_monitor_flow_over_the_demo_web_fills_every_table(reference):
+    s, first = reference["settings"], reference["first"]
+    assert first["status"] == "ok", first["errors"]
+    assert all(r["status"] == "ok" for r in first["stages"].values()), first["stages"]
+    truth = answers(SITE)
+    posts = truth["post_id"].nunique()
+    brand_rows = truth[truth["brand_id"] != ""]
+    assert _count(s, "SELECT count(*) FROM documents") == posts
+    got = _count(s, "SELECT count(*) FROM mentions")
+    assert abs(got - len(brand_rows)) <= max(2, round(0.05 * len(brand_rows))), (got, len(brand_rows))
+    # every mention of a non-duplicate document has exactly one score from the active model
+    assert _count(s, """SELECT count(*) FROM mentions m JOIN documents d USING (doc_id) WHERE d.dup_of IS NULL""") == \
+        _count(s, "SELECT count(*) FROM current_scores WHERE sentiment IS NOT NULL AND NOT corrected")
+    assert _count(s, "SELECT count(*) FROM authors") == _count(s, "SELECT count(DISTINCT author) FROM documents")
+    assert _count(s, "SELECT count(*) FROM crawl_runs WHERE status = 'ok' AND ingested_at IS NOT NULL") >= 1
+    assert _count(s, "SELECT count(*) FROM escalations") >= 1
+    assert _count(s, "SELECT count(*) FROM flow_runs WHERE status = 'ok'") == 2
+
+
+def test_second_run_on_unchanged_sources_makes_zero_model_calls(reference):
+    second = reference["second"]
+    assert second["status"] == "ok", second["errors"]
+    score = second["stages"]["score"]["counts"]
+    assert score.get("scored", score.get("mentions_scored")) == 0, score
+    assert diff_dumps(reference["dump"], reference["dump2"]) == []
+
+
+@pytest.mark.parametrize(
+    "pause",
+    ["ingest:2:before", "ingest:3:after", "score:2:before", "score:3:after"],
+)
+def test_killed_run_rerun_equals_uninterrupted_run(reference, demo_web, tmp_path, pause):
+    data = tmp_path / "data"
+    marker = tmp_path / "paused.txt"
+    args = ["run", "--sources", reference["source"], "--no-prefect"]
+    env = cli_env(demo_web.url, BRANDMON_FLOW_PAUSE=pause, BRANDMON_FLOW_PAUSE_MARKER=str(marker))
+    where = run_until_paused_then_kill(data, args, env, marker)
+    assert where.startswith(pause)
+    done = run_cli(data, args, cli_env(demo_web.url))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert diff_dumps(reference["dump"], dump_tables(data / "brandmon.duckdb")) == []
