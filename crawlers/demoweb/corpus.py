@@ -94,6 +94,8 @@ class Thread:
     article_labels: list[Label] = field(default_factory=list)
     lang: str = "ru"
     sticky: bool = False
+    days_ago: int | None = None     # news: when the article was published
+    time: str | None = None
 
     def times(self, now: datetime) -> list[datetime]:
         """Posted times in thread order, never in the future and never out of order."""
@@ -111,6 +113,10 @@ class Thread:
         return out
 
     def article_time(self, now: datetime) -> datetime:
+        if self.days_ago is not None:
+            at = Post(0, 0, "", "", days_ago=self.days_ago, time=self.time).posted_at(now)
+            t = self.times(now)
+            return min([at] + [x - timedelta(minutes=5) for x in t[:1]] + [now - timedelta(minutes=2)])
         t = self.times(now)
         first = t[0] if t else now - timedelta(hours=1)
         return first - timedelta(minutes=47)
@@ -259,7 +265,8 @@ def _site_from(key: str, raw: dict, path: Path) -> Site:
             seen_threads.add(tid)
             th = Thread(id=tid, title=title, slug=t.get("slug") or slugify(title), board_id=board.id,
                         views=int(t.get("views", 0) or 0), body=t.get("body"), lead=t.get("lead"),
-                        byline=t.get("byline"), lang=t.get("lang", "ru"), sticky=bool(t.get("sticky", False)))
+                        byline=t.get("byline"), lang=t.get("lang", "ru"), sticky=bool(t.get("sticky", False)),
+                        days_ago=t.get("d"), time=t.get("t"))
             if th.body is not None:
                 th.article_labels = parse_labels(t.get("l"), f"{tw} (article)")
             for pi, p in enumerate(t.get("posts") or []):

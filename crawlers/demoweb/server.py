@@ -231,6 +231,7 @@ class DemoWebServer:
             raise NotFound
         if not rest and not path.endswith("/"):
             return Page("", status=301, headers={"Location": f"/{key}/"})
+        query = dict(query, _base=[self.url])  # feeds need absolute links
         return renderer(site.engine).render(site, "/" + rest, query, now)
 
     def post_url(self, site_key: str, thread_id: int, post_id: int | str) -> str:
