@@ -46,6 +46,9 @@ class CrawlSettings(BaseModel):
     retry_times: int = 3
     default_timezone: str = "Europe/Moscow"
     keep_original_text: bool = False  # raw layer keeps un-masked text only when True
+    retry_backoff_seconds: float = 1.0  # first retry waits this long, then doubles
+    retry_backoff_max_seconds: float = 30.0
+    crawl_timeout_seconds: float = 3600.0  # one source's crawl subprocess is stopped after this
 
     def resolved_user_agent(self) -> str:
         return self.user_agent.format(contact_url=self.contact_url)
@@ -71,6 +74,11 @@ class ThemeSettings(BaseModel):
     distance_threshold: float = 0.35
     match_threshold: float = 0.80  # centroid cosine to keep a theme id across runs
     lookback_days: int = 60
+    method: Literal["agglomerative", "hdbscan"] = "agglomerative"  # clustering of mention embeddings
+    max_tokens: int = 128  # embedding input length for theme texts
+    n_keywords: int = 8
+    growth_ratio: float = 1.5  # size >= prev_size * ratio (and +min_cluster_size) -> growing
+    fade_ratio: float = 0.67  # size <= prev_size * ratio -> fading
 
 
 class EscalationSettings(BaseModel):
@@ -150,7 +158,8 @@ class IngestSettings(BaseModel):
     order_patterns: list[str] = Field(
         default_factory=lambda: [
             r"(?i)(?:заказ\w*|order|трек\w*|track(?:ing)?|отправлени\w*|накладн\w*|посылк\w*)"
-            r"(?:\s+(?:номер|number|no\.?|код))?\s*(?:№|#|:|-)?\s*([A-ZА-Я0-9]*\d[A-ZА-Я0-9-]{4,}\d[A-ZА-Я]*)",
+            r"(?:[\s-]+(?:номер|number|no\.?|код|code))?[\s:#№—–-]*"
+            r"(?!\d{4}-\d\d-\d\d\b)([A-ZА-Я]{0,3}-?\d[A-ZА-Я0-9-]{4,}\d[A-ZА-Я]{0,3})\b",
             r"\b([A-Z]{2}\d{9}[A-Z]{2})\b",  # UPU S10 postal tracking number
         ]
     )
