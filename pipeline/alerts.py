@@ -196,7 +196,8 @@ def acknowledge(store: Store, alert_id: str, actor: str) -> dict[str, Any]:
         raise ActionError("an actor (who is acting) is required")
     now = utcnow()
     with store.write() as con:
-        row = con.execute("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = ?", [alert_id]).fetchone()
+        rows = con.execute("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = ?", [alert_id]).fetchall()
+        row = rows[0] if rows else None
         if row is None:
             raise ActionError(f"no alert {alert_id!r}")
         if row[0]:

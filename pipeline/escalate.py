@@ -57,7 +57,7 @@ CANDIDATES_SQL = """
 WITH docs AS (
     SELECT d.*,
            coalesce(d.thread_url, d.url, d.doc_id) AS thread_key,
-           coalesce(nullif(d.author_url, ''), lower(d.author)) AS author_id,
+           coalesce(nullif(d.author_url, ''), nullif(d.author, '')) AS author_id,
            coalesce(d.posted_at, d.ingested_at) AS post_at
     FROM documents d
 ),
@@ -247,7 +247,8 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
     Idempotent: escalation_id = stable_id(mention_id); a re-run updates priority/level/reasons of open items
     (without bumping their version, so an analyst's open form stays valid) and creates nothing twice.
     """
-    now = now or utcnow()
+    stamp = utcnow()  # audit times are wall-clock; `now` is only the scoring reference (recency)
+    now = now or stamp
     es = settings.escalation
     with log_context(stage="escalate"):
         with store.read() as con:
@@ -290,8 +291,8 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
                         "first_response_at": pd.NaT,  # set below from an official answer, with its event
                         "resolved_at": pd.NaT,
                         "version": 1,
-                        "created_at": pd.Timestamp(now),
-                        "updated_at": pd.Timestamp(now),
+                        "created_at": pd.Timestamp(stamp),
+                        "updated_at": pd.Timestamp(stamp),
                     }
                 )
                 rows["resolved_at"] = pd.to_datetime(rows["resolved_at"], utc=True)
@@ -299,8 +300,8 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
                 rows["owner"] = rows["owner"].astype(object)
                 store.upsert("escalations", rows, ["escalation_id"], con=con)
                 for r in new.itertuples(index=False):
-                    events.append(dict(event_id=_event_id(r.escalation_id, 1, "create", now), escalation_id=r.escalation_id,
-                                       event_at=now, actor=SYSTEM, action="create", from_state=None, to_state="new",
+                    events.append(dict(event_id=_event_id(r.escalation_id, 1, "create", stamp), escalation_id=r.escalation_id,
+                                       event_at=stamp, actor=SYSTEM, action="create", from_state=None, to_state="new",
                                        comment=f"priority {r.priority:.2f} ({r.level})", owner=None, version=1))
                 counts["created"] = len(new)
 
@@ -311,7 +312,7 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
                 cur = cur[cur["state"] != "resolved"]
                 if not cur.empty:
                     upd = cur[["escalation_id", "priority", "level", "reasons_json", "sla_due_at"]].copy()
-                    upd["updated_at"] = pd.Timestamp(now)
+                    upd["updated_at"] = pd.Timestamp(stamp)
                     store.upsert("escalations", upd, ["escalation_id"], con=con)
                     counts["updated"] = len(upd)
 
@@ -323,11 +324,11 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
                     hit = con.execute(
                         "UPDATE escalations SET state='dismissed', version=?, updated_at=? "
                         "WHERE escalation_id=? AND version=? AND state='new' RETURNING escalation_id",
-                        [v, now, r.escalation_id, v - 1],
+                        [v, stamp, r.escalation_id, v - 1],
                     ).fetchall()
                     if hit:
-                        events.append(dict(event_id=_event_id(r.escalation_id, v, "auto_dismiss", now), escalation_id=r.escalation_id,
-                                           event_at=now, actor=SYSTEM, action="auto_dismiss", from_state="new", to_state="dismissed",
+                        events.append(dict(event_id=_event_id(r.escalation_id, v, "auto_dismiss", stamp), escalation_id=r.escalation_id,
+                                           event_at=stamp, actor=SYSTEM, action="auto_dismiss", from_state="new", to_state="dismissed",
                                            comment=f"priority fell to {r.priority:.2f}, below {es.min_priority:.2f}", owner=None, version=v))
                         counts["auto_dismissed"] += 1
 
@@ -367,11 +368,11 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
                         hit = con.execute(
                             "UPDATE escalations SET state=?, version=?, updated_at=?, resolved_at=NULL "
                             "WHERE escalation_id=? AND version=? AND state='dismissed' RETURNING escalation_id",
-                            [to_state, v, now, r.escalation_id, v - 1],
+                            [to_state, v, stamp, r.escalation_id, v - 1],
                         ).fetchall()
                         if hit:
-                            events.append(dict(event_id=_event_id(r.escalation_id, v, "reopen", now), escalation_id=r.escalation_id,
-                                               event_at=now, actor=SYSTEM, action="reopen", from_state="dismissed", to_state=to_state,
+                            events.append(dict(event_id=_event_id(r.escalation_id, v, "reopen", stamp), escalation_id=r.escalation_id,
+                                               event_at=stamp, actor=SYSTEM, action="reopen", from_state="dismissed", to_state=to_state,
                                                comment=f"{int(r.n)} new negative repl{'y' if r.n == 1 else 'ies'} in the thread since the dismissal",
                                                owner=owner, version=v))
                             counts["reopened"] += 1
@@ -391,7 +392,7 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
                 finally:
                     con.unregister("__ans")
                 for eid, state, owner, version, at in hit:
-                    events.append(dict(event_id=_event_id(eid, version, "official_answer", at), escalation_id=eid, event_at=now,
+                    events.append(dict(event_id=_event_id(eid, version, "official_answer", at), escalation_id=eid, event_at=stamp,
                                        actor=SYSTEM, action="official_answer", from_state=state, to_state=state,
                                        comment=f"the brand answered in the thread at {pd.Timestamp(at).isoformat()}",
                                        owner=owner, version=version))
@@ -401,28 +402,34 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
                 store.upsert("escalation_events", _event_rows(events), ["event_id"], con=con, update=[])
             counts["open"] = con.execute(
                 "SELECT count(*) FROM escalations WHERE state IN ('new','assigned','in_progress')"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         log.info("escalate: %s", counts)
         return counts
 
 
 # --------------------------------------------------------------------------------------------- analyst actions
 
+def _one(cur: Any) -> tuple | None:
+    """First row or None; fetches everything (duckdb keeps a half-read result open and blocks the connection)."""
+    rows = cur.fetchall()
+    return rows[0] if rows else None
+
+
 _COLS = ["escalation_id", "mention_id", "state", "owner", "version", "updated_at", "first_response_at"]
 
 
 def _load(con: Any, escalation_id: str) -> dict[str, Any]:
-    row = con.execute(f"SELECT {', '.join(_COLS)} FROM escalations WHERE escalation_id = ?", [escalation_id]).fetchone()
+    row = _one(con.execute(f"SELECT {', '.join(_COLS)} FROM escalations WHERE escalation_id = ?", [escalation_id]))
     if row is None:
         raise ActionError(f"no escalation {escalation_id!r}")
     return dict(zip(_COLS, row))
 
 
 def _stale(con: Any, item: dict[str, Any], expected: int) -> ActionError:
-    last = con.execute(
+    last = _one(con.execute(
         "SELECT actor, event_at FROM escalation_events WHERE escalation_id = ? ORDER BY version DESC NULLS LAST, event_at DESC LIMIT 1",
         [item["escalation_id"]],
-    ).fetchone()
+    ))
     who, when = (last if last else ("someone", item["updated_at"]))
     return ActionError(
         f"escalation {item['escalation_id']} was changed by {who} at {pd.Timestamp(when).strftime('%Y-%m-%d %H:%M:%S %Z')} "
@@ -549,16 +556,16 @@ def correct(store: Store, mention_id: str, field: str, value: str, actor: str) -
         raise ActionError("an actor (who is acting) is required")
     now = utcnow()
     with store.write() as con:
-        if con.execute("SELECT 1 FROM mentions WHERE mention_id = ?", [mention_id]).fetchone() is None:
+        if _one(con.execute("SELECT 1 FROM mentions WHERE mention_id = ?", [mention_id])) is None:
             raise ActionError(f"no mention {mention_id!r}")
-        before = con.execute(f"SELECT {field} FROM current_scores WHERE mention_id = ?", [mention_id]).fetchone()
+        before = _one(con.execute(f"SELECT {field} FROM current_scores WHERE mention_id = ?", [mention_id]))
         store.upsert(
             "corrections",
             pd.DataFrame([{"mention_id": mention_id, "field": field, "value": value, "actor": actor, "corrected_at": pd.Timestamp(now)}]),
             ["mention_id", "field"],
             con=con,
         )
-        esc = con.execute("SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [stable_id(mention_id)]).fetchone()
+        esc = _one(con.execute("SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [stable_id(mention_id)]))
         if esc is not None:
             state, owner, version = esc
             ev = dict(event_id=_event_id(stable_id(mention_id), version, f"correct_{field}_{value}", now),
@@ -613,7 +620,8 @@ def queue(store: Store, state: str | list[str] | None = None, owner: str | None 
 def history(store: Store, escalation_id: str) -> pd.DataFrame:
     return store.query(
         """SELECT event_at, actor, action, from_state, to_state, owner, version, comment
-           FROM escalation_events WHERE escalation_id = ? ORDER BY event_at, version NULLS FIRST, event_id""",
+           FROM escalation_events WHERE escalation_id = ?
+           ORDER BY event_at, version NULLS FIRST, action IN ('official_answer', 'correct'), event_id""",
         [escalation_id],
     )
 
