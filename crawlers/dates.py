@@ -71,7 +71,7 @@ _TIME = re.compile(
 )
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[t ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(z|[+-]\d{2}:?\d{2})?$", re.I)
 _NUMERIC_DATE = re.compile(r"(?<!\d)(\d{1,4})([./-])(\d{1,2})\2(\d{2,4})(?!\d)")
-_RELATIVE = re.compile(r"(\d+|[a-zа-яё]+)?\s*([a-zа-яё]+)\.?\s+(назад|ago)\b")
+_RELATIVE = re.compile(r"(?<![a-zа-яё\d])(?:(\d+|[a-zа-яё]+)\s*?\s)?\s*([a-zа-яё]+)\.?\s+(назад|ago)\b")
 _CLEAN = re.compile(r"[«»\u00ab\u00bb|•·,;()\[\]]+")
 
 

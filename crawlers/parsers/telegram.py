@@ -26,7 +26,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     for m in root.cssselect("div.tgme_widget_message[data-post]"):
         post = m.get("data-post")  # "channel/123"
         channel, _, num = post.partition("/")
-        body = first(m, ".tgme_widget_message_text")
+        # the quoted preview of a replied-to message has the same class, inside the reply link
+        body = next((b for b in m.cssselect(".tgme_widget_message_text")
+                     if not any("tgme_widget_message_reply" in (a.get("class") or "") for a in b.iterancestors())), None)
         text = text_of(body) if body is not None else ""
         reply = first(m, "a.tgme_widget_message_reply")
         reply_to = None

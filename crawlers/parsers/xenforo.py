@@ -62,8 +62,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             if react is not None:
                 rt = text_of(react)
                 names = len(react.cssselect("bdi"))
-                others = re.search(r"(\d+)\s+(?:other|друг)", rt)
-                likes = names + (int(others.group(1)) if others else 0) if names else parse_int(rt)
+                others = re.search(r"(?:(\d+)\s+(?:others?|друг)|(?:ещё|еще|and)\s+(\d+))", rt)
+                likes = names + (int(others.group(1) or others.group(2)) if others else 0) if names else parse_int(rt)
             res.items.append(make_item(
                 ctx, post_id=pid, url=absolute(url, perma.get("href")) if perma is not None else f"{strip_fragment(url)}#post-{pid}",
                 text=text, quoted=quotes, signature=first_text(p, "aside.message-signature"),

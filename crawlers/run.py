@@ -1,0 +1,215 @@
+"""`crawl_sources(settings, store, sources=None, since=None)`: crawl each source in its own Scrapy subprocess.
+
+Per source: pick (or resume) a run id, hand the subprocess the incremental state read from `crawl_state`, read
+its progress lines, then record the `crawl_runs` row, the state it learned, and `meta.json` in the run's raw
+directory. The parent does every database write, so the crawl itself never holds the DuckDB file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline.config import Settings, SourceConfig, load_sources
+from pipeline.logs import log_context
+from pipeline.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+
+Progress = Callable[[str, dict], None]
+
+
+class CrawlError(RuntimeError):
+    pass
+
+
+def new_run_id(source: str, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%SZ}-{source}-{secrets.token_hex(2)}"
+
+
+def select_sources(settings: Settings, names: list[str] | None) -> list[SourceConfig]:
+    all_sources = load_sources(settings.sources_file, settings.demo_web_url)
+    if not names:
+        return [s for s in all_sources if s.enabled]
+    by_name = {s.name: s for s in all_sources}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise CrawlError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(by_name)}")
+    return [by_name[n] for n in names]
+
+
+def load_state(store: Store, source_id: str) -> dict:
+    rows = store.query(
+        "SELECT url, kind, last_post_id, pages, etag, last_modified, content_hash, last_page_url "
+        "FROM crawl_state WHERE source_id = ?", [source_id])
+    pages, threads = {}, {}
+    for r in rows.to_dict("records"):
+        r = {k: (None if (isinstance(v, float) and v != v) else v) for k, v in r.items()}
+        if r["kind"] == "thread":
+            threads[r["url"]] = {"last_post_id": r["last_post_id"], "pages": r["pages"],
+                                 "content_hash": r["content_hash"], "last_page_url": r["last_page_url"]}
+        else:
+            pages[r["url"]] = {"etag": r["etag"], "last_modified": r["last_modified"], "content_hash": r["content_hash"]}
+    return {"pages": pages, "threads": threads}
+
+
+def save_state(store: Store, source_id: str, updates: dict[str, dict], con=None) -> int:
+    if not updates:
+        return 0
+    now = utcnow()
+    rows = []
+    for url, u in updates.items():
+        rows.append({"source_id": source_id, "url": url, "kind": u.get("kind", "page"),
+                     "last_post_id": u.get("last_post_id"), "pages": u.get("pages"), "etag": u.get("etag"),
+                     "last_modified": u.get("last_modified"), "content_hash": u.get("content_hash"),
+                     "last_page_url": u.get("last_page_url"), "updated_at": now})
+    return store.upsert("crawl_state", rows, key=["source_id", "url"], con=con)
+
+
+def count_items(run_dir: Path) -> int:
+    from crawlers.pipelines import existing_post_ids
+
+    return len(existing_post_ids(run_dir))
+
+
+def _register_source(store: Store, s: SourceConfig) -> None:
+    store.upsert("sources", [{
+        "source_id": s.name, "kind": s.kind, "name": s.name, "base_url": s.start_urls[0], "engine": s.engine,
+        "config_json": s.model_dump_json(exclude={"secrets"}), "enabled": s.enabled, "updated_at": utcnow(),
+    }], key=["source_id"])
+
+
+def crawl_source(settings: Settings, store: Store, source: SourceConfig, since: datetime | None = None,
+                 progress: Progress | None = None, now: datetime | None = None) -> dict:
+    raw_dir = Path(settings.raw_dir)
+    jobdir = Path(settings.data_dir) / "jobs" / source.name
+    marker = jobdir / "run.json"
+    resumed = False
+    if marker.exists():
+        run_id = json.loads(marker.read_text())["run_id"]
+        resumed = True
+    else:
+        run_id = new_run_id(source.name)
+        jobdir.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"run_id": run_id}))
+    run_dir = raw_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = utcnow()
+    _register_source(store, source)
+    if not resumed:
+        store.upsert("crawl_runs", [{"run_id": run_id, "source_id": source.name, "started_at": started,
+                                     "status": "running", "raw_path": str(run_dir)}], key=["run_id"])
+    else:
+        with store.write() as con:
+            con.execute("UPDATE crawl_runs SET status='running' WHERE run_id=?", [run_id])
+
+    job = {
+        "settings": settings.model_dump(mode="json"), "source": source.model_dump(mode="json"),
+        "run_id": run_id, "run_dir": str(run_dir), "jobdir": str(jobdir / "scrapy"),
+        "state": load_state(store, source.name), "since": since.isoformat() if since else None,
+        "now": now.isoformat() if now else None,
+    }
+    job_path = run_dir / f"job-{len(list(run_dir.glob('job-*.json'))):03d}.json"
+    job_path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
+    sessions_before = len(list(run_dir.glob("session-*.json")))
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    with open(run_dir / "crawl.log", "ab") as errlog:
+        proc = subprocess.Popen([sys.executable, "-m", "crawlers.runner", str(job_path)], cwd=str(ROOT),
+                                stdout=subprocess.PIPE, stderr=errlog, env=env, text=True, bufsize=1)
+        killer = threading.Timer(settings.crawl.crawl_timeout_seconds, proc.terminate)
+        killer.daemon = True
+        killer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    continue
+                if progress and msg.get("progress"):
+                    progress(source.name, {**msg, "pid": proc.pid, "run_id": run_id})
+            rc = proc.wait()
+        finally:
+            killer.cancel()
+
+    sessions = sorted(run_dir.glob("session-*.json"))[sessions_before:]
+    summary = json.loads(sessions[-1].read_text(encoding="utf-8")) if sessions else None
+    all_sessions = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(run_dir.glob("session-*.json"))]
+    pages = sum(s.get("pages", 0) for s in all_sessions)
+    errors = [e for s in all_sessions for e in s.get("error_samples", [])]
+    n_errors = sum(s.get("errors", 0) for s in all_sessions)
+    kinds: dict[str, int] = {}
+    for s in all_sessions:
+        for k, v in s.get("error_kinds", {}).items():
+            kinds[k] = kinds.get(k, 0) + v
+    items = count_items(run_dir)
+    reason = summary.get("finish_reason") if summary else None
+    if summary is None:
+        status = "failed"
+        kinds["CrawlerCrashed"] = kinds.get("CrawlerCrashed", 0) + 1
+        n_errors += 1
+        errors.append({"error": "CrawlerCrashed", "message": f"crawler exited with code {rc}; see {run_dir / 'crawl.log'}"})
+    elif reason == "finished":
+        status = "ok" if n_errors == 0 else ("partial" if items or pages > n_errors else "failed")
+    else:
+        status = "interrupted"  # JOBDIR kept: the next crawl of this source resumes this run
+    finished = utcnow()
+    with store.write() as con:
+        if summary is not None:
+            save_state(store, source.name, summary.get("state_updates", {}), con=con)
+        con.execute(
+            "UPDATE crawl_runs SET finished_at=?, status=?, pages=?, items=?, errors=?, error_summary_json=?, "
+            "raw_path=? WHERE run_id=?",
+            [finished, status, pages, items, n_errors,
+             json.dumps({"kinds": kinds, "samples": errors[:20]}, ensure_ascii=False), str(run_dir), run_id])
+    meta = {"run_id": run_id, "source": source.name, "kind": source.kind, "engine": source.engine,
+            "started_at": started.isoformat(), "finished_at": finished.isoformat(), "status": status,
+            "pages": pages, "items": items, "errors": n_errors, "error_kinds": kinds, "sessions": len(all_sessions),
+            "finish_reason": reason, "since": job["since"]}
+    (run_dir / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
+    if status != "interrupted":
+        shutil.rmtree(jobdir, ignore_errors=True)
+    last = summary or {}
+    return {"run_id": run_id, "status": status, "pages": pages, "items": items, "errors": n_errors,
+            "new_items": items if not resumed else None, "resumed": resumed,
+            "requests": last.get("requests", 0), "robots_forbidden": last.get("robots_forbidden", 0),
+            "blocked": last.get("blocked", 0), "unchanged": last.get("unchanged", 0),
+            "raw_path": str(run_dir), "error_kinds": kinds}
+
+
+def crawl_sources(settings: Settings, store: Store, sources: list[str] | None = None, since: Any = None,
+                  progress: Progress | None = None, now: datetime | None = None) -> dict:
+    """Crawl the named sources (default: every enabled one). Returns per-source counts and totals."""
+    if isinstance(since, str):
+        from crawlers.dates import parse_date
+
+        since = parse_date(since, settings.crawl.default_timezone)
+        if since is None:
+            raise CrawlError("--since: not a date")
+    chosen = select_sources(settings, sources)
+    out: dict[str, Any] = {"sources": {}, "pages": 0, "items": 0, "errors": 0}
+    for s in chosen:
+        t0 = time.monotonic()
+        with log_context(stage="crawl", source=s.name):
+            r = crawl_source(settings, store, s, since=since, progress=progress, now=now)
+            r["seconds"] = round(time.monotonic() - t0, 2)
+            log.info("crawled %s: %s pages, %s items, %s errors (%s)", s.name, r["pages"], r["items"], r["errors"],
+                     r["status"])
+        out["sources"][s.name] = r
+        for k in ("pages", "items", "errors"):
+            out[k] += r[k]
+    return out

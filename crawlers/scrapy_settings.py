@@ -1,0 +1,55 @@
+"""Scrapy settings built from brandmon `Settings` + one `SourceConfig` (no module-level settings file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Settings, SourceConfig
+
+RETRY_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+
+def scrapy_settings(settings: Settings, source: SourceConfig, run_dir: Path, jobdir: Path | None = None) -> dict[str, Any]:
+    c = settings.crawl
+    delay = source.download_delay if source.download_delay is not None else c.download_delay
+    out: dict[str, Any] = {
+        "BOT_NAME": "brandmon",
+        "USER_AGENT": c.resolved_user_agent(),
+        "ROBOTSTXT_OBEY": c.obey_robots,
+        "ROBOTSTXT_USER_AGENT": "brandmon",
+        "AUTOTHROTTLE_ENABLED": c.autothrottle,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": c.autothrottle_target_concurrency,
+        "AUTOTHROTTLE_START_DELAY": max(delay, 0.0 if source.local else 1.0),
+        "AUTOTHROTTLE_MAX_DELAY": 30.0,
+        "DOWNLOAD_DELAY": delay,
+        "CONCURRENT_REQUESTS": max(8, c.concurrent_requests_per_domain),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrent_requests_per_domain,
+        "DOWNLOAD_TIMEOUT": c.download_timeout,
+        "DOWNLOAD_MAXSIZE": c.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": min(c.max_page_bytes, 2 * 1024 * 1024),
+        "DEPTH_LIMIT": source.max_depth or c.max_depth,
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": c.retry_times,
+        "RETRY_HTTP_CODES": RETRY_CODES,
+        "BRANDMON_RETRY_BACKOFF": c.retry_backoff_seconds,
+        "BRANDMON_RETRY_BACKOFF_MAX": c.retry_backoff_max_seconds,
+        "BRANDMON_RUN_DIR": str(run_dir),
+        "HTTPERROR_ALLOWED_CODES": [304],
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": "WARNING",
+        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawlers.middlewares.SafetyMiddleware": 50,
+            "crawlers.middlewares.ConditionalRequestMiddleware": 60,
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawlers.middlewares.BackoffRetryMiddleware": 550,
+        },
+        "SPIDER_MIDDLEWARES": {"crawlers.middlewares.PageBudgetMiddleware": 950},
+        "ITEM_PIPELINES": {"crawlers.pipelines.RawWriterPipeline": 300},
+        "EXTENSIONS": {"crawlers.extensions.ProgressExtension": 500},
+    }
+    if jobdir is not None:
+        out["JOBDIR"] = str(jobdir)
+    return out

@@ -1,0 +1,23 @@
+"""Spiders: one per engine or source kind; all share `SourceSpider`'s crawl loop."""
+
+from __future__ import annotations
+
+from crawlers.spiders.base import SourceSpider
+from crawlers.spiders.kinds import (
+    CommentsSpider, DiscourseSpider, FeedSpider, ForumSpider, GenericSpider, IpbSpider, PhpbbSpider, SmfSpider,
+    TelegramSpider, VBulletinSpider, XenforoSpider,
+)
+
+SPIDERS = {s.name: s for s in (ForumSpider, VBulletinSpider, PhpbbSpider, XenforoSpider, IpbSpider, SmfSpider, DiscourseSpider,
+                                CommentsSpider, FeedSpider, TelegramSpider, GenericSpider)}
+
+
+def spider_for(source) -> type[SourceSpider]:
+    """The spider class for a source: forums by engine, other kinds by kind."""
+    if source.kind == "forum":
+        eng = {"phpbb2": "phpbb", "phpbb3": "phpbb", "xf": "xenforo", "invision": "ipb"}.get(source.engine, source.engine)
+        return SPIDERS.get(eng or "", ForumSpider)
+    return SPIDERS.get(source.kind, GenericSpider)
+
+
+__all__ = ["SPIDERS", "SourceSpider", "spider_for"]

@@ -1,0 +1,214 @@
+"""The one crawling loop every spider shares; subclasses only choose the parser (engine) and the entry pages.
+
+A page is either a *listing* (boards, topic lists, article indexes, feeds: they give thread links) or a
+*thread* page (posts/comments: they give items). Incremental re-crawl, per source:
+- listings are always fetched (they are few and tell what changed);
+- a thread whose listing row is unchanged since the last crawl is not requested at all;
+- a changed thread is re-entered at its last known page (with If-None-Match/If-Modified-Since), and only posts
+  newer than the thread's last seen post are yielded;
+- state changes are collected in `state_updates` and persisted by the runner after the crawl.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterator
+from urllib.parse import urlparse
+
+import scrapy
+from scrapy.http import Request, Response
+
+from crawlers.encoding import decode_html
+from crawlers.parsers import PageResult, ParseContext, ParseError, parse_page
+from crawlers.parsers.base import ThreadLink
+from pipeline.config import SourceConfig
+
+
+_NUMERIC_ID = re.compile(r"[A-Za-z_-]{0,8}(\d+)")
+
+
+def _post_key(pid: str) -> tuple[int, str]:
+    """Engine post ids grow with time ("123", "post-123", "c123"); hash-like ids are not comparable (-1)."""
+    m = _NUMERIC_ID.fullmatch(pid or "")
+    return (int(m.group(1)) if m else -1, pid)
+
+
+class SourceSpider(scrapy.Spider):
+    name = "source"
+    engine = "auto"           # parser name for thread/listing pages
+    follow_links = False       # generic crawling of same-host links (bounded by depth/page budget)
+    newest_first = False       # pages list newest posts first (Telegram): stop paging at known posts
+
+    def __init__(self, source: SourceConfig | dict, run_id: str = "adhoc", state: dict | None = None,
+                 since: str | None = None, now: str | None = None, default_tz: str = "Europe/Moscow",
+                 max_pages: int = 0, **kw: Any):
+        super().__init__(**kw)
+        self.source = source if isinstance(source, SourceConfig) else SourceConfig.model_validate(source)
+        self.run_id = run_id
+        if self.source.engine and self.source.engine != "auto" and self.source.kind in ("forum", "discourse"):
+            self.engine = self.source.engine
+        self.start_urls = list(self.source.start_urls)
+        hosts = {urlparse(u).hostname for u in self.start_urls} | set(self.source.allowed_domains)
+        self.allowed_hosts = {h.lower() for h in hosts if h}
+        self.local_ok = self.source.local
+        self.max_pages = self.source.max_pages or max_pages
+        self.follow_links = bool(self.source.options.get("follow_links", self.follow_links))
+        self.since = datetime.fromisoformat(since) if since else None
+        self.now = datetime.fromisoformat(now) if now else None
+        self.tz = self.source.timezone or default_tz
+        state = state or {}
+        self.page_state: dict[str, dict] = state.get("pages", {})
+        self.thread_state: dict[str, dict] = state.get("threads", {})
+        self.state_updates: dict[str, dict] = {}
+        self.errors: list[dict] = []
+        self.pages = 0
+        self.unchanged = 0
+        self._pending_chunks: dict[str, int] = {}
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    def ctx(self, response: Response | None = None) -> ParseContext:
+        return ParseContext(
+            source=self.source.name, kind=self.source.kind, tz=self.tz, now=self.now or datetime.now(timezone.utc),
+            language=self.source.language, run_id=self.run_id,
+            fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), selectors=self.source.selectors,
+        )
+
+    def request(self, url: str, callback, *, role: str, unconditional: bool = False, **meta: Any) -> Request:
+        return Request(url, callback=callback, errback=self.on_error,
+                       meta={"role": role, "unconditional": unconditional, **meta})
+
+    async def start(self):
+        for url in self.start_urls:
+            yield self.request(url, self.parse_page, role="listing", unconditional=True)
+
+    def on_error(self, failure) -> None:
+        req = failure.request
+        resp = getattr(failure.value, "response", None)
+        self.errors.append({
+            "url": req.url,
+            "error": type(failure.value).__name__,
+            "status": resp.status if resp is not None else None,
+            "message": str(failure.value)[:300],
+            "retries": req.meta.get("retry_times", 0),
+        })
+        self.logger.warning("failed %s: %s", req.url, failure.value)
+
+    def text_of(self, response: Response) -> str:
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        text, _ = decode_html(response.body, ctype, self.source.encoding)
+        return text
+
+    def remember_page(self, response: Response, body_hash: str) -> None:
+        st = self.state_updates.setdefault(response.url, {"kind": "page"})
+        etag = response.headers.get(b"ETag")
+        lm = response.headers.get(b"Last-Modified")
+        st.update(etag=etag.decode("latin-1") if etag else None, last_modified=lm.decode("latin-1") if lm else None,
+                  content_hash=body_hash)
+
+    # ------------------------------------------------------------------------------------------ parsing
+
+    def parse_with_engine(self, text: str, url: str) -> PageResult:
+        return parse_page(text, url, self.engine, self.ctx())
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        self.pages += 1
+        role = response.meta.get("role", "listing")
+        if response.status == 304:
+            self.unchanged += 1
+            return
+        body_hash = hashlib.sha1(response.body).hexdigest()[:20]
+        if role == "thread":
+            prev = self.page_state.get(response.url)
+            if prev and prev.get("content_hash") == body_hash:
+                self.unchanged += 1
+                return
+            self.remember_page(response, body_hash)
+        try:
+            res = self.parse_with_engine(self.text_of(response), response.url)
+        except ParseError as e:
+            self.errors.append({"url": response.url, "error": "ParseError", "status": response.status,
+                                "message": str(e)[:300], "retries": 0})
+            return
+        if res.items:
+            yield from self.thread_page(response, res)
+        else:
+            yield from self.listing_page(response, res)
+        if self.follow_links:
+            yield from self.follow_all(response)
+
+    def thread_page(self, response: Response, res: PageResult) -> Iterator[Any]:
+        meta = response.meta
+        thread_key = meta.get("thread_key") or res.thread_url or response.url
+        prior = self.thread_state.get(thread_key, {})
+        last_seen = prior.get("last_post_id")
+        items = res.items
+        if last_seen:
+            ids = [it.post_id for it in items]
+            if all(_post_key(i)[0] >= 0 for i in ids) and _post_key(last_seen)[0] >= 0:
+                items = [it for it in items if _post_key(it.post_id)[0] > _post_key(last_seen)[0]]
+            elif last_seen in ids:
+                items = items[ids.index(last_seen) + 1:]
+        for it in items:
+            if self.since and it.posted_at and datetime.fromisoformat(it.posted_at) < self.since:
+                continue
+            yield it
+        page_no = meta.get("page_no", 1)
+        upd = self.state_updates.setdefault(thread_key, {"kind": "thread", **{k: prior.get(k) for k in
+                                                        ("last_post_id", "pages", "last_page_url", "content_hash")}})
+        if res.items:
+            newest = max((it.post_id for it in res.items), key=_post_key)
+            if not upd.get("last_post_id") or _post_key(newest) > _post_key(upd["last_post_id"]):
+                upd["last_post_id"] = newest
+        reached_known = self.newest_first and last_seen and len(items) < len(res.items)
+        if res.next_url and res.next_url != response.url and not reached_known:
+            yield self.request(res.next_url, self.parse_page, role="thread", thread_key=thread_key,
+                               page_no=page_no + 1, listing_hash=meta.get("listing_hash"))
+        else:
+            upd.update(pages=page_no, last_page_url=response.url)
+            if meta.get("listing_hash") is not None:
+                upd["content_hash"] = meta["listing_hash"]  # the thread is complete up to this listing state
+        for extra in res.extra_urls:
+            yield self.request(extra, self.parse_page, role="thread", thread_key=thread_key, page_no=page_no)
+
+    def listing_page(self, response: Response, res: PageResult) -> Iterator[Any]:
+        for link in res.thread_links:
+            yield from self.enter_thread(link)
+        for board in res.board_links:
+            yield self.request(board, self.parse_page, role="listing", unconditional=True)
+        if res.next_url and res.next_url != response.url:
+            yield self.request(res.next_url, self.parse_page, role="listing", unconditional=True)
+
+    def enter_thread(self, link: ThreadLink) -> Iterator[Request]:
+        st = self.thread_state.get(link.url)
+        if st and link.listing_hash and st.get("content_hash") == link.listing_hash:
+            self.unchanged += 1
+            return  # nothing new in this thread since the last crawl
+        if st and st.get("last_page_url"):
+            yield self.request(st["last_page_url"], self.parse_page, role="thread", thread_key=link.url,
+                               page_no=st.get("pages") or 1, listing_hash=link.listing_hash)
+        else:
+            yield self.request(link.url, self.parse_page, role="thread", thread_key=link.url, page_no=1,
+                               listing_hash=link.listing_hash)
+
+    def follow_all(self, response: Response) -> Iterator[Request]:
+        try:
+            hrefs = response.css("a::attr(href)").getall()
+        except (AttributeError, ValueError):
+            return
+        for h in hrefs:
+            url = response.urljoin(h)
+            if urlparse(url).scheme in ("http", "https"):
+                yield self.request(url.split("#")[0], self.parse_page, role="listing", unconditional=True)
+
+    # ------------------------------------------------------------------------------------------ summary
+
+    def summary(self) -> dict:
+        by_kind: dict[str, int] = {}
+        for e in self.errors:
+            key = f"{e['error']}{'/' + str(e['status']) if e.get('status') else ''}"
+            by_kind[key] = by_kind.get(key, 0) + 1
+        return {"pages": self.pages, "unchanged": self.unchanged, "errors": len(self.errors),
+                "error_kinds": by_kind, "error_samples": self.errors[:20]}

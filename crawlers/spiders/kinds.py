@@ -1,0 +1,108 @@
+"""Spider per engine / kind. Each is the shared crawl loop plus its parser and entry behaviour."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from scrapy.http import Response
+
+from crawlers.parsers import PageResult, ParseError
+from crawlers.parsers.base import ThreadLink
+from crawlers.parsers.feed import parse_feed
+from crawlers.spiders.base import SourceSpider
+
+
+class ForumSpider(SourceSpider):
+    """Any HTML forum; the engine is detected per page (use the named subclasses when it is known)."""
+
+    name = "forum"
+    engine = "auto"
+
+
+class VBulletinSpider(ForumSpider):
+    name = "vbulletin"
+    engine = "vbulletin"
+
+
+class PhpbbSpider(ForumSpider):
+    name = "phpbb"
+    engine = "phpbb"
+
+
+class XenforoSpider(ForumSpider):
+    name = "xenforo"
+    engine = "xenforo"
+
+
+class IpbSpider(ForumSpider):
+    name = "ipb"
+    engine = "ipb"
+
+
+class SmfSpider(ForumSpider):
+    name = "smf"
+    engine = "smf"
+
+
+class DiscourseSpider(SourceSpider):
+    """Discourse JSON API: latest.json (paged by more_topics_url) → topic JSON → posts.json chunks."""
+
+    name = "discourse"
+    engine = "discourse"
+
+
+class TelegramSpider(SourceSpider):
+    """t.me/s/<channel> preview pages, newest first, paged by ?before=<id> until known posts."""
+
+    name = "telegram"
+    engine = "telegram"
+    newest_first = True
+
+
+class CommentsSpider(SourceSpider):
+    """Article/video comment threads from CSS selectors in sources.yaml (`selectors`); nested replies and
+    paginated comments; article listings via the `article` selector."""
+
+    name = "comments"
+    engine = "comments"
+
+    def parse_with_engine(self, text: str, url: str) -> PageResult:
+        res = super().parse_with_engine(text, url)
+        only_article = [i for i in res.items if i.extra.get("item_type") == "article"]
+        if res.thread_links and len(only_article) == len(res.items):
+            res.items = []  # a listing page that matched the article body selector is still a listing
+        return res
+
+
+class FeedSpider(SourceSpider):
+    """RSS/Atom feed → each entry's page (comments selectors when given, else the page's main text)."""
+
+    name = "feed"
+    engine = "feed"
+
+    def parse_with_engine(self, text: str, url: str) -> PageResult:
+        if self._is_feed(text):
+            entries = parse_feed(text.encode("utf-8"), url)
+            return PageResult(thread_links=[ThreadLink(url=e.url, title=e.title,
+                                                       listing_hash=f"{e.published}|{e.entry_id}") for e in entries])
+        from crawlers.parsers import parse_page
+
+        engine = "comments" if self.source.selectors.get("comment") else "generic"
+        res = parse_page(text, url, engine, self.ctx())
+        return res
+
+    @staticmethod
+    def _is_feed(text: str) -> bool:
+        head = text.lstrip()[:500].lower()
+        return head.startswith("<?xml") and ("<rss" in text[:2000].lower() or "<feed" in text[:2000].lower()) \
+            or head.startswith("<rss") or head.startswith("<feed")
+
+
+class GenericSpider(SourceSpider):
+    """Unknown pages: main text via trafilatura; follows same-host links when `options.follow_links`."""
+
+    name = "generic"
+    engine = "generic"
+
+    def listing_page(self, response: Response, res: PageResult) -> Iterator[Any]:
+        return iter(())

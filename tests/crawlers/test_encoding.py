@@ -1,0 +1,56 @@
+"""crawlers.encoding: declared (header/meta) and undeclared cp1251 / koi8-r / UTF-8 pages."""
+
+from __future__ import annotations
+
+from crawlers.encoding import decode_html, detect_encoding, sniff_cyrillic
+
+GOLDEN = "Посылкин опять потерял мою посылку, поддержка молчит уже неделю. Верните деньги!"
+PAGE = f"<html><head><title>Жалоба</title></head><body><p>{GOLDEN}</p></body></html>"
+
+
+def test_header_charset_wins():
+    body = PAGE.encode("cp1251")
+    assert decode_html(body, "text/html; charset=windows-1251")[0] == PAGE
+
+
+def test_meta_charset_when_no_header():
+    page = PAGE.replace("<head>", '<head><meta http-equiv="Content-Type" content="text/html; charset=koi8-r">')
+    text, enc = decode_html(page.encode("koi8-r"), "text/html")
+    assert enc == "koi8-r" and GOLDEN in text
+
+
+def test_html5_meta_charset():
+    page = PAGE.replace("<head>", '<head><meta charset="windows-1251">')
+    assert GOLDEN in decode_html(page.encode("cp1251"))[0]
+
+
+def test_undeclared_cp1251_is_sniffed():
+    text, enc = decode_html(PAGE.encode("cp1251"), "text/html")
+    assert enc == "cp1251" and text == PAGE
+
+
+def test_undeclared_koi8r_is_sniffed():
+    text, enc = decode_html(PAGE.encode("koi8-r"), None)
+    assert enc == "koi8-r" and text == PAGE
+
+
+def test_short_undeclared_texts_still_right():
+    for s in ("Привет, как дела?", "Банк списал деньги дважды", "ёлки-палки, опять сбой"):
+        assert sniff_cyrillic(s.encode("cp1251")) == "cp1251", s
+        assert sniff_cyrillic(s.encode("koi8-r")) == "koi8-r", s
+
+
+def test_utf8_undeclared_and_bom():
+    assert decode_html(PAGE.encode("utf-8"))[0] == PAGE
+    assert decode_html(b"\xef\xbb\xbf" + PAGE.encode("utf-8"))[0] == PAGE
+
+
+def test_override_beats_wrong_declaration():
+    wrong = PAGE.replace("<head>", '<head><meta charset="utf-8">').encode("cp1251")
+    assert GOLDEN in decode_html(wrong, None, override="cp1251")[0]
+    assert detect_encoding(wrong, None, "nonsense-charset") == "utf-8"  # unknown override ignored, meta used
+
+
+def test_undecodable_bytes_do_not_fail():
+    text, _ = decode_html(b"<p>\xff\xfe\x00 broken</p>", "text/html; charset=utf-8")
+    assert "broken" in text
