@@ -30,6 +30,7 @@ err_console = Console(stderr=True)
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = [
     "pipeline.cli.db_cmds",
+    "pipeline.cli.crawl_cmds",
     "pipeline.cli.queue_cmds",
     "pipeline.cli.flow_cmds",
     "pipeline.cli.demoweb_cmds",
