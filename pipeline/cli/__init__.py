@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "pipeline.cli.flow_cmds",
     "pipeline.cli.demoweb_cmds",
     "pipeline.cli.ingest_cmds",
+    "pipeline.cli.models_cmds",
     "pipeline.cli.dashboard_cmds",
 ]
 

@@ -1,0 +1,215 @@
+"""Scoring models: on-disk format, versions, loading, and the `models` table.
+
+A scorer directory holds ``scorer.json`` (the spec: base backbone + its checksum, split layer, tasks with their
+labels and calibration temperatures, metrics) and ``weights.safetensors`` (the task stacks and heads, fp16).
+The frozen lower part comes from the backbone (``ensure_backbone``). ``model_version`` is a hash of both
+files, so retraining or re-calibrating gives a new version and old scores stay attributable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCORER_FILE = "scorer.json"
+WEIGHTS_FILE = "weights.safetensors"
+DEFAULT_MODEL = "brandmon-scorer"
+WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"
+
+
+class ModelError(RuntimeError):
+    """A model cannot be found, loaded or switched; the message says which and why."""
+
+
+@dataclass
+class TaskSpec:
+    labels: list[str]
+    multi_label: bool = False
+    temperature: float = 1.0
+    threshold: float = 0.5  # multi-label decision threshold on calibrated probabilities
+    trained: bool = False
+
+
+@dataclass
+class ScorerSpec:
+    name: str
+    base: str
+    base_sha256: str | None
+    split: int
+    max_tokens: int = 96
+    max_chars: int = 400
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    trained_at: str | None = None
+
+    def to_json(self) -> str:
+        d = self.__dict__.copy()
+        d["tasks"] = {k: v.__dict__ for k, v in self.tasks.items()}
+        return json.dumps(d, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ScorerSpec":
+        d = json.loads(text)
+        d["tasks"] = {k: TaskSpec(**v) for k, v in d.get("tasks", {}).items()}
+        return cls(**d)
+
+
+def model_version(path: Path) -> str:
+    h = hashlib.sha256()
+    for name in (SCORER_FILE, WEIGHTS_FILE):
+        h.update((Path(path) / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def resolve_model_dir(settings, name_or_path: str | None = None) -> Path:
+    """A scorer dir from a path, a name under models/weights, or the configured/shipped default."""
+    cand = name_or_path or settings.models.sentiment or DEFAULT_MODEL
+    for p in (Path(cand).expanduser(), WEIGHTS_ROOT / cand):
+        if (p / SCORER_FILE).exists():
+            return p
+    raise ModelError(f"model {cand!r}: no {SCORER_FILE} at that path or under {WEIGHTS_ROOT}")
+
+
+def read_spec(path: Path) -> ScorerSpec:
+    try:
+        return ScorerSpec.from_json((Path(path) / SCORER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError) as e:
+        raise ModelError(f"{path}/{SCORER_FILE}: unreadable scorer spec ({e})") from None
+
+
+def load_base(settings):
+    """The backbone as a plain ``AutoModel`` + ``AutoTokenizer`` (same path for shipped or configured)."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from models.backbone import ensure_backbone
+
+    path = ensure_backbone(settings)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the load report is noise for us
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+        base = AutoModel.from_pretrained(path, dtype="float32")
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    return base.eval(), tok, path
+
+
+def base_checksum(path) -> str | None:
+    mf = Path(path) / "manifest.json"
+    if mf.exists():
+        return json.loads(mf.read_text()).get("files", {}).get("model.safetensors")
+    return None
+
+
+@dataclass
+class Scorer:
+    net: Any  # models.network.ScorerNet
+    tokenizer: Any
+    spec: ScorerSpec
+    name: str
+    version: str
+    path: Path
+
+
+def build_net(base, spec: ScorerSpec):
+    from models.network import ScorerNet
+
+    return ScorerNet(base, spec.split, {t: len(s.labels) for t, s in spec.tasks.items()})
+
+
+def load_scorer(settings, name_or_path: str | None = None, quantize: bool | None = None) -> Scorer:
+    import torch
+    from safetensors.torch import load_file
+
+    path = resolve_model_dir(settings, name_or_path)
+    spec = read_spec(path)
+    base, tok, base_path = load_base(settings)
+    have = base_checksum(base_path)
+    if spec.base_sha256 and have and have != spec.base_sha256:
+        raise ModelError(
+            f"{path}: trained on backbone {spec.base_sha256[:12]}, but the configured backbone is {have[:12]}"
+        )
+    net = build_net(base, spec)
+    state = {k: v.float() for k, v in load_file(str(path / WEIGHTS_FILE)).items()}
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k.startswith("tasks.")]
+    if missing or unexpected:
+        raise ModelError(f"{path}: weights do not fit the network (missing {missing[:3]}, extra {unexpected[:3]})")
+    net.eval()
+    if settings.models.quantize if quantize is None else quantize:
+        net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear}, dtype=torch.qint8)
+    return Scorer(net, tok, spec, spec.name, model_version(path), path)
+
+
+def save_scorer(net, spec: ScorerSpec, out_dir: Path) -> str:
+    import torch
+    from safetensors.torch import save_file
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.task_state_dict().items()}
+    save_file(state, str(out_dir / WEIGHTS_FILE), metadata={"format": "pt"})
+    (out_dir / SCORER_FILE).write_text(spec.to_json(), encoding="utf-8")
+    return model_version(out_dir)
+
+
+# ---------------------------------------------------------------------------------------- models table
+
+
+def register(store, scorer: Scorer, activate_if_none: bool = True) -> bool:
+    """Insert the scorer's (model, version) row; activate it when no scoring model is active. Returns active."""
+    from pipeline.store import utcnow
+
+    with store.write() as con:
+        con.execute(
+            "INSERT INTO models (model, model_version, task, path, active, metrics_json, created_at) "
+            "VALUES (?, ?, 'score', ?, FALSE, ?, ?) ON CONFLICT DO NOTHING",
+            [scorer.name, scorer.version, str(scorer.path), json.dumps(scorer.spec.metrics), utcnow()],
+        )
+        n_active = con.execute("SELECT count(*) FROM models WHERE task='score' AND active").fetchone()[0]
+        if n_active == 0 and activate_if_none:
+            con.execute(
+                "UPDATE models SET active = TRUE WHERE model = ? AND model_version = ?",
+                [scorer.name, scorer.version],
+            )
+        row = con.execute(
+            "SELECT active FROM models WHERE model = ? AND model_version = ?", [scorer.name, scorer.version]
+        ).fetchone()
+    return bool(row[0])
+
+
+def active_model(store) -> tuple[str, str] | None:
+    with store.read() as con:
+        row = con.execute(
+            "SELECT model, model_version FROM models WHERE task='score' AND active ORDER BY created_at DESC LIMIT 1"
+        ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def list_models(store):
+    return store.query(
+        "SELECT m.model, m.model_version, m.active, m.path, m.created_at, "
+        "(SELECT count(*) FROM scores s WHERE s.model = m.model AND s.model_version = m.model_version) AS scores "
+        "FROM models m WHERE m.task = 'score' ORDER BY m.created_at"
+    )
+
+
+def activate(store, model: str, version: str | None = None) -> tuple[str, str]:
+    """Make one (model, version) the active scorer; ``version`` may be a prefix, or omitted for the newest."""
+    with store.write() as con:
+        rows = con.execute(
+            "SELECT model, model_version FROM models WHERE task='score' AND model = ? "
+            "AND (? IS NULL OR starts_with(model_version, ?)) ORDER BY created_at DESC",
+            [model, version, version],
+        ).fetchall()
+        if not rows:
+            raise ModelError(f"no registered scoring model {model!r}" + (f" version {version!r}" if version else ""))
+        if version and len(rows) > 1:
+            raise ModelError(f"version prefix {version!r} of {model!r} is ambiguous ({len(rows)} matches)")
+        m, v = rows[0]
+        con.execute("UPDATE models SET active = (model = ? AND model_version = ?) WHERE task = 'score'", [m, v])
+    return m, v

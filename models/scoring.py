@@ -1,0 +1,227 @@
+"""Scoring stage: sentiment + intent for mentions that have no score for the model's version yet.
+
+Only mentions whose *current* ``context_hash`` has no row for the model version are scored (so an unchanged day
+costs zero model calls and does not even load the model), mentions of duplicate documents (``dup_of`` set) are
+skipped, batches are sorted by length and padded per batch, inference runs under ``torch.inference_mode()``
+with a fixed thread count and (by default) dynamic int8 quantisation of the Linear layers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from models import registry
+from models.intent import INTENT_LABELS
+from models.intent import decide as decide_intent
+from models.sentiment import SENTIMENT_LABELS
+from models.sentiment import decide as decide_sentiment
+from models.window import model_input
+
+log = logging.getLogger(__name__)
+
+_LOADED: dict[tuple, registry.Scorer] = {}
+_LOCK = threading.Lock()
+LOADS = {"count": 0}  # how many times a scorer was actually loaded (tests check lazy loading)
+
+
+def get_scorer(settings, name_or_path: str | None = None, quantize: bool | None = None) -> registry.Scorer:
+    path = registry.resolve_model_dir(settings, name_or_path)
+    q = settings.models.quantize if quantize is None else quantize
+    key = (str(path.resolve()), registry.model_version(path), q, str(settings.models.backbone),
+           str(settings.models.cache_dir))
+    with _LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = registry.load_scorer(settings, str(path), quantize=q)
+            LOADS["count"] += 1
+        return _LOADED[key]
+
+
+def set_threads(settings) -> int:
+    import os
+
+    import torch
+
+    n = settings.models.threads or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n
+
+
+@dataclass
+class Predictions:
+    p_sentiment: np.ndarray  # [n, 3] calibrated
+    p_intent: np.ndarray  # [n, 5] calibrated, independent sigmoids
+    calls: int = 0
+    seconds: float = 0.0
+    sentiment: list[str] = field(default_factory=list)
+    unsure: np.ndarray | None = None
+    intent: list[str] = field(default_factory=list)
+
+
+def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: int = 32,
+                   progress: Callable[[int], None] | None = None, unsure_threshold: float = 0.55) -> Predictions:
+    """Score prepared model inputs (``models.window.model_input`` strings)."""
+    import torch
+
+    n = len(inputs)
+    ps = np.zeros((n, len(SENTIMENT_LABELS)), np.float32)
+    pi = np.zeros((n, len(INTENT_LABELS)), np.float32)
+    calls = 0
+    t0 = time.time()
+    spec = scorer.spec
+    ts, ti = spec.tasks["sentiment"], spec.tasks["intent"]
+    order = sorted(range(n), key=lambda i: len(inputs[i]))  # similar lengths together: little padding
+    with torch.inference_mode():
+        for s in range(0, n, batch_size):
+            idx = order[s:s + batch_size]
+            enc = scorer.tokenizer([inputs[i] for i in idx], padding=True, truncation=True,
+                                   max_length=spec.max_tokens, return_tensors="pt")
+            out = scorer.net(enc["input_ids"], enc["attention_mask"])
+            calls += 1
+            ps[idx] = torch.softmax(out["sentiment"].float() / ts.temperature, -1).numpy()
+            pi[idx] = torch.sigmoid(out["intent"].float() / ti.temperature).numpy()
+            if progress:
+                progress(len(idx))
+    sent, unsure = decide_sentiment(ps, unsure_threshold)
+    return Predictions(ps, pi, calls, time.time() - t0, sent, unsure, decide_intent(pi, ti.threshold))
+
+
+def predict_texts(settings, texts: Sequence[str], targets: Sequence[str | None] | None = None,
+                  model: str | None = None, quantize: bool | None = None,
+                  progress: Callable[[int], None] | None = None) -> Predictions:
+    """Batch prediction for arbitrary texts (``brandmon predict`` / ``eval``); ``targets`` marks the brand."""
+    scorer = get_scorer(settings, model, quantize)
+    set_threads(settings)
+    targets = list(targets) if targets is not None else [None] * len(texts)
+    inputs = [model_input(str(t or ""), target=tg if isinstance(tg, str) and tg else None,
+                          max_chars=scorer.spec.max_chars) for t, tg in zip(texts, targets)]
+    return predict_inputs(scorer, inputs, settings.models.batch_size, progress, settings.models.unsure_threshold)
+
+
+# ---------------------------------------------------------------------------------------------- stage
+
+
+def _pending(store, version: str, brands: list[str] | None, since=None, until=None) -> pd.DataFrame:
+    where = ["(d.dup_of IS NULL)", "NOT EXISTS (SELECT 1 FROM scores s WHERE s.mention_id = m.mention_id "
+             "AND s.model_version = ? AND s.context_hash = m.context_hash)"]
+    params: list[Any] = [version]
+    if brands:
+        where.append("m.brand_id IN (SELECT unnest(?))")
+        params.append(list(brands))
+    if since is not None:
+        where.append("coalesce(d.posted_at, d.fetched_at) >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("coalesce(d.posted_at, d.fetched_at) < ?")
+        params.append(until)
+    sql = ("SELECT m.mention_id, m.context, m.context_hash, m.matched FROM mentions m "
+           "JOIN documents d ON d.doc_id = m.doc_id WHERE " + " AND ".join(where))
+    return store.query(sql, params)
+
+
+def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, version: str,
+                 progress: Callable[[int, int], None] | None, chunk: int = 512) -> tuple[int, int]:
+    from pipeline.store import utcnow
+
+    scorer = get_scorer(settings, str(scorer_dir))
+    set_threads(settings)
+    done = calls = 0
+    total = len(pending)
+    for s in range(0, total, chunk):  # write as we go so an interrupted run keeps its work
+        part = pending.iloc[s:s + chunk]
+        inputs = [model_input(c, target=mt, max_chars=scorer.spec.max_chars)
+                  for c, mt in zip(part["context"], part["matched"].where(part["matched"].notna(), None))]
+        pr = predict_inputs(scorer, inputs, settings.models.batch_size, None, settings.models.unsure_threshold)
+        calls += pr.calls
+        now = utcnow()
+        rows = pd.DataFrame({
+            "mention_id": part["mention_id"].to_numpy(),
+            "model": name, "model_version": version,
+            "context_hash": part["context_hash"].to_numpy(),
+            "sentiment": pr.sentiment,
+            "p_neg": pr.p_sentiment[:, 0].astype(float), "p_neu": pr.p_sentiment[:, 1].astype(float),
+            "p_pos": pr.p_sentiment[:, 2].astype(float),
+            "unsure": pr.unsure.astype(bool),
+            "intent": pr.intent,
+            "intent_probs_json": [json.dumps({k: round(float(v), 4) for k, v in zip(INTENT_LABELS, row)})
+                                  for row in pr.p_intent],
+            "scored_at": now,
+        })
+        store.upsert("scores", rows, key=["mention_id", "model_version"])
+        done += len(part)
+        if progress:
+            progress(done, total)
+    return done, calls
+
+
+def _model_row(store, scorer_dir) -> tuple[str, str, bool]:
+    """Register the scorer dir's (name, version) without loading weights; activate it if none is active."""
+    spec = registry.read_spec(scorer_dir)
+    version = registry.model_version(scorer_dir)
+    lite = registry.Scorer(None, None, spec, spec.name, version, scorer_dir)
+    active = registry.register(store, lite)
+    return spec.name, version, active
+
+
+def score_pending(settings, store, brands: list[str] | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict:
+    """Score the active model's pending mentions (registering + activating the default model if none is)."""
+    from pipeline.logs import log_context
+
+    with log_context(stage="score"):
+        t0 = time.time()
+        active = registry.active_model(store)
+        scorer_dir = None
+        if active is not None:
+            row = store.query("SELECT path FROM models WHERE model = ? AND model_version = ?", list(active))
+            p = row["path"].iloc[0] if len(row) else None
+            try:
+                cand = registry.resolve_model_dir(settings, p)
+                if registry.model_version(cand) == active[1]:
+                    scorer_dir = cand
+            except registry.ModelError:
+                scorer_dir = None
+            if scorer_dir is None:
+                log.warning("active model %s %s: files not found at %s; using the default", *active, p)
+        if scorer_dir is None:
+            scorer_dir = registry.resolve_model_dir(settings, None)
+            name, version, is_active = _model_row(store, scorer_dir)
+            if not is_active:
+                registry.activate(store, name, version)
+        else:
+            name, version = active
+        pending = _pending(store, version, brands)
+        scored, calls = (0, 0)
+        if len(pending):
+            scored, calls = _score_frame(settings, store, scorer_dir, pending, name, version, progress)
+        counts = {"pending": int(len(pending)), "scored": scored, "model_calls": calls, "model": name,
+                  "model_version": version, "seconds": round(time.time() - t0, 2)}
+        log.info("scored %s", counts)
+        return counts
+
+
+def rescore(settings, store, model: str, brands: list[str] | None = None, since=None, until=None,
+            activate: bool = False, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Score stored mentions with another model (a path or a name under models/weights); earlier versions'
+    scores stay. The model is registered; it becomes active only with ``activate=True``."""
+    t0 = time.time()
+    scorer_dir = registry.resolve_model_dir(settings, model)
+    spec = registry.read_spec(scorer_dir)
+    version = registry.model_version(scorer_dir)
+    registry.register(store, registry.Scorer(None, None, spec, spec.name, version, scorer_dir),
+                      activate_if_none=True)
+    if activate:
+        registry.activate(store, spec.name, version)
+    pending = _pending(store, version, brands, since, until)
+    scored, calls = (0, 0)
+    if len(pending):
+        scored, calls = _score_frame(settings, store, scorer_dir, pending, spec.name, version, progress)
+    return {"pending": int(len(pending)), "scored": scored, "model_calls": calls, "model": spec.name,
+            "model_version": version, "seconds": round(time.time() - t0, 2)}

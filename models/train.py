@@ -1,0 +1,496 @@
+"""Fine-tuning on CPU: cache the frozen lower encoder once, train the task's top layers + head.
+
+CPU is scarce, so the embedding matrix (250k x 384) and the lower ``split`` layers are frozen and run once per
+example (their output is cached in fp16, unpadded); each epoch then runs only the top layers. Inputs are the
+mention window with the target marked (``models.window``), at most ``max_tokens`` tokens, padded per batch.
+A held-out split per source gives early stopping, temperature scaling and the reported metrics.
+
+Sentiment: single-label softmax, per-row weights (noisy sources down-weighted). Intent: multi-label sigmoid with a
+per-row label mask, so a set labelled for one class only (car reviews: failure or not) trains just that class.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from models.evaluate import classification_report, multilabel_report
+from models.intent import INTENT_LABELS
+from models.sentiment import SENTIMENT_LABELS, normalise_sentiment
+from models.window import model_input
+
+log = logging.getLogger(__name__)
+
+# Down-weighted sources: RuTweetCorp's labels come from emoticons (noisy, and no neutral class).
+SOURCE_WEIGHTS = {"rutweetcorp_emoticon_labels": 0.3}
+
+# SentiRuEval's `target` is a company slug; these find the company in the tweet so it can be marked.
+TARGET_PATTERNS = {
+    "sberbank": ["сбербанк", "сбер", "sberbank", "сбербанк"], "vtb": ["втб", "vtb"],
+    "alfabank": ["альфа-банк", "альфабанк", "альфа банк", "альфа", "alfa"], "rshb": ["россельхозбанк", "рсхб"],
+    "bankmoskvy": ["банк москвы", "банка москвы", "бм"], "raiffeisen": ["райффайзен", "raiffeisen"],
+    "gazprom": ["газпромбанк", "газпром"], "uralsib": ["уралсиб"], "beeline": ["билайн", "beeline", "вымпелком"],
+    "mts": ["мтс", "mts"], "megafon": ["мегафон", "megafon"], "tele2": ["теле2", "tele2", "теле 2"],
+    "rostelecom": ["ростелеком", "rostelecom"], "skylink": ["скайлинк", "skylink"], "komstar": ["комстар"],
+}
+
+
+class TrainError(ValueError):
+    """Training data or options are unusable; one-line message."""
+
+
+@dataclass
+class TrainConfig:
+    task: str  # sentiment | intent
+    split: int = 9  # frozen lower layers
+    max_tokens: int = 80
+    max_chars: int = 400
+    epochs: int = 4
+    batch_size: int = 32
+    lr_layers: float = 6e-5
+    lr_head: float = 1e-3
+    weight_decay: float = 0.01
+    patience: int = 1
+    val_frac: float = 0.1
+    test_frac: float = 0.1
+    max_train: int | None = None
+    max_steps: int | None = None  # tests: stop after this many optimiser steps
+    seed: int = 13
+    threads: int = 0
+    eval_every: int | None = None  # steps between validations (default: once per epoch)
+
+    def __post_init__(self):
+        if self.task not in ("sentiment", "intent"):
+            raise TrainError(f"--task must be sentiment or intent, not {self.task!r}")
+
+
+@dataclass
+class Example:
+    text: str
+    y: Any  # int class (sentiment) or float vector (intent)
+    mask: Any = None  # intent: which labels are known
+    weight: float = 1.0
+    source: str = ""
+    part: str = "train"
+    fixed: str | None = None  # the file's own `split` column (train/test) wins over our split
+    hidden: Any = None
+    ids_len: int = 0
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    version: str
+    metrics: dict[str, Any]
+    losses: list[float] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------- data
+
+
+def _mark_target(text: str, target: Any) -> str | None:
+    if not isinstance(target, str) or not target:
+        return None
+    low = text.lower()
+    for slug in target.split(","):
+        for pat in TARGET_PATTERNS.get(slug.strip(), [slug.strip()]):
+            if pat and pat in low:
+                return pat
+    return None
+
+
+def _fixed_split(row) -> str | None:
+    v = str(getattr(row, "split", "") or "").strip().lower()
+    return {"train": "train", "test": "test", "dev": "val", "val": "val"}.get(v)
+
+
+def sentiment_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
+    out = []
+    for r in df.itertuples(index=False):
+        lab = normalise_sentiment(r.label)
+        if lab is None:
+            continue
+        src = str(getattr(r, "source", "") or "")
+        target = _mark_target(str(r.text), getattr(r, "target", None))
+        out.append(Example(model_input(str(r.text), target=target, max_chars=max_chars),
+                           SENTIMENT_LABELS.index(lab), weight=SOURCE_WEIGHTS.get(src, 1.0), source=src,
+                           fixed=_fixed_split(r)))
+    return out
+
+
+def intent_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
+    """Rows with ``label`` "a;b" (full labels) or problem/noproblem (only `failure` known)."""
+    out = []
+    k = len(INTENT_LABELS)
+    for r in df.itertuples(index=False):
+        raw = str(r.label).strip().lower()
+        y = np.zeros(k, np.float32)
+        mask = np.ones(k, np.float32)
+        if raw in ("problem", "noproblem"):
+            mask[:] = 0
+            mask[INTENT_LABELS.index("failure")] = 1
+            y[INTENT_LABELS.index("failure")] = 1.0 if raw == "problem" else 0.0
+            src = str(getattr(r, "source", "") or "car_reviews")
+        else:
+            labs = [x.strip() for x in raw.replace(",", ";").split(";") if x.strip()]
+            if not labs or any(x not in INTENT_LABELS for x in labs):
+                continue
+            for x in labs:
+                y[INTENT_LABELS.index(x)] = 1.0
+            src = str(getattr(r, "source", "") or "seed")
+        out.append(Example(model_input(str(r.text), max_chars=max_chars), y, mask=mask, source=src,
+                           fixed=_fixed_split(r)))
+    return out
+
+
+def read_training_csv(path: Path) -> pd.DataFrame:
+    from models.evaluate import read_labelled_csv
+
+    return read_labelled_csv(path, "text", "label", keep_extra=True)
+
+
+def assign_parts(examples: list[Example], cfg: TrainConfig, stratify: Callable[[Example], Any]) -> None:
+    """Held-out val/test per (source, label) group, deterministic."""
+    rng = random.Random(cfg.seed)
+    groups: dict[Any, list[Example]] = {}
+    for e in examples:
+        groups.setdefault((e.source, stratify(e)), []).append(e)
+    for g in groups.values():
+        rng.shuffle(g)
+        fixed_test = [e for e in g if e.fixed == "test"]
+        fixed_val = [e for e in g if e.fixed == "val"]
+        for e in fixed_test:
+            e.part = "test"
+        for e in fixed_val:
+            e.part = "val"
+        rest = [e for e in g if e.fixed not in ("test", "val")]
+        has_fixed = any(e.fixed for e in g)
+        n = len(g)
+        n_test = 0 if has_fixed else int(round(n * cfg.test_frac))
+        n_val = 0 if fixed_val else int(round(n * cfg.val_frac))
+        for i, e in enumerate(rest):
+            e.part = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    if cfg.max_train:
+        train = [e for e in examples if e.part == "train"]
+        rng.shuffle(train)
+        for e in train[cfg.max_train:]:
+            e.part = "unused"
+
+
+# --------------------------------------------------------------------------------------------- training
+
+
+def _batches(idx: list[int], lengths: list[int], bs: int, rng: random.Random) -> list[list[int]]:
+    """Length-bucketed shuffled batches (little padding, still random)."""
+    idx = sorted(idx, key=lambda i: (lengths[i], rng.random()))
+    bats = [idx[i:i + bs] for i in range(0, len(idx), bs)]
+    rng.shuffle(bats)
+    return bats
+
+
+def _pad(hiddens: list, dtype) -> tuple[Any, Any]:
+    import torch
+
+    L = max(h.shape[0] for h in hiddens)
+    H = hiddens[0].shape[1]
+    x = torch.zeros(len(hiddens), L, H, dtype=dtype)
+    m = torch.zeros(len(hiddens), L, dtype=torch.long)
+    for i, h in enumerate(hiddens):
+        x[i, : h.shape[0]] = h.to(dtype)
+        m[i, : h.shape[0]] = 1
+    return x, m
+
+
+def cache_lower(net, tok, examples: list[Example], max_tokens: int, bs: int = 64,
+                progress: Callable[[int, int], None] | None = None) -> None:
+    import torch
+
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
+    with torch.inference_mode():
+        for s in range(0, len(order), bs):
+            chunk = [examples[i] for i in order[s:s + bs]]
+            enc = tok([e.text for e in chunk], padding=True, truncation=True, max_length=max_tokens,
+                      return_tensors="pt")
+            h = net.lower_forward(enc["input_ids"], enc["attention_mask"])
+            lens = enc["attention_mask"].sum(1).tolist()
+            for e, hi, n in zip(chunk, h, lens):
+                e.hidden = hi[:n].to(torch.float16).clone()
+                e.ids_len = n
+            if progress:
+                progress(min(s + bs, len(order)), len(order))
+
+
+def _logits(stack, examples: list[Example], bs: int = 128):
+    import torch
+
+    outs = []
+    stack.eval()
+    with torch.no_grad():  # not inference_mode: temperature scaling differentiates through these
+        order = sorted(range(len(examples)), key=lambda i: examples[i].ids_len)
+        res: list[Any] = [None] * len(examples)
+        for s in range(0, len(order), bs):
+            ids = order[s:s + bs]
+            x, m = _pad([examples[i].hidden for i in ids], torch.float32)
+            lg = stack(x, m)
+            for i, row in zip(ids, lg):
+                res[i] = row
+        outs = torch.stack(res) if res else torch.zeros(0)
+    return outs
+
+
+def fit_temperature(logits, y, multi_label: bool, mask=None) -> float:
+    """Temperature scaling (Guo et al. 2017): one scalar minimising held-out NLL."""
+    import torch
+
+    if len(logits) == 0:
+        return 1.0
+    log_t = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
+    logits = logits.detach().float()
+
+    def closure():
+        opt.zero_grad()
+        z = logits / log_t.exp()
+        if multi_label:
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y, weight=mask)
+        else:
+            loss = torch.nn.functional.cross_entropy(z, y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    t = float(log_t.exp())
+    return t if math.isfinite(t) and 0.05 < t < 20 else 1.0
+
+
+def _targets(examples: list[Example], multi_label: bool):
+    import torch
+
+    if multi_label:
+        y = torch.tensor(np.stack([e.y for e in examples]))
+        m = torch.tensor(np.stack([e.mask for e in examples]))
+        return y, m
+    return torch.tensor([e.y for e in examples], dtype=torch.long), None
+
+
+def _metrics(probs: np.ndarray, examples: list[Example], multi_label: bool, threshold: float) -> dict[str, Any]:
+    if not examples:
+        return {}
+    if multi_label:
+        y = np.stack([e.y for e in examples])
+        m = np.stack([e.mask for e in examples])
+        return multilabel_report(y, probs >= threshold, INTENT_LABELS, known=m)
+    y_true = [SENTIMENT_LABELS[e.y] for e in examples]
+    y_pred = [SENTIMENT_LABELS[i] for i in probs.argmax(1)]
+    return classification_report(y_true, y_pred, SENTIMENT_LABELS)
+
+
+def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=None, use_corrections: bool = False,
+          init_from: str | None = None, progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
+    """Train one task's stack + head and write a complete scorer dir (other tasks copied from ``init_from``)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from models import registry
+
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    torch.set_num_threads(cfg.threads or settings.models.threads or max(1, torch.get_num_threads()))
+    multi = cfg.task == "intent"
+
+    frames = [read_training_csv(Path(p)) for p in data]
+    if use_corrections:
+        if store is None:
+            raise TrainError("--corrections needs the database")
+        frames.append(corrections_frame(store, cfg.task))
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["text", "label"])
+    examples = (intent_examples if multi else sentiment_examples)(df, cfg.max_chars)
+    if len(examples) < 10:
+        raise TrainError(f"only {len(examples)} usable labelled rows for task {cfg.task}; need at least 10")
+    assign_parts(examples, cfg, (lambda e: tuple(e.y.tolist())) if multi else (lambda e: e.y))
+    examples = [e for e in examples if e.part != "unused"]
+
+    # start from an existing scorer (default: the shipped one) so the other task keeps its trained stack
+    base, tok, base_path = registry.load_base(settings)
+    spec = _initial_spec(settings, init_from, base_path, cfg)
+    net = registry.build_net(base, spec)
+    init_dir = _init_dir(settings, init_from)
+    if init_dir is not None:
+        state = {k: v.float() for k, v in load_file(str(init_dir / registry.WEIGHTS_FILE)).items()}
+        if spec.split == registry.read_spec(init_dir).split:
+            net.load_state_dict(state, strict=False)
+    stack = net.tasks[cfg.task]
+    n_out = len(spec.tasks[cfg.task].labels)
+    stack.head = torch.nn.Linear(stack.head.in_features, n_out)  # fresh head for the task being trained
+
+    t0 = time.time()
+    cache_lower(net, tok, examples, cfg.max_tokens,
+                progress=(lambda a, b: progress("cache", a, b)) if progress else None)
+    t_cache = time.time() - t0
+    train_ex = [e for e in examples if e.part == "train"]
+    val_ex = [e for e in examples if e.part == "val"] or train_ex[: max(1, len(train_ex) // 10)]
+    test_ex = [e for e in examples if e.part == "test"]
+
+    params = [
+        {"params": [p for p in stack.layers.parameters()], "lr": cfg.lr_layers},
+        {"params": list(stack.head.parameters()), "lr": cfg.lr_head},
+    ]
+    opt = torch.optim.AdamW(params, weight_decay=cfg.weight_decay)
+    lengths = [e.ids_len for e in train_ex]
+    steps_per_epoch = math.ceil(len(train_ex) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs if cfg.max_steps is None else min(cfg.max_steps, steps_per_epoch * cfg.epochs)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) * max(0.05, 1 - s / max(1, total))
+    )
+    if not multi:
+        counts = np.bincount([e.y for e in train_ex], minlength=n_out).astype(np.float32)
+        cw = torch.tensor((counts.sum() / np.maximum(counts, 1) / n_out) ** 0.5)  # soften class imbalance
+    eval_every = cfg.eval_every or steps_per_epoch
+    best = (-1.0, None, 0)
+    losses: list[float] = []
+    step = 0
+    bad = 0
+    stop = False
+    for epoch in range(cfg.epochs):
+        for bat in _batches(list(range(len(train_ex))), lengths, cfg.batch_size, rng):
+            stack.train()
+            ex = [train_ex[i] for i in bat]
+            x, m = _pad([e.hidden for e in ex], torch.float32)
+            z = stack(x, m)
+            w = torch.tensor([e.weight for e in ex])
+            if multi:
+                y, km = _targets(ex, True)
+                loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none") * km).sum(1)
+                loss = (loss * w).sum() / (km.sum(1) * w).sum().clamp(min=1e-6)
+            else:
+                y, _ = _targets(ex, False)
+                loss = (torch.nn.functional.cross_entropy(z, y, weight=cw, reduction="none") * w).sum() / w.sum()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(stack.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss))
+            step += 1
+            if progress:
+                progress(f"epoch {epoch + 1}", step, total)
+            if step % eval_every == 0 or step == total:
+                score = _val_score(stack, val_ex, multi)
+                log.info("step=%d epoch=%d loss=%.4f val_macro_f1=%.4f", step, epoch + 1,
+                         float(np.mean(losses[-eval_every:])), score)
+                if score > best[0]:
+                    best = (score, {k: v.detach().clone() for k, v in stack.state_dict().items()}, step)
+                    bad = 0
+                else:
+                    bad += 1
+                    if bad > cfg.patience:
+                        stop = True
+            if step >= total:
+                stop = True
+            if stop:
+                break
+        if stop:
+            break
+    if best[1] is not None:
+        stack.load_state_dict(best[1])
+
+    # calibrate on validation, report on test
+    val_logits = _logits(stack, val_ex)
+    yv, mv = _targets(val_ex, multi)
+    temp = fit_temperature(val_logits, yv, multi, mv)
+    ts = spec.tasks[cfg.task]
+    ts.temperature, ts.trained = temp, True
+    report: dict[str, Any] = {"n_train": len(train_ex), "n_val": len(val_ex), "n_test": len(test_ex),
+                              "best_step": best[2], "steps": step, "temperature": round(temp, 4),
+                              "seconds_cache": round(t_cache, 1), "seconds_total": round(time.time() - t0, 1)}
+    t_logits = _logits(stack, test_ex)
+    probs = _probs(t_logits, temp, multi)
+    report["test"] = _metrics(probs, test_ex, multi, ts.threshold)
+    report["test_by_source"] = {}
+    for src in sorted({e.source for e in test_ex}):
+        idx = [i for i, e in enumerate(test_ex) if e.source == src]
+        report["test_by_source"][src] = _metrics(probs[idx], [test_ex[i] for i in idx], multi, ts.threshold)
+    report["calibration_ece"] = _ece(_probs(val_logits, temp, multi), val_ex, multi)
+    spec.metrics[cfg.task] = report
+    spec.trained_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    version = registry.save_scorer(net, spec, out_dir)
+    return TrainResult(Path(out_dir), version, report, losses)
+
+
+def _probs(logits, temp: float, multi: bool) -> np.ndarray:
+    import torch
+
+    if len(logits) == 0:
+        return np.zeros((0, 1))
+    z = logits / temp
+    return (torch.sigmoid(z) if multi else torch.softmax(z, -1)).numpy()
+
+
+def _ece(probs: np.ndarray, examples: list[Example], multi: bool, bins: int = 10) -> float | None:
+    if multi or not examples:
+        return None
+    conf = probs.max(1)
+    correct = probs.argmax(1) == np.array([e.y for e in examples])
+    ece = 0.0
+    for lo in np.linspace(0, 1, bins, endpoint=False):
+        sel = (conf > lo) & (conf <= lo + 1 / bins)
+        if sel.any():
+            ece += sel.mean() * abs(conf[sel].mean() - correct[sel].mean())
+    return round(float(ece), 4)
+
+
+def _val_score(stack, val_ex: list[Example], multi: bool) -> float:
+    lg = _logits(stack, val_ex)
+    probs = _probs(lg, 1.0, multi)
+    return float(_metrics(probs, val_ex, multi, 0.5).get("macro_f1", 0.0))
+
+
+def _init_dir(settings, init_from: str | None) -> Path | None:
+    from models import registry
+
+    try:
+        return registry.resolve_model_dir(settings, init_from)
+    except registry.ModelError:
+        if init_from:
+            raise
+        return None
+
+
+def _initial_spec(settings, init_from, base_path, cfg: TrainConfig):
+    from models import registry
+
+    d = _init_dir(settings, init_from)
+    if d is not None:
+        spec = registry.read_spec(d)
+        if spec.split == cfg.split:
+            spec.name = registry.DEFAULT_MODEL if init_from is None else spec.name
+            spec.base_sha256 = registry.base_checksum(base_path)
+            return spec
+    from models.backbone import BACKBONE_NAME
+
+    return registry.ScorerSpec(
+        name=registry.DEFAULT_MODEL,
+        base=BACKBONE_NAME if not settings.models.backbone else settings.models.backbone,
+        base_sha256=registry.base_checksum(base_path),
+        split=cfg.split, max_tokens=cfg.max_tokens, max_chars=cfg.max_chars,
+        tasks={"sentiment": registry.TaskSpec(list(SENTIMENT_LABELS)),
+               "intent": registry.TaskSpec(list(INTENT_LABELS), multi_label=True)},
+    )
+
+
+def corrections_frame(store, task: str) -> pd.DataFrame:
+    """Analyst corrections as labelled rows (the mention's scored context with the brand marked)."""
+    df = store.query(
+        "SELECT m.context AS text, c.value AS label, m.matched AS target, 'corrections' AS source "
+        "FROM corrections c JOIN mentions m USING (mention_id) WHERE c.field = ?", [task]
+    )
+    return df
