@@ -24,6 +24,12 @@ SENTIMENTS = ("negative", "neutral", "positive")
 INTENTS = ("question", "failure", "complaint", "praise", "other")
 
 
+def _one(cur) -> tuple | None:
+    """First row; fetches everything, since DuckDB keeps a half-read result open and blocks the connection."""
+    rows = cur.fetchall()
+    return rows[0] if rows else None
+
+
 def _df(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     return con.execute(sql, params or []).df()
 
@@ -81,18 +87,18 @@ def overview_kpis(con, since: datetime, brand_ids: list[str] | None = None, now:
     """Headline numbers for the window starting at `since`."""
     p: list[Any] = [since]
     where = _in("m.brand_id", brand_ids, p)
-    row = con.execute(f"""
+    row = _one(con.execute(f"""
         SELECT count(*) AS mentions,
                count(*) FILTER (WHERE cs.sentiment = 'negative') AS negative,
                count(*) FILTER (WHERE cs.sentiment IS NOT NULL) AS scored
         FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
-        WHERE d.posted_at >= ? AND {COUNTABLE} {where}""", p).fetchone()
+        WHERE d.posted_at >= ? AND {COUNTABLE} {where}""", p))
     # Same definitions as pipeline.kpis: received = non-dismissed items by post time, answered = has a first
     # response, time to first response from the post, breaches = open, unanswered and past due.
     now = now or pd.Timestamp.now(tz="UTC")
     p2: list[Any] = [now, since]
-    where2 = _in("e.brand_id", brand_ids, p2)
-    esc = con.execute(f"""
+    where2 = _in("brand_id", brand_ids, p2)
+    esc = _one(con.execute(f"""
         WITH items AS (
             SELECT e.*, coalesce(d.posted_at, e.created_at) AS received_at, e.state IN ('new', 'assigned', 'in_progress') AS is_open
             FROM escalations e JOIN mentions m USING (mention_id) LEFT JOIN documents d ON d.doc_id = m.doc_id
@@ -103,7 +109,7 @@ def overview_kpis(con, since: datetime, brand_ids: list[str] | None = None, now:
                count(*) FILTER (WHERE in_window AND first_response_at IS NOT NULL) AS answered,
                median(greatest(0, epoch(first_response_at) - epoch(received_at)) / 3600.0)
                    FILTER (WHERE in_window AND first_response_at IS NOT NULL) AS ttfr_hours
-        FROM w WHERE TRUE {_dollars(where2, 3)}""", p2).fetchone()
+        FROM w WHERE TRUE {_dollars(where2, 3)}""", p2))
     mentions, negative, scored = row
     open_e, breaches, received, answered, ttfr = esc
     return {
@@ -224,9 +230,9 @@ def mentions(con, f: MentionFilter, limit: int = 500, offset: int = 0) -> pd.Dat
 
 def mention_count(con, f: MentionFilter) -> int:
     where, p = f.where()
-    return int(con.execute(f"""
+    return int(_one(con.execute(f"""
         SELECT count(*) FROM mentions m JOIN documents d USING (doc_id)
-        LEFT JOIN current_scores cs USING (mention_id) WHERE TRUE {where}""", p).fetchone()[0])
+        LEFT JOIN current_scores cs USING (mention_id) WHERE TRUE {where}""", p))[0])
 
 
 def mention_detail(con, mention_id: str) -> pd.DataFrame:
@@ -310,7 +316,7 @@ def escalation_events(con, escalation_id: str) -> pd.DataFrame:
 
 
 def escalation_state(con, escalation_id: str) -> dict | None:
-    r = con.execute("SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [escalation_id]).fetchone()
+    r = _one(con.execute("SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [escalation_id]))
     return None if r is None else {"state": r[0], "owner": r[1], "version": r[2]}
 
 

@@ -164,10 +164,14 @@ def make_synthetic_db(
     pre = np.array([p[0] for p in tmpl], dtype=object)[t_idx]
     post = np.array([p[1] for p in tmpl], dtype=object)[t_idx]
     bname = brand_names[b_idx]
-    text = pd.Series(pre) + pd.Series(bname) + pd.Series(post)
-    span_start = pd.Series(pre).str.len().to_numpy()
+    tails = np.array(["", "", " Кто сталкивался?", " Уже не первый раз.", " Напишите, если у вас так же.",
+                      " Оценка по пятибалльной шкале — сами понимаете.", " Это было вчера в 17:16.",
+                      " Поделитесь опытом в комментариях.", " P.S. писал в чат, ответа нет.",
+                      " Обновлю пост, если что-то изменится."], dtype=object)
+    text = pd.Series(pre) + pd.Series(bname) + pd.Series(post) + pd.Series(tails[rng.integers(0, len(tails), size=n)])
+    span_start = pd.Series(pre).str.len().to_numpy().copy()
     span_end = span_start + pd.Series(bname).str.len().to_numpy()
-    sent = np.array([t[0] for t in TEMPLATES], dtype=object)[t_idx]
+    sent = np.array([t[0] for t in TEMPLATES], dtype=object)[t_idx].copy()
     intent = np.array([t[1] for t in TEMPLATES], dtype=object)[t_idx]
     theme_key = np.array([t[2] for t in TEMPLATES], dtype=object)[t_idx]
 
@@ -322,9 +326,14 @@ def make_synthetic_db(
         "explanation": [f"{k}: {int(o)} упоминаний за 24 ч при норме {int(e)}±{int(np.sqrt(e))} в день за 14 дней"
                         for k, o, e in zip(a_kind, obs, exp)],
         "created_at": [now_ts - pd.Timedelta(hours=2 + 24 * i) for i in range(k_alerts)],
+        "source_id": [src_ids[i % len(SOURCES)] for i in range(k_alerts)],
         "acknowledged_by": [None if i < 6 else "Анна (поддержка)" for i in range(k_alerts)],
         "acknowledged_at": [pd.NaT if i < 6 else now_ts - pd.Timedelta(hours=1) for i in range(k_alerts)],
     })
+
+    if hostile:
+        alerts["explanation"] = [HOSTILE[i % len(HOSTILE)].format(i=i, b=brand_names[i % len(BRANDS)])
+                                 for i in range(k_alerts)]
 
     # ------------------------------------------------------------------ authors (aggregated from documents)
     ad = pd.DataFrame({"name": author, "source_id": src_ids[s_idx], "neg": sent == "negative",
