@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pandas as pd
 import pytest
 
 from pipeline import escalate as esc
@@ -57,7 +58,7 @@ def test_queue_order_reasons_and_exclusions(settings, store, world, now):
 
     # the official answer in thread t2 counts as the first response to the failure report
     row = q[q["mention_id"] == ids["failure"]].iloc[0]
-    assert row["first_response_at"] is not None
+    assert not pd.isna(row["first_response_at"])
     assert (now - row["first_response_at"].to_pydatetime()) == timedelta(hours=1)
     hist = esc.history(store, row["escalation_id"])
     assert list(hist["action"]) == ["create", "official_answer"]
