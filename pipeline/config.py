@@ -77,6 +77,7 @@ class ThemeSettings(BaseModel):
     method: Literal["agglomerative", "hdbscan"] = "agglomerative"  # clustering of mention embeddings
     max_tokens: int = 128  # embedding input length for theme texts
     n_keywords: int = 8
+    lexical_weight: float = 0.5  # share of lemma TF-IDF joined to the centred embeddings for clustering
     growth_ratio: float = 1.5  # size >= prev_size * ratio (and +min_cluster_size) -> growing
     fade_ratio: float = 0.67  # size <= prev_size * ratio -> fading
 
@@ -163,7 +164,7 @@ class IngestSettings(BaseModel):
             r"\b([A-Z]{2}\d{9}[A-Z]{2})\b",  # UPU S10 postal tracking number
         ]
     )
-    near_dup_threshold: float = 0.8  # word-shingle Jaccard for near duplicates
+    near_dup_threshold: float = 0.7  # word 3-shingle Jaccard for near duplicates (short posts: 0.8 misses reposts)
     near_dup_min_words: int = 8  # shorter texts are deduplicated exactly only
     spam_same_text_authors: int = 3  # same text from this many authors is spam
     spam_min_text_chars: int = 30  # ... unless shorter ("спасибо!" from many people is not spam)

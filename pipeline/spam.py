@@ -39,15 +39,23 @@ def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], 
     try:
         rate = con.execute(
             """
-            WITH b AS (
-                SELECT d.doc_id, d.source_id, d.author_key, d.posted_at FROM documents d
-                JOIN __spam_ids USING (doc_id)
-                WHERE d.author_key IS NOT NULL AND d.posted_at IS NOT NULL
+            WITH who AS (
+                SELECT DISTINCT d.source_id, d.author_key FROM documents d JOIN __spam_ids USING (doc_id)
+                WHERE d.author_key IS NOT NULL
+            ),
+            posts AS (
+                SELECT d.doc_id, d.source_id, d.author_key, d.posted_at FROM documents d JOIN who USING (source_id, author_key)
+                WHERE d.posted_at IS NOT NULL
+            ),
+            bursts AS (  -- one-hour windows, each starting at a post, holding too many posts
+                SELECT p.source_id, p.author_key, p.posted_at AS t0 FROM posts p JOIN posts q
+                  ON q.source_id = p.source_id AND q.author_key = p.author_key
+                 AND q.posted_at >= p.posted_at AND q.posted_at < p.posted_at + INTERVAL 1 HOUR
+                GROUP BY ALL HAVING count(*) > ?
             )
-            SELECT b.doc_id FROM b JOIN documents d
-              ON d.source_id = b.source_id AND d.author_key = b.author_key
-             AND d.posted_at BETWEEN b.posted_at - INTERVAL 30 MINUTE AND b.posted_at + INTERVAL 30 MINUTE
-            GROUP BY b.doc_id HAVING count(*) > ?
+            SELECT DISTINCT p.doc_id FROM posts p JOIN bursts b
+              ON b.source_id = p.source_id AND b.author_key = p.author_key
+             AND p.posted_at >= b.t0 AND p.posted_at < b.t0 + INTERVAL 1 HOUR
             """,
             [cfg.spam_max_posts_per_hour],
         ).df()["doc_id"].tolist()
@@ -66,7 +74,7 @@ def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], 
             [cfg.spam_min_text_chars, cfg.spam_same_text_authors],
         ).df()["doc_id"].tolist()
         # reasons already stored (a document flagged by an earlier batch keeps its other reasons)
-        affected = sorted(set(ids["doc_id"]) | set(same))
+        affected = sorted(set(ids["doc_id"]) | set(same) | set(rate))
         con.register("__spam_aff", pd.DataFrame({"doc_id": affected}))
         try:
             old = con.execute(

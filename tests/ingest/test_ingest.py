@@ -1,0 +1,196 @@
+"""ingest_pending on raw run folders written here the way the crawler writes them (real DuckDB file)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from pipeline.ingest import IngestError, doc_id_for, ingest_pending
+from pipeline.store import stable_id, utcnow
+
+LONG = ("Посылкин третий раз подряд теряет мои посылки, поддержка отвечает шаблонами, курьер не звонит, "
+        "а деньги за доставку так и не вернули. Больше никогда не буду пользоваться их услугами.")
+
+
+def _snapshot(store):
+    out = {}
+    for table, key in (("documents", "doc_id"), ("mentions", "mention_id"), ("authors", "author_key"),
+                       ("doc_lsh", "doc_id, band, bucket"), ("brands", "brand_id")):
+        out[table] = store.query(f"SELECT * FROM {table} ORDER BY {key}").to_csv(index=False)
+    return out
+
+
+def test_reingest_changes_nothing(settings, store, make_post, make_run):
+    items = [make_post(i, t) for i, t in enumerate([
+        LONG, "ШопОк вернул деньги, спасибо!", "Ласточка Банк заблокировал карту",
+        "Над рекой летала ласточка", "В Зерне вкусный капучино", "Просто болтаю о погоде",
+    ])]
+    make_run(settings, "run-1", items)
+    first = ingest_pending(settings, store, run_id="run-1")
+    assert first["documents_new"] == 6 and first["documents_updated"] == 0
+    assert first["mentions_by_brand"] == {"posylkin": 1, "shopok": 1, "lastochka": 1, "zerno": 1}
+    before = _snapshot(store)
+    again = ingest_pending(settings, store, run_id="run-1")
+    assert again["documents_new"] == 0 and again["documents_updated"] == 0 and again["documents_unchanged"] == 6
+    assert again.get("mentions", 0) == 0
+    assert _snapshot(store) == before
+    # the same run replayed with --all changes nothing either
+    ingest_pending(settings, store, all_runs=True)
+    assert _snapshot(store) == before
+
+
+def test_edited_post_updates_row_and_mention_context(settings, store, make_post, make_run):
+    make_run(settings, "run-1", [make_post(1, "Посылкин потерял посылку. Ласточка Банк тоже подвёл.")])
+    ingest_pending(settings, store, run_id="run-1")
+    did = doc_id_for("forum-a", "http://forum-a.test/t/1", "http://forum-a.test/t/1#p1", "1")
+    m = store.query("SELECT mention_id, brand_id, context_hash FROM mentions ORDER BY brand_id")
+    assert m["brand_id"].tolist() == ["lastochka", "posylkin"]
+    old_hash = dict(zip(m["brand_id"], m["context_hash"]))
+    pos_id = stable_id(did, "posylkin")
+    # a score for the old context, from the active model
+    with store.write() as con:
+        con.execute("INSERT INTO models (model, model_version, task, active) VALUES ('m', 'v1', 'score', TRUE)")
+        con.execute("INSERT INTO scores (mention_id, model, model_version, context_hash, sentiment) "
+                    "VALUES (?, 'm', 'v1', ?, 'negative')", [pos_id, old_hash["posylkin"]])
+    assert store.query("SELECT sentiment FROM current_scores WHERE mention_id = ?", [pos_id])["sentiment"][0] == "negative"
+
+    make_run(settings, "run-2", [make_post(1, "Посылкин всё-таки нашёл посылку и извинился.")])
+    r = ingest_pending(settings, store, run_id="run-2")
+    assert r["documents_updated"] == 1 and r["documents_new"] == 0
+    assert r["mentions_removed"] == 1  # the edit no longer mentions the bank
+    doc = store.query("SELECT text, run_id FROM documents WHERE doc_id = ?", [did])
+    assert doc["text"][0] == "Посылкин всё-таки нашёл посылку и извинился." and doc["run_id"][0] == "run-2"
+    m2 = store.query("SELECT mention_id, brand_id, context, context_hash FROM mentions")
+    assert m2["brand_id"].tolist() == ["posylkin"] and m2["mention_id"][0] == pos_id
+    assert m2["context_hash"][0] != old_hash["posylkin"] and "извинился" in m2["context"][0]
+    # the stale score no longer counts: the mention is waiting to be scored again
+    assert store.query("SELECT sentiment FROM current_scores WHERE mention_id = ?", [pos_id])["sentiment"].isna().all()
+
+
+def test_near_duplicates_across_sources_collapse(settings, store, make_post, make_run):
+    a = make_post(1, LONG, source="forum-a", posted_at="2024-05-01T10:00:00+03:00")
+    copy = make_post(7, LONG.replace("третий раз подряд", "третий раз").replace("!", "") + " #репост",
+                     source="vk-b", thread="http://vk-b.test/wall/5", posted_at="2024-05-01T12:00:00+03:00")
+    exact = make_post(8, LONG.upper(), source="tg-c", thread="http://tg-c.test/ch", posted_at="2024-05-01T13:00:00+03:00")
+    other = make_post(9, "Посылкин доставил быстро, курьер вежливый, упаковка целая, всем советую эту службу доставки.",
+                      source="vk-b", thread="http://vk-b.test/wall/6")
+    make_run(settings, "run-1", [a])
+    ingest_pending(settings, store, run_id="run-1")
+    make_run(settings, "run-2", [copy, exact, other])
+    r = ingest_pending(settings, store, run_id="run-2")
+    assert r["duplicates"] == 2
+    docs = store.query("SELECT source_id, doc_id, dup_of FROM documents ORDER BY source_id")
+    first = docs.loc[docs["source_id"] == "forum-a", "doc_id"].iloc[0]
+    dup = dict(zip(docs["doc_id"], docs["dup_of"].fillna("")))
+    assert dup[first] == ""
+    copies = docs[docs["source_id"].isin(["tg-c"])]["doc_id"].tolist() + [
+        doc_id_for("vk-b", "http://vk-b.test/wall/5", "", "7")]
+    assert all(dup[c] == first for c in copies)
+    assert dup[doc_id_for("vk-b", "http://vk-b.test/wall/6", "", "9")] == ""
+
+
+def test_near_duplicates_within_one_batch(settings, store, make_post, make_run):
+    items = [make_post(i, LONG + f" Подпись {i}.", source=f"s{i}", thread=f"http://s{i}.test/t",
+                       posted_at=f"2024-05-0{i + 1}T10:00:00+03:00") for i in range(3)]
+    make_run(settings, "run-1", list(reversed(items)))  # file order must not decide which is the first
+    ingest_pending(settings, store, run_id="run-1")
+    docs = store.query("SELECT source_id, dup_of FROM documents ORDER BY source_id")
+    first = doc_id_for("s0", "http://s0.test/t", "", "0")
+    assert docs["dup_of"].fillna("").tolist() == ["", first, first]
+
+
+def test_malformed_lines_are_counted_and_good_lines_kept(settings, store, make_post, make_run):
+    good = [make_post(i, f"Мобилайн пост номер {i}: связь пропала опять") for i in range(5)]
+    bad_lines = [
+        b"{not json at all\n",
+        b"\xff\xfe garbage bytes\n",
+        json.dumps({"source": "forum-a", "kind": "forum", "url": "http://x"}).encode() + b"\n",  # no post_id/text
+        json.dumps({**make_post(90, "x"), "text": 12345}).encode() + b"\n",  # text of the wrong type
+        json.dumps([1, 2, 3]).encode() + b"\n",  # not an object
+        json.dumps({**make_post(91, "   ")}).encode() + b"\n",  # empty text
+    ]
+    fixable = [
+        {**make_post(92, "ШопОк: пост с числовым id"), "post_id": 92},
+        {**make_post(93, "ШопОк: лайки строкой"), "likes": "12", "views": "много", "author": 777},
+        {**make_post(94, "ШопОк огромный пост " + "бла " * 2_700_000)},  # ~10.8 MB
+    ]
+    make_run(settings, "run-1", good[:2] + fixable, extra_lines=bad_lines)
+    make_run(settings, "run-1", good[2:], name="items-0002.jsonl")  # plain JSONL next to gzip
+    # a gzip file cut short (crawler killed mid-write): the lines before the cut still count
+    full = b"".join(json.dumps(make_post(50 + i, f"Зерно кофе латте {i}")).encode() + b"\n" for i in range(3))
+    blob = gzip.compress(full)
+    (settings.raw_dir / "run-1" / "items-0003.jsonl.gz").write_bytes(blob[: len(blob) - 12])
+
+    r = ingest_pending(settings, store, run_id="run-1")
+    assert r["bad_json"] == 2 and r["missing_field"] == 2 and r["wrong_type"] == 2
+    assert r["bad_lines"] == 6
+    assert r["oversized"] == 1 and r["coerced"] >= 2 and r["truncated_files"] == 1
+    assert any("items-0001.jsonl.gz:" in e for e in r["errors"])
+    docs = store.query("SELECT post_id_text, likes, views, author, length(text) AS n FROM ("
+                       "SELECT split_part(url, '#p', 2) AS post_id_text, * FROM documents) ORDER BY n DESC")
+    got = set(docs["post_id_text"])
+    assert {"0", "1", "2", "3", "4", "92", "93", "94"} <= got
+    assert settings.ingest.max_text_chars - 5 <= docs["n"].iloc[0] <= settings.ingest.max_text_chars
+    assert "50" in got  # lines before the cut of the truncated gzip file
+    row93 = docs[docs["post_id_text"] == "93"].iloc[0]
+    assert row93["likes"] == 12 and row93["views"] is None or str(row93["views"]) == "<NA>"
+    assert row93["author"] == "777"
+
+
+def test_pending_runs_follow_crawl_runs(settings, store, make_post, make_run):
+    make_run(settings, "done", [make_post(1, "ШопОк снова задержал заказ")])
+    make_run(settings, "busy", [make_post(2, "Мобилайн не ловит")])
+    now = utcnow()
+    with store.write() as con:
+        con.execute("INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status) VALUES "
+                    "('done', 'forum-a', ?, ?, 'ok'), ('busy', 'forum-a', ?, NULL, 'running')", [now, now, now])
+    r = ingest_pending(settings, store)
+    assert r["runs"] == 1 and r["documents_new"] == 1 and r["mentions_by_brand"] == {"shopok": 1}
+    runs = store.query("SELECT run_id, ingested_at FROM crawl_runs ORDER BY run_id")
+    assert runs.set_index("run_id")["ingested_at"].isna().to_dict() == {"busy": True, "done": False}
+    assert ingest_pending(settings, store)["runs"] == 0
+    with pytest.raises(IngestError, match="does not exist"):
+        ingest_pending(settings, store, run_id="no-such-run")
+
+
+def test_pii_is_masked_before_storage(settings, store, make_post, make_run):
+    make_run(settings, "run-1", [make_post(1, "ШопОк, верните деньги! Звоните +7 (912) 345-67-89 или ivan@mail.ru, "
+                                             "заказ №123456789", quoted=[{"text": "мой номер 8 916 111 22 33"}])])
+    ingest_pending(settings, store, run_id="run-1")
+    d = store.query("SELECT text, quoted_text FROM documents")
+    assert d["text"][0] == "ШопОк, верните деньги! Звоните [PHONE] или [EMAIL], заказ №[ORDER]"
+    assert d["quoted_text"][0] == "мой номер [PHONE]"
+    assert "[PHONE]" in store.query("SELECT context FROM mentions")["context"][0]
+
+
+def test_spam_signals(settings, store, make_post, make_run):
+    same = "Лучшие кредиты без отказа в Ласточка Банк, пишите в личку, одобрим всем за пять минут"
+    items = [make_post(i, same, author=f"bot{i}") for i in range(3)]
+    items.append(make_post(10, "ШопОк скидки тут http://a.test http://b.test www.c.test", author="farm"))
+    items += [make_post(100 + i, f"Мобилайн пост {i}", author="flooder",
+                        posted_at=f"2024-05-03T10:{i * 2:02d}:00+03:00") for i in range(25)]
+    items.append(make_post(200, "Мобилайн нормальный оператор, пользуюсь давно", author="human"))
+    make_run(settings, "run-1", items)
+    r = ingest_pending(settings, store, run_id="run-1")
+    d = store.query("SELECT author, spam, spam_reasons_json FROM documents")
+    by = d.groupby("author")
+    assert d[d["author"].str.startswith("bot")]["spam_reasons_json"].tolist() == ['["same_text_many_authors"]'] * 3
+    assert by.get_group("farm")["spam_reasons_json"].tolist() == ['["link_farm"]']
+    assert by.get_group("flooder")["spam"].all()
+    assert not by.get_group("human")["spam"].any()
+    assert r["spam"] == 3 + 1 + 25
+
+
+def test_authors_and_config_rows(settings, store, make_post, make_run):
+    items = [make_post(i, "Посылкин ок", author="alice") for i in range(3)] + [make_post(9, "ШопОк ок", author="bob")]
+    make_run(settings, "run-1", items)
+    ingest_pending(settings, store, run_id="run-1")
+    a = store.query("SELECT name, posts FROM authors ORDER BY name")
+    assert a.values.tolist() == [["alice", 3], ["bob", 1]]
+    # documents carry the same author_key as authors rows (others join on it)
+    j = store.query("SELECT count(*) AS n FROM documents d JOIN authors a USING (author_key)")
+    assert j["n"][0] == 4
+    b = store.query("SELECT brand_id FROM brands ORDER BY brand_id")["brand_id"].tolist()
+    assert b == ["lastochka", "mobiline", "posylkin", "shopok", "zerno"]
