@@ -97,9 +97,11 @@ class AliasMatcher:
         data = yaml.safe_load(Path(brands_file).read_text(encoding="utf-8"))["brands"]
         self.brands = []
         for b in data:
+            ambiguous = {a.lower() for a in b.get("ambiguous_aliases", [])}
             self.brands.append({
                 "id": b["id"],
-                "aliases": [_phrase_re(a) for a in b.get("aliases", [])],
+                # an alias listed as ambiguous too counts only with a context word
+                "aliases": [_phrase_re(a) for a in b.get("aliases", []) if a.lower() not in ambiguous],
                 "ambiguous": [_phrase_re(a) for a in b.get("ambiguous_aliases", [])],
                 "context": [re.compile(r"(?<!\w)" + re.escape(w) + r"(?!\w)", re.IGNORECASE)
                             for w in b.get("require_context", [])],
