@@ -28,7 +28,10 @@ def prefect_env(settings: Settings) -> None:
     Without a configured server (PREFECT_API_URL) Prefect runs a temporary local server backed by SQLite in
     PREFECT_HOME; keeping that beside the data folder means two brandmon installs never share (and lock) it.
     """
-    os.environ.setdefault("PREFECT_HOME", str(Path(settings.data_dir).resolve() / "prefect"))
+    home = Path(os.environ.setdefault("PREFECT_HOME", str(Path(settings.data_dir).resolve() / "prefect")))
+    home.mkdir(parents=True, exist_ok=True)
+    # The temporary server can take a while to start on a busy small machine (default 20 s).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
 

@@ -85,7 +85,7 @@ def test_second_run_on_unchanged_sources_makes_zero_model_calls(reference):
 
 @pytest.mark.parametrize(
     "pause",
-    ["ingest:2:before", "ingest:3:after", "score:2:before", "score:3:after"],
+    ["ingest:3:before", "ingest:3:after", "score:2:before", "score:3:after"],
 )
 def test_killed_run_rerun_equals_uninterrupted_run(reference, demo_web, tmp_path, pause):
     data = tmp_path / "data"

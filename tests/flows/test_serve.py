@@ -1,0 +1,53 @@
+"""`brandmon serve` with Prefect's temporary local server: a scheduled deployment really runs and records itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_serve_runs_the_alerts_schedule_and_records_a_flow_run(tmp_path):
+    from pipeline.store import Store
+
+    data = tmp_path / "data"
+    env = dict(os.environ, BRANDMON_SCHEDULE__ALERTS_MINUTES="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               BRANDMON_BRANDS_FILE=str(ROOT / "data" / "brands.yaml"),
+               BRANDMON_SOURCES_FILE=str(ROOT / "data" / "sources.yaml"))
+    env.pop("PREFECT_HOME", None)
+    env.pop("PREFECT_API_URL", None)
+    log = open(tmp_path / "serve.log", "w")
+    p = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "--data-dir", str(data), "serve"], cwd=ROOT, env=env,
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    store = Store(data / "brandmon.duckdb")
+    found = None
+    try:
+        deadline = time.monotonic() + 420
+        while time.monotonic() < deadline and p.poll() is None:
+            time.sleep(3)
+            if not store.path.exists():
+                continue
+            try:
+                df = store.query("SELECT flow, status FROM flow_runs WHERE flow = 'alerts' AND status <> 'running'")
+            except Exception:  # table not there yet / writer holding the file
+                continue
+            if not df.empty:
+                found = df.to_dict("records")[0]
+                break
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait(30)
+        log.close()
+    out = (tmp_path / "serve.log").read_text()
+    assert "Your deployments are being served" in out, out[-3000:]
+    assert found == {"flow": "alerts", "status": "ok"}, out[-3000:]
+    assert (data / "prefect").is_dir()  # Prefect's state lives beside the data by default
