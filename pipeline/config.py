@@ -71,14 +71,16 @@ class ModelSettings(BaseModel):
 
 class ThemeSettings(BaseModel):
     min_cluster_size: int = 3
-    distance_threshold: float = 0.35
-    match_threshold: float = 0.80  # centroid cosine to keep a theme id across runs
+    # Cosine distance cut in the clustering space (centred e5 + lemma TF-IDF); tuned on citizen appeals,
+    # see README "Complaint themes". Larger = fewer unassigned, coarser themes.
+    distance_threshold: float = 0.78
+    match_threshold: float = 0.65  # centroid cosine (centred) to keep a theme id across runs
     lookback_days: int = 60
     method: Literal["agglomerative", "hdbscan"] = "agglomerative"  # clustering of mention embeddings
     max_tokens: int = 128  # embedding input length for theme texts
     n_keywords: int = 8
-    lexical_weight: float = 0.5  # share of lemma TF-IDF joined to the centred embeddings for clustering
-    growth_ratio: float = 1.5  # size >= prev_size * ratio (and +min_cluster_size) -> growing
+    lexical_weight: float = 0.3  # share of lemma TF-IDF joined to the centred embeddings for clustering
+    growth_ratio: float = 1.5  # size >= prev_size * ratio (and at least +2) -> growing
     fade_ratio: float = 0.67  # size <= prev_size * ratio -> fading
 
 
