@@ -70,6 +70,11 @@ class World:
         )
         if brand is None:
             return doc_id, None
+        return doc_id, self.mention(doc_id, text, brand, sentiment, intent, at, p_neg)
+
+    def mention(self, doc_id: str, text: str, brand: str, sentiment: str, intent: str, at: datetime,
+                p_neg: float | None = None) -> str:
+        """A brand mention in an existing post, scored by the fixture's stand-in model."""
         mention_id = stable_id(doc_id, brand)
         self.mentions.append(
             dict(mention_id=mention_id, doc_id=doc_id, brand_id=brand, span_start=0, span_end=5, matched=brand,
@@ -82,10 +87,10 @@ class World:
         probs = {k: (0.7 if k == intent else 0.075) for k in INTENTS}
         self.scores.append(
             dict(mention_id=mention_id, model="test-scorer", model_version="v1", context_hash=text_hash(text),
-                 sentiment=sentiment, p_neg=pn, p_neu=pu, p_pos=pp, unsure=False, intent=intent,
+                 sentiment=sentiment, p_neg=pn, p_pos=pp, p_neu=pu, unsure=False, intent=intent,
                  intent_probs_json=json.dumps(probs), scored_at=pd.Timestamp(at))
         )
-        return doc_id, mention_id
+        return mention_id
 
     def theme(self, theme_id: str, brand: str, label: str, mention_ids: list[str], status: str = "stable",
               size: int | None = None, prev_size: int = 0, keywords: list[str] | None = None) -> None:
