@@ -211,6 +211,24 @@ def _span(ctx: str, a: Any, b: Any, matched: Any) -> tuple[int | None, int | Non
     return None, None
 
 
+def record(row: pd.Series) -> Any:
+    """A row as attributes with every missing value (NaN, NA, NaT) as None, so `x or "—"` is safe."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**{str(k): (None if _missing(v) else v) for k, v in row.items()})
+
+
+def fmt_ts(ts: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "—" if ts is None or _missing(ts) else pd.Timestamp(ts).strftime(fmt)
+
+
+def _missing(v: Any) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):  # lists/arrays are values, not missing
+        return False
+
+
 _HTTP = re.compile(r"^https?://[^\s/?#\\]+", re.IGNORECASE)
 
 

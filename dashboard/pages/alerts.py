@@ -25,13 +25,14 @@ def main() -> None:
     if al.empty:
         st.success("Nothing to look at." if show == "open" else "No alerts.")
         return
-    for r in al.head(20).itertuples():
+    for _, row in al.head(20).iterrows():
+        r = c.record(row)
         with st.container(border=True):
             top = st.columns([6, 1])
             brand = names.get(r.brand_id, r.brand_id) if r.brand_id else "all brands"
             top[0].markdown(f"{KIND_ICONS.get(r.kind, '🔔')} **{c.md_escape(r.kind.replace('_', ' '))}** · "
-                            f"{c.md_escape(brand)} · {r.created_at:%Y-%m-%d %H:%M} UTC"
-                            + (f" · z = {r.z:.1f}" if r.z == r.z and r.z is not None else ""))
+                            f"{c.md_escape(brand)} · {c.fmt_ts(r.created_at)} UTC"
+                            + (f" · z = {r.z:.1f}" if r.z is not None else ""))
             top[0].markdown(c.md_escape(r.explanation))
             if r.acknowledged_by:
                 top[1].caption("✅ " + c.md_escape(r.acknowledged_by))

@@ -55,11 +55,11 @@ def detail(mention_id: str) -> None:
     if d.empty:
         st.info("This mention no longer exists.")
         return
-    r = d.iloc[0]
+    r = c.record(d.iloc[0])
     names = c.brand_names()
     st.subheader("Scored context")
     st.caption(" · ".join(c.md_escape(x) for x in (names.get(r.brand_id, r.brand_id), r.source_id,
-                                                     f"{r.posted_at:%Y-%m-%d %H:%M} UTC", f"author: {r.author}")))
+                                                     c.fmt_ts(r.posted_at) + " UTC", f"author: {r.author}")))
     with st.container(border=True):
         st.markdown(c.highlight(r.context, r.span_start, r.span_end, r.matched))
     link = c.safe_url(r.url)
@@ -68,8 +68,8 @@ def detail(mention_id: str) -> None:
     cols = st.columns(4)
     cols[0].metric("Sentiment", r.sentiment or "unscored", help="corrected by an analyst" if r.corrected else None)
     cols[1].metric("Intent", r.intent or "unscored")
-    cols[2].metric("P(negative)", "—" if pd.isna(r.p_neg) else f"{r.p_neg:.2f}")
-    cols[3].metric("Unsure", "yes" if r.unsure else "no")
+    cols[2].metric("P(negative)", "—" if r.p_neg is None else f"{r.p_neg:.2f}")
+    cols[3].metric("Unsure", "—" if r.unsure is None else ("yes" if r.unsure else "no"))
     st.caption(f"Model: {c.md_escape(r.model or '—')} · version {c.md_escape(r.model_version or '—')}"
                + (" · corrected by an analyst" if r.corrected else ""))
 
@@ -119,7 +119,7 @@ def main() -> None:
         st.session_state["mx_selected"] = options[rows[0]]
     if st.session_state.get("mx_selected") not in options:
         st.session_state["mx_selected"] = options[0]
-    preview = {r.mention_id: f"{r.posted_at:%m-%d %H:%M} · {r.brand} · {str(r.context)[:70]}" for r in df.itertuples()}
+    preview = {r.mention_id: f"{c.fmt_ts(r.posted_at, '%m-%d %H:%M')} · {r.brand} · {str(r.context)[:70]}" for r in df.itertuples()}
     chosen = st.selectbox("Mention (or click a row above)", options, format_func=preview.get, key="mx_selected")
     detail(chosen)
 

@@ -74,10 +74,11 @@ def main() -> None:
     al = c.q("latest_alerts", limit=5, brand_ids=brands)
     if al.empty:
         st.info("No alerts.")
-    for r in al.itertuples():
+    for _, row in al.iterrows():
+        r = c.record(row)
         icon = "✅" if r.acknowledged_by else "🔔"
         st.markdown(f"{icon} **{c.md_escape(r.kind)}** · {c.md_escape(names.get(r.brand_id, r.brand_id))} · "
-                    f"{r.created_at:%Y-%m-%d %H:%M} UTC — {c.md_escape(r.explanation)}")
+                    f"{c.fmt_ts(r.created_at)} UTC — {c.md_escape(r.explanation)}")
 
 
 main()

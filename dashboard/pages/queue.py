@@ -47,10 +47,10 @@ def reasons_lines(reasons_json: str | None) -> list[str]:
     return out
 
 
-def actions(row: pd.Series) -> None:
+def actions(row: dict) -> None:
     from pipeline.escalate import TRANSITIONS, add_comment, assign, transition
 
-    eid, version = row["escalation_id"], int(row["version"])
+    eid, version = row["escalation_id"], int(row["version"] or 1)
     st.markdown("**Act on it**")
     a1, a2 = st.columns(2)
     with a1.form(f"assign_{eid}", border=True):
@@ -110,8 +110,7 @@ def main() -> None:
         st.session_state["qu_selected"] = ids[0]
     labels = {r.escalation_id: f"{r.priority:.2f} · {r.state} · {r.brand} · {str(r.context)[:60]}" for r in df.itertuples()}
     eid = st.selectbox("Item (or click a row above)", ids, format_func=labels.get, key="qu_selected")
-    row = df.set_index("escalation_id").loc[eid]
-    row["escalation_id"] = eid
+    row = vars(c.record(df[df["escalation_id"] == eid].iloc[0]))
 
     left, right = st.columns([3, 2])
     with left:

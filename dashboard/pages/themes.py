@@ -77,7 +77,7 @@ def main() -> None:
     for r in members.head(3).itertuples():
         with st.container(border=True):
             st.markdown(c.highlight(r.context, r.span_start, r.span_end, r.matched))
-            st.caption(c.md_escape(f"{r.source_id} · {r.posted_at:%Y-%m-%d %H:%M} UTC · {r.author}"))
+            st.caption(c.md_escape(f"{r.source_id} · {c.fmt_ts(r.posted_at)} UTC · {r.author}"))
     st.markdown(f"**All members** ({len(members):,} shown)")
     c.table(members, "th_members", name=f"theme-{chosen}",
             columns=["posted_at", "source_id", "sentiment", "intent", "distance", "author", "context", "url"],
