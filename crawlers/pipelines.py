@@ -11,24 +11,9 @@ from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawlers.items import REQUIRED_FIELDS
+from crawlers.raw import existing_post_ids
 
 ITEMS_PER_FILE = 5000
-
-
-def existing_post_ids(run_dir: Path) -> set[str]:
-    """Post ids already written in this run's files (a resumed crawl must not write them again)."""
-    seen: set[str] = set()
-    for f in sorted(run_dir.glob("items-*.jsonl.gz")):
-        try:
-            with gzip.open(f, "rt", encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        seen.add(json.loads(line)["post_id"])
-                    except (ValueError, KeyError):
-                        continue
-        except (EOFError, OSError):  # a file cut short by a hard kill: keep what was readable
-            continue
-    return seen
 
 
 class RawWriterPipeline:

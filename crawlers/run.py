@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 
 Progress = Callable[[str, dict], None]
+THREAD_SUFFIX = "#thread"
 
 
 class CrawlError(RuntimeError):
@@ -58,7 +59,7 @@ def load_state(store: Store, source_id: str) -> dict:
     for r in rows.to_dict("records"):
         r = {k: (None if (isinstance(v, float) and v != v) else v) for k, v in r.items()}
         if r["kind"] == "thread":
-            threads[r["url"]] = {"last_post_id": r["last_post_id"], "pages": r["pages"],
+            threads[r["url"].removesuffix(THREAD_SUFFIX)] = {"last_post_id": r["last_post_id"], "pages": r["pages"],
                                  "content_hash": r["content_hash"], "last_page_url": r["last_page_url"]}
         else:
             pages[r["url"]] = {"etag": r["etag"], "last_modified": r["last_modified"], "content_hash": r["content_hash"]}
@@ -71,7 +72,9 @@ def save_state(store: Store, source_id: str, updates: dict[str, dict], con=None)
     now = utcnow()
     rows = []
     for url, u in updates.items():
-        rows.append({"source_id": source_id, "url": url, "kind": u.get("kind", "page"),
+        kind = u.get("kind", "page")
+        # a thread's first page and the thread itself share a URL; the fragment keeps their rows apart
+        rows.append({"source_id": source_id, "url": url + THREAD_SUFFIX if kind == "thread" else url, "kind": kind,
                      "last_post_id": u.get("last_post_id"), "pages": u.get("pages"), "etag": u.get("etag"),
                      "last_modified": u.get("last_modified"), "content_hash": u.get("content_hash"),
                      "last_page_url": u.get("last_page_url"), "updated_at": now})
@@ -79,7 +82,7 @@ def save_state(store: Store, source_id: str, updates: dict[str, dict], con=None)
 
 
 def count_items(run_dir: Path) -> int:
-    from crawlers.pipelines import existing_post_ids
+    from crawlers.raw import existing_post_ids
 
     return len(existing_post_ids(run_dir))
 
@@ -171,6 +174,7 @@ def crawl_source(settings: Settings, store: Store, source: SourceConfig, since: 
     with store.write() as con:
         if summary is not None:
             save_state(store, source.name, summary.get("state_updates", {}), con=con)
+            save_state(store, source.name, summary.get("thread_updates", {}), con=con)
         con.execute(
             "UPDATE crawl_runs SET finished_at=?, status=?, pages=?, items=?, errors=?, error_summary_json=?, "
             "raw_path=? WHERE run_id=?",

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         over_budget=stats.get("brandmon/over_budget", 0),
         spider=spider_cls.name,
         state_updates=spider.state_updates if spider is not None else {},
+        thread_updates=spider.thread_updates if spider is not None else {},
     )
     n = len(list(run_dir.glob("session-*.json")))
     (run_dir / f"session-{n:03d}.json").write_text(json.dumps(summary, ensure_ascii=False, default=str), encoding="utf-8")

@@ -7,9 +7,11 @@ from crawlers.spiders.kinds import (
     CommentsSpider, DiscourseSpider, FeedSpider, ForumSpider, GenericSpider, IpbSpider, PhpbbSpider, SmfSpider,
     TelegramSpider, VBulletinSpider, XenforoSpider,
 )
+from crawlers.spiders.social import ReviewsSpider, VkSpider, YoutubeSpider
 
 SPIDERS = {s.name: s for s in (ForumSpider, VBulletinSpider, PhpbbSpider, XenforoSpider, IpbSpider, SmfSpider, DiscourseSpider,
-                                CommentsSpider, FeedSpider, TelegramSpider, GenericSpider)}
+                                CommentsSpider, FeedSpider, TelegramSpider, GenericSpider, VkSpider, YoutubeSpider,
+                                ReviewsSpider)}
 
 
 def spider_for(source) -> type[SourceSpider]:

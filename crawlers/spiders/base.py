@@ -61,7 +61,8 @@ class SourceSpider(scrapy.Spider):
         state = state or {}
         self.page_state: dict[str, dict] = state.get("pages", {})
         self.thread_state: dict[str, dict] = state.get("threads", {})
-        self.state_updates: dict[str, dict] = {}
+        self.state_updates: dict[str, dict] = {}       # page URL -> page state
+        self.thread_updates: dict[str, dict] = {}      # thread key -> thread state
         self.errors: list[dict] = []
         self.pages = 0
         self.unchanged = 0
@@ -86,6 +87,8 @@ class SourceSpider(scrapy.Spider):
 
     def on_error(self, failure) -> None:
         req = failure.request
+        if "robots.txt" in str(failure.value):
+            return  # a politeness decision, not a failure (counted in stats as robotstxt/forbidden)
         resp = getattr(failure.value, "response", None)
         self.errors.append({
             "url": req.url,
@@ -156,7 +159,7 @@ class SourceSpider(scrapy.Spider):
                 continue
             yield it
         page_no = meta.get("page_no", 1)
-        upd = self.state_updates.setdefault(thread_key, {"kind": "thread", **{k: prior.get(k) for k in
+        upd = self.thread_updates.setdefault(thread_key, {"kind": "thread", **{k: prior.get(k) for k in
                                                         ("last_post_id", "pages", "last_page_url", "content_hash")}})
         if res.items:
             newest = max((it.post_id for it in res.items), key=_post_key)

@@ -1,0 +1,118 @@
+"""Each spider against the demo web on 127.0.0.1 (real Scrapy in a subprocess, real DuckDB)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from crawlers.demoweb import corpus
+from crawlers.run import crawl_sources
+from pipeline.store import Store
+
+from .conftest import DEMO_NOW, ROOT, crawl_settings, read_items, site_posts
+
+SPIDER_SOURCES = {  # source name in data/sources.yaml -> demo site key
+    "demo-xf": "xf", "demo-vb": "vb", "demo-phpbb": "phpbb", "demo-ipb": "ipb", "demo-discourse": "discourse",
+    "demo-tg": "tg",
+}
+
+
+def _crawl(tmp_path, srv, names, extra=None, **crawl):
+    s = crawl_settings(tmp_path, srv.url, extra, **crawl)
+    store = Store.from_settings(s)
+    store.upgrade()
+    res = crawl_sources(s, store, names, now=DEMO_NOW)
+    return s, store, res
+
+
+def _golden(site_key: str):
+    """(post id, author, ISO time, text start) of the last post of the first multi-post thread."""
+    site = corpus.load(ROOT / "data" / "demo_web").sites[site_key]
+    th = next(t for t in site.threads() if len(t.posts) > 1)
+    p = th.posts[-1]
+    when = th.times(DEMO_NOW)[-1]
+    return p, when
+
+
+@pytest.mark.parametrize("source", sorted(SPIDER_SOURCES))
+def test_spider_yields_every_post_with_golden_fields(tmp_path, demo_ro, source):
+    key = SPIDER_SOURCES[source]
+    expected = site_posts(ROOT / "data" / "demo_web", key)
+    if expected is None:
+        pytest.skip(f"demo site {key!r} has no content yet")
+    _, store, res = _crawl(tmp_path, demo_ro, [source])
+    r = res["sources"][source]
+    assert r["status"] == "ok", r
+    items = read_items(r["raw_path"])
+    assert len(items) == expected == r["items"]
+    assert len({i["post_id"] for i in items}) == expected
+    post, when = _golden(key)
+    got = next(i for i in items if i["text"].startswith(post.text.split("\n")[0][:40]))
+    assert got["author"] == post.author
+    assert datetime.fromisoformat(got["posted_at"]) == when.replace(second=0, microsecond=0)
+    assert got["thread_title"] and got["url"].startswith(demo_ro.url)
+    row = store.query("SELECT status, pages, items, errors FROM crawl_runs WHERE run_id = ?", [r["run_id"]])
+    assert row.iloc[0].to_dict() == {"status": "ok", "pages": r["pages"], "items": expected, "errors": 0}
+    meta = json.loads((tmp_path / "data" / "raw" / r["run_id"] / "meta.json").read_text())
+    assert meta["items"] == expected and meta["status"] == "ok"
+
+
+def test_xf_quotes_likes_and_signatures(tmp_path, demo_ro):
+    _, _, res = _crawl(tmp_path, demo_ro, ["demo-xf"])
+    items = {i["post_id"]: i for i in read_items(res["sources"]["demo-xf"]["raw_path"])}
+    first = items["101001"]
+    assert first["author"] == "Лёха_NN" and first["likes"] == 23
+    assert first["text"].startswith("Народ, у кого Мобилайн в Заречном?")
+    quoting = items["101004"]  # quotes post n=3 of the thread
+    assert quoting["quoted"] and quoting["quoted"][0]["author"] == "tolik_mob"
+    assert quoting["reply_to"] == "101003"
+    assert "Потерпите недельку" not in quoting["text"]
+    sig = items["102011"]
+    assert sig["signature"] == "Всё было лучше при кнопочных телефонах."
+    assert sig["signature"] not in sig["text"]
+
+
+def test_robots_disallowed_area_gets_zero_requests(tmp_path, demo_ro):
+    demo_ro.reset_hits()
+    src = {"name": "demo-root", "kind": "generic", "start_urls": ["{demo_web}/"], "local": True,
+           "max_pages": 40, "max_depth": 2, "options": {"follow_links": True}}
+    _, _, res = _crawl(tmp_path, demo_ro, ["demo-root"], [src])
+    r = res["sources"]["demo-root"]
+    assert r["robots_forbidden"] >= 1  # links to /private/ were there and refused
+    assert sum(n for p, n in demo_ro.hits.items() if p.startswith("/private/")) == 0
+    assert demo_ro.hits["/robots.txt"] >= 1
+
+
+def test_faults_retry_then_record(tmp_path, demo):
+    src = {"name": "faults", "kind": "generic", "local": True,
+           "start_urls": ["{demo_web}/faults/flaky?key=t1", "{demo_web}/faults/always500",
+                          "{demo_web}/faults/huge", "{demo_web}/faults/gzipbomb"]}
+    _, store, res = _crawl(tmp_path, demo, ["faults"], [src], retry_times=2)
+    r = res["sources"]["faults"]
+    assert demo.hits_full["/faults/flaky?key=t1"] == 2  # 503 once, then 200
+    assert demo.hits["/faults/always500"] == 3  # first try + 2 retries, then given up
+    row = store.query("SELECT status, errors, error_summary_json FROM crawl_runs WHERE run_id=?", [r["run_id"]])
+    summary = json.loads(row.iloc[0]["error_summary_json"])
+    failed = {e["url"].split("/faults/")[1]: e for e in summary["samples"]}
+    assert set(failed) == {"always500", "huge", "gzipbomb"}  # flaky recovered; the rest recorded, not dropped
+    assert failed["always500"]["status"] == 500 and failed["always500"]["retries"] == 2
+    assert row.iloc[0]["errors"] == 3 and row.iloc[0]["status"] == "partial"
+
+
+def test_calendar_trap_stops_at_the_page_bound(tmp_path, demo_ro):
+    demo_ro.reset_hits()
+    src = {"name": "trap", "kind": "generic", "local": True, "start_urls": ["{demo_web}/calendar/?month=2024-05"],
+           "max_pages": 12, "max_depth": 50, "options": {"follow_links": True}}
+    _, _, res = _crawl(tmp_path, demo_ro, ["trap"], [src])
+    assert res["sources"]["trap"]["status"] == "ok"
+    assert 1 < demo_ro.hits["/calendar/"] <= 12
+
+
+def test_private_addresses_refused_unless_local(tmp_path, demo_ro):
+    src = {"name": "notlocal", "kind": "generic", "start_urls": ["{demo_web}/xf/"], "local": False}
+    _, store, res = _crawl(tmp_path, demo_ro, ["notlocal"], [src])
+    r = res["sources"]["notlocal"]
+    assert r["items"] == 0 and r["status"] == "failed"
+    assert r["error_kinds"] == {"BlockedRequest": 1}
