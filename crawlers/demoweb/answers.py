@@ -41,12 +41,14 @@ def rows(c: Corpus, brands_file: Path | None = None) -> list[dict]:
                 named = m.find(t.title + "\n" + t.body)
                 for lab in t.article_labels:
                     out.append(_row(key, f"article-{t.id}", article_url(t), lab, False, named))
+            # Telegram message numbers are per channel: the id is the markup's data-post "channel/N"
+            prefix = f"{site.board(t.board_id).slug}/" if site.engine == "telegram" else ""
             for p in t.posts:
                 url = _post_url(site, t, p)
                 adv = p.author in c.advocates
                 named = m.find(p.text)
                 for lab in p.labels:
-                    out.append(_row(key, str(p.id), url, lab, adv, named))
+                    out.append(_row(key, prefix + str(p.id), url, lab, adv, named))
     return out
 
 

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from crawlers.demoweb import corpus as corpus_mod
 from crawlers.demoweb.common import NotFound, Page
+from crawlers.social.standins import SocialApis
 from crawlers.demoweb.render_misc import ROBOTS, Faults, calendar, huge_chunks, private, root
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,22 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self._serve(head=False)
 
+    def do_POST(self):  # the VK API stand-in takes form posts, like the real API
+        self._serve(head=False)
+
     def _serve(self, head: bool) -> None:
         demo = self.server.demo  # type: ignore[attr-defined]
         parts = urlsplit(self.path)
         path, query = parts.path, parse_qs(parts.query)
         demo._count(path, self.path)
+        if demo.social is not None and path.startswith(("/api/", "/reviews/")):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(min(length, 1 << 20)) if length else b""
+            answer = demo.social.handle(self.command, path, parts.query, dict(self.headers.items()), body)
+            if answer is not None:
+                status, ctype, payload = answer
+                return self._send(Page(payload, status=status, content_type=ctype.split(";")[0],
+                                       charset="utf-8"), head)
         try:
             if path == "/faults/slow":
                 secs = float((query.get("seconds") or ["5"])[0])
@@ -140,6 +152,8 @@ class DemoWebServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         corpus_mod.load(self.content_dir)  # fail fast on a broken corpus
+        # VK / YouTube / review-site stand-ins (crawlers.social.standins), when the content has them
+        self.social = SocialApis(self.content_dir / "social", now=now) if (self.content_dir / "social").is_dir() else None
 
     # lifecycle
     def start(self) -> "DemoWebServer":
