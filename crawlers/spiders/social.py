@@ -171,7 +171,7 @@ class VkSpider(ApiSpider):
         if deleted:
             self.crawler.stats.inc_value("brandmon/deleted_skipped", deleted)
         key = vk.wall_url(owner, pid)
-        for it in self.new_only(key, items, lambda i: int(i.extra["comment_id"])):
+        for it in self.new_only(key, items, lambda i: f"{int(i.extra['comment_id']):012d}"):  # state is text
             it.page_url = response.url
             yield it
         if params["offset"] + params["count"] < total:
