@@ -120,7 +120,27 @@ def lemmas(token: str) -> frozenset[str]:
     return frozenset({t} | {_norm(p.normal_form) for p in _morph().parse(t)})
 
 
-def compile_terms(extra: dict[str, float] | None = None) -> list[Term]:
+class Lexicon(list):
+    """Compiled terms, indexed by their first word so a text is scanned once, not once per term."""
+
+    def __init__(self, terms: list[Term]):
+        super().__init__(terms)
+        self.by_lemma: dict[str, list[Term]] = {}
+        self.by_stem: list[tuple[str, Term]] = []
+        for t in terms:
+            first = t.words[0]
+            if first.endswith("*"):
+                self.by_stem.append((first[:-1], t))
+            else:
+                self.by_lemma.setdefault(first, []).append(t)
+
+    def starting_at(self, token: str, token_lemmas: frozenset[str]) -> list[Term]:
+        out = [t for lem in token_lemmas for t in self.by_lemma.get(lem, ())]
+        out += [t for stem, t in self.by_stem if token.startswith(stem)]
+        return out
+
+
+def compile_terms(extra: dict[str, float] | None = None) -> Lexicon:
     """The default lexicon plus `extra` phrases (phrase → weight, category 'custom'; weight 0 drops a term)."""
     table: dict[str, tuple[str, float]] = {p: (c, w) for p, c, w in DEFAULT_TERMS}
     for phrase, weight in (extra or {}).items():
@@ -130,10 +150,9 @@ def compile_terms(extra: dict[str, float] | None = None) -> list[Term]:
             table[phrase] = ("custom", float(weight))
     terms = []
     for phrase, (cat, w) in table.items():
-        # a lexicon word is itself lemmatised unless it is a stem pattern, so "деньги" == "деньга"
         words = tuple(_norm(x) for x in phrase.split())
         terms.append(Term(phrase, cat, w, words))
-    return terms
+    return Lexicon(terms)
 
 
 def _word_matches(word: str, token: str, token_lemmas: frozenset[str]) -> bool:
@@ -142,18 +161,16 @@ def _word_matches(word: str, token: str, token_lemmas: frozenset[str]) -> bool:
     return word in token_lemmas
 
 
-def match_terms(text: str, terms: list[Term]) -> list[TermMatch]:
+def match_terms(text: str, terms: Lexicon | list[Term]) -> list[TermMatch]:
     """Terms present in `text`, strongest first; each phrase reported once."""
+    lex = terms if isinstance(terms, Lexicon) else Lexicon(list(terms))
     raw = _TOKEN.findall(text or "")
     toks = [_norm(t) for t in raw]
     lems = [lemmas(t) for t in toks]
     found: dict[str, TermMatch] = {}
-    for term in terms:
-        if term.phrase in found:
-            continue
-        first = term.words[0]
-        for i, tok in enumerate(toks):
-            if not _word_matches(first, tok, lems[i]):
+    for i, tok in enumerate(toks):
+        for term in lex.starting_at(tok, lems[i]):
+            if term.phrase in found:
                 continue
             pos, ok = i, True
             for word in term.words[1:]:
@@ -167,5 +184,4 @@ def match_terms(text: str, terms: list[Term]) -> list[TermMatch]:
                 pos = nxt
             if ok:
                 found[term.phrase] = TermMatch(term.phrase, term.category, term.weight, " ".join(raw[i : pos + 1]))
-                break
     return sorted(found.values(), key=lambda m: (-m.weight, m.phrase))
