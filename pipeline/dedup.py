@@ -24,6 +24,8 @@ NUM_PERM = 64
 BANDS = 16
 ROWS = NUM_PERM // BANDS
 EXACT_BAND = -1
+MAX_CHECK = 3  # candidates verified per document (those sharing the most bands)
+BUCKET_CAP = 64  # documents remembered per bucket within a batch (template-like texts share buckets)
 
 _rng = np.random.default_rng(20240501)  # fixed: buckets are persisted, so the hash family must never change
 _A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)).astype(np.uint64)
@@ -121,16 +123,24 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
     )
     dup_of: dict[str, str] = {}
 
-    # --- against earlier documents (already stored): one join
+    # --- against earlier documents (already stored): one join, the best few candidates per document
     con.register("__lsh_batch", rows)
     try:
         prior = con.execute(
-            """
-            SELECT b.doc_id, b.band, coalesce(d.dup_of, d.doc_id) AS first_id, d.text
-            FROM __lsh_batch b
-            JOIN doc_lsh l ON l.band = b.band AND l.bucket = b.bucket
-            JOIN documents d ON d.doc_id = l.doc_id
-            WHERE l.doc_id NOT IN (SELECT doc_id FROM __lsh_batch)
+            f"""
+            WITH hits AS (
+                SELECT b.doc_id, l.doc_id AS other, count(*) AS shared, bool_or(b.band = {EXACT_BAND}) AS exact
+                FROM __lsh_batch b JOIN doc_lsh l ON l.band = b.band AND l.bucket = b.bucket
+                WHERE l.doc_id NOT IN (SELECT doc_id FROM __lsh_batch)
+                GROUP BY ALL
+            ),
+            best AS (
+                SELECT * FROM hits
+                QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY exact DESC, shared DESC, other) <= {MAX_CHECK}
+            )
+            SELECT h.doc_id, h.exact, coalesce(d.dup_of, d.doc_id) AS first_id, d.text
+            FROM best h JOIN documents d ON d.doc_id = h.other
+            ORDER BY h.doc_id, h.exact DESC, h.shared DESC
             """
         ).df()
     finally:
@@ -139,20 +149,13 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
         from pipeline.normalize import dedup_key
 
         key_of = dict(zip(ids, keys))
-        for doc_id, g in prior.groupby("doc_id", sort=False):
-            ex = g[g["band"] == EXACT_BAND]
-            if not ex.empty:
-                dup_of[doc_id] = ex["first_id"].min()
+        for doc_id, exact_hit, first_id, text in prior.itertuples(index=False):
+            if doc_id in dup_of:
                 continue
-            mine = shingles(key_of[doc_id])
-            best = None
-            for first_id, text in g[["first_id", "text"]].drop_duplicates("first_id").itertuples(index=False):
-                if jaccard(mine, shingles(dedup_key(text))) >= threshold:
-                    best = first_id if best is None else min(best, first_id)
-            if best is not None:
-                dup_of[doc_id] = best
+            if exact_hit or jaccard(shingles(key_of[doc_id]), shingles(dedup_key(text))) >= threshold:
+                dup_of[doc_id] = first_id
 
-    # --- within the batch: the earlier (by order) document is the first
+    # --- within the batch, in order: a document is compared with the earlier originals sharing most bands
     first_by_exact: dict[int, int] = {}
     for i, b in enumerate(exact.tolist()):
         if ids[i] in dup_of:
@@ -162,13 +165,6 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
             dup_of[ids[i]] = dup_of.get(ids[j], ids[j])
     if len(near_idx) > 1:
         seen: dict[tuple[int, int], list[int]] = {}
-        cand: dict[int, set[int]] = {}
-        for r, i in enumerate(near_idx.tolist()):
-            for band in range(BANDS):
-                lst = seen.setdefault((band, int(near_buckets[r, band])), [])
-                if lst:
-                    cand.setdefault(i, set()).update(lst)
-                lst.append(i)
         cache: dict[int, set] = {}
 
         def sh(i: int) -> set:
@@ -176,13 +172,25 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
                 cache[i] = shingles(keys[i])
             return cache[i]
 
-        for i in sorted(cand):
+        for r, i in enumerate(near_idx.tolist()):
             if ids[i] in dup_of:
                 continue
-            for j in sorted(cand[i]):
+            bucket_keys = [(band, int(near_buckets[r, band])) for band in range(BANDS)]
+            shared: dict[int, int] = {}
+            for bk in bucket_keys:
+                for j in seen.get(bk, ()):
+                    shared[j] = shared.get(j, 0) + 1
+            for j in sorted(shared, key=lambda j: (-shared[j], j))[:MAX_CHECK]:
                 if jaccard(sh(i), sh(j)) >= threshold:
                     dup_of[ids[i]] = dup_of.get(ids[j], ids[j])
                     break
+            else:
+                for bk in bucket_keys:
+                    lst = seen.setdefault(bk, [])
+                    if len(lst) < BUCKET_CAP:
+                        lst.append(i)
     dup_of = {k: v for k, v in dup_of.items() if v != k}
+    # only originals are indexed: a copy is found through its original, and buckets stay small
+    rows = rows[~rows["doc_id"].isin(dup_of.keys())].reset_index(drop=True)
     return dup_of, rows
 

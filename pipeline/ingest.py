@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,13 +188,15 @@ class _Ctx:
     raw_path: str
 
 
+_CYR_CHARS = re.compile(r"[а-яёА-ЯЁ]")
+_LAT_CHARS = re.compile(r"[a-zA-Z]")
+
+
 def _lang(text: str, given: str | None) -> str:
     if given:
         return given
     head = text[:300]
-    cyr = sum(1 for c in head if "а" <= c.lower() <= "я" or c in "ёЁ")
-    lat = sum(1 for c in head if "a" <= c.lower() <= "z")
-    return "ru" if cyr >= lat else "en"
+    return "ru" if len(_CYR_CHARS.findall(head)) >= len(_LAT_CHARS.findall(head)) else "en"
 
 
 def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str, int]]:

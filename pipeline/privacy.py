@@ -22,6 +22,7 @@ EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-zА-Яа-я
 # Candidate digit runs: digits with spaces, dashes, dots or brackets between, optionally after '+'.
 _DIGITS = re.compile(r"(?<![\w+.,/:])(\+?\(?\d[\d\s().-]{8,24}\d)(?![\w/]|[.,:]\d)")
 _HAS_RUN = re.compile(r"\d[\d\s().+-]{7,}\d")
+_ANY_DIGIT = re.compile(r"\d")
 
 # Phone shapes (after the candidate is found): Russian +7/8 followed by 10 digits in 3-3-2-2 / 3-7 / 4-6
 # groupings, or an international +CC number.
@@ -100,7 +101,7 @@ def make_masker(order_patterns: list[str] | tuple[str, ...] = ()) -> Callable[[s
             text = EMAIL.sub("[EMAIL]", text)
         if not _HAS_RUN.search(text):
             # no long digit run: only order numbers with letters (RA123456789RU) can remain
-            if orders and any(c.isdigit() for c in text):
+            if orders and _ANY_DIGIT.search(text):
                 for rx in orders:
                     text = rx.sub(_order_repl, text)
             return text

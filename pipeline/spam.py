@@ -3,7 +3,7 @@ excluded from KPIs by default (readers filter `NOT spam`).
 
 Signals:
 - `link_farm`: a post with `Settings.ingest.spam_min_links` or more links;
-- `same_text_many_authors`: the same text (exact dedup key) from `spam_same_text_authors` or more different
+- `same_text_many_authors`: the same or nearly the same text (one dedup group: a document and its copies) from `spam_same_text_authors` or more different
   authors, for texts of at least `spam_min_text_chars` characters ("спасибо!" from many people is not spam);
 - `posting_rate`: an author with more than `spam_max_posts_per_hour` posts in one source within an hour.
 The last two are computed in SQL over everything stored, so they see across runs.
@@ -61,15 +61,15 @@ def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], 
         ).df()["doc_id"].tolist()
         same = con.execute(
             """
-            WITH buckets AS (
-                SELECT DISTINCT l.bucket FROM doc_lsh l JOIN __spam_ids USING (doc_id) WHERE l.band = -1
+            WITH roots AS (
+                SELECT DISTINCT coalesce(d.dup_of, d.doc_id) AS root FROM documents d JOIN __spam_ids USING (doc_id)
             ),
-            groups AS (
-                SELECT l.bucket FROM doc_lsh l JOIN buckets USING (bucket) JOIN documents d USING (doc_id)
-                WHERE l.band = -1 AND length(d.text) >= ?
-                GROUP BY l.bucket HAVING count(DISTINCT coalesce(d.author_key, d.doc_id)) >= ?
+            grp AS (
+                SELECT r.root FROM documents d JOIN roots r ON coalesce(d.dup_of, d.doc_id) = r.root
+                WHERE length(d.text) >= ?
+                GROUP BY r.root HAVING count(DISTINCT coalesce(d.author_key, d.doc_id)) >= ?
             )
-            SELECT DISTINCT l.doc_id FROM doc_lsh l JOIN groups USING (bucket) WHERE l.band = -1
+            SELECT d.doc_id FROM documents d JOIN grp g ON coalesce(d.dup_of, d.doc_id) = g.root
             """,
             [cfg.spam_min_text_chars, cfg.spam_same_text_authors],
         ).df()["doc_id"].tolist()

@@ -1,0 +1,160 @@
+"""Ingest throughput: documents/s and mentions/s on synthetic Russian forum posts, end to end.
+
+    .venv/bin/python benchmarks/ingest.py [--posts 200000] [--baseline-posts 5000]
+
+Writes a raw run of gzipped JSONL PostItems (brand names in inflected and transliterated forms, PII, reposts)
+to a temporary folder, then times `ingest_pending` on it (read, validate, normalise, mask PII, match brands,
+dedup, spam, upsert into a fresh DuckDB file). For comparison it times, in the same run, the brand matching
+alone and a naive matcher that lemmatizes every word with pymorphy3 (with the same LRU cache) on a sample,
+and prints the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FORMS = {
+    "posylkin": ["Посылкин", "Посылкина", "Посылкину", "Посылкиным", "Посылкине", "посылкинский", "Posylkin",
+                 "Посылкин Экспресс"],
+    "shopok": ["ШопОк", "ШопОка", "ШопОку", "ШопОком", "ШопОке", "Шопок", "ShopOk", "shopok.ru"],
+    "lastochka": ["Ласточка Банк", "Ласточка Банка", "Ласточка Банке", "банк Ласточка", "банка Ласточка",
+                  "Lastochka Bank"],
+    "mobiline": ["Мобилайн", "Мобилайна", "Мобилайну", "Мобилайном", "Мобилайне", "Mobiline", "mobiline.ru"],
+    "zerno": ["Кофейня Зерно", "кофейне Зерно", "кофейню Зерно", "Zerno Coffee"],
+}
+OPENERS = ["Вчера", "Сегодня утром", "На прошлой неделе", "Опять", "Третий раз за месяц", "Короче,", "Люди,",
+           "Всем привет.", "Не знаю, к кому ещё обратиться.", "Пишу сюда, потому что поддержка молчит."]
+PARTS = [
+    "{b} потерял мою посылку", "у {b} опять сломалось приложение", "{b} списал деньги дважды",
+    "в {b} нахамили по телефону", "{b} вернул деньги за два дня", "хочу сказать спасибо {b}",
+    "через {b} доставка заняла неделю", "поддержка {b} не отвечает", "{b} поднял цены",
+    "кто-нибудь пользовался {b}?", "{b} работает без нареканий", "курьер {b} опоздал на три часа",
+]
+FILLER = [
+    "Погода сегодня отвратительная, дождь весь день.", "Пробки на Садовом как всегда.",
+    "В выходные ездили на дачу, шашлыки удались.", "Сын пошёл в первый класс, все волнуются.",
+    "Котик опять разбил чашку.", "Купил новый ноутбук, пока доволен.", "На работе аврал до пятницы.",
+    "Ремонт в подъезде никак не закончат.", "Цены в магазинах растут каждый месяц.",
+    "Соседи сверху снова сверлят в восемь утра.",
+]
+TAILS = ["Больше не буду пользоваться.", "Всем советую.", "Что делать?", "Посоветуйте альтернативу.",
+         "Номер заказа 12345678, звоните +7 912 345-67-89.", "Пишите на ivan.petrov@mail.ru.", "",
+         "Спасибо, что дочитали.", "Цена вопроса 1 500 рублей.", "Жалобу уже написал."]
+
+
+def make_posts(n: int, seed: int = 7) -> list[dict]:
+    rnd = random.Random(seed)
+    brands = list(FORMS)
+    posts = []
+    for i in range(n):
+        if posts and rnd.random() < 0.04:  # repost of an earlier post in another source
+            src = dict(rnd.choice(posts[-2000:]))
+            text = src["text"] + (" #репост" if rnd.random() < 0.5 else "")
+        else:
+            k = rnd.choices([0, 1, 2], weights=[2, 6, 2])[0]
+            sents = [rnd.choice(OPENERS)]
+            for b in rnd.sample(brands, k):
+                sents.append(rnd.choice(PARTS).format(b=rnd.choice(FORMS[b])) + ".")
+            sents += rnd.sample(FILLER, rnd.randint(1, 3))
+            sents.append(rnd.choice(TAILS))
+            rnd.shuffle(sents[1:])
+            text = " ".join(s for s in sents if s)
+        source = f"forum-{i % 7}"
+        posts.append({
+            "source": source, "kind": "forum", "post_id": str(i), "url": f"http://{source}.test/t/{i // 20}#p{i}",
+            "thread_url": f"http://{source}.test/t/{i // 20}", "thread_title": "Отзывы",
+            "text": text, "author": f"user{rnd.randint(0, 20000)}",
+            "posted_at": f"2024-0{1 + i % 9}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00+03:00",
+            "likes": rnd.randint(0, 50),
+        })
+    return posts
+
+
+class NaiveMatcher:
+    """Baseline: lemmatize every word with pymorphy3, then look lemmas up in an alias table."""
+
+    def __init__(self, brands):
+        import pymorphy3
+        from functools import lru_cache
+
+        self.m = pymorphy3.MorphAnalyzer()
+        self.lemma = lru_cache(maxsize=200_000)(lambda w: self.m.parse(w)[0].normal_form)
+        self.aliases = {}
+        for b in brands:
+            for a in b.aliases:
+                words = tuple(self.lemma(w.lower()) for w in re.findall(r"\w+", a))
+                self.aliases.setdefault(words[0], []).append((b.id, words))
+
+    def match(self, text):
+        words = [self.lemma(w.lower()) for w in re.findall(r"\w+", text)]
+        found = set()
+        for i, w in enumerate(words):
+            for bid, al in self.aliases.get(w, ()):
+                if tuple(words[i : i + len(al)]) == al:
+                    found.add(bid)
+        return found
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--posts", type=int, default=200_000)
+    ap.add_argument("--baseline-posts", type=int, default=5_000)
+    args = ap.parse_args()
+
+    from pipeline.brands import build_matcher
+    from pipeline.config import load_brands, load_settings
+    from pipeline.ingest import ingest_pending
+    from pipeline.store import Store
+
+    posts = make_posts(args.posts)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(data_dir=Path(tmp) / "data", brands_file=ROOT / "data" / "brands.yaml",
+                                 sources_file=Path(tmp) / "none.yaml")
+        run = Path(settings.raw_dir) / "bench"
+        run.mkdir(parents=True)
+        per_file = 50_000
+        for f in range(0, len(posts), per_file):
+            with gzip.open(run / f"items-{f // per_file:04d}.jsonl.gz", "wb", compresslevel=1) as fh:
+                fh.write(b"".join(json.dumps(p, ensure_ascii=False).encode() + b"\n" for p in posts[f:f + per_file]))
+        store = Store.from_settings(settings)
+        store.upgrade()
+
+        brands = load_brands(settings.brands_file)
+        sample = [p["text"] for p in posts[: args.baseline_posts]]
+        fast = build_matcher(brands, settings)
+        fast.match(sample[0])  # load the morphology dictionaries outside the timing
+        naive = NaiveMatcher(brands)
+        naive.match(sample[0])
+        t = time.perf_counter()
+        n_fast = sum(len(fast.match(s)) for s in sample)
+        t_fast = time.perf_counter() - t
+        t = time.perf_counter()
+        n_naive = sum(len(naive.match(s)) for s in sample)
+        t_naive = time.perf_counter() - t
+
+        t = time.perf_counter()
+        r = ingest_pending(settings, store, run_id="bench")
+        elapsed = time.perf_counter() - t
+
+    docs = r["documents_new"]
+    print(f"posts: {len(posts):,}  documents: {docs:,}  mentions: {r['mentions']:,}  duplicates: "
+          f"{r['duplicates']:,}  spam: {r['spam']:,}")
+    print(f"end to end: {elapsed:.1f} s  ->  {docs / elapsed:,.0f} documents/s, {r['mentions'] / elapsed:,.0f} mentions/s")
+    print(f"matching only, {len(sample):,} posts: brandmon {len(sample) / t_fast:,.0f} posts/s "
+          f"({n_fast} mentions), naive lemmatize-every-word {len(sample) / t_naive:,.0f} posts/s ({n_naive} mentions)"
+          f"  ->  {t_naive / t_fast:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()
