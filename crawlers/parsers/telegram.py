@@ -24,7 +24,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     res = PageResult(thread_url=strip_fragment(url).split("?")[0], thread_title=channel_title)
     min_id = None
     for m in root.cssselect("div.tgme_widget_message[data-post]"):
-        post = m.get("data-post")  # "channel/123"
+        post = m.get("data-post")  # "channel/123": the id (numbers repeat across channels of one source)
         channel, _, num = post.partition("/")
         # the quoted preview of a replied-to message has the same class, inside the reply link
         body = next((b for b in m.cssselect(".tgme_widget_message_text")
@@ -34,12 +34,12 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         reply_to = None
         if reply is not None:
             rm = re.search(r"/(\d+)(?:\?|$)", reply.get("href", ""))
-            reply_to = rm.group(1) if rm else None
+            reply_to = f"{channel}/{rm.group(1)}" if rm else None
         tm = first(m, ".tgme_widget_message_date time[datetime]") or first(m, "time[datetime]")
         link = first(m, "a.tgme_widget_message_date")
         reactions = sum(parse_int(text_of(r)) or 0 for r in m.cssselect(".tgme_reaction")) or None
         res.items.append(make_item(
-            ctx, post_id=num, url=absolute(url, link.get("href")) if link is not None else f"https://t.me/{post}",
+            ctx, post_id=post, url=absolute(url, link.get("href")) if link is not None else f"https://t.me/{post}",
             text=text, thread_url=res.thread_url, thread_id=channel, thread_title=channel_title,
             author=first_text(m, ".tgme_widget_message_owner_name") or channel_title,
             author_url=res.thread_url, posted_at=iso_date(tm.get("datetime") if tm is not None else None, ctx),

@@ -26,11 +26,11 @@ from crawlers.parsers.base import ThreadLink
 from pipeline.config import SourceConfig
 
 
-_NUMERIC_ID = re.compile(r"[A-Za-z_-]{0,8}(\d+)")
+_NUMERIC_ID = re.compile(r"(?:[A-Za-z_-]{0,8}|[\w.-]+/)(\d+)")
 
 
 def _post_key(pid: str) -> tuple[int, str]:
-    """Engine post ids grow with time ("123", "post-123", "c123"); hash-like ids are not comparable (-1)."""
+    """Engine post ids grow with time ("123", "post-123", "channel/123"); hash-like ids are not comparable (-1)."""
     m = _NUMERIC_ID.fullmatch(pid or "")
     return (int(m.group(1)) if m else -1, pid)
 
@@ -150,7 +150,9 @@ class SourceSpider(scrapy.Spider):
         items = res.items
         if last_seen:
             ids = [it.post_id for it in items]
-            if all(_post_key(i)[0] >= 0 for i in ids) and _post_key(last_seen)[0] >= 0:
+            if _post_key(last_seen)[0] >= 0:
+                # numeric ids grow: newer replies anywhere on the page (nested comments too) are the new ones;
+                # a non-numeric item (the article itself) was already taken when the thread was first seen
                 items = [it for it in items if _post_key(it.post_id)[0] > _post_key(last_seen)[0]]
             elif last_seen in ids:
                 items = items[ids.index(last_seen) + 1:]

@@ -31,11 +31,13 @@ def demo(demo_dir):
 
 
 @pytest.fixture(scope="module")
-def demo_ro():
-    """One read-only demo web server for a whole test module (tests must not add posts to it)."""
+def demo_ro(tmp_path_factory):
+    """One read-only demo web server (on a snapshot of the content) for a whole test module."""
     from crawlers.demoweb.server import DemoWebServer
 
-    with DemoWebServer(ROOT / "data" / "demo_web", now=DEMO_NOW) as srv:
+    snap = tmp_path_factory.mktemp("demo_ro") / "demo_web"
+    shutil.copytree(ROOT / "data" / "demo_web", snap)
+    with DemoWebServer(snap, now=DEMO_NOW) as srv:
         yield srv
 
 

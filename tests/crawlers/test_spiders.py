@@ -15,7 +15,7 @@ from .conftest import DEMO_NOW, ROOT, crawl_settings, read_items, site_posts
 
 SPIDER_SOURCES = {  # source name in data/sources.yaml -> demo site key
     "demo-xf": "xf", "demo-vb": "vb", "demo-phpbb": "phpbb", "demo-ipb": "ipb", "demo-discourse": "discourse",
-    "demo-tg": "tg",
+    "demo-tg": "tg", "demo-news": "news",
 }
 
 
@@ -27,9 +27,9 @@ def _crawl(tmp_path, srv, names, extra=None, **crawl):
     return s, store, res
 
 
-def _golden(site_key: str):
-    """(post id, author, ISO time, text start) of the last post of the first multi-post thread."""
-    site = corpus.load(ROOT / "data" / "demo_web").sites[site_key]
+def _golden(content_dir, site_key: str):
+    """The last post of the first multi-post thread, and when the demo says it was posted."""
+    site = corpus.load(content_dir).sites[site_key]
     th = next(t for t in site.threads() if len(t.posts) > 1)
     p = th.posts[-1]
     when = th.times(DEMO_NOW)[-1]
@@ -39,16 +39,18 @@ def _golden(site_key: str):
 @pytest.mark.parametrize("source", sorted(SPIDER_SOURCES))
 def test_spider_yields_every_post_with_golden_fields(tmp_path, demo_ro, source):
     key = SPIDER_SOURCES[source]
-    expected = site_posts(ROOT / "data" / "demo_web", key)
+    expected = site_posts(demo_ro.content_dir, key)
     if expected is None:
         pytest.skip(f"demo site {key!r} has no content yet")
+    if key == "news":  # each article is an item too, besides its comments
+        expected += len(corpus.load(demo_ro.content_dir).sites[key].threads())
     _, store, res = _crawl(tmp_path, demo_ro, [source])
     r = res["sources"][source]
     assert r["status"] == "ok", r
     items = read_items(r["raw_path"])
     assert len(items) == expected == r["items"]
     assert len({i["post_id"] for i in items}) == expected
-    post, when = _golden(key)
+    post, when = _golden(demo_ro.content_dir, key)
     got = next(i for i in items if i["text"].startswith(post.text.split("\n")[0][:40]))
     assert got["author"] == post.author
     assert datetime.fromisoformat(got["posted_at"]) == when.replace(second=0, microsecond=0)
