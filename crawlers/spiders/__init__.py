@@ -19,6 +19,10 @@ def spider_for(source) -> type[SourceSpider]:
     if source.kind == "forum":
         eng = {"phpbb2": "phpbb", "phpbb3": "phpbb", "xf": "xenforo", "invision": "ipb"}.get(source.engine, source.engine)
         return SPIDERS.get(eng or "", ForumSpider)
+    if source.kind in ("vk", "youtube", "reviews"):  # API/review spiders live in their own module
+        from crawlers.spiders import social
+
+        return {"vk": social.VkSpider, "youtube": social.YoutubeSpider, "reviews": social.ReviewsSpider}[source.kind]
     return SPIDERS.get(source.kind, GenericSpider)
 
 
