@@ -142,7 +142,27 @@ def _lat_to_cyr(w: str) -> str:
     return "".join(out)
 
 
-def _prefixes(word: str, n: int = 3) -> set[str]:
+def _trie_regex(words: set[str]) -> str:
+    """A regex alternation factored by common prefixes (Python's re tries alternatives one by one)."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def emit(node: dict) -> str:
+        if "" in node and len(node) == 1:
+            return ""
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        # a shorter prefix that ends here already makes the word a candidate
+        return "" if "" in node else body
+
+    return "(?:" + emit(trie) + ")"
+
+
+def _prefixes(word: str, n: int = 4) -> set[str]:
     """Short surface prefixes a text spelling of `word` must start with, in both scripts."""
     w = word.lower().replace("ё", "е")
     out = {w[:n]}
@@ -456,8 +476,11 @@ class BrandMatcher:
                 for k in al.words[0]:
                     self._by_first.setdefault(k, []).append(al)
                 prefixes |= _prefixes(words[0])
-        alt = "|".join(sorted(map(re.escape, prefixes), key=len, reverse=True))
-        self._candidates = re.compile(r"(?<!\w)(?:" + alt + r")\w*", re.IGNORECASE) if alt else None
+        self._candidates = (
+            re.compile(r"(?<!\w)" + _trie_regex({p.lower() for p in prefixes}) + r"\w*", re.IGNORECASE)
+            if prefixes else None
+        )
+        self._lookup_cache: dict[str, list[_Alias] | None] = {}
 
     # -------------------------------------------------------------------------------------------
 
@@ -469,18 +492,18 @@ class BrandMatcher:
         doc: _Doc | None = None
         query_ok: dict[str, bool] = {}
         rejected_ambiguous: set[str] = set()
+        cache = self._lookup_cache
         for m in self._candidates.finditer(text):
             word = m.group().lower()
-            keys = word_keys(word)
-            aliases = None
-            for k in keys:
-                lst = self._by_first.get(k)
-                if lst:
-                    aliases = lst if aliases is None else aliases + lst
+            if word in cache:
+                aliases = cache[word]
+            else:
+                aliases = self._aliases_for(word)
+                if len(cache) < 500_000:
+                    cache[word] = aliases
             if not aliases:
                 continue
-            # longest alias first so "Ласточка Банк" beats the ambiguous "Ласточка"
-            for al in sorted(aliases, key=lambda a: -len(a.words)):
+            for al in aliases:
                 if al.brand_id in found:
                     continue
                 br = self.brands[al.brand_id]
@@ -524,6 +547,16 @@ class BrandMatcher:
                         found[bid] = Match(bid, s, e, text[s:e])
                         break
         return sorted(found.values(), key=lambda x: x.start)
+
+    def _aliases_for(self, word: str) -> list[_Alias] | None:
+        """Aliases whose first word this text word can be, longest first (so "Ласточка Банк" beats the
+        ambiguous "Ласточка")."""
+        found: list[_Alias] = []
+        for k in word_keys(word):
+            for al in self._by_first.get(k, ()):
+                if al not in found:
+                    found.append(al)
+        return sorted(found, key=lambda a: -len(a.words)) or None
 
     def _shadowed(self, word: str, al: _Alias) -> bool:
         """A Latin alias (Lastochka) must not let the Cyrillic common word (ласточка) in by transliteration

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from itertools import chain
 from typing import Any, Sequence
 
 import numpy as np
@@ -24,8 +25,8 @@ NUM_PERM = 64
 BANDS = 16
 ROWS = NUM_PERM // BANDS
 EXACT_BAND = -1
-MAX_CHECK = 3  # candidates verified per document (those sharing the most bands)
-BUCKET_CAP = 64  # documents remembered per bucket within a batch (template-like texts share buckets)
+MAX_CHECK = 2  # candidates verified per document (those sharing the most bands)
+BUCKET_CAP = 8  # documents remembered per bucket within a batch (template-like texts share buckets)
 
 _rng = np.random.default_rng(20240501)  # fixed: buckets are persisted, so the hash family must never change
 _A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)).astype(np.uint64)
@@ -68,8 +69,8 @@ def band_buckets(keys: Sequence[str], min_words: int) -> tuple[np.ndarray, np.nd
             idx.append(i)
     if not idx:
         return np.zeros(0, dtype=np.int64), np.zeros((0, BANDS), dtype=np.uint64)
-    lens = np.fromiter((len(h) for h in hashes), dtype=np.int64, count=len(hashes))
-    flat = np.fromiter((x for h in hashes for x in h), dtype=np.uint64, count=int(lens.sum()))
+    lens = np.fromiter(map(len, hashes), dtype=np.int64, count=len(hashes))
+    flat = np.array(list(chain.from_iterable(hashes)), dtype=np.uint64)
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
     # 3-shingle hash at every position that has two more words in the same document
     pos = np.arange(len(flat))
