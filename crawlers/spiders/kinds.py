@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from scrapy.http import Response
@@ -82,7 +83,8 @@ class FeedSpider(SourceSpider):
 
     def parse_with_engine(self, text: str, url: str) -> PageResult:
         if self._is_feed(text):
-            entries = parse_feed(text.encode("utf-8"), url)
+            # the text is already decoded: drop the XML declaration so its charset is not applied twice
+            entries = parse_feed(re.sub(r"^\s*<\?xml[^>]*\?>", "", text).encode("utf-8"), url)
             return PageResult(thread_links=[ThreadLink(url=e.url, title=e.title,
                                                        listing_hash=f"{e.published}|{e.entry_id}") for e in entries])
         from crawlers.parsers import parse_page

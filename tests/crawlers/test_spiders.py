@@ -118,3 +118,56 @@ def test_private_addresses_refused_unless_local(tmp_path, demo_ro):
     r = res["sources"]["notlocal"]
     assert r["items"] == 0 and r["status"] == "failed"
     assert r["error_kinds"] == {"BlockedRequest": 1}
+
+
+def _norm(t: str) -> str:
+    return "\n".join(" ".join(line.split()) for line in t.strip().splitlines() if line.strip())
+
+
+def test_cp1251_forum_decodes_to_golden_text(tmp_path, demo_ro):
+    import urllib.request
+
+    site = corpus.load(demo_ro.content_dir).sites.get("vb")
+    if site is None:
+        pytest.skip("demo vBulletin site has no content yet")
+    with urllib.request.urlopen(demo_ro.url + "/vb/") as r:
+        assert "windows-1251" in r.headers["Content-Type"]
+    _, _, res = _crawl(tmp_path, demo_ro, ["demo-vb"])
+    items = {i["post_id"]: i for i in read_items(res["sources"]["demo-vb"]["raw_path"])}
+    posts = [p for t in site.threads() for p in t.posts]
+    cyr = [p for p in posts if sum("а" <= ch <= "я" for ch in p.text.lower()) > 40 and "\ufffd" not in p.text]
+    assert cyr
+    matched = 0
+    for p in cyr:
+        it = items.get(str(p.id))
+        if it is None:
+            continue
+        assert "\ufffd" not in it["text"]
+        if not it["quoted"]:
+            assert _norm(it["text"]) == _norm(p.text), p.id
+            matched += 1
+    assert matched >= 5
+
+
+def test_feed_spider_follows_entries_to_pages(tmp_path, demo_ro):
+    site = corpus.load(demo_ro.content_dir).sites.get("news")
+    if site is None:
+        pytest.skip("demo news site has no content yet")
+    _, _, res = _crawl(tmp_path, demo_ro, ["demo-news-rss"])
+    r = res["sources"]["demo-news-rss"]
+    assert r["status"] == "ok", r
+    items = read_items(r["raw_path"])
+    articles = [i for i in items if i["extra"].get("item_type") == "article"]
+    import xml.etree.ElementTree as ET
+    import urllib.request
+
+    with urllib.request.urlopen(demo_ro.url + "/news/rss.xml") as f:
+        n_entries = len(ET.fromstring(f.read()).findall("./channel/item"))
+    assert len(articles) == n_entries > 0
+    comments = [i for i in items if not i["extra"].get("item_type")]
+    in_feed = {a["thread_url"] for a in articles}
+    expected = sum(len(t.posts) for t in site.threads()
+                   if any(u.endswith(f"/news/{t.slug}.html") for u in in_feed))
+    assert len(comments) == expected
+    nested = [c for c in comments if c["reply_to"]]
+    assert nested and all(c["reply_to"] in {x["post_id"] for x in comments} for c in nested)
