@@ -168,7 +168,18 @@ def score_candidates(df: pd.DataFrame, settings: Any, now: datetime) -> pd.DataF
     contrib = np.column_stack([out[f"f_{k}"].to_numpy(dtype=float) * w[k] for k in factors])
     out["priority"] = contrib.sum(axis=1).round(4)
     out["level"] = [level_of(p, es.level_thresholds) for p in out["priority"]]
+    out["reasons_json"] = None
+    return out
 
+
+def with_reasons(scored: pd.DataFrame, settings: Any) -> pd.DataFrame:
+    """Fill `reasons_json` (only for the rows that need it: building JSON for every mention is the slow part)."""
+    out = scored.copy()
+    if out.empty:
+        return out
+    w = {k: float(settings.escalation.weights.get(k, 0.0)) for k in ("negativity", "complaint", "failure", "threat", "reach", "velocity", "recency")}
+    factors = list(w)
+    contrib = np.column_stack([out[f"f_{k}"].to_numpy(dtype=float) * w[k] for k in factors])
     reasons = []
     for i, row in enumerate(out.itertuples(index=False)):
         reasons.append(
@@ -254,14 +265,19 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
         with store.read() as con:
             cand = con.execute(CANDIDATES_SQL, [float(es.velocity_window_hours)]).df()
         scored = score_candidates(cand, settings, now)
+        with store.read() as con:
+            known_ids = {r[0] for r in con.execute("SELECT escalation_id FROM escalations").fetchall()}
+        n_scored = len(scored)
         if scored.empty:
             return {"scored": 0, "eligible": 0, "created": 0, "updated": 0, "reopened": 0, "auto_dismissed": 0, "answered_by_brand": 0, "open": 0}
         scored["escalation_id"] = [stable_id(m) for m in scored["mention_id"]]
+        scored = scored[(scored["priority"] >= es.min_priority) | scored["escalation_id"].isin(known_ids)]
+        scored = with_reasons(scored, settings)
         scored["sla_due_at"] = _sla_due(scored["posted_at"].fillna(pd.Timestamp(now)), scored["level"], es.sla_hours)
         scored["official_answer_at"] = pd.to_datetime(scored["official_answer_at"], utc=True)
         eligible = scored[scored["priority"] >= es.min_priority]
 
-        counts = {"scored": len(scored), "eligible": len(eligible), "created": 0, "updated": 0, "reopened": 0,
+        counts = {"scored": n_scored, "eligible": len(eligible), "created": 0, "updated": 0, "reopened": 0,
                   "auto_dismissed": 0, "answered_by_brand": 0}
         with store.write() as con:
             existing = con.execute(

@@ -134,10 +134,16 @@ class Lexicon(list):
             else:
                 self.by_lemma.setdefault(first, []).append(t)
 
+        self._cache: dict[str, list[Term]] = {}
+
     def starting_at(self, token: str, token_lemmas: frozenset[str]) -> list[Term]:
-        out = [t for lem in token_lemmas for t in self.by_lemma.get(lem, ())]
-        out += [t for stem, t in self.by_stem if token.startswith(stem)]
-        return out
+        hit = self._cache.get(token)
+        if hit is None:
+            hit = [t for lem in token_lemmas for t in self.by_lemma.get(lem, ())]
+            hit += [t for stem, t in self.by_stem if token.startswith(stem)]
+            if len(self._cache) < 500_000:
+                self._cache[token] = hit
+        return hit
 
 
 def compile_terms(extra: dict[str, float] | None = None) -> Lexicon:
