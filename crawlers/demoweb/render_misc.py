@@ -24,6 +24,14 @@ ENTRY = {
 }
 
 
+def sitemap(corpus: Corpus, base: str) -> Page:
+    """Entry points only (a real sitemap would list threads; crawlers must discover them through the boards)."""
+    urls = "".join(f"<url><loc>{esc(base + ENTRY[s.engine].format(key=s.key))}</loc></url>"
+                   for s in corpus.sites.values())
+    return Page('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                + urls + "</urlset>\n", content_type="application/xml")
+
+
 def _html(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="ru"><head><meta charset="utf-8"><title>{esc(title)}</title></head>'
             f"<body>\n{body}\n{trap_links()}\n</body></html>\n")

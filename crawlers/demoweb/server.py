@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 from crawlers.demoweb import corpus as corpus_mod
 from crawlers.demoweb.common import NotFound, Page
 from crawlers.social.standins import SocialApis
-from crawlers.demoweb.render_misc import ROBOTS, Faults, calendar, huge_chunks, private, root
+from crawlers.demoweb.render_misc import ROBOTS, Faults, calendar, huge_chunks, private, root, sitemap
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,8 @@ class DemoWebServer:
     def _render(self, c: corpus_mod.Corpus, path: str, query: dict, now: datetime) -> Page:
         if path in ("/", "/index.html"):
             return root(c)
+        if path == "/sitemap.xml":
+            return sitemap(c, self.url)
         if path.startswith("/private/"):
             return private(path)
         if path.rstrip("/") == "/calendar":
