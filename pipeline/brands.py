@@ -428,6 +428,7 @@ class _Brand:
     query_prefilter: re.Pattern | None
     exclusions: list[tuple[tuple[frozenset[str], ...], bool]] = field(default_factory=list)
     context: list[frozenset[str]] = field(default_factory=list)
+    exclusion_prefilter: re.Pattern | None = None  # the words of exclusions that are not the brand's own name
 
 
 def _alias_words(alias: str) -> list[str]:
@@ -459,6 +460,15 @@ class BrandMatcher:
                 if ws:
                     phrase = tuple(term_key(w) for w in ws)
                     br.exclusions.append((phrase, any(not k.isdisjoint(alias_keys) for k in phrase)))
+            # each exclusion needs at least one word that is not an alias word; look for those cheaply first
+            own = set()
+            for x in b.exclusions:
+                ws = _alias_words(x)
+                other = [w for w in ws if term_key(w).isdisjoint(alias_keys)] or ws
+                for w in other:
+                    own |= _prefixes(w, 3)
+            if own:
+                br.exclusion_prefilter = re.compile(r"(?<!\w)" + _trie_regex({p.lower() for p in own}), re.I)
             br.context = [term_key(w) for w in b.require_context]
             self.brands[b.id] = br
             ambiguous = {a.lower() for a in b.ambiguous_aliases}
@@ -597,6 +607,8 @@ class BrandMatcher:
         w = self.exclusion_window
         lo = max(0, start - w - 60)
         hi = min(len(text), end + w + 60)
+        if br.exclusion_prefilter is not None and not br.exclusion_prefilter.search(text, lo, hi):
+            return False
         spans = [(m.start() + lo, m.end() + lo, m.group().lower()) for m in _WORD.finditer(text[lo:hi])]
         for phrase, names_brand in br.exclusions:
             n = len(phrase)

@@ -91,3 +91,29 @@ def test_query_semantics(all_brands):
     assert [x.brand_id for x in m.match("В роуминге Мобилайн работает плохо")] == ["b"]
     assert m.match("Мобилайн прислал счёт, а вот про роуминг ничего не сказали") == []
     assert m.match("В роуминге Мобилайн работает плохо, тестовая запись") == []
+
+
+def test_demo_web_corpus():
+    """Every demo post whose text names a labelled brand is found; nothing unlabelled, no homonym trap, is."""
+    from crawlers.demoweb import corpus as demo
+    from crawlers.demoweb.answers import AliasMatcher
+    from pipeline.config import load_brands
+    from pipeline.normalize import normalize_text
+
+    root = Path(__file__).resolve().parents[2]
+    m = BrandMatcher(load_brands(root / "data" / "brands.yaml"))
+    named_by = AliasMatcher(root / "data" / "brands.yaml")  # decides which labels name the brand in the text
+    tp = fp = fn = traps = trapped = 0
+    for _site, _thread, p in demo.load().all_posts():
+        labelled = {lab.brand for lab in p.labels if lab.brand}
+        got = {x.brand_id for x in m.match(normalize_text(p.text))}
+        must = labelled & named_by.find(p.text)
+        tp += len(got & labelled)
+        fp += len(got - labelled)
+        fn += len(must - got)
+        traps += len(p.hard_negative)
+        trapped += len(set(p.hard_negative) & got)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    print(f"\ndemo web: precision={precision:.3f} recall={recall:.3f} (tp={tp} fp={fp} fn={fn}), "
+          f"homonym traps {trapped}/{traps}")
+    assert tp > 300 and precision >= 0.97 and recall >= 0.97 and trapped == 0
