@@ -126,8 +126,23 @@ class AliasMatcher:
 def check(c: Corpus, brands_file: Path) -> list[str]:
     """Problems: a post whose text names a brand with no label for it (unless marked as a homonym trap)."""
     m = AliasMatcher(brands_file)
+    known = {b["id"] for b in m.brands}
     problems = []
+    from datetime import datetime, timezone
+
+    ref = datetime(2024, 5, 20, 23, 59, tzinfo=timezone.utc)  # late in the day: no clamping of today's posts
+    for site in c.sites.values():
+        for t in site.threads():
+            ts = [p.posted_at(ref) for p in t.posts]
+            bad = [t.posts[i].n for i in range(1, len(ts)) if ts[i] < ts[i - 1]]
+            if bad:
+                problems.append(f"{site.key} thread {t.id}: posts {bad} are dated before the post above them")
     for site, t, p in c.all_posts():
+        for lab in p.labels:
+            if lab.brand and lab.brand not in known:
+                problems.append(f"{site.key} post {p.id}: unknown brand {lab.brand!r}")
+            if lab.topic and not re.fullmatch(r"[a-z][a-z_]*", lab.topic):
+                problems.append(f"{site.key} post {p.id}: topic {lab.topic!r} is not a slug")
         labelled = {lab.brand for lab in p.labels if lab.brand}
         missing = m.find(p.text) - labelled - set(p.hard_negative)
         if missing:

@@ -183,3 +183,25 @@ def test_serves_over_300_pages_per_second(demo):
         rates.append(n / (time.monotonic() - t))
     print(f"demo web: {max(rates):.0f} pages/s")
     assert max(rates) >= 300
+
+
+def test_add_thread_appears_on_its_board_and_new_replies_on_news_and_telegram(demo_copy, content_copy):
+    tid = corpus.add_thread(content_copy, "phpbb", 4, "Посылкин вернул деньги за доставку", "Марина_К",
+                            "Пришёл возврат за задержку, 350 р.", labels="posylkin + other")
+    c = corpus.load(content_copy)
+    assert tid == max(t.id for t in c.sites["phpbb"].threads())
+    _, _, board = get(demo_copy.url + "/phpbb/viewforum.php?f=4")
+    assert f'href="/phpbb/viewtopic.php?t={tid}"'.encode() in board  # newest activity sorts first
+    _, _, topic = get(demo_copy.url + f"/phpbb/viewtopic.php?t={tid}")
+    assert f'id="p{tid * 1000 + 1}"'.encode() in topic
+
+    news = c.sites["news"].threads()[0]
+    cid = corpus.add_post(content_copy, "news", news.id, "Читатель", "А мне до сих пор не пришло.", reply_to=1)
+    _, _, page = get(demo_copy.url + f"/news/{news.slug}.html")
+    assert f'data-comment-id="{cid}" data-parent-id="{news.posts[0].id}"'.encode() in page
+
+    ch = c.sites["tg"].boards[0]
+    mid = corpus.add_post(content_copy, "tg", ch.threads[0].id, ch.title, "Новая жалоба", views=1234)
+    assert mid == str(len(ch.threads[0].posts) + 1)
+    _, _, page = get(demo_copy.url + f"/tg/s/{ch.slug}")
+    assert f'data-post="{ch.slug}/{mid}"'.encode() in page and b"1.2K" in page
