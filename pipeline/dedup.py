@@ -173,10 +173,12 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
                 cache[i] = shingles(keys[i])
             return cache[i]
 
+        bucket_rows = near_buckets.tolist()
+        band_ids = range(BANDS)
         for r, i in enumerate(near_idx.tolist()):
             if ids[i] in dup_of:
                 continue
-            bucket_keys = [(band, int(near_buckets[r, band])) for band in range(BANDS)]
+            bucket_keys = list(zip(band_ids, bucket_rows[r]))
             shared: dict[int, int] = {}
             for bk in bucket_keys:
                 for j in seen.get(bk, ()):

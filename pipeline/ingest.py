@@ -23,7 +23,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,15 +187,15 @@ class _Ctx:
     raw_path: str
 
 
-_CYR_CHARS = re.compile(r"[а-яёА-ЯЁ]")
-_LAT_CHARS = re.compile(r"[a-zA-Z]")
-
-
 def _lang(text: str, given: str | None) -> str:
     if given:
         return given
     head = text[:300]
-    return "ru" if len(_CYR_CHARS.findall(head)) >= len(_LAT_CHARS.findall(head)) else "en"
+    if head.isascii():
+        return "en"
+    # Cyrillic letters take two bytes in UTF-8: a cheap share of non-Latin letters (no per-character loop)
+    extra = len(head.encode("utf-8")) - len(head)
+    return "ru" if extra * 3 >= len(head) else "en"
 
 
 def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str, int]]:
