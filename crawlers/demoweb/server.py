@@ -134,6 +134,18 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the crawler gave up on the oversize body, as it should
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            return  # the client hung up (a crawler refusing an oversize body, a test timing out): not our error
+        log.exception("demoweb: error serving %s", client_address)
+
+
 class DemoWebServer:
     """The demo web on a local port. ``port=0`` picks a free one; ``now`` pins the clock (tests)."""
 
@@ -158,8 +170,7 @@ class DemoWebServer:
     # lifecycle
     def start(self) -> "DemoWebServer":
         handler = type("Handler", (_Handler,), {})
-        self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer((self.host, self.port), handler)
         self._httpd.demo = self  # type: ignore[attr-defined]
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="demoweb", daemon=True)
