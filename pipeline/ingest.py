@@ -266,7 +266,8 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
     now = utcnow()
     docs, links = _doc_rows(items, ctx, now)
     cfg = ctx.settings.ingest
-    with ctx.store.write() as con:
+    # what is stored already: a read-only connection, so readers are not blocked while we work
+    with ctx.store.read() as con:
         con.register("__ids", docs[["doc_id", "text_hash"] + _META])
         try:
             old = con.execute(
@@ -276,17 +277,22 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
             ).df()
         finally:
             con.unregister("__ids")
-        old_hash = dict(zip(old["doc_id"], old["text_hash"]))
-        same_meta = set(old.loc[old[[f"same_{c}" for c in _META]].all(axis=1), "doc_id"])
-        is_old = docs["doc_id"].isin(old_hash.keys())
-        unchanged = is_old & (docs["text_hash"] == docs["doc_id"].map(old_hash))
-        fresh = docs[~unchanged]
-        changed_ids = set(fresh.loc[fresh["doc_id"].isin(old_hash.keys()), "doc_id"])
-        counts["documents_new"] += int((~is_old).sum())
-        counts["documents_updated"] += len(changed_ids)
-        counts["documents_unchanged"] += int(unchanged.sum())
+    old_hash = dict(zip(old["doc_id"], old["text_hash"]))
+    same_meta = set(old.loc[old[[f"same_{c}" for c in _META]].all(axis=1), "doc_id"])
+    is_old = docs["doc_id"].isin(old_hash.keys())
+    unchanged = is_old & (docs["text_hash"] == docs["doc_id"].map(old_hash))
+    fresh = docs[~unchanged]
+    changed_ids = set(fresh.loc[fresh["doc_id"].isin(old_hash.keys()), "doc_id"])
+    counts["documents_new"] += int((~is_old).sum())
+    counts["documents_updated"] += len(changed_ids)
+    counts["documents_unchanged"] += int(unchanged.sum())
+    meta = docs.loc[unchanged & ~docs["doc_id"].isin(same_meta), ["doc_id"] + _META]
+    if fresh.empty and meta.empty:
+        return
+    # brand matching is the CPU-heavy part: done before the write transaction takes the file lock
+    mentions = _mention_rows(fresh, ctx, now)
 
-        meta = docs.loc[unchanged & ~docs["doc_id"].isin(same_meta), ["doc_id"] + _META]
+    with ctx.store.write() as con:
         if not meta.empty:
             ctx.store.upsert("documents", meta, ["doc_id"], con=con)
         if fresh.empty:
@@ -310,7 +316,6 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
         con.execute("INSERT INTO doc_lsh SELECT band, bucket, doc_id FROM __lsh")
         con.unregister("__lsh")
 
-        mentions = _mention_rows(fresh, ctx, now)
         if changed_ids:
             keep = mentions.loc[mentions["doc_id"].isin(changed_ids), "mention_id"]
             con.register("__keep", pd.DataFrame({"mention_id": keep.tolist() or ["\x00"]}))
