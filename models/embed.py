@@ -49,6 +49,7 @@ class TransformerEmbedder:
         max_length: int = 128,
         batch_size: int = 32,
         threads: int = 0,
+        cache_size: int = 50_000,
     ):
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -62,13 +63,31 @@ class TransformerEmbedder:
         self.tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
         self.model = AutoModel.from_pretrained(str(name_or_path))
         self.model.eval()
+        self.cache_size = cache_size
+        self._cache: dict[str, np.ndarray] = {}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of texts; repeated texts (a theme re-run over the same lookback window) come from a
+        bounded in-process cache instead of the model."""
+        texts = [t or "" for t in texts]
+        dim = self.model.config.hidden_size
+        out = np.zeros((len(texts), dim), dtype=np.float32)
+        todo = [i for i, t in enumerate(texts) if t not in self._cache]
+        uniq = list(dict.fromkeys(texts[i] for i in todo))
+        if uniq:
+            vecs = self._encode([self.prefix + t for t in uniq])
+            if len(self._cache) + len(uniq) > self.cache_size:
+                self._cache.clear()
+            self._cache.update(zip(uniq, vecs))
+        for i, t in enumerate(texts):
+            out[i] = self._cache[t]
+        return out
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         import torch
 
         from models.backbone import mean_pool
 
-        texts = [self.prefix + (t or "") for t in texts]
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
         order = np.argsort([len(t) for t in texts], kind="stable")

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -117,6 +119,42 @@ def center(X: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
     return l2_normalise(X - mu)
 
 
+REF_PRIOR = 100  # texts' worth of weight the reference mean gets against a batch's own mean
+REF_TEXTS = 300
+_SEED_FILE = Path(__file__).resolve().parents[1] / "data" / "training" / "intent_seed.csv"
+
+
+def reference_mean(settings, embedder) -> np.ndarray | None:
+    """Mean embedding of a fixed mixed corpus (the shipped intent seed set: questions, failures, complaints,
+    praise, chatter), cached per embedder in the model cache. None for transductive embedders (TF-IDF)."""
+    from models.embed import TfidfEmbedder
+
+    if isinstance(embedder, TfidfEmbedder) or not _SEED_FILE.exists():
+        return None
+    from pipeline.store import stable_id
+
+    cache = Path(settings.models.cache_dir) / f"themes-ref-mean-{stable_id(embedder.name, REF_TEXTS)}.npy"
+    if cache.exists():
+        return np.load(cache)
+    texts = pd.read_csv(_SEED_FILE)["text"].astype(str).tolist()
+    texts = [texts[i] for i in np.random.RandomState(0).permutation(len(texts))[:REF_TEXTS]]
+    mu = embedder.encode(texts).mean(axis=0).astype(np.float32)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, mu)
+    os.replace(tmp, cache)
+    return mu
+
+
+def shrunk_mean(X: np.ndarray, ref: np.ndarray | None) -> np.ndarray:
+    """The centring vector: the batch mean shrunk toward the reference mean. A small batch (a brand with a
+    dozen complaints) centred on itself alone would blow its few themes apart; a large one is mostly itself."""
+    if ref is None or len(X) == 0:
+        return X.mean(axis=0)
+    w = len(X) / (len(X) + REF_PRIOR)
+    return w * X.mean(axis=0) + (1 - w) * ref
+
+
 def lexical_vectors(docs_lemmas: Sequence[Sequence[str]], dim: int = 100) -> np.ndarray | None:
     """TF-IDF over lemmas reduced by SVD (fitted on the batch); None when the batch is too small for it."""
     from sklearn.decomposition import TruncatedSVD
@@ -188,7 +226,7 @@ def cluster_texts(texts: Sequence[str], settings, embedder=None, clusterer: Clus
         embedder = get_embedder(settings)
     texts = [str(t) if t is not None else "" for t in texts]
     X = embedder.encode(texts)
-    fit = fit_themes(texts, X, settings, clusterer)
+    fit = fit_themes(texts, X, settings, clusterer, mean=shrunk_mean(X, reference_mean(settings, embedder)))
     return fit.labels.tolist(), fit.names
 
 
@@ -327,7 +365,7 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
 
         embedder = get_embedder(settings)
     X_all = embedder.encode(rows["context"].fillna("").tolist()) if len(rows) else None
-    mu = X_all.mean(axis=0) if X_all is not None and len(X_all) else None
+    mu = shrunk_mean(X_all, reference_mean(settings, embedder)) if X_all is not None and len(X_all) else None
     brand_words = _brand_words(store)
 
     theme_rows: list[dict] = []
@@ -370,7 +408,8 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
                 tid = stable_id("theme", brand, *sorted(mids))
                 prev_size, status, first_seen = 0, "new", ats.min()
             used.add(tid)
-            counts[status] = counts.get(status, 0) + 1
+            if not (lab in matched and members_of.get(tid, frozenset()) == frozenset(mids)):
+                counts[status] = counts.get(status, 0) + 1  # unchanged themes are counted as such only
             theme_rows.append({
                 "theme_id": tid, "brand_id": brand, "label": fit.names[lab],
                 "keywords_json": json.dumps([k for k, _ in fit.keywords.get(lab, [])], ensure_ascii=False),
