@@ -192,6 +192,7 @@ def crawl_source(settings: Settings, store: Store, source: SourceConfig, since: 
             "new_items": items if not resumed else None, "resumed": resumed,
             "requests": last.get("requests", 0), "robots_forbidden": last.get("robots_forbidden", 0),
             "blocked": last.get("blocked", 0), "unchanged": last.get("unchanged", 0),
+            "crawl_seconds": last.get("elapsed_seconds"), "parse_seconds": last.get("parse_seconds"),
             "raw_path": str(run_dir), "error_kinds": kinds}
 
 

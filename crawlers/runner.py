@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                                                             "error_kinds": {"SpiderNotStarted": 1}}
     summary.update(
         items=stats.get("item_scraped_count", 0),
+        elapsed_seconds=stats.get("elapsed_time_seconds", summary.get("elapsed_seconds")),  # spider open → close
         dropped=stats.get("item_dropped_count", 0),
         finish_reason=stats.get("finish_reason"),
         requests=stats.get("downloader/request_count", 0),

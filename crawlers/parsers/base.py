@@ -11,10 +11,12 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Callable, Iterable
 from urllib.parse import parse_qs, urldefrag, urljoin, urlparse
 
 import lxml.html
+from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
 from crawlers.dates import parse_date
@@ -127,8 +129,18 @@ def text_of(el: HtmlElement | None) -> str:
     return _NL.sub("\n\n", out).strip()
 
 
-def first(el: HtmlElement, css: str) -> HtmlElement | None:
-    found = el.cssselect(css)
+@lru_cache(maxsize=2048)
+def _selector(expr: str) -> CSSSelector:
+    return CSSSelector(expr)
+
+
+def css(el: HtmlElement, expr: str) -> list[HtmlElement]:
+    """css(el, expr) with the CSS→XPath translation compiled once per expression (it dominated parsing)."""
+    return _selector(expr)(el)
+
+
+def first(el: HtmlElement, expr: str) -> HtmlElement | None:
+    found = _selector(expr)(el)
     return found[0] if found else None
 
 
@@ -168,17 +180,17 @@ def split_post(
     quotes: list[dict] = []
     signature = None
     if remove_css:
-        for r in b.cssselect(remove_css):
+        for r in css(b, remove_css):
             drop(r)
     if signature_css:
-        sigs = b.cssselect(signature_css)
+        sigs = css(b, signature_css)
         if sigs:
             signature = "\n".join(filter(None, (text_of(s) for s in sigs))) or None
             for s in sigs:
                 drop(s)
     if quote_css:
         # outermost quotes only: nested quotes belong to the outer quote's text
-        found = b.cssselect(quote_css)
+        found = css(b, quote_css)
         outer = [q for q in found if not any(o is not q and q in o.iterdescendants() for o in found)]
         for q in outer:
             info = quote_info(q) if quote_info else {}

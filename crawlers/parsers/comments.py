@@ -14,7 +14,7 @@ Selector keys (all CSS; `@attr` suffix reads an attribute):
 from __future__ import annotations
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, ParseError, ThreadLink, absolute, first, html_tree, iso_date, listing_hash,
+    css, PageResult, ParseContext, ParseError, ThreadLink, absolute, first, html_tree, iso_date, listing_hash,
     make_item, parse_int, split_post, strip_fragment, text_of,
 )
 from crawlers.store_ids import post_id_for_url
@@ -48,7 +48,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                                        thread_url=thread_url, thread_id=res.thread_id, thread_title=title,
                                        posted_at=iso_date(d, ctx), posted_at_raw=d, page_url=url,
                                        extra={"item_type": "article"}))
-    comments = root.cssselect(s["comment"])
+    comments = css(root, s["comment"])
     for c in comments:
         cid = (_sel(c, s.get("id") or "@id")[1] or "").strip()
         if not cid:
@@ -82,7 +82,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         el, href = _sel(root, s["next"] if "@" in s["next"] else s["next"] + "@href")
         res.next_url = absolute(url, href)
     if s.get("article"):
-        for a in root.cssselect(s["article"]):
+        for a in css(root, s["article"]):
             href = absolute(url, a.get("href"))
             if href:
                 row = next((x for x in a.iterancestors() if x.tag in ("li", "article", "div")), a)

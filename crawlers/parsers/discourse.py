@@ -7,7 +7,7 @@ from urllib.parse import urlencode, urljoin, urlparse
 
 import lxml.html
 
-from crawlers.parsers.base import _PARSER, PageResult, ParseContext, ParseError, ThreadLink, iso_date, make_item, text_of
+from crawlers.parsers.base import _PARSER, PageResult, ParseContext, ParseError, ThreadLink, iso_date, make_item, text_of, css
 
 CHUNK = 20  # the real API returns up to 20 posts per posts.json call
 
@@ -35,8 +35,8 @@ def _cooked(html: str) -> tuple[str, list[dict]]:
         return "", []
     frag = lxml.html.fragment_fromstring(html, create_parent="div", parser=_PARSER)
     quotes = []
-    for q in frag.cssselect("aside.quote"):
-        body = q.cssselect("blockquote")
+    for q in css(frag, "aside.quote"):
+        body = css(q, "blockquote")
         quotes.append({"author": q.get("data-username"), "post_id": q.get("data-post"),
                        "text": text_of(body[0]) if body else text_of(q)})
         q.drop_tree()

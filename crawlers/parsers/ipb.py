@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
     make_item, parse_int, rel_next, split_post, strip_fragment, text_of,
 )
 
@@ -34,7 +34,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     title = first_text(root, "h1.ipsType_pageTitle") or first_text(root, "h1")
     res = PageResult(thread_id=tid, thread_url=turl, thread_title=title)
     res.next_url = rel_next(root, url, ("li.ipsPagination_next:not(.ipsPagination_inactive) a",))
-    for p in root.cssselect("article[id^=elComment_]"):
+    for p in css(root, "article[id^=elComment_]"):
         pid = p.get("id").split("_", 1)[1]
         body = first(p, "[data-role=commentContent]") or first(p, ".cPost_contentWrap")
         if body is None:
@@ -55,7 +55,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         ))
     if not res.items:
         seen = set()
-        for row in root.cssselect("li[data-rowid], li.ipsDataItem"):
+        for row in css(root, "li[data-rowid], li.ipsDataItem"):
             a = first(row, "h4.ipsDataItem_title a[href*='/topic/']") or first(row, "a[href*='/topic/']")
             if a is None:
                 continue
@@ -65,7 +65,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 replies = parse_int(first_text(row, ".ipsDataItem_stats_number"))
                 res.thread_links.append(ThreadLink(url=u, thread_id=t, title=text_of(a), replies=replies,
                                                    listing_hash=listing_hash(row)))
-        for a in root.cssselect("a[href*='/forum/']"):
+        for a in css(root, "a[href*='/forum/']"):
             href = absolute(url, a.get("href"))
             if href and re.search(r"/forum/\d+", href) and "page" not in href and strip_fragment(href) not in res.board_links:
                 res.board_links.append(strip_fragment(href))

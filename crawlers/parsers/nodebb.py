@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, absolute, first, first_text, html_tree, iso_date, make_item, rel_next,
+    css, PageResult, ParseContext, absolute, first, first_text, html_tree, iso_date, make_item, rel_next,
     split_post, strip_fragment, text_of,
 )
 
@@ -20,7 +20,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     title = first_text(root, "[component='topic/title']") or first_text(root, "h1") or None
     res = PageResult(thread_id=tid, thread_url=strip_fragment(url), thread_title=title)
     res.next_url = rel_next(root, url)
-    for p in root.cssselect("li[component=post][data-pid]"):
+    for p in css(root, "li[component=post][data-pid]"):
         pid = p.get("data-pid")
         body = first(p, "[component='post/content']")
         if body is None:

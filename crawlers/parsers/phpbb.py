@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
     make_item, query_param, rel_next, split_post, strip_fragment, text_of,
 )
 
@@ -36,7 +36,7 @@ def _quote(q) -> dict:
         author = m.group(1).strip() if m else (text_of(a) if a is not None else ctext or None)
         import copy
         qq = copy.deepcopy(q)
-        for c in qq.cssselect("cite"):
+        for c in css(qq, "cite"):
             c.drop_tree()
         return {"author": author, "post_id": pid, "text": text_of(qq)}
     return {"author": q.get("data-author"), "post_id": None, "text": text_of(q)}
@@ -45,7 +45,7 @@ def _quote(q) -> dict:
 def _ids(root, url: str) -> tuple[str | None, str]:
     tid = query_param(url, "t")
     if tid is None:
-        for a in root.cssselect("a[href*='viewtopic.php']"):
+        for a in css(root, "a[href*='viewtopic.php']"):
             tid = query_param(absolute(url, a.get("href")) or "", "t")
             if tid:
                 break
@@ -62,7 +62,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     res.next_url = rel_next(root, url, ("li.next a", "a.next", "li.arrow.next a"))
     if res.next_url and "view=next" in res.next_url:  # phpBB 2 links the next *topic*, not the next page
         res.next_url = None
-    posts = [p for p in root.cssselect("div.post[id]") if re.fullmatch(r"p\d+", p.get("id", ""))]
+    posts = [p for p in css(root, "div.post[id]") if re.fullmatch(r"p\d+", p.get("id", ""))]
     if posts:
         for p in posts:
             pid = p.get("id")[1:]
@@ -99,7 +99,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
 
 
 def _parse_phpbb2(root, url: str, ctx: ParseContext, res: PageResult) -> None:
-    for name in root.cssselect("span.name"):
+    for name in css(root, "span.name"):
         anchor = first(name, "a[name]")
         if anchor is None:
             continue
@@ -136,7 +136,7 @@ def _parse_phpbb2(root, url: str, ctx: ParseContext, res: PageResult) -> None:
 
 def _parse_listing(root, url: str, res: PageResult) -> None:
     seen = set()
-    for a in root.cssselect("a.topictitle"):
+    for a in css(root, "a.topictitle"):
         href = absolute(url, a.get("href"))
         tid = query_param(href or "", "t")
         if not href or not tid or tid in seen:
@@ -150,7 +150,7 @@ def _parse_listing(root, url: str, res: PageResult) -> None:
             replies = parse_int(text_of(dd))
         res.thread_links.append(ThreadLink(url=f"{href.split('?')[0]}?t={tid}", thread_id=tid, title=text_of(a),
                                            replies=replies, listing_hash=listing_hash(row)))
-    for a in root.cssselect("a.forumtitle, a[href*='viewforum.php']"):
+    for a in css(root, "a.forumtitle, a[href*='viewforum.php']"):
         href = absolute(url, a.get("href"))
         if href and query_param(href, "f") and href not in res.board_links:
             res.board_links.append(href)

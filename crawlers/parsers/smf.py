@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
     make_item, rel_next, split_post, strip_fragment, text_of,
 )
 
@@ -35,7 +35,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     res.next_url = rel_next(root, url, ("div.pagelinks strong + a", "a.navPages + a.navPages"))
     if res.next_url and "prev_next" in res.next_url:  # <link rel=next> names the next *topic* in SMF
         res.next_url = None
-    for inner in root.cssselect("div.inner[id^=msg_], div.post div[id^=msg_]"):
+    for inner in css(root, "div.inner[id^=msg_], div.post div[id^=msg_]"):
         m = re.fullmatch(r"msg_(\d+)", inner.get("id", ""))
         if not m:
             continue
@@ -46,7 +46,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             continue
         # quotes: the header div and the blockquote that follows it
         quotes = []
-        for hdr in inner.cssselect("div.quoteheader"):
+        for hdr in css(inner, "div.quoteheader"):
             bq = hdr.getnext()
             while bq is not None and bq.tag != "blockquote":
                 bq = bq.getnext()
@@ -75,7 +75,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         ))
     if not res.items:
         seen = set()
-        for a in root.cssselect("span[id^=msg_] a, td.subject a[href*='topic=']"):
+        for a in css(root, "span[id^=msg_] a, td.subject a[href*='topic=']"):
             href = absolute(url, a.get("href"))
             t = _topic_id(href or "")
             if t and t not in seen:

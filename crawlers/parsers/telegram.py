@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, absolute, first, first_text, html_tree, iso_date, make_item, parse_int,
+    css, PageResult, ParseContext, absolute, first, first_text, html_tree, iso_date, make_item, parse_int,
     strip_fragment, text_of,
 )
 
@@ -18,16 +18,16 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     channel_title = first_text(root, ".tgme_channel_info_header_title") or first_text(root, "meta[property='og:title']")
     subs = None
-    for c in root.cssselect(".tgme_channel_info_counter"):
+    for c in css(root, ".tgme_channel_info_counter"):
         if any(w in text_of(c).lower() for w in ("subscriber", "подписчик")):
             subs = parse_int(first_text(c, ".counter_value"))
     res = PageResult(thread_url=strip_fragment(url).split("?")[0], thread_title=channel_title)
     min_id = None
-    for m in root.cssselect("div.tgme_widget_message[data-post]"):
+    for m in css(root, "div.tgme_widget_message[data-post]"):
         post = m.get("data-post")  # "channel/123": the id (numbers repeat across channels of one source)
         channel, _, num = post.partition("/")
         # the quoted preview of a replied-to message has the same class, inside the reply link
-        body = next((b for b in m.cssselect(".tgme_widget_message_text")
+        body = next((b for b in css(m, ".tgme_widget_message_text")
                      if not any("tgme_widget_message_reply" in (a.get("class") or "") for a in b.iterancestors())), None)
         text = text_of(body) if body is not None else ""
         reply = first(m, "a.tgme_widget_message_reply")
@@ -37,7 +37,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             reply_to = f"{channel}/{rm.group(1)}" if rm else None
         tm = first(m, ".tgme_widget_message_date time[datetime]") or first(m, "time[datetime]")
         link = first(m, "a.tgme_widget_message_date")
-        reactions = sum(parse_int(text_of(r)) or 0 for r in m.cssselect(".tgme_reaction")) or None
+        reactions = sum(parse_int(text_of(r)) or 0 for r in css(m, ".tgme_reaction")) or None
         res.items.append(make_item(
             ctx, post_id=post, url=absolute(url, link.get("href")) if link is not None else f"https://t.me/{post}",
             text=text, thread_url=res.thread_url, thread_id=channel, thread_title=channel_title,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
     make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of,
 )
 
@@ -52,7 +52,7 @@ def _thread_ids(root, url: str) -> tuple[str | None, str]:
         m = re.search(r"showthread\.php/(\d+)", url) or re.search(r"/threads?/(\d+)", url)
         tid = m.group(1) if m else None
     if tid is None:
-        for a in root.cssselect("a[href*='showthread.php?t='], a[href*='threadid=']"):
+        for a in css(root, "a[href*='showthread.php?t='], a[href*='threadid=']"):
             m = re.search(r"(?:[?&]t=|threadid=)(\d+)", a.get("href", ""))
             if m:
                 tid = m.group(1)
@@ -70,7 +70,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     res = PageResult(thread_url=thread_url, thread_id=tid, thread_title=title)
     res.next_url = rel_next(root, url)
 
-    posts = root.cssselect("li.postcontainer[id^=post_], li[id^=post_].postbit, li[id^=post_].postbitlegacy")
+    posts = css(root, "li.postcontainer[id^=post_], li[id^=post_].postbit, li[id^=post_].postbitlegacy")
     if posts:
         for p in posts:
             pid = p.get("id").split("_", 1)[1]
@@ -92,7 +92,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 reply_to=quotes[0]["post_id"] if quotes else None,
             ))
     else:
-        for p in root.cssselect("table[id^=post]"):
+        for p in css(root, "table[id^=post]"):
             m = re.fullmatch(r"post(\d+)", p.get("id", ""))
             if not m:
                 continue
@@ -124,7 +124,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
 
 def _parse_listing(root, url: str, res: PageResult) -> None:
     seen = set()
-    for a in root.cssselect("a[id^=thread_title_], a.title[href*='showthread.php'], h3.threadtitle a.title"):
+    for a in css(root, "a[id^=thread_title_], a.title[href*='showthread.php'], h3.threadtitle a.title"):
         href = absolute(url, a.get("href"))
         m = re.search(r"(?:[?&]t=|showthread\.php/)(\d+)", href or "")
         if not href or not m or m.group(1) in seen:
@@ -139,7 +139,7 @@ def _parse_listing(root, url: str, res: PageResult) -> None:
         res.thread_links.append(ThreadLink(
             url=f"{href.split('?')[0]}?t={tid}" if "showthread.php?" in href else href,
             thread_id=tid, title=text_of(a), replies=replies, listing_hash=listing_hash(row)))
-    for a in root.cssselect("a[href*='forumdisplay.php']"):
+    for a in css(root, "a[href*='forumdisplay.php']"):
         href = absolute(url, a.get("href"))
         if href and query_param(href, "f") and href not in res.board_links:
             res.board_links.append(href)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
     make_item, parse_int, rel_next, split_post, strip_fragment, text_of,
 )
 
@@ -41,7 +41,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     title = first_text(root, "h1.p-title-value") or first_text(root, ".titleBar h1") or first_text(root, "h1")
     res = PageResult(thread_id=tid, thread_url=thread_url, thread_title=title)
     res.next_url = rel_next(root, url, ("a.pageNav-jump--next", "nav .PageNav a.text[href*='page-']"))
-    xf2 = root.cssselect("article.message[data-author]")
+    xf2 = css(root, "article.message[data-author]")
     if xf2:
         for p in xf2:
             dc = p.get("data-content") or p.get("id") or ""
@@ -61,7 +61,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             likes = None
             if react is not None:
                 rt = text_of(react)
-                names = len(react.cssselect("bdi"))
+                names = len(css(react, "bdi"))
                 others = re.search(r"(?:(\d+)\s+(?:others?|друг)|(?:ещё|еще|and)\s+(\d+))", rt)
                 likes = names + (int(others.group(1) or others.group(2)) if others else 0) if names else parse_int(rt)
             res.items.append(make_item(
@@ -73,7 +73,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 likes=likes, page_url=url, reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
             ))
     else:
-        for p in root.cssselect("li.message[id^=post-]"):
+        for p in css(root, "li.message[id^=post-]"):
             pid = p.get("id").split("-", 1)[1]
             body = first(p, "blockquote.messageText")
             if body is None:
@@ -91,12 +91,12 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 thread_title=title, author=p.get("data-author"),
                 author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
                 posted_at=iso_date(date_raw, ctx), posted_at_raw=(dt.get("title") or text_of(dt)) if dt is not None else None,
-                likes=(len(likes_el.cssselect("a.username")) or None) if likes_el is not None else None, page_url=url,
+                likes=(len(css(likes_el, "a.username")) or None) if likes_el is not None else None, page_url=url,
                 reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
             ))
     if not res.items:
         seen = set()
-        for item in root.cssselect(".structItem--thread, li.discussionListItem"):
+        for item in css(root, ".structItem--thread, li.discussionListItem"):
             a = first(item, ".structItem-title a[href*='/threads/']") or first(item, "h3.title a") or first(item, "a[href*='/threads/']")
             if a is None:
                 continue
@@ -107,7 +107,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 replies = parse_int(first_text(item, ".structItem-cell--meta dd, dl.major dd"))
                 res.thread_links.append(ThreadLink(url=turl, thread_id=t, title=text_of(a), replies=replies,
                                                    listing_hash=listing_hash(item)))
-        for a in root.cssselect(".node-title a, h3.nodeTitle a"):
+        for a in css(root, ".node-title a, h3.nodeTitle a"):
             href = absolute(url, a.get("href"))
             if href and href not in res.board_links:
                 res.board_links.append(href)

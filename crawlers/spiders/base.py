@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import urlparse
@@ -65,6 +66,8 @@ class SourceSpider(scrapy.Spider):
         self.thread_updates: dict[str, dict] = {}      # thread key -> thread state
         self.errors: list[dict] = []
         self.pages = 0
+        self.parse_seconds = 0.0  # time in decoding + parsing (the benchmark's parse-vs-network share)
+        self.started = time.monotonic()
         self.unchanged = 0
         self._pending_chunks: dict[str, int] = {}
 
@@ -129,12 +132,15 @@ class SourceSpider(scrapy.Spider):
                 self.unchanged += 1
                 return
             self.remember_page(response, body_hash)
+        t0 = time.perf_counter()
         try:
             res = self.parse_with_engine(self.text_of(response), response.url)
         except ParseError as e:
             self.errors.append({"url": response.url, "error": "ParseError", "status": response.status,
                                 "message": str(e)[:300], "retries": 0})
             return
+        finally:
+            self.parse_seconds += time.perf_counter() - t0
         if res.items:
             yield from self.thread_page(response, res)
         else:
@@ -216,4 +222,6 @@ class SourceSpider(scrapy.Spider):
             key = f"{e['error']}{'/' + str(e['status']) if e.get('status') else ''}"
             by_kind[key] = by_kind.get(key, 0) + 1
         return {"pages": self.pages, "unchanged": self.unchanged, "errors": len(self.errors),
+                "elapsed_seconds": round(time.monotonic() - self.started, 4),
+                "parse_seconds": round(self.parse_seconds, 4),
                 "error_kinds": by_kind, "error_samples": self.errors[:20]}

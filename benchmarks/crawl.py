@@ -1,0 +1,142 @@
+"""Crawl throughput on the demo web: pages/s, parse-vs-network share, and a same-run baseline.
+
+    .venv/bin/python benchmarks/crawl.py [--threads 25] [--posts 30] [--concurrency 16]
+
+1. Copies data/demo_web to a temp dir and adds `--threads` threads of `--posts` replies to each forum site (so
+   there are a few hundred pages), then serves it on 127.0.0.1.
+2. brandmon: `crawl_sources` over the demo sources (one Scrapy subprocess per source, parsing on). pages/s is
+   pages / time inside the crawler (spider open → close); wall time including process start-up is shown too.
+3. Baseline, same run: plain Scrapy fetching exactly the same URLs with a no-op callback (parsing disabled).
+Prints both numbers and the ratio; the parse share is the time spent decoding + parsing over crawl time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+FORUMS = {"demo-xf": "xf", "demo-phpbb": "phpbb", "demo-vb": "vb", "demo-ipb": "ipb"}
+OTHERS = ["demo-discourse", "demo-news", "demo-tg"]
+
+
+def enlarge(content_dir: Path, threads: int, posts: int) -> int:
+    """Append synthetic threads to each forum site (the demo's own added.jsonl format); returns posts added."""
+    from crawlers.demoweb import corpus
+
+    c = corpus.load(content_dir)
+    added = 0
+    lines = []
+    for key in FORUMS.values():
+        site = c.sites.get(key)
+        if site is None:
+            continue
+        tid = max(t.id for t in site.threads()) + 1000
+        board = site.boards[0].id
+        for k in range(threads):
+            lines.append({"kind": "thread", "site": key, "board_id": board, "thread_id": tid + k,
+                          "title": f"Тестовая тема {k}: опять задержка доставки"})
+            for n in range(posts):
+                lines.append({"kind": "post", "site": key, "thread_id": tid + k, "post": {
+                    "author": f"user{n % 7}", "d": 20 - (n * 20) // posts, "t": f"{8 + n % 12:02d}:{n % 60:02d}",
+                    "text": f"Сообщение {n} в теме {k}: посылка опять задерживается, поддержка не отвечает уже {n} дней."}})
+                added += 1
+    with open(content_dir / "added.jsonl", "a", encoding="utf-8") as f:
+        for rec in lines:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    corpus.load(content_dir)  # validate
+    return added
+
+
+def baseline(urls: list[str], concurrency: int) -> tuple[int, float]:
+    """Plain Scrapy, same URLs, no parsing: (pages, seconds)."""
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    stats = {}
+
+    class Plain(scrapy.Spider):
+        name = "plain"
+
+        async def start(self):
+            stats["t0"] = time.monotonic()
+            for u in urls:
+                yield scrapy.Request(u, callback=self.noop, dont_filter=True)
+
+        def noop(self, response):
+            stats["n"] = stats.get("n", 0) + 1
+
+        def closed(self, reason):
+            stats["t1"] = time.monotonic()
+
+    p = CrawlerProcess({"LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": concurrency,
+                        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency, "ROBOTSTXT_OBEY": False,
+                        "TELNETCONSOLE_ENABLED": False, "COOKIES_ENABLED": False,
+                        "HTTPERROR_ALLOW_ALL": True})
+    p.crawl(Plain)
+    p.start()
+    return stats.get("n", 0), stats["t1"] - stats["t0"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=25)
+    ap.add_argument("--posts", type=int, default=30)
+    ap.add_argument("--concurrency", type=int, default=16)
+    args = ap.parse_args()
+
+    from crawlers.demoweb.server import DemoWebServer
+    from crawlers.run import crawl_sources
+    from pipeline.config import load_settings
+    from pipeline.store import Store
+
+    tmp = Path(tempfile.mkdtemp(prefix="brandmon-bench-"))
+    try:
+        content = tmp / "demo_web"
+        shutil.copytree(ROOT / "data" / "demo_web", content)
+        added = enlarge(content, args.threads, args.posts)
+        with DemoWebServer(content, now=NOW) as srv:
+            s = load_settings(data_dir=tmp / "data", demo_web_url=srv.url, sources_file=ROOT / "data" / "sources.yaml",
+                              brands_file=ROOT / "data" / "brands.yaml",
+                              crawl={"autothrottle": False, "concurrent_requests_per_domain": args.concurrency})
+            store = Store.from_settings(s)
+            store.upgrade()
+            names = [n for n in [*FORUMS, *OTHERS]]
+            t = time.monotonic()
+            res = crawl_sources(s, store, names, now=NOW)
+            wall = time.monotonic() - t
+            pages = sum(r["pages"] for r in res["sources"].values())
+            crawl_s = sum(r["crawl_seconds"] or 0 for r in res["sources"].values())
+            parse_s = sum(r["parse_seconds"] or 0 for r in res["sources"].values())
+            urls = [srv.url + u for u, n in srv.hits_full.items() if u != "/robots.txt"]
+            srv.reset_hits()
+            b_pages, b_secs = baseline(urls, args.concurrency)
+
+        ours = pages / crawl_s
+        base = b_pages / b_secs
+        print(f"demo web: {added} synthetic posts added; {pages} pages, {res['items']} items, "
+              f"{res['errors']} errors over {len(names)} sources")
+        for n, r in res["sources"].items():
+            print(f"  {n:16s} {r['pages']:4d} pages {r['items']:5d} items  crawl {r['crawl_seconds']:.2f}s  "
+                  f"parse {r['parse_seconds']:.2f}s  wall {r['seconds']:.1f}s")
+        print(f"brandmon crawl : {ours:7.1f} pages/s inside the crawler ({pages / wall:.1f} pages/s wall, "
+              f"incl. one process start per source)")
+        print(f"baseline       : {base:7.1f} pages/s (plain Scrapy, same {b_pages} URLs, parsing disabled)")
+        print(f"ratio          : {ours / base:.2f}x of baseline")
+        print(f"parse share    : {parse_s / crawl_s:.0%} of crawl time in decode+parse, "
+              f"{1 - parse_s / crawl_s:.0%} network/Scrapy/server")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
