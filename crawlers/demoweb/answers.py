@@ -105,7 +105,8 @@ class AliasMatcher:
                 # an alias listed as ambiguous too counts only with a context word
                 "aliases": [_phrase_re(a) for a in b.get("aliases", []) if a.lower() not in ambiguous],
                 "ambiguous": [_phrase_re(a) for a in b.get("ambiguous_aliases", [])],
-                "context": [re.compile(r"(?<!\w)" + re.escape(w) + r"(?!\w)", re.IGNORECASE)
+                # context words in any inflection ("в приложении" counts for "приложение")
+                "context": [re.compile(r"(?<!\w)" + _word_re(w) + r"(?!\w)", re.IGNORECASE)
                             for w in b.get("require_context", [])],
                 "exclusions": [_phrase_re(e) for e in b.get("exclusions", [])],
             })
