@@ -4,7 +4,7 @@ Layout of a content dir (default ``data/demo_web``)::
 
     meta.yaml            advocates and other corpus-wide facts
     sites/<site>.yaml    one file per site: boards -> threads -> posts (hand-written)
-    added.jsonl          posts/threads appended by add_post()/add_thread() (tests, demos); optional
+    added.jsonl          posts, threads and edits appended by add_post()/add_thread()/edit_post(); optional
 
 Times are stored relative (``d`` days ago + ``t`` "HH:MM" Moscow time, or ``m`` minutes ago) and turned into
 datetimes against a ``now`` at render time, so the demo is always recent.
@@ -357,6 +357,14 @@ def _apply_added(corpus: Corpus, path: Path) -> None:
         th = site.thread(int(rec["thread_id"]))
         if th is None:
             raise CorpusError(f"{path}:{i}: unknown thread {rec['thread_id']!r} on {rec['site']}")
+        if rec["kind"] == "edit":
+            post = next((p for p in th.posts if p.id == int(rec["post_id"])), None)
+            if post is None:
+                raise CorpusError(f"{path}:{i}: unknown post {rec['post_id']!r} in thread {th.id}")
+            post.text = rec["text"]
+            if rec.get("labels") is not None:
+                post.labels = parse_labels(rec["labels"], f"{path}:{i}")
+            continue
         n = len(th.posts) + 1
         if site.engine == "telegram":
             n_id = max((p.id for p in th.posts), default=0) + 1
@@ -405,6 +413,30 @@ def add_post(content_dir: str | Path, site: str, thread_id: int, author: str, te
     _append(content_dir, {"kind": "post", "site": site, "thread_id": th.id, "post": post})
     n = len(th.posts) + 1
     return str(max((p.id for p in th.posts), default=0) + 1) if s.engine == "telegram" else str(th.id * 1000 + n)
+
+
+def edit_post(content_dir: str | Path, site: str, post_id: int | str, text: str, labels: str | None = None) -> None:
+    """Replace a post's text (an author editing it); the page shows the new text on the next request."""
+    corpus = load(content_dir)
+    s = corpus.sites.get(site)
+    if s is None:
+        raise CorpusError(f"unknown site {site!r}")
+    if s.engine == "telegram" and "/" in str(post_id):  # "channel/N": message numbers are per channel
+        ch, _, n = str(post_id).partition("/")
+        b = next((b for b in s.boards if b.slug == ch), None)
+        pid = int(n) if n.isdigit() else -1
+        found = [t for t in (b.threads[:1] if b else []) if any(p.id == pid for p in t.posts)]
+    else:
+        pid = int(post_id) if str(post_id).isdigit() else -1
+        found = [t for t in s.threads() if any(p.id == pid for p in t.posts)]
+    if len(found) != 1:
+        raise CorpusError(f"{site}: unknown post {post_id!r}" if not found else
+                          f"{site}: post {post_id!r} is ambiguous; use 'channel/N'")
+    th = found[0]
+    if labels is not None:
+        parse_labels(labels, "edit_post")
+    _append(content_dir, {"kind": "edit", "site": site, "thread_id": th.id, "post_id": pid, "text": text,
+                          "labels": labels})
 
 
 def add_thread(content_dir: str | Path, site: str, board_id: int, title: str, author: str, text: str,

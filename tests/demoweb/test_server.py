@@ -205,3 +205,22 @@ def test_add_thread_appears_on_its_board_and_new_replies_on_news_and_telegram(de
     assert mid == str(len(ch.threads[0].posts) + 1)
     _, _, page = get(demo_copy.url + f"/tg/s/{ch.slug}")
     assert f'data-post="{ch.slug}/{mid}"'.encode() in page and b"1.2K" in page
+
+
+def test_edit_post_changes_the_text_in_place(demo_copy, content_copy):
+    site = corpus.load(content_copy).sites["vb"]
+    t = site.threads()[0]
+    p = t.posts[0]
+    url = demo_copy.url + renderer("vbulletin").post_url(site, t, p).split("#")[0]
+    _, h1, _ = get(url)
+    corpus.edit_post(content_copy, "vb", p.id, "Исправлено: посылку нашли, спасибо Посылкину!",
+                     labels="posylkin + praise")
+    s2, h2, body = get(url)
+    text = body.decode("cp1251")
+    assert s2 == 200 and h2["ETag"] != h1["ETag"]
+    assert f'id="post_{p.id}"' in text and "посылку нашли, спасибо Посылкину!" in text
+    assert p.text.split("\n")[0][:30] not in text
+    edited = corpus.load(content_copy).sites["vb"].threads()[0].posts[0]
+    assert edited.id == p.id and edited.labels[0].sentiment == "positive"
+    with pytest.raises(corpus.CorpusError, match="unknown post"):
+        corpus.edit_post(content_copy, "vb", 999999999, "x")
