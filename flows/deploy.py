@@ -13,11 +13,21 @@ Each deployment allows one run at a time (`concurrency_limit=1`); across deploym
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Iterator
 
 from pipeline.config import Settings
+
+log = logging.getLogger("flows")
 
 MONITOR_SCHEDULED_STAGES = ["crawl", "ingest", "score", "escalate", "advocates"]
 
@@ -63,9 +73,69 @@ def build_deployments(settings: Settings, sources: list[str] | None = None, bran
     ]
 
 
+@contextmanager
+def local_server(settings: Settings, port: int | None = None, startup_timeout: float = 240.0) -> Iterator[str | None]:
+    """A Prefect server for this process when none is configured (PREFECT_API_URL unset).
+
+    Prefect's *temporary* server (what plain flow runs get) does not run the scheduler service, so schedules
+    would never fire; `brandmon serve` therefore starts `prefect server start` on 127.0.0.1 as a child process
+    (state in PREFECT_HOME beside the data, UI included) and stops it on exit. Yields the API URL, or None when
+    an external server is configured.
+    """
+    prefect_env(settings)
+    if os.environ.get("PREFECT_API_URL"):
+        yield None
+        return
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    log_path = Path(os.environ["PREFECT_HOME"]) / "server.log"
+    log = open(log_path, "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
+         "--analytics-off"],
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+    )
+    try:
+        _wait_healthy(url, proc, startup_timeout, log_path)
+        os.environ["PREFECT_API_URL"] = url
+        yield url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited with code {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"prefect server did not answer at {url} within {timeout:.0f}s; see {log_path}")
+
+
 def serve(settings: Settings, sources: list[str] | None = None, brands: list[str] | None = None, limit: int = 2) -> None:
     """Block serving the deployments (Ctrl-C stops). `limit` caps concurrent flow runs in this process."""
-    prefect_env(settings)
-    from prefect import serve as prefect_serve
+    with local_server(settings) as url:
+        if url:
+            log.info("Prefect server (UI and API) at %s", url.removesuffix("/api"))
+        from prefect import serve as prefect_serve
 
-    prefect_serve(*build_deployments(settings, sources, brands), limit=limit)
+        prefect_serve(*build_deployments(settings, sources, brands), limit=limit)
