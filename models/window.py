@@ -12,7 +12,7 @@ PREFIX = "query: "  # e5's prefix for classification-style inputs
 
 
 def find_span(text: str, needle: str | None) -> tuple[int, int] | None:
-    if not needle:
+    if not isinstance(needle, str) or not needle:
         return None
     i = text.lower().find(needle.lower())
     return (i, i + len(needle)) if i >= 0 else None

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+def test_split_network_equals_library_forward(tiny_bert):
+    """Running lower layers + a task's copy of the top layers reproduces BertModel's own output (padding too)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from models.network import ScorerNet, additive_mask, run_layers
+
+    base = AutoModel.from_pretrained(tiny_bert).eval()
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    enc = tok(["Посылкин опять потерял посылку", "ок"], padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        ref = base(**enc).last_hidden_state
+        net = ScorerNet(base, 1, {"x": 2}).eval()
+        h = net.lower_forward(enc["input_ids"], enc["attention_mask"])
+        h = run_layers(net.tasks["x"].layers, h, additive_mask(enc["attention_mask"], h.dtype))
+    m = enc["attention_mask"].bool()
+    assert torch.allclose(h[m], ref[m], atol=1e-5)
+    # frozen parts really are frozen, the task stack is not
+    assert not any(p.requires_grad for p in net.lower.parameters())
+    assert all(p.requires_grad for p in net.tasks["x"].parameters())
+
+
+def test_window_marks_target_and_centres_long_posts():
+    from models.window import CLOSE, OPEN, model_input
+
+    short = model_input("Вчера Посылкин снова опоздал", target="посылкин")
+    assert f"{OPEN}Посылкин{CLOSE}" in short
+    long = "бла " * 300 + "Ласточка Банк заблокировал карту" + " ещё" * 300
+    s = model_input(long, target="Ласточка Банк", max_chars=200)
+    assert f"{OPEN}Ласточка Банк{CLOSE}" in s and len(s) < 230
+
+
+TRAIN_ROWS = [
+    ("Отличный сервис, спасибо {b}!", "positive"), ("{b} лучшие, всё быстро и вежливо", "positive"),
+    ("Очень доволен {b}, рекомендую", "positive"), ("{b} супер, молодцы", "positive"),
+    ("{b} ужасно работает, верните деньги", "negative"), ("Ненавижу {b}, опять всё сломалось", "negative"),
+    ("{b} обманули, больше никогда", "negative"), ("Отвратительная поддержка {b}", "negative"),
+    ("{b} открыл новый офис на Ленина", "neutral"), ("{b} опубликовал отчёт за квартал", "neutral"),
+    ("В {b} сменился директор", "neutral"), ("{b} перенёс время работы", "neutral"),
+]
+
+
+def test_training_a_few_steps_lowers_loss_and_writes_a_scorer(settings, tiny_bert, tmp_path):
+    from models import registry
+    from models.train import TrainConfig, train
+
+    settings.models.backbone = str(tiny_bert)
+    brands = ["Посылкин", "ШопОк", "Мобилайн", "Ласточка"]
+    rows = [(t.format(b=b), lab, "synthetic", b) for b in brands for t, lab in TRAIN_ROWS]
+    f = tmp_path / "tiny.csv"
+    pd.DataFrame(rows, columns=["text", "label", "source", "target"]).to_csv(f, index=False)
+    out = tmp_path / "trained"
+    res = train(settings, TrainConfig(task="sentiment", split=1, epochs=12, batch_size=8, lr_layers=3e-3,
+                                      lr_head=1e-2, patience=100, max_tokens=32, threads=1, seed=1),
+                [f], out, init_from=None)
+    first, last = np.mean(res.losses[:4]), np.mean(res.losses[-4:])
+    assert last < first * 0.85 and last < np.log(3), (first, last)  # below chance level
+    spec = registry.read_spec(out)
+    assert spec.tasks["sentiment"].trained and spec.tasks["sentiment"].temperature > 0
+    assert res.metrics["n_train"] + res.metrics["n_val"] + res.metrics["n_test"] == len(rows)
+    assert registry.model_version(out) == res.version
+    assert (out / "weights.safetensors").stat().st_size < 5_000_000  # only the task parts are stored
