@@ -224,3 +224,20 @@ def test_edit_post_changes_the_text_in_place(demo_copy, content_copy):
     assert edited.id == p.id and edited.labels[0].sentiment == "positive"
     with pytest.raises(corpus.CorpusError, match="unknown post"):
         corpus.edit_post(content_copy, "vb", 999999999, "x")
+
+
+def test_a_broken_corpus_file_is_a_clear_error_naming_the_place(content_copy):
+    from crawlers.demoweb.server import DemoWebServer
+
+    f = content_copy / "sites" / "xf.yaml"
+    good = f.read_text(encoding="utf-8")
+    f.write_text(good.replace("l: mobiline - complaint no_signal", "l: mobiline angry complaint", 1),
+                 encoding="utf-8")
+    with pytest.raises(corpus.CorpusError, match=r"xf\.yaml: boards\[0\]\.threads\[0\]\.posts\[0\]: .*sentiment"):
+        DemoWebServer(content_copy)
+    f.write_text(good.replace("            q: 3\n", "            q: 30\n", 1), encoding="utf-8")
+    with pytest.raises(corpus.CorpusError, match="must point to an earlier post"):
+        corpus.load(content_copy)
+    f.write_text("engine: [unclosed", encoding="utf-8")
+    with pytest.raises(corpus.CorpusError, match="xf.yaml: not valid YAML"):
+        corpus.load(content_copy)
