@@ -268,7 +268,7 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
         with store.read() as con:
             known_ids = {r[0] for r in con.execute("SELECT escalation_id FROM escalations").fetchall()}
         n_scored = len(scored)
-        if scored.empty:
+        if scored.empty and not known_ids:
             return {"scored": 0, "eligible": 0, "created": 0, "updated": 0, "reopened": 0, "auto_dismissed": 0, "answered_by_brand": 0, "open": 0}
         scored["escalation_id"] = [stable_id(m) for m in scored["mention_id"]]
         scored = scored[(scored["priority"] >= es.min_priority) | scored["escalation_id"].isin(known_ids)]
@@ -346,6 +346,30 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
                         events.append(dict(event_id=_event_id(r.escalation_id, v, "auto_dismiss", stamp), escalation_id=r.escalation_id,
                                            event_at=stamp, actor=SYSTEM, action="auto_dismiss", from_state="new", to_state="dismissed",
                                            comment=f"priority fell to {r.priority:.2f}, below {es.min_priority:.2f}", owner=None, version=v))
+                        counts["auto_dismissed"] += 1
+
+                # 3b. untouched new items whose post was later flagged spam/duplicate (or the brand's own) leave too
+                gone = con.execute(
+                    """SELECT e.escalation_id, e.version,
+                              CASE WHEN coalesce(d.spam, FALSE) THEN 'spam'
+                                   WHEN coalesce(d.is_official_answer, FALSE) THEN 'an official answer'
+                                   ELSE 'a duplicate' END AS why
+                       FROM escalations e JOIN mentions m USING (mention_id) JOIN documents d ON d.doc_id = m.doc_id
+                       WHERE e.state = 'new' AND e.owner IS NULL
+                         AND (coalesce(d.spam, FALSE) OR coalesce(d.is_official_answer, FALSE)
+                              OR (d.dup_of IS NOT NULL AND d.dup_of <> d.doc_id))"""
+                ).fetchall()
+                for eid, version, why in gone:
+                    v = int(version) + 1
+                    hit = con.execute(
+                        "UPDATE escalations SET state='dismissed', version=?, updated_at=? "
+                        "WHERE escalation_id=? AND version=? AND state='new' RETURNING escalation_id",
+                        [v, stamp, eid, v - 1],
+                    ).fetchall()
+                    if hit:
+                        events.append(dict(event_id=_event_id(eid, v, "auto_dismiss", stamp), escalation_id=eid,
+                                           event_at=stamp, actor=SYSTEM, action="auto_dismiss", from_state="new",
+                                           to_state="dismissed", comment=f"the post is now marked as {why}", owner=None, version=v))
                         counts["auto_dismissed"] += 1
 
                 # 4. dismissed items whose thread got new negative replies after the dismissal reopen

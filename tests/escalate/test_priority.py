@@ -147,3 +147,26 @@ def test_correct_rejects_bad_input(store, world):
     with pytest.raises(esc.ActionError, match="no mention"):
         esc.correct(store, "nope", "intent", "praise", "anna")
     assert store.query("SELECT count(*) n FROM corrections")["n"][0] == 0
+
+
+def test_item_leaves_when_post_is_later_flagged_spam(settings, store, world, now):
+    doc, mid = world.post("Посылкин верните деньги, ссылка в профиле", sentiment="negative", intent="complaint", thread="s")
+    _, kept = world.post("Посылкин потерял посылку", sentiment="negative", intent="complaint", thread="s2")
+    world.flush()
+    esc.escalate(settings, store, now=now)
+    esc.assign(store, stable_id(kept), "bob", "anna")
+    with store.write() as con:  # what a later ingest does when the author turns out to be a spammer
+        con.execute("UPDATE documents SET spam = TRUE")
+    c = esc.escalate(settings, store, now=now)
+    assert c["auto_dismissed"] == 1
+    assert store.query("SELECT state FROM escalations WHERE mention_id=?", [mid])["state"][0] == "dismissed"
+    assert "marked as spam" in esc.history(store, stable_id(mid))["comment"].iloc[-1]
+    # an item a human already owns is left to the human
+    assert store.query("SELECT state FROM escalations WHERE mention_id=?", [kept])["state"][0] == "assigned"
+    assert esc.escalate(settings, store, now=now)["auto_dismissed"] == 0
+
+
+def test_empty_database(settings, store, now):
+    c = esc.escalate(settings, store, now=now)
+    assert c["scored"] == 0 and c["created"] == 0 and c["open"] == 0
+    assert esc.queue(store, now=now).empty
