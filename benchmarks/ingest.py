@@ -110,6 +110,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=200_000)
     ap.add_argument("--baseline-posts", type=int, default=5_000)
+    ap.add_argument("--real-texts", type=int, default=5_000,
+                    help="also compare the matchers on this many real tweets from ../shared/data (if present)")
     args = ap.parse_args()
 
     from pipeline.brands import build_matcher
@@ -146,6 +148,19 @@ def main() -> None:
         t, c = time.perf_counter(), time.process_time()
         r = ingest_pending(settings, store, run_id="bench")
         elapsed, cpu = time.perf_counter() - t, time.process_time() - c
+
+    real = ROOT.parent / "shared" / "data" / "sentiment" / "train.csv"
+    if args.real_texts and real.exists():
+        import csv
+
+        with open(real, encoding="utf-8", newline="") as fh:
+            texts = [row["text"] for _, row in zip(range(args.real_texts), csv.DictReader(fh))]
+        for name, m in (("brandmon", build_matcher(brands, settings)), ("naive", NaiveMatcher(brands))):
+            t = time.process_time()
+            n = sum(len(m.match(x)) for x in texts)
+            dt = time.process_time() - t
+            print(f"matching only (CPU time), {len(texts):,} real tweets (cold caches, a real vocabulary): "
+                  f"{name} {len(texts) / dt:,.0f} texts/s ({n} mentions)")
 
     docs = r["documents_new"]
     print(f"posts: {len(posts):,}  documents: {docs:,}  mentions: {r['mentions']:,}  duplicates: "
