@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "pipeline.cli.demoweb_cmds",
     "pipeline.cli.ingest_cmds",
     "pipeline.cli.models_cmds",
+    "pipeline.cli.themes_cmds",
     "pipeline.cli.dashboard_cmds",
 ]
 
