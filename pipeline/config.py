@@ -109,6 +109,8 @@ class EscalationSettings(BaseModel):
     velocity_saturation: float = 20.0  # thread posts within velocity_window_hours that count as full velocity
     velocity_window_hours: float = 24.0
     extra_terms: dict[str, float] = Field(default_factory=dict)  # phrase -> weight; 0 removes a built-in term
+    # SLA clock start: "queued" (when the item entered the queue) or "posted" (the customer's post time)
+    sla_from: Literal["queued", "posted"] = "queued"
 
 
 class AdvocateSettings(BaseModel):

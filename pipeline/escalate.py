@@ -266,14 +266,19 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
             cand = con.execute(CANDIDATES_SQL, [float(es.velocity_window_hours)]).df()
         scored = score_candidates(cand, settings, now)
         with store.read() as con:
-            known_ids = {r[0] for r in con.execute("SELECT escalation_id FROM escalations").fetchall()}
+            queued_at = dict(con.execute("SELECT escalation_id, created_at FROM escalations").fetchall())
+        known_ids = set(queued_at)
         n_scored = len(scored)
         if scored.empty and not known_ids:
             return {"scored": 0, "eligible": 0, "created": 0, "updated": 0, "reopened": 0, "auto_dismissed": 0, "answered_by_brand": 0, "open": 0}
         scored["escalation_id"] = [stable_id(m) for m in scored["mention_id"]]
         scored = scored[(scored["priority"] >= es.min_priority) | scored["escalation_id"].isin(known_ids)]
         scored = with_reasons(scored, settings)
-        scored["sla_due_at"] = _sla_due(scored["posted_at"].fillna(pd.Timestamp(now)), scored["level"], es.sla_hours)
+        if es.sla_from == "posted":
+            clock = pd.to_datetime(scored["posted_at"], utc=True).fillna(pd.Timestamp(stamp))
+        else:  # "queued": the team's clock starts when the item enters the queue (a backfill is not born late)
+            clock = pd.to_datetime(scored["escalation_id"].map(queued_at), utc=True).fillna(pd.Timestamp(stamp))
+        scored["sla_due_at"] = _sla_due(clock, scored["level"], es.sla_hours)
         scored["official_answer_at"] = pd.to_datetime(scored["official_answer_at"], utc=True)
         eligible = scored[scored["priority"] >= es.min_priority]
 

@@ -170,3 +170,18 @@ def test_empty_database(settings, store, now):
     c = esc.escalate(settings, store, now=now)
     assert c["scored"] == 0 and c["created"] == 0 and c["open"] == 0
     assert esc.queue(store, now=now).empty
+
+
+@pytest.mark.parametrize("sla_from", ["queued", "posted"])
+def test_sla_clock(settings, store, world, now, sla_from):
+    settings.escalation.sla_from = sla_from
+    _, mid = world.post("Посылкин, подам в суд, верните деньги", sentiment="negative", intent="complaint",
+                        at=now - timedelta(days=3))
+    world.flush()
+    esc.escalate(settings, store, now=now)
+    r = store.query("SELECT level, sla_due_at, created_at FROM escalations WHERE mention_id=?", [mid]).iloc[0]
+    hours = settings.escalation.sla_hours[r["level"]]
+    start = r["created_at"] if sla_from == "queued" else pd.Timestamp(now - timedelta(days=3))
+    assert r["sla_due_at"] == start + pd.Timedelta(hours=hours)
+    esc.escalate(settings, store, now=now)  # a refresh keeps the clock
+    assert store.query("SELECT sla_due_at FROM escalations WHERE mention_id=?", [mid])["sla_due_at"][0] == r["sla_due_at"]
