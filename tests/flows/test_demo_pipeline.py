@@ -24,6 +24,8 @@ from .pipeline_run import (  # noqa: E402
     source_for,
 )
 
+from pipeline.store import Store  # noqa: E402
+
 SITE, PREFIX = "xf", "/xf/"
 
 
@@ -51,8 +53,6 @@ def reference(prefect_harness, demo_web, tmp_path_factory):
 
 
 def _count(settings, sql: str) -> int:
-    from pipeline.store import Store
-
     return int(Store.from_settings(settings).query(sql).iloc[0, 0])
 
 
@@ -61,11 +61,15 @@ def test_monitor_flow_over_the_demo_web_fills_every_table(reference):
     assert first["status"] == "ok", first["errors"]
     assert all(r["status"] == "ok" for r in first["stages"].values()), first["stages"]
     truth = answers(SITE)
-    posts = truth["post_id"].nunique()
-    brand_rows = truth[truth["brand_id"] != ""]
-    assert _count(s, "SELECT count(*) FROM documents") == posts
+    assert _count(s, "SELECT count(*) FROM documents") == truth["post_id"].nunique()
+    # brands named in the post's own text (answers.csv `mention` = 'text'; 'thread' rows name it only in the
+    # thread title, which brand matching does not see); the matcher may miss or add a few
+    named = truth[(truth["brand_id"] != "") & (truth["mention"] == "text")]
     got = _count(s, "SELECT count(*) FROM mentions")
-    assert abs(got - len(brand_rows)) <= max(2, round(0.05 * len(brand_rows))), (got, len(brand_rows))
+    assert abs(got - len(named)) <= max(2, round(0.05 * len(named))), (got, len(named))
+    per_brand = dict(Store.from_settings(s).query("SELECT brand_id, count(*) FROM mentions GROUP BY 1").values)
+    for brand, n in named["brand_id"].value_counts().items():
+        assert abs(per_brand.get(brand, 0) - n) <= max(1, round(0.1 * n)), (brand, per_brand.get(brand), n)
     # every mention of a non-duplicate document has exactly one score from the active model
     assert _count(s, """SELECT count(*) FROM mentions m JOIN documents d USING (doc_id) WHERE d.dup_of IS NULL""") == \
         _count(s, "SELECT count(*) FROM current_scores WHERE sentiment IS NOT NULL AND NOT corrected")
@@ -79,7 +83,7 @@ def test_second_run_on_unchanged_sources_makes_zero_model_calls(reference):
     second = reference["second"]
     assert second["status"] == "ok", second["errors"]
     score = second["stages"]["score"]["counts"]
-    assert score.get("scored", score.get("mentions_scored")) == 0, score
+    assert score["model_calls"] == 0 and score["scored"] == 0, score
     assert diff_dumps(reference["dump"], reference["dump2"]) == []
 
 
