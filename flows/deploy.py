@@ -94,6 +94,9 @@ def local_server(settings: Settings, port: int | None = None, startup_timeout: f
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
          "--analytics-off"],
         stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+        # Its own session: Ctrl-C in the terminal must reach the runner first (it pauses the deployments through
+        # this server on shutdown); the server is stopped below, after the runner.
+        start_new_session=True,
     )
     try:
         _wait_healthy(url, proc, startup_timeout, log_path)

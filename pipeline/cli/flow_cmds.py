@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
                 print_frame(alerts, title="alerts", console=console)
             if no_dashboard:
                 return
-            _run_dashboard(s, port)
+            _run_dashboard(s, port, ctx.find_root().params.get("config"))
         finally:
             if web is not None:
                 web.stop()
@@ -162,17 +162,17 @@ def _build_backbone(settings) -> None:
         ensure_backbone(settings)
 
 
-def _run_dashboard(settings, port) -> None:
-    """`brandmon dashboard` in a child process; returns when it exits (Ctrl-C)."""
+def _run_dashboard(settings, port, config) -> None:
+    """`brandmon dashboard` in a child process (it prints its URL); returns when it exits (Ctrl-C)."""
     import subprocess
     import sys
 
-    from pipeline.cli import console
-
-    cmd = [sys.executable, "-m", "pipeline.cli", "--data-dir", str(settings.data_dir), "--db", str(settings.db_path), "dashboard"]
+    cmd = [sys.executable, "-m", "pipeline.cli"]
+    if config:
+        cmd += ["--config", str(config)]
+    cmd += ["--data-dir", str(settings.data_dir), "--db", str(settings.db_path), "dashboard"]
     if port:
         cmd += ["--port", str(port)]
-    console.print(f"dashboard: http://{settings.dashboard.host}:{port or settings.dashboard.port} (Ctrl-C stops)")
     try:
         subprocess.run(cmd, check=False)
     except KeyboardInterrupt:
