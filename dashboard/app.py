@@ -15,17 +15,17 @@ if common.check_password():
     common.settings()
     PAGES = {
         "Monitor": [
-            st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
-            st.Page("pages/mentions.py", title="Mentions explorer", icon="🔎"),
-            st.Page("pages/themes.py", title="Complaint themes", icon="🧩"),
+            st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+            st.Page("views/mentions.py", title="Mentions explorer", icon=":material/search:"),
+            st.Page("views/themes.py", title="Complaint themes", icon=":material/category:"),
         ],
         "Act": [
-            st.Page("pages/queue.py", title="Escalation queue", icon="🚨"),
-            st.Page("pages/alerts.py", title="Alerts", icon="🔔"),
+            st.Page("views/queue.py", title="Escalation queue", icon=":material/priority_high:"),
+            st.Page("views/alerts.py", title="Alerts", icon=":material/notifications:"),
         ],
         "People & sources": [
-            st.Page("pages/authors.py", title="Advocates & opinion leaders", icon="🗣️"),
-            st.Page("pages/sources.py", title="Sources health", icon="🩺"),
+            st.Page("views/authors.py", title="Advocates & opinion leaders", icon=":material/record_voice_over:"),
+            st.Page("views/sources.py", title="Sources health", icon=":material/monitor_heart:"),
         ],
     }
     page = st.navigation(PAGES)

@@ -99,7 +99,7 @@ def q(name: str, **kwargs: Any) -> Any:
 
 def _busy() -> None:
     n = st.session_state.get("_bm_busy", 0)
-    st.warning("Database busy: a pipeline run is writing right now. Retrying…", icon="⏳")
+    st.warning("Database busy: a pipeline run is writing right now. Retrying…", icon=":material/hourglass_top:")
     if n < BUSY_RETRIES:
         st.session_state["_bm_busy"] = n + 1
         time.sleep(1.0)
@@ -181,9 +181,15 @@ def flash() -> None:
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&\"'^%@/])")
 
 
+_AUTOLINKISH = re.compile(r"(?i)\b(?:https?|ftp|www|mailto)|\.(?=\w)")
+
+
 def md_escape(text: Any) -> str:
     """Escape every markdown-significant ASCII character, so scraped text renders as literal text."""
     s = "" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text)
+    # Streamlit's markdown links bare URLs, www. names and e-mails even when escaped: a word joiner (invisible,
+    # U+2060) inside each such token keeps it plain text on screen; tables and exports keep the raw text.
+    s = _AUTOLINKISH.sub("\\g<0>\u2060", s).replace("@", "\u2060@")
     s = _MD_SPECIAL.sub(r"\\\1", s)
     return s.replace("\r", "").replace("\n", "  \n")
 

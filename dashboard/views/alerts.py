@@ -6,7 +6,8 @@ import streamlit as st
 
 from dashboard import common as c
 
-KIND_ICONS = {"volume_spike": "📈", "negativity_spike": "😠", "new_theme": "🆕", "growing_theme": "🧩"}
+KIND_ICONS = {"volume_spike": ":material/trending_up:", "negativity_spike": ":material/sentiment_dissatisfied:",
+              "new_theme": ":material/fiber_new:", "growing_theme": ":material/stacked_line_chart:"}
 
 
 def _ack(store, alert_id: str, actor: str) -> None:
@@ -30,12 +31,12 @@ def main() -> None:
         with st.container(border=True):
             top = st.columns([6, 1])
             brand = names.get(r.brand_id, r.brand_id) if r.brand_id else "all brands"
-            top[0].markdown(f"{KIND_ICONS.get(r.kind, '🔔')} **{c.md_escape(r.kind.replace('_', ' '))}** · "
+            top[0].markdown(f"{KIND_ICONS.get(r.kind, ':material/notifications:')} **{c.md_escape(r.kind.replace('_', ' '))}** · "
                             f"{c.md_escape(brand)} · {c.fmt_ts(r.created_at)} UTC"
                             + (f" · z = {r.z:.1f}" if r.z is not None else ""))
             top[0].markdown(c.md_escape(r.explanation))
             if r.acknowledged_by:
-                top[1].caption("✅ " + c.md_escape(r.acknowledged_by))
+                top[1].caption(":material/check: " + c.md_escape(r.acknowledged_by))
             elif top[1].button("Acknowledge", key=f"ack_{r.alert_id}"):
                 c.act(_ack, r.alert_id, success="Alert acknowledged.")
     al["brand"] = al["brand_id"].map(names).fillna(al["brand_id"])

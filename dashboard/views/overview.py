@@ -37,9 +37,10 @@ def main() -> None:
             per_brand["brand"] = per_brand["brand_id"].map(names).fillna(per_brand["brand_id"])
             fig = px.line(per_brand, x="day", y="mentions", color="brand", markers=False,
                           color_discrete_sequence=c.BRAND_COLORS)
-            fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="",
+            fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="",
+                              legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
                               xaxis_title=None, yaxis_title=None)
-            st.plotly_chart(fig, width="stretch", key="ov_volume")
+            st.plotly_chart(fig, width="stretch", key="ov_volume", config={"displayModeBar": False})
     with right:
         st.subheader("Sentiment per day")
         if not ts.empty:
@@ -47,9 +48,10 @@ def main() -> None:
             fig = px.bar(per_sent, x="day", y="mentions", color="sentiment",
                          color_discrete_map=c.SENTIMENT_COLORS,
                          category_orders={"sentiment": ["negative", "neutral", "positive", "unscored"]})
-            fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="",
+            fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="",
+                              legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
                               xaxis_title=None, yaxis_title=None, bargap=0.1)
-            st.plotly_chart(fig, width="stretch", key="ov_sentiment")
+            st.plotly_chart(fig, width="stretch", key="ov_sentiment", config={"displayModeBar": False})
 
     a, b = st.columns(2)
     with a:
@@ -76,7 +78,7 @@ def main() -> None:
         st.info("No alerts.")
     for _, row in al.iterrows():
         r = c.record(row)
-        icon = "✅" if r.acknowledged_by else "🔔"
+        icon = ":material/check_circle:" if r.acknowledged_by else ":material/notifications_active:"
         st.markdown(f"{icon} **{c.md_escape(r.kind)}** · {c.md_escape(names.get(r.brand_id, r.brand_id))} · "
                     f"{c.fmt_ts(r.created_at)} UTC — {c.md_escape(r.explanation)}")
 

@@ -10,7 +10,8 @@ import streamlit as st
 from dashboard import common as c
 from dashboard.queries import OPEN_STATES, STATES
 
-LEVEL_ICONS = {"critical": "🔴", "high": "🟠", "medium": "🟡", "low": "⚪"}
+LEVEL_ICONS = {"critical": ":material/error:", "high": ":material/warning:", "medium": ":material/info:",
+               "low": ":material/low_priority:"}
 
 
 def sla_text(hours_left: float | None, breached: bool, state: str) -> str:
@@ -19,8 +20,8 @@ def sla_text(hours_left: float | None, breached: bool, state: str) -> str:
     if hours_left is None or pd.isna(hours_left):
         return "no SLA"
     if breached or hours_left < 0:
-        return f"⛔ overdue {abs(hours_left):.1f} h"
-    return f"⏳ {hours_left:.1f} h left"
+        return f"⚠ overdue {abs(hours_left):.1f} h"
+    return f"{hours_left:.1f} h left"
 
 
 def reasons_lines(reasons_json: str | None) -> list[str]:
@@ -92,7 +93,7 @@ def main() -> None:
         return
     df["brand"] = df["brand_id"].map(names).fillna(df["brand_id"])
     df["sla"] = [sla_text(h, b, s) for h, b, s in zip(df["sla_hours_left"], df["sla_breached"], df["state"])]
-    df["lvl"] = df["level"].map(lambda x: f"{LEVEL_ICONS.get(x, '')} {x}")
+    df["lvl"] = df["level"]
     df["why"] = df["reasons_json"].map(lambda j: "; ".join(reasons_lines(j)[:3]))
     ev = c.table(df, "qu_table", name="escalations", selectable=True, height=380,
                  columns=["priority", "lvl", "state", "owner", "sla", "brand", "source_id", "why", "context", "url"],

@@ -26,8 +26,8 @@ def main() -> None:
     for r in gaps.itertuples():
         st.error(f"{c.md_escape(r.source_id)} has been silent for {r.silent_hours:.0f} h "
                  f"(last successful crawl: {c.md_escape(r.last_success) if r.last_success is not None else 'never'}).",
-                 icon="🔕")
-    df["health"] = df["gap"].map({True: "🔕 gap", False: "✅ ok"})
+                 icon=":material/notifications_off:")
+    df["health"] = df["gap"].map({True: "✖ gap", False: "✔ ok"})
     c.table(df, "src_table", name="sources-health",
             columns=["health", "source_id", "name", "kind", "last_status", "last_crawl", "last_success", "runs_24h",
                      "items_24h", "errors_24h", "failed_7d", "newest_post", "silent_hours", "documents"],

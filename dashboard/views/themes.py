@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import common as c
 
-BADGES = {"new": "🆕 new", "growing": "📈 growing", "stable": "stable", "fading": "📉 fading"}
+BADGES = {"new": "★ new", "growing": "▲ growing", "stable": "stable", "fading": "▼ fading"}
 
 
 def _keywords(js: str | None) -> str:
@@ -71,7 +71,7 @@ def main() -> None:
     if not t.empty:
         fig = px.bar(t, x="day", y="mentions", color_discrete_sequence=["#dc2626"])
         fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=None, yaxis_title=None)
-        st.plotly_chart(fig, width="stretch", key="th_trend")
+        st.plotly_chart(fig, width="stretch", key="th_trend", config={"displayModeBar": False})
     members = c.q("theme_members", theme_id=chosen, limit=c.settings().dashboard.page_size)
     st.markdown("**Example posts** (closest to the theme centre)")
     for r in members.head(3).itertuples():

@@ -16,7 +16,8 @@ APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 def streamlit_command(app: Path, host: str, port: int, config: Optional[Path]) -> list[str]:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app),
            "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           "--client.toolbarMode", "minimal"]
     if config is not None:
         cmd += ["--", "--config", str(config)]
     return cmd

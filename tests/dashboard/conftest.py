@@ -61,7 +61,7 @@ def app_test():
             at.session_state["analyst"] = analyst
         at.run()
         if page:
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(f"views/{page}.py").run()
         return at
 
     return _make

@@ -61,11 +61,13 @@ def test_500_hostile_contexts_render_as_text_only(hostile_db):
 
 
 def test_escaped_text_reads_back_identically():
-    s = '<script>alert("x")</script> **b** _i_ [l](javascript:alert(1)) :red[c] $x$ # h `c` a\\b'
+    s = ('<script>alert("x")</script> **b** _i_ [l](javascript:alert(1)) :red[c] $x$ # h `c` a\\b '
+         'https://evil.example/x www.evil.example me@evil.example')
     html = MarkdownIt("commonmark").render(md_escape(s))
     from html import unescape
 
-    assert unescape(re.sub(r"</?p>\n?", "", html)) == s
+    # what is displayed is the scraped text itself (plus invisible word joiners that stop auto-linking)
+    assert unescape(re.sub(r"</?p>\n?", "", html)).replace("\u2060", "") == s
 
 
 @pytest.mark.parametrize("url,ok", [

@@ -215,7 +215,7 @@ def test_themes_drill_down(synth_db, use_db, app_test):
     n = _sql(synth_db, "SELECT count(*) FROM theme_members WHERE theme_id = 'th-posylkin-delay'")[0][0]
     assert len(members) == min(n, 500)
     at.sidebar.multiselect(key="th_status").set_value(["growing"]).run()
-    assert set(at.dataframe[0].value["badge"]) == {"📈 growing"}
+    assert set(at.dataframe[0].value["badge"]) == {"▲ growing"}
 
 
 def test_password_gate(synth_db, use_db, app_test):
