@@ -264,6 +264,8 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
     with log_context(stage="escalate"):
         with store.read() as con:
             cand = con.execute(CANDIDATES_SQL, [float(es.velocity_window_hours)]).df()
+        # plain Python strings: the row-wise steps below iterate these columns, and Arrow-backed strings iterate slowly
+        cand = cand.astype({c: object for c in cand.columns if pd.api.types.is_string_dtype(cand[c])})
         scored = score_candidates(cand, settings, now)
         with store.read() as con:
             queued_at = dict(con.execute("SELECT escalation_id, created_at FROM escalations").fetchall())
@@ -271,7 +273,7 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
         n_scored = len(scored)
         if scored.empty and not known_ids:
             return {"scored": 0, "eligible": 0, "created": 0, "updated": 0, "reopened": 0, "auto_dismissed": 0, "answered_by_brand": 0, "open": 0}
-        scored["escalation_id"] = [stable_id(m) for m in scored["mention_id"]]
+        scored["escalation_id"] = pd.Series([stable_id(m) for m in scored["mention_id"]], index=scored.index, dtype=object)
         scored = scored[(scored["priority"] >= es.min_priority) | scored["escalation_id"].isin(known_ids)]
         scored = with_reasons(scored, settings)
         if es.sla_from == "posted":
