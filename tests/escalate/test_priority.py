@@ -65,14 +65,26 @@ def test_queue_order_reasons_and_exclusions(settings, store, world, now):
 
 
 def test_weights_and_thresholds_come_from_settings(settings, store, world, now):
-    _mixed(world, now)
-    settings.escalation.weights["threat"] = 0.0
-    settings.escalation.min_priority = 0.7
+    ids = _mixed(world, now)
     esc.escalate(settings, store, now=now)
-    q = esc.queue(store, now=now)
-    assert len(q) == 0 or q["priority"].min() >= 0.7
-    r = json.loads(esc.queue(store, state=list(esc.STATES), now=now)["reasons_json"].iloc[0]) if len(q) else None
-    assert r is None or r["factors"]["threat"]["contribution"] == 0.0
+    q = esc.queue(store, now=now).set_index("mention_id")
+    before = json.loads(q.loc[ids["legal"], "reasons_json"])
+    threat = before["factors"]["threat"]["contribution"]
+    assert threat > 0.15
+
+    settings.escalation.weights["threat"] = 0.0
+    settings.escalation.level_thresholds = {"critical": 0.95, "high": 0.9, "medium": 0.85}
+    esc.escalate(settings, store, now=now)
+    after = esc.queue(store, now=now).set_index("mention_id")
+    assert after.loc[ids["legal"], "priority"] == pytest.approx(before["priority"] - threat, abs=1e-3)
+    assert set(after["level"]) == {"low"}
+
+    settings.escalation.min_priority = 0.99  # nothing qualifies: no new item, untouched new ones leave
+    _, fresh = world.post("Посылкин снова потерял посылку", sentiment="negative", intent="complaint", thread="new")
+    world.flush()
+    c = esc.escalate(settings, store, now=now)
+    assert (c["created"], c["auto_dismissed"], c["open"]) == (0, 4, 0)
+    assert fresh not in set(esc.queue(store, state=list(esc.STATES), now=now)["mention_id"])
 
 
 def test_rerun_is_idempotent_and_updates_open_priority(settings, store, world, now):
