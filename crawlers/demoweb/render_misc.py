@@ -24,6 +24,29 @@ ENTRY = {
 }
 
 
+ENCODING_GOLDEN = "Посылкин опять задержал посылку, жду уже неделю! Ёлки, где мой заказ?"  # in both charsets
+ENCODING_PAGES = {
+    # name: (bytes charset, Content-Type charset or None, <meta> charset or None)
+    "koi8r.html": ("koi8-r", "koi8-r", "koi8-r"),
+    "cp1251-meta-only.html": ("windows-1251", None, "windows-1251"),
+    "cp1251-undeclared.html": ("windows-1251", None, None),
+    "koi8r-undeclared.html": ("koi8-r", None, None),
+}
+
+
+def encoding_page(name: str) -> Page:
+    """Small forum-like pages in legacy encodings, declared in the header, only in <meta>, or not at all."""
+    if name not in ENCODING_PAGES:
+        raise NotFound
+    enc, header, meta = ENCODING_PAGES[name]
+    meta_tag = f'<meta http-equiv="Content-Type" content="text/html; charset={meta}">' if meta else ""
+    body = (f"<!DOCTYPE html><html><head>{meta_tag}<title>Старый форум</title></head><body>"
+            f'<div class="post" id="post_1"><span class="author">Старожил</span>'
+            f'<div class="content">{esc(ENCODING_GOLDEN)}</div></div>'
+            f"<p>Форум работает с 2003 года. Кодировка: {esc(enc)}.</p></body></html>")
+    return Page(body.encode(enc), charset=header)
+
+
 def sitemap(corpus: Corpus, base: str) -> Page:
     """Entry points only (a real sitemap would list threads; crawlers must discover them through the boards)."""
     urls = "".join(f"<url><loc>{esc(base + ENTRY[s.engine].format(key=s.key))}</loc></url>"

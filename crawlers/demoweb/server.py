@@ -22,7 +22,9 @@ from urllib.parse import parse_qs, urlsplit
 from crawlers.demoweb import corpus as corpus_mod
 from crawlers.demoweb.common import NotFound, Page
 from crawlers.social.standins import SocialApis
-from crawlers.demoweb.render_misc import ROBOTS, Faults, calendar, huge_chunks, private, root, sitemap
+from crawlers.demoweb.render_misc import (
+    ROBOTS, Faults, calendar, encoding_page, huge_chunks, private, root, sitemap,
+)
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +254,8 @@ class DemoWebServer:
             return private(path)
         if path.rstrip("/") == "/calendar":
             return calendar(query)
+        if path.startswith("/enc/"):
+            return encoding_page(path[len("/enc/"):])
         key, _, rest = path.lstrip("/").partition("/")
         site = c.sites.get(key)
         if site is None:

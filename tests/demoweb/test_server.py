@@ -241,3 +241,18 @@ def test_a_broken_corpus_file_is_a_clear_error_naming_the_place(content_copy):
     f.write_text("engine: [unclosed", encoding="utf-8")
     with pytest.raises(corpus.CorpusError, match="xf.yaml: not valid YAML"):
         corpus.load(content_copy)
+
+
+@pytest.mark.parametrize("name", ["koi8r.html", "cp1251-meta-only.html", "cp1251-undeclared.html",
+                                  "koi8r-undeclared.html"])
+def test_legacy_encoding_pages(demo, name):
+    from crawlers.demoweb.render_misc import ENCODING_GOLDEN, ENCODING_PAGES
+
+    enc, header, meta = ENCODING_PAGES[name]
+    status, headers, body = get(demo.url + "/enc/" + name)
+    assert status == 200
+    assert headers["Content-Type"] == ("text/html" + (f"; charset={header}" if header else ""))
+    assert (f"charset={meta}".encode() in body) == bool(meta)
+    assert ENCODING_GOLDEN in body.decode(enc)
+    with pytest.raises(UnicodeDecodeError):
+        body.decode("utf-8")  # really legacy bytes, not UTF-8 in disguise
