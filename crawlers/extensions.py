@@ -24,7 +24,8 @@ class ProgressExtension:
     def emit(self) -> None:
         sp = self.crawler.spider
         stats = self.crawler.stats
-        line = {"progress": True, "pages": getattr(sp, "pages", 0),
+        src = getattr(sp, "source", None)
+        line = {"progress": True, "source": getattr(src, "name", None), "pages": getattr(sp, "pages", 0),
                 "items": stats.get_value("item_scraped_count", 0), "errors": len(getattr(sp, "errors", []))}
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()

@@ -94,15 +94,15 @@ def _register_source(store: Store, s: SourceConfig) -> None:
     }], key=["source_id"])
 
 
-def crawl_source(settings: Settings, store: Store, source: SourceConfig, since: datetime | None = None,
-                 progress: Progress | None = None, now: datetime | None = None) -> dict:
+def _prepare(settings: Settings, store: Store, source: SourceConfig, since: datetime | None,
+             now: datetime | None) -> dict:
+    """Pick (or resume) the run id, register the run, write the job file the crawler process reads."""
     raw_dir = Path(settings.raw_dir)
     jobdir = Path(settings.data_dir) / "jobs" / source.name
     marker = jobdir / "run.json"
-    resumed = False
-    if marker.exists():
+    resumed = marker.exists()
+    if resumed:
         run_id = json.loads(marker.read_text())["run_id"]
-        resumed = True
     else:
         run_id = new_run_id(source.name)
         jobdir.mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,6 @@ def crawl_source(settings: Settings, store: Store, source: SourceConfig, since: 
     else:
         with store.write() as con:
             con.execute("UPDATE crawl_runs SET status='running' WHERE run_id=?", [run_id])
-
     job = {
         "settings": settings.model_dump(mode="json"), "source": source.model_dump(mode="json"),
         "run_id": run_id, "run_dir": str(run_dir), "jobdir": str(jobdir / "scrapy"),
@@ -126,13 +125,20 @@ def crawl_source(settings: Settings, store: Store, source: SourceConfig, since: 
     }
     job_path = run_dir / f"job-{len(list(run_dir.glob('job-*.json'))):03d}.json"
     job_path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
-    sessions_before = len(list(run_dir.glob("session-*.json")))
+    return {"source": source, "run_id": run_id, "run_dir": run_dir, "jobdir": jobdir, "resumed": resumed,
+            "started": started, "job_path": job_path, "since": job["since"],
+            "sessions_before": len(list(run_dir.glob("session-*.json")))}
 
+
+def _run_process(settings: Settings, jobs: list[dict], progress: Progress | None) -> int:
+    """One crawler process for all jobs (their spiders run side by side in one reactor)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    with open(run_dir / "crawl.log", "ab") as errlog:
-        proc = subprocess.Popen([sys.executable, "-m", "crawlers.runner", str(job_path)], cwd=str(ROOT),
-                                stdout=subprocess.PIPE, stderr=errlog, env=env, text=True, bufsize=1)
+    by_name = {j["source"].name: j for j in jobs}
+    log_path = jobs[0]["run_dir"] / "crawl.log"
+    with open(log_path, "ab") as errlog:
+        proc = subprocess.Popen([sys.executable, "-m", "crawlers.runner", *[str(j["job_path"]) for j in jobs]],
+                                cwd=str(ROOT), stdout=subprocess.PIPE, stderr=errlog, env=env, text=True, bufsize=1)
         killer = threading.Timer(settings.crawl.crawl_timeout_seconds, proc.terminate)
         killer.daemon = True
         killer.start()
@@ -143,13 +149,21 @@ def crawl_source(settings: Settings, store: Store, source: SourceConfig, since: 
                     msg = json.loads(line)
                 except ValueError:
                     continue
-                if progress and msg.get("progress"):
-                    progress(source.name, {**msg, "pid": proc.pid, "run_id": run_id})
+                j = by_name.get(msg.get("source"))
+                if progress and msg.get("progress") and j is not None:
+                    progress(j["source"].name, {**msg, "pid": proc.pid, "run_id": j["run_id"]})
             rc = proc.wait()
         finally:
             killer.cancel()
+    for j in jobs[1:]:  # every run directory gets the shared log's path in its own crawl.log
+        (j["run_dir"] / "crawl.log").write_text(f"see {log_path}\n", encoding="utf-8")
+    return rc
 
-    sessions = sorted(run_dir.glob("session-*.json"))[sessions_before:]
+
+def _finish(store: Store, j: dict, rc: int) -> dict:
+    """Record the crawl_runs row, the learned state and meta.json for one source after the process ended."""
+    source, run_dir, run_id, jobdir = j["source"], j["run_dir"], j["run_id"], j["jobdir"]
+    sessions = sorted(run_dir.glob("session-*.json"))[j["sessions_before"]:]
     summary = json.loads(sessions[-1].read_text(encoding="utf-8")) if sessions else None
     all_sessions = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(run_dir.glob("session-*.json"))]
     pages = sum(s.get("pages", 0) for s in all_sessions)
@@ -181,15 +195,15 @@ def crawl_source(settings: Settings, store: Store, source: SourceConfig, since: 
             [finished, status, pages, items, n_errors,
              json.dumps({"kinds": kinds, "samples": errors[:20]}, ensure_ascii=False), str(run_dir), run_id])
     meta = {"run_id": run_id, "source": source.name, "kind": source.kind, "engine": source.engine,
-            "started_at": started.isoformat(), "finished_at": finished.isoformat(), "status": status,
+            "started_at": j["started"].isoformat(), "finished_at": finished.isoformat(), "status": status,
             "pages": pages, "items": items, "errors": n_errors, "error_kinds": kinds, "sessions": len(all_sessions),
-            "finish_reason": reason, "since": job["since"]}
+            "finish_reason": reason, "since": j["since"]}
     (run_dir / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     if status != "interrupted":
         shutil.rmtree(jobdir, ignore_errors=True)
     last = summary or {}
     return {"run_id": run_id, "status": status, "pages": pages, "items": items, "errors": n_errors,
-            "new_items": items if not resumed else None, "resumed": resumed,
+            "resumed": j["resumed"],
             "requests": last.get("requests", 0), "robots_forbidden": last.get("robots_forbidden", 0),
             "blocked": last.get("blocked", 0), "unchanged": last.get("unchanged", 0),
             "crawl_seconds": last.get("elapsed_seconds"), "parse_seconds": last.get("parse_seconds"),
@@ -207,14 +221,18 @@ def crawl_sources(settings: Settings, store: Store, sources: list[str] | None = 
             raise CrawlError("--since: not a date")
     chosen = select_sources(settings, sources)
     out: dict[str, Any] = {"sources": {}, "pages": 0, "items": 0, "errors": 0}
-    for s in chosen:
-        t0 = time.monotonic()
-        with log_context(stage="crawl", source=s.name):
-            r = crawl_source(settings, store, s, since=since, progress=progress, now=now)
+    if not chosen:
+        return out
+    t0 = time.monotonic()
+    with log_context(stage="crawl"):
+        jobs = [_prepare(settings, store, s, since, now) for s in chosen]
+        rc = _run_process(settings, jobs, progress)
+        for j in jobs:
+            r = _finish(store, j, rc)
             r["seconds"] = round(time.monotonic() - t0, 2)
-            log.info("crawled %s: %s pages, %s items, %s errors (%s)", s.name, r["pages"], r["items"], r["errors"],
-                     r["status"])
-        out["sources"][s.name] = r
-        for k in ("pages", "items", "errors"):
-            out[k] += r[k]
+            log.info("crawled %s: %s pages, %s items, %s errors (%s)", j["source"].name, r["pages"], r["items"],
+                     r["errors"], r["status"])
+            out["sources"][j["source"].name] = r
+            for k in ("pages", "items", "errors"):
+                out[k] += r[k]
     return out

@@ -1,8 +1,10 @@
-"""Subprocess entry point: `python -m crawlers.runner JOB_JSON` crawls one source with Scrapy.
+"""Subprocess entry point: `python -m crawlers.runner JOB_JSON [JOB_JSON ...]` crawls sources with Scrapy.
 
-Twisted's reactor cannot be restarted in one process, so `crawlers.run` starts one of these per source. The job
-file carries the settings, the source, the run directory, the incremental state and options; the runner writes
-`session-NNN.json` (counts, errors, state updates) beside the raw items and prints JSON progress lines.
+Twisted's reactor cannot be restarted in one process, so `crawlers.run` starts one of these per call; every job
+(one source) becomes its own crawler with its own settings (custom_settings of a per-job spider subclass), and
+all run side by side in one reactor. Each job file carries the settings, the source, the run directory, the
+incremental state and options; the runner writes `session-NNN.json` (counts, errors, state updates) beside each
+source's raw items and prints JSON progress lines tagged with the source name.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m crawlers.runner JOB_JSON", file=sys.stderr)
+    if not argv:
+        print("usage: python -m crawlers.runner JOB_JSON [JOB_JSON ...]", file=sys.stderr)
         return 2
-    job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
 
     from scrapy.crawler import CrawlerProcess
 
@@ -25,37 +26,45 @@ def main(argv: list[str] | None = None) -> int:
     from crawlers.spiders import spider_for
     from pipeline.config import Settings, SourceConfig
 
-    settings = Settings.model_validate(job["settings"])
-    source = SourceConfig.model_validate(job["source"])
-    run_dir = Path(job["run_dir"])
-    jobdir = Path(job["jobdir"]) if job.get("jobdir") else None
-    process = CrawlerProcess(settings=scrapy_settings(settings, source, run_dir, jobdir))
-    spider_cls = spider_for(source)
-    crawler = process.create_crawler(spider_cls)
-    process.crawl(crawler, source=source, run_id=job["run_id"], state=job.get("state"), since=job.get("since"),
-                  now=job.get("now"), default_tz=settings.crawl.default_timezone,
-                  max_pages=settings.crawl.max_pages_per_source)
+    process = CrawlerProcess(settings={"LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False})
+    runs = []
+    for path in argv:
+        job = json.loads(Path(path).read_text(encoding="utf-8"))
+        settings = Settings.model_validate(job["settings"])
+        source = SourceConfig.model_validate(job["source"])
+        run_dir = Path(job["run_dir"])
+        jobdir = Path(job["jobdir"]) if job.get("jobdir") else None
+        base = spider_for(source)
+        cls = type(base.__name__, (base,), {"custom_settings": scrapy_settings(settings, source, run_dir, jobdir),
+                                            "name": base.name})
+        crawler = process.create_crawler(cls)
+        process.crawl(crawler, source=source, run_id=job["run_id"], state=job.get("state"), since=job.get("since"),
+                      now=job.get("now"), default_tz=settings.crawl.default_timezone,
+                      max_pages=settings.crawl.max_pages_per_source)
+        runs.append((crawler, base, run_dir))
     process.start()
 
-    spider = crawler.spider
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    summary = spider.summary() if spider is not None else {"pages": 0, "errors": 1,
-                                                            "error_kinds": {"SpiderNotStarted": 1}}
-    summary.update(
-        items=stats.get("item_scraped_count", 0),
-        elapsed_seconds=stats.get("elapsed_time_seconds", summary.get("elapsed_seconds")),  # spider open → close
-        dropped=stats.get("item_dropped_count", 0),
-        finish_reason=stats.get("finish_reason"),
-        requests=stats.get("downloader/request_count", 0),
-        robots_forbidden=stats.get("robotstxt/forbidden", 0),
-        blocked=stats.get("brandmon/blocked", 0),
-        over_budget=stats.get("brandmon/over_budget", 0),
-        spider=spider_cls.name,
-        state_updates=spider.state_updates if spider is not None else {},
-        thread_updates=spider.thread_updates if spider is not None else {},
-    )
-    n = len(list(run_dir.glob("session-*.json")))
-    (run_dir / f"session-{n:03d}.json").write_text(json.dumps(summary, ensure_ascii=False, default=str), encoding="utf-8")
+    for crawler, base, run_dir in runs:
+        spider = crawler.spider
+        stats = crawler.stats.get_stats() if crawler.stats else {}
+        summary = spider.summary() if spider is not None else {"pages": 0, "errors": 1,
+                                                                "error_kinds": {"SpiderNotStarted": 1}}
+        summary.update(
+            items=stats.get("item_scraped_count", 0),
+            elapsed_seconds=stats.get("elapsed_time_seconds", summary.get("elapsed_seconds")),  # open → close
+            dropped=stats.get("item_dropped_count", 0),
+            finish_reason=stats.get("finish_reason"),
+            requests=stats.get("downloader/request_count", 0),
+            robots_forbidden=stats.get("robotstxt/forbidden", 0),
+            blocked=stats.get("brandmon/blocked", 0),
+            over_budget=stats.get("brandmon/over_budget", 0),
+            spider=base.name,
+            state_updates=spider.state_updates if spider is not None else {},
+            thread_updates=spider.thread_updates if spider is not None else {},
+        )
+        n = len(list(run_dir.glob("session-*.json")))
+        (run_dir / f"session-{n:03d}.json").write_text(json.dumps(summary, ensure_ascii=False, default=str),
+                                                       encoding="utf-8")
     return 0
 
 

@@ -41,7 +41,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         res.items.append(make_item(
             ctx, post_id=post, url=absolute(url, link.get("href")) if link is not None else f"https://t.me/{post}",
             text=text, thread_url=res.thread_url, thread_id=channel, thread_title=channel_title,
-            author=first_text(m, ".tgme_widget_message_owner_name") or channel_title,
+            # a signed channel post names its writer; otherwise the channel is the author
+            author=(first_text(m, ".tgme_widget_message_from_author")
+                    or first_text(m, ".tgme_widget_message_owner_name") or channel_title),
             author_url=res.thread_url, posted_at=iso_date(tm.get("datetime") if tm is not None else None, ctx),
             posted_at_raw=tm.get("datetime") if tm is not None else None,
             views=parse_int(first_text(m, ".tgme_widget_message_views")), likes=reactions, reach=subs,

@@ -134,6 +134,7 @@ def test_telegram_fixture():
     assert (a.post_id, a.views, a.likes, a.reach) == ("posylkin_news/1201", 15400, 1412, 48300)
     assert a.text == "Друзья, из-за снегопада возможны задержки доставки в Подмосковье 1–2 дня.\n\nСледите за статусом в приложении."
     assert a.posted_at == "2024-05-10T09:05:11+00:00" and a.url == "https://t.me/posylkin_news/1201"
+    assert a.author == "Посылкин | Новости" and b.author == "Анна, служба заботы"
     assert b.reply_to == "posylkin_news/1201" and b.text.startswith("Обновление: задержки до 3 дней")
     assert res.next_url == "https://t.me/s/posylkin_news?before=1201"
 
