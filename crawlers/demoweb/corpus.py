@@ -340,7 +340,11 @@ def _load(content_dir: Path) -> Corpus:
 def _apply_added(corpus: Corpus, path: Path) -> None:
     if not path.exists():
         return
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    if not text.endswith("\n"):
+        lines = lines[:-1]  # a line still being written by add_post: picked up on the next load
+    for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
         rec = json.loads(line)
