@@ -161,3 +161,50 @@ def test_two_processes_race_for_one_item(store, item, tmp_path):
     s = _state(store, item)
     assert (s["state"], s["owner"], s["version"]) == ("assigned", winner, 2)
     assert list(esc.history(store, item)["action"]) == ["create", "assign"]
+
+
+ESCALATOR = textwrap.dedent(
+    """
+    import sys
+    from datetime import datetime
+    from pipeline.config import load_settings
+    from pipeline.store import Store
+    from pipeline import escalate as esc
+    from pathlib import Path
+    data_dir, db, now, ready = sys.argv[1:5]
+    s = load_settings(data_dir=data_dir, db_path=db)
+    for i in range(4):
+        esc.escalate(s, Store(db, lock_timeout=60), now=datetime.fromisoformat(now))
+        Path(ready).touch()
+    print("DONE")
+    """
+)
+
+
+def test_escalate_runs_while_analysts_act(settings, store, world, now, tmp_path):
+    """A pipeline run in another process refreshes priorities while an analyst works the queue: no lost update."""
+    mids = [world.post(f"Посылкин потерял посылку {i}, верните деньги", sentiment="negative", intent="complaint",
+                       thread=f"r{i}")[1] for i in range(4)]
+    world.flush()
+    esc.escalate(settings, store, now=now)
+    eids = [stable_id(m) for m in mids]
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-c", ESCALATOR, str(settings.data_dir), str(store.path), now.isoformat(),
+                             str(ready)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not ready.exists():  # act while the other process is between and inside its runs
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "slow"
+        time.sleep(0.01)
+    for eid in eids:
+        esc.assign(store, eid, "bob", "anna")
+        esc.transition(store, eid, "in_progress", "bob")
+    esc.transition(store, eids[0], "resolved", "bob")
+    esc.transition(store, eids[1], "dismissed", "bob")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "DONE" in out, err
+    states = {eid: _state(store, eid) for eid in eids}
+    assert [states[e]["state"] for e in eids] == ["resolved", "dismissed", "in_progress", "in_progress"]
+    for eid in eids:
+        rebuilt = esc.replay(esc.history(store, eid))
+        assert rebuilt == {"state": states[eid]["state"], "owner": states[eid]["owner"], "version": states[eid]["version"]}
+    assert store.query("SELECT count(*) n FROM escalations")["n"][0] == 4
