@@ -91,7 +91,7 @@ answered AS (
 SELECT m.mention_id, m.brand_id, m.context, d.doc_id, d.source_id, d.url, d.thread_key, d.thread_title,
        d.author, d.post_at AS posted_at, coalesce(d.likes, 0) AS likes, coalesce(d.replies, 0) AS replies,
        coalesce(d.reach, 0) AS reach,
-       cs.sentiment, cs.p_neg, cs.intent, cs.intent_probs_json, cs.corrected,
+       cs.sentiment, cs.p_neg, cs.intent, cs.intent_probs_json, cs.corrected, cs.unsure,
        coalesce(ap.author_posts, 0) AS author_posts, coalesce(ap.author_likes, 0) AS author_likes,
        coalesce(ar.author_replies, 0) AS author_replies,
        coalesce(v.thread_posts_window, 0) AS thread_posts_window,
@@ -198,6 +198,7 @@ def with_reasons(scored: pd.DataFrame, settings: Any) -> pd.DataFrame:
                     "sentiment": row.sentiment,
                     "intent": row.intent,
                     "corrected": bool(row.corrected) if row.corrected is not None else False,
+                    "model_unsure": bool(row.unsure) if row.unsure is not None and not pd.isna(row.unsure) else False,
                     "reach_counts": {
                         "author_posts": int(row.author_posts),
                         "author_replies_received": int(row.author_replies),
@@ -230,6 +231,8 @@ def explain(reasons_json: str | None) -> str:
         parts.append("terms: " + ", ".join(f"{t['found']} ({t['category']})" for t in terms))
     if r.get("official_answer_at"):
         parts.append(f"brand answered in thread at {r['official_answer_at']}")
+    if r.get("model_unsure"):
+        parts.append("model unsure: check the sentiment")
     return "; ".join(parts)
 
 

@@ -54,6 +54,7 @@ class World:
         spam: bool = False,
         dup_of: str | None = None,
         p_neg: float | None = None,
+        unsure: bool = False,
     ) -> tuple[str, str | None]:
         """Add one post; returns (doc_id, mention_id or None when `brand` is None)."""
         self._n += 1
@@ -70,10 +71,10 @@ class World:
         )
         if brand is None:
             return doc_id, None
-        return doc_id, self.mention(doc_id, text, brand, sentiment, intent, at, p_neg)
+        return doc_id, self.mention(doc_id, text, brand, sentiment, intent, at, p_neg, unsure)
 
     def mention(self, doc_id: str, text: str, brand: str, sentiment: str, intent: str, at: datetime,
-                p_neg: float | None = None) -> str:
+                p_neg: float | None = None, unsure: bool = False) -> str:
         """A brand mention in an existing post, scored by the fixture's stand-in model."""
         mention_id = stable_id(doc_id, brand)
         self.mentions.append(
@@ -87,7 +88,7 @@ class World:
         probs = {k: (0.7 if k == intent else 0.075) for k in INTENTS}
         self.scores.append(
             dict(mention_id=mention_id, model="test-scorer", model_version="v1", context_hash=text_hash(text),
-                 sentiment=sentiment, p_neg=pn, p_pos=pp, p_neu=pu, unsure=False, intent=intent,
+                 sentiment=sentiment, p_neg=pn, p_pos=pp, p_neu=pu, unsure=unsure, intent=intent,
                  intent_probs_json=json.dumps(probs), scored_at=pd.Timestamp(at))
         )
         return mention_id

@@ -197,3 +197,13 @@ def test_sla_clock(settings, store, world, now, sla_from):
     assert r["sla_due_at"] == start + pd.Timedelta(hours=hours)
     esc.escalate(settings, store, now=now)  # a refresh keeps the clock
     assert store.query("SELECT sla_due_at FROM escalations WHERE mention_id=?", [mid])["sla_due_at"][0] == r["sla_due_at"]
+
+
+def test_unsure_model_output_is_flagged(settings, store, world, now):
+    _, mid = world.post("Посылкин ну конечно, как всегда вовремя", sentiment="negative", intent="complaint", p_neg=0.9,
+                        unsure=True)
+    world.flush()
+    esc.escalate(settings, store, now=now)
+    q = esc.queue(store, now=now)
+    assert json.loads(q.iloc[0]["reasons_json"])["model_unsure"] is True
+    assert q.iloc[0]["why"].endswith("model unsure: check the sentiment")
