@@ -9,7 +9,7 @@ Per (author, brand), over current scores of non-spam, non-duplicate, non-officia
 Per author:
     influence_raw   = ln(1 + replies received from others) + ½·ln(1 + likes) + ½·ln(1 + distinct threads)
     influence_score = 1 − exp(−influence_raw / influence_scale)
-Authors are keyed by `stable_id(source_id, author_url or lower(author))`.
+Authors are keyed like ingest does: `stable_id(source_id, author_url or author)`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ WITH docs AS (
     SELECT d.doc_id, d.source_id, d.author, d.author_url, d.parent_id, coalesce(d.likes, 0) AS likes,
            coalesce(d.thread_url, d.url, d.doc_id) AS thread_key,
            coalesce(d.posted_at, d.ingested_at) AS post_at,
-           coalesce(nullif(d.author_url, ''), lower(d.author)) AS author_id
+           coalesce(nullif(d.author_url, ''), nullif(d.author, '')) AS author_id
     FROM documents d
     WHERE NOT coalesce(d.spam, FALSE) AND (d.dup_of IS NULL OR d.dup_of = d.doc_id)
       AND NOT coalesce(d.is_official_answer, FALSE)
@@ -57,7 +57,7 @@ _AUTHORS = """
 WITH docs AS (
     SELECT d.doc_id, d.source_id, d.author, d.author_url, d.parent_id, coalesce(d.likes, 0) AS likes,
            coalesce(d.thread_url, d.url, d.doc_id) AS thread_key,
-           coalesce(nullif(d.author_url, ''), lower(d.author)) AS author_id
+           coalesce(nullif(d.author_url, ''), nullif(d.author, '')) AS author_id
     FROM documents d
     WHERE NOT coalesce(d.spam, FALSE) AND (d.dup_of IS NULL OR d.dup_of = d.doc_id)
 ),
