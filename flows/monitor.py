@@ -65,6 +65,23 @@ def prefect_executors(settings: Settings):
     return call_stage, call_crawl
 
 
+def prefect_submitter(settings: Settings):
+    """Submit each source's crawl task to the flow's task runner at once (None: crawl one after another).
+
+    On when `Settings.schedule.crawl_concurrency` > 1: that many sources are crawled at a time on the flow's task
+    runner (the default thread pool: each crawl is a Scrapy subprocess; a DaskTaskRunner: over a cluster).
+    """
+    if settings.schedule.crawl_concurrency <= 1:
+        return None
+    opts = _retry_options(settings, settings.schedule.crawl_timeout_seconds)
+
+    def submit(settings: Settings, store, source: str, since: Any = None):
+        future = crawl_task.with_options(task_run_name=f"crawl-{source}", **opts).submit(settings, store, source, since)
+        return future.result
+
+    return submit
+
+
 def settings_from(params: dict | None) -> Settings:
     """Settings from a flow parameter (a dump of Settings), else from env/TOML like the CLI."""
     s = Settings(**params) if params else load_settings()
@@ -91,7 +108,7 @@ def run_chain(
     call_stage, call_crawl = prefect_executors(s)
     summary = st.monitor_body(
         s, store_for(s), sources=sources, brands=brands, stages=stages, since=since, flow=flow_name,
-        flow_run_id=_run_id(), call_stage=call_stage, call_crawl=call_crawl,
+        flow_run_id=_run_id(), call_stage=call_stage, call_crawl=call_crawl, submit_crawl=prefect_submitter(s),
     )
     logger = get_run_logger()
     for name, r in summary["stages"].items():

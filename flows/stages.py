@@ -256,6 +256,7 @@ def monitor_body(
     flow_run_id: str | None = None,
     call_stage: Callable[..., dict] = run_stage,
     call_crawl: Callable[..., dict] = crawl_source,
+    submit_crawl: Callable[..., Callable[[], dict]] | None = None,
     on_progress: Callable[[str, dict], None] | None = None,
     extra: Callable[[], dict] | None = None,
 ) -> dict:
@@ -275,12 +276,19 @@ def monitor_body(
     with log_context(flow_run=summary.flow_run_id):
         for stage in order:
             if stage == "crawl":
-                for src in select_sources(settings, sources):
-                    with log_context(source=src):
-                        r = _timed(lambda: call_crawl(settings, store, src, since))
-                    summary.sources[src] = r
-                    if on_progress:
-                        on_progress(f"crawl:{src}", r)
+                chosen = select_sources(settings, sources)
+                # submit_crawl starts a source's crawl and returns a waiter (fan-out on a task runner), in waves
+                # of `crawl_concurrency`; without it sources are crawled one after another
+                wave = max(1, settings.schedule.crawl_concurrency) if submit_crawl else 1
+                for i in range(0, len(chosen), wave):
+                    batch = chosen[i : i + wave]
+                    waiters = {src: submit_crawl(settings, store, src, since) for src in batch} if submit_crawl else {}
+                    for src in batch:
+                        with log_context(source=src):
+                            r = _timed(waiters[src] if waiters else (lambda: call_crawl(settings, store, src, since)))
+                        summary.sources[src] = r
+                        if on_progress:
+                            on_progress(f"crawl:{src}", r)
                 summary.stages["crawl"] = _merge_crawl(summary.sources)
             else:
                 kwargs: dict[str, Any] = {"brands": brands} if stage == "score" and brands else {}

@@ -154,6 +154,7 @@ class ScheduleSettings(BaseModel):
     crawl_timeout_seconds: float = 3600.0  # per source
     stage_timeout_seconds: float = 3600.0  # per writing stage
     write_lock_timeout_seconds: float = 900.0  # waiting for another flow's writing stage
+    crawl_concurrency: int = 1  # >1: the Prefect monitor flow crawls that many sources at once (task runner)
 
 
 class IngestSettings(BaseModel):

@@ -98,3 +98,28 @@ def test_deployments_carry_the_schedules_from_settings(fast_settings):
     assert deps["monitor"].parameters["stages"] == ["crawl", "ingest", "score", "escalate", "advocates"]
     assert deps["themes"].parameters["settings"]["db_path"] == str(fast_settings.db_path)
     assert all(d.concurrency_limit == 1 for d in deps.values())
+
+
+def test_crawls_fan_out_on_the_task_runner_when_concurrency_allows(prefect_harness, fast_settings, stages_registry, tmp_path):
+    import time as _time
+
+    from flows.monitor import monitor_flow
+
+    fast_settings.sources_file = write_sources_yaml(tmp_path / "sources.yaml", ["alpha", "broken", "gamma"])
+    fast_settings.schedule.crawl_concurrency = 3
+    spans: dict[str, tuple[float, float]] = {}
+    inner = recording_crawl(tmp_path / "calls.json", broken={"broken"})
+
+    def slow_crawl(settings, store, sources=None, since=None):
+        t0 = _time.monotonic()
+        try:
+            _time.sleep(1.5)
+            return inner(settings, store, sources=sources, since=since)
+        finally:
+            spans[sources[0]] = (t0, _time.monotonic())
+
+    stages_registry["crawl"] = slow_crawl
+    out = monitor_flow(settings=fast_settings.model_dump(mode="json"), stages=["crawl"])
+    assert {s: r["status"] for s, r in out["sources"].items()} == {"alpha": "ok", "broken": "failed", "gamma": "ok"}
+    # all three ran at the same time: each started before any finished
+    assert max(a for a, _ in spans.values()) < min(b for _, b in spans.values())
