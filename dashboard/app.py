@@ -31,5 +31,8 @@ if common.check_password():
     page = st.navigation(PAGES)
     st.sidebar.markdown("**brandmon** · brand reputation monitor")
     common.analyst_box()
-    page.run()
+    try:
+        page.run()
+    finally:
+        common.close_run_connection()
     st.sidebar.caption("Database: " + common.md_escape(common.settings().db_path.name))

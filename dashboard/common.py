@@ -17,8 +17,9 @@ import re
 import sys
 import threading
 import time
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 import streamlit as st
@@ -28,8 +29,42 @@ from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.store import Store, StoreError, StoreLockedError
 
 # DuckDB refuses a read-only and a read-write connection to one file inside one process, and Streamlit serves
-# every session from threads of one process: reads and actions take turns here.
-_DB_LOCK = threading.RLock()
+# every session from threads of one process: readers share, an analyst action waits until no reader is open.
+class _ReadWriteGate:
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+_GATE = _ReadWriteGate()
+_RUN = threading.local()  # the read connection of the script run on this thread
 _CACHED: dict[int, Callable] = {}
 BUSY_RETRIES = 5
 
@@ -69,11 +104,33 @@ def write_store() -> Store:
 # ------------------------------------------------------------------------------------------ reads
 
 
+def _run_connection(db_path: str, timeout: float):
+    """One read-only connection per script run, opened at the first cache miss (connecting costs more than most
+    queries) and closed by `close_run_connection()` when the page is done, so writers wait only that long."""
+    cur = getattr(_RUN, "state", None)
+    if cur is not None and cur[0] == db_path:
+        return cur[1]
+    close_run_connection()
+    stack = ExitStack()
+    try:
+        stack.enter_context(_GATE.reading())
+        con = stack.enter_context(Store(db_path, lock_timeout=timeout).read())
+    except BaseException:
+        stack.close()
+        raise
+    _RUN.state = (db_path, con, stack)
+    return con
+
+
+def close_run_connection() -> None:
+    cur = getattr(_RUN, "state", None)
+    _RUN.state = None
+    if cur is not None:
+        cur[2].close()
+
+
 def _run_query(db_path: str, timeout: float, name: str, kwargs: dict) -> Any:
-    fn = getattr(queries, name)
-    with _DB_LOCK:
-        with Store(db_path, lock_timeout=timeout).read() as con:
-            return fn(con, **kwargs)
+    return getattr(queries, name)(_run_connection(db_path, timeout), **kwargs)
 
 
 def _cached_runner(ttl: int) -> Callable:
@@ -155,8 +212,9 @@ def act(fn: Callable, *args: Any, success: str, **kwargs: Any) -> bool:
         return False
     from pipeline.escalate import ActionError
 
+    close_run_connection()  # this run's reader must not wait for itself
     try:
-        with _DB_LOCK:
+        with _GATE.writing():
             fn(write_store(), *args, actor=who, **kwargs)
     except ActionError as e:
         st.warning(str(e))
@@ -294,6 +352,8 @@ def table(df: pd.DataFrame, key: str, *, name: str, column_config: dict | None =
         if c == "url" or c.endswith("_url"):
             view[c] = safe_links(view[c])
             cfg.setdefault(c, st.column_config.LinkColumn("Link", display_text="open ↗", width="small"))
+    for c in view.columns:  # readable headers unless a page set its own
+        cfg.setdefault(c, "Source" if c == "source_id" else str(c).replace("_", " ").capitalize())
     kwargs: dict[str, Any] = dict(hide_index=True, column_config=cfg, column_order=columns, key=key,
                                   width="stretch")
     if height:

@@ -65,7 +65,7 @@ def main() -> None:
     chosen = st.selectbox("Theme (or click a row above)", ids, format_func=labels.get, key="th_selected")
     row = th.set_index("theme_id").loc[chosen]
 
-    st.subheader(f"{row['label']} · {row['brand']}")
+    st.subheader(c.md_escape(f"{row['label']} · {row['brand']}"))  # labels come from scraped words
     st.caption(f"{row['badge']} · {int(row['size'])} mentions · keywords: {c.md_escape(row['keywords'])}")
     t = trend[trend["theme_id"] == chosen]
     if not t.empty:
