@@ -36,15 +36,25 @@ def _golden(content_dir, site_key: str):
     return p, when
 
 
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory, demo_ro):
+    """Every demo source crawled once, together (one crawler process), shared by the tests below."""
+    tmp = tmp_path_factory.mktemp("crawl_all")
+    present = corpus.load(demo_ro.content_dir).sites
+    names = [n for n, k in SPIDER_SOURCES.items() if k in present] + ["demo-news-rss"] * ("news" in present)
+    s, store, res = _crawl(tmp, demo_ro, names)
+    return tmp, store, res
+
+
 @pytest.mark.parametrize("source", sorted(SPIDER_SOURCES))
-def test_spider_yields_every_post_with_golden_fields(tmp_path, demo_ro, source):
+def test_spider_yields_every_post_with_golden_fields(crawled, demo_ro, source):
+    tmp, store, res = crawled
     key = SPIDER_SOURCES[source]
     expected = site_posts(demo_ro.content_dir, key)
     if expected is None:
         pytest.skip(f"demo site {key!r} has no content yet")
     if key == "news":  # each article is an item too, besides its comments
         expected += len(corpus.load(demo_ro.content_dir).sites[key].threads())
-    _, store, res = _crawl(tmp_path, demo_ro, [source])
     r = res["sources"][source]
     assert r["status"] == "ok", r
     items = read_items(r["raw_path"])
@@ -57,12 +67,12 @@ def test_spider_yields_every_post_with_golden_fields(tmp_path, demo_ro, source):
     assert got["thread_title"] and got["url"].startswith(demo_ro.url)
     row = store.query("SELECT status, pages, items, errors FROM crawl_runs WHERE run_id = ?", [r["run_id"]])
     assert row.iloc[0].to_dict() == {"status": "ok", "pages": r["pages"], "items": expected, "errors": 0}
-    meta = json.loads((tmp_path / "data" / "raw" / r["run_id"] / "meta.json").read_text())
+    meta = json.loads((tmp / "data" / "raw" / r["run_id"] / "meta.json").read_text())
     assert meta["items"] == expected and meta["status"] == "ok"
 
 
-def test_xf_quotes_likes_and_signatures(tmp_path, demo_ro):
-    _, _, res = _crawl(tmp_path, demo_ro, ["demo-xf"])
+def test_xf_quotes_likes_and_signatures(crawled):
+    _, _, res = crawled
     items = {i["post_id"]: i for i in read_items(res["sources"]["demo-xf"]["raw_path"])}
     first = items["101001"]
     assert first["author"] == "Лёха_NN" and first["likes"] == 23
@@ -76,15 +86,22 @@ def test_xf_quotes_likes_and_signatures(tmp_path, demo_ro):
     assert sig["signature"] not in sig["text"]
 
 
-def test_robots_disallowed_area_gets_zero_requests(tmp_path, demo_ro):
+def test_robots_disallowed_area_gets_zero_requests_and_private_hosts_need_local(tmp_path, demo_ro):
     demo_ro.reset_hits()
-    src = {"name": "demo-root", "kind": "generic", "start_urls": ["{demo_web}/"], "local": True,
-           "max_pages": 40, "max_depth": 2, "options": {"follow_links": True}}
-    _, _, res = _crawl(tmp_path, demo_ro, ["demo-root"], [src])
+    # every demo page links to /private/ in its footer; the calendar page has few other links
+    root = {"name": "demo-root", "kind": "generic", "start_urls": ["{demo_web}/calendar/?month=2024-05"],
+            "local": True, "max_pages": 10, "max_depth": 1, "options": {"follow_links": True}}
+    notlocal = {"name": "notlocal", "kind": "generic", "start_urls": ["{demo_web}/xf/"], "local": False}
+    _, _, res = _crawl(tmp_path, demo_ro, ["demo-root", "notlocal"], [root, notlocal])
     r = res["sources"]["demo-root"]
     assert r["robots_forbidden"] >= 1  # links to /private/ were there and refused
     assert sum(n for p, n in demo_ro.hits.items() if p.startswith("/private/")) == 0
     assert demo_ro.hits["/robots.txt"] >= 1
+    # a source not marked local may not touch 127.0.0.1: refused before any request, recorded
+    n = res["sources"]["notlocal"]
+    assert n["items"] == 0 and n["status"] == "failed"
+    assert n["error_kinds"] == {"BlockedRequest": 1}
+    assert demo_ro.hits["/xf/"] == 0
 
 
 def test_faults_retry_then_record(tmp_path, demo):
@@ -110,64 +127,3 @@ def test_calendar_trap_stops_at_the_page_bound(tmp_path, demo_ro):
     _, _, res = _crawl(tmp_path, demo_ro, ["trap"], [src])
     assert res["sources"]["trap"]["status"] == "ok"
     assert 1 < demo_ro.hits["/calendar/"] <= 12
-
-
-def test_private_addresses_refused_unless_local(tmp_path, demo_ro):
-    src = {"name": "notlocal", "kind": "generic", "start_urls": ["{demo_web}/xf/"], "local": False}
-    _, store, res = _crawl(tmp_path, demo_ro, ["notlocal"], [src])
-    r = res["sources"]["notlocal"]
-    assert r["items"] == 0 and r["status"] == "failed"
-    assert r["error_kinds"] == {"BlockedRequest": 1}
-
-
-def _norm(t: str) -> str:
-    return "\n".join(" ".join(line.split()) for line in t.strip().splitlines() if line.strip())
-
-
-def test_cp1251_forum_decodes_to_golden_text(tmp_path, demo_ro):
-    import urllib.request
-
-    site = corpus.load(demo_ro.content_dir).sites.get("vb")
-    if site is None:
-        pytest.skip("demo vBulletin site has no content yet")
-    with urllib.request.urlopen(demo_ro.url + "/vb/") as r:
-        assert "windows-1251" in r.headers["Content-Type"]
-    _, _, res = _crawl(tmp_path, demo_ro, ["demo-vb"])
-    items = {i["post_id"]: i for i in read_items(res["sources"]["demo-vb"]["raw_path"])}
-    posts = [p for t in site.threads() for p in t.posts]
-    cyr = [p for p in posts if sum("а" <= ch <= "я" for ch in p.text.lower()) > 40 and "\ufffd" not in p.text]
-    assert cyr
-    matched = 0
-    for p in cyr:
-        it = items.get(str(p.id))
-        if it is None:
-            continue
-        assert "\ufffd" not in it["text"]
-        if not it["quoted"]:
-            assert _norm(it["text"]) == _norm(p.text), p.id
-            matched += 1
-    assert matched >= 5
-
-
-def test_feed_spider_follows_entries_to_pages(tmp_path, demo_ro):
-    site = corpus.load(demo_ro.content_dir).sites.get("news")
-    if site is None:
-        pytest.skip("demo news site has no content yet")
-    _, _, res = _crawl(tmp_path, demo_ro, ["demo-news-rss"])
-    r = res["sources"]["demo-news-rss"]
-    assert r["status"] == "ok", r
-    items = read_items(r["raw_path"])
-    articles = [i for i in items if i["extra"].get("item_type") == "article"]
-    import xml.etree.ElementTree as ET
-    import urllib.request
-
-    with urllib.request.urlopen(demo_ro.url + "/news/rss.xml") as f:
-        n_entries = len(ET.fromstring(f.read()).findall("./channel/item"))
-    assert len(articles) == n_entries > 0
-    comments = [i for i in items if not i["extra"].get("item_type")]
-    in_feed = {a["thread_url"] for a in articles}
-    expected = sum(len(t.posts) for t in site.threads()
-                   if any(u.endswith(f"/news/{t.slug}.html") for u in in_feed))
-    assert len(comments) == expected
-    nested = [c for c in comments if c["reply_to"]]
-    assert nested and all(c["reply_to"] in {x["post_id"] for x in comments} for c in nested)
