@@ -88,6 +88,23 @@ def test_themes_found_stable_and_idempotent(settings, store, embedder):
     assert c3["unchanged"] == 3
     assert store.query("SELECT count(*) AS n FROM theme_members").n[0] == 6 + 4 + 3
 
+    # `brandmon themes` lists them, biggest first, with lemma keywords and no brand name in them
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    r = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "themes", "--brand", "posylkin", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    listed = json.loads(r.output)
+    assert [t["size"] for t in listed] == [6, 4, 3]
+    assert listed[0]["theme_id"] == t_lost and listed[0]["status"] == "growing"
+    kws = json.loads(listed[0]["keywords"])
+    assert "посылка" in kws and "посылкин" not in kws
+    r = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "themes", "--brand", "nope"])
+    assert r.exit_code == 2 and "unknown brand" in r.output
+
 
 def test_theme_outside_lookback_fades(settings, store, embedder):
     app = add_scored_mentions(store, "posylkin", APP, at=NOW - timedelta(days=2))
