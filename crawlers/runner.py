@@ -35,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(job["run_dir"])
         jobdir = Path(job["jobdir"]) if job.get("jobdir") else None
         base = spider_for(source)
-        cls = type(base.__name__, (base,), {"custom_settings": scrapy_settings(settings, source, run_dir, jobdir),
-                                            "name": base.name})
+        custom = {**(base.custom_settings or {}), **scrapy_settings(settings, source, run_dir, jobdir)}
+        cls = type(base.__name__, (base,), {"custom_settings": custom, "name": base.name})
         crawler = process.create_crawler(cls)
         process.crawl(crawler, source=source, run_id=job["run_id"], state=job.get("state"), since=job.get("since"),
                       now=job.get("now"), default_tz=settings.crawl.default_timezone,
