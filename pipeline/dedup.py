@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from functools import lru_cache
 from itertools import chain
 from typing import Any, Sequence
 
@@ -26,7 +27,7 @@ BANDS = 16
 ROWS = NUM_PERM // BANDS
 EXACT_BAND = -1
 MAX_CHECK = 2  # candidates verified per document (those sharing the most bands)
-BUCKET_CAP = 8  # documents remembered per bucket within a batch (template-like texts share buckets)
+SURE_BANDS = 12  # bands shared that make a near duplicate without computing the Jaccard
 
 _rng = np.random.default_rng(20240501)  # fixed: buckets are persisted, so the hash family must never change
 _A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)).astype(np.uint64)
@@ -43,9 +44,10 @@ def word_hashes(key: str) -> list[int]:
     return [zlib.crc32(w) for w in key.encode("utf-8").split()]
 
 
-def shingles(key: str) -> set[tuple[str, ...]]:
+@lru_cache(maxsize=50_000)
+def shingles(key: str) -> frozenset[tuple[str, ...]]:
     w = key.split()
-    return {tuple(w[i : i + 3]) for i in range(max(1, len(w) - 2))}
+    return frozenset(tuple(w[i : i + 3]) for i in range(max(1, len(w) - 2)))
 
 
 def jaccard(a: set, b: set) -> float:
@@ -165,33 +167,39 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
         if j != i:
             dup_of[ids[i]] = dup_of.get(ids[j], ids[j])
     if len(near_idx) > 1:
-        seen: dict[tuple[int, int], list[int]] = {}
-        cache: dict[int, set] = {}
+        # per band, the earliest document in each bucket (numpy); a document's candidates are the earliest
+        # documents of its 16 buckets, ranked by how many bands they share
+        n = len(near_idx)
+        reps = np.empty((n, BANDS), dtype=np.int64)
+        order_n = np.arange(n)
+        for band in range(BANDS):
+            _, inv = np.unique(near_buckets[:, band], return_inverse=True)
+            first = np.full(int(inv.max()) + 1, n, dtype=np.int64)
+            np.minimum.at(first, inv, order_n)
+            reps[:, band] = first[inv]
+        has_earlier = (reps < order_n[:, None]).any(axis=1)
+        cache: dict[int, frozenset] = {}
 
-        def sh(i: int) -> set:
-            if i not in cache:
-                cache[i] = shingles(keys[i])
-            return cache[i]
+        def sh(r: int) -> frozenset:
+            if r not in cache:
+                cache[r] = shingles(keys[near_idx[r]])
+            return cache[r]
 
-        bucket_rows = near_buckets.tolist()
-        band_ids = range(BANDS)
-        for r, i in enumerate(near_idx.tolist()):
+        near_list = near_idx.tolist()
+        for r in np.flatnonzero(has_earlier).tolist():
+            i = near_list[r]
             if ids[i] in dup_of:
                 continue
-            bucket_keys = list(zip(band_ids, bucket_rows[r]))
             shared: dict[int, int] = {}
-            for bk in bucket_keys:
-                for j in seen.get(bk, ()):
+            for j in reps[r].tolist():
+                if j < r:
                     shared[j] = shared.get(j, 0) + 1
             for j in sorted(shared, key=lambda j: (-shared[j], j))[:MAX_CHECK]:
-                if jaccard(sh(i), sh(j)) >= threshold:
-                    dup_of[ids[i]] = dup_of.get(ids[j], ids[j])
+                # 12+ of 16 bands agreeing happens by chance only for near-identical texts
+                if shared[j] >= SURE_BANDS or jaccard(sh(r), sh(j)) >= threshold:
+                    first_id = ids[near_list[j]]
+                    dup_of[ids[i]] = dup_of.get(first_id, first_id)
                     break
-            else:
-                for bk in bucket_keys:
-                    lst = seen.setdefault(bk, [])
-                    if len(lst) < BUCKET_CAP:
-                        lst.append(i)
     dup_of = {k: v for k, v in dup_of.items() if v != k}
     # only originals are indexed: a copy is found through its original, and buckets stay small
     rows = rows[~rows["doc_id"].isin(dup_of.keys())].reset_index(drop=True)
