@@ -47,9 +47,16 @@ def _morph():
     return pymorphy3.MorphAnalyzer()
 
 
+PROPER = frozenset({"Name", "Surn", "Patr", "Geox"})  # names and places (street names) are not topics
+
+
 @lru_cache(maxsize=200_000)
 def _lemma(word: str) -> tuple[str, str | None]:
-    p = _morph().parse(word)[0]
+    parses = _morph().parse(word)
+    p = parses[0]
+    # lower-cased input loses capitals, so a likely name/place reading (street "Кулакова") is enough to drop it
+    if any(PROPER & set(q.tag.grammemes) for q in parses[:3] if q.score >= 0.3):
+        return p.normal_form, "PROPER"
     return p.normal_form, p.tag.POS
 
 

@@ -71,10 +71,25 @@ class AgglomerativeClusterer:
         return _drop_small(labels, self.min_cluster_size)
 
 
+def _prune_far(labels: np.ndarray, X: np.ndarray, max_dist: float) -> np.ndarray:
+    """Members farther than max_dist (cosine) from their cluster's centroid become outliers."""
+    labels = labels.copy()
+    for lab in set(labels.tolist()) - {UNASSIGNED}:
+        idx = np.where(labels == lab)[0]
+        c = X[idx].mean(axis=0)
+        c = c / max(float(np.linalg.norm(c)), 1e-12)
+        labels[idx[(1.0 - X[idx] @ c) > max_dist]] = UNASSIGNED
+    return labels
+
+
 @dataclass
 class HdbscanClusterer:
+    """Density clusters; HDBSCAN attaches stray points to a cluster, so members farther than
+    `max_centroid_distance` from the centroid are pruned back to outliers."""
+
     min_cluster_size: int = 3
     min_samples: int | None = 2
+    max_centroid_distance: float | None = None
 
     def fit_predict(self, X: np.ndarray) -> np.ndarray:
         n = len(X)
@@ -86,13 +101,15 @@ class HdbscanClusterer:
         labels = HDBSCAN(
             min_cluster_size=max(2, self.min_cluster_size), min_samples=self.min_samples, copy=True
         ).fit_predict(X)
+        if self.max_centroid_distance is not None:
+            labels = _prune_far(labels, X, self.max_centroid_distance)
         return _drop_small(labels, self.min_cluster_size)
 
 
 def make_clusterer(settings) -> Clusterer:
     t = settings.themes
     if t.method == "hdbscan":
-        return HdbscanClusterer(min_cluster_size=t.min_cluster_size)
+        return HdbscanClusterer(min_cluster_size=t.min_cluster_size, max_centroid_distance=t.distance_threshold)
     return AgglomerativeClusterer(distance_threshold=t.distance_threshold, min_cluster_size=t.min_cluster_size)
 
 

@@ -36,3 +36,9 @@ def test_ctfidf_prefers_distinctive_terms():
     assert {k for k, _ in kw[1]} <= {"яма", "дорога", "асфальт"}
     assert "двор" not in {k for k, _ in kw[0]}  # shared by both themes, so not distinctive
     assert label_from_keywords(kw[1]).count(" / ") == 2
+
+
+def test_names_and_places_are_not_keywords():
+    out = lemmas("Не работает освещение на улице Кулакова возле дома Иванова в Курске")
+    assert "освещение" in out and "улица" in out
+    assert not {"кулаков", "кулаковый", "кулакова", "иванов", "курск"} & set(out)
