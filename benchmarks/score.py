@@ -98,6 +98,9 @@ def main() -> None:
 
     import torch
     from transformers import pipeline
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # "model not supported for text-classification": it is, via its logits
 
     from models.scoring import get_scorer, predict_inputs
     from models.window import model_input
