@@ -77,99 +77,125 @@ def _fmt(x: float) -> str:
     return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
 
 
-def detect_alerts(settings: Any, store: Store, now: datetime | None = None) -> dict[str, int]:
-    """Find spikes for the window ending at `now` and alerts for new/growing themes; upsert them."""
+def fetch_inputs(settings: Any, store: Store, start: datetime, end: datetime) -> dict[str, Any]:
+    """Mentions posted in [start, end) with brand, source, negativity and theme; brand names; themes."""
+    with store.read() as con:
+        rows = con.execute(_ROWS, [pd.Timestamp(start).to_pydatetime(), pd.Timestamp(end).to_pydatetime()]).df()
+        rows["post_at"] = pd.to_datetime(rows["post_at"], utc=True)
+        # plain Python strings: Arrow-backed ones make each groupby/filter below several times slower
+        rows = rows.astype({c: object for c in rows.columns if pd.api.types.is_string_dtype(rows[c])})
+        names = dict(con.execute("SELECT brand_id, name FROM brands").fetchall())
+        themes = con.execute(
+            "SELECT theme_id, brand_id, label, keywords_json, size, prev_size, status, first_seen FROM themes"
+        ).df()
+    return {"rows": rows, "names": names, "themes": themes}
+
+
+def lookback(settings: Any) -> timedelta:
+    """How far before `now` the inputs must reach: the window plus the baseline windows."""
     st = settings.alerts
-    now = pd.Timestamp(now or utcnow())
+    n_base = max(1, math.ceil(st.baseline_days * 24 / st.window_hours))
+    return timedelta(hours=st.window_hours) * (n_base + 1)
+
+
+def find_alerts(settings: Any, inputs: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Alert rows for the window ending at `now` (pure: no I/O). `inputs` may cover more time than needed."""
+    st = settings.alerts
+    now = pd.Timestamp(now)
     win = timedelta(hours=st.window_hours)
     n_base = max(1, math.ceil(st.baseline_days * 24 / st.window_hours))
-    start = now - win * (n_base + 1)
     slot = int(now.timestamp() // win.total_seconds())
-    with log_context(stage="alerts"):
-        with store.read() as con:
-            rows = con.execute(_ROWS, [start.to_pydatetime(), now.to_pydatetime()]).df()
-            names = dict(con.execute("SELECT brand_id, name FROM brands").fetchall())
-            themes = con.execute(
-                "SELECT theme_id, brand_id, label, keywords_json, size, prev_size, status, first_seen FROM themes"
-            ).df()
-        tlabel = dict(zip(themes["theme_id"], themes["label"]))
-        tbrand = dict(zip(themes["theme_id"], themes["brand_id"]))
-        per_day = "day" if st.window_hours == 24 else f"{st.window_hours} h"
+    rows, names, themes = inputs["rows"], inputs["names"], inputs["themes"]
+    if not rows.empty:
+        at = rows["post_at"]
+        rows = rows[((at >= now - lookback(settings)) & (at < now)).to_numpy()]
+    tlabel = dict(zip(themes["theme_id"], themes["label"]))
+    tbrand = dict(zip(themes["theme_id"], themes["brand_id"]))
+    per_day = "day" if st.window_hours == 24 else f"{st.window_hours} h"
 
-        alerts: list[dict[str, Any]] = []
-        if not rows.empty:
-            at = pd.to_datetime(rows["post_at"], utc=True)
-            rows["k"] = ((now - at) // win).astype(int)  # 0 = current window, 1..n_base = baseline
-            scopes = [
-                ("volume_spike", "brand", ["brand_id"], None),
-                ("negativity_spike", "brand", ["brand_id"], "negative"),
-                ("volume_spike", "source", ["brand_id", "source_id"], None),
-                ("negativity_spike", "source", ["brand_id", "source_id"], "negative"),
-                ("theme_spike", "theme", ["theme_id"], None),
-            ]
-            for kind, scope, keys, flag in scopes:
-                sub = rows if flag is None else rows[rows[flag]]
-                sub = sub.dropna(subset=keys)
-                if sub.empty:
-                    continue
-                counts = sub.groupby(keys + ["k"]).size().unstack("k", fill_value=0)
-                counts = counts.reindex(columns=range(n_base + 1), fill_value=0)
-                for key, series in counts.iterrows():
-                    obs = float(series[0])
-                    if obs < st.min_count:
-                        continue
-                    t = spike_test(series.iloc[1:].to_numpy(), obs, st.z_threshold, st.min_count, st.min_ratio)
-                    if not t.is_spike:
-                        continue
-                    key = key if isinstance(key, tuple) else (key,)
-                    kv = dict(zip(keys, key))
-                    brand_id = kv.get("brand_id") or tbrand.get(kv.get("theme_id"))
-                    bname = names.get(brand_id, brand_id) or "?"
-                    what = {"volume_spike": "mentions", "negativity_spike": "negative mentions", "theme_spike": "mentions"}[kind]
-                    if scope == "brand":
-                        head = f"{bname}"
-                    elif scope == "source":
-                        head = f"{bname} on {kv['source_id']}"
-                    else:
-                        head = f"{bname}, complaints about «{tlabel.get(kv['theme_id'], kv['theme_id'])}»"
-                    mask = np.ones(len(sub), dtype=bool)
-                    for c, v in kv.items():
-                        mask &= (sub[c] == v).to_numpy()
-                    top = sub[mask & (sub["k"] == 0).to_numpy()].sort_values(["negative", "likes"], ascending=False)
-                    tops = ", ".join(f"«{_clip(x)}»" for x in top["text"].head(st.top_posts))
-                    expl = (f"{head}: {_fmt(obs)} {what} in {st.window_hours} h vs {_fmt(t.expected)}±{_fmt(t.spread)} "
-                            f"per {per_day} over {st.baseline_days} days (z {t.z:.1f}, ×{t.ratio:.1f})"
-                            + (f"; top posts: {tops}" if tops else ""))
-                    scope_key = "|".join([scope, *[str(x) for x in key]])
-                    alerts.append(dict(
-                        alert_id=stable_id(kind, scope_key, slot), kind=kind, brand_id=brand_id,
-                        source_id=kv.get("source_id"), theme_id=kv.get("theme_id"),
-                        window_start=now - win, window_end=now, observed=obs, expected=t.expected, z=round(t.z, 3),
-                        explanation=expl, created_at=now,
-                    ))
-
-        for th in themes.itertuples(index=False):
-            if th.status not in ("new", "growing"):
+    alerts: list[dict[str, Any]] = []
+    if not rows.empty:
+        rows = rows.assign(k=((now - rows["post_at"]) // win).astype(int))  # 0 = current window, 1..n_base = baseline
+        slim = rows[["brand_id", "source_id", "theme_id", "negative", "k"]]
+        scopes = [
+            ("volume_spike", "brand", ["brand_id"], None),
+            ("negativity_spike", "brand", ["brand_id"], "negative"),
+            ("volume_spike", "source", ["brand_id", "source_id"], None),
+            ("negativity_spike", "source", ["brand_id", "source_id"], "negative"),
+            ("theme_spike", "theme", ["theme_id"], None),
+        ]
+        for kind, scope, keys, flag in scopes:
+            sub = slim if flag is None else slim[slim[flag].to_numpy(dtype=bool)]
+            if "theme_id" in keys:
+                sub = sub[sub["theme_id"].notna().to_numpy()]
+            if sub.empty:
                 continue
-            bname = names.get(th.brand_id, th.brand_id) or "?"
-            try:
-                kws = ", ".join(json.loads(th.keywords_json or "[]")[:5])
-            except (ValueError, TypeError):
-                kws = ""
-            size = int(th.size or 0)
-            prev = int(th.prev_size or 0)
-            if th.status == "new":
-                aid = stable_id("new_theme", th.theme_id)
-                expl = f"{bname}: new complaint theme «{th.label}» ({size} mentions" + (f"; keywords: {kws}" if kws else "") + ")"
-            else:
-                aid = stable_id("growing_theme", th.theme_id, slot)
-                expl = f"{bname}: complaint theme «{th.label}» grew from {prev} to {size} mentions" + (f" (keywords: {kws})" if kws else "")
-            alerts.append(dict(
-                alert_id=aid, kind=f"{th.status}_theme", brand_id=th.brand_id, source_id=None, theme_id=th.theme_id,
-                window_start=now - win, window_end=now, observed=float(size), expected=float(prev), z=None,
-                explanation=expl, created_at=now,
-            ))
+            counts = sub.groupby(keys + ["k"]).size().unstack("k", fill_value=0)
+            counts = counts.reindex(columns=range(n_base + 1), fill_value=0)
+            for key, series in counts.iterrows():
+                obs = float(series[0])
+                if obs < st.min_count:
+                    continue
+                t = spike_test(series.iloc[1:].to_numpy(), obs, st.z_threshold, st.min_count, st.min_ratio)
+                if not t.is_spike:
+                    continue
+                key = key if isinstance(key, tuple) else (key,)
+                kv = dict(zip(keys, key))
+                brand_id = kv.get("brand_id") or tbrand.get(kv.get("theme_id"))
+                bname = names.get(brand_id, brand_id) or "?"
+                what = {"volume_spike": "mentions", "negativity_spike": "negative mentions", "theme_spike": "mentions"}[kind]
+                if scope == "brand":
+                    head = f"{bname}"
+                elif scope == "source":
+                    head = f"{bname} on {kv['source_id']}"
+                else:
+                    head = f"{bname}, complaints about «{tlabel.get(kv['theme_id'], kv['theme_id'])}»"
+                mask = (rows["k"] == 0).to_numpy() & (rows[flag].to_numpy(dtype=bool) if flag else True)
+                for c, v in kv.items():
+                    mask &= (rows[c] == v).to_numpy()
+                top = rows[mask].sort_values(["negative", "likes"], ascending=False)
+                tops = ", ".join(f"«{_clip(x)}»" for x in top["text"].head(st.top_posts))
+                expl = (f"{head}: {_fmt(obs)} {what} in {st.window_hours} h vs {_fmt(t.expected)}±{_fmt(t.spread)} "
+                        f"per {per_day} over {st.baseline_days} days (z {t.z:.1f}, ×{t.ratio:.1f})"
+                        + (f"; top posts: {tops}" if tops else ""))
+                scope_key = "|".join([scope, *[str(x) for x in key]])
+                alerts.append(dict(
+                    alert_id=stable_id(kind, scope_key, slot), kind=kind, brand_id=brand_id,
+                    source_id=kv.get("source_id"), theme_id=kv.get("theme_id"),
+                    window_start=now - win, window_end=now, observed=obs, expected=t.expected, z=round(t.z, 3),
+                    explanation=expl, created_at=now,
+                ))
 
+    for th in themes.itertuples(index=False):
+        if th.status not in ("new", "growing"):
+            continue
+        bname = names.get(th.brand_id, th.brand_id) or "?"
+        try:
+            kws = ", ".join(json.loads(th.keywords_json or "[]")[:5])
+        except (ValueError, TypeError):
+            kws = ""
+        size = int(th.size or 0)
+        prev = int(th.prev_size or 0)
+        if th.status == "new":
+            aid = stable_id("new_theme", th.theme_id)
+            expl = f"{bname}: new complaint theme «{th.label}» ({size} mentions" + (f"; keywords: {kws}" if kws else "") + ")"
+        else:
+            aid = stable_id("growing_theme", th.theme_id, slot)
+            expl = f"{bname}: complaint theme «{th.label}» grew from {prev} to {size} mentions" + (f" (keywords: {kws})" if kws else "")
+        alerts.append(dict(
+            alert_id=aid, kind=f"{th.status}_theme", brand_id=th.brand_id, source_id=None, theme_id=th.theme_id,
+            window_start=now - win, window_end=now, observed=float(size), expected=float(prev), z=None,
+            explanation=expl, created_at=now,
+        ))
+
+    return alerts
+
+
+def detect_alerts(settings: Any, store: Store, now: datetime | None = None) -> dict[str, int]:
+    """Find spikes for the window ending at `now` and alerts for new/growing themes; upsert them."""
+    now = pd.Timestamp(now or utcnow())
+    with log_context(stage="alerts"):
+        alerts = find_alerts(settings, fetch_inputs(settings, store, now - lookback(settings), now), now)
         counts = {"alerts": len(alerts), "new": 0}
         for k in ("volume_spike", "negativity_spike", "theme_spike", "new_theme", "growing_theme"):
             counts[k] = sum(1 for a in alerts if a["kind"] == k)
