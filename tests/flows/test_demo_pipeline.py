@@ -6,13 +6,15 @@ monitor flow; the crash runs are `brandmon run` processes SIGKILLed at planted p
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 pytest.importorskip("crawlers.run", reason="crawler stage (crawlers.run) not installed")
 pytest.importorskip("models.scoring", reason="scoring stage (models.scoring) not installed")
 
 from .pipeline_run import (  # noqa: E402
-    ANSWERS,
+    ROOT,
     DEMO_NOW,
     answers,
     cli_env,
@@ -42,7 +44,10 @@ def demo_web():
 def reference(prefect_harness, demo_web, tmp_path_factory):
     from flows.monitor import monitor_flow
 
-    s = demo_settings(tmp_path_factory.mktemp("reference") / "data", demo_web.url)
+    # one copy of sources.yaml for the reference and every crash run (the sources table stores its config)
+    sources_file = tmp_path_factory.mktemp("config") / "sources.yaml"
+    shutil.copy(ROOT / "data" / "sources.yaml", sources_file)
+    s = demo_settings(tmp_path_factory.mktemp("reference") / "data", demo_web.url, sources_file)
     src = source_for(s, PREFIX)
     params = s.model_dump(mode="json")
     first = monitor_flow(settings=params, sources=[src])
@@ -89,15 +94,22 @@ def test_second_run_on_unchanged_sources_makes_zero_model_calls(reference):
 
 @pytest.mark.parametrize(
     "pause",
-    ["ingest:3:before", "ingest:3:after", "score:2:before", "score:3:after"],
+    [
+        # the default suite kills inside scoring's write; the other points cost a full model run each
+        pytest.param("ingest:3:before", marks=pytest.mark.slow),  # inside ingest's first batch transaction
+        pytest.param("ingest:3:after", marks=pytest.mark.slow),  # batch committed, run not marked ingested
+        pytest.param("score:2:after", marks=pytest.mark.slow),  # model registered + activated, nothing scored
+        "score:3:before",  # inside the transaction writing the scores
+    ],
 )
 def test_killed_run_rerun_equals_uninterrupted_run(reference, demo_web, tmp_path, pause):
     data = tmp_path / "data"
     marker = tmp_path / "paused.txt"
     args = ["run", "--sources", reference["source"], "--no-prefect"]
-    env = cli_env(demo_web.url, BRANDMON_FLOW_PAUSE=pause, BRANDMON_FLOW_PAUSE_MARKER=str(marker))
+    sources_file = reference["settings"].sources_file
+    env = cli_env(demo_web.url, sources_file, BRANDMON_FLOW_PAUSE=pause, BRANDMON_FLOW_PAUSE_MARKER=str(marker))
     where = run_until_paused_then_kill(data, args, env, marker)
     assert where.startswith(pause)
-    done = run_cli(data, args, cli_env(demo_web.url))
+    done = run_cli(data, args, cli_env(demo_web.url, sources_file))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert diff_dumps(reference["dump"], dump_tables(data / "brandmon.duckdb")) == []
