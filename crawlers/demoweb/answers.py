@@ -49,6 +49,11 @@ def rows(c: Corpus, brands_file: Path | None = None) -> list[dict]:
                 named = m.find(p.text)
                 for lab in p.labels:
                     out.append(_row(key, prefix + str(p.id), url, lab, adv, named))
+    social = Path(c.content_dir) / "social" if getattr(c, "content_dir", None) else None
+    if social is not None and social.is_dir():
+        from crawlers.social.standins import label_rows
+
+        out += label_rows(social)
     return out
 
 

@@ -177,6 +177,7 @@ class Corpus:
     sites: dict[str, Site]
     advocates: dict[str, str]        # author name -> brand id
     stamp: tuple = ()
+    content_dir: Path | None = None  # where it was loaded from (social stand-in labels live beside it)
 
     def all_posts(self):
         """(site, thread, post) for every post, in file order."""
@@ -332,7 +333,7 @@ def _load(content_dir: Path) -> Corpus:
     meta = {}
     if (content_dir / "meta.yaml").exists():
         meta = yaml.load((content_dir / "meta.yaml").read_text(encoding="utf-8"), Loader=_Loader) or {}
-    corpus = Corpus(sites=sites, advocates=dict(meta.get("advocates") or {}))
+    corpus = Corpus(sites=sites, advocates=dict(meta.get("advocates") or {}), content_dir=content_dir)
     _apply_added(corpus, content_dir / "added.jsonl")
     return corpus
 

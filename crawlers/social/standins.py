@@ -334,3 +334,44 @@ class SocialApis:
                      f'<div class="pager">{nxt}</div></body></html>')
         return 200, "text/html; charset=utf-8", page_html.encode("utf-8")
 
+
+
+def label_rows(content_dir: str | Path) -> list[dict[str, Any]]:
+    """answers.csv rows for the stand-in content: one per labelled post/comment/review, brand '' for the rest
+    (official answers included). post_id is what the spiders produce; url_path is the item's canonical URL."""
+    apis = SocialApis(content_dir)
+    out: list[dict[str, Any]] = []
+
+    def row(site: str, pid: str, url: str, lab: dict | None) -> None:
+        lab = lab or {}
+        out.append({"site": site, "post_id": pid, "url_path": url, "brand_id": lab.get("brand", ""),
+                    "sentiment": lab.get("sentiment", "neutral" if not lab else ""),
+                    "intent": lab.get("intent", "other" if not lab else ""), "topic": lab.get("topic", ""),
+                    "must_escalate": int(lab.get("must_escalate", 0)), "advocate": 0,
+                    "mention": "text" if lab.get("brand") else ""})
+
+    private = {-g["id"] for g in apis.vk["groups"] if g.get("private")}
+    for owner, posts in apis.vk["walls"].items():
+        if owner in private:
+            continue
+        for p in posts:
+            base = f"https://vk.com/wall{owner}_{p['id']}"
+            row("vk", f"{owner}_{p['id']}", base, p.get("label"))
+            for c in p.get("comments", []):
+                if not c.get("deleted"):
+                    row("vk", f"{owner}_{p['id']}_c{c['id']}", f"{base}?reply={c['id']}", c.get("label"))
+    for v in apis.yt["videos"]:
+        for t in v["threads"]:
+            for c in [t, *t.get("replies", [])]:
+                row("youtube", c["id"], f"https://www.youtube.com/watch?v={v['id']}&lc={c['id']}", c.get("label"))
+    for prod in apis.reviews["html_products"]:
+        for r in prod["reviews"]:
+            row("reviews", r["id"], f"/reviews/{prod['id']}.html#review-{r['id']}", r.get("label"))
+            if r.get("answer"):
+                row("reviews", f"{r['id']}-answer", f"/reviews/{prod['id']}.html#review-{r['id']}-answer", None)
+    for prod in apis.reviews["json_products"]:
+        for f in prod["feedbacks"]:
+            row("marketplace", f["id"], f"/reviews/api/feedbacks#review-{f['id']}", f.get("label"))
+            if f.get("answer"):
+                row("marketplace", f"{f['id']}-answer", f"/reviews/api/feedbacks#review-{f['id']}-answer", None)
+    return out

@@ -62,13 +62,29 @@ class ApiSpider(SourceSpider):
         await asyncio.sleep(min(30.0, self.api_backoff * (2 ** attempt)))
 
     def thread_changed(self, key: str, marker: str) -> bool:
-        """True when `marker` (a comment count, a reply count) differs from the last crawl; records it."""
+        """True when `marker` (a comment count, a reply count) differs from the last crawl and the thread was
+        not already scheduled in this run. The marker is stored by `thread_done` once the fetch succeeded, so
+        a failed fetch is retried by the next crawl instead of being forgotten."""
+        scheduled = self.__dict__.setdefault("_scheduled", set())
+        if key in scheduled:
+            return False
+        if self.thread_state.get(key, {}).get("content_hash") == marker:
+            self.unchanged += 1
+            return False
+        scheduled.add(key)
+        return True
+
+    def thread_done(self, key: str, marker: str) -> None:
         prior = self.thread_state.get(key, {})
         upd = self.state_updates.setdefault(key, {"kind": "thread", "last_post_id": prior.get("last_post_id")})
         upd["content_hash"] = marker
-        if prior.get("content_hash") == marker:
-            self.unchanged += 1
+
+    def once(self, item_id: str) -> bool:
+        """True the first time an id is seen in this run (a post found by both wall.get and search)."""
+        seen = self.__dict__.setdefault("_seen_ids", set())
+        if item_id in seen:
             return False
+        seen.add(item_id)
         return True
 
     def new_only(self, key: str, items: list, order_key) -> list:
@@ -128,7 +144,7 @@ class VkSpider(ApiSpider):
         if err.action == "retry" and attempt < self.api_retries:
             await self.backoff(attempt)
             cb = response.request.callback
-            extra = {k: v for k, v in response.meta.items() if k in ("owner", "post")}
+            extra = {k: v for k, v in response.meta.items() if k in ("owner", "post", "marker")}
             return None, self.call(m, params, cb, attempt + 1, **extra)
         kind = {"retry": "RateLimited", "skip": "AccessDenied", "fatal": "AuthFailed"}[err.action]
         self.record(shown, f"VK{kind}", f"VK error {err.code}: {err.message}")
@@ -143,15 +159,17 @@ class VkSpider(ApiSpider):
         posts, total = vk.parse_wall(payload, self.source.name, self.official)
         params = response.meta["params"]
         for post in posts:
+            if not self.once(post.post_id):
+                continue
             post.page_url = response.url
             key = post.thread_url
-            if self.new_only(key + "#post", [post], lambda i: "seen"):  # the post itself once
+            if self.new_only(key + "#post", [post], lambda i: "seen"):  # the post itself: once, ever
                 yield post
             owner, pid = (int(x) for x in post.post_id.split("_"))
             if post.replies and self.thread_changed(key, str(post.replies)):
                 yield self.call("wall.getComments", {"owner_id": owner, "post_id": pid, "count": 100, "offset": 0,
                                                      "thread_items_count": 10, "extended": 1, "sort": "asc"},
-                                self.on_comments, owner=owner, post=pid)
+                                self.on_comments, owner=owner, post=pid, marker=str(post.replies))
         m = response.meta["method"]
         if m == "wall.get" and params["offset"] + params["count"] < total:
             yield self.call(m, {**params, "offset": params["offset"] + params["count"]}, self.on_wall)
@@ -176,7 +194,9 @@ class VkSpider(ApiSpider):
             yield it
         if params["offset"] + params["count"] < total:
             yield self.call("wall.getComments", {**params, "offset": params["offset"] + params["count"]},
-                            self.on_comments, owner=owner, post=pid)
+                            self.on_comments, owner=owner, post=pid, marker=response.meta["marker"])
+        else:
+            self.thread_done(key, response.meta["marker"])
 
 
 # ----------------------------------------------------------------------------------------------- YouTube
@@ -277,7 +297,8 @@ class YoutubeSpider(ApiSpider):
             if info.get("comments") is not None and not self.thread_changed(yt.video_url(vid), str(info["comments"])):
                 continue  # no new comments on this video since the last crawl
             r = self.call("commentThreads", {"part": "snippet,replies", "videoId": vid, "maxResults": 100,
-                                             "order": "time", "textFormat": "plainText"}, self.on_threads, video=vid)
+                                             "order": "time", "textFormat": "plainText"}, self.on_threads, video=vid,
+                          marker=str(info.get("comments")))
             if r:
                 yield r
 
@@ -296,13 +317,17 @@ class YoutubeSpider(ApiSpider):
         for thread_id, total, inlined in threads:
             if total > inlined and self.thread_changed(f"{yt.video_url(vid)}#thread={thread_id}", str(total)):
                 r = self.call("comments", {"part": "snippet", "parentId": thread_id, "maxResults": 100,
-                                           "textFormat": "plainText"}, self.on_replies, video=vid, parent=thread_id)
+                                           "textFormat": "plainText"}, self.on_replies, video=vid, parent=thread_id,
+                              marker=str(total))
                 if r:
                     yield r
         if token:
-            r = self.call("commentThreads", {**response.meta["params"], "pageToken": token}, self.on_threads, video=vid)
+            r = self.call("commentThreads", {**response.meta["params"], "pageToken": token}, self.on_threads, video=vid,
+                          marker=response.meta["marker"])
             if r:
                 yield r
+        else:
+            self.thread_done(yt.video_url(vid), response.meta["marker"])
 
     def on_replies(self, response: Response):
         payload = self.answer(response)
@@ -320,9 +345,11 @@ class YoutubeSpider(ApiSpider):
             yield it
         if token:
             r = self.call("comments", {**response.meta["params"], "pageToken": token}, self.on_replies,
-                          video=vid, parent=parent)
+                          video=vid, parent=parent, marker=response.meta["marker"])
             if r:
                 yield r
+        else:
+            self.thread_done(f"{yt.video_url(vid)}#thread={parent}", response.meta["marker"])
 
     @property
     def _yielded(self) -> set[str]:
