@@ -462,5 +462,5 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
             store.upsert("themes", df, key=["theme_id"], con=con)
         if member_rows:
             store.upsert("theme_members", pd.DataFrame(member_rows), key=["theme_id", "mention_id"], con=con)
-    log.info("themes updated", extra={"counts": counts})
+    log.info("themes updated: %s", " ".join(f"{k}={v}" for k, v in counts.items()))
     return counts

@@ -104,6 +104,10 @@ def test_themes_found_stable_and_idempotent(settings, store, embedder):
     assert "посылка" in kws and "посылкин" not in kws
     r = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "themes", "--brand", "nope"])
     assert r.exit_code == 2 and "unknown brand" in r.output
+    # the CLI bound brandmon's log handler to the runner's (now closed) stderr; rebind it for later tests
+    from pipeline.logs import configure_logging
+
+    configure_logging("INFO")
 
 
 def test_theme_outside_lookback_fades(settings, store, embedder):

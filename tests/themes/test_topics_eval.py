@@ -32,7 +32,7 @@ def test_ari_nmi_on_topics_slice(shared_data, settings, embedder):
     assert m["unassigned_share"] <= FLOORS["unassigned_share"], m
 
 
-FLOORS = {"ari": 0.42, "nmi": 0.70, "unassigned_share": 0.50}  # measured: 0.52, 0.79, 0.38
+FLOORS = {"ari": 0.42, "nmi": 0.70, "unassigned_share": 0.55}  # measured: 0.55, 0.81, 0.43
 
 
 def test_cluster_command_writes_theme_columns(tmp_path, embedder):
@@ -54,3 +54,6 @@ def test_cluster_command_writes_theme_columns(tmp_path, embedder):
     assert "фонарь" in res.theme_label[0] or "освещение" in res.theme_label[0]
     bad = CliRunner().invoke(app, ["cluster", str(src), "--text-col", "text", "--out", str(out)])
     assert bad.exit_code == 2 and "missing column 'text'" in bad.output
+    from pipeline.logs import configure_logging
+
+    configure_logging("INFO")  # the CLI bound the log handler to the runner's closed stderr
