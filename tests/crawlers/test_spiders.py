@@ -127,3 +127,13 @@ def test_calendar_trap_stops_at_the_page_bound(tmp_path, demo_ro):
     _, _, res = _crawl(tmp_path, demo_ro, ["trap"], [src])
     assert res["sources"]["trap"]["status"] == "ok"
     assert 1 < demo_ro.hits["/calendar/"] <= 12
+
+
+def test_slow_page_times_out_then_is_recorded(tmp_path, demo_ro):
+    demo_ro.reset_hits()
+    src = {"name": "slow", "kind": "generic", "local": True, "start_urls": ["{demo_web}/faults/slow?seconds=4"]}
+    _, _, res = _crawl(tmp_path, demo_ro, ["slow"], [src], retry_times=1, download_timeout=1.0)
+    r = res["sources"]["slow"]
+    assert r["items"] == 0 and r["status"] == "failed"
+    assert r["error_kinds"] == {"DownloadTimeoutError": 1}
+    assert demo_ro.hits["/faults/slow"] == 2  # the try and one retry, each cut at the 1 s limit
