@@ -46,6 +46,19 @@ class KeyValueFormatter(logging.Formatter):
         return " ".join(parts)
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at emit time: test runners and CliRunner swap it, and a handler bound
+    to the old object would write to a closed file."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 @contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
     token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
@@ -61,7 +74,7 @@ def configure_logging(level: str = "INFO", log_file: str | Path | None = None) -
     for h in list(root.handlers):
         if getattr(h, "_brandmon", False):
             root.removeHandler(h)
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers: list[logging.Handler] = [_CurrentStderr()]
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
