@@ -162,9 +162,12 @@ class SourceSpider(scrapy.Spider):
                 items = [it for it in items if _post_key(it.post_id)[0] > _post_key(last_seen)[0]]
             elif last_seen in ids:
                 items = items[ids.index(last_seen) + 1:]
+        official = self.source.options.get("official_authors") or []
         for it in items:
             if self.since and it.posted_at and datetime.fromisoformat(it.posted_at) < self.since:
                 continue
+            if it.author and it.author in official:
+                it.is_official_answer = True  # the brand's own account: a response in KPIs, never escalated
             yield it
         page_no = meta.get("page_no", 1)
         upd = self.thread_updates.setdefault(thread_key, {"kind": "thread", **{k: prior.get(k) for k in

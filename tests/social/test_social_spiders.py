@@ -159,3 +159,22 @@ def test_youtube_quota_stops_cleanly(tmp_path, demo, secrets_env):
     ledger = json.loads(next((tmp_path / "data" / "state").glob("youtube-quota-*.json")).read_text())
     assert list(ledger.values()) == [203]  # spent exactly up to the quota, never past it
     assert demo.social.yt_used <= 203
+
+
+def test_official_authors_mark_the_brands_own_posts(tmp_path, demo):
+    """`options.official_authors` in sources.yaml: the brand's own channel posts count as official answers."""
+    from crawlers.run import crawl_sources
+    from pipeline.store import Store
+
+    settings = _settings(tmp_path, demo.url)
+    data = yaml.safe_load((ROOT / "data" / "sources.yaml").read_text(encoding="utf-8"))
+    data["sources"] = [s for s in data["sources"] if s["name"] == "demo-tg"]
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    store = Store.from_settings(settings)
+    store.upgrade()
+    res = crawl_sources(settings, store, ["demo-tg"], now=NOW)["sources"]["demo-tg"]
+    items = _items(res["raw_path"])
+    official = [i for i in items if i["is_official_answer"]]
+    assert official and all(i["author"] == "Посылкин Экспресс" for i in official)
+    assert all(i["post_id"].startswith("posylkin_express/") for i in official)
+    assert not any(i["is_official_answer"] for i in items if i["author"] != "Посылкин Экспресс")
