@@ -25,7 +25,7 @@ def main() -> None:
     m[3].metric("Errors, 24 h", f"{int(df['errors_24h'].sum()):,}")
     for r in gaps.itertuples():
         st.error(f"{c.md_escape(r.source_id)} has been silent for {r.silent_hours:.0f} h "
-                 f"(last successful crawl: {c.md_escape(r.last_success) if r.last_success is not None else 'never'}).",
+                 f"(last successful crawl: {c.fmt_ts(r.last_success) if r.last_success is not None else 'never'} UTC).",
                  icon=":material/notifications_off:")
     df["health"] = df["gap"].map({True: "✖ gap", False: "✔ ok"})
     c.table(df, "src_table", name="sources-health",
@@ -37,7 +37,8 @@ def main() -> None:
     sid = st.selectbox("Source", df["source_id"].tolist(), key="src_pick")
     runs = c.q("crawl_runs", source_id=sid)
     c.table(runs, "src_runs", name=f"crawl-runs-{sid}",
-            column_config={k: st.column_config.DatetimeColumn(k, format="YYYY-MM-DD HH:mm")
+            column_config={k: st.column_config.DatetimeColumn(k.replace("_", " ").capitalize() + " (UTC)",
+                                                               format="YYYY-MM-DD HH:mm")
                            for k in ("started_at", "finished_at")})
 
 
