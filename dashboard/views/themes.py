@@ -19,7 +19,9 @@ def _keywords(js: str | None) -> str:
         kw = json.loads(js or "[]")
     except (TypeError, ValueError):
         return ""
-    return ", ".join(str(k) for k in kw[:8]) if isinstance(kw, list) else ""
+    if not isinstance(kw, list):
+        return ""
+    return ", ".join(str(k[0] if isinstance(k, (list, tuple)) and k else k) for k in kw[:8])  # words or [word, score]
 
 
 def main() -> None:

@@ -228,3 +228,14 @@ def test_password_gate(synth_db, use_db, app_test):
     at.text_input[0].input("s3cret")
     at.button[0].click().run()
     assert at.metric and not at.exception
+
+
+def test_every_page_renders_on_an_empty_database(store, use_db, app_test):
+    """A fresh `brandmon db upgrade` file: pages explain what is missing instead of failing."""
+    use_db(store.path)
+    at = app_test()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _metric(at, "Mentions") == "0"
+    for page in PAGES:
+        at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
