@@ -71,6 +71,7 @@ class Post:
     hard_negative: list[str] = field(default_factory=list)  # brand ids a naive matcher would wrongly find
     lang: str = "ru"
     official: bool = False          # the brand's own answer
+    comment_on: int | None = None   # Telegram discussion group: id of the channel post commented on
 
     def posted_at(self, now: datetime) -> datetime:
         if self.minutes_ago is not None:
@@ -129,6 +130,7 @@ class Board:
     slug: str
     description: str = ""
     threads: list[Thread] = field(default_factory=list)
+    discussion_of: str | None = None  # Telegram: this board is the discussion group of that channel (slug)
 
 
 @dataclass
@@ -233,7 +235,7 @@ def _post_from(d: dict, thread_id: int, n: int, engine: str, where: str) -> Post
         quote=d.get("q"), reply_to=d.get("r"), likes=int(d.get("likes", 0) or 0), views=d.get("views"),
         signature=d.get("sig"), labels=parse_labels(d.get("l"), where),
         hard_negative=[hn] if isinstance(hn, str) else list(hn), lang=d.get("lang", "ru"),
-        official=bool(d.get("official", False)),
+        official=bool(d.get("official", False)), comment_on=d.get("c"),
     )
 
 
@@ -251,7 +253,7 @@ def _site_from(key: str, raw: dict, path: Path) -> Site:
         bw = f"{path}: boards[{bi}]"
         try:
             board = Board(id=int(b["id"]), title=b["title"], slug=b.get("slug") or slugify(b["title"]),
-                          description=b.get("desc", ""))
+                          description=b.get("desc", ""), discussion_of=b.get("discussion_of"))
         except (KeyError, TypeError, ValueError) as e:
             raise CorpusError(f"{bw}: needs id and title ({e})") from None
         for ti, t in enumerate(b.get("threads") or []):
@@ -393,7 +395,7 @@ def add_post(content_dir: str | Path, site: str, thread_id: int, author: str, te
     """Append a reply to a thread (or a Telegram message / news comment); returns its post id as the markup shows it.
 
     kw: time="HH:MM" (with days_ago), minutes_ago=N (default 0 when neither days_ago nor time is given),
-    quote=n, reply_to=n, likes=N, views=N, labels="<brand> <-|0|+> <intent> [topic] [!]", lang.
+    quote=n, reply_to=n, likes=N, views=N, comment_on=<channel post id> (Telegram discussion groups), labels="<brand> <-|0|+> <intent> [topic] [!]", lang.
     """
     corpus = load(content_dir)
     s = corpus.sites.get(site)
@@ -408,7 +410,7 @@ def add_post(content_dir: str | Path, site: str, thread_id: int, author: str, te
     elif days_ago == 0 or kw.get("minutes_ago") is not None:
         post["m"] = int(kw.get("minutes_ago") or 0)
     for k, short in (("quote", "q"), ("reply_to", "r"), ("likes", "likes"), ("views", "views"),
-                     ("labels", "l"), ("lang", "lang")):
+                     ("labels", "l"), ("lang", "lang"), ("comment_on", "c")):
         if kw.get(k) is not None:
             post[short] = kw[k]
     parse_labels(post.get("l"), "add_post")  # fail before writing anything
