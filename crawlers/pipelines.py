@@ -19,9 +19,10 @@ ITEMS_PER_FILE = 5000
 class RawWriterPipeline:
     """Writes items to <run_dir>/items-NNN.jsonl.gz; a resumed run continues with the next file number."""
 
-    def __init__(self, crawler, run_dir: Path):
+    def __init__(self, crawler, run_dir: Path, mask=None):
         self.crawler = crawler
         self.run_dir = run_dir
+        self.mask = mask  # PII masker, unless settings keep original text in the raw layer
         self.seen: set[str] = set()
         self.count = 0
         self.dropped: dict[str, int] = {}
@@ -36,7 +37,12 @@ class RawWriterPipeline:
         d = crawler.settings.get("BRANDMON_RUN_DIR")
         if not d:
             raise NotConfigured("BRANDMON_RUN_DIR not set")
-        return cls(crawler, Path(d))
+        mask = None
+        if not crawler.settings.getbool("BRANDMON_KEEP_ORIGINAL_TEXT", False):
+            from pipeline.privacy import make_masker
+
+            mask = make_masker(tuple(crawler.settings.getlist("BRANDMON_ORDER_PATTERNS")))
+        return cls(crawler, Path(d), mask)
 
     def spider_opened(self, spider):
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -60,6 +66,12 @@ class RawWriterPipeline:
             self.dropped["duplicate"] = self.dropped.get("duplicate", 0) + 1
             raise DropItem(f"duplicate post {d['post_id']}")
         self.seen.add(d["post_id"])
+        if self.mask is not None:
+            d["text"] = self.mask(d["text"] or "")
+            d["signature"] = self.mask(d["signature"]) if d.get("signature") else d.get("signature")
+            for q in d.get("quoted") or []:
+                if isinstance(q, dict) and q.get("text"):
+                    q["text"] = self.mask(q["text"])
         if self._fh is None or self._in_file >= ITEMS_PER_FILE:
             self.close_file()
             self._open()

@@ -35,6 +35,9 @@ def scrapy_settings(settings: Settings, source: SourceConfig, run_dir: Path, job
         "BRANDMON_RETRY_BACKOFF": c.retry_backoff_seconds,
         "BRANDMON_RETRY_BACKOFF_MAX": c.retry_backoff_max_seconds,
         "BRANDMON_RUN_DIR": str(run_dir),
+        # the raw layer keeps un-masked text only when settings say so
+        "BRANDMON_KEEP_ORIGINAL_TEXT": c.keep_original_text,
+        "BRANDMON_ORDER_PATTERNS": list(settings.ingest.order_patterns),
         "HTTPERROR_ALLOWED_CODES": [304],
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
