@@ -28,6 +28,7 @@ ROWS = NUM_PERM // BANDS
 EXACT_BAND = -1
 MAX_CHECK = 2  # candidates verified per document (those sharing the most bands)
 SURE_BANDS = 12  # bands shared that make a near duplicate without computing the Jaccard
+MAX_BUCKET = 8  # originals indexed per near-duplicate bucket (see _cap_buckets)
 
 _rng = np.random.default_rng(20240501)  # fixed: buckets are persisted, so the hash family must never change
 _A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)).astype(np.uint64)
@@ -203,5 +204,33 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
     dup_of = {k: v for k, v in dup_of.items() if v != k}
     # only originals are indexed: a copy is found through its original, and buckets stay small
     rows = rows[~rows["doc_id"].isin(dup_of.keys())].reset_index(drop=True)
-    return dup_of, rows
+    return dup_of, _cap_buckets(con, rows)
+
+
+def _cap_buckets(con: Any, rows: pd.DataFrame) -> pd.DataFrame:
+    """Index at most MAX_BUCKET originals per near-duplicate (band, bucket).
+
+    Texts that share a band without being copies (templates, greetings, quoted boilerplate) make a few buckets
+    hot; every later document landing there would be joined with all of them, which turns ingest quadratic in
+    the size of the database. A true copy shares most of its 16 bands with its original, so the earliest few
+    documents of a bucket are enough to find it. Exact-text buckets (band -1) hold one original each anyway.
+    """
+    near = rows["band"] != EXACT_BAND
+    if not near.any():
+        return rows
+    con.register("__cap", rows.loc[near, ["band", "bucket"]].drop_duplicates())
+    try:
+        have = con.execute(
+            "SELECT l.band, l.bucket, count(*) AS n FROM doc_lsh l JOIN __cap c USING (band, bucket) GROUP BY ALL"
+        ).df()
+    finally:
+        con.unregister("__cap")
+    r = rows.loc[near].copy()
+    r["rank"] = r.groupby(["band", "bucket"]).cumcount()
+    if not have.empty:
+        r = r.merge(have.astype({"band": r["band"].dtype, "bucket": r["bucket"].dtype}), on=["band", "bucket"],
+                    how="left")
+        r["rank"] += r["n"].fillna(0).astype("int64")
+    kept = r.loc[r["rank"] < MAX_BUCKET, ["band", "bucket", "doc_id"]]
+    return pd.concat([rows.loc[~near], kept], ignore_index=True)
 
