@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         init: Optional[str] = typer.Option(None, "--init", help="Scorer to start from (default: the shipped one)."),
         epochs: int = typer.Option(4, help="Maximum epochs (early stopping on the held-out split)."),
         max_train: Optional[int] = typer.Option(None, help="Cap on training rows (CPU budget)."),
-        max_tokens: int = typer.Option(80, help="Tokens per input window."),
+        max_tokens: int = typer.Option(64, help="Tokens per input window."),
     ) -> None:
         """Fine-tune the sentiment or intent part from the backbone on labelled CSV and/or corrections."""
         from models.evaluate import DataError
