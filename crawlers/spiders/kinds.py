@@ -10,6 +10,7 @@ from scrapy.http import Response
 from crawlers.parsers import PageResult, ParseError
 from crawlers.parsers.base import ThreadLink
 from crawlers.parsers.feed import parse_feed
+from crawlers.parsers.telegram import discussion_url, is_discussion_url
 from crawlers.spiders.base import SourceSpider
 
 
@@ -53,11 +54,40 @@ class DiscourseSpider(SourceSpider):
 
 
 class TelegramSpider(SourceSpider):
-    """t.me/s/<channel> preview pages, newest first, paged by ?before=<id> until known posts."""
+    """t.me/s/<channel> preview pages, newest first, paged by ?before=<id> until known posts.
+
+    With `options.discussions: true` it also reads the comments under channel posts (the linked discussion
+    group's comments widget), re-fetching a post's widget only when its comments counter changed since the last
+    crawl; only comments newer than the last one seen are yielded (the thread state per widget URL)."""
 
     name = "telegram"
     engine = "telegram"
     newest_first = True
+
+    def thread_page(self, response: Response, res: PageResult) -> Iterator[Any]:
+        yield from super().thread_page(response, res)
+        if not self.source.options.get("discussions") or is_discussion_url(response.url):
+            return
+        limit = int(self.source.options.get("comments_limit", 100))
+        for it in res.items:  # every post on the page: old posts get new comments too
+            if not it.replies:
+                continue
+            url = discussion_url(it.url, limit)
+            if url in self._discussions_requested:
+                continue
+            self._discussions_requested.add(url)
+            st = self.thread_state.get(url)
+            if st and st.get("content_hash") == str(it.replies):
+                self.unchanged += 1
+                continue  # same counter as last time: no new comments
+            yield self.request(url, self.parse_page, role="thread", thread_key=url, page_no=1,
+                               listing_hash=str(it.replies))
+
+    @property
+    def _discussions_requested(self) -> set[str]:
+        if not hasattr(self, "_disc_seen"):
+            self._disc_seen: set[str] = set()
+        return self._disc_seen
 
 
 class CommentsSpider(SourceSpider):

@@ -176,5 +176,6 @@ def test_official_authors_mark_the_brands_own_posts(tmp_path, demo):
     items = _items(res["raw_path"])
     official = [i for i in items if i["is_official_answer"]]
     assert official and all(i["author"] == "Посылкин Экспресс" for i in official)
-    assert all(i["post_id"].startswith("posylkin_express/") for i in official)
+    # its channel posts and its answers in the channel's discussion group
+    assert all(i["post_id"].startswith(("posylkin_express/", "posylkin_chat/")) for i in official)
     assert not any(i["is_official_answer"] for i in items if i["author"] != "Посылкин Экспресс")
