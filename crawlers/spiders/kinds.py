@@ -64,7 +64,14 @@ class TelegramSpider(SourceSpider):
     engine = "telegram"
     newest_first = True
 
+    def __init__(self, *args: Any, **kw: Any):
+        super().__init__(*args, **kw)
+        self._discussions_requested: set[str] = set()  # a post can show on two pages of one crawl
+
     def thread_page(self, response: Response, res: PageResult) -> Iterator[Any]:
+        if is_discussion_url(response.url) and response.meta.get("post_title"):
+            for it in res.items:  # the widget has no title of its own: name the post the comments are under
+                it.thread_title = response.meta["post_title"]
         yield from super().thread_page(response, res)
         if not self.source.options.get("discussions") or is_discussion_url(response.url):
             return
@@ -80,14 +87,11 @@ class TelegramSpider(SourceSpider):
             if st and st.get("content_hash") == str(it.replies):
                 self.unchanged += 1
                 continue  # same counter as last time: no new comments
+            title = " ".join((it.text or "").split())
+            title = title if len(title) <= 80 else title[:79].rstrip() + "…"
             yield self.request(url, self.parse_page, role="thread", thread_key=url, page_no=1,
-                               listing_hash=str(it.replies))
-
-    @property
-    def _discussions_requested(self) -> set[str]:
-        if not hasattr(self, "_disc_seen"):
-            self._disc_seen: set[str] = set()
-        return self._disc_seen
+                               listing_hash=str(it.replies),
+                               post_title=f"{it.thread_title}: {title}" if it.thread_title else title)
 
 
 class CommentsSpider(SourceSpider):

@@ -144,6 +144,7 @@ def test_spider_crawls_discussions_incrementally(tmp_path, demo):
     assert comments["posylkin_chat/4"]["reply_to"] == "posylkin_chat/3"
     assert comments["posylkin_chat/10"]["reply_to"] == "posylkin_chat/9"
     assert comments["posylkin_chat/9"]["thread_url"] == f"{demo.url}/tg/posylkin_express/8"
+    assert comments["posylkin_chat/9"]["thread_title"].startswith("Посылкин Экспресс: Статус на утро: обработано 70%")
     assert comments["posylkin_chat/6"]["is_official_answer"]       # the brand answering in its own comments
     assert not comments["posylkin_chat/5"]["is_official_answer"]
     assert len(_widget_hits(demo)) == 3                              # the three posts with a counter
