@@ -5,6 +5,8 @@ Plain functions; `brandmon demo` (pipeline/cli/flow_cmds.py) adds printing and t
 
 from __future__ import annotations
 
+import os
+
 import socket
 import urllib.request
 from pathlib import Path
@@ -57,6 +59,18 @@ def start_demo_web(settings: Settings, content_dir: Path | None = None):
     if content_dir is not None:
         kwargs["content_dir"] = content_dir
     return DemoWebServer(**kwargs).start()
+
+
+def use_demo_credentials() -> dict[str, str]:
+    """Give the demo's VK and YouTube sources the local stand-ins' token and key, unless the environment already
+    names real ones. Only `brandmon demo` calls this; real sources read their secrets from the environment."""
+    from crawlers.social.standins import VK_TOKEN, YT_KEY
+
+    set_now = {}
+    for var, value in (("BRANDMON_VK_TOKEN", VK_TOKEN), ("BRANDMON_YOUTUBE_API_KEY", YT_KEY)):
+        if not os.environ.get(var):
+            os.environ[var] = set_now[var] = value
+    return set_now
 
 
 def table_counts(store: Store) -> dict[str, int]:

@@ -126,6 +126,7 @@ def register(app: typer.Typer) -> None:
             web = d.start_demo_web(s)
         except RuntimeError as e:
             fail(str(e))
+        d.use_demo_credentials()  # the VK / YouTube stand-ins' token and key (crawl subprocesses inherit them)
         console.print(f"demo web: {s.demo_web_url}" + (" (already running)" if web is None else ""))
         try:
             _build_backbone(s)
