@@ -6,6 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# CI (CI=true) has the time budget for the slow tests too; locally they run with `make test-all`.
+MARKERS := $(if $(CI),,-m "not slow")
 
 .PHONY: demo test test-all venv browser bench clean
 
@@ -30,7 +32,7 @@ demo: venv
 	$(BIN)/brandmon demo
 
 test: venv browser
-	@$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest $(MARKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests (broken collection?)"; exit 1; fi; exit $$rc
 
 test-all: venv browser
