@@ -6,6 +6,7 @@ import hashlib
 import html
 import math
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 from datetime import datetime, timedelta, timezone
 
 from crawlers.demoweb.corpus import MSK, Post, Site, Thread
@@ -171,6 +172,32 @@ def last_activity(thread: Thread, now: datetime) -> datetime:
 def sorted_threads(threads: list[Thread], now: datetime) -> list[Thread]:
     """Board listing order: sticky first, then by last post, newest first (as the engines show them)."""
     return sorted(threads, key=lambda t: (not t.sticky, -last_activity(t, now).timestamp(), t.id))
+
+
+class ThreadPage(NamedTuple):
+    thread: Thread
+    times: dict[int, datetime]   # post number -> when it was posted
+    by_n: dict[int, Post]        # post number -> post (for quotes)
+    posts: list[Post]            # the posts on this page
+    total: int                   # pages in the thread
+
+
+def thread_page(site: Site, thread_id: int, page: int, per_page: int, now: datetime) -> ThreadPage:
+    """One page of a thread with its posts' times; NotFound for an unknown thread or page."""
+    t = site.thread(thread_id)
+    if t is None:
+        raise NotFound
+    return ThreadPage(t, thread_times(t, now), {p.n: p for p in t.posts}, page_slice(t.posts, page, per_page),
+                      n_pages(len(t.posts), per_page))
+
+
+def board_page(site: Site, board_id: int, page: int, per_page: int, now: datetime) -> tuple[Any, list[Thread], int]:
+    """(board, its threads on this page in listing order, pages in the board); NotFound when unknown."""
+    b = site.board(board_id)
+    if b is None:
+        raise NotFound
+    threads = sorted_threads(b.threads, now)
+    return b, page_slice(threads, page, per_page), n_pages(len(threads), per_page)
 
 
 def signature_of(site: Site, post: Post) -> str | None:

@@ -7,8 +7,8 @@ import re
 from datetime import datetime
 
 from crawlers.demoweb.common import (
-    POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, iso_z, last_activity, n_pages, page_slice,
-    signature_of, snippet, sorted_threads, text_html, thread_times, trap_links, local,
+    board_page, thread_page, POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, iso_z, last_activity,
+    signature_of, snippet, text_html, trap_links, local,
 )
 from crawlers.demoweb.corpus import Post, Site, Thread, slugify
 
@@ -88,13 +88,9 @@ def _index(site: Site, now: datetime) -> Page:
 
 
 def _forum(site: Site, board_id: int, page: int, now: datetime) -> Page:
-    b = site.board(board_id)
-    if b is None:
-        raise NotFound
-    threads = sorted_threads(b.threads, now)
-    total = n_pages(len(threads), THREADS_PER_PAGE)
+    b, on_page, total = board_page(site, board_id, page, THREADS_PER_PAGE, now)
     rows = []
-    for t in page_slice(threads, page, THREADS_PER_PAGE):
+    for t in on_page:
         times = t.times(now)
         first, last = t.posts[0], t.posts[-1]
         rows.append(f"""<li class="ipsDataItem ipsDataItem_responsivePhoto{' ipsDataItem_sticky' if t.sticky else ''}" data-rowid="{t.id}" data-location="" data-controller="forums.front.forum.topicRow">
@@ -164,13 +160,7 @@ def _post(site: Site, t: Thread, p: Post, when: datetime, quoted: tuple[Post, da
 
 
 def _topic(site: Site, thread_id: int, page: int, now: datetime) -> Page:
-    t = site.thread(thread_id)
-    if t is None:
-        raise NotFound
-    times = thread_times(t, now)
-    by_n = {p.n: p for p in t.posts}
-    total = n_pages(len(t.posts), POSTS_PER_PAGE)
-    posts = page_slice(t.posts, page, POSTS_PER_PAGE)
+    t, times, by_n, posts, total = thread_page(site, thread_id, page, POSTS_PER_PAGE, now)
     items = [_post(site, t, p, times[p.n], (by_n[p.quote], times[p.quote]) if p.quote else None, now) for p in posts]
     base = f"{P}/topic/{t.id}-{t.slug}/"
     pag = _pagination(base, page, total)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from crawlers.demoweb.common import (
-    POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, int_arg, last_activity, n_pages, page_slice,
-    signature_of, snippet, sorted_threads, text_html, thread_times, trap_links, vb_date,
+    board_page, thread_page, POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, int_arg, last_activity, n_pages,
+    signature_of, snippet, text_html, trap_links, vb_date,
 )
 from crawlers.demoweb.corpus import Post, Site, Thread
 
@@ -89,13 +89,9 @@ def _index(site: Site, now: datetime) -> Page:
 
 
 def _forum(site: Site, board_id: int, page: int, now: datetime) -> Page:
-    b = site.board(board_id)
-    if b is None:
-        raise NotFound
-    threads = sorted_threads(b.threads, now)
-    total = n_pages(len(threads), THREADS_PER_PAGE)
+    b, on_page, total = board_page(site, board_id, page, THREADS_PER_PAGE, now)
     rows = []
-    for t in page_slice(threads, page, THREADS_PER_PAGE):
+    for t in on_page:
         times = t.times(now)
         starter, last = t.posts[0], t.posts[-1]
         sa, la = site.author(starter.author), site.author(last.author)
@@ -183,13 +179,7 @@ def _post(site: Site, t: Thread, p: Post, when: datetime, quoted: Post | None, n
 
 
 def _thread(site: Site, thread_id: int, page: int, now: datetime) -> Page:
-    t = site.thread(thread_id)
-    if t is None:
-        raise NotFound
-    times = thread_times(t, now)
-    by_n = {p.n: p for p in t.posts}
-    total = n_pages(len(t.posts), POSTS_PER_PAGE)
-    posts = page_slice(t.posts, page, POSTS_PER_PAGE)
+    t, times, by_n, posts, total = thread_page(site, thread_id, page, POSTS_PER_PAGE, now)
     items = [_post(site, t, p, times[p.n], by_n.get(p.quote) if p.quote else None, now) for p in posts]
     href = f"{P}/showthread.php?t={t.id}"
     b = site.board(t.board_id)

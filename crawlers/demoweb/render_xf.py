@@ -6,8 +6,8 @@ import re
 from datetime import datetime
 
 from crawlers.demoweb.common import (
-    POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, iso, last_activity, n_pages, page_slice,
-    phpbb_date, signature_of, snippet, sorted_threads, text_html, thread_times, trap_links, xf_relative,
+    board_page, thread_page, POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, iso, last_activity, n_pages,
+    phpbb_date, signature_of, snippet, text_html, trap_links, xf_relative,
 )
 from crawlers.demoweb.corpus import MSK, Post, Site, Thread, slugify
 
@@ -96,13 +96,9 @@ def _index(site: Site, now: datetime) -> Page:
 
 
 def _forum(site: Site, board_id: int, slug: str, page: int, now: datetime) -> Page:
-    b = site.board(board_id)
-    if b is None:
-        raise NotFound
-    threads = sorted_threads(b.threads, now)
-    total = n_pages(len(threads), THREADS_PER_PAGE)
+    b, on_page, total = board_page(site, board_id, page, THREADS_PER_PAGE, now)
     rows = []
-    for t in page_slice(threads, page, THREADS_PER_PAGE):
+    for t in on_page:
         times = t.times(now)
         first = t.posts[0] if t.posts else None
         starter = first.author if first else ""
@@ -209,13 +205,7 @@ def _post(site: Site, t: Thread, post: Post, when: datetime, quoted: tuple[Post,
 
 
 def _thread(site: Site, thread_id: int, slug: str, page: int, now: datetime) -> Page:
-    t = site.thread(thread_id)
-    if t is None:
-        raise NotFound
-    times = thread_times(t, now)
-    by_n = {p.n: p for p in t.posts}
-    total = n_pages(len(t.posts), POSTS_PER_PAGE)
-    posts = page_slice(t.posts, page, POSTS_PER_PAGE)
+    t, times, by_n, posts, total = thread_page(site, thread_id, page, POSTS_PER_PAGE, now)
     arts = []
     for p in posts:
         q = (by_n[p.quote], times[p.quote]) if p.quote else None
