@@ -3,7 +3,10 @@
 Plain functions `(con, ...) -> DataFrame | dict` over an open DuckDB connection: parameterised (no string
 building from user input), one query per view, aggregation done in SQL. No Streamlit here, so the benchmark
 and tests call them directly; `dashboard.common.q()` adds the cache and the lock handling.
-Scores always come from the `current_scores` view (active model, current context, corrections win).
+Filtering and counting go through `mention_facts` (one narrow row per mention: brand, source, time, countable,
+current score; kept in step by the pipeline), so a page query is a column scan, not a join of 1M-row tables;
+text columns are joined only for the rows shown. Scores follow `current_scores` (active model, current context,
+corrections win).
 """
 
 from __future__ import annotations
@@ -17,8 +20,7 @@ import pandas as pd
 
 OPEN_STATES = ("new", "assigned", "in_progress")
 # What statistics count (as pipeline.kpis does): no spam, no duplicates, not the brand's own answers.
-COUNTABLE = ("NOT coalesce(d.spam, FALSE) AND (d.dup_of IS NULL OR d.dup_of = d.doc_id) "
-             "AND NOT coalesce(d.is_official_answer, FALSE)")
+COUNTABLE = "f.countable"
 STATES = ("new", "assigned", "in_progress", "resolved", "dismissed")
 SENTIMENTS = ("negative", "neutral", "positive")
 INTENTS = ("question", "failure", "complaint", "praise", "other")
@@ -46,10 +48,6 @@ def _dollars(where: str, start: int) -> str:
     """Number `?` placeholders as $start, $start+1, … (for queries that also reuse $1, $2)."""
     parts = where.split("?")
     return "".join(p + (f"${start + i}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
-
-
-def _like_escape(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 # ------------------------------------------------------------------------------------------ lookups
@@ -86,13 +84,13 @@ def owners(con) -> list[str]:
 def overview_kpis(con, since: datetime, brand_ids: list[str] | None = None, now: datetime | None = None) -> dict:
     """Headline numbers for the window starting at `since`."""
     p: list[Any] = [since]
-    where = _in("m.brand_id", brand_ids, p)
+    where = _in("f.brand_id", brand_ids, p)
     row = _one(con.execute(f"""
         SELECT count(*) AS mentions,
-               count(*) FILTER (WHERE cs.sentiment = 'negative') AS negative,
-               count(*) FILTER (WHERE cs.sentiment IS NOT NULL) AS scored
-        FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
-        WHERE d.posted_at >= ? AND {COUNTABLE} {where}""", p))
+               count(*) FILTER (WHERE f.sentiment = 'negative') AS negative,
+               count(*) FILTER (WHERE f.sentiment IS NOT NULL) AS scored
+        FROM mention_facts f
+        WHERE f.posted_at >= ? AND {COUNTABLE} {where}""", p))
     # Same definitions as pipeline.kpis: received = non-dismissed items by post time, answered = has a first
     # response, time to first response from the post, breaches = open, unanswered and past due.
     now = now or pd.Timestamp.now(tz="UTC")
@@ -100,8 +98,8 @@ def overview_kpis(con, since: datetime, brand_ids: list[str] | None = None, now:
     where2 = _in("brand_id", brand_ids, p2)
     esc = _one(con.execute(f"""
         WITH items AS (
-            SELECT e.*, coalesce(d.posted_at, e.created_at) AS received_at, e.state IN ('new', 'assigned', 'in_progress') AS is_open
-            FROM escalations e JOIN mentions m USING (mention_id) LEFT JOIN documents d ON d.doc_id = m.doc_id
+            SELECT e.*, coalesce(f.posted_at, e.created_at) AS received_at, e.state IN ('new', 'assigned', 'in_progress') AS is_open
+            FROM escalations e JOIN mention_facts f USING (mention_id)
         ), w AS (SELECT *, received_at >= $2 AND state <> 'dismissed' AS in_window FROM items)
         SELECT count(*) FILTER (WHERE is_open) AS open_escalations,
                count(*) FILTER (WHERE is_open AND first_response_at IS NULL AND sla_due_at < $1) AS breaches,
@@ -125,25 +123,25 @@ def overview_kpis(con, since: datetime, brand_ids: list[str] | None = None, now:
 def mentions_over_time(con, since: datetime, brand_ids: list[str] | None = None) -> pd.DataFrame:
     """Daily mention counts per brand and sentiment."""
     p: list[Any] = [since]
-    where = _in("m.brand_id", brand_ids, p)
+    where = _in("f.brand_id", brand_ids, p)
     return _df(con, f"""
-        SELECT date_trunc('day', d.posted_at) AS day, m.brand_id,
-               coalesce(cs.sentiment, 'unscored') AS sentiment, count(*) AS mentions
-        FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
-        WHERE d.posted_at >= ? AND {COUNTABLE} {where}
-        GROUP BY ALL ORDER BY day, m.brand_id, sentiment""", p)
+        SELECT CAST(f.day AS TIMESTAMP) AS day, f.brand_id,
+               coalesce(f.sentiment, 'unscored') AS sentiment, count(*) AS mentions
+        FROM mention_facts f
+        WHERE f.posted_at >= ? AND {COUNTABLE} {where}
+        GROUP BY ALL ORDER BY day, f.brand_id, sentiment""", p)
 
 
 def negative_share_by_brand(con, since: datetime, brand_ids: list[str] | None = None) -> pd.DataFrame:
     p: list[Any] = [since]
-    where = _in("m.brand_id", brand_ids, p)
+    where = _in("f.brand_id", brand_ids, p)
     return _df(con, f"""
-        SELECT m.brand_id, count(*) AS mentions,
-               count(*) FILTER (WHERE cs.sentiment = 'negative') AS negative,
-               round(count(*) FILTER (WHERE cs.sentiment = 'negative')
-                     / nullif(count(*) FILTER (WHERE cs.sentiment IS NOT NULL), 0), 3) AS negative_share
-        FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
-        WHERE d.posted_at >= ? AND {COUNTABLE} {where}
+        SELECT f.brand_id, count(*) AS mentions,
+               count(*) FILTER (WHERE f.sentiment = 'negative') AS negative,
+               round(count(*) FILTER (WHERE f.sentiment = 'negative')
+                     / nullif(count(*) FILTER (WHERE f.sentiment IS NOT NULL), 0), 3) AS negative_share
+        FROM mention_facts f
+        WHERE f.posted_at >= ? AND {COUNTABLE} {where}
         GROUP BY ALL ORDER BY negative_share DESC NULLS LAST""", p)
 
 
@@ -187,59 +185,77 @@ class MentionFilter:
     def where(self) -> tuple[str, list[Any]]:
         p: list[Any] = []
         sql = ""
-        sql += _in("m.brand_id", list(self.brand_ids), p)
-        sql += _in("d.source_id", list(self.source_ids), p)
+        sql += _in("f.brand_id", list(self.brand_ids), p)
+        sql += _in("f.source_id", list(self.source_ids), p)
         if self.since is not None:
-            sql += " AND d.posted_at >= ?"
+            sql += " AND f.posted_at >= ?"
             p.append(self.since)
         if self.until is not None:
-            sql += " AND d.posted_at < ?"
+            sql += " AND f.posted_at < ?"
             p.append(self.until)
-        sql += _in("cs.sentiment", list(self.sentiments), p)
-        sql += _in("cs.intent", list(self.intents), p)
+        sql += _in("f.sentiment", list(self.sentiments), p)
+        sql += _in("f.intent", list(self.intents), p)
         if self.theme_id:
-            sql += " AND EXISTS (SELECT 1 FROM theme_members tm WHERE tm.mention_id = m.mention_id AND tm.theme_id = ?)"
+            sql += " AND f.mention_id IN (SELECT mention_id FROM theme_members WHERE theme_id = ?)"
             p.append(self.theme_id)
         if self.text.strip():
-            sql += " AND (m.context ILIKE ? ESCAPE '\\' OR d.thread_title ILIKE ? ESCAPE '\\')"
-            pat = f"%{_like_escape(self.text.strip())}%"
-            p.extend([pat, pat])
+            # a literal substring of the pre-lowered context + title: no per-search lower(), no ILIKE escapes
+            sql += " AND contains(f.search_text, ?)"
+            p.append(self.text.strip().lower())
         if not self.include_spam:
             sql += f" AND {COUNTABLE}"
         if self.corrected_only:
-            sql += " AND cs.corrected"
+            sql += " AND f.corrected"
         return sql, p
 
 
-MENTION_COLUMNS = """
-    m.mention_id, d.posted_at, m.brand_id, d.source_id, cs.sentiment, cs.intent,
-    round(cs.p_neg, 3) AS p_neg, cs.unsure, cs.corrected, d.author, d.thread_title, m.context,
-    m.span_start, m.span_end, m.matched, d.url, cs.model, cs.model_version
-"""
+# what a mention table shows, in this order; scores come from `mention_facts` (current scores)
+MENTION_COLUMNS = ["mention_id", "posted_at", "brand_id", "source_id", "sentiment", "intent", "p_neg", "unsure",
+                   "corrected", "author", "thread_title", "context", "span_start", "span_end", "matched", "url",
+                   "model", "model_version"]
+FACT_COLUMNS = ("f.mention_id, f.doc_id, f.brand_id, f.sentiment, f.intent, round(f.p_neg, 3) AS p_neg, f.unsure, "
+                "f.corrected, f.model, f.model_version")
+_M_COLUMNS = "mention_id, context, span_start, span_end, matched"
+_D_COLUMNS = "doc_id, posted_at, source_id, author, thread_title, url"
+
+
+def _with_text(con, page: pd.DataFrame) -> pd.DataFrame:
+    """Add the mention and document text columns to a page of facts (`mention_id`, `doc_id`, …), keeping its order.
+
+    Ids go in as literal lists, so DuckDB fetches the rows through the primary-key indexes instead of joining
+    (and so scanning) every text column of the 1M-row tables.
+    """
+    mids = page["mention_id"].tolist()
+    dids = pd.unique(page["doc_id"]).tolist()
+    m_sql = f"SELECT {_M_COLUMNS} FROM mentions WHERE mention_id IN ({', '.join('?' * len(mids))})"
+    d_sql = f"SELECT {_D_COLUMNS} FROM documents WHERE doc_id IN ({', '.join('?' * len(dids))})"
+    m = _df(con, m_sql, mids) if mids else _df(con, f"SELECT {_M_COLUMNS} FROM mentions WHERE FALSE")
+    d = _df(con, d_sql, dids) if dids else _df(con, f"SELECT {_D_COLUMNS} FROM documents WHERE FALSE")
+    return page.merge(m, on="mention_id", how="inner").merge(d, on="doc_id", how="inner")
 
 
 def mentions(con, f: MentionFilter, limit: int = 500, offset: int = 0) -> pd.DataFrame:
     where, p = f.where()
     p.extend([limit, offset])
-    return _df(con, f"""
-        SELECT {MENTION_COLUMNS}
-        FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
-        WHERE TRUE {where}
-        ORDER BY d.posted_at DESC, m.mention_id LIMIT ? OFFSET ?""", p)
+    # pick the page on the narrow facts, then fetch text for those rows only
+    page = _df(con, f"""
+        SELECT {FACT_COLUMNS} FROM mention_facts f WHERE TRUE {where}
+        ORDER BY f.posted_at DESC NULLS LAST, f.mention_id LIMIT ? OFFSET ?""", p)
+    return _with_text(con, page)[MENTION_COLUMNS]
 
 
 def mention_count(con, f: MentionFilter) -> int:
     where, p = f.where()
-    return int(_one(con.execute(f"""
-        SELECT count(*) FROM mentions m JOIN documents d USING (doc_id)
-        LEFT JOIN current_scores cs USING (mention_id) WHERE TRUE {where}""", p))[0])
+    return int(_one(con.execute(f"SELECT count(*) FROM mention_facts f WHERE TRUE {where}", p))[0])
 
 
 def mention_detail(con, mention_id: str) -> pd.DataFrame:
-    return _df(con, f"""
-        SELECT {MENTION_COLUMNS}, cs.p_neu, cs.p_pos, cs.intent_probs_json, cs.scored_at, d.text
+    page = _df(con, f"SELECT {FACT_COLUMNS} FROM mention_facts f WHERE f.mention_id = ?", [mention_id])
+    more = _df(con, """
+        SELECT cs.mention_id, cs.p_neu, cs.p_pos, cs.intent_probs_json, cs.scored_at, d.text
         FROM mentions m JOIN documents d USING (doc_id) LEFT JOIN current_scores cs USING (mention_id)
         WHERE m.mention_id = ?""", [mention_id])
+    return _with_text(con, page)[MENTION_COLUMNS].merge(more, on="mention_id", how="left")
 
 
 def corrections(con, mention_id: str) -> pd.DataFrame:
@@ -267,17 +283,17 @@ def theme_trend(con, theme_ids: list[str], since: datetime) -> pd.DataFrame:
     p: list[Any] = [since]
     where = _in("tm.theme_id", theme_ids, p)
     return _df(con, f"""
-        SELECT tm.theme_id, date_trunc('day', d.posted_at) AS day, count(*) AS mentions
-        FROM theme_members tm JOIN mentions m USING (mention_id) JOIN documents d USING (doc_id)
-        WHERE d.posted_at >= ? {where} GROUP BY ALL ORDER BY tm.theme_id, day""", p)
+        SELECT tm.theme_id, CAST(f.day AS TIMESTAMP) AS day, count(*) AS mentions
+        FROM theme_members tm JOIN mention_facts f USING (mention_id)
+        WHERE f.posted_at >= ? {where} GROUP BY ALL ORDER BY tm.theme_id, day""", p)
 
 
 def theme_members(con, theme_id: str, limit: int = 200) -> pd.DataFrame:
-    return _df(con, f"""
-        SELECT {MENTION_COLUMNS}, tm.distance
-        FROM theme_members tm JOIN mentions m USING (mention_id) JOIN documents d USING (doc_id)
-        LEFT JOIN current_scores cs USING (mention_id)
-        WHERE tm.theme_id = ? ORDER BY tm.distance NULLS LAST, d.posted_at DESC LIMIT ?""", [theme_id, limit])
+    page = _df(con, f"""
+        SELECT {FACT_COLUMNS}, tm.distance FROM theme_members tm JOIN mention_facts f USING (mention_id)
+        WHERE tm.theme_id = ? ORDER BY tm.distance NULLS LAST, f.posted_at DESC, tm.mention_id LIMIT ?""",
+               [theme_id, limit])
+    return _with_text(con, page)[MENTION_COLUMNS + ["distance"]]
 
 
 # ------------------------------------------------------------------------------------------ escalations
@@ -286,7 +302,7 @@ def theme_members(con, theme_id: str, limit: int = 200) -> pd.DataFrame:
 def escalation_queue(con, states: list[str] | None = None, owner: str | None = None,
                      brand_ids: list[str] | None = None, limit: int = 500, now: datetime | None = None) -> pd.DataFrame:
     now = now or pd.Timestamp.now(tz="UTC")
-    p: list[Any] = [now, now]
+    p: list[Any] = []
     where = _in("e.state", states, p) + _in("e.brand_id", brand_ids, p)
     if owner == "(unassigned)":
         where += " AND e.owner IS NULL"
@@ -294,18 +310,18 @@ def escalation_queue(con, states: list[str] | None = None, owner: str | None = N
         where += " AND e.owner = ?"
         p.append(owner)
     p.append(limit)
-    return _df(con, f"""
+    page = _df(con, f"""
         SELECT e.escalation_id, e.priority, e.level, e.state, e.owner, e.brand_id,
-               round(epoch(e.sla_due_at - ?) / 3600.0, 1) AS sla_hours_left,
+               round(epoch(e.sla_due_at - CAST(? AS TIMESTAMPTZ)) / 3600.0, 1) AS sla_hours_left,
                e.state IN ('new', 'assigned', 'in_progress') AND e.first_response_at IS NULL
-                   AND e.sla_due_at < ? AS sla_breached,
+                   AND e.sla_due_at < CAST(? AS TIMESTAMPTZ) AS sla_breached,
                e.reasons_json, e.sla_due_at, e.first_response_at, e.created_at, e.updated_at, e.version,
-               e.mention_id, d.source_id, d.author, d.thread_title, d.url, m.context, m.span_start, m.span_end,
-               m.matched, cs.sentiment, cs.intent
-        FROM escalations e JOIN mentions m USING (mention_id) JOIN documents d USING (doc_id)
-        LEFT JOIN current_scores cs USING (mention_id)
+               e.mention_id, f.doc_id, f.sentiment, f.intent
+        FROM escalations e JOIN mention_facts f USING (mention_id)
         WHERE TRUE {where}
-        ORDER BY e.priority DESC, e.created_at LIMIT ?""", p)
+        ORDER BY e.priority DESC, e.created_at, e.escalation_id LIMIT ?""", [now, now] + p)
+    # text for the page's rows only (see _with_text)
+    return _with_text(con, page).drop(columns=["doc_id", "posted_at"])
 
 
 def escalation_events(con, escalation_id: str) -> pd.DataFrame:

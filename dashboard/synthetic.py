@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline import facts
 from pipeline.store import Store, stable_id
 
 BRANDS = [
@@ -168,7 +169,16 @@ def make_synthetic_db(
                       " Оценка по пятибалльной шкале — сами понимаете.", " Это было вчера в 17:16.",
                       " Поделитесь опытом в комментариях.", " P.S. писал в чат, ответа нет.",
                       " Обновлю пост, если что-то изменится."], dtype=object)
-    text = pd.Series(pre) + pd.Series(bname) + pd.Series(post) + pd.Series(tails[rng.integers(0, len(tails), size=n)])
+    # a per-post detail (order number, where, when) makes every text distinct, as real posts are; repeated
+    # strings would let DuckDB's dictionary compression flatter text-search timings
+    where = np.array(["в Казани", "в Самаре", "под Тверью", "в пункте выдачи", "на Ленина", "у метро", "в ТЦ",
+                      "дома", "на работе", "в области"], dtype=object)
+    detail = (" (заказ " + pd.Series(rng.integers(10**6, 10**8, size=n).astype(str)) + ", "
+              + pd.Series(where[rng.integers(0, len(where), size=n)]) + ", "
+              + pd.Series(rng.integers(1, 29, size=n).astype(str)) + "."
+              + pd.Series(rng.integers(1, 13, size=n).astype(str)).str.zfill(2) + ")")
+    text = (pd.Series(pre) + pd.Series(bname) + pd.Series(post) + detail
+            + pd.Series(tails[rng.integers(0, len(tails), size=n)]))
     span_start = pd.Series(pre).str.len().to_numpy().copy()
     span_end = span_start + pd.Series(bname).str.len().to_numpy()
     sent = np.array([t[0] for t in TEMPLATES], dtype=object)[t_idx].copy()
@@ -355,6 +365,7 @@ def make_synthetic_db(
         for name, df in tables:
             _insert(con, name, df)
             counts[name] = len(df)
+        counts["mention_facts"] = facts.refresh(con)
     return counts
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline import facts
+
 SCORER_FILE = "scorer.json"
 WEIGHTS_FILE = "weights.safetensors"
 DEFAULT_MODEL = "brandmon-scorer"
@@ -182,6 +184,7 @@ def register(store, scorer: Scorer, activate_if_none: bool = True) -> bool:
                 "UPDATE models SET active = TRUE WHERE model = ? AND model_version = ?",
                 [scorer.name, scorer.version],
             )
+            facts.refresh(con)
         row = con.execute(
             "SELECT active FROM models WHERE model = ? AND model_version = ?", [scorer.name, scorer.version]
         ).fetchone()
@@ -218,4 +221,5 @@ def activate(store, model: str, version: str | None = None) -> tuple[str, str]:
             raise ModelError(f"version prefix {version!r} of {model!r} is ambiguous ({len(rows)} matches)")
         m, v = rows[0]
         con.execute("UPDATE models SET active = (model = ? AND model_version = ?) WHERE task = 'score'", [m, v])
+        facts.refresh(con)  # every mention's current score changes with the active model
     return m, v

@@ -24,6 +24,7 @@ from models.intent import decide as decide_intent
 from models.sentiment import SENTIMENT_LABELS
 from models.sentiment import decide as decide_sentiment
 from models.window import model_input
+from pipeline import facts
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,9 @@ def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, 
                                   for row in pr.p_intent],
             "scored_at": now,
         })
-        store.upsert("scores", rows, key=["mention_id", "model_version"])
+        with store.write() as con:
+            store.upsert("scores", rows, key=["mention_id", "model_version"], con=con)
+            facts.refresh(con, mention_ids=rows["mention_id"])
         done += len(part)
         if progress:
             progress(done, total)

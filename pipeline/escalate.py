@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline import facts
 from pipeline.logs import log_context
 from pipeline.store import Store, stable_id, utcnow
 from pipeline.threats import compile_terms, match_terms
@@ -615,6 +616,7 @@ def correct(store: Store, mention_id: str, field: str, value: str, actor: str) -
             ["mention_id", "field"],
             con=con,
         )
+        facts.refresh(con, mention_ids=[mention_id])
         esc = _one(con.execute("SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [stable_id(mention_id)]))
         if esc is not None:
             state, owner, version = esc

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
+from pipeline import facts
 from pipeline.brands import BrandMatcher, build_matcher
 from pipeline.config import ConfigError, load_brands, load_sources
 from pipeline.dedup import find_duplicates
@@ -339,6 +340,7 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
         if not verdicts.empty:
             ctx.store.upsert("documents", verdicts, ["doc_id"], con=con)
             counts["spam"] += int(verdicts.loc[verdicts["doc_id"].isin(set(fresh["doc_id"])), "spam"].sum())
+        facts.refresh(con, doc_ids=list(fresh["doc_id"]) + list(verdicts["doc_id"] if not verdicts.empty else []))
 
         keys = fresh["author_key"].dropna().unique().tolist()
         if keys:

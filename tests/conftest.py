@@ -42,3 +42,15 @@ def shared_data():
     if not SHARED_DATA.exists():
         pytest.skip("../shared/data is not beside the project")
     return SHARED_DATA
+
+
+@pytest.fixture
+def facts_in_step():
+    """Check: mention_facts equals a fresh derivation from mentions, documents and current_scores."""
+    from pipeline import facts
+
+    def check(store) -> bool:
+        with store.read() as con:
+            return facts.check(con) == {"missing_or_stale": 0, "extra": 0}
+
+    return check

@@ -110,6 +110,8 @@ def test_correction_is_stored_with_actor(db, use_db, app_test):
     rows = _sql(db, "SELECT field, value, actor FROM corrections WHERE mention_id = ?", [mid])
     assert rows == [("sentiment", new, "Анна")]
     assert _sql(db, "SELECT sentiment, corrected FROM current_scores WHERE mention_id = ?", [mid])[0] == (new, True)
+    # the facts every list and chart reads changed in the same transaction
+    assert _sql(db, "SELECT sentiment, corrected FROM mention_facts WHERE mention_id = ?", [mid]) == [(new, True)]
     assert any("Saved" in s.value for s in at.success)
 
 

@@ -41,7 +41,7 @@ def test_reingest_changes_nothing(settings, store, make_post, make_run):
     assert _snapshot(store) == before
 
 
-def test_edited_post_updates_row_and_mention_context(settings, store, make_post, make_run):
+def test_edited_post_updates_row_and_mention_context(settings, store, make_post, make_run, facts_in_step):
     make_run(settings, "run-1", [make_post(1, "Посылкин потерял посылку. Ласточка Банк тоже подвёл.")])
     ingest_pending(settings, store, run_id="run-1")
     did = doc_id_for("forum-a", "http://forum-a.test/t/1", "http://forum-a.test/t/1#p1", "1")
@@ -67,9 +67,13 @@ def test_edited_post_updates_row_and_mention_context(settings, store, make_post,
     assert m2["context_hash"][0] != old_hash["posylkin"] and "извинился" in m2["context"][0]
     # the stale score no longer counts: the mention is waiting to be scored again
     assert store.query("SELECT sentiment FROM current_scores WHERE mention_id = ?", [pos_id])["sentiment"].isna().all()
+    # the dashboard's facts followed: the bank's mention is gone, the edited one is unscored
+    assert facts_in_step(store)
+    f = store.query("SELECT mention_id, sentiment FROM mention_facts")
+    assert f["mention_id"].tolist() == [pos_id] and f["sentiment"].isna().all()
 
 
-def test_near_duplicates_across_sources_collapse(settings, store, make_post, make_run):
+def test_near_duplicates_across_sources_collapse(settings, store, make_post, make_run, facts_in_step):
     a = make_post(1, LONG, source="forum-a", posted_at="2024-05-01T10:00:00+03:00")
     copy = make_post(7, LONG.replace("третий раз подряд", "третий раз").replace("!", "") + " #репост",
                      source="vk-b", thread="http://vk-b.test/wall/5", posted_at="2024-05-01T12:00:00+03:00")
@@ -89,6 +93,9 @@ def test_near_duplicates_across_sources_collapse(settings, store, make_post, mak
         doc_id_for("vk-b", "http://vk-b.test/wall/5", "", "7")]
     assert all(dup[c] == first for c in copies)
     assert dup[doc_id_for("vk-b", "http://vk-b.test/wall/6", "", "9")] == ""
+    assert facts_in_step(store)
+    countable = store.query("SELECT doc_id, countable FROM mention_facts")
+    assert not countable.loc[countable["doc_id"].isin(copies), "countable"].any()  # copies are not counted twice
 
 
 def test_near_duplicates_within_one_batch(settings, store, make_post, make_run):
@@ -181,6 +188,19 @@ def test_spam_signals(settings, store, make_post, make_run):
     assert by.get_group("flooder")["spam"].all()
     assert not by.get_group("human")["spam"].any()
     assert r["spam"] == 3 + 1 + 25
+
+
+def test_spam_verdict_on_older_posts_reaches_the_facts(settings, store, make_post, make_run, facts_in_step):
+    same = "Лучшие кредиты без отказа в Ласточка Банк, пишите в личку, одобрим всем за пять минут"
+    make_run(settings, "run-1", [make_post(i, same, author=f"bot{i}") for i in range(2)])
+    ingest_pending(settings, store, run_id="run-1")
+    # the third copy (from another author, a later run) makes all three spam, the first two included
+    make_run(settings, "run-2", [make_post(2, same, author="bot2")])
+    ingest_pending(settings, store, run_id="run-2")
+    assert store.query("SELECT bool_and(spam) AS s FROM documents")["s"][0]
+    assert facts_in_step(store)
+    f = store.query("SELECT count(*) AS n, count(*) FILTER (WHERE countable) AS c FROM mention_facts")
+    assert (f["n"][0], f["c"][0]) == (3, 0)
 
 
 def test_authors_and_config_rows(settings, store, make_post, make_run):

@@ -75,9 +75,14 @@ def add_mentions(store, rows):
                           "posted_at": now, "fetched_at": now} for d, b, c, m, dup in rows])
     ments = pd.DataFrame([{"mention_id": stable_id(d, b), "doc_id": d, "brand_id": b, "matched": m, "context": c,
                            "context_hash": text_hash(c), "created_at": now} for d, b, c, m, dup in rows])
-    store.upsert("documents", docs, key=["doc_id"])
-    store.upsert("mentions", ments, key=["mention_id"])
+    from pipeline import facts
+
+    with store.write() as con:  # as ingest does: rows and their facts in one transaction
+        store.upsert("documents", docs, key=["doc_id"], con=con)
+        store.upsert("mentions", ments, key=["mention_id"], con=con)
+        facts.refresh(con, doc_ids=docs["doc_id"])
     return list(ments["mention_id"])
+
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ ROWS = [
 ]
 
 
-def test_score_pending_scores_once_and_skips_duplicates(tiny_settings, store, mentions_factory):
+def test_score_pending_scores_once_and_skips_duplicates(tiny_settings, store, mentions_factory, facts_in_step):
     from models import scoring
 
     ids = mentions_factory(store, ROWS)
@@ -35,6 +35,8 @@ def test_score_pending_scores_once_and_skips_duplicates(tiny_settings, store, me
     assert len(active) == 1 and active.model_version[0] == first["model_version"]
     cur = store.query("SELECT * FROM current_scores WHERE sentiment IS NOT NULL")
     assert len(cur) == 4
+    assert facts_in_step(store)  # the dashboard's facts got the scores in the same transactions
+    assert store.query("SELECT count(sentiment) AS n FROM mention_facts")["n"][0] == 4
 
     loads = scoring.LOADS["count"]
     again = scoring.score_pending(tiny_settings, store)
@@ -51,7 +53,7 @@ def test_score_pending_scores_once_and_skips_duplicates(tiny_settings, store, me
 
 
 def test_rescore_keeps_old_versions_and_activate_switches(tiny_settings, store, mentions_factory,
-                                                         scorer_factory, tiny_bert, tmp_path):
+                                                         scorer_factory, tiny_bert, tmp_path, facts_in_step):
     from models import registry, scoring
 
     mentions_factory(store, ROWS)
@@ -69,6 +71,7 @@ def test_rescore_keeps_old_versions_and_activate_switches(tiny_settings, store, 
     cur_b = store.query("SELECT mention_id, p_neg, model_version FROM current_scores WHERE p_neg IS NOT NULL ORDER BY 1")
     assert (cur_b.model_version == b["model_version"]).all()
     assert not (cur_a.p_neg.round(6) == cur_b.p_neg.round(6)).all()
+    assert facts_in_step(store)  # activation rewrote every mention's current score in the facts
     # rescoring again is a no-op; models list shows both with their counts
     assert scoring.rescore(tiny_settings, store, str(other))["model_calls"] == 0
     lst = registry.list_models(store)
