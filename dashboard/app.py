@@ -11,7 +11,7 @@ from dashboard import common
 
 st.set_page_config(page_title="brandmon", page_icon="📣", layout="wide")
 
-if common.check_password():
+if common.check_access():
     common.settings()
     PAGES = {
         "Monitor": [

@@ -19,7 +19,7 @@ import threading
 import time
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 import streamlit as st
@@ -178,6 +178,14 @@ def now_utc() -> datetime:
 # ------------------------------------------------------------------------------------------ access, actor
 
 
+def check_access() -> bool:
+    """True when this session may see data: the OIDC sign-in or the password gate, as configured."""
+    d = settings().dashboard
+    if d.auth == "oidc":
+        return _oidc_gate(d.oidc_provider)
+    return check_password()
+
+
 def check_password() -> bool:
     """When Settings.dashboard.password is set, nothing renders until it is entered (constant-time compare)."""
     pw = settings().dashboard.password
@@ -195,11 +203,88 @@ def check_password() -> bool:
     return False
 
 
+OIDC_KEYS = ("client_id", "client_secret", "server_metadata_url")
+
+
+def oidc_config_problem(auth: Mapping[str, Any] | None, provider: str = "") -> str | None:
+    """What is missing from the secrets' [auth] section for `st.login(provider)`, or None when it is complete.
+
+    Mirrors what st.login checks, so the analyst sees one readable message instead of a traceback."""
+    where = "`.streamlit/secrets.toml`"
+    if not auth:
+        return f"OIDC sign-in is configured (dashboard.auth = oidc) but {where} has no [auth] section."
+    missing = [k for k in ("redirect_uri", "cookie_secret") if not auth.get(k)]
+    if provider:
+        if "_" in provider:
+            return f"OIDC provider name {provider!r} must not contain an underscore (Streamlit refuses it)."
+        section = auth.get(provider)
+        if not isinstance(section, Mapping):
+            return f"OIDC provider {provider!r} is configured but {where} has no [auth.{provider}] section."
+        missing += [f"{provider}.{k}" for k in OIDC_KEYS if not section.get(k)]
+    else:
+        missing += [k for k in OIDC_KEYS if not auth.get(k)]
+    if missing:
+        return f"OIDC sign-in is configured but {where} [auth] lacks: " + ", ".join(missing) + "."
+    return None
+
+
+def _auth_secrets() -> Mapping[str, Any] | None:
+    from streamlit.errors import StreamlitSecretNotFoundError
+
+    try:
+        return st.secrets["auth"] if "auth" in st.secrets else None
+    except StreamlitSecretNotFoundError:  # no secrets file at all, or one that does not parse
+        return None
+
+
+def _signed_in() -> bool:
+    return bool(st.user.get("is_logged_in"))
+
+
+def signed_in_name() -> str:
+    """The identity provider's name for the signed-in user (else e-mail, else subject); "" when signed out."""
+    if not _signed_in():
+        return ""
+    for claim in ("name", "email", "preferred_username", "sub"):
+        v = st.user.get(claim)
+        if isinstance(v, str) and v.strip():
+            return v.strip()
+    return ""
+
+
+def _oidc_gate(provider: str) -> bool:
+    problem = oidc_config_problem(_auth_secrets(), provider)
+    if problem:
+        st.title("brandmon")
+        st.error(problem + " See the Dashboard section of the README.", icon=":material/key_off:")
+        return False
+    if _signed_in():
+        # a callback runs before the next script run, which then already sees the signed-out st.user
+        st.sidebar.button("Sign out", key="_bm_logout", icon=":material/logout:", on_click=st.logout)
+        return True
+    st.title("brandmon")
+    st.info("Sign in with your organisation account to see brand mentions and act on them.")
+    if st.button("Sign in", type="primary", key="_bm_login", icon=":material/login:"):
+        from streamlit.errors import StreamlitAuthError
+
+        try:
+            st.login(provider or None)
+        except StreamlitAuthError as e:  # the secrets Streamlit itself reads differ from st.secrets here
+            st.error(f"Cannot start the sign-in: {e}")
+    return False
+
+
 def actor() -> str:
+    """Who is acting: the signed-in OIDC user (not editable) or the name typed in the sidebar."""
+    if settings().dashboard.auth == "oidc":
+        return signed_in_name()
     return (st.session_state.get("analyst") or "").strip()
 
 
 def analyst_box() -> None:
+    if settings().dashboard.auth == "oidc":
+        st.sidebar.markdown("Signed in as **" + md_escape(signed_in_name() or "?") + "**")
+        return
     st.sidebar.text_input("Analyst name", key="analyst", placeholder="recorded on every action",
                           help="Asked once per session; written as the actor of every change you make.")
 
@@ -208,7 +293,9 @@ def act(fn: Callable, *args: Any, success: str, **kwargs: Any) -> bool:
     """Run an analyst action as the current analyst; ActionError → warning; success → fresh data + toast."""
     who = actor()
     if not who:
-        st.warning("Enter your name in the sidebar first: every action records who made it.")
+        st.warning("Your sign-in carries no name or e-mail, and every action records who made it."
+                   if settings().dashboard.auth == "oidc" else
+                   "Enter your name in the sidebar first: every action records who made it.")
         return False
     from pipeline.escalate import ActionError
 

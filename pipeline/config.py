@@ -135,6 +135,10 @@ class DashboardSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8501
     password: str = ""  # when set, nobody sees data without it
+    # "password": the gate above (open when `password` is empty). "oidc": nobody sees data before an OpenID Connect
+    # sign-in (st.login; provider keys in .streamlit/secrets.toml [auth]); actions record the signed-in user.
+    auth: Literal["password", "oidc"] = "password"
+    oidc_provider: str = ""  # the [auth.<name>] secrets section to sign in with; "" = the keys directly under [auth]
     cache_ttl_seconds: int = 30
     read_timeout_seconds: float = 5.0  # wait this long for a writer's lock before showing "database busy"
     silent_after_hours: float = 24.0  # Sources health: no successful crawl or new post for this long = a gap
