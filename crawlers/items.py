@@ -6,7 +6,7 @@ This is the contract between crawlers and ingest. The raw layer stores these as 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -40,7 +40,12 @@ class PostItem:
     extra: dict[str, Any] = field(default_factory=dict)  # product_id, seller_id, reactions, ...
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Field → value; nested values are JSON-ready dicts/lists by contract, so a shallow copy suffices
+        (dataclasses.asdict deep-copies them and cost more per item than Scrapy's own bookkeeping)."""
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(PostItem))
 
 
 REQUIRED_FIELDS = ("source", "kind", "post_id", "url", "text")

@@ -10,10 +10,16 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
-from crawlers.items import REQUIRED_FIELDS
+from crawlers.items import REQUIRED_FIELDS, PostItem
 from crawlers.raw import existing_post_ids
 
 ITEMS_PER_FILE = 5000
+
+
+def _as_dict(item) -> dict:
+    if isinstance(item, PostItem):
+        return item.to_dict()
+    return asdict(item) if is_dataclass(item) else dict(item)
 
 
 class RawWriterPipeline:
@@ -57,7 +63,7 @@ class RawWriterPipeline:
         self._fh = gzip.open(path, "wt", encoding="utf-8", compresslevel=5)
 
     def process_item(self, item, spider=None):
-        d = asdict(item) if is_dataclass(item) else dict(item)
+        d = _as_dict(item)
         missing = [f for f in REQUIRED_FIELDS if d.get(f) in (None, "") and f != "text"]
         if missing:
             self.dropped["missing_fields"] = self.dropped.get("missing_fields", 0) + 1
@@ -69,9 +75,8 @@ class RawWriterPipeline:
         if self.mask is not None:
             d["text"] = self.mask(d["text"] or "")
             d["signature"] = self.mask(d["signature"]) if d.get("signature") else d.get("signature")
-            for q in d.get("quoted") or []:
-                if isinstance(q, dict) and q.get("text"):
-                    q["text"] = self.mask(q["text"])
+            d["quoted"] = [{**q, "text": self.mask(q["text"])} if isinstance(q, dict) and q.get("text") else q
+                           for q in d.get("quoted") or []]
         if self._fh is None or self._in_file >= ITEMS_PER_FILE:
             self.close_file()
             self._open()

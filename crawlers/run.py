@@ -1,4 +1,6 @@
-"""`crawl_sources(settings, store, sources=None, since=None)`: crawl each source in its own Scrapy subprocess.
+"""`crawl_sources(settings, store, sources=None, since=None)`: crawl sources in Scrapy subprocesses.
+
+The sources are dealt over `crawl.processes` subprocesses (their spiders side by side in each one's reactor).
 
 Per source: pick (or resume) a run id, hand the subprocess the incremental state read from `crawl_state`, read
 its progress lines, then record the `crawl_runs` row, the state it learned, and `meta.json` in the run's raw
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -130,6 +133,12 @@ def _prepare(settings: Settings, store: Store, source: SourceConfig, since: date
             "sessions_before": len(list(run_dir.glob("session-*.json")))}
 
 
+def split_jobs(jobs: list[dict], processes: int) -> list[list[dict]]:
+    """Deal the sources round-robin over at most `processes` crawler processes (each reactor uses one core)."""
+    n = max(1, min(processes, len(jobs)))
+    return [jobs[i::n] for i in range(n)]
+
+
 def _run_process(settings: Settings, jobs: list[dict], progress: Progress | None) -> int:
     """One crawler process for all jobs (their spiders run side by side in one reactor)."""
     env = dict(os.environ)
@@ -226,9 +235,12 @@ def crawl_sources(settings: Settings, store: Store, sources: list[str] | None = 
     t0 = time.monotonic()
     with log_context(stage="crawl"):
         jobs = [_prepare(settings, store, s, since, now) for s in chosen]
-        rc = _run_process(settings, jobs, progress)
+        groups = split_jobs(jobs, settings.crawl.processes)
+        with ThreadPoolExecutor(len(groups)) as pool:  # each thread waits on its own crawler process
+            rcs = list(pool.map(lambda g: _run_process(settings, g, progress), groups))
+        rc_of = {id(j): rc for g, rc in zip(groups, rcs) for j in g}
         for j in jobs:
-            r = _finish(store, j, rc)
+            r = _finish(store, j, rc_of[id(j)])
             r["seconds"] = round(time.monotonic() - t0, 2)
             log.info("crawled %s: %s pages, %s items, %s errors (%s)", j["source"].name, r["pages"], r["items"],
                      r["errors"], r["status"])

@@ -25,6 +25,7 @@ def scrapy_settings(settings: Settings, source: SourceConfig, run_dir: Path, job
         "DOWNLOAD_DELAY": delay,
         "CONCURRENT_REQUESTS": max(8, c.concurrent_requests_per_domain),
         "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrent_requests_per_domain,
+        "CONCURRENT_ITEMS": c.concurrent_items,
         "DOWNLOAD_TIMEOUT": c.download_timeout,
         "DOWNLOAD_MAXSIZE": c.max_page_bytes,
         "DOWNLOAD_WARNSIZE": min(c.max_page_bytes, 2 * 1024 * 1024),

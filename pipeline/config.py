@@ -49,6 +49,11 @@ class CrawlSettings(BaseModel):
     retry_backoff_seconds: float = 1.0  # first retry waits this long, then doubles
     retry_backoff_max_seconds: float = 30.0
     crawl_timeout_seconds: float = 3600.0  # one source's crawl subprocess is stopped after this
+    # Sources are spread over this many Scrapy processes (parsing is CPU-bound; one reactor uses one core).
+    processes: int = 2
+    # Items of one response processed concurrently. Scrapy's default (100) starts 100 tasks per response even
+    # when a page yields ten posts, which cost more than parsing the page.
+    concurrent_items: int = 16
 
     def resolved_user_agent(self) -> str:
         return self.user_agent.format(contact_url=self.contact_url)

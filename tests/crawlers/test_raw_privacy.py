@@ -27,3 +27,32 @@ def test_raw_layer_masks_pii_unless_told_to_keep_it(tmp_path, demo, demo_dir, ke
         assert "anna.k@example.ru" not in text and "345-67-89" not in text and "4276 3800" not in text
         assert "[EMAIL]" in text and "[PHONE]" in text and "[CARD]" in text
         assert "1 490 ₽" in text  # prices are not personal data
+
+
+def test_writer_masks_quotes_in_the_line_not_in_the_item(tmp_path):
+    from scrapy.utils.test import get_crawler
+
+    from crawlers.items import PostItem
+    from crawlers.pipelines import RawWriterPipeline
+
+    crawler = get_crawler(settings_dict={"BRANDMON_RUN_DIR": str(tmp_path / "run"),
+                                         "BRANDMON_KEEP_ORIGINAL_TEXT": False})
+    writer = RawWriterPipeline.from_crawler(crawler)
+    writer.spider_opened(None)
+    quote = {"author": "Анна", "post_id": "1", "text": "мой номер +7 (912) 345-67-89"}
+    item = PostItem(source="s", kind="forum", post_id="2", url="http://a.test/t#2", text="ответ", quoted=[quote])
+    writer.process_item(item)
+    writer.close_file()
+    line = read_items(tmp_path / "run")[0]
+    assert "[PHONE]" in line["quoted"][0]["text"] and "345-67-89" not in line["quoted"][0]["text"]
+    assert item.quoted[0]["text"] == "мой номер +7 (912) 345-67-89"  # the item itself is left as parsed
+    assert line == {**item.to_dict(), "quoted": line["quoted"]}  # every field written, nothing else changed
+
+
+def test_sources_are_dealt_over_processes():
+    from crawlers.run import split_jobs
+
+    jobs = [{"n": i} for i in range(5)]
+    assert split_jobs(jobs, 2) == [[jobs[0], jobs[2], jobs[4]], [jobs[1], jobs[3]]]
+    assert split_jobs(jobs[:1], 4) == [[jobs[0]]]  # never an empty process
+    assert split_jobs(jobs, 0) == [jobs]
