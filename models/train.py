@@ -497,29 +497,67 @@ def corrections_frame(store, task: str) -> pd.DataFrame:
     return df
 
 
-def combine(parts: dict[str, Path], out_dir: Path, name: str | None = None) -> str:
-    """One scorer from task stacks trained separately (same base and split): ``{"sentiment": dir_a, ...}``."""
+def _resplit(weights: dict, task: str, shift: int, base_layers, split: int) -> dict:
+    """A task stack trained above layer ``split + shift`` expressed above ``split``: its own layers move up by
+    ``shift`` and the base's layers ``split .. split+shift-1`` (frozen in its training) are prepended unchanged."""
+    prefix = f"tasks.{task}.layers."
+    out = {}
+    for k, v in weights.items():
+        if k.startswith(prefix):
+            i, rest = k[len(prefix):].split(".", 1)
+            out[f"{prefix}{int(i) + shift}.{rest}"] = v
+        else:
+            out[k] = v
+    dtype = next(iter(weights.values())).dtype
+    for j in range(shift):
+        for name, v in base_layers[split + j].state_dict().items():
+            out[f"{prefix}{j}.{name}"] = v.detach().to(dtype).contiguous()
+    return out
+
+
+def combine(parts: dict[str, Path], out_dir: Path, name: str | None = None, settings: Any = None) -> str:
+    """One scorer from task stacks trained separately on the same backbone: ``{"sentiment": dir_a, ...}``.
+
+    Stacks trained at different split layers are combined at the lowest one (the others get the base's frozen
+    layers prepended, which computes exactly what they computed); that needs the backbone, so ``settings``.
+    """
     from safetensors.torch import load_file, save_file
 
     from models import registry
 
     specs = {t: registry.read_spec(Path(d)) for t, d in parts.items()}
     first = next(iter(specs.values()))
-    if len({(s.split, s.base_sha256) for s in specs.values()}) != 1:
-        raise TrainError("cannot combine scorers trained with different backbones or split layers")
-    state: dict = {}
-    spec = registry.ScorerSpec(**{**first.__dict__, "tasks": dict(first.tasks), "metrics": {}})
-    for task, d in parts.items():
+    if len({s.base_sha256 for s in specs.values()}) != 1:
+        raise TrainError("cannot combine scorers trained on different backbones")
+    split = min(s.split for s in specs.values())
+    base_layers = None
+    if any(s.split != split for s in specs.values()):
+        if settings is None:
+            raise TrainError("combining stacks trained at different split layers needs settings (the backbone)")
+        from models.network import encoder_layers
+
+        base_layers = encoder_layers(registry.load_base(settings)[0])
+
+    def task_weights(d: Path, task: str) -> dict:
         w = load_file(str(Path(d) / registry.WEIGHTS_FILE))
-        state.update({k: v for k, v in w.items() if k.startswith(f"tasks.{task}.")})
+        mine = {k: v for k, v in w.items() if k.startswith(f"tasks.{task}.")}
+        shift = registry.read_spec(Path(d)).split - split
+        return _resplit(mine, task, shift, base_layers, split) if shift else mine
+
+    state: dict = {}
+    spec = registry.ScorerSpec(**{**first.__dict__, "tasks": dict(first.tasks), "metrics": {}, "split": split})
+    for task, d in parts.items():
+        state.update(task_weights(d, task))
         spec.tasks[task] = specs[task].tasks[task]
         if task in specs[task].metrics:
             spec.metrics[task] = specs[task].metrics[task]
     for other, s_ in specs.items():  # keep every task's weights even if not listed as a part
         for t in s_.tasks:
-            if t not in parts:
-                w = load_file(str(Path(parts[other]) / registry.WEIGHTS_FILE))
-                state.update({k: v for k, v in w.items() if k.startswith(f"tasks.{t}.") and k not in state})
+            if t not in parts and not any(k.startswith(f"tasks.{t}.") for k in state):
+                state.update(task_weights(parts[other], t))
+                spec.tasks[t] = s_.tasks[t]
+                if t in s_.metrics:
+                    spec.metrics[t] = s_.metrics[t]
     spec.name = name or spec.name
     spec.trained_at = max(s.trained_at or "" for s in specs.values()) or None
     out_dir = Path(out_dir)

@@ -66,3 +66,34 @@ def test_training_a_few_steps_lowers_loss_and_writes_a_scorer(settings, tiny_ber
     assert res.metrics["n_train"] + res.metrics["n_val"] + res.metrics["n_test"] == len(rows)
     assert registry.model_version(out) == res.version
     assert (out / "weights.safetensors").stat().st_size < 5_000_000  # only the task parts are stored
+
+
+def test_combine_stacks_trained_at_different_splits(tiny_settings, tiny_bert, scorer_factory, tmp_path):
+    """Intent trained above layer 1, sentiment above layer 0: the combined scorer (split 0) gives each task
+    exactly what its own scorer gave."""
+    from models import registry, scoring
+    from models.train import combine
+
+    low = scorer_factory(tiny_bert, tmp_path / "low", seed=5, split=0)
+    high = scorer_factory(tiny_bert, tmp_path / "high", seed=6, split=1)
+    both = tmp_path / "both"
+    combine({"sentiment": low, "intent": high}, both, settings=tiny_settings)
+    assert registry.read_spec(both).split == 0
+    texts = ["Посылкин потерял посылку", "ШопОк молодцы, всё пришло вовремя", "Как сменить тариф в Мобилайн?"]
+
+    def probs(path):
+        sc = registry.load_scorer(tiny_settings, str(path), quantize=False)
+        return scoring.predict_inputs(sc, texts, batch_size=8)
+
+    p_both, p_low, p_high = probs(both), probs(low), probs(high)
+    assert np.allclose(p_both.p_sentiment, p_low.p_sentiment, atol=2e-3)
+    assert np.allclose(p_both.p_intent, p_high.p_intent, atol=2e-3)
+    # the two intent stacks differ, so matching `high` is not an accident
+    assert not np.allclose(p_low.p_intent, p_high.p_intent, atol=2e-3)
+    # without the backbone the re-split cannot be done, and says so
+    import pytest
+
+    from models.train import TrainError
+
+    with pytest.raises(TrainError, match="different split layers"):
+        combine({"sentiment": low, "intent": high}, tmp_path / "x")
