@@ -25,6 +25,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -65,6 +66,7 @@ MAX_ERRORS_KEPT = 50
 # ------------------------------------------------------------------------------------------ parsing
 
 
+@lru_cache(maxsize=65_536)  # posts of one thread share its URL: parse it once
 def canonical_url(url: str | None) -> str | None:
     """Scheme and host lowercased, fragment and trailing slash dropped: the same thread under two spellings."""
     if not url:
@@ -248,7 +250,8 @@ def _mention_rows(docs: pd.DataFrame, ctx: _Ctx, now) -> pd.DataFrame:
     chars = ctx.settings.models.context_chars
     match = ctx.matcher.match
     rows = []
-    for did, src, text in zip(docs["doc_id"], docs["source_id"], docs["text"]):
+    # plain lists: iterating Arrow-backed columns element by element costs more than the matching loop
+    for did, src, text in zip(docs["doc_id"].tolist(), docs["source_id"].tolist(), docs["text"].tolist()):
         for m in match(text, src):
             context, _ = context_window(text, m.start, m.end, chars)
             rows.append((stable_id(did, m.brand_id), did, m.brand_id, m.start, m.end, m.matched, context,
