@@ -228,12 +228,12 @@ def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str
             author_key(src, author, author_url), it.get("posted_at"), it.get("fetched_at"), text, quoted,
             text_hash(text), _lang(text, it.get("language")), parent, it.get("reach"), it.get("likes"),
             it.get("views"), it.get("replies"), it.get("rating"), bool(it.get("is_official_answer")),
-            ctx.raw_path, it.get("run_id") or ctx.run_id,
+            ctx.raw_path, it.get("run_id") or ctx.run_id, it["post_id"], it.get("reply_to"),
         ))
     df = pd.DataFrame(rows, columns=[
         "doc_id", "source_id", "url", "thread_url", "thread_title", "author", "author_url", "author_key",
         "posted_at", "fetched_at", "text", "quoted_text", "text_hash", "lang", "parent_id", "reach", "likes",
-        "views", "replies", "rating", "is_official_answer", "raw_path", "run_id",
+        "views", "replies", "rating", "is_official_answer", "raw_path", "run_id", "post_id", "reply_to",
     ])
     for c in ("posted_at", "fetched_at"):
         df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="ISO8601")
@@ -264,6 +264,34 @@ def _mention_rows(docs: pd.DataFrame, ctx: _Ctx, now) -> pd.DataFrame:
 
 
 _META = ["likes", "views", "replies", "reach"]
+
+
+def link_parents(con, batch: pd.DataFrame) -> int:
+    """Point replies whose thread-scoped parent id matches no document at the document with that post id in
+    the same source (when exactly one has it): a Telegram comment answers a channel post that lives in another
+    thread. Runs both ways, so a parent ingested after its replies links them too. Returns rows changed."""
+    if batch.empty:
+        return 0
+    con.register("__batch", batch)
+    try:
+        row = con.execute("""
+            WITH wanted AS (
+                SELECT source_id, reply_to AS post_id FROM __batch WHERE reply_to IS NOT NULL
+                UNION SELECT source_id, post_id FROM __batch WHERE post_id IS NOT NULL
+            ), p AS (
+                SELECT d.source_id, d.post_id, min(d.doc_id) AS doc_id FROM documents d
+                JOIN wanted w ON w.source_id = d.source_id AND w.post_id = d.post_id
+                GROUP BY ALL HAVING count(*) = 1
+            ), fix AS (
+                SELECT c.doc_id, p.doc_id AS parent FROM documents c
+                JOIN p ON p.source_id = c.source_id AND p.post_id = c.reply_to
+                WHERE c.parent_id IS DISTINCT FROM p.doc_id AND c.doc_id <> p.doc_id
+                  AND NOT EXISTS (SELECT 1 FROM documents x WHERE x.doc_id = c.parent_id)
+            )
+            UPDATE documents SET parent_id = fix.parent FROM fix WHERE documents.doc_id = fix.doc_id""").fetchall()
+        return int(row[0][0]) if row else 0
+    finally:
+        con.unregister("__batch")
 
 
 def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Counter) -> None:
@@ -319,6 +347,7 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
         con.register("__lsh", lsh_rows)
         con.execute("INSERT INTO doc_lsh SELECT band, bucket, doc_id FROM __lsh")
         con.unregister("__lsh")
+        counts["parents_linked"] += link_parents(con, fresh[["doc_id", "source_id", "post_id", "reply_to"]])
 
         if changed_ids:
             keep = mentions.loc[mentions["doc_id"].isin(changed_ids), "mention_id"]

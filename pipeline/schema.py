@@ -336,6 +336,13 @@ CREATE TABLE mention_facts (
 INSERT INTO mention_facts {FACTS_SELECT} ORDER BY posted_at;
 """
 
+# The source's own post id and the id a post answers, so a reply in another thread (a Telegram discussion
+# comment under a channel post) finds its parent by (source, post id) when the thread-scoped doc id misses.
+DOCUMENT_POST_IDS = """
+ALTER TABLE documents ADD COLUMN post_id VARCHAR;
+ALTER TABLE documents ADD COLUMN reply_to VARCHAR;
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_initial", INITIAL),
     Migration("0002_models_current_scores", CURRENT_SCORES),
@@ -343,6 +350,7 @@ MIGRATIONS: list[Migration] = [
     Migration("0004_ingest_dedup", INGEST_DEDUP),
     Migration("0005_crawl_state_threads", CRAWL_STATE_THREADS),
     Migration("0006_mention_facts", MENTION_FACTS),
+    Migration("0007_documents_post_ids", DOCUMENT_POST_IDS),
 ]
 
 # Tables reported by `brandmon db status`, in data-flow order.

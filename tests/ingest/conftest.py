@@ -28,6 +28,7 @@ def matcher(all_brands):
 
 
 def post(i, text, source="forum-a", thread="http://forum-a.test/t/1", **kw):
+    n = i if isinstance(i, int) else len(str(i))  # string post ids ("channel/42") get some default time too
     d = {
         "source": source,
         "kind": "forum",
@@ -36,7 +37,7 @@ def post(i, text, source="forum-a", thread="http://forum-a.test/t/1", **kw):
         "thread_url": thread,
         "text": text,
         "author": kw.pop("author", f"user{i}"),
-        "posted_at": kw.pop("posted_at", f"2024-05-03T{10 + i % 10:02d}:{i % 60:02d}:00+03:00"),
+        "posted_at": kw.pop("posted_at", f"2024-05-03T{10 + n % 10:02d}:{n % 60:02d}:00+03:00"),
     }
     d.update(kw)
     return d

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import pandas as pd
 import pytest
 
 from pipeline.ingest import IngestError, doc_id_for, ingest_pending
@@ -214,3 +215,26 @@ def test_authors_and_config_rows(settings, store, make_post, make_run):
     assert j["n"][0] == 4
     b = store.query("SELECT brand_id FROM brands ORDER BY brand_id")["brand_id"].tolist()
     assert b == ["lastochka", "mobiline", "posylkin", "shopok", "zerno"]
+
+
+@pytest.mark.parametrize("parent_first", [True, False])
+def test_reply_in_another_thread_finds_its_parent(settings, store, make_post, make_run, parent_first):
+    """A Telegram discussion comment (thread = the channel post's page) answers the channel post (thread = the
+    channel): the thread-scoped parent id misses, the (source, post id) lookup finds it, in either order."""
+    chan = "https://t.me/s/pokupki"
+    channel_post = make_post("pokupki/42", "Посылкин запустил доставку за час", source="tg", thread=chan,
+                             posted_at="2024-05-03T10:00:00+03:00")
+    comment = make_post("pokupki_chat/7", "Посылкин, а в регионах когда?", source="tg", thread=f"{chan}/42",
+                        reply_to="pokupki/42", posted_at="2024-05-03T10:05:00+03:00")
+    answer = make_post("pokupki_chat/8", "Посылкин обещал к весне", source="tg", thread=f"{chan}/42",
+                       reply_to="pokupki_chat/7", posted_at="2024-05-03T10:07:00+03:00")
+    runs = [[channel_post], [comment, answer]] if parent_first else [[comment, answer], [channel_post]]
+    for i, items in enumerate(runs):
+        make_run(settings, f"run-{i}", items)
+        ingest_pending(settings, store, run_id=f"run-{i}")
+    ids = {p["post_id"]: doc_id_for("tg", p["thread_url"], p["url"], p["post_id"])
+           for p in (channel_post, comment, answer)}
+    parent = dict(store.query("SELECT doc_id, parent_id FROM documents").itertuples(index=False))
+    assert parent[ids["pokupki_chat/7"]] == ids["pokupki/42"]  # across threads, by post id
+    assert parent[ids["pokupki_chat/8"]] == ids["pokupki_chat/7"]  # same thread: the doc id already matched
+    assert pd.isna(parent[ids["pokupki/42"]])
