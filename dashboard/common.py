@@ -166,6 +166,20 @@ def _busy() -> None:
     st.stop()
 
 
+def fetch(name: str, **kwargs: Any) -> Any:
+    """`dashboard.queries.<name>(con, **kwargs)` uncached, for large one-off reads (exports) that should not sit in
+    the shared cache. Returns None (with a warning) when a writer holds the database past the read timeout."""
+    s = settings()
+    try:
+        return _run_query(str(s.db_path), float(s.dashboard.read_timeout_seconds), name, kwargs)
+    except StoreLockedError:
+        st.warning("Database busy: a pipeline run is writing right now. Try again in a moment.")
+        return None
+    except StoreError as e:
+        st.error(f"Cannot read the database: {e}")
+        st.stop()
+
+
 def clear_cache() -> None:
     for fn in _CACHED.values():
         fn.clear()
@@ -310,6 +324,8 @@ def act(fn: Callable, *args: Any, success: str, **kwargs: Any) -> bool:
         st.warning("Database busy: a pipeline run is writing right now. Try again in a moment.")
         return False
     clear_cache()
+    for k in [k for k in st.session_state if str(k).startswith("_bm_export_")]:
+        del st.session_state[k]  # prepared exports hold the rows as they were before this change
     st.session_state["_bm_flash"] = success
     st.rerun()
     return True
@@ -419,15 +435,58 @@ def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "brandmon") -> bytes:
     return buf.getvalue()
 
 
+EXCEL_MAX_ROWS = 1_048_576  # a worksheet's rows, the header included
+
+
 def export_buttons(df: pd.DataFrame, name: str, key: str) -> None:
     """CSV and Excel downloads of exactly the table on screen (generated on click)."""
     c1, c2, _ = st.columns([1, 1, 4])
     stamp = now_utc().strftime("%Y%m%d-%H%M")
     c1.download_button("⬇ CSV", data=lambda: to_csv_bytes(df), file_name=f"{name}-{stamp}.csv",
                        mime="text/csv", key=f"{key}_csv", width="stretch")
+    if len(df) >= EXCEL_MAX_ROWS:
+        c2.caption("Too many rows for Excel: use CSV")
+        return
     c2.download_button("⬇ Excel", data=lambda: to_xlsx_bytes(df, name), file_name=f"{name}-{stamp}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key=f"{key}_xlsx", width="stretch")
+
+
+def export_all(fetch_rows: Callable[[int], pd.DataFrame | None], total: int, shown: int, *, name: str, key: str,
+               token: Any) -> None:
+    """Export every matching row when a view shows only the first `shown` of `total`.
+
+    Rows are fetched only when the analyst presses the button (page loads stay one page), at most
+    `dashboard.export_limit` of them (a note says so when the filter matches more). The prepared rows are kept
+    for this session while `token` (the view's filter) stays the same, and dropped when it changes."""
+    if total <= shown:
+        return
+    limit = max(1, int(settings().dashboard.export_limit))
+    slot = f"_bm_export_{key}"
+    held = st.session_state.get(slot)
+    if held is not None and held[0] != token:
+        del st.session_state[slot]
+        held = None
+    with st.container(border=True):
+        st.markdown(f"The table shows the first {shown:,} of **{total:,}** matching rows; the buttons under it "
+                    f"export those {shown:,}.")
+        if total > limit:
+            st.warning(f"Exports are capped at {limit:,} rows (dashboard.export_limit): the export holds the first "
+                       f"{limit:,} of {total:,}. Narrow the filters to export the rest.",
+                       icon=":material/content_cut:")
+        slot_button = st.empty()  # emptied once pressed, so the ready export replaces it in the same run
+        if held is None and slot_button.button(f"Prepare export of all {min(total, limit):,} matching rows",
+                                               key=f"{key}_all_prepare", icon=":material/download:"):
+            slot_button.empty()
+            rows = fetch_rows(limit)
+            if rows is not None:
+                held = (token, rows)
+                st.session_state[slot] = held
+        if held is not None:
+            rows = held[1]
+            st.caption(f"Export ready: {len(rows):,} rows"
+                       + (f" (capped at export_limit {limit:,})" if len(rows) >= limit and total > limit else ""))
+            export_buttons(rows, f"{name}-all", f"{key}_all")
 
 
 def table(df: pd.DataFrame, key: str, *, name: str, column_config: dict | None = None,

@@ -95,6 +95,17 @@ def detail(mention_id: str) -> None:
         st.dataframe(hist, hide_index=True, width="stretch")
 
 
+def _with_brand(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    df.insert(2, "brand", df["brand_id"].map(names).fillna(df["brand_id"]))
+    return df
+
+
+def _export_rows(f: MentionFilter, limit: int, names: dict[str, str]) -> pd.DataFrame | None:
+    """Every matching mention up to `limit`, in the columns (and order) of the page's own export."""
+    rows = c.fetch("mentions_export", f=f, limit=limit)
+    return None if rows is None else _with_brand(rows, names)[COLUMNS]
+
+
 def main() -> None:
     c.page_header("Mentions explorer", "Every brand mention with its scored context; correct a wrong label here.")
     f = filters()
@@ -102,7 +113,7 @@ def main() -> None:
     total = c.q("mention_count", f=f)
     df = c.q("mentions", f=f, limit=page_size)
     names = c.brand_names()
-    df.insert(2, "brand", df["brand_id"].map(names).fillna(df["brand_id"]))
+    _with_brand(df, names)
     st.markdown(f"**{total:,}** mentions match" + (f" · showing the newest {len(df):,}" if total > len(df) else ""))
     ev = c.table(df, "mx_table", name="mentions", columns=COLUMNS, height=420, selectable=True,
                  column_config={
@@ -111,6 +122,8 @@ def main() -> None:
                      "context": st.column_config.TextColumn("Context", width="large"),
                      "thread_title": "Thread",
                  })
+    c.export_all(lambda limit: _export_rows(f, limit, names), total, len(df), name="mentions", key="mx_table",
+                 token=f)
     rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
     options = df["mention_id"].tolist()
     if not options:

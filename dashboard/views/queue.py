@@ -48,6 +48,23 @@ def reasons_lines(reasons_json: str | None) -> list[str]:
     return out
 
 
+COLUMNS = ["priority", "lvl", "state", "owner", "sla", "brand", "source_id", "why", "context", "url"]
+
+
+def decorate(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """The queue's display columns: brand name, SLA text, level, the top three reasons."""
+    df["brand"] = df["brand_id"].map(names).fillna(df["brand_id"])
+    df["sla"] = [sla_text(h, b, s) for h, b, s in zip(df["sla_hours_left"], df["sla_breached"], df["state"])]
+    df["lvl"] = df["level"]
+    df["why"] = df["reasons_json"].map(lambda j: "; ".join(reasons_lines(j)[:3]))
+    return df
+
+
+def _export_rows(filters: dict, limit: int, names: dict[str, str]) -> pd.DataFrame | None:
+    rows = c.fetch("escalation_queue", **filters, limit=limit)
+    return None if rows is None else decorate(rows, names)[COLUMNS]
+
+
 def actions(row: dict) -> None:
     from pipeline.escalate import TRANSITIONS, add_comment, assign, transition
 
@@ -81,8 +98,8 @@ def main() -> None:
                                  format_func=lambda x: "Anyone" if x is None else x)
     brands = c.brand_filter("qu_brands")
     now = c.now_utc().replace(second=0)
-    df = c.q("escalation_queue", states=states, owner=owner, brand_ids=brands, now=now,
-             limit=c.settings().dashboard.page_size)
+    filters = dict(states=states, owner=owner, brand_ids=brands, now=now)
+    df = c.q("escalation_queue", **filters, limit=c.settings().dashboard.page_size)
     m = st.columns(4)
     m[0].metric("In view", f"{len(df):,}")
     m[1].metric("SLA breached", int(df["sla_breached"].sum()) if not df.empty else 0)
@@ -91,18 +108,17 @@ def main() -> None:
     if df.empty:
         st.success("Queue is empty for these filters.")
         return
-    df["brand"] = df["brand_id"].map(names).fillna(df["brand_id"])
-    df["sla"] = [sla_text(h, b, s) for h, b, s in zip(df["sla_hours_left"], df["sla_breached"], df["state"])]
-    df["lvl"] = df["level"]
-    df["why"] = df["reasons_json"].map(lambda j: "; ".join(reasons_lines(j)[:3]))
-    ev = c.table(df, "qu_table", name="escalations", selectable=True, height=380,
-                 columns=["priority", "lvl", "state", "owner", "sla", "brand", "source_id", "why", "context", "url"],
+    df = decorate(df, names)
+    ev = c.table(df, "qu_table", name="escalations", selectable=True, height=380, columns=COLUMNS,
                  column_config={
                      "priority": st.column_config.ProgressColumn("Priority", format="%.2f", min_value=0.0, max_value=1.0),
                      "lvl": "Level", "sla": "SLA",
                      "why": st.column_config.TextColumn("Why", width="medium"),
                      "context": st.column_config.TextColumn("Post", width="large"),
                  })
+    total = c.q("escalation_count", states=states, owner=owner, brand_ids=brands)
+    c.export_all(lambda limit: _export_rows(filters, limit, names), total, len(df), name="escalations",
+                 key="qu_table", token=(tuple(states), owner, tuple(brands)))
     ids = df["escalation_id"].tolist()
     rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
     if rows:
