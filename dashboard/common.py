@@ -273,8 +273,6 @@ def _oidc_gate(provider: str) -> bool:
         st.error(problem + " See the Dashboard section of the README.", icon=":material/key_off:")
         return False
     if _signed_in():
-        # a callback runs before the next script run, which then already sees the signed-out st.user
-        st.sidebar.button("Sign out", key="_bm_logout", icon=":material/logout:", on_click=st.logout)
         return True
     st.title("brandmon")
     st.info("Sign in with your organisation account to see brand mentions and act on them.")
@@ -298,6 +296,8 @@ def actor() -> str:
 def analyst_box() -> None:
     if settings().dashboard.auth == "oidc":
         st.sidebar.markdown("Signed in as **" + md_escape(signed_in_name() or "?") + "**")
+        # a callback runs before the next script run, which then already sees the signed-out st.user
+        st.sidebar.button("Sign out", key="_bm_logout", icon=":material/logout:", on_click=st.logout)
         return
     st.sidebar.text_input("Analyst name", key="analyst", placeholder="recorded on every action",
                           help="Asked once per session; written as the actor of every change you make.")

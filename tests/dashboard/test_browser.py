@@ -50,12 +50,12 @@ def _free_port() -> int:
 def server_factory():
     procs = []
 
-    def start(db: Path, **env_extra: str) -> str:
-        port = _free_port()
+    def start(db: Path, port: int | None = None, args: tuple[str, ...] = (), **env_extra: str) -> str:
+        port = port or _free_port()
         env = dict(os.environ, BRANDMON_DB_PATH=str(db), **env_extra)
         from pipeline.cli.dashboard_cmds import APP, streamlit_command
 
-        cmd = streamlit_command(APP, "127.0.0.1", port, None)  # exactly what `brandmon dashboard` runs
+        cmd = streamlit_command(APP, "127.0.0.1", port, None) + list(args)  # what `brandmon dashboard` runs
         p = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         procs.append(p)
         url = f"http://127.0.0.1:{port}"
@@ -162,3 +162,164 @@ def test_password_gates_every_page_even_by_direct_url(synth_db, server_factory, 
     for path in ("", "mentions", "queue"):
         text = _open(driver, f"{base}/{path}", ["Password", "Sign in"])
         assert "Mentions per day" not in text and "mentions match" not in text and "Why it is here" not in text
+
+
+# ------------------------------------------------------------------------------------------ OIDC round trip
+
+
+class _Provider:
+    """A minimal OpenID Connect provider on 127.0.0.1: discovery, an authorize endpoint that signs the user in at
+    once, a token endpoint that checks the client secret and issues an RS256 id_token, and its JWKS."""
+
+    CLIENT_ID, CLIENT_SECRET = "brandmon", "test-secret"
+
+    def __init__(self, user: dict) -> None:
+        import json
+        import threading
+        import urllib.parse
+        from base64 import b64decode
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from joserfc import jwt
+        from joserfc.jwk import RSAKey
+
+        key = RSAKey.generate_key(2048, parameters={"kid": "k1", "use": "sig", "alg": "RS256"})
+        codes: dict[str, str] = {}
+        provider = self
+        self.token_requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):  # quiet
+                pass
+
+            def _json(self, obj: dict, status: int = 200) -> None:
+                body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                if url.path == "/.well-known/openid-configuration":
+                    return self._json({
+                        "issuer": provider.issuer, "authorization_endpoint": provider.issuer + "/authorize",
+                        "token_endpoint": provider.issuer + "/token", "jwks_uri": provider.issuer + "/jwks",
+                        "response_types_supported": ["code"], "subject_types_supported": ["public"],
+                        "id_token_signing_alg_values_supported": ["RS256"],
+                        "token_endpoint_auth_methods_supported": ["client_secret_basic"]})
+                if url.path == "/jwks":
+                    return self._json({"keys": [key.as_dict(private=False)]})
+                if url.path == "/authorize":
+                    assert q["client_id"] == provider.CLIENT_ID and q["response_type"] == "code"
+                    code = f"code-{len(codes)}"
+                    codes[code] = q.get("nonce", "")
+                    back = q["redirect_uri"] + "?" + urllib.parse.urlencode({"code": code, "state": q["state"]})
+                    self.send_response(302)
+                    self.send_header("Location", back)
+                    self.end_headers()
+                    return None
+                self.send_error(404)
+
+            def do_POST(self):
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
+                basic = b64decode(self.headers.get("Authorization", "Basic ").split(" ", 1)[1] or b"").decode()
+                if basic != f"{provider.CLIENT_ID}:{provider.CLIENT_SECRET}" or form.get("code") not in codes:
+                    return self._json({"error": "invalid_client"}, 401)
+                provider.token_requests += 1
+                now = int(time.time())
+                claims = {"iss": provider.issuer, "aud": provider.CLIENT_ID, "iat": now, "exp": now + 600,
+                          "nonce": codes.pop(form["code"]), **user}
+                id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
+                return self._json({"access_token": "at-1", "token_type": "Bearer", "expires_in": 600,
+                                   "id_token": id_token})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _body(driver) -> str:
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return driver.find_element(By.TAG_NAME, "body").text
+    except WebDriverException:  # between two pages of a redirect chain
+        return ""
+
+
+def _click(driver, label: str, timeout: float = 30) -> None:
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for b in driver.find_elements(By.TAG_NAME, "button"):
+            if b.text.strip().endswith(label) and b.is_displayed():
+                b.click()
+                return
+        time.sleep(0.3)
+    raise AssertionError(f"no {label!r} button")
+
+
+def test_oidc_sign_in_round_trip_in_chromium(db, server_factory, driver, tmp_path):
+    """Sign in through a real (local) identity provider: redirect, code exchange, signed id_token, Streamlit's
+    identity cookie; the claim's name is the actor of an action; sign out returns to the gate."""
+    import duckdb
+
+    provider = _Provider({"sub": "u-42", "name": "Анна Смирнова", "email": "anna@example.org"})
+    try:
+        port = _free_port()
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(f"""
+[auth]
+redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
+cookie_secret = "cookie-secret-for-the-browser-test-only"
+client_id = "{provider.CLIENT_ID}"
+client_secret = "{provider.CLIENT_SECRET}"
+server_metadata_url = "{provider.issuer}/.well-known/openid-configuration"
+""", encoding="utf-8")
+        base = server_factory(db, port=port, args=("--secrets.files", str(secrets)),
+                              BRANDMON_DASHBOARD__AUTH="oidc")
+        for path in ("", "alerts"):
+            text = _open(driver, f"{base}/{path}", ["Sign in with your organisation account"])
+            assert "Mentions per day" not in text and "open alerts" not in text
+        driver.save_screenshot(str(SHOTS / "oidc-gate.png"))
+        _click(driver, "Sign in")
+        deadline = time.monotonic() + 60  # login → provider → oauth2callback → back home with the cookie
+        while time.monotonic() < deadline and "Signed in as" not in _body(driver):
+            time.sleep(0.5)
+        assert provider.token_requests == 1, (driver.current_url, _body(driver)[:300])
+        text = _open(driver, f"{base}/alerts", ["open alerts", "Signed in as", "Анна Смирнова"])
+        assert "Analyst name" not in text
+        driver.save_screenshot(str(SHOTS / "oidc-signed-in.png"))
+        _click(driver, "Acknowledge")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            con = duckdb.connect(str(db), read_only=True)
+            try:
+                who = con.execute("SELECT acknowledged_by FROM alerts WHERE acknowledged_by = 'Анна Смирнова'"
+                                  ).fetchall()
+            except duckdb.IOException:  # the dashboard's write is in progress
+                who = []
+            finally:
+                con.close()
+            if who:
+                break
+            time.sleep(0.5)
+        assert who == [("Анна Смирнова",)]
+        _click(driver, "Sign out")
+        deadline = time.monotonic() + 60  # /auth/logout clears the cookie and comes back home
+        while time.monotonic() < deadline and "Sign in with your organisation account" not in _body(driver):
+            time.sleep(0.5)
+        text = _open(driver, f"{base}/", ["Sign in with your organisation account"])  # a fresh load: no cookie
+        assert "Mentions per day" not in text and "Signed in as" not in text
+    finally:
+        provider.close()
