@@ -438,16 +438,16 @@ def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "brandmon") -> bytes:
 EXCEL_MAX_ROWS = 1_048_576  # a worksheet's rows, the header included
 
 
-def export_buttons(df: pd.DataFrame, name: str, key: str) -> None:
-    """CSV and Excel downloads of exactly the table on screen (generated on click)."""
+def export_buttons(df: pd.DataFrame, name: str, key: str, note: str = "") -> None:
+    """CSV and Excel downloads of exactly `df` (generated on click); `note` is appended to the labels."""
     c1, c2, _ = st.columns([1, 1, 4])
     stamp = now_utc().strftime("%Y%m%d-%H%M")
-    c1.download_button("⬇ CSV", data=lambda: to_csv_bytes(df), file_name=f"{name}-{stamp}.csv",
+    c1.download_button("⬇ CSV" + note, data=lambda: to_csv_bytes(df), file_name=f"{name}-{stamp}.csv",
                        mime="text/csv", key=f"{key}_csv", width="stretch")
     if len(df) >= EXCEL_MAX_ROWS:
         c2.caption("Too many rows for Excel: use CSV")
         return
-    c2.download_button("⬇ Excel", data=lambda: to_xlsx_bytes(df, name), file_name=f"{name}-{stamp}.xlsx",
+    c2.download_button("⬇ Excel" + note, data=lambda: to_xlsx_bytes(df, name), file_name=f"{name}-{stamp}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key=f"{key}_xlsx", width="stretch")
 
@@ -486,7 +486,7 @@ def export_all(fetch_rows: Callable[[int], pd.DataFrame | None], total: int, sho
             rows = held[1]
             st.caption(f"Export ready: {len(rows):,} rows"
                        + (f" (capped at export_limit {limit:,})" if len(rows) >= limit and total > limit else ""))
-            export_buttons(rows, f"{name}-all", f"{key}_all")
+            export_buttons(rows, f"{name}-all", f"{key}_all", note=f" · all {len(rows):,}")
 
 
 def table(df: pd.DataFrame, key: str, *, name: str, column_config: dict | None = None,

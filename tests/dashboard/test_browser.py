@@ -323,3 +323,44 @@ server_metadata_url = "{provider.issuer}/.well-known/openid-configuration"
         assert "Mentions per day" not in text and "Signed in as" not in text
     finally:
         provider.close()
+
+
+def test_export_of_all_matching_rows_downloads_in_chromium(synth_db, server_factory, driver, tmp_path):
+    """The deferred download (generated on click by the server) of the full export, as a browser receives it."""
+    import csv
+    import io
+    import re
+
+    from selenium.webdriver.common.by import By
+
+    base = server_factory(synth_db, BRANDMON_DASHBOARD__PAGE_SIZE="40")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    text = _open(driver, f"{base}/mentions", ["mentions match", "Prepare export of all"])
+    total = int(re.search(r"([\d,]+) mentions match", text).group(1).replace(",", ""))
+    assert f"first 40 of {total:,} matching rows" in text
+    _click(driver, f"Prepare export of all {total:,} matching rows")
+    seen = ""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and f"Export ready: {total:,} rows" not in seen:
+        time.sleep(0.5)
+        seen = _body(driver)
+    assert f"Export ready: {total:,} rows" in seen
+    csv_buttons = [b for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stDownloadButton"] button')
+                   if "CSV" in b.text]
+    assert [b.text.strip() for b in csv_buttons] == ["⬇ CSV", f"⬇ CSV · all {total:,}"]
+    csv_buttons[1].click()
+    deadline = time.monotonic() + 60
+    files: list[Path] = []
+    while time.monotonic() < deadline:
+        files = [f for f in downloads.glob("mentions-all-*.csv")]
+        if files and not list(downloads.glob("*.crdownload")):
+            break
+        time.sleep(0.5)
+    assert files, list(downloads.iterdir())
+    rows = list(csv.DictReader(io.StringIO(files[0].read_text(encoding="utf-8-sig"))))
+    assert len(rows) == total
+    assert list(rows[0]) == ["posted_at", "brand", "source_id", "sentiment", "intent", "p_neg", "corrected",
+                             "author", "thread_title", "context", "url"]
+    driver.save_screenshot(str(SHOTS / "mentions-export-all.png"))
