@@ -6,7 +6,7 @@ query. Opening that connection (once per page run) is timed separately. Baseline
 `SELECT count(*) FROM mentions` on the open connection; the ratio shows each query's cost relative to it.
 Target: p95 < 300 ms per query.
 
-    python benchmarks/dashboard.py [--mentions 1000000] [--reps 15] [--db path/to/keep.duckdb]
+    python benchmarks/dashboard.py [--mentions 1000000] [--reps 15] [--db path/to/keep.duckdb] [--exports 100000]
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def cases(now: datetime) -> dict[str, tuple]:
         "themes: members": (Q.theme_members, dict(theme_id="th-posylkin-delay", limit=500)),
         "queue: open items": (Q.escalation_queue, dict(states=["new", "assigned", "in_progress"], now=now)),
         "queue: filtered": (Q.escalation_queue, dict(states=["new"], owner="(unassigned)", brand_ids=["shopok"], now=now)),
+        "queue: count (page loads)": (Q.escalation_count, dict(states=["new", "assigned", "in_progress"])),
         "queue: owners": (Q.owners, {}),
         "authors: advocates": (Q.authors, dict(order="advocate_score")),
         "sources: health": (Q.sources_health, dict(now=now, silent_after_hours=24.0)),
@@ -94,11 +95,34 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, max(0, round(p / 100 * (len(xs) - 1))))]
 
 
+def exports(con, now: datetime, rows: int) -> None:
+    """An analyst's full export (on request, not a page load): fetch up to `rows` matching mentions, then build
+    the CSV and the Excel file exactly as the download buttons do."""
+    from dashboard.common import to_csv_bytes, to_xlsx_bytes
+
+    f = Q.MentionFilter(since=now - timedelta(days=365))
+    t0 = time.perf_counter()
+    df = Q.mentions_export(con, f, limit=rows)
+    t1 = time.perf_counter()
+    csv = to_csv_bytes(df)
+    t2 = time.perf_counter()
+    xlsx = to_xlsx_bytes(df, "mentions")
+    t3 = time.perf_counter()
+    q0 = time.perf_counter()
+    esc = Q.escalation_queue(con, states=list(Q.STATES), limit=rows, now=now)
+    q1 = time.perf_counter()
+    print(f"\nexport of {len(df):,} mentions: fetch {t1 - t0:.2f} s ({df.memory_usage(deep=True).sum() / 1e6:.0f} MB "
+          f"in memory), CSV {t2 - t1:.2f} s ({len(csv) / 1e6:.1f} MB), Excel {t3 - t2:.2f} s "
+          f"({len(xlsx) / 1e6:.1f} MB); queue export of {len(esc):,} escalations: fetch {q1 - q0:.2f} s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mentions", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--db", type=Path, default=None, help="build/keep the database here (reused when it exists)")
+    ap.add_argument("--exports", type=int, default=0, metavar="ROWS",
+                    help="also time an 'export all matching rows' of this many rows (fetch, CSV, Excel)")
     a = ap.parse_args()
 
     tmp = None
@@ -138,6 +162,8 @@ def main() -> int:
     print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times include waiting for CPU)")
     print(f"\nworst p95 {worst:.0f} ms (target < {TARGET_MS:.0f} ms); {len(fails)} over target"
           + (f": {', '.join(fails)}" if fails else ""))
+    if a.exports:
+        exports(con, now, a.exports)
     ctx.__exit__(None, None, None)
     if tmp:
         tmp.cleanup()

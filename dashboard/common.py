@@ -226,7 +226,8 @@ def oidc_config_problem(auth: Mapping[str, Any] | None, provider: str = "") -> s
     Mirrors what st.login checks, so the analyst sees one readable message instead of a traceback."""
     where = "`.streamlit/secrets.toml`"
     if not auth:
-        return f"OIDC sign-in is configured (dashboard.auth = oidc) but {where} has no [auth] section."
+        return (f"OIDC sign-in is configured (dashboard.auth = oidc) but no [auth] section was found in {where} "
+                "(read from the folder the dashboard was started in, dashboard/.streamlit/ and ~/.streamlit/).")
     missing = [k for k in ("redirect_uri", "cookie_secret") if not auth.get(k)]
     if provider:
         if "_" in provider:

@@ -35,8 +35,11 @@ def secrets_file(tmp_path):
 
     path = tmp_path / "secrets.toml"
 
-    def _write(text: str):
-        path.write_text(text, encoding="utf-8")
+    def _write(text: str | None):
+        if text is None:  # no secrets file at all
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(text, encoding="utf-8")
         secrets_singleton._reset()  # parsed secrets are cached process-wide
         return path
 
@@ -162,7 +165,9 @@ def test_sign_out_returns_to_the_gate(synth_db, use_db, secrets_file):
 
 
 @pytest.mark.parametrize("toml, expected", [
-    ("", "has no [auth] section"),
+    (None, "no [auth] section was found"),
+    ("", "no [auth] section was found"),
+    ("[auth.okta]\nclient_id = 'x'\n", "lacks: redirect_uri, cookie_secret, client_id, client_secret, server_metadata_url"),
     (COMPLETE.replace('client_secret = "not-a-real-secret"\n', ""), "lacks: client_secret"),
     (COMPLETE.replace('cookie_secret = "a-long-random-string-for-tests-only"\n', ""), "lacks: cookie_secret"),
 ])
