@@ -41,6 +41,27 @@ def register(app: typer.Typer) -> None:
             t.add_row(name, "-" if n is None else f"{n:,}")
         console.print(t)
 
+    @db.command("facts")
+    def db_facts(
+        ctx: typer.Context,
+        rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild mention_facts from scratch."),
+    ) -> None:
+        """Check that the dashboard's mention_facts match the data (after editing tables by hand: --rebuild)."""
+        from pipeline import facts
+
+        store = Store.from_settings(settings_of(ctx))
+        store.upgrade()
+        if rebuild:
+            with store.write() as con:
+                n = facts.refresh(con)
+            console.print(f"mention_facts rebuilt: {n:,} rows")
+        with store.read() as con:
+            diff = facts.check(con)
+        if any(diff.values()):
+            fail(f"mention_facts out of step: {diff['missing_or_stale']:,} missing or stale rows, "
+                 f"{diff['extra']:,} extra; run `brandmon db facts --rebuild`", 1)
+        console.print("mention_facts in step with mentions, documents and current scores")
+
     @app.command("sql")
     def sql(
         ctx: typer.Context,

@@ -47,6 +47,22 @@ def test_sql_formats_and_read_only(tmp_path):
     assert runner.invoke(app, ["--data-dir", str(tmp_path), "sql", "SELECT count(*) FROM documents"]).exit_code == 0
 
 
+def test_db_facts_finds_hand_edits_and_rebuilds(tmp_path):
+    from dashboard.synthetic import make_synthetic_db
+
+    make_synthetic_db(tmp_path / "brandmon.duckdb", 300)
+    base = ["--data-dir", str(tmp_path), "db", "facts"]
+    assert runner.invoke(app, base).exit_code == 0
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "brandmon.duckdb")) as con:  # a SQL user flags spam by hand
+        con.execute("UPDATE documents SET spam = TRUE WHERE doc_id IN (SELECT doc_id FROM documents LIMIT 7)")
+    res = runner.invoke(app, base)
+    assert res.exit_code == 1 and "7 missing or stale rows, 7 extra" in res.output
+    res = runner.invoke(app, base + ["--rebuild"])
+    assert res.exit_code == 0 and "rebuilt: 300 rows" in res.output and "in step" in res.output
+
+
 def test_every_command_is_documented_in_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [c for c in _commands(app) if not re.search(r"brandmon " + re.escape(c) + r"\b", readme)]
