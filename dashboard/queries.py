@@ -342,18 +342,25 @@ def escalation_queue(con, states: list[str] | None = None, owner: str | None = N
     return _with_text(con, page).drop(columns=["doc_id", "posted_at"])
 
 
-def escalation_count(con, states: list[str] | None = None, owner: str | None = None,
-                     brand_ids: list[str] | None = None) -> int:
-    """How many escalations `escalation_queue` would list without its limit."""
-    p: list[Any] = []
+def escalation_summary(con, states: list[str] | None = None, owner: str | None = None,
+                       brand_ids: list[str] | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Counts over everything `escalation_queue` would list without its limit (not only the page shown)."""
+    now = now or pd.Timestamp.now(tz="UTC")
+    p: list[Any] = [now]
     where = _in("e.state", states, p) + _in("e.brand_id", brand_ids, p)
     if owner == "(unassigned)":
         where += " AND e.owner IS NULL"
     elif owner:
         where += " AND e.owner = ?"
         p.append(owner)
-    return int(_one(con.execute(f"""
-        SELECT count(*) FROM escalations e JOIN mention_facts f USING (mention_id) WHERE TRUE {where}""", p))[0])
+    row = _one(con.execute(f"""
+        SELECT count(*),
+               count(*) FILTER (WHERE e.state IN ('new', 'assigned', 'in_progress') AND e.first_response_at IS NULL
+                                AND e.sla_due_at < CAST(? AS TIMESTAMPTZ)),
+               count(*) FILTER (WHERE e.level = 'critical'),
+               count(*) FILTER (WHERE e.owner IS NULL)
+        FROM escalations e JOIN mention_facts f USING (mention_id) WHERE TRUE {where}""", p))
+    return dict(zip(("matching", "sla_breached", "critical", "unassigned"), map(int, row)))
 
 
 def escalation_events(con, escalation_id: str) -> pd.DataFrame:

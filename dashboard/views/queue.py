@@ -100,11 +100,13 @@ def main() -> None:
     now = c.now_utc().replace(second=0)
     filters = dict(states=states, owner=owner, brand_ids=brands, now=now)
     df = c.q("escalation_queue", **filters, limit=c.settings().dashboard.page_size)
+    summary = c.q("escalation_summary", **filters)  # over every matching item, not only the page shown
+    total = summary["matching"]
     m = st.columns(4)
-    m[0].metric("In view", f"{len(df):,}")
-    m[1].metric("SLA breached", int(df["sla_breached"].sum()) if not df.empty else 0)
-    m[2].metric("Critical", int((df["level"] == "critical").sum()) if not df.empty else 0)
-    m[3].metric("Unassigned", int(df["owner"].isna().sum()) if not df.empty else 0)
+    m[0].metric("Matching", f"{total:,}")
+    m[1].metric("SLA breached", f"{summary['sla_breached']:,}")
+    m[2].metric("Critical", f"{summary['critical']:,}")
+    m[3].metric("Unassigned", f"{summary['unassigned']:,}")
     if df.empty:
         st.success("Queue is empty for these filters.")
         return
@@ -116,7 +118,6 @@ def main() -> None:
                      "why": st.column_config.TextColumn("Why", width="medium"),
                      "context": st.column_config.TextColumn("Post", width="large"),
                  })
-    total = c.q("escalation_count", states=states, owner=owner, brand_ids=brands)
     c.export_all(lambda limit: _export_rows(filters, limit, names), total, len(df), name="escalations",
                  key="qu_table", token=(tuple(states), owner, tuple(brands)))
     ids = df["escalation_id"].tolist()

@@ -178,16 +178,20 @@ def test_stale_version_and_illegal_transition_show_warnings(db, use_db, app_test
 def test_queue_filters(synth_db, use_db, app_test):
     use_db(synth_db)
     at = app_test("queue")
-    n_open = int(_metric(at, "In view").replace(",", ""))
+    n_open = int(_metric(at, "Matching").replace(",", ""))
     assert n_open == _sql(synth_db, "SELECT count(*) FROM escalations WHERE state IN ('new','assigned','in_progress')")[0][0]
+    # the headline counts cover every matching item, not only the rows on the page
+    breached = _sql(synth_db, "SELECT count(*) FROM escalations WHERE state IN ('new','assigned','in_progress') "
+                              "AND first_response_at IS NULL AND sla_due_at < now()")[0][0]
+    assert int(_metric(at, "SLA breached").replace(",", "")) == breached > 0
     at.sidebar.selectbox(key="qu_owner").set_value("(unassigned)").run()
-    unassigned = int(_metric(at, "In view").replace(",", ""))
+    unassigned = int(_metric(at, "Matching").replace(",", ""))
     assert unassigned == _sql(synth_db, "SELECT count(*) FROM escalations WHERE owner IS NULL "
                                         "AND state IN ('new','assigned','in_progress')")[0][0]
     at.sidebar.multiselect(key="qu_states").set_value(["resolved"]).run()
-    assert int(_metric(at, "In view").replace(",", "")) == 0  # resolved items always have an owner
+    assert int(_metric(at, "Matching").replace(",", "")) == 0  # resolved items always have an owner
     at.sidebar.selectbox(key="qu_owner").set_value(None).run()
-    assert int(_metric(at, "In view").replace(",", "")) == _sql(
+    assert int(_metric(at, "Matching").replace(",", "")) == _sql(
         synth_db, "SELECT count(*) FROM escalations WHERE state = 'resolved'")[0][0]
 
 
