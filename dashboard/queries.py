@@ -317,16 +317,22 @@ def theme_members(con, theme_id: str, limit: int = 200) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------ escalations
 
 
-def escalation_queue(con, states: list[str] | None = None, owner: str | None = None,
-                     brand_ids: list[str] | None = None, limit: int = 500, now: datetime | None = None) -> pd.DataFrame:
-    now = now or pd.Timestamp.now(tz="UTC")
-    p: list[Any] = []
+def _queue_where(states: list[str] | None, owner: str | None, brand_ids: list[str] | None, p: list[Any]) -> str:
+    """The queue filters on `escalations e` (owner "(unassigned)" = no owner); appends their parameters to p."""
     where = _in("e.state", states, p) + _in("e.brand_id", brand_ids, p)
     if owner == "(unassigned)":
         where += " AND e.owner IS NULL"
     elif owner:
         where += " AND e.owner = ?"
         p.append(owner)
+    return where
+
+
+def escalation_queue(con, states: list[str] | None = None, owner: str | None = None,
+                     brand_ids: list[str] | None = None, limit: int = 500, now: datetime | None = None) -> pd.DataFrame:
+    now = now or pd.Timestamp.now(tz="UTC")
+    p: list[Any] = []
+    where = _queue_where(states, owner, brand_ids, p)
     p.append(limit)
     page = _df(con, f"""
         SELECT e.escalation_id, e.priority, e.level, e.state, e.owner, e.brand_id,
@@ -347,12 +353,7 @@ def escalation_summary(con, states: list[str] | None = None, owner: str | None =
     """Counts over everything `escalation_queue` would list without its limit (not only the page shown)."""
     now = now or pd.Timestamp.now(tz="UTC")
     p: list[Any] = [now]
-    where = _in("e.state", states, p) + _in("e.brand_id", brand_ids, p)
-    if owner == "(unassigned)":
-        where += " AND e.owner IS NULL"
-    elif owner:
-        where += " AND e.owner = ?"
-        p.append(owner)
+    where = _queue_where(states, owner, brand_ids, p)
     row = _one(con.execute(f"""
         SELECT count(*),
                count(*) FILTER (WHERE e.state IN ('new', 'assigned', 'in_progress') AND e.first_response_at IS NULL

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,3 +66,12 @@ def app_test():
         return at
 
     return _make
+
+
+def sql_rows(path, sql, params=None) -> list[tuple]:
+    """Rows of a query on a read-only connection of its own (what the tests check the app against)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from dashboard.common import oidc_config_problem
+
+from .conftest import sql_rows as _sql
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -66,14 +67,6 @@ def _all_text(at) -> str:
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [str(e.value) for e in at.sidebar.markdown]
     return "\n".join(parts)
-
-
-def _sql(path, sql, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 SIGNED_IN = {"is_logged_in": True, "name": "Анна Смирнова", "email": "anna@example.org", "sub": "u-1"}

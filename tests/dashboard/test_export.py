@@ -14,6 +14,8 @@ import pytest
 from dashboard import queries
 from dashboard.common import to_csv_bytes, to_xlsx_bytes
 
+from .conftest import sql_rows as _sql
+
 MX_SLOT = "_bm_export_mx_table"
 QU_SLOT = "_bm_export_qu_table"
 # the columns of each page's own export (importing a view module would run the page outside Streamlit)
@@ -29,14 +31,6 @@ def _matches(at) -> int:
 
 def _prepare_button(at):
     return next(b for b in at.button if b.label.startswith("Prepare export of all"))
-
-
-def _sql(path, sql, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_mentions_export_matches_the_paged_query(synth_db):

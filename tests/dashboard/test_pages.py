@@ -10,6 +10,8 @@ import pytest
 
 from dashboard import queries
 
+from .conftest import sql_rows as _sql
+
 PAGES = {
     "overview": "Overview",
     "mentions": "Mentions explorer",
@@ -28,14 +30,6 @@ def _metric(at, label: str) -> str:
 def _matches(at) -> int:
     text = next(m.value for m in at.markdown if "mentions match" in m.value)
     return int(re.match(r"\*\*([\d,]+)\*\*", text).group(1).replace(",", ""))
-
-
-def _sql(path, sql, params=None):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.mark.parametrize("page", list(PAGES))
