@@ -5,51 +5,20 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import yaml
 
 from crawlers.social.standins import VK_TOKEN, YT_KEY
 
-ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+from .conftest import NOW, ROOT, read_items, sources_settings
+
 SOCIAL = ["demo-vk", "demo-youtube", "demo-reviews", "demo-marketplace"]
 
 
-@pytest.fixture
-def demo(tmp_path):
-    import shutil
-
-    from crawlers.demoweb.server import DemoWebServer
-
-    content = tmp_path / "demo_web"
-    shutil.copytree(ROOT / "data" / "demo_web", content)
-    with DemoWebServer(content, now=NOW) as srv:
-        yield srv
-
-
 def _settings(tmp_path, url, patch=None):
-    from pipeline.config import load_settings
-
-    data = yaml.safe_load((ROOT / "data" / "sources.yaml").read_text(encoding="utf-8"))
-    data["sources"] = [s for s in data["sources"] if s["name"] in SOCIAL]
-    for s in data["sources"]:
-        s.update((patch or {}).get(s["name"], {}))
-    path = tmp_path / "sources.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_settings(data_dir=tmp_path / "data", demo_web_url=url, sources_file=path,
-                         brands_file=ROOT / "data" / "brands.yaml",
-                         crawl={"retry_backoff_seconds": 0.05, "retry_backoff_max_seconds": 0.2})
-
-
-def _items(run_dir) -> list[dict]:
-    out = []
-    for f in sorted(Path(run_dir).glob("items-*.jsonl.gz")):
-        with gzip.open(f, "rt", encoding="utf-8") as fh:
-            out += [json.loads(x) for x in fh]
-    return out
+    return sources_settings(tmp_path, url, SOCIAL, patch,
+                            crawl={"retry_backoff_seconds": 0.05, "retry_backoff_max_seconds": 0.2})
 
 
 @pytest.fixture
@@ -81,7 +50,7 @@ def test_social_crawl_end_to_end(tmp_path, demo, secrets_env, caplog):
     res = crawl_sources(settings, store, SOCIAL, now=NOW)
 
     vk = res["sources"]["demo-vk"]
-    vk_items = _items(vk["raw_path"])
+    vk_items = read_items(vk["raw_path"])
     assert {i["post_id"] for i in vk_items} == _expected_vk(demo)       # every post and comment, no deleted ones
     assert len(vk_items) == len({i["post_id"] for i in vk_items})          # search hits did not duplicate wall posts
     assert demo.social.calls["vk.wall.get"] >= 5                           # the rate-limited first call was retried
@@ -89,7 +58,7 @@ def test_social_crawl_end_to_end(tmp_path, demo, secrets_env, caplog):
     answer = next(i for i in vk_items if i["post_id"] == "-210001_901_c9012")
     assert answer["is_official_answer"] and answer["reply_to"] == "-210001_901_c9011"
 
-    yt = _items(res["sources"]["demo-youtube"]["raw_path"])
+    yt = read_items(res["sources"]["demo-youtube"]["raw_path"])
     expected_yt = {t["id"] for v in demo.social.yt["videos"] for t in v["threads"]} | {
         r["id"] for v in demo.social.yt["videos"] for t in v["threads"] for r in t.get("replies", [])}
     assert sorted(i["post_id"] for i in yt) == sorted(expected_yt)         # 4 replies of one thread via comments.list
@@ -97,11 +66,11 @@ def test_social_crawl_end_to_end(tmp_path, demo, secrets_env, caplog):
     top = next(i for i in yt if i["post_id"] == "Ugw_top_001")
     assert top["reach"] == 184000 and top["replies"] == 4 and top["thread_title"].startswith("Заказал 10 вещей")
 
-    reviews = _items(res["sources"]["demo-reviews"]["raw_path"])
+    reviews = read_items(res["sources"]["demo-reviews"]["raw_path"])
     assert len([i for i in reviews if not i["is_official_answer"]]) == 6   # two pages of three
     assert {i["reply_to"] for i in reviews if i["is_official_answer"]} == {"r1001"}
     assert {i["rating"] for i in reviews if i["post_id"] == "r1004"} == {1.0}
-    market = _items(res["sources"]["demo-marketplace"]["raw_path"])
+    market = read_items(res["sources"]["demo-marketplace"]["raw_path"])
     assert sorted(i["post_id"] for i in market) == ["fb-1", "fb-2", "fb-2-answer", "fb-3", "fb-4"]
 
     # secrets: nowhere in raw files, run metadata, the database or the logs
@@ -120,9 +89,9 @@ def test_social_crawl_end_to_end(tmp_path, demo, secrets_env, caplog):
                                                             "channel": "UCx", "minutes_ago": 1, "text": "+1"})
     before = dict(demo.social.calls)
     res2 = crawl_sources(settings, store, ["demo-vk", "demo-youtube", "demo-reviews"], now=NOW)
-    assert [i["post_id"] for i in _items(res2["sources"]["demo-vk"]["raw_path"])] == ["-210002_701_c7016"]
-    assert [i["post_id"] for i in _items(res2["sources"]["demo-youtube"]["raw_path"])] == ["Ugw_top_001.r5"]
-    assert _items(res2["sources"]["demo-reviews"]["raw_path"]) == []
+    assert [i["post_id"] for i in read_items(res2["sources"]["demo-vk"]["raw_path"])] == ["-210002_701_c7016"]
+    assert [i["post_id"] for i in read_items(res2["sources"]["demo-youtube"]["raw_path"])] == ["Ugw_top_001.r5"]
+    assert read_items(res2["sources"]["demo-reviews"]["raw_path"]) == []
     comments_calls = demo.social.calls["vk.wall.getComments"] - before.get("vk.wall.getComments", 0)
     assert comments_calls == 1  # only the post whose comment count grew
 
@@ -173,7 +142,7 @@ def test_official_authors_mark_the_brands_own_posts(tmp_path, demo):
     store = Store.from_settings(settings)
     store.upgrade()
     res = crawl_sources(settings, store, ["demo-tg"], now=NOW)["sources"]["demo-tg"]
-    items = _items(res["raw_path"])
+    items = read_items(res["raw_path"])
     official = [i for i in items if i["is_official_answer"]]
     assert official and all(i["author"] == "Посылкин Экспресс" for i in official)
     # its channel posts and its answers in the channel's discussion group

@@ -4,20 +4,14 @@ spider following comment counters incrementally against the demo web."""
 from __future__ import annotations
 
 import csv
-import gzip
-import json
-import shutil
-from datetime import datetime, timezone
-from pathlib import Path
 
-import pytest
 import yaml
 
 from crawlers.parsers import parse_page
 from crawlers.parsers.base import ParseContext
 
-ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+from .conftest import NOW, ROOT, read_items, sources_settings
+
 CTX = ParseContext(now=NOW, kind="telegram", tz="Europe/Moscow")
 
 # The widget's shape as t.me serves it (telegram-widget.js data-telegram-discussion iframe): one
@@ -93,33 +87,8 @@ def test_channel_page_comment_counter_and_demo_widget(demo):
     assert [i.post_id for i in res2.items] == ["posylkin_chat/7", "posylkin_chat/8"]
 
 
-@pytest.fixture
-def demo(tmp_path):
-    from crawlers.demoweb.server import DemoWebServer
-
-    content = tmp_path / "demo_web"
-    shutil.copytree(ROOT / "data" / "demo_web", content)
-    with DemoWebServer(content, now=NOW) as srv:
-        yield srv
-
-
 def _settings(tmp_path, url):
-    from pipeline.config import load_settings
-
-    data = yaml.safe_load((ROOT / "data" / "sources.yaml").read_text(encoding="utf-8"))
-    data["sources"] = [s for s in data["sources"] if s["name"] == "demo-tg"]
-    path = tmp_path / "sources.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_settings(data_dir=tmp_path / "data", demo_web_url=url, sources_file=path,
-                         brands_file=ROOT / "data" / "brands.yaml")
-
-
-def _items(run_dir) -> list[dict]:
-    out = []
-    for f in sorted(Path(run_dir).glob("items-*.jsonl.gz")):
-        with gzip.open(f, "rt", encoding="utf-8") as fh:
-            out += [json.loads(x) for x in fh]
-    return out
+    return sources_settings(tmp_path, url, ["demo-tg"])
 
 
 def _widget_hits(demo) -> dict[str, int]:
@@ -135,7 +104,7 @@ def test_spider_crawls_discussions_incrementally(tmp_path, demo):
     store = Store.from_settings(settings)
     store.upgrade()
     res = crawl_sources(settings, store, ["demo-tg"], now=NOW)["sources"]["demo-tg"]
-    items = {i["post_id"]: i for i in _items(res["raw_path"])}
+    items = {i["post_id"]: i for i in read_items(res["raw_path"])}
     with open(ROOT / "data" / "demo_web" / "answers.csv", encoding="utf-8") as f:
         expected = {r["post_id"] for r in csv.DictReader(f) if r["post_id"].startswith("posylkin_chat/")}
     comments = {k: v for k, v in items.items() if k.startswith("posylkin_chat/")}
@@ -155,7 +124,7 @@ def test_spider_crawls_discussions_incrementally(tmp_path, demo):
     assert new_id == "11"
     demo.reset_hits()
     res2 = crawl_sources(settings, store, ["demo-tg"], now=NOW)["sources"]["demo-tg"]
-    new = _items(res2["raw_path"])
+    new = read_items(res2["raw_path"])
     assert [i["post_id"] for i in new] == ["posylkin_chat/11"]
     assert new[0]["reply_to"] == "posylkin_express/7"
     assert list(_widget_hits(demo)) == [
@@ -164,7 +133,7 @@ def test_spider_crawls_discussions_incrementally(tmp_path, demo):
     # nothing changed: no widget is fetched at all
     demo.reset_hits()
     res3 = crawl_sources(settings, store, ["demo-tg"], now=NOW)["sources"]["demo-tg"]
-    assert _items(res3["raw_path"]) == [] and _widget_hits(demo) == {}
+    assert read_items(res3["raw_path"]) == [] and _widget_hits(demo) == {}
 
 
 def test_discussions_off_by_default(tmp_path, demo):
@@ -178,5 +147,5 @@ def test_discussions_off_by_default(tmp_path, demo):
     store = Store.from_settings(settings)
     store.upgrade()
     res = crawl_sources(settings, store, ["demo-tg"], now=NOW)["sources"]["demo-tg"]
-    assert not any(i["post_id"].startswith("posylkin_chat/") for i in _items(res["raw_path"]))
+    assert not any(i["post_id"].startswith("posylkin_chat/") for i in read_items(res["raw_path"]))
     assert _widget_hits(demo) == {}
