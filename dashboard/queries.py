@@ -229,14 +229,16 @@ def _with_text(con, page: pd.DataFrame) -> pd.DataFrame:
     """
     mids = page["mention_id"].tolist()
     dids = pd.unique(page["doc_id"]).tolist()
-    m_sql = f"SELECT {_M_COLUMNS} FROM mentions WHERE mention_id IN ({', '.join('?' * len(mids))})"
-    d_sql = f"SELECT {_D_COLUMNS} FROM documents WHERE doc_id IN ({', '.join('?' * len(dids))})"
-    if not mids:
-        m_sql, d_sql = (f"SELECT {_M_COLUMNS} FROM mentions WHERE FALSE",
-                        f"SELECT {_D_COLUMNS} FROM documents WHERE FALSE")
+    lookups = [(f"SELECT {_M_COLUMNS} FROM mentions WHERE mention_id IN ({_placeholders(len(mids))})", mids),
+               (f"SELECT {_D_COLUMNS} FROM documents WHERE doc_id IN ({_placeholders(len(dids))})", dids)]
     with ThreadPoolExecutor(2) as pool:
-        m, d = pool.map(lambda q: _on_cursor(con, *q), [(m_sql, mids if mids else []), (d_sql, dids if mids else [])])
+        m, d = pool.map(lambda q: _on_cursor(con, *q), lookups)
     return page.merge(m, on="mention_id", how="inner").merge(d, on="doc_id", how="inner")
+
+
+def _placeholders(n: int) -> str:
+    """`?, ?, …` for an IN list; `NULL` for none (matches nothing, where `IN ()` would not parse)."""
+    return ", ".join("?" * n) if n else "NULL"
 
 
 def _on_cursor(con, sql: str, params: list) -> pd.DataFrame:
