@@ -8,6 +8,8 @@ import sys
 from scrapy import signals
 from twisted.internet import task
 
+from crawlers.pipelines import WRITTEN_STAT
+
 
 class ProgressExtension:
     def __init__(self, crawler, interval: float = 0.5):
@@ -26,7 +28,7 @@ class ProgressExtension:
         stats = self.crawler.stats
         src = getattr(sp, "source", None)
         line = {"progress": True, "source": getattr(src, "name", None), "pages": getattr(sp, "pages", 0),
-                "items": stats.get_value("item_scraped_count", 0), "errors": len(getattr(sp, "errors", []))}
+                "items": stats.get_value(WRITTEN_STAT, 0), "errors": len(getattr(sp, "errors", []))}
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawlers.batch import PageItems
 from crawlers.items import REQUIRED_FIELDS, PostItem
 from crawlers.raw import existing_post_ids
 
 ITEMS_PER_FILE = 5000
+WRITTEN_STAT = "brandmon/items"  # posts written; Scrapy's item_scraped_count counts pages' batches as one
+log = logging.getLogger(__name__)
 
 
 def _as_dict(item) -> dict:
@@ -63,6 +67,22 @@ class RawWriterPipeline:
         self._fh = gzip.open(path, "wt", encoding="utf-8", compresslevel=5)
 
     def process_item(self, item, spider=None):
+        """A `PageItems` is written post by post (a bad or repeated post is dropped alone, logged and counted
+        as Scrapy counts drops); a single item raises DropItem as any Scrapy pipeline does."""
+        if isinstance(item, PageItems):
+            stats = self.crawler.stats
+            for it in item.items:
+                try:
+                    self._write(it)
+                except DropItem as e:
+                    log.warning("Dropped: %s", e)  # Scrapy's level for a dropped item
+                    stats.inc_value("item_dropped_count")
+                    stats.inc_value("item_dropped_reasons_count/DropItem")
+            return item
+        self._write(item)
+        return item
+
+    def _write(self, item) -> None:
         d = _as_dict(item)
         missing = [f for f in REQUIRED_FIELDS if d.get(f) in (None, "") and f != "text"]
         if missing:
@@ -83,7 +103,7 @@ class RawWriterPipeline:
         self._fh.write(json.dumps(d, ensure_ascii=False) + "\n")
         self._in_file += 1
         self.count += 1
-        return item
+        self.crawler.stats.inc_value(WRITTEN_STAT)
 
     def close_file(self):
         if self._fh is not None:

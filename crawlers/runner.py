@@ -9,9 +9,28 @@ source's raw items and prints JSON progress lines tagged with the source name.
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import sys
 from pathlib import Path
+
+LOG_LEVEL = "WARNING"
+
+
+def tune_process() -> None:
+    """Per-process settings that cut the crawler's CPU per page without changing what it does.
+
+    - Scrapy leaves the root logger at NOTSET and filters in its handler, so every request and item built a
+      DEBUG record ("Crawled (200)", "Scraped from") only to drop it: the `scrapy` logger now stops them first.
+    - Python's default GC thresholds (700, 10, 10) ran ~2 collections per page over Scrapy's and Twisted's many
+      long-lived objects (~12% of the crawl's CPU); the objects made at start-up are frozen out of collections
+      and young collections run 30x less often (the crawl's garbage is still collected, in fewer passes).
+    """
+    logging.getLogger("scrapy").setLevel(LOG_LEVEL)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,11 +41,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from scrapy.crawler import CrawlerProcess
 
+    from crawlers.pipelines import WRITTEN_STAT
     from crawlers.scrapy_settings import scrapy_settings
     from crawlers.spiders import spider_for
     from pipeline.config import Settings, SourceConfig
 
-    process = CrawlerProcess(settings={"LOG_LEVEL": "WARNING", "TELNETCONSOLE_ENABLED": False})
+    process = CrawlerProcess(settings={"LOG_LEVEL": LOG_LEVEL, "TELNETCONSOLE_ENABLED": False})
     runs = []
     for path in argv:
         job = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -42,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                       now=job.get("now"), default_tz=settings.crawl.default_timezone,
                       max_pages=settings.crawl.max_pages_per_source)
         runs.append((crawler, base, run_dir))
+    tune_process()
     process.start()
 
     for crawler, base, run_dir in runs:
@@ -50,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = spider.summary() if spider is not None else {"pages": 0, "errors": 1,
                                                                 "error_kinds": {"SpiderNotStarted": 1}}
         summary.update(
-            items=stats.get("item_scraped_count", 0),
+            items=stats.get(WRITTEN_STAT, 0),
             elapsed_seconds=stats.get("elapsed_time_seconds", summary.get("elapsed_seconds")),  # open → close
             dropped=stats.get("item_dropped_count", 0),
             finish_reason=stats.get("finish_reason"),

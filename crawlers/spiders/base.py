@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import scrapy
 from scrapy.http import Request, Response
 
+from crawlers.batch import PageItems
 from crawlers.encoding import decode_html
 from crawlers.parsers import PageResult, ParseContext, ParseError, parse_page
 from crawlers.parsers.base import ThreadLink
@@ -163,12 +164,15 @@ class SourceSpider(scrapy.Spider):
             elif last_seen in ids:
                 items = items[ids.index(last_seen) + 1:]
         official = self.source.options.get("official_authors") or []
+        batch = PageItems(page_url=response.url)
         for it in items:
             if self.since and it.posted_at and datetime.fromisoformat(it.posted_at) < self.since:
                 continue
             if it.author and it.author in official:
                 it.is_official_answer = True  # the brand's own account: a response in KPIs, never escalated
-            yield it
+            batch.items.append(it)
+        if batch.items:
+            yield batch  # one Scrapy item per page (crawlers/batch.py); the raw layer still has one line a post
         page_no = meta.get("page_no", 1)
         upd = self.thread_updates.setdefault(thread_key, {"kind": "thread", **{k: prior.get(k) for k in
                                                         ("last_post_id", "pages", "last_page_url", "content_hash")}})
