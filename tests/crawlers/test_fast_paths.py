@@ -1,0 +1,77 @@
+"""The crawler's cheaper paths do what Scrapy's own would: page batches, the JOBDIR request queue."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy import Request
+from scrapy.http import FormRequest
+from scrapy.utils.request import request_from_dict
+from scrapy.utils.test import get_crawler
+
+from crawlers.batch import PageItems
+from crawlers.items import PostItem
+from crawlers.pipelines import WRITTEN_STAT, RawWriterPipeline
+from crawlers.queues import PickleLifoDiskQueue, request_dict
+from crawlers.spiders.kinds import XenforoSpider
+
+from .conftest import read_items
+
+
+@pytest.fixture
+def spider():
+    return XenforoSpider(source={"name": "x", "kind": "forum", "engine": "xenforo", "start_urls": ["http://a.test/"]})
+
+
+def test_request_dict_is_scrapys_to_dict(spider):
+    reqs = [spider.request("http://a.test/t/1", spider.parse_page, role="thread", page_no=2, listing_hash="h"),
+            Request("http://a.test/x"),
+            Request("http://a.test/y", callback=spider.parse_page, priority=3, dont_filter=True),
+            FormRequest("http://a.test/f", formdata={"a": "б"}, callback=spider.parse_page, errback=spider.on_error)]
+    for r in reqs:
+        assert request_dict(r, spider) == r.to_dict(spider=spider)
+    assert request_dict(reqs[3], spider)["_class"] == "scrapy.http.request.form.FormRequest"
+    odd = Request("http://a.test/z", callback=lambda r: None)  # not a spider method: refused as Scrapy refuses it
+    with pytest.raises(ValueError):
+        odd.to_dict(spider=spider)
+    with pytest.raises(ValueError):
+        request_dict(odd, spider)
+
+
+def test_jobdir_queue_round_trip(tmp_path, spider):
+    crawler = get_crawler(type(spider))
+    crawler.spider = spider
+    q = PickleLifoDiskQueue.from_crawler(crawler, str(tmp_path / "q"))
+    sent = [spider.request(f"http://a.test/t/{i}", spider.parse_page, role="thread", page_no=i) for i in range(3)]
+    for r in sent:
+        q.push(r)
+    q.close()
+    q = PickleLifoDiskQueue.from_crawler(crawler, str(tmp_path / "q"))  # as a resumed crawl reopens it
+    got = [q.pop() for _ in range(3)]
+    assert q.pop() is None
+    assert [g.url for g in got] == [r.url for r in reversed(sent)]  # LIFO
+    for g, r in zip(got, reversed(sent)):
+        assert g.callback == spider.parse_page and g.errback == spider.on_error
+        assert g.meta == r.meta
+        assert request_from_dict(r.to_dict(spider=spider), spider=spider).meta == g.meta
+
+
+def test_page_batch_writes_one_line_per_post_and_drops_bad_posts_alone(tmp_path):
+    crawler = get_crawler(settings_dict={"BRANDMON_RUN_DIR": str(tmp_path / "run"), "BRANDMON_KEEP_ORIGINAL_TEXT": True})
+    crawler.stats.open_spider()
+    writer = RawWriterPipeline.from_crawler(crawler)
+    writer.spider_opened(None)
+
+    def post(pid, url="http://a.test/t#p"):
+        return PostItem(source="s", kind="forum", post_id=pid, url=url, text=f"текст {pid}")
+
+    batch = PageItems([post("1"), post("2"), post("1"), post("3", url=""), post("4")], page_url="http://a.test/t")
+    assert writer.process_item(batch) is batch
+    writer.process_item(PageItems([post("4"), post("5")]))
+    writer.close_file()
+    lines = read_items(tmp_path / "run")
+    assert [d["post_id"] for d in lines] == ["1", "2", "4", "5"]
+    assert lines[0] == post("1").to_dict()
+    stats = crawler.stats.get_stats()
+    assert stats[WRITTEN_STAT] == 4
+    assert stats["item_dropped_count"] == 3  # the repeated 1, the url-less 3, the repeated 4
+    assert writer.dropped == {"duplicate": 2, "missing_fields": 1}
