@@ -75,3 +75,19 @@ def test_page_batch_writes_one_line_per_post_and_drops_bad_posts_alone(tmp_path)
     assert stats[WRITTEN_STAT] == 4
     assert stats["item_dropped_count"] == 3  # the repeated 1, the url-less 3, the repeated 4
     assert writer.dropped == {"duplicate": 2, "missing_fields": 1}
+
+
+def test_raw_lines_are_the_same_json_as_json_dumps():
+    import json
+
+    from crawlers.pipelines import json_line
+
+    d = PostItem(source="s", kind="forum", post_id="1", url="http://a.test/t#1", text="Привет \"мир\" \\ 😀\n",
+                 quoted=[{"author": "Анна", "post_id": None, "text": "x"}], likes=3, rating=4.5,
+                 extra={"big": 2 ** 70, "nested": {"k": [1, None, True]}}).to_dict()
+    line = json_line(d)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert json.loads(line) == d  # the 2**70 falls back to json, which writes big integers
+    small = {**d, "extra": {}}
+    assert json.loads(json_line(small)) == small
+    assert "Привет".encode() in json_line(small)  # UTF-8, not \u escapes
