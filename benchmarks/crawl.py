@@ -10,6 +10,8 @@
 3. Baseline, same run: plain Scrapy (one process, like Scrapy out of the box) fetching exactly the same URLs with
    a no-op callback (parsing disabled). The demo server runs in this process for both.
 Prints both numbers and the ratio; the parse share is the time spent decoding + parsing over crawl time.
+4. CPU per page: the crawler processes' CPU time over their crawl (start-up excluded) per page, and the
+   baseline's. Pages/s swings with whatever else the machine runs; CPU per page is the steadier comparison.
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ def enlarge(content_dir: Path, threads: int, posts: int) -> int:
     return added
 
 
-def baseline(urls: list[str], concurrency: int) -> tuple[int, float]:
-    """Plain Scrapy in its own process (as brandmon's crawler is), same URLs, no parsing: (pages, seconds).
+def baseline(urls: list[str], concurrency: int) -> tuple[int, float, float]:
+    """Plain Scrapy in its own process (as brandmon's crawler is), same URLs, no parsing:
+    (pages, seconds, CPU seconds of the crawl).
 
     In this process it would share the GIL with the demo server's threads and measure the server, not Scrapy.
     """
@@ -71,7 +74,7 @@ def baseline(urls: list[str], concurrency: int) -> tuple[int, float]:
         return pool.apply(_baseline_in_process, (urls, concurrency))
 
 
-def _baseline_in_process(urls: list[str], concurrency: int) -> tuple[int, float]:
+def _baseline_in_process(urls: list[str], concurrency: int) -> tuple[int, float, float]:
     import scrapy
     from scrapy.crawler import CrawlerProcess
 
@@ -96,8 +99,9 @@ def _baseline_in_process(urls: list[str], concurrency: int) -> tuple[int, float]
                         "TELNETCONSOLE_ENABLED": False, "COOKIES_ENABLED": False,
                         "HTTPERROR_ALLOW_ALL": True})
     p.crawl(Plain)
+    cpu0 = time.process_time()
     p.start()
-    return stats.get("n", 0), stats["t1"] - stats["t0"]
+    return stats.get("n", 0), stats["t1"] - stats["t0"], time.process_time() - cpu0
 
 
 def main() -> None:
@@ -144,7 +148,7 @@ def main() -> None:
             parse_s = sum(r["parse_seconds"] or 0 for r in res["sources"].values())
             urls = [srv.url + u for u, n in srv.hits_full.items() if u != "/robots.txt"]
             srv.reset_hits()
-            b_pages, b_secs = baseline(urls, args.concurrency)
+            b_pages, b_secs, b_cpu = baseline(urls, args.concurrency)
 
         ours = pages / crawl_s
         base = b_pages / b_secs
@@ -157,6 +161,9 @@ def main() -> None:
               f"incl. process start-up and database writes)")
         print(f"baseline       : {base:7.1f} pages/s (plain Scrapy, same {b_pages} URLs, parsing disabled)")
         print(f"ratio          : {ours / base:.2f}x of baseline")
+        cpu = sum(r.get("cpu_seconds") or 0 for r in res["sources"].values())
+        print(f"CPU per page   : {1000 * cpu / pages:.2f} ms brandmon (all crawler processes, crawl phase), "
+              f"{1000 * b_cpu / b_pages:.2f} ms baseline; on a shared machine this moves less than pages/s")
         busy = sum(r["crawl_seconds"] or 0 for r in res["sources"].values())
         print(f"parse share    : {parse_s / busy:.0%} of the crawlers' time in decode+parse, "
               f"{1 - parse_s / busy:.0%} waiting on network/Scrapy/server")

@@ -216,6 +216,7 @@ def _finish(store: Store, j: dict, rc: int) -> dict:
             "requests": last.get("requests", 0), "robots_forbidden": last.get("robots_forbidden", 0),
             "blocked": last.get("blocked", 0), "unchanged": last.get("unchanged", 0),
             "crawl_seconds": last.get("elapsed_seconds"), "parse_seconds": last.get("parse_seconds"),
+            "cpu_seconds": last.get("cpu_seconds"),
             "raw_path": str(run_dir), "error_kinds": kinds}
 
 

@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 LOG_LEVEL = "WARNING"
@@ -63,9 +64,12 @@ def main(argv: list[str] | None = None) -> int:
                       max_pages=settings.crawl.max_pages_per_source)
         runs.append((crawler, base, run_dir))
     tune_process()
+    cpu0 = time.process_time()
     process.start()
+    cpu = time.process_time() - cpu0  # this process's CPU over the crawl (start-up excluded)
+    pages = [getattr(c.spider, "pages", 0) if c.spider is not None else 0 for c, _, _ in runs]
 
-    for crawler, base, run_dir in runs:
+    for (crawler, base, run_dir), n_pages in zip(runs, pages):
         spider = crawler.spider
         stats = crawler.stats.get_stats() if crawler.stats else {}
         summary = spider.summary() if spider is not None else {"pages": 0, "errors": 1,
@@ -80,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             blocked=stats.get("brandmon/blocked", 0),
             over_budget=stats.get("brandmon/over_budget", 0),
             spider=base.name,
+            # the process's crawl CPU shared out over its sources by pages (the benchmark's CPU per page)
+            cpu_seconds=round(cpu * (n_pages / sum(pages) if sum(pages) else 1 / len(runs)), 4),
             state_updates=spider.state_updates if spider is not None else {},
             thread_updates=spider.thread_updates if spider is not None else {},
         )

@@ -71,6 +71,13 @@ def test_spider_yields_every_post_with_golden_fields(crawled, demo_ro, source):
     assert meta["items"] == expected and meta["status"] == "ok"
 
 
+def test_crawl_reports_cpu_per_source(crawled):
+    _, _, res = crawled
+    rs = [r for r in res["sources"].values() if r["pages"]]
+    # each source carries its share (by pages) of its crawler process's CPU over the crawl, start-up excluded
+    assert rs and all(0 < r["cpu_seconds"] < r["seconds"] for r in rs)
+
+
 def test_xf_quotes_likes_and_signatures(crawled):
     _, _, res = crawled
     items = {i["post_id"]: i for i in read_items(res["sources"]["demo-xf"]["raw_path"])}
