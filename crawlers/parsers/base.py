@@ -66,6 +66,7 @@ class ParseError(ValueError):
 
 _BLOCK = {"p", "div", "br", "li", "tr", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "ul", "ol",
           "table", "section", "article", "aside", "hr", "dd", "dt", "fieldset"}
+_SKIP = {"script", "style", "noscript", "template"}
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _NL = re.compile(r"\n\s*\n\s*\n+")
 
@@ -96,37 +97,42 @@ def html_tree(html: str | bytes) -> HtmlElement:
 
 
 def text_of(el: HtmlElement | None) -> str:
-    """Visible text with line breaks for <br> and block elements; scripts/styles dropped."""
+    """Visible text with line breaks for <br> and block elements; scripts/styles dropped (the element's own
+    tail too, as it follows the element on the page)."""
     if el is None:
         return ""
     parts: list[str] = []
+    append = parts.append
 
     def walk(node: HtmlElement) -> None:
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if tag in ("script", "style", "noscript", "template") or not isinstance(node.tag, str):
-            if node.tail and isinstance(node.tag, str):
-                parts.append(node.tail)
-            elif node.tail:
-                parts.append(node.tail)
+        tag = node.tag
+        if not isinstance(tag, str) or tag in _SKIP:  # comments, processing instructions, scripts
+            tail = node.tail
+            if tail:
+                append(tail)
             return
-        if tag in _BLOCK:
-            parts.append("\n")
-        if tag == "img" and node.get("alt") and ("emoji" in (node.get("class") or "") or "smil" in (node.get("class") or "")):
-            parts.append(node.get("alt"))
-        if node.text:
-            parts.append(node.text)
+        block = tag in _BLOCK
+        if block:
+            append("\n")
+        if tag == "img":
+            alt = node.get("alt")
+            if alt and ("emoji" in (node.get("class") or "") or "smil" in (node.get("class") or "")):
+                append(alt)
+        text = node.text
+        if text:
+            append(text)
         for ch in node:
             walk(ch)
-        if tag in _BLOCK and tag != "br":
-            parts.append("\n")
-        if node.tail:
-            parts.append(node.tail)
+        if block and tag != "br":
+            append("\n")
+        tail = node.tail
+        if tail:
+            append(tail)
 
     walk(el)
-    raw = "".join(parts)
-    lines = [_WS.sub(" ", ln).strip() for ln in raw.split("\n")]
-    out = "\n".join(lines)
-    return _NL.sub("\n\n", out).strip()
+    # _WS never matches a newline, so one pass over the whole text equals one per line
+    lines = [ln.strip() for ln in _WS.sub(" ", "".join(parts)).split("\n")]
+    return _NL.sub("\n\n", "\n".join(lines)).strip()
 
 
 @lru_cache(maxsize=2048)
