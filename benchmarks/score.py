@@ -10,6 +10,8 @@ lengths vary as on forums. All variants read the same texts in the same run, wit
    time, as most tutorials do (fp32). It computes sentiment only.
 2. brandmon fp32: `predict_inputs` (length-sorted batches, dynamic padding, inference_mode) - sentiment AND intent.
 3. brandmon int8: the same with dynamic int8 quantisation of the Linear layers (the default).
+   Both run batches on `models.workers` threads (one per core by default); int8 also runs once on a single
+   worker using all cores inside each op, for comparison.
 
 Prints mentions/s of each, the ratio int8/baseline, and sentiment macro-F1 of fp32 and int8 on the labelled part
 (which may overlap the sample the shipped model was trained on; it compares the variants with each other).
@@ -92,6 +94,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--baseline-n", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=None, help="models.workers (default: the settings' value)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--model", default=None)
     args = ap.parse_args()
@@ -102,13 +105,15 @@ def main() -> None:
 
     hf_logging.set_verbosity_error()  # "model not supported for text-classification": it is, via its logits
 
-    from models.scoring import get_scorer, predict_inputs
+    from models.scoring import get_scorer, predict_inputs, set_threads
     from models.window import model_input
     from pipeline.config import load_settings
 
     settings = load_settings(data_dir=ROOT / "data")
     if args.threads:
         settings.models.threads = args.threads
+    if args.workers is not None:
+        settings.models.workers = args.workers
     torch.set_num_threads(settings.models.threads or torch.get_num_threads())
     rows = load_texts(args.n)
     res: dict = {"n": len(rows), "threads": torch.get_num_threads()}
@@ -128,10 +133,16 @@ def main() -> None:
     res["baseline_per_s"] = round(nb / (time.perf_counter() - t0), 1)
     res["baseline_n"] = nb
 
-    # 2./3. brandmon batched, fp32 and int8 (both tasks)
-    for name, sc in (("fp32", fp32), ("int8", int8)):
+    # 2./3. brandmon batched, fp32 and int8 (both tasks), with the configured workers; then int8 on one worker
+    # using every core inside each op (how it ran before workers existed)
+    workers = set_threads(settings)
+    res["workers"] = workers
+    res["intra_op_threads"] = torch.get_num_threads()
+    for name, sc, w in (("fp32", fp32, workers), ("int8", int8, workers), ("int8_one_worker", int8, 1)):
+        if w == 1:
+            torch.set_num_threads(res["threads"])
         t0 = time.perf_counter()
-        pr = predict_inputs(sc, inputs, args.batch_size)
+        pr = predict_inputs(sc, inputs, args.batch_size, workers=w)
         res[f"{name}_per_s"] = round(len(inputs) / (time.perf_counter() - t0), 1)
         res[f"{name}_macro_f1"] = macro_f1(y, [pr.sentiment[i] for i in labelled])
         if name == "fp32":

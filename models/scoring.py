@@ -46,13 +46,15 @@ def get_scorer(settings, name_or_path: str | None = None, quantize: bool | None 
 
 
 def set_threads(settings) -> int:
+    """Set torch's intra-op threads for the configured workers; returns the number of workers."""
     import os
 
     import torch
 
     n = settings.models.threads or os.cpu_count() or 1
-    torch.set_num_threads(n)
-    return n
+    w = max(1, min(settings.models.workers or n, n))
+    torch.set_num_threads(max(1, n // w))
+    return w
 
 
 @dataclass
@@ -67,31 +69,50 @@ class Predictions:
 
 
 def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: int = 32,
-                   progress: Callable[[int], None] | None = None, unsure_threshold: float = 0.55) -> Predictions:
-    """Score prepared model inputs (``models.window.model_input`` strings)."""
+                   progress: Callable[[int], None] | None = None, unsure_threshold: float = 0.55,
+                   workers: int = 1) -> Predictions:
+    """Score prepared model inputs (``models.window.model_input`` strings).
+
+    Batches of similar length run on ``workers`` threads at once (torch releases the GIL inside its kernels, and
+    the network is only read), each writing its own rows of the result.
+    """
     import torch
 
     n = len(inputs)
     ps = np.zeros((n, len(SENTIMENT_LABELS)), np.float32)
     pi = np.zeros((n, len(INTENT_LABELS)), np.float32)
-    calls = 0
     t0 = time.time()
     spec = scorer.spec
     ts, ti = spec.tasks["sentiment"], spec.tasks["intent"]
     order = sorted(range(n), key=lambda i: len(inputs[i]))  # similar lengths together: little padding
-    with torch.inference_mode():
-        for s in range(0, n, batch_size):
-            idx = order[s:s + batch_size]
+    batches = [order[s:s + batch_size] for s in range(0, n, batch_size)]
+
+    tok_lock = threading.Lock()  # a fast tokenizer sets padding/truncation state per call: not thread-safe
+
+    def run(idx: list[int]) -> int:
+        with tok_lock:
             enc = scorer.tokenizer([inputs[i] for i in idx], padding=True, truncation=True,
                                    max_length=spec.max_tokens, return_tensors="pt")
+        with torch.inference_mode():
             out = scorer.net(enc["input_ids"], enc["attention_mask"])
-            calls += 1
             ps[idx] = torch.softmax(out["sentiment"].float() / ts.temperature, -1).numpy()
             pi[idx] = torch.sigmoid(out["intent"].float() / ti.temperature).numpy()
+        return len(idx)
+
+    if workers > 1 and len(batches) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(workers, len(batches)), thread_name_prefix="score") as ex:
+            for k in ex.map(run, batches):
+                if progress:
+                    progress(k)
+    else:
+        for idx in batches:
+            k = run(idx)
             if progress:
-                progress(len(idx))
+                progress(k)
     sent, unsure = decide_sentiment(ps, unsure_threshold)
-    return Predictions(ps, pi, calls, time.time() - t0, sent, unsure, decide_intent(pi, ti.threshold))
+    return Predictions(ps, pi, len(batches), time.time() - t0, sent, unsure, decide_intent(pi, ti.threshold))
 
 
 def predict_texts(settings, texts: Sequence[str], targets: Sequence[str | None] | None = None,
@@ -99,11 +120,12 @@ def predict_texts(settings, texts: Sequence[str], targets: Sequence[str | None] 
                   progress: Callable[[int], None] | None = None) -> Predictions:
     """Batch prediction for arbitrary texts (``brandmon predict`` / ``eval``); ``targets`` marks the brand."""
     scorer = get_scorer(settings, model, quantize)
-    set_threads(settings)
+    workers = set_threads(settings)
     targets = list(targets) if targets is not None else [None] * len(texts)
     inputs = [model_input(str(t or ""), target=tg if isinstance(tg, str) and tg else None,
                           max_chars=scorer.spec.max_chars) for t, tg in zip(texts, targets)]
-    return predict_inputs(scorer, inputs, settings.models.batch_size, progress, settings.models.unsure_threshold)
+    return predict_inputs(scorer, inputs, settings.models.batch_size, progress, settings.models.unsure_threshold,
+                          workers)
 
 
 # ---------------------------------------------------------------------------------------------- stage
@@ -132,7 +154,7 @@ def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, 
     from pipeline.store import utcnow
 
     scorer = get_scorer(settings, str(scorer_dir))
-    set_threads(settings)
+    workers = set_threads(settings)
     done = calls = 0
     total = len(pending)
     for s in range(0, total, chunk):  # write as we go so an interrupted run keeps its work
@@ -140,7 +162,8 @@ def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, 
         inputs = [model_input(c, target=mt, max_chars=scorer.spec.max_chars)
                   for c, mt in zip(part["context"], [m if isinstance(m, str) and m else None
                                                      for m in part["matched"]])]
-        pr = predict_inputs(scorer, inputs, settings.models.batch_size, None, settings.models.unsure_threshold)
+        pr = predict_inputs(scorer, inputs, settings.models.batch_size, None, settings.models.unsure_threshold,
+                            workers)
         calls += pr.calls
         now = utcnow()
         rows = pd.DataFrame({

@@ -101,3 +101,28 @@ def test_unknown_model_is_a_clear_error(tiny_settings, store):
 
     with pytest.raises(registry.ModelError, match="no scorer.json"):
         scoring.rescore(tiny_settings, store, "no-such-model")
+
+
+def test_parallel_workers_score_every_row_as_one_worker_does(tiny_settings):
+    """Batches on 3 threads at once: each row gets exactly the probabilities the sequential run gives it (rows of
+    different lengths land in different batches, so a mix-up would show)."""
+    import numpy as np
+
+    from models import registry, scoring
+
+    sc = registry.load_scorer(tiny_settings, None, quantize=True)
+    texts = [("Посылкин " + "очень " * (i % 9) + f"долго везёт заказ номер {i}") for i in range(40)]
+    seen: list[int] = []
+    one = scoring.predict_inputs(sc, texts, batch_size=4)
+    many = scoring.predict_inputs(sc, texts, batch_size=4, workers=3, progress=seen.append)
+    assert one.calls == many.calls == 10 and sum(seen) == 40
+    assert np.allclose(one.p_sentiment, many.p_sentiment, atol=1e-6)
+    assert np.allclose(one.p_intent, many.p_intent, atol=1e-6)
+    assert one.sentiment == many.sentiment and one.intent == many.intent
+    # the rows differ from each other, so equality above is not all-equal output
+    assert np.ptp(one.p_sentiment[:, 0]) > 1e-4
+
+    tiny_settings.models.threads, tiny_settings.models.workers = 2, 0
+    assert scoring.set_threads(tiny_settings) == 2
+    tiny_settings.models.workers = 1
+    assert scoring.set_threads(tiny_settings) == 1
