@@ -12,8 +12,9 @@ import json
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,19 @@ def set_threads(settings) -> int:
     w = max(1, min(settings.models.workers or n, n))
     torch.set_num_threads(max(1, n // w))
     return w
+
+
+@contextmanager
+def scoring_threads(settings) -> Iterator[int]:
+    """`set_threads` for the duration of a scoring call, then torch's thread count as it was (themes and other
+    stages later in the same process want every core inside their ops)."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        yield set_threads(settings)
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -120,12 +134,12 @@ def predict_texts(settings, texts: Sequence[str], targets: Sequence[str | None] 
                   progress: Callable[[int], None] | None = None) -> Predictions:
     """Batch prediction for arbitrary texts (``brandmon predict`` / ``eval``); ``targets`` marks the brand."""
     scorer = get_scorer(settings, model, quantize)
-    workers = set_threads(settings)
     targets = list(targets) if targets is not None else [None] * len(texts)
     inputs = [model_input(str(t or ""), target=tg if isinstance(tg, str) and tg else None,
                           max_chars=scorer.spec.max_chars) for t, tg in zip(texts, targets)]
-    return predict_inputs(scorer, inputs, settings.models.batch_size, progress, settings.models.unsure_threshold,
-                          workers)
+    with scoring_threads(settings) as workers:
+        return predict_inputs(scorer, inputs, settings.models.batch_size, progress,
+                              settings.models.unsure_threshold, workers)
 
 
 # ---------------------------------------------------------------------------------------------- stage
@@ -154,7 +168,6 @@ def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, 
     from pipeline.store import utcnow
 
     scorer = get_scorer(settings, str(scorer_dir))
-    workers = set_threads(settings)
     done = calls = 0
     total = len(pending)
     for s in range(0, total, chunk):  # write as we go so an interrupted run keeps its work
@@ -162,8 +175,9 @@ def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, 
         inputs = [model_input(c, target=mt, max_chars=scorer.spec.max_chars)
                   for c, mt in zip(part["context"], [m if isinstance(m, str) and m else None
                                                      for m in part["matched"]])]
-        pr = predict_inputs(scorer, inputs, settings.models.batch_size, None, settings.models.unsure_threshold,
-                            workers)
+        with scoring_threads(settings) as workers:
+            pr = predict_inputs(scorer, inputs, settings.models.batch_size, None,
+                                settings.models.unsure_threshold, workers)
         calls += pr.calls
         now = utcnow()
         rows = pd.DataFrame({

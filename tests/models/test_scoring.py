@@ -126,3 +126,22 @@ def test_parallel_workers_score_every_row_as_one_worker_does(tiny_settings):
     assert scoring.set_threads(tiny_settings) == 2
     tiny_settings.models.workers = 1
     assert scoring.set_threads(tiny_settings) == 1
+
+
+def test_scoring_gives_torch_threads_back(tiny_settings, store, mentions_factory):
+    """Scoring runs one intra-op thread per worker, and afterwards torch has the thread count it had (the theme
+    embedder later in the same flow wants every core)."""
+    import torch
+
+    from models import scoring
+
+    mentions_factory(store, ROWS)
+    tiny_settings.models.threads, tiny_settings.models.workers = 2, 2
+    torch.set_num_threads(2)
+    before = torch.get_num_threads()
+    seen = []
+    with scoring.scoring_threads(tiny_settings) as w:
+        seen.append((w, torch.get_num_threads()))
+    assert seen == [(2, 1)] and torch.get_num_threads() == before
+    assert scoring.score_pending(tiny_settings, store)["scored"] == 4
+    assert torch.get_num_threads() == before
