@@ -42,7 +42,7 @@ def exact_bucket(key: str) -> int:
 
 
 def word_hashes(key: str) -> list[int]:
-    return [zlib.crc32(w) for w in key.encode("utf-8").split()]
+    return list(map(zlib.crc32, key.encode("utf-8").split()))
 
 
 @lru_cache(maxsize=50_000)
@@ -142,7 +142,7 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
                 SELECT * FROM hits
                 QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY exact DESC, shared DESC, other) <= {MAX_CHECK}
             )
-            SELECT h.doc_id, h.exact, coalesce(d.dup_of, d.doc_id) AS first_id, d.text
+            SELECT h.doc_id, h.exact, h.shared, h.other, coalesce(d.dup_of, d.doc_id) AS first_id, d.text
             FROM best h JOIN documents d ON d.doc_id = h.other
             ORDER BY h.doc_id, h.exact DESC, h.shared DESC
             """
@@ -153,10 +153,17 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
         from pipeline.normalize import dedup_key
 
         key_of = dict(zip(ids, keys))
-        for doc_id, exact_hit, first_id, text in prior.itertuples(index=False):
+        stored: dict[str, frozenset] = {}  # a popular original is a candidate of many documents: key it once
+        for doc_id, exact_hit, shared, other, first_id, text in prior.itertuples(index=False):
             if doc_id in dup_of:
                 continue
-            if exact_hit or jaccard(shingles(key_of[doc_id]), shingles(dedup_key(text))) >= threshold:
+            if exact_hit or shared >= SURE_BANDS:
+                dup_of[doc_id] = first_id
+                continue
+            theirs = stored.get(other)
+            if theirs is None:
+                theirs = stored[other] = shingles(dedup_key(text))
+            if jaccard(shingles(key_of[doc_id]), theirs) >= threshold:
                 dup_of[doc_id] = first_id
 
     # --- within the batch, in order: a document is compared with the earlier originals sharing most bands
