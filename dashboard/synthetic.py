@@ -10,7 +10,7 @@ built column-wise with numpy/pandas and inserted as whole frames, so 1M mentions
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np

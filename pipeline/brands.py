@@ -501,7 +501,6 @@ class BrandMatcher:
         found: dict[str, Match] = {}
         doc: _Doc | None = None
         query_ok: dict[str, bool] = {}
-        rejected_ambiguous: set[str] = set()
         cache = self._lookup_cache
         for m in self._candidates.finditer(text):
             word = m.group().lower()
