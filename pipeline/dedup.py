@@ -144,7 +144,7 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
             )
             SELECT h.doc_id, h.exact, h.shared, h.other, coalesce(d.dup_of, d.doc_id) AS first_id, d.text
             FROM best h JOIN documents d ON d.doc_id = h.other
-            ORDER BY h.doc_id, h.exact DESC, h.shared DESC
+            ORDER BY h.doc_id, h.exact DESC, h.shared DESC, h.other  -- ties: same original every run
             """
         ).df()
     finally:
