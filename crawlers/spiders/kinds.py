@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from scrapy.http import Response
 
-from crawlers.parsers import PageResult, ParseError
+from crawlers.parsers import PageResult
 from crawlers.parsers.base import ThreadLink
 from crawlers.parsers.feed import parse_feed
 from crawlers.parsers.telegram import discussion_url, is_discussion_url
