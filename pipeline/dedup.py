@@ -48,13 +48,14 @@ def word_hashes(key: str) -> list[int]:
 @lru_cache(maxsize=50_000)
 def shingles(key: str) -> frozenset[tuple[str, ...]]:
     w = key.split()
-    return frozenset(tuple(w[i : i + 3]) for i in range(max(1, len(w) - 2)))
+    return frozenset(zip(w, w[1:], w[2:])) if len(w) >= 3 else frozenset([tuple(w)])
 
 
 def jaccard(a: set, b: set) -> float:
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter)  # |a ∪ b| without building the union
 
 
 def band_buckets(keys: Sequence[str], min_words: int) -> tuple[np.ndarray, np.ndarray]:

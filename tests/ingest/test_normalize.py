@@ -41,3 +41,13 @@ def test_context_window_cuts_at_sentence_or_word_boundaries():
     ctx, _ = context_window(long, 3000, 3008, 100)
     assert len(ctx) <= 2 * 100 + len(mention) and mention[:8] in ctx
     assert not ctx.startswith("лово") and not ctx.endswith("сло")
+
+
+def test_shingles_and_jaccard():
+    from pipeline.dedup import jaccard, shingles
+
+    assert shingles("а б в г") == frozenset({("а", "б", "в"), ("б", "в", "г")})
+    assert shingles("а б") == frozenset({("а", "б")}) and shingles("") == frozenset({()})
+    a, b = shingles("посылка пришла через две недели"), shingles("посылка пришла через три недели")
+    # 3 shingles each, 1 shared ("посылка пришла через"): 1 / 5
+    assert jaccard(a, b) == 1 / 5 and jaccard(a, a) == 1.0 and jaccard(a, frozenset()) == 0.0
