@@ -133,10 +133,41 @@ def _prepare(settings: Settings, store: Store, source: SourceConfig, since: date
             "sessions_before": len(list(run_dir.glob("session-*.json")))}
 
 
-def split_jobs(jobs: list[dict], processes: int) -> list[list[dict]]:
-    """Deal the sources round-robin over at most `processes` crawler processes (each reactor uses one core)."""
+def split_jobs(jobs: list[dict], processes: int, weights: list[float] | None = None) -> list[list[dict]]:
+    """Spread the sources over at most `processes` crawler processes (each reactor uses one core).
+
+    `weights` (e.g. pages of each source's last run) balance the load: heaviest first, each to the process with
+    the least so far, so one big forum does not share a process with the other big ones while another idles.
+    Without weights (or with equal ones) this deals round-robin. Each group keeps the jobs' given order."""
     n = max(1, min(processes, len(jobs)))
-    return [jobs[i::n] for i in range(n)]
+    w = list(weights) if weights is not None else [1.0] * len(jobs)
+    load = [0.0] * n
+    slot = [0] * len(jobs)
+    for i in sorted(range(len(jobs)), key=lambda i: -w[i]):  # stable: equal weights keep their order
+        p = min(range(n), key=lambda k: (load[k], k))
+        slot[i] = p
+        load[p] += w[i]
+    return [[j for i, j in enumerate(jobs) if slot[i] == p] for p in range(n)]
+
+
+def last_pages(store: Store, names: list[str]) -> dict[str, int]:
+    """Pages fetched by each source's latest finished run (what its next incremental crawl is likely to cost)."""
+    if not names:
+        return {}
+    rows = store.query(
+        "SELECT source_id, pages FROM crawl_runs WHERE finished_at IS NOT NULL AND pages IS NOT NULL "
+        "AND source_id IN (SELECT unnest(?)) "
+        "QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY finished_at DESC) = 1",
+        [list(names)],
+    )
+    return {s: int(p) for s, p in zip(rows["source_id"], rows["pages"])}
+
+
+def job_weights(store: Store, jobs: list[dict]) -> list[float]:
+    """Each job's expected pages; a source never crawled counts as the average known one (1 if none is known)."""
+    known = last_pages(store, [j["source"].name for j in jobs])
+    default = sum(known.values()) / len(known) if known else 1.0
+    return [float(known.get(j["source"].name, default)) or 1.0 for j in jobs]
 
 
 def _run_process(settings: Settings, jobs: list[dict], progress: Progress | None) -> int:
@@ -236,7 +267,7 @@ def crawl_sources(settings: Settings, store: Store, sources: list[str] | None = 
     t0 = time.monotonic()
     with log_context(stage="crawl"):
         jobs = [_prepare(settings, store, s, since, now) for s in chosen]
-        groups = split_jobs(jobs, settings.crawl.processes)
+        groups = split_jobs(jobs, settings.crawl.processes, job_weights(store, jobs))
         with ThreadPoolExecutor(len(groups)) as pool:  # each thread waits on its own crawler process
             rcs = list(pool.map(lambda g: _run_process(settings, g, progress), groups))
         rc_of = {id(j): rc for g, rc in zip(groups, rcs) for j in g}

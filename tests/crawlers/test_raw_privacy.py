@@ -56,3 +56,26 @@ def test_sources_are_dealt_over_processes():
     assert split_jobs(jobs, 2) == [[jobs[0], jobs[2], jobs[4]], [jobs[1], jobs[3]]]
     assert split_jobs(jobs[:1], 4) == [[jobs[0]]]  # never an empty process
     assert split_jobs(jobs, 0) == [jobs]
+    # weighted: heaviest first to the least loaded process (110 vs 105 pages; round-robin would give 115 vs 100)
+    assert split_jobs(jobs, 2, [100, 90, 10, 10, 5]) == [[jobs[0], jobs[3]], [jobs[1], jobs[2], jobs[4]]]
+    assert split_jobs(jobs, 2, [1.0] * 5) == split_jobs(jobs, 2)  # equal weights: round-robin
+
+
+def test_job_weights_come_from_each_sources_last_finished_run(store):
+    from datetime import datetime, timedelta, timezone
+    from types import SimpleNamespace
+
+    from crawlers.run import job_weights
+
+    t = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with store.write() as con:
+        for run, src, hours, fin, pages in [("r1", "big", 0, True, 40), ("r2", "big", 5, True, 400),
+                                           ("r3", "big", 9, False, 3), ("r4", "small", 1, True, 0),
+                                           ("r5", "mid", 2, True, 100)]:
+            con.execute("INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status, pages) "
+                        "VALUES (?, ?, ?, ?, 'ok', ?)",
+                        [run, src, t + timedelta(hours=hours), t + timedelta(hours=hours, minutes=9) if fin else None,
+                         pages])
+    jobs = [{"source": SimpleNamespace(name=n)} for n in ("big", "small", "mid", "new")]
+    # big: its latest finished run (400; the unfinished one does not count); small: 0 pages -> 1; new: the mean
+    assert job_weights(store, jobs) == [400.0, 1.0, 100.0, 500 / 3]
