@@ -201,7 +201,7 @@ def _lang(text: str, given: str | None) -> str:
     return "ru" if extra * 3 >= len(head) else "en"
 
 
-def _doc_rows(items: list[dict], ctx: _Ctx) -> tuple[pd.DataFrame, dict[str, int]]:
+def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str, int]]:
     mask, cfg = ctx.mask, ctx.settings.ingest
     rows = []
     links: dict[str, int] = {}
@@ -241,10 +241,12 @@ def _doc_rows(items: list[dict], ctx: _Ctx) -> tuple[pd.DataFrame, dict[str, int
         v = pd.to_numeric(df[c], errors="coerce")
         df[c] = v.where(v.abs() < 2**31).round().astype("Int64")
     df["rating"] = pd.to_numeric(df["rating"], errors="coerce")
+    df["ingested_at"] = now
+    df["updated_at"] = now
     return df.drop_duplicates("doc_id", keep="last"), links
 
 
-def _mention_rows(docs: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
+def _mention_rows(docs: pd.DataFrame, ctx: _Ctx, now) -> pd.DataFrame:
     chars = ctx.settings.models.context_chars
     match = ctx.matcher.match
     rows = []
@@ -254,8 +256,11 @@ def _mention_rows(docs: pd.DataFrame, ctx: _Ctx) -> pd.DataFrame:
             context, _ = context_window(text, m.start, m.end, chars)
             rows.append((stable_id(did, m.brand_id), did, m.brand_id, m.start, m.end, m.matched, context,
                          text_hash(context)))
-    return pd.DataFrame(rows, columns=["mention_id", "doc_id", "brand_id", "span_start", "span_end", "matched",
-                                       "context", "context_hash"])
+    df = pd.DataFrame(rows, columns=["mention_id", "doc_id", "brand_id", "span_start", "span_end", "matched",
+                                     "context", "context_hash"])
+    df["created_at"] = now
+    df["updated_at"] = now
+    return df
 
 
 _META = ["likes", "views", "replies", "reach"]
@@ -289,26 +294,9 @@ def link_parents(con, batch: pd.DataFrame) -> int:
         con.unregister("__batch")
 
 
-@dataclass
-class _Prepared:
-    """A batch after the CPU-bound, database-free work: documents, link counts, every document's mentions and
-    dedup keys (pure: no store, no clock)."""
-
-    docs: pd.DataFrame
-    links: dict[str, int]
-    mentions: pd.DataFrame
-    keys: dict[str, str]
-
-
-def _prepare(items: list[dict], ctx: _Ctx) -> _Prepared:
-    docs, links = _doc_rows(items, ctx)
-    keys = dict(zip(docs["doc_id"].tolist(), map(dedup_key, docs["text"].tolist())))
-    return _Prepared(docs, links, _mention_rows(docs, ctx), keys)
-
-
-def _apply(prep: _Prepared, ctx: _Ctx, counts: Counter, by_brand: Counter) -> None:
+def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Counter) -> None:
     now = utcnow()
-    docs, links = prep.docs.assign(ingested_at=now, updated_at=now), prep.links
+    docs, links = _doc_rows(items, ctx, now)
     cfg = ctx.settings.ingest
     # what is stored already: a read-only connection, so readers are not blocked while we work
     with ctx.store.read() as con:
@@ -333,9 +321,8 @@ def _apply(prep: _Prepared, ctx: _Ctx, counts: Counter, by_brand: Counter) -> No
     meta = docs.loc[unchanged & ~docs["doc_id"].isin(same_meta), ["doc_id"] + _META]
     if fresh.empty and meta.empty:
         return
-    # brand matching (done in _prepare, before the write transaction takes the file lock) for what is new
-    mentions = prep.mentions[prep.mentions["doc_id"].isin(set(fresh["doc_id"]))].assign(created_at=now,
-                                                                                       updated_at=now)
+    # brand matching is the CPU-heavy part: done before the write transaction takes the file lock
+    mentions = _mention_rows(fresh, ctx, now)
 
     with ctx.store.write() as con:
         if not meta.empty:
@@ -345,7 +332,7 @@ def _apply(prep: _Prepared, ctx: _Ctx, counts: Counter, by_brand: Counter) -> No
 
         # duplicates: new and edited documents against everything stored and each other
         order = fresh["posted_at"].rank(method="first", na_option="bottom").fillna(0)
-        dd = pd.DataFrame({"doc_id": fresh["doc_id"], "key": fresh["doc_id"].map(prep.keys), "order": order})
+        dd = pd.DataFrame({"doc_id": fresh["doc_id"], "key": fresh["text"].map(dedup_key), "order": order})
         if changed_ids:
             con.register("__chg", pd.DataFrame({"doc_id": sorted(changed_ids)}))
             con.execute("DELETE FROM doc_lsh WHERE doc_id IN (SELECT doc_id FROM __chg)")
@@ -509,7 +496,7 @@ def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher:
     with log_context(stage="ingest", run_id=run_id):
         files = raw_files(run_dir)
         for batch in _batches(files, cfg, problems, errors):
-            _apply(_prepare(batch, ctx), ctx, counts, by_brand)
+            _process_batch(batch, ctx, counts, by_brand)
             if progress:
                 progress(len(batch))
         with store.write() as con:
