@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 
@@ -17,11 +18,16 @@ def write_sources_yaml(path: Path, names: list[str], base: str = "http://127.0.0
 
 
 def bump(counter: Path, key: str) -> int:
-    """Count calls across processes and retries in a JSON file; returns this call's number (1-based)."""
-    data = json.loads(counter.read_text()) if counter.exists() else {}
-    data[key] = data.get(key, 0) + 1
-    counter.write_text(json.dumps(data))
-    return data[key]
+    """Count calls across processes and retries in a JSON file; returns this call's number (1-based).
+
+    Read-modify-write under an exclusive lock: crawls fanned out on the task runner call this at the same time,
+    and a reader must never see the file half written."""
+    with open(counter.with_name(counter.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(counter.read_text()) if counter.exists() else {}
+        data[key] = data.get(key, 0) + 1
+        counter.write_text(json.dumps(data))
+        return data[key]
 
 
 def calls(counter: Path) -> dict:
