@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -54,6 +55,12 @@ def _is_lock_error(e: Exception) -> bool:
     return "lock" in msg or "conflicting lock" in msg or "could not set lock" in msg
 
 
+# Connections to one file in one process share a DuckDB instance that the last close tears down; opening while
+# another thread closes raced (a fresh connection without the pandas scan: "pandas_scan does not exist" in
+# fanned-out crawls). Opening and closing are quick, so they take turns.
+_OPEN_CLOSE = threading.Lock()
+
+
 class Store:
     """A DuckDB file. Cheap to construct; connections are opened per transaction."""
 
@@ -75,7 +82,8 @@ class Store:
         delay = 0.01
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                with _OPEN_CLOSE:
+                    return duckdb.connect(str(self.path), read_only=read_only)
             except (duckdb.IOException, duckdb.ConnectionException) as e:
                 if not _is_lock_error(e):
                     raise StoreError(f"{self.path}: cannot open database: {e}") from e
@@ -100,7 +108,8 @@ class Store:
                 raise
             con.execute("COMMIT")
         finally:
-            con.close()
+            with _OPEN_CLOSE:
+                con.close()
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -109,7 +118,8 @@ class Store:
         try:
             yield con
         finally:
-            con.close()
+            with _OPEN_CLOSE:
+                con.close()
 
     # ----------------------------------------------------------------------------------- schema
 
