@@ -106,12 +106,71 @@ class NaiveMatcher:
         return found
 
 
+def result_digest(store) -> dict[str, str | int]:
+    """Counts and content hashes of what ingest stored (timestamps left out): two runs of different code on the
+    same posts must print the same line."""
+    import hashlib
+
+    out: dict[str, str | int] = {}
+    q = store.query("""
+        SELECT count(*) AS docs, count(dup_of) AS dups, count(*) FILTER (WHERE spam) AS spam,
+               count(*) FILTER (WHERE text LIKE '%[EMAIL]%') AS email,
+               count(*) FILTER (WHERE text LIKE '%[PHONE]%') AS phone,
+               count(*) FILTER (WHERE text LIKE '%[ORDER]%') AS "order",
+               count(*) FILTER (WHERE text LIKE '%[CARD]%') AS card,
+               (SELECT count(*) FROM doc_lsh) AS lsh_rows, (SELECT count(*) FROM authors) AS authors
+        FROM documents""")
+    out.update({k: int(v) for k, v in q.iloc[0].items()})
+    for name, sql in (
+        ("documents", "SELECT doc_id, text, text_hash, lang, dup_of, spam, spam_reasons_json, author_key, parent_id "
+                      "FROM documents ORDER BY doc_id"),
+        ("mentions", "SELECT mention_id, doc_id, brand_id, span_start, span_end, matched, context_hash "
+                     "FROM mentions ORDER BY mention_id"),
+        ("doc_lsh", "SELECT band, bucket, doc_id FROM doc_lsh ORDER BY ALL"),
+        ("authors_rows", "SELECT author_key, source_id, name, posts FROM authors ORDER BY author_key"),
+    ):
+        out[name] = hashlib.sha1(store.query(sql).to_csv(index=False).encode()).hexdigest()[:12]
+    return out
+
+
+def profile_stages() -> dict[str, float]:
+    """Wrap the stage functions ingest calls with wall-time accumulators; returns the (live) totals."""
+    import functools
+
+    from pipeline import dedup, facts, ingest, spam
+    from pipeline.store import Store
+
+    totals: dict[str, float] = {}
+
+    def wrap(owner, attr, name):
+        fn = getattr(owner, attr)
+
+        @functools.wraps(fn)
+        def timed(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                totals[name] = totals.get(name, 0.0) + time.perf_counter() - t0
+
+        setattr(owner, attr, timed)
+
+    for attr in ("_doc_rows", "_mention_rows", "find_duplicates", "spam_reasons", "link_parents"):
+        if hasattr(ingest, attr):
+            wrap(ingest, attr, attr.lstrip("_"))
+    wrap(facts, "refresh", "facts")
+    wrap(Store, "upsert", "upserts")
+    return totals
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=200_000)
     ap.add_argument("--baseline-posts", type=int, default=5_000)
     ap.add_argument("--real-texts", type=int, default=5_000,
                     help="also compare the matchers on this many real tweets from ../shared/data (if present)")
+    ap.add_argument("--profile", action="store_true",
+                    help="time each ingest stage (perf_counter around the stage functions; adds a little overhead)")
     args = ap.parse_args()
 
     from pipeline.brands import build_matcher
@@ -145,9 +204,11 @@ def main() -> None:
         n_naive = sum(len(naive.match(s)) for s in sample)
         t_naive = time.process_time() - t
 
+        stages = profile_stages() if args.profile else None
         t, c = time.perf_counter(), time.process_time()
         r = ingest_pending(settings, store, run_id="bench")
         elapsed, cpu = time.perf_counter() - t, time.process_time() - c
+        digests = result_digest(store)
 
     real = ROOT.parent / "shared" / "data" / "sentiment" / "train.csv"
     if args.real_texts and real.exists():
@@ -169,6 +230,11 @@ def main() -> None:
     # on a shared machine wall time includes waiting for the CPU; CPU time of this process is the fairer number
     print(f"end to end: {cpu:.1f} s CPU   ->  {docs / cpu:,.0f} documents/s, {r['mentions'] / cpu:,.0f} mentions/s "
           f"per CPU-second (DuckDB's own threads add to this)")
+    print("mentions by brand:", dict(sorted(r["mentions_by_brand"].items())))
+    print("result:", "  ".join(f"{k}={v}" for k, v in digests.items()))
+    if stages:
+        print("stages (wall s):", "  ".join(f"{k} {v:.1f}" for k, v in sorted(stages.items(), key=lambda x: -x[1])),
+              f" other {elapsed - sum(stages.values()):.1f}")
     print(f"matching only (CPU time), {len(sample):,} posts: brandmon {len(sample) / t_fast:,.0f} posts/s "
           f"({n_fast} mentions), naive lemmatize-every-word {len(sample) / t_naive:,.0f} posts/s ({n_naive} mentions)"
           f"  ->  {t_naive / t_fast:.1f}x faster")
