@@ -1,8 +1,8 @@
 """Metrics and labelled-CSV reading for `brandmon eval` / `predict` / `train`.
 
 The metric code is plain numpy (a test checks it equals scikit-learn's on a fixed prediction file), so reports
-have one definition everywhere: accuracy, macro-F1 over the classes present in truth or predictions, the
-positive/negative macro-F1 used in SentiRuEval, per-class precision/recall/F1/support and a confusion matrix.
+have one definition everywhere: accuracy, macro-F1 over the classes present in truth or predictions, support-weighted F1,
+the positive/negative macro-F1 used in SentiRuEval, per-class precision/recall/F1/support and a confusion matrix.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str],
         cm[idx[t], idx[p]] += 1
     per_class = {}
     f1s = []
+    weighted = 0.0
     for i, lab in enumerate(labels):
         tp = cm[i, i]
         fp = cm[:, i].sum() - tp
@@ -73,6 +74,7 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str],
         p, r, f = f1_from_counts(tp, fp, fn)
         per_class[lab] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
                           "support": int(cm[i, :].sum())}
+        weighted += f * cm[i, :].sum()
         if lab in present:
             f1s.append(f)
     n = len(y_true)
@@ -82,6 +84,8 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str],
         "accuracy": round(float(np.trace(cm) / n), 4) if n else 0.0,
         "macro_f1": round(float(np.mean(f1s)), 4) if f1s else 0.0,
         "f1_pos_neg_macro": round(float(np.mean(pn)), 4) if pn else None,
+        # support-weighted, as published Russian sentiment results are often quoted (macro stays the headline)
+        "weighted_f1": round(float(weighted / n), 4) if n else 0.0,
         "per_class": per_class,
         "labels": labels,
         "confusion": cm.tolist(),

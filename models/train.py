@@ -572,6 +572,13 @@ def _f(x) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
+def _weighted_f1(report: dict) -> float | None:
+    """Support-weighted F1 from a report's per-class rows (older reports did not store it)."""
+    pc = report.get("per_class", {})
+    n = sum(v["support"] for v in pc.values())
+    return sum(v["f1"] * v["support"] for v in pc.values()) / n if n else None
+
+
 def write_model_card(out_dir: Path) -> Path:
     """MODEL_CARD.md from the scorer spec: data, held-out metrics, date, base checksum."""
     from models import registry
@@ -608,12 +615,12 @@ def write_model_card(out_dir: Path) -> Path:
                 lines.append(f"| {src} | {r.get('n', '-')} | {_f(r.get('macro_f1'))} | " +
                              " | ".join(_f(pc[lab]["f1"]) if lab in pc else "-" for lab in ts.labels) + " |")
         else:
-            lines += ["| source | n | macro-F1 | F1 pos/neg macro | accuracy | F1 neg | F1 neu | F1 pos |",
-                      "|---|---|---|---|---|---|---|---|"]
+            lines += ["| source | n | macro-F1 | weighted F1 | F1 pos/neg macro | accuracy | F1 neg | F1 neu | F1 pos |",
+                      "|---|---|---|---|---|---|---|---|---|"]
             rows = [("all", m["test"])] + list(m.get("test_by_source", {}).items())
             for src, r in rows:
                 pc = r.get("per_class", {})
-                lines.append(f"| {src} | {r.get('n', '-')} | {_f(r.get('macro_f1'))} | "
+                lines.append(f"| {src} | {r.get('n', '-')} | {_f(r.get('macro_f1'))} | {_f(_weighted_f1(r))} | "
                              f"{_f(r.get('f1_pos_neg_macro'))} | {_f(r.get('accuracy'))} | " +
                              " | ".join(_f(pc[lab]["f1"]) if lab in pc else "-" for lab in ts.labels) + " |")
             if m.get("calibration_ece") is not None:

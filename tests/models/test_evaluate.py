@@ -20,6 +20,7 @@ def test_metrics_equal_scikit_learn_on_fixed_predictions():
     assert rep["n"] == 20
     assert rep["accuracy"] == pytest.approx(accuracy_score(df.label, df.pred), abs=1e-4)
     assert rep["macro_f1"] == pytest.approx(f1_score(df.label, df.pred, average="macro"), abs=1e-4)
+    assert rep["weighted_f1"] == pytest.approx(f1_score(df.label, df.pred, average="weighted"), abs=1e-4)
     assert rep["f1_pos_neg_macro"] == pytest.approx(
         f1_score(df.label, df.pred, labels=["positive", "negative"], average="macro"), abs=1e-4)
     p, r, f, s = precision_recall_fscore_support(df.label, df.pred, labels=labels, zero_division=0)
