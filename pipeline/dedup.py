@@ -58,57 +58,177 @@ def jaccard(a: set, b: set) -> float:
     return inter / (len(a) + len(b) - inter)  # |a ∪ b| without building the union
 
 
+class _Words:
+    """The words of many dedup keys as integer codes (one vocabulary for all of them): `lens[d]` words of
+    key d, `codes` their codes end to end, `vocab` the words by code. Keys are `dedup_key` output (words
+    separated by single spaces). `add` appends more keys to the same vocabulary."""
+
+    def __init__(self, keys: Sequence[str]):
+        self.index: dict[str, int] = {}
+        self.vocab: list[str] = []
+        self.lens = np.zeros(0, dtype=np.int64)
+        self.codes = np.zeros(0, dtype=np.int64)
+        self.add(keys)
+
+    def add(self, keys: Sequence[str]) -> None:
+        # map/chain/dict.fromkeys keep the per-word loop in C
+        split = list(map(str.split, keys))
+        lens = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
+        toks = list(chain.from_iterable(split))
+        index = self.index
+        new = [w for w in dict.fromkeys(toks) if w not in index]
+        index.update(zip(new, range(len(index), len(index) + len(new))))
+        self.vocab += new
+        codes = np.fromiter(map(index.__getitem__, toks), dtype=np.int64, count=len(toks))
+        self.lens = np.concatenate([self.lens, lens])
+        self.codes = np.concatenate([self.codes, codes])
+        self.starts = np.concatenate([[0], np.cumsum(self.lens)[:-1]]).astype(np.int64)
+
+    def shingle_positions(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(word position of each 3-shingle's first word, its document) for `docs`, all with >= 3 words."""
+        lens = self.lens[docs] - 2
+        return _gather(self.starts[docs], lens), np.repeat(docs, lens)
+
+
+def _gather(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenated ranges [starts[i], starts[i] + lens[i])."""
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(lens) - lens
+    return np.arange(total, dtype=np.int64) - np.repeat(offsets - starts, lens)
+
+
+def _minhash_buckets(words: _Words, docs: np.ndarray) -> np.ndarray:
+    """LSH band buckets, shape (len(docs), BANDS), of documents with >= 3 words."""
+    if len(docs) == 0:
+        return np.zeros((0, BANDS), dtype=np.uint64)
+    # crc32 of each distinct word once (persisted buckets depend on exactly this hash)
+    crc = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words.vocab), dtype=np.uint64,
+                      count=len(words.vocab))
+    p, _ = words.shingle_positions(docs)
+    flat = crc[words.codes]
+    with np.errstate(over="ignore"):
+        sh = flat[p] * _M1 + flat[p + 1] * _M2 + flat[p + 2] * _M3
+        sh ^= sh >> np.uint64(29)
+    n_sh = words.lens[docs] - 2
+    sh_starts = np.concatenate([[0], np.cumsum(n_sh)[:-1]])
+    # one permutation at a time over all shingles of the batch: a 1-D reduceat over a vector that stays in
+    # cache is ~20x faster than one (shingles x 64) matrix reduced along axis 0
+    out = np.empty((NUM_PERM, len(docs)), dtype=np.uint64)
+    v = np.empty_like(sh)
+    with np.errstate(over="ignore"):
+        for k in range(NUM_PERM):
+            np.multiply(sh, _A[k], out=v)
+            np.add(v, _B[k], out=v)
+            np.right_shift(v, np.uint64(32), out=v)
+            out[k] = np.minimum.reduceat(v, sh_starts)
+    bands = np.ascontiguousarray(out.T).reshape(len(docs), BANDS, ROWS)
+    with np.errstate(over="ignore"):
+        buckets = (bands * _BAND_MUL[None, None, :]).sum(axis=2, dtype=np.uint64)
+        buckets ^= np.arange(BANDS, dtype=np.uint64)[None, :] * _M3  # distinct buckets per band
+    return buckets
+
+
 def band_buckets(keys: Sequence[str], min_words: int) -> tuple[np.ndarray, np.ndarray]:
     """MinHash LSH buckets for many dedup keys at once.
 
     Returns (doc_index, buckets) where buckets has shape (len(doc_index), BANDS); documents with fewer than
     `min_words` words get none.
     """
-    hashes: list[list[int]] = []
-    idx: list[int] = []
-    for i, k in enumerate(keys):
-        h = word_hashes(k)
-        if len(h) >= max(3, min_words):
-            hashes.append(h)
-            idx.append(i)
-    if not idx:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, BANDS), dtype=np.uint64)
-    lens = np.fromiter(map(len, hashes), dtype=np.int64, count=len(hashes))
-    flat = np.array(list(chain.from_iterable(hashes)), dtype=np.uint64)
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-    # 3-shingle hash at every position that has two more words in the same document
-    pos = np.arange(len(flat))
-    doc_of = np.repeat(np.arange(len(lens)), lens)
-    ok = pos + 2 < (starts + lens)[doc_of]
-    p = pos[ok]
-    with np.errstate(over="ignore"):
-        sh = flat[p] * _M1 + flat[p + 1] * _M2 + flat[p + 2] * _M3
-        sh ^= sh >> np.uint64(29)
-    sh_doc = doc_of[ok]
-    sh_starts = np.concatenate([[0], np.cumsum(np.bincount(sh_doc, minlength=len(lens)))[:-1]])
-    out = np.empty((len(lens), NUM_PERM), dtype=np.uint64)
-    chunk = 200_000  # shingles per matrix: bounds memory at ~100 MB
-    # process whole documents per chunk so reduceat never spans a chunk edge
-    d0 = 0
-    while d0 < len(lens):
-        s0 = sh_starts[d0]
-        d1 = int(np.searchsorted(sh_starts, s0 + chunk, side="right"))
-        d1 = max(d1, d0 + 1)
-        s1 = sh_starts[d1] if d1 < len(lens) else len(sh)
-        with np.errstate(over="ignore"):
-            mat = (sh[s0:s1, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
-        out[d0:d1] = np.minimum.reduceat(mat, sh_starts[d0:d1] - s0, axis=0)
-        d0 = d1
-    bands = out.reshape(len(lens), BANDS, ROWS)
-    with np.errstate(over="ignore"):
-        buckets = (bands * _BAND_MUL[None, None, :]).sum(axis=2, dtype=np.uint64)
-        buckets ^= np.arange(BANDS, dtype=np.uint64)[None, :] * _M3  # distinct buckets per band
-    return np.asarray(idx, dtype=np.int64), buckets
+    words = _Words(keys)
+    idx = np.flatnonzero(words.lens >= max(3, min_words))
+    return idx, _minhash_buckets(words, idx)
+
+
+class _ShingleSets:
+    """Word 3-shingle sets of many keys as sorted integer arrays, for exact Jaccard of many pairs at once.
+
+    A shingle is its three word codes packed into one integer (exact while the vocabulary has < 2**21 words),
+    then replaced by its rank among all distinct shingles so (pair, shingle) fits one int64."""
+
+    def __init__(self, keys: Sequence[str], words: _Words | None = None):
+        self.keys = keys
+        w = words or _Words(keys)
+        self.exact = len(w.vocab) < 2**21
+        self.lens = np.zeros(len(keys), dtype=np.int64)
+        self.starts = np.zeros(len(keys), dtype=np.int64)
+        self.ranks = np.zeros(0, dtype=np.int64)
+        self.n_ranks = 1
+        self.short = w.lens < 3  # one "shingle" of the whole (short) text: left to the set-based jaccard
+        docs = np.flatnonzero(~self.short)
+        if not self.exact or len(docs) == 0:
+            return
+        p, doc_of = w.shingle_positions(docs)
+        c = w.codes
+        packed = (c[p] << 42) | (c[p + 1] << 21) | c[p + 2]
+        # (np.unique without return_inverse takes a hash path that is ~10x slower than sorting here)
+        uniq, rank = np.unique(packed, return_inverse=True)
+        self.n_ranks = max(len(uniq), 1)
+        key = np.sort(doc_of * self.n_ranks + rank.reshape(-1))
+        key = key[np.concatenate([[True], key[1:] != key[:-1]])]  # per document: sorted, distinct
+        doc = key // self.n_ranks
+        self.ranks = key % self.n_ranks
+        self.starts = np.searchsorted(doc, np.arange(len(keys)), side="left").astype(np.int64)
+        self.lens = np.searchsorted(doc, np.arange(len(keys)), side="right") - self.starts
+
+    def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Jaccard of the shingle sets of keys a[i] and b[i], for every i (float64, as `jaccard`)."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        out = np.zeros(len(a), dtype=np.float64)
+        if len(a) == 0:
+            return out
+        slow = self.short[a] | self.short[b] if self.exact else np.ones(len(a), dtype=bool)
+        fast = np.flatnonzero(~slow)
+        if len(fast):
+            fa, fb = a[fast], b[fast]
+            la, lb = self.lens[fa], self.lens[fb]
+            pair = np.arange(len(fast), dtype=np.int64)
+            ka = np.repeat(pair, la) * self.n_ranks + self.ranks[_gather(self.starts[fa], la)]
+            pb = np.repeat(pair, lb)
+            kb = pb * self.n_ranks + self.ranks[_gather(self.starts[fb], lb)]
+            pos = np.minimum(np.searchsorted(ka, kb), max(len(ka) - 1, 0))
+            hit = ka[pos] == kb if len(ka) else np.zeros(len(kb), dtype=bool)
+            inter = np.bincount(pb[hit], minlength=len(fast))
+            out[fast] = inter / (la + lb - inter)
+        for i in np.flatnonzero(slow).tolist():
+            out[i] = jaccard(shingles(self.keys[a[i]]), shingles(self.keys[b[i]]))
+        return out
+
+
+def _batch_candidates(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each document (rows in batch order), the earlier documents to check: per band the earliest document
+    of its bucket, ranked by how many bands it shares (ties: the earliest). Returns (cand, shared), both
+    (n, MAX_CHECK); cand is -1 where there is none."""
+    n = len(buckets)
+    reps = np.empty((n, BANDS), dtype=np.int64)
+    order_n = np.arange(n)
+    for band in range(BANDS):
+        _, inv = np.unique(buckets[:, band], return_inverse=True)
+        inv = inv.reshape(-1)
+        first = np.full(int(inv.max()) + 1, n, dtype=np.int64)
+        np.minimum.at(first, inv, order_n)
+        reps[:, band] = first[inv]
+    same = reps[:, :, None] == reps[:, None, :]
+    count = same.sum(axis=2)
+    first_col = ~np.tril(same, -1).any(axis=2)  # the first column holding that document
+    ok = (reps < order_n[:, None]) & first_col
+    big = (BANDS + 1) * (n + 1)
+    rank = np.where(ok, (BANDS - count) * (n + 1) + reps, big)
+    top = np.sort(rank, axis=1)[:, :MAX_CHECK]
+    valid = top < big
+    cand = np.where(valid, top % (n + 1), -1)
+    shared = np.where(valid, BANDS - top // (n + 1), 0)
+    return cand, shared
 
 
 def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: int) -> tuple[dict[str, str], pd.DataFrame]:
     """Duplicates among `batch` (columns doc_id, key, order; new or changed documents only) and against every
     document already in `doc_lsh`. Returns ({doc_id: first doc_id}, the doc_lsh rows to store for the batch).
+
+    Every candidate pair's exact Jaccard is computed up front in one vectorised step; the verdicts are then
+    taken in batch order, so a copy of a copy points at the first original.
     """
     if batch.empty:
         return {}, pd.DataFrame(columns=["band", "bucket", "doc_id"])
@@ -116,7 +236,9 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
     ids = batch["doc_id"].tolist()
     keys = batch["key"].tolist()
     exact = np.fromiter((exact_bucket(k) for k in keys), dtype=np.uint64, count=len(keys))
-    near_idx, near_buckets = band_buckets(keys, min_words)
+    words = _Words(keys)
+    near_idx = np.flatnonzero(words.lens >= max(3, min_words))
+    near_buckets = _minhash_buckets(words, near_idx)
 
     rows = pd.DataFrame(
         {
@@ -139,35 +261,57 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
                 WHERE l.doc_id NOT IN (SELECT doc_id FROM __lsh_batch)
                 GROUP BY ALL
             ),
-            best AS (
-                SELECT * FROM hits
-                QUALIFY row_number() OVER (PARTITION BY doc_id ORDER BY exact DESC, shared DESC, other) <= {MAX_CHECK}
+            best AS (  -- top MAX_CHECK per document (min_by with n: several times cheaper than a window)
+                SELECT doc_id, unnest(min_by({{'exact': exact, 'shared': shared, 'other': other}},
+                                             (NOT exact, -shared, other), {MAX_CHECK}), recursive := true)
+                FROM hits GROUP BY doc_id
             )
-            SELECT h.doc_id, h.exact, h.shared, h.other, coalesce(d.dup_of, d.doc_id) AS first_id, d.text
+            SELECT h.doc_id, h.exact, h.shared, h.other, coalesce(d.dup_of, d.doc_id) AS first_id,
+                   CASE WHEN NOT h.exact AND h.shared < {SURE_BANDS} THEN d.text END AS text
             FROM best h JOIN documents d ON d.doc_id = h.other
             ORDER BY h.doc_id, h.exact DESC, h.shared DESC, h.other  -- ties: same original every run
             """
-        ).df()
+        ).fetchall()
     finally:
         con.unregister("__lsh_batch")
-    if not prior.empty:
-        from pipeline.normalize import dedup_key
 
-        key_of = dict(zip(ids, keys))
-        stored: dict[str, frozenset] = {}  # a popular original is a candidate of many documents: key it once
-        for doc_id, exact_hit, shared, other, first_id, text in prior.itertuples(index=False):
-            if doc_id in dup_of:
-                continue
-            if exact_hit or shared >= SURE_BANDS:
-                dup_of[doc_id] = first_id
-                continue
-            theirs = stored.get(other)
-            if theirs is None:
-                theirs = stored[other] = shingles(dedup_key(text))
-            if jaccard(shingles(key_of[doc_id]), theirs) >= threshold:
-                dup_of[doc_id] = first_id
+    # the stored texts that need an exact Jaccard (a popular original is keyed once)
+    from pipeline.normalize import dedup_key
 
-    # --- within the batch, in order: a document is compared with the earlier originals sharing most bands
+    pos_of = {d: i for i, d in enumerate(ids)}
+    stored_pos: dict[str, int] = {}
+    stored_keys: list[str] = []
+    prior_pairs: list[tuple[int, int]] = []
+    for doc_id, exact_hit, shared, other, _first, text in prior:
+        if not exact_hit and shared < SURE_BANDS:
+            j = stored_pos.get(other)
+            if j is None:
+                j = stored_pos[other] = len(keys) + len(stored_keys)
+                stored_keys.append(dedup_key(text))
+            prior_pairs.append((pos_of[doc_id], j))
+
+    cand = shared_n = np.zeros((0, MAX_CHECK), dtype=np.int64)
+    if len(near_idx) > 1:
+        cand, shared_n = _batch_candidates(near_buckets)
+    check = (cand >= 0) & (shared_n < SURE_BANDS)
+    batch_a = near_idx[np.nonzero(check)[0]]
+    batch_b = near_idx[cand[check]]
+    words.add(stored_keys)
+    sets = _ShingleSets(keys + stored_keys, words)
+    pa = np.fromiter((a for a, _ in prior_pairs), dtype=np.int64, count=len(prior_pairs))
+    pb = np.fromiter((b for _, b in prior_pairs), dtype=np.int64, count=len(prior_pairs))
+    jac = sets.jaccard(np.concatenate([pa, batch_a]), np.concatenate([pb, batch_b])) >= threshold
+    prior_ok = iter(jac[: len(prior_pairs)].tolist())
+    batch_ok = np.zeros(cand.shape, dtype=bool)
+    batch_ok[check] = jac[len(prior_pairs):]
+
+    for doc_id, exact_hit, shared, _other, first_id, _text in prior:
+        needs = not exact_hit and shared < SURE_BANDS
+        ok = next(prior_ok) if needs else True
+        if doc_id not in dup_of and ok:
+            dup_of[doc_id] = first_id
+
+    # --- within the batch, in order: exact copies first, then near ones (earlier originals sharing most bands)
     first_by_exact: dict[int, int] = {}
     for i, b in enumerate(exact.tolist()):
         if ids[i] in dup_of:
@@ -176,36 +320,17 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
         if j != i:
             dup_of[ids[i]] = dup_of.get(ids[j], ids[j])
     if len(near_idx) > 1:
-        # per band, the earliest document in each bucket (numpy); a document's candidates are the earliest
-        # documents of its 16 buckets, ranked by how many bands they share
-        n = len(near_idx)
-        reps = np.empty((n, BANDS), dtype=np.int64)
-        order_n = np.arange(n)
-        for band in range(BANDS):
-            _, inv = np.unique(near_buckets[:, band], return_inverse=True)
-            first = np.full(int(inv.max()) + 1, n, dtype=np.int64)
-            np.minimum.at(first, inv, order_n)
-            reps[:, band] = first[inv]
-        has_earlier = (reps < order_n[:, None]).any(axis=1)
-        cache: dict[int, frozenset] = {}
-
-        def sh(r: int) -> frozenset:
-            if r not in cache:
-                cache[r] = shingles(keys[near_idx[r]])
-            return cache[r]
-
         near_list = near_idx.tolist()
-        for r in np.flatnonzero(has_earlier).tolist():
+        sure = shared_n >= SURE_BANDS  # 12+ of 16 bands agreeing happens by chance only for near-identical texts
+        for r in np.flatnonzero(cand[:, 0] >= 0).tolist():
             i = near_list[r]
             if ids[i] in dup_of:
                 continue
-            shared: dict[int, int] = {}
-            for j in reps[r].tolist():
-                if j < r:
-                    shared[j] = shared.get(j, 0) + 1
-            for j in sorted(shared, key=lambda j: (-shared[j], j))[:MAX_CHECK]:
-                # 12+ of 16 bands agreeing happens by chance only for near-identical texts
-                if shared[j] >= SURE_BANDS or jaccard(sh(r), sh(j)) >= threshold:
+            for c in range(MAX_CHECK):
+                j = int(cand[r, c])
+                if j < 0:
+                    break
+                if sure[r, c] or batch_ok[r, c]:
                     first_id = ids[near_list[j]]
                     dup_of[ids[i]] = dup_of.get(first_id, first_id)
                     break
@@ -223,22 +348,31 @@ def _cap_buckets(con: Any, rows: pd.DataFrame) -> pd.DataFrame:
     the size of the database. A true copy shares most of its 16 bands with its original, so the earliest few
     documents of a bucket are enough to find it. Exact-text buckets (band -1) hold one original each anyway.
     """
-    near = rows["band"] != EXACT_BAND
+    near = (rows["band"] != EXACT_BAND).to_numpy()
     if not near.any():
         return rows
-    con.register("__cap", rows.loc[near, ["band", "bucket"]].drop_duplicates())
+    band = rows["band"].to_numpy()[near]
+    bucket = rows["bucket"].to_numpy()[near]
+    # rank of each row within its (band, bucket), in row order (lexsort is stable)
+    order = np.lexsort((bucket, band))
+    sb, sk = band[order], bucket[order]
+    new_group = np.concatenate([[True], (sb[1:] != sb[:-1]) | (sk[1:] != sk[:-1])])
+    group_sorted = np.cumsum(new_group) - 1
+    starts = np.flatnonzero(new_group)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order)) - starts[group_sorted]
+    group = np.empty(len(order), dtype=np.int64)
+    group[order] = group_sorted
+    groups = pd.DataFrame({"band": sb[starts], "bucket": sk[starts], "g": np.arange(len(starts))})
+    con.register("__cap", groups)
     try:
         have = con.execute(
-            "SELECT l.band, l.bucket, count(*) AS n FROM doc_lsh l JOIN __cap c USING (band, bucket) GROUP BY ALL"
-        ).df()
+            "SELECT c.g, count(*) AS n FROM doc_lsh l JOIN __cap c USING (band, bucket) GROUP BY c.g"
+        ).fetchnumpy()
     finally:
         con.unregister("__cap")
-    r = rows.loc[near].copy()
-    r["rank"] = r.groupby(["band", "bucket"]).cumcount()
-    if not have.empty:
-        r = r.merge(have.astype({"band": r["band"].dtype, "bucket": r["bucket"].dtype}), on=["band", "bucket"],
-                    how="left")
-        r["rank"] += r["n"].fillna(0).astype("int64")
-    kept = r.loc[r["rank"] < MAX_BUCKET, ["band", "bucket", "doc_id"]]
-    return pd.concat([rows.loc[~near], kept], ignore_index=True)
-
+    stored = np.zeros(len(starts), dtype=np.int64)
+    stored[np.asarray(have["g"], dtype=np.int64)] = np.asarray(have["n"], dtype=np.int64)
+    keep = np.ones(len(rows), dtype=bool)
+    keep[near] = rank + stored[group] < MAX_BUCKET
+    return rows[keep].reset_index(drop=True)
