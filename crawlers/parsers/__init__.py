@@ -9,10 +9,11 @@ from importlib import import_module
 
 from crawlers.parsers.base import PageResult, ParseContext, ParseError, ThreadLink
 
-ENGINES = ("vbulletin", "phpbb", "smf", "xenforo", "ipb", "nodebb", "discourse", "telegram", "comments", "generic")
-_DETECTABLE = ("telegram", "xenforo", "ipb", "vbulletin", "phpbb", "smf", "nodebb")
-ALIASES = {"phpbb2": "phpbb", "phpbb3": "phpbb", "smf2": "smf", "vb": "vbulletin", "xf": "xenforo",
-           "invision": "ipb", "tg": "telegram"}
+ENGINES = ("vbulletin", "phpbb", "smf", "xenforo", "ipb", "mybb", "nodebb", "discourse", "telegram", "comments",
+           "generic")
+_DETECTABLE = ("telegram", "xenforo", "ipb", "vbulletin", "phpbb", "smf", "mybb", "nodebb", "discourse")
+ALIASES = {"phpbb2": "phpbb", "phpbb3": "phpbb", "smf2": "smf", "vb": "vbulletin", "vb5": "vbulletin",
+           "xf": "xenforo", "xf2": "xenforo", "invision": "ipb", "ips": "ipb", "tg": "telegram"}
 
 
 def engine_module(engine: str):

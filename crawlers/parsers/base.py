@@ -135,6 +135,17 @@ def text_of(el: HtmlElement | None) -> str:
     return _NL.sub("\n\n", "\n".join(lines)).strip()
 
 
+def inner_text(el: HtmlElement | None) -> str:
+    """Like text_of but without the element's tail (the text that follows it on the page)."""
+    if el is None:
+        return ""
+    tail, el.tail = el.tail, None
+    try:
+        return text_of(el)
+    finally:
+        el.tail = tail
+
+
 @lru_cache(maxsize=2048)
 def _selector(expr: str) -> CSSSelector:
     return CSSSelector(expr)

@@ -1,13 +1,24 @@
-"""Discourse JSON API: /latest.json topic lists and /t/<slug>/<id>.json topics (+ /t/<id>/posts.json chunks)."""
+"""Discourse: the JSON API (/latest.json topic lists, /t/<slug>/<id>.json topics + /t/<id>/posts.json chunks)
+and the server-rendered HTML a topic URL returns to crawlers and saved pages (no JavaScript).
+
+The HTML view shows post numbers, not the API's global post ids, so its items are keyed `<topic id>/<number>`.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 from urllib.parse import urlencode, urljoin, urlparse
 
 import lxml.html
 
-from crawlers.parsers.base import _PARSER, PageResult, ParseContext, ParseError, ThreadLink, iso_date, make_item, text_of, css
+import re
+
+from crawlers.parsers import microdata
+from crawlers.parsers.base import (
+    _PARSER, PageResult, ParseContext, ParseError, ThreadLink, absolute, css, first, first_text, html_tree, iso_date,
+    make_item, parse_int, rel_next, split_post, strip_fragment, text_of,
+)
 
 CHUNK = 20  # the real API returns up to 20 posts per posts.json call
 
@@ -43,7 +54,17 @@ def _cooked(html: str) -> tuple[str, list[dict]]:
     return text_of(frag), quotes
 
 
+def detect(html: str) -> int:
+    """Markers of Discourse's HTML (crawler view and the app shell around it)."""
+    head = html[:400000]
+    return 2 * sum(m in head for m in ("crawler-post", 'content="Discourse', "data-discourse-setup", "discourse-cdn",
+                                       "crawler-post-meta", "itemprop='articleBody'", "discourse_"))
+
+
 def parse(text: str | bytes, url: str, ctx: ParseContext) -> PageResult:
+    head = text.lstrip()[:1] if isinstance(text, str) else text.lstrip()[:1].decode("latin-1")
+    if head not in ("{", "["):
+        return parse_html(text, url, ctx)
     data = _load(text)
     if "topic_list" in data:
         return _parse_list(data, url)
@@ -109,4 +130,82 @@ def _parse_topic(data: dict, url: str, ctx: ParseContext, topic: dict | None) ->
         for k in range(0, len(rest), CHUNK):
             q = urlencode([("post_ids[]", i) for i in rest[k:k + CHUNK]])
             res.extra_urls.append(f"{root}/t/{tid}/posts.json?{q}")
+    return res
+
+
+# --------------------------------------------------------------------------------------------- HTML view
+
+def _topic_of(url: str, root) -> tuple[str | None, str]:
+    canon = first(root, "link[rel=canonical]")
+    for u in (url, canon.get("href") if canon is not None else ""):
+        m = re.search(r"^(.*?/t/(?:[^/?#]+/)?(\d+))(?:[/?#]|$)", absolute(url, u) or "")
+        if m:
+            return m.group(2), m.group(1)
+    return None, strip_fragment(url)
+
+
+def _html_quote(q) -> dict:
+    body = first(q, "blockquote")
+    author = q.get("data-username")
+    if not author:  # older cooked quotes name the author only in the title ("lena_m:")
+        author = (first_text(q, "div.title") or "").rstrip(":").strip() or None
+    post, topic = q.get("data-post"), q.get("data-topic")
+    return {"author": author, "post_id": f"{topic}/{post}" if post and topic else post,
+            "text": text_of(body if body is not None else q)}
+
+
+def _html_posts(root) -> list:
+    # Discourse 2.x+: div#post_N.crawler-post; before that: one DiscussionForumPosting scope per post
+    posts = [p for p in css(root, "div.crawler-post") if p.get("id", "").startswith("post_")]
+    if posts:
+        return posts
+    return [el for el, _ in microdata.post_scopes(root) if first(el, ".creator") is not None]
+
+
+def parse_html(html: str | bytes, url: str, ctx: ParseContext) -> PageResult:
+    root = html_tree(html)
+    tid, thread_url = _topic_of(url, root)
+    title = (first_text(root, "#topic-title h1 a") or first_text(root, "#topic-title h1") or first_text(root, "h1")
+             or (first(root, "meta[property='og:title']").get("content")
+                 if first(root, "meta[property='og:title']") is not None else None))
+    res = PageResult(thread_id=tid, thread_url=thread_url, thread_title=title)
+    res.next_url = rel_next(root, url)
+    for n, p in enumerate(_html_posts(root), 1):
+        own = microdata.props(p)
+        m = re.fullmatch(r"post_(\d+)", p.get("id", ""))
+        pos = first_text(p, "[itemprop=position]")
+        number = m.group(1) if m else (re.sub(r"\D", "", pos) if pos and re.search(r"\d", pos) else str(n))
+        body = first(p, "div.post[itemprop]") or first(p, "div.post")
+        if body is None:
+            continue
+        text, quotes, _ = split_post(body, "aside.quote", _html_quote)
+        user = (first(p, ".creator [itemprop=name]") or first(p, ".creator b[itemprop=author]")
+                or first(p, ".creator a") or first(p, ".creator"))
+        link = first(p, ".creator a[href]")
+        tm = (first(p, "time.post-time[datetime]") or first(p, "time[itemprop=datePublished][datetime]")
+              or first(p, "meta[itemprop=datePublished][content]") or first(p, "time[datetime]"))
+        if tm is not None:
+            date_raw = tm.get("datetime") or tm.get("content")
+        else:  # a copy without the time element keeps the date as the infos' text
+            infos = first(p, ".crawler-post-infos")
+            if infos is not None:
+                infos = copy.deepcopy(infos)
+                for el in css(infos, "[itemprop=position]"):
+                    el.drop_tree()
+            date_raw = (text_of(infos) or None) if infos is not None else None
+        likes = microdata.likes_of(own)
+        if likes is None:
+            likes = parse_int(first_text(p, ".post-likes")) if first_text(p, ".post-likes") else None
+        for q in quotes:  # a quote without data-topic names a post number of this topic
+            if q["post_id"] and tid and "/" not in q["post_id"]:
+                q["post_id"] = f"{tid}/{q['post_id']}"
+        res.items.append(make_item(
+            ctx, post_id=f"{tid}/{number}" if tid else f"{thread_url}#{number}", url=f"{thread_url}/{number}",
+            text=text, quoted=quotes, thread_url=thread_url, thread_id=tid, thread_title=title,
+            author=text_of(user) or None if user is not None else None,
+            author_url=absolute(url, link.get("href")) if link is not None else None,
+            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, likes=likes, page_url=url,
+            reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+            extra={"post_number": int(number)} if number.isdigit() else {},
+        ))
     return res

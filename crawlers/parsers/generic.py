@@ -1,10 +1,12 @@
-"""Unknown page → one item with its main text (trafilatura), title and date when found."""
+"""Unknown page → its schema.org microdata posts when it marks posts up that way, else one item with its main
+text (trafilatura), title and date when found."""
 
 from __future__ import annotations
 
 import json
 
-from crawlers.parsers.base import PageResult, ParseContext, iso_date, make_item, strip_fragment
+from crawlers.parsers import microdata
+from crawlers.parsers.base import PageResult, ParseContext, ParseError, html_tree, iso_date, make_item, rel_next, strip_fragment
 from crawlers.store_ids import post_id_for_url
 
 
@@ -12,6 +14,16 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     import trafilatura
 
     res = PageResult(thread_url=strip_fragment(url))
+    try:
+        root = html_tree(html)
+    except ParseError:
+        root = None
+    if root is not None and microdata.has_posts(root):
+        res.next_url = rel_next(root, url)
+        microdata.parse_posts(root, url, ctx, res)
+        if res.items:
+            res.thread_title = res.items[0].thread_title
+            return res
     raw = trafilatura.extract(html, url=url, output_format="json", with_metadata=True, include_comments=False,
                               favor_precision=True)
     if not raw:

@@ -1,12 +1,13 @@
-"""Simple Machines Forum 1.x/2.x topic and board pages."""
+"""Simple Machines Forum 1.x, 2.0 and 2.1 topic and board pages."""
 
 from __future__ import annotations
 
+import copy
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
-    make_item, rel_next, split_post, strip_fragment, text_of,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date,
+    listing_hash, make_item, rel_next, split_post, strip_fragment, text_of,
 )
 
 
@@ -56,11 +57,30 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             qpid = re.search(r"msg(\d+)", link.get("href")).group(1) if link is not None and re.search(r"msg(\d+)", link.get("href", "")) else None
             quotes.append({"author": am.group(1).strip() if am else None, "post_id": qpid,
                            "text": text_of(bq) if bq is not None else ""})
+        # SMF 2.1: <blockquote class="bbc_standard_quote"><cite><a href="…msg123#msg123">Quote from: X on …</a></cite>…
+        for bq in css(inner, "blockquote"):
+            cite = next((c for c in bq if c.tag == "cite"), None)
+            if cite is None or any(bq in q.iterdescendants() for q in css(inner, "blockquote") if q is not bq):
+                continue
+            ctext = inner_text(cite)
+            am = re.search(r"(?:Quote from|Цитата)\s*:?\s*(.+?)(?:\s+(?:on|от)\s+.*)?$", ctext)
+            link = first(cite, "a[href*='msg']")
+            lm = re.search(r"msg(\d+)", link.get("href", "")) if link is not None else None
+            body = copy.deepcopy(bq)
+            for c in body:
+                if c.tag == "cite":
+                    c.drop_tree()
+                    break
+            quotes.append({"author": am.group(1).strip() if am else None, "post_id": lm.group(1) if lm else None,
+                           "text": text_of(body)})
         text, _, _ = split_post(inner, "div.quoteheader, blockquote, div.quotefooter, div.topslice_quote, div.botslice_quote")
         author_el = first(wrapper, "div.poster h4 a") or first(wrapper, "div.poster h4")
         keyinfo = first(wrapper, "div.keyinfo div.smalltext") or first(wrapper, "div.keyinfo")
         date_raw = None
-        if keyinfo is not None:
+        info = first(wrapper, "div.postinfo a.smalltext") or first(wrapper, "div.postinfo a[title]")
+        if info is not None:  # SMF 2.1: the date is the post link's text
+            date_raw = text_of(info) or None
+        elif keyinfo is not None:
             t = text_of(keyinfo)
             t = re.sub(r"^.*?\b(?:on|от|в)\s*:\s*", "", t.replace("«", "").replace("»", "").strip(), count=1)
             date_raw = t.strip() or None

@@ -1,4 +1,4 @@
-"""vBulletin 3 and 4 (and 5's legacy skin) thread and forumdisplay pages."""
+"""vBulletin 3, 4 and 5 (Connect) thread and forumdisplay pages."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ QUOTE_LABELS = ("quote:", "цитата:", "цитата")
 
 def detect(html: str) -> int:
     score = 0
-    for marker in ('id="post_message_', "vbulletin", "vbmenu_register", "showthread.php", "postbitlegacy"):
+    for marker in ('id="post_message_', "vbulletin", "vbmenu_register", "showthread.php", "postbitlegacy",
+                   "js-post__content-text", "data-node-publishdate"):
         if marker in html[:400000]:
             score += 1
     return score * 2
@@ -46,6 +47,46 @@ def _vb4_quote(q) -> dict:
     return {"author": text_of(who) if who is not None else None, "post_id": pid, "text": text_of(msg)}
 
 
+def _vb5_thread(root, url: str) -> tuple[str | None, str]:
+    """vB5 thread URLs end in /<node id>-<slug>[/pageN]; the first post's node id is the thread's."""
+    canon = first(root, "link[rel=canonical]")
+    for u in (url, canon.get("href") if canon is not None else ""):
+        m = re.search(r"^(.*?/(\d+)-[^/?#]+?)(?:/page\d+)?/?(?:[?#].*)?$", u or "")
+        if m:
+            return m.group(2), m.group(1)
+    starter = first(root, "li.b-post--first[data-node-id]")
+    return (starter.get("data-node-id") if starter is not None else None), strip_fragment(url)
+
+
+def _parse_vb5(root, url: str, ctx: ParseContext, res: PageResult, posts) -> None:
+    tid, thread_url = _vb5_thread(root, url)
+    res.thread_id, res.thread_url = tid, thread_url
+    res.thread_title = (first_text(root, "h1.main-title") or first_text(root, "li.b-post--first h2.b-post__title")
+                        or res.thread_title)
+    if res.thread_title and res.thread_title.startswith("["):  # thread prefix link ("[Spring 2019]") before the title
+        res.thread_title = re.sub(r"^\[[^\]]*\]\s*", "", res.thread_title) or res.thread_title
+    for p in posts:
+        pid = p.get("data-node-id")
+        body = first(p, ".js-post__content-text")
+        if body is None:
+            continue
+        text, quotes, _ = split_post(body, ".bbcode_container", _vb4_quote)
+        user = first(p, ".b-userinfo__details .author a") or first(p, "[itemprop=author] [itemprop=name]")
+        tm = first(p, "time[itemprop=dateCreated]") or first(p, ".b-post__timestamp time")
+        # data-node-publishdate is a unix time; the <time datetime> is naive in the board's own zone
+        date_raw = p.get("data-node-publishdate") or (tm.get("datetime") if tm is not None else None)
+        counter = first(p, "a.b-post__count")
+        res.items.append(make_item(
+            ctx, post_id=pid, url=absolute(url, counter.get("href")) if counter is not None else f"{thread_url}#post{pid}",
+            text=text, quoted=quotes, signature=first_text(p, ".post-signature"), thread_url=thread_url, thread_id=tid,
+            thread_title=res.thread_title, author=text_of(user) or None if user is not None else None,
+            author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
+            posted_at=iso_date(date_raw, ctx), posted_at_raw=(text_of(tm) or date_raw) if tm is not None else date_raw,
+            likes=parse_int(first_text(p, ".b-post__like-count, .js-votecount")), page_url=url,
+            reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+        ))
+
+
 def _thread_ids(root, url: str) -> tuple[str | None, str]:
     tid = query_param(url, "t")
     if tid is None:
@@ -66,9 +107,14 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     tid, thread_url = _thread_ids(root, url)
     title = (first_text(root, "span.threadtitle") or first_text(root, "#pagetitle .threadtitle")
-             or first_text(root, "td.navbar strong") or (first_text(root, "title") or "").split(" - ")[0] or None)
+             or first_text(root, "td.navbar strong")
+             or " ".join((first_text(root, "title") or "").split()).split(" - ")[0] or None)
     res = PageResult(thread_url=thread_url, thread_id=tid, thread_title=title)
     res.next_url = rel_next(root, url)
+    vb5 = css(root, "li.b-post[data-node-id]")
+    if vb5:
+        _parse_vb5(root, url, ctx, res, vb5)
+        return res
 
     posts = css(root, "li.postcontainer[id^=post_], li[id^=post_].postbit, li[id^=post_].postbitlegacy")
     if posts:

@@ -38,7 +38,9 @@ def _thread_id(url: str) -> tuple[str | None, str]:
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     tid, thread_url = _thread_id(url)
-    title = first_text(root, "h1.p-title-value") or first_text(root, ".titleBar h1") or first_text(root, "h1")
+    og = first(root, "meta[property='og:title']")
+    title = (first_text(root, "h1.p-title-value") or first_text(root, ".titleBar h1") or first_text(root, "h1")
+             or (og.get("content") if og is not None else None))
     res = PageResult(thread_id=tid, thread_url=thread_url, thread_title=title)
     res.next_url = rel_next(root, url, ("a.pageNav-jump--next", "nav .PageNav a.text[href*='page-']"))
     xf2 = css(root, "article.message[data-author]")
@@ -53,8 +55,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             if body is None:
                 continue
             text, quotes, _ = split_post(body, "blockquote.bbCodeBlock--quote, .bbCodeBlock--quote", _quote)
-            tm = first(p, "time.u-dt") or first(p, "time[datetime]")
-            date_raw = tm.get("datetime") if tm is not None else None
+            tm = first(p, ".message-attribution time.u-dt") or first(p, "time.u-dt") or first(p, "time[datetime]")
+            # data-time (2.0/2.1) and data-timestamp (2.2+) are unix times: exact whatever zone the page shows
+            date_raw = (tm.get("data-timestamp") or tm.get("data-time") or tm.get("datetime")) if tm is not None else None
             user = first(p, "a.username") or first(p, ".message-name")
             perma = first(p, ".message-attribution-main a[href*='/post'], a[href*='/posts/']")
             react = first(p, ".reactionsBar-link, .reactionsBar")
@@ -69,7 +72,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 text=text, quoted=quotes, signature=first_text(p, "aside.message-signature"),
                 thread_url=thread_url, thread_id=tid, thread_title=title, author=p.get("data-author"),
                 author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-                posted_at=iso_date(date_raw, ctx), posted_at_raw=text_of(tm) or date_raw if tm is not None else None,
+                posted_at=iso_date(date_raw, ctx), posted_at_raw=(tm.get("title") or text_of(tm) or date_raw) if tm is not None else None,
                 likes=likes, page_url=url, reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
             ))
     else:

@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-PARSE_ENGINES = ("auto", "vbulletin", "phpbb", "xenforo", "ipb", "smf", "nodebb", "discourse", "telegram", "generic")
+PARSE_ENGINES = ("auto", "vbulletin", "phpbb", "xenforo", "ipb", "smf", "mybb", "nodebb", "discourse", "telegram",
+                 "generic")
 
 
 def fetch(url: str, settings, allow_local: bool, encoding: str | None) -> tuple[str, str]:

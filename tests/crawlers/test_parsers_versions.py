@@ -1,0 +1,261 @@
+"""Parsers on pages of many engine versions: real saved pages (trimmed) and pages built from engines' own
+templates (see tests/crawlers/pages/SOURCES.md for which is which)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crawlers.encoding import decode_html
+from crawlers.parsers import ParseContext, detect_engine, parse_page
+
+PAGES = Path(__file__).parent / "pages"
+NOW = datetime(2024, 5, 5, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+
+
+@dataclass
+class Golden:
+    idx: int
+    post_id: str
+    author: str
+    posted_at: str | None
+    text_start: str
+    quoted: list = field(default_factory=list)        # [(author, post_id)]
+    signature: str | None = None                       # start of the signature
+    reply_to: str | None = None
+    likes: int | None = None
+    author_url: str | None = None
+
+
+@dataclass
+class Page:
+    url: str
+    engine: str
+    posts: int
+    thread_id: str | None
+    title: str
+    golden: list[Golden]
+    next_url: str | None = None
+    tz: str = "Europe/Moscow"
+
+
+CASES = {
+    # real: vBulletin 5.5.2 (fandompost.vbulletin.net)
+    "vb5_thread.html": Page(
+        "https://fandompost.vbulletin.net/forum/anime-manga-discussions/general-anime-discussions/727744-isekai-quartet-discussion-thread",
+        "vbulletin", 3, "727744", "Isekai Quartet Discussion Thread", [
+            Golden(0, "727744", "Buckeye", "2019-04-09T18:37:23+03:00", "異世界かるてっと\n\nA short about characters",
+                   signature="MyAnimeList | Avatar: Lecia Ivyred", author_url="https://fandompost.vbulletin.net/member/1712-buckeye"),
+            Golden(2, "727761", "General Hentai", "2019-04-09T21:40:18+03:00", "Re: Episode 1\n\nO.M.G.",
+                   quoted=[("Buckeye", "727754")], signature="My Avatar: The lovely Mikuru Asahina", reply_to="727754"),
+        ],
+        next_url="https://fandompost.vbulletin.net/forum/anime-manga-discussions/general-anime-discussions/727744-isekai-quartet-discussion-thread/page2"),
+    # real: XenForo 2.1 (xenforo.com community)
+    "xf21_thread.html": Page(
+        "https://xenforo.com/community/threads/a-dark-theme-option.8276/", "xenforo", 4, "8276", "a dark theme option", [
+            Golden(0, "114253", "anotheralias", "2010-11-21T16:47:23+03:00", "I know what you mean dieketzer.", likes=1,
+                   author_url="https://xenforo.com/community/members/anotheralias.693/"),
+            Golden(2, "1091229", "Azofan", "2016-08-21T09:09:15+03:00", "+1, please do this at some point"),
+            Golden(3, "1091230", "AndyB", "2016-08-21T09:22:26+03:00", "You might be interested in this add-on:"),
+        ]),
+    # real: phpBB 3.2, subsilver-based style, saved by HTTrack; the footer's "UTC-06:00" sets the zone
+    "phpbb32_subsilver_viewtopic.html": Page(
+        "https://www.dostips.com/forum/viewtopic.php?t=8822", "phpbb", 4, "8822",
+        "Center Window and Move Window (yet more Powershell hybrids)", [
+            Golden(0, "57966", "IcarusLives", "2018-09-07T07:08:00-06:00", "Haha, I guess you've got a point!"),
+            Golden(3, "57972", "aGerman", "2018-09-07T14:25:00-06:00", "Thanks for your feedback, IcarusLives :) Much appreciated.",
+                   author_url="https://www.dostips.com/forum/memberlistf667.html?mode=viewprofile&u=1265"),
+        ]),
+    # real: Invision Community 4.7 (forum.armbian.com)
+    "ipb47_topic.html": Page(
+        "https://forum.armbian.com/topic/34923-csc-armbian-for-rk322x-tv-box-boards/", "ipb", 2, "34923",
+        "CSC Armbian for RK322x TV box boards", [
+            Golden(0, "92583", "fabiobassa", "2020-01-08T22:09:53+00:00", "@jock\n\nWell, simply speachless .", likes=0,
+                   author_url="https://forum.armbian.com/profile/13603-fabiobassa/"),
+            Golden(1, "93235", "knaerzche", "2020-01-18T22:12:13+00:00", "Hey,\n\ngreat - somebody else is working on this too",
+                   likes=0),
+        ]),
+    # real posts: Discourse 3.x crawler view (discourse.threejs.org); dates only as text, read in the given zone
+    "discourse_crawler_threejs.html": Page(
+        "https://discourse.threejs.org/t/viewer3d-real-time-3d-warehouse-scada-30k-pallets-in-vanilla-three-js-no-framework/92418",
+        "discourse", 4, "92418", "Viewer3D — real-time 3D warehouse SCADA, ~30k pallets in vanilla three.js (no framework)", [
+            Golden(0, "92418/1", "Marcomon", "2026-06-25T21:39:00+00:00", "Hi everyone!\n:waving_hand:", likes=8,
+                   author_url="https://discourse.threejs.org/u/Marcomon"),
+            Golden(1, "92418/2", "xjindf", "2026-06-26T02:53:00+00:00", "It’s really smooth."),
+            Golden(3, "92418/4", "manthrax", "2026-06-29T17:23:00+00:00", "Very nice. Great look to it.", likes=1),
+        ], tz="UTC"),
+    # template: Discourse 3.x crawler view
+    "discourse_crawler_ru.html": Page(
+        "https://talk.example.ru/t/mobiline-double-charge/321", "discourse", 3, "321", "Мобилайн: двойное списание абонентки", [
+            Golden(0, "321/1", "anna_k", "2024-05-09T14:16:30+00:00", "Мобилайн второй месяц подряд списывает абонентку дважды",
+                   likes=4, author_url="https://talk.example.ru/u/anna_k"),
+            Golden(1, "321/2", "mobiline_support", "2024-05-09T15:02:11+00:00",
+                   "Анна, вернём в течение 3 дней, напишите номер в личку.", quoted=[("anna_k", "321/1")], reply_to="321/1",
+                   likes=0),
+        ], next_url="https://talk.example.ru/t/mobiline-double-charge/321?page=2"),
+    # template: Discourse 1.x/2.0 crawler view
+    "discourse_v2_ru.html": Page(
+        "https://talk.example.ru/t/zerno-raf/322", "discourse", 2, "322", "Кофейня Зерно: раф стал меньше", [
+            Golden(0, "322/1", "lena_m", "2024-04-28T08:05:00+00:00", "В Зерне на Тверской раф теперь 250 мл", likes=6),
+            Golden(1, "322/2", "barista_zerno", "2024-04-28T10:40:00+00:00", "Лена, это ошибка кассы",
+                   quoted=[("lena_m", "322/1")], reply_to="322/1", likes=2),
+        ]),
+    # template: MyBB 1.8 (postbit and postbit_classic)
+    "mybb18_showthread_ru.html": Page(
+        "https://forum.example.ru/showthread.php?tid=812", "mybb", 3, "812", "ШопОк не возвращает деньги за отменённый заказ", [
+            Golden(0, "5501", "olga_k", "2024-05-03T10:15:00+03:00", "Отменила заказ на ШопОк две недели назад",
+                   signature="Москва, ЮЗАО", author_url="https://forum.example.ru/member.php?action=profile&uid=77"),
+            # "Вчера, 12:40" with the absolute date in its title attribute
+            Golden(1, "5502", "ShopOk_Support", "2024-05-03T12:40:00+03:00", "Ольга, добрый день!",
+                   quoted=[("olga_k", "5501")], reply_to="5501"),
+            Golden(2, "5507", "Дмитрий_К", "2024-05-04T09:05:00+03:00", "Мне так же ответили месяц назад",
+                   quoted=[("ShopOk_Support", "5502")], signature="Пишу с телефона", reply_to="5502"),
+        ], next_url="https://forum.example.ru/showthread.php?tid=812&page=2"),
+    # template: SMF 2.1
+    "smf21_topic_ru.html": Page(
+        "https://forum.example.ru/index.php?topic=4471.0", "smf", 3, "4471", "Ласточка Банк заблокировал карту без объяснений", [
+            Golden(0, "30125", "Ирина_В", "2024-05-02T21:40:12+03:00", "Вчера Ласточка заблокировала карту прямо на кассе.",
+                   author_url="https://forum.example.ru/index.php?action=profile;u=318"),
+            Golden(1, "30131", "finansist", "2024-05-03T08:05:47+03:00", "Пишите заявление в отделение",
+                   quoted=[("Ирина_В", "30125")], signature="Не финансовый совет.", reply_to="30125"),
+            Golden(2, "30140", "Пётр", "2024-05-04T12:30:00+03:00", "А у меня в отделении сказали ждать",
+                   quoted=[("finansist", "30131")], reply_to="30131"),
+        ], next_url="https://forum.example.ru/index.php?topic=4471.20"),
+    # template: IP.Board 3.4
+    "ipb34_topic_ru.html": Page(
+        "https://forum.example.ru/index.php?showtopic=9120", "ipb", 2, "9120", 'Посылкин: посылка третью неделю "в пути"', [
+            Golden(0, "120544", "Ольга_М", "2013-11-12T14:16:00+00:00", "Заказала через Посылкин 24 октября",
+                   signature="Москва, ЮЗАО", author_url="https://forum.example.ru/index.php?showuser=318"),
+            Golden(1, "120561", "Посылкин_Поддержка", "2013-11-12T15:02:00+00:00", "Ольга, извините за ожидание.",
+                   quoted=[("Ольга_М", "120544")], reply_to="120544"),
+        ], next_url="https://forum.example.ru/index.php?showtopic=9120&page=2"),
+    # hand-written: schema.org microdata on an unknown engine → generic's microdata path
+    "microdata_forum_ru.html": Page(
+        "https://coffee.example.ru/topics/77", "generic", 3, None, "Кофейня Зерно закрывается на Арбате?", [
+            Golden(0, "https://coffee.example.ru/topics/77#t-77", "kofeman", "2024-05-06T09:30:00+03:00",
+                   "Проходил мимо Зерна на Арбате", likes=3, author_url="https://coffee.example.ru/users/kofeman"),
+            Golden(1, "https://coffee.example.ru/topics/77#c-1201", "Марина", "2024-05-06T11:05:00+03:00",
+                   "Переезжают в соседний дом", quoted=[(None, None)], signature="Пью только фильтр"),
+            Golden(2, "https://coffee.example.ru/topics/77#c-1207", "Гость", "2024-05-07T08:00:00+03:00",
+                   "Жаль, лучший раф в районе был.", likes=1),
+        ]),
+}
+
+
+def _load(name: str) -> str:
+    return decode_html((PAGES / name).read_bytes())[0]
+
+
+def _parse(name: str):
+    case = CASES[name]
+    return parse_page(_load(name), case.url, ctx=ParseContext(now=NOW, tz=case.tz))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_detected_as_its_engine(name):
+    assert detect_engine(_load(name)) == CASES[name].engine
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_thread_fields_and_post_count(name):
+    case, res = CASES[name], _parse(name)
+    assert len(res.items) == case.posts
+    assert res.thread_id == case.thread_id
+    assert res.thread_title == case.title
+    assert res.next_url == case.next_url
+    ids = [i.post_id for i in res.items]
+    assert len(set(ids)) == len(ids)
+    for it in res.items:
+        assert it.posted_at, it.post_id                     # every post dated, tz-aware ISO
+        assert datetime.fromisoformat(it.posted_at).tzinfo is not None
+        assert it.author and it.text
+        assert it.thread_title == case.title
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden_posts(name):
+    res = _parse(name)
+    for g in CASES[name].golden:
+        it = res.items[g.idx]
+        assert (it.post_id, it.author) == (g.post_id, g.author)
+        assert it.posted_at == g.posted_at, it.posted_at_raw
+        assert it.text.startswith(g.text_start), it.text[:80]
+        assert [(q["author"], q["post_id"]) for q in it.quoted] == g.quoted
+        for q in it.quoted:                                  # quoted words are not the author's own
+            assert q["text"] and q["text"][:30] not in it.text
+        if g.signature:
+            assert it.signature and it.signature.startswith(g.signature)
+            assert g.signature not in it.text
+        else:
+            assert not it.signature
+        assert it.reply_to == g.reply_to
+        assert it.likes == g.likes
+        if g.author_url:
+            assert it.author_url == g.author_url
+
+
+def test_vb5_ad_markup_and_quote_kept_out_of_text():
+    res = _parse("vb5_thread.html")
+    first, third = res.items[0], res.items[2]
+    assert "googletag" not in first.text and "Widgets Magazine" not in first.text
+    assert third.quoted[0]["text"].startswith("Episode 1\n\nFour-in-one.")
+    assert third.url.endswith("727744-isekai-quartet-discussion-thread?p=727761#post727761")
+
+
+def test_phpbb_board_zone_only_when_stated():
+    html = _load("phpbb32_subsilver_viewtopic.html")
+    url = CASES["phpbb32_subsilver_viewtopic.html"].url
+    assert parse_page(html, url, ctx=ParseContext(tz="Europe/Moscow")).items[0].posted_at == "2018-09-07T07:08:00-06:00"
+    unstated = html.replace("All times are", "Times")
+    assert parse_page(unstated, url, ctx=ParseContext(tz="Europe/Moscow")).items[0].posted_at == "2018-09-07T07:08:00+03:00"
+
+
+def test_discourse_html_and_json_parse_through_one_engine():
+    html = parse_page(_load("discourse_crawler_ru.html"), "https://talk.example.ru/t/mobiline-double-charge/321",
+                      engine="discourse")
+    js = parse_page((PAGES / "discourse_topic.json").read_text(), "https://talk.example.ru/t/mobiline-double-charge/321.json",
+                    engine="discourse")
+    assert html.thread_url == js.thread_url == "https://talk.example.ru/t/mobiline-double-charge/321"
+    assert html.items[1].text == js.items[1].text == "Анна, вернём в течение 3 дней, напишите номер в личку."
+    assert html.items[0].url == "https://talk.example.ru/t/mobiline-double-charge/321/1"
+
+
+def test_microdata_nested_comments_do_not_leak_into_the_topic_post():
+    it = _parse("microdata_forum_ru.html").items[0]
+    assert "Переезжают" not in it.text and "Жаль" not in it.text
+    assert it.thread_url == "https://coffee.example.ru/topics/77"
+
+
+def test_engines_are_not_confused(shared_data):
+    """Every fixture and real page is detected as its own engine; pages of no engine stay generic."""
+    own = {name: case.engine for name, case in CASES.items()}
+    own.update({"ipb4_topic.html": "ipb", "xf2_thread.html": "xenforo", "telegram_channel.html": "telegram"})
+    got = {name: detect_engine(_load(name)) for name in own}
+    assert got == own
+    real = {"vbulletin/nettally_vBulletin3.html": "vbulletin", "vbulletin/nettally_vBulletin4.html": "vbulletin",
+            "phpbb2/ptforum_phpbb2_viewtopic_t805.html": "phpbb", "phpbb3/nettally_phpBB.html": "phpbb",
+            "smf2/ptforum_smf2_topic_38573.html": "smf", "xenforo/nettally_Xenforo1_sufficientvelocity.html": "xenforo",
+            "nodebb/nettally_NodeBB.html": "nodebb"}
+    for f, engine in real.items():
+        assert detect_engine(decode_html((shared_data / "forum_pages" / f).read_bytes())[0]) == engine, f
+    plain = [
+        "<html><head><title>Новости</title></head><body><article><h1>Банк снизил ставки</h1>"
+        "<p>Ласточка Банк снизил ставки по вкладам.</p></article></body></html>",
+        "<html><body><div class='post'><p>Просто блог: пост о кофе и выпечке, без форума.</p></div></body></html>",
+    ]
+    for html in plain:
+        assert detect_engine(html) == "generic"
+
+
+def test_generic_without_microdata_still_uses_main_text():
+    html = ("<html><head><title>Ласточка Банк снизил ставки</title></head><body><article><h1>Ласточка Банк снизил ставки</h1>"
+            + "<p>Ласточка Банк с понедельника снижает ставки по вкладам на полпроцента, сообщила пресс-служба банка. "
+              "Клиенты, открывшие вклад до этой даты, сохранят прежние условия до конца срока.</p>" * 3
+            + "</article></body></html>")
+    res = parse_page(html, "https://news.example.ru/a/1", engine="generic")
+    assert len(res.items) == 1 and "Ласточка Банк с понедельника снижает ставки" in res.items[0].text
+    assert res.items[0].post_id.startswith("u")  # one page-level item keyed by its URL, not microdata posts
