@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import pandas as pd
 
 from pipeline import facts
@@ -306,19 +307,25 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
                 "SELECT d.doc_id, d.text_hash, "
                 + ", ".join(f"(d.{c} IS NOT DISTINCT FROM i.{c}) AS same_{c}" for c in _META)
                 + " FROM documents d JOIN __ids i USING (doc_id)"
-            ).df()
+            ).fetchall()
         finally:
             con.unregister("__ids")
-    old_hash = dict(zip(old["doc_id"], old["text_hash"]))
-    same_meta = set(old.loc[old[[f"same_{c}" for c in _META]].all(axis=1), "doc_id"])
-    is_old = docs["doc_id"].isin(old_hash.keys())
-    unchanged = is_old & (docs["text_hash"] == docs["doc_id"].map(old_hash))
+    # plain lists and sets: element-wise pandas operations on Arrow-backed strings cost more than the work
+    old_hash = {r[0]: r[1] for r in old}
+    same_meta = {r[0] for r in old if all(r[2:])}
+    doc_ids = docs["doc_id"].tolist()
+    is_old = np.fromiter((d in old_hash for d in doc_ids), dtype=bool, count=len(doc_ids))
+    unchanged = is_old.copy()
+    if old_hash:
+        unchanged &= np.fromiter((old_hash.get(d) == h for d, h in zip(doc_ids, docs["text_hash"].tolist())),
+                                 dtype=bool, count=len(doc_ids))
     fresh = docs[~unchanged]
-    changed_ids = set(fresh.loc[fresh["doc_id"].isin(old_hash.keys()), "doc_id"])
+    changed_ids = {d for d, o, u in zip(doc_ids, is_old.tolist(), unchanged.tolist()) if o and not u}
     counts["documents_new"] += int((~is_old).sum())
     counts["documents_updated"] += len(changed_ids)
     counts["documents_unchanged"] += int(unchanged.sum())
-    meta = docs.loc[unchanged & ~docs["doc_id"].isin(same_meta), ["doc_id"] + _META]
+    stale_meta = unchanged & np.fromiter((d not in same_meta for d in doc_ids), dtype=bool, count=len(doc_ids))
+    meta = docs.loc[stale_meta, ["doc_id"] + _META]
     if fresh.empty and meta.empty:
         return
     # brand matching is the CPU-heavy part: done before the write transaction takes the file lock
@@ -332,12 +339,14 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
 
         # duplicates: new and edited documents against everything stored and each other
         order = fresh["posted_at"].rank(method="first", na_option="bottom").fillna(0)
-        dd = pd.DataFrame({"doc_id": fresh["doc_id"], "key": fresh["text"].map(dedup_key), "order": order})
+        fresh_ids = fresh["doc_id"].tolist()
+        dd = pd.DataFrame({"doc_id": fresh_ids, "key": [dedup_key(t) for t in fresh["text"].tolist()],
+                           "order": order.to_numpy()})
         if changed_ids:
             con.register("__chg", pd.DataFrame({"doc_id": sorted(changed_ids)}))
             con.execute("DELETE FROM doc_lsh WHERE doc_id IN (SELECT doc_id FROM __chg)")
         dup_of, lsh_rows = find_duplicates(con, dd, cfg.near_dup_threshold, cfg.near_dup_min_words)
-        fresh = fresh.assign(dup_of=fresh["doc_id"].map(dup_of))
+        fresh = fresh.assign(dup_of=pd.Series([dup_of.get(d) for d in fresh_ids], index=fresh.index, dtype="str"))
         counts["duplicates"] += len(dup_of)
         # a document keeps its old spam verdict until spam_reasons() recomputes it below
         ctx.store.upsert(
@@ -366,13 +375,15 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
             )
         counts["mentions"] += len(mentions)
         by_brand.update(mentions["brand_id"].tolist())
-        counts["mentions_of_duplicates"] += int(mentions["doc_id"].isin(dup_of.keys()).sum())
+        counts["mentions_of_duplicates"] += sum(d in dup_of for d in mentions["doc_id"].tolist())
 
-        verdicts = spam_reasons(con, fresh["doc_id"].tolist(), links, ctx.settings)
-        if not verdicts.empty:
+        verdicts = spam_reasons(con, fresh_ids, links, ctx.settings)
+        verdict_ids = verdicts["doc_id"].tolist() if not verdicts.empty else []
+        if verdict_ids:
             ctx.store.upsert("documents", verdicts, ["doc_id"], con=con)
-            counts["spam"] += int(verdicts.loc[verdicts["doc_id"].isin(set(fresh["doc_id"])), "spam"].sum())
-        facts.refresh(con, doc_ids=list(fresh["doc_id"]) + list(verdicts["doc_id"] if not verdicts.empty else []))
+            fresh_set = set(fresh_ids)
+            counts["spam"] += sum(bool(v) for d, v in zip(verdict_ids, verdicts["spam"].tolist()) if d in fresh_set)
+        facts.refresh(con, doc_ids=fresh_ids + verdict_ids)
 
         keys = fresh["author_key"].dropna().unique().tolist()
         if keys:

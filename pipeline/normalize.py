@@ -22,6 +22,12 @@ def normalize_text(text: str) -> str:
         text = html.unescape(text)
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
+    if text.isprintable():
+        # every control, invisible, line-break and non-ASCII space character is unprintable: the common
+        # single-line post only needs runs of plain spaces folded
+        if "  " in text:
+            text = _SPACES.sub(" ", text)
+        return text.strip()
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _SPACES.sub(" ", text)
     if "\n" in text:
