@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date, listing_hash,
     make_item, query_param, rel_next, split_post, strip_fragment, text_of,
 )
 
@@ -32,15 +33,24 @@ def _quote(q) -> dict:
             m = re.search(r"[?&]p=(\d+)", link.get("href", ""))
             pid = m.group(1) if m else None
         a = first(cite, "a")
-        ctext = text_of(cite)
+        cc = copy.deepcopy(cite)
+        for d in css(cc, "span.responsive-hide"):  # phpBB 3.2+ appends the quoted post's date
+            d.drop_tree()
+        ctext = inner_text(cc)
         m = _WROTE.match(ctext)
-        author = m.group(1).strip() if m else (text_of(a) if a is not None else ctext or None)
-        import copy
+        author = m.group(1).strip() if m else (inner_text(a) if a is not None else ctext or None)
         qq = copy.deepcopy(q)
         for c in css(qq, "cite"):
             c.drop_tree()
         return {"author": author, "post_id": pid, "text": text_of(qq)}
     return {"author": q.get("data-author"), "post_id": None, "text": text_of(q)}
+
+
+def _no_sid(url: str | None) -> str | None:
+    """Drop phpBB's per-visit session id, so one member keeps one profile URL across crawls."""
+    if not url or "sid=" not in url:
+        return url
+    return re.sub(r"[?&]$", "", re.sub(r"([?&])sid=[0-9a-f]+(&|$)", lambda m: m.group(1) if m.group(2) else "", url))
 
 
 def _ids(root, url: str) -> tuple[str | None, str]:
@@ -110,7 +120,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 ctx, post_id=pid, url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#p{pid}",
                 text=text, quoted=quotes, signature=sig, thread_url=thread_url, thread_id=tid,
                 thread_title=title, author=text_of(author_el) or None if author_el is not None else None,
-                author_url=absolute(url, author_el.get("href")) if author_el is not None and author_el.get("href") else None,
+                author_url=_no_sid(absolute(url, author_el.get("href"))) if author_el is not None and author_el.get("href") else None,
                 posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw or None, page_url=url,
                 reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
             ))

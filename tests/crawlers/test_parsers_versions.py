@@ -70,6 +70,16 @@ CASES = {
             Golden(3, "57972", "aGerman", "2018-09-07T14:25:00-06:00", "Thanks for your feedback, IcarusLives :) Much appreciated.",
                    author_url="https://www.dostips.com/forum/memberlistf667.html?mode=viewprofile&u=1265"),
         ]),
+    # real: phpBB 3.3 prosilver (Dark Edition), <time datetime>, quotes with data-post-id, ?sid= in links
+    "phpbb33_prosilver_viewtopic.html": Page(
+        "https://forums.nesdev.org/viewtopic.php?t=25574", "phpbb", 3, "25574", "DMC/DMA timing and quirks", [
+            Golden(0, "297120", "EvtimDjerekarov", "2024-11-12T10:43:23+00:00", "Hello to everyone,\n\nI have been reading",
+                   author_url="https://forums.nesdev.org/memberlist.php?mode=viewprofile&u=3511"),
+            Golden(1, "297121", "Fiskbit", "2024-11-12T12:30:43+00:00", "I wrote the wiki's DMA article",
+                   quoted=[("EvtimDjerekarov", "297120")] * 3, reply_to="297120",
+                   author_url="https://forums.nesdev.org/memberlist.php?mode=viewprofile&u=8835"),
+            Golden(2, "297131", "EvtimDjerekarov", "2024-11-13T10:42:32+00:00", "Thanks for the clarifications!"),
+        ]),
     # real: Invision Community 4.7 (forum.armbian.com)
     "ipb47_topic.html": Page(
         "https://forum.armbian.com/topic/34923-csc-armbian-for-rk322x-tv-box-boards/", "ipb", 2, "34923",
@@ -259,3 +269,19 @@ def test_generic_without_microdata_still_uses_main_text():
     res = parse_page(html, "https://news.example.ru/a/1", engine="generic")
     assert len(res.items) == 1 and "Ласточка Банк с понедельника снижает ставки" in res.items[0].text
     assert res.items[0].post_id.startswith("u")  # one page-level item keyed by its URL, not microdata posts
+
+
+def test_every_parser_survives_every_other_engines_page():
+    """Forcing the wrong engine yields few or no posts, never a crash."""
+    from crawlers.parsers import ENGINES, ParseError
+
+    for name in CASES:
+        html = _load(name)
+        for engine in ENGINES:
+            if engine == "comments":  # needs per-source selectors
+                continue
+            try:
+                res = parse_page(html, "https://x.example/t/1", engine=engine)
+            except ParseError:
+                continue
+            assert all(it.post_id and it.url for it in res.items), (name, engine)
