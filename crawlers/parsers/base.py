@@ -259,6 +259,25 @@ def make_item(ctx: ParseContext, **kw) -> PostItem:
     return PostItem(source=ctx.source, kind=ctx.kind, run_id=ctx.run_id, fetched_at=ctx.fetched_at, **kw)
 
 
+_CANONICAL = re.compile(r"<link\b[^>]*\brel=[\"']?canonical\b[^>]*>", re.I)
+_OG_URL = re.compile(r"<meta\b[^>]*\bproperty=[\"']og:url[\"'][^>]*>", re.I)
+_ATTR = {"href": re.compile(r"\bhref=[\"']([^\"']+)[\"']", re.I), "content": re.compile(r"\bcontent=[\"']([^\"']+)[\"']", re.I)}
+
+
+def saved_page_url(html: str, fallback: str) -> str:
+    """The URL a saved page was fetched from, as the page itself states it (<link rel=canonical>, then og:url):
+    thread and post ids are read from URLs, so a saved file parses like the live page. A relative canonical
+    (as mirrors rewrite them) resolves against `fallback`."""
+    head = html[:200000]
+    for rx, attr in ((_CANONICAL, "href"), (_OG_URL, "content")):
+        tag = rx.search(head)
+        m = _ATTR[attr].search(tag.group(0)) if tag else None
+        if m and m.group(1).strip():
+            import html as _html
+            return urljoin(fallback, _html.unescape(m.group(1).strip()))
+    return fallback
+
+
 def rel_next(root: HtmlElement, url: str, extra_css: Iterable[str] = ()) -> str | None:
     for css in ("link[rel=next]", "a[rel=next]", *extra_css):
         el = first(root, css)

@@ -70,6 +70,14 @@ def _parse_ipb3(root, url: str, ctx: ParseContext, res: PageResult) -> None:
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     tid, turl = _topic(url)
+    if tid is None:  # a saved copy's own URL says nothing; the page links its topic (feed base, permalinks)
+        feed = first(root, "[data-feedid^='topic-'][data-baseurl]")
+        link = first(root, "article a[href*='do=findComment'][href*='/topic/']")
+        for u in (feed.get("data-baseurl") if feed is not None else None, link.get("href") if link is not None else None):
+            t, tu = _topic(absolute(url, u) or "") if u else (None, None)
+            if t:
+                tid, turl = t, tu
+                break
     title = first_text(root, "h1.ipsType_pageTitle") or first_text(root, "h1.ipsType_pagetitle") or first_text(root, "h1")
     res = PageResult(thread_id=tid, thread_url=turl, thread_title=title)
     res.next_url = rel_next(root, url, ("li.ipsPagination_next:not(.ipsPagination_inactive) a",))

@@ -168,7 +168,25 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     return res
 
 
+def _parse_vb5_listing(root, url: str, res: PageResult) -> None:
+    """vB5 channel pages: tbody.topic-list rows with a.topic-title.js-topic-title links to /<node id>-<slug>."""
+    seen = set()
+    for a in css(root, "a.topic-title"):
+        href = absolute(url, a.get("href"))
+        m = re.search(r"^(.*?/(\d+)-[^/?#]+?)(?:/page\d+)?/?(?:[?#].*)?$", href or "")
+        if not m or m.group(2) in seen:
+            continue
+        seen.add(m.group(2))
+        row = next((anc for anc in a.iterancestors() if anc.tag == "tr"), a)
+        replies = parse_int(first_text(row, ".posts-count, td.cell-count"))
+        res.thread_links.append(ThreadLink(url=m.group(1), thread_id=m.group(2), title=text_of(a), replies=replies,
+                                           listing_hash=listing_hash(row)))
+
+
 def _parse_listing(root, url: str, res: PageResult) -> None:
+    if css(root, "a.topic-title.js-topic-title"):
+        _parse_vb5_listing(root, url, res)
+        return
     seen = set()
     for a in css(root, "a[id^=thread_title_], a.title[href*='showthread.php'], h3.threadtitle a.title"):
         href = absolute(url, a.get("href"))

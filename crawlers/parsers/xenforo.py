@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
-    make_item, parse_int, rel_next, split_post, strip_fragment, text_of,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date,
+    listing_hash, make_item, parse_int, rel_next, split_post, strip_fragment, text_of,
 )
 
 
@@ -21,11 +21,23 @@ def _quote(q) -> dict:
     body = first(q, ".bbCodeBlock-content .bbCodeBlock-expandContent") or first(q, ".bbCodeBlock-content") \
         or first(q, ".quote") or q
     pid = m.group(1) if m else None
-    if pid is None:
-        link = first(q, "a.AttributionLink, a.bbCodeBlock-sourceJump")
-        mm = re.search(r"post[-/=](\d+)", link.get("href", "")) if link is not None else None
-        pid = mm.group(1) if mm else None
-    return {"author": q.get("data-quote") or q.get("data-author"), "post_id": pid, "text": text_of(body)}
+    link = first(q, "a.AttributionLink, a.bbCodeBlock-sourceJump")
+    if pid is None and link is not None:
+        # "#post-955852", "posts/955852/", "/goto/post?id=955852", "index.php?goto/post&id=955852"
+        for v in (link.get("data-content-selector") or "", link.get("href") or ""):
+            mm = re.search(r"post[-/=](\d+)", v) or re.search(r"goto/post\S*?[?&](?:id|ipostd)=(\d+)", v)
+            if mm:
+                pid = mm.group(1)
+                break
+    author = q.get("data-quote") or q.get("data-author")
+    if not author:  # quotes rendered without attributes name the author only in the title: "X said:"
+        title = first(q, ".bbCodeBlock-title") or first(q, ".attribution") or link
+        am = _SAID.match(inner_text(title)) if title is not None else None
+        author = am.group(1).strip() if am else None
+    return {"author": author, "post_id": pid, "text": text_of(body)}
+
+
+_SAID = re.compile(r"^\s*(.+?)\s+(?:said|сказал\(а\)|сказал|сказала|писал\(а\)|пишет|написал\(а\))\s*:?\s*[↑]?\s*$", re.I)
 
 
 def _thread_id(url: str) -> tuple[str | None, str]:

@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
         """Parse one page and print its posts as JSON lines (engine detected from the markup)."""
         from crawlers.encoding import decode_html
         from crawlers.parsers import ParseContext, ParseError, detect_engine, parse_page
+        from crawlers.parsers.base import saved_page_url
 
         s = settings_of(ctx)
         if engine not in PARSE_ENGINES:
@@ -67,7 +68,7 @@ def register(app: typer.Typer) -> None:
                 if not p.is_file():
                     fail(f"{p}: no such file", 2)
                 text = decode_html(p.read_bytes(), None, encoding)[0]
-                page_url = url or p.resolve().as_uri().replace("file://", "http://saved.local")
+                page_url = url or saved_page_url(text, p.resolve().as_uri().replace("file://", "http://saved.local"))
             used = detect_engine(text) if engine == "auto" else engine
             res = parse_page(text, url or page_url, used,
                              ParseContext(source="parse", tz=tz or s.crawl.default_timezone))

@@ -285,3 +285,70 @@ def test_every_parser_survives_every_other_engines_page():
             except ParseError:
                 continue
             assert all(it.post_id and it.url for it in res.items), (name, engine)
+
+
+def test_cli_parses_saved_files_with_the_urls_they_state(tmp_path):
+    """`brandmon parse FILE` without --url: ids come from the page's canonical link or its own permalinks."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    runner = CliRunner()
+    expect = {"xf21_thread.html": ("8276", "https://xenforo.com/community/threads/a-dark-theme-option.8276/post-114253"),
+              "ipb47_topic.html": ("34923", "https://forum.armbian.com/topic/34923-csc-armbian-for-rk322x-tv-box-boards/"
+                                            "?do=findComment&comment=92583"),
+              "phpbb33_prosilver_viewtopic.html": ("25574", "https://forums.nesdev.org/viewtopic.php?p=297120#p297120")}
+    for name, (tid, first_url) in expect.items():
+        saved = tmp_path / name
+        saved.write_bytes((PAGES / name).read_bytes())
+        r = runner.invoke(app, ["parse", str(saved)])
+        assert r.exit_code == 0, r.output
+        posts = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+        assert len(posts) == CASES[name].posts
+        assert (posts[0]["thread_id"], posts[0]["url"]) == (tid, first_url), name
+
+
+def test_xenforo2_quotes_without_attributes_name_author_and_post_from_the_title():
+    """XF 2 renders [QUOTE] without data-quote/data-source when the source is unknown or stripped; the title
+    link still says who and where (markup as XF 2's bb_code_tag_quote template renders it)."""
+    html = """<html><body><div class="p-body-pageContent"><article class="message message--post js-post"
+      data-author="Ольга" data-content="post-501" id="js-post-501">
+      <div class="message-userContent"><article class="message-body js-selectToQuote"><div class="bbWrapper">
+        <blockquote class="bbCodeBlock bbCodeBlock--expandable bbCodeBlock--quote js-expandWatch">
+          <div class="bbCodeBlock-title"><a href="/goto/post?id=499" class="bbCodeBlock-sourceJump"
+            data-xf-click="attribution" data-content-selector="#post-499">Дмитрий_К сказал(а):</a></div>
+          <div class="bbCodeBlock-content"><div class="bbCodeBlock-expandContent js-expandContent">Посылкин опять потерял посылку</div><div class="bbCodeBlock-expandLink js-expandLink"><a role="button">Нажмите для
+            раскрытия...</a></div></div>
+        </blockquote>У меня тоже, уже третья неделя.
+        <blockquote class="bbCodeBlock bbCodeBlock--quote"><div class="bbCodeBlock-title">Цитата:</div>
+          <div class="bbCodeBlock-content">без автора</div></blockquote>
+      </div></article></div>
+      <time class="u-dt" datetime="2024-05-03T10:15:00+0300" data-time="1714720500">3 мая 2024</time>
+    </article></div></body></html>"""
+    it = parse_page(html, "https://forum.example.ru/threads/posylkin.77/", engine="xenforo").items[0]
+    assert it.quoted == [{"author": "Дмитрий_К", "post_id": "499", "text": "Посылкин опять потерял посылку"},
+                         {"author": None, "post_id": None, "text": "без автора"}]
+    assert it.text == "У меня тоже, уже третья неделя." and it.reply_to == "499"
+    assert it.posted_at == "2024-05-03T10:15:00+03:00"
+
+
+def test_vb5_channel_listing_gives_thread_links():
+    """vB5 channel (forum) page rows, with the class names vB5 scrapers in public repositories select on
+    (tbody.topic-list, td.cell-topic, a.topic-title.js-topic-title, div.topic-info)."""
+    html = """<html><head><meta name="generator" content="vBulletin 5.6.4"></head><body>
+    <table class="topic-list-container"><tbody class="topic-list ">
+    <tr class=" topic-item " id="topic-8801" data-node-id="8801"><td class="cell-topic js-cell-topic">
+      <a href="https://forum.example.ru/forum/dostavka/8801-posylkin-poteryal-posylku" class="topic-title js-topic-title">Посылкин потерял посылку</a>
+      <div class="topic-info h-clear h-hide-on-small h-hide-on-narrow-column">Автор <a href="/member/5-olga">olga</a>, <span class="date">03.05.2024</span></div>
+    </td><td class="cell-count"><div class="posts-count">12 ответов</div></td></tr>
+    <tr class=" topic-item " id="topic-8790" data-node-id="8790"><td class="cell-topic js-cell-topic">
+      <a href="https://forum.example.ru/forum/dostavka/8790-kurer-ne-priekhal/page3" class="topic-title js-topic-title">Курьер не приехал</a>
+    </td><td class="cell-count"><div class="posts-count">1 ответ</div></td></tr>
+    </tbody></table></body></html>"""
+    res = parse_page(html, "https://forum.example.ru/forum/dostavka", engine="vbulletin")
+    assert res.items == []
+    assert [(t.thread_id, t.url, t.title, t.replies) for t in res.thread_links] == [
+        ("8801", "https://forum.example.ru/forum/dostavka/8801-posylkin-poteryal-posylku", "Посылкин потерял посылку", 12),
+        ("8790", "https://forum.example.ru/forum/dostavka/8790-kurer-ne-priekhal", "Курьер не приехал", 1)]
