@@ -38,11 +38,17 @@ def _quote(q) -> dict:
     return {"author": author, "post_id": m.group(1) if m else None, "text": text_of(body)}
 
 
+# MyBB's own search-engine-friendly URLs: thread-123.html, thread-123-page-2.html, forum-4.html
+_SEO_THREAD = re.compile(r"(.*/)?thread-(\d+)(?:-(?:page|post)-\d+|-lastpost|-newpost)?\.html")
+_SEO_FORUM = re.compile(r"(?:^|/)forum-\d+(?:-page-\d+)?\.html(?:$|[?#])")
+
+
 def _thread(root, url: str) -> tuple[str | None, str]:
     tid = query_param(url, "tid")
     if tid is None:
-        m = re.search(r"[Tt]hread-[^/?#]*?(?:\?tid=)?(\d+)?(?:$|[?#])", url)
-        tid = m.group(1) if m and m.group(1) else None
+        m = _SEO_THREAD.search(url)
+        if m:
+            return m.group(2), f"{m.group(1) or ''}thread-{m.group(2)}.html"
     if tid is None:
         for a in css(root, "a[href*='showthread.php?tid='], a[href*='newreply.php?tid=']"):
             tid = query_param(absolute(url, a.get("href")) or "", "tid")
@@ -98,14 +104,15 @@ def _parse_listing(root, url: str, res: PageResult) -> None:
     seen = set()
     for a in css(root, "span[id^=tid_] a, a.subject_new, a.subject_old"):
         href = absolute(url, a.get("href"))
-        t = query_param(href or "", "tid")
-        if not href or not t or t in seen:
+        t, turl = _thread(root, href or "") if href else (None, None)
+        if not t or query_param(href, "tid") is None and not _SEO_THREAD.search(href):
+            continue
+        if t in seen:
             continue
         seen.add(t)
         row = next((anc for anc in a.iterancestors() if anc.tag == "tr"), a)
-        res.thread_links.append(ThreadLink(url=f"{href.split('?')[0]}?tid={t}", thread_id=t, title=text_of(a),
-                                           listing_hash=listing_hash(row)))
-    for a in css(root, "a[href*='forumdisplay.php?fid=']"):
+        res.thread_links.append(ThreadLink(url=turl, thread_id=t, title=text_of(a), listing_hash=listing_hash(row)))
+    for a in css(root, "a[href]"):
         href = absolute(url, a.get("href"))
-        if href and href not in res.board_links:
-            res.board_links.append(href)
+        if href and ("forumdisplay.php?fid=" in href or _SEO_FORUM.search(href)) and strip_fragment(href) not in res.board_links:
+            res.board_links.append(strip_fragment(href))

@@ -352,3 +352,15 @@ def test_vb5_channel_listing_gives_thread_links():
     assert [(t.thread_id, t.url, t.title, t.replies) for t in res.thread_links] == [
         ("8801", "https://forum.example.ru/forum/dostavka/8801-posylkin-poteryal-posylku", "Посылкин потерял посылку", 12),
         ("8790", "https://forum.example.ru/forum/dostavka/8790-kurer-ne-priekhal", "Курьер не приехал", 1)]
+
+
+def test_mybb_real_board_index_gives_board_links():
+    """A real MyBB 1.8 board index (cs-joke.pl, search-engine-friendly URLs): no posts, every forum linked."""
+    html = _load("mybb18_index_real.html")
+    assert detect_engine(html) == "mybb"
+    res = parse_page(html, "http://cs-joke.pl/index.php")
+    assert res.items == [] and res.thread_links == []
+    assert res.board_links == [f"http://cs-joke.pl/forum-{n}.html" for n in (1, 2, 5, 6, 4)]
+    # a thread's own SEO URL gives its id and canonical URL
+    from crawlers.parsers.mybb import _thread
+    assert _thread(None, "http://cs-joke.pl/thread-24734-page-3.html") == ("24734", "http://cs-joke.pl/thread-24734.html")
