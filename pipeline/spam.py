@@ -58,7 +58,7 @@ def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], 
              AND p.posted_at >= b.t0 AND p.posted_at < b.t0 + INTERVAL 1 HOUR
             """,
             [cfg.spam_max_posts_per_hour],
-        ).df()["doc_id"].tolist()
+        ).fetchall()
         same = con.execute(
             """
             WITH roots AS (
@@ -72,23 +72,26 @@ def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], 
             SELECT d.doc_id FROM documents d JOIN grp g ON coalesce(d.dup_of, d.doc_id) = g.root
             """,
             [cfg.spam_min_text_chars, cfg.spam_same_text_authors],
-        ).df()["doc_id"].tolist()
-        # reasons already stored (a document flagged by an earlier batch keeps its other reasons)
-        affected = sorted(set(ids["doc_id"]) | set(same) | set(rate))
-        con.register("__spam_aff", pd.DataFrame({"doc_id": affected}))
-        try:
-            old = con.execute(
-                "SELECT doc_id, spam_reasons_json FROM documents JOIN __spam_aff USING (doc_id)"
-            ).df()
-        finally:
-            con.unregister("__spam_aff")
+        ).fetchall()
+        rate_s, same_s = {r[0] for r in rate}, {r[0] for r in same}
+        batch = set(ids["doc_id"].tolist())
+        affected = sorted(batch | same_s | rate_s)
+        # reasons already stored (a document flagged by an earlier batch keeps its other reasons); the batch's
+        # own documents get theirs recomputed, so only the others are read
+        others = [d for d in affected if d not in batch]
+        old: list = []
+        if others:
+            con.register("__spam_aff", pd.DataFrame({"doc_id": others}))
+            try:
+                old = con.execute(
+                    "SELECT doc_id, spam_reasons_json FROM documents JOIN __spam_aff USING (doc_id) "
+                    "WHERE spam_reasons_json IS NOT NULL AND spam_reasons_json <> ''"
+                ).fetchall()
+            finally:
+                con.unregister("__spam_aff")
     finally:
         con.unregister("__spam_ids")
-    old_reasons = {
-        d: set(json.loads(r)) for d, r in old.itertuples(index=False) if isinstance(r, str) and r
-    }
-    batch = set(ids["doc_id"])
-    rate_s, same_s = set(rate), set(same)
+    old_reasons = {d: set(json.loads(r)) for d, r in old}
     rows = []
     for d in affected:
         reasons = set() if d in batch else set(old_reasons.get(d, set()))
