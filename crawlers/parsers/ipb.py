@@ -1,4 +1,5 @@
-"""Invision Power Board 3.x and Invision Community (IPS) 4.x/5.x topic and forum pages."""
+"""Invision Power Board 3.x and Invision Community (IPS) 4.x/5.x topic and forum pages (IPS 5: article.ipsEntry
+with the same id, data-role=commentContent and <time datetime>, author in .ipsEntry__username)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from crawlers.parsers.base import (
 def detect(html: str) -> int:
     head = html[:400000]
     return 2 * sum(m in head for m in ("ipsType_", "cPost", "ipsComment", "data-role=\"commentContent\"", "Invision", "ipsQuote",
-                                       "post_block", "ipsBlockquote", "IP.Board"))
+                                       "post_block", "ipsBlockquote", "IP.Board", "ipsEntry__content"))
 
 
 def _quote(q) -> dict:
@@ -89,7 +90,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         if body is None:
             continue
         text, quotes, _ = split_post(body, "blockquote.ipsQuote", _quote)
-        user = first(p, ".cAuthorPane_author a") or first(p, "aside a.ipsType_break") or first(p, ".cAuthorPane_author")
+        user = (first(p, ".cAuthorPane_author a") or first(p, ".ipsEntry__username a") or first(p, "aside a.ipsType_break")
+                or first(p, ".cAuthorPane_author") or first(p, ".ipsEntry__username"))  # IPS 4 | IPS 5
         tm = first(p, "time[datetime]")
         react = first(p, ".ipsReact_reactCountOnly") or first(p, "[data-role=reactCount]")
         res.items.append(make_item(

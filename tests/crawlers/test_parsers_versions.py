@@ -114,6 +114,15 @@ CASES = {
             Golden(1, "322/2", "barista_zerno", "2024-04-28T10:40:00+00:00", "Лена, это ошибка кассы",
                    quoted=[("lena_m", "322/1")], reply_to="322/1", likes=2),
         ]),
+    # template: Invision Community 5 (article.ipsEntry, .ipsEntry__username)
+    "ips5_topic_ru.html": Page(
+        "https://forum.example.ru/topic/2201-shopok-kurer-otmenil-dostavku/", "ipb", 2, "2201",
+        "ШопОк: курьер отменил доставку без звонка", [
+            Golden(0, "7701", "vera_s", "2024-05-16T09:10:00+00:00", "Заказ на ШопОк должны были привезти вчера",
+                   author_url="https://forum.example.ru/profile/412-vera_s/"),
+            Golden(1, "7706", "ShopOk_Support", "2024-05-16T10:38:00+00:00", "Вера, простите за ситуацию.",
+                   quoted=[("vera_s", "7701")], reply_to="7701"),
+        ]),
     # template: MyBB 1.8 (postbit and postbit_classic)
     "mybb18_showthread_ru.html": Page(
         "https://forum.example.ru/showthread.php?tid=812", "mybb", 3, "812", "ШопОк не возвращает деньги за отменённый заказ", [
