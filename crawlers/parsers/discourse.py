@@ -51,6 +51,11 @@ def _cooked(html: str) -> tuple[str, list[dict]]:
         quotes.append({"author": q.get("data-username"), "post_id": q.get("data-post"),
                        "text": text_of(body[0]) if body else text_of(q)})
         q.drop_tree()
+    for q in css(frag, "blockquote"):  # markdown "> " quoting: someone's words, author unknown
+        if not any(a.tag == "blockquote" for a in q.iterancestors()):
+            quotes.append({"author": None, "post_id": None, "text": text_of(q)})
+    for q in [q for q in css(frag, "blockquote") if not any(a.tag == "blockquote" for a in q.iterancestors())]:
+        q.drop_tree()
     return text_of(frag), quotes
 
 
@@ -178,7 +183,8 @@ def parse_html(html: str | bytes, url: str, ctx: ParseContext) -> PageResult:
         body = first(p, "div.post[itemprop]") or first(p, "div.post")
         if body is None:
             continue
-        text, quotes, _ = split_post(body, "aside.quote", _html_quote)
+        # aside.quote: a quoted post; a bare blockquote: markdown "> " quoting (no author)
+        text, quotes, _ = split_post(body, "aside.quote, blockquote", _html_quote)
         user = (first(p, ".creator [itemprop=name]") or first(p, ".creator b[itemprop=author]")
                 or first(p, ".creator a") or first(p, ".creator"))
         link = first(p, ".creator a[href]")

@@ -98,6 +98,16 @@ CASES = {
             Golden(1, "92418/2", "xjindf", "2026-06-26T02:53:00+00:00", "It’s really smooth."),
             Golden(3, "92418/4", "manthrax", "2026-06-29T17:23:00+00:00", "Very nice. Great look to it.", likes=1),
         ], tz="UTC"),
+    # real: Discourse 2.x crawler view inside <noscript> (forum.ionicframework.com, 2020): one DiscussionForumPosting
+    # per post, no post_N ids, post #4 missing (deleted), a markdown blockquote
+    "discourse_ionic_noscript.html": Page(
+        "https://forum.ionicframework.com/t/how-to-build-an-android-apk-file-without-using-android-studio-in-a-capacitor-project/177814",
+        "discourse", 5, "177814", "How to build an Android APK file without using Android Studio in a Capacitor project?", [
+            Golden(0, "177814/1", "SwapnilP133", "2019-11-18T06:49:00+00:00", "I recently came across Capacitor", likes=0,
+                   author_url="https://forum.ionicframework.com/u/SwapnilP133"),
+            Golden(3, "177814/5", "roboter", "2019-11-20T11:13:52+00:00", "Hey, did you read the question?\n\nLooking for same",
+                   quoted=[(None, None)], likes=8),
+        ]),
     # template: Discourse 3.x crawler view
     "discourse_crawler_ru.html": Page(
         "https://talk.example.ru/t/mobiline-double-charge/321", "discourse", 3, "321", "Мобилайн: двойное списание абонентки", [
