@@ -53,6 +53,13 @@ def _no_sid(url: str | None) -> str | None:
     return re.sub(r"[?&]$", "", re.sub(r"([?&])sid=[0-9a-f]+(&|$)", lambda m: m.group(1) if m.group(2) else "", url))
 
 
+def _title_from_head(root) -> str | None:
+    """"Board :: View topic - Title" (phpBB 2), "Title - Board" (phpBB 3)."""
+    t = " ".join((first_text(root, "title") or "").split())
+    m = re.search(r"(?:View topic|Просмотр темы)\s*-\s*(.+)$", t)
+    return m.group(1) if m else None
+
+
 def _ids(root, url: str) -> tuple[str | None, str]:
     tid = query_param(url, "t")
     if tid is None:
@@ -90,7 +97,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         ctx = dataclasses.replace(ctx, tz=tz)
     tid, thread_url = _ids(root, url)
     title = (first_text(root, "h2.topic-title") or first_text(root, "h2 a[href*='viewtopic']")
-             or first_text(root, "a.maintitle") or first_text(root, "h2") or None)
+             or first_text(root, "a.maintitle") or first_text(root, ".maintitle a[href*='viewtopic']")
+             or first_text(root, "h2") or _title_from_head(root))
     res = PageResult(thread_url=thread_url, thread_id=tid, thread_title=title)
     res.next_url = rel_next(root, url, ("li.next a", "a.next", "li.arrow.next a"))
     if res.next_url and "view=next" in res.next_url:  # phpBB 2 links the next *topic*, not the next page

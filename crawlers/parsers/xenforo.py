@@ -100,13 +100,21 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 date_raw = dt.get("data-time") or dt.get("title") or text_of(dt)
             user = first(p, ".messageUserBlock a.username") or first(p, "a.username")
             likes_el = first(p, ".LikeText")
+            # "Dark Post Rating" add-on (common on XF 1 boards): "Like x 3", "Hugs x 1"
+            ratings = {}
+            for li in css(p, ".dark_postrating_outputlist li"):
+                img, n = first(li, "img[alt]"), first_text(li, "strong")
+                if img is not None and n and parse_int(n) is not None:
+                    ratings[img.get("alt")] = parse_int(n)
             res.items.append(make_item(
                 ctx, post_id=pid, url=absolute(url, f"posts/{pid}/") if "/threads/" not in url else f"{strip_fragment(url)}#post-{pid}",
                 text=text, quoted=quotes, signature=first_text(p, ".signature"), thread_url=thread_url, thread_id=tid,
                 thread_title=title, author=p.get("data-author"),
                 author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
                 posted_at=iso_date(date_raw, ctx), posted_at_raw=(dt.get("title") or text_of(dt)) if dt is not None else None,
-                likes=(len(css(likes_el, "a.username")) or None) if likes_el is not None else None, page_url=url,
+                likes=((len(css(likes_el, "a.username")) or None) if likes_el is not None
+                       else (sum(ratings.values()) if ratings else None)), page_url=url,
+                extra={"reactions": ratings} if ratings else {},
                 reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
             ))
     if not res.items:

@@ -383,3 +383,16 @@ def test_mybb_real_board_index_gives_board_links():
     # a thread's own SEO URL gives its id and canonical URL
     from crawlers.parsers.mybb import _thread
     assert _thread(None, "http://cs-joke.pl/thread-24734-page-3.html") == ("24734", "http://cs-joke.pl/thread-24734.html")
+
+
+def test_real_pages_titles_and_rating_addon(shared_data):
+    """phpBB 2 titles from the .maintitle cell; XenForo 1 "Dark Post Rating" counts as likes with the breakdown."""
+    pages = shared_data / "forum_pages"
+    p2 = parse_page(decode_html((pages / "phpbb2/ptforum_phpbb2_viewtopic_t805.html").read_bytes())[0],
+                    "https://forum.example.org/viewtopic.php?t=805")
+    assert p2.thread_title == "back in water tomorrow"
+    xf1 = parse_page(decode_html((pages / "xenforo/nettally_Xenforo1_sufficientvelocity.html").read_bytes())[0],
+                     "https://forums.sufficientvelocity.com/threads/renascence-a-homura-quest.1234/page-54")
+    it = next(i for i in xf1.items if i.post_id == "2146297")
+    assert it.likes == 4 and it.extra == {"reactions": {"Like": 3, "Hugs": 1}}
+    assert sum(1 for i in xf1.items if i.likes) >= 10
