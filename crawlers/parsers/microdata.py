@@ -17,7 +17,9 @@ from crawlers.parsers.base import (
     strip_fragment, text_of,
 )
 
-POST_TYPES = ("DiscussionForumPosting", "Comment", "UserComments", "Answer", "Question", "SocialMediaPosting")
+POST_TYPES = ("DiscussionForumPosting", "Comment", "UserComments", "Answer", "Question", "SocialMediaPosting",
+              "Article", "NewsArticle", "BlogPosting")
+COMMENT_TYPES = ("Comment", "UserComments", "Answer")
 TEXT_PROPS = ("text", "articleBody", "commentText", "reviewBody")
 DATE_PROPS = ("datePublished", "dateCreated", "commentTime", "uploadDate")
 QUOTE_CSS = "blockquote, aside.quote"
@@ -146,4 +148,10 @@ def has_posts(root) -> bool:
     return bool(post_scopes(root))
 
 
-__all__ = ["POST_TYPES", "has_posts", "likes_of", "parse_posts", "post_scopes", "prop_value", "props"]
+def only_comments(root) -> bool:
+    """True when the page marks up its comments but not the thing they comment on (the article's own text is
+    then only found by main-text extraction)."""
+    return all(_type_of(el) in COMMENT_TYPES for el, _ in post_scopes(root))
+
+
+__all__ = ["COMMENT_TYPES", "POST_TYPES", "has_posts", "only_comments", "likes_of", "parse_posts", "post_scopes", "prop_value", "props"]

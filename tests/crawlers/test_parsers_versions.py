@@ -396,3 +396,27 @@ def test_real_pages_titles_and_rating_addon(shared_data):
     it = next(i for i in xf1.items if i.post_id == "2146297")
     assert it.likes == 4 and it.extra == {"reactions": {"Like": 3, "Hugs": 1}}
     assert sum(1 for i in xf1.items if i.likes) >= 10
+
+
+def test_generic_article_with_microdata_comments_keeps_the_article():
+    """Blog/news themes mark up comments (schema.org Comment, as GeneratePress-style themes do) but not the
+    article: the article's main text comes first, then each comment as its own item."""
+    para = ("<p>Ласточка Банк с понедельника снижает ставки по вкладам на полпроцента, сообщила пресс-служба банка. "
+            "Клиенты, открывшие вклад до этой даты, сохранят прежние условия до конца срока.</p>")
+    html = f"""<html><head><title>Ласточка Банк снизил ставки — Новости</title></head><body>
+    <article class="post"><h1 class="entry-title">Ласточка Банк снизил ставки</h1>
+      <div class="entry-content">{para * 3}</div></article>
+    <div class="comments-area"><ol class="comment-list">
+      <li id="comment-51" class="comment"><article class="comment-body" id="div-comment-51" itemprop="comment" itemscope itemtype="https://schema.org/Comment">
+        <footer class="comment-meta"><div class="comment-author-info"><cite itemprop="name" class="fn">Игорь</cite>
+          <div class="entry-meta comment-metadata"><a href="https://news.example.ru/a/1#comment-51"><time datetime="2024-05-06T10:00:00+03:00" itemprop="datePublished">6 мая 2024 в 10:00</time></a></div></div></footer>
+        <div class="comment-content" itemprop="text"><p>Опять Ласточка режет проценты, переведу вклад.</p></div>
+      </article></li>
+    </ol></div></body></html>"""
+    res = parse_page(html, "https://news.example.ru/a/1", engine="generic")
+    assert len(res.items) == 2
+    article, comment = res.items
+    assert "Ласточка Банк с понедельника снижает ставки" in article.text and "переведу вклад" not in article.text
+    assert comment.text == "Опять Ласточка режет проценты, переведу вклад."
+    assert (comment.post_id, comment.posted_at) == ("https://news.example.ru/a/1#div-comment-51", "2024-05-06T10:00:00+03:00")
+    assert detect_engine(html) == "generic"
