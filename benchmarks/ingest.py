@@ -155,7 +155,7 @@ def profile_stages() -> dict[str, float]:
 
         setattr(owner, attr, timed)
 
-    for attr in ("_doc_rows", "_mention_rows", "find_duplicates", "spam_reasons", "link_parents"):
+    for attr in ("_doc_rows", "_mention_rows", "find_duplicates", "spam_reasons", "link_parents", "_insert_new"):
         if hasattr(ingest, attr):
             wrap(ingest, attr, attr.lstrip("_"))
     wrap(facts, "refresh", "facts")
