@@ -17,7 +17,7 @@ import re
 from crawlers.parsers import microdata
 from crawlers.parsers.base import (
     _PARSER, PageResult, ParseContext, ParseError, ThreadLink, absolute, css, first, first_text, html_tree, iso_date,
-    make_item, parse_int, rel_next, split_post, strip_fragment, text_of,
+    listing_hash, make_item, parse_int, rel_next, split_post, strip_fragment, text_of,
 )
 
 CHUNK = 20  # the real API returns up to 20 posts per posts.json call
@@ -63,7 +63,7 @@ def detect(html: str) -> int:
     """Markers of Discourse's HTML (crawler view and the app shell around it)."""
     head = html[:400000]
     return 2 * sum(m in head for m in ("crawler-post", 'content="Discourse', "data-discourse-setup", "discourse-cdn",
-                                       "crawler-post-meta", "itemprop='articleBody'", "discourse_"))
+                                       "crawler-post-meta", "itemprop='articleBody'", "discourse_", "raw-topic-link"))
 
 
 def parse(text: str | bytes, url: str, ctx: ParseContext) -> PageResult:
@@ -141,7 +141,7 @@ def _parse_topic(data: dict, url: str, ctx: ParseContext, topic: dict | None) ->
 # --------------------------------------------------------------------------------------------- HTML view
 
 def _topic_of(url: str, root) -> tuple[str | None, str]:
-    canon = first(root, "link[rel=canonical]")
+    canon = first(root, "link[rel=canonical]") if root is not None else None
     for u in (url, canon.get("href") if canon is not None else ""):
         m = re.search(r"^(.*?/t/(?:[^/?#]+/)?(\d+))(?:[/?#]|$)", absolute(url, u) or "")
         if m:
@@ -214,4 +214,21 @@ def parse_html(html: str | bytes, url: str, ctx: ParseContext) -> PageResult:
             reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
             extra={"post_number": int(number)} if number.isdigit() else {},
         ))
+    if not res.items:
+        _html_listing(root, url, res)
     return res
+
+
+def _html_listing(root, url: str, res: PageResult) -> None:
+    """Crawler view of /latest and category pages: tr.topic-list-item rows with a.raw-topic-link."""
+    seen = set()
+    for a in css(root, "a.raw-topic-link"):
+        t, turl = _topic_of(absolute(url, a.get("href")) or "", root=None)
+        if not t or t in seen:
+            continue
+        seen.add(t)
+        row = next((anc for anc in a.iterancestors() if anc.tag == "tr"), a)
+        replies = parse_int(first_text(row, "td.replies .posts") or first_text(row, "span.posts"))
+        res.thread_links.append(ThreadLink(url=turl, thread_id=t, title=text_of(a), replies=replies,
+                                           listing_hash=listing_hash(row)))
+    res.next_url = res.next_url or rel_next(root, url, ("a[rel=next]",))

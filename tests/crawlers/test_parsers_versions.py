@@ -420,3 +420,27 @@ def test_generic_article_with_microdata_comments_keeps_the_article():
     assert comment.text == "Опять Ласточка режет проценты, переведу вклад."
     assert (comment.post_id, comment.posted_at) == ("https://news.example.ru/a/1#div-comment-51", "2024-05-06T10:00:00+03:00")
     assert detect_engine(html) == "generic"
+
+
+def test_discourse_html_listing_gives_thread_links():
+    """The crawler view of a category or /latest lists topics as tr.topic-list-item rows (markup as on the saved
+    discourse.threejs.org page's topic table)."""
+    html = """<html><head><meta name="generator" content="Discourse 3.2.1 - https://github.com/discourse/discourse">
+    <link rel="next" href="/c/svyaz/5?page=1"></head><body class="crawler"><div id="main-outlet" class="wrap">
+    <div class="topic-list-container" itemscope="" itemtype="http://schema.org/ItemList"><table class="topic-list">
+    <tbody>
+    <tr id="topic-list-item-321" class="topic-list-item">
+    <td class="main-link" itemprop="itemListElement" itemscope="" itemtype="http://schema.org/ListItem"><span class="link-top-line"> <a
+    href="https://talk.example.ru/t/mobiline-double-charge/321" class="title raw-link raw-topic-link" itemprop="url">Мобилайн: двойное списание абонентки</a> </span></td>
+    <td class="replies"><span class="posts" title="сообщения">14</span></td></tr>
+    <tr id="topic-list-item-322" class="topic-list-item">
+    <td class="main-link"><span class="link-top-line"><a href="/t/zerno-raf/322" class="title raw-link raw-topic-link" itemprop="url">Кофейня Зерно: раф стал меньше</a></span></td>
+    <td class="replies"><span class="posts" title="сообщения">2</span></td></tr>
+    </tbody></table></div></div></body></html>"""
+    assert detect_engine(html) == "discourse"
+    res = parse_page(html, "https://talk.example.ru/c/svyaz/5")
+    assert res.items == []
+    assert [(t.thread_id, t.url, t.title, t.replies) for t in res.thread_links] == [
+        ("321", "https://talk.example.ru/t/mobiline-double-charge/321", "Мобилайн: двойное списание абонентки", 14),
+        ("322", "https://talk.example.ru/t/zerno-raf/322", "Кофейня Зерно: раф стал меньше", 2)]
+    assert res.next_url == "https://talk.example.ru/c/svyaz/5?page=1"
