@@ -40,4 +40,18 @@ def parse_page(text: str, url: str, engine: str = "auto", ctx: ParseContext | No
     return engine_module(engine).parse(text, url, ctx)
 
 
-__all__ = ["ENGINES", "PageResult", "ParseContext", "ParseError", "ThreadLink", "detect_engine", "parse_page"]
+def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str, PageResult]:
+    """(engine used, result) for one page of unknown origin (`brandmon parse`). Detection scores markers, so a
+    news page linking to a phpBB board ("viewtopic.php") scores as phpBB: when the detected engine finds nothing
+    at all, the page is read as an unknown page instead. Crawls keep plain `parse_page`: there an empty result
+    (an empty board, a login wall) must stay empty."""
+    ctx = ctx or ParseContext()
+    engine = detect_engine(text)
+    res = engine_module(engine).parse(text, url, ctx)
+    if engine not in ("generic", "discourse") and not (res.items or res.thread_links or res.board_links):
+        return "generic", engine_module("generic").parse(text, url, ctx)
+    return engine, res
+
+
+__all__ = ["ENGINES", "PageResult", "ParseContext", "ParseError", "ThreadLink", "detect_engine", "parse_any",
+           "parse_page"]

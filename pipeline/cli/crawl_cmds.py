@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Parse one page and print its posts as JSON lines (engine detected from the markup)."""
         from crawlers.encoding import decode_html
-        from crawlers.parsers import ParseContext, ParseError, detect_engine, parse_page
+        from crawlers.parsers import ParseContext, ParseError, parse_any, parse_page
         from crawlers.parsers.base import saved_page_url
 
         s = settings_of(ctx)
@@ -69,9 +69,11 @@ def register(app: typer.Typer) -> None:
                     fail(f"{p}: no such file", 2)
                 text = decode_html(p.read_bytes(), None, encoding)[0]
                 page_url = url or saved_page_url(text, p.resolve().as_uri().replace("file://", "http://saved.local"))
-            used = detect_engine(text) if engine == "auto" else engine
-            res = parse_page(text, url or page_url, used,
-                             ParseContext(source="parse", tz=tz or s.crawl.default_timezone))
+            pctx = ParseContext(source="parse", tz=tz or s.crawl.default_timezone)
+            if engine == "auto":
+                used, res = parse_any(text, url or page_url, pctx)
+            else:
+                used, res = engine, parse_page(text, url or page_url, engine, pctx)
         except (ParseError, ValueError, OSError) as e:
             fail(str(e), 2)
         for it in res.items:

@@ -444,3 +444,21 @@ def test_discourse_html_listing_gives_thread_links():
         ("321", "https://talk.example.ru/t/mobiline-double-charge/321", "Мобилайн: двойное списание абонентки", 14),
         ("322", "https://talk.example.ru/t/zerno-raf/322", "Кофейня Зерно: раф стал меньше", 2)]
     assert res.next_url == "https://talk.example.ru/c/svyaz/5?page=1"
+
+
+def test_parse_any_falls_back_to_generic_when_the_detected_engine_finds_nothing():
+    """A news article that links to a phpBB board scores as phpBB; with no posts or links of that engine on it,
+    `brandmon parse` (parse_any) reads it as an unknown page instead of printing nothing."""
+    para = ("<p>Пользователи форума phpbb-клуба жалуются: Посылкин третью неделю не доставляет посылки в Заречный, "
+            "а горячая линия не отвечает. Компания обещает компенсации.</p>")
+    html = (f"<html><head><title>Посылкин задерживает посылки</title></head><body><article><h1>Посылкин задерживает"
+            f" посылки</h1>{para * 3}<p>Обсуждение: <a href='https://forum.example.ru/viewtopic.php?t=5'>тема на "
+            f"форуме</a>.</p></article></body></html>")
+    from crawlers.parsers import parse_any
+
+    assert detect_engine(html) == "phpbb"
+    assert parse_page(html, "https://news.example.ru/a/2").items == []  # crawls: an empty page stays empty
+    used, res = parse_any(html, "https://news.example.ru/a/2")
+    assert used == "generic"
+    assert len(res.items) == 1 and "Посылкин третью неделю не доставляет" in res.items[0].text
+    assert parse_any(_load("phpbb33_prosilver_viewtopic.html"), "https://forums.nesdev.org/viewtopic.php?t=25574")[0] == "phpbb"
