@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import html as html_lib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -273,8 +274,7 @@ def saved_page_url(html: str, fallback: str) -> str:
         tag = rx.search(head)
         m = _ATTR[attr].search(tag.group(0)) if tag else None
         if m and m.group(1).strip():
-            import html as _html
-            return urljoin(fallback, _html.unescape(m.group(1).strip()))
+            return urljoin(fallback, html_lib.unescape(m.group(1).strip()))
     return fallback
 
 

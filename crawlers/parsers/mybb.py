@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 from crawlers.parsers.base import (
@@ -31,7 +32,6 @@ def _quote(q) -> dict:
         label = label.replace(inner_text(date), "", 1)
     am = _WROTE.match(label.strip())
     author = am.group(1).strip() if am and am.group(1).strip() not in ("", "Quote", "Цитата") else None
-    import copy
     body = copy.deepcopy(q)
     for c in css(body, "cite"):
         c.drop_tree()

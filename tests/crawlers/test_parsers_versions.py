@@ -462,3 +462,11 @@ def test_parse_any_falls_back_to_generic_when_the_detected_engine_finds_nothing(
     assert used == "generic"
     assert len(res.items) == 1 and "Посылкин третью неделю не доставляет" in res.items[0].text
     assert parse_any(_load("phpbb33_prosilver_viewtopic.html"), "https://forums.nesdev.org/viewtopic.php?t=25574")[0] == "phpbb"
+
+
+def test_every_page_fixture_states_its_origin():
+    """Each saved or built page under tests/crawlers/pages has a row in SOURCES.md (origin, real or template)."""
+    sources = (PAGES / "SOURCES.md").read_text(encoding="utf-8")
+    for f in sorted(PAGES.glob("*.html")):
+        assert f"`{f.name}`" in sources, f.name
+        assert f.stat().st_size < 60_000, f.name
