@@ -9,7 +9,8 @@ lengths vary as on forums. All variants read the same texts in the same run, wit
    an ordinary sequence-classification model and run through `pipeline("text-classification")` one text at a
    time, as most tutorials do (fp32). It computes sentiment only.
 2. brandmon fp32: `predict_inputs` (length-sorted batches, dynamic padding, inference_mode) - sentiment AND intent.
-3. brandmon int8: the same with dynamic int8 quantisation of the Linear layers (the default).
+3. brandmon int8: the same with dynamic int8 quantisation of the Linear layers (the default), smoothed
+   (`models.smooth_alpha`, models/quantize.py); `int8_plain` is the same without smoothing.
    Both run batches on `models.workers` threads (one per core by default); int8 also runs once on a single
    worker using all cores inside each op, for comparison.
 
@@ -120,6 +121,10 @@ def main() -> None:
 
     fp32 = get_scorer(settings, args.model, quantize=False)
     int8 = get_scorer(settings, args.model, quantize=True)
+    alpha = settings.models.smooth_alpha
+    settings.models.smooth_alpha = 0.0
+    int8_plain = get_scorer(settings, args.model, quantize=True)
+    settings.models.smooth_alpha = alpha
     inputs = [model_input(t, target=tg, max_chars=fp32.spec.max_chars) for t, _, tg in rows]
     labelled = [i for i, (_, lab, _) in enumerate(rows) if lab is not None]
     y = [rows[i][1] for i in labelled]
@@ -138,7 +143,8 @@ def main() -> None:
     workers = set_threads(settings)
     res["workers"] = workers
     res["intra_op_threads"] = torch.get_num_threads()
-    for name, sc, w in (("fp32", fp32, workers), ("int8", int8, workers), ("int8_one_worker", int8, 1)):
+    for name, sc, w in (("fp32", fp32, workers), ("int8", int8, workers), ("int8_plain", int8_plain, workers),
+                        ("int8_one_worker", int8, 1)):
         if w == 1:
             torch.set_num_threads(res["threads"])
         t0 = time.perf_counter()
@@ -148,9 +154,14 @@ def main() -> None:
         if name == "fp32":
             agree = sum(b[0]["label"] == pr.sentiment[i] for i, b in enumerate(base_out)) / max(1, nb)
             res["baseline_fp32_label_agreement"] = round(agree, 4)
+            ref = pr
+        else:  # how often int8 changes fp32's sentiment label, on all texts
+            res[f"{name}_fp32_label_agreement"] = round(
+                sum(a == b for a, b in zip(pr.sentiment, ref.sentiment)) / len(inputs), 4)
     res["ratio_int8_vs_baseline"] = round(res["int8_per_s"] / res["baseline_per_s"], 2)
     res["ratio_fp32_vs_baseline"] = round(res["fp32_per_s"] / res["baseline_per_s"], 2)
     res["f1_delta_points"] = round(100 * (res["int8_macro_f1"] - res["fp32_macro_f1"]), 2)
+    res["f1_delta_points_int8_plain"] = round(100 * (res["int8_plain_macro_f1"] - res["fp32_macro_f1"]), 2)
     res["labelled_n"] = len(y)
     print(json.dumps(res, indent=2))
 

@@ -3,18 +3,23 @@
 A scorer directory holds ``scorer.json`` (the spec: base backbone + its checksum, split layer, tasks with their
 labels and calibration temperatures, metrics) and ``weights.safetensors`` (the task stacks and heads, fp16).
 The frozen lower part comes from the backbone (``ensure_backbone``). ``model_version`` is a hash of both
-files, so retraining or re-calibrating gives a new version and old scores stay attributable.
+files, so retraining or re-calibrating gives a new version and old scores stay attributable. An optional
+``calibration.safetensors`` holds the fp32 activation maxima for int8 smoothing (``models.quantize``); it is not
+part of the version because, when absent, the same numbers are computed from the same bundled texts.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline import facts
+
+log = logging.getLogger(__name__)
 
 SCORER_FILE = "scorer.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -130,7 +135,6 @@ def build_net(base, spec: ScorerSpec):
 
 
 def load_scorer(settings, name_or_path: str | None = None, quantize: bool | None = None) -> Scorer:
-    import torch
     from safetensors.torch import load_file
 
     path = resolve_model_dir(settings, name_or_path)
@@ -149,12 +153,34 @@ def load_scorer(settings, name_or_path: str | None = None, quantize: bool | None
         raise ModelError(f"{path}: weights do not fit the network (missing {missing[:3]}, extra {unexpected[:3]})")
     net.eval()
     if settings.models.quantize if quantize is None else quantize:
-        # per-output-channel int8 scales: on 1,771 unseen sentiment rows per-tensor int8 lost 2.1 macro-F1
-        # points against fp32, per-channel 0.7, at the same speed
-        from torch.ao.quantization import per_channel_dynamic_qconfig
+        from models import quantize as qz
 
-        net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.Linear: per_channel_dynamic_qconfig})
+        alpha = settings.models.smooth_alpha
+        amax = activation_maxima(settings, path, net, tok, spec, have) if alpha > 0 else None
+        net = qz.quantize_dynamic(net, amax, alpha)
     return Scorer(net, tok, spec, spec.name, model_version(path), path)
+
+
+def activation_maxima(settings, path: Path, net, tok, spec: ScorerSpec, base_sha: str | None):
+    """The fp32 activation maxima int8 smoothing needs: shipped beside the scorer, else computed once on the
+    bundled calibration texts and cached (same texts everywhere, so every install gets the same numbers)."""
+    from models import quantize as qz
+
+    shipped = path / qz.CALIBRATION_FILE
+    if shipped.exists():
+        return qz.load_maxima(shipped)
+    cached = Path(settings.models.cache_dir) / "calibration" / f"{model_version(path)}-{(base_sha or '-')[:12]}.safetensors"
+    if cached.exists():
+        return qz.load_maxima(cached)
+    from models.window import model_input
+
+    texts = [model_input(t, max_chars=spec.max_chars) for t in qz.calibration_texts()]
+    if not texts:
+        log.warning("no calibration texts (%s): int8 without smoothing", qz.CALIBRATION_TEXTS)
+        return None
+    amax = qz.calibrate(net, tok, texts, spec.max_tokens)
+    qz.save_maxima(cached, amax)
+    return amax
 
 
 def save_scorer(net, spec: ScorerSpec, out_dir: Path) -> str:
@@ -166,6 +192,9 @@ def save_scorer(net, spec: ScorerSpec, out_dir: Path) -> str:
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.task_state_dict().items()}
     save_file(state, str(out_dir / WEIGHTS_FILE), metadata={"format": "pt"})
     (out_dir / SCORER_FILE).write_text(spec.to_json(), encoding="utf-8")
+    from models.quantize import CALIBRATION_FILE
+
+    (out_dir / CALIBRATION_FILE).unlink(missing_ok=True)  # measured on other weights; the caller may write anew
     return model_version(out_dir)
 
 

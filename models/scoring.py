@@ -37,8 +37,8 @@ LOADS = {"count": 0}  # how many times a scorer was actually loaded (tests check
 def get_scorer(settings, name_or_path: str | None = None, quantize: bool | None = None) -> registry.Scorer:
     path = registry.resolve_model_dir(settings, name_or_path)
     q = settings.models.quantize if quantize is None else quantize
-    key = (str(path.resolve()), registry.model_version(path), q, str(settings.models.backbone),
-           str(settings.models.cache_dir))
+    key = (str(path.resolve()), registry.model_version(path), q, q and settings.models.smooth_alpha,
+           str(settings.models.backbone), str(settings.models.cache_dir))
     with _LOCK:
         if key not in _LOADED:
             _LOADED[key] = registry.load_scorer(settings, str(path), quantize=q)

@@ -300,6 +300,7 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
     import torch
     from safetensors.torch import load_file
 
+    from models import quantize as qz
     from models import registry
 
     torch.manual_seed(cfg.seed)
@@ -423,6 +424,11 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
     spec.metrics[cfg.task] = report
     spec.trained_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     version = registry.save_scorer(net, spec, out_dir)
+    # int8 smoothing needs fp32 activation maxima on texts like the ones scored: the training texts
+    net.eval()
+    sample = rng.sample(train_ex, min(len(train_ex), qz.CALIBRATION_N))
+    qz.save_maxima(Path(out_dir) / qz.CALIBRATION_FILE,
+                   qz.calibrate(net, tok, [e.text for e in sample], spec.max_tokens))
     write_model_card(out_dir)
     return TrainResult(Path(out_dir), version, report, losses)
 

@@ -1,0 +1,98 @@
+"""int8 smoothing: exact in fp32, closer to fp32 than plain int8 on real texts, calibration stored or cached."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def seed_inputs():
+    from models import quantize as qz
+    from models.window import model_input
+
+    texts = qz.calibration_texts(900)  # the bundled seed set; the shipped maxima come from other texts
+    return [model_input(t, max_chars=400) for t in texts[1::5][:160]]
+
+
+@pytest.fixture(scope="module")
+def fp32_scorer():
+    from models import registry
+    from pipeline.config import load_settings
+
+    return registry.load_scorer(load_settings(), quantize=False)
+
+
+def _probs(net, tok, inputs, max_tokens=64):
+    from models import registry
+    from models.scoring import predict_inputs
+
+    spec = registry.ScorerSpec(name="x", base="x", base_sha256=None, split=0, max_tokens=max_tokens,
+                               tasks={"sentiment": registry.TaskSpec(["negative", "neutral", "positive"]),
+                                      "intent": registry.TaskSpec(["question", "failure", "complaint", "praise",
+                                                                   "other"], multi_label=True)})
+    return predict_inputs(registry.Scorer(net, tok, spec, "x", "x", None), inputs, 32)
+
+
+def test_smoothing_changes_nothing_before_quantizing(fp32_scorer, seed_inputs):
+    from models import quantize as qz
+
+    sc = fp32_scorer
+    amax = qz.load_maxima(sc.path / qz.CALIBRATION_FILE)
+    net = copy.deepcopy(sc.net)
+    assert qz.smooth(net, amax, 0.8) == 14  # 10 shared layers + 2 per task
+    enc = sc.tokenizer(seed_inputs[:24], padding=True, truncation=True, max_length=64, return_tensors="pt")
+    with torch.inference_mode():
+        a = sc.net(enc["input_ids"], enc["attention_mask"])
+        b = net(enc["input_ids"], enc["attention_mask"])
+    for task in a:
+        assert torch.allclose(a[task], b[task], atol=2e-4), (task, (a[task] - b[task]).abs().max())
+
+
+def test_smoothed_int8_stays_closer_to_fp32_than_plain_int8(settings, fp32_scorer, seed_inputs):
+    from models import registry
+
+    fp32 = fp32_scorer
+    smooth = registry.load_scorer(settings, quantize=True)
+    settings.models.smooth_alpha = 0.0
+    plain = registry.load_scorer(settings, quantize=True)
+    ref = _probs(fp32.net, fp32.tokenizer, seed_inputs)
+    res = {}
+    for name, sc in (("smooth", smooth), ("plain", plain)):
+        pr = _probs(sc.net, sc.tokenizer, seed_inputs)
+        res[name] = (np.abs(pr.p_sentiment - ref.p_sentiment).mean(), np.abs(pr.p_intent - ref.p_intent).mean(),
+                     np.mean(pr.p_sentiment.argmax(1) == ref.p_sentiment.argmax(1)))
+    print(res)
+    assert res["smooth"][0] < 0.8 * res["plain"][0]
+    assert res["smooth"][1] < 0.8 * res["plain"][1]
+    assert res["smooth"][2] >= res["plain"][2]
+    assert res["smooth"][2] >= 0.93
+
+
+def test_calibration_is_computed_once_cached_and_dropped_with_new_weights(tiny_settings):
+    from models import quantize as qz
+    from models import registry
+
+    d = registry.resolve_model_dir(tiny_settings)
+    assert not (d / qz.CALIBRATION_FILE).exists()
+    cache = tiny_settings.models.cache_dir / "calibration"
+    version = registry.model_version(d)
+    for f in cache.glob(version + "-*"):  # the cache dir outlives test runs
+        f.unlink()
+    registry.load_scorer(tiny_settings, quantize=True)
+    made = list(cache.glob(version + "-*"))
+    assert len(made) == 1
+    stamp = made[0].stat().st_mtime_ns
+    registry.load_scorer(tiny_settings, quantize=True)
+    assert made[0].stat().st_mtime_ns == stamp  # read back, not computed again
+    amax = qz.load_maxima(made[0])
+    assert "lower.0.intermediate.dense" in amax and amax["lower.0.output.dense"].shape == (64,)
+    assert all(torch.isfinite(v).all() and (v > 0).any() for v in amax.values())
+
+    sc = registry.load_scorer(tiny_settings, quantize=False)
+    qz.save_maxima(d / qz.CALIBRATION_FILE, amax)
+    registry.save_scorer(sc.net, sc.spec, d)  # new weights: stale maxima must not survive
+    assert not (d / qz.CALIBRATION_FILE).exists()
