@@ -137,7 +137,7 @@ def profile_stages() -> dict[str, float]:
     """Wrap the stage functions ingest calls with wall-time accumulators; returns the (live) totals."""
     import functools
 
-    from pipeline import dedup, facts, ingest, spam
+    from pipeline import facts, ingest
     from pipeline.store import Store
 
     totals: dict[str, float] = {}
