@@ -147,163 +147,19 @@ def inner_text(el: HtmlElement | None) -> str:
         el.tail = tail
 
 
-# --------------------------------------------------------------------------------------------- selectors
-# Parsers ask ~20 small CSS questions per post; lxml's CSSSelector answers each with one XPath evaluation.
-# Selectors whose every alternative ends in a tag ("p.author time", "a.postcounter", "h1.p-title-value") are
-# matched here in Python over `el.iter(tag)` instead (lxml filters the tag in C), with cssselect's semantics
-# (descendant-or-self of the context, classes split on XML whitespace only, document order); measured on the
-# demo crawl's pages that is ~8% less selector CPU than XPath for the same answers. Class-only selectors
-# (".username") stay with XPath: visiting every element from Python was slower than libxml2.
-
-_XML_WS = re.compile(r"[ \t\r\n]+")
-_IDENT = r"-?[A-Za-z_][A-Za-z0-9_-]*"
-_COMPOUND = re.compile(rf"({_IDENT}|\*)?((?:[.#]{_IDENT}|\[{_IDENT}(?:[\^*$]?=(?:{_IDENT}|'[^'\\\n,]*'|\"[^\"\\\n,]*\"))?\])*)")
-_PART = re.compile(rf"([.#])({_IDENT})|\[({_IDENT})(?:([\^*$]?=)({_IDENT}|'[^'\\\n,]*'|\"[^\"\\\n,]*\"))?\]")
-
-
-def _compound(text: str):
-    """A matcher for one compound selector ("a.x[href*='p=']"), or None when it is not in the simple subset."""
-    m = _COMPOUND.fullmatch(text)
-    if not m or not text:
-        return None
-    tag = m.group(1) if m.group(1) not in (None, "*") else None
-    ids: list[str] = []
-    classes: list[str] = []
-    attrs: list[tuple[str, str | None, str]] = []
-    for p in _PART.finditer(m.group(2)):
-        if p.group(1) == "#":
-            ids.append(p.group(2))
-        elif p.group(1) == ".":
-            classes.append(p.group(2))
-        else:
-            op, val = p.group(4), p.group(5)
-            if val is not None and val[:1] in ("'", '"'):
-                val = val[1:-1]
-            if op is not None and op != "=" and not val:
-                return None  # cssselect: an empty ^=/*=/$= value never matches; left to it
-            attrs.append((p.group(3), op, val or ""))
-
-    def match(e) -> bool:
-        if tag is not None and e.tag != tag:
-            return False
-        get = e.get
-        for i in ids:
-            if get("id") != i:
-                return False
-        if classes:
-            v = get("class")
-            if v is None:
-                return False
-            for c in classes:
-                if c not in v or c not in _XML_WS.split(v):
-                    return False
-        for name, op, val in attrs:
-            v = get(name)
-            if v is None:
-                return False
-            if op is None:
-                continue
-            if op == "=":
-                if v != val:
-                    return False
-            elif op == "^=":
-                if not v.startswith(val):
-                    return False
-            elif op == "*=":
-                if val not in v:
-                    return False
-            elif not v.endswith(val):  # $=
-                return False
-        return True
-
-    return tag, match
-
-
-class _Simple:
-    """A selector group of descendant-combinator chains, matched over the context's elements in document order."""
-
-    __slots__ = ("chains", "tags")
-
-    def __init__(self, chains):
-        self.chains = chains  # per alternative: (rightmost matcher, ancestor matchers right to left)
-        self.tags = tuple(sorted({t for t, _, _ in chains}))
-
-    def _elements(self, el):
-        return el.iter(*self.tags)
-
-    @staticmethod
-    def _ancestors_ok(e, ancestors, ctx) -> bool:
-        node = e
-        for match in ancestors:
-            if node is ctx:
-                return False
-            node = node.getparent()
-            while node is not None and not match(node):
-                if node is ctx:
-                    return False
-                node = node.getparent()
-            if node is None:
-                return False
-        return True
-
-    def _matches(self, e, ctx) -> bool:
-        for _, match, ancestors in self.chains:
-            if match(e) and (not ancestors or self._ancestors_ok(e, ancestors, ctx)):
-                return True
-        return False
-
-    def __call__(self, el) -> list:
-        return [e for e in self._elements(el) if self._matches(e, el)]
-
-    def first(self, el):
-        for e in self._elements(el):
-            if self._matches(e, el):
-                return e
-        return None
-
-
-def _simple(expr: str) -> _Simple | None:
-    chains = []
-    for alt in expr.split(","):
-        parts = alt.split()
-        if not parts:
-            return None
-        comps = [_compound(p) for p in parts]
-        if any(c is None for c in comps):
-            return None
-        tag, match = comps[-1]
-        if tag is None:
-            return None  # a class- or attribute-only rightmost part: XPath is faster (see above)
-        chains.append((tag, match, tuple(m for _, m in reversed(comps[:-1]))))
-    return _Simple(chains)
-
-
-class _Fallback:
-    __slots__ = ("sel",)
-
-    def __init__(self, expr: str):
-        self.sel = CSSSelector(expr)
-
-    def __call__(self, el) -> list:
-        return self.sel(el)
-
-    def first(self, el):
-        found = self.sel(el)
-        return found[0] if found else None
-
-
-@lru_cache(maxsize=4096)
-def _selector(expr: str):
-    """The compiled selector: the Python matcher for the simple subset, else lxml's CSSSelector."""
-    return _simple(expr) or _Fallback(expr)
+@lru_cache(maxsize=2048)
+def _selector(expr: str) -> CSSSelector:
+    return CSSSelector(expr)
 
 
 def css(el: HtmlElement, expr: str) -> list[HtmlElement]:
+    """css(el, expr) with the CSS→XPath translation compiled once per expression (it dominated parsing)."""
     return _selector(expr)(el)
 
 
 def first(el: HtmlElement, expr: str) -> HtmlElement | None:
-    return _selector(expr).first(el)
+    found = _selector(expr)(el)
+    return found[0] if found else None
 
 
 def first_text(el: HtmlElement, css: str) -> str | None:
