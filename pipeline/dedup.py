@@ -21,6 +21,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 NUM_PERM = 64
 BANDS = 16
@@ -30,6 +32,8 @@ MAX_CHECK = 2  # candidates verified per document (those sharing the most bands)
 SURE_BANDS = 12  # bands shared that make a near duplicate without computing the Jaccard
 MAX_BUCKET = 8  # originals indexed per near-duplicate bucket (see _cap_buckets)
 
+# keys that the Arrow split on single spaces would cut differently from str.split (every str.isspace character)
+_NOT_SINGLE_SPACED = r"^ | $|  |[\t-\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 _rng = np.random.default_rng(20240501)  # fixed: buckets are persisted, so the hash family must never change
 _A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)).astype(np.uint64)
 _B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64).astype(np.uint64)
@@ -71,18 +75,44 @@ class _Words:
         self.add(keys)
 
     def add(self, keys: Sequence[str]) -> None:
+        arr = pa.array(keys, type=pa.string())
+        if len(keys) and pc.any(pc.match_substring_regex(arr, _NOT_SINGLE_SPACED)).as_py():
+            lens, codes = self._encode_python(keys)
+        else:
+            lens, codes = self._encode_arrow(arr)
+        self.lens = np.concatenate([self.lens, lens])
+        self.codes = np.concatenate([self.codes, codes])
+        self.starts = np.concatenate([[0], np.cumsum(self.lens)[:-1]]).astype(np.int64)
+
+    def _encode_python(self, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         # map/chain/dict.fromkeys keep the per-word loop in C
         split = list(map(str.split, keys))
         lens = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
         toks = list(chain.from_iterable(split))
+        self._codes_of(list(dict.fromkeys(toks)))
+        return lens, np.fromiter(map(self.index.__getitem__, toks), dtype=np.int64, count=len(toks))
+
+    def _encode_arrow(self, arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Keys whose words are separated by single spaces (all of `dedup_key`'s output): split and
+        dictionary-encoded in Arrow, so no per-word Python runs; the dictionary lists words in order of first
+        appearance, exactly as the Python path numbers them."""
+        lens = np.zeros(len(arr), dtype=np.int64)
+        full = np.flatnonzero(pc.not_equal(arr, "").to_numpy(zero_copy_only=False))
+        if len(full) == 0:
+            return lens, np.zeros(0, dtype=np.int64)
+        parts = pc.split_pattern(arr.take(pa.array(full)), " ")
+        lens[full] = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
+        enc = pc.dictionary_encode(pc.list_flatten(parts))
+        local = self._codes_of(enc.dictionary.to_pylist())
+        return lens, local[enc.indices.to_numpy(zero_copy_only=False)]
+
+    def _codes_of(self, distinct: list[str]) -> np.ndarray:
+        """Codes of distinct words, numbering the unseen ones next (in the given order)."""
         index = self.index
-        new = [w for w in dict.fromkeys(toks) if w not in index]
+        new = [w for w in distinct if w not in index]
         index.update(zip(new, range(len(index), len(index) + len(new))))
         self.vocab += new
-        codes = np.fromiter(map(index.__getitem__, toks), dtype=np.int64, count=len(toks))
-        self.lens = np.concatenate([self.lens, lens])
-        self.codes = np.concatenate([self.codes, codes])
-        self.starts = np.concatenate([[0], np.cumsum(self.lens)[:-1]]).astype(np.int64)
+        return np.fromiter(map(index.__getitem__, distinct), dtype=np.int64, count=len(distinct))
 
     def shingle_positions(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(word position of each 3-shingle's first word, its document) for `docs`, all with >= 3 words."""
@@ -240,55 +270,54 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
     near_idx = np.flatnonzero(words.lens >= max(3, min_words))
     near_buckets = _minhash_buckets(words, near_idx)
 
-    rows = pd.DataFrame(
-        {
-            "band": np.concatenate([np.full(len(ids), EXACT_BAND, dtype=np.int16),
-                                    np.tile(np.arange(BANDS, dtype=np.int16), len(near_idx))]),
-            "bucket": np.concatenate([exact, near_buckets.reshape(-1)]),
-            "doc_id": ids + [ids[i] for i in np.repeat(near_idx, BANDS)],
-        }
-    )
+    # the batch's bucket rows by position in the batch (integers join and group cheaper than id strings);
+    # the stored rows' doc_id column is only built at the end, for the originals
+    band = np.concatenate([np.full(len(ids), EXACT_BAND, dtype=np.int16),
+                           np.tile(np.arange(BANDS, dtype=np.int16), len(near_idx))])
+    bucket = np.concatenate([exact, near_buckets.reshape(-1)])
+    pos = np.concatenate([np.arange(len(ids), dtype=np.int32), np.repeat(near_idx, BANDS).astype(np.int32)])
     dup_of: dict[str, str] = {}
 
     # --- against earlier documents (already stored): one join, the best few candidates per document
-    con.register("__lsh_batch", rows)
+    con.register("__lsh_batch", pd.DataFrame({"band": band, "bucket": bucket, "i": pos}))
+    con.register("__lsh_ids", pd.DataFrame({"doc_id": ids}))
     try:
         prior = con.execute(
             f"""
             WITH hits AS (
-                SELECT b.doc_id, l.doc_id AS other, count(*) AS shared, bool_or(b.band = {EXACT_BAND}) AS exact
+                SELECT b.i, l.doc_id AS other, count(*) AS shared, bool_or(b.band = {EXACT_BAND}) AS exact
                 FROM __lsh_batch b JOIN doc_lsh l ON l.band = b.band AND l.bucket = b.bucket
-                WHERE l.doc_id NOT IN (SELECT doc_id FROM __lsh_batch)
+                WHERE l.doc_id NOT IN (SELECT doc_id FROM __lsh_ids)
                 GROUP BY ALL
             ),
             best AS (  -- top MAX_CHECK per document (min_by with n: several times cheaper than a window)
-                SELECT doc_id, unnest(min_by({{'exact': exact, 'shared': shared, 'other': other}},
-                                             (NOT exact, -shared, other), {MAX_CHECK}), recursive := true)
-                FROM hits GROUP BY doc_id
+                SELECT i, unnest(min_by({{'exact': exact, 'shared': shared, 'other': other}},
+                                        (NOT exact, -shared, other), {MAX_CHECK}), recursive := true)
+                FROM hits GROUP BY i
             )
-            SELECT h.doc_id, h.exact, h.shared, h.other, coalesce(d.dup_of, d.doc_id) AS first_id,
+            SELECT h.i, h.exact, h.shared, h.other, coalesce(d.dup_of, d.doc_id) AS first_id,
                    CASE WHEN NOT h.exact AND h.shared < {SURE_BANDS} THEN d.text END AS text
             FROM best h JOIN documents d ON d.doc_id = h.other
-            ORDER BY h.doc_id, h.exact DESC, h.shared DESC, h.other  -- ties: same original every run
+            ORDER BY h.i, h.exact DESC, h.shared DESC, h.other  -- ties: same original every run
             """
         ).fetchall()
     finally:
         con.unregister("__lsh_batch")
+        con.unregister("__lsh_ids")
 
     # the stored texts that need an exact Jaccard (a popular original is keyed once)
     from pipeline.normalize import dedup_key
 
-    pos_of = {d: i for i, d in enumerate(ids)}
     stored_pos: dict[str, int] = {}
     stored_keys: list[str] = []
     prior_pairs: list[tuple[int, int]] = []
-    for doc_id, exact_hit, shared, other, _first, text in prior:
+    for i, exact_hit, shared, other, _first, text in prior:
         if not exact_hit and shared < SURE_BANDS:
             j = stored_pos.get(other)
             if j is None:
                 j = stored_pos[other] = len(keys) + len(stored_keys)
                 stored_keys.append(dedup_key(text))
-            prior_pairs.append((pos_of[doc_id], j))
+            prior_pairs.append((i, j))
 
     cand = shared_n = np.zeros((0, MAX_CHECK), dtype=np.int64)
     if len(near_idx) > 1:
@@ -298,18 +327,18 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
     batch_b = near_idx[cand[check]]
     words.add(stored_keys)
     sets = _ShingleSets(keys + stored_keys, words)
-    pa = np.fromiter((a for a, _ in prior_pairs), dtype=np.int64, count=len(prior_pairs))
-    pb = np.fromiter((b for _, b in prior_pairs), dtype=np.int64, count=len(prior_pairs))
-    jac = sets.jaccard(np.concatenate([pa, batch_a]), np.concatenate([pb, batch_b])) >= threshold
+    prior_a = np.fromiter((a for a, _ in prior_pairs), dtype=np.int64, count=len(prior_pairs))
+    prior_b = np.fromiter((b for _, b in prior_pairs), dtype=np.int64, count=len(prior_pairs))
+    jac = sets.jaccard(np.concatenate([prior_a, batch_a]), np.concatenate([prior_b, batch_b])) >= threshold
     prior_ok = iter(jac[: len(prior_pairs)].tolist())
     batch_ok = np.zeros(cand.shape, dtype=bool)
     batch_ok[check] = jac[len(prior_pairs):]
 
-    for doc_id, exact_hit, shared, _other, first_id, _text in prior:
+    for i, exact_hit, shared, _other, first_id, _text in prior:
         needs = not exact_hit and shared < SURE_BANDS
         ok = next(prior_ok) if needs else True
-        if doc_id not in dup_of and ok:
-            dup_of[doc_id] = first_id
+        if ids[i] not in dup_of and ok:
+            dup_of[ids[i]] = first_id
 
     # --- within the batch, in order: exact copies first, then near ones (earlier originals sharing most bands)
     first_by_exact: dict[int, int] = {}
@@ -336,7 +365,9 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
                     break
     dup_of = {k: v for k, v in dup_of.items() if v != k}
     # only originals are indexed: a copy is found through its original, and buckets stay small
-    rows = rows[~rows["doc_id"].isin(dup_of.keys())].reset_index(drop=True)
+    keep = np.fromiter((d not in dup_of for d in ids), dtype=bool, count=len(ids))[pos]
+    rows = pd.DataFrame({"band": band[keep], "bucket": bucket[keep],
+                         "doc_id": np.array(ids, dtype=object)[pos[keep]]})
     return dup_of, _cap_buckets(con, rows)
 
 

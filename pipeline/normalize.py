@@ -14,7 +14,7 @@ import unicodedata
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
-_KEY_STRIP = re.compile(r"[^\w]+")
+_KEY_WORD = re.compile(r"\w+")
 
 
 def normalize_text(text: str) -> str:
@@ -37,7 +37,9 @@ def normalize_text(text: str) -> str:
 
 def dedup_key(text: str) -> str:
     """The form exact duplicates share: lowercase, ё→е, punctuation and spacing removed."""
-    return _KEY_STRIP.sub(" ", text.lower().replace("ё", "е")).strip()
+    # the words joined by single spaces: the same string as replacing every run of non-word characters with
+    # a space and stripping, at about half the cost
+    return " ".join(_KEY_WORD.findall(text.lower().replace("ё", "е")))
 
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"»)\]]*\s+|\n")

@@ -82,3 +82,33 @@ def test_short_texts_fall_back_to_sets():
     s = _ShingleSets(keys)
     assert s.jaccard(np.array([0, 1, 3]), np.array([0, 2, 3])).tolist() == [1.0, 3 / 5, 1.0]  # as shingles(""): one empty shingle
     assert dedup._Words(keys).lens.tolist() == [2, 6, 6, 0]
+
+
+def _words_by_python(batches):
+    """The reference numbering: words coded by first appearance over all batches, str.split semantics."""
+    index, lens, codes = {}, [], []
+    for keys in batches:
+        for k in keys:
+            ws = k.split()
+            lens.append(len(ws))
+            codes += [index.setdefault(w, len(index)) for w in ws]
+    return lens, codes, list(index)
+
+
+def test_words_arrow_split_codes_like_str_split():
+    import random
+
+    rnd = random.Random(3)
+    vocab = ["а", "б", "посылкин", "x_y", "ёж", "42", "ок"]
+    keys = [" ".join(rnd.choice(vocab) for _ in range(rnd.randint(0, 12))) for _ in range(2000)]
+    more = keys[:50] + ["новое слово", "", "ок"]
+    w = dedup._Words(keys)
+    w.add(more)
+    lens, codes, words = _words_by_python([keys, more])
+    assert w.lens.tolist() == lens and w.codes.tolist() == codes and w.vocab == words
+    assert len(w.vocab) == 9  # 7 + "новое" + "слово": the second batch reuses the first one's codes
+    # keys not spaced like dedup_key output take the str.split path and still agree
+    odd = ["  a b", "a\tb c", "a b ", "a\u00a0b", "a b"]
+    w2 = dedup._Words(odd)
+    lens, codes, words = _words_by_python([odd])
+    assert w2.lens.tolist() == lens == [2, 3, 2, 2, 2] and w2.codes.tolist() == codes and w2.vocab == words
