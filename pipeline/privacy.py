@@ -99,11 +99,12 @@ def make_masker(order_patterns: list[str] | tuple[str, ...] = ()) -> Callable[[s
     def mask(text: str) -> str:
         if "@" in text:
             text = EMAIL.sub("[EMAIL]", text)
+        if not _ANY_DIGIT.search(text):  # most posts: phones, cards and order numbers all need a digit
+            return text
         if not _HAS_RUN.search(text):
             # no long digit run: only order numbers with letters (RA123456789RU) can remain
-            if orders and _ANY_DIGIT.search(text):
-                for rx in orders:
-                    text = rx.sub(_order_repl, text)
+            for rx in orders:
+                text = rx.sub(_order_repl, text)
             return text
         for rx in orders:
             text = rx.sub(_order_repl, text)
