@@ -304,6 +304,7 @@ class _Prepared:
     items: list[dict]
     docs: pd.DataFrame
     links: dict[str, int]
+    keys: dict[str, str]  # doc_id -> dedup key
     now: Any
 
 
@@ -314,7 +315,8 @@ def _prepare(batches: Iterator[list[dict]], ctx: _Ctx) -> _Prepared | None:
         return None
     now = utcnow()
     docs, links = _doc_rows(items, ctx, now)
-    return _Prepared(items, docs, links, now)
+    keys = dict(zip(docs["doc_id"].tolist(), map(dedup_key, docs["text"].tolist())))
+    return _Prepared(items, docs, links, keys, now)
 
 
 def _process_batch(prep: _Prepared, ctx: _Ctx, counts: Counter, by_brand: Counter, pool: ThreadPoolExecutor,
@@ -360,7 +362,7 @@ def _process_batch(prep: _Prepared, ctx: _Ctx, counts: Counter, by_brand: Counte
     new_ids = {d for d, o in zip(doc_ids, is_old.tolist()) if not o} if attempt < 2 else set()
     try:
         with ctx.store.write() as con:
-            c, b = _write_batch(con, ctx, fresh, meta, mentions, changed_ids, new_ids, links, now)
+            c, b = _write_batch(con, ctx, fresh, meta, mentions, changed_ids, new_ids, links, prep.keys, now)
     except duckdb.ConstraintException:
         # another writer stored some of these documents since the read above; the transaction rolled back:
         # read again and redo the batch (those documents now count as stored)
@@ -394,7 +396,8 @@ def _insert_new(con, ctx: _Ctx, table: str, df: pd.DataFrame, key: str, new: np.
 
 
 def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentions_of: Future,
-                 changed_ids: set[str], new_ids: set[str], links: dict[str, int], now) -> tuple[Counter, Counter]:
+                 changed_ids: set[str], new_ids: set[str], links: dict[str, int], keys: dict[str, str],
+                 now) -> tuple[Counter, Counter]:
     """The write half of a batch, inside one transaction; returns (counts, mentions by brand). `mentions_of`
     gives the batch's mention rows (still being matched on another thread when this starts)."""
     cfg = ctx.settings.ingest
@@ -409,7 +412,7 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
     # duplicates: new and edited documents against everything stored and each other
     order = fresh["posted_at"].rank(method="first", na_option="bottom").fillna(0)
     fresh_ids = fresh["doc_id"].tolist()
-    dd = pd.DataFrame({"doc_id": fresh_ids, "key": [dedup_key(t) for t in fresh["text"].tolist()],
+    dd = pd.DataFrame({"doc_id": fresh_ids, "key": [keys[d] for d in fresh_ids],
                        "order": order.to_numpy()})
     if changed_ids:
         con.register("__chg", pd.DataFrame({"doc_id": sorted(changed_ids)}))
