@@ -5,6 +5,9 @@ their output once and inference runs them once); each task (sentiment, intent) o
 fine-tuned, and a linear head over the mean-pooled top output. Only the task parts differ from the base, so
 only they are shipped (a few MB). Works for BERT-family encoders (``encoder.layer`` of layers taking
 ``(hidden, additive_mask)``); a test checks that running the layers here equals the library's own forward.
+
+A task may instead *branch* off another task's stack after ``depth`` of its layers: it reads that hidden state
+and adds only its own remaining layers (possibly none, a head alone), so each mention costs fewer layers.
 """
 
 from __future__ import annotations
@@ -48,26 +51,46 @@ class TaskStack(nn.Module):
         self.head = nn.Linear(hidden, n_out)
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = run_layers(self.layers, hidden, additive_mask(mask, hidden.dtype))
-        return self.head(self.dropout(mean_pool(h, mask)))
+        return self.run(hidden, mask)[0]
+
+    def run(self, hidden: torch.Tensor, mask: torch.Tensor, taps: frozenset[int] = frozenset()):
+        """Logits, and the hidden state after each layer count in ``taps`` (what branching tasks read)."""
+        ext = additive_mask(mask, hidden.dtype)
+        kept = {0: hidden} if 0 in taps else {}
+        for i, layer in enumerate(self.layers, 1):
+            hidden = run_layers([layer], hidden, ext)
+            if i in taps:
+                kept[i] = hidden
+        return self.head(self.dropout(mean_pool(hidden, mask))), kept
 
 
 class ScorerNet(nn.Module):
-    """``lower(ids, mask) -> hidden`` (frozen, shared) and ``tasks[name](hidden, mask) -> logits``."""
+    """``lower(ids, mask) -> hidden`` (frozen, shared) and ``tasks[name](hidden, mask) -> logits``.
 
-    def __init__(self, base: nn.Module, split: int, task_sizes: dict[str, int]):
+    ``branches`` maps a task to ``(source task, depth)``: its stack reads the source stack's hidden state after
+    ``depth`` layers and owns only the base's layers ``split + depth ..``.
+    """
+
+    def __init__(self, base: nn.Module, split: int, task_sizes: dict[str, int],
+                 branches: dict[str, tuple[str, int]] | None = None):
         super().__init__()
         layers = encoder_layers(base)
         if not 0 <= split < len(layers):
             raise ValueError(f"split must be in [0, {len(layers) - 1}], got {split}")
+        self.branches = dict(branches or {})
+        for task, (src, depth) in self.branches.items():
+            if src not in task_sizes or src in self.branches or src == task:
+                raise ValueError(f"task {task!r} branches off {src!r}, which is not an unbranched task here")
+            if not 0 <= depth <= len(layers) - split:
+                raise ValueError(f"task {task!r}: branch depth {depth} outside 0..{len(layers) - split}")
         hidden = base.config.hidden_size
         self.split = split
         self.embeddings = base.embeddings
         self.lower = nn.ModuleList(layers[:split])
-        top = layers[split:]
-        self.tasks = nn.ModuleDict(
-            {name: TaskStack(copy.deepcopy(top), hidden, n) for name, n in task_sizes.items()}
-        )
+        self.tasks = nn.ModuleDict({
+            name: TaskStack(copy.deepcopy(layers[split + self.branches.get(name, ("", 0))[1]:]), hidden, n)
+            for name, n in task_sizes.items()
+        })
         for p in list(self.embeddings.parameters()) + list(self.lower.parameters()):
             p.requires_grad_(False)
 
@@ -75,9 +98,58 @@ class ScorerNet(nn.Module):
         h = self.embeddings(input_ids=input_ids)
         return run_layers(self.lower, h, additive_mask(mask, h.dtype))
 
-    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor, tasks: list[str] | None = None):
+    def task_input(self, task: str, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The hidden state ``task``'s own layers read (what training caches)."""
         h = self.lower_forward(input_ids, mask)
-        return {t: self.tasks[t](h, mask) for t in (tasks or list(self.tasks))}
+        if task in self.branches:
+            src, depth = self.branches[task]
+            h = run_layers(self.tasks[src].layers[:depth], h, additive_mask(mask, h.dtype))
+        return h
+
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor, tasks: list[str] | None = None):
+        want = list(tasks or self.tasks)
+        h = self.lower_forward(input_ids, mask)
+        out: dict[str, torch.Tensor] = {}
+        roots = [t for t in self.tasks if t not in self.branches and (
+            t in want or any(self.branches.get(b, ("",))[0] == t for b in want))]
+        for t in roots:
+            taps = frozenset(d for b, (s, d) in self.branches.items() if s == t and b in want)
+            out[t], kept = self.tasks[t].run(h, mask, taps)
+            for b, (s, d) in self.branches.items():
+                if s == t and b in want:
+                    out[b] = self.tasks[b](kept[d], mask)
+        return {t: out[t] for t in want}
+
+    def unbranch(self, task: str) -> None:
+        """Make a branched task stand alone: copies of its source's first ``depth`` layers go in front of its own,
+        so it computes exactly what it did while its source is retrained."""
+        src, depth = self.branches.pop(task)
+        own = self.tasks[task].layers
+        self.tasks[task].layers = nn.ModuleList([copy.deepcopy(m) for m in self.tasks[src].layers[:depth]] + list(own))
+
+    def rebranch(self, task: str, branch: tuple[str, int] | None, base_layers) -> None:
+        """Move ``task``'s branch point (``(source, depth)``, or None for a stack of its own). Its own layers become
+        the base's from the new start; a layer it already had (same base index) keeps its current weights."""
+        old = self.branches.get(task, ("", 0))[1]
+        new = 0
+        if branch is not None:
+            src, new = branch
+            if src not in self.tasks or src == task or src in self.branches:
+                raise ValueError(f"task {task!r} cannot branch off {src!r}: not an unbranched task here")
+            if any(s == task for s, _ in self.branches.values()):
+                raise ValueError(f"other tasks branch off {task!r}; it cannot branch itself")
+            if not 0 <= new <= len(base_layers) - self.split:
+                raise ValueError(f"branch depth {new} outside 0..{len(base_layers) - self.split}")
+        cur = self.tasks[task].layers
+        layers = []
+        for k in range(self.split + new, len(base_layers)):
+            i = k - self.split - old
+            layers.append(copy.deepcopy(cur[i] if 0 <= i < len(cur) else base_layers[k]))
+        self.tasks[task].layers = nn.ModuleList(layers)
+        if branch is None:
+            self.branches.pop(task, None)
+        else:
+            self.branches[task] = (branch[0], int(new))
 
     def task_state_dict(self) -> dict[str, torch.Tensor]:
         """Only what differs from the base: the task stacks and heads."""

@@ -38,6 +38,8 @@ class TaskSpec:
     temperature: float = 1.0
     threshold: float = 0.5  # multi-label decision threshold on calibrated probabilities
     trained: bool = False
+    branch_of: str | None = None  # reads this task's stack after `branch_depth` of its layers (models.network)
+    branch_depth: int = 0
 
 
 @dataclass
@@ -131,7 +133,8 @@ class Scorer:
 def build_net(base, spec: ScorerSpec):
     from models.network import ScorerNet
 
-    return ScorerNet(base, spec.split, {t: len(s.labels) for t, s in spec.tasks.items()})
+    return ScorerNet(base, spec.split, {t: len(s.labels) for t, s in spec.tasks.items()},
+                     {t: (s.branch_of, s.branch_depth) for t, s in spec.tasks.items() if s.branch_of})
 
 
 def load_scorer(settings, name_or_path: str | None = None, quantize: bool | None = None) -> Scorer:

