@@ -132,6 +132,13 @@ def _mark_target(text: str, target: Any) -> str | None:
     return None
 
 
+def _source(row, default: str) -> str:
+    """The row's source, or ``default`` when the file has none (files without the column read as NaN when
+    concatenated with files that have it)."""
+    v = getattr(row, "source", None)
+    return v.strip() if isinstance(v, str) and v.strip() else default
+
+
 def _fixed_split(row) -> str | None:
     v = str(getattr(row, "split", "") or "").strip().lower()
     return {"train": "train", "test": "test", "dev": "val", "val": "val"}.get(v)
@@ -143,7 +150,7 @@ def sentiment_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
         lab = normalise_sentiment(r.label)
         if lab is None:
             continue
-        src = str(getattr(r, "source", "") or "")
+        src = _source(r, "")
         target = _mark_target(str(r.text), getattr(r, "target", None))
         out.append(Example(model_input(str(r.text), target=target, max_chars=max_chars),
                            SENTIMENT_LABELS.index(lab), weight=SOURCE_WEIGHTS.get(src, 1.0), source=src,
@@ -163,14 +170,14 @@ def intent_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
             mask[:] = 0
             mask[INTENT_LABELS.index("failure")] = 1
             y[INTENT_LABELS.index("failure")] = 1.0 if raw == "problem" else 0.0
-            src = str(getattr(r, "source", "") or "car_reviews")
+            src = _source(r, "car_reviews")
         else:
             labs = [x.strip() for x in raw.replace(",", ";").split(";") if x.strip()]
             if not labs or any(x not in INTENT_LABELS for x in labs):
                 continue
             for x in labs:
                 y[INTENT_LABELS.index(x)] = 1.0
-            src = str(getattr(r, "source", "") or "seed")
+            src = _source(r, "seed")
         out.append(Example(model_input(str(r.text), max_chars=max_chars), y, mask=mask, source=src,
                            fixed=_fixed_split(r)))
     return out

@@ -97,3 +97,13 @@ def test_combine_stacks_trained_at_different_splits(tiny_settings, tiny_bert, sc
 
     with pytest.raises(TrainError, match="different split layers"):
         combine({"sentiment": low, "intent": high}, tmp_path / "x")
+
+
+def test_rows_of_a_file_without_source_column_get_the_default_source():
+    """Files concatenated with one that has a `source` column read NaN there; that is no source called "nan"."""
+    from models.train import intent_examples
+
+    seed = pd.DataFrame({"text": ["Как вернуть деньги?"], "label": ["question"], "source": ["forum"]})
+    cars = pd.DataFrame({"text": ["Стучит подвеска", "Отличная машина"], "label": ["problem", "noproblem"]})
+    ex = intent_examples(pd.concat([seed, cars], ignore_index=True), 400)
+    assert [e.source for e in ex] == ["forum", "car_reviews", "car_reviews"]
