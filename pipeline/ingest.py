@@ -24,7 +24,6 @@ import gzip
 import json
 import logging
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -297,34 +296,9 @@ def link_parents(con, batch: pd.DataFrame) -> int:
         con.unregister("__batch")
 
 
-@dataclass
-class _Prepared:
-    """A batch's document rows, built off the write path (they need no database)."""
-
-    items: list[dict]
-    docs: pd.DataFrame
-    links: dict[str, int]
-    keys: dict[str, str]  # doc_id -> dedup key
-    now: Any
-
-
-def _prepare(batches: Iterator[list[dict]], ctx: _Ctx) -> _Prepared | None:
-    """The next batch read, validated, normalised, masked and turned into document rows (None at the end)."""
-    items = next(batches, None)
-    if items is None:
-        return None
+def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Counter, attempt: int = 0) -> None:
     now = utcnow()
     docs, links = _doc_rows(items, ctx, now)
-    keys = dict(zip(docs["doc_id"].tolist(), map(dedup_key, docs["text"].tolist())))
-    return _Prepared(items, docs, links, keys, now)
-
-
-def _process_batch(prep: _Prepared, ctx: _Ctx, counts: Counter, by_brand: Counter, pool: ThreadPoolExecutor,
-                   prefetch: Callable[[], None] = lambda: None, attempt: int = 0) -> None:
-    """Read what is stored of the batch, then write it in one transaction. Brand matching runs on `pool`'s
-    thread while the transaction deduplicates (DuckDB and numpy release the GIL), and `prefetch` then queues the
-    next batch's document rows behind it, to be built while this batch's writes and commit run."""
-    now, docs, links = prep.now, prep.docs, prep.links
     # what is stored already: a read-only connection, so readers are not blocked while we work
     with ctx.store.read() as con:
         con.register("__ids", docs[["doc_id", "text_hash"] + _META])
@@ -354,20 +328,19 @@ def _process_batch(prep: _Prepared, ctx: _Ctx, counts: Counter, by_brand: Counte
     if fresh.empty and meta.empty:
         counts.update(seen)
         return
-    # brand matching is the CPU-heavy part: on the pool's thread, overlapping the first half of the transaction
-    mentions = pool.submit(_mention_rows, fresh, ctx, now)
-    prefetch()
+    # brand matching is the CPU-heavy part: done before the write transaction takes the file lock
+    mentions = _mention_rows(fresh, ctx, now)
 
     # new documents go in by plain INSERT; after two lost races, upserts only
     new_ids = {d for d, o in zip(doc_ids, is_old.tolist()) if not o} if attempt < 2 else set()
     try:
         with ctx.store.write() as con:
-            c, b = _write_batch(con, ctx, fresh, meta, mentions, changed_ids, new_ids, links, prep.keys, now)
+            c, b = _write_batch(con, ctx, fresh, meta, mentions, changed_ids, new_ids, links, now)
     except duckdb.ConstraintException:
         # another writer stored some of these documents since the read above; the transaction rolled back:
         # read again and redo the batch (those documents now count as stored)
         log.info("batch raced another writer; redoing it")
-        _process_batch(prep, ctx, counts, by_brand, pool, attempt=attempt + 1)
+        _process_batch(items, ctx, counts, by_brand, attempt + 1)
         return
     counts.update(seen)
     counts.update(c)
@@ -395,24 +368,21 @@ def _insert_new(con, ctx: _Ctx, table: str, df: pd.DataFrame, key: str, new: np.
         ctx.store.upsert(table, rest, [key], con=con, update=update)
 
 
-def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentions_of: Future,
-                 changed_ids: set[str], new_ids: set[str], links: dict[str, int], keys: dict[str, str],
-                 now) -> tuple[Counter, Counter]:
-    """The write half of a batch, inside one transaction; returns (counts, mentions by brand). `mentions_of`
-    gives the batch's mention rows (still being matched on another thread when this starts)."""
+def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentions: pd.DataFrame,
+                 changed_ids: set[str], new_ids: set[str], links: dict[str, int], now) -> tuple[Counter, Counter]:
+    """The write half of a batch, inside one transaction; returns (counts, mentions by brand)."""
     cfg = ctx.settings.ingest
     counts: Counter = Counter()
     by_brand: Counter = Counter()
     if not meta.empty:
         ctx.store.upsert("documents", meta, ["doc_id"], con=con)
     if fresh.empty:
-        mentions_of.result()
         return counts, by_brand
 
     # duplicates: new and edited documents against everything stored and each other
     order = fresh["posted_at"].rank(method="first", na_option="bottom").fillna(0)
     fresh_ids = fresh["doc_id"].tolist()
-    dd = pd.DataFrame({"doc_id": fresh_ids, "key": [keys[d] for d in fresh_ids],
+    dd = pd.DataFrame({"doc_id": fresh_ids, "key": [dedup_key(t) for t in fresh["text"].tolist()],
                        "order": order.to_numpy()})
     if changed_ids:
         con.register("__chg", pd.DataFrame({"doc_id": sorted(changed_ids)}))
@@ -428,7 +398,6 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
     con.unregister("__lsh")
     counts["parents_linked"] += link_parents(con, fresh[["doc_id", "source_id", "post_id", "reply_to"]])
 
-    mentions = mentions_of.result()
     if changed_ids:
         keep = mentions.loc[mentions["doc_id"].isin(changed_ids), "mention_id"]
         con.register("__keep", pd.DataFrame({"mention_id": keep.tolist() or ["\x00"]}))
@@ -582,23 +551,10 @@ def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher:
     errors: list[str] = []
     with log_context(stage="ingest", run_id=run_id):
         files = raw_files(run_dir)
-        batches = _batches(files, cfg, problems, errors)
-        # one helper thread: reading + document rows of the next batch and brand matching of the current one
-        # run there while the main thread waits on DuckDB (the GIL is released in queries, numpy and commits)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
-            upcoming = pool.submit(_prepare, batches, ctx)
-            while (prep := upcoming.result()) is not None:
-                upcoming = None
-
-                def prefetch() -> None:
-                    nonlocal upcoming
-                    if upcoming is None:
-                        upcoming = pool.submit(_prepare, batches, ctx)
-
-                _process_batch(prep, ctx, counts, by_brand, pool, prefetch)
-                prefetch()  # a batch with nothing new returns before matching
-                if progress:
-                    progress(len(prep.items))
+        for batch in _batches(files, cfg, problems, errors):
+            _process_batch(batch, ctx, counts, by_brand)
+            if progress:
+                progress(len(batch))
         with store.write() as con:
             con.execute("UPDATE crawl_runs SET ingested_at = ? WHERE run_id = ?", [utcnow(), run_id])
         bad = sum(problems[k] for k in ("bad_json", "wrong_type", "missing_field"))

@@ -238,3 +238,33 @@ def test_reply_in_another_thread_finds_its_parent(settings, store, make_post, ma
     assert parent[ids["pokupki_chat/7"]] == ids["pokupki/42"]  # across threads, by post id
     assert parent[ids["pokupki_chat/8"]] == ids["pokupki_chat/7"]  # same thread: the doc id already matched
     assert pd.isna(parent[ids["pokupki/42"]])
+
+
+def test_many_small_batches_through_the_helper_thread(settings, store, make_post, make_run, facts_in_step):
+    """Batches are read and matched on a helper thread one step ahead of the writes: copies, edits and
+    mentions must still land as if each batch were processed alone, in order."""
+    brands = ["Посылкин", "ШопОк", "Мобилайн"]
+    texts = [f"{brands[i % 3]} сегодня снова удивил, история номер {words}: курьер, сроки и поддержка"
+             for i, words in enumerate(["один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь",
+                                        "девять", "десять"])]
+    items = [make_post(i, t) for i, t in enumerate(texts)]
+    # 3rd batch: a copy of a 2nd-batch post, and an edit of one (so the 3rd batch's read of what is stored must
+    # come after the 2nd batch's commit, although its rows were built while that batch was being written)
+    items.append(make_post(10, texts[6], source="forum-b", thread="http://forum-b.test/t/9"))
+    items.append(make_post(5, texts[5] + " Обновлено: ШопОк всё вернул."))
+    make_run(settings, "run-small", items)
+    settings.ingest.batch_size = 4
+    seen = []
+    r = ingest_pending(settings, store, run_id="run-small", progress=seen.append)
+    assert seen == [4, 4, 4]
+    assert (r["documents_new"], r["documents_updated"], r["duplicates"]) == (11, 1, 1)
+    # the edited post's two mentions count again in the batch that edits it
+    assert r["mentions"] == 13 and r["mentions_by_brand"] == {"posylkin": 5, "shopok": 4, "mobiline": 4}
+    copy_id = doc_id_for("forum-b", "http://forum-b.test/t/9", "", "10")
+    first_id = doc_id_for("forum-a", "http://forum-a.test/t/1", "", "6")
+    assert store.query("SELECT dup_of FROM documents WHERE doc_id = ?", [copy_id])["dup_of"].tolist() == [first_id]
+    edited = doc_id_for("forum-a", "http://forum-a.test/t/1", "", "5")
+    ctx = store.query("SELECT context FROM mentions WHERE doc_id = ? ORDER BY brand_id", [edited])["context"].tolist()
+    assert len(ctx) == 2 and all("Обновлено" in c for c in ctx)  # the old brand's context updated, the new brand
+    assert store.query("SELECT count(*) AS n FROM documents")["n"].iloc[0] == 11
+    assert facts_in_step(store)
