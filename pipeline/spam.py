@@ -29,7 +29,8 @@ def link_count(text: str) -> int:
 def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], settings: Any) -> pd.DataFrame:
     """Spam verdicts for the given documents and for the stored documents they make spam (same text).
 
-    Returns a frame (doc_id, spam, spam_reasons_json) of every document whose verdict is to be written.
+    Returns a frame (doc_id, spam, spam_reasons_json) of every document whose verdict is to be written: the
+    given ones, and stored ones whose verdict changes.
     """
     cfg = settings.ingest
     ids = pd.DataFrame({"doc_id": list(doc_ids)})
@@ -76,30 +77,44 @@ def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], 
         rate_s, same_s = {r[0] for r in rate}, {r[0] for r in same}
         batch = set(ids["doc_id"].tolist())
         affected = sorted(batch | same_s | rate_s)
-        # reasons already stored (a document flagged by an earlier batch keeps its other reasons); the batch's
-        # own documents get theirs recomputed, so only the others are read
+        # stored verdicts of the others (a document flagged by an earlier batch keeps its other reasons, and one
+        # whose verdict stays the same is not written again); the batch's own documents get theirs recomputed
         others = [d for d in affected if d not in batch]
         old: list = []
         if others:
             con.register("__spam_aff", pd.DataFrame({"doc_id": others}))
             try:
                 old = con.execute(
-                    "SELECT doc_id, spam_reasons_json FROM documents JOIN __spam_aff USING (doc_id) "
-                    "WHERE spam_reasons_json IS NOT NULL AND spam_reasons_json <> ''"
+                    "SELECT doc_id, spam, spam_reasons_json FROM documents JOIN __spam_aff USING (doc_id)"
                 ).fetchall()
             finally:
                 con.unregister("__spam_aff")
     finally:
         con.unregister("__spam_ids")
-    old_reasons = {d: set(json.loads(r)) for d, r in old}
+    stored = {d: (sp, r) for d, sp, r in old}
+    parsed: dict[str, frozenset[str]] = {}  # a few distinct reason lists: each parsed and written once
+    written: dict[frozenset[str], str] = {}
     rows = []
     for d in affected:
-        reasons = set() if d in batch else set(old_reasons.get(d, set()))
-        if d in batch and link_counts.get(d, 0) >= cfg.spam_min_links:
-            reasons.add("link_farm")
+        if d in batch:
+            reasons = {"link_farm"} if link_counts.get(d, 0) >= cfg.spam_min_links else set()
+        else:
+            r = stored.get(d, (None, None))[1]
+            if r:
+                if r not in parsed:
+                    parsed[r] = frozenset(json.loads(r))
+                reasons = set(parsed[r])
+            else:
+                reasons = set()
         if d in rate_s:
             reasons.add("posting_rate")
         if d in same_s:
             reasons.add("same_text_many_authors")
-        rows.append((d, bool(reasons), json.dumps(sorted(reasons)) if reasons else None))
+        key = frozenset(reasons)
+        if key and key not in written:
+            written[key] = json.dumps(sorted(key))
+        verdict = (bool(key), written[key] if key else None)
+        if d not in batch and d in stored and stored[d] == verdict:
+            continue  # unchanged: neither the row nor its facts need rewriting
+        rows.append((d, *verdict))
     return pd.DataFrame(rows, columns=["doc_id", "spam", "spam_reasons_json"])
