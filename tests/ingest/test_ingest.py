@@ -268,3 +268,26 @@ def test_many_small_batches_through_the_helper_thread(settings, store, make_post
     assert len(ctx) == 2 and all("Обновлено" in c for c in ctx)  # the old brand's context updated, the new brand
     assert store.query("SELECT count(*) AS n FROM documents")["n"].iloc[0] == 11
     assert facts_in_step(store)
+
+
+def test_spam_verdicts_rewrite_only_what_changes(settings, store, make_post, make_run, facts_in_step):
+    from pipeline.spam import spam_reasons
+
+    same = "Лучшие кредиты без отказа в Ласточка Банк, пишите в личку, одобрим всем за пять минут"
+    make_run(settings, "run-1", [make_post(i, same, author=f"bot{i}") for i in range(3)])
+    ingest_pending(settings, store, run_id="run-1")
+    make_run(settings, "run-2", [make_post(3, same, author="bot3")])
+    ingest_pending(settings, store, run_id="run-2")  # a fourth copy: the first three stay spam, same reason
+    assert store.query("SELECT count(*) FILTER (WHERE spam) AS n FROM documents")["n"][0] == 4
+    assert facts_in_step(store)
+    ids = store.query("SELECT doc_id FROM documents ORDER BY post_id")["doc_id"].tolist()
+    with store.write() as con:
+        # the same verdict for the three older copies: only the batch's own document comes back
+        v = spam_reasons(con, [ids[3]], {}, settings)
+        assert v["doc_id"].tolist() == [ids[3]] and v["spam_reasons_json"].tolist() == ['["same_text_many_authors"]']
+        # an older copy whose stored reasons lack the group reason changes, so it is written again
+        con.execute("UPDATE documents SET spam = true, spam_reasons_json = '[\"link_farm\"]' WHERE doc_id = ?",
+                    [ids[0]])
+        v = spam_reasons(con, [ids[3]], {}, settings)
+        assert dict(zip(v["doc_id"], v["spam_reasons_json"])) == {
+            ids[0]: '["link_farm", "same_text_many_authors"]', ids[3]: '["same_text_many_authors"]'}
