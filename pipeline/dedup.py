@@ -75,7 +75,7 @@ class _Words:
         self.add(keys)
 
     def add(self, keys: Sequence[str]) -> None:
-        arr = pa.array(keys, type=pa.string())
+        arr = pa.array(keys, type=pa.large_string())  # 64-bit offsets: a batch of long texts can pass 2 GB
         if len(keys) and pc.any(pc.match_substring_regex(arr, _NOT_SINGLE_SPACED)).as_py():
             lens, codes = self._encode_python(keys)
         else:

@@ -38,7 +38,7 @@ def normalize_text(text: str) -> str:
 def dedup_key(text: str) -> str:
     """The form exact duplicates share: lowercase, ё→е, punctuation and spacing removed."""
     # the words joined by single spaces: the same string as replacing every run of non-word characters with
-    # a space and stripping, at about half the cost
+    # a space and stripping, at less cost
     return " ".join(_KEY_WORD.findall(text.lower().replace("ё", "е")))
 
 
