@@ -64,6 +64,14 @@ class TaskStack(nn.Module):
         return self.head(self.dropout(mean_pool(hidden, mask))), kept
 
 
+def _check_branch(task: str, src: str, depth: int, tasks, branches, n_top: int) -> None:
+    """A task may branch only off another task that has a stack of its own, within that stack's layers."""
+    if src not in tasks or src == task or src in branches:
+        raise ValueError(f"task {task!r} cannot branch off {src!r}: not an unbranched task here")
+    if not 0 <= depth <= n_top:
+        raise ValueError(f"task {task!r}: branch depth {depth} outside 0..{n_top}")
+
+
 class ScorerNet(nn.Module):
     """``lower(ids, mask) -> hidden`` (frozen, shared) and ``tasks[name](hidden, mask) -> logits``.
 
@@ -79,10 +87,7 @@ class ScorerNet(nn.Module):
             raise ValueError(f"split must be in [0, {len(layers) - 1}], got {split}")
         self.branches = dict(branches or {})
         for task, (src, depth) in self.branches.items():
-            if src not in task_sizes or src in self.branches or src == task:
-                raise ValueError(f"task {task!r} branches off {src!r}, which is not an unbranched task here")
-            if not 0 <= depth <= len(layers) - split:
-                raise ValueError(f"task {task!r}: branch depth {depth} outside 0..{len(layers) - split}")
+            _check_branch(task, src, depth, task_sizes, self.branches, len(layers) - split)
         hidden = base.config.hidden_size
         self.split = split
         self.embeddings = base.embeddings
@@ -134,12 +139,9 @@ class ScorerNet(nn.Module):
         new = 0
         if branch is not None:
             src, new = branch
-            if src not in self.tasks or src == task or src in self.branches:
-                raise ValueError(f"task {task!r} cannot branch off {src!r}: not an unbranched task here")
+            _check_branch(task, src, new, self.tasks, self.branches, len(base_layers) - self.split)
             if any(s == task for s, _ in self.branches.values()):
                 raise ValueError(f"other tasks branch off {task!r}; it cannot branch itself")
-            if not 0 <= new <= len(base_layers) - self.split:
-                raise ValueError(f"branch depth {new} outside 0..{len(base_layers) - self.split}")
         cur = self.tasks[task].layers
         layers = []
         for k in range(self.split + new, len(base_layers)):

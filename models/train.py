@@ -11,7 +11,6 @@ per-row label mask, so a set labelled for one class only (car reviews: failure o
 
 from __future__ import annotations
 
-
 import logging
 import math
 import random
