@@ -101,6 +101,34 @@ def parse_date(
     return out
 
 
+# A board's footer stating the zone its times are shown in: phpBB 3.1+ "All times are UTC-06:00", phpBB 3.0 "All
+# times are UTC + 3 hours [ DST ]" / "Часовой пояс: UTC + 4 часа [ Летнее время ]", phpBB 2 "All times are GMT + 3
+# Hours", vBulletin "All times are GMT -5. The time now is …" / "Часовой пояс GMT +3, время: 17:16."; a bare
+# "UTC"/"GMT" is offset zero. Minutes ("+05:30", vBulletin's "+5.5") are captured so they are not read as whole hours.
+_BOARD_TZ = re.compile(
+    r"(?:All times are|Часовой пояс|Все времена?|Время:?)\s*:?\s*(?:UTC|GMT)\b"
+    r"(?:\s*(?P<sign>[+\-\u2212])\s*(?P<h>\d{1,2})(?:[:.,]?(?P<m>\d{1,2}))?(?!\d)|(?!\s*[+\-\u2212]\s*\d))"
+    r"(?:\s*(?:hours?|час(?:а|ов)?)\b)?"
+    r"(?:\s*\[\s*(?P<dst>DST|Летнее время)\s*\])?",
+    re.I,
+)
+
+
+def board_tz_from_text(text: str) -> str | None:
+    """The zone a forum footer says its times are shown in, as a name `parse_date` takes ("UTC", "Etc/GMT-3" for
+    UTC+3); None when none is stated, or the offset is not whole hours or outside UTC-12..UTC+14 (zones are names
+    read by ZoneInfo and dateparser, and Etc/GMT names exist only for whole hours in that range)."""
+    m = _BOARD_TZ.search(text)
+    if not m or int(m.group("m") or 0):
+        return None
+    hours = int(m.group("h") or 0) * (-1 if m.group("sign") in ("-", "\u2212") else 1)
+    if m.group("dst"):
+        hours += 1  # phpBB 3.0 shows times an hour ahead of the stated zone while DST is on
+    if not -12 <= hours <= 14:
+        return None
+    return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"  # Etc/GMT names invert the sign
+
+
 def to_iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 

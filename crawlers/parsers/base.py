@@ -20,7 +20,7 @@ import lxml.html
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
-from crawlers.dates import parse_date
+from crawlers.dates import board_tz_from_text, parse_date
 from crawlers.items import PostItem
 
 
@@ -253,6 +253,18 @@ def iso_date(raw: str | None, ctx: ParseContext) -> str | None:
         return None
     dt = parse_date(raw, ctx.tz, ctx.now)
     return dt.isoformat() if dt else None
+
+
+def board_tz(root: HtmlElement, footer_css: str) -> str | None:
+    """The zone the board's footer (the elements `footer_css` selects) says its times are shown in; None when it
+    states none. Parsers put it into `ParseContext.tz` over the one given: that is the source's configured zone or
+    the crawl default (the spider merges the two, so they are not told apart), and either is only a guess for the
+    page, while the footer describes the page's own times."""
+    for el in css(root, footer_css):
+        tz = board_tz_from_text(text_of(el))
+        if tz:
+            return tz
+    return None
 
 
 def make_item(ctx: ParseContext, **kw) -> PostItem:

@@ -7,8 +7,8 @@ import dataclasses
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date, listing_hash,
-    make_item, query_param, rel_next, split_post, strip_fragment, text_of,
+    board_tz, css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date,
+    listing_hash, make_item, query_param, rel_next, split_post, strip_fragment, text_of,
 )
 
 _WROTE = re.compile(r"^(.*?)\s+(?:wrote|писал\(а\)|пишет|написал\(а\)|написал|писал)\s*:?\s*(?:↑)?\s*$", re.I)
@@ -71,28 +71,13 @@ def _ids(root, url: str) -> tuple[str | None, str]:
     return tid, (f"{base}?t={tid}" if tid and base.endswith("viewtopic.php") else strip_fragment(url))
 
 
-# phpBB states the zone its times are shown in: "All times are UTC-06:00", "Часовой пояс: UTC+03:00",
-# phpBB 2 "All times are GMT + 3 Hours"
-_BOARD_TZ = re.compile(r"(?:All times are|Часовой пояс|Все времена?|Время:?)\s*:?\s*(?:UTC|GMT)\s*([+\-\u2212])\s*(\d{1,2})(?::?(\d{2}))?")
-
-
-def board_tz(root) -> str | None:
-    """The board's own time zone as an Etc/GMT name (whole hours only; None when not stated)."""
-    for el in css(root, "#page-footer li.rightside, #page-footer, .page-footer, p.datetime, div.copyright"):
-        m = _BOARD_TZ.search(text_of(el))
-        if m:
-            sign, hours, minutes = m.group(1), int(m.group(2)), int(m.group(3) or 0)
-            if minutes or hours > 14:
-                return None
-            if hours == 0:
-                return "UTC"
-            return f"Etc/GMT{'-' if sign == '+' else '+'}{hours}"  # Etc/ names invert the sign
-    return None
+# where phpBB states the zone its times are shown in (3.x page footer, subsilver2's p.datetime)
+_FOOTER_CSS = "#page-footer li.rightside, #page-footer, .page-footer, p.datetime, div.copyright"
 
 
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
-    tz = board_tz(root)
+    tz = board_tz(root, _FOOTER_CSS)
     if tz:
         ctx = dataclasses.replace(ctx, tz=tz)
     tid, thread_url = _ids(root, url)

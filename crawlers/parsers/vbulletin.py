@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    board_tz, css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
     make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of,
 )
 
 QUOTE_LABELS = ("quote:", "цитата:", "цитата")
+# where vBulletin states the zone its times are shown in ("All times are GMT -5. The time now is …"): vB 4, vB 5, vB 3
+_FOOTER_CSS = "#footer_time, #footer-current-datetime, div.smallfont[align=center]"
 
 
 def detect(html: str) -> int:
@@ -105,6 +108,9 @@ def _thread_ids(root, url: str) -> tuple[str | None, str]:
 
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
+    tz = board_tz(root, _FOOTER_CSS)
+    if tz:
+        ctx = dataclasses.replace(ctx, tz=tz)
     tid, thread_url = _thread_ids(root, url)
     title = (first_text(root, "span.threadtitle") or first_text(root, "#pagetitle .threadtitle")
              or first_text(root, "td.navbar strong")

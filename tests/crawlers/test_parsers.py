@@ -43,12 +43,14 @@ def test_every_real_page_golden_counts_and_first_author(shared_data):
 
 
 GOLDEN = {
-    # file: (post index, post_id, posted_at UTC-read, text start, quoted authors, signature start)
-    "vbulletin/nettally_vBulletin3.html": (0, "5768670", "2016-02-01T02:21:00+00:00",
+    # file: (post index, post_id, posted_at, text start, quoted authors, signature start); read with tz="UTC"
+    # unless the page states its zone: vBulletin 3 "All times are GMT -5", phpBB 3.0 "All times are UTC [ DST ]"
+    # (UTC+1); vBulletin 4 states "All times are GMT"
+    "vbulletin/nettally_vBulletin3.html": (0, "5768670", "2016-02-01T02:21:00-05:00",
                                            "Let me reword it from lesbians", ["TinyRedLeaf", None, None, "Romanticide"], None),
     "vbulletin/nettally_vBulletin4.html": (1, "365267", "2016-06-15T17:21:00+00:00", "Sad to read that",
                                            [], "The most important six inches"),
-    "phpbb3/nettally_phpBB.html": (0, "2729870", "2019-05-26T16:34:00+00:00", "Good lecture.", [],
+    "phpbb3/nettally_phpBB.html": (0, "2729870", "2019-05-26T16:34:00+01:00", "Good lecture.", [],
                                    "For behold, all acts of love"),
     "phpbb2/ptforum_phpbb2_viewtopic_t805.html": (0, "4513", "2010-06-02T23:01:00+00:00", "All the winter jobs",
                                                   [], "George Newton"),
