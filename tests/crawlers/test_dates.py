@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crawlers.dates import parse_date
+from crawlers.dates import board_tz_from_text, parse_date
 
 MSK = ZoneInfo("Europe/Moscow")
 NOW = datetime(2024, 5, 10, 15, 30, 45, tzinfo=MSK)  # a Friday
@@ -156,6 +156,47 @@ def test_not_dates():
 def test_fallback_handles_rarer_forms():
     assert parse_date("в пятницу 10 мая 2024", "Europe/Moscow", NOW, fallback=False) is None
     assert parse_date("в пятницу 10 мая 2024", "Europe/Moscow", NOW) == datetime(2024, 5, 10, tzinfo=MSK)
+
+
+BOARD_ZONES = [
+    # vBulletin 3/4/5 footers
+    ("All times are GMT -5. The time now is 07:12 AM.", "Etc/GMT+5"),
+    ("All times are GMT +3. The time now is 05:23 PM.", "Etc/GMT-3"),
+    ("All times are GMT. The time now is 05:23 AM.", "UTC"),
+    ("All times are GMT-5. This page was generated at 07:12 AM.", "Etc/GMT+5"),
+    ("Часовой пояс GMT +3, время: 17:16.", "Etc/GMT-3"),
+    ("Часовой пояс GMT +4. Время: 07:12.", "Etc/GMT-4"),
+    ("All times are GMT -12. The time now is 10:00.", "Etc/GMT+12"),
+    ("All times are GMT +14. The time now is 10:00.", "Etc/GMT-14"),
+    # phpBB 3.0, with and without DST (shown an hour ahead of the stated zone)
+    ("All times are UTC + 3 hours [ DST ]", "Etc/GMT-4"),
+    ("Часовой пояс: UTC + 4 часа [ Летнее время ]", "Etc/GMT-5"),
+    ("All times are UTC - 5 hours", "Etc/GMT+5"),
+    ("All times are UTC - 5 hours [ DST ]", "Etc/GMT+4"),
+    ("All times are UTC [ DST ]", "Etc/GMT-1"),
+    ("All times are UTC", "UTC"),
+    ("Часовой пояс: UTC + 3 часа", "Etc/GMT-3"),
+    # phpBB 3.1+ and phpBB 2
+    ("All times are UTC-06:00", "Etc/GMT+6"),
+    ("Часовой пояс: UTC+03:00", "Etc/GMT-3"),
+    ("All times are UTC\u22123", "Etc/GMT+3"),
+    ("All times are GMT + 3 Hours", "Etc/GMT-3"),
+    # no zone name exists for these, or nothing is stated: the source's zone stays
+    ("All times are GMT +5.5. The time now is 10:00.", None),
+    ("All times are UTC + 5:30 hours", None),
+    ("All times are GMT +25. The time now is 10:00.", None),
+    ("All times are GMT -13.", None),
+    ("All times are UTC + 14 hours [ DST ]", None),
+    ("Powered by vBulletin® Version 4.2.5. The time now is 07:12 AM.", None),
+    ("Время: 17:16", None),
+]
+
+
+@pytest.mark.parametrize("text,zone", BOARD_ZONES, ids=[c[0] for c in BOARD_ZONES])
+def test_board_zone_from_footer_text(text, zone):
+    assert board_tz_from_text(text) == zone
+    if zone:
+        ZoneInfo(zone)  # a name parse_date can use
 
 
 def test_fast_path_is_fast():

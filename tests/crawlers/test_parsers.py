@@ -90,6 +90,44 @@ def test_vbulletin3_quote_links_reply_to(shared_data):
     assert res.next_url == "https://forums.animesuki.com/showthread.php?t=128882&page=153"
 
 
+def _first_post_at(text: str, file: str, idx: int = 0) -> str:
+    ctx = ParseContext(now=NOW, tz="Europe/Moscow")
+    return parse_page(text, "https://forum.example.org/" + file, ctx=ctx).items[idx].posted_at
+
+
+def test_vbulletin_footer_zone_shifts_post_times(shared_data):
+    """The footer's zone, not the source's, says what the shown times mean: post 5768670 is shown "2016-02-01, 02:21"
+    on a page whose footer says "All times are GMT -5", so it was posted at 07:21 UTC."""
+    file = "vbulletin/nettally_vBulletin3.html"
+    text, _ = decode_html((shared_data / "forum_pages" / file).read_bytes())
+    assert "All times are GMT -5." in text
+    assert _first_post_at(text, file) == "2016-02-01T02:21:00-05:00"
+    assert _first_post_at(text.replace("All times are GMT -5.", "Часовой пояс GMT +4, время:"), file) \
+        == "2016-02-01T02:21:00+04:00"
+    assert _first_post_at(text.replace("All times are GMT -5.", "The time now is"), file) \
+        == "2016-02-01T02:21:00+03:00"  # nothing stated: the source's zone
+    # vBulletin 4 (#footer_time): "All times are GMT" shown "06-15-2016, 05:21 PM"
+    file = "vbulletin/nettally_vBulletin4.html"
+    text, _ = decode_html((shared_data / "forum_pages" / file).read_bytes())
+    assert _first_post_at(text, file, 1) == "2016-06-15T17:21:00+00:00"
+    assert _first_post_at(text.replace("All times are GMT.", "All times are GMT +5.5."), file, 1) \
+        == "2016-06-15T17:21:00+03:00"  # half-hour zones have no name: the source's zone
+
+
+def test_phpbb30_footer_zone_with_dst_shifts_post_times(shared_data):
+    """phpBB 3.0 shows times an hour ahead of the stated zone while DST is on: post 2729870, shown
+    "Sun May 26, 2019 4:34 pm" under "All times are UTC [ DST ]", was posted at 15:34 UTC."""
+    file = "phpbb3/nettally_phpBB.html"
+    text, _ = decode_html((shared_data / "forum_pages" / file).read_bytes())
+    stated = 'All times are UTC [ <abbr title="Daylight Saving Time">DST</abbr> ]'
+    assert stated in text
+    assert _first_post_at(text, file) == "2019-05-26T16:34:00+01:00"
+    assert _first_post_at(text.replace(stated, "All times are UTC - 5 hours"), file) == "2019-05-26T16:34:00-05:00"
+    assert _first_post_at(text.replace(stated, "Часовой пояс: UTC + 4 часа [ Летнее время ]"), file) \
+        == "2019-05-26T16:34:00+05:00"
+    assert _first_post_at(text.replace(stated, ""), file) == "2019-05-26T16:34:00+03:00"
+
+
 def test_latin1_declared_page_decodes(shared_data):
     entry = next(e for e in _index(shared_data) if e["engine"] == "phpbb2")
     _, enc = _real(shared_data, entry)
