@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -135,10 +136,21 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float, log_path: Pa
 
 
 def serve(settings: Settings, sources: list[str] | None = None, brands: list[str] | None = None, limit: int = 2) -> None:
-    """Block serving the deployments (Ctrl-C stops). `limit` caps concurrent flow runs in this process."""
+    """Block serving the deployments (Ctrl-C or SIGTERM stops). `limit` caps concurrent flow runs in this process."""
+    _stop_on_sigterm()
     with local_server(settings) as url:
         if url:
             log.info("Prefect server (UI and API) at %s", url.removesuffix("/api"))
         from prefect import serve as prefect_serve
 
         prefect_serve(*build_deployments(settings, sources, brands), limit=limit)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker stop, kill) stops like Ctrl-C until Prefect's runner installs its own graceful
+    handler: Python's default would end the process during the server's start-up, skipping the cleanup that stops
+    the Prefect server child (its own session, so it would live on)."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,11 +45,19 @@ def test_serve_runs_the_alerts_schedule_and_records_a_flow_run(tmp_path):
                 found = df.to_dict("records")[0]
                 break
     finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-        p.wait(30)
+        if p.poll() is None:  # as a service manager stops it: SIGTERM, then SIGKILL if it hangs
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(30)
         log.close()
     out = (tmp_path / "serve.log").read_text()
+    port = re.search(r"Prefect server \(UI and API\) at http://127\.0\.0\.1:(\d+)", out)
+    assert port, out[-3000:]
+    with socket.socket() as s:  # the server child stopped with it (it runs in its own session)
+        assert s.connect_ex(("127.0.0.1", int(port.group(1)))) != 0, "Prefect server still listening after SIGTERM"
     assert "Prefect server (UI and API) at http://127.0.0.1:" in out, out[-3000:]
     assert "Your deployments are being served" in out, out[-3000:]
     assert found == {"flow": "alerts", "status": "ok"}, out[-3000:]
