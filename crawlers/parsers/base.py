@@ -255,11 +255,16 @@ def iso_date(raw: str | None, ctx: ParseContext) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def board_tz(root: HtmlElement, footer_css: str) -> str | None:
+def board_tz(root: HtmlElement, footer_css: str, html: str | None = None) -> str | None:
     """The zone the board's footer (the elements `footer_css` selects) says its times are shown in; None when it
     states none. Parsers put it into `ParseContext.tz` over the one given: that is the source's configured zone or
     the crawl default (the spider merges the two, so they are not told apart), and either is only a guess for the
-    page, while the footer describes the page's own times."""
+    page, while the footer describes the page's own times.
+
+    With the page's `html`, a page that never says UTC or GMT is answered without the selectors (they scan the
+    whole tree, ~0.4 ms a page; a substring test is microseconds)."""
+    if html is not None and not any(w in html for w in ("UTC", "GMT", "utc", "gmt", "Utc", "Gmt")):
+        return None
     for el in css(root, footer_css):
         tz = board_tz_from_text(text_of(el))
         if tz:

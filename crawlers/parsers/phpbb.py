@@ -77,7 +77,7 @@ _FOOTER_CSS = "#page-footer li.rightside, #page-footer, .page-footer, p.datetime
 
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
-    tz = board_tz(root, _FOOTER_CSS)
+    tz = board_tz(root, _FOOTER_CSS, html)
     if tz:
         ctx = dataclasses.replace(ctx, tz=tz)
     tid, thread_url = _ids(root, url)

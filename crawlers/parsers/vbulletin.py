@@ -108,7 +108,7 @@ def _thread_ids(root, url: str) -> tuple[str | None, str]:
 
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
-    tz = board_tz(root, _FOOTER_CSS)
+    tz = board_tz(root, _FOOTER_CSS, html)
     if tz:
         ctx = dataclasses.replace(ctx, tz=tz)
     tid, thread_url = _thread_ids(root, url)
