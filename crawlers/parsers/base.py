@@ -10,7 +10,7 @@ import copy
 import hashlib
 import html as html_lib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Callable, Iterable
@@ -255,21 +255,21 @@ def iso_date(raw: str | None, ctx: ParseContext) -> str | None:
     return dt.isoformat() if dt else None
 
 
-def board_tz(root: HtmlElement, footer_css: str, html: str | None = None) -> str | None:
-    """The zone the board's footer (the elements `footer_css` selects) says its times are shown in; None when it
-    states none. Parsers put it into `ParseContext.tz` over the one given: that is the source's configured zone or
-    the crawl default (the spider merges the two, so they are not told apart), and either is only a guess for the
-    page, while the footer describes the page's own times.
+def with_board_tz(ctx: ParseContext, root: HtmlElement, html: str, footer_css: str) -> ParseContext:
+    """`ctx` reading dates in the zone the board's footer (the elements `footer_css` selects) says its times are
+    shown in; `ctx` as it is when the footer states none. The footer wins over `ctx.tz`: that is the source's
+    configured zone or the crawl default (the spider merges the two, so they are not told apart), and either is
+    only a guess for the page, while the footer describes the page's own times.
 
-    With the page's `html`, a page that never says UTC or GMT is answered without the selectors (they scan the
-    whole tree, ~0.4 ms a page; a substring test is microseconds)."""
-    if html is not None and not any(w in html for w in ("UTC", "GMT", "utc", "gmt", "Utc", "Gmt")):
-        return None
+    A page that never says UTC or GMT is answered without the selectors (they scan the whole tree, ~0.4 ms a page;
+    a substring test is microseconds)."""
+    if not any(w in html for w in ("UTC", "GMT", "utc", "gmt", "Utc", "Gmt")):
+        return ctx
     for el in css(root, footer_css):
         tz = board_tz_from_text(text_of(el))
         if tz:
-            return tz
-    return None
+            return replace(ctx, tz=tz)
+    return ctx
 
 
 def make_item(ctx: ParseContext, **kw) -> PostItem:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import re
 
 from crawlers.parsers.base import (
-    board_tz, css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date,
-    listing_hash, make_item, query_param, rel_next, split_post, strip_fragment, text_of,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date,
+    listing_hash, make_item, query_param, rel_next, split_post, strip_fragment, text_of, with_board_tz,
 )
 
 _WROTE = re.compile(r"^(.*?)\s+(?:wrote|писал\(а\)|пишет|написал\(а\)|написал|писал)\s*:?\s*(?:↑)?\s*$", re.I)
@@ -77,9 +76,7 @@ _FOOTER_CSS = "#page-footer li.rightside, #page-footer, .page-footer, p.datetime
 
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
-    tz = board_tz(root, _FOOTER_CSS, html)
-    if tz:
-        ctx = dataclasses.replace(ctx, tz=tz)
+    ctx = with_board_tz(ctx, root, html, _FOOTER_CSS)
     tid, thread_url = _ids(root, url)
     title = (first_text(root, "h2.topic-title") or first_text(root, "h2 a[href*='viewtopic']")
              or first_text(root, "a.maintitle") or first_text(root, ".maintitle a[href*='viewtopic']")

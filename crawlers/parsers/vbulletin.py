@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 from crawlers.parsers.base import (
-    board_tz, css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
-    make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of,
+    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of, with_board_tz,
 )
 
 QUOTE_LABELS = ("quote:", "цитата:", "цитата")
@@ -108,9 +107,7 @@ def _thread_ids(root, url: str) -> tuple[str | None, str]:
 
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
-    tz = board_tz(root, _FOOTER_CSS, html)
-    if tz:
-        ctx = dataclasses.replace(ctx, tz=tz)
+    ctx = with_board_tz(ctx, root, html, _FOOTER_CSS)
     tid, thread_url = _thread_ids(root, url)
     title = (first_text(root, "span.threadtitle") or first_text(root, "#pagetitle .threadtitle")
              or first_text(root, "td.navbar strong")
