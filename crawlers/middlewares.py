@@ -10,6 +10,7 @@ from functools import lru_cache
 from urllib.parse import urlparse
 
 from scrapy import signals
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as _ScrapyMetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
@@ -137,6 +138,24 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if new is not None and delay > 0:
             await asyncio.sleep(delay)
         return new
+
+
+class MetaRefreshMiddleware(_ScrapyMetaRefreshMiddleware):
+    """Scrapy's, without decoding pages that cannot hold a refresh.
+
+    Scrapy decodes the whole body (with its own charset detection) to look for `<meta http-equiv=refresh>` in
+    the first 4096 characters: ~2% of a crawl's CPU, and the spider decodes the page again for its parser. A
+    refresh needs the word "refresh" in those characters, which in an ASCII-compatible encoding are at most
+    16 KiB of bytes (4 bytes a character in UTF-8); a NUL byte (UTF-16/32) goes Scrapy's way.
+    """
+
+    SCAN_BYTES = 4 * 4096
+
+    def process_response(self, request, response, spider=None):
+        head = response.body[: self.SCAN_BYTES]
+        if b"\x00" not in head and b"refresh" not in head.lower():
+            return response
+        return super().process_response(request, response)
 
 
 class PageBudgetMiddleware:

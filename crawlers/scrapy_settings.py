@@ -53,6 +53,8 @@ def scrapy_settings(settings: Settings, source: SourceConfig, run_dir: Path, job
             "crawlers.middlewares.ConditionalRequestMiddleware": 60,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "crawlers.middlewares.BackoffRetryMiddleware": 550,
+            "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+            "crawlers.middlewares.MetaRefreshMiddleware": 580,
         },
         "SPIDER_MIDDLEWARES": {"crawlers.middlewares.PageBudgetMiddleware": 950},
         "ITEM_PIPELINES": {"crawlers.pipelines.RawWriterPipeline": 300},

@@ -6,7 +6,7 @@ import copy
 import re
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, ThreadLink, absolute, css, first, first_text, html_tree, inner_text, iso_date,
+    PageResult, ParseContext, ThreadLink, absolute, by_id, css, first, first_text, html_tree, inner_text, iso_date,
     listing_hash, make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of,
 )
 
@@ -70,7 +70,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         if not m:
             continue
         pid = m.group(1)
-        body = first(p, f"#pid_{pid}") or first(p, "div.post_body")
+        body = by_id(p, f"pid_{pid}") or first(p, "div.post_body")
         if body is None:
             continue
         text, quotes, _ = split_post(body, "blockquote.mycode_quote, blockquote", _quote)

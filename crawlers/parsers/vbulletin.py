@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
+    css, PageResult, ParseContext, ThreadLink, absolute, by_id, first, first_text, html_tree, iso_date, listing_hash,
     make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of, with_board_tz,
 )
 
@@ -125,7 +125,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             pid = p.get("id").split("_", 1)[1]
             user = first(p, ".username") or first(p, "a.username")
             date_raw = first_text(p, "span.date") or first_text(p, ".postdate")
-            body = first(p, f"#post_message_{pid}") or first(p, ".postcontent")
+            body = by_id(p, f"post_message_{pid}") or first(p, ".postcontent")
             if body is None:
                 continue
             text, quotes, _ = split_post(body, ".bbcode_container", _vb4_quote)
@@ -146,10 +146,10 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             if not m:
                 continue
             pid = m.group(1)
-            body = first(p, f"#post_message_{pid}")
+            body = by_id(p, f"post_message_{pid}")
             if body is None:
                 continue
-            user = first(p, "a.bigusername") or first(p, f"#postmenu_{pid} a") or first(p, f"#postmenu_{pid}")
+            user = first(p, "a.bigusername") or by_id(p, f"postmenu_{pid}", link=True) or by_id(p, f"postmenu_{pid}")
             head = first(p, "td.thead")
             date_raw = None
             if head is not None:

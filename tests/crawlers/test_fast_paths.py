@@ -91,3 +91,46 @@ def test_raw_lines_are_the_same_json_as_json_dumps():
     small = {**d, "extra": {}}
     assert json.loads(json_line(small)) == small
     assert "Привет".encode() in json_line(small)  # UTF-8, not \u escapes
+
+
+def _meta_refresh_pages() -> list[tuple[str, bytes, str]]:
+    """(name, body, charset): refreshes in several spellings and encodings, and pages without one."""
+    refresh = '<meta http-equiv="refresh" content="0; url=/moved">'
+    pages = [
+        ("none", "<html><head><title>Форум</title></head><body>нет</body></html>", "utf-8"),
+        ("plain", f"<html><head>{refresh}</head><body>x</body></html>", "utf-8"),
+        ("upper", '<HTML><HEAD><META HTTP-EQUIV="REFRESH" CONTENT="1;URL=/moved"></HEAD></HTML>', "utf-8"),
+        ("content first", '<meta content="2; url=/moved" http-equiv="Refresh">', "utf-8"),
+        ("too slow", '<meta http-equiv="refresh" content="500; url=/moved">', "utf-8"),
+        ("in a script", f"<script>var s = '{refresh}';</script>", "utf-8"),
+        ("cp1251", f"<html><head><title>Привет</title>{refresh}</head></html>", "cp1251"),
+        ("utf-16", f"<html><head>{refresh}</head></html>", "utf-16"),
+        # 4096 characters of Cyrillic (8 KiB in UTF-8) before the refresh: Scrapy's scan ends before it
+        ("late", "<html><head><title>" + "ж" * 4100 + f"</title>{refresh}</head></html>", "utf-8"),
+        ("just in", "<html><head><title>" + "ж" * 3000 + f"</title>{refresh}</head></html>", "utf-8"),
+    ]
+    return [(n, t.encode(c), c) for n, t, c in pages]
+
+
+@pytest.mark.parametrize("name,body,charset", _meta_refresh_pages(), ids=[p[0] for p in _meta_refresh_pages()])
+def test_meta_refresh_middleware_decides_as_scrapys(name, body, charset):
+    from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as Scrapys
+    from scrapy.http import HtmlResponse
+
+    from crawlers.middlewares import MetaRefreshMiddleware
+
+    crawler = get_crawler()
+    ours, theirs = MetaRefreshMiddleware.from_crawler(crawler), Scrapys.from_crawler(crawler)
+    req = Request("http://a.test/page")
+
+    def decide(mw):
+        resp = HtmlResponse("http://a.test/page", body=body, headers={"Content-Type": f"text/html; charset={charset}"},
+                            request=req)
+        out = mw.process_response(req, resp)
+        return out.url if isinstance(out, Request) else None
+
+    assert decide(ours) == decide(theirs)
+    if name in ("none", "too slow", "late"):
+        assert decide(ours) is None
+    elif name != "in a script":  # Scrapy's call, whichever it is
+        assert decide(ours) == "http://a.test/moved"
