@@ -25,12 +25,15 @@ _HAS_RUN = re.compile(r"\d[\d\s().+-]{7,}\d")
 _ANY_DIGIT = re.compile(r"\d")
 
 # Phone shapes (after the candidate is found): Russian +7/8 followed by 10 digits in 3-3-2-2 / 3-7 / 4-6
-# groupings, or an international +CC number.
+# groupings, memorable numbers grouped freely after a Russian area code ("8 (800) 2000-600", "8-800-555-3535",
+# "8 800 100-0-100"; the caller checks there are 11 digits), or an international +CC number.
 _RU_PHONE = re.compile(
     r"^(?:\+7|8|7)[\s-]?(?:\(\d{3,5}\)|\d{3,5})[\s-]?\d{1,3}(?:[\s-]?\d{2}){2}$|^(?:\+7|8)\d{10}$"
+    r"|^(?:\+7|8|7)[\s-]?(?:\([3489]\d{2}\)|[3489]\d{2})[\s-]?\d{1,4}(?:[\s-]\d{1,4}){1,3}$"
 )
 _INTL_PHONE = re.compile(r"^\+\d{1,3}[\s-]?(?:\(\d{1,4}\)[\s-]?)?\d{1,4}(?:[\s-]?\d{2,4}){1,4}$")
-_CARD = re.compile(r"^\d{4}(?:[\s-]?\d{4}){2}[\s-]?\d{1,7}$|^\d{13,19}$")
+# 4-4-4-4(+) groupings, Amex 4-6-5 and Diners 4-6-4, or one run; the Luhn checksum decides
+_CARD = re.compile(r"^\d{4}(?:[\s-]?\d{4}){2}[\s-]?\d{1,7}$|^\d{4}[\s-]?\d{6}[\s-]?\d{4,5}$|^\d{13,19}$")
 
 
 def luhn_ok(digits: str) -> bool:
