@@ -527,7 +527,7 @@ class BrandMatcher:
                         continue
                     if not self._has_context(text, m.start(), end, br):
                         continue
-                elif not al.ambiguous and word_cyr and self._shadowed(word, al):
+                elif not al.ambiguous and word_cyr != al.cyrillic and self._shadowed(word, al):
                     continue
                 if br.exclusions and self._excluded(text, m.start(), end, br):
                     continue
@@ -568,10 +568,9 @@ class BrandMatcher:
         return sorted(found, key=lambda a: -len(a.words)) or None
 
     def _shadowed(self, word: str, al: _Alias) -> bool:
-        """A Latin alias (Lastochka) must not let the Cyrillic common word (ласточка) in by transliteration
-        when the same brand lists that word as ambiguous."""
-        if al.cyrillic:
-            return False
+        """An alias in one script must not let in, by transliteration, a word of the other script that the
+        same brand lists as ambiguous: Lastochka must not let in the bird ласточка, nor ДНС the network's DNS
+        (the ambiguous alias itself still matches, with its context)."""
         br = self.brands[al.brand_id]
         keys = word_keys(word)
         for a in br.cfg.ambiguous_aliases:
