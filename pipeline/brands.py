@@ -486,8 +486,10 @@ class BrandMatcher:
                 for k in al.words[0]:
                     self._by_first.setdefault(k, []).append(al)
                 prefixes |= _prefixes(words[0])
+        # a word is a run of letters and digits: "_" separates, so handles and tags (@tinkoff_bank,
+        # #ozon_help) name the brand too
         self._candidates = (
-            re.compile(r"(?<!\w)" + _trie_regex({p.lower() for p in prefixes}) + r"\w*", re.IGNORECASE)
+            re.compile(r"(?<![^\W_])" + _trie_regex({p.lower() for p in prefixes}) + r"[^\W_]*", re.IGNORECASE)
             if prefixes else None
         )
         self._lookup_cache: dict[str, list[_Alias] | None] = {}
@@ -621,7 +623,7 @@ class BrandMatcher:
         return False
 
 
-_NEXT_WORD = re.compile(r"[\s\-–—.,:«»\"'&+]{1,3}(\w+)")
+_NEXT_WORD = re.compile(r"[\s\-–—.,:«»\"'&+_]{1,3}([^\W_]+)")
 
 
 def build_matcher(brands: Iterable[BrandConfig], settings=None) -> BrandMatcher:
