@@ -1,4 +1,6 @@
-"""phpBB 3 (prosilver and derivatives) and phpBB 2 (subSilver) viewtopic / viewforum pages."""
+"""phpBB 3 (prosilver and derivatives) and phpBB 2 (subSilver) viewtopic / viewforum pages, and TorrentPier (the
+phpBB 2 fork behind rutracker.org and many Russian trackers: one `tbody#post_N` per post, `p.nick`, `a.p-link`,
+`div.post_body`)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ _WROTE = re.compile(r"^(.*?)\s+(?:wrote|писал\(а\)|пишет|написа
 def detect(html: str) -> int:
     head = html[:400000]
     score = 0
-    for marker in ("viewtopic.php", "phpbb", "prosilver", 'class="postbody"', "memberlist.php?mode=viewprofile"):
+    for marker in ("viewtopic.php", "phpbb", "prosilver", 'class="postbody"', "memberlist.php?mode=viewprofile",
+                   'id="topic_main"', 'class="p-link'):  # the last two: TorrentPier
         if marker in head:
             score += 1
     return score * 2
@@ -114,11 +117,52 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw or None, page_url=url,
                 reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
             ))
+    elif css(root, "tbody[id^=post_] div.post_body"):
+        _parse_torrentpier(root, url, ctx, res)
     else:
         _parse_phpbb2(root, url, ctx, res)
     if not res.items:
         _parse_listing(root, url, res)
     return res
+
+
+def _tp_quote(q) -> dict:
+    """TorrentPier's [quote="Name"]: <div class="q-wrap"><div class="q" head="Name">, the quoted post's id (newer
+    versions) in a leading <u class="q-post">."""
+    inner = first(q, "div.q") or q
+    head = (inner.get("head") or "").strip()
+    m = _WROTE.match(head)
+    body = copy.deepcopy(inner)
+    pid = None
+    for u in css(body, "u.q-post"):
+        pid = pid or (text_of(u) if text_of(u).isdigit() else None)
+        u.drop_tree()
+    return {"author": (m.group(1).strip() if m else head) or None, "post_id": pid, "text": text_of(body)}
+
+
+def _parse_torrentpier(root, url: str, ctx: ParseContext, res: PageResult) -> None:
+    """TorrentPier viewtopic: tbody#post_N > td.poster_info p.nick | td.message a.p-link (date) + div.post_body;
+    the profile link sits in the post's second row (td.poster_btn)."""
+    for p in css(root, "tbody[id^=post_]"):
+        m = re.fullmatch(r"post_(\d+)", p.get("id", ""))
+        body = first(p, "div.post_body")
+        if not m or body is None:
+            continue
+        pid = m.group(1)
+        text, quotes, _ = split_post(body, "div.q-wrap", _tp_quote)
+        date_raw = first_text(p, "p.post-time a.p-link") or first_text(p, "a.p-link")
+        profile = first(p, "a[href*='mode=viewprofile']")
+        res.items.append(make_item(
+            ctx, post_id=pid, url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#{pid}",
+            text=text, quoted=quotes, signature=first_text(p, "div.signature"), thread_url=res.thread_url,
+            thread_id=res.thread_id, thread_title=res.thread_title, author=first_text(p, "p.nick"),
+            author_url=absolute(url, profile.get("href")) if profile is not None else None,
+            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, page_url=url,
+            reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+        ))
+    if res.next_url is None:  # "Страницы: 1, 2  След." links the next page by its words only
+        nxt = next((a for a in css(root, "a.pg") if text_of(a) in ("След.", "Next")), None)
+        res.next_url = absolute(url, nxt.get("href")) if nxt is not None else None
 
 
 def _parse_phpbb2(root, url: str, ctx: ParseContext, res: PageResult) -> None:

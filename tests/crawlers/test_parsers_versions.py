@@ -80,6 +80,17 @@ CASES = {
                    author_url="https://forums.nesdev.org/memberlist.php?mode=viewprofile&u=8835"),
             Golden(2, "297131", "EvtimDjerekarov", "2024-11-13T10:42:32+00:00", "Thanks for the clarifications!"),
         ]),
+    # real: TorrentPier (phpBB 2 fork), rutracker.org, served in windows-1251; "31-Июл-08 01:24" dates, no zone stated
+    "torrentpier_rutracker_ru.html": Page(
+        "https://rutracker.org/forum/viewtopic.php?t=1027848", "phpbb", 4, "1027848",
+        "Стругацкие Аркадий и Борис - Стажеры [Эммануил Виторган, 2006, 192 kbps]", [
+            Golden(0, "11299710", "HiAsk", "2008-07-31T01:24:00+04:00", "Стажеры\n\nГод выпуска: 2006",
+                   author_url="https://rutracker.org/forum/profile.php?mode=viewprofile&u=4475654"),
+            Golden(1, "12365155", "wasdzx", "2008-09-13T19:57:00+04:00",
+                   "Я думаю, что релизеру всегда приятны спасибы от качающих"),
+            Golden(2, "16828616", "Skorp79", "2009-01-16T19:09:00+03:00", "Спасибо обязательно скачаю."),
+            Golden(3, "38601448", "PENNYWISEMAN", "2010-10-02T22:15:00+04:00", "Да, Виторган хорош"),
+        ], next_url="https://rutracker.org/forum/viewtopic.php?t=1027848&start=30"),
     # real: Invision Community 4.7 (forum.armbian.com)
     "ipb47_topic.html": Page(
         "https://forum.armbian.com/topic/34923-csc-armbian-for-rk322x-tv-box-boards/", "ipb", 2, "34923",
