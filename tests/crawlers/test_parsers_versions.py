@@ -155,6 +155,16 @@ CASES = {
             Golden(2, "5507", "Дмитрий_К", "2024-05-04T09:05:00+03:00", "Мне так же ответили месяц назад",
                    quoted=[("ShopOk_Support", "5502")], signature="Пишу с телефона", reply_to="5502"),
         ], next_url="https://forum.example.ru/showthread.php?tid=812&page=2"),
+    # real: MyBB 1.8 showthread with Google SEO URLs (Thread-<slug>, thread id only in newreply.php?tid=) and a
+    # theme's "classic" postbit; quote cite "(date)Wonders Wrote:" whose jump link names pid 41
+    "mybb18_showthread_real.html": Page(
+        "https://sinister.ly/Thread-MyBB-Forum-Setup-and-Support", "mybb", 3, "5571", "MyBB Forum Setup and Support", [
+            Golden(0, "42369", "Wonders", "2013-04-14T03:43:00+04:00", "Nice service you have, thanks for this",
+                   author_url="https://sinister.ly/User-Wonders"),
+            Golden(1, "42373", "Sunlight", "2013-04-14T04:06:00+04:00", "No problem man. I can't wait till more people",
+                   quoted=[("Wonders", "41")], reply_to="41"),
+            Golden(2, "42618", "Faked", "2013-04-15T19:12:00+04:00", "Great service you have here bud"),
+        ]),
     # template: SMF 2.1
     "smf21_topic_ru.html": Page(
         "https://forum.example.ru/index.php?topic=4471.0", "smf", 3, "4471", "Ласточка Банк заблокировал карту без объяснений", [
