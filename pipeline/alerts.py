@@ -4,7 +4,8 @@ For each scope (brand; brand × source; theme) the mentions of the last `window_
 same-length windows of the previous `baseline_days`: expected = median, spread = max(1.4826·MAD, √median, 1),
 z = (observed − expected) / spread. A spike needs z ≥ z_threshold AND observed ≥ min_count AND
 observed ≥ min_ratio·max(expected, 1), so a quiet scope going from 1 to 3 posts does not page anyone.
-Kinds: volume_spike (all mentions), negativity_spike (negative mentions), theme_spike, new_theme, growing_theme.
+Kinds: volume_spike (all mentions), negativity_spike (negative mentions), theme_spike, new_theme, growing_theme,
+and hot_thread (see `hot_threads`).
 
 alert_id = stable_id(kind, scope, window bucket) where the bucket is the window-length slot `now` falls in, so
 re-runs inside one slot update the same alert (and keep its acknowledgement) instead of adding another.
@@ -53,12 +54,13 @@ def spike_test(baseline: np.ndarray | list[float], observed: float, z_threshold:
 
 _ROWS = """
 WITH docs AS (
-    SELECT d.doc_id, d.source_id, d.text, coalesce(d.likes, 0) AS likes, coalesce(d.posted_at, d.ingested_at) AS post_at
+    SELECT d.doc_id, d.source_id, d.thread_url, d.thread_title, d.text, coalesce(d.likes, 0) AS likes,
+           coalesce(d.posted_at, d.ingested_at) AS post_at
     FROM documents d
     WHERE NOT coalesce(d.spam, FALSE) AND (d.dup_of IS NULL OR d.dup_of = d.doc_id)
       AND NOT coalesce(d.is_official_answer, FALSE)
 )
-SELECT m.mention_id, m.brand_id, d.source_id, d.post_at, d.text, d.likes,
+SELECT m.mention_id, m.brand_id, d.source_id, d.thread_url, d.thread_title, d.post_at, d.text, d.likes,
        coalesce(cs.sentiment = 'negative', FALSE) AS negative, tm.theme_id
 FROM mentions m
 JOIN docs d ON d.doc_id = m.doc_id
@@ -166,6 +168,9 @@ def find_alerts(settings: Any, inputs: dict[str, Any], now: datetime) -> list[di
                     explanation=expl, created_at=now,
                 ))
 
+    if not rows.empty:
+        alerts += hot_threads(rows, st, names, now, slot)
+
     for th in themes.itertuples(index=False):
         if th.status not in ("new", "growing"):
             continue
@@ -191,13 +196,67 @@ def find_alerts(settings: Any, inputs: dict[str, Any], now: datetime) -> list[di
     return alerts
 
 
+def hot_threads(rows: pd.DataFrame, st: Any, names: dict[str, str], now: pd.Timestamp, slot: int) -> list[dict[str, Any]]:
+    """hot_thread alerts: one thread (forum topic, comment section, product page) filling with negative mentions of
+    a brand, the way a story starts to spread, which brand-wide and brand-on-source counts can miss.
+
+    `rows` carry `k` (0 = the current window, 1.. = the baseline windows). A thread is hot when its negative
+    mentions of the brand in the current window reach `thread_min_count` and `min_ratio` × the larger of
+    - what the brand's threads on that source usually get: over the threads with negative mentions in the baseline
+      windows, the 90th percentile of each one's busiest window (per thread, so one long-running complaints thread
+      is one sample, not one a day that would make every new thread look ordinary), and
+    - this thread's own busiest baseline window (a long-running complaints thread alerts when it escalates, not
+      every day it is busy; a thread already reported stays quiet until it doubles again).
+    """
+    neg = rows[rows["negative"].to_numpy(dtype=bool) & rows["thread_url"].notna().to_numpy()]
+    if neg.empty:
+        return []
+    n = neg.groupby(["brand_id", "source_id", "thread_url", "k"]).size().rename("n").reset_index()
+    base, cur = n[n["k"] > 0], n[(n["k"] == 0) & (n["n"] >= st.thread_min_count)]
+    if cur.empty:
+        return []
+    busiest = base.groupby(["brand_id", "source_id", "thread_url"])["n"].max()
+    own = busiest.to_dict()
+    peers = {key: g.to_numpy(dtype=float) for key, g in busiest.groupby(level=["brand_id", "source_id"])}
+    titles = neg.groupby("thread_url")["thread_title"].first().to_dict()
+    win = timedelta(hours=st.window_hours)
+    per = "day" if st.window_hours == 24 else f"{st.window_hours} h"
+    out = []
+    for r in cur.itertuples(index=False):
+        dist = peers.get((r.brand_id, r.source_id), np.zeros(0))
+        usual = float(np.percentile(dist, 90)) if dist.size else 0.0
+        before = float(own.get((r.brand_id, r.source_id, r.thread_url), 0))
+        expected = max(usual, before)
+        obs = float(r.n)
+        if obs < st.min_ratio * max(expected, 1.0):
+            continue
+        t = spike_test(dist, obs, st.z_threshold, st.thread_min_count, st.min_ratio)
+        bname = names.get(r.brand_id, r.brand_id) or "?"
+        title = _clip(titles.get(r.thread_url) or "", 100)
+        head = f"{bname} in the thread «{title}» on {r.source_id}" if title else f"{bname} in a thread on {r.source_id}"
+        mask = ((rows["k"] == 0) & rows["negative"].astype(bool) & (rows["brand_id"] == r.brand_id)
+                & (rows["thread_url"] == r.thread_url)).to_numpy()
+        top = rows[mask].sort_values("likes", ascending=False)
+        tops = ", ".join(f"«{_clip(x)}»" for x in top["text"].head(st.top_posts))
+        expl = (f"{head}: {_fmt(obs)} negative mentions in {st.window_hours} h; its threads there usually get up to "
+                f"{_fmt(usual)} in their busiest {per} (90th percentile over {st.baseline_days} days)"
+                + (f", this thread at most {_fmt(before)}" if before else "")
+                + (f"; top posts: {tops}" if tops else "") + f"; {r.thread_url}")
+        out.append(dict(
+            alert_id=stable_id("hot_thread", r.brand_id, r.source_id, r.thread_url, slot), kind="hot_thread",
+            brand_id=r.brand_id, source_id=r.source_id, theme_id=None, window_start=now - win, window_end=now,
+            observed=obs, expected=expected, z=round(t.z, 3), explanation=expl, created_at=now,
+        ))
+    return out
+
+
 def detect_alerts(settings: Any, store: Store, now: datetime | None = None) -> dict[str, int]:
     """Find spikes for the window ending at `now` and alerts for new/growing themes; upsert them."""
     now = pd.Timestamp(now or utcnow())
     with log_context(stage="alerts"):
         alerts = find_alerts(settings, fetch_inputs(settings, store, now - lookback(settings), now), now)
         counts = {"alerts": len(alerts), "new": 0}
-        for k in ("volume_spike", "negativity_spike", "theme_spike", "new_theme", "growing_theme"):
+        for k in ("volume_spike", "negativity_spike", "hot_thread", "theme_spike", "new_theme", "growing_theme"):
             counts[k] = sum(1 for a in alerts if a["kind"] == k)
         if alerts:
             df = pd.DataFrame(alerts)

@@ -140,6 +140,8 @@ class AlertSettings(BaseModel):
     z_threshold: float = 3.0
     min_count: int = 5
     min_ratio: float = 2.0
+    # negative mentions of a brand in one thread within the window that make a thread with no history hot
+    thread_min_count: int = 5
     top_posts: int = 3  # posts quoted in an alert's explanation
 
 

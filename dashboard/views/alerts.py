@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import common as c
 
 KIND_ICONS = {"volume_spike": ":material/trending_up:", "negativity_spike": ":material/sentiment_dissatisfied:",
+              "hot_thread": ":material/forum:", "theme_spike": ":material/stacked_bar_chart:",
               "new_theme": ":material/fiber_new:", "growing_theme": ":material/stacked_line_chart:"}
 
 
@@ -17,7 +18,7 @@ def _ack(store, alert_id: str, actor: str) -> None:
 
 
 def main() -> None:
-    c.page_header("Alerts", "Volume and negativity spikes against the baseline, new and growing complaint themes.")
+    c.page_header("Alerts", "Volume and negativity spikes against the baseline, threads turning hot, new and growing complaint themes.")
     show = st.sidebar.radio("Show", ["open", "acknowledged", "all"], key="al_show", horizontal=True)
     brands = c.brand_filter("al_brands")
     names = c.brand_names()

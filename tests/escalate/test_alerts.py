@@ -79,7 +79,13 @@ def test_planted_spike_found_explained_deduplicated_acknowledged(settings, store
     c = detect_alerts(settings, store, now=now)
     assert c["volume_spike"] == 2  # the brand, and the brand on forum-a
     assert c["negativity_spike"] == 2
+    assert c["hot_thread"] == 4  # 10 negative mentions in each of the 4 threads; the usual thread had 1-2 a day
     alerts = list_alerts(store)
+    hot = alerts[alerts["kind"] == "hot_thread"].sort_values("source_id")
+    assert set(hot["observed"]) == {10} and hot["expected"].max() <= 2
+    assert any(x.startswith("Посылкин in the thread «Thread late3» on forum-a: 10 negative mentions in 24 h; its threads "
+                            "there usually get up to ") and x.endswith("; http://127.0.0.1/forum-a/late3")
+               for x in hot["explanation"])
     vol = alerts[(alerts["kind"] == "volume_spike") & alerts["source_id"].isna()].iloc[0]
     assert vol["brand_id"] == "posylkin" and vol["observed"] == 40
     assert 7 <= vol["expected"] <= 13
@@ -87,8 +93,8 @@ def test_planted_spike_found_explained_deduplicated_acknowledged(settings, store
     assert "per day over 14 days" in vol["explanation"] and "top posts: «Посылкин опять задержал доставку на неделю, 39»" in vol["explanation"]
 
     again = detect_alerts(settings, store, now=now + timedelta(minutes=15))
-    assert again["alerts"] == 4 and again["new"] == 0
-    assert len(list_alerts(store)) == 4
+    assert again["alerts"] == 8 and again["new"] == 0
+    assert len(list_alerts(store)) == 8
 
     r = acknowledge(store, vol["alert_id"], "anna")
     assert r["acknowledged_by"] == "anna" and not r["already"]
@@ -122,3 +128,40 @@ def test_theme_alerts(settings, store, world, now):
     assert "grew from 20 to 42 mentions" in a.loc["growing_theme", "explanation"]
     # a new theme alerts once, whatever the window
     assert detect_alerts(settings, store, now=now + 3 * DAY)["new"] == 1  # only the next slot's growing_theme
+
+
+def test_hot_thread_against_the_brands_usual_threads_and_its_own_history(settings, store, world, now):
+    """A busy complaints thread is measured against itself, a new one against the brand's usual threads."""
+    rng = np.random.default_rng(3)
+    _daily(world, now - DAY, 15, 20, 0.25, rng)  # 5 threads a day, ~1 negative mention each
+    for d in range(1, 15):  # a long-running complaints thread: 6-8 negative mentions every day
+        for i in range(6 + d % 3):
+            world.post(f"Посылкин потерял посылку {d}.{i}", sentiment="negative", intent="complaint", thread="megathread",
+                       at=now - d * DAY - timedelta(minutes=30 + 40 * i))
+    for i in range(8):  # today: the megathread as busy as ever, a new thread with 6, another with 4
+        world.post(f"Посылкин опять {i}", sentiment="negative", thread="megathread", at=now - timedelta(minutes=20 + 9 * i))
+    for i in range(6):
+        world.post(f"Посылкин списал деньги дважды {i}", sentiment="negative", thread="charged-twice",
+                   at=now - timedelta(minutes=15 + 11 * i), likes=i)
+    for i in range(4):
+        world.post(f"Посылкин курьер хамит {i}", sentiment="negative", thread="rude", at=now - timedelta(minutes=25 + 13 * i))
+    world.flush()
+    hot = [a for a in find_alerts(settings, fetch_inputs(settings, store, now - lookback(settings), now), now)
+           if a["kind"] == "hot_thread"]
+    assert [a["explanation"].rsplit("; ", 1)[1] for a in hot] == ["http://127.0.0.1/forum-a/charged-twice"]
+    a = hot[0]
+    assert a["observed"] == 6 and a["source_id"] == "forum-a" and a["brand_id"] == "posylkin"
+    assert "top posts: «Посылкин списал деньги дважды 5»" in a["explanation"]
+
+    # the megathread doubling its usual day is hot too; the same slot keeps one alert per thread
+    for i in range(10):
+        world.post(f"Посылкин вообще не отвечает {i}", sentiment="negative", thread="megathread",
+                   at=now - timedelta(minutes=100 + 5 * i))
+    world.flush()
+    c = detect_alerts(settings, store, now=now)
+    assert c["hot_thread"] == 2
+    assert detect_alerts(settings, store, now=now + timedelta(minutes=15))["new"] == 0
+    rows = list_alerts(store)
+    mega = rows[rows["explanation"].str.endswith("/megathread")].iloc[0]
+    assert mega["observed"] == 18 and mega["expected"] == 8
+    assert ", this thread at most 8;" in mega["explanation"]
