@@ -120,11 +120,11 @@ def register(app: typer.Typer) -> None:
             help="Read another task's stack after N of its layers, e.g. sentiment@1 (fewer layers per mention), "
                  "or 'none' for a stack of its own; default: as in the initial scorer."),
         head_width: Optional[int] = typer.Option(
-            None, "--head-width",
+            None, "--head-width", min=0,
             help="Hidden width of an MLP head (e.g. 256 for a task reading another's whole stack), 0 for a linear "
                  "head; default: as in the initial scorer."),
-        patience: int = typer.Option(1, help="Validations without improvement before early stopping."),
-        lr_head: float = typer.Option(1e-3, "--lr-head", help="Learning rate of the head."),
+        patience: int = typer.Option(1, min=0, help="Validations without improvement before early stopping."),
+        lr_head: float = typer.Option(1e-3, "--lr-head", min=1e-9, help="Learning rate of the head."),
     ) -> None:
         """Fine-tune the sentiment or intent part from the backbone on labelled CSV and/or corrections."""
         from models.evaluate import DataError
