@@ -1,8 +1,9 @@
 """The whole pipeline's quality on the demo web, against its answer file (data/demo_web/answers.csv).
 
-    BRANDMON_DATA_DIR=/tmp/bm/data BRANDMON_SOURCES_FILE=data/sources.yaml BRANDMON_BRANDS_FILE=data/brands.yaml \
-        .venv/bin/brandmon demo --no-dashboard
-    .venv/bin/python benchmarks/demo_quality.py /tmp/bm/data/brandmon.duckdb
+    .venv/bin/python benchmarks/demo_quality.py [DB]
+
+DB is the DuckDB file of a finished demo run; without it the demo runs first (`brandmon demo --no-dashboard
+--no-prefect` into a temporary data directory, ~1.5 min on 2 cores).
 
 Unlike tests/escalate/test_demo_answers.py (the labels stand in for the model there), this reads what the real run
 stored: the active scorer's sentiment and intent for each mention, and the escalation queue built from them.
@@ -13,6 +14,10 @@ negative complaint/failure report) and where the must-escalate mentions rank.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -69,12 +74,22 @@ def report(df: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def run_demo(data_dir: Path) -> Path:
+    env = {**os.environ, "BRANDMON_DATA_DIR": str(data_dir), "BRANDMON_SOURCES_FILE": str(ROOT / "data" / "sources.yaml"),
+           "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml")}
+    subprocess.run([sys.executable, "-m", "pipeline.cli", "demo", "--no-dashboard", "--no-prefect"], cwd=ROOT, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    return data_dir / "brandmon.duckdb"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("db", type=Path, help="the DuckDB file a demo run wrote")
+    ap.add_argument("db", type=Path, nargs="?", help="the DuckDB file a demo run wrote (default: run the demo)")
     a = ap.parse_args()
-    for k, v in report(load(a.db)).items():
-        print(f"{k:24s} {v:.3f}" if isinstance(v, float) else f"{k:24s} {v}")
+    with tempfile.TemporaryDirectory(prefix="brandmon-demo-quality-") as tmp:
+        db = a.db or run_demo(Path(tmp) / "data")
+        for k, v in report(load(db)).items():
+            print(f"{k:24s} {v:.3f}" if isinstance(v, float) else f"{k:24s} {v}")
 
 
 if __name__ == "__main__":
