@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 MONTHS = {
@@ -85,9 +86,14 @@ def _zone(tz: str | None) -> ZoneInfo:
 
 
 def parse_date(
-    text: str | None, tz: str | None = "Europe/Moscow", now: datetime | None = None, *, fallback: bool = True
+    text: str | None, tz: str | None = "Europe/Moscow", now: datetime | None = None, *, fallback: bool = True,
+    order: str | None = None,
 ) -> datetime | None:
-    """Parse `text` to an aware datetime in `tz` (or the offset given in the text); None when not a date."""
+    """Parse `text` to an aware datetime in `tz` (or the offset given in the text); None when not a date.
+
+    `order` ("DMY" or "MDY") reads an all-numeric date whose first two numbers could both be a month
+    ("05-06-2016", "05/06/2016") that way; without it "-" is read month first (vBulletin's US default) and "." or
+    "/" day first. A date that only one order makes valid is read that way either way."""
     if text is None:
         return None
     zone = _zone(tz)
@@ -95,7 +101,7 @@ def parse_date(
     s = " ".join(str(text).replace("\u00a0", " ").replace("\u202f", " ").split()).strip().lower()
     if not s:
         return None
-    out = _parse_fast(s, zone, now)
+    out = _parse_fast(s, zone, now, order)
     if out is None and fallback:
         out = _parse_dateparser(s, zone, now)
     return out
@@ -129,6 +135,33 @@ def board_tz_from_text(text: str) -> str | None:
     return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"  # Etc/GMT names invert the sign
 
 
+_NUMERIC_DMY_OR_MDY = re.compile(r"(?<![\d.\-/])(\d{1,2})([-/.])(\d{1,2})\2(?:\d{4}|\d{2})(?![\d.\-/])")
+
+
+def numeric_date_order(raws: Iterable[str | None]) -> str | None:
+    """The order ("DMY"/"MDY") to read a page's all-numeric dates in, when some of them can only be read one way
+    ("25-03-2013" is day first), none contradicts it, and some ambiguous one ("05-03-2013") would otherwise be read
+    the other way by its separator's default; else None.
+
+    A board shows every date in one format, so one "25-03-2013" settles how its "05-03-2013" reads."""
+    day_first = month_first = False
+    ambiguous: set[str] = set()  # separators of dates both orders could read
+    for raw in raws:
+        for m in _NUMERIC_DMY_OR_MDY.finditer(raw or ""):
+            a, b = int(m.group(1)), int(m.group(3))
+            day_first |= a > 12 >= b
+            month_first |= b > 12 >= a
+            if a <= 12 and b <= 12 and a != b:
+                ambiguous.add(m.group(2))
+    if day_first == month_first:
+        return None
+    if day_first and "-" in ambiguous:  # "-" reads month first by default
+        return "DMY"
+    if month_first and ambiguous & {"/", "."}:  # "/" and "." read day first by default
+        return "MDY"
+    return None
+
+
 def to_iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
 
@@ -136,7 +169,7 @@ def to_iso(dt: datetime | None) -> str | None:
 # --------------------------------------------------------------------------------------------- internals
 
 
-def _parse_fast(s: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+def _parse_fast(s: str, zone: ZoneInfo, now: datetime, order: str | None = None) -> datetime | None:
     # unix timestamps (seconds or milliseconds)
     if s.isdigit() and len(s) in (10, 13):
         ts = int(s) / (1000 if len(s) == 13 else 1)
@@ -178,7 +211,7 @@ def _parse_fast(s: str, zone: ZoneInfo, now: datetime) -> datetime | None:
             d = (now + timedelta(days=offset)).date()
             return datetime(d.year, d.month, d.day, hh, mm, ss, tzinfo=zone)
 
-    date = _numeric_date(s) or _word_date(tokens, now)
+    date = _numeric_date(s, order) or _word_date(tokens, now)
     if date is None:
         return None
     y, mo, d = date
@@ -231,7 +264,7 @@ def _year(v: int) -> int:
     return v
 
 
-def _numeric_date(s: str) -> tuple[int, int, int] | None:
+def _numeric_date(s: str, order: str | None = None) -> tuple[int, int, int] | None:
     m = _NUMERIC_DATE.search(s)
     if not m:
         return None
@@ -239,6 +272,8 @@ def _numeric_date(s: str) -> tuple[int, int, int] | None:
     if len(a) == 4:  # 2016-02-01, 2016.02.01
         return int(a), b, int(c)
     a_i, c_i = int(a), _year(int(c))
+    if order in ("DMY", "MDY") and a_i <= 12 and b <= 12:  # both readings valid: the page's order decides
+        return (c_i, b, a_i) if order == "DMY" else (c_i, a_i, b)
     if sep == "-" or (sep == "/" and a_i <= 12 and b > 12):
         # vBulletin/US style month-first "06-15-2016"; day-first if month-first is impossible
         if a_i <= 12 and b <= 31 and not (b <= 12 and sep == "/"):

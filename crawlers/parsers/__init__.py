@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import import_module
 
+from crawlers.dates import numeric_date_order
 from crawlers.parsers.base import PageResult, ParseContext, ParseError, ThreadLink
 
 ENGINES = ("vbulletin", "phpbb", "smf", "xenforo", "ipb", "mybb", "nodebb", "discourse", "telegram", "comments",
@@ -37,7 +39,19 @@ def parse_page(text: str, url: str, engine: str = "auto", ctx: ParseContext | No
     ctx = ctx or ParseContext()
     if engine in (None, "", "auto"):
         engine = detect_engine(text)
-    return engine_module(engine).parse(text, url, ctx)
+    return _in_page_date_order(engine_module(engine).parse, text, url, ctx)
+
+
+def _in_page_date_order(parse, text: str, url: str, ctx: ParseContext) -> PageResult:
+    """Parse; when the page's own dates show the order of its all-numeric dates ("25-03-2013" is day first) and
+    some ambiguous one was read the other way by default, parse again in that order (rare: one pass otherwise)."""
+    res = parse(text, url, ctx)
+    if ctx.date_order is None and res.items:
+        raws = [it.posted_at_raw for it in res.items if it.posted_at_raw]
+        order = numeric_date_order(raws)
+        if order is not None:
+            res = parse(text, url, replace(ctx, date_order=order))
+    return res
 
 
 def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str, PageResult]:
@@ -47,7 +61,7 @@ def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str
     (an empty board, a login wall) must stay empty."""
     ctx = ctx or ParseContext()
     engine = detect_engine(text)
-    res = engine_module(engine).parse(text, url, ctx)
+    res = _in_page_date_order(engine_module(engine).parse, text, url, ctx)
     if engine not in ("generic", "discourse") and not (res.items or res.thread_links or res.board_links):
         return "generic", engine_module("generic").parse(text, url, ctx)
     return engine, res

@@ -34,6 +34,9 @@ class ParseContext:
     run_id: str | None = None
     fetched_at: str | None = None
     selectors: dict[str, str] = field(default_factory=dict)
+    # "DMY"/"MDY" for all-numeric dates both orders could read ("05-06-2016"); None: the separator's default,
+    # unless the page's own unambiguous dates settle it (parsers.parse_page)
+    date_order: str | None = None
 
 
 @dataclass
@@ -263,7 +266,7 @@ def listing_hash(el: HtmlElement) -> str:
 def iso_date(raw: str | None, ctx: ParseContext) -> str | None:
     if not raw:
         return None
-    dt = parse_date(raw, ctx.tz, ctx.now)
+    dt = parse_date(raw, ctx.tz, ctx.now, order=ctx.date_order)
     return dt.isoformat() if dt else None
 
 

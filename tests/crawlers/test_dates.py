@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -206,3 +206,21 @@ def test_fast_path_is_fast():
         parse_date(s, "Europe/Moscow", NOW, fallback=False)
     per = (time.perf_counter() - t) / len(texts)
     assert per < 200e-6, f"{per * 1e6:.0f} µs per date"
+
+
+def test_page_date_order_from_its_unambiguous_dates():
+    from crawlers.dates import numeric_date_order
+
+    # a day above 12 settles a "-" board as day first, and only then is a re-read needed
+    assert numeric_date_order(["25-03-2013, 10:00", "05-04-2013, 11:00"]) == "DMY"
+    assert numeric_date_order(["25-03-2013", "15-03-2013"]) is None  # nothing ambiguous to re-read
+    assert numeric_date_order(["03-25-2013", "04-05-2013"]) is None  # "-" already reads month first
+    assert numeric_date_order(["03/25/2013", "04/05/2013"]) == "MDY"  # "/" reads day first by default
+    assert numeric_date_order(["25-03-2013", "03-25-2013", "04-05-2013"]) is None  # contradictory: leave it
+    assert numeric_date_order(["Сегодня, 10:00", None, "12.11.2013 17:16"]) is None
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    assert parse_date("05-04-2013, 11:00", "UTC", now).isoformat() == "2013-05-04T11:00:00+00:00"
+    assert parse_date("05-04-2013, 11:00", "UTC", now, order="DMY").isoformat() == "2013-04-05T11:00:00+00:00"
+    assert parse_date("05/04/2013", "UTC", now, order="MDY").isoformat() == "2013-05-04T00:00:00+00:00"
+    # an order never turns a date that only one reading makes valid into another
+    assert parse_date("25-04-2013", "UTC", now, order="MDY").isoformat() == "2013-04-25T00:00:00+00:00"

@@ -491,3 +491,26 @@ def test_every_page_fixture_states_its_origin():
     for f in sorted(PAGES.glob("*.html")):
         assert f"`{f.name}`" in sources, f.name
         assert f.stat().st_size < 60_000, f.name
+
+
+def test_a_day_first_board_reads_its_ambiguous_dates_day_first():
+    """vBulletin reads "05-04-2013" month first (its US default); on a board whose other post says "25-03-2013",
+    the same format is day first, so the page's ambiguous dates are read that way."""
+    from crawlers.parsers import parse_any, parse_page
+
+    def post(pid: int, date: str) -> str:
+        return (f'<li class="postcontainer" id="post_{pid}"><div class="posthead"><span class="date">{date}</span></div>'
+                f'<a class="username" href="member.php?u=1">Пётр</a>'
+                f'<div class="postcontent" id="post_message_{pid}">Посылкин опять задержал заказ {pid}</div></li>')
+
+    html = ('<html><head><script src="clientscript/vbulletin_core.js"></script><title>Задержки - Форум</title></head>'
+            '<body><ol id="posts">'
+            + post(101, "25-03-2013, 10:00") + post(102, "05-04-2013, 11:00") + "</ol></body></html>")
+    ctx = ParseContext(tz="UTC")
+    got = [it.posted_at for it in parse_page(html, "http://f.test/showthread.php?t=7", "vbulletin", ctx).items]
+    assert got == ["2013-03-25T10:00:00+00:00", "2013-04-05T11:00:00+00:00"]
+    assert [it.posted_at for it in parse_any(html, "http://f.test/showthread.php?t=7", ctx)[1].items] == got
+    # without the unambiguous post, the page keeps vBulletin's month-first reading
+    alone = html.replace(post(101, "25-03-2013, 10:00"), "")
+    assert [it.posted_at for it in parse_page(alone, "http://f.test/showthread.php?t=7", "vbulletin", ctx).items] == \
+        ["2013-05-04T11:00:00+00:00"]
