@@ -185,7 +185,7 @@ def _parse_fast(s: str, zone: ZoneInfo, now: datetime, order: str | None = None)
 
     if any(s == w or s.startswith(w) for w in NOW_WORDS):
         return now
-    s = s.replace("ё", "е")
+    s = s.replace("ё", "е").replace("пол часа", "полчаса")
 
     rel = _relative(s, now)
     if rel is not None:
@@ -334,6 +334,7 @@ def _parse_dateparser(s: str, zone: ZoneInfo, now: datetime) -> datetime | None:
             "RELATIVE_BASE": now.replace(tzinfo=None),
             "PREFER_DATES_FROM": "past",
             "DATE_ORDER": "DMY",
+            "PREFER_DAY_OF_MONTH": "first",  # "ноябрь 2013" is 1 November, not today's day of that month
         },
     )
     return dt.astimezone(zone) if dt else None

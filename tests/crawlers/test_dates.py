@@ -224,3 +224,11 @@ def test_page_date_order_from_its_unambiguous_dates():
     assert parse_date("05/04/2013", "UTC", now, order="MDY").isoformat() == "2013-05-04T00:00:00+00:00"
     # an order never turns a date that only one reading makes valid into another
     assert parse_date("25-04-2013", "UTC", now, order="MDY").isoformat() == "2013-04-25T00:00:00+00:00"
+
+
+def test_month_only_and_spaced_half_hour():
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    assert parse_date("ноябрь 2013", "Europe/Moscow", now).isoformat() == "2013-11-01T00:00:00+04:00"
+    assert parse_date("March 2020", "UTC", now).isoformat() == "2020-03-01T00:00:00+00:00"
+    assert parse_date("пол часа назад", "UTC", now) == parse_date("полчаса назад", "UTC", now) == \
+        datetime(2026, 11, 25, 11, 30, tzinfo=timezone.utc)
