@@ -135,7 +135,8 @@ def _tp_quote(q) -> dict:
     body = copy.deepcopy(inner)
     pid = None
     for u in css(body, "u.q-post"):
-        pid = pid or (text_of(u) if text_of(u).isdigit() else None)
+        own = inner_text(u)  # text_of would add the quote's words that follow the id
+        pid = pid or (own if own.isdigit() else None)
         u.drop_tree()
     return {"author": (m.group(1).strip() if m else head) or None, "post_id": pid, "text": text_of(body)}
 

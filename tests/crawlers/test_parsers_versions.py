@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from crawlers.encoding import decode_html
-from crawlers.parsers import ParseContext, detect_engine, parse_page
+from crawlers.parsers import ParseContext, detect_engine, parse_any, parse_page
 
 PAGES = Path(__file__).parent / "pages"
 NOW = datetime(2024, 5, 5, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
@@ -514,3 +514,24 @@ def test_a_day_first_board_reads_its_ambiguous_dates_day_first():
     alone = html.replace(post(101, "25-03-2013, 10:00"), "")
     assert [it.posted_at for it in parse_page(alone, "http://f.test/showthread.php?t=7", "vbulletin", ctx).items] == \
         ["2013-05-04T11:00:00+00:00"]
+
+
+def test_torrentpier_quote_is_kept_out_of_the_text():
+    """TorrentPier's [quote="Name"] markup (div.q-wrap > div.q[head]), with the quoted post's id in u.q-post."""
+    def post(pid: int, nick: str, body: str) -> str:
+        return (f'<tbody id="post_{pid}"><tr><td class="poster_info"><p class="nick">{nick}</p></td>'
+                f'<td class="message"><p class="post-time"><a class="p-link small" href="viewtopic.php?p={pid}#{pid}">'
+                f'01-Авг-08 10:{pid % 60:02d}</a></p><div class="post_body">{body}</div></td></tr>'
+                f'<tr><td class="poster_btn"><a href="profile.php?mode=viewprofile&u=5">[Профиль]</a></td></tr></tbody>')
+    html = ('<html><head><title>Раздача :: RuTracker.org</title></head><body><div id="topic_main">'
+            '<table class="topic">'
+            + post(1001, "Раздающий", "Посылкин привёз диск за неделю.")
+            + post(1002, "Критик", '<div class="q-wrap"><div class="q" head="Раздающий писал(а):"><u class="q-post">1001'
+                                 '</u>Посылкин привёз диск за неделю.</div></div>А мне Посылкин так и не привёз.')
+            + '</table></div></body></html>')
+    engine, res = parse_any(html, "https://rutracker.org/forum/viewtopic.php?t=77", ParseContext(tz="Europe/Moscow"))
+    assert engine == "phpbb" and [it.author for it in res.items] == ["Раздающий", "Критик"]
+    reply = res.items[1]
+    assert reply.text == "А мне Посылкин так и не привёз."
+    assert reply.quoted == [{"author": "Раздающий", "post_id": "1001", "text": "Посылкин привёз диск за неделю."}]
+    assert reply.reply_to == "1001" and reply.posted_at == "2008-08-01T10:42:00+04:00"
