@@ -58,6 +58,9 @@ class PausingStore(Store):
 
     def _pause(self) -> None:
         if self.marker:
-            Path(self.marker).write_text(f"{self.stage}:{self.n}:{self.when} pid={os.getpid()}\n")
+            # written aside and renamed: a watcher that sees the file and kills at once reads it whole, not empty
+            tmp = Path(f"{self.marker}.tmp")
+            tmp.write_text(f"{self.stage}:{self.n}:{self.when} pid={os.getpid()}\n")
+            os.replace(tmp, self.marker)
         while True:  # until killed
             time.sleep(1)
