@@ -135,9 +135,6 @@ def board_tz_from_text(text: str) -> str | None:
     return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"  # Etc/GMT names invert the sign
 
 
-_NUMERIC_DMY_OR_MDY = re.compile(r"(?<![\d.\-/])(\d{1,2})([-/.])(\d{1,2})\2(?:\d{4}|\d{2})(?![\d.\-/])")
-
-
 def numeric_date_order(raws: Iterable[str | None]) -> str | None:
     """The order ("DMY"/"MDY") to read a page's all-numeric dates in, when some of them can only be read one way
     ("25-03-2013" is day first), none contradicts it, and some ambiguous one ("05-03-2013") would otherwise be read
@@ -147,12 +144,15 @@ def numeric_date_order(raws: Iterable[str | None]) -> str | None:
     day_first = month_first = False
     ambiguous: set[str] = set()  # separators of dates both orders could read
     for raw in raws:
-        for m in _NUMERIC_DMY_OR_MDY.finditer(raw or ""):
-            a, b = int(m.group(1)), int(m.group(3))
-            day_first |= a > 12 >= b
-            month_first |= b > 12 >= a
-            if a <= 12 and b <= 12 and a != b:
-                ambiguous.add(m.group(2))
+        # the date the reader (_numeric_date) takes from each string, day or month first
+        m = _NUMERIC_DATE.search(raw or "")
+        if m is None or len(m.group(1)) > 2:
+            continue
+        a, b = int(m.group(1)), int(m.group(3))
+        day_first |= a > 12 >= b
+        month_first |= b > 12 >= a
+        if a <= 12 and b <= 12 and a != b:
+            ambiguous.add(m.group(2))
     if day_first == month_first:
         return None
     if day_first and "-" in ambiguous:  # "-" reads month first by default

@@ -132,13 +132,10 @@ def _tp_quote(q) -> dict:
     inner = first(q, "div.q") or q
     head = (inner.get("head") or "").strip()
     m = _WROTE.match(head)
-    body = copy.deepcopy(inner)
-    pid = None
-    for u in css(body, "u.q-post"):
-        own = inner_text(u)  # text_of would add the quote's words that follow the id
-        pid = pid or (own if own.isdigit() else None)
-        u.drop_tree()
-    return {"author": (m.group(1).strip() if m else head) or None, "post_id": pid, "text": text_of(body)}
+    # inner_text: text_of would add the quote's words that follow the id
+    pid = next((t for t in (inner_text(u) for u in css(inner, "u.q-post")) if t.isdigit()), None)
+    text, _, _ = split_post(inner, None, remove_css="u.q-post")
+    return {"author": (m.group(1).strip() if m else head) or None, "post_id": pid, "text": text}
 
 
 def _parse_torrentpier(root, url: str, ctx: ParseContext, res: PageResult) -> None:
