@@ -75,6 +75,12 @@ def _clip(text: str, n: int = 80) -> str:
     return t if len(t) <= n else t[: n - 1] + "…"
 
 
+def _top_posts(rows: pd.DataFrame, n: int) -> str:
+    """An alert's quoted posts: negative first, then the most liked."""
+    top = rows.sort_values(["negative", "likes"], ascending=False)
+    return ", ".join(f"«{_clip(x)}»" for x in top["text"].head(n))
+
+
 def _fmt(x: float) -> str:
     return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
 
@@ -155,8 +161,7 @@ def find_alerts(settings: Any, inputs: dict[str, Any], now: datetime) -> list[di
                 mask = (rows["k"] == 0).to_numpy() & (rows[flag].to_numpy(dtype=bool) if flag else True)
                 for c, v in kv.items():
                     mask &= (rows[c] == v).to_numpy()
-                top = rows[mask].sort_values(["negative", "likes"], ascending=False)
-                tops = ", ".join(f"«{_clip(x)}»" for x in top["text"].head(st.top_posts))
+                tops = _top_posts(rows[mask], st.top_posts)
                 expl = (f"{head}: {_fmt(obs)} {what} in {st.window_hours} h vs {_fmt(t.expected)}±{_fmt(t.spread)} "
                         f"per {per_day} over {st.baseline_days} days (z {t.z:.1f}, ×{t.ratio:.1f})"
                         + (f"; top posts: {tops}" if tops else ""))
@@ -236,8 +241,7 @@ def hot_threads(rows: pd.DataFrame, st: Any, names: dict[str, str], now: pd.Time
         head = f"{bname} in the thread «{title}» on {r.source_id}" if title else f"{bname} in a thread on {r.source_id}"
         mask = ((rows["k"] == 0) & rows["negative"].astype(bool) & (rows["brand_id"] == r.brand_id)
                 & (rows["thread_url"] == r.thread_url)).to_numpy()
-        top = rows[mask].sort_values("likes", ascending=False)
-        tops = ", ".join(f"«{_clip(x)}»" for x in top["text"].head(st.top_posts))
+        tops = _top_posts(rows[mask], st.top_posts)
         expl = (f"{head}: {_fmt(obs)} negative mentions in {st.window_hours} h; its threads there usually get up to "
                 f"{_fmt(usual)} in their busiest {per} (90th percentile over {st.baseline_days} days)"
                 + (f", this thread at most {_fmt(before)}" if before else "")
