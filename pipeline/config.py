@@ -177,6 +177,9 @@ class ScheduleSettings(BaseModel):
 
 class IngestSettings(BaseModel):
     batch_size: int = 20000  # raw items per write transaction
+    # a run's batches share one write connection, released (and checkpointed) after this many seconds so readers get
+    # the file; 0 releases it after every batch (a checkpoint each, which grows with the database)
+    hold_lock_seconds: float = Field(10.0, ge=0)
     max_text_chars: int = 100_000  # longer texts are cut (and counted as `oversized`)
     mask_pii: bool = True
     # Order / tracking numbers: each regex's group 1 (or whole match) becomes [ORDER].

@@ -42,7 +42,7 @@ from pipeline.logs import log_context
 from pipeline.normalize import context_window, dedup_key, normalize_text
 from pipeline.privacy import make_masker
 from pipeline.spam import link_count, spam_reasons
-from pipeline.store import Store, stable_id, text_hash, utcnow
+from pipeline.store import Store, WriteSession, stable_id, text_hash, utcnow
 
 try:
     import orjson
@@ -190,6 +190,7 @@ class _Ctx:
     mask: Callable[[str], str]
     run_id: str | None
     raw_path: str
+    session: WriteSession
 
 
 def _lang(text: str, given: str | None) -> str:
@@ -300,7 +301,7 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
     now = utcnow()
     docs, links = _doc_rows(items, ctx, now)
     # what is stored already: a read-only connection, so readers are not blocked while we work
-    with ctx.store.read() as con:
+    with ctx.session.read() as con:
         con.register("__ids", docs[["doc_id", "text_hash"] + _META])
         try:
             old = con.execute(
@@ -334,7 +335,7 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
     # new documents go in by plain INSERT; after two lost races, upserts only
     new_ids = {d for d, o in zip(doc_ids, is_old.tolist()) if not o} if attempt < 2 else set()
     try:
-        with ctx.store.write() as con:
+        with ctx.session.write() as con:
             c, b = _write_batch(con, ctx, fresh, meta, mentions, changed_ids, new_ids, links, now)
     except duckdb.ConstraintException:
         # another writer stored some of these documents since the read above; the transaction rolled back:
@@ -544,18 +545,18 @@ def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher:
     """Ingest one raw folder; returns its counts."""
     cfg = settings.ingest
     matcher = matcher or build_matcher(load_brands(settings.brands_file), settings)
-    ctx = _Ctx(settings, store, matcher, make_masker(cfg.order_patterns), run_id, str(run_dir))
     counts: Counter = Counter()
     problems: Counter = Counter()
     by_brand: Counter = Counter()
     errors: list[str] = []
-    with log_context(stage="ingest", run_id=run_id):
+    with log_context(stage="ingest", run_id=run_id), store.session(cfg.hold_lock_seconds) as session:
+        ctx = _Ctx(settings, store, matcher, make_masker(cfg.order_patterns), run_id, str(run_dir), session)
         files = raw_files(run_dir)
         for batch in _batches(files, cfg, problems, errors):
             _process_batch(batch, ctx, counts, by_brand)
             if progress:
                 progress(len(batch))
-        with store.write() as con:
+        with session.write() as con:
             con.execute("UPDATE crawl_runs SET ingested_at = ? WHERE run_id = ?", [utcnow(), run_id])
         bad = sum(problems[k] for k in ("bad_json", "wrong_type", "missing_field"))
         for e in errors:

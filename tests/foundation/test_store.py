@@ -124,3 +124,51 @@ def test_lock_held_too_long_gives_clear_error(store):
     assert "locked by another process" in res.stdout
     assert waited < 20
     assert store.query("SELECT 1 AS x")["x"][0] == 1  # released: readers get in again
+
+
+_PROBE = (
+    "import sys\n"
+    "from pipeline.store import Store, StoreLockedError\n"
+    "try:\n"
+    "    print(int(Store(sys.argv[1], lock_timeout=0.3).query('SELECT count(*) AS n FROM documents')['n'][0]))\n"
+    "except StoreLockedError:\n"
+    "    print('locked')\n"
+)
+
+
+def _probe(store) -> str:
+    """What another process sees: the committed row count, or 'locked'."""
+    res = subprocess.run([sys.executable, "-c", _PROBE, str(store.path)], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def _doc(i: int) -> dict:
+    return {"doc_id": f"d{i}", "source_id": "s", "text": f"t{i}", "text_hash": str(i)}
+
+
+def test_write_session_holds_the_file_then_releases_it(store):
+    """Batches share one connection (no checkpoint per batch) until hold_seconds have passed; then another
+    process can read everything committed. A failed batch rolls back and releases the file at once."""
+    with store.session(hold_seconds=3600) as s:
+        for i in range(3):
+            with s.write() as con:
+                store.upsert("documents", [_doc(i)], key=["doc_id"], con=con)
+            with s.read() as con:  # the held connection sees its own commits
+                assert con.execute("SELECT count(*) FROM documents").fetchone()[0] == i + 1
+        assert _probe(store) == "locked"
+        with pytest.raises(RuntimeError):
+            with s.write() as con:
+                store.upsert("documents", [_doc(99)], key=["doc_id"], con=con)
+                raise RuntimeError("batch failed half way")
+        assert _probe(store) == "3"  # released on the failure, the half batch rolled back
+        with s.write() as con:  # reopens
+            store.upsert("documents", [_doc(3)], key=["doc_id"], con=con)
+        assert _probe(store) == "locked"
+    assert _probe(store) == "4"  # released on exit
+
+    with store.session(hold_seconds=0) as s:  # 0: released after every transaction
+        with s.write() as con:
+            store.upsert("documents", [_doc(4)], key=["doc_id"], con=con)
+        assert _probe(store) == "5"
