@@ -180,6 +180,9 @@ class IngestSettings(BaseModel):
     # a run's batches share one write connection, released (and checkpointed) after this many seconds so readers get
     # the file; 0 releases it after every batch (a checkpoint each, which grows with the database)
     hold_lock_seconds: float = Field(10.0, ge=0)
+    # processes that normalise, mask and match the next batches while this one writes (used when a run has more
+    # than one batch); 0: all in this process
+    helper_processes: int = Field(1, ge=0, le=16)
     max_text_chars: int = 100_000  # longer texts are cut (and counted as `oversized`)
     mask_pii: bool = True
     # Order / tracking numbers: each regex's group 1 (or whole match) becomes [ORDER].

@@ -23,9 +23,12 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -297,10 +300,26 @@ def link_parents(con, batch: pd.DataFrame) -> int:
         con.unregister("__batch")
 
 
-def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Counter, attempt: int = 0) -> None:
-    now = utcnow()
-    docs, links = _doc_rows(items, ctx, now)
-    # what is stored already: a read-only connection, so readers are not blocked while we work
+@dataclass
+class _Prepared:
+    """A batch's rows computed ahead in a helper process: every document's mentions and dedup key, not only the
+    new documents'."""
+
+    docs: pd.DataFrame
+    links: dict[str, int]
+    mentions: pd.DataFrame
+    keys: dict[str, str]  # doc_id → dedup_key(text)
+    now: Any
+
+
+def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Counter, attempt: int = 0,
+                   prepared: _Prepared | None = None) -> None:
+    if prepared is None:
+        now = utcnow()
+        docs, links = _doc_rows(items, ctx, now)
+    else:
+        now, docs, links = prepared.now, prepared.docs, prepared.links
+    # what is stored already (through the session's held connection, or a read-only one)
     with ctx.session.read() as con:
         con.register("__ids", docs[["doc_id", "text_hash"] + _META])
         try:
@@ -329,19 +348,23 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
     if fresh.empty and meta.empty:
         counts.update(seen)
         return
-    # brand matching is the CPU-heavy part: done before the write transaction takes the file lock
-    mentions = _mention_rows(fresh, ctx, now)
+    # brand matching is the CPU-heavy part: done before the write transaction
+    if prepared is None:
+        mentions = _mention_rows(fresh, ctx, now)
+    else:
+        mentions = prepared.mentions[_flags(prepared.mentions["doc_id"].tolist(), set(fresh["doc_id"].tolist()))]
 
     # new documents go in by plain INSERT; after two lost races, upserts only
     new_ids = {d for d, o in zip(doc_ids, is_old.tolist()) if not o} if attempt < 2 else set()
     try:
         with ctx.session.write() as con:
-            c, b = _write_batch(con, ctx, fresh, meta, mentions, changed_ids, new_ids, links, now)
+            c, b = _write_batch(con, ctx, fresh, meta, mentions, changed_ids, new_ids, links, now,
+                                prepared.keys if prepared is not None else None)
     except duckdb.ConstraintException:
         # another writer stored some of these documents since the read above; the transaction rolled back:
         # read again and redo the batch (those documents now count as stored)
         log.info("batch raced another writer; redoing it")
-        _process_batch(items, ctx, counts, by_brand, attempt + 1)
+        _process_batch(items, ctx, counts, by_brand, attempt + 1, prepared)
         return
     counts.update(seen)
     counts.update(c)
@@ -370,7 +393,8 @@ def _insert_new(con, ctx: _Ctx, table: str, df: pd.DataFrame, key: str, new: np.
 
 
 def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentions: pd.DataFrame,
-                 changed_ids: set[str], new_ids: set[str], links: dict[str, int], now) -> tuple[Counter, Counter]:
+                 changed_ids: set[str], new_ids: set[str], links: dict[str, int], now,
+                 keys: dict[str, str] | None = None) -> tuple[Counter, Counter]:
     """The write half of a batch, inside one transaction; returns (counts, mentions by brand)."""
     cfg = ctx.settings.ingest
     counts: Counter = Counter()
@@ -383,7 +407,8 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
     # duplicates: new and edited documents against everything stored and each other
     order = fresh["posted_at"].rank(method="first", na_option="bottom").fillna(0)
     fresh_ids = fresh["doc_id"].tolist()
-    dd = pd.DataFrame({"doc_id": fresh_ids, "key": [dedup_key(t) for t in fresh["text"].tolist()],
+    keyed = [keys[d] for d in fresh_ids] if keys is not None else [dedup_key(t) for t in fresh["text"].tolist()]
+    dd = pd.DataFrame({"doc_id": fresh_ids, "key": keyed,
                        "order": order.to_numpy()})
     if changed_ids:
         con.register("__chg", pd.DataFrame({"doc_id": sorted(changed_ids)}))
@@ -540,9 +565,71 @@ def _batches(files: list[Path], cfg: Any, problems: Counter, errors: list[str]) 
         yield batch
 
 
+# ------------------------------------------------------------------------------------------ helper process
+
+_HELPER: dict[str, Any] = {}
+
+
+def _helper_init(settings: Any) -> None:
+    _HELPER["ctx"] = _Ctx(settings, None, build_matcher(load_brands(settings.brands_file), settings),  # type: ignore[arg-type]
+                          make_masker(settings.ingest.order_patterns), None, "", None)  # type: ignore[arg-type]
+
+
+def _helper_prepare(items: list[dict], run_id: str | None, raw_path: str) -> _Prepared:
+    ctx = replace(_HELPER["ctx"], run_id=run_id, raw_path=raw_path)
+    now = utcnow()
+    docs, links = _doc_rows(items, ctx, now)
+    keys = dict(zip(docs["doc_id"].tolist(), map(dedup_key, docs["text"].tolist())))
+    return _Prepared(docs, links, _mention_rows(docs, ctx, now), keys, now)
+
+
+def _prepared_batches(batches: Iterator[list[dict]], ctx: _Ctx, helpers: int) -> Iterator[tuple[list[dict], _Prepared | None]]:
+    """(batch, its rows prepared ahead or None) in order. With `helpers` processes and more than one batch, the
+    next batches are normalised, masked and matched in helper processes while the caller writes the current one
+    (the first batch is done here while the helpers start). A helper that dies costs nothing but speed: the
+    remaining batches are prepared here."""
+    first = next(batches, None)
+    if first is None:
+        return
+    second = next(batches, None) if helpers else None
+    if second is None:
+        yield first, None
+        yield from ((b, None) for b in batches)
+        return
+    pool = ProcessPoolExecutor(helpers, mp_context=get_context("spawn"), initializer=_helper_init,
+                               initargs=(ctx.settings,))
+    ahead: deque[list] = deque()  # [batch, future]; a batch stays here until its rows are handed out
+
+    def submit(b: list[dict]) -> None:
+        ahead.append([b, None])
+        ahead[-1][1] = pool.submit(_helper_prepare, b, ctx.run_id, ctx.raw_path)
+
+    def take() -> tuple[list[dict], _Prepared]:
+        prepared = ahead[0][1].result()
+        return ahead.popleft()[0], prepared
+
+    try:
+        submit(second)
+        yield first, None
+        for b in batches:
+            submit(b)
+            while len(ahead) > helpers:
+                yield take()
+        while ahead:
+            yield take()
+    except BrokenProcessPool as e:
+        log.warning("ingest helper process failed (%s); preparing the remaining batches in this process", e)
+        while ahead:
+            yield ahead.popleft()[0], None
+        yield from ((b, None) for b in batches)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher: BrandMatcher | None = None,
                progress: Callable[[int], None] | None = None) -> dict:
-    """Ingest one raw folder; returns its counts."""
+    """Ingest one raw folder; returns its counts. A `matcher` handed in must be the one `settings.brands_file`
+    builds: helper processes (`ingest.helper_processes`) build theirs from that file."""
     cfg = settings.ingest
     matcher = matcher or build_matcher(load_brands(settings.brands_file), settings)
     counts: Counter = Counter()
@@ -552,8 +639,9 @@ def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher:
     with log_context(stage="ingest", run_id=run_id), store.session(cfg.hold_lock_seconds) as session:
         ctx = _Ctx(settings, store, matcher, make_masker(cfg.order_patterns), run_id, str(run_dir), session)
         files = raw_files(run_dir)
-        for batch in _batches(files, cfg, problems, errors):
-            _process_batch(batch, ctx, counts, by_brand)
+        batches = _prepared_batches(_batches(files, cfg, problems, errors), ctx, cfg.helper_processes)
+        for batch, prepared in batches:
+            _process_batch(batch, ctx, counts, by_brand, prepared=prepared)
             if progress:
                 progress(len(batch))
         with session.write() as con:

@@ -240,9 +240,9 @@ def test_reply_in_another_thread_finds_its_parent(settings, store, make_post, ma
     assert pd.isna(parent[ids["pokupki/42"]])
 
 
-def test_many_small_batches_through_the_helper_thread(settings, store, make_post, make_run, facts_in_step):
-    """Batches are read and matched on a helper thread one step ahead of the writes: copies, edits and
-    mentions must still land as if each batch were processed alone, in order."""
+def test_many_small_batches_through_the_helper_process(settings, store, make_post, make_run, facts_in_step):
+    """Batches after the first are normalised and matched in a helper process one step ahead of the writes:
+    copies, edits and mentions must still land as if each batch were processed alone, in order."""
     brands = ["Посылкин", "ШопОк", "Мобилайн"]
     texts = [f"{brands[i % 3]} сегодня снова удивил, история номер {words}: курьер, сроки и поддержка"
              for i, words in enumerate(["один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь",
@@ -291,3 +291,54 @@ def test_spam_verdicts_rewrite_only_what_changes(settings, store, make_post, mak
         v = spam_reasons(con, [ids[3]], {}, settings)
         assert dict(zip(v["doc_id"], v["spam_reasons_json"])) == {
             ids[0]: '["link_farm", "same_text_many_authors"]', ids[3]: '["same_text_many_authors"]'}
+
+
+def _content(store) -> dict[str, list]:
+    """Every stored row of the ingest tables without the wall-clock columns (ingested_at, ...) and raw_path."""
+    out = {}
+    for table, key in (("documents", "doc_id"), ("mentions", "mention_id"), ("authors", "author_key"),
+                       ("doc_lsh", "doc_id, band, bucket"), ("mention_facts", "mention_id")):
+        df = store.query(f"SELECT * FROM {table} ORDER BY {key}")
+        keep = [c for c in df.columns if c != "raw_path" and (not c.endswith("_at") or c in ("posted_at", "fetched_at"))]
+        out[table] = df[keep].astype(str).values.tolist()
+    return out
+
+
+def _mixed_run(make_post):
+    """Four batches of 5 with mentions, copies across batches, an edit and plain chatter."""
+    brands = ["Посылкин", "ШопОк", "Мобилайн", "Ласточка Банк", "кофейня Зерно"]
+    items = [make_post(i, f"{brands[i % 5]} опять: история {i}, курьер опоздал, поддержка молчит, деньги не вернули"
+                       + (" Пишите на ivan@mail.ru" if i % 4 == 0 else "")) for i in range(14)]
+    items += [make_post(100 + i, items[i]["text"], source="forum-b", thread="http://forum-b.test/t/2") for i in (1, 7)]
+    items += [make_post(3, items[3]["text"] + " Обновлено: ШопОк всё решил."), make_post(50, "Просто погода, без брендов")]
+    items += [make_post(60 + i, f"Мобилайн {i}: связь пропала на весь день, техподдержка не отвечает") for i in range(2)]
+    return items
+
+
+@pytest.mark.parametrize("broken_helper", [False, True])
+def test_helper_process_stores_exactly_what_one_process_stores(tmp_path, settings, make_post, make_run, broken_helper):
+    """A multi-batch run ingested with a helper process equals the same run ingested in one process, row for row.
+    A helper that cannot start (here: its brands file is gone; a crash the same) costs speed, not data: the
+    batches it was given are prepared in the ingesting process."""
+    from pipeline.brands import build_matcher
+    from pipeline.config import load_brands, load_settings
+    from pipeline.ingest import ingest_run
+    from pipeline.store import Store
+
+    items = _mixed_run(make_post)
+    results = {}
+    for helpers in (0, 1):
+        s = load_settings(data_dir=tmp_path / f"h{helpers}", brands_file=settings.brands_file,
+                          sources_file=settings.sources_file)
+        s.ingest.batch_size, s.ingest.helper_processes = 5, helpers
+        run_dir = make_run(s, "run-mixed", items)
+        store = Store.from_settings(s)
+        store.upgrade()
+        matcher = build_matcher(load_brands(s.brands_file), s)
+        if broken_helper and helpers:
+            s.brands_file = tmp_path / "gone.yaml"  # the helper builds its matcher from this; the caller has one
+        r = ingest_run(s, store, "run-mixed", run_dir, matcher)
+        assert (r["lines"], r["documents_new"], r["documents_updated"]) == (len(items), len(items) - 1, 1)
+        results[helpers] = (r["mentions"], r["duplicates"], r["mentions_by_brand"], _content(store))
+    assert results[0][0] == 20 and results[0][1] == 2  # 14 + 2 copies + the edit (2 brands) + 2
+    assert results[1] == results[0]
