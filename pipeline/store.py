@@ -61,6 +61,17 @@ def _is_lock_error(e: Exception) -> bool:
 _OPEN_CLOSE = threading.Lock()
 
 
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 class Store:
     """A DuckDB file. Cheap to construct; connections are opened per transaction."""
 
@@ -100,13 +111,8 @@ class Store:
         """One short read-write transaction: committed on success, rolled back on any exception."""
         con = self._connect(read_only=False)
         try:
-            con.execute("BEGIN TRANSACTION")
-            try:
+            with _transaction(con):
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
         finally:
             with _OPEN_CLOSE:
                 con.close()
@@ -274,13 +280,8 @@ class WriteSession:
             self._opened = time.monotonic()
         con = self._con
         try:
-            con.execute("BEGIN TRANSACTION")
-            try:
+            with _transaction(con):
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
         except BaseException:
             self.release()
             raise
