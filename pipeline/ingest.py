@@ -4,7 +4,9 @@
 `.jsonl`, one `crawlers.items.PostItem` dict per line) of every run that `crawl_runs` says is finished and not
 yet ingested, or of one given run (a raw folder without a `crawl_runs` row is fine: that is a replay).
 
-Per batch of `Settings.ingest.batch_size` items, in one short write transaction:
+Per batch of `Settings.ingest.batch_size` items, in one write transaction (a run's batches share one held
+connection, `pipeline.store.WriteSession`, released every `ingest.hold_lock_seconds`; with more than one batch, helper
+processes prepare the next batches' rows while the current one is written):
 - text is normalised (`pipeline.normalize`) and PII-masked (`pipeline.privacy`) before anything is stored;
 - `documents` rows are keyed by doc_id = stable_id(source, canonical thread/url, post_id). A document whose
   text_hash is unchanged is left alone (only likes/views/replies/reach are refreshed), so re-ingesting a run
@@ -26,6 +28,7 @@ import logging
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from multiprocessing import get_context
@@ -639,11 +642,12 @@ def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher:
     with log_context(stage="ingest", run_id=run_id), store.session(cfg.hold_lock_seconds) as session:
         ctx = _Ctx(settings, store, matcher, make_masker(cfg.order_patterns), run_id, str(run_dir), session)
         files = raw_files(run_dir)
-        batches = _prepared_batches(_batches(files, cfg, problems, errors), ctx, cfg.helper_processes)
-        for batch, prepared in batches:
-            _process_batch(batch, ctx, counts, by_brand, prepared=prepared)
-            if progress:
-                progress(len(batch))
+        # closing(): a batch that fails stops the helpers now, not when the generator is collected
+        with closing(_prepared_batches(_batches(files, cfg, problems, errors), ctx, cfg.helper_processes)) as batches:
+            for batch, prepared in batches:
+                _process_batch(batch, ctx, counts, by_brand, prepared=prepared)
+                if progress:
+                    progress(len(batch))
         with session.write() as con:
             con.execute("UPDATE crawl_runs SET ingested_at = ? WHERE run_id = ?", [utcnow(), run_id])
         bad = sum(problems[k] for k in ("bad_json", "wrong_type", "missing_field"))
