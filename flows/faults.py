@@ -44,13 +44,14 @@ class PausingStore(Store):
         self.seen = 0
 
     @contextmanager
-    def write(self) -> Iterator:
+    def transaction(self, con) -> Iterator[None]:
+        # every write transaction, whether from Store.write() or a held WriteSession (ingest's batches)
         hit = False
         if _context.get().get("stage") == self.stage:
             self.seen += 1
             hit = self.seen == self.n
-        with super().write() as con:
-            yield con
+        with super().transaction(con):
+            yield
             if hit and self.when == "before":
                 self._pause()
         if hit and self.when == "after":

@@ -61,17 +61,6 @@ def _is_lock_error(e: Exception) -> bool:
 _OPEN_CLOSE = threading.Lock()
 
 
-@contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
 class Store:
     """A DuckDB file. Cheap to construct; connections are opened per transaction."""
 
@@ -107,11 +96,23 @@ class Store:
                 delay = min(delay * 2, 0.25)
 
     @contextmanager
+    def transaction(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """BEGIN … COMMIT on `con`, ROLLBACK on any exception. Every write transaction (Store.write, WriteSession)
+        goes through here, so a subclass can watch them all (flows.faults pauses at the n-th)."""
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One short read-write transaction: committed on success, rolled back on any exception."""
         con = self._connect(read_only=False)
         try:
-            with _transaction(con):
+            with self.transaction(con):
                 yield con
         finally:
             with _OPEN_CLOSE:
@@ -280,7 +281,7 @@ class WriteSession:
             self._opened = time.monotonic()
         con = self._con
         try:
-            with _transaction(con):
+            with self.store.transaction(con):
                 yield con
         except BaseException:
             self.release()
