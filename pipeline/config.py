@@ -241,6 +241,10 @@ class Settings(BaseSettings):
         self.sources_file = Path(self.sources_file) if self.sources_file else d / "sources.yaml"
         if self.models.cache_dir is None:
             self.models.cache_dir = d / "cache" / "models"
+        if self.ingest.hold_lock_seconds >= self.lock_timeout_seconds:
+            # a reader (the dashboard) gives up after lock_timeout_seconds: an ingest must let go sooner than that
+            raise ValueError(f"ingest.hold_lock_seconds ({self.ingest.hold_lock_seconds:g}) must be shorter than "
+                             f"lock_timeout_seconds ({self.lock_timeout_seconds:g})")
         return self
 
     @classmethod

@@ -83,6 +83,10 @@ def test_settings_layering(tmp_path, monkeypatch):
         load_settings(toml)
     with pytest.raises(ConfigError, match="settings file not found"):
         load_settings(tmp_path / "nope.toml")
+    # an ingest holding the file longer than a reader waits would lock the dashboard out
+    toml.write_text("lock_timeout_seconds = 20\n[ingest]\nhold_lock_seconds = 25\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"ingest\.hold_lock_seconds \(25\) must be shorter than lock_timeout_seconds \(20\)"):
+        load_settings(toml)
 
 
 def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path):
