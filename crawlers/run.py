@@ -150,24 +150,43 @@ def split_jobs(jobs: list[dict], processes: int, weights: list[float] | None = N
     return [[j for i, j in enumerate(jobs) if slot[i] == p] for p in range(n)]
 
 
-def last_pages(store: Store, names: list[str]) -> dict[str, int]:
-    """Pages fetched by each source's latest finished run (what its next incremental crawl is likely to cost)."""
+SCRAPY_SECONDS_PER_PAGE = 0.003  # Scrapy's own CPU per fetched page, parsing aside (benchmarks/crawl.py's baseline)
+
+
+def last_runs(store: Store, names: list[str]) -> dict[str, tuple[int, float | None]]:
+    """(pages, parse seconds or None) of each source's latest finished run: what its next incremental crawl is
+    likely to cost. Parse seconds come from the run's meta.json (None when the raw folder is gone)."""
     if not names:
         return {}
     rows = store.query(
-        "SELECT source_id, pages FROM crawl_runs WHERE finished_at IS NOT NULL AND pages IS NOT NULL "
+        "SELECT source_id, pages, raw_path FROM crawl_runs WHERE finished_at IS NOT NULL AND pages IS NOT NULL "
         "AND source_id IN (SELECT unnest(?)) "
         "QUALIFY row_number() OVER (PARTITION BY source_id ORDER BY finished_at DESC) = 1",
         [list(names)],
     )
-    return {s: int(p) for s, p in zip(rows["source_id"], rows["pages"])}
+    out: dict[str, tuple[int, float | None]] = {}
+    for src, pages, raw_path in zip(rows["source_id"], rows["pages"], rows["raw_path"]):
+        parse = None
+        try:
+            parse = float(json.loads((Path(raw_path) / "meta.json").read_text(encoding="utf-8"))["parse_seconds"])
+        except (TypeError, ValueError, KeyError, OSError):
+            pass
+        out[src] = (int(pages), parse)
+    return out
 
 
 def job_weights(store: Store, jobs: list[dict]) -> list[float]:
-    """Each job's expected pages; a source never crawled counts as the average known one (1 if none is known)."""
-    known = last_pages(store, [j["source"].name for j in jobs])
-    default = sum(known.values()) / len(known) if known else 1.0
-    return [float(known.get(j["source"].name, default)) or 1.0 for j in jobs]
+    """Each job's expected crawler CPU in seconds: its last run's pages at Scrapy's per-page cost plus that run's
+    parse time, so a forum whose pages parse slowly (XenForo, vBulletin: ~5 ms against phpBB's ~2.6) weighs more
+    than one with as many cheap pages. A run without a parse time is assumed to parse at the known sources' median
+    rate; a source never crawled weighs the mean of the known ones (1 page's cost if none is known)."""
+    known = last_runs(store, [j["source"].name for j in jobs])
+    rates = sorted(parse / pages for pages, parse in known.values() if parse is not None and pages)
+    rate = rates[len(rates) // 2] if rates else SCRAPY_SECONDS_PER_PAGE
+    cost = {src: pages * SCRAPY_SECONDS_PER_PAGE + (parse if parse is not None else pages * rate)
+            for src, (pages, parse) in known.items()}
+    default = sum(cost.values()) / len(cost) if cost else SCRAPY_SECONDS_PER_PAGE
+    return [float(cost.get(j["source"].name, default)) or SCRAPY_SECONDS_PER_PAGE for j in jobs]
 
 
 def _run_process(settings: Settings, jobs: list[dict], progress: Progress | None) -> int:
@@ -237,7 +256,8 @@ def _finish(store: Store, j: dict, rc: int) -> dict:
     meta = {"run_id": run_id, "source": source.name, "kind": source.kind, "engine": source.engine,
             "started_at": j["started"].isoformat(), "finished_at": finished.isoformat(), "status": status,
             "pages": pages, "items": items, "errors": n_errors, "error_kinds": kinds, "sessions": len(all_sessions),
-            "finish_reason": reason, "since": j["since"]}
+            "finish_reason": reason, "since": j["since"],
+            "parse_seconds": round(sum(s.get("parse_seconds") or 0 for s in all_sessions), 4)}
     (run_dir / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     if status != "interrupted":
         shutil.rmtree(jobdir, ignore_errors=True)

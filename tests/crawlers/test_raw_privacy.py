@@ -61,21 +61,36 @@ def test_sources_are_dealt_over_processes():
     assert split_jobs(jobs, 2, [1.0] * 5) == split_jobs(jobs, 2)  # equal weights: round-robin
 
 
-def test_job_weights_come_from_each_sources_last_finished_run(store):
+def test_job_weights_come_from_each_sources_last_finished_run(store, tmp_path):
+    """A source weighs what its latest finished run cost the crawler: pages at Scrapy's per-page cost plus the
+    run's parse time (meta.json), so equal page counts with slower parsing weigh more."""
+    import json
     from datetime import datetime, timedelta, timezone
     from types import SimpleNamespace
 
+    from crawlers.run import SCRAPY_SECONDS_PER_PAGE as S
     from crawlers.run import job_weights
 
     t = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    parse = {"r2": 2.0, "r5": 0.2, "r6": 0.5}  # big parses at 5 ms a page, mid at 2 ms, slow (pages as mid) 5 ms
     with store.write() as con:
         for run, src, hours, fin, pages in [("r1", "big", 0, True, 40), ("r2", "big", 5, True, 400),
                                            ("r3", "big", 9, False, 3), ("r4", "small", 1, True, 0),
-                                           ("r5", "mid", 2, True, 100)]:
-            con.execute("INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status, pages) "
-                        "VALUES (?, ?, ?, ?, 'ok', ?)",
+                                           ("r5", "mid", 2, True, 100), ("r6", "slow", 3, True, 100),
+                                           ("r7", "gone", 4, True, 100)]:
+            raw = tmp_path / run
+            raw.mkdir()
+            if run in parse:
+                (raw / "meta.json").write_text(json.dumps({"pages": pages, "parse_seconds": parse[run]}))
+            con.execute("INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status, pages, raw_path) "
+                        "VALUES (?, ?, ?, ?, 'ok', ?, ?)",
                         [run, src, t + timedelta(hours=hours), t + timedelta(hours=hours, minutes=9) if fin else None,
-                         pages])
-    jobs = [{"source": SimpleNamespace(name=n)} for n in ("big", "small", "mid", "new")]
-    # big: its latest finished run (400; the unfinished one does not count); small: 0 pages -> 1; new: the mean
-    assert job_weights(store, jobs) == [400.0, 1.0, 100.0, 500 / 3]
+                         pages, str(raw)])
+    jobs = [{"source": SimpleNamespace(name=n)} for n in ("big", "small", "mid", "slow", "gone", "new")]
+    w = job_weights(store, jobs)
+    # big: its latest finished run (the unfinished one does not count); small: 0 pages -> one page's cost;
+    # gone (no meta.json): its pages at the median parse rate (5 ms); new: the mean of the known ones
+    known = [400 * S + 2.0, S, 100 * S + 0.2, 100 * S + 0.5, 100 * S + 100 * 0.005]
+    assert w[:5] == pytest.approx(known)
+    assert w[5] == pytest.approx((known[0] + 0 + known[2] + known[3] + known[4]) / 5)  # small's run cost 0
+    assert w[3] > w[2]  # same pages, slower parsing
