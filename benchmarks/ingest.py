@@ -142,8 +142,6 @@ def storage_floor(store, path: Path, batch_size: int) -> float:
     fresh database with the same schema, batch by batch (the ingest's batch size, each a transaction) on one
     held connection with one checkpoint at the end, the cheapest way to get them there. No Python work at all:
     an upper bound for any ingest that writes these rows."""
-    import duckdb
-
     from pipeline.store import Store
 
     with store.read() as con:
@@ -152,17 +150,14 @@ def storage_floor(store, path: Path, batch_size: int) -> float:
     fresh.upgrade()
     n = tables["documents"].num_rows
     t0 = time.perf_counter()
-    con = duckdb.connect(str(path))
-    con.execute("SET checkpoint_threshold = '1TB'")
-    for b in range(0, n, batch_size):
-        con.execute("BEGIN TRANSACTION")
-        for name, tab in tables.items():
-            lo, hi = tab.num_rows * b // n, tab.num_rows * min(n, b + batch_size) // n
-            con.register("__part", tab.slice(lo, hi - lo))
-            con.execute(f"INSERT INTO {name} SELECT * FROM __part")
-            con.unregister("__part")
-        con.execute("COMMIT")
-    con.close()
+    with fresh.session(hold_seconds=float("inf")) as session:  # released (the one checkpoint) on exit
+        for b in range(0, n, batch_size):
+            with session.write() as con:
+                for name, tab in tables.items():
+                    lo, hi = tab.num_rows * b // n, tab.num_rows * min(n, b + batch_size) // n
+                    con.register("__part", tab.slice(lo, hi - lo))
+                    con.execute(f"INSERT INTO {name} SELECT * FROM __part")
+                    con.unregister("__part")
     return time.perf_counter() - t0
 
 

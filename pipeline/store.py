@@ -2,7 +2,7 @@
 
 DuckDB lets one process hold a file read-write, or many hold it read-only, never both. So every writer opens
 the file for one short transaction and closes it again (`Store.write()`; a long job of many transactions, an
-ingest, holds one connection for at most a few seconds at a time: `WriteSession`), and every reader opens read-only
+ingest, holds one connection and lets go of it every `hold_seconds`: `WriteSession`), and every reader opens read-only
 with a bounded retry while a writer holds the lock (`Store.read()`). After `lock_timeout` seconds the caller
 gets `StoreLockedError`, a clear message instead of a DuckDB traceback.
 
