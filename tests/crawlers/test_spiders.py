@@ -11,7 +11,7 @@ from crawlers.demoweb import corpus
 from crawlers.run import crawl_sources
 from pipeline.store import Store
 
-from .conftest import DEMO_NOW, ROOT, crawl_settings, read_items, site_posts
+from .conftest import DEMO_NOW, crawl_settings, read_items, site_posts
 
 SPIDER_SOURCES = {  # source name in data/sources.yaml -> demo site key
     "demo-xf": "xf", "demo-vb": "vb", "demo-phpbb": "phpbb", "demo-ipb": "ipb", "demo-discourse": "discourse",
@@ -109,6 +109,17 @@ def test_robots_disallowed_area_gets_zero_requests_and_private_hosts_need_local(
     assert n["items"] == 0 and n["status"] == "failed"
     assert n["error_kinds"] == {"BlockedRequest": 1}
     assert demo_ro.hits["/xf/"] == 0
+
+
+def test_crawler_runs_no_remote_code_server_and_writes_only_under_its_data_dir(tmp_path, demo_ro, monkeypatch):
+    """Scrapy 2.19 turns on RemoteControl by default: per spider, a localhost HTTP server that runs any Python code
+    sent with a token, the token written to the user's state dir. A crawler of untrusted pages runs neither."""
+    state, home = tmp_path / "state", tmp_path / "home"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    monkeypatch.setenv("HOME", str(home))
+    _, _, res = _crawl(tmp_path, demo_ro, ["demo-tg"])
+    assert res["sources"]["demo-tg"]["status"] == "ok" and res["items"] > 0
+    assert [p for p in (state, home) if p.exists() and any(p.rglob("*"))] == []
 
 
 def test_faults_retry_then_record(tmp_path, demo):
