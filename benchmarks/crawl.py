@@ -1,9 +1,12 @@
 """Crawl throughput on the demo web: pages/s, parse-vs-network share, and a same-run baseline.
 
-    .venv/bin/python benchmarks/crawl.py [--threads 25] [--posts 30] [--concurrency 16] [--processes 2]
+    .venv/bin/python benchmarks/crawl.py [--threads 100] [--posts 30] [--concurrency 16] [--processes 2]
 
-1. Copies data/demo_web to a temp dir and adds `--threads` threads of `--posts` replies to each forum site (so
-   there are a few hundred pages), then serves it on 127.0.0.1. A warm-up crawl makes the server render and cache
+1. Copies data/demo_web to a temp dir and adds `--threads` threads of `--posts` replies to each forum site (1,325
+   pages by default), then serves it on 127.0.0.1. Throughput needs a crawl long enough that its fixed latency (a
+   forum is entered index → board → listing pages → threads → their pages, each level a round trip before the
+   concurrency fills; a few sources of 7-15 pages are such chains alone) is not most of it: with 25 threads
+   (423 pages) the crawl phase lasts ~1.7 s and pages/s measures those chains rather than the crawler. A warm-up crawl makes the server render and cache
    every page first, so both timed crawlers below meet a server that only serves. Its runs become the timed
    crawl's history (as a scheduled crawl has its last runs), so the crawler processes are balanced by each
    source's cost; `--no-history` times a first crawl instead.
@@ -33,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 FORUMS = {"demo-xf": "xf", "demo-phpbb": "phpbb", "demo-vb": "vb", "demo-ipb": "ipb"}
 OTHERS = ["demo-discourse", "demo-news", "demo-tg"]
+TARGET = 300  # pages/s on 2 cores (the crawlers issue)
 
 
 def enlarge(content_dir: Path, threads: int, posts: int) -> int:
@@ -115,7 +119,7 @@ def _baseline_in_process(urls: list[str], concurrency: int) -> tuple[int, float,
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=25)
+    ap.add_argument("--threads", type=int, default=100)
     ap.add_argument("--posts", type=int, default=30)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--processes", type=int, default=2, help="crawl.processes for brandmon's crawl")
@@ -177,6 +181,8 @@ def main() -> None:
               f"incl. process start-up and database writes)")
         print(f"baseline       : {base:7.1f} pages/s (plain Scrapy, same {b_pages} URLs, parsing disabled)")
         print(f"ratio          : {ours / base:.2f}x of baseline")
+        print(f"target         : >= {TARGET} pages/s on 2 cores: {'met' if ours >= TARGET else 'NOT met'} inside the "
+              f"crawler, {'met' if pages / wall >= TARGET else 'not met'} in wall time")
         cpu = sum(r.get("cpu_seconds") or 0 for r in res["sources"].values())
         print(f"CPU per page   : {1000 * cpu / pages:.2f} ms brandmon (all crawler processes, crawl phase), "
               f"{1000 * b_cpu / b_pages:.2f} ms baseline; on a shared machine this moves less than pages/s")
