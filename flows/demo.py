@@ -40,6 +40,22 @@ def demo_web_answers(url: str) -> bool:
         return False
 
 
+def seed_demo_config(settings: Settings) -> list[Path]:
+    """Copy the bundled demo's sources.yaml and brands.yaml to where `settings` looks for them, when nothing is
+    there yet (a demo in another data dir: both default to files inside it). A file already there is the user's
+    and is left alone. Returns the paths written."""
+    import shutil
+
+    written = []
+    for want, bundled in ((settings.sources_file, ROOT / "data" / "sources.yaml"),
+                          (settings.brands_file, ROOT / "data" / "brands.yaml")):
+        if not want.exists():
+            want.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(bundled, want)
+            written.append(want)
+    return written
+
+
 def start_demo_web(settings: Settings, content_dir: Path | None = None):
     """Start the demo web on Settings.demo_web_url's port in a background thread.
 

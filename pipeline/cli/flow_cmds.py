@@ -122,6 +122,8 @@ def register(app: typer.Typer) -> None:
         store = Store.from_settings(s)
         applied = store.upgrade()
         console.print(f"database {s.db_path}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+        for p in d.seed_demo_config(s):
+            console.print(f"{p}: the bundled demo's {p.name}")
         try:
             web = d.start_demo_web(s)
         except RuntimeError as e:

@@ -36,6 +36,23 @@ def test_demo_refuses_a_port_taken_by_another_program(tmp_path):
     assert (tmp_path / "data" / "brandmon.duckdb").exists()  # db upgrade ran first
 
 
+def test_demo_in_another_data_dir_gets_the_bundled_sources_and_brands_and_keeps_the_users_own(tmp_path):
+    # sources.yaml and brands.yaml default to files inside the data dir; a fresh one has neither
+    data = tmp_path / "elsewhere"
+    mine = tmp_path / "mine.yaml"
+    mine.write_text((ROOT / "data" / "brands.yaml").read_text(encoding="utf-8") + "\n# mine\n", encoding="utf-8")
+    with socket.socket() as squatter:  # stops the command right after the seeding, before any crawl
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        env = {"BRANDMON_DEMO_WEB_URL": f"http://127.0.0.1:{squatter.getsockname()[1]}",
+               "BRANDMON_BRANDS_FILE": str(mine), "BRANDMON_SOURCES_FILE": None}
+        r = CliRunner().invoke(app, ["--data-dir", str(data), "demo", "--no-dashboard"], env=env)
+    assert r.exit_code == 1 and "is taken by another program" in " ".join(r.output.split())
+    assert (data / "sources.yaml").read_bytes() == (ROOT / "data" / "sources.yaml").read_bytes()
+    assert "bundled demo's sources.yaml" in " ".join(r.output.split())
+    assert not (data / "brands.yaml").exists() and mine.read_text(encoding="utf-8").endswith("# mine\n")
+
+
 @pytest.mark.slow
 def test_demo_runs_the_pipeline_over_the_demo_web_and_stops_it(tmp_path):
     pytest.importorskip("models.scoring")
