@@ -573,12 +573,23 @@ def _batches(files: list[Path], cfg: Any, problems: Counter, errors: list[str]) 
 _HELPER: dict[str, Any] = {}
 
 
+class HelperUnavailable(RuntimeError):
+    """The helper process could not set itself up (its brands file is unreadable, …)."""
+
+
 def _helper_init(settings: Any) -> None:
-    _HELPER["ctx"] = _Ctx(settings, None, build_matcher(load_brands(settings.brands_file), settings),  # type: ignore[arg-type]
-                          make_masker(settings.ingest.order_patterns), None, "", None)  # type: ignore[arg-type]
+    # an initializer that raises makes the pool log a traceback from the child and then break; keeping the reason
+    # for each task to report gives the ingest's own warning instead
+    try:
+        _HELPER["ctx"] = _Ctx(settings, None, build_matcher(load_brands(settings.brands_file), settings),  # type: ignore[arg-type]
+                              make_masker(settings.ingest.order_patterns), None, "", None)  # type: ignore[arg-type]
+    except Exception as e:
+        _HELPER["error"] = f"{type(e).__name__}: {e}"
 
 
 def _helper_prepare(items: list[dict], run_id: str | None, raw_path: str) -> _Prepared:
+    if "ctx" not in _HELPER:
+        raise HelperUnavailable(_HELPER.get("error", "not initialised"))
     ctx = replace(_HELPER["ctx"], run_id=run_id, raw_path=raw_path)
     now = utcnow()
     docs, links = _doc_rows(items, ctx, now)
@@ -589,8 +600,8 @@ def _helper_prepare(items: list[dict], run_id: str | None, raw_path: str) -> _Pr
 def _prepared_batches(batches: Iterator[list[dict]], ctx: _Ctx, helpers: int) -> Iterator[tuple[list[dict], _Prepared | None]]:
     """(batch, its rows prepared ahead or None) in order. With `helpers` processes and more than one batch, the
     next batches are normalised, masked and matched in helper processes while the caller writes the current one
-    (the first batch is done here while the helpers start). A helper that dies costs nothing but speed: the
-    remaining batches are prepared here."""
+    (the first batch is done here while the helpers start). A helper that dies or cannot start costs nothing but
+    speed: the remaining batches are prepared here."""
     first = next(batches, None)
     if first is None:
         return
@@ -620,7 +631,7 @@ def _prepared_batches(batches: Iterator[list[dict]], ctx: _Ctx, helpers: int) ->
                 yield take()
         while ahead:
             yield take()
-    except BrokenProcessPool as e:
+    except (BrokenProcessPool, HelperUnavailable) as e:
         log.warning("ingest helper process failed (%s); preparing the remaining batches in this process", e)
         while ahead:
             yield ahead.popleft()[0], None

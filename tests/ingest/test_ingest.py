@@ -316,7 +316,8 @@ def _mixed_run(make_post):
 
 
 @pytest.mark.parametrize("broken_helper", [False, True])
-def test_helper_process_stores_exactly_what_one_process_stores(tmp_path, settings, make_post, make_run, broken_helper):
+def test_helper_process_stores_exactly_what_one_process_stores(tmp_path, settings, make_post, make_run, broken_helper,
+                                                               capfd, caplog):
     """A multi-batch run ingested with a helper process equals the same run ingested in one process, row for row.
     A helper that cannot start (here: its brands file is gone; a crash the same) costs speed, not data: the
     batches it was given are prepared in the ingesting process."""
@@ -342,3 +343,8 @@ def test_helper_process_stores_exactly_what_one_process_stores(tmp_path, setting
         results[helpers] = (r["mentions"], r["duplicates"], r["mentions_by_brand"], _content(store))
     assert results[0][0] == 20 and results[0][1] == 2  # 14 + 2 copies + the edit (2 brands) + 2
     assert results[1] == results[0]
+    failed = [r.getMessage() for r in caplog.records if "helper process failed" in r.getMessage()]
+    # one warning naming the cause, and no traceback from the helper process on stderr
+    assert len(failed) == (1 if broken_helper else 0)
+    assert not broken_helper or "gone.yaml" in failed[0]
+    assert "Traceback" not in capfd.readouterr().err
