@@ -131,7 +131,12 @@ def text_of(el: HtmlElement | None) -> str:
             append("\n")
         tail = node.tail
         if tail:
-            append(tail)
+            if tag == "br" and tail[:1] in "\r\n":
+                # "one<br>\ntwo", how forum engines write a typed line break: the source's newline after the <br>
+                # is white space where the line starts (a browser shows one break), not a second line break
+                tail = tail.lstrip("\r\n")
+            if tail:
+                append(tail)
 
     walk(el)
     # _WS never matches a newline, so one pass over the whole text equals one per line

@@ -71,6 +71,21 @@ def test_spider_yields_every_post_with_golden_fields(crawled, demo_ro, source):
     assert meta["items"] == expected and meta["status"] == "ok"
 
 
+def test_posts_with_line_breaks_read_back_as_written(crawled, demo_ro):
+    """The demo writes a typed line break as `<br />` plus a newline, as forum engines do: one line break, not a
+    blank line."""
+    tmp, store, res = crawled
+    by_id = {i["post_id"]: i["text"] for r in res["sources"].values() for i in read_items(r["raw_path"])}
+    multi = []
+    for key, site in corpus.load(demo_ro.content_dir).sites.items():
+        for t in site.threads():
+            for n, p in enumerate(t.posts, 1):
+                if "\n" in p.text.strip() and str(t.id * 1000 + n) in by_id:
+                    multi.append((key, by_id[str(t.id * 1000 + n)], p.text.strip()))
+    assert len(multi) >= 4 and {k for k, _, _ in multi} >= {"xf", "vb", "phpbb"}
+    assert [(k, got) for k, got, want in multi if got != want] == []
+
+
 def test_crawl_reports_cpu_per_source(crawled):
     _, _, res = crawled
     rs = [r for r in res["sources"].values() if r["pages"]]
