@@ -70,10 +70,8 @@ def load_states(con, source_ids: list[str]) -> dict[str, dict]:
     return out
 
 
-def save_state(store: Store, source_id: str, updates: dict[str, dict], con=None) -> int:
-    if not updates:
-        return 0
-    now = utcnow()
+def state_rows(source_id: str, updates: dict[str, dict], now: datetime) -> list[dict]:
+    """`crawl_state` rows for what one crawl learned about a source's pages and threads."""
     rows = []
     for url, u in updates.items():
         kind = u.get("kind", "page")
@@ -82,7 +80,7 @@ def save_state(store: Store, source_id: str, updates: dict[str, dict], con=None)
                      "last_post_id": u.get("last_post_id"), "pages": u.get("pages"), "etag": u.get("etag"),
                      "last_modified": u.get("last_modified"), "content_hash": u.get("content_hash"),
                      "last_page_url": u.get("last_page_url"), "updated_at": now})
-    return store.upsert("crawl_state", rows, key=["source_id", "url"], con=con)
+    return rows
 
 
 def count_items(run_dir: Path) -> int:
@@ -239,7 +237,14 @@ def _outcome(j: dict, rc: int) -> dict:
     for s in all_sessions:
         for k, v in s.get("error_kinds", {}).items():
             kinds[k] = kinds.get(k, 0) + v
-    items = count_items(run_dir)
+    # every attempt that wrote its summary counted the posts it wrote (its writer skips ids already in the run's
+    # files), so their sum is the run's count; an attempt without one (killed hard) may have written lines that
+    # only the files know of
+    if all_sessions and len(all_sessions) == len(list(run_dir.glob("job-*.json"))) \
+            and all(isinstance(s.get("items"), int) for s in all_sessions):
+        items = sum(s["items"] for s in all_sessions)
+    else:
+        items = count_items(run_dir)
     reason = summary.get("finish_reason") if summary else None
     if summary is None:
         status = "failed"
@@ -263,11 +268,12 @@ def _finish(store: Store, jobs: list[dict], rc: int) -> list[dict]:
     leaves the run to be resumed, not a finished run without its rows."""
     outcomes = [_outcome(j, rc) for j in jobs]
     finished = utcnow()
+    state = [row for j, o in zip(jobs, outcomes) if o["summary"] is not None
+             for kind in ("state_updates", "thread_updates")
+             for row in state_rows(j["source"].name, o["summary"].get(kind, {}), finished)]
     with store.write() as con:
+        store.upsert("crawl_state", state, key=["source_id", "url"], con=con)  # all sources in one statement
         for j, o in zip(jobs, outcomes):
-            if o["summary"] is not None:
-                save_state(store, j["source"].name, o["summary"].get("state_updates", {}), con=con)
-                save_state(store, j["source"].name, o["summary"].get("thread_updates", {}), con=con)
             con.execute(
                 "UPDATE crawl_runs SET finished_at=?, status=?, pages=?, items=?, errors=?, error_summary_json=?, "
                 "raw_path=? WHERE run_id=?",

@@ -94,3 +94,26 @@ def test_job_weights_come_from_each_sources_last_finished_run(store, tmp_path):
     assert w[:5] == pytest.approx(known)
     assert w[5] == pytest.approx((known[0] + 0 + known[2] + known[3] + known[4]) / 5)  # small's run cost 0
     assert w[3] > w[2]  # same pages, slower parsing
+
+
+def test_a_runs_item_count_comes_from_its_files_when_an_attempt_left_no_summary(tmp_path):
+    """Each attempt that finished reports the posts it wrote, and those add up; an attempt killed hard reports
+    nothing, yet may have written lines: then the run's files are counted."""
+    import gzip
+    import json
+
+    from crawlers.run import _outcome
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with gzip.open(run_dir / "items-000.jsonl.gz", "wt", encoding="utf-8") as f:
+        for n in range(5):
+            f.write(json.dumps({"post_id": str(n), "text": "t"}) + "\n")
+    session = {"pages": 2, "errors": 0, "items": 3, "finish_reason": "shutdown", "error_kinds": {}}
+    (run_dir / "session-000.json").write_text(json.dumps(session))
+    for n in range(2):  # the second attempt (a resume) was killed before its summary
+        (run_dir / f"job-{n:03d}.json").write_text("{}")
+    job = {"run_dir": run_dir, "sessions_before": 1}
+    assert _outcome(job, -9)["items"] == 5
+    (run_dir / "session-001.json").write_text(json.dumps({**session, "items": 2, "finish_reason": "finished"}))
+    assert _outcome(job, 0)["items"] == 5 and _outcome(job, 0)["status"] == "ok"
