@@ -373,6 +373,12 @@ class SourceConfig(BaseModel):
         default_factory=dict,
         description="name -> environment variable holding the secret (never the secret itself)",
     )
+    about: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="brand id -> URL prefixes (of a post's url or thread url; [] = every post of the source) whose "
+                    "posts concern that brand even where they do not name it: its own channel and the comments "
+                    "under it, its product's reviews",
+    )
 
     @field_validator("name")
     @classmethod
@@ -391,6 +397,15 @@ class SourceConfig(BaseModel):
                 raise ValueError(f"{u!r} is not an http(s) URL")
         return v
 
+    @field_validator("about")
+    @classmethod
+    def _about_urls(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for brand, prefixes in v.items():
+            for u in prefixes:
+                if not (u.startswith("http://") or u.startswith("https://") or u.startswith("{demo_web}")):
+                    raise ValueError(f"{brand}: {u!r} is not an http(s) URL prefix")
+        return v
+
     @model_validator(mode="after")
     def _engine_for_forums(self) -> "SourceConfig":
         if self.kind == "forum" and not self.engine:
@@ -399,8 +414,10 @@ class SourceConfig(BaseModel):
 
     def expand(self, demo_web_url: str) -> "SourceConfig":
         """Replace the `{demo_web}` placeholder in URLs (the demo sources are written against it)."""
-        urls = [u.replace("{demo_web}", demo_web_url.rstrip("/")) for u in self.start_urls]
-        return self.model_copy(update={"start_urls": urls})
+        base = demo_web_url.rstrip("/")
+        urls = [u.replace("{demo_web}", base) for u in self.start_urls]
+        about = {b: [u.replace("{demo_web}", base) for u in us] for b, us in self.about.items()}
+        return self.model_copy(update={"start_urls": urls, "about": about})
 
 
 class SourcesFile(BaseModel):

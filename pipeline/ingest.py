@@ -29,7 +29,7 @@ from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
@@ -197,6 +197,23 @@ class _Ctx:
     run_id: str | None
     raw_path: str
     session: WriteSession
+    # source -> [(url prefix, brand id)]: posts there concern the brand even where they do not name it
+    about: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+def about_rules(settings: Any, brand_ids: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """The sources' `about` entries as {source: [(url prefix, brand id)]} ("" = every post of the source).
+    A brand that brands.yaml does not define is a ConfigError, not a silent miss."""
+    if not Path(settings.sources_file).exists():
+        return {}
+    out: dict[str, list[tuple[str, str]]] = {}
+    for src in load_sources(settings.sources_file, settings.demo_web_url):
+        for brand, prefixes in src.about.items():
+            if brand not in brand_ids:
+                raise ConfigError(f"{settings.sources_file}: {src.name}: about: unknown brand {brand!r} "
+                                  f"(brands.yaml has {', '.join(sorted(brand_ids)) or 'none'})")
+            out.setdefault(src.name, []).extend((p, brand) for p in (prefixes or [""]))
+    return out
 
 
 def _lang(text: str, given: str | None) -> str:
@@ -259,12 +276,26 @@ def _mention_rows(docs: pd.DataFrame, ctx: _Ctx, now) -> pd.DataFrame:
     chars = ctx.settings.models.context_chars
     match = ctx.matcher.match
     rows = []
+    about = ctx.about
     # plain lists: iterating Arrow-backed columns element by element costs more than the matching loop
-    for did, src, text in zip(docs["doc_id"].tolist(), docs["source_id"].tolist(), docs["text"].tolist()):
-        for m in match(text, src):
+    for did, src, text, url, thread in zip(docs["doc_id"].tolist(), docs["source_id"].tolist(),
+                                           docs["text"].tolist(), docs["url"].tolist(), docs["thread_url"].tolist()):
+        found = match(text, src)
+        for m in found:
             context, _ = context_window(text, m.start, m.end, chars)
             rows.append((stable_id(did, m.brand_id), did, m.brand_id, m.start, m.end, m.matched, context,
                          text_hash(context)))
+        rules = about.get(src)
+        if rules:
+            # a post on the brand's own channel, under it, or in its product's reviews: the brand without a span
+            # (matched NULL), scored on the post's opening; a post that names the brand keeps its text mention
+            named = {m.brand_id for m in found}
+            for prefix, brand in rules:
+                if brand not in named and (not prefix or (isinstance(url, str) and url.startswith(prefix))
+                                           or (isinstance(thread, str) and thread.startswith(prefix))):
+                    named.add(brand)
+                    context, _ = context_window(text, 0, 0, 2 * chars)
+                    rows.append((stable_id(did, brand), did, brand, None, None, None, context, text_hash(context)))
     df = pd.DataFrame(rows, columns=["mention_id", "doc_id", "brand_id", "span_start", "span_end", "matched",
                                      "context", "context_hash"])
     df["created_at"] = now
@@ -581,8 +612,10 @@ def _helper_init(settings: Any) -> None:
     # an initializer that raises makes the pool log a traceback from the child and then break; keeping the reason
     # for each task to report gives the ingest's own warning instead
     try:
-        _HELPER["ctx"] = _Ctx(settings, None, build_matcher(load_brands(settings.brands_file), settings),  # type: ignore[arg-type]
-                              make_masker(settings.ingest.order_patterns), None, "", None)  # type: ignore[arg-type]
+        brands = load_brands(settings.brands_file)
+        _HELPER["ctx"] = _Ctx(settings, None, build_matcher(brands, settings),  # type: ignore[arg-type]
+                              make_masker(settings.ingest.order_patterns), None, "", None,  # type: ignore[arg-type]
+                              about_rules(settings, {b.id for b in brands}))
     except Exception as e:
         _HELPER["error"] = f"{type(e).__name__}: {e}"
 
@@ -651,7 +684,8 @@ def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher:
     by_brand: Counter = Counter()
     errors: list[str] = []
     with log_context(stage="ingest", run_id=run_id), store.session(cfg.hold_lock_seconds) as session:
-        ctx = _Ctx(settings, store, matcher, make_masker(cfg.order_patterns), run_id, str(run_dir), session)
+        ctx = _Ctx(settings, store, matcher, make_masker(cfg.order_patterns), run_id, str(run_dir), session,
+                   about_rules(settings, set(matcher.brands)))
         files = raw_files(run_dir)
         # closing(): a batch that fails stops the helpers now, not when the generator is collected
         with closing(_prepared_batches(_batches(files, cfg, problems, errors), ctx, cfg.helper_processes)) as batches:

@@ -348,3 +348,64 @@ def test_helper_process_stores_exactly_what_one_process_stores(tmp_path, setting
     assert len(failed) == (1 if broken_helper else 0)
     assert not broken_helper or "gone.yaml" in failed[0]
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_posts_under_a_sources_about_urls_mention_its_brand_without_naming_it(tmp_path, settings, make_post, make_run):
+    """A source's `about` ties posts to a brand: reviews on its product page, its channel and the comments under
+    its posts rarely repeat the name. Such a mention has no span; a post that names the brand keeps its text one."""
+    import yaml
+
+    from pipeline.config import ConfigError, load_settings, load_sources
+    from pipeline.store import Store
+
+    sources = {"sources": [
+        {"name": "shop-reviews", "kind": "reviews", "start_urls": ["http://r.test/shopok"], "about": {"shopok": []}},
+        {"name": "chan", "kind": "telegram", "start_urls": ["http://t.test/s/posylkin_express"],
+         "about": {"posylkin": ["http://t.test/posylkin_express/"]}},
+    ]}
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump(sources, allow_unicode=True), encoding="utf-8")
+    s = load_settings(data_dir=tmp_path / "d", brands_file=settings.brands_file, sources_file=path)
+    store = Store.from_settings(s)
+    store.upgrade()
+    review = "Вернули деньги за брак, но ждала две недели. Больше там не покупаю."
+    items = [
+        make_post(1, review, source="shop-reviews", thread="http://r.test/shopok"),
+        make_post(2, "ШопОк молодцы, а Посылкин опять опоздал", source="shop-reviews", thread="http://r.test/shopok"),
+        make_post("posylkin_chat/5", "Посылка не найдена уже 6 дней, пойду в суд", source="chan",
+                  thread="http://t.test/posylkin_express/7", url="http://t.test/posylkin_chat/5"),
+        make_post("zhaloby/3", "Жду возврата уже месяц", source="chan", thread="http://t.test/s/zhaloby",
+                  url="http://t.test/zhaloby/3"),
+        make_post(5, "Жду возврата уже месяц", source="forum-a"),
+    ]
+    make_run(s, "run-about", items)
+    r = ingest_pending(s, store, run_id="run-about")
+    got = store.query("SELECT d.post_id, m.brand_id, m.span_start, m.matched, m.context FROM mentions m "
+                      "JOIN documents d USING (doc_id) ORDER BY 1, 2")
+    rows = [(p, b, None if pd.isna(a) else int(a), None if pd.isna(m) else m)
+            for p, b, a, m in zip(got["post_id"], got["brand_id"], got["span_start"], got["matched"])]
+    assert rows == [("1", "shopok", None, None), ("2", "posylkin", 17, "Посылкин"), ("2", "shopok", 0, "ШопОк"),
+                    ("posylkin_chat/5", "posylkin", None, None)]
+    assert r["mentions_by_brand"] == {"shopok": 2, "posylkin": 2}
+    assert got.loc[got["post_id"] == "1", "context"].item() == review  # scored on the post itself
+
+    before = _snapshot(store)
+    assert ingest_pending(s, store, run_id="run-about").get("mentions", 0) == 0 and _snapshot(store) == before
+
+    # the review edited to name the brand: the same mention, now with its span
+    make_run(s, "run-edit", [make_post(1, "ШопОк: " + review, source="shop-reviews", thread="http://r.test/shopok")])
+    ingest_pending(s, store, run_id="run-edit")
+    m = store.query("SELECT mention_id, span_start, matched FROM mentions m JOIN documents d USING (doc_id) "
+                    "WHERE d.post_id = '1'")
+    assert len(m) == 1 and m["matched"].item() == "ШопОк" and m["span_start"].item() == 0
+    assert m["mention_id"].item() == stable_id(doc_id_for("shop-reviews", "http://r.test/shopok", "http://r.test/shopok#p1", "1"), "shopok")
+
+    # a brand brands.yaml does not know is a config error, and so is a prefix that is not a URL
+    sources["sources"][0]["about"] = {"shopokk": []}
+    path.write_text(yaml.safe_dump(sources, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="shop-reviews: about: unknown brand 'shopokk'"):
+        ingest_pending(s, store, run_id="run-about")
+    sources["sources"][0]["about"] = {"shopok": ["r.test/shopok"]}
+    path.write_text(yaml.safe_dump(sources, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match="about: shopok: 'r.test/shopok' is not an http"):
+        load_sources(path)
