@@ -365,6 +365,14 @@ def highlight(context: str, span_start: Any, span_end: Any, matched: Any = None)
     return f"{md_escape(ctx[:a])}**{md_escape(ctx[a:b])}**{md_escape(ctx[b:])}"
 
 
+ABOUT_NOTE = "The post does not name the brand: its source ties it to the brand (`about` in sources.yaml)."
+
+
+def named_in_text(matched: Any) -> bool:
+    """Whether the mention came from the post's own words (a span-less one comes from its source's `about`)."""
+    return isinstance(matched, str) and bool(matched)
+
+
 def _span(ctx: str, a: Any, b: Any, matched: Any) -> tuple[int | None, int | None]:
     try:
         a, b = int(a), int(b)

@@ -109,6 +109,22 @@ def test_correction_is_stored_with_actor(db, use_db, app_test):
     assert any("Saved" in s.value for s in at.success)
 
 
+def test_a_mention_its_source_ties_to_the_brand_says_so(db, use_db, app_test):
+    use_db(db)
+    at = app_test("mentions")
+    mid = at.selectbox(key="mx_selected").value
+    assert not any("does not name the brand" in x.value for x in at.caption)
+    with duckdb.connect(str(db)) as con:  # what an `about` source's post stores: no span, nothing matched
+        con.execute("UPDATE mentions SET span_start = NULL, span_end = NULL, matched = NULL WHERE mention_id = ?",
+                    [mid])
+    import streamlit as st
+
+    st.cache_data.clear()  # the page's queries are cached for dashboard.cache_ttl_seconds
+    at = app_test("mentions")
+    assert at.selectbox(key="mx_selected").value == mid and not at.exception
+    assert any("does not name the brand" in x.value for x in at.caption)
+
+
 def test_action_without_analyst_name_is_refused(db, use_db, app_test):
     use_db(db)
     at = app_test("alerts")
