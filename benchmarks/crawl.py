@@ -6,8 +6,9 @@
    pages by default), then serves it on 127.0.0.1. Throughput needs a crawl long enough that its fixed latency (a
    forum is entered index → board → listing pages → threads → their pages, each level a round trip before the
    concurrency fills; a few sources of 7-15 pages are such chains alone) is not most of it: with 25 threads
-   (423 pages) the crawl phase lasts ~1.7 s and pages/s measures those chains rather than the crawler. A warm-up crawl makes the server render and cache
-   every page first, so both timed crawlers below meet a server that only serves. Its runs become the timed
+   (423 pages) the crawl phase lasts ~1.7 s and pages/s measures those chains rather than the crawler. A warm-up
+   crawl makes the server render and cache every page first, so both timed crawlers below meet a server that only
+   serves. Its runs become the timed
    crawl's history (as a scheduled crawl has its last runs), so the crawler processes are balanced by each
    source's cost; `--no-history` times a first crawl instead.
 2. brandmon: `crawl_sources` over the demo sources (spread over `crawl.processes` Scrapy subprocesses, parsing

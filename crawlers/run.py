@@ -89,11 +89,6 @@ def count_items(run_dir: Path) -> int:
     return len(existing_post_ids(run_dir))
 
 
-def _source_row(s: SourceConfig) -> dict:
-    return {"source_id": s.name, "kind": s.kind, "name": s.name, "base_url": s.start_urls[0], "engine": s.engine,
-            "config_json": s.model_dump_json(exclude={"secrets"}), "enabled": s.enabled, "updated_at": utcnow()}
-
-
 def _prepare(settings: Settings, store: Store, sources: list[SourceConfig], since: datetime | None,
              now: datetime | None) -> list[dict]:
     """Pick (or resume) each source's run id, register the runs, write the job files the crawler processes read.
@@ -117,7 +112,7 @@ def _prepare(settings: Settings, store: Store, sources: list[SourceConfig], sinc
                      "since": since.isoformat() if since else None})
     started = utcnow()
     with store.write() as con:
-        store.upsert("sources", [_source_row(j["source"]) for j in jobs], key=["source_id"], con=con)
+        store.upsert("sources", [j["source"].row(started) for j in jobs], key=["source_id"], con=con)
         store.upsert("crawl_runs", [{"run_id": j["run_id"], "source_id": j["source"].name, "started_at": started,
                                      "status": "running", "raw_path": str(j["run_dir"])}
                                     for j in jobs if not j["resumed"]], key=["run_id"], con=con)

@@ -349,6 +349,11 @@ SourceKind = Literal[
 ]
 
 
+def _is_http(url: str) -> bool:
+    """http(s), or the demo web's placeholder (replaced by `SourceConfig.expand`)."""
+    return url.startswith(("http://", "https://", "{demo_web}"))
+
+
 class SourceConfig(BaseModel):
     """One place to crawl. `engine` picks the parser for forums; `selectors` drive config-driven spiders."""
 
@@ -393,7 +398,7 @@ class SourceConfig(BaseModel):
         if not v:
             raise ValueError("at least one start URL is needed")
         for u in v:
-            if not (u.startswith("http://") or u.startswith("https://") or u.startswith("{demo_web}")):
+            if not _is_http(u):
                 raise ValueError(f"{u!r} is not an http(s) URL")
         return v
 
@@ -402,7 +407,7 @@ class SourceConfig(BaseModel):
     def _about_urls(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
         for brand, prefixes in v.items():
             for u in prefixes:
-                if not (u.startswith("http://") or u.startswith("https://") or u.startswith("{demo_web}")):
+                if not _is_http(u):
                     raise ValueError(f"{brand}: {u!r} is not an http(s) URL prefix")
         return v
 
@@ -411,6 +416,12 @@ class SourceConfig(BaseModel):
         if self.kind == "forum" and not self.engine:
             raise ValueError("a forum source needs `engine` (vbulletin, phpbb, xenforo, ipb, smf or auto)")
         return self
+
+    def row(self, now: Any) -> dict[str, Any]:
+        """The source's `sources` table row (its config without the names of its secrets' variables)."""
+        return {"source_id": self.name, "kind": self.kind, "name": self.name, "base_url": self.start_urls[0],
+                "engine": self.engine, "config_json": self.model_dump_json(exclude={"secrets"}),
+                "enabled": self.enabled, "updated_at": now}
 
     def expand(self, demo_web_url: str) -> "SourceConfig":
         """Replace the `{demo_web}` placeholder in URLs (the demo sources are written against it)."""

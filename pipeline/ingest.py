@@ -543,14 +543,7 @@ def sync_config(settings: Any, store: Store) -> dict[str, int]:
     sources = []
     if Path(settings.sources_file).exists():
         sources = load_sources(settings.sources_file, settings.demo_web_url)
-    s = pd.DataFrame([
-        {
-            "source_id": x.name, "kind": x.kind, "name": x.name, "base_url": x.start_urls[0],
-            "engine": x.engine, "config_json": x.model_dump_json(exclude={"secrets"}), "enabled": x.enabled,
-            "updated_at": now,
-        }
-        for x in sources
-    ])
+    s = pd.DataFrame([x.row(now) for x in sources])
     with store.write() as con:
         nb = _upsert_changed(con, store, "brands", b, "brand_id", ["name", "aliases_json", "query", "exclusions_json"])
         ns = _upsert_changed(con, store, "sources", s, "source_id",
