@@ -76,10 +76,6 @@ _RELATIVE = re.compile(r"(?<![a-zа-яё\d])(?:(\d+|[a-zа-яё]+)\s*?\s)?\s*([a
 _CLEAN = re.compile(r"[«»\u00ab\u00bb|•·,;()\[\]]+")
 
 
-class DateParseError(ValueError):
-    pass
-
-
 @lru_cache(maxsize=64)
 def _zone(tz: str | None) -> ZoneInfo:
     return ZoneInfo(tz or "Europe/Moscow")
@@ -160,10 +156,6 @@ def numeric_date_order(raws: Iterable[str | None]) -> str | None:
     if month_first and ambiguous & {"/", "."}:  # "/" and "." read day first by default
         return "MDY"
     return None
-
-
-def to_iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt else None
 
 
 # --------------------------------------------------------------------------------------------- internals

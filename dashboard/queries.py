@@ -392,11 +392,6 @@ def escalation_events(con, escalation_id: str) -> pd.DataFrame:
                [escalation_id])
 
 
-def escalation_state(con, escalation_id: str) -> dict | None:
-    r = _one(con.execute("SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [escalation_id]))
-    return None if r is None else {"state": r[0], "owner": r[1], "version": r[2]}
-
-
 # ------------------------------------------------------------------------------------------ authors, sources, alerts
 
 

@@ -15,7 +15,3 @@ def decide(probs: np.ndarray, threshold: float = 0.5) -> list[str]:
         i = int(row.argmax())
         out.append(INTENT_LABELS[i] if row[i] >= threshold else INTENT_LABELS[other])
     return out
-
-
-def labels_above(row: np.ndarray, threshold: float = 0.5) -> list[str]:
-    return [INTENT_LABELS[i] for i, p in enumerate(row) if p >= threshold]

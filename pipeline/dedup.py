@@ -45,10 +45,6 @@ def exact_bucket(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def word_hashes(key: str) -> list[int]:
-    return list(map(zlib.crc32, key.encode("utf-8").split()))
-
-
 @lru_cache(maxsize=50_000)
 def shingles(key: str) -> frozenset[tuple[str, ...]]:
     w = key.split()

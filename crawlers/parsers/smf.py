@@ -16,10 +16,6 @@ def detect(html: str) -> int:
     return 2 * sum(m in head for m in ("smf_", "index.php?topic=", "Simple Machines", 'class="post_wrapper"', "quoteheader", 'id="msg_'))
 
 
-def _quote_info(q) -> dict:
-    return {"author": None, "text": text_of(q)}
-
-
 def _topic_id(url: str) -> str | None:
     m = re.search(r"topic[=,](\d+)", url)
     return m.group(1) if m else None
