@@ -1,6 +1,8 @@
 """Pure page parsers: text + URL → `PageResult` (items, next page, thread links). No network, no Scrapy.
 
-`parse_page(text, url, engine="auto", ctx=None)` picks the engine from the markup when asked to.
+`parse_page(text, url, engine="auto", ctx=None)` picks the engine from the markup when asked to. A page no engine
+claims goes to the universal extractor (`generic`, i.e. `crawlers.parsers.universal`); engine parsers are fast
+paths, cross-checked against it on a sample of pages (`crawlers.parsers.crosscheck`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from dataclasses import replace
 from importlib import import_module
 
 from crawlers.dates import numeric_date_order
+from crawlers.parsers import crosscheck
 from crawlers.parsers.base import PageResult, ParseContext, ParseError, ThreadLink
 
 ENGINES = ("vbulletin", "phpbb", "smf", "xenforo", "ipb", "mybb", "nodebb", "discourse", "telegram", "comments",
@@ -39,7 +42,11 @@ def parse_page(text: str, url: str, engine: str = "auto", ctx: ParseContext | No
     ctx = ctx or ParseContext()
     if engine in (None, "", "auto"):
         engine = detect_engine(text)
-    return _in_page_date_order(engine_module(engine).parse, text, url, ctx)
+    engine = ALIASES.get(engine, engine)
+    res = _in_page_date_order(engine_module(engine).parse, text, url, ctx)
+    if crosscheck.SAMPLER.wants(engine, res, ctx):
+        crosscheck.cross_check(engine, res, text, url, ctx)
+    return res
 
 
 def _in_page_date_order(parse, text: str, url: str, ctx: ParseContext) -> PageResult:
@@ -64,6 +71,8 @@ def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str
     res = _in_page_date_order(engine_module(engine).parse, text, url, ctx)
     if engine not in ("generic", "discourse") and not (res.items or res.thread_links or res.board_links):
         return "generic", engine_module("generic").parse(text, url, ctx)
+    if engine not in crosscheck._NOT_CHECKED and res.items:
+        crosscheck.cross_check(engine, res, text, url, ctx)
     return engine, res
 
 

@@ -271,7 +271,10 @@ def listing_hash(el: HtmlElement) -> str:
 def iso_date(raw: str | None, ctx: ParseContext) -> str | None:
     if not raw:
         return None
-    dt = parse_date(raw, ctx.tz, ctx.now, order=ctx.date_order)
+    try:
+        dt = parse_date(raw, ctx.tz, ctx.now, order=ctx.date_order)
+    except (ValueError, OverflowError, OSError):  # a page's impossible date ("0000-00-00T99:99"): no date
+        return None
     return dt.isoformat() if dt else None
 
 

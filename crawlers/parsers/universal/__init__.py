@@ -1,0 +1,184 @@
+"""The engine-free extractor for discussion pages: any page → its posts or comments as `PageResult` items.
+
+Sources of records, in the order they are trusted when they find as many posts as the markup does:
+schema.org microdata posts, JSON-LD posts, then the repeated records mined from the DOM (`records`), whose
+fields `fields` reads; a JSON state blob only when the markup shows no records (a client-side page). A page
+with none of these is one item, its main text (trafilatura), as the old generic reading did.
+
+`extract` also returns how the records were found and a confidence, for `brandmon sources probe` and for the
+engine parsers' cross-check (`crawlers.parsers.cross_check`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from crawlers.parsers import microdata
+from crawlers.parsers.base import (
+    PageResult, ParseContext, ParseError, first_text, html_tree, iso_date, make_item, strip_fragment,
+)
+from crawlers.parsers.universal import embedded, fields, pagination, records
+from crawlers.store_ids import post_id_for_url
+
+
+@dataclass
+class Extraction:
+    result: PageResult
+    method: str          # microdata | json-ld | dom | state | main-text | none
+    confidence: float    # 0..1
+
+
+def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
+    return extract(html, url, ctx).result
+
+
+def extract(html: str, url: str, ctx: ParseContext) -> Extraction:
+    page = strip_fragment(url)
+    res = PageResult(thread_url=page)
+    try:
+        root = html_tree(html)
+    except ParseError:
+        return Extraction(res, "none", 0.0)
+    res.next_url = pagination.next_page(root, url)
+    res.thread_title = _title(root)
+
+    dom = records.find_records(root)
+    n_dom = len(dom.members) if dom else 0
+    micro = microdata.post_scopes(root)
+    n_micro = sum(1 for el, _ in micro if microdata._type_of(el) not in ("Article", "NewsArticle", "BlogPosting"))
+    ld = embedded.json_ld_posts(root)
+    ld_posts = [p for p in ld if p["kind"] == "post"]
+
+    if n_micro and n_micro >= n_dom:
+        microdata.parse_posts(root, url, ctx, res)
+        _mark_articles(res, micro)
+        if microdata.only_comments(root):
+            _prepend_article(html, url, ctx, res)
+        return Extraction(res, "microdata", 0.9)
+    if len(ld_posts) >= 2 and len(ld_posts) >= n_dom:
+        _from_dicts(ld, url, ctx, res)
+        return Extraction(res, "json-ld", 0.85)
+    if dom is not None and dom.score > 0:
+        _from_dom(root, dom, url, ctx, res)
+        if res.items:
+            conf = min(1.0, 0.3 + 0.15 * dom.score)
+            if _are_comments(dom):
+                _prepend_article(html, url, ctx, res)
+            return Extraction(res, "dom", round(conf, 2))
+    state = embedded.state_posts(root)
+    if state:
+        _from_dicts(state, url, ctx, res)
+        return Extraction(res, "state", 0.6)
+    if ld_posts:
+        _from_dicts(ld, url, ctx, res)
+        return Extraction(res, "json-ld", 0.6)
+    _prepend_article(html, url, ctx, res, as_article=False)
+    return Extraction(res, "main-text" if res.items else "none", 0.2 if res.items else 0.0)
+
+
+def _title(root) -> str | None:
+    t = first_text(root, "h1")
+    if t and len(t) < 300:
+        return t
+    og = root.find(".//meta[@property='og:title']")
+    if og is not None and og.get("content"):
+        return og.get("content").strip()
+    t = first_text(root, "title")
+    return t[:300] if t else None
+
+
+def _mark_articles(res: PageResult, micro) -> None:
+    for it, (el, _) in zip(res.items, micro):
+        if microdata._type_of(el) in ("Article", "NewsArticle", "BlogPosting") and len(micro) > 1:
+            it.extra["item_type"] = "article"
+
+
+def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: PageResult) -> None:
+    members = dom.members
+    others_all = set(members)
+    own = []
+    for rec in members:
+        others = others_all - {rec}
+        own.append(list(fields.own_iter(rec, others)))
+    authors = fields.pick_consistent([fields.author_candidates(rec, els) for rec, els in zip(members, own)])
+    dates = fields.pick_consistent([fields.date_candidates(rec, els) for rec, els in zip(members, own)])
+    ids: dict = {}
+    page = strip_fragment(url)
+    for n, (rec, els, a, d) in enumerate(zip(members, own, authors, dates), 1):
+        others = others_all - {rec}
+        author_el = a[2] if a else None
+        date_el = d[2] if d else None
+        body = fields.body_of(rec, els, author_el, date_el, others)
+        text, quotes, sig = fields.clean_text(body, rec, others, author_el, date_el)
+        pid, link = fields.id_and_link(rec, els, url)
+        if not pid:
+            pid = f"{post_id_for_url(page)}-{n}"
+            link = f"{page}#{n}"
+        ids[rec] = pid
+        parent = next((ids.get(x) for x in rec.iterancestors() if x in ids), None)
+        date_raw = d[3] if d else None
+        extra = {"extractor": "universal"}
+        if dom.depth.get(rec):
+            extra["depth"] = dom.depth[rec]
+        res.items.append(make_item(
+            ctx, post_id=str(pid), url=link, text=text, quoted=quotes, signature=sig, thread_url=res.thread_url,
+            thread_title=res.thread_title, author=a[3] if a else None,
+            author_url=fields.absolute(url, a[4]) if a and a[4] else None,
+            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, reply_to=parent, page_url=url, extra=extra,
+        ))
+
+
+def _are_comments(dom: records.RecordSet) -> bool:
+    """Records named comments sit under something else (an article, a video) that is not one of them."""
+    key = dom.key.lower()
+    return "comment" in key or "коммент" in key or "cmt" in key
+
+
+def _from_dicts(posts: list[dict], url: str, ctx: ParseContext, res: PageResult) -> None:
+    page = strip_fragment(url)
+    stack: list[tuple[int, str]] = []
+    for n, p in enumerate(posts, 1):
+        pid = p.get("id") or (post_id_for_url(p["url"]) if p.get("url") else f"{post_id_for_url(page)}-{n}")
+        depth = p.get("depth") or 0
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        parent = stack[-1][1] if stack and depth else None
+        stack.append((depth, pid))
+        extra = {"extractor": "universal"}
+        if p["kind"] == "article":
+            extra["item_type"] = "article"
+        if depth:
+            extra["depth"] = depth
+        date = p.get("date")
+        res.items.append(make_item(
+            ctx, post_id=str(pid), url=p.get("url") or f"{page}#{pid}", text=p.get("text") or "",
+            thread_url=res.thread_url, thread_title=res.thread_title, author=p.get("author"),
+            posted_at=iso_date(str(date), ctx) if date else None, posted_at_raw=str(date) if date else None,
+            reply_to=parent if p["kind"] == "post" else None, page_url=url, extra=extra,
+        ))
+
+
+def _prepend_article(html: str, url: str, ctx: ParseContext, res: PageResult, as_article: bool = True) -> None:
+    """The page's main text (trafilatura) as the first item: the article the comments are under."""
+    import trafilatura
+
+    try:
+        raw = trafilatura.extract(html, url=url, output_format="json", with_metadata=True, include_comments=False,
+                                  favor_precision=True)
+    except Exception:  # noqa: BLE001 - a third-party extractor on hostile input; the records stand without it
+        raw = None
+    if not raw:
+        return
+    meta = json.loads(raw)
+    text = (meta.get("text") or "").strip()
+    if not text:
+        return
+    page = strip_fragment(url)
+    res.thread_title = res.thread_title or meta.get("title")
+    res.items.insert(0, make_item(
+        ctx, post_id=post_id_for_url(page), url=page, text=text, thread_url=res.thread_url,
+        thread_title=meta.get("title") or res.thread_title, author=meta.get("author"),
+        posted_at=iso_date(meta.get("date"), ctx), posted_at_raw=meta.get("date"), page_url=url,
+        language=meta.get("language") or ctx.language, extra={"item_type": "article"} if as_article else {},
+    ))

@@ -1,0 +1,106 @@
+"""Signs that a piece of markup is a date, an author or page chrome, shared by record mining and field reading.
+
+Every rule here is about the shape of the web in general (a profile link's URL, a date's wording, a class name
+saying "author" or "quote"), never about one site.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crawlers.dates import MONTHS, UNIT_OF
+
+_MONTH = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
+_UNIT = "|".join(sorted((re.escape(u) for u in UNIT_OF if len(u) > 1), key=len, reverse=True))
+
+# a date as a post header shows it; a bare time or a bare number is not enough
+DATE_RX = re.compile(
+    r"(?<!\d)\d{4}-\d{1,2}-\d{1,2}(?!\d)"
+    r"|(?<![\d.])\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})(?![\d.])"
+    r"|(?<![\w])\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTH + r")\.?,?\s+(?:\d{4}|(?:в\s+|at\s+)?\d{1,2}:\d{2})"
+    r"|(?<![\w])(?:" + _MONTH + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:\d{4}|(?:at\s+)?\d{1,2}:\d{2})"
+    r"|(?<![\w])(?:today|yesterday|сегодня|вчера)(?![\w])"
+    r"|(?<![\w])(?:\d+|an?|one|few|одну|один|несколько)\s+(?:" + _UNIT + r")\.?\s+(?:ago|назад)(?![\w])"
+    r"|(?<![\w])(?:just now|только что)(?![\w])",
+    re.I,
+)
+
+# labels that turn a date into something other than the post's own date (a profile's join date, an edit note)
+NOT_POST_DATE = re.compile(
+    r"join|regist|member since|since:|зарегистр|регистрац|с нами|last (?:seen|visit|active|edited)|edited|"
+    r"изменен|отредакт|редактир|был[ао]? в сети|birthday|день рождения|последн",
+    re.I,
+)
+
+# a link to a user's page: a path segment or query key naming users, or an @handle
+PROFILE_HREF = re.compile(
+    r"(?:^|/)(?:users?|members?|profiles?|authors?|people|u|usr|accounts?|user-?profile|userinfo)/[^/?#]+"
+    r"|[?&;](?:u|uid|user|userid|user_id|username|showuser|member|memberid|mid|who)=[^&#]+"
+    r"|(?:member|profile|memberlist|userinfo|showprofile|viewprofile|user)\.(?:php|aspx?|cgi|pl|html?)"
+    r"|mode=viewprofile|action=profile|showuser=|/@[\w.-]+/?$|/~[\w.-]+/?$|/id\d+/?$",
+    re.I,
+)
+
+AUTHOR_HINT = re.compile(r"author|user-?name|user_name|nick|poster|creator|byline|commenter|\blogin\b|"
+                         r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername", re.I)
+DATE_HINT = re.compile(r"date|time|posted|published|created|stamp|ago|когда", re.I)
+QUOTE_HINT = re.compile(r"quote|citat|цитат|^cite$|bbcode_?q|blockquote", re.I)
+SIGNATURE_HINT = re.compile(r"signature|^sig$|^sig[-_]|подпис", re.I)
+CHROME_HINT = re.compile(r"button|btn|toolbar|actions?$|controls?$|reply-?link|share|^like|likes-?bar|vote|"
+                         r"report|menu|footer|social|rating|reactions?|karma|reputation|avatar|badge|rank|"
+                         r"^meta$|^hidden$|sr-only|visually-?hidden|tooltip|popup|modal|dropdown", re.I)
+RECORD_HINT = re.compile(r"post|comment|message|msg|reply|repl|answer|entry|note|review|cmt|thing|коммент", re.I)
+# a record's own wrapper kinds that are never one post: page furniture
+NOT_RECORD_TAGS = {"html", "head", "body", "form", "select", "option", "script", "style", "nav", "header",
+                   "footer", "button", "a", "img", "br", "hr", "input", "label", "svg", "path", "time", "abbr",
+                   "b", "i", "strong", "em", "span", "font", "small", "sup", "sub", "u", "s", "code", "pre",
+                   "h1", "h2", "h3", "h4", "h5", "h6", "cite", "blockquote", "q", "iframe", "noscript", "thead"}
+DATE_ATTRS = ("datetime", "data-time", "data-timestamp", "data-datetime", "data-date", "data-utime",
+              "data-created", "data-published", "content")
+
+
+def classes(el) -> list[str]:
+    """Class words that describe what an element is: "js-*" words only hook up scripts ("js-selectToQuote")."""
+    return [c for c in (el.get("class") or "").split() if not c.startswith("js")]
+
+
+def marked(el, rx: re.Pattern) -> bool:
+    """Whether one of the element's class words (or its itemprop) matches `rx`."""
+    c = el.get("class")
+    if c and any(rx.search(t) for t in c.split() if not t.startswith("js")):
+        return True
+    p = el.get("itemprop")
+    return bool(p and rx.search(p))
+
+
+def hint_of(el) -> str:
+    """The words an element's markup uses about itself: classes, id, itemprop, role, data-role."""
+    return " ".join(filter(None, (el.get("class"), el.get("id"), el.get("itemprop"), el.get("role"),
+                                  el.get("data-role"))))
+
+
+def any_token(el, rx: re.Pattern) -> bool:
+    return any(rx.search(t) for t in classes(el)) or bool(
+        el.get("itemprop") and rx.search(el.get("itemprop"))) or bool(el.get("id") and rx.search(el.get("id")))
+
+
+def is_profile_href(href: str | None) -> bool:
+    return bool(href) and not href.startswith(("javascript:", "mailto:")) and bool(PROFILE_HREF.search(href))
+
+
+def looks_like_date(s: str | None) -> bool:
+    return bool(s) and len(s) < 120 and bool(DATE_RX.search(s))
+
+
+def date_attr(el) -> str | None:
+    """A date an element carries in an attribute (<time datetime>, data-timestamp, title="12.03.2021 14:00")."""
+    for a in DATE_ATTRS:
+        v = el.get(a)
+        if v and (a != "content" or el.get("itemprop", "").startswith("date")):
+            v = v.strip()
+            if re.fullmatch(r"\d{10}(?:\d{3})?", v) or looks_like_date(v) or re.match(r"\d{4}-\d{2}-\d{2}", v):
+                return v
+    t = el.get("title")
+    if t and looks_like_date(t):
+        return t.strip()
+    return None

@@ -1,0 +1,303 @@
+"""Read author, date, own text, id and permalink out of records found by `records`.
+
+Within one record there are often several author-like links (the poster, a quoted user, a "last edited by")
+and several dates (the post's, the poster's join date, an edit time). Each record proposes candidates with a
+local score; the markup shape (tag and classes of the candidate and its parent) that scores best summed over
+all records wins, so every record is read the same way, as a template would have written it.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from urllib.parse import urldefrag
+
+from crawlers.parsers.base import absolute, text_of
+from crawlers.parsers.universal.evidence import (
+    AUTHOR_HINT, CHROME_HINT, DATE_HINT, DATE_RX, NOT_POST_DATE, QUOTE_HINT, SIGNATURE_HINT, date_attr,
+    is_profile_href, marked,
+)
+
+_UI_WORDS = re.compile(
+    r"^(?:reply|quote|report|profile|pm|message|send|share|like|thanks?|edit|delete|link|permalink|top|"
+    r"ответить|цитата|цитировать|профиль|лс|жалоба|поделиться|ссылка|наверх|редактировать|удалить|"
+    r"#?\d+|[^\w]*)$",
+    re.I,
+)
+_DROP_TAGS = {"script", "style", "noscript", "template", "button", "form", "select", "textarea", "input", "svg"}
+
+
+@dataclass
+class Fields:
+    author: str | None
+    author_url: str | None
+    date_raw: str | None
+    text: str
+    quotes: list
+    signature: str | None
+    post_id: str | None
+    permalink: str | None
+
+
+def own_iter(rec, others: set):
+    """The record's elements, not descending into other records nested in it."""
+    stack = [rec]
+    while stack:
+        el = stack.pop()
+        yield el
+        kids = [c for c in el if isinstance(c.tag, str) and c not in others]
+        stack.extend(reversed(kids))
+
+
+def _shape(el) -> str:
+    p = el.getparent()
+    ptag = f"{p.tag}.{(p.get('class') or '').split()[:1]}" if p is not None else ""
+    return f"{ptag}>{el.tag}.{' '.join(sorted(re.sub(r'[0-9]+', '', c) for c in (el.get('class') or '').split()))}"
+
+
+def _in_marked(el, rec, rx: re.Pattern) -> bool:
+    """Whether `el` (or an ancestor up to the record) is marked by `rx` (a quote, a signature)."""
+    node = el
+    while node is not None and node is not rec:
+        if node.tag == "blockquote" and rx is QUOTE_HINT:
+            return True
+        if marked(node, rx):
+            return True
+        node = node.getparent()
+    return False
+
+
+def _near_hint(el, rec, rx: re.Pattern, levels: int = 3, max_text: int | None = None) -> bool:
+    """Whether `el` or one of its `levels - 1` nearest ancestors inside the record is marked by `rx`; with
+    `max_text`, only an ancestor holding little more than `el` itself counts (a name's wrapper, not a panel)."""
+    node = el
+    for _ in range(levels):
+        if node is None:
+            return False
+        if (marked(node, rx) or (node.get("id") and rx.search(node.get("id")))) and (
+                max_text is None or node is el or len(text_of(node)) <= max_text):
+            return True
+        if node is rec:
+            return False
+        node = node.getparent()
+    return False
+
+
+def _first_line(s: str) -> str:
+    for ln in s.split("\n"):
+        ln = ln.strip()
+        if ln:
+            return ln
+    return ""
+
+
+def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str | None]]:
+    """(score, shape, element, name, profile URL) of each author-like element in the record."""
+    out = []
+    for i, el in enumerate(els):
+        tag = el.tag
+        prop = el.get("itemprop") or ""
+        score = 0.0
+        if prop in ("author", "creator"):
+            name_el = next((d for d in el.iter() if isinstance(d.tag, str) and d.get("itemprop") == "name"), None)
+            name = (name_el.get("content") if name_el is not None else None) or el.get("content") \
+                or _first_line(text_of(name_el if name_el is not None else el))
+            link = el if tag == "a" else next((d for d in el.iter("a") if d.get("href")), None)
+            score = 12.0
+            href = link.get("href") if link is not None else None
+        else:
+            href = el.get("href") if tag == "a" else None
+            profile = tag == "a" and is_profile_href(href)
+            name = _first_line(text_of(el))
+            hinted = _near_hint(el, rec, AUTHOR_HINT, 3, 2 * len(name) + 12)
+            if not (profile or hinted):
+                continue
+            score = (4.0 if profile else 0) + (5.0 if hinted else 0)
+            if not profile and tag != "a":
+                link = next((d for d in el.iter("a") if is_profile_href(d.get("href"))), None)
+                href = link.get("href") if link is not None else None
+        name = (name or "").strip().strip(":").strip()
+        if name[:1] in "[(" or not name or len(name) > 50 or len(name.split()) > 5 or _UI_WORDS.match(name) or DATE_RX.search(name):
+            continue
+        if _in_marked(el, rec, QUOTE_HINT) or _in_marked(el, rec, SIGNATURE_HINT):
+            continue
+        score -= 0.05 * min(i, 60) / 6
+        out.append((score, _shape(el), el, name, href))
+    return out
+
+
+def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
+    """(score, shape, element, raw date) of each date-like element in the record."""
+    out = []
+    for i, el in enumerate(els):
+        raw = None
+        score = 0.0
+        v = date_attr(el)
+        if el.tag == "time" or v:
+            raw = v or text_of(el)
+            score = 10.0 if el.tag == "time" else 8.0
+        else:
+            t = el.text
+            if t and DATE_RX.search(t):
+                raw = " ".join(t.split())
+                score = 5.0
+            else:
+                continue
+        if not raw:
+            continue
+        if _in_marked(el, rec, QUOTE_HINT) or _in_marked(el, rec, SIGNATURE_HINT):
+            continue
+        label = " ".join((el.getparent().text or "").split()) if el.getparent() is not None else ""
+        if NOT_POST_DATE.search(raw[:40]) or NOT_POST_DATE.search(label[-40:]) or _near_hint(el, rec, NOT_POST_DATE, 2):
+            continue
+        if _near_hint(el, rec, DATE_HINT, 3):
+            score += 3.0
+        score -= 0.05 * min(i, 60) / 6
+        if len(raw) > 100:
+            m = DATE_RX.search(raw)
+            raw = raw[max(0, m.start() - 10):m.end() + 12] if m else raw[:100]
+        out.append((score, _shape(el), el, raw))
+    return out
+
+
+def pick_consistent(per_record: list[list[tuple]]) -> list[tuple | None]:
+    """For each record, its candidate of the shape that scores best over all records (its own best if it has
+    none of that shape)."""
+    totals: dict[str, float] = {}
+    for cands in per_record:
+        seen: dict[str, float] = {}
+        for c in cands:
+            seen[c[1]] = max(seen.get(c[1], -1e9), c[0])
+        for shape, s in seen.items():
+            totals[shape] = totals.get(shape, 0.0) + s
+    out = []
+    for cands in per_record:
+        if not cands:
+            out.append(None)
+            continue
+        best_shape = max((c[1] for c in cands), key=lambda sh: totals[sh])
+        same = [c for c in cands if c[1] == best_shape]
+        out.append(max(same, key=lambda c: c[0]) if same else max(cands, key=lambda c: c[0]))
+    return out
+
+
+def _contains(a, b) -> bool:
+    return b is not None and (a is b or any(x is a for x in b.iterancestors()))
+
+
+def body_of(rec, els: list, author_el, date_el, others: set):
+    """The element holding the post's words: the most non-link text in one element that holds neither the
+    author nor the date (those sit in the header beside the body); the record itself when nothing else has text."""
+    best, best_len = None, 0
+    lens: dict = {}
+    for el in reversed(els):
+        if el.tag in _DROP_TAGS:
+            lens[el] = 0
+            continue
+        n = len((el.text or "").strip()) if el.tag != "a" else 0
+        for ch in el:
+            if ch in others or not isinstance(ch.tag, str):
+                if ch.tail:
+                    n += len(ch.tail.strip())
+                continue
+            n += lens.get(ch, 0) + (len(ch.tail.strip()) if ch.tail else 0)
+        lens[el] = n
+    for el in els:
+        if el is rec or el.tag in _DROP_TAGS:
+            continue
+        if _contains(el, author_el) or _contains(el, date_el):
+            continue
+        n = lens.get(el, 0)
+        if n > best_len and not _in_marked(el, rec, QUOTE_HINT) and not _in_marked(el, rec, SIGNATURE_HINT):
+            best, best_len = el, n
+    rec_len = lens.get(rec, 0)
+    if best is None or best_len < 0.25 * rec_len and rec_len - best_len > 200:
+        return rec
+    return best
+
+
+def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, str | None]:
+    """(own text, quotes, signature) of a body: quotes, signatures, buttons and nested records taken out."""
+    marks = {id(x) for x in others}
+    # mark the nodes to drop on the original, then drop them in a copy (copies keep the order of iteration)
+    drop_idx, quote_idx, sig_idx = set(), set(), set()
+    all_nodes = list(body.iter())
+    for i, el in enumerate(all_nodes):
+        if not isinstance(el.tag, str):
+            continue
+        if el is not body and (id(el) in marks or el is author_el or el is date_el):
+            drop_idx.add(i)
+            continue
+        if el is body:
+            continue
+        if el.tag == "blockquote" or marked(el, QUOTE_HINT):
+            quote_idx.add(i)
+        elif marked(el, SIGNATURE_HINT):
+            sig_idx.add(i)
+        elif el.tag in _DROP_TAGS or (marked(el, CHROME_HINT) and len(text_of(el)) < 80):
+            drop_idx.add(i)
+    b = copy.deepcopy(body)
+    b.tail = None
+    nodes = list(b.iter())
+    pos = {id(n): i for i, n in enumerate(all_nodes)}
+
+    def ancestors(i):
+        node = all_nodes[i].getparent()
+        while node is not None and id(node) in pos:
+            yield pos[id(node)]
+            node = node.getparent()
+
+    quotes, sigs = [], []
+    for i in sorted(quote_idx):
+        if not any(a in quote_idx or a in drop_idx for a in ancestors(i)):
+            quotes.append({"author": None, "post_id": None, "text": text_of(nodes[i]).strip()})
+    for i in sorted(sig_idx):
+        if not any(a in sig_idx for a in ancestors(i)):
+            sigs.append(text_of(nodes[i]))
+    for i in sorted(drop_idx | quote_idx | sig_idx, reverse=True):
+        n = nodes[i]
+        if n.getparent() is not None:
+            n.drop_tree()
+    return text_of(b), [q for q in quotes if q["text"]], "\n".join(s for s in sigs if s) or None
+
+
+_ID_ATTRS = ("data-post-id", "data-comment-id", "data-postid", "data-pid", "data-cid", "data-id", "data-post",
+             "data-comment")
+_ANCHOR = re.compile(r"#([A-Za-z_-]*\d+[\w-]*)$")
+
+
+def id_and_link(rec, els: list, page_url: str) -> tuple[str | None, str | None]:
+    """(post id, permalink) from the record's id, a data-* id, an anchor, or a link to the post itself."""
+    pid = None
+    for a in _ID_ATTRS:
+        if rec.get(a):
+            pid = rec.get(a).strip()
+            break
+    rid = rec.get("id") or ""
+    if not pid and re.search(r"\d", rid):
+        pid = rid
+    if not pid:
+        for el in els[:12]:
+            nm = el.get("name") or (el.get("id") if el.tag == "a" else None)
+            if nm and re.search(r"\d", nm):
+                pid = nm
+                break
+    page = urldefrag(page_url)[0]
+    link = None
+    for el in els:
+        if el.tag != "a":
+            continue
+        href = el.get("href") or ""
+        m = _ANCHOR.search(href)
+        if not m:
+            continue
+        if pid and (m.group(1) == pid or re.sub(r"\D", "", m.group(1)) == re.sub(r"\D", "", pid)):
+            link = absolute(page_url, href)
+            break
+        if not pid and re.search(r"post|comment|msg|reply|^p\d|^c\d|^\d", m.group(1), re.I):
+            pid, link = m.group(1), absolute(page_url, href)
+            break
+    if pid and not link:
+        link = f"{page}#{pid}"
+    return pid, link

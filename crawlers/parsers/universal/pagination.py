@@ -1,0 +1,69 @@
+"""The next page of a thread or comment list, from markup alone.
+
+In order: a `rel=next` link; a link whose text or label says "next" (in English or Russian, or an arrow); the
+page-number link one after the current page (the current page number shown as plain text, or marked
+current/active, inside a run of page-number links).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urldefrag
+
+from crawlers.parsers.base import absolute, text_of
+
+_NEXT_WORD = re.compile(r"^\s*(?:next(?:\s+page)?|newer|older comments|след(?:ующая|\.)?(?:\s+страница)?|"
+                        r"далее|вперёд|вперед|дальше|›|»|>|>>|→|next\s*[›»>→]|след\.?\s*[›»>→])\s*$", re.I)
+_NEXT_HINT = re.compile(r"(?:^|[-_\s])next(?:$|[-_\s])|pagination-?next|page-?next|nav-?next|след", re.I)
+_CURRENT = re.compile(r"current|active|selected|this-?page|curr", re.I)
+
+
+def _page_link(base: str, href: str | None) -> str | None:
+    if not href or href.startswith(("javascript:", "mailto:")) or href.strip() == "#":
+        return None
+    u = absolute(base, href)
+    if u is None or urldefrag(u)[0] == urldefrag(base)[0]:
+        return None
+    return u
+
+
+def next_page(root, url: str) -> str | None:
+    for el in root.iter("link", "a"):
+        if "next" in (el.get("rel") or "").lower().split():
+            u = _page_link(url, el.get("href"))
+            if u:
+                return u
+    for a in root.iter("a"):
+        label = " ".join(filter(None, (a.get("title"), a.get("aria-label"))))
+        t = text_of(a)
+        if (t and len(t) < 30 and _NEXT_WORD.match(t)) or (label and _NEXT_WORD.match(label)) or \
+                _NEXT_HINT.search(a.get("class") or "") or _NEXT_HINT.search(a.get("id") or ""):
+            u = _page_link(url, a.get("href"))
+            if u:
+                return u
+    return _after_current(root, url)
+
+
+def _after_current(root, url: str) -> str | None:
+    """The link numbered one more than the current page, where the current page number is not a link."""
+    for el in root.iter("strong", "b", "span", "em", "li", "a"):
+        t = (el.text or "").strip() if el.tag != "li" else text_of(el).strip()
+        if not t.isdigit() or len(t) > 5:
+            continue
+        marked = el.tag != "a" and el.tag != "li" or bool(_CURRENT.search(el.get("class") or "")) or \
+            el.get("aria-current") is not None
+        if el.tag == "a" and not (el.get("aria-current") or _CURRENT.search(el.get("class") or "")):
+            continue
+        if not marked:
+            continue
+        want = str(int(t) + 1)
+        parent = el.getparent()
+        for scope in (parent, parent.getparent() if parent is not None else None):
+            if scope is None:
+                continue
+            links = [a for a in scope.iter("a") if (a.text or "").strip() == want or text_of(a).strip() == want]
+            if links:
+                u = _page_link(url, links[0].get("href"))
+                if u:
+                    return u
+    return None

@@ -1,0 +1,211 @@
+"""Find the repeated post/comment records of a page by structure alone (in the spirit of MDR/DEPTA).
+
+Each element gets, in one bottom-up pass, its visible text length, the part of it inside links, and how many
+date and author signs it holds. Candidate record sets are elements sharing a class word or an id stem (post12,
+post13 → "post#") anywhere in the page, so nested comment trees form one set, and same-tag siblings with no
+class under one parent. Each member is measured on its *own* content (nested members of the same set taken
+out), and a set scores high when many members each carry an author and a date sign, their text is not mostly
+links, and together they cover much of the page's text. The best set's members are the records; a member's
+depth is how many other members enclose it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from crawlers.parsers.universal.evidence import (
+    AUTHOR_HINT, CHROME_HINT, DATE_HINT, NOT_RECORD_TAGS, QUOTE_HINT, RECORD_HINT, SIGNATURE_HINT,
+    date_attr, is_profile_href, looks_like_date, marked,
+)
+
+_SKIP = {"script", "style", "noscript", "template", "svg", "head", "select", "option", "textarea"}
+_STATE_TOKEN = re.compile(r"^(?:odd|even|alt#?|first|last|online|offline|new|unread|read|active|selected|current|"
+                          r"highlight\w*|clearfix|clear|row#?|col|hidden|visible|js-?\w*|is-?\w+|has-?\w+|"
+                          r"[a-z]{0,2}#?|bg#?|windowbg#?|\w*#\w*#\w*)$")
+_DIGITS = re.compile(r"\d+")
+
+
+@dataclass
+class Agg:
+    """Sums over an element's subtree (its tail excluded)."""
+
+    text: int = 0     # visible characters
+    link: int = 0     # of which inside <a>
+    dates: int = 0    # date signs
+    authors: int = 0  # author signs
+    quotes: int = 0   # text inside quote blocks
+
+
+@dataclass
+class RecordSet:
+    key: str
+    members: list = field(default_factory=list)
+    score: float = 0.0
+    depth: dict = field(default_factory=dict)
+
+
+def _strlen(s: str | None) -> int:
+    return len(s.strip()) if s else 0
+
+
+def aggregates(root) -> tuple[list, dict]:
+    """(elements of the body in document order, element → Agg) in one pass from the leaves up."""
+    body = root.find("body")
+    top = body if body is not None else root
+    els = [el for el in top.iter() if isinstance(el.tag, str)]
+    agg: dict = {}
+    for el in reversed(els):
+        a = Agg()
+        tag = el.tag
+        if tag in _SKIP:
+            agg[el] = a
+            continue
+        a.text = _strlen(el.text)
+        text = el.text
+        if text and looks_like_date(text):
+            a.dates += 1
+        for ch in el:
+            tail = ch.tail
+            if tail:
+                n = _strlen(tail)
+                a.text += n
+                if n and looks_like_date(tail):
+                    a.dates += 1
+            c = agg.get(ch)
+            if c is None:
+                continue
+            a.text += c.text
+            a.link += c.link
+            a.dates += c.dates
+            a.authors += c.authors
+            a.quotes += c.quotes
+        if tag == "a":
+            a.link = a.text
+            if is_profile_href(el.get("href")):
+                a.authors += 1
+        if el.get("class") or el.get("itemprop"):
+            if not a.authors and 0 < a.text <= 60 and marked(el, AUTHOR_HINT):
+                a.authors += 1
+            if marked(el, QUOTE_HINT):
+                a.quotes = a.text
+        if tag == "blockquote":
+            a.quotes = a.text
+        if not a.dates and (tag == "time" or date_attr(el)):
+            a.dates += 1
+        agg[el] = a
+    return els, agg
+
+
+def _keys(el) -> list[str]:
+    """Set keys this element joins: one per class word (state words dropped, digits folded) and its id stem."""
+    out = []
+    tag = el.tag
+    for c in (el.get("class") or "").split():
+        c = _DIGITS.sub("#", c.lower())
+        if not _STATE_TOKEN.match(c):
+            out.append(f"{tag}.{c}")
+    i = el.get("id")
+    if i and _DIGITS.search(i):
+        out.append(f"{tag}#{_DIGITS.sub('#', i.lower())}")
+    for a in ("data-post-id", "data-comment-id", "data-postid", "data-id", "data-cid", "data-pid"):
+        if el.get(a):
+            out.append(f"{tag}[{a}]")
+    return out
+
+
+def candidate_sets(els) -> dict[str, list]:
+    sets: dict[str, list] = {}
+    for el in els:
+        if el.tag in NOT_RECORD_TAGS:
+            continue
+        for k in _keys(el):
+            sets.setdefault(k, []).append(el)
+        # same-tag siblings with no class: old table layouts (each post one <table>), plain <li> comment lists
+        if not el.get("class"):
+            parent = el.getparent()
+            if parent is not None:
+                sets.setdefault(f"{id(parent)}>{el.tag}", []).append(el)
+    return sets
+
+
+def _own(members: list, agg: dict) -> tuple[list[Agg], dict]:
+    """Each member's Agg minus that of the members nested in it (outermost ones), and each member's depth."""
+    mset = set(members)
+    depth = {}
+    nested: dict = {m: [] for m in members}
+    for m in members:
+        d = 0
+        inner = True
+        for anc in m.iterancestors():
+            if anc in mset:
+                if inner:
+                    nested[anc].append(m)
+                    inner = False
+                d += 1
+        depth[m] = d
+    out = []
+    for m in members:
+        a = agg[m]
+        o = Agg(a.text, a.link, a.dates, a.authors, a.quotes)
+        for n in nested[m]:
+            b = agg[n]
+            o.text -= b.text
+            o.link -= b.link
+            o.dates -= b.dates
+            o.authors -= b.authors
+            o.quotes -= b.quotes
+        out.append(o)
+    return out, depth
+
+
+def score_set(key: str, members: list, agg: dict, page_text: int) -> tuple[float, list, dict]:
+    """(score, members kept, depth) for one candidate set; 0 when it does not look like posts."""
+    own, depth = _own(members, agg)
+    kept = [(m, o) for m, o in zip(members, own) if o.text > 0 and (o.dates or o.authors)]
+    n = len(kept)
+    if not n:
+        return 0.0, [], depth
+    if n >= 3 and sum(1 for _, o in kept if o.dates) >= 0.8 * n:
+        # the template dates every post: an undated short member is a header row or a stray box, not a post
+        kept = [(m, o) for m, o in kept if o.dates or o.text - o.link >= 40]
+        n = len(kept)
+    text = sum(o.text for _, o in kept)
+    link = sum(o.link for _, o in kept)
+    quotes = sum(o.quotes for _, o in kept)
+    fd = sum(1 for _, o in kept if o.dates) / n
+    fa = sum(1 for _, o in kept if o.authors) / n
+    ld = link / max(text, 1)
+    if ld > 0.65 or text - link - quotes < 3 * n:
+        return 0.0, [], depth
+    cov = text / max(page_text, 1)
+    # a member holding many dates or author links is several records (a whole thread list), not one
+    crowd = sorted(o.dates + o.authors for _, o in kept)[n // 2]
+    crowd_pen = 1.0 if crowd <= 8 else 8.0 / crowd
+    hinted = bool(RECORD_HINT.search(key.split(".", 1)[-1].split("#", 1)[-1].split("[", 1)[-1]))
+    bonus = 1.4 if hinted else 1.0
+    if ">" in key:
+        bonus *= 0.6  # plain same-tag siblings: weaker evidence than a shared class or id stem
+    if any(CHROME_HINT.search(p) or QUOTE_HINT.search(p) or SIGNATURE_HINT.search(p) or AUTHOR_HINT.search(p)
+           or DATE_HINT.search(p) for p in re.split(r"[.#>\[]", key)[1:] if p):
+        bonus *= 0.3
+    if n == 1 and not hinted:
+        return 0.0, [], depth
+    score = (n ** 0.5) * (0.3 + fd) * (0.3 + fa) * (1 - ld) * (0.2 + min(cov, 1.0)) * crowd_pen * bonus
+    return score, [m for m, _ in kept], depth
+
+
+def find_records(root) -> RecordSet | None:
+    """The page's best record set, or None when nothing repeats like posts do."""
+    els, agg = aggregates(root)
+    if not els:
+        return None
+    page_text = agg[els[0]].text
+    best: RecordSet | None = None
+    for key, members in candidate_sets(els).items():
+        if best is not None and len(members) == 1 and best.score > 1.5:
+            continue
+        s, kept, depth = score_set(key, members, agg, page_text)
+        if s > 0 and (best is None or s > best.score):
+            best = RecordSet(key, kept, s, {m: depth[m] for m in kept})
+    return best
