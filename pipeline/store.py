@@ -75,7 +75,7 @@ class Store:
 
     # ----------------------------------------------------------------------------------- connections
 
-    def _connect(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _connect(self, read_only: bool, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: database file does not exist; run `brandmon db upgrade` first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +84,7 @@ class Store:
         while True:
             try:
                 with _OPEN_CLOSE:
-                    return duckdb.connect(str(self.path), read_only=read_only)
+                    return duckdb.connect(str(self.path), read_only=read_only, config=config or {})
             except (duckdb.IOException, duckdb.ConnectionException) as e:
                 if not _is_lock_error(e):
                     raise StoreError(f"{self.path}: cannot open database: {e}") from e
@@ -120,9 +120,9 @@ class Store:
                 con.close()
 
     @contextmanager
-    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection, retried while a writer holds the file."""
-        con = self._connect(read_only=True)
+    def read(self, config: dict[str, Any] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, retried while a writer holds the file; `config`: DuckDB settings it opens with."""
+        con = self._connect(read_only=True, config=config)
         try:
             yield con
         finally:

@@ -65,18 +65,20 @@ def register(app: typer.Typer) -> None:
     @app.command("sql")
     def sql(
         ctx: typer.Context,
-        query: str = typer.Argument(..., help="A SQL query, run on a read-only connection."),
+        query: str = typer.Argument(..., help="A read: SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN."),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
         limit: int = typer.Option(1000, help="Rows to print at most (0 = all)."),
     ) -> None:
-        """Run a read-only SQL query on the database file."""
+        """Run read-only SQL on the database file (reads only: no files, extensions, ATTACH or SET)."""
         import duckdb
+
+        from pipeline.sql_sandbox import SqlRefused, run_read_query
 
         if fmt not in ("table", "csv", "json"):
             fail(f"unknown format {fmt!r}; use table, csv or json", 2)
         try:
-            df = Store.from_settings(settings_of(ctx)).query(query)
-        except (duckdb.Error,) as e:
+            df = run_read_query(Store.from_settings(settings_of(ctx)), query)
+        except (SqlRefused, duckdb.Error) as e:
             fail(str(e).splitlines()[0], 2)
         if limit:
             df = df.head(limit)
