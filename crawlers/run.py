@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from pipeline.config import Settings, SourceConfig, load_sources
+from pipeline.config import Settings, SourceConfig, dump_without_secrets, load_sources
 from pipeline.logs import log_context
 from pipeline.store import Store, utcnow
 
@@ -123,7 +123,7 @@ def _prepare(settings: Settings, store: Store, sources: list[SourceConfig], sinc
     for j in jobs:
         source, run_dir = j["source"], j["run_dir"]
         job = {
-            "settings": settings.model_dump(mode="json"), "source": source.model_dump(mode="json"),
+            "settings": dump_without_secrets(settings), "source": source.model_dump(mode="json"),
             "run_id": j["run_id"], "run_dir": str(run_dir), "jobdir": str(j["jobdir"] / "scrapy"),
             "state": states[source.name], "since": j["since"], "now": now.isoformat() if now else None,
         }

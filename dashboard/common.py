@@ -202,7 +202,7 @@ def check_access() -> bool:
 
 def check_password() -> bool:
     """When Settings.dashboard.password is set, nothing renders until it is entered (constant-time compare)."""
-    pw = settings().dashboard.password
+    pw = settings().dashboard.password.get_secret_value()
     if not pw or st.session_state.get("_bm_auth"):
         return True
     st.title("brandmon")

@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.config import Settings
+from pipeline.config import Settings, dump_without_secrets
 
 log = logging.getLogger("flows")
 
@@ -50,7 +50,8 @@ def prefect_env(settings: Settings) -> None:
 def build_deployments(settings: Settings, sources: list[str] | None = None, brands: list[str] | None = None) -> list:
     from flows.monitor import alerts_flow, monitor_flow, rescore_flow, themes_flow
 
-    params = {"settings": settings.model_dump(mode="json")}
+    # Prefect keeps parameters in its database and serves them without a login: never the secrets
+    params = {"settings": dump_without_secrets(settings)}
     sch = settings.schedule
     return [
         monitor_flow.to_deployment(

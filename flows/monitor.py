@@ -5,6 +5,8 @@ Tasks add what Prefect is good at: retries with exponential backoff and jitter o
 counts logged. The chain itself is `flows.stages.monitor_body`, the same code `brandmon run --no-prefect` runs.
 
 Flow parameters are JSON (the settings as a dict, names of sources/brands/stages) so deployments can carry them.
+Prefect stores parameters in its database and serves them from its API and UI, so the settings travel without their
+secrets (`pipeline.config.dump_without_secrets`); the flow reads those from the environment when it rebuilds them.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ def prefect_submitter(settings: Settings):
 
 
 def settings_from(params: dict | None) -> Settings:
-    """Settings from a flow parameter (a dump of Settings), else from env/TOML like the CLI."""
+    """Settings from a flow parameter (a dump of Settings without secrets, which come from the BRANDMON_* environment),
+    else from env/TOML like the CLI."""
     s = Settings(**params) if params else load_settings()
     configure_logging(s.log_level, s.log_file)
     return s

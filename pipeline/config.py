@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -148,7 +148,7 @@ class AlertSettings(BaseModel):
 class DashboardSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8501
-    password: str = ""  # when set, nobody sees data without it
+    password: SecretStr = SecretStr("")  # when set, nobody sees data without it (a secret: masked in dumps and reprs)
     # "password": the gate above (open when `password` is empty). "oidc": nobody sees data before an OpenID Connect
     # sign-in (st.login; provider keys in .streamlit/secrets.toml [auth]); actions record the signed-in user.
     auth: Literal["password", "oidc"] = "password"
@@ -288,6 +288,25 @@ def load_settings(toml_file: str | Path | None = None, **overrides: Any) -> Sett
         raise ConfigError(f"{path or 'settings'}: {type(e).__name__}: {e}".splitlines()[0]) from None
     finally:
         _toml_path_var.reset(token)
+
+
+def _secret_fields(model: type[BaseModel]) -> dict[str, Any]:
+    """Pydantic's `exclude` spec of every SecretStr field of `model` and of the settings models it nests."""
+    out: dict[str, Any] = {}
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        if ann is SecretStr or SecretStr in getattr(ann, "__args__", ()):
+            out[name] = True
+        elif isinstance(ann, type) and issubclass(ann, BaseModel) and (sub := _secret_fields(ann)):
+            out[name] = sub
+    return out
+
+
+def dump_without_secrets(settings: Settings) -> dict[str, Any]:
+    """Settings as JSON types with every secret left out: what may go into flow and deployment parameters (Prefect
+    stores them and its API and UI serve them) and into job files. `Settings(**dump)` reads the secrets again from
+    the ``BRANDMON_*`` environment."""
+    return settings.model_dump(mode="json", exclude=_secret_fields(type(settings)))
 
 
 # --------------------------------------------------------------------------------------------- brands

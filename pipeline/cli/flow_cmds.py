@@ -18,13 +18,14 @@ def _split(values: Optional[list[str]]) -> list[str] | None:
 def run_monitor(settings, *, sources=None, brands=None, stages=None, since=None, use_prefect=True, progress=None) -> dict:
     """Run the monitor chain once, through Prefect (retries as tasks) or plainly (same chain, plain retries)."""
     from flows.deploy import prefect_env
+    from pipeline.config import dump_without_secrets
 
     if use_prefect:
         prefect_env(settings)
         from flows.monitor import monitor_flow
 
-        return monitor_flow(
-            settings=settings.model_dump(mode="json"), sources=sources, brands=brands, stages=stages, since=since
+        return monitor_flow(  # Prefect stores flow parameters: the settings go without their secrets
+            settings=dump_without_secrets(settings), sources=sources, brands=brands, stages=stages, since=since
         )
     from flows import stages as st
     from flows.faults import store_for
