@@ -214,6 +214,16 @@ class Near:
     distance: int
 
 
+# Brackets and NOTs nest at most this deep: real queries nest 2-3 levels, and the parser (and evaluation) recurse
+# once per level, so 20,000 brackets must be a QueryError rather than a RecursionError.
+MAX_QUERY_DEPTH = 32
+
+
+def _shown(query: str, limit: int = 60) -> str:
+    """The query as quoted in an error: a long one is cut so the message stays one readable line."""
+    return repr(query if len(query) <= limit else query[:limit] + "…")
+
+
 _QTOKEN = re.compile(r'\s*(?:(\()|(\))|"([^"]*)"|(NEAR/\d+)|(AND|OR|NOT)(?![\w*])|([^\s()"]+)|("))')
 
 
@@ -222,6 +232,7 @@ def parse_query(query: str) -> object:
 
     Precedence: NEAR binds tightest, then NOT, AND, OR. Raises QueryError with the position of the problem.
     """
+    shown = _shown(query)
     toks: list[tuple[str, str, int]] = []
     pos = 0
     q = query.strip()
@@ -236,7 +247,7 @@ def parse_query(query: str) -> object:
             toks.append((")", ")", at))
         elif m.group(3) is not None:
             if not m.group(3).strip():
-                raise QueryError(f"query {query!r}: empty phrase at position {at}")
+                raise QueryError(f"query {shown}: empty phrase at position {at}")
             toks.append(("PHRASE", m.group(3), at))
         elif m.group(4):
             toks.append(("NEAR", m.group(4), at))
@@ -244,14 +255,22 @@ def parse_query(query: str) -> object:
             toks.append((m.group(5), m.group(5), at))
         elif m.group(6):
             if m.group(6).upper().startswith("NEAR"):
-                raise QueryError(f"query {query!r}: NEAR needs a distance like NEAR/3 at position {at}")
+                raise QueryError(f"query {shown}: NEAR needs a distance like NEAR/3 at position {at}")
             toks.append(("WORD", m.group(6), at))
         else:
-            raise QueryError(f"query {query!r}: unterminated quote at position {at}")
+            raise QueryError(f"query {shown}: unterminated quote at position {at}")
         pos = m.end()
     if not toks:
-        raise QueryError(f"query {query!r}: empty query")
+        raise QueryError(f"query {shown}: empty query")
     i = 0
+    depth = 0
+
+    def nest():
+        nonlocal depth
+        depth += 1
+        if depth > MAX_QUERY_DEPTH:
+            raise QueryError(f"query {shown}: brackets or NOTs nested deeper than {MAX_QUERY_DEPTH} levels "
+                             f"at {where()}")
 
     def peek() -> str | None:
         return toks[i][0] if i < len(toks) else None
@@ -277,10 +296,13 @@ def parse_query(query: str) -> object:
         return kids[0] if len(kids) == 1 else And(tuple(kids))
 
     def parse_not():
-        nonlocal i
+        nonlocal i, depth
         if peek() == "NOT":
+            nest()
             i += 1
-            return Not(parse_not())
+            node = Not(parse_not())
+            depth -= 1
+            return node
         return parse_near()
 
     def parse_near():
@@ -292,38 +314,40 @@ def parse_query(query: str) -> object:
             right = parse_atom()
             for side in (left, right):
                 if not _positional(side):
-                    raise QueryError(f"query {query!r}: NEAR needs words or phrases on both sides")
+                    raise QueryError(f"query {shown}: NEAR needs words or phrases on both sides")
             left = Near(left, right, n)
         return left
 
     def parse_atom():
-        nonlocal i
+        nonlocal i, depth
         kind = peek()
         if kind == "(":
+            nest()
             i += 1
             node = parse_or()
             if peek() != ")":
-                raise QueryError(f"query {query!r}: missing ')' at {where()}")
+                raise QueryError(f"query {shown}: missing ')' at {where()}")
             i += 1
+            depth -= 1
             return node
         if kind == "WORD":
             w = toks[i][1]
             i += 1
             words = tuple(x for x in re.findall(r"\w+", w.lower()))
             if not words:
-                raise QueryError(f"query {query!r}: {w!r} has no letters")
+                raise QueryError(f"query {shown}: {_shown(w, 30)} has no letters")
             return Term(words, prefix=w.endswith("*") and len(words) == 1)
         if kind == "PHRASE":
             ph = toks[i][1]
             i += 1
             return Term(tuple(re.findall(r"\w+", ph.lower())))
         if kind is None:
-            raise QueryError(f"query {query!r}: expected a word, phrase or '(' at the end")
-        raise QueryError(f"query {query!r}: unexpected {toks[i][1]!r} at {where()}")
+            raise QueryError(f"query {shown}: expected a word, phrase or '(' at the end")
+        raise QueryError(f"query {shown}: unexpected {toks[i][1]!r} at {where()}")
 
     node = parse_or()
     if i != len(toks):
-        raise QueryError(f"query {query!r}: unexpected {toks[i][1]!r} at {where()}")
+        raise QueryError(f"query {shown}: unexpected {toks[i][1]!r} at {where()}")
     return node
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -22,6 +24,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from pipeline.yaml_load import YamlError, load_yaml_file
 
 
 class ConfigError(ValueError):
@@ -36,24 +40,29 @@ class CrawlSettings(BaseModel):
     contact_url: str = "https://github.com/brandmon/brandmon#crawler"
     obey_robots: bool = True
     autothrottle: bool = True
-    autothrottle_target_concurrency: float = 2.0
-    concurrent_requests_per_domain: int = 4
-    download_delay: float = 0.0
-    download_timeout: float = 30.0
-    max_page_bytes: int = 8 * 1024 * 1024
-    max_pages_per_source: int = 5000
-    max_depth: int = 12
-    retry_times: int = 3
+    autothrottle_target_concurrency: float = Field(2.0, gt=0)
+    concurrent_requests_per_domain: int = Field(4, ge=1)
+    download_delay: float = Field(0.0, ge=0)
+    download_timeout: float = Field(30.0, gt=0)
+    max_page_bytes: int = Field(8 * 1024 * 1024, ge=0)
+    max_pages_per_source: int = Field(5000, ge=0)
+    max_depth: int = Field(12, ge=0)
+    retry_times: int = Field(3, ge=0)
     default_timezone: str = "Europe/Moscow"
     keep_original_text: bool = False  # raw layer keeps un-masked text only when True
-    retry_backoff_seconds: float = 1.0  # first retry waits this long, then doubles
-    retry_backoff_max_seconds: float = 30.0
-    crawl_timeout_seconds: float = 3600.0  # one source's crawl subprocess is stopped after this
+    retry_backoff_seconds: float = Field(1.0, ge=0)  # first retry waits this long, then doubles
+    retry_backoff_max_seconds: float = Field(30.0, ge=0)
+    crawl_timeout_seconds: float = Field(3600.0, gt=0)  # one source's crawl subprocess is stopped after this
     # Sources are spread over this many Scrapy processes (parsing is CPU-bound; one reactor uses one core).
-    processes: int = 2
+    processes: int = Field(2, ge=1)
     # Items of one response processed concurrently. Scrapy's default (100) starts 100 tasks per response even
     # when a page yields ten posts, which cost more than parsing the page.
-    concurrent_items: int = 16
+    concurrent_items: int = Field(16, ge=1)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return check_timezone(v)
 
     def resolved_user_agent(self) -> str:
         return self.user_agent.format(contact_url=self.contact_url)
@@ -368,9 +377,35 @@ SourceKind = Literal[
 ]
 
 
-def _is_http(url: str) -> bool:
-    """http(s), or the demo web's placeholder (replaced by `SourceConfig.expand`)."""
-    return url.startswith(("http://", "https://", "{demo_web}"))
+# A source's name becomes a folder name (its crawl job folder, raw runs) and a CLI argument: ASCII letters, digits,
+# '-' and '_', starting with a letter or digit, so it is never '.', '..', hidden, a path or an option.
+SOURCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be crawled (or matched as a prefix), or None: it needs http(s) and a host. The demo web's
+    placeholder (replaced by `SourceConfig.expand`) is accepted as written."""
+    if url.startswith("{demo_web}"):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError as e:
+        return f"{url!r} is not a valid URL ({e})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{url!r} is not an http(s) URL"
+    if not parts.hostname:
+        return f"{url!r} has no host"
+    return None
+
+
+def check_timezone(name: str) -> str:
+    """`name` when zoneinfo knows it; naive dates on pages are read in it, so an unknown one would fail every date."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{name!r} is not a known time zone (an IANA name such as Europe/Moscow)") from None
+    return name
 
 
 class SourceConfig(BaseModel):
@@ -388,9 +423,9 @@ class SourceConfig(BaseModel):
     timezone: str | None = None
     encoding: str | None = None
     language: str | None = None
-    max_pages: int | None = None
-    max_depth: int | None = None
-    download_delay: float | None = None
+    max_pages: int | None = Field(None, ge=0)
+    max_depth: int | None = Field(None, ge=0)
+    download_delay: float | None = Field(None, ge=0)
     selectors: dict[str, str] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(
@@ -407,8 +442,9 @@ class SourceConfig(BaseModel):
     @field_validator("name")
     @classmethod
     def _name_slug(cls, v: str) -> str:
-        if not v or not all(c.isalnum() or c in "-_." for c in v):
-            raise ValueError("must be a non-empty slug of letters, digits, '-', '_' or '.'")
+        if not SOURCE_NAME.fullmatch(v):
+            raise ValueError(f"{v[:80]!r} is not a safe source name: 1-64 ASCII letters, digits, '-' or '_', "
+                             "starting with a letter or digit")
         return v
 
     @field_validator("start_urls")
@@ -417,8 +453,8 @@ class SourceConfig(BaseModel):
         if not v:
             raise ValueError("at least one start URL is needed")
         for u in v:
-            if not _is_http(u):
-                raise ValueError(f"{u!r} is not an http(s) URL")
+            if problem := url_problem(u):
+                raise ValueError(problem)
         return v
 
     @field_validator("about")
@@ -426,9 +462,14 @@ class SourceConfig(BaseModel):
     def _about_urls(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
         for brand, prefixes in v.items():
             for u in prefixes:
-                if not _is_http(u):
-                    raise ValueError(f"{brand}: {u!r} is not an http(s) URL prefix")
+                if problem := url_problem(u):
+                    raise ValueError(f"{brand}: {problem} (a URL prefix)")
         return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        return v if v is None else check_timezone(v)
 
     @model_validator(mode="after")
     def _engine_for_forums(self) -> "SourceConfig":
@@ -474,7 +515,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _one_line(file: str, err: ValidationError) -> str:
+def _one_line(file: str, err: ValidationError, data: Any = None) -> str:
     first = err.errors()[0]
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
@@ -482,21 +523,33 @@ def _one_line(file: str, err: ValidationError) -> str:
     elif first["type"] == "missing":
         msg = "required field is missing"
     extra = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{file}: {_loc(tuple(first['loc']))}: {msg}{extra}"
+    return f"{file}: {_loc(tuple(first['loc']))}: {msg}{_entry(data, tuple(first['loc']))}{extra}"
+
+
+def _entry(data: Any, loc: tuple[Any, ...]) -> str:
+    """' (source 'forum-a')' for an error inside a named entry, so the line says which one without counting."""
+    if len(loc) < 2 or not isinstance(data, dict) or loc[0] not in ("sources", "brands"):
+        return ""
+    if loc[2:3] in (("name",), ("id",)):  # the message quotes the bad name itself
+        return ""
+    entries, key = data.get(loc[0]), "name" if loc[0] == "sources" else "id"
+    if not isinstance(entries, list) or not isinstance(loc[1], int) or loc[1] >= len(entries):
+        return ""
+    entry = entries[loc[1]]
+    label = entry.get(key) if isinstance(entry, dict) else None
+    return f" ({loc[0][:-1]} {label[:64]!r})" if isinstance(label, str) and label else ""
 
 
 def _read_yaml(path: Path) -> Any:
+    """The file's YAML, read with `pipeline.yaml_load`'s limits (size, alias expansion, depth, duplicate keys)."""
     if not Path(path).exists():
         raise ConfigError(f"{path}: file not found")
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"{path}: invalid YAML at {where}: {problem}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        return load_yaml_file(path)
+    except YamlError as e:
+        raise ConfigError(str(e)) from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the file ({e.strerror or e})") from None
 
 
 def _validate(path: Path, model: type[BaseModel], data: Any) -> Any:
@@ -507,11 +560,21 @@ def _validate(path: Path, model: type[BaseModel], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_one_line(str(path), e)) from None
+        raise ConfigError(_one_line(str(path), e, data)) from None
 
 
 def load_brands(path: str | Path) -> list[BrandConfig]:
-    return _validate(Path(path), BrandsFile, _read_yaml(Path(path))).brands
+    brands = _validate(Path(path), BrandsFile, _read_yaml(Path(path))).brands
+    # queries are parsed as the file is read, so a broken one stops `config check` rather than a later ingest
+    from pipeline.brands import QueryError, parse_query  # brands imports this module
+
+    for i, b in enumerate(brands):
+        if b.query:
+            try:
+                parse_query(b.query)
+            except QueryError as e:
+                raise ConfigError(f"{path}: brands[{i}].query: {e} (brand {b.id!r})") from None
+    return brands
 
 
 def load_sources(path: str | Path, demo_web_url: str | None = None) -> list[SourceConfig]:

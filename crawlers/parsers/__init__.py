@@ -19,6 +19,8 @@ ENGINES = ("vbulletin", "phpbb", "smf", "xenforo", "ipb", "mybb", "nodebb", "dis
 _DETECTABLE = ("telegram", "xenforo", "ipb", "vbulletin", "phpbb", "smf", "mybb", "nodebb", "discourse")
 ALIASES = {"phpbb2": "phpbb", "phpbb3": "phpbb", "smf2": "smf", "vb": "vbulletin", "vb5": "vbulletin",
            "xf": "xenforo", "xf2": "xenforo", "invision": "ipb", "ips": "ipb", "tg": "telegram"}
+# Every value a source's `engine` may take (`brandmon config check` refuses others).
+ENGINE_NAMES = frozenset(("auto", *ENGINES, *ALIASES))
 
 
 def engine_module(engine: str):
@@ -76,5 +78,5 @@ def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str
     return engine, res
 
 
-__all__ = ["ENGINES", "PageResult", "ParseContext", "ParseError", "ThreadLink", "detect_engine", "parse_any",
-           "parse_page"]
+__all__ = ["ENGINES", "ENGINE_NAMES", "PageResult", "ParseContext", "ParseError", "ThreadLink", "detect_engine",
+           "parse_any", "parse_page"]

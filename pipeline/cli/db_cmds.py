@@ -10,7 +10,6 @@ from pipeline.cli.output import print_frame, print_json
 
 def register(app: typer.Typer) -> None:
     from pipeline.cli import console, fail, settings_of
-    from pipeline.config import ConfigError, load_brands, load_sources
     from pipeline.store import Store
 
     db = typer.Typer(help="Database file: create/upgrade the schema, show counts.", no_args_is_help=True)
@@ -89,16 +88,16 @@ def register(app: typer.Typer) -> None:
 
     @cfg.command("check")
     def config_check(ctx: typer.Context) -> None:
-        """Validate settings, brands.yaml and sources.yaml; print a one-line error per bad file."""
-        s = settings_of(ctx)
-        bad = 0
-        for label, loader in (("brands", lambda: load_brands(s.brands_file)),
-                              ("sources", lambda: load_sources(s.sources_file, s.demo_web_url))):
-            try:
-                items = loader()
-                console.print(f"{label}: {len(items)} ok")
-            except ConfigError as e:
-                console.print(f"[red]{e}[/red]", highlight=False)
-                bad += 1
-        if bad:
+        """Validate settings, brands.yaml and sources.yaml as ingest and crawl will: one line per problem."""
+        from rich.text import Text
+
+        from crawlers.parsers import ENGINE_NAMES
+        from pipeline.config_check import check_config
+
+        res = check_config(settings_of(ctx), ENGINE_NAMES)
+        for label, n in res.counts.items():
+            console.print(f"{label}: {n} ok")
+        for line in res.problems:  # plain text (it may quote the file), never wrapped
+            console.print(Text(line, style="red"), soft_wrap=True)
+        if res.problems:
             raise typer.Exit(2)
