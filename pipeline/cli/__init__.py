@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape  # messages quote config values and queries: never read them as markup
 
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.logs import configure_logging
@@ -59,7 +60,7 @@ def _settings_from(config: Optional[Path], **overrides) -> Settings:
     try:
         return load_settings(config, **overrides)
     except ConfigError as e:
-        err_console.print(f"[red]config error:[/red] {e}", highlight=False)
+        err_console.print(f"[red]config error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
 
@@ -72,7 +73,7 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -84,7 +85,7 @@ def main() -> None:
     try:
         app()
     except ConfigError as e:
-        err_console.print(f"[red]config error:[/red] {e}", highlight=False)
+        err_console.print(f"[red]config error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise SystemExit(2)
     except StoreError as e:
         err_console.print(f"[red]database error:[/red] {e}", highlight=False)
