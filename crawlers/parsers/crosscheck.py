@@ -66,7 +66,7 @@ def cross_check(engine: str, res: PageResult, text: str, url: str, ctx: ParseCon
     from crawlers.parsers import universal
 
     try:
-        ext = universal.extract(text, url, ctx)
+        ext = universal.extract(text, url, ctx, with_article=False)
     except Exception as e:  # noqa: BLE001 - a check must never cost the page its engine reading
         log.warning("universal extractor failed on %s: %s", url, e)
         return None

@@ -33,7 +33,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     return extract(html, url, ctx).result
 
 
-def extract(html: str, url: str, ctx: ParseContext) -> Extraction:
+def extract(html: str, url: str, ctx: ParseContext, with_article: bool = True) -> Extraction:
+    """`with_article=False` skips reading the article above a comment thread (main-text extraction is most of
+    the cost on such pages; the engine cross-check compares posts only)."""
     page = strip_fragment(url)
     res = PageResult(thread_url=page)
     try:
@@ -53,7 +55,7 @@ def extract(html: str, url: str, ctx: ParseContext) -> Extraction:
     if n_micro and n_micro >= n_dom:
         microdata.parse_posts(root, url, ctx, res)
         _mark_articles(res, micro)
-        if microdata.only_comments(root):
+        if with_article and microdata.only_comments(root):
             _prepend_article(html, url, ctx, res)
         return Extraction(res, "microdata", 0.9)
     if len(ld_posts) >= 2 and len(ld_posts) >= n_dom:
@@ -63,7 +65,7 @@ def extract(html: str, url: str, ctx: ParseContext) -> Extraction:
         _from_dom(root, dom, url, ctx, res)
         if res.items:
             conf = min(1.0, 0.3 + 0.15 * dom.score)
-            if _are_comments(dom):
+            if with_article and _are_comments(dom):
                 _prepend_article(html, url, ctx, res)
             return Extraction(res, "dom", round(conf, 2))
     state = embedded.state_posts(root)
@@ -73,7 +75,8 @@ def extract(html: str, url: str, ctx: ParseContext) -> Extraction:
     if ld_posts:
         _from_dicts(ld, url, ctx, res)
         return Extraction(res, "json-ld", 0.6)
-    _prepend_article(html, url, ctx, res, as_article=False)
+    if with_article:
+        _prepend_article(html, url, ctx, res, as_article=False)
     return Extraction(res, "main-text" if res.items else "none", 0.2 if res.items else 0.0)
 
 
@@ -103,13 +106,16 @@ def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: Pa
         own.append(list(fields.own_iter(rec, others)))
     authors = fields.pick_consistent([fields.author_candidates(rec, els) for rec, els in zip(members, own)])
     dates = fields.pick_consistent([fields.date_candidates(rec, els) for rec, els in zip(members, own)])
+    bodies = fields.pick_consistent(fields.discount_template_text([
+        fields.body_candidates(rec, els, a[2] if a else None, d[2] if d else None, others_all - {rec})
+        for rec, els, a, d in zip(members, own, authors, dates)]))
     ids: dict = {}
     page = strip_fragment(url)
-    for n, (rec, els, a, d) in enumerate(zip(members, own, authors, dates), 1):
+    for n, (rec, els, a, d, b) in enumerate(zip(members, own, authors, dates, bodies), 1):
         others = others_all - {rec}
         author_el = a[2] if a else None
         date_el = d[2] if d else None
-        body = fields.body_of(rec, els, author_el, date_el, others)
+        body = fields.body_of(rec, b)
         text, quotes, sig = fields.clean_text(body, rec, others, author_el, date_el)
         pid, link = fields.id_and_link(rec, els, url)
         if not pid:

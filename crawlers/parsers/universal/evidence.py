@@ -7,6 +7,7 @@ saying "author" or "quote"), never about one site.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from crawlers.dates import MONTHS, UNIT_OF
 
@@ -41,10 +42,16 @@ PROFILE_HREF = re.compile(
     re.I,
 )
 
-AUTHOR_HINT = re.compile(r"author|user-?name|user_name|nick|poster|creator|byline|commenter|\blogin\b|"
+AUTHOR_HINT = re.compile(r"author|user-?name|user_name|nick|poster|creator|byline|commenter|\blogin\b|^fn$|"
                          r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername", re.I)
+# the names an engine gives a poster who did not sign in
+ANONYMOUS = re.compile(r"^(?:аноним(?:ус)?|anonymous|anon|guest|гость|безымянный|unknown|unregistered|"
+                       r"незарегистрированный)$", re.I)
 DATE_HINT = re.compile(r"date|time|posted|published|created|stamp|ago|когда", re.I)
-QUOTE_HINT = re.compile(r"quote|citat|цитат|^cite$|bbcode_?q|blockquote", re.I)
+# a quote block's class: a word of it starts with "quote" ("bbCodeQuote", "quotecontent", "post-quote"), but
+# not an action on quotes ("SelectQuoteContainer", "multiquote" buttons)
+QUOTE_HINT = re.compile(r"^(?!select|multi|insert|reply|add|do|js)(?:[a-z]*[-_])*(?:[a-z]*[a-z](?=Q))?"
+                        r"(?:quote|Quote|QUOTE|citation|цитат)|^cite$|^blockquote$|^bbcode_?q", re.I)
 SIGNATURE_HINT = re.compile(r"signature|^sig$|^sig[-_]|подпис", re.I)
 CHROME_HINT = re.compile(r"button|btn|toolbar|actions?$|controls?$|reply-?link|share|^like|likes-?bar|vote|"
                          r"report|menu|footer|social|rating|reactions?|karma|reputation|avatar|badge|rank|"
@@ -84,12 +91,19 @@ def any_token(el, rx: re.Pattern) -> bool:
         el.get("itemprop") and rx.search(el.get("itemprop"))) or bool(el.get("id") and rx.search(el.get("id")))
 
 
+_PROFILE_PRE = re.compile(r"user|member|profile|author|people|/u/|u=|uid|who=|mid=|/@|/~|/id\d|account|usr", re.I)
+# every date form above has a digit or one of these words: a cheap test first (most text is not a date)
+_DATE_PRE = re.compile(r"\d|today|yesterday|сегодня|вчера|just now|только что", re.I)
+
+
+@lru_cache(maxsize=8192)
 def is_profile_href(href: str | None) -> bool:
-    return bool(href) and not href.startswith(("javascript:", "mailto:")) and bool(PROFILE_HREF.search(href))
+    return bool(href) and not href.startswith(("javascript:", "mailto:")) and bool(_PROFILE_PRE.search(href)) \
+        and bool(PROFILE_HREF.search(href))
 
 
 def looks_like_date(s: str | None) -> bool:
-    return bool(s) and len(s) < 120 and bool(DATE_RX.search(s))
+    return bool(s) and len(s) < 120 and bool(_DATE_PRE.search(s)) and bool(DATE_RX.search(s))
 
 
 def date_attr(el) -> str | None:

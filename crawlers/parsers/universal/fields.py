@@ -15,7 +15,7 @@ from urllib.parse import urldefrag
 
 from crawlers.parsers.base import absolute, text_of
 from crawlers.parsers.universal.evidence import (
-    AUTHOR_HINT, CHROME_HINT, DATE_HINT, DATE_RX, NOT_POST_DATE, QUOTE_HINT, SIGNATURE_HINT, date_attr,
+    ANONYMOUS, AUTHOR_HINT, CHROME_HINT, DATE_HINT, DATE_RX, NOT_POST_DATE, QUOTE_HINT, SIGNATURE_HINT, date_attr,
     is_profile_href, marked,
 )
 
@@ -109,11 +109,20 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
         else:
             href = el.get("href") if tag == "a" else None
             profile = tag == "a" and is_profile_href(href)
-            name = _first_line(text_of(el))
-            hinted = _near_hint(el, rec, AUTHOR_HINT, 3, 2 * len(name) + 12)
-            if not (profile or hinted):
+            if tag != "a" and not (el.text or "").strip() and len(el) == 0:
                 continue
-            score = (4.0 if profile else 0) + (5.0 if hinted else 0)
+            name = _first_line(text_of(el))
+            hinted = _near_hint(el, rec, AUTHOR_HINT, 3, len(name) + 12)
+            anonymous = bool(ANONYMOUS.match(name))
+            if not (profile or hinted or anonymous):
+                continue
+            score = (4.0 if profile else 0) + (5.0 if hinted else 0) + (4.0 if anonymous else 0)
+            if tag != "a" and any(_first_line(text_of(c)) == name for c in el if isinstance(c.tag, str)):
+                score -= 1.5  # a wrapper whose child holds the same name: the child is the name's own element
+            elif tag != "a" and len(el) and (el.text or "").strip() != name and \
+                    any(_first_line(text_of(c)) and name.startswith(_first_line(text_of(c))) for c in el
+                        if isinstance(c.tag, str)):
+                score -= 1.5  # "Иван пишет:": the name is the child, the rest is the template's words
             if not profile and tag != "a":
                 link = next((d for d in el.iter("a") if is_profile_href(d.get("href"))), None)
                 href = link.get("href") if link is not None else None
@@ -186,43 +195,97 @@ def _contains(a, b) -> bool:
     return b is not None and (a is b or any(x is a for x in b.iterancestors()))
 
 
-def body_of(rec, els: list, author_el, date_el, others: set):
-    """The element holding the post's words: the most non-link text in one element that holds neither the
-    author nor the date (those sit in the header beside the body); the record itself when nothing else has text."""
-    best, best_len = None, 0
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6", "legend", "caption", "thead", "label"}
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _text_lengths(els: list, others: set) -> dict:
+    """Element → characters of its own visible text (link text counted half: a post may be one link)."""
     lens: dict = {}
     for el in reversed(els):
-        if el.tag in _DROP_TAGS:
+        if el.tag in _DROP_TAGS or el.tag in _HEADINGS:  # a post's title is not its words
             lens[el] = 0
             continue
-        n = len((el.text or "").strip()) if el.tag != "a" else 0
+        n = len((el.text or "").strip()) * (0.5 if el.tag == "a" else 1)
         for ch in el:
+            if ch.tail:
+                n += len(ch.tail.strip())
             if ch in others or not isinstance(ch.tag, str):
-                if ch.tail:
-                    n += len(ch.tail.strip())
                 continue
-            n += lens.get(ch, 0) + (len(ch.tail.strip()) if ch.tail else 0)
+            n += lens.get(ch, 0)
         lens[el] = n
+    return lens
+
+
+def body_candidates(rec, els: list, author_el, date_el, others: set) -> list[tuple[float, str, object, int]]:
+    """(score, shape, element, text length) of the elements that may hold the post's words: neither the author
+    nor the date inside (those sit in the header beside the body), not a heading, quote or signature. Of an
+    element and a child holding all its text the outer one comes first (a sort keeps document order), so a body
+    that is one <blockquote> (as some engines write every post) is read with its wrapper."""
+    lens = _text_lengths(els, others)
+    out = []
     for el in els:
-        if el is rec or el.tag in _DROP_TAGS:
-            continue
-        if _contains(el, author_el) or _contains(el, date_el):
+        if el is rec or el.tag in _DROP_TAGS or el.tag in _HEADINGS:
             continue
         n = lens.get(el, 0)
-        if n > best_len and not _in_marked(el, rec, QUOTE_HINT) and not _in_marked(el, rec, SIGNATURE_HINT):
-            best, best_len = el, n
-    rec_len = lens.get(rec, 0)
-    if best is None or best_len < 0.25 * rec_len and rec_len - best_len > 200:
-        return rec
-    return best
+        if n <= 0 or _contains(el, author_el) or _contains(el, date_el):
+            continue
+        if _in_marked(el, rec, SIGNATURE_HINT) or any(marked(x, QUOTE_HINT) for x in _up_to(el, rec)):
+            continue
+        out.append((n, _shape(el), el, int(n)))
+    out.sort(key=lambda c: -c[0])
+    return out[:40]
+
+
+def _up_to(el, rec):
+    node = el
+    while node is not None and node is not rec:
+        yield node
+        node = node.getparent()
+
+
+def discount_template_text(per_record: list[list[tuple]]) -> list[list[tuple]]:
+    """Lower the score of candidates whose words repeat in the same shape across records (a profile panel's
+    "Posts:", "Joined:" labels): a post's own words differ from record to record, a template's do not."""
+    n = len(per_record)
+    if n < 3:
+        return per_record
+    words: list[list[set]] = [[set(_WORD.findall(text_of(c[2]).lower())) for c in cands] for cands in per_record]
+    seen: dict[str, dict[str, int]] = {}
+    for cands, ws in zip(per_record, words):
+        by_shape: dict[str, set] = {}
+        for c, w in zip(cands, ws):
+            by_shape.setdefault(c[1], set()).update(w)
+        for shape, w in by_shape.items():
+            counter = seen.setdefault(shape, {})
+            for x in w:
+                counter[x] = counter.get(x, 0) + 1
+    need = max(3, int(0.6 * n))
+    out = []
+    for cands, ws in zip(per_record, words):
+        row = []
+        for c, w in zip(cands, ws):
+            if w:
+                repeated = sum(1 for x in w if seen[c[1]].get(x, 0) >= need) / len(w)
+                c = (c[0] * (1.0 - repeated), *c[1:])
+            row.append(c)
+        out.append(row)
+    return out
+
+
+def body_of(rec, cand):
+    """The chosen candidate's element, or the record itself when it has no text block of its own."""
+    return cand[2] if cand is not None and cand[0] > 0 else rec
 
 
 def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, str | None]:
     """(own text, quotes, signature) of a body: quotes, signatures, buttons and nested records taken out."""
     marks = {id(x) for x in others}
+    all_nodes = list(body.iter())
+    titles = _leading_headings(body)
+    body_len = len(text_of(body)) - sum(len(text_of(h)) for h in titles)
     # mark the nodes to drop on the original, then drop them in a copy (copies keep the order of iteration)
     drop_idx, quote_idx, sig_idx = set(), set(), set()
-    all_nodes = list(body.iter())
     for i, el in enumerate(all_nodes):
         if not isinstance(el.tag, str):
             continue
@@ -231,7 +294,9 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
             continue
         if el is body:
             continue
-        if el.tag == "blockquote" or marked(el, QUOTE_HINT):
+        if el in titles:
+            drop_idx.add(i)  # a title line above the post's words
+        elif marked(el, QUOTE_HINT) or (el.tag == "blockquote" and not _holds_all(el, body, body_len)):
             quote_idx.add(i)
         elif marked(el, SIGNATURE_HINT):
             sig_idx.add(i)
@@ -260,6 +325,31 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
         if n.getparent() is not None:
             n.drop_tree()
     return text_of(b), [q for q in quotes if q["text"]], "\n".join(s for s in sigs if s) or None
+
+
+def _leading_headings(body) -> list:
+    """Headings before any other text of the body: the post's title line ("Re: ..."), not its words."""
+    out = []
+    skip: set = set()
+    for el in body.iter():
+        if not isinstance(el.tag, str) or el.tag in _DROP_TAGS:
+            continue
+        if any(a in skip for a in el.iterancestors()):
+            continue
+        if el.tag in _HEADINGS and el is not body:
+            out.append(el)
+            skip.add(el)
+            if (el.tail or "").strip():
+                break
+            continue
+        if (el.text or "").strip() or (el is not body and (el.tail or "").strip()):
+            break
+    return out
+
+
+def _holds_all(el, body, body_len: int) -> bool:
+    """A <blockquote> holding nearly all of the body is the post's own text block, not a quote."""
+    return body_len > 0 and len(text_of(el)) >= 0.9 * body_len
 
 
 _ID_ATTRS = ("data-post-id", "data-comment-id", "data-postid", "data-pid", "data-cid", "data-id", "data-post",

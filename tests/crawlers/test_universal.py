@@ -1,0 +1,190 @@
+"""The universal extractor: records, fields, nesting, embedded data and pagination on inline pages shaped as
+real engines write them, and agreement with the engine parsers on the saved pages of known engines."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from crawlers.encoding import decode_html
+from crawlers.parsers import ParseContext, crosscheck, parse_page
+from crawlers.parsers.base import saved_page_url
+from crawlers.parsers.universal import extract
+
+PAGES = Path(__file__).parent / "pages"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "forum_pages"
+
+
+def _ctx(**kw) -> ParseContext:
+    return ParseContext(source="t", **kw)
+
+
+def _posts(res):
+    return [it for it in res.items if it.extra.get("item_type") != "article"]
+
+
+# a WordPress-style threaded comment list under an article: nesting gives depth and reply_to
+BLOG = """<html><head><title>Обзор тарифа — Блог</title></head><body>
+<article class="post-12 post type-post"><h1 class="entry-title">Обзор тарифа Мобилайн</h1>
+<div class="entry-content"><p>{para}</p><p>{para}</p><p>{para}</p></div></article>
+<div id="comments" class="comments-area"><h2>3 комментария</h2><ol class="comment-list">
+ <li id="comment-101" class="comment even thread-even depth-1">
+  <article id="div-comment-101" class="comment-body">
+   <footer class="comment-meta"><div class="comment-author vcard"><b class="fn"><a href="https://ivan.example/" rel="ugc">Иван</a></b> <span class="says">пишет:</span></div>
+    <div class="comment-metadata"><a href="https://blog.example/obzor/#comment-101"><time datetime="2024-05-06T10:00:00+03:00">6 мая 2024 в 10:00</time></a></div></footer>
+   <div class="comment-content"><p>Мобилайн опять поднял цену, ухожу.</p></div>
+   <div class="reply"><a class="comment-reply-link" href="#">Ответить</a></div>
+  </article>
+  <ol class="children">
+   <li id="comment-102" class="comment odd alt depth-2">
+    <article id="div-comment-102" class="comment-body">
+     <footer class="comment-meta"><div class="comment-author vcard"><b class="fn">Мария</b></div>
+      <div class="comment-metadata"><a href="https://blog.example/obzor/#comment-102"><time datetime="2024-05-06T11:30:00+03:00">6 мая 2024 в 11:30</time></a></div></footer>
+     <div class="comment-content"><blockquote><p>ухожу</p></blockquote><p>Куда, если не секрет?</p></div>
+     <div class="reply"><a class="comment-reply-link" href="#">Ответить</a></div>
+    </article>
+   </li>
+  </ol>
+ </li>
+ <li id="comment-103" class="comment even depth-1">
+  <article id="div-comment-103" class="comment-body">
+   <footer class="comment-meta"><div class="comment-author vcard"><b class="fn">Олег</b></div>
+    <div class="comment-metadata"><a href="https://blog.example/obzor/#comment-103"><time datetime="2024-05-07T09:00:00+03:00">7 мая 2024 в 09:00</time></a></div></footer>
+   <div class="comment-content"><p>У меня всё работает.</p></div>
+  </article>
+ </li>
+</ol></div></body></html>""".replace("{para}", "Мобилайн с июня меняет тарифную линейку: абонентская плата растёт, "
+                                      "а пакет минут остаётся прежним. Разбираемся, кому выгодно остаться. " * 2)
+
+
+def test_threaded_comments_with_depth_reply_to_and_the_article_first():
+    ext = extract(BLOG, "https://blog.example/obzor/", _ctx())
+    assert ext.method == "dom"
+    items = ext.result.items
+    assert items[0].extra.get("item_type") == "article" and "тарифную линейку" in items[0].text
+    posts = _posts(ext.result)
+    assert [(p.author, p.post_id, p.reply_to, p.extra.get("depth")) for p in posts] == [
+        ("Иван", "comment-101", None, None), ("Мария", "comment-102", "comment-101", 1),
+        ("Олег", "comment-103", None, None)]
+    assert [p.text for p in posts] == ["Мобилайн опять поднял цену, ухожу.", "Куда, если не секрет?",
+                                       "У меня всё работает."]
+    assert posts[1].quoted == [{"author": None, "post_id": None, "text": "ухожу"}]
+    assert posts[0].posted_at == "2024-05-06T10:00:00+03:00"
+    assert posts[0].url == "https://blog.example/obzor/#comment-101"
+
+
+# an imageboard thread: posts are siblings, the opening post styled differently, no profile links at all
+BOARD = """<html><body><form id="delform"><div class="thread" id="thread-555">
+<div class="post oppost" id="post-555"><div class="post-details"><span class="post-title">Тред про операторов</span>
+ <span class="ananimas">Аноним</span> <span class="post-time">05/05/24 Вск 12:00:01</span>
+ <a class="post-reflink" href="/b/res/555.html#555">№555</a></div>
+ <blockquote class="post-message">Какой оператор сейчас лучше всего ловит за городом?</blockquote></div>
+<div class="post reply" id="post-556"><div class="post-details"><span class="ananimas">Аноним</span>
+ <span class="post-time">05/05/24 Вск 12:03:40</span> <a class="post-reflink" href="/b/res/555.html#556">№556</a></div>
+ <blockquote class="post-message"><a class="post-reply-link" href="/b/res/555.html#555">&gt;&gt;555</a><br>Мобилайн, но только на даче.</blockquote></div>
+<div class="post reply" id="post-557"><div class="post-details"><span class="ananimas">Аноним</span>
+ <span class="post-time">05/05/24 Вск 12:10:12</span> <a class="post-reflink" href="/b/res/555.html#557">№557</a></div>
+ <blockquote class="post-message">Связьком, без вариантов.</blockquote></div>
+</div></form></body></html>"""
+
+
+def test_imageboard_posts_are_records_without_profile_links():
+    res = extract(BOARD, "https://2ch.example/b/res/555.html", _ctx()).result
+    assert [(p.post_id, p.author) for p in res.items] == [("post-555", "Аноним"), ("post-556", "Аноним"),
+                                                          ("post-557", "Аноним")]
+    assert res.items[2].text == "Связьком, без вариантов."
+    assert res.items[0].posted_at_raw.startswith("05/05/24")
+
+
+def test_json_ld_discussion_posting_with_comments():
+    data = {"@context": "https://schema.org", "@type": "DiscussionForumPosting", "headline": "Возврат денег",
+            "author": {"@type": "Person", "name": "anna"}, "datePublished": "2024-05-01T10:00:00+03:00",
+            "text": "Жду возврат третью неделю.", "url": "https://q.example/t/1",
+            "comment": [{"@type": "Comment", "author": {"name": "support"}, "text": "Напишите номер заказа.",
+                         "datePublished": "2024-05-01T11:00:00+03:00",
+                         "comment": [{"@type": "Comment", "author": "anna", "text": "Написала."}]},
+                        {"@type": "Comment", "author": {"name": "petr"}, "text": "У меня так же."}]}
+    html = f"<html><body><script type='application/ld+json'>{json.dumps(data)}</script><p>x</p></body></html>"
+    ext = extract(html, "https://q.example/t/1", _ctx())
+    assert ext.method == "json-ld"
+    assert [(p.author, p.text, p.extra.get("depth")) for p in ext.result.items] == [
+        ("anna", "Жду возврат третью неделю.", None), ("support", "Напишите номер заказа.", 1),
+        ("anna", "Написала.", 2), ("petr", "У меня так же.", 1)]
+    assert ext.result.items[2].reply_to == ext.result.items[1].post_id
+    assert ext.result.items[3].reply_to == ext.result.items[0].post_id
+
+
+def test_comments_in_a_json_state_blob():
+    state = {"page": {"article": {"title": "t"}, "comments": {"items": [
+        {"id": 71, "user": {"login": "kolya"}, "createdAt": "2024-05-02T09:00:00Z", "body": "<p>Отличный <b>банк</b></p>",
+         "replies": [{"id": 72, "user": {"login": "vera"}, "createdAt": "2024-05-02T09:05:00Z", "body": "Согласна"}]},
+        {"id": 73, "user": {"login": "max"}, "createdAt": "2024-05-02T10:00:00Z", "body": "Не согласен"}]}}}
+    html = (f"<html><body><div id='app'>Загрузка…</div><script>window.__INITIAL_STATE__ = {json.dumps(state)};"
+            f"</script></body></html>")
+    ext = extract(html, "https://news.example/a/1", _ctx())
+    assert ext.method == "state"
+    assert [(p.post_id, p.author, p.text, p.reply_to) for p in ext.result.items] == [
+        ("71", "kolya", "Отличный банк", None), ("72", "vera", "Согласна", "71"), ("73", "max", "Не согласен", None)]
+    assert ext.result.items[0].posted_at == "2024-05-02T09:00:00+00:00"
+
+
+@pytest.mark.parametrize("html,want", [
+    ("<a href='/t/1?page=1'>1</a><b>2</b><a href='/t/1?page=3'>3</a>", "https://f.example/t/1?page=3"),
+    ("<link rel='next' href='/t/1/page-2'>", "https://f.example/t/1/page-2"),
+    ("<div class='pages'><a href='?p=1'>‹</a><a href='?p=3'>Следующая</a></div>", "https://f.example/t/1?p=3"),
+    ("<ul class='pagination'><li><a href='?p=1'>1</a></li><li class='active'><span>2</span></li>"
+     "<li><a href='?p=3'>3</a></li></ul>", "https://f.example/t/1?p=3"),
+    ("<p>no pages here</p><a href='#'>next</a>", None),
+])
+def test_pagination(html, want):
+    assert extract(f"<html><body>{html}</body></html>", "https://f.example/t/1", _ctx()).result.next_url == want
+
+
+def _pages():
+    out = [(p, p.name) for p in sorted(PAGES.glob("*.html")) if "index" not in p.name]
+    if SHARED.is_dir():
+        out += [(p, p.name) for p in sorted(SHARED.glob("*/*.html"))]
+    return out
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _pages()], ids=[n for _, n in _pages()])
+def test_agrees_with_the_engine_parsers_on_saved_pages(path):
+    """On saved pages of engines that have a parser, the engine-free reading finds the same posts (count, first
+    author, the first post's opening words): nothing in it knows those engines."""
+    text = decode_html(path.read_bytes(), None, None)[0]
+    url = saved_page_url(text, f"http://saved.local/{path.name}")
+    eng = _posts(parse_page(text, url, "auto", _ctx()))
+    uni = _posts(extract(text, url, _ctx()).result)
+    assert len(uni) == len(eng)
+    assert (uni[0].author or "").lower() == (eng[0].author or "").lower()
+    assert uni[0].text[:20] == eng[0].text[:20] or eng[0].text[:20] in uni[0].text
+
+
+def test_cross_check_logs_a_disagreement_with_the_page(caplog):
+    text = (PAGES / "xf2_thread.html").read_text(encoding="utf-8")
+    url = "https://forum.example.ru/threads/shopok-vernul-dengi.4567/"
+    res = parse_page(text, url, "xenforo", _ctx())
+    with caplog.at_level(logging.WARNING, logger="crawlers.parsers.crosscheck"):
+        assert crosscheck.cross_check("xenforo", res, text, url, _ctx()) is None
+        assert caplog.records == []
+        lost = replace(res, items=res.items[1:])  # as a parser that misses the opening post would return
+        d = crosscheck.cross_check("xenforo", lost, text, url, _ctx())
+    assert (d.engine_posts, d.universal_posts, d.universal_first_author) == (1, 2, "Дмитрий_К")
+    assert url in caplog.text and "disagree" in caplog.text
+
+
+def test_sampler_checks_the_first_page_of_each_source_per_run_and_suspects():
+    s = crosscheck.Sampler()
+    text = (PAGES / "xf2_thread.html").read_text(encoding="utf-8")
+    res = parse_page(text, "https://f.example/threads/x.1/", "xenforo", _ctx())
+    a, b = _ctx(run_id="r1"), replace(_ctx(run_id="r1"), source="other")
+    assert [s.wants("xenforo", res, a), s.wants("xenforo", res, a), s.wants("xenforo", res, b)] == [True, False, True]
+    assert s.wants("xenforo", res, _ctx(run_id="r2")) is True
+    one = replace(res, items=res.items[:1], next_url="https://f.example/threads/x.1/page-2")
+    assert [s.wants("xenforo", one, a) for _ in range(crosscheck.MAX_SUSPECT + 2)] == \
+        [True] * crosscheck.MAX_SUSPECT + [False, False]
+    assert s.wants("generic", res, _ctx(run_id="r3")) is False
