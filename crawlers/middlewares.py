@@ -1,68 +1,42 @@
-"""Downloader/spider middlewares: safety (schemes, hosts, private ranges), conditional requests, retries with
-backoff, per-source page budget. All built via `from_crawler`; per-source knobs come from the spider."""
+"""Downloader/spider middlewares: safety (schemes, hosts, non-public addresses), conditional requests, retries with
+backoff, named redirect give-ups, per-source page budget. All built via `from_crawler`; per-source knobs come from
+the spider."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
-from functools import lru_cache
-from urllib.parse import urlparse
 
 from scrapy import signals
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as _ScrapyMetaRefreshMiddleware
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware as _ScrapyRedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
+from twisted.internet.threads import deferToThread
+
+from crawlers.netguard import GUARD, NetGuard, url_refusal
 
 
 class BlockedRequest(IgnoreRequest):
     """A request refused by a safety rule (scheme, host or address range)."""
 
 
-@lru_cache(maxsize=1024)
-def _resolve(host: str) -> tuple[str, ...]:
-    try:
-        return tuple({ai[4][0] for ai in socket.getaddrinfo(host, None)})
-    except (socket.gaierror, UnicodeError):
-        return ()
-
-
-def is_private_host(host: str) -> bool:
-    """True when the host is, or resolves to, a loopback/private/link-local/reserved address."""
-    host = host.strip("[]")
-    try:
-        addrs = [ipaddress.ip_address(host)]
-    except ValueError:
-        if host == "localhost" or host.endswith(".localhost"):
-            return True
-        addrs = [ipaddress.ip_address(a.split("%")[0]) for a in _resolve(host)]
-    return any(a.is_private or a.is_loopback or a.is_link_local or a.is_reserved or a.is_multicast
-               or a.is_unspecified for a in addrs)
-
-
-def check_url(url: str, allowed_hosts: set[str], local_ok: bool) -> str | None:
-    """Why this URL must not be fetched, or None when it is fine."""
-    u = urlparse(url)
-    if u.scheme not in ("http", "https"):
-        return f"scheme {u.scheme or '(none)'!r} is not http(s)"
-    host = (u.hostname or "").lower()
-    if not host:
-        return "no host"
-    if allowed_hosts and not any(host == h or host.endswith("." + h) for h in allowed_hosts):
-        return f"host {host} is not allowed for this source"
-    if not local_ok and is_private_host(host):
-        return f"host {host} is a private/loopback/link-local address"
-    return None
+class TooManyRedirects(IgnoreRequest):
+    """A request given up after REDIRECT_MAX_TIMES redirects."""
 
 
 class SafetyMiddleware:
-    """Refuses non-http(s) schemes, hosts outside the source, and private ranges unless the source is local.
-    Redirects are new requests, so they pass through here too."""
+    """Refuses non-http(s) schemes, hosts outside the source, and non-public addresses unless the source is local
+    (crawlers/netguard.py; the connection then goes to the addresses checked here). Redirects are new requests, so
+    they pass through here too. A host is resolved once a crawl, off the reactor thread; later requests to it are
+    checked against that answer without waiting."""
 
-    def __init__(self, crawler):
+    def __init__(self, crawler, guard: NetGuard | None = None):
         self.crawler = crawler
+        self.guard = guard or GUARD
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -70,11 +44,34 @@ class SafetyMiddleware:
 
     def process_request(self, request: Request, spider=None):
         sp = self.crawler.spider
-        why = check_url(request.url, getattr(sp, "allowed_hosts", set()), getattr(sp, "local_ok", False))
+        parsed = urlparse_cached(request)
+        self._refuse(request, url_refusal(request.url, getattr(sp, "allowed_hosts", set()), parsed))
+        host = parsed.hostname or ""
+        if self.guard.answer(host) is None:
+            return self._after_lookup(request, host)  # first request to this host: resolve, then check
+        self._refuse(request, self.guard.refusal(host, getattr(sp, "local_ok", False)))
+        return None
+
+    async def _after_lookup(self, request: Request, host: str) -> None:
+        await maybe_deferred_to_future(deferToThread(self.guard.resolve, host))
+        self._refuse(request, self.guard.refusal(host, getattr(self.crawler.spider, "local_ok", False)))
+
+    def _refuse(self, request: Request, why: str | None) -> None:
         if why:
             self.crawler.stats.inc_value("brandmon/blocked")
             raise BlockedRequest(f"blocked {request.url}: {why}")
-        return None
+
+
+class RedirectMiddleware(_ScrapyRedirectMiddleware):
+    """Scrapy's, with a named error when a request runs out of redirects (Scrapy raises a bare IgnoreRequest, which
+    reads like a deliberate skip in the run's error summary)."""
+
+    def _redirect(self, redirected: Request, request: Request, reason):
+        try:
+            return super()._redirect(redirected, request, reason)
+        except IgnoreRequest as e:
+            chain = [*request.meta.get("redirect_urls", []), request.url]
+            raise TooManyRedirects(f"more than {self.max_redirect_times} redirects from {chain[0]}") from e
 
 
 class ConditionalRequestMiddleware:

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from typing import Any, Callable
 
 from pipeline.config import Settings, SourceConfig, dump_without_secrets, load_sources
 from pipeline.logs import log_context
+from pipeline.paths import UnsafePathError, child, remove_tree
 from pipeline.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -89,15 +89,42 @@ def count_items(run_dir: Path) -> int:
     return len(existing_post_ids(run_dir))
 
 
+def absolute_paths(settings: Settings) -> Settings:
+    """The settings with every path made absolute against this process's working directory: the crawler process
+    runs in another one, and a relative data dir would point it elsewhere."""
+    top = {k: Path(v).absolute() for k in ("data_dir", "db_path", "raw_dir", "brands_file", "sources_file", "log_file")
+           if (v := getattr(settings, k)) is not None}
+    models = settings.models
+    if models.cache_dir is not None:
+        models = models.model_copy(update={"cache_dir": Path(models.cache_dir).absolute()})
+    return settings.model_copy(update={**top, "models": models})
+
+
+def job_dirs(settings: Settings, sources: list[SourceConfig]) -> tuple[Path, dict[str, Path]]:
+    """`data_dir/jobs` and each source's folder in it (its Scrapy JOBDIR lives there and is removed after a
+    finished run): a name that would put that folder anywhere but strictly inside jobs/ is refused."""
+    root = Path(settings.data_dir).absolute() / "jobs"
+    out = {}
+    for source in sources:
+        try:
+            out[source.name] = child(root, source.name)
+        except UnsafePathError:
+            raise CrawlError(f"source {source.name!r}: not usable as a folder name (its job folder must stay "
+                             f"inside {root}); rename it in {settings.sources_file}") from None
+    return root, out
+
+
 def _prepare(settings: Settings, store: Store, sources: list[SourceConfig], since: datetime | None,
              now: datetime | None) -> list[dict]:
     """Pick (or resume) each source's run id, register the runs, write the job files the crawler processes read.
 
     All sources' rows go in one transaction: each connection opened and closed costs a checkpoint (~0.1 s a source
     when done one by one)."""
+    settings = absolute_paths(settings)
+    jobs_root, jobdirs = job_dirs(settings, sources)  # every name checked before anything is written
     jobs = []
     for source in sources:
-        jobdir = Path(settings.data_dir) / "jobs" / source.name
+        jobdir = jobdirs[source.name]
         marker = jobdir / "run.json"
         resumed = marker.exists()
         if resumed:
@@ -108,8 +135,8 @@ def _prepare(settings: Settings, store: Store, sources: list[SourceConfig], sinc
             marker.write_text(json.dumps({"run_id": run_id}))
         run_dir = Path(settings.raw_dir) / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        jobs.append({"source": source, "run_id": run_id, "run_dir": run_dir, "jobdir": jobdir, "resumed": resumed,
-                     "since": since.isoformat() if since else None})
+        jobs.append({"source": source, "run_id": run_id, "run_dir": run_dir, "jobdir": jobdir, "jobs_root": jobs_root,
+                     "resumed": resumed, "since": since.isoformat() if since else None})
     started = utcnow()
     with store.write() as con:
         store.upsert("sources", [j["source"].row(started) for j in jobs], key=["source_id"], con=con)
@@ -240,6 +267,9 @@ def _outcome(j: dict, rc: int) -> dict:
         items = sum(s["items"] for s in all_sessions)
     else:
         items = count_items(run_dir)
+    # requests robots.txt forbade: a politeness rule, not an error (a forum's robots.txt forbids its search and
+    # member pages, which links point to everywhere), but recorded; a run that fetched nothing else failed
+    refused = {"robots.txt": n} if (n := sum(s.get("robots_forbidden", 0) for s in all_sessions)) else {}
     reason = summary.get("finish_reason") if summary else None
     if summary is None:
         status = "failed"
@@ -248,10 +278,12 @@ def _outcome(j: dict, rc: int) -> dict:
         errors.append({"error": "CrawlerCrashed", "message": f"crawler exited with code {rc}; see {run_dir / 'crawl.log'}"})
     elif reason == "finished":
         status = "ok" if n_errors == 0 else ("partial" if items or pages > n_errors else "failed")
+        if status == "ok" and not pages and refused:
+            status = "failed"
     else:
         status = "interrupted"  # JOBDIR kept: the next crawl of this source resumes this run
     return {"summary": summary, "status": status, "pages": pages, "items": items, "errors": n_errors,
-            "kinds": kinds, "samples": errors[:20], "reason": reason,
+            "kinds": kinds, "samples": errors[:20], "refused": refused, "reason": reason,
             "sessions": len(all_sessions),
             "parse_seconds": round(sum(s.get("parse_seconds") or 0 for s in all_sessions), 4)}
 
@@ -273,19 +305,19 @@ def _finish(store: Store, jobs: list[dict], rc: int) -> list[dict]:
                 "UPDATE crawl_runs SET finished_at=?, status=?, pages=?, items=?, errors=?, error_summary_json=?, "
                 "raw_path=? WHERE run_id=?",
                 [finished, o["status"], o["pages"], o["items"], o["errors"],
-                 json.dumps({"kinds": o["kinds"], "samples": o["samples"]}, ensure_ascii=False), str(j["run_dir"]),
-                 j["run_id"]])
+                 json.dumps({"kinds": o["kinds"], "samples": o["samples"], "refused": o["refused"]},
+                            ensure_ascii=False), str(j["run_dir"]), j["run_id"]])
     results = []
     for j, o in zip(jobs, outcomes):
         source = j["source"]
         meta = {"run_id": j["run_id"], "source": source.name, "kind": source.kind, "engine": source.engine,
                 "started_at": j["started"].isoformat(), "finished_at": finished.isoformat(), "status": o["status"],
                 "pages": o["pages"], "items": o["items"], "errors": o["errors"], "error_kinds": o["kinds"],
-                "sessions": o["sessions"], "finish_reason": o["reason"], "since": j["since"],
+                "refused": o["refused"], "sessions": o["sessions"], "finish_reason": o["reason"], "since": j["since"],
                 "parse_seconds": o["parse_seconds"]}
         (j["run_dir"] / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         if o["status"] != "interrupted":
-            shutil.rmtree(j["jobdir"], ignore_errors=True)
+            remove_tree(j["jobdir"], j["jobs_root"], ignore_errors=True)
         last = o["summary"] or {}
         results.append({
             "run_id": j["run_id"], "status": o["status"], "pages": o["pages"], "items": o["items"],
@@ -294,7 +326,7 @@ def _finish(store: Store, jobs: list[dict], rc: int) -> list[dict]:
             "blocked": last.get("blocked", 0), "unchanged": last.get("unchanged", 0),
             "crawl_seconds": last.get("elapsed_seconds"), "parse_seconds": last.get("parse_seconds"),
             "cpu_seconds": last.get("cpu_seconds"),
-            "raw_path": str(j["run_dir"]), "error_kinds": o["kinds"]})
+            "raw_path": str(j["run_dir"]), "error_kinds": o["kinds"], "refused": o["refused"]})
     return results
 
 

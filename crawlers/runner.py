@@ -43,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     from scrapy.crawler import CrawlerProcess
 
     from crawlers.pipelines import WRITTEN_STAT
-    from crawlers.scrapy_settings import scrapy_settings
+    from crawlers.scrapy_settings import PROCESS_SETTINGS, scrapy_settings
     from crawlers.spiders import spider_for
     from pipeline.config import Settings, SourceConfig
 
-    process = CrawlerProcess(settings={"LOG_LEVEL": LOG_LEVEL, "TELNETCONSOLE_ENABLED": False})
+    process = CrawlerProcess(settings={**PROCESS_SETTINGS, "LOG_LEVEL": LOG_LEVEL})
     runs = []
     for path in argv:
         job = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -12,6 +12,15 @@ from pipeline.config import Settings, SourceConfig
 RETRY_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 
 
+# Settings of the crawler process itself (Scrapy reads these from the process, not from each crawler): every
+# connection resolves through the addresses crawlers/netguard.py checked, never a second DNS answer.
+PROCESS_SETTINGS: dict[str, Any] = {
+    "LOG_LEVEL": "WARNING",
+    "TELNETCONSOLE_ENABLED": False,
+    "TWISTED_DNS_RESOLVER": "crawlers.pinned_resolver.PinnedResolver",
+}
+
+
 def scrapy_settings(settings: Settings, source: SourceConfig, run_dir: Path, jobdir: Path | None = None) -> dict[str, Any]:
     c = settings.crawl
     delay = source.download_delay if source.download_delay is not None else c.download_delay
@@ -64,10 +73,13 @@ def scrapy_settings(settings: Settings, source: SourceConfig, run_dir: Path, job
             "crawlers.middlewares.BackoffRetryMiddleware": 550,
             "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
             "crawlers.middlewares.MetaRefreshMiddleware": 580,
+            "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+            "crawlers.middlewares.RedirectMiddleware": 600,
         },
         "SPIDER_MIDDLEWARES": {"crawlers.middlewares.PageBudgetMiddleware": 950},
         "ITEM_PIPELINES": {"crawlers.pipelines.RawWriterPipeline": 300},
-        "EXTENSIONS": {"crawlers.extensions.ProgressExtension": 500},
+        "EXTENSIONS": {"crawlers.extensions.ProgressExtension": 500,
+                       "crawlers.extensions.RedirectLoopRecorder": 510},
     }
     if jobdir is not None:
         out["JOBDIR"] = str(jobdir)

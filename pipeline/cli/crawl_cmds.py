@@ -16,26 +16,34 @@ PARSE_ENGINES = ("auto", "vbulletin", "phpbb", "xenforo", "ipb", "smf", "mybb", 
 
 
 def fetch(url: str, settings, allow_local: bool, encoding: str | None) -> tuple[str, str]:
-    """One polite GET for `brandmon parse URL` (same safety rules and size limit as the crawler)."""
+    """One polite GET for `brandmon parse URL`, under the crawler's network rules and size limit: the host is
+    resolved once and checked, the connection goes to the address checked, and so does every redirect hop."""
+    import urllib.error
     import urllib.request
 
     from crawlers.encoding import decode_html
-    from crawlers.middlewares import check_url
+    from crawlers.netguard import NetworkRefused, check_url
+    from crawlers.pinned_urllib import pinned_opener
 
+    hint = "" if allow_local else " (use --local for a page on this machine)"
     why = check_url(url, set(), allow_local)
     if why:
-        raise ValueError(f"refusing {url}: {why} (use --local for a page on this machine)")
+        raise ValueError(f"refusing {url}: {why}{hint}")
     req = urllib.request.Request(url, headers={"User-Agent": settings.crawl.resolved_user_agent()})
     limit = settings.crawl.max_page_bytes
-    with urllib.request.urlopen(req, timeout=settings.crawl.download_timeout) as r:  # noqa: S310 (checked above)
-        final = r.geturl()
-        why = check_url(final, set(), allow_local)
-        if why:
-            raise ValueError(f"refusing redirect to {final}: {why}")
-        body = r.read(limit + 1)
-        if len(body) > limit:
-            raise ValueError(f"{url}: page larger than {limit} bytes")
-        ctype = r.headers.get("Content-Type")
+    try:
+        with pinned_opener(allow_local).open(req, timeout=settings.crawl.download_timeout) as r:
+            final = r.geturl()
+            body = r.read(limit + 1)
+            ctype = r.headers.get("Content-Type")
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, NetworkRefused):  # a redirect hop the rules refuse, caught before its connection
+            raise ValueError(f"refusing {url}: {e.reason}{hint}") from None
+        raise
+    except NetworkRefused as e:
+        raise ValueError(f"refusing {url}: {e}{hint}") from None
+    if len(body) > limit:
+        raise ValueError(f"{url}: page larger than {limit} bytes")
     return decode_html(body, ctype, encoding)[0], final
 
 
