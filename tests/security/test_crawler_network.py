@@ -21,7 +21,9 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = "93.184.216.34"  # a public address: where a pinned connection to a rebinding name must go
+# A public address: where a pinned connection to a rebinding name must go. Tests never let a packet leave this
+# machine: the stubs below refuse every connection to it locally and record the attempt instead.
+PUBLIC = "93.184.216.34"
 
 STUB = r'''
 import json, os, socket
@@ -59,6 +61,32 @@ def gethostbyname(host):
 
 
 socket.getaddrinfo, socket.gethostbyname = getaddrinfo, gethostbyname
+
+# Connections to the table's public addresses are refused here and logged, so no packet leaves the machine.
+_OUTSIDE = {a for seq in _TABLE.values() for ans in seq if ans for a in ans
+            if not a.startswith(("127.", "10.", "100.", "169.254.", "::ffff:127"))}
+_connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+
+def _refused(address):
+    if isinstance(address, tuple) and address and address[0] in _OUTSIDE:
+        with open(_LOG, "a") as fh:
+            fh.write(json.dumps(["<connect>", [address[0], address[1]]]) + "\n")
+        return True
+    return False
+
+
+def connect(self, address):
+    if _refused(address):
+        raise ConnectionRefusedError(111, "refused by the test's network stub")
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    return 111 if _refused(address) else _connect_ex(self, address)
+
+
+socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 '''
 
 DNS = {
@@ -267,6 +295,7 @@ def test_crawler_refuses_rebinding_cgnat_metadata_mapped_and_unresolvable(tmp_pa
     # was resolved once, to the public address, and its connections went there
     assert hits == {"/robots.txt": 1, "/page": 1}, hits
     assert [a for h, a in dns_stub() if h == "rebind.test"] == [[PUBLIC]]
+    assert {a[0] for h, a in dns_stub() if h == "<connect>"} == {PUBLIC}  # tried there (refused by the stub)
     assert res["sources"]["rebind"]["items"] == 0
     # every other one was refused before any connection, and the run's error summary says why
     blocked = [*refused, "local-meta"]
@@ -324,10 +353,20 @@ def test_parse_url_pins_the_checked_address_and_checks_redirect_hops(site, monke
         return real(host, *a, **kw)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
+    tried: list[str] = []
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):  # no packet leaves the machine: the public address refuses locally
+        if address[0] == PUBLIC:
+            tried.append(address[0])
+            raise ConnectionRefusedError(111, "refused by the test")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
     runner = CliRunner()
     env = {"BRANDMON_CRAWL__DOWNLOAD_TIMEOUT": "2"}
     runner.invoke(app, ["parse", f"http://{name}:{port}/page"], env=env)
-    assert hits == {} and asked == [name]  # one lookup; the connection went to the public address it gave
+    assert hits == {} and asked == [name] and tried == [PUBLIC]  # one lookup; connected where it said
     for url, words in ((f"http://[::ffff:127.0.0.1]:{port}/page", "127.0.0.1 in IPv6 form"),
                        ("http://100.100.100.200/latest/", "cloud metadata"),
                        ("http://100.64.0.1/", "carrier-grade NAT")):
