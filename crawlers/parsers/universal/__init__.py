@@ -76,7 +76,7 @@ def extract(html: str, url: str, ctx: ParseContext, with_article: bool = True) -
         _from_dicts(ld, url, ctx, res)
         return Extraction(res, "json-ld", 0.6)
     if with_article:
-        _prepend_article(html, url, ctx, res, as_article=False)
+        _prepend_article(html, url, ctx, res)
     return Extraction(res, "main-text" if res.items else "none", 0.2 if res.items else 0.0)
 
 
@@ -165,13 +165,17 @@ def _from_dicts(posts: list[dict], url: str, ctx: ParseContext, res: PageResult)
         ))
 
 
-def _prepend_article(html: str, url: str, ctx: ParseContext, res: PageResult, as_article: bool = True) -> None:
-    """The page's main text (trafilatura) as the first item: the article the comments are under."""
+def _prepend_article(html: str, url: str, ctx: ParseContext, res: PageResult) -> None:
+    """The page's main text (trafilatura) as the first item, marked as the article: the article the comments are
+    under, or a page of no records (an article without comments, a board's "topic does not exist" box), which
+    then has no posts."""
     import trafilatura
 
     try:
+        # htmldate's extensive search read every date-like string of an old board's page for seconds (10 s on one)
         raw = trafilatura.extract(html, url=url, output_format="json", with_metadata=True, include_comments=False,
-                                  favor_precision=True)
+                                  favor_precision=True, fast=True,
+                                  date_extraction_params={"extensive_search": False, "original_date": True})
     except Exception:  # noqa: BLE001 - a third-party extractor on hostile input; the records stand without it
         raw = None
     if not raw:
@@ -186,5 +190,5 @@ def _prepend_article(html: str, url: str, ctx: ParseContext, res: PageResult, as
         ctx, post_id=post_id_for_url(page), url=page, text=text, thread_url=res.thread_url,
         thread_title=meta.get("title") or res.thread_title, author=meta.get("author"),
         posted_at=iso_date(meta.get("date"), ctx), posted_at_raw=meta.get("date"), page_url=url,
-        language=meta.get("language") or ctx.language, extra={"item_type": "article"} if as_article else {},
+        language=meta.get("language") or ctx.language, extra={"item_type": "article"},
     ))

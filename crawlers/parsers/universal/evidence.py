@@ -37,6 +37,7 @@ NOT_POST_DATE = re.compile(
 PROFILE_HREF = re.compile(
     r"(?:^|/)(?:users?|members?|profiles?|authors?|people|u|usr|accounts?|user-?profile|userinfo)/[^/?#]+"
     r"|[?&;](?:u|uid|user|userid|user_id|username|showuser|member|memberid|mid|who)=[^&#]+"
+    r"|(?:^|/)(?:users?|members?|profiles?|u)(?:\.\w+)?\?(?:id|name|u|user|uid)=[^&#]+"
     r"|(?:member|profile|memberlist|userinfo|showprofile|viewprofile|user)\.(?:php|aspx?|cgi|pl|html?)"
     r"|mode=viewprofile|action=profile|showuser=|/@[\w.-]+/?$|/~[\w.-]+/?$|/id\d+/?$",
     re.I,
@@ -71,10 +72,11 @@ def classes(el) -> list[str]:
     return [c for c in (el.get("class") or "").split() if not c.startswith("js")]
 
 
-def marked(el, rx: re.Pattern) -> bool:
-    """Whether one of the element's class words (or its itemprop) matches `rx`."""
+def marked(el, rx: re.Pattern, unless: re.Pattern | None = None) -> bool:
+    """Whether one of the element's class words (or its itemprop) matches `rx` (and not `unless`: an
+    "author_buttons" bar is buttons, not an author)."""
     c = el.get("class")
-    if c and any(rx.search(t) for t in c.split() if not t.startswith("js")):
+    if c and any(rx.search(t) and not (unless and unless.search(t)) for t in c.split() if not t.startswith("js")):
         return True
     p = el.get("itemprop")
     return bool(p and rx.search(p))

@@ -11,16 +11,17 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from urllib.parse import urldefrag
+from urllib.parse import unquote_plus, urldefrag
 
-from crawlers.parsers.base import absolute, text_of
+from crawlers.parsers.base import absolute, inner_text
 from crawlers.parsers.universal.evidence import (
     ANONYMOUS, AUTHOR_HINT, CHROME_HINT, DATE_HINT, DATE_RX, NOT_POST_DATE, QUOTE_HINT, SIGNATURE_HINT, date_attr,
-    is_profile_href, marked,
+    PROFILE_HREF, is_profile_href, looks_like_date, marked,
 )
 
 _UI_WORDS = re.compile(
-    r"^(?:reply|quote|report|profile|pm|message|send|share|like|thanks?|edit|delete|link|permalink|top|"
+    r"^(?:reply|quote|report|profile|pm|message|send|share|like|thanks?|edit|delete|link|permalink|top|e-?mail|"
+    r"find|search|website|www|homepage|ignore|follow|subscribe|donate|contact|posts|"
     r"ответить|цитата|цитировать|профиль|лс|жалоба|поделиться|ссылка|наверх|редактировать|удалить|"
     r"#?\d+|[^\w]*)$",
     re.I,
@@ -75,8 +76,8 @@ def _near_hint(el, rec, rx: re.Pattern, levels: int = 3, max_text: int | None = 
     for _ in range(levels):
         if node is None:
             return False
-        if (marked(node, rx) or (node.get("id") and rx.search(node.get("id")))) and (
-                max_text is None or node is el or len(text_of(node)) <= max_text):
+        if (marked(node, rx, CHROME_HINT) or (node.get("id") and rx.search(node.get("id")))) and (
+                max_text is None or node is el or len(inner_text(node)) <= max_text):
             return True
         if node is rec:
             return False
@@ -92,48 +93,97 @@ def _first_line(s: str) -> str:
     return ""
 
 
+def _norm_tokens(s: str) -> list[str]:
+    return [t for t in re.split(r"[\W_]+", s.lower()) if t]
+
+
+def profile_names(els: list) -> tuple[list[list[str]], list[str]]:
+    """What the record's profile links say about whose they are: the tokens of each link's decoded URL
+    ("...getbio&UserName=Greyleef+Populus"), and the labels of the links and their icons ("Click Here to See
+    the Profile for Jarvis", "Jarvis is offline")."""
+    urls, labels = [], []
+    for el in els:
+        if el.tag == "a" and is_profile_href(el.get("href")):
+            m = PROFILE_HREF.search(unquote_plus(el.get("href")))
+            if m:  # the part naming the user ("UserName=WhiteFire"), not the rest ("action=donate")
+                urls.append(_norm_tokens(m.group(0)))
+            for x in el.iter():
+                for at in ("title", "alt"):
+                    v = x.get(at) if isinstance(x.tag, str) else None
+                    if v:
+                        labels.append(" ".join(_norm_tokens(v)))
+        elif el.tag == "img" and el.get("alt") and len(el.get("alt")) < 80:
+            labels.append(" ".join(_norm_tokens(el.get("alt"))))
+    return urls, labels
+
+
+def _named_by_profile(name: str, urls: list[list[str]], labels: list[str]) -> bool:
+    toks = _norm_tokens(name)
+    if not toks or len("".join(toks)) < 3:
+        return False
+    if any(all(t in u for t in toks) for u in urls):
+        return True
+    joined = " ".join(toks)
+    return any(lb.endswith(" " + joined) or lb.startswith(joined + " ") for lb in labels)
+
+
 def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str | None]]:
-    """(score, shape, element, name, profile URL) of each author-like element in the record."""
+    """(score, shape, element, name, profile URL) of each author-like element in the record: an itemprop
+    author, a profile link, an element whose class says author/user/nick, a name the record's profile links
+    name, or an engine's default name for anonymous posters."""
     out = []
+    urls, labels = profile_names(els)
     for i, el in enumerate(els):
         tag = el.tag
         prop = el.get("itemprop") or ""
         score = 0.0
+        link = None
         if prop in ("author", "creator"):
             name_el = next((d for d in el.iter() if isinstance(d.tag, str) and d.get("itemprop") == "name"), None)
             name = (name_el.get("content") if name_el is not None else None) or el.get("content") \
-                or _first_line(text_of(name_el if name_el is not None else el))
+                or _first_line(inner_text(name_el if name_el is not None else el))
             link = el if tag == "a" else next((d for d in el.iter("a") if d.get("href")), None)
             score = 12.0
             href = link.get("href") if link is not None else None
         else:
+            if tag in _DROP_TAGS or tag in ("img", "br", "hr", "table", "tbody", "tr", "ul", "ol", "dl"):
+                continue
+            if not (el.text or "").strip() and len(el) == 0:
+                continue
+            if len(el) > 4 or any(len(c) > 2 for c in el):
+                continue  # a name sits in a small element; a bigger one is a panel
             href = el.get("href") if tag == "a" else None
             profile = tag == "a" and is_profile_href(href)
-            if tag != "a" and not (el.text or "").strip() and len(el) == 0:
-                continue
-            name = _first_line(text_of(el))
+            name = _first_line(inner_text(el))
             hinted = _near_hint(el, rec, AUTHOR_HINT, 3, len(name) + 12)
             anonymous = bool(ANONYMOUS.match(name))
-            if not (profile or hinted or anonymous):
+            named = bool(urls or labels) and _named_by_profile(name, urls, labels)
+            if not (profile or hinted or anonymous or named):
                 continue
-            score = (4.0 if profile else 0) + (5.0 if hinted else 0) + (4.0 if anonymous else 0)
-            if tag != "a" and any(_first_line(text_of(c)) == name for c in el if isinstance(c.tag, str)):
+            score = (4.0 if profile else 0) + (5.0 if hinted else 0) + (4.0 if anonymous else 0) + \
+                (4.0 if named else 0)
+            if tag != "a" and any(_first_line(inner_text(c)) == name for c in el if isinstance(c.tag, str)):
                 score -= 1.5  # a wrapper whose child holds the same name: the child is the name's own element
             elif tag != "a" and len(el) and (el.text or "").strip() != name and \
-                    any(_first_line(text_of(c)) and name.startswith(_first_line(text_of(c))) for c in el
+                    any(_first_line(inner_text(c)) and name.startswith(_first_line(inner_text(c))) for c in el
                         if isinstance(c.tag, str)):
                 score -= 1.5  # "Иван пишет:": the name is the child, the rest is the template's words
             if not profile and tag != "a":
                 link = next((d for d in el.iter("a") if is_profile_href(d.get("href"))), None)
                 href = link.get("href") if link is not None else None
         name = (name or "").strip().strip(":").strip()
-        if name[:1] in "[(" or not name or len(name) > 50 or len(name.split()) > 5 or _UI_WORDS.match(name) or DATE_RX.search(name):
+        if name[:1] in "[(" or not name or len(name) > 50 or len(name.split()) > 5 or _UI_WORDS.match(name) \
+                or DATE_RX.search(name):
             continue
-        if _in_marked(el, rec, QUOTE_HINT) or _in_marked(el, rec, SIGNATURE_HINT):
+        if _in_marked(el, rec, QUOTE_HINT) or _in_marked(el, rec, SIGNATURE_HINT) or _in_quote_tag(el, rec):
             continue
         score -= 0.05 * min(i, 60) / 6
         out.append((score, _shape(el), el, name, href))
     return out
+
+
+def _in_quote_tag(el, rec) -> bool:
+    return any(a.tag == "blockquote" for a in _up_to(el.getparent(), rec)) if el.getparent() is not None else False
 
 
 def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
@@ -144,15 +194,16 @@ def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
         score = 0.0
         v = date_attr(el)
         if el.tag == "time" or v:
-            raw = v or text_of(el)
+            raw = v or inner_text(el)
             score = 10.0 if el.tag == "time" else 8.0
         else:
-            t = el.text
-            if t and DATE_RX.search(t):
-                raw = " ".join(t.split())
-                score = 5.0
-            else:
+            t = next((x for x in (el.text, *(c.tail for c in el if isinstance(c.tag, str))) if x and looks_like_date(x)),
+                     None)
+            if t is None:
                 continue
+            whole = " ".join(inner_text(el).split()) if len(el) <= 4 and not any(True for _ in el.iter("a")) else ""
+            raw = whole if whole and len(whole) <= 60 else " ".join(t.split())
+            score = 5.0
         if not raw:
             continue
         if _in_marked(el, rec, QUOTE_HINT) or _in_marked(el, rec, SIGNATURE_HINT):
@@ -250,7 +301,7 @@ def discount_template_text(per_record: list[list[tuple]]) -> list[list[tuple]]:
     n = len(per_record)
     if n < 3:
         return per_record
-    words: list[list[set]] = [[set(_WORD.findall(text_of(c[2]).lower())) for c in cands] for cands in per_record]
+    words: list[list[set]] = [[set(_WORD.findall(inner_text(c[2]).lower())) for c in cands] for cands in per_record]
     seen: dict[str, dict[str, int]] = {}
     for cands, ws in zip(per_record, words):
         by_shape: dict[str, set] = {}
@@ -283,7 +334,7 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
     marks = {id(x) for x in others}
     all_nodes = list(body.iter())
     titles = _leading_headings(body)
-    body_len = len(text_of(body)) - sum(len(text_of(h)) for h in titles)
+    body_len = len(inner_text(body)) - sum(len(inner_text(h)) for h in titles)
     # mark the nodes to drop on the original, then drop them in a copy (copies keep the order of iteration)
     drop_idx, quote_idx, sig_idx = set(), set(), set()
     for i, el in enumerate(all_nodes):
@@ -300,7 +351,7 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
             quote_idx.add(i)
         elif marked(el, SIGNATURE_HINT):
             sig_idx.add(i)
-        elif el.tag in _DROP_TAGS or (marked(el, CHROME_HINT) and len(text_of(el)) < 80):
+        elif el.tag in _DROP_TAGS or (marked(el, CHROME_HINT) and len(inner_text(el)) < 80):
             drop_idx.add(i)
     b = copy.deepcopy(body)
     b.tail = None
@@ -316,15 +367,23 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
     quotes, sigs = [], []
     for i in sorted(quote_idx):
         if not any(a in quote_idx or a in drop_idx for a in ancestors(i)):
-            quotes.append({"author": None, "post_id": None, "text": text_of(nodes[i]).strip()})
+            quotes.append({"author": None, "post_id": None, "text": inner_text(nodes[i]).strip()})
     for i in sorted(sig_idx):
         if not any(a in sig_idx for a in ancestors(i)):
-            sigs.append(text_of(nodes[i]))
+            sigs.append(inner_text(nodes[i]))
     for i in sorted(drop_idx | quote_idx | sig_idx, reverse=True):
         n = nodes[i]
         if n.getparent() is not None:
             n.drop_tree()
-    return text_of(b), [q for q in quotes if q["text"]], "\n".join(s for s in sigs if s) or None
+    text = inner_text(b)
+    m = _SIG_LINE.search(text)
+    if m:  # "__________" or "-- " on a line of its own: what follows is the signature (vBulletin 2, phpBB 2, mail)
+        sigs.insert(0, text[m.end():].strip())
+        text = text[:m.start()].rstrip()
+    return text, [q for q in quotes if q["text"]], "\n".join(s for s in sigs if s) or None
+
+
+_SIG_LINE = re.compile(r"(?m)^(?:_{6,}|-- ?)$")
 
 
 def _leading_headings(body) -> list:
@@ -349,7 +408,7 @@ def _leading_headings(body) -> list:
 
 def _holds_all(el, body, body_len: int) -> bool:
     """A <blockquote> holding nearly all of the body is the post's own text block, not a quote."""
-    return body_len > 0 and len(text_of(el)) >= 0.9 * body_len
+    return body_len > 0 and len(inner_text(el)) >= 0.9 * body_len
 
 
 _ID_ATTRS = ("data-post-id", "data-comment-id", "data-postid", "data-pid", "data-cid", "data-id", "data-post",

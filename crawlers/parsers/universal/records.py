@@ -201,11 +201,40 @@ def find_records(root) -> RecordSet | None:
     if not els:
         return None
     page_text = agg[els[0]].text
-    best: RecordSet | None = None
+    scored: list[RecordSet] = []
     for key, members in candidate_sets(els).items():
-        if best is not None and len(members) == 1 and best.score > 1.5:
-            continue
         s, kept, depth = score_set(key, members, agg, page_text)
-        if s > 0 and (best is None or s > best.score):
-            best = RecordSet(key, kept, s, {m: depth[m] for m in kept})
-    return best
+        if s > 0:
+            scored.append(RecordSet(key, kept, s, {m: depth[m] for m in kept}))
+    if not scored:
+        return None
+    scored.sort(key=lambda r: -r.score)
+    best = scored[0]
+    return _outer_posts(best, scored[1:40], agg) or best
+
+
+def _outer_posts(best: RecordSet, others: list[RecordSet], agg: dict) -> RecordSet | None:
+    """A set whose members hold most of `best`'s members and still carry an author and a date of their own
+    (answers on a Q&A page, each with its comments): those are the posts, and `best` their comments."""
+    inner = set(best.members)
+    for cand in others:
+        n = len(cand.members)
+        if n < 2 or n >= len(best.members) or any(m in inner for m in cand.members):
+            continue
+        mine = set(cand.members)
+        held = [m for m in best.members if any(a in mine for a in m.iterancestors())]
+        if len(held) < 0.5 * len(best.members):
+            continue
+        held_set = set(held)
+        own_ok = 0
+        for m in cand.members:
+            a = agg[m]
+            tops = [h for h in m.iter() if h in held_set and not any(x in held_set for x in h.iterancestors()
+                                                                     if x is not m and m in x.iterancestors())]
+            dates = a.dates - sum(agg[h].dates for h in tops)
+            authors = a.authors - sum(agg[h].authors for h in tops)
+            text = a.text - a.link - sum(agg[h].text - agg[h].link for h in tops)
+            own_ok += dates > 0 and authors > 0 and text > 20
+        if own_ok >= 0.8 * n and cand.score >= 0.2 * best.score:
+            return cand
+    return None
