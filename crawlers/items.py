@@ -2,6 +2,11 @@
 
 This is the contract between crawlers and ingest. The raw layer stores these as JSON lines
 (`data/raw/<run_id>/items-*.jsonl.gz`), so fields are JSON-friendly (ISO 8601 strings for times).
+
+Ingest caps what it stores: `text` at `Settings.ingest.max_text_chars`, every other string field at
+`pipeline.ingest.FIELD_CAPS` (a title over 1,000 characters is cut; a source, post id or URL too long to be one
+loses the row), a whole line at `pipeline.rawlines.MAX_LINE_BYTES`; `extra` is kept in the raw layer only.
+Names and titles lose bidi controls and invisible characters; a text with nothing visible is no post.
 """
 
 from __future__ import annotations

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.rawlines import FILE_ERRORS, decode_line, iter_lines, open_raw
+
 
 def iter_items(run_dir: Path) -> Iterator[dict]:
-    """Items of one run in file order; a file cut short by a hard kill yields what was readable."""
+    """Items of one run in file order, decoded as ingest decodes them (a BOM, invalid UTF-8 or a lone surrogate is
+    repaired). A file cut short by a hard kill yields what was readable; a damaged one (garbage in the gzip
+    stream, not gzip at all, a directory, no permission) yields what came before the damage."""
     for f in sorted(Path(run_dir).glob("items-*.jsonl.gz")):
         try:
-            with gzip.open(f, "rt", encoding="utf-8") as fh:
-                for line in fh:
+            with open_raw(f) as fh:
+                for line in iter_lines(fh):
+                    if not line:
+                        continue
                     try:
-                        yield json.loads(line)
+                        obj, _ = decode_line(line)
                     except ValueError:
                         continue
-        except (EOFError, OSError):
+                    if isinstance(obj, dict):
+                        yield obj
+        except FILE_ERRORS:
             continue
 
 
 def existing_post_ids(run_dir: Path) -> set[str]:
     """Post ids already written in this run's files (a resumed crawl must not write them again)."""
-    return {d["post_id"] for d in iter_items(run_dir) if "post_id" in d}
+    # as the writer stored them (a spider may give numbers); a list or object is no id and would not hash
+    return {d["post_id"] for d in iter_items(run_dir) if isinstance(d.get("post_id"), (str, int, float))}

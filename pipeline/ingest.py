@@ -18,6 +18,16 @@ processes prepare the next batches' rows while the current one is written):
 - `authors` rows (author_key = stable_id(source, author_url or author)) get their post counts.
 Every write is one vectorised INSERT … ON CONFLICT per table. Malformed lines are counted by reason and
 logged with file:line; they never stop a run and never cost the good lines around them.
+
+Hostile or damaged raw input costs only itself:
+- a line is decoded leniently (`pipeline.rawlines`): a BOM, bytes that are not UTF-8 and lone surrogate escapes
+  are repaired (U+FFFD) and counted as `repaired`, not dropped; a line over `rawlines.MAX_LINE_BYTES` is skipped;
+- every stored string has a cap (`FIELD_CAPS`, text at `ingest.max_text_chars`); a text with nothing visible
+  (spaces, zero-width characters) is skipped as `empty_text`; names and titles lose bidi controls;
+- a file that cannot be read (not gzip, garbage inside the stream, a directory, no permission) is counted,
+  logged with its path and moved to `<raw_dir>/quarantine/<run>/…`, after its readable lines (kept in a
+  `*.salvaged.jsonl.gz` beside the others, so a replay still has them); the other files and runs go on. A gzip
+  file cut short (a killed or still-running crawl) is not damaged: its lines are read and it stays.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import shutil
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -45,17 +56,11 @@ from pipeline.brands import BrandMatcher, build_matcher
 from pipeline.config import ConfigError, load_brands, load_sources
 from pipeline.dedup import find_duplicates
 from pipeline.logs import log_context
-from pipeline.normalize import context_window, dedup_key, normalize_text
+from pipeline.normalize import clean_label, context_window, dedup_key, is_blank, normalize_text
 from pipeline.privacy import make_masker
+from pipeline.rawlines import FILE_ERRORS, decode_line, iter_lines, open_raw
 from pipeline.spam import link_count, spam_reasons
 from pipeline.store import Store, WriteSession, stable_id, text_hash, utcnow
-
-try:
-    import orjson
-
-    _loads = orjson.loads
-except ImportError:  # pragma: no cover
-    _loads = json.loads
 
 log = logging.getLogger("pipeline.ingest")
 
@@ -66,9 +71,39 @@ class IngestError(ValueError):
 
 REQUIRED = ("source", "kind", "post_id", "url", "text")
 _INT_FIELDS = ("likes", "views", "replies", "reach")
-_STR_FIELDS = ("thread_url", "thread_id", "thread_title", "author", "author_url", "posted_at", "reply_to",
-               "language", "fetched_at", "run_id")
 MAX_ERRORS_KEPT = 50
+QUARANTINE = "quarantine"  # <raw_dir>/quarantine: raw files that could not be read, kept for a person to look at
+
+# Every string field's cap in characters (text: Settings.ingest.max_text_chars). Real values stay far below:
+# forum engines cap titles at 100-255 characters and names at 25-100; servers refuse request lines over 8 KiB
+# (Scrapy itself skips URLs over 2,083). A longer value is junk or an attack, shown on every dashboard row.
+MAX_TITLE_CHARS = 1_000
+MAX_NAME_CHARS = 256
+MAX_URL_CHARS = 8_192
+MAX_TOKEN_CHARS = 256  # ids, dates, language codes, run ids
+# What happens over the cap: "cut" keeps the value's head; "drop" stores NULL (a cut URL or id could point at
+# something else, and these are optional); "reject" skips the row, for the fields a document's id is made of
+# (a cut would merge distinct posts) — counted as `oversized_id`. Cut or dropped values count as `oversized`.
+FIELD_CAPS: dict[str, tuple[int, str]] = {
+    "source": (MAX_TOKEN_CHARS, "reject"), "post_id": (MAX_TOKEN_CHARS, "reject"),
+    "url": (MAX_URL_CHARS, "reject"), "thread_url": (MAX_URL_CHARS, "reject"),
+    "thread_title": (MAX_TITLE_CHARS, "cut"), "author": (MAX_NAME_CHARS, "cut"),
+    "author_url": (MAX_URL_CHARS, "drop"), "reply_to": (MAX_TOKEN_CHARS, "drop"),
+    "posted_at": (MAX_TOKEN_CHARS, "drop"), "fetched_at": (MAX_TOKEN_CHARS, "drop"),
+    "language": (MAX_TOKEN_CHARS, "drop"), "run_id": (MAX_TOKEN_CHARS, "drop"),
+    "thread_id": (MAX_TOKEN_CHARS, "drop"),
+}
+_LABELS = ("thread_title", "author")  # shown as names: cleaned of bidi controls and invisible characters
+# one pass over the string fields (a number is made a string first): (field, cap, over the cap, a label)
+_FIELD_RULES = tuple((f, cap, how, f in _LABELS) for f, (cap, how) in FIELD_CAPS.items())
+# reasons a line gives no item; each is counted, and all of them make `bad_lines`
+BAD_LINE_REASONS = ("bad_json", "wrong_type", "missing_field", "empty_text", "oversized_id", "oversized_line")
+
+
+class _Rejected(ValueError):
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 # ------------------------------------------------------------------------------------------ parsing
@@ -97,33 +132,44 @@ def doc_id_for(source: str, thread_url: str | None, url: str, post_id: str) -> s
     return stable_id(source, canonical_url(thread_url) or canonical_url(url), post_id)
 
 
-def validate_item(obj: Any, max_chars: int, problems: Counter) -> dict | None:
-    """A clean item dict, or None (the reason counted in `problems`). Fixable type slips are fixed."""
+def check_item(obj: Any, max_chars: int, problems: Counter) -> dict:
+    """A clean item dict: fixable type slips fixed, strings capped (`FIELD_CAPS`), names and titles cleaned
+    (`clean_label`). Raises _Rejected (reason, message) for a line that gives no document."""
     if not isinstance(obj, dict):
-        problems["wrong_type"] += 1
-        return None
+        raise _Rejected("wrong_type", f"a JSON {type(obj).__name__}, not an object")
     for f in REQUIRED:
         v = obj.get(f)
         if v is None or v == "":
-            problems["missing_field"] += 1
-            return None
+            raise _Rejected("missing_field", f"no {f!r}")
     if isinstance(obj["post_id"], (int, float)) and not isinstance(obj["post_id"], bool):
         obj["post_id"] = str(obj["post_id"])
     for f in REQUIRED:
         if not isinstance(obj[f], str):
-            problems["wrong_type"] += 1
-            return None
-    if not obj["text"].strip():
-        problems["missing_field"] += 1
-        return None
-    if len(obj["text"]) > max_chars:
-        obj["text"] = obj["text"][:max_chars]
+            raise _Rejected("wrong_type", f"{f!r} is {type(obj[f]).__name__}, not a string")
+    text = obj["text"]
+    if len(text) > max_chars:
+        text = obj["text"] = text[:max_chars]
         problems["oversized"] += 1
-    for f in _STR_FIELDS:
-        v = obj.get(f)
-        if v is not None and not isinstance(v, str):
-            obj[f] = str(v) if isinstance(v, (int, float)) else None
+    if is_blank(text):
+        raise _Rejected("empty_text", "text has no visible character")
+    obj.pop("extra", None)  # not stored (and not worth sending to the helper processes)
+    get = obj.get
+    for f, cap, how, label in _FIELD_RULES:
+        v = get(f)
+        if v is None:
+            continue
+        if v.__class__ is not str and not isinstance(v, str):
+            v = obj[f] = str(v) if isinstance(v, (int, float)) else None
             problems["coerced"] += 1
+            if v is None:
+                continue
+        if len(v) > cap:
+            if how == "reject":
+                raise _Rejected("oversized_id", f"{f!r} is {len(v):,} characters (at most {cap:,})")
+            v = obj[f] = v[:cap] if how == "cut" else None
+            problems["oversized"] += 1
+        if label and v and not v.isprintable():
+            obj[f] = clean_label(v) or None
     for f in _INT_FIELDS:
         v = obj.get(f)
         if v is None or (isinstance(v, int) and not isinstance(v, bool)):
@@ -147,35 +193,63 @@ def validate_item(obj: Any, max_chars: int, problems: Counter) -> dict | None:
     return obj
 
 
-def read_raw(path: Path, max_chars: int, problems: Counter, errors: list[str]) -> Iterator[dict]:
-    """Items of one raw file; bad lines are counted in `problems` and described in `errors`."""
-    opener = gzip.open if path.name.endswith(".gz") else open
+@dataclass
+class DamagedFile:
+    """A raw file that raised while being read: `lines` complete lines were read before the error."""
+
+    path: Path
+    lines: int
+    error: str
+
+
+def read_raw(path: Path, max_chars: int, problems: Counter, errors: list[str],
+             damaged: list[DamagedFile] | None = None) -> Iterator[dict]:
+    """Items of one raw file; bad lines are counted in `problems` and described in `errors`. A file that cannot
+    be read to its end costs only the rest of itself: cut short (EOFError, a killed or running crawl) it counts as
+    `truncated_files`; damaged otherwise (not gzip, garbage in the stream, a directory, no permission) it counts
+    as `damaged_files` and is added to `damaged` for the caller to quarantine."""
     lineno = 0
+
+    def bad(reason: str, message: str) -> None:
+        problems[reason] += 1
+        if len(errors) < MAX_ERRORS_KEPT:
+            errors.append(f"{path.name}:{lineno}: {message}")
+
     try:
-        with opener(path, "rb") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
+        with open_raw(path) as fh:
+            for lineno, line in enumerate(iter_lines(fh), 1):
+                if line is None:
+                    problems["lines"] += 1
+                    bad("oversized_line", "line longer than the raw-line cap, skipped")
+                    continue
+                if line.isspace():  # no copy, unlike strip()
                     continue
                 problems["lines"] += 1
                 try:
-                    obj = _loads(line)
-                except (ValueError, TypeError) as e:
-                    problems["bad_json"] += 1
-                    if len(errors) < MAX_ERRORS_KEPT:
-                        errors.append(f"{path.name}:{lineno}: bad JSON ({str(e)[:80]})")
+                    obj, repaired = decode_line(line)
+                except ValueError as e:
+                    bad("bad_json", f"bad JSON ({str(e)[:80]})")
                     continue
-                before = sum(problems[k] for k in ("wrong_type", "missing_field"))
-                item = validate_item(obj, max_chars, problems)
-                if item is None:
-                    if len(errors) < MAX_ERRORS_KEPT and before != sum(
-                        problems[k] for k in ("wrong_type", "missing_field")
-                    ):
-                        errors.append(f"{path.name}:{lineno}: missing or wrongly typed required field")
+                try:
+                    item = check_item(obj, max_chars, problems)
+                except _Rejected as e:
+                    bad(e.reason, str(e)[:120])
                     continue
+                if repaired:
+                    problems["repaired"] += 1
                 yield item
-    except (EOFError, OSError, gzip.BadGzipFile) as e:
-        problems["truncated_files"] += 1
-        errors.append(f"{path.name}: unreadable after line {lineno} ({type(e).__name__}: {str(e)[:80]})")
+    except FILE_ERRORS as e:
+        kind = type(e).__name__ if type(e).__module__ == "builtins" else f"{type(e).__module__}.{type(e).__name__}"
+        what = f"{kind}: {str(e)[:80]}"
+        done = lineno  # complete lines read; the one being read when it failed is lost
+        if isinstance(e, EOFError):
+            problems["truncated_files"] += 1
+            errors.append(f"{path.name}: cut short after line {done} ({what})")
+        else:
+            problems["damaged_files"] += 1
+            errors.append(f"{path.name}: damaged after line {done} ({what}): {path}")
+            if damaged is not None:
+                damaged.append(DamagedFile(path, done, what))
 
 
 def raw_files(run_dir: Path) -> list[Path]:
@@ -239,7 +313,7 @@ def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str
         quoted = None
         if it.get("quoted"):
             parts = [normalize_text(str(q.get("text") or "")) for q in it["quoted"] if isinstance(q, dict)]
-            quoted = "\n".join(p for p in parts if p) or None
+            quoted = "\n".join(p for p in parts if p)[: cfg.max_text_chars] or None
             if quoted and cfg.mask_pii:
                 quoted = mask(quoted)
         thread = it.get("thread_url")
@@ -551,6 +625,76 @@ def sync_config(settings: Any, store: Store) -> dict[str, int]:
     return {"brands": len(b), "brands_changed": nb, "sources": len(s), "sources_changed": ns}
 
 
+# ------------------------------------------------------------------------------------------ damaged files
+
+
+def _free_path(folder: Path, stem: str, suffix: str) -> Path:
+    """`folder/stem+suffix`, or the first `stem-N+suffix` that does not exist (a later file of the same name)."""
+    n, out = 0, folder / f"{stem}{suffix}"
+    while out.exists() or out.is_symlink():
+        n += 1
+        out = folder / f"{stem}-{n}{suffix}"
+    return out
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    for suffix in (".jsonl.gz", ".jsonl"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)], suffix
+    return name, ""
+
+
+def _salvage(moved: Path, lines: int, run_dir: Path, name: str) -> Path | None:
+    """The first `lines` lines of a quarantined file (those read, and stored, before the damage) copied verbatim
+    into `<run_dir>/<name stem>.salvaged.jsonl.gz`, so a replay of the run still finds them."""
+    if lines <= 0:
+        return None
+    dest = _free_path(run_dir, _split_name(name)[0] + ".salvaged", ".jsonl.gz")
+    part = dest.with_name(dest.name + ".part")  # not an items file until it is complete
+    n = 0
+    try:
+        with open_raw(moved) as src, gzip.open(part, "wb", compresslevel=5) as out:
+            for line in iter_lines(src):
+                if n >= lines:
+                    break
+                n += 1
+                if line is not None:
+                    out.write(line if line.endswith(b"\n") else line + b"\n")
+    except FILE_ERRORS:
+        pass  # the same damage again, at the same place: what was read is written
+    part.replace(dest)
+    return dest
+
+
+def quarantine(settings: Any, bad: DamagedFile) -> Path | None:
+    """Move a damaged raw file (or whatever stands at its name) to `<raw_dir>/quarantine/<its path under
+    raw_dir>`, then copy its readable lines back beside the run's other files; returns where it went (None when
+    it could not be moved: the next ingest reports it again). Moving it is what keeps later ingests and replays
+    from tripping on it; the quarantined original keeps every byte for a person to look at."""
+    raw_dir = Path(settings.raw_dir)
+    try:
+        rel = bad.path.absolute().relative_to(raw_dir.absolute())
+    except ValueError:  # a run folder outside raw_dir (crawl_runs.raw_path)
+        rel = Path(bad.path.parent.name) / bad.path.name
+    target = raw_dir / QUARANTINE / rel
+    dest = _free_path(target.parent, *_split_name(target.name))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(bad.path), str(dest))
+    except OSError as e:
+        log.warning("damaged raw file %s could not be quarantined (%s: %s); the next ingest reports it again",
+                    bad.path, type(e).__name__, e)
+        return None
+    kept = ""
+    try:
+        salvaged = _salvage(dest, bad.lines, bad.path.parent, bad.path.name)
+        kept = f"; its {bad.lines} line(s) read before the damage kept in {salvaged.name}" if salvaged else ""
+    except OSError as e:
+        kept = f"; its {bad.lines} line(s) read before the damage could not be copied back ({e})"
+    log.warning("damaged raw file %s (%s) moved to %s%s", bad.path, bad.error, dest, kept)
+    return dest
+
+
 # ------------------------------------------------------------------------------------------ runs
 
 
@@ -574,16 +718,17 @@ def runs_to_ingest(settings: Any, store: Store, run_id: str | None = None, all_r
             raise IngestError(f"run {run_id!r}: raw folder {p} does not exist")
         return [(run_id, p)]
     if all_runs:
-        out = [(p.name, p) for p in sorted(raw_dir.iterdir()) if p.is_dir()] if raw_dir.is_dir() else []
-        return out
+        return [(p.name, p) for p in sorted(raw_dir.iterdir()) if p.is_dir() and p.name != QUARANTINE] \
+            if raw_dir.is_dir() else []
     pending = rows[rows["ingested_at"].isna() & rows["finished_at"].notna() & (rows["status"] != "running")]
     return [(rid, folder(rid)) for rid in pending["run_id"]]
 
 
-def _batches(files: list[Path], cfg: Any, problems: Counter, errors: list[str]) -> Iterator[list[dict]]:
+def _batches(files: list[Path], cfg: Any, problems: Counter, errors: list[str],
+             damaged: list[DamagedFile]) -> Iterator[list[dict]]:
     batch: list[dict] = []
     for f in files:
-        for item in read_raw(f, cfg.max_text_chars, problems, errors):
+        for item in read_raw(f, cfg.max_text_chars, problems, errors, damaged):
             batch.append(item)
             if len(batch) >= cfg.batch_size:
                 yield batch
@@ -676,26 +821,32 @@ def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher:
     problems: Counter = Counter()
     by_brand: Counter = Counter()
     errors: list[str] = []
+    damaged: list[DamagedFile] = []
     with log_context(stage="ingest", run_id=run_id), store.session(cfg.hold_lock_seconds) as session:
         ctx = _Ctx(settings, store, matcher, make_masker(cfg.order_patterns), run_id, str(run_dir), session,
                    about_rules(settings, set(matcher.brands)))
         files = raw_files(run_dir)
         # closing(): a batch that fails stops the helpers now, not when the generator is collected
-        with closing(_prepared_batches(_batches(files, cfg, problems, errors), ctx, cfg.helper_processes)) as batches:
+        with closing(_prepared_batches(_batches(files, cfg, problems, errors, damaged), ctx,
+                                       cfg.helper_processes)) as batches:
             for batch, prepared in batches:
                 _process_batch(batch, ctx, counts, by_brand, prepared=prepared)
                 if progress:
                     progress(len(batch))
+        # only now, with the readable lines stored: a failed write leaves the file for the next ingest
+        quarantined = [f"{b.path} -> {dest}" for b in damaged if (dest := quarantine(settings, b)) is not None]
         with session.write() as con:
             con.execute("UPDATE crawl_runs SET ingested_at = ? WHERE run_id = ?", [utcnow(), run_id])
-        bad = sum(problems[k] for k in ("bad_json", "wrong_type", "missing_field"))
+        bad = sum(problems[k] for k in BAD_LINE_REASONS)
         for e in errors:
-            log.warning("bad raw line: %s", e)
+            log.warning("bad raw input: %s", e)
         out = {"files": len(files), "lines": problems["lines"], "items": problems["lines"] - bad,
-               "bad_lines": bad, **{k: problems[k] for k in ("bad_json", "wrong_type", "missing_field",
-                                                              "oversized", "coerced", "truncated_files")},
-               **counts, "mentions_by_brand": dict(by_brand), "errors": errors}
-        log.info("ingested run: %s", {k: v for k, v in out.items() if k not in ("errors", "mentions_by_brand")})
+               "bad_lines": bad, **{k: problems[k] for k in (*BAD_LINE_REASONS, "repaired", "oversized", "coerced",
+                                                              "truncated_files", "damaged_files")},
+               "quarantined_files": len(quarantined), **counts, "mentions_by_brand": dict(by_brand),
+               "errors": errors, "quarantined": quarantined}
+        log.info("ingested run: %s", {k: v for k, v in out.items()
+                                      if k not in ("errors", "mentions_by_brand", "quarantined")})
     return out
 
 
@@ -712,10 +863,12 @@ def ingest_pending(settings: Any, store: Store, run_id: str | None = None, all_r
     total: Counter = Counter()
     by_brand: Counter = Counter()
     errors: list[str] = []
+    quarantined: list[str] = []
     for rid, path in runs:
         r = ingest_run(settings, store, rid, path, matcher, progress)
         by_brand.update(r.pop("mentions_by_brand"))
         errors += [f"{rid}/{e}" for e in r.pop("errors")][: MAX_ERRORS_KEPT - len(errors)]
+        quarantined += r.pop("quarantined")
         total.update({k: v for k, v in r.items() if isinstance(v, int)})
     return {"runs": len(runs), **dict(total), "brands": cfg_counts["brands"], "sources": cfg_counts["sources"],
-            "mentions_by_brand": dict(by_brand), "errors": errors}
+            "mentions_by_brand": dict(by_brand), "errors": errors, "quarantined": quarantined}

@@ -3,6 +3,10 @@
 `normalize_text` is what every document goes through before hashing, matching and storage: HTML entities
 decoded, unicode NFC, invisible/control characters dropped, runs of spaces collapsed (line breaks kept as
 single newlines so paragraphs survive), emoji untouched.
+
+`is_blank` tells a text that would normalise to nothing (only spaces, zero-width and other invisible characters);
+`clean_label` is what author names and thread titles go through: no bidi controls (a U+202E in a name shows the
+rest of the line reversed), no invisible or control characters, whitespace runs as one space.
 """
 
 from __future__ import annotations
@@ -15,6 +19,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _NEWLINES = re.compile(r"\s*\n\s*")
 _KEY_WORD = re.compile(r"\w+")
+# Bidi embedding/override/isolate controls and marks: invisible, and they reorder what is shown after them
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# invisible characters that are not whitespace (\s covers tab, line breaks and \x1c-\x1f)
+_INVISIBLE = "\x00-\x08\x0e-\x1b\x7f\u00ad\u200b-\u200d\u2060\ufeff" + BIDI_CONTROLS
+# the first character that survives normalisation, unless an '&' before it starts an entity ("&#8203;")
+_VISIBLE = re.compile(rf"[^\s&{_INVISIBLE}]")
+_LABEL_DROP = re.compile(f"[{_INVISIBLE}]")
+_LABEL_SPACES = re.compile(r"\s+")
 
 
 def normalize_text(text: str) -> str:
@@ -33,6 +45,27 @@ def normalize_text(text: str) -> str:
     if "\n" in text:
         text = _NEWLINES.sub("\n", text)
     return text.strip()
+
+
+def is_blank(text: str) -> bool:
+    """True when nothing visible is left of `text` after normalisation: spaces, zero-width characters (U+200B-D,
+    U+2060, U+FEFF), bidi controls, control characters, or entities of those. Cheap for ordinary text: the search
+    stops at its first visible character."""
+    if text[:1].isalnum():  # most posts start with a letter or digit
+        return False
+    m = _VISIBLE.search(text)
+    head = text if m is None else text[: m.start()]
+    if "&" not in head:
+        return m is None
+    return _VISIBLE.search(normalize_text(text).replace("&", "x")) is None
+
+
+def clean_label(value: str) -> str:
+    """An author name or title without bidi controls, invisible or control characters; whitespace runs (line
+    breaks included) as one space. A printable value has none of those and comes back as it is."""
+    if value.isprintable():
+        return value
+    return _LABEL_SPACES.sub(" ", _LABEL_DROP.sub("", value)).strip()
 
 
 def dedup_key(text: str) -> str:

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         from pipeline.config import ConfigError
-        from pipeline.ingest import IngestError, ingest_pending
+        from pipeline.ingest import BAD_LINE_REASONS, IngestError, ingest_pending
         from pipeline.store import Store
 
         if run and all_runs:
@@ -50,13 +50,21 @@ def register(app: typer.Typer) -> None:
             for brand, n in sorted(r["mentions_by_brand"].items(), key=lambda x: -x[1]):
                 b.add_row(brand, f"{n:,}")
             console.print(b)
-        if r["bad_lines"] or r.get("truncated_files"):
-            console.print(
-                f"[yellow]{r['bad_lines']} bad line(s)[/yellow] (bad JSON {r.get('bad_json', 0)}, missing field "
-                f"{r.get('missing_field', 0)}, wrong type {r.get('wrong_type', 0)}); first ones:"
-            )
+        if r["bad_lines"] or r.get("truncated_files") or r.get("damaged_files"):
+            kinds = ", ".join(f"{k.replace('_', ' ')} {r[k]}" for k in BAD_LINE_REASONS if r.get(k))
+            console.print(f"[yellow]{r['bad_lines']} bad line(s)[/yellow] ({kinds or 'none'}); first problems:")
             for e in r["errors"][:10]:
                 console.print(Text("  " + e))
+        if r.get("repaired"):
+            console.print(f"{r['repaired']} line(s) repaired and kept (a byte order mark dropped; invalid UTF-8 or "
+                          "a lone surrogate replaced by U+FFFD)")
+        # damaged raw files are moved aside and the rest is stored: a warning, exit 0 (a rerun cannot do better)
+        for q in r.get("quarantined", []):
+            console.print(Text("warning: damaged raw file quarantined: " + q, style="yellow"))
+        if r.get("damaged_files", 0) > len(r.get("quarantined", [])):
+            console.print(Text(f"warning: {r['damaged_files'] - len(r.get('quarantined', []))} damaged raw file(s) "
+                               "could not be moved aside (see the log); the next ingest reports them again",
+                               style="yellow"))
 
     @app.command("match")
     def match(

@@ -132,7 +132,7 @@ def test_malformed_lines_are_counted_and_good_lines_kept(settings, store, make_p
     (settings.raw_dir / "run-1" / "items-0003.jsonl.gz").write_bytes(blob[: len(blob) - 12])
 
     r = ingest_pending(settings, store, run_id="run-1")
-    assert r["bad_json"] == 2 and r["missing_field"] == 2 and r["wrong_type"] == 2
+    assert r["bad_json"] == 2 and r["missing_field"] == 1 and r["empty_text"] == 1 and r["wrong_type"] == 2
     assert r["bad_lines"] == 6
     assert r["oversized"] == 1 and r["coerced"] >= 2 and r["truncated_files"] == 1
     assert any("items-0001.jsonl.gz:" in e for e in r["errors"])

@@ -1,0 +1,97 @@
+"""The raw layer's files and lines: opening a run's file, reading bounded lines, decoding JSON leniently.
+
+Ingest and the crawler's resume both read the raw layer through here (stdlib and orjson only, no pandas or DuckDB).
+A line is decoded by orjson first; only when that fails does `decode_line` try the repairs a damaged line needs,
+so the common line costs nothing extra:
+- a UTF-8 byte order mark (a file saved by an editor) is dropped;
+- bytes that are not UTF-8 become U+FFFD;
+- a lone surrogate escape (`"\\ud800"`, valid JSON but not a character) becomes U+FFFD.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import zlib
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+try:
+    import orjson
+
+    _fast_loads = orjson.loads
+except ImportError:  # pragma: no cover
+    _fast_loads = None
+
+# What reading a damaged file raises: OSError covers a bad gzip header (gzip.BadGzipFile), a directory, a missing
+# permission and I/O errors; EOFError a gzip stream cut short; zlib.error garbage inside a gzip stream.
+FILE_ERRORS = (OSError, EOFError, zlib.error)
+
+# One JSON line. The crawler's largest page is 8 MiB (`crawl.max_page_bytes`) and a post's text, title and quotes
+# come from one page, so a real line stays well under this; a longer one is skipped without being parsed, which
+# keeps a hostile file from costing gigabytes (it also bounds `extra`, which ingest does not store).
+MAX_LINE_BYTES = 32 * 1024 * 1024
+
+_BOM = b"\xef\xbb\xbf"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def open_raw(path: Path) -> IO[bytes]:
+    """A raw file opened for binary reading (gzip by its name)."""
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+
+
+def iter_lines(fh: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
+    """The file's lines; None for a line longer than `limit` bytes (read past in pieces, never held whole)."""
+    readline = fh.readline
+    while True:
+        line = readline(limit)
+        if not line:
+            return
+        if len(line) == limit and not line.endswith(b"\n"):
+            while True:
+                rest = readline(limit)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line
+
+
+def _scrub(obj: Any) -> Any:
+    """Lone surrogates in every string of a decoded value replaced by U+FFFD."""
+    if isinstance(obj, str):
+        return _SURROGATE.sub("\ufffd", obj)
+    if isinstance(obj, dict):
+        return {_scrub(k): _scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_scrub(v) for v in obj]
+    return obj
+
+
+def repair_line(line: bytes) -> Any:
+    """The value of a line the strict decoder refused: BOM dropped, bad bytes and lone surrogates as U+FFFD.
+    Raises ValueError when it is not JSON even so."""
+    if line.startswith(_BOM):
+        line = line[3:]
+    try:
+        obj = json.loads(line.decode("utf-8", "replace"))
+    except RecursionError:  # nesting deeper than the interpreter's stack: not a post
+        raise ValueError("nested too deeply") from None
+    return _scrub(obj)
+
+
+def decode_line(line: bytes) -> tuple[Any, bool]:
+    """(value, repaired): orjson's strict decoding, and the lenient one only when that fails.
+    Raises ValueError (the strict decoder's message) when the line is not JSON even after repair."""
+    if _fast_loads is None:  # pragma: no cover
+        return repair_line(line), False
+    try:
+        return _fast_loads(line), False
+    except ValueError as e:
+        first = e
+    try:
+        return repair_line(line), True
+    except ValueError:
+        raise first from None
