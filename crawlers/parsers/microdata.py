@@ -74,7 +74,10 @@ def _author(el) -> tuple[str | None, str | None]:
         return None, None
     if el.get("itemscope") is not None:
         p = props(el)
-        name = prop_value(p["name"][0]) if "name" in p else None
+        name_el = p["name"][0] if "name" in p else None
+        # a name marked on the profile link (<a itemprop="name" href=...>) is its text, not the URL
+        name = (text_of(name_el) or None if name_el.tag == "a" and not name_el.get("content") else
+                prop_value(name_el)) if name_el is not None else None
         url = p["url"][0].get("href") or p["url"][0].get("content") if "url" in p else None
         link = first(el, "a[href]")
         return name or (text_of(el) or None), url or (link.get("href") if link is not None else None)
@@ -111,8 +114,9 @@ def _quote(q) -> dict:
             "text": text_of(first(q, "blockquote") if q.tag == "aside" else q)}
 
 
-def parse_posts(root, url: str, ctx: ParseContext, res: PageResult) -> int:
-    """Append one item per microdata post on the page; returns how many were added."""
+def parse_posts(root, url: str, ctx: ParseContext, res: PageResult, types: list | None = None) -> int:
+    """Append one item per microdata post on the page; returns how many were added. `types` (when given)
+    receives each added item's schema.org type."""
     title = res.thread_title or first_text(root, "h1") or first_text(root, "title")
     added = 0
     for n, (el, p) in enumerate(post_scopes(root), 1):
@@ -141,6 +145,8 @@ def parse_posts(root, url: str, ctx: ParseContext, res: PageResult) -> int:
             reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
         ))
         added += 1
+        if types is not None:
+            types.append(_type_of(el))
     return added
 
 

@@ -188,3 +188,31 @@ def test_sampler_checks_the_first_page_of_each_source_per_run_and_suspects():
     assert [s.wants("xenforo", one, a) for _ in range(crosscheck.MAX_SUSPECT + 2)] == \
         [True] * crosscheck.MAX_SUSPECT + [False, False]
     assert s.wants("generic", res, _ctx(run_id="r3")) is False
+
+
+def test_posts_between_separators_with_bylines_in_words():
+    """A printable view: no element per post, only runs between <hr> and "Posted by NAME on DATE"."""
+    html = ("<html><body><font><p><a href='/forums/'>Board</a></p><hr>"
+            + "".join(f"<i>Posted by {a} on 09-1{n}-2001 01:02 AM:</i><p><b>Re: raid</b></p><p>{t}</p><hr>"
+                      for n, (a, t) in enumerate([("Kyria", "Thursday at 10PM, all welcome."),
+                                                   ("Aideen", "I will come if I can."),
+                                                   ("Old Shiezer", "Where is it?")]))
+            + "<p>All times are GMT.</p></font></body></html>")
+    posts = _posts(extract(html, "https://f.example/printthread.php?t=5", _ctx()).result)
+    assert [(p.author, p.text, p.posted_at_raw) for p in posts] == [
+        ("Kyria", "Thursday at 10PM, all welcome.", "09-10-2001 01:02 AM"),
+        ("Aideen", "I will come if I can.", "09-11-2001 01:02 AM"), ("Old Shiezer", "Where is it?", "09-12-2001 01:02 AM")]
+    assert posts[0].posted_at == "2001-09-10T01:02:00+04:00"
+
+
+def test_microdata_question_is_the_article_of_its_answers():
+    post = ("<div itemscope itemtype='https://schema.org/{t}'><span itemprop='author' itemscope "
+            "itemtype='https://schema.org/Person'><a itemprop='name' href='https://q.example/users/{n}/'>{a}</a>"
+            "</span><time itemprop='dateCreated' datetime='2020-01-0{n}T10:00:00Z'></time>"
+            "<div itemprop='text'>{body}</div></div>")
+    html = "<html><body>" + "".join(post.format(t=t, n=n, a=a, body=b) for n, (t, a, b) in enumerate([
+        ("Question", "asker", "How do I cancel?"), ("Answer", "fiction", "Use the menu."),
+        ("Answer", "ron", "Call support.")], 1)) + "</body></html>"
+    items = extract(html, "https://q.example/q/1", _ctx()).result.items
+    assert [(it.author, it.extra.get("item_type")) for it in items] == [
+        ("asker", "article"), ("fiction", None), ("ron", None)]  # a name on a profile link is its text, not the URL

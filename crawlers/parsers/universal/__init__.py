@@ -46,6 +46,8 @@ def extract(html: str, url: str, ctx: ParseContext, with_article: bool = True) -
     res.thread_title = _title(root)
 
     dom = records.find_records(root)
+    if (dom is None or dom.score < 1.0) and records.wrap_separated(root):
+        dom = records.find_records(root) or dom
     n_dom = len(dom.members) if dom else 0
     micro = microdata.post_scopes(root)
     n_micro = sum(1 for el, _ in micro if microdata._type_of(el) not in ("Article", "NewsArticle", "BlogPosting"))
@@ -53,8 +55,9 @@ def extract(html: str, url: str, ctx: ParseContext, with_article: bool = True) -
     ld_posts = [p for p in ld if p["kind"] == "post"]
 
     if n_micro and n_micro >= n_dom:
-        microdata.parse_posts(root, url, ctx, res)
-        _mark_articles(res, micro)
+        types: list[str] = []
+        microdata.parse_posts(root, url, ctx, res, types)
+        _mark_articles(res.items, types)
         if with_article and microdata.only_comments(root):
             _prepend_article(html, url, ctx, res)
         return Extraction(res, "microdata", 0.9)
@@ -91,10 +94,14 @@ def _title(root) -> str | None:
     return t[:300] if t else None
 
 
-def _mark_articles(res: PageResult, micro) -> None:
-    for it, (el, _) in zip(res.items, micro):
-        if microdata._type_of(el) in ("Article", "NewsArticle", "BlogPosting") and len(micro) > 1:
-            it.extra["item_type"] = "article"
+def _mark_articles(items: list, types: list[str]) -> None:
+    """The thing a page's posts answer or comment on is its article: an Article beside comments, a Question
+    beside Answers."""
+    heads = {"Article", "NewsArticle", "BlogPosting"} | ({"Question"} if "Answer" in types else set())
+    if len(types) > 1:
+        for it, t in zip(items, types):
+            if t in heads:
+                it.extra["item_type"] = "article"
 
 
 def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: PageResult) -> None:

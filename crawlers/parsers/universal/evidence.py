@@ -45,6 +45,14 @@ PROFILE_HREF = re.compile(
 
 AUTHOR_HINT = re.compile(r"author|user-?name|user_name|nick|poster|creator|byline|commenter|\blogin\b|^fn$|"
                          r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername", re.I)
+# a byline written out in words: "Posted by Kyria on 09-11-2001", "Автор: Иван", "anna wrote:"
+BYLINE = re.compile(
+    r"^\s*(?:(?:posted|written|submitted|sent|reply|comment)\s+by|by|автор|от|отправлено|написал[аи]?)\s*:?\s+"
+    r"(?P<a>[^\s:,;]{2,40}(?:\s(?!(?:on|at|в)\s)[^\s:,;]{2,20})?)\s+(?:on|at|@|»|-|—|,|в|\d)"
+    r"|^\s*(?P<b>[^\s:,;]{2,40})\s+(?:wrote|writes|said|says|пишет|написал[аи]?)\b",
+    re.I,
+)
+
 # the names an engine gives a poster who did not sign in
 ANONYMOUS = re.compile(r"^(?:аноним(?:ус)?|anonymous|anon|guest|гость|безымянный|unknown|unregistered|"
                        r"незарегистрированный)$", re.I)

@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus, urldefrag
 
 from crawlers.parsers.base import absolute, inner_text
 from crawlers.parsers.universal.evidence import (
-    ANONYMOUS, AUTHOR_HINT, CHROME_HINT, DATE_HINT, DATE_RX, NOT_POST_DATE, QUOTE_HINT, SIGNATURE_HINT, date_attr,
+    ANONYMOUS, AUTHOR_HINT, BYLINE, CHROME_HINT, DATE_HINT, DATE_RX, NOT_POST_DATE, QUOTE_HINT, SIGNATURE_HINT, date_attr,
     PROFILE_HREF, is_profile_href, looks_like_date, marked,
 )
 
@@ -145,6 +145,9 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
             link = el if tag == "a" else next((d for d in el.iter("a") if d.get("href")), None)
             score = 12.0
             href = link.get("href") if link is not None else None
+        elif el.text and (m := BYLINE.match(el.text)) and not _in_quote_tag(el, rec):
+            name = m.group("a") or m.group("b")
+            score, href = 6.0, None
         else:
             if tag in _DROP_TAGS or tag in ("img", "br", "hr", "table", "tbody", "tr", "ul", "ol", "dl"):
                 continue
@@ -203,6 +206,9 @@ def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
                 continue
             whole = " ".join(inner_text(el).split()) if len(el) <= 4 and not any(True for _ in el.iter("a")) else ""
             raw = whole if whole and len(whole) <= 60 else " ".join(t.split())
+            if BYLINE.match(raw) or len(raw) > 40:  # "Posted by Kyria on 09-11-2001 01:02 AM:": the date part
+                m = _DATE_AND_TIME.search(raw)
+                raw = m.group(0) if m else raw
             score = 5.0
         if not raw:
             continue
@@ -219,6 +225,10 @@ def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
             raw = raw[max(0, m.start() - 10):m.end() + 12] if m else raw[:100]
         out.append((score, _shape(el), el, raw))
     return out
+
+
+_DATE_AND_TIME = re.compile("(?:" + DATE_RX.pattern + ")" + r"(?:\s*,?\s*(?:at\s+|в\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?)?",
+                            re.I)
 
 
 def pick_consistent(per_record: list[list[tuple]]) -> list[tuple | None]:

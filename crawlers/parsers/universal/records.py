@@ -210,7 +210,21 @@ def find_records(root) -> RecordSet | None:
         return None
     scored.sort(key=lambda r: -r.score)
     best = scored[0]
-    return _outer_posts(best, scored[1:40], agg) or best
+    best = _outer_posts(best, scored[1:40], agg) or best
+    return _with_opening_post(best, scored[1:40], agg)
+
+
+def _with_opening_post(best: RecordSet, others: list[RecordSet], agg: dict) -> RecordSet:
+    """A set holding all of `best` and one or two more dated members (an imageboard's opening post, styled
+    apart from the replies but numbered like them, "r4003068" beside "r4003077"): the bigger set."""
+    mine = set(best.members)
+    for cand in others:
+        extra = len(cand.members) - len(best.members)
+        if not 1 <= extra <= 2 or cand.score < 0.6 * best.score or not mine.issubset(cand.members):
+            continue
+        if all(agg[m].dates for m in cand.members if m not in mine):
+            return cand
+    return best
 
 
 def _outer_posts(best: RecordSet, others: list[RecordSet], agg: dict) -> RecordSet | None:
@@ -238,3 +252,37 @@ def _outer_posts(best: RecordSet, others: list[RecordSet], agg: dict) -> RecordS
         if own_ok >= 0.8 * n and cand.score >= 0.2 * best.score:
             return cand
     return None
+
+
+SEGMENT = "universal-segment"
+
+
+def wrap_separated(root) -> int:
+    """Posts with no element of their own, only runs of siblings between <hr> separators (printable views, the
+    oldest boards): each run between two separators is wrapped in a new element so it can be a record.
+    Returns how many runs were wrapped."""
+    from lxml.html import Element
+
+    wrapped = 0
+    for parent in list(root.iter()):
+        if not isinstance(parent.tag, str) or parent.tag in ("head", "select", "table", "tr", "ul", "ol"):
+            continue
+        kids = [c for c in parent if isinstance(c.tag, str)]
+        if sum(1 for c in kids if c.tag == "hr") < 3:
+            continue
+        runs: list[list] = [[]]
+        for c in list(parent):
+            if isinstance(c.tag, str) and c.tag == "hr":
+                runs.append([])
+            else:
+                runs[-1].append(c)
+        # the runs between the first and last separator; what comes before and after is page furniture
+        for run in runs[1:-1]:
+            if not run:
+                continue
+            box = Element("div", {"class": SEGMENT})
+            run[0].addprevious(box)
+            for c in run:
+                box.append(c)  # moves the node, its tail text with it
+            wrapped += 1
+    return wrapped
