@@ -97,7 +97,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         res.items.append(make_item(
             ctx, post_id=pid, url=f"{turl}?do=findComment&comment={pid}", text=text, quoted=quotes,
             signature=first_text(p, "[data-role=memberSignature]"), thread_url=turl, thread_id=tid, thread_title=title,
-            author=text_of(user) or None if user is not None else None,
+            # a guest's name pane has no link and holds the reputation badge too ("Unrecognized\n\n0"): its first line
+            author=text_of(user).split("\n", 1)[0].strip() or None if user is not None else None,
             author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
             posted_at=iso_date(tm.get("datetime") if tm is not None else None, ctx),
             posted_at_raw=(text_of(tm) or tm.get("datetime")) if tm is not None else None,

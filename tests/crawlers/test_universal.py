@@ -216,3 +216,16 @@ def test_microdata_question_is_the_article_of_its_answers():
     items = extract(html, "https://q.example/q/1", _ctx()).result.items
     assert [(it.author, it.extra.get("item_type")) for it in items] == [
         ("asker", "article"), ("fiction", None), ("ron", None)]  # a name on a profile link is its text, not the URL
+
+
+def test_ips4_guest_author_is_the_name_without_the_reputation_badge():
+    """IPS 4 shows a guest's name without a profile link, beside the reputation badge in the same pane."""
+    html = (PAGES / "ipb4_topic.html").read_text(encoding="utf-8")
+    guest = ("<h3 class='ipsType_sectionHead cAuthorPane_author'><strong>Unrecognized</strong>"
+             "<div class='ipsRepBadge ipsRepBadge_neutral'><i class='fa fa-circle'></i> 0</div></h3>")
+    import re
+
+    html2 = re.sub(r"<h3[^>]*cAuthorPane_author.*?</h3>", guest, html, count=2, flags=re.S)  # both panes of post 1
+    assert html2 != html
+    res = parse_page(html2, "https://forum.example.ru/topic/1234-x/", "ipb", _ctx())
+    assert res.items[0].author == "Unrecognized"

@@ -12,6 +12,7 @@ engine parsers' cross-check (`crawlers.parsers.cross_check`).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from crawlers.parsers import microdata
@@ -68,7 +69,7 @@ def extract(html: str, url: str, ctx: ParseContext, with_article: bool = True) -
         _from_dom(root, dom, url, ctx, res)
         if res.items:
             conf = min(1.0, 0.3 + 0.15 * dom.score)
-            if with_article and _are_comments(dom):
+            if with_article and _are_comments(dom) and not res.items[0].extra.get("item_type"):
                 _prepend_article(html, url, ctx, res)
             return Extraction(res, "dom", round(conf, 2))
     state = embedded.state_posts(root)
@@ -134,12 +135,27 @@ def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: Pa
         extra = {"extractor": "universal"}
         if dom.depth.get(rec):
             extra["depth"] = dom.depth[rec]
+        if n == 1 and _opening_of_comments(dom):
+            extra["item_type"] = "article"
         res.items.append(make_item(
             ctx, post_id=str(pid), url=link, text=text, quoted=quotes, signature=sig, thread_url=res.thread_url,
             thread_title=res.thread_title, author=a[3] if a else None,
             author_url=fields.absolute(url, a[4]) if a and a[4] else None,
             posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, reply_to=parent, page_url=url, extra=extra,
         ))
+
+
+_OPENING = re.compile(r"first|opening|original|description|^op$|topic-?starter|starter", re.I)
+
+
+def _opening_of_comments(dom: records.RecordSet) -> bool:
+    """A comment list whose first entry the page marks as the opening one (a bug's description shown as comment
+    0, "bz_first_comment"): that entry is what the others comment on, the page's article."""
+    if not _are_comments(dom) or len(dom.members) < 2:
+        return False
+    first, rest = dom.members[0], dom.members[1:]
+    others = {w for m in rest for w in (m.get("class") or "").split()}
+    return any(_OPENING.search(w) for w in (first.get("class") or "").split() if w not in others)
 
 
 def _are_comments(dom: records.RecordSet) -> bool:
