@@ -31,6 +31,11 @@ ENCODING_PAGES = {
     "cp1251-meta-only.html": ("windows-1251", None, "windows-1251"),
     "cp1251-undeclared.html": ("windows-1251", None, None),
     "koi8r-undeclared.html": ("koi8-r", None, None),
+    # mislabelled, as the real web does it: a forum moved to UTF-8 with its old server config and template;
+    # a server's Latin-1 default over a cp1251 page; DOS-era cp866 with no declaration
+    "utf8-labelled-cp1251.html": ("utf-8", "windows-1251", "windows-1251"),
+    "cp1251-header-latin1.html": ("windows-1251", "iso-8859-1", "windows-1251"),
+    "cp866-undeclared.html": ("cp866", None, None),
 }
 
 

@@ -48,9 +48,21 @@ def test_utf8_undeclared_and_bom():
 def test_override_beats_wrong_declaration():
     wrong = PAGE.replace("<head>", '<head><meta charset="utf-8">').encode("cp1251")
     assert GOLDEN in decode_html(wrong, None, override="cp1251")[0]
-    assert detect_encoding(wrong, None, "nonsense-charset") == "utf-8"  # unknown override ignored, meta used
+    # an unknown override is ignored; the meta says utf-8 but the bytes are not: the sniff reads them right
+    assert detect_encoding(wrong, None, "nonsense-charset") == "cp1251"
+    assert GOLDEN in decode_html(wrong, None, "nonsense-charset")[0]
 
 
 def test_undecodable_bytes_do_not_fail():
     text, _ = decode_html(b"<p>\xff\xfe\x00 broken</p>", "text/html; charset=utf-8")
     assert "broken" in text
+
+
+def test_utf16_by_declaration_or_by_its_nul_bytes_and_a_wrong_utf16_label_ignored():
+    for enc in ("utf-16-le", "utf-16-be"):
+        body = PAGE.encode(enc)  # no BOM
+        assert decode_html(body, "text/html; charset=utf-16")[0] == PAGE
+        assert decode_html(body)[0] == PAGE
+    # the label says UTF-16, but the bytes are plain UTF-8 markup (browsers ignore such a meta too)
+    labelled = PAGE.replace("<head>", '<head><meta charset="utf-16">')
+    assert decode_html(labelled.encode("utf-8"))[0] == labelled
