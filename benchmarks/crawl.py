@@ -1,6 +1,7 @@
 """Crawl throughput on the demo web: pages/s, parse-vs-network share, and a same-run baseline.
 
     .venv/bin/python benchmarks/crawl.py [--threads 100] [--posts 30] [--concurrency 16] [--processes 2]
+    .venv/bin/python benchmarks/crawl.py --threads 4 --posts 600     # long threads: every post must be crawled
 
 1. Copies data/demo_web to a temp dir and adds `--threads` threads of `--posts` replies to each forum site (1,325
    pages by default), then serves it on 127.0.0.1. Throughput needs a crawl long enough that its fixed latency (a
@@ -18,6 +19,9 @@
 Prints both numbers and the ratio; the parse share is the time spent decoding + parsing over crawl time.
 4. CPU per page: the crawler processes' CPU time over their crawl (start-up excluded) per page, and the
    baseline's. Pages/s swings with whatever else the machine runs; CPU per page is the steadier comparison.
+5. Completeness: posts each forum holds vs posts crawled, and the synthetic threads' posts found in the raw
+   layer. A long thread (`--posts 600`: 60 pages) is one chain of next-page requests, so its pages/s measures
+   that chain's round trips rather than throughput; what it must show is every post crawled.
 """
 
 from __future__ import annotations
@@ -40,12 +44,14 @@ OTHERS = ["demo-discourse", "demo-news", "demo-tg"]
 TARGET = 300  # pages/s on 2 cores (the crawlers issue)
 
 
-def enlarge(content_dir: Path, threads: int, posts: int) -> int:
-    """Append synthetic threads to each forum site (the demo's own added.jsonl format); returns posts added."""
+def enlarge(content_dir: Path, threads: int, posts: int) -> tuple[int, dict[str, set[str]]]:
+    """Append synthetic threads to each forum site (the demo's own added.jsonl format); returns posts added and
+    the new thread ids per site."""
     from crawlers.demoweb import corpus
 
     c = corpus.load(content_dir)
     added = 0
+    new_threads: dict[str, set[str]] = {}
     lines = []
     for key in FORUMS.values():
         site = c.sites.get(key)
@@ -56,6 +62,7 @@ def enlarge(content_dir: Path, threads: int, posts: int) -> int:
         for k in range(threads):
             lines.append({"kind": "thread", "site": key, "board_id": board, "thread_id": tid + k,
                           "title": f"Тестовая тема {k}: опять задержка доставки"})
+            new_threads.setdefault(key, set()).add(str(tid + k))
             for n in range(posts):
                 lines.append({"kind": "post", "site": key, "thread_id": tid + k, "post": {
                     "author": f"user{n % 7}", "d": 20 - (n * 20) // posts, "t": f"{8 + n % 12:02d}:{n % 60:02d}",
@@ -65,7 +72,31 @@ def enlarge(content_dir: Path, threads: int, posts: int) -> int:
         for rec in lines:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
     corpus.load(content_dir)  # validate
-    return added
+    return added, new_threads
+
+
+def completeness(content_dir: Path, results: dict,
+                 new_threads: dict[str, set[str]]) -> list[tuple[str, int, int, int, int]]:
+    """Per forum source: (name, posts the site holds, posts crawled, synthetic posts held, synthetic crawled)."""
+    import gzip
+
+    from crawlers.demoweb import corpus
+
+    c = corpus.load(content_dir)
+    out = []
+    for name, key in FORUMS.items():
+        r = results.get(name)
+        if r is None or key not in c.sites:
+            continue
+        threads = list(c.sites[key].threads())
+        held = sum(len(t.posts) for t in threads)
+        synth_held = sum(len(t.posts) for t in threads if str(t.id) in new_threads.get(key, set()))
+        synth = 0
+        for f in sorted(Path(r["raw_path"]).glob("items-*.jsonl.gz")):
+            with gzip.open(f, "rt", encoding="utf-8") as fh:
+                synth += sum(1 for line in fh if json.loads(line).get("thread_id") in new_threads.get(key, set()))
+        out.append((name, held, r["items"], synth_held, synth))
+    return out
 
 
 def baseline(urls: list[str], concurrency: int) -> tuple[int, float, float]:
@@ -137,7 +168,7 @@ def main() -> None:
     try:
         content = tmp / "demo_web"
         shutil.copytree(ROOT / "data" / "demo_web", content)
-        added = enlarge(content, args.threads, args.posts)
+        added, new_threads = enlarge(content, args.threads, args.posts)
         with DemoWebServer(content, now=NOW) as srv:
             names = [n for n in [*FORUMS, *OTHERS]]
 
@@ -190,6 +221,13 @@ def main() -> None:
         busy = sum(r["crawl_seconds"] or 0 for r in res["sources"].values())
         print(f"parse share    : {parse_s / busy:.0%} of the crawlers' time in decode+parse, "
               f"{1 - parse_s / busy:.0%} waiting on network/Scrapy/server")
+        rows = completeness(content, res["sources"], new_threads)
+        for name, held, got, synth_held, synth in rows:
+            print(f"  {name:16s} posts expected {held:5d}, crawled {got:5d}; in the {args.threads} added threads "
+                  f"of {args.posts} posts: expected {synth_held:5d}, crawled {synth:5d}")
+        exp, got = sum(r[3] for r in rows), sum(r[4] for r in rows)
+        print(f"completeness   : {got} of {exp} posts of the added threads crawled ({got / max(exp, 1):.1%}); "
+              f"{sum(r[2] for r in rows)} of {sum(r[1] for r in rows)} posts of the forums")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -422,6 +422,34 @@ def add_post(content_dir: str | Path, site: str, thread_id: int, author: str, te
     return str(max((p.id for p in th.posts), default=0) + 1) if s.engine == "telegram" else str(th.id * 1000 + n)
 
 
+def add_posts(content_dir: str | Path, site: str, thread_id: int, posts: list[dict[str, Any]]) -> list[str]:
+    """Append many posts to one thread in one write: long threads and channel histories (tests, benchmarks).
+
+    Each post is written as in the site files (``author``, ``text``, ``d``/``t`` or ``m``, ``l`` …); add_post()
+    loads the corpus once a post, which for thousands of posts is quadratic. Returns the posts' ids.
+    """
+    corpus = load(content_dir)
+    s = corpus.sites.get(site)
+    if s is None:
+        raise CorpusError(f"unknown site {site!r}; have {', '.join(sorted(corpus.sites))}")
+    th = s.thread(int(thread_id))
+    if th is None:
+        raise CorpusError(f"{site}: unknown thread {thread_id!r}")
+    lines, ids = [], []
+    next_id = max((p.id for p in th.posts), default=0) + 1
+    for k, post in enumerate(posts):
+        n = len(th.posts) + k + 1
+        _post_from(post, th.id, n, s.engine, f"add_posts[{k}]")  # fail before writing anything
+        ids.append(str(next_id + k) if s.engine == "telegram" else str(th.id * 1000 + n))
+        lines.append(json.dumps({"kind": "post", "site": site, "thread_id": th.id, "post": post}, ensure_ascii=False))
+    if lines:
+        with _lock, open(Path(content_dir) / "added.jsonl", "a", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    return ids
+
+
 def edit_post(content_dir: str | Path, site: str, post_id: int | str, text: str, labels: str | None = None) -> None:
     """Replace a post's text (an author editing it); the page shows the new text on the next request."""
     corpus = load(content_dir)

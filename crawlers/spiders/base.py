@@ -5,7 +5,10 @@ A page is either a *listing* (boards, topic lists, article indexes, feeds: they 
 - listings are always fetched (they are few and tell what changed);
 - a thread whose listing row is unchanged since the last crawl is not requested at all;
 - a changed thread is re-entered at its last known page (with If-None-Match/If-Modified-Since), and only posts
-  newer than the thread's last seen post are yielded;
+  newer than the thread's last seen post are yielded; a thread not read to its end (page budget, a failed page)
+  is re-entered at the first page it did not read;
+- a page's own next pages (a thread's, a listing's, a channel's history) are not discovery hops: DEPTH_LIMIT
+  does not stop them (crawlers/depth.py), the source's page budget (`max_pages`) does;
 - state changes are collected in `state_updates` and persisted by the runner after the crawl.
 """
 
@@ -20,6 +23,8 @@ from urllib.parse import urlparse
 
 import scrapy
 from scrapy.http import Request, Response
+from scrapy.selector import Selector
+from scrapy.settings.default_settings import SPIDER_MIDDLEWARES_BASE
 
 from crawlers.batch import PageItems
 from crawlers.encoding import decode_html
@@ -42,6 +47,13 @@ class SourceSpider(scrapy.Spider):
     engine = "auto"           # parser name for thread/listing pages
     follow_links = False       # generic crawling of same-host links (bounded by depth/page budget)
     newest_first = False       # pages list newest posts first (Telegram): stop paging at known posts
+    # DEPTH_LIMIT counts discovery hops only: requests for a page's own next pages carry `same_depth`, which
+    # Scrapy's DepthMiddleware would count as one more hop each (60-page threads stopped at page 13)
+    custom_settings = {"SPIDER_MIDDLEWARES_BASE": {
+        **{k: v for k, v in SPIDER_MIDDLEWARES_BASE.items() if not k.endswith(".DepthMiddleware")},
+        "crawlers.depth.DiscoveryDepthMiddleware":
+            SPIDER_MIDDLEWARES_BASE["scrapy.spidermiddlewares.depth.DepthMiddleware"],
+    }}
 
     def __init__(self, source: SourceConfig | dict, run_id: str = "adhoc", state: dict | None = None,
                  since: str | None = None, now: str | None = None, default_tz: str = "Europe/Moscow",
@@ -81,8 +93,9 @@ class SourceSpider(scrapy.Spider):
             fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), selectors=self.source.selectors,
         )
 
-    def request(self, url: str, callback, *, role: str, unconditional: bool = False, **meta: Any) -> Request:
-        return Request(url, callback=callback, errback=self.on_error,
+    def request(self, url: str, callback, *, role: str, unconditional: bool = False, errback=None,
+                **meta: Any) -> Request:
+        return Request(url, callback=callback, errback=errback or self.on_error,
                        meta={"role": role, "unconditional": unconditional, **meta})
 
     async def start(self):
@@ -129,13 +142,14 @@ class SourceSpider(scrapy.Spider):
         body_hash = hashlib.sha1(response.body).hexdigest()[:20]
         if role == "thread":
             prev = self.page_state.get(response.url)
-            if prev and prev.get("content_hash") == body_hash:
+            if prev and prev.get("content_hash") == body_hash and not response.meta.get("walk"):
                 self.unchanged += 1
                 return
             self.remember_page(response, body_hash)
         t0 = time.perf_counter()
         try:
-            res = self.parse_with_engine(self.text_of(response), response.url)
+            text = self.text_of(response)
+            res = self.parse_with_engine(text, response.url)
         except ParseError as e:
             self.errors.append({"url": response.url, "error": "ParseError", "status": response.status,
                                 "message": str(e)[:300], "retries": 0})
@@ -147,7 +161,7 @@ class SourceSpider(scrapy.Spider):
         else:
             yield from self.listing_page(response, res)
         if self.follow_links:
-            yield from self.follow_all(response)
+            yield from self.follow_all(response, text)
 
     def thread_page(self, response: Response, res: PageResult) -> Iterator[Any]:
         meta = response.meta
@@ -182,14 +196,20 @@ class SourceSpider(scrapy.Spider):
                 upd["last_post_id"] = newest
         reached_known = self.newest_first and last_seen and len(items) < len(res.items)
         if res.next_url and res.next_url != response.url and not reached_known:
+            if not self.newest_first:
+                # progress: a thread cut short (page budget, a failed page, an interrupted run) is re-entered
+                # at the page it stopped before, not at page 1; no content_hash yet, so it is re-entered at all
+                upd.update(pages=page_no + 1, last_page_url=res.next_url, content_hash=None)
             yield self.request(res.next_url, self.parse_page, role="thread", thread_key=thread_key,
-                               page_no=page_no + 1, listing_hash=meta.get("listing_hash"))
+                               page_no=page_no + 1, listing_hash=meta.get("listing_hash"), same_depth=True,
+                               **({"unconditional": True, "walk": True} if meta.get("walk") else {}))
         else:
             upd.update(pages=page_no, last_page_url=response.url)
             if meta.get("listing_hash") is not None:
                 upd["content_hash"] = meta["listing_hash"]  # the thread is complete up to this listing state
-        for extra in res.extra_urls:
-            yield self.request(extra, self.parse_page, role="thread", thread_key=thread_key, page_no=page_no)
+        for extra in res.extra_urls:  # more of the same thread (Discourse post chunks): not a discovery hop
+            yield self.request(extra, self.parse_page, role="thread", thread_key=thread_key, page_no=page_no,
+                               same_depth=True)
 
     def listing_page(self, response: Response, res: PageResult) -> Iterator[Any]:
         for link in res.thread_links:
@@ -197,23 +217,38 @@ class SourceSpider(scrapy.Spider):
         for board in res.board_links:
             yield self.request(board, self.parse_page, role="listing", unconditional=True)
         if res.next_url and res.next_url != response.url:
-            yield self.request(res.next_url, self.parse_page, role="listing", unconditional=True)
+            yield self.request(res.next_url, self.parse_page, role="listing", unconditional=True, same_depth=True)
 
     def enter_thread(self, link: ThreadLink) -> Iterator[Request]:
         st = self.thread_state.get(link.url)
         if st and link.listing_hash and st.get("content_hash") == link.listing_hash:
             self.unchanged += 1
             return  # nothing new in this thread since the last crawl
-        if st and st.get("last_page_url"):
+        if st and st.get("last_page_url") and st["last_page_url"] != link.url:
             yield self.request(st["last_page_url"], self.parse_page, role="thread", thread_key=link.url,
-                               page_no=st.get("pages") or 1, listing_hash=link.listing_hash)
+                               page_no=st.get("pages") or 1, listing_hash=link.listing_hash,
+                               errback=self.on_reentry_error)
         else:
             yield self.request(link.url, self.parse_page, role="thread", thread_key=link.url, page_no=1,
                                listing_hash=link.listing_hash)
 
-    def follow_all(self, response: Response) -> Iterator[Request]:
-        try:
-            hrefs = response.css("a::attr(href)").getall()
+    def on_reentry_error(self, failure) -> Iterator[Request]:
+        """A known thread's remembered page is gone (posts deleted: fewer pages now): the thread is read again
+        from its first page, where only posts newer than the last seen are kept. Other failures are recorded."""
+        req = failure.request
+        resp = getattr(failure.value, "response", None)
+        if resp is None or resp.status not in (404, 410):
+            self.on_error(failure)
+            return
+        self.logger.info("%s is gone; reading thread %s from its first page", req.url, req.meta["thread_key"])
+        # unconditional, and walked through pages that did not change (walk): their next links are needed
+        yield self.request(req.meta["thread_key"], self.parse_page, role="thread", thread_key=req.meta["thread_key"],
+                           page_no=1, listing_hash=req.meta.get("listing_hash"), same_depth=True,
+                           unconditional=True, walk=True)
+
+    def follow_all(self, response: Response, text: str) -> Iterator[Request]:
+        try:  # the page as the parser read it (crawlers/encoding.py), not Scrapy's own charset guess
+            hrefs = Selector(text=text, base_url=response.url).css("a::attr(href)").getall()
         except (AttributeError, ValueError):
             return
         for h in hrefs:

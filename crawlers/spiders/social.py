@@ -145,7 +145,7 @@ class VkSpider(ApiSpider):
             await self.backoff(attempt)
             cb = response.request.callback
             extra = {k: v for k, v in response.meta.items() if k in ("owner", "post", "marker")}
-            return None, self.call(m, params, cb, attempt + 1, **extra)
+            return None, self.call(m, params, cb, attempt + 1, same_depth=True, **extra)  # the same call again
         kind = {"retry": "RateLimited", "skip": "AccessDenied", "fatal": "AuthFailed"}[err.action]
         self.record(shown, f"VK{kind}", f"VK error {err.code}: {err.message}")
         return None, None
@@ -171,12 +171,13 @@ class VkSpider(ApiSpider):
                                                      "thread_items_count": 10, "extended": 1, "sort": "asc"},
                                 self.on_comments, owner=owner, post=pid, marker=str(post.replies))
         m = response.meta["method"]
+        # next pages of the same wall, search or comments keep their depth (crawlers/depth.py)
         if m == "wall.get" and params["offset"] + params["count"] < total:
-            yield self.call(m, {**params, "offset": params["offset"] + params["count"]}, self.on_wall)
+            yield self.call(m, {**params, "offset": params["offset"] + params["count"]}, self.on_wall, same_depth=True)
         if m == "newsfeed.search":
             nxt = payload.get("response", {}).get("next_from")
             if nxt:
-                yield self.call(m, {**params, "start_from": nxt}, self.on_wall)
+                yield self.call(m, {**params, "start_from": nxt}, self.on_wall, same_depth=True)
 
     async def on_comments(self, response: Response):
         payload, retry = await self.answer(response)
@@ -194,7 +195,7 @@ class VkSpider(ApiSpider):
             yield it
         if params["offset"] + params["count"] < total:
             yield self.call("wall.getComments", {**params, "offset": params["offset"] + params["count"]},
-                            self.on_comments, owner=owner, post=pid, marker=response.meta["marker"])
+                            self.on_comments, owner=owner, post=pid, marker=response.meta["marker"], same_depth=True)
         else:
             self.thread_done(key, response.meta["marker"])
 
@@ -284,7 +285,7 @@ class YoutubeSpider(ApiSpider):
                 yield r
         max_videos = int(self.source.options.get("max_videos", 50))
         if token and len(self.videos) < max_videos:
-            r = self.call("search", {**response.meta["params"], "pageToken": token}, self.on_search)
+            r = self.call("search", {**response.meta["params"], "pageToken": token}, self.on_search, same_depth=True)
             if r:
                 yield r
 
@@ -323,7 +324,7 @@ class YoutubeSpider(ApiSpider):
                     yield r
         if token:
             r = self.call("commentThreads", {**response.meta["params"], "pageToken": token}, self.on_threads, video=vid,
-                          marker=response.meta["marker"])
+                          marker=response.meta["marker"], same_depth=True)
             if r:
                 yield r
         else:
@@ -345,7 +346,7 @@ class YoutubeSpider(ApiSpider):
             yield it
         if token:
             r = self.call("comments", {**response.meta["params"], "pageToken": token}, self.on_replies,
-                          video=vid, parent=parent, marker=response.meta["marker"])
+                          video=vid, parent=parent, marker=response.meta["marker"], same_depth=True)
             if r:
                 yield r
         else:
@@ -401,7 +402,8 @@ class ReviewsSpider(ApiSpider):
         so_far = set(json.loads(upd["last_post_id"])) if upd.get("last_post_id") else set()
         upd["last_post_id"] = json.dumps(sorted(so_far | {i.post_id for i in items})[-2000:])
         if nxt and (not known or fresh):
-            yield self.request(urljoin(response.url, str(nxt)), self.parse_page, role="thread", unconditional=True)
+            yield self.request(urljoin(response.url, str(nxt)), self.parse_page, role="thread", unconditional=True,
+                               same_depth=True)
 
     def _date(self, raw: str) -> str | None:
         dt = parse_date(raw, tz=self.tz, now=self.now)
