@@ -38,8 +38,10 @@ STAGES: dict[str, str | Callable[..., dict]] = {
     "escalate": "pipeline.escalate:escalate",
     "advocates": "pipeline.advocates:update_authors",
     "alerts": "pipeline.alerts:detect_alerts",
+    "notify": "pipeline.notify:notify",
 }
-MONITOR_STAGES: tuple[str, ...] = ("crawl", "ingest", "score", "themes", "escalate", "advocates", "alerts")
+# notify goes last: it announces what escalate and alerts just found
+MONITOR_STAGES: tuple[str, ...] = ("crawl", "ingest", "score", "themes", "escalate", "advocates", "alerts", "notify")
 # The crawl writes only a few small rows (crawl_runs, crawl_state) in short retried transactions while it spends
 # minutes on the network; holding the write lock for all that time would starve the other schedules.
 WRITING_STAGES = frozenset(MONITOR_STAGES) - {"crawl"}

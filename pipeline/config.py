@@ -213,6 +213,107 @@ class IngestSettings(BaseModel):
     exclusion_window_chars: int = 40  # an exclusion this close to a match cancels it
 
 
+class NotifyChannel(BaseModel):
+    """Where notifications go: an SMTP mailbox, a Slack/Mattermost-compatible webhook, or a Telegram chat.
+
+    Secrets (`password`, the webhook `url`, the bot `token`) come from the environment, e.g.
+    ``BRANDMON_NOTIFY__CHANNELS__OPS_CHAT__URL``; a missing one fails that channel's deliveries, not the settings.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["email", "webhook", "telegram"]
+    enabled: bool = True
+    timeout_seconds: float = Field(10.0, gt=0)
+    # email
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    sender: str = ""
+    to: list[str] = Field(default_factory=list)
+    # webhook (Slack's incoming-webhook URL carries its token: a secret)
+    url: SecretStr = SecretStr("")
+    flavor: Literal["slack", "mattermost"] = "slack"  # link and escaping syntax of the chat
+    # telegram
+    api_url: str = "https://api.telegram.org"  # the Bot API base (a local stand-in in tests)
+    token: SecretStr = SecretStr("")
+    chat_id: str = ""
+
+    @model_validator(mode="after")
+    def _needs(self) -> "NotifyChannel":
+        if self.kind == "email" and not (self.smtp_host and self.sender and self.to):
+            raise ValueError("an email channel needs smtp_host, sender and to")
+        if self.kind == "telegram" and not self.chat_id:
+            raise ValueError("a telegram channel needs chat_id")
+        return self
+
+
+class NotifyRule(BaseModel):
+    """Which events go to which channels: `events` are "escalation", "alert" (every alert kind) or one alert kind
+    ("volume_spike", "new_theme", ...); `levels` filter escalations; `brands` empty = every brand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channels: list[str] = Field(min_length=1)
+    events: list[str] = Field(default_factory=lambda: ["escalation"])
+    levels: list[Literal["critical", "high", "medium", "low"]] = Field(default_factory=lambda: ["critical", "high"])
+    brands: list[str] = Field(default_factory=list)
+    quiet_hours: bool = True  # False: this rule delivers at any hour (an on-call channel)
+
+
+class NotifySettings(BaseModel):
+    enabled: bool = True  # with no rules nothing is sent anyway
+    dashboard_url: str = "http://127.0.0.1:8501"  # messages link to <dashboard_url>/queue?item=<id>
+    timezone: str = "Europe/Moscow"  # of quiet_hours and of times in messages
+    quiet_hours: str = ""  # "22:00-08:00": held until it ends; empty = none
+    critical_bypasses_quiet_hours: bool = True  # a critical item has a 2 h SLA: it cannot wait for the morning
+    lookback_hours: float = Field(24.0, gt=0)  # only items queued / alerts raised this recently are announced
+    max_attempts: int = Field(8, ge=1)
+    retry_base_seconds: float = Field(60.0, ge=0)  # a failed delivery waits 1, 2, 4, ... minutes, capped below
+    retry_max_seconds: float = Field(3600.0, ge=0)
+    every_minutes: int = Field(5, ge=1)  # the `notify` deployment: delivery runs and retries
+    channels: dict[str, NotifyChannel] = Field(default_factory=dict)
+    rules: list[NotifyRule] = Field(default_factory=list)
+    # the digest report (`brandmon report`, the `digest` deployment)
+    digest_cron: str = "0 7 * * 1"  # Mondays 07:00 in the server's time zone
+    digest_period: str = "7d"
+    digest_brands: list[str] = Field(default_factory=list)  # empty = every brand
+    digest_channels: list[str] = Field(default_factory=list)  # where the scheduled digest is sent
+    reports_url: str = ""  # where <data_dir>/reports is published; chat messages link the digest there
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return check_timezone(v)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str) -> str:
+        if v and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", v.strip()):
+            raise ValueError(f"{v!r} is not HH:MM-HH:MM (e.g. 22:00-08:00)")
+        return v.strip()
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, v: dict[str, NotifyChannel]) -> dict[str, NotifyChannel]:
+        for name in v:  # the name is part of the secrets' environment variable names
+            if not re.fullmatch(r"[a-z0-9_]{1,40}", name):
+                raise ValueError(f"channel name {name!r}: use 1-40 lowercase letters, digits or '_'")
+        return v
+
+    @model_validator(mode="after")
+    def _known_channels(self) -> "NotifySettings":
+        for where, names in [*((f"rules[{i}]", r.channels) for i, r in enumerate(self.rules)),
+                             ("digest_channels", self.digest_channels)]:
+            unknown = [n for n in names if n not in self.channels]
+            if unknown:
+                raise ValueError(f"{where}: unknown channel(s) {', '.join(unknown)}; defined: "
+                                 f"{', '.join(self.channels) or 'none'}")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BRANDMON_",
@@ -240,6 +341,7 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> "Settings":
@@ -308,6 +410,9 @@ def _secret_fields(model: type[BaseModel]) -> dict[str, Any]:
             out[name] = True
         elif isinstance(ann, type) and issubclass(ann, BaseModel) and (sub := _secret_fields(ann)):
             out[name] = sub
+        elif getattr(ann, "__origin__", None) is dict and isinstance(val := ann.__args__[-1], type) \
+                and issubclass(val, BaseModel) and (sub := _secret_fields(val)):
+            out[name] = {"__all__": sub}  # a dict of settings models (notify channels): each value's secrets
     return out
 
 

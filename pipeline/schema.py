@@ -343,6 +343,29 @@ ALTER TABLE documents ADD COLUMN post_id VARCHAR;
 ALTER TABLE documents ADD COLUMN reply_to VARCHAR;
 """
 
+# Notification outbox: one row per (channel, event), so a re-run never sends twice; `sending` is written before the
+# message leaves and `sent` after, so a run killed in between is seen and resent with the same idempotency key.
+NOTIFICATIONS = """
+CREATE TABLE notifications (
+    notification_id VARCHAR PRIMARY KEY,    -- hash(channel, event_key): the receivers' idempotency key too
+    channel VARCHAR NOT NULL,
+    event_key VARCHAR NOT NULL,             -- escalation:<id>:<level> | alert:<id> | digest:<brand>:<period end>
+    event_kind VARCHAR NOT NULL,            -- escalation | alert kind | digest
+    brand_id VARCHAR,
+    level VARCHAR,
+    ref_id VARCHAR,                         -- escalation_id / alert_id: checked before a late delivery
+    message_json VARCHAR NOT NULL,          -- the rendered message, formatted per channel at send time
+    state VARCHAR NOT NULL,                 -- pending | sending | sent | failed | dead | skipped
+    attempts INTEGER DEFAULT 0,
+    last_error VARCHAR,
+    next_attempt_at TIMESTAMPTZ,            -- retry backoff, or the end of quiet hours
+    created_at TIMESTAMPTZ,
+    last_attempt_at TIMESTAMPTZ,
+    sent_at TIMESTAMPTZ,
+    updated_at TIMESTAMPTZ
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_initial", INITIAL),
     Migration("0002_models_current_scores", CURRENT_SCORES),
@@ -351,6 +374,7 @@ MIGRATIONS: list[Migration] = [
     Migration("0005_crawl_state_threads", CRAWL_STATE_THREADS),
     Migration("0006_mention_facts", MENTION_FACTS),
     Migration("0007_documents_post_ids", DOCUMENT_POST_IDS),
+    Migration("0008_notifications", NOTIFICATIONS),
 ]
 
 # Tables reported by `brandmon db status`, in data-flow order.
@@ -374,4 +398,5 @@ TABLES = [
     "authors",
     "author_brands",
     "flow_runs",
+    "notifications",
 ]

@@ -93,7 +93,10 @@ def main() -> None:
     c.page_header("Escalation queue", "Mentions that need a human, worst first. Every action is recorded with your name.")
     names = c.brand_names()
     owners = c.q("owners")
-    states = st.sidebar.multiselect("State", list(STATES), default=list(OPEN_STATES), key="qu_states")
+    linked = st.query_params.get("item")  # /queue?item=<escalation id>: the link in notifications and the digest
+    # a linked item is shown whatever its state is now (it may have been resolved since the message went out)
+    states = st.sidebar.multiselect("State", list(STATES), default=list(STATES if linked else OPEN_STATES),
+                                    key="qu_states")
     owner = st.sidebar.selectbox("Owner", [None, "(unassigned)", *owners], key="qu_owner",
                                  format_func=lambda x: "Anyone" if x is None else x)
     brands = c.brand_filter("qu_brands")
@@ -121,6 +124,12 @@ def main() -> None:
     c.export_all(lambda limit: _export_rows(filters, limit, names), total, len(df), name="escalations",
                  key="qu_table", token=(tuple(states), owner, tuple(brands)))
     ids = df["escalation_id"].tolist()
+    if linked and st.session_state.get("qu_linked") != linked:  # once, so picking another item afterwards works
+        st.session_state["qu_linked"] = linked
+        if linked in ids:
+            st.session_state["qu_selected"] = linked
+        else:
+            st.info(f"Item {c.md_escape(linked[:40])} is not among the items listed with these filters.")
     rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
     if rows:
         st.session_state["qu_selected"] = ids[rows[0]]
@@ -138,8 +147,8 @@ def main() -> None:
                                                                                 row["sla_breached"], row["state"]))))
         with st.container(border=True):
             st.markdown(c.highlight(row["context"], row["span_start"], row["span_end"], row["matched"]))
-        if not c.named_in_text(row["matched"]):
-            st.caption(c.ABOUT_NOTE)
+        if note := c.mention_note(row["matched"], row["via"]):
+            st.caption(note)
         link = c.safe_url(row["url"])
         if link:
             st.link_button("Open original post ↗", link)

@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "pipeline.cli.models_cmds",
     "pipeline.cli.themes_cmds",
     "pipeline.cli.dashboard_cmds",
+    "pipeline.cli.notify_cmds",
 ]
 
 
