@@ -41,7 +41,7 @@ _NOT_ASCII_COMPATIBLE = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-l
 _CYRILLIC_8BIT = ("cp1251", "koi8-r", "cp866")
 _ALSO_CYRILLIC = {"koi8-u", "iso8859-5", "mac-cyrillic"}
 _UTF8_LOOKALIKE = {"cp866"}  # its ordinary words are valid UTF-8 runs: no UTF-8 is read inside such a page
-_LATIN_8BIT = {"cp1252", "latin-1", "iso8859-15"}
+_LATIN_8BIT = {"cp1252", "iso8859-1", "iso8859-15"}
 _UTF8_CHAR = rb"(?:[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3})"
 _UTF8_RUN = re.compile(_UTF8_CHAR + b"+")
 _HIGH_RUN = re.compile(rb"[\x80-\xff]{2,}")
@@ -145,8 +145,8 @@ def _single_byte(body: bytes, header: str | None, meta: str | None) -> str:
     cyrillic = None  # computed once, when needed
     scores: dict[str, float] | None = None
     for declared in (header, meta):
-        if not declared or declared in ("utf-8", "utf-8-sig"):
-            continue  # declared UTF-8, but the bytes are not
+        if not declared or declared in ("utf-8", "utf-8-sig", "ascii"):
+            continue  # declared UTF-8 or ASCII, but the bytes are neither
         if declared in _LATIN_8BIT:
             if cyrillic is None:
                 cyrillic = _looks_cyrillic(body)

@@ -66,3 +66,12 @@ def test_utf16_by_declaration_or_by_its_nul_bytes_and_a_wrong_utf16_label_ignore
     # the label says UTF-16, but the bytes are plain UTF-8 markup (browsers ignore such a meta too)
     labelled = PAGE.replace("<head>", '<head><meta charset="utf-16">')
     assert decode_html(labelled.encode("utf-8"))[0] == labelled
+
+
+def test_ascii_or_latin1_labels_over_cyrillic_bytes_give_way():
+    for label in ("us-ascii", "ISO8859-1", "iso-8859-1", "latin1"):
+        text, enc = decode_html(PAGE.encode("cp1251"), f"text/html; charset={label}")
+        assert enc == "cp1251" and text == PAGE, label
+    # a real Latin-1 page keeps its label: its accented letters stand alone among Latin ones
+    fr = "<p>Le café était fermé, déçu.</p>"
+    assert decode_html(fr.encode("latin-1"), "text/html; charset=ISO8859-1") == (fr, "iso8859-1")
