@@ -368,6 +368,22 @@ def highlight(context: str, span_start: Any, span_end: Any, matched: Any = None)
 ABOUT_NOTE = "The post does not name the brand: its source ties it to the brand (`about` in sources.yaml)."
 
 
+THREAD_NOTES = {
+    "thread_title": "The post does not name the brand: it is a reply in a thread whose title names it (inherited "
+                    "from the thread title).",
+    "opening_post": "The post does not name the brand: it is a reply in a thread whose opening post names it "
+                    "(inherited from the opening post).",
+}
+
+
+def mention_note(matched: Any, via: Any) -> str | None:
+    """Why a mention whose post does not name the brand is there: inherited from its thread (`via`), or its
+    source's `about`; None for a mention from the post's own words."""
+    if isinstance(via, str) and via:
+        return THREAD_NOTES.get(via, f"The post does not name the brand: inherited from its thread ({via}).")
+    return None if named_in_text(matched) else ABOUT_NOTE
+
+
 def named_in_text(matched: Any) -> bool:
     """Whether the mention came from the post's own words (a span-less one comes from its source's `about`)."""
     return isinstance(matched, str) and bool(matched)

@@ -212,11 +212,11 @@ class MentionFilter:
 
 # what a mention table shows, in this order; scores come from `mention_facts` (current scores)
 MENTION_COLUMNS = ["mention_id", "posted_at", "brand_id", "source_id", "sentiment", "intent", "p_neg", "unsure",
-                   "corrected", "author", "thread_title", "context", "span_start", "span_end", "matched", "url",
-                   "model", "model_version"]
+                   "corrected", "author", "thread_title", "context", "span_start", "span_end", "matched", "via",
+                   "url", "model", "model_version"]
 FACT_COLUMNS = ("f.mention_id, f.doc_id, f.brand_id, f.sentiment, f.intent, round(f.p_neg, 3) AS p_neg, f.unsure, "
                 "f.corrected, f.model, f.model_version")
-_M_COLUMNS = "mention_id, context, span_start, span_end, matched"
+_M_COLUMNS = "mention_id, context, span_start, span_end, matched, via"
 _D_COLUMNS = "doc_id, posted_at, source_id, author, thread_title, url"
 
 
@@ -277,7 +277,7 @@ def mentions_export(con, f: MentionFilter, limit: int) -> pd.DataFrame:
             ORDER BY f.posted_at DESC NULLS LAST, f.mention_id LIMIT ?)
         SELECT page.mention_id, d.posted_at, page.brand_id, d.source_id, page.sentiment, page.intent, page.p_neg,
                page.unsure, page.corrected, d.author, d.thread_title, m.context, m.span_start, m.span_end,
-               m.matched, d.url, page.model, page.model_version
+               m.matched, m.via, d.url, page.model, page.model_version
         FROM page JOIN mentions m USING (mention_id) JOIN documents d ON d.doc_id = page.doc_id
         ORDER BY page._order_at DESC NULLS LAST, page.mention_id""", p)
 

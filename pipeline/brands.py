@@ -627,6 +627,22 @@ class BrandMatcher:
                     return True
         return False
 
+    def names_exclusion(self, text: str, brand_id: str) -> bool:
+        """Whether `text` contains one of the brand's exclusion phrases anywhere (a namesake, a homonym): a reply
+        that names "Андрей Посылкин" is not about Посылкин even in a thread that is."""
+        br = self.brands.get(brand_id)
+        if br is None or not br.exclusions:
+            return False
+        if br.exclusion_prefilter is not None and not br.exclusion_prefilter.search(text):
+            return False
+        words = [m.group().lower() for m in _WORD.finditer(text)]
+        for phrase, _ in br.exclusions:
+            n = len(phrase)
+            for i in range(len(words) - n + 1):
+                if all(word_matches(words[i + j], phrase[j]) for j in range(n)):
+                    return True
+        return False
+
     def _excluded(self, text: str, start: int, end: int, br: _Brand) -> bool:
         w = self.exclusion_window
         lo = max(0, start - w - 60)

@@ -211,6 +211,12 @@ class IngestSettings(BaseModel):
     spam_min_links: int = 3  # links in one post that make it a link farm
     ambiguous_window_chars: int = 200  # require_context words are looked for this far from the match
     exclusion_window_chars: int = 40  # an exclusion this close to a match cancels it
+    # A reply inherits the brand its thread's title or opening post names (pipeline/thread_context.py): one of
+    # the first `thread_context_first_replies` replies always, a later one when it shares this many content
+    # words with the title and opening post. Chosen on the demo web's answers; a source can opt out.
+    thread_context: bool = True
+    thread_context_first_replies: int = Field(3, ge=0)
+    thread_context_min_shared_words: int = Field(1, ge=1)
 
 
 class NotifyChannel(BaseModel):
@@ -537,6 +543,9 @@ class SourceConfig(BaseModel):
         default_factory=dict,
         description="name -> environment variable holding the secret (never the secret itself)",
     )
+    thread_context: bool | None = Field(
+        None, description="false: replies here never inherit the brand their thread names (None: as "
+                          "ingest.thread_context says)")
     about: dict[str, list[str]] = Field(
         default_factory=dict,
         description="brand id -> URL prefixes (of a post's url or thread url; [] = every post of the source) whose "

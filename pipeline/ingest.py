@@ -51,7 +51,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline import facts
+from pipeline import facts, thread_context
 from pipeline.brands import BrandMatcher, build_matcher
 from pipeline.config import ConfigError, load_brands, load_sources
 from pipeline.dedup import find_duplicates
@@ -372,6 +372,7 @@ def _mention_rows(docs: pd.DataFrame, ctx: _Ctx, now) -> pd.DataFrame:
                     rows.append((stable_id(did, brand), did, brand, None, None, None, context, text_hash(context)))
     df = pd.DataFrame(rows, columns=["mention_id", "doc_id", "brand_id", "span_start", "span_end", "matched",
                                      "context", "context_hash"])
+    df["via"] = None  # the post's own words or its source: not inherited from the thread (thread_context)
     df["created_at"] = now
     df["updated_at"] = now
     return df
@@ -536,7 +537,7 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
         keep = mentions.loc[mentions["doc_id"].isin(changed_ids), "mention_id"]
         con.register("__keep", pd.DataFrame({"mention_id": keep.tolist() or ["\x00"]}))
         removed = con.execute(
-            "DELETE FROM mentions WHERE doc_id IN (SELECT doc_id FROM __chg) "
+            "DELETE FROM mentions WHERE doc_id IN (SELECT doc_id FROM __chg) AND via IS NULL "
             "AND mention_id NOT IN (SELECT mention_id FROM __keep)"
         ).fetchone()
         counts["mentions_removed"] += int(removed[0]) if removed else 0
@@ -545,7 +546,7 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
     if not mentions.empty:
         # a new document's mentions are new too (mention_id = stable_id(doc_id, brand_id))
         _insert_new(con, ctx, "mentions", mentions, "mention_id", _flags(mentions["doc_id"].tolist(), new_ids),
-                    ["span_start", "span_end", "matched", "context", "context_hash", "updated_at"])
+                    ["span_start", "span_end", "matched", "context", "context_hash", "via", "updated_at"])
     counts["mentions"] += len(mentions)
     by_brand.update(mentions["brand_id"].tolist())
     counts["mentions_of_duplicates"] += sum(d in dup_of for d in mentions["doc_id"].tolist())
@@ -562,6 +563,8 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
         fresh_set = set(fresh_ids)
         counts["spam"] += sum(bool(v) for d, v in zip(verdict_ids, verdicts["spam"].tolist()) if d in fresh_set)
     facts.refresh(con, doc_ids=fresh_ids + verdict_ids)
+    # replies inherit the brand their thread names, now that this batch's posts and mentions are stored
+    counts.update(thread_context.refresh(con, ctx.settings, ctx.matcher, fresh, now))
 
     keys = fresh["author_key"].dropna().unique().tolist()
     if keys:

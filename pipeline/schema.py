@@ -366,6 +366,12 @@ CREATE TABLE notifications (
 );
 """
 
+# Mentions a reply inherits from its thread (pipeline/thread_context.py): where the brand came from,
+# 'thread_title' or 'opening_post'; NULL for a mention from the post's own words or its source's `about`.
+MENTION_VIA = """
+ALTER TABLE mentions ADD COLUMN via VARCHAR;
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration("0001_initial", INITIAL),
     Migration("0002_models_current_scores", CURRENT_SCORES),
@@ -375,6 +381,7 @@ MIGRATIONS: list[Migration] = [
     Migration("0006_mention_facts", MENTION_FACTS),
     Migration("0007_documents_post_ids", DOCUMENT_POST_IDS),
     Migration("0008_notifications", NOTIFICATIONS),
+    Migration("0009_mention_via", MENTION_VIA),
 ]
 
 # Tables reported by `brandmon db status`, in data-flow order.

@@ -62,8 +62,8 @@ def detail(mention_id: str) -> None:
                                                      c.fmt_ts(r.posted_at) + " UTC", f"author: {r.author}")))
     with st.container(border=True):
         st.markdown(c.highlight(r.context, r.span_start, r.span_end, r.matched))
-    if not c.named_in_text(r.matched):
-        st.caption(c.ABOUT_NOTE)
+    if note := c.mention_note(r.matched, r.via):
+        st.caption(note)
     link = c.safe_url(r.url)
     if link:
         st.link_button("Open original post ↗", link)

@@ -147,8 +147,8 @@ def main() -> None:
                                                                                 row["sla_breached"], row["state"]))))
         with st.container(border=True):
             st.markdown(c.highlight(row["context"], row["span_start"], row["span_end"], row["matched"]))
-        if not c.named_in_text(row["matched"]):
-            st.caption(c.ABOUT_NOTE)
+        if note := c.mention_note(row["matched"], row["via"]):
+            st.caption(note)
         link = c.safe_url(row["url"])
         if link:
             st.link_button("Open original post ↗", link)
