@@ -74,7 +74,12 @@ def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str
     if engine not in ("generic", "discourse") and not (res.items or res.thread_links or res.board_links):
         return "generic", engine_module("generic").parse(text, url, ctx)
     if engine not in crosscheck._NOT_CHECKED and res.items:
-        crosscheck.cross_check(engine, res, text, url, ctx)
+        d = crosscheck.cross_check(engine, res, text, url, ctx)
+        # one page read on its own: when the two disagree, the reading whose posts are more complete (author, date,
+        # text) wins; a themed board's parser that counts adverts as posts loses to the records' reading
+        if d is not None and d.universal is not None and d.universal_posts and \
+                crosscheck.completeness(d.universal) > crosscheck.completeness(res) + 0.1:
+            return "generic", engine_module("generic").parse(text, url, ctx)
     return engine, res
 
 

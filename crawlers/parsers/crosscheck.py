@@ -27,6 +27,16 @@ class Disagreement:
     universal_posts: int
     universal_first_author: str | None
     method: str
+    universal: PageResult | None = None  # the universal extractor's reading of the page
+
+
+def completeness(res: PageResult) -> float:
+    """Share of a result's posts that have an author, a date and some text: a parser that counts an advert or a
+    page box as a post, or misses a field, scores lower."""
+    posts = _posts(res)
+    if not posts:
+        return 0.0
+    return sum(1 for p in posts if p.author and p.posted_at and (p.text or p.quoted)) / len(posts)
 
 
 class Sampler:
@@ -77,7 +87,7 @@ def cross_check(engine: str, res: PageResult, text: str, url: str, ctx: ParseCon
     b = (theirs[0].author or "").strip() if theirs else None
     if len(mine) == len(theirs) and (a or "").casefold() == (b or "").casefold():
         return None
-    d = Disagreement(url, engine, len(mine), a, len(theirs), b, ext.method)
+    d = Disagreement(url, engine, len(mine), a, len(theirs), b, ext.method, ext.result)
     log.warning("parsers disagree on %s: %s found %d posts (first by %r), the universal extractor (%s) %d "
                 "(first by %r)", url, engine, d.engine_posts, a, ext.method, d.universal_posts, b)
     return d

@@ -229,3 +229,20 @@ def test_ips4_guest_author_is_the_name_without_the_reputation_badge():
     assert html2 != html
     res = parse_page(html2, "https://forum.example.ru/topic/1234-x/", "ipb", _ctx())
     assert res.items[0].author == "Unrecognized"
+
+
+def test_parse_any_prefers_the_complete_reading_when_an_engine_counts_an_advert():
+    """A board theme that puts an advert in post markup: the phpBB parser counts it as a post with no author
+    or date; `brandmon parse` (parse_any) then takes the universal reading, whose posts are all complete."""
+    from crawlers.parsers import parse_any
+
+    html = (PAGES / "phpbb33_prosilver_viewtopic.html").read_text(encoding="utf-8")
+    at = html.index('<div id="p')
+    ad = ('<div id="p999" class="post has-profile bg1"><div class="inner"><div class="postbody"><div class="content">'
+          'Sponsored: best VPN deals, click here!</div></div></div></div>\n')
+    url = "https://forums.nesdev.org/viewtopic.php?t=25574"
+    themed = html[:at] + ad + html[at:]
+    assert len(parse_page(themed, url, "phpbb", _ctx()).items) == 4  # the engine's fast path counts the advert
+    used, res = parse_any(themed, url, _ctx())
+    assert (used, [it.author for it in res.items]) == ("generic", ["EvtimDjerekarov", "Fiskbit", "EvtimDjerekarov"])
+    assert parse_any(html, url, _ctx())[0] == "phpbb"  # where both agree, the engine's reading stays

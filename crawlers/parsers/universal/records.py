@@ -24,6 +24,7 @@ _STATE_TOKEN = re.compile(r"^(?:odd|even|alt#?|first|last|online|offline|new|unr
                           r"highlight\w*|clearfix|clear|row#?|col|hidden|visible|js-?\w*|is-?\w+|has-?\w+|"
                           r"[a-z]{0,2}#?|bg#?|windowbg#?|\w*#\w*#\w*)$")
 _DIGITS = re.compile(r"\d+")
+COMMENT_KEY = re.compile(r"comment|коммент|cmt", re.I)
 
 
 @dataclass
@@ -211,12 +212,37 @@ def find_records(root) -> RecordSet | None:
     scored.sort(key=lambda r: -r.score)
     best = scored[0]
     best = _outer_posts(best, scored[1:40], agg) or best
-    return _with_opening_post(best, scored[1:40], agg)
+    best = _with_opening_post(best, scored[1:40], agg)
+    if len(best.members) == 1:
+        best = _comments_beside(best, scored, agg) or best
+    return best
+
+
+def _comments_beside(best: RecordSet, scored: list[RecordSet], agg: dict) -> RecordSet | None:
+    """A page whose best set is one element (an article) and that also has comments outside it, each with an
+    author and a date: the comments are the records, the article is what they are under. Of nested comment
+    sets (the list, the item, the item's body) the one whose members carry both signs most tightly wins."""
+    article = best.members[0]
+    found = None
+    for cand in scored:
+        if cand is best or not COMMENT_KEY.search(cand.key.split(".", 1)[-1].split("#", 1)[-1]):
+            continue
+        if any(m is article or article in m.iterancestors() or m in article.iterancestors() for m in cand.members):
+            continue
+        if not all(agg[m].dates and agg[m].authors for m in cand.members):
+            continue
+        if found is None or len(cand.members) > len(found.members) or (
+                len(cand.members) == len(found.members) and cand.score > found.score):
+            found = cand
+    return found
 
 
 def _with_opening_post(best: RecordSet, others: list[RecordSet], agg: dict) -> RecordSet:
     """A set holding all of `best` and one or two more dated members (an imageboard's opening post, styled
-    apart from the replies but numbered like them, "r4003068" beside "r4003077"): the bigger set."""
+    apart from the replies but numbered like them, "r4003068" beside "r4003077"): the bigger set. Not for a
+    set of comments: what opens a comment page (a link, a question) is its article."""
+    if COMMENT_KEY.search(best.key.split(".", 1)[-1].split("#", 1)[-1]):
+        return best  # what opens a comment page (a link, a question) is its article, not one of the comments
     mine = set(best.members)
     for cand in others:
         extra = len(cand.members) - len(best.members)
