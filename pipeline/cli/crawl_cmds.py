@@ -1,4 +1,4 @@
-"""`brandmon parse`, `brandmon crawl`, `brandmon sources`."""
+"""`brandmon parse`, `brandmon crawl`, `brandmon sources` (health, `probe URL`, `add URL`)."""
 
 from __future__ import annotations
 
@@ -134,11 +134,17 @@ def register(app: typer.Typer) -> None:
         if any(r["status"] == "failed" for r in res["sources"].values()):
             raise typer.Exit(1)
 
-    @app.command("sources")
+    sources_app = typer.Typer(help="Sources: their health (the default), probing a page, adding a site.",
+                              invoke_without_command=True, no_args_is_help=False)
+    app.add_typer(sources_app, name="sources")
+
+    @sources_app.callback()
     def sources_cmd(
         ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON lines.")
     ) -> None:
         """Sources from sources.yaml and their health: last run, items, error rate."""
+        if ctx.invoked_subcommand is not None:
+            return
         from crawlers.health import source_health
         from pipeline.store import Store
 
@@ -155,3 +161,124 @@ def register(app: typer.Typer) -> None:
                       str(r["last_run"] or "never"), r["last_status"] or "-", str(r["last_items"] or 0),
                       str(r["runs"]), rate, Text("SILENT", style="red") if r["silent"] else Text(""))
         console.print(t)
+
+    def _probe(ctx: typer.Context, url: str, local: bool, encoding: str | None):
+        from crawlers.probe import probe_page
+
+        s = settings_of(ctx)
+        if not url.startswith(("http://", "https://")):
+            fail(f"{url}: give the page's http(s) URL", 2)
+        try:
+            note = check_robots(url, s, local)
+            text, final = fetch(url, s, local, encoding)
+        except (ValueError, OSError) as e:
+            fail(str(e), 2)
+        return probe_page(text, final, s.crawl.default_timezone), final, note
+
+    @sources_app.command("probe")
+    def sources_probe(
+        ctx: typer.Context,
+        url: str = typer.Argument(..., help="A page of the site: a thread, a comment page, a channel."),
+        name: Optional[str] = typer.Option(None, "--name", help="Name of the suggested source (default: from the host)."),
+        local: bool = typer.Option(False, "--local", help="Allow fetching from 127.0.0.1 / private addresses."),
+        encoding: Optional[str] = typer.Option(None, "--encoding", help="Force a charset (cp1251, koi8-r, utf-8…)."),
+        rows: int = typer.Option(10, "--rows", min=0, help="Posts shown in the preview."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Fetch one page (robots.txt respected) and show how brandmon reads it, with a ready sources.yaml entry."""
+        from crawlers.probe import entry_yaml, source_entry
+
+        p, final, note = _probe(ctx, url, local, encoding)
+        entry = source_entry(p, url, name, local)
+        if as_json:
+            print(json.dumps({"url": final, "engine": p.engine, "method": p.method, "confidence": p.confidence,
+                              "detector_scores": p.scores, "posts": len(p.result.items),
+                              "next_url": p.result.next_url, "thread_links": len(p.result.thread_links),
+                              "preview": [{"author": it.author, "posted_at": it.posted_at,
+                                           "text": _first_words(it.text)} for it in p.result.items[:rows]],
+                              "entry": entry}, ensure_ascii=False))
+            return
+        _print_probe(p, final, note, rows)
+        console.print(Text("sources.yaml entry (brandmon sources add URL appends it):", style="bold"))
+        console.print(Text(entry_yaml(entry)), soft_wrap=True)
+
+    @sources_app.command("add")
+    def sources_add(
+        ctx: typer.Context,
+        url: str = typer.Argument(..., help="A page of the site, as for `brandmon sources probe`."),
+        name: Optional[str] = typer.Option(None, "--name", help="Source name (default: from the host)."),
+        local: bool = typer.Option(False, "--local", help="Allow fetching from 127.0.0.1 / private addresses."),
+        encoding: Optional[str] = typer.Option(None, "--encoding", help="Force a charset (cp1251, koi8-r, utf-8…)."),
+    ) -> None:
+        """Probe the page and append its source to sources.yaml, once `config check` passes on the result."""
+        from crawlers.parsers import ENGINE_NAMES
+        from crawlers.probe import entry_yaml, source_entry
+        from pipeline.config import ConfigError
+        from pipeline.sources_file import SourceExists, add_source
+
+        s = settings_of(ctx)
+        p, final, note = _probe(ctx, url, local, encoding)
+        entry = source_entry(p, url, name, local)
+        if not p.result.items and not p.result.thread_links:
+            fail(f"{url}: no posts or threads found on the page; not adding it (see brandmon sources probe)", 1)
+        comment = f"added by brandmon sources add: {p.engine} ({p.method}), confidence {p.confidence:.2f}"
+        try:
+            path = add_source(s, entry["name"], entry["start_urls"],
+                              lambda indent: entry_yaml(entry, indent, comment), ENGINE_NAMES)
+        except SourceExists as e:
+            fail(str(e), 1)
+        except ConfigError as e:
+            fail(f"config check failed on the result, {s.sources_file} left as it was: {e}", 2)
+        _print_probe(p, final, note, 5)
+        console.print(Text(f"added source {entry['name']!r} to {path}:", style="green"))
+        console.print(Text(entry_yaml(entry)), soft_wrap=True)
+        console.print(Text(f"next: brandmon crawl --source {entry['name']}"))
+
+    def _print_probe(p, final: str, note: str | None, rows: int) -> None:
+        console.print(Text.assemble(("page: ", "bold"), final), soft_wrap=True)
+        if note:
+            console.print(Text(note, style="yellow"))
+        scores = ", ".join(f"{e} {n}" for e, n in p.scores.items()) or "none"
+        console.print(Text.assemble(("read by: ", "bold"), f"{p.engine} ({p.method}), confidence {p.confidence:.2f}",
+                                    f"; engine markers scored: {scores}"))
+        console.print(Text.assemble(("posts: ", "bold"), str(len(p.result.items)),
+                                    f"   thread links: {len(p.result.thread_links)}"))
+        if p.result.items and rows:
+            t = Table("#", "author", "date", "first words")
+            for i, it in enumerate(p.result.items[:rows], 1):
+                # scraped strings as Text: never read as console markup
+                t.add_row(str(i), Text(it.author or "—"), Text(it.posted_at or it.posted_at_raw or "—"),
+                          Text(_first_words(it.text)))
+            console.print(t)
+        console.print(Text.assemble(("next page: ", "bold"), p.result.next_url or "—"), soft_wrap=True)
+
+
+def _first_words(text: str | None, n: int = 12) -> str:
+    words = (text or "").split()
+    return " ".join(words[:n]) + (" …" if len(words) > n else "")
+
+
+def check_robots(url: str, settings, allow_local: bool) -> str | None:
+    """Refuse (ValueError) a page the site's robots.txt forbids to the crawl's user agent; returns a note when
+    robots.txt could not be read (then, as the crawl's middleware does, the page is fetched)."""
+    import urllib.error
+    from urllib.parse import urlsplit, urlunsplit
+
+    from crawlers.probe import ROBOTS_AGENT, robots_allow
+
+    if not settings.crawl.obey_robots:
+        return None
+    parts = urlsplit(url)
+    robots_url = urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
+    try:
+        text, _ = fetch(robots_url, settings, allow_local, None)
+    except urllib.error.HTTPError as e:
+        if 400 <= e.code < 500:
+            return None  # no robots.txt: everything allowed
+        return f"robots.txt: HTTP {e.code}, read as allowing everything"
+    except urllib.error.URLError as e:
+        return f"robots.txt could not be read ({e.reason}), read as allowing everything"
+    if not robots_allow(text, url):
+        raise ValueError(f"refusing {url}: {robots_url} disallows it for {ROBOTS_AGENT!r} "
+                         "(crawl.obey_robots is on)")
+    return None
