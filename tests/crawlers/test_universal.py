@@ -139,6 +139,8 @@ def test_comments_in_a_json_state_blob():
     ("<ul class='pagination'><li><a href='?p=1'>1</a></li><li class='active'><span>2</span></li>"
      "<li><a href='?p=3'>3</a></li></ul>", "https://f.example/t/1?p=3"),
     ("<p>no pages here</p><a href='#'>next</a>", None),
+    ("<a rel='next' href='/2016/02/08/another-post/'>Next post</a>", None),  # the next article, not a page
+    ("<a href='/t/1?view=next'>Next topic</a><b>1</b>", None),
 ])
 def test_pagination(html, want):
     assert extract(f"<html><body>{html}</body></html>", "https://f.example/t/1", _ctx()).result.next_url == want
@@ -246,3 +248,17 @@ def test_parse_any_prefers_the_complete_reading_when_an_engine_counts_an_advert(
     used, res = parse_any(themed, url, _ctx())
     assert (used, [it.author for it in res.items]) == ("generic", ["EvtimDjerekarov", "Fiskbit", "EvtimDjerekarov"])
     assert parse_any(html, url, _ctx())[0] == "phpbb"  # where both agree, the engine's reading stays
+
+
+def test_plain_bold_names_without_any_profile_link():
+    """The oldest boards print the poster's name in plain bold, with no link and no class naming it."""
+    row = ("<table class='post' width='100%'><tr><td width='18%'><b>{a}</b><br><font size='1'>{title}</font></td>"
+           "<td><font size='1'>posted {d} 04:59 PM</font><hr>{t}</td></tr></table>")
+    html = "<html><body>" + "".join(row.format(a=a, title=ti, d=d, t=t) for a, ti, d, t in [
+        ("WhiteFire", "Zombie", "12-06-2001", "Is it cheaper to summon a horse?"),
+        ("Shade420", "Decaying Skeleton", "12-19-2001", "Nope, all summons are checked on the server."),
+        ("WhiteFire", "Zombie", "12-20-2001", "Thanks, that settles it.")]) + "</body></html>"
+    posts = _posts(extract(html, "https://f.example/ubb/Forum10/000064.html", _ctx()).result)
+    assert [(p.author, p.text) for p in posts] == [
+        ("WhiteFire", "Is it cheaper to summon a horse?"), ("Shade420", "Nope, all summons are checked on the server."),
+        ("WhiteFire", "Thanks, that settles it.")]

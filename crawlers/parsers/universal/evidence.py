@@ -16,7 +16,7 @@ _UNIT = "|".join(sorted((re.escape(u) for u in UNIT_OF if len(u) > 1), key=len, 
 
 # a date as a post header shows it; a bare time or a bare number is not enough
 DATE_RX = re.compile(
-    r"(?<!\d)\d{4}-\d{1,2}-\d{1,2}(?!\d)"
+    r"(?<!\d)\d{4}([-/.])\d{1,2}\1\d{1,2}(?!\d)"
     r"|(?<![\d.])\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})(?![\d.])"
     r"|(?<![\w])\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTH + r")\.?,?\s+(?:\d{4}|(?:в\s+|at\s+)?\d{1,2}:\d{2})"
     r"|(?<![\w])(?:" + _MONTH + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:\d{4}|(?:at\s+)?\d{1,2}:\d{2})"

@@ -182,6 +182,28 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
             continue
         score -= 0.05 * min(i, 60) / 6
         out.append((score, _shape(el), el, name, href))
+    return out or _plain_names(rec, els)
+
+
+_INLINE_NAME_TAGS = {"b", "strong", "span", "font", "a", "cite", "em", "i", "h3", "h4", "h5", "td", "div", "dt", "p",
+                     "label"}
+
+
+def _plain_names(rec, els: list) -> list[tuple[float, str, object, str, str | None]]:
+    """No author sign at all: the first short texts of the record (a name in plain bold at the head of a post,
+    as the oldest boards print it), at a low score so a shape that other records name better wins."""
+    out = []
+    for i, el in enumerate(els[:80]):
+        if el.tag not in _INLINE_NAME_TAGS or len(el) > 1 or any(len(c) for c in el):
+            continue
+        name = (el.text or "").strip() if not len(el) else _first_line(inner_text(el))
+        if not name or len(name) > 40 or len(name.split()) > 3 or not re.search(r"[^\W\d_]", name) or \
+                _UI_WORDS.match(name) or DATE_RX.search(name) or name.endswith(":") or \
+                _in_marked(el, rec, QUOTE_HINT) or _in_quote_tag(el, rec):
+            continue
+        out.append((1.0 - 0.01 * i, _shape(el), el, name, None))
+        if len(out) == 2:
+            break
     return out
 
 
@@ -289,11 +311,16 @@ def body_candidates(rec, els: list, author_el, date_el, others: set) -> list[tup
         if el is rec or el.tag in _DROP_TAGS or el.tag in _HEADINGS:
             continue
         n = lens.get(el, 0)
-        if n <= 0 or _contains(el, author_el) or _contains(el, date_el):
+        if n <= 0 or _contains(el, author_el):
             continue
         if _in_marked(el, rec, SIGNATURE_HINT) or any(marked(x, QUOTE_HINT) for x in _up_to(el, rec)):
             continue
-        out.append((n, _shape(el), el, int(n)))
+        score = n
+        if _contains(el, date_el):
+            # a date line above the words in the same cell ("posted 12-06-2001<hr>text"): the date is taken out
+            # of the text later; an inner block with most of the words still wins
+            score = 0.5 * (n - lens.get(date_el, 0))
+        out.append((score, _shape(el), el, int(n)))
     out.sort(key=lambda c: -c[0])
     return out[:40]
 

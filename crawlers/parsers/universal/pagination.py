@@ -8,7 +8,7 @@ current/active, inside a run of page-number links).
 from __future__ import annotations
 
 import re
-from urllib.parse import urldefrag
+from urllib.parse import urldefrag, urlparse
 
 from crawlers.parsers.base import absolute, text_of
 
@@ -18,13 +18,29 @@ _NEXT_HINT = re.compile(r"(?:^|[-_\s])next(?:$|[-_\s])|pagination-?next|page-?ne
 _CURRENT = re.compile(r"current|active|selected|this-?page|curr", re.I)
 
 
+_PAGE_TAIL = re.compile(r"/(?:page[-/]?\d+|\d+|comment-page-\d+)/?$", re.I)
+_OTHER_THREAD = re.compile(r"(?:^|&)view=(?:next|previous)", re.I)
+
+
 def _page_link(base: str, href: str | None) -> str | None:
     if not href or href.startswith(("javascript:", "mailto:")) or href.strip() == "#":
         return None
     u = absolute(base, href)
-    if u is None or urldefrag(u)[0] == urldefrag(base)[0]:
+    if u is None or urldefrag(u)[0] == urldefrag(base)[0] or not same_thread(base, u):
         return None
     return u
+
+
+def same_thread(page: str, other: str) -> bool:
+    """Whether `other` can be a further page of the thread at `page`: the same path with another query
+    ("?t=5&start=20"), or the path extended by a page part ("/page-2", "/comment-page-2/"). A "next" link to the
+    next topic or the next blog post (WordPress, phpBB's "view=next") is another thread."""
+    a, b = urlparse(page), urlparse(other)
+    if a.netloc != b.netloc or _OTHER_THREAD.search(b.query):
+        return False
+    pa, pb = _PAGE_TAIL.sub("", a.path.rstrip("/")) or "/", b.path.rstrip("/") or "/"
+    return pb == a.path.rstrip("/") or pb == pa or pb.startswith(pa.rstrip("/") + "/") and \
+        bool(_PAGE_TAIL.search(pb[len(pa.rstrip("/")):] or "/"))
 
 
 def next_page(root, url: str) -> str | None:

@@ -24,6 +24,8 @@ _STATE_TOKEN = re.compile(r"^(?:odd|even|alt#?|first|last|online|offline|new|unr
                           r"highlight\w*|clearfix|clear|row#?|col|hidden|visible|js-?\w*|is-?\w+|has-?\w+|"
                           r"[a-z]{0,2}#?|bg#?|windowbg#?|\w*#\w*#\w*)$")
 _DIGITS = re.compile(r"\d+")
+LAYOUT_HINT = re.compile(r"section|widget|sidebar|column|container|wrapper|layout|region|^main|^page|area|grid|"
+                         r"^col-|^span\d|^row$|footer|header|^nav|menu", re.I)
 COMMENT_KEY = re.compile(r"comment|коммент|cmt", re.I)
 
 
@@ -160,6 +162,10 @@ def _own(members: list, agg: dict) -> tuple[list[Agg], dict]:
     return out, depth
 
 
+def _hinted(key: str) -> bool:
+    return bool(RECORD_HINT.search(key.split(".", 1)[-1].split("#", 1)[-1].split("[", 1)[-1]))
+
+
 def score_set(key: str, members: list, agg: dict, page_text: int) -> tuple[float, list, dict]:
     """(score, members kept, depth) for one candidate set; 0 when it does not look like posts."""
     own, depth = _own(members, agg)
@@ -183,13 +189,15 @@ def score_set(key: str, members: list, agg: dict, page_text: int) -> tuple[float
     # a member holding many dates or author links is several records (a whole thread list), not one
     crowd = sorted(o.dates + o.authors for _, o in kept)[n // 2]
     crowd_pen = 1.0 if crowd <= 8 else 8.0 / crowd
-    hinted = bool(RECORD_HINT.search(key.split(".", 1)[-1].split("#", 1)[-1].split("[", 1)[-1]))
+    hinted = _hinted(key)
     bonus = 1.4 if hinted else 1.0
     if ">" in key:
         bonus *= 0.6  # plain same-tag siblings: weaker evidence than a shared class or id stem
     if any(CHROME_HINT.search(p) or QUOTE_HINT.search(p) or SIGNATURE_HINT.search(p) or AUTHOR_HINT.search(p)
            or DATE_HINT.search(p) for p in re.split(r"[.#>\[]", key)[1:] if p):
         bonus *= 0.3
+    if not hinted and LAYOUT_HINT.search(key.split(".", 1)[-1].split("#", 1)[-1]):
+        bonus *= 0.3  # page furniture: a blog's sections and sidebar widgets hold dates and names too
     if n == 1 and not hinted:
         return 0.0, [], depth
     score = (n ** 0.5) * (0.3 + fd) * (0.3 + fa) * (1 - ld) * (0.2 + min(cov, 1.0)) * crowd_pen * bonus
@@ -209,6 +217,15 @@ def find_records(root) -> RecordSet | None:
             scored.append(RecordSet(key, kept, s, {m: depth[m] for m in kept}))
     if not scored:
         return None
+    # unclassed sibling blocks that hold an element named as a post or comment are the page's columns
+    # (a named set scoring at least half as well; a post's own "postdetails" cell does not make its row a column)
+    named: dict = {}
+    for r in scored:
+        if ">" not in r.key and _hinted(r.key):
+            for m in r.members:
+                named[m] = max(named.get(m, 0.0), r.score)
+    scored = [r for r in scored if ">" not in r.key or not any(
+        named.get(d, 0.0) >= 0.5 * r.score for m in r.members for d in m.iterdescendants() if d in named)] or scored
     scored.sort(key=lambda r: -r.score)
     best = scored[0]
     best = _outer_posts(best, scored[1:40], agg) or best
