@@ -262,3 +262,18 @@ def test_plain_bold_names_without_any_profile_link():
     assert [(p.author, p.text) for p in posts] == [
         ("WhiteFire", "Is it cheaper to summon a horse?"), ("Shade420", "Nope, all summons are checked on the server."),
         ("WhiteFire", "Thanks, that settles it.")]
+
+
+def test_comments_in_an_app_state_with_wrapped_runs_of_text():
+    """A video page's state: each comment wrapped twice, its text as runs, its name and age as simple texts."""
+    def thread(cid, who, runs, age):
+        return {"commentThreadRenderer": {"comment": {"commentRenderer": {
+            "commentId": cid, "authorText": {"simpleText": who}, "contentText": {"runs": [{"text": r} for r in runs]},
+            "publishedTimeText": {"runs": [{"text": age}]}}}}}
+    state = {"contents": {"sections": [{"items": [thread("Ug1", "@anna", ["Лучший ", "обзор"], "2 дня назад"),
+                                                  thread("Ug2", "@petr", ["Связьком ловит хуже"], "3 дня назад")]}]}}
+    html = f"<html><body><div id='app'></div><script>var ytInitialData = {json.dumps(state)};</script></body></html>"
+    ext = extract(html, "https://video.example/watch?v=1", _ctx(now=None))
+    assert ext.method == "state"
+    assert [(p.post_id, p.author, p.text, p.posted_at_raw) for p in ext.result.items] == [
+        ("Ug1", "@anna", "Лучший обзор", "2 дня назад"), ("Ug2", "@petr", "Связьком ловит хуже", "3 дня назад")]

@@ -98,11 +98,13 @@ def json_ld_posts(root) -> list[dict]:
 
 _ASSIGN = re.compile(r"^\s*(?:window\.|var\s+|let\s+|const\s+|self\.)?[\w$.\[\]\"']+\s*=\s*", re.S)
 _TEXTY = ("text", "body", "content", "message", "comment", "html", "body_html", "text_html", "contentHtml",
-          "message_html", "commentText", "raw", "cooked")
+          "message_html", "commentText", "raw", "cooked", "contentText")
 _AUTHORY = ("author", "user", "username", "login", "nickname", "nick", "userName", "authorName", "author_name",
+            "authorText",
             "by", "from", "owner", "creator", "name", "display_name", "displayName", "poster")
 _DATEY = ("created_at", "createdAt", "created", "date", "time", "timestamp", "published", "publishedAt",
-          "created_utc", "time_published", "datePublished", "posted_at", "postedAt", "pubDate", "ts")
+          "created_utc", "time_published", "datePublished", "posted_at", "postedAt", "pubDate", "ts",
+          "publishedTimeText", "publishedTime")
 _CHILDREN = ("children", "replies", "comments", "answers", "thread", "subcomments", "child_comments")
 
 
@@ -139,25 +141,38 @@ def _field(d: dict, keys) -> object:
     return None
 
 
+def _plain(v):
+    """A text value as apps store it: a string, {"simpleText": ...}, or {"runs": [{"text": ...}, ...]}."""
+    if isinstance(v, dict):
+        if isinstance(v.get("runs"), list):
+            return "".join(str(r.get("text", "")) for r in v["runs"] if isinstance(r, dict)) or None
+        return _field(v, ("simpleText", "html", "text", "raw", "value", "content", "content_html"))
+    return v
+
+
 def _record(d: dict) -> dict | None:
     """A comment-like dict: some text and an author or a date."""
-    text = _field(d, _TEXTY)
+    if isinstance(d.get("properties"), dict):  # an entity whose fields sit one level down
+        d = {**d["properties"], **{k: v for k, v in d.items() if k != "properties"}}
+    text = _plain(_field(d, _TEXTY))
     if isinstance(text, dict):
-        text = _field(text, ("html", "text", "raw", "value"))
+        text = _plain(text)
     if not isinstance(text, str) or not text.strip():
         return None
     author = _field(d, _AUTHORY)
+    if isinstance(author, dict) and ("runs" in author or "simpleText" in author):
+        author = _plain(author)
     if isinstance(author, dict):
         author = _field(author, ("name", "username", "login", "nickname", "alias", "display_name", "displayName",
                                  "title"))
-    date = _field(d, _DATEY)
+    date = _plain(_field(d, _DATEY))
     if author is None and date is None:
         return None
     if author is not None and not isinstance(author, (str, int)):
         author = None
     return {"kind": "post", "type": "state", "author": str(author).strip() if author is not None else None,
             "date": str(date) if isinstance(date, (str, int, float)) else None, "text": _html_text(text),
-            "id": str(d.get("id") or d.get("_id") or d.get("uuid") or "") or None,
+            "id": str(d.get("id") or d.get("_id") or d.get("uuid") or d.get("commentId") or "") or None,
             "url": d.get("url") if isinstance(d.get("url"), str) and d.get("url", "").startswith("http") else None}
 
 
@@ -175,8 +190,23 @@ def _walk_lists(data, budget: list):
             stack.extend(v for v in x if isinstance(v, (dict, list)))
 
 
+def _unwrap(d, depth: int = 4):
+    """The comment-like dict inside wrappers ({"commentThreadRenderer": {"comment": {"commentRenderer": {...}}}},
+    {"data": {...}}), or `d` itself."""
+    if not isinstance(d, dict) or depth <= 0 or _record(d) is not None:
+        return d
+    for v in d.values():
+        if isinstance(v, dict):
+            inner = _unwrap(v, depth - 1)
+            if _record(inner) is not None:
+                return inner
+    return d
+
+
 def _flatten(lst: list, depth: int, out: list, seen: set) -> None:
     for d in lst:
+        wrapper = d
+        d = _unwrap(d)
         if not isinstance(d, dict) or id(d) in seen or len(out) > 20_000:
             continue
         seen.add(id(d))
@@ -185,7 +215,7 @@ def _flatten(lst: list, depth: int, out: list, seen: set) -> None:
             r["depth"] = depth
             out.append(r)
         for k in _CHILDREN:
-            v = d.get(k)
+            v = d.get(k) if k in d else (wrapper.get(k) if isinstance(wrapper, dict) else None)
             if isinstance(v, dict):
                 v = _field(v, ("data", "items", "comments", "children")) or []
             if isinstance(v, list):
@@ -198,7 +228,7 @@ def state_posts(root) -> list[dict]:
     for data in _blob_texts(root):
         budget = [_MAX_NODES]
         for lst in _walk_lists(data, budget):
-            items = [c.get("data", c) if isinstance(c.get("data"), dict) else c for c in lst]
+            items = [_unwrap(c) for c in lst]
             if sum(1 for d in items[:20] if _record(d) is not None) < min(2, len(items)):
                 continue
             out: list[dict] = []

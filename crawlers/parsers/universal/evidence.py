@@ -39,11 +39,13 @@ PROFILE_HREF = re.compile(
     r"|[?&;](?:u|uid|user|userid|user_id|username|showuser|member|memberid|mid|who)=[^&#]+"
     r"|(?:^|/)(?:users?|members?|profiles?|u)(?:\.\w+)?\?(?:id|name|u|user|uid)=[^&#]+"
     r"|(?:member|profile|memberlist|userinfo|showprofile|viewprofile|user)\.(?:php|aspx?|cgi|pl|html?)"
-    r"|mode=viewprofile|action=profile|showuser=|/@[\w.-]+/?$|/~[\w.-]+/?$|/id\d+/?$",
+    r"|mode=viewprofile|action=profile|showuser=|/@[\w.-]+/?$|/~[\w.-]+/?$|/id\d+/?$"
+    r"|^(?:https?:)?//[^/]+/(?:profile|userinfo|about-?me)/?$",  # a blog host's own profile page (name.host/profile)
     re.I,
 )
 
 AUTHOR_HINT = re.compile(r"author|user-?name|user_name|nick|poster|creator|byline|commenter|\blogin\b|^fn$|"
+                         r"(?:^|[-_])user$|^[a-z]{1,3}user$|"
                          r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername", re.I)
 # a byline written out in words: "Posted by Kyria on 09-11-2001", "Автор: Иван", "anna wrote:"
 BYLINE = re.compile(
@@ -65,7 +67,7 @@ SIGNATURE_HINT = re.compile(r"signature|^sig$|^sig[-_]|подпис", re.I)
 CHROME_HINT = re.compile(r"button|btn|toolbar|actions?$|controls?$|reply-?link|share|^like|likes-?bar|vote|"
                          r"report|menu|footer|social|rating|reactions?|karma|reputation|avatar|badge|rank|"
                          r"^meta$|^hidden$|sr-only|visually-?hidden|tooltip|popup|modal|dropdown", re.I)
-RECORD_HINT = re.compile(r"post|comment|message|msg|reply|repl|answer|entry|note|review|cmt|thing|коммент", re.I)
+RECORD_HINT = re.compile(r"post|comment|message|msg|reply|repl|answer|entry|note|review|cmt|коммент", re.I)
 # a record's own wrapper kinds that are never one post: page furniture
 NOT_RECORD_TAGS = {"html", "head", "body", "form", "select", "option", "script", "style", "nav", "header",
                    "footer", "button", "a", "img", "br", "hr", "input", "label", "svg", "path", "time", "abbr",

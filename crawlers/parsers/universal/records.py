@@ -271,8 +271,9 @@ def _with_opening_post(best: RecordSet, others: list[RecordSet], agg: dict) -> R
 
 
 def _outer_posts(best: RecordSet, others: list[RecordSet], agg: dict) -> RecordSet | None:
-    """A set whose members hold most of `best`'s members and still carry an author and a date of their own
-    (answers on a Q&A page, each with its comments): those are the posts, and `best` their comments."""
+    """A set whose members hold many of `best`'s members (a third or more: the question above them holds the
+    rest) and still carry an author and a date of their own (answers on a Q&A page, each with its comments):
+    those are the posts, and `best` their comments."""
     inner = set(best.members)
     for cand in others:
         n = len(cand.members)
@@ -280,7 +281,7 @@ def _outer_posts(best: RecordSet, others: list[RecordSet], agg: dict) -> RecordS
             continue
         mine = set(cand.members)
         held = [m for m in best.members if any(a in mine for a in m.iterancestors())]
-        if len(held) < 0.5 * len(best.members):
+        if len(held) < 0.3 * len(best.members):
             continue
         held_set = set(held)
         own_ok = 0
