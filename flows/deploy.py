@@ -6,6 +6,8 @@
 | themes | themes | every `themes_minutes` (60) |
 | alerts | alerts | every `alerts_minutes` (15) |
 | rescore | score → themes → escalate → alerts, only when the active model changed | cron `rescore_cron` (03:00) |
+| notify | deliver notifications, retry failed ones (when `[notify]` has rules) | every `notify.every_minutes` (5) |
+| digest | each brand's digest report, sent to `notify.digest_channels` (when set) | cron `notify.digest_cron` |
 
 Each deployment allows one run at a time (`concurrency_limit=1`); across deployments the data folder's write lock
 (flows/locking.py) keeps writing stages one at a time.
@@ -48,12 +50,20 @@ def prefect_env(settings: Settings) -> None:
 
 
 def build_deployments(settings: Settings, sources: list[str] | None = None, brands: list[str] | None = None) -> list:
-    from flows.monitor import alerts_flow, monitor_flow, rescore_flow, themes_flow
+    from flows.monitor import alerts_flow, digest_flow, monitor_flow, notify_flow, rescore_flow, themes_flow
 
     # Prefect keeps parameters in its database and serves them without a login: never the secrets
     params = {"settings": dump_without_secrets(settings)}
     sch = settings.schedule
-    return [
+    extra = []
+    if settings.notify.rules:
+        extra.append(notify_flow.to_deployment(
+            "notify", interval=timedelta(minutes=settings.notify.every_minutes), parameters=params,
+            concurrency_limit=1, tags=["brandmon"]))
+    if settings.notify.digest_channels:
+        extra.append(digest_flow.to_deployment(
+            "digest", cron=settings.notify.digest_cron, parameters=params, concurrency_limit=1, tags=["brandmon"]))
+    return extra + [
         monitor_flow.to_deployment(
             "monitor",
             interval=timedelta(minutes=sch.crawl_minutes),

@@ -184,6 +184,18 @@ def rescore_flow(settings: dict | None = None, force: bool = False) -> dict:
     return summary
 
 
+@flow(name="notify", description="Queue notifications for new escalations and alerts; deliver and retry the due ones.")
+def notify_flow(settings: dict | None = None) -> dict:
+    return run_chain("notify", settings, stages=["notify"])
+
+
+@flow(name="digest", description="Write each brand's digest report and send it to the digest channels.")
+def digest_flow(settings: dict | None = None, period: str | None = None) -> dict:
+    s = settings_from(settings)
+    call_stage, _ = prefect_executors(s)
+    return call_stage("digest", s, store_for(s), period=period)
+
+
 STAGE_FLOWS = {
     "crawl": crawl_flow,
     "ingest": ingest_flow,
@@ -192,4 +204,5 @@ STAGE_FLOWS = {
     "escalate": escalate_flow,
     "advocates": advocates_flow,
     "alerts": alerts_flow,
+    "notify": notify_flow,
 }

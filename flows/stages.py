@@ -39,6 +39,7 @@ STAGES: dict[str, str | Callable[..., dict]] = {
     "advocates": "pipeline.advocates:update_authors",
     "alerts": "pipeline.alerts:detect_alerts",
     "notify": "pipeline.notify:notify",
+    "digest": "pipeline.report.write:digest_stage",  # its own schedule, not in the monitor chain
 }
 # notify goes last: it announces what escalate and alerts just found
 MONITOR_STAGES: tuple[str, ...] = ("crawl", "ingest", "score", "themes", "escalate", "advocates", "alerts", "notify")

@@ -6,6 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard import common as c
+from dashboard.digest import digest_box
 
 
 def main() -> None:
@@ -81,6 +82,7 @@ def main() -> None:
         icon = ":material/check_circle:" if r.acknowledged_by else ":material/notifications_active:"
         st.markdown(f"{icon} **{c.md_escape(r.kind)}** · {c.md_escape(names.get(r.brand_id, r.brand_id))} · "
                     f"{c.fmt_ts(r.created_at)} UTC — {c.md_escape(r.explanation)}")
+    digest_box(names)
 
 
 main()

@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "pipeline.cli.themes_cmds",
     "pipeline.cli.dashboard_cmds",
     "pipeline.cli.notify_cmds",
+    "pipeline.cli.report_cmds",
 ]
 
 

@@ -171,3 +171,19 @@ def test_killed_run_is_rerun_without_losing_a_notification(critical_store, recei
         assert box["team_chat"][1] == 2
     else:
         assert killed_at == {} and not hook.requests[0]["text"].startswith("*Possible repeat")
+
+
+def test_notify_flow_under_prefect_takes_secrets_from_the_environment(notify_settings, critical_store, receivers):
+    """The Prefect flow gets the settings without their secrets (Prefect stores parameters) and still delivers."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.monitor import notify_flow
+    from pipeline.config import dump_without_secrets
+
+    st.run_stage("escalate", notify_settings, critical_store)
+    params = dump_without_secrets(notify_settings)
+    assert "T0KEN" not in json.dumps(params) and "test-bot-token" not in json.dumps(params)
+    with prefect_test_harness(server_startup_timeout=120):
+        out = notify_flow(settings=params)
+    assert out["status"] == "ok" and out["stages"]["notify"]["counts"]["sent"] == 3
+    assert (len(receivers["email"].messages), len(receivers["webhook"].requests), len(receivers["telegram"].requests)) == (1, 1, 1)

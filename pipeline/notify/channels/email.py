@@ -46,9 +46,12 @@ def build_email(cfg: NotifyChannel, m: Message, key: str) -> EmailMessage:
         ctype = mimetypes.guess_type(p.name)[0] or "application/octet-stream"
         main, sub = ctype.split("/", 1)
         try:
-            msg.add_attachment(p.read_bytes(), maintype=main, subtype=sub, filename=p.name)
-        except OSError as e:
-            raise DeliveryError(f"attachment {p.name}: {e.strerror or e}", permanent=True) from None
+            if main == "text":  # as text with charset=utf-8: bytes would go without one and read as mojibake
+                msg.add_attachment(p.read_text(encoding="utf-8"), subtype=sub, filename=p.name)
+            else:
+                msg.add_attachment(p.read_bytes(), maintype=main, subtype=sub, filename=p.name)
+        except (OSError, UnicodeDecodeError) as e:
+            raise DeliveryError(f"attachment {p.name}: {getattr(e, 'strerror', None) or e}", permanent=True) from None
     return msg
 
 

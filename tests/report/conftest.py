@@ -1,0 +1,55 @@
+"""Report fixtures: a demo store (the dashboard's synthetic data: five brands, themes, queue, alerts) at a fixed
+time, and headless Debian Chromium started as tests/dashboard/test_browser.py does."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+HOSTILE = "<script>window.__xss = 1; alert('xss')</script><img src=x onerror=\"window.__xss = 2\"> Посылкин"
+
+
+@pytest.fixture
+def demo_store(tmp_path):
+    from dashboard.synthetic import make_synthetic_db
+    from pipeline.config import load_settings
+    from pipeline.store import Store
+
+    make_synthetic_db(tmp_path / "demo.duckdb", 3000, seed=7, now=NOW)
+    s = load_settings(data_dir=tmp_path / "data", db_path=tmp_path / "demo.duckdb")
+    s.notify.dashboard_url = "http://dash.example:8501"
+    store = Store.from_settings(s)
+    # the worst open item of the brand is a hostile post: it must show as text, never run
+    with store.write() as con:
+        con.execute("""UPDATE mentions SET context = ? WHERE mention_id = (
+                           SELECT mention_id FROM escalations WHERE brand_id = 'posylkin'
+                           AND state IN ('new', 'assigned', 'in_progress') ORDER BY priority DESC LIMIT 1)""", [HOSTILE])
+    return s, store
+
+
+@pytest.fixture(scope="module")
+def driver():
+    if not (CHROMIUM and DRIVER):
+        pytest.skip("Debian chromium + chromium-driver not installed (`make browser`)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"brandmon-report-chromium-{os.getpid()}"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1100,1400"):
+        opts.add_argument(flag)
+    d = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    d.set_page_load_timeout(60)
+    yield d
+    d.quit()
+    shutil.rmtree(profile, ignore_errors=True)
