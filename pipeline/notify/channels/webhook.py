@@ -32,7 +32,8 @@ def webhook_body(cfg: NotifyChannel, m: Message) -> dict:
     if m.quote:
         lines.append("> " + esc(m.quote))
     for label, url in m.links:
-        lines.append(f"<{slack_escape(url)}|{esc(label)}>" if cfg.flavor == "slack" else f"[{esc(label)}]({url})")
+        safe = url.replace("|", "%7C").replace(" ", "%20").replace(")", "%29")  # would end the link early
+        lines.append(f"<{slack_escape(safe)}|{esc(label)}>" if cfg.flavor == "slack" else f"[{esc(label)}]({safe})")
     return {"text": "\n".join(lines)}
 
 
