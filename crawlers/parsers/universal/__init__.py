@@ -55,7 +55,10 @@ def extract(html: str, url: str, ctx: ParseContext, with_article: bool = True) -
     ld = embedded.json_ld_posts(root)
     ld_posts = [p for p in ld if p["kind"] == "post"]
 
-    if n_micro and n_micro >= n_dom:
+    # posts the site marks up itself are trusted when they are as many as the mined ones; a Q&A page's marked
+    # question and answers also when mining finds more (it counts the comments under them: posts of their own)
+    qa = any(microdata._type_of(el) == "Answer" for el, _ in micro)
+    if n_micro and (n_micro >= n_dom or qa and 2 * n_micro >= n_dom):
         types: list[str] = []
         microdata.parse_posts(root, url, ctx, res, types)
         _mark_articles(res.items, types)
