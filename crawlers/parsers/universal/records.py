@@ -54,9 +54,12 @@ def _strlen(s: str | None) -> int:
 
 def aggregates(root) -> tuple[list, dict]:
     """(elements of the body in document order, element → Agg) in one pass from the leaves up."""
-    body = root.find("body")
-    top = body if body is not None else root
-    els = [el for el in top.iter() if isinstance(el.tag, str)]
+    # everything outside <head>: a broken page can leave <body> empty and its content beside it under <html>
+    els = [el for el in root.iter() if isinstance(el.tag, str)]
+    head = root.find("head")
+    if head is not None:
+        skip = set(head.iter())
+        els = [el for el in els if el not in skip]
     agg: dict = {}
     for el in reversed(els):
         a = Agg()
@@ -209,6 +212,8 @@ def find_records(root) -> RecordSet | None:
     els, agg = aggregates(root)
     if not els:
         return None
+    if wrap_periodic_rows(els, agg):
+        els, agg = aggregates(root)
     page_text = agg[els[0]].text
     scored: list[RecordSet] = []
     for key, members in candidate_sets(els).items():
@@ -328,5 +333,34 @@ def wrap_separated(root) -> int:
             run[0].addprevious(box)
             for c in run:
                 box.append(c)  # moves the node, its tail text with it
+            wrapped += 1
+    return wrapped
+
+
+def wrap_periodic_rows(els: list, agg: dict) -> int:
+    """Table layouts that spend several rows on one post (phpBB 2: the name and words, then the profile
+    buttons, then a spacer): where dated rows recur every k > 1 rows, each run from a dated row to the next is
+    wrapped in a <tbody> of its own, so one post is one record (as MDR's generalized nodes). Returns how many."""
+    from lxml.html import Element
+
+    wrapped = 0
+    for parent in [el for el in els if el.tag in ("table", "tbody")]:
+        rows = [c for c in parent if isinstance(c.tag, str) and c.tag == "tr"]
+        if len(rows) < 6:
+            continue
+        dated = [i for i, r in enumerate(rows) if agg.get(r) is not None and agg[r].dates]
+        gaps = [b - a for a, b in zip(dated, dated[1:])]
+        if len(dated) < 3 or not gaps:
+            continue
+        k = max(set(gaps), key=gaps.count)
+        if k < 2 or gaps.count(k) < 0.7 * len(gaps):
+            continue
+        for n, start in enumerate(dated):
+            end = dated[n + 1] if n + 1 < len(dated) else min(len(rows), start + k)
+            run = rows[start:end]
+            box = Element("tbody", {"class": SEGMENT})
+            run[0].addprevious(box)
+            for r in run:
+                box.append(r)
             wrapped += 1
     return wrapped
