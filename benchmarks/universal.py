@@ -67,8 +67,8 @@ def measure(pages, rounds: int) -> tuple[float, float]:
     eng = uni = 0.0
     for text, url, engine in pages:
         parse = engine_module(engine).parse
-        eng += _least(lambda: parse(text, url, ParseContext()), rounds)
-        uni += _least(lambda: extract(text, url, ParseContext(), with_article=False), rounds)
+        eng += _least(lambda p=parse, t=text, u=url: p(t, u, ParseContext()), rounds)
+        uni += _least(lambda t=text, u=url: extract(t, u, ParseContext(), with_article=False), rounds)
     return eng / len(pages), uni / len(pages)
 
 

@@ -160,4 +160,4 @@ def only_comments(root) -> bool:
     return all(_type_of(el) in COMMENT_TYPES for el, _ in post_scopes(root))
 
 
-__all__ = ["COMMENT_TYPES", "POST_TYPES", "has_posts", "only_comments", "likes_of", "parse_posts", "post_scopes", "prop_value", "props"]
+__all__ = ["COMMENT_TYPES", "POST_TYPES", "has_posts", "likes_of", "only_comments", "parse_posts", "post_scopes", "prop_value", "props"]

@@ -136,8 +136,8 @@ def test_comments_in_a_json_state_blob():
     ("<a href='/t/1?page=1'>1</a><b>2</b><a href='/t/1?page=3'>3</a>", "https://f.example/t/1?page=3"),
     ("<link rel='next' href='/t/1/page-2'>", "https://f.example/t/1/page-2"),
     ("<div class='pages'><a href='?p=1'>‹</a><a href='?p=3'>Следующая</a></div>", "https://f.example/t/1?p=3"),
-    ("<ul class='pagination'><li><a href='?p=1'>1</a></li><li class='active'><span>2</span></li>"
-     "<li><a href='?p=3'>3</a></li></ul>", "https://f.example/t/1?p=3"),
+    (("<ul class='pagination'><li><a href='?p=1'>1</a></li><li class='active'><span>2</span></li>"
+      "<li><a href='?p=3'>3</a></li></ul>"), "https://f.example/t/1?p=3"),
     ("<p>no pages here</p><a href='#'>next</a>", None),
     ("<a rel='next' href='/2016/02/08/another-post/'>Next post</a>", None),  # the next article, not a page
     ("<a href='/t/1?view=next'>Next topic</a><b>1</b>", None),
@@ -227,7 +227,7 @@ def test_ips4_guest_author_is_the_name_without_the_reputation_badge():
              "<div class='ipsRepBadge ipsRepBadge_neutral'><i class='fa fa-circle'></i> 0</div></h3>")
     import re
 
-    html2 = re.sub(r"<h3[^>]*cAuthorPane_author.*?</h3>", guest, html, count=2, flags=re.S)  # both panes of post 1
+    html2 = re.sub(r"<h3[^>]*cAuthorPane_author.*?</h3>", guest, html, count=2, flags=re.DOTALL)  # both panes of post 1
     assert html2 != html
     res = parse_page(html2, "https://forum.example.ru/topic/1234-x/", "ipb", _ctx())
     assert res.items[0].author == "Unrecognized"

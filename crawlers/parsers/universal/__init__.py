@@ -148,7 +148,7 @@ def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: Pa
         ))
 
 
-_OPENING = re.compile(r"first|opening|original|description|^op$|topic-?starter|starter", re.I)
+_OPENING = re.compile(r"first|opening|original|description|^op$|topic-?starter|starter", re.IGNORECASE)
 
 
 def _opening_of_comments(dom: records.RecordSet) -> bool:

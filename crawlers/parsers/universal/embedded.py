@@ -96,7 +96,7 @@ def json_ld_posts(root) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------------ state blobs
 
-_ASSIGN = re.compile(r"^\s*(?:window\.|var\s+|let\s+|const\s+|self\.)?[\w$.\[\]\"']+\s*=\s*", re.S)
+_ASSIGN = re.compile(r"^\s*(?:window\.|var\s+|let\s+|const\s+|self\.)?[\w$.\[\]\"']+\s*=\s*", re.DOTALL)
 _TEXTY = ("text", "body", "content", "message", "comment", "html", "body_html", "text_html", "contentHtml",
           "message_html", "commentText", "raw", "cooked", "contentText")
 _AUTHORY = ("author", "user", "username", "login", "nickname", "nick", "userName", "authorName", "author_name",

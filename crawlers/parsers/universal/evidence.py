@@ -23,14 +23,14 @@ DATE_RX = re.compile(
     r"|(?<![\w])(?:today|yesterday|сегодня|вчера)(?![\w])"
     r"|(?<![\w])(?:\d+|an?|one|few|одну|один|несколько)\s+(?:" + _UNIT + r")\.?\s+(?:ago|назад)(?![\w])"
     r"|(?<![\w])(?:just now|только что)(?![\w])",
-    re.I,
+    re.IGNORECASE,
 )
 
 # labels that turn a date into something other than the post's own date (a profile's join date, an edit note)
 NOT_POST_DATE = re.compile(
     r"join|regist|member since|since:|зарегистр|регистрац|с нами|last (?:seen|visit|active|edited)|edited|"
     r"изменен|отредакт|редактир|был[ао]? в сети|birthday|день рождения|последн",
-    re.I,
+    re.IGNORECASE,
 )
 
 # a link to a user's page: a path segment or query key naming users, or an @handle
@@ -41,33 +41,33 @@ PROFILE_HREF = re.compile(
     r"|(?:member|profile|memberlist|userinfo|showprofile|viewprofile|user)\.(?:php|aspx?|cgi|pl|html?)"
     r"|mode=viewprofile|action=profile|showuser=|/@[\w.-]+/?$|/~[\w.-]+/?$|/id\d+/?$"
     r"|^(?:https?:)?//[^/]+/(?:profile|userinfo|about-?me)/?$",  # a blog host's own profile page (name.host/profile)
-    re.I,
+    re.IGNORECASE,
 )
 
 AUTHOR_HINT = re.compile(r"author|user-?name|user_name|nick|poster|creator|byline|commenter|\blogin\b|^fn$|"
                          r"(?:^|[-_])user$|^[a-z]{1,3}user$|"
-                         r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername", re.I)
+                         r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername", re.IGNORECASE)
 # a byline written out in words: "Posted by Kyria on 09-11-2001", "Автор: Иван", "anna wrote:"
 BYLINE = re.compile(
     r"^\s*(?:(?:posted|written|submitted|sent|reply|comment)\s+by|by|автор|от|отправлено|написал[аи]?)\s*:?\s+"
     r"(?P<a>[^\s:,;]{2,40}(?:\s(?!(?:on|at|в)\s)[^\s:,;]{2,20})?)\s+(?:on|at|@|»|-|—|,|в|\d)"
     r"|^\s*(?P<b>[^\s:,;]{2,40})\s+(?:wrote|writes|said|says|пишет|написал[аи]?)\b",
-    re.I,
+    re.IGNORECASE,
 )
 
 # the names an engine gives a poster who did not sign in
 ANONYMOUS = re.compile(r"^(?:аноним(?:ус)?|anonymous|anon|guest|гость|безымянный|unknown|unregistered|"
-                       r"незарегистрированный)$", re.I)
-DATE_HINT = re.compile(r"date|time|posted|published|created|stamp|ago|когда", re.I)
+                       r"незарегистрированный)$", re.IGNORECASE)
+DATE_HINT = re.compile(r"date|time|posted|published|created|stamp|ago|когда", re.IGNORECASE)
 # a quote block's class: a word of it starts with "quote" ("bbCodeQuote", "quotecontent", "post-quote"), but
 # not an action on quotes ("SelectQuoteContainer", "multiquote" buttons)
 QUOTE_HINT = re.compile(r"^(?!select|multi|insert|reply|add|do|js)(?:[a-z]*[-_])*(?:[a-z]*[a-z](?=Q))?"
-                        r"(?:quote|Quote|QUOTE|citation|цитат)|^cite$|^blockquote$|^bbcode_?q", re.I)
-SIGNATURE_HINT = re.compile(r"signature|^sig$|^sig[-_]|подпис", re.I)
+                        r"(?:quote|Quote|QUOTE|citation|цитат)|^cite$|^blockquote$|^bbcode_?q", re.IGNORECASE)
+SIGNATURE_HINT = re.compile(r"signature|^sig$|^sig[-_]|подпис", re.IGNORECASE)
 CHROME_HINT = re.compile(r"button|btn|toolbar|actions?$|controls?$|reply-?link|share|^like|likes-?bar|vote|"
                          r"report|menu|footer|social|rating|reactions?|karma|reputation|avatar|badge|rank|"
-                         r"^meta$|^hidden$|sr-only|visually-?hidden|tooltip|popup|modal|dropdown", re.I)
-RECORD_HINT = re.compile(r"post|comment|message|msg|reply|repl|answer|entry|note|review|cmt|коммент", re.I)
+                         r"^meta$|^hidden$|sr-only|visually-?hidden|tooltip|popup|modal|dropdown", re.IGNORECASE)
+RECORD_HINT = re.compile(r"post|comment|message|msg|reply|repl|answer|entry|note|review|cmt|коммент", re.IGNORECASE)
 # a record's own wrapper kinds that are never one post: page furniture
 NOT_RECORD_TAGS = {"html", "head", "body", "form", "select", "option", "script", "style", "nav", "header",
                    "footer", "button", "a", "img", "br", "hr", "input", "label", "svg", "path", "time", "abbr",
@@ -103,9 +103,9 @@ def any_token(el, rx: re.Pattern) -> bool:
         el.get("itemprop") and rx.search(el.get("itemprop"))) or bool(el.get("id") and rx.search(el.get("id")))
 
 
-_PROFILE_PRE = re.compile(r"user|member|profile|author|people|/u/|u=|uid|who=|mid=|/@|/~|/id\d|account|usr", re.I)
+_PROFILE_PRE = re.compile(r"user|member|profile|author|people|/u/|u=|uid|who=|mid=|/@|/~|/id\d|account|usr", re.IGNORECASE)
 # every date form above has a digit or one of these words: a cheap test first (most text is not a date)
-_DATE_PRE = re.compile(r"\d|today|yesterday|сегодня|вчера|just now|только что", re.I)
+_DATE_PRE = re.compile(r"\d|today|yesterday|сегодня|вчера|just now|только что", re.IGNORECASE)
 
 
 @lru_cache(maxsize=8192)

@@ -15,8 +15,8 @@ from urllib.parse import unquote_plus, urldefrag
 
 from crawlers.parsers.base import absolute, inner_text
 from crawlers.parsers.universal.evidence import (
-    ANONYMOUS, AUTHOR_HINT, BYLINE, CHROME_HINT, DATE_HINT, DATE_RX, NOT_POST_DATE, QUOTE_HINT, SIGNATURE_HINT, date_attr,
-    PROFILE_HREF, is_profile_href, looks_like_date, marked,
+    ANONYMOUS, AUTHOR_HINT, BYLINE, CHROME_HINT, DATE_HINT, DATE_RX, NOT_POST_DATE, PROFILE_HREF, QUOTE_HINT,
+    SIGNATURE_HINT, date_attr, is_profile_href, looks_like_date, marked,
 )
 
 _UI_WORDS = re.compile(
@@ -24,7 +24,7 @@ _UI_WORDS = re.compile(
     r"find|search|website|www|homepage|ignore|follow|subscribe|donate|contact|posts|"
     r"ответить|цитата|цитировать|профиль|лс|жалоба|поделиться|ссылка|наверх|редактировать|удалить|"
     r"#?\d+|[^\w]*)$",
-    re.I,
+    re.IGNORECASE,
 )
 _DROP_TAGS = {"script", "style", "noscript", "template", "button", "form", "select", "textarea", "input", "svg"}
 
@@ -250,7 +250,7 @@ def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
 
 
 _DATE_AND_TIME = re.compile("(?:" + DATE_RX.pattern + ")" + r"(?:\s*,?\s*(?:at\s+|в\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?)?",
-                            re.I)
+                            re.IGNORECASE)
 
 
 def pick_consistent(per_record: list[list[tuple]]) -> list[tuple | None]:
@@ -481,7 +481,7 @@ def id_and_link(rec, els: list, page_url: str) -> tuple[str | None, str | None]:
         if pid and (m.group(1) == pid or re.sub(r"\D", "", m.group(1)) == re.sub(r"\D", "", pid)):
             link = absolute(page_url, href)
             break
-        if not pid and re.search(r"post|comment|msg|reply|^p\d|^c\d|^\d", m.group(1), re.I):
+        if not pid and re.search(r"post|comment|msg|reply|^p\d|^c\d|^\d", m.group(1), re.IGNORECASE):
             pid, link = m.group(1), absolute(page_url, href)
             break
     if pid and not link:

@@ -13,13 +13,13 @@ from urllib.parse import urldefrag, urlparse
 from crawlers.parsers.base import absolute, text_of
 
 _NEXT_WORD = re.compile(r"^\s*(?:next(?:\s+page)?|newer|older comments|след(?:ующая|\.)?(?:\s+страница)?|"
-                        r"далее|вперёд|вперед|дальше|›|»|>|>>|→|next\s*[›»>→]|след\.?\s*[›»>→])\s*$", re.I)
-_NEXT_HINT = re.compile(r"(?:^|[-_\s])next(?:$|[-_\s])|pagination-?next|page-?next|nav-?next|след", re.I)
-_CURRENT = re.compile(r"current|active|selected|this-?page|curr", re.I)
+                        r"далее|вперёд|вперед|дальше|›|»|>|>>|→|next\s*[›»>→]|след\.?\s*[›»>→])\s*$", re.IGNORECASE)
+_NEXT_HINT = re.compile(r"(?:^|[-_\s])next(?:$|[-_\s])|pagination-?next|page-?next|nav-?next|след", re.IGNORECASE)
+_CURRENT = re.compile(r"current|active|selected|this-?page|curr", re.IGNORECASE)
 
 
-_PAGE_TAIL = re.compile(r"/(?:page[-/]?\d+|\d+|comment-page-\d+)/?$", re.I)
-_OTHER_THREAD = re.compile(r"(?:^|&)view=(?:next|previous)", re.I)
+_PAGE_TAIL = re.compile(r"/(?:page[-/]?\d+|\d+|comment-page-\d+)/?$", re.IGNORECASE)
+_OTHER_THREAD = re.compile(r"(?:^|&)view=(?:next|previous)", re.IGNORECASE)
 
 
 def _page_link(base: str, href: str | None) -> str | None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from crawlers.parsers.universal.evidence import (
-    AUTHOR_HINT, CHROME_HINT, DATE_HINT, NOT_RECORD_TAGS, QUOTE_HINT, RECORD_HINT, SIGNATURE_HINT,
-    date_attr, is_profile_href, looks_like_date, marked,
+    AUTHOR_HINT, CHROME_HINT, DATE_HINT, NOT_RECORD_TAGS, QUOTE_HINT, RECORD_HINT, SIGNATURE_HINT, date_attr,
+    is_profile_href, looks_like_date, marked,
 )
 
 _SKIP = {"script", "style", "noscript", "template", "svg", "head", "select", "option", "textarea"}
@@ -25,8 +26,8 @@ _STATE_TOKEN = re.compile(r"^(?:odd|even|alt#?|first|last|online|offline|new|unr
                           r"[a-z]{0,2}#?|bg#?|windowbg#?|\w*#\w*#\w*)$")
 _DIGITS = re.compile(r"\d+")
 LAYOUT_HINT = re.compile(r"section|widget|sidebar|column|container|wrapper|layout|region|^main|^page|area|grid|"
-                         r"^col-|^span\d|^row$|footer|header|^nav|menu", re.I)
-COMMENT_KEY = re.compile(r"comment|коммент|cmt", re.I)
+                         r"^col-|^span\d|^row$|footer|header|^nav|menu", re.IGNORECASE)
+COMMENT_KEY = re.compile(r"comment|коммент|cmt", re.IGNORECASE)
 
 
 @dataclass
@@ -349,7 +350,7 @@ def wrap_periodic_rows(els: list, agg: dict) -> int:
         if len(rows) < 6:
             continue
         dated = [i for i, r in enumerate(rows) if agg.get(r) is not None and agg[r].dates]
-        gaps = [b - a for a, b in zip(dated, dated[1:])]
+        gaps = [b - a for a, b in pairwise(dated)]
         if len(dated) < 3 or not gaps:
             continue
         k = max(set(gaps), key=gaps.count)
