@@ -11,14 +11,26 @@ from functools import lru_cache
 
 from crawlers.dates import MONTHS, UNIT_OF
 
-_MONTH = "|".join(sorted((re.escape(m) for m in MONTHS), key=len, reverse=True))
+# month names of other languages forums and blogs are written in: only to see that a text is a date (the
+# date itself is read by crawlers.dates, whose fallback knows these languages)
+_MORE_MONTHS = (
+    "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre "  # es
+    "januar februar märz mai juni juli oktober dezember jän "  # de
+    "janvier février fevrier mars avril juin juillet août aout septembre octobre novembre décembre "  # fr
+    "gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre "  # it
+    "janeiro fevereiro março maio junho julho setembro outubro novembro dezembro "  # pt
+    "січня лютого березня квітня травня червня липня серпня вересня жовтня листопада грудня "  # uk
+    "stycznia lutego marca kwietnia maja czerwca lipca sierpnia września października listopada grudnia"  # pl
+).split()
+_MONTH = "|".join(sorted({re.escape(m) for m in (*MONTHS, *_MORE_MONTHS)}, key=len, reverse=True))
 _UNIT = "|".join(sorted((re.escape(u) for u in UNIT_OF if len(u) > 1), key=len, reverse=True))
 
 # a date as a post header shows it; a bare time or a bare number is not enough
 DATE_RX = re.compile(
     r"(?<!\d)\d{4}([-/.])\d{1,2}\1\d{1,2}(?!\d)"
     r"|(?<![\d.])\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})(?![\d.])"
-    r"|(?<![\w])\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTH + r")\.?,?\s+(?:\d{4}|(?:в\s+|at\s+)?\d{1,2}:\d{2})"
+    r"|(?<![\w])\d{1,2}(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?:" + _MONTH + r")\.?,?\s+(?:de\s+)?"
+    r"(?:\d{4}|(?:в\s+|at\s+)?\d{1,2}:\d{2})"
     r"|(?<![\w])(?:" + _MONTH + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:\d{4}|(?:at\s+)?\d{1,2}:\d{2})"
     r"|(?<![\w])(?:today|yesterday|сегодня|вчера)(?![\w])"
     r"|(?<![\w])(?:\d+|an?|one|few|одну|один|несколько)\s+(?:" + _UNIT + r")\.?\s+(?:ago|назад)(?![\w])"

@@ -242,17 +242,17 @@ def find_records(root) -> RecordSet | None:
 
 
 def _comments_beside(best: RecordSet, scored: list[RecordSet], agg: dict) -> RecordSet | None:
-    """A page whose best set is one element (an article) and that also has comments outside it, each with an
-    author and a date: the comments are the records, the article is what they are under. Of nested comment
+    """A page whose best set is one element (an article) and that also has comments beside it, each with an
+    author and words of its own: the comments are the records, the article is what they are under. Of nested comment
     sets (the list, the item, the item's body) the one whose members carry both signs most tightly wins."""
     article = best.members[0]
     found = None
     for cand in scored:
         if cand is best or not COMMENT_KEY.search(cand.key.split(".", 1)[-1].split("#", 1)[-1]):
             continue
-        if any(m is article or article in m.iterancestors() or m in article.iterancestors() for m in cand.members):
-            continue
-        if not all(agg[m].dates and agg[m].authors for m in cand.members):
+        if any(m is article or m in article.iterancestors() for m in cand.members):
+            continue  # (comments may sit inside the article's wrapper, as Blogger puts them)
+        if not all(agg[m].authors and agg[m].text - agg[m].link > 0 for m in cand.members):
             continue
         if found is None or len(cand.members) > len(found.members) or (
                 len(cand.members) == len(found.members) and cand.score > found.score):
