@@ -272,6 +272,10 @@ def monitor_body(
     bad = [s for s in wanted if s not in STAGES]
     if bad:
         raise ValueError(f"unknown stage(s) {', '.join(bad)}; known: {', '.join(STAGES)}")
+    outside = [s for s in wanted if s not in MONITOR_STAGES]
+    if outside:  # e.g. the digest: its own flow and command, never silently dropped from this one
+        raise ValueError(f"stage(s) {', '.join(outside)} do not run in the monitor flow; "
+                         f"its stages: {', '.join(MONITOR_STAGES)}")
     order = [s for s in MONITOR_STAGES if s in wanted]
     summary = FlowSummary(flow_run_id=flow_run_id or uuid.uuid4().hex, flow=flow)
     store.upgrade()  # a fresh data folder works; a no-op when current

@@ -63,12 +63,12 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         sources: Optional[list[str]] = typer.Option(None, "--sources", "-s", help="Source names (comma-separated or repeated); default all enabled."),
         brands: Optional[list[str]] = typer.Option(None, "--brands", "-b", help="Brand ids to score; default all."),
-        stages: Optional[list[str]] = typer.Option(None, "--stages", help="Subset of crawl,ingest,score,themes,escalate,advocates,alerts."),
+        stages: Optional[list[str]] = typer.Option(None, "--stages", help="Subset of crawl,ingest,score,themes,escalate,advocates,alerts,notify."),
         since: Optional[str] = typer.Option(None, "--since", help="Crawl posts since this date."),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the same chain without Prefect (plain retries)."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
-        """Run the monitor flow once: crawl → ingest → score → themes → escalate → advocates → alerts."""
+        """Run the monitor flow once: crawl → ingest → score → themes → escalate → advocates → alerts → notify."""
         s = settings_of(ctx)
 
         def progress(name: str, r: dict) -> None:

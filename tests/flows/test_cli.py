@@ -30,6 +30,9 @@ def test_run_rejects_unknown_stage_and_source_names(tmp_path):
     data = tmp_path / "data"
     r = runner.invoke(app, ["--data-dir", str(data), "run", "--stages", "ingest,bogus", "--no-prefect"])
     assert r.exit_code == 2 and "unknown stage(s) bogus" in r.output
+    # a stage of its own flow (the digest) is refused by name, not silently left out of the chain
+    r = runner.invoke(app, ["--data-dir", str(data), "run", "--stages", "ingest,digest", "--no-prefect"])
+    assert r.exit_code == 2 and "digest do not run in the monitor flow" in r.output.replace("\n", "")
     env = {"BRANDMON_SOURCES_FILE": str(ROOT / "data" / "sources.yaml")}
     r = runner.invoke(app, ["--data-dir", str(data), "run", "--sources", "no-such-forum", "--no-prefect"], env=env)
     assert r.exit_code == 2 and "unknown source(s) no-such-forum" in r.output.replace("\n", "")
