@@ -14,14 +14,19 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from crawlers.dates import board_tz_from_text
-from crawlers.parsers import ParseContext, PageResult, parse_any
-from crawlers.parsers import _DETECTABLE, engine_module  # the detectors detect_engine scores with
+from crawlers.parsers import (  # the detectors detect_engine scores with
+    _DETECTABLE,
+    PageResult,
+    ParseContext,
+    engine_module,
+    parse_any,
+)
 
 FORUM_ENGINES = frozenset({"vbulletin", "phpbb", "smf", "xenforo", "ipb", "mybb", "nodebb"})
 ROBOTS_AGENT = "brandmon"  # what the crawl's robots.txt middleware answers as (crawlers/scrapy_settings.py)
 # detect scores are 2 points per engine marker found; detect_engine trusts 4 (two markers)
 _FULL_SCORE = 8
-_TZ_LINE = re.compile(r"[^\n]{0,80}\b(?:UTC|GMT)\b[^\n]{0,40}", re.I)
+_TZ_LINE = re.compile(r"[^\n]{0,80}\b(?:UTC|GMT)\b[^\n]{0,40}", re.IGNORECASE)
 _CYR = re.compile(r"[а-яёА-ЯЁ]")
 _LAT = re.compile(r"[a-zA-Z]")
 
@@ -47,7 +52,7 @@ def engine_scores(text: str) -> dict[str, int]:
 def probe_page(text: str, url: str, tz: str | None = None) -> Probe:
     ctx = ParseContext(source="probe", tz=tz) if tz else ParseContext(source="probe")
     engine, res = parse_any(text, url, ctx)
-    scores = engine_scores(text) if not text.lstrip()[:1] in ("{", "[") else {}
+    scores = engine_scores(text) if text.lstrip()[:1] not in ("{", "[") else {}
     if engine == "generic":
         from crawlers.parsers.universal import extract
 

@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.config import ConfigError, load_sources
 from pipeline.config_check import check_config
 
-_ITEM = re.compile(r"^( *)- ", re.M)
+_ITEM = re.compile(r"^( *)- ", re.MULTILINE)
 
 
 class SourceExists(ValueError):
@@ -44,7 +44,7 @@ def duplicates(settings: Any, name: str, start_urls: list[str]) -> str | None:
             return f"{path}: a source named {name!r} exists already (choose another with --name)"
         same = wanted & {_same_url(u) for u in s.start_urls}
         if same:
-            return f"{path}: source {s.name!r} crawls {sorted(same)[0]} already"
+            return f"{path}: source {s.name!r} crawls {min(same)} already"
     return None
 
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -71,7 +72,7 @@ class Rule:
     min_shared_words: int = 1  # later ones need this many content words in common with title + opening post
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Rule":
+    def from_settings(cls, settings: Any) -> Rule:
         cfg = settings.ingest
         return cls(cfg.thread_context_first_replies, cfg.thread_context_min_shared_words)
 
