@@ -66,13 +66,24 @@ def _in_page_date_order(parse, text: str, url: str, ctx: ParseContext) -> PageRe
 def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str, PageResult]:
     """(engine used, result) for one page of unknown origin (`brandmon parse`). Detection scores markers, so a
     news page linking to a phpBB board ("viewtopic.php") scores as phpBB: when the detected engine finds nothing
-    at all, the page is read as an unknown page instead. Crawls keep plain `parse_page`: there an empty result
-    (an empty board, a login wall) must stay empty."""
+    at all, the page is read as an unknown page instead, and when it finds links but no posts, the universal
+    extractor's posts are taken if it finds some. Crawls keep plain `parse_page`: there an empty result (an empty
+    board, a login wall) must stay empty."""
     ctx = ctx or ParseContext()
     engine = detect_engine(text)
     res = _in_page_date_order(engine_module(engine).parse, text, url, ctx)
     if engine not in ("generic", "discourse") and not (res.items or res.thread_links or res.board_links):
         return "generic", engine_module("generic").parse(text, url, ctx)
+    if engine not in ("generic", "discourse") and not res.items and not res.thread_links:
+        # navigation links but no posts and no threads: a thread page in a theme the engine's selectors miss, or a
+        # board index; posts the universal extractor finds win when they have words of their own and outnumber
+        # the boards (a board index's rows are its boards)
+        uni = engine_module("generic").parse(text, url, ctx)
+        posts = [it for it in uni.items if (it.extra or {}).get("item_type") != "article"]
+        words = sorted(len(it.text or "") for it in posts)
+        if len(posts) > len(res.board_links) and words[len(words) // 2] >= 30:
+            return "generic", uni
+        return engine, res
     if engine not in crosscheck._NOT_CHECKED and res.items:
         d = crosscheck.cross_check(engine, res, text, url, ctx)
         # one page read on its own: when the two disagree, the reading whose posts are more complete (author, date,

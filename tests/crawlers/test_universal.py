@@ -277,3 +277,18 @@ def test_comments_in_an_app_state_with_wrapped_runs_of_text():
     assert ext.method == "state"
     assert [(p.post_id, p.author, p.text, p.posted_at_raw) for p in ext.result.items] == [
         ("Ug1", "@anna", "Лучший обзор", "2 дня назад"), ("Ug2", "@petr", "Связьком ловит хуже", "3 дня назад")]
+
+
+def test_parse_any_reads_a_theme_the_engine_parser_misses():
+    """A phpBB theme that renames the post body's classes: detected as phpBB, whose parser then finds only a
+    board link; `brandmon parse` takes the universal extractor's posts. A board index stays the engine's."""
+    from crawlers.parsers import parse_any
+
+    html = (PAGES / "phpbb33_prosilver_viewtopic.html").read_text(encoding="utf-8")
+    themed = html.replace('class="postbody"', 'class="msgbody"').replace('class="content"', 'class="msgtext"')
+    url = "https://forums.nesdev.org/viewtopic.php?t=25574"
+    assert parse_page(themed, url, "phpbb", _ctx()).items == []
+    used, res = parse_any(themed, url, _ctx())
+    assert (used, [it.author for it in res.items]) == ("generic", ["EvtimDjerekarov", "Fiskbit", "EvtimDjerekarov"])
+    index = (PAGES / "mybb18_index_real.html").read_text(encoding="utf-8")
+    assert parse_any(index, "https://cs-joke.pl/", _ctx())[0] == "mybb"

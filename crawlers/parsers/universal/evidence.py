@@ -32,7 +32,7 @@ DATE_RX = re.compile(
     r"|(?<![\w])\d{1,2}(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?:" + _MONTH + r")\.?,?\s+(?:de\s+)?"
     r"(?:\d{4}|(?:в\s+|at\s+)?\d{1,2}:\d{2})"
     r"|(?<![\w])(?:" + _MONTH + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:\d{4}|(?:at\s+)?\d{1,2}:\d{2})"
-    r"|(?<![\w])(?:today|yesterday|сегодня|вчера)(?![\w])"
+    r"|(?<![\w])(?:today|yesterday|сегодня|вчера)(?![\w'’])[,\s]{0,3}(?:at\s+|в\s+)?\d{1,2}:\d{2}"
     r"|(?<![\w])(?:\d+|an?|one|few|одну|один|несколько)\s+(?:" + _UNIT + r")\.?\s+(?:ago|назад)(?![\w])"
     r"|(?<![\w])(?:just now|только что)(?![\w])",
     re.IGNORECASE,
@@ -50,7 +50,7 @@ PROFILE_HREF = re.compile(
     r"(?:^|/)(?:users?|members?|profiles?|authors?|people|u|usr|accounts?|user-?profile|userinfo)/[^/?#]+"
     r"|[?&;](?:u|uid|user|userid|user_id|username|showuser|member|memberid|mid|who)=[^&#]+"
     r"|(?:^|/)(?:users?|members?|profiles?|u)(?:\.\w+)?\?(?:id|name|u|user|uid)=[^&#]+"
-    r"|(?:member|profile|memberlist|userinfo|showprofile|viewprofile|user)\.(?:php|aspx?|cgi|pl|html?)"
+    r"|(?:member|profile|userinfo|showprofile|viewprofile|user)\.(?:php|aspx?|cgi|pl|html?)"
     r"|mode=viewprofile|action=profile|showuser=|/@[\w.-]+/?$|/~[\w.-]+/?$|/id\d+/?$"
     r"|^(?:https?:)?//[^/]+/(?:profile|userinfo|about-?me)/?$",  # a blog host's own profile page (name.host/profile)
     re.IGNORECASE,
@@ -117,7 +117,7 @@ def any_token(el, rx: re.Pattern) -> bool:
 
 _PROFILE_PRE = re.compile(r"user|member|profile|author|people|/u/|u=|uid|who=|mid=|/@|/~|/id\d|account|usr", re.IGNORECASE)
 # every date form above has a digit or one of these words: a cheap test first (most text is not a date)
-_DATE_PRE = re.compile(r"\d|today|yesterday|сегодня|вчера|just now|только что", re.IGNORECASE)
+_DATE_PRE = re.compile(r"\d|ago\b|назад|just now|только что", re.IGNORECASE)
 
 
 @lru_cache(maxsize=8192)

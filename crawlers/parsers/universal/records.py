@@ -193,7 +193,7 @@ def score_set(key: str, members: list, agg: dict, page_text: int) -> tuple[float
     # a member holding many dates or author links is several records (a whole thread list), not one
     crowd = sorted(o.dates + o.authors for _, o in kept)[n // 2]
     crowd_pen = 1.0 if crowd <= 8 else 8.0 / crowd
-    hinted = _hinted(key)
+    hinted = _hinted(key) or SEGMENT in key  # runs this module wrapped as records are records by construction
     bonus = 1.4 if hinted else 1.0
     if ">" in key:
         bonus *= 0.6  # plain same-tag siblings: weaker evidence than a shared class or id stem
@@ -236,9 +236,28 @@ def find_records(root) -> RecordSet | None:
     best = scored[0]
     best = _outer_posts(best, scored[1:40], agg) or best
     best = _with_opening_post(best, scored[1:40], agg)
+    best = _comments_without_opening(best, scored[1:40]) or best
     if len(best.members) == 1:
         best = _comments_beside(best, scored, agg) or best
     return best
+
+
+def _comments_without_opening(best: RecordSet, others: list[RecordSet]) -> RecordSet | None:
+    """A comment set that holds all of `best`'s members but the first one or two (old Reddit: every entry is
+    a record, the link post's too, while the comments are the entries' comment wrappers): the comments, with
+    what opens the page left to be its article."""
+    if COMMENT_KEY.search(best.key.split(".", 1)[-1].split("#", 1)[-1]):
+        return None
+    for cand in others:
+        if len(cand.members) < 2 or cand.score < 0.5 * best.score or \
+                not COMMENT_KEY.search(cand.key.split(".", 1)[-1].split("#", 1)[-1]):
+            continue
+        mine = set(cand.members)
+        held = [m for m in best.members if m in mine or any(a in mine for a in m.iterancestors())]
+        left = [m for m in best.members if m not in set(held)]
+        if len(held) >= len(cand.members) and 1 <= len(left) <= 2 and best.members[:len(left)] == left:
+            return cand
+    return None
 
 
 def _comments_beside(best: RecordSet, scored: list[RecordSet], agg: dict) -> RecordSet | None:
@@ -347,6 +366,7 @@ def wrap_periodic_rows(els: list, agg: dict) -> int:
     wrapped = 0
     for parent in [el for el in els if el.tag in ("table", "tbody")]:
         rows = [c for c in parent if isinstance(c.tag, str) and c.tag == "tr"]
+        wrapped += _wrap_split_rows(rows, agg, page_dates=agg[els[0]].dates)
         if len(rows) < 6:
             continue
         dated = [i for i, r in enumerate(rows) if agg.get(r) is not None and agg[r].dates]
@@ -365,3 +385,31 @@ def wrap_periodic_rows(els: list, agg: dict) -> int:
                 box.append(r)
             wrapped += 1
     return wrapped
+
+
+def _wrap_split_rows(rows: list, agg: dict, page_dates: int) -> int:
+    """A post whose date sits in one row and its author and words in the next (vBulletin 3: a header row, then
+    the post row): where no row has both, each dated row and the authored row after it are wrapped together;
+    in a table of several such posts, or in the one table of a single-post page (a table per post is a record
+    already)."""
+    from lxml.html import Element
+
+    def sign(r):
+        a = agg.get(r)
+        return ("D" if a.dates else "") + ("A" if a.authors else "") if a is not None else ""
+
+    signs = [sign(r) for r in rows]
+    if "DA" in signs or signs.count("D") == 0 or signs.count("D") != signs.count("A"):
+        return 0
+    pairs = [(i, i + 1) for i, s in enumerate(signs[:-1]) if s == "D" and signs[i + 1] == "A"]
+    if len(pairs) != signs.count("D"):
+        return 0
+    parent = rows[0].getparent()
+    if len(pairs) == 1 and (parent is None or agg[parent].dates < page_dates):
+        return 0
+    for i, j in pairs:
+        box = Element("tbody", {"class": SEGMENT})
+        rows[i].addprevious(box)
+        box.append(rows[i])
+        box.append(rows[j])
+    return len(pairs)
