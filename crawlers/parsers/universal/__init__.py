@@ -119,7 +119,7 @@ def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: Pa
     dates = fields.pick_consistent([fields.date_candidates(rec, els) for rec, els in zip(members, own)])
     bodies = fields.pick_consistent(fields.discount_template_text([
         fields.body_candidates(rec, els, a[2] if a else None, d[2] if d else None, others_all - {rec})
-        for rec, els, a, d in zip(members, own, authors, dates)]))
+        for rec, els, a, d in zip(members, own, authors, dates)], dates))
     ids: dict = {}
     page = strip_fragment(url)
     for n, (rec, els, a, d, b) in enumerate(zip(members, own, authors, dates, bodies), 1):

@@ -52,9 +52,13 @@ def own_iter(rec, others: set):
 
 
 def _shape(el) -> str:
+    """Tag and class words of an element and its parent, digits dropped (alternating "post1"/"post2" rows)."""
     p = el.getparent()
-    ptag = f"{p.tag}.{(p.get('class') or '').split()[:1]}" if p is not None else ""
-    return f"{ptag}>{el.tag}.{' '.join(sorted(re.sub(r'[0-9]+', '', c) for c in (el.get('class') or '').split()))}"
+    ptag = f"{p.tag}.{_DIGITS.sub('', ((p.get('class') or '').split() or [''])[0])}" if p is not None else ""
+    return f"{ptag}>{el.tag}.{' '.join(sorted(_DIGITS.sub('', c) for c in (el.get('class') or '').split()))}"
+
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _in_marked(el, rec, rx: re.Pattern) -> bool:
@@ -332,13 +336,23 @@ def _up_to(el, rec):
         node = node.getparent()
 
 
-def discount_template_text(per_record: list[list[tuple]]) -> list[list[tuple]]:
+def discount_template_text(per_record: list[list[tuple]], dates: list | None = None) -> list[list[tuple]]:
     """Lower the score of candidates whose words repeat in the same shape across records (a profile panel's
-    "Posts:", "Joined:" labels): a post's own words differ from record to record, a template's do not."""
+    "Posts:", "Joined:" labels): a post's own words differ from record to record, a template's do not. The words
+    of the record's date line (`dates`: each record's chosen date candidate) are not counted: a block holding
+    it has its length lowered for it already."""
     n = len(per_record)
     if n < 3:
         return per_record
-    words: list[list[set]] = [[set(_WORD.findall(inner_text(c[2]).lower())) for c in cands] for cands in per_record]
+    dates = dates or [None] * n
+
+    def words_of(el, d):
+        w = set(_WORD.findall(inner_text(el).lower()))
+        if d is not None and _contains(el, d[2]):
+            w -= set(_WORD.findall(inner_text(d[2]).lower()))
+        return w
+
+    words: list[list[set]] = [[words_of(c[2], d) for c in cands] for cands, d in zip(per_record, dates)]
     seen: dict[str, dict[str, int]] = {}
     for cands, ws in zip(per_record, words):
         by_shape: dict[str, set] = {}
@@ -354,8 +368,10 @@ def discount_template_text(per_record: list[list[tuple]]) -> list[list[tuple]]:
         row = []
         for c, w in zip(cands, ws):
             if w:
-                repeated = sum(1 for x in w if seen[c[1]].get(x, 0) >= need) / len(w)
-                c = (c[0] * (1.0 - repeated), *c[1:])
+                template = [x for x in w if seen[c[1]].get(x, 0) >= need]
+                # the template's share of the words comes off and its letters count against the block (with its
+                # numbers beside them), so of a row holding the panel and the words, the words' own block wins
+                c = (c[0] * (1.0 - len(template) / len(w)) - 1.5 * sum(len(x) for x in template), *c[1:])
             row.append(c)
         out.append(row)
     return out
