@@ -292,3 +292,28 @@ def test_parse_any_reads_a_theme_the_engine_parser_misses():
     assert (used, [it.author for it in res.items]) == ("generic", ["EvtimDjerekarov", "Fiskbit", "EvtimDjerekarov"])
     index = (PAGES / "mybb18_index_real.html").read_text(encoding="utf-8")
     assert parse_any(index, "https://cs-joke.pl/", _ctx())[0] == "mybb"
+
+
+VANILLA = """<html><body><div id="Content"><div class="MessageList Discussion">
+<div class="Item ItemDiscussion" id="Discussion_5"><div class="Discussion"><div class="Item-Header DiscussionHeader">
+ <div class="AuthorWrap"><span class="Author"><a href="/profile/anna" class="Username">anna</a></span></div>
+ <div class="Meta DiscussionMeta"><span class="MItem DateCreated"><a href="/discussion/5/slow" class="Permalink">
+ <time datetime="2018-03-12T10:15:00+00:00">March 2018</time></a></span></div></div>
+ <div class="Item-BodyWrap"><div class="Item-Body"><div class="Message userContent">Is Mobiline down for anyone else?</div>
+ </div></div></div></div></div>
+<h2 class="CommentHeading">Replies</h2><ul class="MessageList DataList Comments">{comments}</ul></div></body></html>"""
+VANILLA_COMMENT = """<li class="Item ItemComment" id="Comment_{n}"><div class="Comment"><div class="Item-Header CommentHeader">
+ <div class="AuthorWrap"><span class="Author"><a href="/profile/{a}" class="Username">{a}</a></span></div>
+ <div class="Meta CommentMeta CommentInfo"><span class="MItem DateCreated"><a href="/discussion/comment/{n}/#Comment_{n}"
+ class="Permalink"><time datetime="2018-03-12T1{n}:15:00+00:00">March 2018</time></a></span></div></div>
+ <div class="Item-BodyWrap"><div class="Item-Body"><div class="Message userContent">{t}</div></div></div></div></li>"""
+
+
+def test_forum_that_calls_its_replies_comments_keeps_its_opening_post():
+    """Vanilla renders the opening post apart from the replies (div.ItemDiscussion, li.ItemComment) but built
+    the same inside: it is a post, not the article of a comment page."""
+    html = VANILLA.replace("{comments}", "".join(VANILLA_COMMENT.format(n=n, a=a, t=t) for n, a, t in [
+        (1, "bob", "Yes, down since morning."), (2, "carl", "Works for me in Moscow.")]))
+    posts = _posts(extract(html, "https://forum.example/discussion/5/slow", _ctx()).result)
+    assert [(p.author, p.text) for p in posts] == [("anna", "Is Mobiline down for anyone else?"),
+                                                   ("bob", "Yes, down since morning."), ("carl", "Works for me in Moscow.")]

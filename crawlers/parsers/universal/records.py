@@ -239,7 +239,44 @@ def find_records(root) -> RecordSet | None:
     best = _comments_without_opening(best, scored[1:40]) or best
     if len(best.members) == 1:
         best = _comments_beside(best, scored, agg) or best
+    if COMMENT_KEY.search(best.key.split(".", 1)[-1].split("#", 1)[-1]):
+        best = _with_opening_like_comments(best, els, agg)
     return best
+
+
+def _inner_shape(el) -> set[str]:
+    return {f"{d.tag}.{_DIGITS.sub('#', c.lower())}" for d in el.iterdescendants() if isinstance(d.tag, str)
+            for c in (d.get("class") or "").split()}
+
+
+def _with_opening_like_comments(best: RecordSet, els: list, agg: dict) -> RecordSet:
+    """A forum that calls its replies comments (Vanilla: the opening post in div.ItemDiscussion, the replies in
+    li.ItemComment): an element before the first comment, built inside like the comments (their class words,
+    mostly) and with an author and a date of its own, is the opening post. A story or question above comments is
+    built otherwise (Hacker News, Q&A) and stays the article."""
+    first = best.members[0]
+    like = _inner_shape(first)
+    if len(like) < 4:
+        return best
+    members = set(best.members)
+    ancestors = set(first.iterancestors())
+    best_el, best_sim = None, 0.0
+    for el in els:
+        if el is first:
+            break
+        if el in ancestors or el in members or not (agg[el].dates and agg[el].authors):
+            continue
+        shape = _inner_shape(el)
+        if not shape:
+            continue
+        sim = len(shape & like) / len(shape | like)
+        if sim > best_sim or (sim == best_sim and best_el is not None and best_el in el.iterancestors()):
+            best_el, best_sim = el, sim
+    if best_el is None or best_sim < 0.6:
+        return best
+    depth = dict(best.depth)
+    depth[best_el] = 0
+    return RecordSet(best.key, [best_el, *best.members], best.score, depth)
 
 
 def _comments_without_opening(best: RecordSet, others: list[RecordSet]) -> RecordSet | None:
