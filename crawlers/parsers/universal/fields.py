@@ -326,7 +326,8 @@ def body_candidates(rec, els: list, author_el, date_el, others: set) -> list[tup
             score = 0.5 * (n - lens.get(date_el, 0))
         out.append((score, _shape(el), el, int(n)))
     out.sort(key=lambda c: -c[0])
-    return out[:40]
+    # a block that opens with a signature line ("__________") is the signature (vBulletin 2 gives it its own <p>)
+    return [c for c in out[:40] if not _SIG_LINE.match(inner_text(c[2]).lstrip())]
 
 
 def _up_to(el, rec):
@@ -439,23 +440,37 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
 _SIG_LINE = re.compile(r"(?m)^(?:_{6,}|-- ?)$")
 
 
+_TITLE_HINT = re.compile(r"title|subject|topic-?name", re.IGNORECASE)
+_COUNTER = re.compile(r"^(?:post|сообщение|msg)?\s*#\s*\d+$|^№\s*\d+$", re.IGNORECASE)
+
+
 def _leading_headings(body) -> list:
-    """Headings before any other text of the body: the post's title line ("Re: ..."), not its words."""
-    out = []
+    """Title lines before any other text of the body: headings, and a short bold or title-classed line or a
+    post counter ("Re: ...", "Post# 1") when the words that follow are longer; they are the post's head, not
+    its words."""
+    out, soft = [], []
     skip: set = set()
     for el in body.iter():
-        if not isinstance(el.tag, str) or el.tag in _DROP_TAGS:
+        if not isinstance(el.tag, str) or el.tag in _DROP_TAGS or el is body:
+            if el is body and (el.text or "").strip():
+                break
             continue
         if any(a in skip for a in el.iterancestors()):
             continue
-        if el.tag in _HEADINGS and el is not body:
-            out.append(el)
+        text = inner_text(el) if (el.text or "").strip() or len(el) else ""
+        if el.tag in _HEADINGS or (text and len(text) <= 100 and "\n" not in text and (
+                el.tag in ("b", "strong") or marked(el, _TITLE_HINT) or _COUNTER.match(text))):
+            (out if el.tag in _HEADINGS else soft).append(el)
             skip.add(el)
             if (el.tail or "").strip():
                 break
             continue
-        if (el.text or "").strip() or (el is not body and (el.tail or "").strip()):
+        if (el.text or "").strip() or (el.tail or "").strip():
             break
+    if soft:
+        rest = len(inner_text(body)) - sum(len(inner_text(x)) for x in out + soft)
+        if rest >= 2 * sum(len(inner_text(x)) for x in soft):
+            out += soft
     return out
 
 
