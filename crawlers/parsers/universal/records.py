@@ -413,9 +413,12 @@ def wrap_periodic_rows(els: list, agg: dict) -> int:
         k = max(set(gaps), key=gaps.count)
         if k < 2 or gaps.count(k) < 0.7 * len(gaps):
             continue
-        for n, start in enumerate(dated):
-            end = dated[n + 1] if n + 1 < len(dated) else min(len(rows), start + k)
-            run = rows[start:end]
+        # runs of k rows from the first dated one; a date quoted in a post's words does not start a run
+        starts = list(range(dated[0], len(rows), k))
+        if sum(1 for i in starts if i in dated) < 0.8 * len(starts):
+            continue
+        for start in starts:
+            run = rows[start:start + k]
             box = Element("tbody", {"class": SEGMENT})
             run[0].addprevious(box)
             for r in run:
