@@ -19,8 +19,9 @@ from crawlers.parsers import ParseContext, ParseError, parse_any
 from crawlers.parsers.base import saved_page_url
 
 CORPUS = Path(__file__).parent / "real_pages"
-# exact share measured on each split (post count and first author); a change that reads fewer pages right fails
-FLOORS = {"dev": 0.0, "heldout": 0.0}
+# exact share (post count and first author) each split must keep. Measured on 2026-12-06: dev 21/21 (100%), heldout
+# 9/12 (75%); the floors leave room for pages still being added to the corpus, the dev one is the project's goal
+FLOORS = {"dev": 0.9, "heldout": 0.7}
 
 
 def _entries(split: str) -> list[tuple[Path, dict]]:
@@ -46,8 +47,8 @@ def parse_file(path: Path) -> tuple[str, list]:
     return used, [it for it in res.items if (it.extra or {}).get("item_type") != "article"]
 
 
-def exact(path: Path, e: dict) -> bool:
-    _, posts = parse_file(path)
+def exact(posts: list, e: dict) -> bool:
+    """Post count and first author as the shared parse_eval tool scores them."""
     n = e.get("posts_on_page")
     first = (posts[0].author or "").strip().lower() if posts else ""
     a = _expected_author(e)
@@ -56,22 +57,26 @@ def exact(path: Path, e: dict) -> bool:
 
 @pytest.mark.parametrize("split", sorted(FLOORS))
 def test_corpus_parses_without_exceptions_and_at_or_above_the_floor(split):
-    entries = [(p, e) for p, e in _entries(split) if e.get("posts_on_page") and "index" not in e["file"]]
-    if not entries:
+    every = _entries(split)
+    if not every:
         pytest.skip(f"no {split} pages")
     by_group: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    ok = 0
-    for path, e in entries:
+    ok = scored = 0
+    for path, e in every:  # every page parses without an exception (pages of no posts too: error boxes, indexes)
         try:
-            good = exact(path, e)
+            posts = parse_file(path)[1]
         except ParseError:
-            good = False  # a clear error on a page is a miss, not a crash
+            posts = None  # a clear error on a page is a miss, not a crash
+        if not e.get("posts_on_page") or "index" in e["file"]:
+            continue
+        good = posts is not None and exact(posts, e)
         ok += good
+        scored += 1
         for key in (path.relative_to(CORPUS / split).parts[0], f"lang={e.get('language')}"):
             by_group[key][0] += good
             by_group[key][1] += 1
-    share = ok / len(entries)
-    print(f"\n{split}: {ok}/{len(entries)} exact ({share:.0%})")
+    share = ok / max(scored, 1)
+    print(f"\n{split}: {ok}/{scored} exact ({share:.0%})")
     if split != "heldout":  # the held-out third is one number only
         for key, (g, t) in sorted(by_group.items()):
             print(f"  {key}: {g}/{t} ({g / t:.0%})")
