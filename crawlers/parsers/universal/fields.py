@@ -317,9 +317,15 @@ def body_candidates(rec, els: list, author_el, date_el, others: set) -> list[tup
         n = lens.get(el, 0)
         if n <= 0 or _contains(el, author_el):
             continue
-        if _in_marked(el, rec, SIGNATURE_HINT) or any(marked(x, QUOTE_HINT) for x in _up_to(el, rec)):
+        if _in_marked(el, rec, SIGNATURE_HINT):
             continue
-        score = n
+        quoted = [x for x in _up_to(el, rec) if marked(x, QUOTE_HINT)]
+        if quoted and (quoted != [el] or any(marked(x, QUOTE_HINT) for x in el.iterancestors() if x is not rec
+                                             and rec in x.iterancestors())):
+            continue  # inside a quote
+        # a block classed as a quote is a quote inside a post, unless it stands alone as the post's words (the
+        # futaba family's div.quote); it competes at a lower weight, so a body holding a quote and a reply wins
+        score = n * (0.6 if quoted else 1.0)
         if _contains(el, date_el):
             # a date line above the words in the same cell ("posted 12-06-2001<hr>text"): the date is taken out
             # of the text later; an inner block with most of the words still wins
