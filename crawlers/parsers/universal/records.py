@@ -7,6 +7,12 @@ class under one parent. Each member is measured on its *own* content (nested mem
 out), and a set scores high when many members each carry an author and a date sign, their text is not mostly
 links, and together they cover much of the page's text. The best set's members are the records; a member's
 depth is how many other members enclose it.
+
+The best-scoring set is then checked against its neighbours, each step a rule about discussion pages in
+general: answers that hold comments are the posts (`_outer_posts`); an opening post numbered or built like the
+replies joins them (`_with_opening_post`, `_with_opening_like_comments`); comments beside a single article are
+the records (`_comments_beside`). Posts that own no element (runs between <hr>, several table rows per post)
+are wrapped first, as MDR's generalized nodes (`wrap_separated`, `wrap_periodic_rows`).
 """
 
 from __future__ import annotations
