@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+
+from .helpers import DEMO_CONTENT, NOW
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"  # research data beside the project (dev machines and CI)
@@ -35,6 +38,43 @@ def store(settings):
     s = Store.from_settings(settings)
     s.upgrade()
     return s
+
+
+@pytest.fixture
+def now():
+    """The tests' fixed clock (tests/helpers.py NOW)."""
+    return NOW
+
+
+def _copy_demo_content(dst: Path) -> Path:
+    # added.jsonl holds posts a developer added to their local demo; tests start from the shipped content
+    shutil.copytree(DEMO_CONTENT, dst, ignore=shutil.ignore_patterns("added.jsonl"))
+    return dst
+
+
+@pytest.fixture
+def demo_dir(tmp_path) -> Path:
+    """A private copy of the demo web's content that a test may add posts to."""
+    return _copy_demo_content(tmp_path / "demo_web")
+
+
+@pytest.fixture
+def demo(demo_dir):
+    """The demo web served from `demo_dir` on 127.0.0.1, its clock pinned at NOW."""
+    from crawlers.demoweb.server import DemoWebServer
+
+    with DemoWebServer(demo_dir, now=NOW) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def demo_ro(tmp_path_factory):
+    """One demo web server for the whole run, for tests that only read it (reset its hits before counting)."""
+    from crawlers.demoweb.server import DemoWebServer
+
+    snap = _copy_demo_content(tmp_path_factory.mktemp("demo_ro") / "demo_web")
+    with DemoWebServer(snap, now=NOW) as srv:
+        yield srv
 
 
 @pytest.fixture

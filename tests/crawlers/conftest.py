@@ -1,44 +1,15 @@
-"""Crawler test fixtures: a private copy of the demo web served on 127.0.0.1, settings pointing at it."""
+"""Crawler test helpers: settings pointing at a demo web server (the `demo` fixtures are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import shutil
-from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 import yaml
 
+from ..helpers import NOW as DEMO_NOW, read_items  # noqa: F401  (crawler tests import them from here too)
+
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 SHIPPED_SOURCES = ROOT / "data" / "sources.yaml"
-
-
-@pytest.fixture
-def demo_dir(tmp_path):
-    """A copy of data/demo_web that a test may add posts to."""
-    dst = tmp_path / "demo_web"
-    shutil.copytree(ROOT / "data" / "demo_web", dst)
-    return dst
-
-
-@pytest.fixture
-def demo(demo_dir):
-    from crawlers.demoweb.server import DemoWebServer
-
-    with DemoWebServer(demo_dir, now=DEMO_NOW) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def demo_ro(tmp_path_factory):
-    """One read-only demo web server (on a snapshot of the content) for a whole test module."""
-    from crawlers.demoweb.server import DemoWebServer
-
-    snap = tmp_path_factory.mktemp("demo_ro") / "demo_web"
-    shutil.copytree(ROOT / "data" / "demo_web", snap)
-    with DemoWebServer(snap, now=DEMO_NOW) as srv:
-        yield srv
 
 
 def crawl_settings(tmp_path: Path, url: str, extra_sources: list[dict] | None = None, **crawl):
@@ -52,17 +23,6 @@ def crawl_settings(tmp_path: Path, url: str, extra_sources: list[dict] | None = 
     knobs = {"retry_backoff_seconds": 0.05, "retry_backoff_max_seconds": 0.2, **crawl}
     return load_settings(data_dir=tmp_path / "data", demo_web_url=url, sources_file=src,
                          brands_file=ROOT / "data" / "brands.yaml", crawl=knobs)
-
-
-def read_items(run_dir: str | Path) -> list[dict]:
-    import gzip
-    import json
-
-    out = []
-    for f in sorted(Path(run_dir).glob("items-*.jsonl.gz")):
-        with gzip.open(f, "rt", encoding="utf-8") as fh:
-            out += [json.loads(line) for line in fh]
-    return out
 
 
 def site_posts(content_dir: Path, key: str) -> int | None:

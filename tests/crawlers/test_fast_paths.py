@@ -14,7 +14,7 @@ from crawlers.pipelines import WRITTEN_STAT, RawWriterPipeline
 from crawlers.queues import PickleLifoDiskQueue, request_dict
 from crawlers.spiders.kinds import XenforoSpider
 
-from .conftest import read_items
+from ..helpers import read_items
 
 
 @pytest.fixture

@@ -9,14 +9,15 @@ from crawlers.demoweb.corpus import add_post, add_thread
 from crawlers.run import crawl_sources
 from pipeline.store import Store
 
-from .conftest import DEMO_NOW, crawl_settings, read_items, site_posts
+from ..helpers import NOW, read_items
+from .conftest import crawl_settings, site_posts
 
 
 def test_second_crawl_fetches_changed_pages_and_yields_exactly_the_new_posts(tmp_path, demo, demo_dir):
     s = crawl_settings(tmp_path, demo.url)
     store = Store.from_settings(s)
     store.upgrade()
-    first = crawl_sources(s, store, ["demo-xf"], now=DEMO_NOW)["sources"]["demo-xf"]
+    first = crawl_sources(s, store, ["demo-xf"], now=NOW)["sources"]["demo-xf"]
     assert first["items"] == site_posts(demo_dir, "xf")
 
     # thread 101 had exactly one full page; the reply opens page 2. Plus a brand-new thread.
@@ -25,7 +26,7 @@ def test_second_crawl_fetches_changed_pages_and_yields_exactly_the_new_posts(tmp
     new_tid = add_thread(demo_dir, "xf", 2, "Мобилайн: роуминг в Казахстане", "Путешественник",
                          "Кто ездил с Мобилайн в Казахстан, сколько стоит роуминг?")
     demo.reset_hits()
-    second = crawl_sources(s, store, ["demo-xf"], now=DEMO_NOW)["sources"]["demo-xf"]
+    second = crawl_sources(s, store, ["demo-xf"], now=NOW)["sources"]["demo-xf"]
     items = read_items(second["raw_path"])
     assert second["status"] == "ok"
     assert sorted(i["post_id"] for i in items) == sorted([reply_id, f"{new_tid * 1000 + 1}"])
@@ -40,14 +41,14 @@ def test_second_crawl_fetches_changed_pages_and_yields_exactly_the_new_posts(tmp
     # only the last known page of thread 101 was re-read, not the whole thread
     assert sum(n for p, n in threads.items() if ".101/" in p) == 2
 
-    third = crawl_sources(s, store, ["demo-xf"], now=DEMO_NOW)["sources"]["demo-xf"]
+    third = crawl_sources(s, store, ["demo-xf"], now=NOW)["sources"]["demo-xf"]
     assert third["items"] == 0 and third["status"] == "ok"
 
 
 def test_interrupted_crawl_resumes_with_nothing_lost_or_duplicated(tmp_path, demo, demo_dir):
     expected = site_posts(demo_dir, "xf")
     extra = [{"name": "slow-xf", "kind": "forum", "engine": "xenforo", "start_urls": ["{demo_web}/xf/"],
-              "local": True, "download_delay": 0.5}]
+              "local": True, "download_delay": 0.2}]
     s = crawl_settings(tmp_path, demo.url, extra, concurrent_requests_per_domain=1)
     store = Store.from_settings(s)
     store.upgrade()
@@ -58,12 +59,12 @@ def test_interrupted_crawl_resumes_with_nothing_lost_or_duplicated(tmp_path, dem
             os.kill(c["pid"], signal.SIGTERM)  # what Ctrl-C / a stopped container sends
             killed.append(c["items"])
 
-    first = crawl_sources(s, store, ["slow-xf"], progress=stop_early, now=DEMO_NOW)["sources"]["slow-xf"]
+    first = crawl_sources(s, store, ["slow-xf"], progress=stop_early, now=NOW)["sources"]["slow-xf"]
     assert killed and first["status"] == "interrupted"
     assert 0 < first["items"] < expected
     assert (tmp_path / "data" / "jobs" / "slow-xf" / "scrapy").exists()
 
-    second = crawl_sources(s, store, ["slow-xf"], now=DEMO_NOW)["sources"]["slow-xf"]
+    second = crawl_sources(s, store, ["slow-xf"], now=NOW)["sources"]["slow-xf"]
     assert second["resumed"] and second["run_id"] == first["run_id"]
     assert second["status"] == "ok"
     items = read_items(second["raw_path"])

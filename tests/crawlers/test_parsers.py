@@ -13,7 +13,8 @@ from crawlers.encoding import decode_html
 from crawlers.parsers import ParseContext, ParseError, detect_engine, parse_page
 
 PAGES = Path(__file__).parent / "pages"
-NOW = datetime(2024, 5, 10, 15, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+# the goldens' relative dates ("Сегодня, 10:00", "вчера") were read against this instant
+GOLDEN_NOW = datetime(2024, 5, 10, 15, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 ENGINE_OF = {"vbulletin": "vbulletin", "phpbb2": "phpbb", "phpbb3": "phpbb", "smf2": "smf", "xenforo": "xenforo",
              "nodebb": "nodebb"}
 
@@ -33,7 +34,7 @@ def test_every_real_page_golden_counts_and_first_author(shared_data):
     for e in entries:
         text, _ = _real(shared_data, e)
         assert detect_engine(text) == ENGINE_OF[e["engine"]], e["file"]
-        res = parse_page(text, "https://forum.example.org/" + e["file"], ctx=ParseContext(now=NOW, tz="UTC"))
+        res = parse_page(text, "https://forum.example.org/" + e["file"], ctx=ParseContext(now=GOLDEN_NOW, tz="UTC"))
         assert len(res.items) == e["posts_on_page"], e["file"]
         assert res.items[0].author == e["first_post_author"], e["file"]
         ids = [i.post_id for i in res.items]
@@ -67,7 +68,7 @@ GOLDEN = {
 def test_golden_fields_on_real_pages(shared_data, file):
     idx, pid, posted, start, quoted, sig = GOLDEN[file]
     text, _ = decode_html((shared_data / "forum_pages" / file).read_bytes())
-    it = parse_page(text, "https://forum.example.org/" + file, ctx=ParseContext(now=NOW, tz="UTC")).items[idx]
+    it = parse_page(text, "https://forum.example.org/" + file, ctx=ParseContext(now=GOLDEN_NOW, tz="UTC")).items[idx]
     assert it.post_id == pid
     if posted:
         assert it.posted_at == posted
@@ -91,7 +92,7 @@ def test_vbulletin3_quote_links_reply_to(shared_data):
 
 
 def _first_post_at(text: str, file: str, idx: int = 0) -> str:
-    ctx = ParseContext(now=NOW, tz="Europe/Moscow")
+    ctx = ParseContext(now=GOLDEN_NOW, tz="Europe/Moscow")
     return parse_page(text, "https://forum.example.org/" + file, ctx=ctx).items[idx].posted_at
 
 
@@ -136,7 +137,7 @@ def test_latin1_declared_page_decodes(shared_data):
 
 def test_ipb4_fixture():
     res = parse_page((PAGES / "ipb4_topic.html").read_text(), "https://forum.example.ru/topic/1234-posylkin-poteryal-posylku/",
-                     ctx=ParseContext(now=NOW))
+                     ctx=ParseContext(now=GOLDEN_NOW))
     assert detect_engine((PAGES / "ipb4_topic.html").read_text()) == "ipb"
     assert res.thread_title == "Посылкин потерял посылку"
     assert res.thread_id == "1234"
@@ -154,7 +155,7 @@ def test_ipb4_fixture():
 def test_xenforo2_fixture():
     html = (PAGES / "xf2_thread.html").read_text()
     assert detect_engine(html) == "xenforo"
-    res = parse_page(html, "https://forum.example.ru/threads/shopok-vernul-dengi.4567/", ctx=ParseContext(now=NOW))
+    res = parse_page(html, "https://forum.example.ru/threads/shopok-vernul-dengi.4567/", ctx=ParseContext(now=GOLDEN_NOW))
     assert res.thread_id == "4567" and res.thread_title == "ШопОк вернул деньги?"
     assert res.next_url == "https://forum.example.ru/threads/shopok-vernul-dengi.4567/page-2"
     a, b = res.items
@@ -169,7 +170,7 @@ def test_xenforo2_fixture():
 def test_telegram_fixture():
     html = (PAGES / "telegram_channel.html").read_text()
     assert detect_engine(html) == "telegram"
-    res = parse_page(html, "https://t.me/s/posylkin_news", ctx=ParseContext(now=NOW, kind="telegram"))
+    res = parse_page(html, "https://t.me/s/posylkin_news", ctx=ParseContext(now=GOLDEN_NOW, kind="telegram"))
     a, b = res.items
     assert (a.post_id, a.views, a.likes, a.reach) == ("posylkin_news/1201", 15400, 1412, 48300)
     assert a.text == "Друзья, из-за снегопада возможны задержки доставки в Подмосковье 1–2 дня.\n\nСледите за статусом в приложении."
@@ -182,7 +183,7 @@ def test_telegram_fixture():
 def test_discourse_fixtures():
     topic = (PAGES / "discourse_topic.json").read_text()
     assert detect_engine(topic) == "discourse"
-    res = parse_page(topic, "https://talk.example.ru/t/mobiline-double-charge/321.json", ctx=ParseContext(now=NOW))
+    res = parse_page(topic, "https://talk.example.ru/t/mobiline-double-charge/321.json", ctx=ParseContext(now=GOLDEN_NOW))
     a, b = res.items
     assert res.thread_title == "Мобилайн: двойное списание абонентки"
     assert (a.post_id, a.author, a.likes, a.views) == ("9001", "anna_k", 4, 57)

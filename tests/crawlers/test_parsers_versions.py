@@ -14,7 +14,8 @@ from crawlers.encoding import decode_html
 from crawlers.parsers import ParseContext, detect_engine, parse_any, parse_page
 
 PAGES = Path(__file__).parent / "pages"
-NOW = datetime(2024, 5, 5, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+# the goldens' relative dates ("Сегодня, 10:00", "вчера") were read against this instant
+GOLDEN_NOW = datetime(2024, 5, 5, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 
 
 @dataclass
@@ -202,7 +203,7 @@ def _load(name: str) -> str:
 
 def _parse(name: str):
     case = CASES[name]
-    return parse_page(_load(name), case.url, ctx=ParseContext(now=NOW, tz=case.tz))
+    return parse_page(_load(name), case.url, ctx=ParseContext(now=GOLDEN_NOW, tz=case.tz))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -8,7 +8,8 @@ from crawlers.demoweb.corpus import add_post
 from crawlers.run import crawl_sources
 from pipeline.store import Store
 
-from .conftest import DEMO_NOW, crawl_settings, read_items
+from ..helpers import NOW, read_items
+from .conftest import crawl_settings
 
 PII = "Пишите на anna.k@example.ru или звоните +7 (912) 345-67-89, карта 4276 3800 1234 5679, стоила 1 490 ₽"
 
@@ -19,7 +20,7 @@ def test_raw_layer_masks_pii_unless_told_to_keep_it(tmp_path, demo, demo_dir, ke
     s = crawl_settings(tmp_path, demo.url, keep_original_text=keep)
     store = Store.from_settings(s)
     store.upgrade()
-    run = crawl_sources(s, store, ["demo-xf"], now=DEMO_NOW)["sources"]["demo-xf"]
+    run = crawl_sources(s, store, ["demo-xf"], now=NOW)["sources"]["demo-xf"]
     text = next(i["text"] for i in read_items(run["raw_path"]) if i["post_id"] == pid)
     if keep:
         assert text == PII

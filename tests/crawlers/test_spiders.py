@@ -11,7 +11,8 @@ from crawlers.demoweb import corpus
 from crawlers.run import crawl_sources
 from pipeline.store import Store
 
-from .conftest import DEMO_NOW, crawl_settings, read_items, site_posts
+from ..helpers import NOW, read_items
+from .conftest import crawl_settings, site_posts
 
 SPIDER_SOURCES = {  # source name in data/sources.yaml -> demo site key
     "demo-xf": "xf", "demo-vb": "vb", "demo-phpbb": "phpbb", "demo-ipb": "ipb", "demo-discourse": "discourse",
@@ -23,7 +24,7 @@ def _crawl(tmp_path, srv, names, extra=None, **crawl):
     s = crawl_settings(tmp_path, srv.url, extra, **crawl)
     store = Store.from_settings(s)
     store.upgrade()
-    res = crawl_sources(s, store, names, now=DEMO_NOW)
+    res = crawl_sources(s, store, names, now=NOW)
     return s, store, res
 
 
@@ -32,7 +33,7 @@ def _golden(content_dir, site_key: str):
     site = corpus.load(content_dir).sites[site_key]
     th = next(t for t in site.threads() if len(t.posts) > 1)
     p = th.posts[-1]
-    when = th.times(DEMO_NOW)[-1]
+    when = th.times(NOW)[-1]
     return p, when
 
 

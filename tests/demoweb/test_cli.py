@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 
-from .conftest import ROOT
+from ..helpers import ROOT
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from crawlers.demoweb import answers, corpus
 
-from .conftest import CONTENT, ROOT
+from ..helpers import DEMO_CONTENT, ROOT
 
 MARKERS = {
     "vbulletin": 'id="post_{id}"', "phpbb": 'id="p{id}"', "xenforo": 'data-content="post-{id}"',
@@ -22,16 +22,16 @@ LEGAL = re.compile(r"суд|роспотребнадзор|верните ден
 
 @pytest.fixture(scope="module")
 def c():
-    return corpus.load(CONTENT)
+    return corpus.load(DEMO_CONTENT)
 
 
 @pytest.fixture(scope="module")
 def rows():
-    return answers.read(CONTENT / "answers.csv")
+    return answers.read(DEMO_CONTENT / "answers.csv")
 
 
 def test_answers_csv_is_generated_from_the_current_corpus(c):
-    assert (CONTENT / "answers.csv").read_text(encoding="utf-8") == answers.to_csv(answers.rows(c)), \
+    assert (DEMO_CONTENT / "answers.csv").read_text(encoding="utf-8") == answers.to_csv(answers.rows(c)), \
         "answers.csv is stale: run `python -m crawlers.demoweb.answers`"
 
 
@@ -39,7 +39,7 @@ def test_every_alias_in_a_post_has_a_row_and_every_row_names_its_brand(c):
     assert answers.check(c, ROOT / "data" / "brands.yaml") == []
 
 
-def test_every_labelled_post_exists_in_the_served_markup(demo, c, rows):
+def test_every_labelled_post_exists_in_the_served_markup(demo_ro, c, rows):
     engine = {k: s.engine for k, s in c.sites.items()}
     by_page = defaultdict(set)
     for r in rows:
@@ -47,7 +47,7 @@ def test_every_labelled_post_exists_in_the_served_markup(demo, c, rows):
             continue  # API stand-in rows (vk, youtube, reviews): checked by tests/social against the spiders
         by_page[(r["site"], r["url_path"].split("#")[0])].add(r["post_id"])
     for (site, path), ids in by_page.items():
-        body = urllib.request.urlopen(demo.url + path).read().decode("cp1251" if site == "vb" else "utf-8")
+        body = urllib.request.urlopen(demo_ro.url + path).read().decode("cp1251" if site == "vb" else "utf-8")
         for pid in ids:
             marker = 'id="article-{id}"' if pid.startswith("article-") else MARKERS[engine[site]]
             assert marker.format(id=pid.removeprefix("article-")) in body, (site, path, pid)
@@ -102,7 +102,7 @@ def _social_texts() -> dict:
     """(site, post_id) -> text for the VK / YouTube / review stand-in content."""
     from crawlers.social.standins import SocialApis
 
-    apis, out = SocialApis(CONTENT / "social"), {}
+    apis, out = SocialApis(DEMO_CONTENT / "social"), {}
     for owner, posts in apis.vk["walls"].items():
         for p in posts:
             out[("vk", f"{owner}_{p['id']}")] = p["text"]

@@ -36,10 +36,10 @@ def sites():
 
 
 @pytest.mark.parametrize("key", sites())
-def test_entry_and_deep_page_answer_200_in_the_sites_charset(demo, key):
+def test_entry_and_deep_page_answer_200_in_the_sites_charset(demo_ro, key):
     site = corpus.load().sites[key]
     for path in (ENTRY[site.engine].format(key=key), deep_path(site)):
-        status, headers, body = get(demo.url + path)
+        status, headers, body = get(demo_ro.url + path)
         assert status == 200, path
         ctype = headers["Content-Type"]
         if key == "vb":
@@ -57,29 +57,29 @@ def test_entry_and_deep_page_answer_200_in_the_sites_charset(demo, key):
                 or first_words[:20] in text, (path, first_words)
 
 
-def test_robots_txt_disallows_private(demo):
-    status, headers, body = get(demo.url + "/robots.txt")
+def test_robots_txt_disallows_private(demo_ro):
+    status, headers, body = get(demo_ro.url + "/robots.txt")
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
     lines = body.decode().splitlines()
     assert "User-agent: *" in lines and "Disallow: /private/" in lines
     # the disallowed page exists and pages link to it, so a crawler ignoring robots.txt would find it
-    assert get(demo.url + "/private/members.html")[0] == 200
-    assert b'href="/private/members.html"' in get(demo.url + "/xf/")[2]
-    status, headers, body = get(demo.url + "/sitemap.xml")
-    assert status == 200 and f"<loc>{demo.url}/vb/</loc>".encode() in body
+    assert get(demo_ro.url + "/private/members.html")[0] == 200
+    assert b'href="/private/members.html"' in get(demo_ro.url + "/xf/")[2]
+    status, headers, body = get(demo_ro.url + "/sitemap.xml")
+    assert status == 200 and f"<loc>{demo_ro.url}/vb/</loc>".encode() in body
 
 
-def test_add_post_shows_up_on_next_request_and_changes_etag(demo_copy, content_copy):
-    site = corpus.load(content_copy).sites["xf"]
+def test_add_post_shows_up_on_next_request_and_changes_etag(demo, demo_dir):
+    site = corpus.load(demo_dir).sites["xf"]
     t = site.threads()[0]
-    url = demo_copy.url + renderer("xenforo").post_url(site, t, t.posts[-1]).split("#")[0]
+    url = demo.url + renderer("xenforo").post_url(site, t, t.posts[-1]).split("#")[0]
     s1, h1, b1 = get(url)
     assert s1 == 200
     # unchanged page: conditional GET answers 304 with no body
     s304, _, b304 = get(url, {"If-None-Match": h1["ETag"]})
     assert (s304, b304) == (304, b"")
     assert get(url, {"If-Modified-Since": h1["Last-Modified"]})[0] == 304
-    pid = corpus.add_post(content_copy, "xf", t.id, "Новичок_42", "Только что проверил — у меня тоже нет сети <b>вообще</b>",
+    pid = corpus.add_post(demo_dir, "xf", t.id, "Новичок_42", "Только что проверил — у меня тоже нет сети <b>вообще</b>",
                           labels="mobiline - complaint no_signal")
     assert pid == str(t.id * 1000 + len(t.posts) + 1)
     s2, h2, b2 = get(url, {"If-None-Match": h1["ETag"]})
@@ -92,42 +92,42 @@ def test_add_post_shows_up_on_next_request_and_changes_etag(demo_copy, content_c
     assert "нет сети &lt;b&gt;вообще&lt;/b&gt;" in text and "<b>вообще</b>" not in text
 
 
-def test_add_post_rejects_unknown_thread_and_bad_labels(content_copy):
+def test_add_post_rejects_unknown_thread_and_bad_labels(demo_dir):
     with pytest.raises(corpus.CorpusError, match="unknown thread"):
-        corpus.add_post(content_copy, "xf", 999999, "x", "y")
+        corpus.add_post(demo_dir, "xf", 999999, "x", "y")
     with pytest.raises(corpus.CorpusError, match="sentiment"):
-        corpus.add_post(content_copy, "xf", corpus.load(content_copy).sites["xf"].threads()[0].id, "x", "y",
+        corpus.add_post(demo_dir, "xf", corpus.load(demo_dir).sites["xf"].threads()[0].id, "x", "y",
                         labels="mobiline bad complaint")
-    assert not (content_copy / "added.jsonl").exists()  # nothing half-written
+    assert not (demo_dir / "added.jsonl").exists()  # nothing half-written
 
 
-def test_hits_count_requests_per_path(demo_copy):
-    get(demo_copy.url + "/xf/")
-    get(demo_copy.url + "/xf/")
-    get(demo_copy.url + "/calendar/?month=2024-01")
-    assert demo_copy.hits["/xf/"] == 2
-    assert demo_copy.hits["/calendar/"] == 1 and demo_copy.hits_full["/calendar/?month=2024-01"] == 1
-    assert demo_copy.hits["/private/members.html"] == 0
+def test_hits_count_requests_per_path(demo):
+    get(demo.url + "/xf/")
+    get(demo.url + "/xf/")
+    get(demo.url + "/calendar/?month=2024-01")
+    assert demo.hits["/xf/"] == 2
+    assert demo.hits["/calendar/"] == 1 and demo.hits_full["/calendar/?month=2024-01"] == 1
+    assert demo.hits["/private/members.html"] == 0
 
 
-def test_flaky_is_503_once_per_key_then_200(demo_copy):
-    assert get(demo_copy.url + "/faults/flaky?key=a")[0] == 503
-    s, _, body = get(demo_copy.url + "/faults/flaky?key=a")
+def test_flaky_is_503_once_per_key_then_200(demo):
+    assert get(demo.url + "/faults/flaky?key=a")[0] == 503
+    s, _, body = get(demo.url + "/faults/flaky?key=a")
     assert s == 200 and "Со второго раза".encode() in body
-    assert get(demo_copy.url + "/faults/flaky?key=b")[0] == 503
-    assert get(demo_copy.url + "/faults/always500")[0] == 500
-    assert get(demo_copy.url + "/faults/always500")[0] == 500
+    assert get(demo.url + "/faults/flaky?key=b")[0] == 503
+    assert get(demo.url + "/faults/always500")[0] == 500
+    assert get(demo.url + "/faults/always500")[0] == 500
 
 
-def test_calendar_trap_links_forever(demo_copy):
-    _, _, body = get(demo_copy.url + "/calendar/?month=2024-12")
+def test_calendar_trap_links_forever(demo):
+    _, _, body = get(demo.url + "/calendar/?month=2024-12")
     assert b'href="/calendar/?month=2025-01"' in body and b'href="/calendar/?month=2024-11"' in body
-    _, _, body = get(demo_copy.url + "/calendar/?month=2999-01")
+    _, _, body = get(demo.url + "/calendar/?month=2999-01")
     assert b'href="/calendar/?month=2999-02"' in body
 
 
-def test_huge_and_gzip_bomb_and_slow(demo_copy):
-    conn = http.client.HTTPConnection("127.0.0.1", demo_copy.port, timeout=10)
+def test_huge_and_gzip_bomb_and_slow(demo):
+    conn = http.client.HTTPConnection("127.0.0.1", demo.port, timeout=10)
     conn.request("GET", "/faults/huge")
     r = conn.getresponse()
     assert r.status == 200 and int(r.headers["Content-Length"]) == 20 * 1024 * 1024
@@ -144,112 +144,111 @@ def test_huge_and_gzip_bomb_and_slow(demo_copy):
     assert inflated > 200 * 1024 * 1024
     conn.close()
     t = time.monotonic()
-    assert get(demo_copy.url + "/faults/slow?seconds=1")[0] == 200
+    assert get(demo.url + "/faults/slow?seconds=1")[0] == 200
     assert time.monotonic() - t >= 1.0
     with pytest.raises(TimeoutError):
-        urllib.request.urlopen(demo_copy.url + "/faults/slow", timeout=1).read()
+        urllib.request.urlopen(demo.url + "/faults/slow", timeout=1).read()
 
 
-def test_unknown_paths_are_404(demo):
-    assert get(demo.url + "/xf/threads/nope.999999/")[0] == 404
-    assert get(demo.url + "/nosuchsite/")[0] == 404
-    assert get(demo.url + "/xf/forums/x.2/page-99")[0] == 404
+def test_unknown_paths_are_404(demo_ro):
+    assert get(demo_ro.url + "/xf/threads/nope.999999/")[0] == 404
+    assert get(demo_ro.url + "/nosuchsite/")[0] == 404
+    assert get(demo_ro.url + "/xf/forums/x.2/page-99")[0] == 404
 
 
-def test_serves_over_300_pages_per_second(demo):
-    """Cached pages on keep-alive connections from 4 client threads (the crawler's benchmark needs >= 300/s)."""
+def test_keep_alive_connections_from_4_threads_are_all_answered(demo_ro):
+    """Cached pages on keep-alive connections from 4 client threads, as the crawler fetches them (the serving rate
+    is measured in benchmarks/demo_web.py)."""
     import concurrent.futures
 
     site = corpus.load().sites["xf"]
     paths = [ENTRY["xenforo"].format(key="xf"), deep_path(site)]
     for p in paths:
-        get(demo.url + p)
+        get(demo_ro.url + p)
+    demo_ro.reset_hits()
 
     def worker(k):
-        conn = http.client.HTTPConnection("127.0.0.1", demo.port, timeout=10)
-        for i in range(150):
+        conn = http.client.HTTPConnection("127.0.0.1", demo_ro.port, timeout=10)
+        statuses = []
+        for i in range(25):
             conn.request("GET", paths[i % 2])
             r = conn.getresponse()
             r.read()
-            assert r.status == 200
+            statuses.append(r.status)
         conn.close()
-        return 150
+        return statuses
 
-    rates = []
-    for _ in range(2):  # best of two: the box is shared, one unlucky scheduling slice shouldn't fail it
-        t = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(4) as ex:
-            n = sum(ex.map(worker, range(4)))
-        rates.append(n / (time.monotonic() - t))
-    print(f"demo web: {max(rates):.0f} pages/s")
-    assert max(rates) >= 300
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        statuses = [s for got in ex.map(worker, range(4)) for s in got]
+    assert statuses == [200] * 100
+    assert sum(demo_ro.hits.values()) == 100
 
 
-def test_add_thread_appears_on_its_board_and_new_replies_on_news_and_telegram(demo_copy, content_copy):
-    tid = corpus.add_thread(content_copy, "phpbb", 4, "Посылкин вернул деньги за доставку", "Марина_К",
+def test_add_thread_appears_on_its_board_and_new_replies_on_news_and_telegram(demo, demo_dir):
+    tid = corpus.add_thread(demo_dir, "phpbb", 4, "Посылкин вернул деньги за доставку", "Марина_К",
                             "Пришёл возврат за задержку, 350 р.", labels="posylkin + other")
-    c = corpus.load(content_copy)
+    c = corpus.load(demo_dir)
     assert tid == max(t.id for t in c.sites["phpbb"].threads())
-    _, _, board = get(demo_copy.url + "/phpbb/viewforum.php?f=4")
+    _, _, board = get(demo.url + "/phpbb/viewforum.php?f=4")
     assert f'href="/phpbb/viewtopic.php?t={tid}"'.encode() in board  # newest activity sorts first
-    _, _, topic = get(demo_copy.url + f"/phpbb/viewtopic.php?t={tid}")
+    _, _, topic = get(demo.url + f"/phpbb/viewtopic.php?t={tid}")
     assert f'id="p{tid * 1000 + 1}"'.encode() in topic
 
     news = c.sites["news"].threads()[0]
-    cid = corpus.add_post(content_copy, "news", news.id, "Читатель", "А мне до сих пор не пришло.", reply_to=1)
-    _, _, page = get(demo_copy.url + f"/news/{news.slug}.html")
+    cid = corpus.add_post(demo_dir, "news", news.id, "Читатель", "А мне до сих пор не пришло.", reply_to=1)
+    _, _, page = get(demo.url + f"/news/{news.slug}.html")
     assert f'data-comment-id="{cid}" data-parent-id="{news.posts[0].id}"'.encode() in page
 
     ch = c.sites["tg"].boards[0]
-    mid = corpus.add_post(content_copy, "tg", ch.threads[0].id, ch.title, "Новая жалоба", views=1234)
+    mid = corpus.add_post(demo_dir, "tg", ch.threads[0].id, ch.title, "Новая жалоба", views=1234)
     assert mid == str(len(ch.threads[0].posts) + 1)
-    _, _, page = get(demo_copy.url + f"/tg/s/{ch.slug}")
+    _, _, page = get(demo.url + f"/tg/s/{ch.slug}")
     assert f'data-post="{ch.slug}/{mid}"'.encode() in page and b"1.2K" in page
 
 
-def test_edit_post_changes_the_text_in_place(demo_copy, content_copy):
-    site = corpus.load(content_copy).sites["vb"]
+def test_edit_post_changes_the_text_in_place(demo, demo_dir):
+    site = corpus.load(demo_dir).sites["vb"]
     t = site.threads()[0]
     p = t.posts[0]
-    url = demo_copy.url + renderer("vbulletin").post_url(site, t, p).split("#")[0]
+    url = demo.url + renderer("vbulletin").post_url(site, t, p).split("#")[0]
     _, h1, _ = get(url)
-    corpus.edit_post(content_copy, "vb", p.id, "Исправлено: посылку нашли, спасибо Посылкину!",
+    corpus.edit_post(demo_dir, "vb", p.id, "Исправлено: посылку нашли, спасибо Посылкину!",
                      labels="posylkin + praise")
     s2, h2, body = get(url)
     text = body.decode("cp1251")
     assert s2 == 200 and h2["ETag"] != h1["ETag"]
     assert f'id="post_{p.id}"' in text and "посылку нашли, спасибо Посылкину!" in text
     assert p.text.split("\n")[0][:30] not in text
-    edited = corpus.load(content_copy).sites["vb"].threads()[0].posts[0]
+    edited = corpus.load(demo_dir).sites["vb"].threads()[0].posts[0]
     assert edited.id == p.id and edited.labels[0].sentiment == "positive"
     with pytest.raises(corpus.CorpusError, match="unknown post"):
-        corpus.edit_post(content_copy, "vb", 999999999, "x")
+        corpus.edit_post(demo_dir, "vb", 999999999, "x")
 
 
-def test_a_broken_corpus_file_is_a_clear_error_naming_the_place(content_copy):
+def test_a_broken_corpus_file_is_a_clear_error_naming_the_place(demo_dir):
     from crawlers.demoweb.server import DemoWebServer
 
-    f = content_copy / "sites" / "xf.yaml"
+    f = demo_dir / "sites" / "xf.yaml"
     good = f.read_text(encoding="utf-8")
     f.write_text(good.replace("l: mobiline - complaint no_signal", "l: mobiline angry complaint", 1),
                  encoding="utf-8")
     with pytest.raises(corpus.CorpusError, match=r"xf\.yaml: boards\[0\]\.threads\[0\]\.posts\[0\]: .*sentiment"):
-        DemoWebServer(content_copy)
+        DemoWebServer(demo_dir)
     f.write_text(good.replace("            q: 3\n", "            q: 30\n", 1), encoding="utf-8")
     with pytest.raises(corpus.CorpusError, match="must point to an earlier post"):
-        corpus.load(content_copy)
+        corpus.load(demo_dir)
     f.write_text("engine: [unclosed", encoding="utf-8")
     with pytest.raises(corpus.CorpusError, match="xf.yaml: not valid YAML"):
-        corpus.load(content_copy)
+        corpus.load(demo_dir)
 
 
 @pytest.mark.parametrize("name", ["koi8r.html", "cp1251-meta-only.html", "cp1251-undeclared.html",
                                   "koi8r-undeclared.html"])
-def test_legacy_encoding_pages(demo, name):
+def test_legacy_encoding_pages(demo_ro, name):
     from crawlers.demoweb.render_misc import ENCODING_GOLDEN, ENCODING_PAGES
 
     enc, header, meta = ENCODING_PAGES[name]
-    status, headers, body = get(demo.url + "/enc/" + name)
+    status, headers, body = get(demo_ro.url + "/enc/" + name)
     assert status == 200
     assert headers["Content-Type"] == ("text/html" + (f"; charset={header}" if header else ""))
     assert (f"charset={meta}".encode() in body) == bool(meta)

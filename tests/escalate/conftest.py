@@ -4,14 +4,14 @@ its scores (and optionally themes) straight into a real DuckDB file, the way ing
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 
 from pipeline.store import Store, stable_id, text_hash
 
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+from ..helpers import NOW
 
 BRAND_NAMES = {
     "posylkin": "Посылкин",
@@ -125,8 +125,3 @@ class World:
 @pytest.fixture
 def world(store) -> World:
     return World(store)
-
-
-@pytest.fixture
-def now() -> datetime:
-    return NOW

@@ -4,8 +4,6 @@ answers and times come from data/demo_web exactly as the demo site serves them."
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pytest
 
 from pipeline import escalate as esc
@@ -13,16 +11,15 @@ from pipeline.advocates import top_advocates, update_authors
 
 corpus_mod = pytest.importorskip("crawlers.demoweb.corpus")
 
-NOW = datetime(2026, 3, 10, 9, 0, tzinfo=timezone.utc)
-
 
 @pytest.fixture
-def demo(store, world):
+def labelled_demo(store, world, now):
+    """The demo corpus written as posts, its answer labels standing in as scores; (corpus, labels by mention)."""
     c = corpus_mod.load()
     truth: dict[str, dict] = {}  # mention_id -> labels
     for key, site in c.sites.items():
         for t in site.threads():
-            times = t.times(NOW)
+            times = t.times(now)
             by_n: dict[int, str] = {}
             for p, at in zip(t.posts, times):
                 parent_n = p.reply_to or p.quote
@@ -43,10 +40,10 @@ def _relevant(lab: dict) -> bool:
     return lab["escalate"] or (lab["sentiment"] == "negative" and lab["intent"] in ("complaint", "failure"))
 
 
-def test_queue_precision_at_20_and_must_escalate_in_top_50_with_label_scores(settings, store, demo):
-    _, truth = demo
-    esc.escalate(settings, store, now=NOW)
-    q = esc.queue(store, limit=1000, now=NOW)
+def test_queue_precision_at_20_and_must_escalate_in_top_50_with_label_scores(settings, store, labelled_demo, now):
+    _, truth = labelled_demo
+    esc.escalate(settings, store, now=now)
+    q = esc.queue(store, limit=1000, now=now)
     top20 = q.head(20)["mention_id"].tolist()
     precision = sum(_relevant(truth[m]) for m in top20) / 20
     must = {m for m, lab in truth.items() if lab["escalate"] and not lab["official"]}
@@ -58,8 +55,8 @@ def test_queue_precision_at_20_and_must_escalate_in_top_50_with_label_scores(set
     assert not missing, missing
 
 
-def test_planted_advocates_rank_top_5_with_label_scores(settings, store, demo):
-    c, _ = demo
+def test_planted_advocates_rank_top_5_with_label_scores(settings, store, labelled_demo):
+    c, _ = labelled_demo
     update_authors(settings, store)
     overall = top_advocates(store, limit=5)
     ranks = {}

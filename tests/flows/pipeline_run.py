@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSWERS = ROOT / "data" / "demo_web" / "answers.csv"
-# Demo dates are relative to the server's `now`: pin it so every run sees the same posts at the same instants.
-DEMO_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
 # Left out of the comparison: bookkeeping of *how* a run went (crawl_runs, crawl_state, flow_runs) and values
 # that record *when* something was written (timestamps and ids derived from them).

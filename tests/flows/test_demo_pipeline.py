@@ -2,6 +2,8 @@
 
 One demo site (XenForo) keeps model inference small. The uninterrupted reference run goes through the Prefect
 monitor flow; the crash runs are `brandmon run` processes SIGKILLed at planted points (flows/faults.py) and re-run.
+Those runs score with the real model and take minutes, so they are in the slow tier; the fast tier kills a
+crawl + ingest run (no model) inside an ingest batch and re-runs it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ pytest.importorskip("models.scoring", reason="scoring stage (models.scoring) not
 
 from .pipeline_run import (  # noqa: E402
     ROOT,
-    DEMO_NOW,
     answers,
     cli_env,
     demo_settings,
@@ -32,22 +33,43 @@ SITE, PREFIX = "xf", "/xf/"
 
 
 @pytest.fixture(scope="module")
-def demo_web():
-    from crawlers.demoweb.server import DemoWebServer
-
-    srv = DemoWebServer(port=0, now=DEMO_NOW).start()
-    yield srv
-    srv.stop()
+def sources_file(tmp_path_factory):
+    """One copy of sources.yaml for a reference and its crash runs (the sources table stores its config)."""
+    path = tmp_path_factory.mktemp("config") / "sources.yaml"
+    shutil.copy(ROOT / "data" / "sources.yaml", path)
+    return path
 
 
 @pytest.fixture(scope="module")
-def reference(prefect_harness, demo_web, tmp_path_factory):
+def ingest_reference(demo_ro, sources_file, tmp_path_factory):
+    """An uninterrupted `brandmon run --stages crawl,ingest` of the site: crawled, ingested, matched, no model."""
+    data = tmp_path_factory.mktemp("ingest-reference") / "data"
+    src = source_for(demo_settings(data, demo_ro.url, sources_file), PREFIX)
+    args = ["run", "--sources", src, "--stages", "crawl,ingest", "--no-prefect"]
+    done = run_cli(data, args, cli_env(demo_ro.url, sources_file))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return {"args": args, "dump": dump_tables(data / "brandmon.duckdb")}
+
+
+def test_run_killed_inside_an_ingest_batch_reruns_to_the_uninterrupted_tables(ingest_reference, demo_ro,
+                                                                               sources_file, tmp_path):
+    ref = ingest_reference["dump"]
+    assert len(ref["documents"]) == answers(SITE)["post_id"].nunique() and len(ref["mentions"]) > 0
+    data, marker = tmp_path / "data", tmp_path / "paused.txt"
+    pause = "ingest:3:before"  # inside ingest's first batch transaction
+    env = cli_env(demo_ro.url, sources_file, BRANDMON_FLOW_PAUSE=pause, BRANDMON_FLOW_PAUSE_MARKER=str(marker))
+    assert run_until_paused_then_kill(data, ingest_reference["args"], env, marker).startswith(pause)
+    assert Store(data / "brandmon.duckdb").query("SELECT count(*) FROM documents").iloc[0, 0] == 0  # rolled back
+    done = run_cli(data, ingest_reference["args"], cli_env(demo_ro.url, sources_file))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert diff_dumps(ref, dump_tables(data / "brandmon.duckdb")) == []
+
+
+@pytest.fixture(scope="module")
+def reference(prefect_harness, demo_ro, sources_file, tmp_path_factory):
     from flows.monitor import monitor_flow
 
-    # one copy of sources.yaml for the reference and every crash run (the sources table stores its config)
-    sources_file = tmp_path_factory.mktemp("config") / "sources.yaml"
-    shutil.copy(ROOT / "data" / "sources.yaml", sources_file)
-    s = demo_settings(tmp_path_factory.mktemp("reference") / "data", demo_web.url, sources_file)
+    s = demo_settings(tmp_path_factory.mktemp("reference") / "data", demo_ro.url, sources_file)
     src = source_for(s, PREFIX)
     params = s.model_dump(mode="json")
     first = monitor_flow(settings=params, sources=[src])
@@ -61,6 +83,7 @@ def _count(settings, sql: str) -> int:
     return int(Store.from_settings(settings).query(sql).iloc[0, 0])
 
 
+@pytest.mark.slow
 def test_monitor_flow_over_the_demo_web_fills_every_table(reference):
     s, first = reference["settings"], reference["first"]
     assert first["status"] == "ok", first["errors"]
@@ -96,6 +119,7 @@ def test_monitor_flow_over_the_demo_web_fills_every_table(reference):
     assert _count(s, "SELECT count(*) FROM flow_runs WHERE status = 'ok'") == 2
 
 
+@pytest.mark.slow
 def test_second_run_on_unchanged_sources_makes_zero_model_calls(reference):
     second = reference["second"]
     assert second["status"] == "ok", second["errors"]
@@ -104,24 +128,24 @@ def test_second_run_on_unchanged_sources_makes_zero_model_calls(reference):
     assert diff_dumps(reference["dump"], reference["dump2"]) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "pause",
     [
-        # the default suite kills inside scoring's write; the other points cost a full model run each
-        pytest.param("ingest:3:before", marks=pytest.mark.slow),  # inside ingest's first batch transaction
-        pytest.param("ingest:3:after", marks=pytest.mark.slow),  # batch committed, run not marked ingested
-        pytest.param("score:1:after", marks=pytest.mark.slow),  # model registered + activated, nothing scored
+        "ingest:3:before",  # inside ingest's first batch transaction
+        "ingest:3:after",  # batch committed, run not marked ingested
+        "score:1:after",  # model registered + activated, nothing scored
         "score:2:before",  # inside the transaction writing the scores
     ],
 )
-def test_killed_run_rerun_equals_uninterrupted_run(reference, demo_web, tmp_path, pause):
+def test_killed_run_rerun_equals_uninterrupted_run(reference, demo_ro, tmp_path, pause):
     data = tmp_path / "data"
     marker = tmp_path / "paused.txt"
     args = ["run", "--sources", reference["source"], "--no-prefect"]
     sources_file = reference["settings"].sources_file
-    env = cli_env(demo_web.url, sources_file, BRANDMON_FLOW_PAUSE=pause, BRANDMON_FLOW_PAUSE_MARKER=str(marker))
+    env = cli_env(demo_ro.url, sources_file, BRANDMON_FLOW_PAUSE=pause, BRANDMON_FLOW_PAUSE_MARKER=str(marker))
     where = run_until_paused_then_kill(data, args, env, marker)
     assert where.startswith(pause)
-    done = run_cli(data, args, cli_env(demo_web.url, sources_file))
+    done = run_cli(data, args, cli_env(demo_ro.url, sources_file))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert diff_dumps(reference["dump"], dump_tables(data / "brandmon.duckdb")) == []

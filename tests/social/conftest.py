@@ -1,29 +1,13 @@
-"""Social-area fixtures: the demo web (with its API stand-ins) served from a temp copy, settings limited to
-chosen demo sources, and the raw items a crawl wrote."""
+"""Social-area helpers: settings limited to chosen demo sources. The demo web with its API stand-ins is the
+`demo` fixture of tests/conftest.py."""
 
 from __future__ import annotations
 
-import gzip
-import json
-import shutil
-from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def demo(tmp_path):
-    from crawlers.demoweb.server import DemoWebServer
-
-    content = tmp_path / "demo_web"
-    shutil.copytree(ROOT / "data" / "demo_web", content)
-    with DemoWebServer(content, now=NOW) as srv:
-        yield srv
 
 
 def sources_settings(tmp_path, url, names, patch=None, **overrides):
@@ -39,10 +23,3 @@ def sources_settings(tmp_path, url, names, patch=None, **overrides):
     return load_settings(data_dir=tmp_path / "data", demo_web_url=url, sources_file=path,
                          brands_file=ROOT / "data" / "brands.yaml", **overrides)
 
-
-def read_items(run_dir) -> list[dict]:
-    out = []
-    for f in sorted(Path(run_dir).glob("items-*.jsonl.gz")):
-        with gzip.open(f, "rt", encoding="utf-8") as fh:
-            out += [json.loads(x) for x in fh]
-    return out

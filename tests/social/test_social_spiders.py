@@ -11,7 +11,8 @@ import yaml
 
 from crawlers.social.standins import VK_TOKEN, YT_KEY
 
-from .conftest import NOW, ROOT, read_items, sources_settings
+from ..helpers import NOW, read_items
+from .conftest import ROOT, sources_settings
 
 SOCIAL = ["demo-vk", "demo-youtube", "demo-reviews", "demo-marketplace"]
 

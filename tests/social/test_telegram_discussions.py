@@ -10,7 +10,8 @@ import yaml
 from crawlers.parsers import parse_page
 from crawlers.parsers.base import ParseContext
 
-from .conftest import NOW, ROOT, read_items, sources_settings
+from ..helpers import NOW, read_items
+from .conftest import ROOT, sources_settings
 
 CTX = ParseContext(now=NOW, kind="telegram", tz="Europe/Moscow")
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 
 from pipeline.store import stable_id, text_hash
 
-NOW = datetime(2026, 5, 20, 12, 0, tzinfo=timezone.utc)
+from ..helpers import NOW
 MODEL, VERSION = "test-scorer", "v1"
 
 
