@@ -341,6 +341,17 @@ def crawl_sources(settings: Settings, store: Store, sources: list[str] | None = 
             raise CrawlError("--since: not a date")
     chosen = select_sources(settings, sources)
     out: dict[str, Any] = {"sources": {}, "pages": 0, "items": 0, "errors": 0}
+    # a `files` source fetches nothing: its new files become a raw run here (pipeline/importing.py)
+    for source in [s for s in chosen if s.kind == "files"]:
+        from pipeline.importing import collect_folder
+
+        t_files = time.monotonic()
+        with log_context(stage="crawl", source=source.name):
+            r = out["sources"][source.name] = collect_folder(settings, store, source)
+        r["seconds"] = round(time.monotonic() - t_files, 2)
+        for k in ("pages", "items", "errors"):
+            out[k] += r[k]
+    chosen = [s for s in chosen if s.kind != "files"]
     if not chosen:
         return out
     t0 = time.monotonic()

@@ -484,7 +484,7 @@ class BrandsFile(BaseModel):
 # --------------------------------------------------------------------------------------------- sources
 
 SourceKind = Literal[
-    "forum", "comments", "feed", "telegram", "generic", "vk", "youtube", "reviews", "discourse"
+    "forum", "comments", "feed", "telegram", "generic", "vk", "youtube", "reviews", "discourse", "files"
 ]
 
 
@@ -527,7 +527,7 @@ class SourceConfig(BaseModel):
     name: str
     kind: SourceKind
     engine: str | None = None  # vbulletin | phpbb | xenforo | ipb | discourse | smf | auto
-    start_urls: list[str]
+    start_urls: list[str] = Field(default_factory=list)  # none for a `files` source (options.folder instead)
     allowed_domains: list[str] = Field(default_factory=list)
     enabled: bool = True
     local: bool = False  # allows 127.0.0.1 / private addresses (demo web, tests)
@@ -564,8 +564,6 @@ class SourceConfig(BaseModel):
     @field_validator("start_urls")
     @classmethod
     def _http_only(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("at least one start URL is needed")
         for u in v:
             if problem := url_problem(u):
                 raise ValueError(problem)
@@ -589,11 +587,19 @@ class SourceConfig(BaseModel):
     def _engine_for_forums(self) -> "SourceConfig":
         if self.kind == "forum" and not self.engine:
             raise ValueError("a forum source needs `engine` (vbulletin, phpbb, xenforo, ipb, smf or auto)")
+        if self.kind == "files":  # files dropped into a folder (pipeline/importing.py), nothing to fetch
+            from pipeline.importing import files_options_problem  # imported late: importing uses config
+
+            if problem := files_options_problem(self.options):
+                raise ValueError(problem)
+        elif not self.start_urls:
+            raise ValueError("start_urls: at least one start URL is needed")
         return self
 
     def row(self, now: Any) -> dict[str, Any]:
         """The source's `sources` table row (its config without the names of its secrets' variables)."""
-        return {"source_id": self.name, "kind": self.kind, "name": self.name, "base_url": self.start_urls[0],
+        base = self.start_urls[0] if self.start_urls else self.options.get("folder")  # a files source: its folder
+        return {"source_id": self.name, "kind": self.kind, "name": self.name, "base_url": base,
                 "engine": self.engine, "config_json": self.model_dump_json(exclude={"secrets"}),
                 "enabled": self.enabled, "updated_at": now}
 
