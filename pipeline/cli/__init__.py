@@ -2,31 +2,98 @@
 
 Each area keeps its commands in its own module here (``db_cmds``, ``crawl_cmds``, …) exposing
 ``register(app)``; this file only builds the app, loads settings once and hands them down via ``ctx.obj``.
+
+The contract every command keeps (see EPILOG): listings take ``--format table|csv|json``; a usage error, a bad
+option value or a configuration problem is one line on stderr and exit 2; a database that stays locked or cannot be
+opened is exit 3; a failed step is exit 1.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape  # messages quote config values and queries: never read them as markup
+from typer.core import TyperGroup
 
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.logs import configure_logging
 from pipeline.store import StoreError
 
-app = typer.Typer(
-    name="brandmon",
-    help="Brand reputation monitoring: crawl, find mentions, score, cluster complaints, escalate.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+# Exit codes, the same for every command.
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3
+
+EPILOG = (
+    "Exit codes: 0 ok; 1 a step failed; 2 a usage or configuration error (bad option value, unknown name, invalid "
+    "settings file); 3 a database error (the file stays locked by another process past lock_timeout_seconds, or "
+    "cannot be opened). Listings take --format table|csv|json. Shell completion: brandmon --install-completion."
 )
+
 console = Console()
 err_console = Console(stderr=True)
+
+
+def _one_line(prefix: str, message: str) -> None:
+    err_console.print(f"[red]{prefix}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
+
+
+class BrandmonGroup(TyperGroup):
+    """The root command: turns usage errors, configuration errors and database errors into one line on stderr
+    and the documented exit code, wherever the command is run from (the console script, `python -m`, a test)."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,  # type: ignore[override]
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as e:  # typer's (vendored click's) usage and parameter errors
+            if type(e).__name__ == "NoArgsIsHelpError":
+                sys.exit(EXIT_OK)  # the help has been printed
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            _one_line("error", e.format_message() + hint)  # type: ignore[attr-defined]
+            code = getattr(e, "exit_code", EXIT_USAGE)
+        except typer.Abort:
+            _one_line("error", "aborted")
+            code = EXIT_FAILURE
+        except ConfigError as e:
+            _one_line("config error", str(e))
+            code = EXIT_USAGE
+        except StoreError as e:
+            _one_line("database error", str(e))
+            code = EXIT_DATABASE
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"brandmon {package_version()}", highlight=False)
+        raise typer.Exit(EXIT_OK)
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("brandmon")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+app = typer.Typer(
+    name="brandmon",
+    cls=BrandmonGroup,
+    help="Brand reputation monitoring: crawl, find mentions, score, cluster complaints, escalate.",
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = [
@@ -41,8 +108,6 @@ COMMAND_MODULES = [
     "pipeline.cli.dashboard_cmds",
     "pipeline.cli.notify_cmds",
     "pipeline.cli.report_cmds",
-    "pipeline.cli.import_cmds",
-    "pipeline.cli.export_cmds",
 ]
 
 
@@ -55,6 +120,8 @@ def _root(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data folder (default: ./data)."),
     db: Optional[Path] = typer.Option(None, "--db", help="DuckDB file (default: <data-dir>/brandmon.duckdb)."),
     log_level: Optional[str] = typer.Option(None, "--log-level", help="DEBUG, INFO, WARNING, ..."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
 ) -> None:
     # absolute before any subprocess (the crawler, a flow, the dashboard) sees them: those run in other folders
     config, data_dir, db = (p.absolute() if p is not None else None for p in (config, data_dir, db))
@@ -66,8 +133,8 @@ def _settings_from(config: Optional[Path], **overrides) -> Settings:
     try:
         return load_settings(config, **overrides)
     except ConfigError as e:
-        err_console.print(f"[red]config error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+        _one_line("config error", str(e))
+        raise typer.Exit(EXIT_USAGE)
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -78,7 +145,7 @@ def settings_of(ctx: typer.Context) -> Settings:
     return obj
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = EXIT_FAILURE) -> None:
     err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
@@ -88,11 +155,4 @@ for _mod in COMMAND_MODULES:
 
 
 def main() -> None:
-    try:
-        app()
-    except ConfigError as e:
-        err_console.print(f"[red]config error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
-        raise SystemExit(2)
-    except StoreError as e:
-        err_console.print(f"[red]database error:[/red] {e}", highlight=False)
-        raise SystemExit(3)
+    app(prog_name="brandmon")  # BrandmonGroup.main maps every error to its exit code

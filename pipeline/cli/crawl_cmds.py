@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json_lines
+
 PARSE_ENGINES = ("auto", "vbulletin", "phpbb", "xenforo", "ipb", "smf", "mybb", "nodebb", "discourse", "telegram",
                  "generic")
 
@@ -95,9 +97,15 @@ def register(app: typer.Typer) -> None:
         source: list[str] = typer.Option(None, "--source", "-s", help="Source name from sources.yaml (repeatable)."),
         all_: bool = typer.Option(False, "--all", help="Every enabled source."),
         since: Optional[str] = typer.Option(None, "--since", help="Keep only posts on/after this date."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        fmt: Format = format_option(),
+        as_json: bool = json_alias(),
     ) -> None:
-        """Crawl sources (one Scrapy process each) into the raw layer, with a live progress display."""
+        """Crawl sources (one Scrapy process each) into the raw layer, with a live progress display.
+
+        json: the whole result as one JSON document; csv: one row per source."""
+        import pandas as pd
+
+        fmt = chosen(fmt, as_json)
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from crawlers.run import CrawlError, crawl_sources
@@ -112,7 +120,7 @@ def register(app: typer.Typer) -> None:
         tasks: dict[str, int] = {}
         with Progress(TextColumn("{task.fields[name]}"), BarColumn(bar_width=None, pulse_style="cyan"),
                       TextColumn("pages {task.fields[pages]}  items {task.fields[items]}  errors {task.fields[errors]}"),
-                      TimeElapsedColumn(), console=console, transient=as_json) as prog:
+                      TimeElapsedColumn(), console=console, transient=fmt is not Format.table) as prog:
             def on_progress(name: str, c: dict) -> None:
                 if name not in tasks:
                     tasks[name] = prog.add_task("", total=None, name=name, pages=0, items=0, errors=0)
@@ -122,17 +130,24 @@ def register(app: typer.Typer) -> None:
                 res = crawl_sources(s, store, None if all_ else list(source), since=since, progress=on_progress)
             except (CrawlError, ConfigError) as e:
                 fail(str(e), 2)
-        if as_json:
+        if fmt is Format.json:
             print(json.dumps(res, ensure_ascii=False, default=str))
-            return
+        elif fmt is Format.csv:
+            cols = ("status", "pages", "items", "errors", "seconds", "raw_path")
+            print_frame(pd.DataFrame([{"source": name, **{k: r.get(k) for k in cols}}
+                                      for name, r in res["sources"].items()]), fmt)
+        else:
+            _print_crawl(res)
+        if any(r["status"] == "failed" for r in res["sources"].values()):
+            raise typer.Exit(1)  # in every format: scripts read the exit code
+
+    def _print_crawl(res: dict) -> None:
         t = Table("source", "status", "pages", "items", "errors", "seconds", "raw")
         for name, r in res["sources"].items():
             color = {"ok": "green", "partial": "yellow", "interrupted": "yellow"}.get(r["status"], "red")
             t.add_row(name, Text(r["status"], style=color), str(r["pages"]), str(r["items"]), str(r["errors"]),
                       str(r.get("seconds", "")), Text(r["raw_path"]))
         console.print(t)
-        if any(r["status"] == "failed" for r in res["sources"].values()):
-            raise typer.Exit(1)
 
     sources_app = typer.Typer(help="Sources: their health (the default), probing a page, adding a site.",
                               invoke_without_command=True, no_args_is_help=False)
@@ -140,9 +155,9 @@ def register(app: typer.Typer) -> None:
 
     @sources_app.callback()
     def sources_cmd(
-        ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON lines.")
+        ctx: typer.Context, fmt: Format = format_option(), as_json: bool = json_alias()
     ) -> None:
-        """Sources from sources.yaml and their health: last run, items, error rate."""
+        """Sources from sources.yaml and their health: last run, items, error rate (json: one line per source)."""
         if ctx.invoked_subcommand is not None:
             return
         from crawlers.health import source_health
@@ -150,9 +165,14 @@ def register(app: typer.Typer) -> None:
 
         s = settings_of(ctx)
         rows = source_health(s, Store.from_settings(s))
-        if as_json:
-            for r in rows:
-                print(json.dumps(r, ensure_ascii=False, default=str))
+        fmt = chosen(fmt, as_json)
+        if fmt is Format.json:
+            print_json_lines(rows)
+            return
+        if fmt is Format.csv:
+            import pandas as pd
+
+            print_frame(pd.DataFrame(rows), fmt)
             return
         t = Table("source", "kind", "engine", "enabled", "last run", "status", "items", "runs", "error rate", "silent")
         for r in rows:
@@ -183,14 +203,25 @@ def register(app: typer.Typer) -> None:
         local: bool = typer.Option(False, "--local", help="Allow fetching from 127.0.0.1 / private addresses."),
         encoding: Optional[str] = typer.Option(None, "--encoding", help="Force a charset (cp1251, koi8-r, utf-8…)."),
         rows: int = typer.Option(10, "--rows", min=0, help="Posts shown in the preview."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        fmt: Format = format_option(),
+        as_json: bool = json_alias(),
     ) -> None:
-        """Fetch one page (robots.txt respected) and show how brandmon reads it, with a ready sources.yaml entry."""
+        """Fetch one page (robots.txt respected) and show how brandmon reads it, with a ready sources.yaml entry.
+
+        json: everything as one JSON document; csv: the preview posts."""
         from crawlers.probe import entry_yaml, source_entry
 
+        fmt = chosen(fmt, as_json)
         p, final, note = _probe(ctx, url, local, encoding)
         entry = source_entry(p, url, name, local)
-        if as_json:
+        if fmt is Format.csv:
+            import pandas as pd
+
+            print_frame(pd.DataFrame([{"author": it.author, "posted_at": it.posted_at, "url": it.url,
+                                       "text": _first_words(it.text)} for it in p.result.items[:rows]],
+                                     columns=["author", "posted_at", "url", "text"]), fmt)
+            return
+        if fmt is Format.json:
             print(json.dumps({"url": final, "engine": p.engine, "method": p.method, "confidence": p.confidence,
                               "detector_scores": p.scores, "posts": len(p.result.items),
                               "next_url": p.result.next_url, "thread_links": len(p.result.thread_links),

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
 
-def _split(values: Optional[list[str]]) -> list[str] | None:
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+
+
+def _split(values: list[str] | None) -> list[str] | None:
     """Accept `--sources a,b` and `--sources a --sources b`."""
     out = [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
     return out or None
 
 
-def run_monitor(settings, *, sources=None, brands=None, stages=None, since=None, use_prefect=True, progress=None) -> dict:
+def run_monitor(settings: Settings, *, sources=None, brands=None, stages=None, since=None, use_prefect=True, progress=None) -> dict:
     """Run the monitor chain once, through Prefect (retries as tasks) or plainly (same chain, plain retries)."""
     from flows.deploy import prefect_env
     from pipeline.config import dump_without_secrets
@@ -39,40 +45,48 @@ def run_monitor(settings, *, sources=None, brands=None, stages=None, since=None,
     )
 
 
+def summary_rows(summary: dict) -> list[dict]:
+    """One row per crawled source and per stage: stage, status, seconds, counts / error."""
+    rows = [(f"crawl {s}", r) for s, r in summary["sources"].items()]
+    rows += [(n, r) for n, r in summary["stages"].items() if n != "crawl" or not summary["sources"]]
+    return [{"stage": name, "status": r["status"], "seconds": round(r["seconds"], 1),
+             "counts / error": r["error"] or ", ".join(
+                 f"{k}={v}" for k, v in r["counts"].items() if not isinstance(v, (dict, list)))}
+            for name, r in rows]
+
+
 def summary_table(summary: dict) -> Table:
     t = Table(title=f"{summary['flow']} {summary['status']}  ({summary['flow_run_id']})")
     for c in ("stage", "status", "seconds", "counts / error"):
         t.add_column(c, overflow="fold")
-    rows = [(f"crawl {s}", r) for s, r in summary["sources"].items()]
-    rows += [(n, r) for n, r in summary["stages"].items() if n != "crawl" or not summary["sources"]]
-    for name, r in rows:
-        detail = r["error"] or ", ".join(
-            f"{k}={v}" for k, v in r["counts"].items() if not isinstance(v, (dict, list))
-        )
+    for r in summary_rows(summary):
         style = {"ok": "green", "failed": "red", "skipped": "yellow"}.get(r["status"], "")
-        t.add_row(name, Text(r["status"], style=style), f"{r['seconds']:.1f}", Text(detail[:200]))
+        t.add_row(r["stage"], Text(r["status"], style=style), f"{r['seconds']:.1f}", Text(r["counts / error"][:200]))
     return t
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
-    from pipeline.cli.output import print_frame, print_json
+    from pipeline.cli import console, err_console, fail, settings_of
 
     @app.command("run")
     def run(
         ctx: typer.Context,
-        sources: Optional[list[str]] = typer.Option(None, "--sources", "-s", help="Source names (comma-separated or repeated); default all enabled."),
-        brands: Optional[list[str]] = typer.Option(None, "--brands", "-b", help="Brand ids to score; default all."),
-        stages: Optional[list[str]] = typer.Option(None, "--stages", help="Subset of crawl,ingest,score,themes,escalate,advocates,alerts,notify."),
-        since: Optional[str] = typer.Option(None, "--since", help="Crawl posts since this date."),
+        sources: list[str] | None = typer.Option(None, "--sources", "-s", help="Source names (comma-separated or repeated); default all enabled."),
+        brands: list[str] | None = typer.Option(None, "--brands", "-b", help="Brand ids to score; default all."),
+        stages: list[str] | None = typer.Option(None, "--stages", help="Subset of crawl,ingest,score,themes,escalate,advocates,alerts,notify."),
+        since: str | None = typer.Option(None, "--since", help="Crawl posts since this date."),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the same chain without Prefect (plain retries)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        fmt: Format = format_option(),
+        as_json: bool = json_alias(),
     ) -> None:
-        """Run the monitor flow once: crawl → ingest → score → themes → escalate → advocates → alerts → notify."""
-        s = settings_of(ctx)
+        """Run the monitor flow once: crawl → ingest → score → themes → escalate → advocates → alerts → notify.
 
-        def progress(name: str, r: dict) -> None:
-            console.print(f"  {name}: {r['status']} in {r['seconds']:.1f}s", highlight=False)
+        json: the summary as one JSON document; csv: one row per stage."""
+        s = settings_of(ctx)
+        fmt = chosen(fmt, as_json)
+
+        def progress(name: str, r: dict) -> None:  # on stderr when stdout is for a script
+            (console if fmt is Format.table else err_console).print(f"  {name}: {r['status']} in {r['seconds']:.1f}s", highlight=False)
 
         try:
             summary = run_monitor(
@@ -81,8 +95,12 @@ def register(app: typer.Typer) -> None:
             )
         except ValueError as e:  # unknown stage / source names
             fail(str(e), 2)
-        if as_json:
+        if fmt is Format.json:
             print_json(summary)
+        elif fmt is Format.csv:
+            import pandas as pd
+
+            print_frame(pd.DataFrame(summary_rows(summary)), fmt)
         else:
             console.print(summary_table(summary))
         if summary["status"] != "ok":
@@ -91,11 +109,14 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         ctx: typer.Context,
-        sources: Optional[list[str]] = typer.Option(None, "--sources", "-s", help="Sources the scheduled crawl covers; default all enabled."),
-        brands: Optional[list[str]] = typer.Option(None, "--brands", "-b", help="Brands the scheduled scoring covers."),
+        sources: list[str] | None = typer.Option(None, "--sources", "-s", help="Sources the scheduled crawl covers; default all enabled."),
+        brands: list[str] | None = typer.Option(None, "--brands", "-b", help="Brands the scheduled scoring covers."),
         limit: int = typer.Option(2, "--limit", help="Concurrent flow runs in this process."),
     ) -> None:
-        """Serve the scheduled deployments (monitor every 30 min, themes hourly, alerts every 15 min, nightly rescore)."""
+        """Serve the scheduled deployments.
+
+        Monitor every 30 min, themes hourly, alerts every 15 min, rescore nightly.
+        """
         from flows.deploy import serve as serve_deployments
 
         s = settings_of(ctx)
@@ -110,7 +131,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         ctx: typer.Context,
         no_dashboard: bool = typer.Option(False, "--no-dashboard", help="Stop after the summary."),
-        port: Optional[int] = typer.Option(None, "--port", help="Dashboard port (default Settings.dashboard.port)."),
+        port: int | None = typer.Option(None, "--port", help="Dashboard port (default Settings.dashboard.port)."),
         no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the chain without Prefect."),
     ) -> None:
         """The demo: db upgrade → demo web on 127.0.0.1 → monitor flow over it → summary → dashboard."""
@@ -154,7 +175,7 @@ def register(app: typer.Typer) -> None:
                 web.stop()
 
 
-def _build_backbone(settings) -> None:
+def _build_backbone(settings: Settings) -> None:
     """Build the offline backbone cache on first use, with a message (the score stage would do it silently)."""
     from pipeline.cli import console
 
@@ -166,7 +187,7 @@ def _build_backbone(settings) -> None:
         ensure_backbone(settings)
 
 
-def _run_dashboard(settings, port, config) -> None:
+def _run_dashboard(settings: Settings, port: int | None, config: Path | None) -> None:
     """`brandmon dashboard` in a child process (it prints its URL); returns when it exits (Ctrl-C)."""
     import subprocess
     import sys

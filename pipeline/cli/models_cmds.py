@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import List, Optional
 
 import typer
+
+from pipeline.cli.output import Format, format_option, print_frame, print_json
 
 
 def _progress():
@@ -18,7 +19,7 @@ def _progress():
                     console=err_console, transient=True)
 
 
-def _date(v: Optional[str], name: str):
+def _date(v: str | None, name: str):
     if v is None:
         return None
     from pipeline.cli import fail
@@ -31,13 +32,12 @@ def _date(v: Optional[str], name: str):
 
 def register(app: typer.Typer) -> None:
     from pipeline.cli import console, fail, settings_of
-    from pipeline.cli.output import print_frame, print_json
     from pipeline.store import Store
 
     @app.command("score")
     def score(
         ctx: typer.Context,
-        brand: Optional[List[str]] = typer.Option(None, "--brand", "-b", help="Only these brand ids."),
+        brand: list[str] | None = typer.Option(None, "--brand", "-b", help="Only these brand ids."),
     ) -> None:
         """Score sentiment + intent of mentions the active model has not scored yet."""
         from models.registry import ModelError
@@ -58,9 +58,9 @@ def register(app: typer.Typer) -> None:
     def rescore_cmd(
         ctx: typer.Context,
         model: str = typer.Option(..., "--model", "-m", help="A scorer dir or a name under models/weights."),
-        brand: Optional[List[str]] = typer.Option(None, "--brand", "-b"),
-        since: Optional[str] = typer.Option(None, help="Posts from this date (YYYY-MM-DD)."),
-        until: Optional[str] = typer.Option(None, help="Posts before this date."),
+        brand: list[str] | None = typer.Option(None, "--brand", "-b"),
+        since: str | None = typer.Option(None, help="Posts from this date (YYYY-MM-DD)."),
+        until: str | None = typer.Option(None, help="Posts before this date."),
         activate: bool = typer.Option(False, "--activate", help="Make this model the one everybody sees."),
     ) -> None:
         """Re-score stored mentions with another model version; earlier versions' scores are kept."""
@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
 
     @models_app.command("list")
-    def models_list(ctx: typer.Context, fmt: str = typer.Option("table", "--format", "-f")) -> None:
+    def models_list(ctx: typer.Context, fmt: Format = format_option()) -> None:
         """Registered scoring models, their versions, which one is active, how many scores each has."""
         from models.registry import list_models
 
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
     def models_activate(
         ctx: typer.Context,
         model: str = typer.Argument(..., help="Model name (see `brandmon models list`)."),
-        version: Optional[str] = typer.Option(None, "--version", "-v", help="Version or a prefix (default newest)."),
+        version: str | None = typer.Option(None, "--version", "-v", help="Version or a prefix (default newest)."),
     ) -> None:
         """Make one model version the active scorer (what the dashboard and queue show)."""
         from models.registry import ModelError, activate
@@ -108,18 +108,18 @@ def register(app: typer.Typer) -> None:
     def train_cmd(
         ctx: typer.Context,
         task: str = typer.Option(..., "--task", help="sentiment or intent"),
-        data: Optional[List[Path]] = typer.Option(None, "--data", help="Labelled CSV (text,label[,source,target,split]); repeatable."),
+        data: list[Path] | None = typer.Option(None, "--data", help="Labelled CSV (text,label[,source,target,split]); repeatable."),
         corrections: bool = typer.Option(False, "--corrections", help="Add the analysts' corrections from the database."),
         out: Path = typer.Option(..., "--out", help="Directory for the new scorer."),
-        init: Optional[str] = typer.Option(None, "--init", help="Scorer to start from (default: the shipped one)."),
+        init: str | None = typer.Option(None, "--init", help="Scorer to start from (default: the shipped one)."),
         epochs: int = typer.Option(4, help="Maximum epochs (early stopping on the held-out split)."),
-        max_train: Optional[int] = typer.Option(None, help="Cap on training rows (CPU budget)."),
+        max_train: int | None = typer.Option(None, help="Cap on training rows (CPU budget)."),
         max_tokens: int = typer.Option(64, help="Tokens per input window."),
-        branch: Optional[str] = typer.Option(
+        branch: str | None = typer.Option(
             None, "--branch",
             help="Read another task's stack after N of its layers, e.g. sentiment@1 (fewer layers per mention), "
                  "or 'none' for a stack of its own; default: as in the initial scorer."),
-        head_width: Optional[int] = typer.Option(
+        head_width: int | None = typer.Option(
             None, "--head-width", min=0,
             help="Hidden width of an MLP head (e.g. 256 for a task reading another's whole stack), 0 for a linear "
                  "head; default: as in the initial scorer."),
@@ -156,9 +156,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         file: Path = typer.Argument(..., help="CSV with a text column."),
         text_col: str = typer.Option("text", "--text-col"),
-        target_col: Optional[str] = typer.Option(None, "--target-col", help="Column naming the brand to mark."),
+        target_col: str | None = typer.Option(None, "--target-col", help="Column naming the brand to mark."),
         out: Path = typer.Option(..., "--out", help="Output CSV (input columns + predictions)."),
-        model: Optional[str] = typer.Option(None, "--model", "-m"),
+        model: str | None = typer.Option(None, "--model", "-m"),
     ) -> None:
         """Add sentiment, p_negative, p_neutral, p_positive, unsure, intent columns to a CSV."""
         from models.evaluate import DataError, read_labelled_csv
@@ -195,8 +195,8 @@ def register(app: typer.Typer) -> None:
         task: str = typer.Option("sentiment", "--task", help="sentiment, intent, complaint or themes"),
         text_col: str = typer.Option("text", "--text-col"),
         label_col: str = typer.Option("label", "--label-col"),
-        target_col: Optional[str] = typer.Option(None, "--target-col"),
-        model: Optional[str] = typer.Option(None, "--model", "-m"),
+        target_col: str | None = typer.Option(None, "--target-col"),
+        model: str | None = typer.Option(None, "--model", "-m"),
     ) -> None:
         """Score a labelled CSV and print JSON metrics (n, accuracy, macro_f1, per_class, confusion, texts_per_s)."""
         from models.evaluate import DataError, evaluate_file

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
+
+from pipeline.cli.output import Format, format_option, print_frame
 
 
 def register(app: typer.Typer) -> None:
     from pipeline.cli import console, fail, settings_of
-    from pipeline.cli.output import print_frame
 
     n = typer.Typer(help="Notifications: e-mail, chat webhook, Telegram (the notify section of the settings).", no_args_is_help=True)
     app.add_typer(n, name="notify")
@@ -33,9 +32,9 @@ def register(app: typer.Typer) -> None:
     @n.command("status")
     def status_cmd(
         ctx: typer.Context,
-        state: Optional[list[str]] = typer.Option(None, "--state", help="pending, sending, sent, failed, dead, skipped."),
+        state: list[str] | None = typer.Option(None, "--state", help="pending, sending, sent, failed, dead, skipped."),
         limit: int = typer.Option(50, "--limit", "-n"),
-        fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+        fmt: Format = format_option(),
     ) -> None:
         """The outbox, latest first: channel, event, state, attempts, next try, last error."""
         from pipeline.notify.outbox import listing

@@ -1,19 +1,20 @@
-"""`brandmon escalate`, `brandmon queue …`, `brandmon correct`, `brandmon kpis`, `brandmon advocates`, `brandmon alerts`."""
+"""`brandmon escalate`, `queue …`, `correct`, `kpis`, `advocates` and `alerts`."""
 
 from __future__ import annotations
 
 import getpass
 import json
 import os
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.cli.output import Format, cell, chosen, format_option, json_alias, print_frame
 
-def _actor(actor: Optional[str]) -> str:
+
+def _actor(actor: str | None) -> str:
     if actor:
         return actor
     try:
@@ -22,7 +23,7 @@ def _actor(actor: Optional[str]) -> str:
         return "unknown"
 
 
-def _when(value: Optional[str], name: str) -> Optional[datetime]:
+def _when(value: str | None, name: str) -> datetime | None:
     """Parse an ISO date/time (a bare date is midnight UTC); naive times are UTC."""
     if value is None:
         return None
@@ -32,13 +33,16 @@ def _when(value: Optional[str], name: str) -> Optional[datetime]:
         from pipeline.cli import fail
 
         fail(f"{name}: {value!r} is not an ISO date or date-time (e.g. 2026-03-01 or 2026-03-01T09:00)", 2)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _hours(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
 
 
 def register(app: typer.Typer) -> None:
     from pipeline import escalate as esc
     from pipeline.cli import console, fail, settings_of
-    from pipeline.cli.output import print_frame
     from pipeline.store import Store
 
     ActorOpt = typer.Option(None, "--actor", help="Who is acting (default: $USER).")
@@ -65,17 +69,17 @@ def register(app: typer.Typer) -> None:
     @q.callback()
     def queue_list(
         ctx: typer.Context,
-        state: Optional[list[str]] = typer.Option(None, "--state", "-s", help="State(s) to show (default: open ones)."),
-        owner: Optional[str] = typer.Option(None, "--owner", help="Only items owned by this person."),
-        brand: Optional[str] = typer.Option(None, "--brand", help="Only this brand id."),
+        state: list[str] | None = typer.Option(None, "--state", "-s", help="State(s) to show (default: open ones)."),
+        owner: str | None = typer.Option(None, "--owner", help="Only items owned by this person."),
+        brand: str | None = typer.Option(None, "--brand", help="Only this brand id."),
         limit: int = typer.Option(30, "--limit", "-n", help="Items to show at most."),
-        fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+        fmt: Format = format_option(),
     ) -> None:
         """List queue items by priority (open ones unless --state is given)."""
         if ctx.invoked_subcommand is not None:
             return
         df = _run(esc.queue, _store(ctx), state=state or None, owner=owner, brand=brand, limit=limit)
-        if fmt != "table":
+        if fmt is not Format.table:
             print_frame(df.drop(columns=["reasons_json"]), fmt, console=console)
             return
         if df.empty:
@@ -83,7 +87,8 @@ def register(app: typer.Typer) -> None:
             return
         t = Table("id", "prio", "level", "state", "owner", "brand", "sla", "post", "why")
         for r in df.itertuples(index=False):
-            sla = "BREACHED" if r.sla_breached else ("answered" if r.first_response_at is not None and str(r.first_response_at) != "NaT" else str(r.sla_due_at)[:16])
+            answered = bool(cell(r.first_response_at))
+            sla = "BREACHED" if r.sla_breached else ("answered" if answered else cell(r.sla_due_at)[:16])
             t.add_row(Text(r.escalation_id[:8]), f"{r.priority:.2f}", r.level or "", r.state, Text(r.owner or ""),
                       Text(r.brand_id or ""), sla, Text(" ".join(str(r.text or "").split())[:90]), Text(r.why))
         console.print(t)
@@ -114,7 +119,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         escalation_id: str = typer.Argument(...),
         owner: str = typer.Argument(..., help="Who will handle it."),
-        actor: Optional[str] = ActorOpt,
+        actor: str | None = ActorOpt,
     ) -> None:
         """Assign an item to an owner (new → assigned; re-assigns an assigned/in-progress item)."""
         st = _store(ctx)
@@ -122,13 +127,13 @@ def register(app: typer.Typer) -> None:
         r = _run(esc.assign, st, eid, owner, _actor(actor))
         console.print(Text(f"{eid}: {r['state']}, owner {r['owner']} (version {r['version']})"))
 
-    def _state_cmd(name: str, to_state: Optional[str], help_text: str) -> None:
+    def _state_cmd(name: str, to_state: str | None, help_text: str) -> None:
         @q.command(name, help=help_text)
         def _cmd(
             ctx: typer.Context,
             escalation_id: str = typer.Argument(...),
-            comment: Optional[str] = typer.Option(None, "--comment", "-m", help="Why (kept in the history)."),
-            actor: Optional[str] = ActorOpt,
+            comment: str | None = typer.Option(None, "--comment", "-m", help="Why (kept in the history)."),
+            actor: str | None = ActorOpt,
         ) -> None:
             st = _store(ctx)
             eid = _run(esc.resolve_id, st, escalation_id)
@@ -148,7 +153,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         escalation_id: str = typer.Argument(...),
         text: str = typer.Argument(..., help="The comment."),
-        actor: Optional[str] = ActorOpt,
+        actor: str | None = ActorOpt,
     ) -> None:
         """Add a comment to an item's history."""
         st = _store(ctx)
@@ -160,9 +165,9 @@ def register(app: typer.Typer) -> None:
     def correct_cmd(
         ctx: typer.Context,
         mention_id: str = typer.Argument(..., help="The mention to correct."),
-        sentiment: Optional[str] = typer.Option(None, "--sentiment", help="negative, neutral or positive"),
-        intent: Optional[str] = typer.Option(None, "--intent", help="question, failure, complaint, praise or other"),
-        actor: Optional[str] = ActorOpt,
+        sentiment: str | None = typer.Option(None, "--sentiment", help="negative, neutral or positive"),
+        intent: str | None = typer.Option(None, "--intent", help="question, failure, complaint, praise or other"),
+        actor: str | None = ActorOpt,
     ) -> None:
         """Correct a mention's sentiment and/or intent (overrides the model everywhere; used for training)."""
         if not sentiment and not intent:
@@ -176,24 +181,34 @@ def register(app: typer.Typer) -> None:
     @app.command("kpis")
     def kpis_cmd(
         ctx: typer.Context,
-        since: Optional[str] = typer.Option(None, "--since", help="Window start (ISO date/time, UTC)."),
-        until: Optional[str] = typer.Option(None, "--until", help="Window end, exclusive."),
-        brand: Optional[str] = typer.Option(None, "--brand", help="Only this brand id."),
-        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        since: str | None = typer.Option(None, "--since", help="Window start (ISO date/time, UTC)."),
+        until: str | None = typer.Option(None, "--until", help="Window end, exclusive."),
+        brand: str | None = typer.Option(None, "--brand", help="Only this brand id."),
+        fmt: Format = format_option(),
+        as_json: bool = json_alias(),
     ) -> None:
-        """Response rate, time to first response, SLA breaches, backlog and negative share over a window."""
+        """Response rate, time to first response, SLA breaches, backlog and negative share over a window.
+
+        json: every table in one document; csv: the summary as one row."""
+        import pandas as pd
+
         from pipeline.cli.output import print_json
         from pipeline.kpis import compute_kpis
 
         k = compute_kpis(_store(ctx), since=_when(since, "--since"), until=_when(until, "--until"), brand=brand)
-        if as_json:
+        fmt = chosen(fmt, as_json)
+        if fmt is Format.json:
             print_json({kk: (v.to_dict(orient="records") if hasattr(v, "to_dict") else v) for kk, v in k.items()})
             return
         s = k["summary"]
+        if fmt is Format.csv:
+            print_frame(pd.DataFrame([s]), fmt)
+            return
         rate = f"{s['response_rate']:.0%}" if s["response_rate"] is not None else "-"
         console.print(f"received {s['received']}  answered {s['answered']}  response rate {rate}  "
                       f"dismissed {s['dismissed']}  resolved {s['resolved']}")
-        console.print(f"time to first response: median {s['ttfr_median_hours']} h, p90 {s['ttfr_p90_hours']} h")
+        console.print(f"time to first response: median {_hours(s['ttfr_median_hours'])} h, "
+                      f"p90 {_hours(s['ttfr_p90_hours'])} h")
         console.print(f"SLA breaches: {s['sla_breached_open']} open past due, {s['sla_answered_late']} answered late")
         print_frame(k["by_brand"], "table", title="by brand", console=console)
         print_frame(k["backlog"], "table", title="backlog (open items by age and level)", console=console)
@@ -203,10 +218,11 @@ def register(app: typer.Typer) -> None:
     @app.command("advocates")
     def advocates_cmd(
         ctx: typer.Context,
-        brand: Optional[str] = typer.Option(None, "--brand", help="Only this brand id."),
+        brand: str | None = typer.Option(None, "--brand", help="Only this brand id."),
         limit: int = typer.Option(20, "--limit", "-n"),
         update: bool = typer.Option(True, "--update/--no-update", help="Recompute author scores first."),
         leaders: bool = typer.Option(False, "--leaders", help="Show opinion leaders (influence) instead."),
+        fmt: Format = format_option(),
     ) -> None:
         """Brand advocates (repeated positive stance, defending the brand) or opinion leaders, with reasons."""
         from pipeline.advocates import opinion_leaders, top_advocates, update_authors
@@ -215,17 +231,18 @@ def register(app: typer.Typer) -> None:
         if update:
             update_authors(settings_of(ctx), st)
         df = opinion_leaders(st, limit) if leaders else top_advocates(st, brand, limit)
-        print_frame(df.drop(columns=["author_key"]), "table", console=console)
+        print_frame(df.drop(columns=["author_key"]), fmt, console=console)
 
     @app.command("alerts")
     def alerts_cmd(
         ctx: typer.Context,
-        ack: Optional[str] = typer.Option(None, "--ack", help="Acknowledge this alert id (or unique prefix)."),
+        ack: str | None = typer.Option(None, "--ack", help="Acknowledge this alert id (or unique prefix)."),
         detect: bool = typer.Option(False, "--detect", help="Run spike/theme detection first."),
         open_only: bool = typer.Option(False, "--open", help="Only unacknowledged alerts."),
-        brand: Optional[str] = typer.Option(None, "--brand"),
+        brand: str | None = typer.Option(None, "--brand"),
         limit: int = typer.Option(30, "--limit", "-n"),
-        actor: Optional[str] = ActorOpt,
+        actor: str | None = ActorOpt,
+        fmt: Format = format_option(),
     ) -> None:
         """List alerts (spikes, new/growing themes); --ack ID acknowledges one; --detect runs detection first."""
         from pipeline.alerts import acknowledge, detect_alerts, list_alerts
@@ -241,10 +258,14 @@ def register(app: typer.Typer) -> None:
             console.print(Text(f"{r['alert_id']}: acknowledged by {r['acknowledged_by']}" + (" (already)" if r["already"] else "")))
             return
         df = list_alerts(st, unacknowledged=open_only, brand=brand, limit=limit)
+        if fmt is not Format.table:
+            print_frame(df, fmt)
+            return
         if df.empty:
             console.print("no alerts")
             return
         t = Table("id", "kind", "when", "ack", "explanation")
         for r in df.itertuples(index=False):
-            t.add_row(Text(r.alert_id[:8]), r.kind, str(r.window_end)[:16], Text(r.acknowledged_by or ""), Text(r.explanation or ""))
+            t.add_row(Text(r.alert_id[:8]), r.kind, cell(r.window_end)[:16], Text(r.acknowledged_by or ""),
+                      Text(r.explanation or ""))
         console.print(t)

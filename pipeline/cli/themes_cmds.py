@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Optional
 
 import typer
+
+from pipeline.cli.output import Format, format_option, print_frame, print_json
 
 
 def register(app: typer.Typer) -> None:
     from pipeline.cli import console, fail, settings_of
-    from pipeline.cli.output import print_frame, print_json
 
     @app.command("cluster")
     def cluster(
@@ -18,7 +19,7 @@ def register(app: typer.Typer) -> None:
         file: Path = typer.Argument(..., help="UTF-8 CSV with a text column."),
         text_col: str = typer.Option("text", "--text-col", help="Column holding the texts."),
         out: Path = typer.Option(..., "--out", "-o", help="Output CSV: the input plus theme_id, theme_label."),
-        threshold: Optional[float] = typer.Option(
+        threshold: float | None = typer.Option(
             None, "--threshold", help="Cosine distance cut (default: settings.themes.distance_threshold)."
         ),
     ) -> None:
@@ -36,10 +37,10 @@ def register(app: typer.Typer) -> None:
         with console.status(f"embedding and clustering {len(df):,} texts"):
             labels, names = cluster_texts(df[text_col].tolist(), s)
         df["theme_id"] = labels
-        df["theme_label"] = [names.get(l, "") if l >= 0 else "" for l in labels]
+        df["theme_label"] = [names.get(label, "") if label >= 0 else "" for label in labels]
         out.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(out, index=False)
-        assigned = sum(1 for l in labels if l >= 0)
+        assigned = sum(1 for label in labels if label >= 0)
         console.print(
             f"{out}: {len(df):,} rows, {len(names)} themes, {assigned:,} assigned, "
             f"{len(df) - assigned:,} unassigned"
@@ -48,10 +49,10 @@ def register(app: typer.Typer) -> None:
     @app.command("themes")
     def themes(
         ctx: typer.Context,
-        brand: Optional[str] = typer.Option(None, "--brand", "-b", help="Brand id (default: all brands)."),
+        brand: str | None = typer.Option(None, "--brand", "-b", help="Brand id (default: all brands)."),
         update: bool = typer.Option(False, "--update", help="Re-cluster the lookback window first."),
         all_: bool = typer.Option(False, "--all", help="Include faded themes with no members now."),
-        fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+        fmt: Format = format_option(),
     ) -> None:
         """List complaint themes (label, keywords, size, growth, status) of a brand or of all brands."""
         from pipeline.store import Store
@@ -63,7 +64,7 @@ def register(app: typer.Typer) -> None:
 
             with console.status("updating themes"):
                 counts = update_themes(s, store)
-            if fmt == "table":
+            if fmt is Format.table:
                 console.print(counts)
         sql = (
             "SELECT brand_id, theme_id, label, keywords_json AS keywords, size, prev_size, status, "
@@ -73,9 +74,9 @@ def register(app: typer.Typer) -> None:
         df = store.query(sql, [brand, brand, all_])
         if brand and df.empty and store.query("SELECT count(*) AS n FROM brands WHERE brand_id = ?", [brand]).n[0] == 0:
             fail(f"unknown brand {brand!r}", 2)
-        if fmt == "json":
+        if fmt is Format.json:  # one array (as before --format was shared), keywords_json as stored
             print_json(df.to_dict(orient="records"))
             return
-        if fmt not in ("table", "csv"):
-            fail(f"unknown format {fmt!r}; use table, csv or json", 2)
+        if fmt is Format.table:  # people read the keywords as words, not as a JSON array
+            df["keywords"] = [", ".join(json.loads(k or "[]")) for k in df["keywords"]]
         print_frame(df, fmt, title="complaint themes")
