@@ -76,12 +76,14 @@ def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str
         return "generic", engine_module("generic").parse(text, url, ctx)
     if engine not in ("generic", "discourse") and not res.items and not res.thread_links:
         # navigation links but no posts and no threads: a thread page in a theme the engine's selectors miss, or a
-        # board index; posts the universal extractor finds win when they have words of their own and outnumber
-        # the boards (a board index's rows are its boards)
+        # board index; posts the universal extractor finds win when they have words of their own and are not
+        # about as many as the boards (a board index's rows are its boards; a thread page's board links are its
+        # navigation and jump menu, usually many more than its posts)
         uni = engine_module("generic").parse(text, url, ctx)
         posts = [it for it in uni.items if (it.extra or {}).get("item_type") != "article"]
         words = sorted(len(it.text or "") for it in posts)
-        if len(posts) > len(res.board_links) and words[len(words) // 2] >= 30:
+        boards = len(res.board_links)
+        if posts and words[len(words) // 2] >= 30 and not 0.5 * boards <= len(posts) <= 2 * boards:
             return "generic", uni
         return engine, res
     if engine not in crosscheck._NOT_CHECKED and res.items:
