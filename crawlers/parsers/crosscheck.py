@@ -1,9 +1,10 @@
 """Engine parsers checked against the universal extractor on a sample of pages; a disagreement is logged with
 the page's URL, so a theme change or a parser bug shows up in the crawl log instead of as silently lost posts.
 
-Sampled (the universal extractor costs 5-90 ms a page, an engine parser 1-5 ms): the first page with posts of
-each source in each run, and a page that has a next page but at most one post (a full thread page shows more),
-at most `MAX_SUSPECT` of those a run.
+Sampled (the universal extractor costs 16-29 ms a page, an engine parser 2-4 ms; benchmarks/universal.py): the
+first page with posts of each source in each run, and suspect pages, at most `MAX_SUSPECT` of them a run: a page
+with a next page but at most one post (a full thread page shows more), or with navigation links but no posts and
+no threads (a theme the engine's selectors miss).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class Sampler:
                 self.first_seen.clear()
             self.first_seen.add(key)
             return True
-        if len(res.items) <= 1 and res.next_url and not res.thread_links:
+        # a thread page that should show more posts, or a page of navigation only (a theme the selectors miss)
+        if not res.thread_links and (len(res.items) <= 1 and res.next_url or not res.items and res.board_links):
             n = self.suspects.get(key, 0)
             if n < MAX_SUSPECT:
                 self.suspects[key] = n + 1

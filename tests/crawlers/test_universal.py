@@ -190,6 +190,8 @@ def test_sampler_checks_the_first_page_of_each_source_per_run_and_suspects():
     assert [s.wants("xenforo", one, a) for _ in range(crosscheck.MAX_SUSPECT + 2)] == \
         [True] * crosscheck.MAX_SUSPECT + [False, False]
     assert s.wants("generic", res, _ctx(run_id="r3")) is False
+    missed = replace(res, items=[], next_url=None, board_links=["https://f.example/forums/x.2/"])
+    assert s.wants("xenforo", missed, _ctx(run_id="r4")) is True  # navigation only: a theme the parser misses
 
 
 def test_posts_between_separators_with_bylines_in_words():
