@@ -143,8 +143,12 @@ class ScorerNet(nn.Module):
         return h
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor, tasks: list[str] | None = None):
+        return self.from_embeddings(self.embeddings(input_ids=input_ids), mask, tasks)
+
+    def from_embeddings(self, h: torch.Tensor, mask: torch.Tensor, tasks: list[str] | None = None):
+        """Everything after the embedding lookup (what the int8 graph holds: the 250k-row table stays out)."""
         want = list(tasks or self.tasks)
-        h = self.lower_forward(input_ids, mask)
+        h = run_layers(self.lower, h, additive_mask(mask, h.dtype))
         out: dict[str, torch.Tensor] = {}
         roots = [t for t in self.tasks if t not in self.branches and (
             t in want or any(self.branches.get(b, ("",))[0] == t for b in want))]

@@ -162,7 +162,7 @@ def load_scorer(settings, name_or_path: str | None = None, quantize: bool | None
 
         alpha = settings.models.smooth_alpha
         amax = activation_maxima(settings, path, net, tok, spec, have) if alpha > 0 else None
-        net = qz.quantize_dynamic(net, amax, alpha)
+        net = qz.load_int8(net, Path(settings.models.cache_dir), amax, alpha)
     return Scorer(net, tok, spec, spec.name, model_version(path), path)
 
 

@@ -98,3 +98,33 @@ def test_calibration_is_computed_once_cached_and_dropped_with_new_weights(tiny_s
     qz.save_maxima(d / qz.CALIBRATION_FILE, amax)
     registry.save_scorer(sc.net, sc.spec, d)  # new weights: stale maxima must not survive
     assert not (d / qz.CALIBRATION_FILE).exists()
+
+
+def test_int8_is_an_onnx_runtime_graph_exported_once_with_no_deprecation_warning(tiny_settings, tmp_path):
+    """int8 goes through ONNX Runtime (torch's deprecated torch.ao dynamic quantization warned on every load):
+    the graph is exported on first use into the cache dir, read back afterwards, and scores like fp32."""
+    import warnings
+
+    from models import quantize as qz
+    from models import registry
+    from models.scoring import predict_inputs
+
+    tiny_settings.models.cache_dir = tmp_path / "cache"  # the tiny backbone is a path: only our files go here
+    texts = [f"Посылкин {'очень ' * (i % 7)}долго везёт заказ {i}" for i in range(24)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        q = registry.load_scorer(tiny_settings, quantize=True)
+        pq = predict_inputs(q, texts, 8)
+    assert isinstance(q.net, qz.Int8Net)
+    graphs = list((tmp_path / "cache" / "int8").glob("*.onnx"))
+    assert len(graphs) == 1 and graphs[0] == q.net.path
+    stamp = graphs[0].stat().st_mtime_ns
+    pf = predict_inputs(registry.load_scorer(tiny_settings, quantize=False), texts, 8)
+    assert np.abs(pq.p_sentiment - pf.p_sentiment).max() < 0.05
+    assert np.abs(pq.p_intent - pf.p_intent).max() < 0.05
+    assert np.ptp(pf.p_sentiment[:, 0]) > 1e-3  # the rows differ, so agreement is not all-equal output
+
+    again = registry.load_scorer(tiny_settings, quantize=True)
+    assert again.net.path == graphs[0] and graphs[0].stat().st_mtime_ns == stamp  # read back, not re-exported
+    tiny_settings.models.smooth_alpha = 0.0  # other smoothing, other graph
+    assert registry.load_scorer(tiny_settings, quantize=True).net.path != graphs[0]
