@@ -17,7 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -137,7 +137,7 @@ def main() -> int:
         print(f"built {path.name}: {counts['mentions']:,} mentions, {counts['escalations']:,} escalations, "
               f"{counts['theme_members']:,} theme members in {time.perf_counter() - t0:.1f} s")
     store = Store(path, lock_timeout=30)
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     conn = connect_times(store, a.reps)
     print(f"\nopen a read-only connection (once per page run): p50 {statistics.median(conn):.1f} ms, "
           f"p95 {pct(conn, 95):.1f} ms")

@@ -18,7 +18,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,11 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
-from pipeline import alerts, advocates, escalate, kpis  # noqa: E402
+from pipeline import advocates, alerts, escalate, kpis  # noqa: E402
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.store import Store, stable_id, text_hash  # noqa: E402
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 KINDS = [
     ("Посылкин потерял посылку, верните деньги", "negative", "complaint"),
     ("Посылкин доставил быстро, спасибо", "positive", "praise"),

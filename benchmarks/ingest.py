@@ -5,9 +5,9 @@
 Writes a raw run of gzipped JSONL PostItems (brand names in inflected and transliterated forms, PII, reposts)
 to a temporary folder, then times `ingest_pending` on it (read, validate, normalise, mask PII, match brands,
 dedup, spam, upsert into a fresh DuckDB file). Then the storage floor: DuckDB alone inserting the finished tables
-again into a fresh file, what any ingest writing these rows needs at least. For comparison it times, in the same run, the brand matching
-alone and a naive matcher that lemmatizes every word with pymorphy3 (with the same LRU cache) on a sample,
-and prints the ratio.
+again into a fresh file, what any ingest writing these rows needs at least. For comparison it times, in the same
+run, the brand matching alone and a naive matcher that lemmatizes every word with pymorphy3 (with the same LRU
+cache) on a sample, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -86,8 +86,9 @@ class NaiveMatcher:
     """Baseline: lemmatize every word with pymorphy3, then look lemmas up in an alias table."""
 
     def __init__(self, brands):
-        import pymorphy3
         from functools import lru_cache
+
+        import pymorphy3
 
         self.m = pymorphy3.MorphAnalyzer()
         self.lemma = lru_cache(maxsize=200_000)(lambda w: self.m.parse(w)[0].normal_form)
@@ -255,12 +256,14 @@ def main() -> None:
     docs = r["documents_new"]
     print(f"posts: {len(posts):,}  documents: {docs:,}  mentions: {r['mentions']:,}  duplicates: "
           f"{r['duplicates']:,}  spam: {r['spam']:,}")
-    print(f"end to end: {elapsed:.1f} s wall  ->  {docs / elapsed:,.0f} documents/s, {r['mentions'] / elapsed:,.0f} mentions/s")
+    print(f"end to end: {elapsed:.1f} s wall  ->  {docs / elapsed:,.0f} documents/s, "
+          f"{r['mentions'] / elapsed:,.0f} mentions/s")
     # on a shared machine wall time includes waiting for the CPU; CPU time of this process is the fairer number
     print(f"end to end: {cpu:.1f} s CPU   ->  {docs / cpu:,.0f} documents/s, {r['mentions'] / cpu:,.0f} mentions/s "
           f"per CPU-second (DuckDB's own threads add to this)")
-    print(f"storage alone: {floor:.1f} s  ->  {r['mentions'] / floor:,.0f} mentions/s at most for any ingest writing these "
-          f"rows (DuckDB inserting the finished tables again, no Python work); ingest takes {elapsed / floor:.1f}x that")
+    print(f"storage alone: {floor:.1f} s  ->  {r['mentions'] / floor:,.0f} mentions/s at most for any ingest "
+          f"writing these rows (DuckDB inserting the finished tables again, no Python work); "
+          f"ingest takes {elapsed / floor:.1f}x that")
     print("mentions by brand:", dict(sorted(r["mentions_by_brand"].items())))
     print("result:", "  ".join(f"{k}={v}" for k, v in digests.items()))
     if stages:

@@ -21,13 +21,13 @@ import time
 import urllib.request
 from collections import deque
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DEMO_SOURCES = ("demo-vb", "demo-phpbb", "demo-xf", "demo-ipb", "demo-news", "demo-tg")
 
 

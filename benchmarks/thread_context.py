@@ -24,9 +24,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.brands import build_matcher
-from pipeline.config import load_brands
-from pipeline.thread_context import Post, Rule, inherit
+from pipeline.brands import build_matcher  # noqa: E402
+from pipeline.config import load_brands  # noqa: E402
+from pipeline.thread_context import Post, Rule, inherit  # noqa: E402
 
 NEVER = 10**9
 

@@ -10,9 +10,9 @@ The hand-written path is tried first (it is ~50x faster); dateparser is only the
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 MONTHS = {
@@ -93,7 +93,7 @@ def parse_date(
     if text is None:
         return None
     zone = _zone(tz)
-    now = (now or datetime.now(timezone.utc)).astimezone(zone)
+    now = (now or datetime.now(UTC)).astimezone(zone)
     s = " ".join(str(text).replace("\u00a0", " ").replace("\u202f", " ").split()).strip().lower()
     if not s:
         return None
@@ -165,7 +165,7 @@ def _parse_fast(s: str, zone: ZoneInfo, now: datetime, order: str | None = None)
     # unix timestamps (seconds or milliseconds)
     if s.isdigit() and len(s) in (10, 13):
         ts = int(s) / (1000 if len(s) == 13 else 1)
-        return datetime.fromtimestamp(ts, timezone.utc).astimezone(zone)
+        return datetime.fromtimestamp(ts, UTC).astimezone(zone)
     if _ISO.match(s):
         iso = s.replace("z", "+00:00").replace(" ", "t", 1)
         if re.search(r"[+-]\d{4}$", iso):
@@ -200,8 +200,8 @@ def _parse_fast(s: str, zone: ZoneInfo, now: datetime, order: str | None = None)
     tokens = [t for t in _CLEAN.sub(" ", s).replace(" - ", " ").split() if t]
     for day_word, offset in DAY_WORDS.items():
         if day_word in tokens:
-            d = (now + timedelta(days=offset)).date()
-            return datetime(d.year, d.month, d.day, hh, mm, ss, tzinfo=zone)
+            day = (now + timedelta(days=offset)).date()
+            return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=zone)
 
     date = _numeric_date(s, order) or _word_date(tokens, now)
     if date is None:
@@ -225,6 +225,7 @@ def _relative(s: str, now: datetime) -> datetime | None:
         if unit_s == "полчаса":
             return now - timedelta(minutes=30)
         return None
+    n: int | None
     if num_s is None:
         n = 1
     elif num_s.isdigit():
@@ -288,8 +289,8 @@ def _word_date(tokens: list[str], now: datetime) -> tuple[int, int, int] | None:
             month = MONTHS[t[:4]]
         elif t[:3] in MONTHS and month is None and t.isalpha() and t not in NOISE_WORDS:
             month = MONTHS[t[:3]]
-        elif re.fullmatch(r"\d{1,4}(st|nd|rd|th)?", t):
-            nums.append(int(re.match(r"\d+", t).group()))
+        elif num := re.fullmatch(r"(\d{1,4})(?:st|nd|rd|th)?", t):
+            nums.append(int(num.group(1)))
         elif t in NOISE_WORDS:
             continue
         else:

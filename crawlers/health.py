@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pipeline.config import Settings, load_sources
 from pipeline.store import Store
 
@@ -19,7 +21,7 @@ def source_health(settings: Settings, store: Store, recent_runs: int = 5) -> lis
     out = []
     for s in sources:
         r = runs[runs.source_id == s.name].sort_values("k") if runs is not None else None
-        row = {"name": s.name, "kind": s.kind, "engine": s.engine, "enabled": s.enabled, "runs": 0,
+        row: dict[str, Any] = {"name": s.name, "kind": s.kind, "engine": s.engine, "enabled": s.enabled, "runs": 0,
                "last_run": None, "last_status": None, "last_items": None, "error_rate": None, "silent": False}
         if r is not None and len(r):
             recent = r[r.k <= recent_runs]

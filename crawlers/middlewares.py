@@ -9,7 +9,7 @@ import asyncio
 from scrapy import signals
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware as _ScrapyMetaRefreshMiddleware
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware as _ScrapyRedirectMiddleware
-from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -114,20 +114,19 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 d = min(self.cap, max(d, float(ra)))
         return d
 
-    async def process_response(self, request: Request, response, spider=None):
+    # Scrapy (2.13+) awaits coroutine middleware methods; its stubs still declare the synchronous return types
+    async def process_response(self, request: Request, response, spider=None):  # type: ignore[override]
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
         delay = self._delay(request, response)
-        new = get_retry_request(request, reason=response_status_message(response.status),
-                                spider=self.crawler.spider, max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
-                                priority_adjust=self.priority_adjust, give_up_log_level=self.give_up_log_level)
+        new = self._retry(request, response_status_message(response.status))  # as process_exception does
         if new is None:
             return response
         if delay > 0:
             await asyncio.sleep(delay)
         return new
 
-    async def process_exception(self, request: Request, exception, spider=None):
+    async def process_exception(self, request: Request, exception, spider=None):  # type: ignore[override]
         if not isinstance(exception, self.exceptions_to_retry) or request.meta.get("dont_retry", False):
             return None
         delay = self._delay(request)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Callable, Iterable
 from urllib.parse import ParseResult, urlparse
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -95,7 +95,7 @@ def lookup(host: str) -> list[str]:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
         return []
-    return list(dict.fromkeys(ai[4][0] for ai in infos))
+    return list(dict.fromkeys(str(ai[4][0]) for ai in infos))  # SOCK_STREAM over IPv4/IPv6: (host, port, ...)
 
 
 @lru_cache(maxsize=4096)
@@ -113,6 +113,11 @@ def _parse(addr: str) -> IPAddress | None:
         return ipaddress.ip_address(addr.split("%")[0])
     except ValueError:
         return None
+
+
+def _stored(addr: str) -> IPAddress:
+    """An address from a stored answer: `resolve` keeps only the ones that parse."""
+    return ipaddress.ip_address(addr.split("%")[0])
 
 
 class NetGuard:
@@ -159,12 +164,12 @@ class NetGuard:
         addrs = self.resolve(host)
         why = None if addrs else f"host {host} does not resolve"
         for a in addrs:
-            kind = address_refusal(_parse(a), local_ok)
+            kind = address_refusal(_stored(a), local_ok)
             if kind is not None:
                 why = (f"host {host} is a private address ({kind})" if a == key else
                        f"host {host} resolves to {a}, a private address ({kind})")
                 break
-        if why is None and local_ok and any(address_kind(_parse(a)) is not None for a in addrs):
+        if why is None and local_ok and any(address_kind(_stored(a)) is not None for a in addrs):
             self._local.add(key)
         self._verdicts[(key, local_ok)] = why
         return why
@@ -174,7 +179,7 @@ class NetGuard:
         was checked under (a host no local source was allowed to reach gets public addresses only)."""
         key = host_key(host)
         local_ok = key in self._local
-        return [a for a in self.resolve(host) if address_refusal(_parse(a), local_ok) is None]
+        return [a for a in self.resolve(host) if address_refusal(_stored(a), local_ok) is None]
 
 
 GUARD = NetGuard()  # one per process: a crawler process is one crawl

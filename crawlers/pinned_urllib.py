@@ -12,7 +12,8 @@ from functools import partial
 from crawlers.netguard import GUARD, NetGuard, NetworkRefused
 
 
-def _connect(guard: NetGuard, local_ok: bool, address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None):
+def _connect(guard: NetGuard, local_ok: bool, address, timeout, source_address=None):
+    # http.client always passes its timeout (a number, None or socket's private "global default" sentinel)
     host, port = address
     why = guard.refusal(host, local_ok)
     if why:

@@ -93,6 +93,7 @@ def name_from_host(url: str) -> str:
 def source_entry(probe: Probe, start_url: str, name: str | None = None, local: bool = False) -> dict:
     """The sources.yaml entry that crawls the probed page's site, as a dict (the keys `SourceConfig` takes)."""
     e = probe.engine
+    engine: str | None
     if e in FORUM_ENGINES:
         kind, engine = "forum", e
     elif e in ("discourse", "telegram"):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from pipeline.rawlines import FILE_ERRORS, decode_line, iter_lines, open_raw
 

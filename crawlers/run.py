@@ -17,10 +17,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pipeline.config import Settings, SourceConfig, dump_without_secrets, load_sources
 from pipeline.logs import log_context
@@ -39,7 +40,7 @@ class CrawlError(RuntimeError):
 
 
 def new_run_id(source: str, now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{source}-{secrets.token_hex(2)}"
 
 
@@ -59,7 +60,7 @@ def load_states(con, source_ids: list[str]) -> dict[str, dict]:
     rows = con.execute(
         "SELECT source_id, url, kind, last_post_id, pages, etag, last_modified, content_hash, last_page_url "
         "FROM crawl_state WHERE source_id IN (SELECT unnest(?))", [list(source_ids)]).fetchall()
-    out = {sid: {"pages": {}, "threads": {}} for sid in source_ids}
+    out: dict[str, dict[str, dict[str, Any]]] = {sid: {"pages": {}, "threads": {}} for sid in source_ids}
     for sid, url, kind, last_post_id, pages, etag, last_modified, content_hash, last_page_url in rows:
         if kind == "thread":
             out[sid]["threads"][url.removesuffix(THREAD_SUFFIX)] = {

@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from crawlers.pipelines import WRITTEN_STAT
     from crawlers.scrapy_settings import PROCESS_SETTINGS, scrapy_settings
     from crawlers.spiders import spider_for
+    from crawlers.spiders.base import SourceSpider
     from pipeline.config import Settings, SourceConfig
 
     process = CrawlerProcess(settings={**PROCESS_SETTINGS, "LOG_LEVEL": LOG_LEVEL})
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     pages = [getattr(c.spider, "pages", 0) if c.spider is not None else 0 for c, _, _ in runs]
 
     for (crawler, base, run_dir), n_pages in zip(runs, pages):
-        spider = crawler.spider
+        spider = crawler.spider if isinstance(crawler.spider, SourceSpider) else None  # every spider_for class is one
         stats = crawler.stats.get_stats() if crawler.stats else {}
         summary = spider.summary() if spider is not None else {"pages": 0, "errors": 1,
                                                                 "error_kinds": {"SpiderNotStarted": 1}}

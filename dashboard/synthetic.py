@@ -10,7 +10,7 @@ built column-wise with numpy/pandas and inserted as whole frames, so 1M mentions
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +110,7 @@ def make_synthetic_db(
 ) -> dict:
     """Create (or extend) a DuckDB file at `path` with synthetic data; returns row counts per table."""
     rng = np.random.default_rng(seed)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     now_ts = pd.Timestamp(now)
     store = Store(path)
     store.upgrade()
@@ -286,7 +286,8 @@ def make_synthetic_db(
     state = rng.choice(["new", "assigned", "in_progress", "resolved", "dismissed"], size=n_esc,
                        p=[0.35, 0.2, 0.15, 0.2, 0.1])
     owners = np.array(["Анна (поддержка)", "Игорь (SMM)", "Ольга (юристы)"], dtype=object)
-    owner = np.where(state == "new", None, owners[rng.integers(0, 3, size=n_esc)])
+    owner = owners[rng.integers(0, 3, size=n_esc)]  # fancy indexing: a new array, `owners` stays as it is
+    owner[state == "new"] = None
     responded = (state != "new") & (rng.random(n_esc) < 0.8)
     resp_at = created + pd.to_timedelta(rng.exponential(6 * 3600, size=n_esc), unit="s").round("s")
     weights = {"negativity": 0.35, "complaint": 0.20, "failure": 0.10, "threat": 0.20, "reach": 0.10,

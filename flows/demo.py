@@ -6,7 +6,6 @@ Plain functions; `brandmon demo` (pipeline/cli/flow_cmds.py) adds printing and t
 from __future__ import annotations
 
 import os
-
 import socket
 import urllib.request
 from pathlib import Path
@@ -71,10 +70,9 @@ def start_demo_web(settings: Settings, content_dir: Path | None = None):
         raise RuntimeError(
             f"port {port} on {host} is taken by another program; set BRANDMON_DEMO_WEB_URL=http://127.0.0.1:<free port>"
         )
-    kwargs = {"host": host, "port": port}
-    if content_dir is not None:
-        kwargs["content_dir"] = content_dir
-    return DemoWebServer(**kwargs).start()
+    if content_dir is None:  # the server's own default: the bundled demo web
+        return DemoWebServer(host=host, port=port).start()
+    return DemoWebServer(content_dir, host=host, port=port).start()
 
 
 def use_demo_credentials() -> dict[str, str]:

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from pipeline.logs import _context
+from pipeline.config import Settings
+from pipeline.logs import current_context
 from pipeline.store import Store
 
 PAUSE_ENV = "BRANDMON_FLOW_PAUSE"
 MARKER_ENV = "BRANDMON_FLOW_PAUSE_MARKER"
 
 
-def store_for(settings) -> Store:
+def store_for(settings: Settings) -> Store:
     spec = os.environ.get(PAUSE_ENV)
     if not spec:
         return Store.from_settings(settings)
@@ -47,7 +48,7 @@ class PausingStore(Store):
     def transaction(self, con) -> Iterator[None]:
         # every write transaction, whether from Store.write() or a held WriteSession (ingest's batches)
         hit = False
-        if _context.get().get("stage") == self.stage:
+        if current_context().get("stage") == self.stage:
             self.seen += 1
             hit = self.seen == self.n
         with super().transaction(con):

@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.context import get_run_context
+from prefect.context import FlowRunContext
 from prefect.tasks import exponential_backoff
 
 from flows import stages as st
@@ -93,10 +93,8 @@ def settings_from(params: dict | None) -> Settings:
 
 
 def _run_id() -> str | None:
-    try:
-        return str(get_run_context().flow_run.id)
-    except Exception:
-        return None
+    ctx = FlowRunContext.get()  # None outside a flow run (a flow's function called directly)
+    return str(ctx.flow_run.id) if ctx is not None and ctx.flow_run is not None else None
 
 
 def run_chain(

@@ -15,13 +15,16 @@ Authors are keyed like ingest does: `stable_id(source_id, author_url or author)`
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pipeline.logs import log_context
 from pipeline.store import Store, stable_id, utcnow
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ def _advocate_raw(df: pd.DataFrame, a: Any) -> np.ndarray:
     return raw
 
 
-def update_authors(settings: Any, store: Store) -> dict[str, int]:
+def update_authors(settings: Settings, store: Store) -> dict[str, int]:
     """Recompute authors (posts, pos/neg, advocate and influence scores, explanation) and author_brands."""
     a = settings.advocates
     now = pd.Timestamp(utcnow())
@@ -119,7 +122,8 @@ def update_authors(settings: Any, store: Store) -> dict[str, int]:
             parts = []
             if r.advocate_score > 0:
                 parts.append("advocate: " + best.at[r.author_key, "explanation"])
-            parts.append(f"draws {int(r.replies_received)} replies and {int(r.likes)} likes across {int(r.threads)} thread{'s' if r.threads != 1 else ''}")
+            threads = f"{int(r.threads)} thread{'s' if r.threads != 1 else ''}"
+            parts.append(f"draws {int(r.replies_received)} replies and {int(r.likes)} likes across {threads}")
             expl.append("; ".join(parts))
         authors["explanation"] = expl
         authors["updated_at"] = now

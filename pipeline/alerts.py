@@ -18,13 +18,16 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pipeline.logs import log_context
 from pipeline.store import Store, stable_id, utcnow
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ def _fmt(x: float) -> str:
     return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
 
 
-def fetch_inputs(settings: Any, store: Store, start: datetime, end: datetime) -> dict[str, Any]:
+def fetch_inputs(settings: Settings, store: Store, start: datetime, end: datetime) -> dict[str, Any]:
     """Mentions posted in [start, end) with brand, source, negativity and theme; brand names; themes."""
     with store.read() as con:
         rows = con.execute(_ROWS, [pd.Timestamp(start).to_pydatetime(), pd.Timestamp(end).to_pydatetime()]).df()
@@ -99,14 +102,14 @@ def fetch_inputs(settings: Any, store: Store, start: datetime, end: datetime) ->
     return {"rows": rows, "names": names, "themes": themes}
 
 
-def lookback(settings: Any) -> timedelta:
+def lookback(settings: Settings) -> timedelta:
     """How far before `now` the inputs must reach: the window plus the baseline windows."""
     st = settings.alerts
     n_base = max(1, math.ceil(st.baseline_days * 24 / st.window_hours))
     return timedelta(hours=st.window_hours) * (n_base + 1)
 
 
-def find_alerts(settings: Any, inputs: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+def find_alerts(settings: Settings, inputs: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """Alert rows for the window ending at `now` (pure: no I/O). `inputs` may cover more time than needed."""
     st = settings.alerts
     now = pd.Timestamp(now)
@@ -254,7 +257,7 @@ def hot_threads(rows: pd.DataFrame, st: Any, names: dict[str, str], now: pd.Time
     return out
 
 
-def detect_alerts(settings: Any, store: Store, now: datetime | None = None) -> dict[str, int]:
+def detect_alerts(settings: Settings, store: Store, now: datetime | None = None) -> dict[str, int]:
     """Find spikes for the window ending at `now` and alerts for new/growing themes; upsert them."""
     now = pd.Timestamp(now or utcnow())
     with log_context(stage="alerts"):

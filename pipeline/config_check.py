@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
 
-from pipeline.config import ConfigError, load_brands, load_sources, url_problem
+from pipeline.config import ConfigError, Settings, load_brands, load_sources, url_problem
 
 
 @dataclass
@@ -23,7 +22,7 @@ class CheckResult:
     problems: list[str] = field(default_factory=list)  # one line each, starting with the file's path
 
 
-def check_config(settings: Any, engines: Collection[str]) -> CheckResult:
+def check_config(settings: Settings, engines: Collection[str]) -> CheckResult:
     """Validate both config files of `settings`; `engines` are the names a source's `engine` may take."""
     res = CheckResult()
     brands = sources = None
@@ -43,7 +42,7 @@ def check_config(settings: Any, engines: Collection[str]) -> CheckResult:
     return res
 
 
-def _source_problems(settings: Any, sources: list, brands: list | None, engines: Collection[str]) -> list[str]:
+def _source_problems(settings: Settings, sources: list, brands: list | None, engines: Collection[str]) -> list[str]:
     file = settings.sources_file
     brand_ids = {b.id for b in brands} if brands is not None else None
     known = ", ".join(sorted(engines))

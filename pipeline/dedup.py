@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from itertools import chain
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +53,7 @@ def shingles(key: str) -> frozenset[tuple[str, ...]]:
     return frozenset(zip(w, w[1:], w[2:])) if len(w) >= 3 else frozenset([tuple(w)])
 
 
-def jaccard(a: set, b: set) -> float:
+def jaccard(a: AbstractSet[Any], b: AbstractSet[Any]) -> float:
     if not a or not b:
         return 0.0
     inter = len(a & b)

@@ -21,7 +21,7 @@ import json
 import logging
 import math
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,9 @@ from pipeline import facts
 from pipeline.logs import log_context
 from pipeline.store import Store, stable_id, utcnow
 from pipeline.threats import compile_terms, match_terms
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +131,7 @@ def level_of(priority: float, thresholds: dict[str, float]) -> str:
     return "low"
 
 
-def score_candidates(df: pd.DataFrame, settings: Any, now: datetime) -> pd.DataFrame:
+def score_candidates(df: pd.DataFrame, settings: Settings, now: datetime) -> pd.DataFrame:
     """Add factor columns, `priority`, `level`, `threat_terms` and `reasons_json` to candidate rows (pure)."""
     es = settings.escalation
     w = {k: float(es.weights.get(k, 0.0)) for k in ("negativity", "complaint", "failure", "threat", "reach", "velocity", "recency")}
@@ -173,7 +176,7 @@ def score_candidates(df: pd.DataFrame, settings: Any, now: datetime) -> pd.DataF
     return out
 
 
-def with_reasons(scored: pd.DataFrame, settings: Any) -> pd.DataFrame:
+def with_reasons(scored: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Fill `reasons_json` (only for the rows that need it: building JSON for every mention is the slow part)."""
     out = scored.copy()
     if out.empty:
@@ -256,7 +259,7 @@ def _event_id(escalation_id: str, version: int, action: str, at: datetime) -> st
     return stable_id(escalation_id, version, action, at.isoformat())
 
 
-def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[str, int]:
+def escalate(settings: Settings, store: Store, now: datetime | None = None) -> dict[str, int]:
     """Score every eligible mention, open/update queue items, reopen dismissed ones on new negative replies.
 
     Idempotent: escalation_id = stable_id(mention_id); a re-run updates priority/level/reasons of open items
@@ -424,7 +427,8 @@ def escalate(settings: Any, store: Store, now: datetime | None = None) -> dict[s
                         if hit:
                             events.append(dict(event_id=_event_id(r.escalation_id, v, "reopen", stamp), escalation_id=r.escalation_id,
                                                event_at=stamp, actor=SYSTEM, action="reopen", from_state="dismissed", to_state=to_state,
-                                               comment=f"{int(r.n)} new negative repl{'y' if r.n == 1 else 'ies'} in the thread since the dismissal",
+                                               comment=f"{int(r.n)} new negative repl{'y' if r.n == 1 else 'ies'} "
+                                                       "in the thread since the dismissal",
                                                owner=owner, version=v))
                             counts["reopened"] += 1
 
@@ -478,12 +482,14 @@ def _load(con: Any, escalation_id: str) -> dict[str, Any]:
 
 def _stale(con: Any, item: dict[str, Any], expected: int) -> ActionError:
     last = _one(con.execute(
-        "SELECT actor, event_at FROM escalation_events WHERE escalation_id = ? ORDER BY version DESC NULLS LAST, event_at DESC LIMIT 1",
+        "SELECT actor, event_at FROM escalation_events WHERE escalation_id = ? "
+        "ORDER BY version DESC NULLS LAST, event_at DESC LIMIT 1",
         [item["escalation_id"]],
     ))
     who, when = (last if last else ("someone", item["updated_at"]))
+    at = pd.Timestamp(when).strftime("%Y-%m-%d %H:%M:%S %Z")
     return ActionError(
-        f"escalation {item['escalation_id']} was changed by {who} at {pd.Timestamp(when).strftime('%Y-%m-%d %H:%M:%S %Z')} "
+        f"escalation {item['escalation_id']} was changed by {who} at {at} "
         f"(version {item['version']}, you had {expected}); reload and try again"
     )
 
@@ -519,7 +525,8 @@ def _apply(
         hit = con.execute(
             """UPDATE escalations SET state = ?, owner = ?, version = ?, updated_at = ?,
                    first_response_at = coalesce(first_response_at, ?),
-                   resolved_at = CASE WHEN ? = 'resolved' THEN ? WHEN ? IN ('new','assigned','in_progress') THEN NULL ELSE resolved_at END
+                   resolved_at = CASE WHEN ? = 'resolved' THEN ?
+                                      WHEN ? IN ('new','assigned','in_progress') THEN NULL ELSE resolved_at END
                WHERE escalation_id = ? AND version = ? RETURNING escalation_id""",
             [new_state, new_owner, v, now, now, new_state, resolved_at, new_state, escalation_id, item["version"]],
         ).fetchall()

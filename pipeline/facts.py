@@ -25,7 +25,8 @@ def refresh(con: duckdb.DuckDBPyConnection, *, doc_ids: Iterable[str] | None = N
         con.execute("DELETE FROM mention_facts")
         con.execute(f"INSERT INTO mention_facts {FACTS_SELECT} ORDER BY posted_at")
         return int(con.execute("SELECT count(*) FROM mention_facts").fetchall()[0][0])
-    column, ids = ("doc_id", doc_ids) if doc_ids is not None else ("mention_id", mention_ids)
+    column = "doc_id" if doc_ids is not None else "mention_id"
+    ids: Iterable[str] = doc_ids if doc_ids is not None else (mention_ids or ())
     keys = pd.DataFrame({"id": pd.unique(pd.Series(list(ids), dtype=object))})
     if keys.empty:
         return 0

@@ -97,9 +97,13 @@ def compute_kpis(
         backlog_long = con.execute(
             f"""SELECT bucket, level, count(*) AS n FROM (
                     SELECT {_bucket_sql()} AS bucket, coalesce(level, 'low') AS level FROM (
-                        SELECT level, (epoch(CAST(? AS TIMESTAMPTZ)) - epoch(coalesce(d.posted_at, e.created_at))) / 3600.0 AS age_h
-                        FROM escalations e JOIN mentions m USING (mention_id) LEFT JOIN documents d ON d.doc_id = m.doc_id
-                        WHERE e.state IN ('new','assigned','in_progress') AND (CAST(? AS VARCHAR) IS NULL OR e.brand_id = ?)))
+                        SELECT level,
+                               (epoch(CAST(? AS TIMESTAMPTZ)) - epoch(coalesce(d.posted_at, e.created_at)))
+                               / 3600.0 AS age_h
+                        FROM escalations e JOIN mentions m USING (mention_id)
+                             LEFT JOIN documents d ON d.doc_id = m.doc_id
+                        WHERE e.state IN ('new','assigned','in_progress')
+                              AND (CAST(? AS VARCHAR) IS NULL OR e.brand_id = ?)))
                 GROUP BY ALL""",
             [now, brand, brand],
         ).df()

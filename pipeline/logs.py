@@ -10,18 +10,20 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("brandmon_log_context", default={})
+# no default: a shared mutable default dict would be one object for every context; readers pass a fresh `{}`
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("brandmon_log_context")
 
 CONTEXT_KEYS = ("stage", "run_id", "source", "brand", "flow_run")
 
 
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        ctx = _context.get()
+        ctx = current_context()
         for k in CONTEXT_KEYS:
             if not hasattr(record, k):
                 setattr(record, k, ctx.get(k))
@@ -51,7 +53,7 @@ class _CurrentStderr(logging.StreamHandler):
     to the old object would write to a closed file."""
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter
@@ -59,9 +61,14 @@ class _CurrentStderr(logging.StreamHandler):
         pass
 
 
+def current_context() -> dict[str, Any]:
+    """The fields bound by the enclosing `log_context` blocks (empty outside any)."""
+    return _context.get({})
+
+
 @contextmanager
 def log_context(**fields: Any) -> Iterator[None]:
-    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    token = _context.set({**current_context(), **{k: v for k, v in fields.items() if v is not None}})
     try:
         yield
     finally:

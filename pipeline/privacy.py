@@ -14,8 +14,12 @@ crawler; when `Settings.crawl.keep_original_text` is False the crawler's raw wri
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-zА-Яа-я]{2,}(?![\w])")
 
@@ -116,7 +120,7 @@ def make_masker(order_patterns: list[str] | tuple[str, ...] = ()) -> Callable[[s
     return mask
 
 
-def mask_pii(text: str, settings: Any = None) -> str:
+def mask_pii(text: str, settings: Settings | None = None) -> str:
     """Mask e-mails, phones, card numbers and order numbers in `text` (see the module docstring)."""
     patterns = tuple(settings.ingest.order_patterns) if settings is not None else ()
     return make_masker(patterns)(text)

@@ -11,12 +11,15 @@ so the common line costs nothing extra:
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import Any
 
+_fast_loads: Callable[[bytes], Any] | None
 try:
     import orjson
 
@@ -37,12 +40,12 @@ _BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def open_raw(path: Path) -> IO[bytes]:
+def open_raw(path: Path) -> io.BufferedIOBase:
     """A raw file opened for binary reading (gzip by its name)."""
     return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
 
 
-def iter_lines(fh: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
+def iter_lines(fh: io.BufferedIOBase, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
     """The file's lines; None for a line longer than `limit` bytes (read past in pieces, never held whole)."""
     readline = fh.readline
     while True:

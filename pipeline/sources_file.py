@@ -15,7 +15,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import ConfigError, load_sources
+from pipeline.config import ConfigError, Settings, load_sources
 from pipeline.config_check import check_config
 
 _ITEM = re.compile(r"^( *)- ", re.MULTILINE)
@@ -29,7 +29,7 @@ def _same_url(a: str) -> str:
     return a.strip().rstrip("/").lower()
 
 
-def duplicates(settings: Any, name: str, start_urls: list[str]) -> str | None:
+def duplicates(settings: Settings, name: str, start_urls: list[str]) -> str | None:
     """Why the new source would repeat one in the file (by name, or by a start URL), or None."""
     path = Path(settings.sources_file)
     if not path.exists():
@@ -59,7 +59,7 @@ def appended(text: str, entry_text_for: Any) -> str:
     return text + "\n" + entry_text_for(indent)
 
 
-def add_source(settings: Any, name: str, start_urls: list[str], entry_text_for: Any,
+def add_source(settings: Settings, name: str, start_urls: list[str], entry_text_for: Any,
                engines: Collection[str]) -> Path:
     """Append the entry to `settings.sources_file` when the result passes config check; returns the file.
     Raises SourceExists, or ConfigError with every problem config check found in the result."""

@@ -3,8 +3,9 @@ excluded from KPIs by default (readers filter `NOT spam`).
 
 Signals:
 - `link_farm`: a post with `Settings.ingest.spam_min_links` or more links;
-- `same_text_many_authors`: the same or nearly the same text (one dedup group: a document and its copies) from `spam_same_text_authors` or more different
-  authors, for texts of at least `spam_min_text_chars` characters ("спасибо!" from many people is not spam);
+- `same_text_many_authors`: the same or nearly the same text (one dedup group: a document and its copies) from
+  `spam_same_text_authors` or more different authors, for texts of at least `spam_min_text_chars` characters
+  ("спасибо!" from many people is not spam);
 - `posting_rate`: an author with more than `spam_max_posts_per_hour` posts in one source within an hour.
 The last two are computed in SQL over everything stored, so they see across runs.
 """
@@ -13,9 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
 
@@ -26,7 +31,7 @@ def link_count(text: str) -> int:
     return len(_LINK.findall(text))
 
 
-def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], settings: Any) -> pd.DataFrame:
+def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], settings: Settings) -> pd.DataFrame:
     """Spam verdicts for the given documents and for the stored documents they make spam (same text).
 
     Returns a frame (doc_id, spam, spam_reasons_json) of every document whose verdict is to be written: the
@@ -45,7 +50,8 @@ def spam_reasons(con: Any, doc_ids: Iterable[str], link_counts: dict[str, int], 
                 WHERE d.author_key IS NOT NULL
             ),
             posts AS (
-                SELECT d.doc_id, d.source_id, d.author_key, d.posted_at FROM documents d JOIN who USING (source_id, author_key)
+                SELECT d.doc_id, d.source_id, d.author_key, d.posted_at
+                FROM documents d JOIN who USING (source_id, author_key)
                 WHERE d.posted_at IS NOT NULL
             ),
             bursts AS (  -- one-hour windows, each starting at a post, holding too many posts

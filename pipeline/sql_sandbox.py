@@ -85,7 +85,6 @@ def run_read_query(store: Any, sql: str) -> pd.DataFrame:
     Opening waits for a writer like every reader (`Store.read`)."""
     statements = read_statements(sql)
     with store.read(config=SANDBOX_CONFIG) as con:
-        result = None
-        for s in statements:
-            result = con.execute(s)
-        return result.df()
+        for s in statements[:-1]:
+            con.execute(s)
+        return con.execute(statements[-1]).df()  # read_statements never returns an empty list

@@ -15,15 +15,19 @@ import hashlib
 import random
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
 from pipeline.schema import MIGRATIONS, TABLES
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 
 class StoreError(RuntimeError):
@@ -35,7 +39,7 @@ class StoreLockedError(StoreError):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def stable_id(*parts: Any, length: int = 16) -> str:
@@ -70,7 +74,7 @@ class Store:
         self.lock_timeout = lock_timeout
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Store":
+    def from_settings(cls, settings: Settings) -> Store:
         return cls(settings.db_path, lock_timeout=settings.lock_timeout_seconds)
 
     # ----------------------------------------------------------------------------------- connections
@@ -129,7 +133,7 @@ class Store:
             with _OPEN_CLOSE:
                 con.close()
 
-    def session(self, hold_seconds: float) -> "WriteSession":
+    def session(self, hold_seconds: float) -> WriteSession:
         """Many write transactions on one held connection (see WriteSession)."""
         return WriteSession(self, hold_seconds)
 
@@ -253,7 +257,7 @@ class WriteSession:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._opened = 0.0
 
-    def __enter__(self) -> "WriteSession":
+    def __enter__(self) -> WriteSession:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -17,7 +17,8 @@ it as a response and analysts see it in the thread.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from parsel import Selector
 
@@ -147,7 +148,7 @@ def parse_reviews_json(
     thread = product_id or url.split("?")[0]
     items: list[PostItem] = []
     for i, row in enumerate(rows):
-        get = lambda k: dig(row, fields.get(k))  # noqa: E731
+        get = lambda k, row=row: dig(row, fields.get(k))  # noqa: E731
         text = str(get("text") or "").strip()
         pros, cons = get("pros"), get("cons")
         body = "\n".join(p for p in (text, f"Достоинства: {pros}" if pros else None,

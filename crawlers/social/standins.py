@@ -16,7 +16,7 @@ import html
 import json
 import threading
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -50,7 +50,7 @@ class SocialApis:
     # ------------------------------------------------------------------------------------------ helpers
 
     def _now(self) -> datetime:
-        return self.now or datetime.now(timezone.utc).replace(microsecond=0)
+        return self.now or datetime.now(UTC).replace(microsecond=0)
 
     def _ts(self, minutes_ago: float) -> int:
         return int((self._now() - timedelta(minutes=float(minutes_ago))).timestamp())
@@ -325,7 +325,8 @@ class SocialApis:
                 f'<div class="review" data-review-id="{r["id"]}" itemprop="review">'
                 f'<a class="user-login" href="/reviews/users/{quote(r["author"])}">{html.escape(r["author"])}</a>'
                 f'<span class="review-date">{when}</span>'
-                f'<div class="rating" title="Оценка: {r["rating"]} из 5">{"★" * r["rating"]}{"☆" * (5 - r["rating"])}</div>'
+                f'<div class="rating" title="Оценка: {r["rating"]} из 5">'
+                f'{"★" * r["rating"]}{"☆" * (5 - r["rating"])}</div>'
                 f'<div class="review-body">{html.escape(r["text"])}</div>{pros}{cons}{answer}</div>')
         nxt = (f'<a class="next" href="/reviews/{slug}.html?page={pg + 1}">Следующая</a>'
                if pg * per < len(rows) else "")

@@ -6,8 +6,9 @@ errors so the spider can retry (rate limits), skip (deleted/private) or stop (ba
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from crawlers.items import PostItem
@@ -58,7 +59,7 @@ def _authors(resp: dict[str, Any]) -> dict[int, tuple[str, str, int | None]]:
 
 def _iso(ts: Any) -> str | None:
     try:
-        return datetime.fromtimestamp(int(ts), tz=timezone.utc).isoformat()
+        return datetime.fromtimestamp(int(ts), tz=UTC).isoformat()
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -73,7 +74,7 @@ def wall_url(owner_id: int, post_id: int) -> str:
     return f"https://vk.com/wall{owner_id}_{post_id}"
 
 
-def parse_wall(payload: dict[str, Any], source: str, official_ids: set[int] = frozenset()) -> tuple[list[PostItem], int]:
+def parse_wall(payload: dict[str, Any], source: str, official_ids: AbstractSet[int] = frozenset()) -> tuple[list[PostItem], int]:
     """wall.get / newsfeed.search answer → (posts, total count). Deleted or empty posts are dropped."""
     resp = payload.get("response") or {}
     authors = _authors(resp)
@@ -97,7 +98,7 @@ def parse_wall(payload: dict[str, Any], source: str, official_ids: set[int] = fr
 
 
 def parse_comments(
-    payload: dict[str, Any], source: str, owner_id: int, post_id: int, official_ids: set[int] = frozenset()
+    payload: dict[str, Any], source: str, owner_id: int, post_id: int, official_ids: AbstractSet[int] = frozenset()
 ) -> tuple[list[PostItem], int, int]:
     """wall.getComments answer (with thread_items_count) → (comments incl. nested replies, total, deleted seen)."""
     resp = payload.get("response") or {}

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def yt_error(payload: dict[str, Any], status: int = 200) -> YtError | None:
 
 
 def _pacific_day(now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return (now - timedelta(hours=8)).strftime("%Y-%m-%d")  # quotas reset at midnight Pacific time
 
 
@@ -111,7 +112,7 @@ def parse_videos(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _comment(c: dict[str, Any], source: str, video_id: str, title: str | None, reach: int | None,
-             parent: str | None, replies: int | None, official: set[str]) -> PostItem | None:
+             parent: str | None, replies: int | None, official: AbstractSet[str]) -> PostItem | None:
     sn = c.get("snippet") or {}
     text = sn.get("textOriginal") or sn.get("textDisplay") or ""
     if not text.strip():
@@ -129,7 +130,7 @@ def _comment(c: dict[str, Any], source: str, video_id: str, title: str | None, r
 
 def parse_comment_threads(
     payload: dict[str, Any], source: str, video_id: str, title: str | None = None, reach: int | None = None,
-    official: set[str] = frozenset(),
+    official: AbstractSet[str] = frozenset(),
 ) -> tuple[list[PostItem], list[tuple[str, int, int]], str | None]:
     """commentThreads.list → (top comments + inlined replies, [(thread id, totalReplyCount, inlined)], next token).
 
@@ -149,12 +150,14 @@ def parse_comment_threads(
             ri = _comment(r, source, video_id, title, reach, top.get("id"), None, official)
             if ri:
                 items.append(ri)
-        threads.append((th.get("id") or top.get("id"), total, len(inlined)))
+        thread_id = th.get("id") or top.get("id")
+        if thread_id:  # the API always names a thread; one without an id could not be followed up
+            threads.append((thread_id, total, len(inlined)))
     return items, threads, payload.get("nextPageToken")
 
 
 def parse_replies(payload: dict[str, Any], source: str, video_id: str, parent_id: str, title: str | None = None,
-                  reach: int | None = None, official: set[str] = frozenset()) -> tuple[list[PostItem], str | None]:
+                  reach: int | None = None, official: AbstractSet[str] = frozenset()) -> tuple[list[PostItem], str | None]:
     """comments.list?parentId=… → (replies, next token)."""
     out = [i for c in payload.get("items") or []
            if (i := _comment(c, source, video_id, title, reach, parent_id, None, official))]

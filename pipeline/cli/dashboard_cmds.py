@@ -6,14 +6,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
-def streamlit_command(app: Path, host: str, port: int, config: Optional[Path]) -> list[str]:
+def streamlit_command(app: Path, host: str, port: int, config: Path | None) -> list[str]:
     cmd = [sys.executable, "-m", "streamlit", "run", str(app),
            "--server.address", host, "--server.port", str(port), "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
@@ -23,7 +26,7 @@ def streamlit_command(app: Path, host: str, port: int, config: Optional[Path]) -
     return cmd
 
 
-def dashboard_env(settings, config: Optional[Path]) -> dict[str, str]:
+def dashboard_env(settings: Settings, config: Path | None) -> dict[str, str]:
     """The app loads its own settings; pass the resolved paths so it opens the same database as this CLI."""
     env = dict(os.environ)
     env["BRANDMON_DATA_DIR"] = str(Path(settings.data_dir).resolve())
@@ -39,8 +42,8 @@ def register(app: typer.Typer) -> None:
     @app.command("dashboard")
     def dashboard(
         ctx: typer.Context,
-        host: Optional[str] = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1)."),
-        port: Optional[int] = typer.Option(None, "--port", help="Port (default 8501)."),
+        host: str | None = typer.Option(None, "--host", help="Address to listen on (default 127.0.0.1)."),
+        port: int | None = typer.Option(None, "--port", help="Port (default 8501)."),
     ) -> None:
         """Start the Streamlit dashboard on localhost (headless; open the printed URL)."""
         s = settings_of(ctx)
@@ -53,4 +56,4 @@ def register(app: typer.Typer) -> None:
         try:
             raise typer.Exit(subprocess.call(streamlit_command(APP, h, p, config), env=dashboard_env(s, config)))
         except KeyboardInterrupt:
-            raise typer.Exit(0)
+            raise typer.Exit(0) from None

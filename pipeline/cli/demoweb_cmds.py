@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 from urllib.parse import urlsplit
 
 import typer
@@ -15,9 +14,9 @@ def register(app: typer.Typer) -> None:
     @app.command("demo-web")
     def demo_web(
         ctx: typer.Context,
-        port: Optional[int] = typer.Option(None, help="Port (default: from settings.demo_web_url, 8765)."),
-        host: Optional[str] = typer.Option(None, help="Interface (default: from settings.demo_web_url, 127.0.0.1)."),
-        content: Optional[Path] = typer.Option(None, help="Content folder (default: the bundled data/demo_web)."),
+        port: int | None = typer.Option(None, help="Port (default: from settings.demo_web_url, 8765)."),
+        host: str | None = typer.Option(None, help="Interface (default: from settings.demo_web_url, 127.0.0.1)."),
+        content: Path | None = typer.Option(None, help="Content folder (default: the bundled data/demo_web)."),
     ) -> None:
         """Serve the demo web (forums, news, feeds, Telegram pages) until Ctrl-C."""
         from crawlers.demoweb.corpus import DEFAULT_CONTENT_DIR, CorpusError

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -15,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest(
         ctx: typer.Context,
-        run: Optional[str] = typer.Option(None, "--run", help="Ingest (or re-ingest) this raw run folder only."),
+        run: str | None = typer.Option(None, "--run", help="Ingest (or re-ingest) this raw run folder only."),
         all_runs: bool = typer.Option(False, "--all", help="Re-ingest every raw run folder (a replay)."),
     ) -> None:
         """Raw crawl runs → documents, brand mentions, authors (pending finished runs by default)."""
@@ -53,8 +51,8 @@ def register(app: typer.Typer) -> None:
         if r["bad_lines"] or r.get("truncated_files") or r.get("damaged_files"):
             kinds = ", ".join(f"{k.replace('_', ' ')} {r[k]}" for k in BAD_LINE_REASONS if r.get(k))
             console.print(f"[yellow]{r['bad_lines']} bad line(s)[/yellow] ({kinds or 'none'}); first problems:")
-            for e in r["errors"][:10]:
-                console.print(Text("  " + e))
+            for problem in r["errors"][:10]:
+                console.print(Text("  " + problem))
         if r.get("repaired"):
             console.print(f"{r['repaired']} line(s) repaired and kept (a byte order mark dropped; invalid UTF-8 or "
                           "a lone surrogate replaced by U+FFFD)")
@@ -70,7 +68,7 @@ def register(app: typer.Typer) -> None:
     def match(
         ctx: typer.Context,
         text: str = typer.Argument(..., help="Text to run the brand matcher on."),
-        source: Optional[str] = typer.Option(None, help="Source name (for excluded_sources)."),
+        source: str | None = typer.Option(None, help="Source name (for excluded_sources)."),
     ) -> None:
         """Debug brand matching: which brands a text mentions, with spans and the scored context."""
         from pipeline.brands import build_matcher

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 
 def _when(text: str):
     """An ISO date or time as an aware UTC datetime (a date alone is its midnight)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pipeline.report import ReportError
 
@@ -18,7 +18,7 @@ def _when(text: str):
         t = datetime.fromisoformat(text)
     except ValueError:
         raise ReportError(f"--until {text!r}: expected an ISO date or time such as 2026-03-10 or 2026-03-10T12:00") from None
-    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,13 +29,13 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         brand: str = typer.Option(..., "--brand", "-b", help="Brand id."),
         period: str = typer.Option("7d", "--period", "-p", help="Length of the period: 24h, 7d, 2w, 30d ..."),
-        until: Optional[str] = typer.Option(None, "--until", help="End of the period (ISO date or time, UTC; default now)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o",
+        until: str | None = typer.Option(None, "--until", help="End of the period (ISO date or time, UTC; default now)."),
+        out: Path | None = typer.Option(None, "--out", "-o",
                                            help="HTML file (default <data-dir>/reports/digest-BRAND-DATE.html)."),
         pdf: bool = typer.Option(False, "--pdf", help="Also write FILE.pdf (needs the optional WeasyPrint)."),
-        send: Optional[list[str]] = typer.Option(None, "--send", help="Channel names to send it to (e-mail attaches it)."),
+        send: list[str] | None = typer.Option(None, "--send", help="Channel names to send it to (e-mail attaches it)."),
     ) -> None:
-        """Digest of a brand: volume and sentiment charts, themes, KPIs, worst open items, change vs the period before."""
+        """Digest of a brand: volume and sentiment charts, themes, KPIs, worst open items, change vs before."""
         from pipeline.report import ReportError, send_digest, write_digest
         from pipeline.store import Store
 
