@@ -32,6 +32,9 @@ DATE_RX = re.compile(
     r"|(?<![\w])\d{1,2}(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?:" + _MONTH + r")\.?,?\s+(?:de\s+)?"
     r"(?:\d{4}|(?:в\s+|at\s+)?\d{1,2}:\d{2})"
     r"|(?<![\w])(?:" + _MONTH + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+(?:\d{4}|(?:at\s+)?\d{1,2}:\d{2})"
+    r"|(?<![\w])(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTH + r")(?![\w])"
+    r"|(?<![\w])(?:понедельник|вторник|среда|четверг|пятница|суббота|воскресенье),?\s+\d{1,2}\s+(?:" + _MONTH + r")"
+    r"(?![\w])"
     r"|(?<![\w])(?:today|yesterday|сегодня|вчера)(?![\w'’])[,\s]{0,3}(?:at\s+|в\s+)?\d{1,2}:\d{2}"
     r"|(?<![\w])(?:\d+|an?|one|few|одну|один|несколько)\s+(?:" + _UNIT + r")\.?\s+(?:ago|назад)(?![\w])"
     r"|(?<![\w])(?:just now|только что)(?![\w])",
@@ -115,7 +118,8 @@ def any_token(el, rx: re.Pattern) -> bool:
         el.get("itemprop") and rx.search(el.get("itemprop"))) or bool(el.get("id") and rx.search(el.get("id")))
 
 
-_PROFILE_PRE = re.compile(r"user|member|profile|author|people|/u/|u=|uid|who=|mid=|/@|/~|/id\d|account|usr", re.IGNORECASE)
+_PROFILE_PRE = re.compile(r"user|member|profile|author|people|/u/|u=|uid|who=|mid=|/@|/~|/id\d|account|usr",
+                          re.IGNORECASE)
 # every date form above has a digit or one of these words: a cheap test first (most text is not a date)
 _DATE_PRE = re.compile(r"\d|ago\b|назад|just now|только что", re.IGNORECASE)
 

@@ -226,8 +226,8 @@ def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
             raw = v or inner_text(el)
             score = 10.0 if el.tag == "time" else 8.0
         else:
-            t = next((x for x in (el.text, *(c.tail for c in el if isinstance(c.tag, str))) if x and looks_like_date(x)),
-                     None)
+            texts = (el.text, *(c.tail for c in el if isinstance(c.tag, str)))
+            t = next((x for x in texts if x and looks_like_date(x)), None)
             if t is None:
                 continue
             whole = " ".join(inner_text(el).split()) if len(el) <= 4 and not any(True for _ in el.iter("a")) else ""
@@ -253,7 +253,8 @@ def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
     return out
 
 
-_DATE_AND_TIME = re.compile("(?:" + DATE_RX.pattern + ")" + r"(?:\s*,?\s*(?:at\s+|в\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?)?",
+_DATE_AND_TIME = re.compile("(?:" + DATE_RX.pattern + ")"
+                            + r"(?:\s*,?\s*(?:at\s+|в\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?)?",
                             re.IGNORECASE)
 
 
@@ -283,7 +284,6 @@ def _contains(a, b) -> bool:
 
 
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6", "legend", "caption", "thead", "label"}
-_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 def _text_lengths(els: list, others: set) -> dict:
@@ -343,42 +343,47 @@ def _up_to(el, rec):
         node = node.getparent()
 
 
+def _lines(text: str) -> list[str]:
+    return [_DIGITS.sub("#", ln.strip().lower()) for ln in text.split("\n") if ln.strip()]
+
+
 def discount_template_text(per_record: list[list[tuple]], dates: list | None = None) -> list[list[tuple]]:
-    """Lower the score of candidates whose words repeat in the same shape across records (a profile panel's
-    "Posts:", "Joined:" labels): a post's own words differ from record to record, a template's do not. The words
-    of the record's date line (`dates`: each record's chosen date candidate) are not counted: a block holding
-    it has its length lowered for it already."""
+    """Lower the score of candidates whose lines repeat in the same shape across records, digits aside (a
+    profile panel's "Posts: 25", "Группа: Пользователи"): a post's own lines differ from record to record, a
+    template's do not (its words may repeat; a thread's posts share many words). The record's date line
+    (`dates`: each record's chosen date candidate) is not counted: a block holding it is lowered for it already."""
     n = len(per_record)
     if n < 3:
         return per_record
     dates = dates or [None] * n
 
-    def words_of(el, d):
-        w = set(_WORD.findall(inner_text(el).lower()))
+    def lines_of(el, d):
+        ls = _lines(inner_text(el))
         if d is not None and _contains(el, d[2]):
-            w -= set(_WORD.findall(inner_text(d[2]).lower()))
-        return w
+            drop = set(_lines(inner_text(d[2])))
+            ls = [x for x in ls if x not in drop]
+        return ls
 
-    words: list[list[set]] = [[words_of(c[2], d) for c in cands] for cands, d in zip(per_record, dates)]
+    lines: list[list[list[str]]] = [[lines_of(c[2], d) for c in cands] for cands, d in zip(per_record, dates)]
     seen: dict[str, dict[str, int]] = {}
-    for cands, ws in zip(per_record, words):
+    for cands, ls in zip(per_record, lines):
         by_shape: dict[str, set] = {}
-        for c, w in zip(cands, ws):
-            by_shape.setdefault(c[1], set()).update(w)
+        for c, lsx in zip(cands, ls):
+            by_shape.setdefault(c[1], set()).update(lsx)
         for shape, w in by_shape.items():
             counter = seen.setdefault(shape, {})
             for x in w:
                 counter[x] = counter.get(x, 0) + 1
     need = max(3, int(0.6 * n))
     out = []
-    for cands, ws in zip(per_record, words):
+    for cands, ls in zip(per_record, lines):
         row = []
-        for c, w in zip(cands, ws):
-            if w:
-                template = [x for x in w if seen[c[1]].get(x, 0) >= need]
-                # the template's share of the words comes off and its letters count against the block (with its
-                # numbers beside them), so of a row holding the panel and the words, the words' own block wins
-                c = (c[0] * (1.0 - len(template) / len(w)) - 1.5 * sum(len(x) for x in template), *c[1:])
+        for c, lsx in zip(cands, ls):
+            if lsx:
+                template = [x for x in lsx if seen[c[1]].get(x, 0) >= need]
+                # the template's share of the lines comes off and its letters count against the block, so of a
+                # row holding the panel and the words, the words' own block wins
+                c = (c[0] * (1.0 - len(template) / len(lsx)) - 1.5 * sum(len(x) for x in template), *c[1:])
             row.append(c)
         out.append(row)
     return out
