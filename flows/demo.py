@@ -13,10 +13,9 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from pipeline.bundled import bundled
 from pipeline.config import Settings
 from pipeline.store import Store
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def demo_port(settings: Settings) -> tuple[str, int]:
@@ -46,11 +45,11 @@ def seed_demo_config(settings: Settings) -> list[Path]:
     import shutil
 
     written = []
-    for want, bundled in ((settings.sources_file, ROOT / "data" / "sources.yaml"),
-                          (settings.brands_file, ROOT / "data" / "brands.yaml")):
+    for want, shipped in ((settings.sources_file, bundled("sources.yaml")),
+                          (settings.brands_file, bundled("brands.yaml"))):
         if not want.exists():
             want.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(bundled, want)
+            shutil.copyfile(shipped, want)
             written.append(want)
     return written
 

@@ -32,11 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.bundled import bundled
+
 log = logging.getLogger(__name__)
 
 CALIBRATION_FILE = "calibration.safetensors"
 # bundled, varied short texts (tweets, forum posts, reviews, chat): the calibration set of any scorer
-CALIBRATION_TEXTS = Path(__file__).resolve().parents[1] / "data" / "training" / "intent_seed.csv"
+CALIBRATION_TEXTS = bundled("training", "intent_seed.csv")
 CALIBRATION_N = 256
 
 

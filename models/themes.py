@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from models.keywords import ctfidf_keywords, label_from_keywords, lemmas, stop_lemmas
+from pipeline.bundled import bundled
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def center(X: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
 
 REF_PRIOR = 100  # texts' worth of weight the reference mean gets against a batch's own mean
 REF_TEXTS = 300
-_SEED_FILE = Path(__file__).resolve().parents[1] / "data" / "training" / "intent_seed.csv"
+_SEED_FILE = bundled("training", "intent_seed.csv")
 
 
 def reference_mean(settings, embedder) -> np.ndarray | None:

@@ -17,6 +17,7 @@ import yaml
 
 from crawlers.demoweb import corpus as corpus_mod
 from crawlers.demoweb.corpus import Corpus
+from pipeline.bundled import bundled
 
 COLUMNS = ["site", "post_id", "url_path", "brand_id", "sentiment", "intent", "topic", "must_escalate", "advocate",
            "mention"]
@@ -33,7 +34,7 @@ def _post_url(site, t, post) -> str:
 def rows(c: Corpus, brands_file: Path | None = None) -> list[dict]:
     from crawlers.demoweb.render_news import article_url
 
-    m = AliasMatcher(brands_file or corpus_mod.REPO_ROOT / "data" / "brands.yaml")
+    m = AliasMatcher(brands_file or bundled("brands.yaml"))
     out = []
     for key, site in c.sites.items():
         for t in site.threads():
@@ -181,7 +182,7 @@ def summary(rs: list[dict]) -> dict[str, Counter]:
 def main(argv: list[str] | None = None) -> int:
     content = Path(argv[0]) if argv else corpus_mod.DEFAULT_CONTENT_DIR
     c = corpus_mod.load(content)
-    probs = check(c, corpus_mod.REPO_ROOT / "data" / "brands.yaml")
+    probs = check(c, bundled("brands.yaml"))
     for p in probs:
         print("warning:", p, file=sys.stderr)
     path = write(content)

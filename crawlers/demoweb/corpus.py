@@ -30,9 +30,10 @@ from typing import Any
 
 import yaml
 
+from pipeline.bundled import bundled
+
 MSK = timezone(timedelta(hours=3))
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONTENT_DIR = REPO_ROOT / "data" / "demo_web"
+DEFAULT_CONTENT_DIR = bundled("demo_web")
 
 SENTIMENTS = {"-": "negative", "0": "neutral", "+": "positive",
               "negative": "negative", "neutral": "neutral", "positive": "positive"}
