@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -319,3 +322,32 @@ def test_forum_that_calls_its_replies_comments_keeps_its_opening_post():
     posts = _posts(extract(html, "https://forum.example/discussion/5/slow", _ctx()).result)
     assert [(p.author, p.text) for p in posts] == [("anna", "Is Mobiline down for anyone else?"),
                                                    ("bob", "Yes, down since morning."), ("carl", "Works for me in Moscow.")]
+
+
+# a Russian article with a nested comment tree and relative dates, shaped as Habr's current templates render it
+HABR = """<html><body><div class="tm-page"><article class="tm-article-presenter__content"><h1 class="tm-title"><span>Почему Мобилайн тормозит</span></h1>
+<div class="tm-article-body"><div id="post-content-body"><p>Длинная статья про сеть оператора, вышки и перегрузку. Разбираем по пунктам, что происходит вечером в спальных районах и почему.</p><p>Ещё абзац текста статьи, чтобы она была длиннее комментариев.</p></div></div></article>
+<div class="tm-comments-wrapper__wrapper"><div class="tm-comments__tree">
+<section class="tm-comment-thread"><article class="tm-comment-thread__comment" id="comment_1001"><div class="tm-comment"><header class="tm-comment__header"><div class="tm-comment__header-inner"><span class="tm-user-info tm-comment__user-info"><a href="/ru/users/ivan_k/" class="tm-user-info__username">ivan_k</a></span>
+<a href="/ru/articles/1/comments/#comment_1001" class="tm-comment-thread__comment-link"><time datetime="2023-05-01T10:00:00.000Z" title="2023-05-01, 13:00">час назад</time></a></div></header>
+<div class="tm-comment__body-content"><div class="tm-comment__body-content">У меня то же самое, вечером всё встаёт.</div></div><div class="tm-comment-footer"><button class="tm-comment-footer__button">Ответить</button></div></div></article>
+<div class="tm-comment-thread__children"><section class="tm-comment-thread"><article class="tm-comment-thread__comment" id="comment_1002"><div class="tm-comment"><header class="tm-comment__header"><div class="tm-comment__header-inner"><span class="tm-user-info tm-comment__user-info"><a href="/ru/users/olga/" class="tm-user-info__username">olga</a></span>
+<a href="/ru/articles/1/comments/#comment_1002" class="tm-comment-thread__comment-link"><time datetime="2023-05-01T10:30:00.000Z">30 минут назад</time></a></div></header>
+<div class="tm-comment__body-content"><div class="tm-comment__body-content">Перейдите на Связьком, у них лучше.</div></div><div class="tm-comment-footer"><button>Ответить</button></div></div></article></section></div></section>
+<section class="tm-comment-thread"><article class="tm-comment-thread__comment" id="comment_1003"><div class="tm-comment"><header class="tm-comment__header"><div class="tm-comment__header-inner"><span class="tm-user-info tm-comment__user-info"><a href="/ru/users/petr/" class="tm-user-info__username">petr</a></span>
+<a href="/ru/articles/1/comments/#comment_1003" class="tm-comment-thread__comment-link"><time datetime="2023-05-01T11:00:00.000Z">только что</time></a></div></header>
+<div class="tm-comment__body-content"><div class="tm-comment__body-content">Статья хорошая, спасибо.</div></div></div></article></section>
+</div></div></div></body></html>
+"""
+
+
+def test_russian_comment_tree_with_relative_dates():
+    now = datetime(2023, 5, 1, 14, 0, tzinfo=ZoneInfo("Europe/Moscow"))
+    relative = re.sub(r' (?:datetime|title)="[^"]*"', "", HABR)  # only "час назад" and the like left to read
+    res = extract(relative, "https://habr.example/ru/articles/1/", _ctx(now=now)).result
+    assert res.items[0].extra.get("item_type") == "article" and "Длинная статья" in res.items[0].text
+    posts = _posts(res)
+    assert [(p.author, p.text, p.reply_to, p.posted_at_raw, p.posted_at) for p in posts] == [
+        ("ivan_k", "У меня то же самое, вечером всё встаёт.", None, "час назад", "2023-05-01T13:00:00+03:00"),
+        ("olga", "Перейдите на Связьком, у них лучше.", "comment_1001", "30 минут назад", "2023-05-01T13:30:00+03:00"),
+        ("petr", "Статья хорошая, спасибо.", None, "только что", "2023-05-01T14:00:00+03:00")]
