@@ -212,17 +212,23 @@ def test_posts_between_separators_with_bylines_in_words():
     assert posts[0].posted_at == "2001-09-10T01:02:00+04:00"
 
 
-def test_microdata_question_is_the_article_of_its_answers():
+def test_microdata_question_is_the_article_of_its_answers_on_a_qa_page():
     post = ("<div itemscope itemtype='https://schema.org/{t}'><span itemprop='author' itemscope "
             "itemtype='https://schema.org/Person'><a itemprop='name' href='https://q.example/users/{n}/'>{a}</a>"
             "</span><time itemprop='dateCreated' datetime='2020-01-0{n}T10:00:00Z'></time>"
             "<div itemprop='text'>{body}</div></div>")
-    html = "<html><body>" + "".join(post.format(t=t, n=n, a=a, body=b) for n, (t, a, b) in enumerate([
+    posts = "".join(post.format(t=t, n=n, a=a, body=b) for n, (t, a, b) in enumerate([
         ("Question", "asker", "How do I cancel?"), ("Answer", "fiction", "Use the menu."),
-        ("Answer", "ron", "Call support.")], 1)) + "</body></html>"
-    items = extract(html, "https://q.example/q/1", _ctx()).result.items
+        ("Answer", "ron", "Call support.")], 1))
+    qa = f"<html><body><div itemscope itemtype='https://schema.org/QAPage'>{posts}</div></body></html>"
+    items = extract(qa, "https://q.example/q/1", _ctx()).result.items
     assert [(it.author, it.extra.get("item_type")) for it in items] == [
         ("asker", "article"), ("fiction", None), ("ron", None)]  # a name on a profile link is its text, not the URL
+    # a board that marks a thread up as a Question with Answers, but is no Q&A page: the opening post is a post
+    board = f"<html><body>{posts}</body></html>"
+    items = extract(board, "https://q.example/posts/1", _ctx()).result.items
+    assert [(it.author, it.extra.get("item_type")) for it in items] == [
+        ("asker", None), ("fiction", None), ("ron", None)]
 
 
 def test_ips4_guest_author_is_the_name_without_the_reputation_badge():

@@ -61,7 +61,7 @@ def extract(html: str, url: str, ctx: ParseContext, with_article: bool = True) -
     if n_micro and (n_micro >= n_dom or qa and 2 * n_micro >= n_dom):
         types: list[str] = []
         microdata.parse_posts(root, url, ctx, res, types)
-        _mark_articles(res.items, types)
+        _mark_articles(res.items, types, _is_qa_page(root))
         if with_article and microdata.only_comments(root):
             _prepend_article(html, url, ctx, res)
         return Extraction(res, "microdata", 0.9)
@@ -98,14 +98,25 @@ def _title(root) -> str | None:
     return t[:300] if t else None
 
 
-def _mark_articles(items: list, types: list[str]) -> None:
-    """The thing a page's posts answer or comment on is its article: an Article beside comments, a Question
-    beside Answers."""
-    heads = {"Article", "NewsArticle", "BlogPosting"} | ({"Question"} if "Answer" in types else set())
+def _mark_articles(items: list, types: list[str], qa_page: bool) -> None:
+    """The thing a page's posts answer or comment on is its article: an Article beside comments, and on a Q&A
+    page (schema.org QAPage) the Question beside its Answers. A forum that marks its thread up as a Question
+    with Answers but not as a QAPage (medical boards do) keeps its opening post as a post."""
+    heads = {"Article", "NewsArticle", "BlogPosting"} | ({"Question"} if qa_page and "Answer" in types else set())
     if len(types) > 1:
         for it, t in zip(items, types):
             if t in heads:
                 it.extra["item_type"] = "article"
+
+
+def _is_qa_page(root) -> bool:
+    """The page declares itself a Q&A page: a schema.org QAPage, or answers scored by votes (upvoteCount)."""
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if (el.get("itemtype") or "").rstrip("/").endswith("QAPage") or el.get("itemprop") == "upvoteCount":
+            return True
+    return False
 
 
 def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: PageResult) -> None:
