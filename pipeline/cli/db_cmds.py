@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
-from pipeline.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
+from pipeline.cli.output import print_frame, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -24,19 +26,12 @@ def register(app: typer.Typer) -> None:
 
     @db.command("status")
     def db_status(
-        ctx: typer.Context, fmt: Format = format_option(), as_json: bool = json_alias()
+        ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
     ) -> None:
-        """Schema version and row counts per table (csv: one line per table)."""
-        import pandas as pd
-
-        fmt = chosen(fmt, as_json)
+        """Schema version and row counts per table."""
         st = Store.from_settings(settings_of(ctx)).status()
-        if fmt is Format.json:
+        if as_json:
             print_json(st)
-            return
-        if fmt is Format.csv:
-            counts = pd.DataFrame(list(st["counts"].items()), columns=["table", "rows"])
-            print_frame(counts.astype({"rows": "Int64"}), fmt)
             return
         console.print(f"database: {st['path']}")
         console.print(f"schema version: {st['schema_version'] or '(new file: run `brandmon db upgrade`)'}")
@@ -68,11 +63,46 @@ def register(app: typer.Typer) -> None:
                  f"{diff['extra']:,} extra; run `brandmon db facts --rebuild`", 1)
         console.print("mention_facts in step with mentions, documents and current scores")
 
+    @db.command("backup")
+    def db_backup(ctx: typer.Context, dest: Path = typer.Argument(..., help="The backup file to write.")) -> None:
+        """Copy the database to FILE, consistent as of one moment, while flows run (writers wait for the copy)."""
+        from pipeline.backup import BackupError, backup
+
+        try:
+            r = backup(Store.from_settings(settings_of(ctx)), dest)
+        except BackupError as e:
+            fail(str(e), 1)
+        console.print(f"{r.path}: {r.bytes / 1e6:,.1f} MB, schema {r.schema_version}, "
+                      f"{sum(r.counts.values()):,} rows; writers waited {r.locked_seconds:.2f} s", highlight=False,
+                      markup=False)
+
+    @db.command("restore")
+    def db_restore(
+        ctx: typer.Context,
+        src: Path = typer.Argument(..., help="A file written by `brandmon db backup`."),
+        force: bool = typer.Option(False, "--force", help="Replace a store that holds rows (it is kept beside)."),
+    ) -> None:
+        """Put a backup in place of the database: schema checked (and upgraded), row counts compared."""
+        from flows.locking import write_lock
+        from pipeline.backup import BackupError, restore
+
+        s = settings_of(ctx)
+        try:
+            r = restore(Store.from_settings(s), src, force=force,
+                        lock=write_lock(s.data_dir, timeout=s.schedule.write_lock_timeout_seconds))
+        except BackupError as e:
+            fail(str(e), 1)
+        console.print(f"{r.path}: restored from {src} (schema {r.schema_version}"
+                      + (f", upgraded: {', '.join(r.upgraded)}" if r.upgraded else "")
+                      + f"), {sum(r.counts.values()):,} rows, counts match the backup", highlight=False, markup=False)
+        if r.kept:
+            console.print(f"the previous file is kept as {r.kept}", highlight=False, markup=False)
+
     @app.command("sql")
     def sql(
         ctx: typer.Context,
         query: str = typer.Argument(..., help="A read: SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN."),
-        fmt: Format = format_option(),
+        fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
         limit: int = typer.Option(1000, help="Rows to print at most (0 = all)."),
     ) -> None:
         """Run read-only SQL on the database file (reads only: no files, extensions, ATTACH or SET)."""
@@ -80,6 +110,8 @@ def register(app: typer.Typer) -> None:
 
         from pipeline.sql_sandbox import SqlRefused, run_read_query
 
+        if fmt not in ("table", "csv", "json"):
+            fail(f"unknown format {fmt!r}; use table, csv or json", 2)
         try:
             df = run_read_query(Store.from_settings(settings_of(ctx)), query)
         except (SqlRefused, duckdb.Error) as e:

@@ -1,0 +1,215 @@
+"""A consistent copy of the store while flows run (`brandmon db backup`), and putting one back (`db restore`).
+
+Backup holds a read-only connection, DuckDB's own lock: while it is open no process can open the file read-write,
+so no transaction commits halfway through the copy. Under it the file (and a write-ahead log a crashed writer left)
+is copied byte for byte, which takes as long as the disk needs for the file and nothing more (measured in
+docs/import-export.md). Writers that want the file meanwhile wait, as they wait for any reader (`Store._connect`
+retries for `lock_timeout_seconds`); a long ingest lets go of the file every `ingest.hold_lock_seconds`, so the
+backup gets in between two batches. The copy is then opened on its own, its log folded in (CHECKPOINT), its row
+counts compared with the ones read under the lock, and only then renamed to the name asked for.
+
+Restore refuses a backup whose schema this code does not know (a newer brandmon wrote it), refuses to replace a
+store that holds rows unless forced, upgrades an older backup's schema, compares row counts, and swaps the file in
+with one rename while holding the flows' write lock, so no stage writes into the file being replaced. The replaced
+file is kept beside it (`<db>.before-restore-<time>`): a restore loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipeline.schema import MIGRATIONS
+from pipeline.store import Store, StoreError
+
+
+class BackupError(StoreError):
+    """A backup or restore cannot go on; the message says why in one line."""
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' "
+        "ORDER BY table_name").fetchall()]
+
+
+def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows of every base table, one query."""
+    names = _tables(con)
+    if not names:
+        return {}
+    sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM \"{t}\"" for t in names)
+    return {t: int(n) for t, n in con.execute(sql).fetchall()}
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        rows = con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return rows[-1][0] if rows else None
+
+
+def inspect(path: Path) -> tuple[str | None, dict[str, int]]:
+    """(schema version, row counts) of a database file opened read-only on its own."""
+    if not path.is_file():
+        raise BackupError(f"{path}: no such file")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as e:
+        raise BackupError(f"{path}: not a DuckDB database ({str(e).splitlines()[0][:120]})") from None
+    try:
+        return schema_version(con), row_counts(con)
+    finally:
+        con.close()
+
+
+def _fold(path: Path) -> dict[str, int]:
+    """Open a copied file read-write on its own, fold its log into it, return its row counts."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CHECKPOINT")
+        return row_counts(con)
+    finally:
+        con.close()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _clear(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    _wal(path).unlink(missing_ok=True)
+
+
+@dataclass
+class BackupResult:
+    path: Path
+    bytes: int
+    schema_version: str | None
+    counts: dict[str, int]
+    locked_seconds: float  # how long writers were kept out
+    seconds: float
+
+
+def backup(store: Store, dest: str | Path) -> BackupResult:
+    """Copy the store to `dest` (a DuckDB file), consistent as of one moment, while other processes use it."""
+    dest = Path(dest)
+    if dest.absolute() == store.path.absolute():
+        raise BackupError(f"{dest}: that is the database itself; give another file")
+    if not store.path.exists():
+        raise BackupError(f"{store.path}: database file does not exist; nothing to back up")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f".{dest.name}.part")
+    _clear(part)
+    t0 = time.monotonic()
+    try:
+        with store.read() as con:
+            t_lock = time.monotonic()
+            version, counts = schema_version(con), row_counts(con)
+            shutil.copyfile(store.path, part)
+            if _wal(store.path).exists():  # a writer that died left committed work in its log
+                shutil.copyfile(_wal(store.path), _wal(part))
+            locked = time.monotonic() - t_lock
+        got = _fold(part)
+        if got != counts:
+            raise BackupError(f"{dest}: the copy's row counts differ from the store's ({_diff(counts, got)})")
+        _fsync(part)
+        os.replace(part, dest)
+    finally:
+        _clear(part)
+    return BackupResult(dest, dest.stat().st_size, version, counts, round(locked, 3), round(time.monotonic() - t0, 3))
+
+
+def _diff(want: dict[str, int], got: dict[str, int]) -> str:
+    out = [f"{t}: {want.get(t)} vs {got.get(t)}" for t in sorted(set(want) | set(got)) if want.get(t) != got.get(t)]
+    return "; ".join(out[:5])
+
+
+@dataclass
+class RestoreResult:
+    path: Path
+    schema_version: str | None
+    upgraded: list[str]
+    counts: dict[str, int]
+    kept: Path | None  # the replaced file, kept beside the store
+    seconds: float
+    replaced_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def restore(store: Store, src: str | Path, force: bool = False,
+            lock: AbstractContextManager[Any] | None = None) -> RestoreResult:
+    """Replace the store's file with the backup `src`. `lock` is held from the copy to the swap (the CLI passes
+    the flows' write lock). Raises BackupError without touching the store when anything is wrong."""
+    src, target = Path(src), store.path
+    t0 = time.monotonic()
+    version, counts = inspect(src)
+    known = [m.name for m in MIGRATIONS]
+    if version is None:
+        raise BackupError(f"{src}: not a brandmon database (no schema_migrations table)")
+    if version not in known:
+        raise BackupError(f"{src}: schema {version} is newer than this brandmon knows (its newest is {known[-1]}); "
+                          "restore it with the version that wrote it")
+    replaced = 0
+    if target.exists():
+        with store.read() as con:
+            replaced = sum(n for t, n in row_counts(con).items() if t != "schema_migrations")
+        if replaced > 0 and not force:
+            raise BackupError(f"{target}: the store holds {replaced:,} rows; restoring over it needs --force "
+                              "(the current file is then kept beside it)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.restore.part")
+    kept: Path | None = None
+    with lock or nullcontext():
+        _clear(part)
+        try:
+            shutil.copyfile(src, part)
+            if _wal(src).exists():
+                shutil.copyfile(_wal(src), _wal(part))
+            got = _fold(part)
+            if got != counts:
+                raise BackupError(f"{src}: the copy's row counts differ from the backup's ({_diff(counts, got)})")
+            upgraded = Store(part).upgrade()  # an older backup gets this code's schema
+            with Store(part).read() as con:
+                after = row_counts(con)
+            if any(after.get(t) != n for t, n in counts.items() if t != "schema_migrations"):
+                raise BackupError(f"{src}: row counts changed while upgrading ({_diff(counts, after)})")
+            _fsync(part)
+            if target.exists():
+                # wait for DuckDB writers outside the flows (an analyst's action), fold the old file's log
+                with store.write() as con:
+                    con.execute("CHECKPOINT")
+                kept = target.with_name(f"{target.name}.before-restore-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+                try:
+                    os.link(target, kept)
+                except OSError:
+                    shutil.copyfile(target, kept)
+                if _wal(target).exists():  # a writer slipped in after the checkpoint: its log goes with its file
+                    os.replace(_wal(target), _wal(kept))
+            os.replace(part, target)
+        finally:
+            _clear(part)
+    with store.read() as con:
+        final = row_counts(con)
+    if any(final.get(t) != n for t, n in counts.items() if t != "schema_migrations"):
+        raise BackupError(f"{target}: restored, but row counts differ from the backup ({_diff(counts, final)}); "
+                          f"the previous file is {kept}")
+    return RestoreResult(target, version, upgraded, final, kept, round(time.monotonic() - t0, 3), replaced)
