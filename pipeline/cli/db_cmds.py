@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pipeline.cli.output import print_frame, print_json
+from pipeline.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -26,12 +26,19 @@ def register(app: typer.Typer) -> None:
 
     @db.command("status")
     def db_status(
-        ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
+        ctx: typer.Context, fmt: Format = format_option(), as_json: bool = json_alias()
     ) -> None:
-        """Schema version and row counts per table."""
+        """Schema version and row counts per table (csv: one line per table)."""
+        import pandas as pd
+
+        fmt = chosen(fmt, as_json)
         st = Store.from_settings(settings_of(ctx)).status()
-        if as_json:
+        if fmt is Format.json:
             print_json(st)
+            return
+        if fmt is Format.csv:
+            counts = pd.DataFrame(list(st["counts"].items()), columns=["table", "rows"])
+            print_frame(counts.astype({"rows": "Int64"}), fmt)
             return
         console.print(f"database: {st['path']}")
         console.print(f"schema version: {st['schema_version'] or '(new file: run `brandmon db upgrade`)'}")
@@ -102,7 +109,7 @@ def register(app: typer.Typer) -> None:
     def sql(
         ctx: typer.Context,
         query: str = typer.Argument(..., help="A read: SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN."),
-        fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
+        fmt: Format = format_option(),
         limit: int = typer.Option(1000, help="Rows to print at most (0 = all)."),
     ) -> None:
         """Run read-only SQL on the database file (reads only: no files, extensions, ATTACH or SET)."""
@@ -110,8 +117,6 @@ def register(app: typer.Typer) -> None:
 
         from pipeline.sql_sandbox import SqlRefused, run_read_query
 
-        if fmt not in ("table", "csv", "json"):
-            fail(f"unknown format {fmt!r}; use table, csv or json", 2)
         try:
             df = run_read_query(Store.from_settings(settings_of(ctx)), query)
         except (SqlRefused, duckdb.Error) as e:
