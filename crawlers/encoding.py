@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 _META = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-]+)""", re.I)
@@ -173,8 +174,17 @@ def _fallback_handler(enc: str) -> str:
     try:
         codecs.lookup_error(name)
     except LookupError:
-        codecs.register_error(name, lambda e: (e.object[e.start:e.end].decode(enc, errors="replace"), e.end))
+        codecs.register_error(name, _legacy_bytes_reader(enc))
     return name
+
+
+def _legacy_bytes_reader(enc: str) -> Callable[[UnicodeError], tuple[str, int]]:
+    def read(e: UnicodeError) -> tuple[str, int]:
+        if not isinstance(e, UnicodeDecodeError):  # registered for decoding only
+            raise e
+        return e.object[e.start:e.end].decode(enc, errors="replace"), e.end
+
+    return read
 
 
 def _utf8_with_legacy_bytes(body: bytes, header: str | None, meta: str | None) -> str:

@@ -38,7 +38,8 @@ def request_dict(request: Request, spider: Any) -> dict[str, Any]:
     return d
 
 
-class PickleLifoDiskQueue(_ScrapyPickleLifoDiskQueue):
+# Scrapy builds its queue classes with factory functions, so to mypy the base is a variable, not a class
+class PickleLifoDiskQueue(_ScrapyPickleLifoDiskQueue):  # type: ignore[valid-type,misc]
     def push(self, request: Request) -> None:
         # skip Scrapy's to_dict step, keep its serialisation layer (pickle) and disk queue
-        super(_ScrapyPickleLifoDiskQueue, self).push(request_dict(request, self.spider))
+        super(_ScrapyPickleLifoDiskQueue, self).push(request_dict(request, self.spider))  # type: ignore[misc]

@@ -11,6 +11,7 @@ import io
 import re
 import sys
 from collections import Counter
+from datetime import UTC
 from pathlib import Path
 
 import yaml
@@ -43,14 +44,14 @@ def rows(c: Corpus, brands_file: Path | None = None) -> list[dict]:
                 for lab in t.article_labels:
                     out.append(_row(key, f"article-{t.id}", article_url(t), lab, False, named))
             # Telegram message numbers are per channel: the id is the markup's data-post "channel/N"
-            prefix = f"{site.board(t.board_id).slug}/" if site.engine == "telegram" else ""
+            prefix = f"{site.board_of(t).slug}/" if site.engine == "telegram" else ""
             for p in t.posts:
                 url = _post_url(site, t, p)
                 adv = p.author in c.advocates
                 named = m.find(p.text)
                 for lab in p.labels:
                     out.append(_row(key, prefix + str(p.id), url, lab, adv, named))
-    social = Path(c.content_dir) / "social" if getattr(c, "content_dir", None) else None
+    social = c.content_dir / "social" if c.content_dir is not None else None
     if social is not None and social.is_dir():
         from crawlers.social.standins import label_rows
 
@@ -135,9 +136,9 @@ def check(c: Corpus, brands_file: Path) -> list[str]:
     m = AliasMatcher(brands_file)
     known = {b["id"] for b in m.brands}
     problems = []
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    ref = datetime(2024, 5, 20, 23, 59, tzinfo=timezone.utc)  # late in the day: no clamping of today's posts
+    ref = datetime(2024, 5, 20, 23, 59, tzinfo=UTC)  # late in the day: no clamping of today's posts
     for site in c.sites.values():
         for t in site.threads():
             ts = [p.posted_at(ref) for p in t.posts]

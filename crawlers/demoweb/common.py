@@ -6,8 +6,8 @@ import hashlib
 import html
 import math
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
-from datetime import datetime, timedelta, timezone
 
 from crawlers.demoweb.corpus import MSK, Post, Site, Thread
 
@@ -146,7 +146,7 @@ def iso(dt: datetime, tz=MSK, sep_colon: bool = True) -> str:
 
 
 def iso_z(dt: datetime, millis: bool = False) -> str:
-    d = dt.astimezone(timezone.utc)
+    d = dt.astimezone(UTC)
     return d.strftime("%Y-%m-%dT%H:%M:%S") + (".000Z" if millis else "Z")
 
 

@@ -24,7 +24,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ class Thread:
         for p in self.posts:
             out.append(p.posted_at(now))
         # Today's posts written with a later clock time than `now` are pulled back before now, keeping order.
-        limit = now.astimezone(timezone.utc) - timedelta(minutes=1)
+        limit = now.astimezone(UTC) - timedelta(minutes=1)
         for i in range(len(out) - 1, -1, -1):
             if out[i] > limit:
                 out[i] = limit
@@ -166,6 +166,13 @@ class Site:
 
     def board(self, board_id: int) -> Board | None:
         return next((b for b in self.boards if b.id == board_id), None)
+
+    def board_of(self, thread: Thread) -> Board:
+        """The board `thread` is in: a thread is only ever made inside its board."""
+        b = self.board(thread.board_id)
+        if b is None:
+            raise LookupError(f"{self.key}: thread {thread.id} is in no board")
+        return b
 
     def author(self, name: str) -> Author:
         a = self.authors.get(name)
@@ -333,7 +340,7 @@ def _load(content_dir: Path) -> Corpus:
         except yaml.YAMLError as e:
             raise CorpusError(f"{path}: not valid YAML: {e}") from None
         sites[path.stem] = _site_from(path.stem, raw, path)
-    meta = {}
+    meta: dict[str, Any] = {}
     if (content_dir / "meta.yaml").exists():
         meta = yaml.load((content_dir / "meta.yaml").read_text(encoding="utf-8"), Loader=_Loader) or {}
     corpus = Corpus(sites=sites, advocates=dict(meta.get("advocates") or {}), content_dir=content_dir)
@@ -382,7 +389,7 @@ def _apply_added(corpus: Corpus, path: Path) -> None:
         th.posts.append(post)
 
 
-def _append(content_dir: Path, rec: dict) -> None:
+def _append(content_dir: str | Path, rec: dict) -> None:
     path = Path(content_dir) / "added.jsonl"
     with _lock:
         with open(path, "a", encoding="utf-8") as f:
@@ -396,7 +403,8 @@ def add_post(content_dir: str | Path, site: str, thread_id: int, author: str, te
     """Append a reply to a thread (or a Telegram message / news comment); returns its post id as the markup shows it.
 
     kw: time="HH:MM" (with days_ago), minutes_ago=N (default 0 when neither days_ago nor time is given),
-    quote=n, reply_to=n, likes=N, views=N, comment_on=<channel post id> (Telegram discussion groups), labels="<brand> <-|0|+> <intent> [topic] [!]", lang.
+    quote=n, reply_to=n, likes=N, views=N, comment_on=<channel post id> (Telegram discussion groups),
+    labels="<brand> <-|0|+> <intent> [topic] [!]", lang.
     """
     corpus = load(content_dir)
     s = corpus.sites.get(site)

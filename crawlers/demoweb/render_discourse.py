@@ -8,7 +8,17 @@ import json
 import re
 from datetime import datetime
 
-from crawlers.demoweb.common import NotFound, Page, esc, iso_z, last_activity, snippet, text_html, thread_times, trap_links
+from crawlers.demoweb.common import (
+    NotFound,
+    Page,
+    esc,
+    iso_z,
+    last_activity,
+    snippet,
+    text_html,
+    thread_times,
+    trap_links,
+)
 from crawlers.demoweb.corpus import Post, Site, Thread, slugify
 
 P = "/discourse"
@@ -32,7 +42,7 @@ def _topics(site: Site, now: datetime) -> list[Thread]:
 
 def _topic_summary(site: Site, t: Thread, now: datetime) -> dict:
     times = t.times(now)
-    posters = []
+    posters: list[dict] = []
     for name in dict.fromkeys(p.author for p in t.posts):
         posters.append({"extras": None, "description": "Original Poster" if not posters else "Frequent Poster",
                         "user_id": site.author(name).user_id})
@@ -88,7 +98,7 @@ def latest(site: Site, query: dict, now: datetime) -> Page:
     chunk = topics[page * TOPICS_PER_PAGE:(page + 1) * TOPICS_PER_PAGE]
     if page < 0 or (page and not chunk):
         raise NotFound
-    users = {}
+    users: dict[str, dict] = {}
     for t in chunk:
         for p in t.posts:
             users.setdefault(p.author, _user(site, p.author))

@@ -7,8 +7,20 @@ import re
 from datetime import datetime
 
 from crawlers.demoweb.common import (
-    board_page, thread_page, POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, iso_z, last_activity,
-    signature_of, snippet, text_html, trap_links, local,
+    POSTS_PER_PAGE,
+    THREADS_PER_PAGE,
+    NotFound,
+    Page,
+    board_page,
+    esc,
+    iso_z,
+    last_activity,
+    local,
+    signature_of,
+    snippet,
+    text_html,
+    thread_page,
+    trap_links,
 )
 from crawlers.demoweb.corpus import Post, Site, Thread, slugify
 
@@ -164,7 +176,7 @@ def _topic(site: Site, thread_id: int, page: int, now: datetime) -> Page:
     items = [_post(site, t, p, times[p.n], (by_n[p.quote], times[p.quote]) if p.quote else None, now) for p in posts]
     base = f"{P}/topic/{t.id}-{t.slug}/"
     pag = _pagination(base, page, total)
-    b = site.board(t.board_id)
+    b = site.board_of(t)
     body = (f'<div class="ipsPageHeader ipsResponsive_pull ipsBox ipsPadding sm:ipsPadding:half ipsMargin_bottom"><div class="ipsFlex ipsFlex-ai:center ipsFlex-fw:wrap ipsGap:4">'
             f'<div class="ipsFlex-flex:11"><h1 class="ipsType_pageTitle ipsContained_container"><span class="ipsType_break ipsContained"><span>{esc(t.title)}</span></span></h1></div></div></div>'
             f'{pag}<div id="comments" data-controller="core.front.core.commentFeed,forums.front.topic.view, core.front.core.ignoredComments" data-baseurl="{base}" data-feedid="topic-{t.id}">'

@@ -4,12 +4,23 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape as xesc
 
 from crawlers.demoweb.common import (
-    NotFound, Page, esc, int_arg, iso, n_pages, news_date, page_slice, snippet, text_html, thread_times, trap_links,
+    NotFound,
+    Page,
+    esc,
+    int_arg,
+    iso,
+    n_pages,
+    news_date,
+    page_slice,
+    snippet,
+    text_html,
+    thread_times,
+    trap_links,
 )
 from crawlers.demoweb.corpus import Post, Site, Thread, slugify
 
@@ -50,12 +61,12 @@ def index(site: Site, query: dict, now: datetime) -> Page:
     arts = _articles(site, now)
     section = (query.get("section") or [None])[0]
     if section:
-        arts = [t for t in arts if site.board(t.board_id).slug == section]
+        arts = [t for t in arts if site.board_of(t).slug == section]
     total = n_pages(len(arts), ARTICLES_PER_PAGE)
     items = []
     for t in page_slice(arts, page, ARTICLES_PER_PAGE):
         at = t.article_time(now)
-        b = site.board(t.board_id)
+        b = site.board_of(t)
         items.append(f"""<article class="news-item" id="news-{t.id}">
 <h2 class="news-title"><a href="{P}/{esc(t.slug)}.html">{esc(t.title)}</a></h2>
 <div class="news-meta"><span class="news-section">{esc(b.title)}</span> · <time datetime="{iso(at)}">{esc(news_date(at, now))}</time> · <a href="{P}/{esc(t.slug)}.html#comments" class="news-comments">{len(t.posts)} комм.</a></div>
@@ -103,7 +114,7 @@ def article(site: Site, t: Thread, query: dict, now: datetime) -> Page:
     total = n_pages(len(tops), COMMENTS_PER_PAGE)
     shown = page_slice(tops, cpage, COMMENTS_PER_PAGE) if tops else []
     at = t.article_time(now)
-    b = site.board(t.board_id)
+    b = site.board_of(t)
     nav = []
     if cpage > 1:
         nav.append(f'<a rel="prev" href="{P}/{esc(t.slug)}.html?cpage={cpage - 1}#comments">Предыдущие</a>')
@@ -141,8 +152,8 @@ def rss(site: Site, now: datetime, base: str) -> Page:
 <title>{xesc(t.title)}</title>
 <link>{xesc(link)}</link>
 <guid isPermaLink="false">article-{t.id}</guid>
-<pubDate>{format_datetime(at.astimezone(timezone.utc), usegmt=True)}</pubDate>
-<category>{xesc(site.board(t.board_id).title)}</category>
+<pubDate>{format_datetime(at.astimezone(UTC), usegmt=True)}</pubDate>
+<category>{xesc(site.board_of(t).title)}</category>
 <author>{xesc(t.byline or "Редакция")}</author>
 <description>{xesc(t.lead or snippet(t.body or "", 300))}</description>
 <comments>{xesc(link)}#comments</comments>
@@ -155,7 +166,7 @@ def rss(site: Site, now: datetime, base: str) -> Page:
 <link>{xesc(_abs(base, P + "/"))}</link>
 <description>Новости города и страны</description>
 <language>ru</language>
-<lastBuildDate>{format_datetime(last.astimezone(timezone.utc), usegmt=True)}</lastBuildDate>
+<lastBuildDate>{format_datetime(last.astimezone(UTC), usegmt=True)}</lastBuildDate>
 <atom:link href="{xesc(_abs(base, P + "/rss.xml"))}" rel="self" type="application/rss+xml"/>
 {"".join(items)}
 </channel>

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from crawlers.demoweb.common import (
-    POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, int_arg, iso, last_activity, n_pages, phpbb_date,
-    signature_of, snippet, sorted_threads, text_html, thread_times, trap_links,
+    POSTS_PER_PAGE,
+    THREADS_PER_PAGE,
+    NotFound,
+    Page,
+    esc,
+    int_arg,
+    iso,
+    last_activity,
+    n_pages,
+    phpbb_date,
+    signature_of,
+    snippet,
+    sorted_threads,
+    text_html,
+    thread_times,
+    trap_links,
 )
 from crawlers.demoweb.corpus import Post, Site, Thread
 
@@ -14,7 +28,7 @@ P = "/phpbb"
 
 
 def _time(dt: datetime) -> str:
-    return f'<time datetime="{iso(dt, tz=timezone.utc)}">{phpbb_date(dt)}</time>'
+    return f'<time datetime="{iso(dt, tz=UTC)}">{phpbb_date(dt)}</time>'
 
 
 def _layout(site: Site, title: str, body: str, crumbs: str = "") -> Page:
@@ -176,7 +190,7 @@ def _topic(site: Site, thread_id: int, start: int, now: datetime) -> Page:
              for i, p in enumerate(posts)]
     href = f"{P}/viewtopic.php?t={t.id}"
     pag = _pagination(href, start, len(t.posts), f"{len(t.posts)} {'сообщение' if len(t.posts) == 1 else 'сообщений'} &bull; ")
-    b = site.board(t.board_id)
+    b = site.board_of(t)
     body = (f'<h2 class="topic-title"><a href="{href}">{esc(t.title)}</a></h2>'
             f'<div class="action-bar bar-top">{pag}</div>{"".join(items)}<div class="action-bar bar-bottom">{pag}</div>')
     crumbs = f'<span class="crumb"><a href="{P}/viewforum.php?f={b.id}"><span itemprop="name">{esc(b.title)}</span></a></span>'

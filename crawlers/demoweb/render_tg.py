@@ -9,7 +9,8 @@ under channel post <id>; the channel preview shows a comments counter on such po
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from crawlers.demoweb.common import NotFound, Page, esc, iso, snippet, text_html, thread_times, trap_links
 from crawlers.demoweb.corpus import Board, Post, Site, Thread
@@ -82,7 +83,7 @@ def _comments(site: Site, channel: str, msg_id: int) -> tuple[Board, Thread, lis
     return g[0], g[1], [p for p in g[1].posts if on.get(p.n) == msg_id]
 
 
-def _replies(ch: str, p: Post, comments: list[Post]) -> str:
+def _replies(ch: str, p: Post, comments: Sequence[Post]) -> str:
     if not comments:
         return ""
     n = len(comments)
@@ -92,7 +93,7 @@ def _replies(ch: str, p: Post, comments: list[Post]) -> str:
             f'{views(n)}</span> {word}</a></div>')
 
 
-def _message(b: Board, t: Thread, p: Post, when: datetime, by_n: dict[int, Post], comments: list[Post] = ()) -> str:
+def _message(b: Board, t: Thread, p: Post, when: datetime, by_n: dict[int, Post], comments: Sequence[Post] = ()) -> str:
     ch = b.slug
     reply = ""
     if p.reply_to:
@@ -117,7 +118,7 @@ def _message(b: Board, t: Thread, p: Post, when: datetime, by_n: dict[int, Post]
 {_replies(ch, p, list(comments))}
 <div class="tgme_widget_message_footer compact js-message_footer">
 <div class="tgme_widget_message_info short js-message_info">
-<span class="tgme_widget_message_views">{views(v)}</span><span class="copyonly"> views</span>{author}<span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="{P}/{ch}/{p.id}"><time datetime="{iso(when, tz=timezone.utc)}" class="time">{when.astimezone(timezone.utc):%H:%M}</time></a></span>
+<span class="tgme_widget_message_views">{views(v)}</span><span class="copyonly"> views</span>{author}<span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="{P}/{ch}/{p.id}"><time datetime="{iso(when, tz=UTC)}" class="time">{when.astimezone(UTC):%H:%M}</time></a></span>
 </div></div>
 </div>
 </div></div>"""
@@ -188,7 +189,7 @@ def _comment(g: Board, p: Post, when: datetime, by_n: dict[int, Post]) -> str:
 {reply}
 <div class="tgme_widget_message_text js-message_text" dir="auto">{text_html(p.text)}</div>
 {reactions}
-<div class="tgme_widget_message_footer js-message_footer"><div class="tgme_widget_message_info js-message_info"><span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="{P}/{g.slug}/{p.id}"><time datetime="{iso(when, tz=timezone.utc)}" class="time">{when.astimezone(timezone.utc):%H:%M}</time></a></span></div></div>
+<div class="tgme_widget_message_footer js-message_footer"><div class="tgme_widget_message_info js-message_info"><span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" href="{P}/{g.slug}/{p.id}"><time datetime="{iso(when, tz=UTC)}" class="time">{when.astimezone(UTC):%H:%M}</time></a></span></div></div>
 </div>
 </div></div>"""
 
@@ -242,7 +243,7 @@ def render(site: Site, path: str, query: dict, now: datetime) -> Page:
 
 
 def post_url(site: Site, t: Thread, post: Post) -> str:
-    b = site.board(t.board_id)
+    b = site.board_of(t)
     if b.discussion_of:  # a comment: shown by the widget of the channel post it comments on
         on = _commented_on(t).get(post.n)
         return f"{P}/{b.discussion_of}/{on}?embed=1&discussion=1#{b.slug}/{post.id}"

@@ -5,8 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from crawlers.demoweb.common import (
-    board_page, thread_page, POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, int_arg, last_activity, n_pages,
-    signature_of, snippet, text_html, trap_links, vb_date,
+    POSTS_PER_PAGE,
+    THREADS_PER_PAGE,
+    NotFound,
+    Page,
+    board_page,
+    esc,
+    int_arg,
+    last_activity,
+    n_pages,
+    signature_of,
+    snippet,
+    text_html,
+    thread_page,
+    trap_links,
+    vb_date,
 )
 from crawlers.demoweb.corpus import Post, Site, Thread
 
@@ -96,8 +109,8 @@ def _forum(site: Site, board_id: int, page: int, now: datetime) -> Page:
         starter, last = t.posts[0], t.posts[-1]
         sa, la = site.author(starter.author), site.author(last.author)
         pages = n_pages(len(t.posts), POSTS_PER_PAGE)
-        pagelinks = ("" if pages == 1 else '<dl class="pagination" id="pagination_threadbit_%d"><dt class="label">Страниц: %d <span class="separator">&bull;</span></dt><dd>%s</dd></dl>' % (
-            t.id, pages, " ".join(f'<span><a href="{P}/showthread.php?t={t.id}&amp;page={k}">{k}</a></span>' for k in range(1, pages + 1))))
+        links = " ".join(f'<span><a href="{P}/showthread.php?t={t.id}&amp;page={k}">{k}</a></span>' for k in range(1, pages + 1))
+        pagelinks = ("" if pages == 1 else f'<dl class="pagination" id="pagination_threadbit_{t.id}"><dt class="label">Страниц: {pages} <span class="separator">&bull;</span></dt><dd>{links}</dd></dl>')
         sticky = "sticky " if t.sticky else ""
         rows.append(f"""<li class="threadbit {sticky}hot" id="thread_{t.id}">
 <div class="rating0 nonsticky"><div class="threadinfo" title="{esc(snippet(starter.text, 120))}">
@@ -182,7 +195,7 @@ def _thread(site: Site, thread_id: int, page: int, now: datetime) -> Page:
     t, times, by_n, posts, total = thread_page(site, thread_id, page, POSTS_PER_PAGE, now)
     items = [_post(site, t, p, times[p.n], by_n.get(p.quote) if p.quote else None, now) for p in posts]
     href = f"{P}/showthread.php?t={t.id}"
-    b = site.board(t.board_id)
+    b = site.board_of(t)
     body = (f'<div id="pagetitle" class="pagetitle"><h1>Тема: <span class="threadtitle"><a href="{href}" title="Перезагрузить страницу">{esc(t.title)}</a></span></h1></div>'
             f'<div id="above_postlist" class="above_postlist">{_pagination(href, page, total, "top")}'
             f'<div id="postpagestats_above" class="postpagestats">Показано с {(page - 1) * POSTS_PER_PAGE + 1} по {(page - 1) * POSTS_PER_PAGE + len(posts)} из {len(t.posts)}</div></div>'

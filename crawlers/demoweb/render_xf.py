@@ -6,8 +6,22 @@ import re
 from datetime import datetime
 
 from crawlers.demoweb.common import (
-    board_page, thread_page, POSTS_PER_PAGE, THREADS_PER_PAGE, NotFound, Page, esc, iso, last_activity, n_pages,
-    phpbb_date, signature_of, snippet, text_html, trap_links, xf_relative,
+    POSTS_PER_PAGE,
+    THREADS_PER_PAGE,
+    NotFound,
+    Page,
+    board_page,
+    esc,
+    iso,
+    last_activity,
+    n_pages,
+    phpbb_date,
+    signature_of,
+    snippet,
+    text_html,
+    thread_page,
+    trap_links,
+    xf_relative,
 )
 from crawlers.demoweb.corpus import MSK, Post, Site, Thread, slugify
 
@@ -212,7 +226,7 @@ def _thread(site: Site, thread_id: int, slug: str, page: int, now: datetime) -> 
         arts.append(_post(site, t, p, times[p.n], q, now))
     base = f"{P}/threads/{esc(t.slug)}.{t.id}/"
     nav = _page_nav(base, page, total)
-    b = site.board(t.board_id)
+    b = site.board_of(t)
     crumbs = (f'<li itemprop="itemListElement" itemscope itemtype="https://schema.org/ListItem">'
               f'<a href="{P}/forums/{esc(b.slug)}.{b.id}/" itemprop="item"><span itemprop="name">{esc(b.title)}</span></a></li>')
     body = (nav + f'<div class="block block--messages" data-xf-init="" data-type="post" data-href="{P}/inline-mod/" data-search-target="*">'

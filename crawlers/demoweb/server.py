@@ -13,7 +13,7 @@ import importlib
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,10 +21,17 @@ from urllib.parse import parse_qs, urlsplit
 
 from crawlers.demoweb import corpus as corpus_mod
 from crawlers.demoweb.common import NotFound, Page
-from crawlers.social.standins import SocialApis
 from crawlers.demoweb.render_misc import (
-    ROBOTS, Faults, calendar, encoding_page, huge_chunks, private, root, sitemap,
+    ROBOTS,
+    Faults,
+    calendar,
+    encoding_page,
+    huge_chunks,
+    private,
+    root,
+    sitemap,
 )
+from crawlers.social.standins import SocialApis
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: crawlers reuse connections
     disable_nagle_algorithm = True  # headers and body go out in separate writes; don't wait for delayed ACKs
     server_version = "DemoWeb/1.0"
-    demo: "DemoWebServer"
+    demo: DemoWebServer
 
     def log_message(self, fmt, *args):  # quiet; the counters say what was fetched
         log.debug("demoweb " + fmt, *args)
@@ -100,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         if cacheable:
             self.send_header("ETag", etag)
             if page.last_modified:
-                self.send_header("Last-Modified", format_datetime(page.last_modified.astimezone(timezone.utc),
+                self.send_header("Last-Modified", format_datetime(page.last_modified.astimezone(UTC),
                                                                   usegmt=True))
         for k, v in page.headers.items():
             self.send_header(k, v)
@@ -167,10 +174,11 @@ class DemoWebServer:
         self._thread: threading.Thread | None = None
         corpus_mod.load(self.content_dir)  # fail fast on a broken corpus
         # VK / YouTube / review-site stand-ins (crawlers.social.standins), when the content has them
-        self.social = SocialApis(self.content_dir / "social", now=now) if (self.content_dir / "social").is_dir() else None
+        social_dir = self.content_dir / "social"
+        self.social = SocialApis(social_dir, now=now) if social_dir.is_dir() else None
 
     # lifecycle
-    def start(self) -> "DemoWebServer":
+    def start(self) -> DemoWebServer:
         handler = type("Handler", (_Handler,), {})
         self._httpd = _HTTPServer((self.host, self.port), handler)
         self._httpd.demo = self  # type: ignore[attr-defined]
@@ -195,7 +203,7 @@ class DemoWebServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "DemoWebServer":
+    def __enter__(self) -> DemoWebServer:
         return self.start() if self._httpd is None else self
 
     def __exit__(self, *exc) -> None:
@@ -217,7 +225,7 @@ class DemoWebServer:
             self.hits_full.clear()
 
     def current_now(self) -> datetime:
-        n = self.now or datetime.now(timezone.utc)
+        n = self.now or datetime.now(UTC)
         return n.replace(second=0, microsecond=0) if self.now is None else n
 
     # rendering
@@ -270,5 +278,7 @@ class DemoWebServer:
         c = corpus_mod.load(self.content_dir)
         site = c.sites[site_key]
         t = site.thread(int(thread_id))
+        if t is None:
+            raise LookupError(f"{site_key}: no thread {thread_id}")
         post = next(p for p in t.posts if str(p.id) == str(post_id))
         return self.url + renderer(site.engine).post_url(site, t, post)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlparse
 
 import scrapy
@@ -31,7 +32,6 @@ from crawlers.encoding import decode_html
 from crawlers.parsers import PageResult, ParseContext, ParseError, parse_page
 from crawlers.parsers.base import ThreadLink
 from pipeline.config import SourceConfig
-
 
 _NUMERIC_ID = re.compile(r"(?:[A-Za-z_-]{0,8}|[\w.-]+/)(\d+)")
 
@@ -88,9 +88,9 @@ class SourceSpider(scrapy.Spider):
 
     def ctx(self, response: Response | None = None) -> ParseContext:
         return ParseContext(
-            source=self.source.name, kind=self.source.kind, tz=self.tz, now=self.now or datetime.now(timezone.utc),
+            source=self.source.name, kind=self.source.kind, tz=self.tz, now=self.now or datetime.now(UTC),
             language=self.source.language, run_id=self.run_id,
-            fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), selectors=self.source.selectors,
+            fetched_at=datetime.now(UTC).isoformat(timespec="seconds"), selectors=self.source.selectors,
         )
 
     def request(self, url: str, callback, *, role: str, unconditional: bool = False, errback=None,
@@ -117,7 +117,7 @@ class SourceSpider(scrapy.Spider):
         self.logger.warning("failed %s: %s", req.url, failure.value)
 
     def text_of(self, response: Response) -> str:
-        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        ctype = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         text, _ = decode_html(response.body, ctype, self.source.encoding)
         return text
 

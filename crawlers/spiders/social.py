@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 from urllib.parse import urlencode, urljoin
 
 from scrapy.http import FormRequest, Request, Response
 
 from crawlers.dates import parse_date
 from crawlers.social import reviews as rv
-from crawlers.social import vk, youtube as yt
+from crawlers.social import vk
+from crawlers.social import youtube as yt
 from crawlers.spiders.base import SourceSpider
 
 
@@ -143,6 +145,7 @@ class VkSpider(ApiSpider):
             return payload, None
         if err.action == "retry" and attempt < self.api_retries:
             await self.backoff(attempt)
+            assert response.request is not None  # a callback's response always carries its request
             cb = response.request.callback
             extra = {k: v for k, v in response.meta.items() if k in ("owner", "post", "marker")}
             return None, self.call(m, params, cb, attempt + 1, same_depth=True, **extra)  # the same call again
@@ -162,10 +165,10 @@ class VkSpider(ApiSpider):
             if not self.once(post.post_id):
                 continue
             post.page_url = response.url
-            key = post.thread_url
+            owner, pid = (int(x) for x in post.post_id.split("_"))
+            key = vk.wall_url(owner, pid)  # the post's thread_url
             if self.new_only(key + "#post", [post], lambda i: "seen"):  # the post itself: once, ever
                 yield post
-            owner, pid = (int(x) for x in post.post_id.split("_"))
             if post.replies and self.thread_changed(key, str(post.replies)):
                 yield self.call("wall.getComments", {"owner_id": owner, "post_id": pid, "count": 100, "offset": 0,
                                                      "thread_items_count": 10, "extended": 1, "sort": "asc"},
@@ -220,7 +223,8 @@ class YoutubeSpider(ApiSpider):
         self.base = self.start_urls[0].rstrip("/") + "/"
         opts = self.source.options
         self.official = set(opts.get("official_channels", []))
-        state_dir = Path(self.settings.get("BRANDMON_STATE_DIR") or Path(self.settings.get("BRANDMON_RUN_DIR", ".")).parent.parent / "state")
+        run_dir = Path(self.settings.get("BRANDMON_RUN_DIR", "."))
+        state_dir = Path(self.settings.get("BRANDMON_STATE_DIR") or run_dir.parent.parent / "state")
         self.ledger = yt.QuotaLedger(state_dir / f"youtube-quota-{self.source.name}.json",
                                      int(opts.get("daily_quota", 10_000)))
         self.videos: dict[str, dict[str, Any]] = {}
@@ -258,7 +262,8 @@ class YoutubeSpider(ApiSpider):
         self.pages += 1
         payload = self.json_of(response)
         if not isinstance(payload, dict):
-            self.record(response.url, "BadResponse", "YouTube answered with something that is not JSON", response.status)
+            self.record(response.url, "BadResponse", "YouTube answered with something that is not JSON",
+                        response.status)
             return None
         err = yt.yt_error(payload, response.status)
         if err is None:
@@ -375,7 +380,8 @@ class ReviewsSpider(ApiSpider):
     def parse_page(self, response: Response):
         self.pages += 1
         opts = self.source.options
-        kw = dict(product_id=opts.get("product_id"), seller_id=opts.get("seller_id"), parse_date=self._date)
+        kw: dict[str, Any] = dict(product_id=opts.get("product_id"), seller_id=opts.get("seller_id"),
+                                  parse_date=self._date)
         try:
             if "json" in opts:
                 payload = self.json_of(response)
@@ -397,8 +403,7 @@ class ReviewsSpider(ApiSpider):
         known = set(json.loads(prior)) if prior else set()
         upd = self.state_updates.setdefault(key, {"kind": "thread", "last_post_id": prior})
         fresh = [i for i in items if i.post_id not in known]
-        for it in fresh:
-            yield it
+        yield from fresh
         so_far = set(json.loads(upd["last_post_id"])) if upd.get("last_post_id") else set()
         upd["last_post_id"] = json.dumps(sorted(so_far | {i.post_id for i in items})[-2000:])
         if nxt and (not known or fresh):
