@@ -22,11 +22,11 @@ for the text (for a brand with no aliases the query alone decides, and the first
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Sequence
 
-from pipeline.config import BrandConfig
+from pipeline.config import BrandConfig, Settings
 
 # ------------------------------------------------------------------------------------------- keys
 
@@ -405,7 +405,9 @@ class _Doc:
 def _positions(node: object, doc: _Doc) -> list[tuple[int, int]]:
     if isinstance(node, Term):
         return [(i, i + len(node.words) - 1) for i in doc.hits(node)]
-    return [p for c in node.children for p in _positions(c, doc)]  # Or of terms
+    if isinstance(node, Or):  # the parser puts only terms and ORs of terms under NEAR (_positional)
+        return [p for c in node.children for p in _positions(c, doc)]
+    raise TypeError(node)
 
 
 def evaluate(node: object, doc: _Doc) -> bool:
@@ -666,7 +668,7 @@ class BrandMatcher:
 _NEXT_WORD = re.compile(r"[\s\-–—.,:«»\"'&+_]{1,3}([^\W_]+)")
 
 
-def build_matcher(brands: Iterable[BrandConfig], settings=None) -> BrandMatcher:
+def build_matcher(brands: Iterable[BrandConfig], settings: Settings | None = None) -> BrandMatcher:
     if settings is None:
         return BrandMatcher(list(brands))
     return BrandMatcher(

@@ -37,6 +37,7 @@ import json
 import logging
 import shutil
 from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
@@ -53,7 +54,7 @@ import pandas as pd
 
 from pipeline import facts, thread_context
 from pipeline.brands import BrandMatcher, build_matcher
-from pipeline.config import ConfigError, load_brands, load_sources
+from pipeline.config import ConfigError, Settings, load_brands, load_sources
 from pipeline.dedup import find_duplicates
 from pipeline.logs import log_context
 from pipeline.normalize import clean_label, context_window, dedup_key, is_blank, normalize_text
@@ -217,7 +218,7 @@ def read_raw(path: Path, max_chars: int, problems: Counter, errors: list[str],
 
     try:
         with open_raw(path) as fh:
-            for lineno, line in enumerate(iter_lines(fh), 1):
+            for lineno, line in enumerate(iter_lines(fh), 1):  # noqa: B007 (read by bad() and the except)
                 if line is None:
                     problems["lines"] += 1
                     bad("oversized_line", "line longer than the raw-line cap, skipped")
@@ -264,7 +265,7 @@ def raw_files(run_dir: Path) -> list[Path]:
 
 @dataclass
 class _Ctx:
-    settings: Any
+    settings: Settings
     store: Store
     matcher: BrandMatcher
     mask: Callable[[str], str]
@@ -275,7 +276,7 @@ class _Ctx:
     about: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
-def about_rules(settings: Any, brand_ids: set[str]) -> dict[str, list[tuple[str, str]]]:
+def about_rules(settings: Settings, brand_ids: set[str]) -> dict[str, list[tuple[str, str]]]:
     """The sources' `about` entries as {source: [(url prefix, brand id)]} ("" = every post of the source).
     A brand that brands.yaml does not define is a ConfigError, not a silent miss."""
     if not Path(settings.sources_file).exists():
@@ -349,7 +350,7 @@ def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str
 def _mention_rows(docs: pd.DataFrame, ctx: _Ctx, now) -> pd.DataFrame:
     chars = ctx.settings.models.context_chars
     match = ctx.matcher.match
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     about = ctx.about
     # plain lists: iterating Arrow-backed columns element by element costs more than the matching loop
     for did, src, text, url, thread in zip(docs["doc_id"].tolist(), docs["source_id"].tolist(),
@@ -604,7 +605,7 @@ def _upsert_changed(con, store: Store, table: str, df: pd.DataFrame, key: str, c
     return len(changed)
 
 
-def sync_config(settings: Any, store: Store) -> dict[str, int]:
+def sync_config(settings: Settings, store: Store) -> dict[str, int]:
     """Upsert `sources` rows from sources.yaml and `brands` rows from brands.yaml (changed rows only)."""
     now = utcnow()
     brands = load_brands(settings.brands_file)
@@ -669,7 +670,7 @@ def _salvage(moved: Path, lines: int, run_dir: Path, name: str) -> Path | None:
     return dest
 
 
-def quarantine(settings: Any, bad: DamagedFile) -> Path | None:
+def quarantine(settings: Settings, bad: DamagedFile) -> Path | None:
     """Move a damaged raw file (or whatever stands at its name) to `<raw_dir>/quarantine/<its path under
     raw_dir>`, then copy its readable lines back beside the run's other files; returns where it went (None when
     it could not be moved: the next ingest reports it again). Moving it is what keeps later ingests and replays
@@ -701,7 +702,8 @@ def quarantine(settings: Any, bad: DamagedFile) -> Path | None:
 # ------------------------------------------------------------------------------------------ runs
 
 
-def runs_to_ingest(settings: Any, store: Store, run_id: str | None = None, all_runs: bool = False) -> list[tuple[str, Path]]:
+def runs_to_ingest(settings: Settings, store: Store, run_id: str | None = None,
+                   all_runs: bool = False) -> list[tuple[str, Path]]:
     """(run_id, raw folder) pairs: one given run, every raw folder (`all_runs`, a replay), or the finished
     runs `crawl_runs` says are not ingested yet."""
     raw_dir = Path(settings.raw_dir)
@@ -749,7 +751,7 @@ class HelperUnavailable(RuntimeError):
     """The helper process could not set itself up (its brands file is unreadable, …)."""
 
 
-def _helper_init(settings: Any) -> None:
+def _helper_init(settings: Settings) -> None:
     # an initializer that raises makes the pool log a traceback from the child and then break; keeping the reason
     # for each task to report gives the ingest's own warning instead
     try:
@@ -771,7 +773,8 @@ def _helper_prepare(items: list[dict], run_id: str | None, raw_path: str) -> _Pr
     return _Prepared(docs, links, _mention_rows(docs, ctx, now), keys, now)
 
 
-def _prepared_batches(batches: Iterator[list[dict]], ctx: _Ctx, helpers: int) -> Iterator[tuple[list[dict], _Prepared | None]]:
+def _prepared_batches(batches: Iterator[list[dict]], ctx: _Ctx,
+                      helpers: int) -> Generator[tuple[list[dict], _Prepared | None], None, None]:
     """(batch, its rows prepared ahead or None) in order. With `helpers` processes and more than one batch, the
     next batches are normalised, masked and matched in helper processes while the caller writes the current one
     (the first batch is done here while the helpers start). A helper that dies or cannot start costs nothing but
@@ -814,7 +817,7 @@ def _prepared_batches(batches: Iterator[list[dict]], ctx: _Ctx, helpers: int) ->
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher: BrandMatcher | None = None,
+def ingest_run(settings: Settings, store: Store, run_id: str, run_dir: Path, matcher: BrandMatcher | None = None,
                progress: Callable[[int], None] | None = None) -> dict:
     """Ingest one raw folder; returns its counts. A `matcher` handed in must be the one `settings.brands_file`
     builds: helper processes (`ingest.helper_processes`) build theirs from that file."""
@@ -853,7 +856,7 @@ def ingest_run(settings: Any, store: Store, run_id: str, run_dir: Path, matcher:
     return out
 
 
-def ingest_pending(settings: Any, store: Store, run_id: str | None = None, all_runs: bool = False,
+def ingest_pending(settings: Settings, store: Store, run_id: str | None = None, all_runs: bool = False,
                    progress: Callable[[int], None] | None = None) -> dict:
     """Ingest the given run, every raw folder (`all_runs`), or every finished run not ingested yet."""
     store.upgrade()

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -37,6 +37,9 @@ from pipeline import facts
 from pipeline.brands import BrandMatcher, _morph_analyzer, skeleton
 from pipeline.normalize import context_window
 from pipeline.store import stable_id, text_hash
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 VIA_TITLE = "thread_title"
 VIA_OPENING = "opening_post"
@@ -72,7 +75,7 @@ class Rule:
     min_shared_words: int = 1  # later ones need this many content words in common with title + opening post
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Rule:
+    def from_settings(cls, settings: Settings) -> Rule:
         cfg = settings.ingest
         return cls(cfg.thread_context_first_replies, cfg.thread_context_min_shared_words)
 
@@ -107,7 +110,7 @@ def inherit(title: str | None, posts: Sequence[Post], matcher: BrandMatcher, rul
     if not brands:
         return []
     topic: set[str] | None = None  # computed only when a reply past the first ones needs it
-    out = []
+    out: list[tuple[str, str, str]] = []
     for i, p in enumerate(posts[1:], 1):
         if p.named or p.official:
             continue
@@ -143,7 +146,7 @@ def _disabled_sources(con) -> set[str]:
     return off
 
 
-def refresh(con, settings: Any, matcher: BrandMatcher, touched: pd.DataFrame, now: Any) -> Counter:
+def refresh(con, settings: Settings, matcher: BrandMatcher, touched: pd.DataFrame, now: Any) -> Counter:
     """Recompute the inherited mentions of the threads of `touched` (rows with source_id, thread_url) inside the
     caller's transaction: insert new ones, drop those that no longer hold, leave the rest as they are (created_at
     and context_hash unchanged, so scores stay current). Returns counts."""
@@ -162,7 +165,8 @@ def refresh(con, settings: Any, matcher: BrandMatcher, touched: pd.DataFrame, no
             ORDER BY d.source_id, d.thread_url, d.posted_at NULLS LAST, d.ingested_at, d.doc_id""").fetchall()
         ments = con.execute("""
             SELECT m.mention_id, m.doc_id, m.brand_id, m.matched, m.via, m.context_hash
-            FROM mentions m JOIN documents d USING (doc_id) JOIN __threads t USING (source_id, thread_url)""").fetchall()
+            FROM mentions m JOIN documents d USING (doc_id)
+            JOIN __threads t USING (source_id, thread_url)""").fetchall()
     finally:
         con.unregister("__threads")
     named: dict[str, set[str]] = {}
@@ -214,7 +218,8 @@ def refresh(con, settings: Any, matcher: BrandMatcher, touched: pd.DataFrame, no
 
 def _groups(rows: Iterable[tuple]):
     """Consecutive rows of one (source_id, thread_url), as ((source, url), [rows])."""
-    key, group = None, []
+    key: tuple | None = None
+    group: list[tuple] = []
     for r in rows:
         k = (r[1], r[2])
         if k != key and group:

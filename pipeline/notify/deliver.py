@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.notify import outbox
 from pipeline.notify.channels import DeliveryError, send
@@ -28,6 +28,9 @@ from pipeline.notify.message import Message, alert_message, escalation_message
 from pipeline.notify.rules import backoff_seconds, routes
 from pipeline.store import Store, stable_id, utcnow
 
+if TYPE_CHECKING:
+    from pipeline.config import Settings
+
 log = logging.getLogger(__name__)
 
 
@@ -35,7 +38,7 @@ def notification_id(channel: str, event_key: str) -> str:
     return stable_id("notify", channel, event_key, length=24)
 
 
-def outbox_rows(settings: Any, events: list[Event], now: datetime) -> list[dict[str, Any]]:
+def outbox_rows(settings: Settings, events: list[Event], now: datetime) -> list[dict[str, Any]]:
     cfg = settings.notify
     rows = []
     for ev in events:
@@ -52,7 +55,7 @@ def outbox_rows(settings: Any, events: list[Event], now: datetime) -> list[dict[
     return rows
 
 
-def notify(settings: Any, store: Store, now: datetime | None = None) -> dict[str, Any]:
+def notify(settings: Settings, store: Store, now: datetime | None = None) -> dict[str, Any]:
     """Stage function: queue notifications for recent events that match a rule, then deliver the due ones."""
     cfg = settings.notify
     now = now or utcnow()
@@ -67,7 +70,7 @@ def notify(settings: Any, store: Store, now: datetime | None = None) -> dict[str
     return counts
 
 
-def deliver_due(settings: Any, store: Store, now: datetime | None = None) -> dict[str, Any]:
+def deliver_due(settings: Settings, store: Store, now: datetime | None = None) -> dict[str, Any]:
     """Try every due outbox row once; returns counts (sent, resent, failed, dead, skipped, deferred, errors)."""
     cfg = settings.notify
     now = now or utcnow()
@@ -78,7 +81,8 @@ def deliver_due(settings: Any, store: Store, now: datetime | None = None) -> dic
         return counts
     gone = [r.notification_id for r in due.itertuples() if r.channel not in cfg.channels]
     outbox.mark_skipped(store, gone, "channel no longer configured", now)
-    late = [r.notification_id for r in due.itertuples() if r.channel in cfg.channels and (r.attempts or r.created_at < now)]
+    late = [r.notification_id for r in due.itertuples()
+            if r.channel in cfg.channels and (r.attempts or r.created_at < now)]
     if late:  # a held or retried message about an item closed (or an alert acknowledged) since is not news any more
         with store.read() as con:
             keep = still_relevant(con, late)

@@ -31,7 +31,7 @@ class Message:
         return json.dumps(asdict(self), ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "Message":
+    def from_json(cls, text: str) -> Message:
         d = json.loads(text)
         d["links"] = [tuple(x) for x in d.get("links", [])]
         return cls(**d)

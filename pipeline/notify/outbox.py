@@ -31,7 +31,8 @@ def enqueue(store: Store, rows: list[dict[str, Any]]) -> list[str]:
         con.register("__new_notifications", df)
         try:
             return [r[0] for r in con.execute(
-                f"INSERT INTO notifications ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM __new_notifications "
+                f"INSERT INTO notifications ({', '.join(COLUMNS)}) "
+                f"SELECT {', '.join(COLUMNS)} FROM __new_notifications "
                 "ON CONFLICT (notification_id) DO NOTHING RETURNING notification_id").fetchall()]
         finally:
             con.unregister("__new_notifications")

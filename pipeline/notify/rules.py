@@ -51,7 +51,9 @@ def routes(cfg: NotifySettings, event_kind: str, level: str | None, brand_id: st
         for ch in rule.channels:
             if not cfg.channels[ch].enabled:
                 continue
-            if ch not in out or out[ch] is not None and (when is None or when < out[ch]):
+            if ch not in out:
+                out[ch] = when
+            elif (prev := out[ch]) is not None and (when is None or when < prev):  # the earlier delivery wins
                 out[ch] = when
     return [Route(ch, when) for ch, when in out.items()]
 

@@ -37,7 +37,7 @@ def stacked_bars(daily: pd.DataFrame, parts: tuple[str, ...] = ("negative", "neu
     plot_h = H - BOTTOM - TOP
     bars = []
     for i, row in enumerate(daily.itertuples(index=False)):
-        y = H - BOTTOM
+        y: float = H - BOTTOM
         for part in parts:
             n = int(getattr(row, part))
             if n <= 0:
@@ -55,7 +55,9 @@ def share_line(daily: pd.DataFrame, column: str = "negative_share", color: str =
     days = list(daily["day"])
     step = (W - LEFT) / max(1, len(days))
     plot_h = H - BOTTOM - TOP
-    segments, current, dots = [], [], []
+    segments: list[list[str]] = []
+    current: list[str] = []
+    dots: list[str] = []
     for i, row in enumerate(daily.itertuples(index=False)):
         v = getattr(row, column)
         if v is None or pd.isna(v):
@@ -69,5 +71,6 @@ def share_line(daily: pd.DataFrame, column: str = "negative_share", color: str =
                     f'{escape(row.day.strftime("%Y-%m-%d"))}: {float(v):.0%}</title></circle>')
     if current:
         segments.append(current)
-    lines = "".join(f'<polyline points="{" ".join(s)}" fill="none" stroke="{color}" stroke-width="2"/>' for s in segments)
+    lines = "".join(f'<polyline points="{" ".join(s)}" fill="none" stroke="{color}" stroke-width="2"/>'
+                    for s in segments)
     return _frame("100%", "negative share per day", lines + "".join(dots) + _x_labels(days, step))

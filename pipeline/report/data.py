@@ -41,7 +41,8 @@ class Digest:
 
 def _totals(con, brand: str, since: datetime, until: datetime) -> dict[str, Any]:
     mentions, negative, scored = con.execute(
-        """SELECT count(*), count(*) FILTER (WHERE sentiment = 'negative'), count(*) FILTER (WHERE sentiment IS NOT NULL)
+        """SELECT count(*), count(*) FILTER (WHERE sentiment = 'negative'),
+                  count(*) FILTER (WHERE sentiment IS NOT NULL)
            FROM mention_facts WHERE brand_id = ? AND countable AND posted_at >= ? AND posted_at < ?""",
         [brand, since, until]).fetchall()[0]
     return {"mentions": int(mentions), "negative": int(negative), "scored": int(scored),
@@ -58,7 +59,8 @@ def _daily(con, brand: str, since: datetime, until: datetime) -> pd.DataFrame:
     wide = (df.pivot_table(index="day", columns="sentiment", values="n", aggfunc="sum", fill_value=0)
             if not df.empty else pd.DataFrame())
     wide.index = pd.to_datetime(wide.index).tz_localize("UTC") if len(wide) else wide.index
-    wide = wide.reindex(days, fill_value=0).reindex(columns=["negative", "neutral", "positive", "unscored"], fill_value=0)
+    wide = wide.reindex(days, fill_value=0).reindex(columns=["negative", "neutral", "positive", "unscored"],
+                                                    fill_value=0)
     wide = wide.fillna(0).astype(int)
     wide["mentions"] = wide.sum(axis=1)
     scored = wide["mentions"] - wide["unscored"]
@@ -77,7 +79,8 @@ def _themes(con, brand: str, since: datetime, until: datetime, limit: int, examp
     for r in top.itertuples(index=False):
         ex = con.execute(
             """SELECT m.context, d.url, d.posted_at, d.source_id FROM theme_members tm
-               JOIN mention_facts f USING (mention_id) JOIN mentions m USING (mention_id) JOIN documents d ON d.doc_id = m.doc_id
+               JOIN mention_facts f USING (mention_id) JOIN mentions m USING (mention_id)
+               JOIN documents d ON d.doc_id = m.doc_id
                WHERE tm.theme_id = ? AND f.countable AND f.posted_at >= ? AND f.posted_at < ?
                ORDER BY tm.distance NULLS LAST, f.posted_at DESC, m.mention_id LIMIT ?""",
             [r.theme_id, since, until, examples]).df()
@@ -151,8 +154,9 @@ def digest_data(store: Store, brand: str, until: datetime, period: timedelta, *,
             daily=_daily(con, brand, since, until), totals=_totals(con, brand, since, until),
             prev_totals=_totals(con, brand, prev_since, since), kpis={}, prev_kpis={},
             themes=_themes(con, brand, since, until, themes, examples), escalations=_escalations(con, brand, worst),
-            alerts=con.execute("SELECT kind, explanation, created_at FROM alerts WHERE brand_id = ? AND created_at >= ? "
-                               "AND created_at < ? ORDER BY created_at DESC", [brand, since, until]).df(),
+            alerts=con.execute("SELECT kind, explanation, created_at FROM alerts "
+                               "WHERE brand_id = ? AND created_at >= ? AND created_at < ? ORDER BY created_at DESC",
+                               [brand, since, until]).df(),
         )
     d.kpis = compute_kpis(store, since, until, brand, now=until)["summary"]
     d.prev_kpis = compute_kpis(store, prev_since, since, brand, now=since)["summary"]

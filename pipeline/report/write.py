@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.notify import deliver_due, outbox
 from pipeline.notify.deliver import notification_id
@@ -15,12 +15,15 @@ from pipeline.report.html import render_html
 from pipeline.report.period import parse_period
 from pipeline.store import Store, utcnow
 
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
-def default_path(settings: Any, brand: str, until: datetime) -> Path:
+
+def default_path(settings: Settings, brand: str, until: datetime) -> Path:
     return Path(settings.data_dir) / "reports" / f"digest-{brand}-{until:%Y-%m-%d}.html"
 
 
-def write_digest(settings: Any, store: Store, brand: str, period: str = "7d", out: str | Path | None = None,
+def write_digest(settings: Settings, store: Store, brand: str, period: str = "7d", out: str | Path | None = None,
                  now: datetime | None = None) -> tuple[Path, Digest]:
     """Render a brand's digest for the period ending `now` into `out` (default <data_dir>/reports/…); written
     aside and renamed, so a reader (or the mailer) never sees half a file."""
@@ -35,7 +38,7 @@ def write_digest(settings: Any, store: Store, brand: str, period: str = "7d", ou
     return path, d
 
 
-def digest_message(settings: Any, d: Digest, path: Path, period: str) -> Message:
+def digest_message(settings: Settings, d: Digest, path: Path, period: str) -> Message:
     base = settings.notify.reports_url.rstrip("/")
     links = [(f"Digest {path.name}", f"{base}/{path.name}")] if base else []
     links.append(("Open brandmon", settings.notify.dashboard_url))
@@ -43,7 +46,7 @@ def digest_message(settings: Any, d: Digest, path: Path, period: str) -> Message
                    links=links, attachments=[str(path.resolve())])
 
 
-def send_digest(settings: Any, store: Store, d: Digest, path: Path, period: str, channels: list[str],
+def send_digest(settings: Settings, store: Store, d: Digest, path: Path, period: str, channels: list[str],
                 now: datetime | None = None) -> dict[str, Any]:
     """Queue the digest for `channels` (once per brand, period and end date) and deliver what is due."""
     now = now or utcnow()
@@ -62,7 +65,7 @@ def send_digest(settings: Any, store: Store, d: Digest, path: Path, period: str,
     return {"queued": len(queued), **deliver_due(settings, store, now)}
 
 
-def digest_stage(settings: Any, store: Store, period: str | None = None, brands: list[str] | None = None,
+def digest_stage(settings: Settings, store: Store, period: str | None = None, brands: list[str] | None = None,
                  now: datetime | None = None) -> dict[str, Any]:
     """The scheduled digest: one file per brand (`notify.digest_brands`, default all) sent to `digest_channels`."""
     cfg = settings.notify

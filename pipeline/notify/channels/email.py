@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import mimetypes
 import smtplib
-import socket
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -57,6 +56,7 @@ def build_email(cfg: NotifyChannel, m: Message, key: str) -> EmailMessage:
 
 def send_email(name: str, cfg: NotifyChannel, m: Message, key: str) -> None:
     msg = build_email(cfg, m, key)
+    smtp: smtplib.SMTP
     try:
         if cfg.security == "ssl":
             smtp = smtplib.SMTP_SSL(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_seconds,
@@ -74,5 +74,5 @@ def send_email(name: str, cfg: NotifyChannel, m: Message, key: str) -> None:
     except smtplib.SMTPResponseException as e:
         text = e.smtp_error.decode("utf-8", "replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
         raise DeliveryError(f"email {name}: SMTP {e.smtp_code} {text}", permanent=500 <= e.smtp_code < 600) from None
-    except (smtplib.SMTPException, OSError, socket.timeout) as e:
+    except (TimeoutError, smtplib.SMTPException, OSError) as e:
         raise DeliveryError(f"email {name}: {cfg.smtp_host}:{cfg.smtp_port}: {e}") from None

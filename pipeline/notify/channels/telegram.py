@@ -25,7 +25,8 @@ def telegram_text(m: Message) -> str:
     lines += [f'<a href="{e(url, quote=True)}">{e(label)}</a>' for label, url in m.links]
     text = "\n".join(lines)
     if len(text) > LIMIT:  # cut the quote, never a tag
-        return telegram_text(Message(**{**m.__dict__, "quote": m.quote[: max(0, len(m.quote) - (len(text) - LIMIT) - 2)] + "…"}))
+        keep = max(0, len(m.quote) - (len(text) - LIMIT) - 2)
+        return telegram_text(Message(**{**m.__dict__, "quote": m.quote[:keep] + "…"}))
     return text
 
 
