@@ -357,3 +357,30 @@ def test_russian_comment_tree_with_relative_dates():
         ("ivan_k", "У меня то же самое, вечером всё встаёт.", None, "час назад", "2023-05-01T13:00:00+03:00"),
         ("olga", "Перейдите на Связьком, у них лучше.", "comment_1001", "30 минут назад", "2023-05-01T13:30:00+03:00"),
         ("petr", "Статья хорошая, спасибо.", None, "только что", "2023-05-01T14:00:00+03:00")]
+
+
+# a Q&A page without microdata, shaped as askbot renders one: question and answers share div.post, each carries
+# comments with their own authors and dates
+ASKBOT = """<html><body><div id="ContentLeft"><div class="question-page">
+<h1><a href="/question/5/slow/">Why is the network slow?</a></h1>
+<div class="post question" id="question-5"><div class="vote-buttons"><div class="vote-number">3</div></div>
+<div class="question-content"><div class="post-body"><p>Every evening the connection drops to 1 Mbit. What can I do?</p></div>
+<div class="post-update-info-container"><div class="post-update-info"><p class="tip">asked <abbr class="timeago" title="2015-03-12 10:15:00+0000">2015-03-12 10:15:00 +0000</abbr></p><a href="/users/7/anna/">anna</a></div></div>
+<div class="comments" id="comments-for-question-5"><div class="comment" id="comment-21"><div class="comment-body"><p>Which provider?</p> <a class="author" href="/users/8/bob/">bob</a> (<abbr class="timeago" title="2015-03-12 10:20:00+0000">2015-03-12</abbr>)</div></div>
+<div class="comment" id="comment-22"><div class="comment-body"><p>Mobiline.</p> <a class="author" href="/users/7/anna/">anna</a> (<abbr class="timeago" title="2015-03-12 10:25:00+0000">2015-03-12</abbr>)</div></div>
+<div class="comment" id="comment-23"><div class="comment-body"><p>Same here.</p> <a class="author" href="/users/9/carl/">carl</a> (<abbr class="timeago" title="2015-03-12 10:30:00+0000">2015-03-12</abbr>)</div></div></div></div></div>
+<h2>2 Answers</h2>
+<div class="post answer" id="post-id-11"><div class="vote-buttons"><div class="vote-number">1</div></div><div class="answer-table"><div class="post-body"><p>Try a different channel on your router, it helps in crowded buildings.</p></div>
+<div class="post-update-info-container"><div class="post-update-info"><p class="tip">answered <abbr class="timeago" title="2015-03-12 11:15:00+0000">2015-03-12</abbr></p><a href="/users/10/dan/">dan</a></div></div>
+<div class="comments"><div class="comment" id="comment-31"><div class="comment-body"><p>Did not help.</p> <a class="author" href="/users/7/anna/">anna</a> (<abbr class="timeago" title="2015-03-12 12:20:00+0000">2015-03-12</abbr>)</div></div></div></div></div>
+<div class="post answer" id="post-id-12"><div class="vote-buttons"><div class="vote-number">0</div></div><div class="answer-table"><div class="post-body"><p>Call support and ask them to check the line at the cabinet.</p></div>
+<div class="post-update-info-container"><div class="post-update-info"><p class="tip">answered <abbr class="timeago" title="2015-03-12 13:15:00+0000">2015-03-12</abbr></p><a href="/users/11/eve/">eve</a></div></div></div></div>
+</div></div></body></html>
+"""
+
+
+def test_qa_page_without_microdata_answers_are_the_posts():
+    posts = _posts(extract(ASKBOT, "https://ask.example/question/5/slow/", _ctx()).result)
+    assert [(p.post_id, p.author, p.text) for p in posts] == [
+        ("post-id-11", "dan", "Try a different channel on your router, it helps in crowded buildings."),
+        ("post-id-12", "eve", "Call support and ask them to check the line at the cabinet.")]

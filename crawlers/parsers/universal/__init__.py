@@ -121,7 +121,7 @@ def _is_qa_page(root) -> bool:
 
 def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: PageResult) -> None:
     members = dom.members
-    others_all = set(members)
+    others_all = set(members) | set(dom.inner)
     own = []
     for rec in members:
         others = others_all - {rec}

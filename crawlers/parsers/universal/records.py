@@ -53,6 +53,7 @@ class RecordSet:
     members: list = field(default_factory=list)
     score: float = 0.0
     depth: dict = field(default_factory=dict)
+    inner: list = field(default_factory=list)  # comments inside the records (under a Q&A answer): not their own
 
 
 def _strlen(s: str | None) -> int:
@@ -247,7 +248,55 @@ def find_records(root) -> RecordSet | None:
         best = _comments_beside(best, scored, agg) or best
     if COMMENT_KEY.search(best.key.split(".", 1)[-1].split("#", 1)[-1]):
         best = _with_opening_like_comments(best, els, agg)
+    best = _answers_over_question(best, scored) or best
+    best.inner = _comments_inside(best, scored, agg)
     return best
+
+
+def _key_words(key: str) -> str:
+    return key.split(".", 1)[-1].split("#", 1)[-1]
+
+
+def _answers_over_question(best: RecordSet, scored: list[RecordSet]) -> RecordSet | None:
+    """A Q&A page whose posts share a class (askbot's div.post) with the question first, marked as the question,
+    and the rest as answers: the answers are the records and the question is the article."""
+    if len(best.members) < 2:
+        return None
+    first = best.members[0]
+    if not re.search(r"question", " ".join(filter(None, (first.get("class"), first.get("id")))), re.IGNORECASE):
+        return None
+    rest = set(best.members[1:])
+    for cand in scored:
+        if cand is not best and "answer" in _key_words(cand.key).lower() and set(cand.members) == rest:
+            return cand
+    return None
+
+
+def _comments_inside(best: RecordSet, scored: list[RecordSet], agg: dict) -> list:
+    """Members of a comment set that sit inside the records (comments under each answer): they have authors
+    and dates of their own, which are not the records'. Only where each record holding some keeps an author, a
+    date and words of its own without them (a post's own "comment content" block is the post)."""
+    if COMMENT_KEY.search(_key_words(best.key)):
+        return []
+    mine = set(best.members)
+    out: list = []
+    for cand in scored:
+        if cand is best or not COMMENT_KEY.search(_key_words(cand.key)) or any(m in mine for m in cand.members):
+            continue
+        inside = [m for m in cand.members if any(a in mine for a in m.iterancestors())]
+        holders: dict = {}
+        for m in inside:
+            holder = next(a for a in m.iterancestors() if a in mine)
+            holders.setdefault(holder, []).append(m)
+        keeps = 0
+        for holder, ms in holders.items():
+            tops = [m for m in ms if not any(a in set(ms) for a in m.iterancestors())]
+            a = agg[holder]
+            keeps += (a.dates - sum(agg[m].dates for m in tops) > 0 and a.authors - sum(agg[m].authors for m in tops) > 0
+                      and a.text - a.link - sum(agg[m].text - agg[m].link for m in tops) > 20)
+        if holders and keeps >= 0.8 * len(holders):
+            out.extend(inside)
+    return out
 
 
 def _inner_shape(el) -> set[str]:
