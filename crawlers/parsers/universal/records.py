@@ -292,7 +292,8 @@ def _comments_inside(best: RecordSet, scored: list[RecordSet], agg: dict) -> lis
         for holder, ms in holders.items():
             tops = [m for m in ms if not any(a in set(ms) for a in m.iterancestors())]
             a = agg[holder]
-            keeps += (a.dates - sum(agg[m].dates for m in tops) > 0 and a.authors - sum(agg[m].authors for m in tops) > 0
+            keeps += (a.dates - sum(agg[m].dates for m in tops) > 0
+                      and a.authors - sum(agg[m].authors for m in tops) > 0
                       and a.text - a.link - sum(agg[m].text - agg[m].link for m in tops) > 20)
         if holders and keeps >= 0.8 * len(holders):
             out.extend(inside)
