@@ -17,9 +17,10 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
@@ -27,6 +28,10 @@ import streamlit as st
 from dashboard import queries
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.store import Store, StoreError, StoreLockedError
+
+if TYPE_CHECKING:
+    from streamlit.runtime.caching.cache_utils import CachedFunc
+
 
 # DuckDB refuses a read-only and a read-write connection to one file inside one process, and Streamlit serves
 # every session from threads of one process: readers share, an analyst action waits until no reader is open.
@@ -65,7 +70,7 @@ class _ReadWriteGate:
 
 _GATE = _ReadWriteGate()
 _RUN = threading.local()  # the read connection of the script run on this thread
-_CACHED: dict[int, Callable] = {}
+_CACHED: dict[int, CachedFunc] = {}
 BUSY_RETRIES = 5
 
 BRAND_COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777"]
@@ -133,7 +138,7 @@ def _run_query(db_path: str, timeout: float, name: str, kwargs: dict) -> Any:
     return getattr(queries, name)(_run_connection(db_path, timeout), **kwargs)
 
 
-def _cached_runner(ttl: int) -> Callable:
+def _cached_runner(ttl: int) -> CachedFunc:
     if ttl not in _CACHED:
         _CACHED[ttl] = st.cache_data(ttl=ttl, show_spinner=False, max_entries=512)(_run_query)
     return _CACHED[ttl]
@@ -186,7 +191,7 @@ def clear_cache() -> None:
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 # ------------------------------------------------------------------------------------------ access, actor

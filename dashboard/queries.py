@@ -27,10 +27,10 @@ SENTIMENTS = ("negative", "neutral", "positive")
 INTENTS = ("question", "failure", "complaint", "praise", "other")
 
 
-def _one(cur) -> tuple | None:
-    """First row; fetches everything, since DuckDB keeps a half-read result open and blocks the connection."""
-    rows = cur.fetchall()
-    return rows[0] if rows else None
+def _one(cur) -> tuple:
+    """The row of an aggregate query (always exactly one); fetches everything, since DuckDB keeps a half-read
+    result open and blocks the connection."""
+    return cur.fetchall()[0]
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
@@ -99,7 +99,8 @@ def overview_kpis(con, since: datetime, brand_ids: list[str] | None = None, now:
     where2 = _in("brand_id", brand_ids, p2)
     esc = _one(con.execute(f"""
         WITH items AS (
-            SELECT e.*, coalesce(f.posted_at, e.created_at) AS received_at, e.state IN ('new', 'assigned', 'in_progress') AS is_open
+            SELECT e.*, coalesce(f.posted_at, e.created_at) AS received_at,
+                   e.state IN ('new', 'assigned', 'in_progress') AS is_open
             FROM escalations e JOIN mention_facts f USING (mention_id)
         ), w AS (SELECT *, received_at >= $2 AND state <> 'dismissed' AS in_window FROM items)
         SELECT count(*) FILTER (WHERE is_open) AS open_escalations,

@@ -23,10 +23,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Iterator
 
 from pipeline.config import Settings, dump_without_secrets
 
@@ -146,7 +146,8 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float, log_path: Pa
     raise RuntimeError(f"prefect server did not answer at {url} within {timeout:.0f}s; see {log_path}")
 
 
-def serve(settings: Settings, sources: list[str] | None = None, brands: list[str] | None = None, limit: int = 2) -> None:
+def serve(settings: Settings, sources: list[str] | None = None, brands: list[str] | None = None,
+          limit: int = 2) -> None:
     """Block serving the deployments (Ctrl-C or SIGTERM stops). `limit` caps concurrent flow runs in this process."""
     _stop_on_sigterm()
     with local_server(settings) as url:

@@ -117,7 +117,8 @@ def run_chain(
     return summary
 
 
-@flow(name="monitor", description="Crawl the selected sources, ingest, score, cluster, escalate, find advocates and alerts.")
+@flow(name="monitor",
+      description="Crawl the selected sources, ingest, score, cluster, escalate, find advocates and alerts.")
 def monitor_flow(
     settings: dict | None = None,
     sources: list[str] | None = None,

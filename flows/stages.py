@@ -16,9 +16,11 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from functools import partial
+from typing import Any
 
 import duckdb
 
@@ -146,7 +148,8 @@ def select_sources(settings: Settings, names: Iterable[str] | None = None) -> li
     known = {s.name for s in configured}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"{settings.sources_file}: unknown source(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ConfigError(f"{settings.sources_file}: unknown source(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
     return list(dict.fromkeys(names))
 
 
@@ -216,7 +219,8 @@ class FlowSummary:
 
 def record_flow_run(store: Store, summary: FlowSummary) -> None:
     """Upsert the run's `flow_runs` row (written at start and at the end, so a killed run shows 'running')."""
-    counts = {"stages": summary.stages, "sources": summary.sources, **({"extra": summary.extra} if summary.extra else {})}
+    counts = {"stages": summary.stages, "sources": summary.sources,
+              **({"extra": summary.extra} if summary.extra else {})}
     row = {
         "flow_run_id": summary.flow_run_id,
         "flow": summary.flow,
@@ -292,14 +296,14 @@ def monitor_body(
                     waiters = {src: submit_crawl(settings, store, src, since) for src in batch} if submit_crawl else {}
                     for src in batch:
                         with log_context(source=src):
-                            r = _timed(waiters[src] if waiters else (lambda: call_crawl(settings, store, src, since)))
+                            r = _timed(waiters[src] if waiters else partial(call_crawl, settings, store, src, since))
                         summary.sources[src] = r
                         if on_progress:
                             on_progress(f"crawl:{src}", r)
                 summary.stages["crawl"] = _merge_crawl(summary.sources)
             else:
                 kwargs: dict[str, Any] = {"brands": brands} if stage == "score" and brands else {}
-                r = _timed(lambda: call_stage(stage, settings, store, **kwargs))
+                r = _timed(partial(call_stage, stage, settings, store, **kwargs))
                 summary.stages[stage] = r
                 if on_progress:
                     on_progress(stage, r)
@@ -313,7 +317,7 @@ def monitor_body(
 
 def _merge_crawl(per_source: dict[str, dict]) -> dict:
     statuses = {r["status"] for r in per_source.values()}
-    totals: dict[str, int] = {}
+    totals: dict[str, float] = {}
     for r in per_source.values():
         for k, v in _flat_numbers(r["counts"]).items():
             totals[k] = round(totals.get(k, 0) + v, 3)
@@ -327,7 +331,7 @@ def _merge_crawl(per_source: dict[str, dict]) -> dict:
     }
 
 
-def _flat_numbers(counts: dict) -> dict[str, int]:
+def _flat_numbers(counts: dict) -> dict[str, float]:
     """Top-level numeric counts (booleans and nested details left out)."""
     return {k: v for k, v in counts.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 

@@ -18,7 +18,8 @@ def _ack(store, alert_id: str, actor: str) -> None:
 
 
 def main() -> None:
-    c.page_header("Alerts", "Volume and negativity spikes against the baseline, threads turning hot, new and growing complaint themes.")
+    c.page_header("Alerts", "Volume and negativity spikes against the baseline, threads turning hot, "
+                            "new and growing complaint themes.")
     show = st.sidebar.radio("Show", ["open", "acknowledged", "all"], key="al_show", horizontal=True)
     brands = c.brand_filter("al_brands")
     names = c.brand_names()
@@ -32,7 +33,8 @@ def main() -> None:
         with st.container(border=True):
             top = st.columns([6, 1])
             brand = names.get(r.brand_id, r.brand_id) if r.brand_id else "all brands"
-            top[0].markdown(f"{KIND_ICONS.get(r.kind, ':material/notifications:')} **{c.md_escape(r.kind.replace('_', ' '))}** · "
+            icon = KIND_ICONS.get(r.kind, ":material/notifications:")
+            top[0].markdown(f"{icon} **{c.md_escape(r.kind.replace('_', ' '))}** · "
                             f"{c.md_escape(brand)} · {c.fmt_ts(r.created_at)} UTC"
                             + (f" · z = {r.z:.1f}" if r.z is not None else ""))
             top[0].markdown(c.md_escape(r.explanation))

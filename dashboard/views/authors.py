@@ -30,7 +30,8 @@ def main() -> None:
             column_config={
                 "name": "Author", "pos": "Positive", "neg": "Negative",
                 "advocate_score": st.column_config.ProgressColumn(
-                    "Advocate", format="%.2f", min_value=0.0, max_value=max(1.0, float(df["advocate_score"].max() or 1))),
+                    "Advocate", format="%.2f", min_value=0.0,
+                    max_value=max(1.0, float(df["advocate_score"].max() or 1))),
                 "influence_score": st.column_config.NumberColumn("Influence", format="%.2f"),
                 "explanation": st.column_config.TextColumn("Why", width="large"),
             })

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -35,9 +35,9 @@ def filters() -> MentionFilter:
         corrected = r2[3].checkbox("Corrected only", key="mx_corr")
     since = until = None
     if isinstance(dates, (list, tuple)) and len(dates) >= 1:
-        since = datetime.combine(dates[0], time.min, tzinfo=timezone.utc)
+        since = datetime.combine(dates[0], time.min, tzinfo=UTC)
         if len(dates) == 2:
-            until = datetime.combine(dates[1], time.min, tzinfo=timezone.utc) + timedelta(days=1)
+            until = datetime.combine(dates[1], time.min, tzinfo=UTC) + timedelta(days=1)
     return MentionFilter(brand_ids=tuple(brands), source_ids=tuple(sources), since=since, until=until,
                          sentiments=tuple(sentiments), intents=tuple(intents), theme_id=theme, text=text,
                          corrected_only=corrected)
@@ -134,9 +134,12 @@ def main() -> None:
         st.session_state["mx_selected"] = options[rows[0]]
     if st.session_state.get("mx_selected") not in options:
         st.session_state["mx_selected"] = options[0]
-    preview = {r.mention_id: f"{c.fmt_ts(r.posted_at, '%m-%d %H:%M')} · {r.brand} · {str(r.context)[:70]}" for r in df.itertuples()}
-    chosen = st.selectbox("Mention (or click a row above)", options, format_func=preview.get, key="mx_selected")
-    detail(chosen)
+    preview = {r.mention_id: f"{c.fmt_ts(r.posted_at, '%m-%d %H:%M')} · {r.brand} · {str(r.context)[:70]}"
+               for r in df.itertuples()}
+    chosen = st.selectbox("Mention (or click a row above)", options, format_func=lambda i: preview.get(i, str(i)),
+                          key="mx_selected")
+    if chosen is not None:  # never, with options to choose from
+        detail(chosen)
 
 
 main()

@@ -90,7 +90,8 @@ def actions(row: dict) -> None:
 
 
 def main() -> None:
-    c.page_header("Escalation queue", "Mentions that need a human, worst first. Every action is recorded with your name.")
+    c.page_header("Escalation queue",
+                  "Mentions that need a human, worst first. Every action is recorded with your name.")
     names = c.brand_names()
     owners = c.q("owners")
     linked = st.query_params.get("item")  # /queue?item=<escalation id>: the link in notifications and the digest
@@ -116,7 +117,8 @@ def main() -> None:
     df = decorate(df, names)
     ev = c.table(df, "qu_table", name="escalations", selectable=True, height=380, columns=COLUMNS,
                  column_config={
-                     "priority": st.column_config.ProgressColumn("Priority", format="%.2f", min_value=0.0, max_value=1.0),
+                     "priority": st.column_config.ProgressColumn("Priority", format="%.2f", min_value=0.0,
+                                                                 max_value=1.0),
                      "lvl": "Level", "sla": "SLA",
                      "why": st.column_config.TextColumn("Why", width="medium"),
                      "context": st.column_config.TextColumn("Post", width="large"),
@@ -135,8 +137,10 @@ def main() -> None:
         st.session_state["qu_selected"] = ids[rows[0]]
     if st.session_state.get("qu_selected") not in ids:
         st.session_state["qu_selected"] = ids[0]
-    labels = {r.escalation_id: f"{r.priority:.2f} · {r.state} · {r.brand} · {str(r.context)[:60]}" for r in df.itertuples()}
-    eid = st.selectbox("Item (or click a row above)", ids, format_func=labels.get, key="qu_selected")
+    labels = {r.escalation_id: f"{r.priority:.2f} · {r.state} · {r.brand} · {str(r.context)[:60]}"
+              for r in df.itertuples()}
+    eid = st.selectbox("Item (or click a row above)", ids, format_func=lambda i: labels.get(i, str(i)),
+                       key="qu_selected")
     row = vars(c.record(df[df["escalation_id"] == eid].iloc[0]))
 
     left, right = st.columns([3, 2])

@@ -31,7 +31,8 @@ def main() -> None:
     c.table(df, "src_table", name="sources-health",
             columns=["health", "source_id", "name", "kind", "last_status", "last_crawl", "last_success", "runs_24h",
                      "items_24h", "errors_24h", "failed_7d", "newest_post", "silent_hours", "documents"],
-            column_config={k: st.column_config.DatetimeColumn(k.replace("_", " ").capitalize(), format="YYYY-MM-DD HH:mm")
+            column_config={k: st.column_config.DatetimeColumn(k.replace("_", " ").capitalize(),
+                                                              format="YYYY-MM-DD HH:mm")
                            for k in ("last_crawl", "last_success", "newest_post")})
     st.subheader("Crawl runs")
     sid = st.selectbox("Source", df["source_id"].tolist(), key="src_pick")

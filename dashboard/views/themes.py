@@ -25,7 +25,8 @@ def _keywords(js: str | None) -> str:
 
 
 def main() -> None:
-    c.page_header("Complaint themes", "Recurring complaints clustered from negative mentions; ids stay stable across runs.")
+    c.page_header("Complaint themes",
+                  "Recurring complaints clustered from negative mentions; ids stay stable across runs.")
     brands = c.brand_filter("th_brands")
     statuses = st.sidebar.multiselect("Status", list(BADGES), key="th_status", placeholder="Any status")
     names = c.brand_names()
@@ -64,7 +65,8 @@ def main() -> None:
     if st.session_state.get("th_selected") not in ids:
         st.session_state["th_selected"] = ids[0]
     labels = dict(zip(th["theme_id"], th["label"] + " · " + th["brand"]))
-    chosen = st.selectbox("Theme (or click a row above)", ids, format_func=labels.get, key="th_selected")
+    chosen = st.selectbox("Theme (or click a row above)", ids, format_func=lambda i: labels.get(i, str(i)),
+                          key="th_selected")
     row = th.set_index("theme_id").loc[chosen]
 
     st.subheader(c.md_escape(f"{row['label']} · {row['brand']}"))  # labels come from scraped words
