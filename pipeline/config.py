@@ -13,7 +13,7 @@ import contextvars
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,24 +40,24 @@ class CrawlSettings(BaseModel):
     contact_url: str = "https://github.com/brandmon/brandmon#crawler"
     obey_robots: bool = True
     autothrottle: bool = True
-    autothrottle_target_concurrency: float = Field(2.0, gt=0)
-    concurrent_requests_per_domain: int = Field(4, ge=1)
-    download_delay: float = Field(0.0, ge=0)
-    download_timeout: float = Field(30.0, gt=0)
-    max_page_bytes: int = Field(8 * 1024 * 1024, ge=0)
-    max_pages_per_source: int = Field(5000, ge=0)
-    max_depth: int = Field(12, ge=0)
-    retry_times: int = Field(3, ge=0)
+    autothrottle_target_concurrency: float = Field(default=2.0, gt=0)
+    concurrent_requests_per_domain: int = Field(default=4, ge=1)
+    download_delay: float = Field(default=0.0, ge=0)
+    download_timeout: float = Field(default=30.0, gt=0)
+    max_page_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
+    max_pages_per_source: int = Field(default=5000, ge=0)
+    max_depth: int = Field(default=12, ge=0)
+    retry_times: int = Field(default=3, ge=0)
     default_timezone: str = "Europe/Moscow"
     keep_original_text: bool = False  # raw layer keeps un-masked text only when True
-    retry_backoff_seconds: float = Field(1.0, ge=0)  # first retry waits this long, then doubles
-    retry_backoff_max_seconds: float = Field(30.0, ge=0)
-    crawl_timeout_seconds: float = Field(3600.0, gt=0)  # one source's crawl subprocess is stopped after this
+    retry_backoff_seconds: float = Field(default=1.0, ge=0)  # first retry waits this long, then doubles
+    retry_backoff_max_seconds: float = Field(default=30.0, ge=0)
+    crawl_timeout_seconds: float = Field(default=3600.0, gt=0)  # one source's crawl subprocess is stopped after this
     # Sources are spread over this many Scrapy processes (parsing is CPU-bound; one reactor uses one core).
-    processes: int = Field(2, ge=1)
+    processes: int = Field(default=2, ge=1)
     # Items of one response processed concurrently. Scrapy's default (100) starts 100 tasks per response even
     # when a page yields ten posts, which cost more than parsing the page.
-    concurrent_items: int = Field(16, ge=1)
+    concurrent_items: int = Field(default=16, ge=1)
 
     @field_validator("default_timezone")
     @classmethod
@@ -87,7 +87,7 @@ class ModelSettings(BaseModel):
     quantize: bool = True  # dynamic int8 on CPU
     # int8 smoothing strength (models/quantize.py): moves activation outliers into the weights before
     # quantizing; 0 = plain dynamic int8 (9% of labels differ from fp32 instead of 3%)
-    smooth_alpha: float = Field(0.8, ge=0.0, le=1.0)
+    smooth_alpha: float = Field(default=0.8, ge=0.0, le=1.0)
     cache_dir: Path | None = None  # where the converted backbone lives; default <data_dir>/cache/models
 
 
@@ -120,7 +120,7 @@ class EscalationSettings(BaseModel):
     )
     min_priority: float = 0.45
     sla_hours: dict[str, float] = Field(
-        default_factory=lambda: {"critical": 2, "high": 8, "medium": 24, "low": 72}
+        default_factory=lambda: {"critical": 2.0, "high": 8.0, "medium": 24.0, "low": 72.0}
     )
     recency_half_life_hours: float = 72.0
     # priority (sum of weight x factor) at or above which a level applies; below min_priority: no queue item
@@ -188,10 +188,10 @@ class IngestSettings(BaseModel):
     batch_size: int = 20000  # raw items per write transaction
     # a run's batches share one write connection, released (and checkpointed) after this many seconds so readers get
     # the file; 0 releases it after every batch (a checkpoint each, which grows with the database)
-    hold_lock_seconds: float = Field(10.0, ge=0)
+    hold_lock_seconds: float = Field(default=10.0, ge=0)
     # processes that normalise, mask and match the next batches while this one writes (used when a run has more
     # than one batch); 0: all in this process
-    helper_processes: int = Field(1, ge=0, le=16)
+    helper_processes: int = Field(default=1, ge=0, le=16)
     max_text_chars: int = 100_000  # longer texts are cut (and counted as `oversized`)
     mask_pii: bool = True
     # Order / tracking numbers: each regex's group 1 (or whole match) becomes [ORDER].
@@ -215,8 +215,8 @@ class IngestSettings(BaseModel):
     # the first `thread_context_first_replies` replies always, a later one when it shares this many content
     # words with the title and opening post. Chosen on the demo web's answers; a source can opt out.
     thread_context: bool = True
-    thread_context_first_replies: int = Field(3, ge=0)
-    thread_context_min_shared_words: int = Field(1, ge=1)
+    thread_context_first_replies: int = Field(default=3, ge=0)
+    thread_context_min_shared_words: int = Field(default=1, ge=1)
 
 
 class NotifyChannel(BaseModel):
@@ -230,10 +230,10 @@ class NotifyChannel(BaseModel):
 
     kind: Literal["email", "webhook", "telegram"]
     enabled: bool = True
-    timeout_seconds: float = Field(10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
     # email
     smtp_host: str = ""
-    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str = ""
     password: SecretStr = SecretStr("")
@@ -248,12 +248,19 @@ class NotifyChannel(BaseModel):
     chat_id: str = ""
 
     @model_validator(mode="after")
-    def _needs(self) -> "NotifyChannel":
+    def _needs(self) -> NotifyChannel:
         if self.kind == "email" and not (self.smtp_host and self.sender and self.to):
             raise ValueError("an email channel needs smtp_host, sender and to")
         if self.kind == "telegram" and not self.chat_id:
             raise ValueError("a telegram channel needs chat_id")
         return self
+
+
+Level = Literal["critical", "high", "medium", "low"]
+
+
+def _urgent_levels() -> list[Level]:
+    return ["critical", "high"]
 
 
 class NotifyRule(BaseModel):
@@ -264,7 +271,7 @@ class NotifyRule(BaseModel):
 
     channels: list[str] = Field(min_length=1)
     events: list[str] = Field(default_factory=lambda: ["escalation"])
-    levels: list[Literal["critical", "high", "medium", "low"]] = Field(default_factory=lambda: ["critical", "high"])
+    levels: list[Level] = Field(default_factory=_urgent_levels)
     brands: list[str] = Field(default_factory=list)
     quiet_hours: bool = True  # False: this rule delivers at any hour (an on-call channel)
 
@@ -275,11 +282,11 @@ class NotifySettings(BaseModel):
     timezone: str = "Europe/Moscow"  # of quiet_hours and of times in messages
     quiet_hours: str = ""  # "22:00-08:00": held until it ends; empty = none
     critical_bypasses_quiet_hours: bool = True  # a critical item has a 2 h SLA: it cannot wait for the morning
-    lookback_hours: float = Field(24.0, gt=0)  # only items queued / alerts raised this recently are announced
-    max_attempts: int = Field(8, ge=1)
-    retry_base_seconds: float = Field(60.0, ge=0)  # a failed delivery waits 1, 2, 4, ... minutes, capped below
-    retry_max_seconds: float = Field(3600.0, ge=0)
-    every_minutes: int = Field(5, ge=1)  # the `notify` deployment: delivery runs and retries
+    lookback_hours: float = Field(default=24.0, gt=0)  # only items queued / alerts raised this recently are announced
+    max_attempts: int = Field(default=8, ge=1)
+    retry_base_seconds: float = Field(default=60.0, ge=0)  # a failed delivery waits 1, 2, 4, ... minutes, capped below
+    retry_max_seconds: float = Field(default=3600.0, ge=0)
+    every_minutes: int = Field(default=5, ge=1)  # the `notify` deployment: delivery runs and retries
     channels: dict[str, NotifyChannel] = Field(default_factory=dict)
     rules: list[NotifyRule] = Field(default_factory=list)
     # the digest report (`brandmon report`, the `digest` deployment)
@@ -310,7 +317,7 @@ class NotifySettings(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _known_channels(self) -> "NotifySettings":
+    def _known_channels(self) -> NotifySettings:
         for where, names in [*((f"rules[{i}]", r.channels) for i, r in enumerate(self.rules)),
                              ("digest_channels", self.digest_channels)]:
             unknown = [n for n in names if n not in self.channels]
@@ -329,10 +336,11 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data")
-    db_path: Path | None = None  # default <data_dir>/brandmon.duckdb
-    raw_dir: Path | None = None  # default <data_dir>/raw
-    brands_file: Path | None = None  # default <data_dir>/brands.yaml
-    sources_file: Path | None = None  # default <data_dir>/sources.yaml
+    # defaults inside data_dir: a default_factory taking one argument gets the fields validated before it
+    db_path: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "brandmon.duckdb")
+    raw_dir: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "raw")
+    brands_file: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "brands.yaml")
+    sources_file: Path = Field(default_factory=lambda data: Path(data["data_dir"]) / "sources.yaml")
     demo_web_url: str = "http://127.0.0.1:8765"
     log_level: str = "INFO"
     log_file: Path | None = None
@@ -350,14 +358,9 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @model_validator(mode="after")
-    def _derive_paths(self) -> "Settings":
-        d = Path(self.data_dir)
-        self.db_path = Path(self.db_path) if self.db_path else d / "brandmon.duckdb"
-        self.raw_dir = Path(self.raw_dir) if self.raw_dir else d / "raw"
-        self.brands_file = Path(self.brands_file) if self.brands_file else d / "brands.yaml"
-        self.sources_file = Path(self.sources_file) if self.sources_file else d / "sources.yaml"
+    def _derive_paths(self) -> Settings:
         if self.models.cache_dir is None:
-            self.models.cache_dir = d / "cache" / "models"
+            self.models.cache_dir = self.data_dir / "cache" / "models"
         if self.ingest.hold_lock_seconds >= self.lock_timeout_seconds:
             # a reader (the dashboard) gives up after lock_timeout_seconds: an ingest must let go sooner than that
             raise ValueError(f"ingest.hold_lock_seconds ({self.ingest.hold_lock_seconds:g}) must be shorter than "
@@ -416,7 +419,7 @@ def _secret_fields(model: type[BaseModel]) -> dict[str, Any]:
             out[name] = True
         elif isinstance(ann, type) and issubclass(ann, BaseModel) and (sub := _secret_fields(ann)):
             out[name] = sub
-        elif getattr(ann, "__origin__", None) is dict and isinstance(val := ann.__args__[-1], type) \
+        elif get_origin(ann) is dict and isinstance(val := get_args(ann)[-1], type) \
                 and issubclass(val, BaseModel) and (sub := _secret_fields(val)):
             out[name] = {"__all__": sub}  # a dict of settings models (notify channels): each value's secrets
     return out
@@ -461,7 +464,7 @@ class BrandConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _has_something_to_match(self) -> "BrandConfig":
+    def _has_something_to_match(self) -> BrandConfig:
         if not self.aliases and not self.query:
             raise ValueError("a brand needs at least one alias or a query")
         return self
@@ -472,7 +475,7 @@ class BrandsFile(BaseModel):
     brands: list[BrandConfig]
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "BrandsFile":
+    def _unique_ids(self) -> BrandsFile:
         seen: set[str] = set()
         for b in self.brands:
             if b.id in seen:
@@ -534,9 +537,9 @@ class SourceConfig(BaseModel):
     timezone: str | None = None
     encoding: str | None = None
     language: str | None = None
-    max_pages: int | None = Field(None, ge=0)
-    max_depth: int | None = Field(None, ge=0)
-    download_delay: float | None = Field(None, ge=0)
+    max_pages: int | None = Field(default=None, ge=0)
+    max_depth: int | None = Field(default=None, ge=0)
+    download_delay: float | None = Field(default=None, ge=0)
     selectors: dict[str, str] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(
@@ -584,7 +587,7 @@ class SourceConfig(BaseModel):
         return v if v is None else check_timezone(v)
 
     @model_validator(mode="after")
-    def _engine_for_forums(self) -> "SourceConfig":
+    def _engine_for_forums(self) -> SourceConfig:
         if self.kind == "forum" and not self.engine:
             raise ValueError("a forum source needs `engine` (vbulletin, phpbb, xenforo, ipb, smf or auto)")
         if self.kind == "files":  # files dropped into a folder (pipeline/importing.py), nothing to fetch
@@ -603,7 +606,7 @@ class SourceConfig(BaseModel):
                 "engine": self.engine, "config_json": self.model_dump_json(exclude={"secrets"}),
                 "enabled": self.enabled, "updated_at": now}
 
-    def expand(self, demo_web_url: str) -> "SourceConfig":
+    def expand(self, demo_web_url: str) -> SourceConfig:
         """Replace the `{demo_web}` placeholder in URLs (the demo sources are written against it)."""
         base = demo_web_url.rstrip("/")
         urls = [u.replace("{demo_web}", base) for u in self.start_urls]
@@ -616,7 +619,7 @@ class SourcesFile(BaseModel):
     sources: list[SourceConfig]
 
     @model_validator(mode="after")
-    def _unique_names(self) -> "SourcesFile":
+    def _unique_names(self) -> SourcesFile:
         seen: set[str] = set()
         for s in self.sources:
             if s.name in seen:
@@ -636,13 +639,15 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 
 def _one_line(file: str, err: ValidationError, data: Any = None) -> str:
-    first = err.errors()[0]
+    # a bad data_dir also stops the paths derived from it (default_factory_not_called): not errors of their own
+    errors = [e for e in err.errors() if e["type"] != "default_factory_not_called"] or err.errors()
+    first = errors[0]
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown field"
     elif first["type"] == "missing":
         msg = "required field is missing"
-    extra = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    extra = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{file}: {_loc(tuple(first['loc']))}: {msg}{_entry(data, tuple(first['loc']))}{extra}"
 
 
