@@ -9,12 +9,16 @@ lengths vary as on forums. All variants read the same texts in the same run, wit
    an ordinary sequence-classification model and run through `pipeline("text-classification")` one text at a
    time, as most tutorials do (fp32). It computes sentiment only.
 2. brandmon fp32: `predict_inputs` (length-sorted batches, dynamic padding, inference_mode) - sentiment AND intent.
-3. brandmon int8: the same with dynamic int8 quantisation of the Linear layers (the default), smoothed
-   (`models.smooth_alpha`, models/quantize.py); `int8_plain` is the same without smoothing.
+3. brandmon int8: the same network smoothed (`models.smooth_alpha`, models/quantize.py), exported to ONNX and
+   quantized to per-channel dynamic int8 with ONNX Runtime (the default); `int8_plain` is the same without
+   smoothing.
    Both run batches on `models.workers` threads (one per core by default); int8 also runs once on a single
    worker using all cores inside each op, for comparison.
+4. `int8_one_window`: int8 with `models.windows = 1`. brandmon reads a text longer than the scorer's 400-character
+   window in up to `models.windows` (4) windows of `models.window_tokens` (128) tokens; the baseline and this
+   variant read one 64-token window around the mention, so the pair shows what the extra windows cost.
 
-Prints mentions/s of each, the ratio int8/baseline, and sentiment macro-F1 of fp32 and int8 on the labelled part
+Prints texts/s of each, the ratio int8/baseline, and sentiment macro-F1 of fp32 and int8 on the labelled part
 (which may overlap the sample the shipped model was trained on; it compares the variants with each other).
 The baseline runs on the first `--baseline-n` texts only (it is slow); its rate is per text all the same.
 """
@@ -106,7 +110,7 @@ def main() -> None:
 
     hf_logging.set_verbosity_error()  # "model not supported for text-classification": it is, via its logits
 
-    from models.scoring import get_scorer, predict_inputs, set_threads
+    from models.scoring import get_scorer, predict_inputs, set_threads, windowed_inputs
     from models.window import model_input
     from pipeline.config import load_settings
 
@@ -125,7 +129,9 @@ def main() -> None:
     settings.models.smooth_alpha = 0.0
     int8_plain = get_scorer(settings, args.model, quantize=True)
     settings.models.smooth_alpha = alpha
-    inputs = [model_input(t, target=tg, max_chars=fp32.spec.max_chars) for t, _, tg in rows]
+    inputs = [model_input(t, target=tg, max_chars=fp32.spec.max_chars) for t, _, tg in rows]  # one window each
+    windowed = windowed_inputs(settings, fp32.spec, [t for t, _, _ in rows], [tg for _, _, tg in rows])
+    res["inputs_windowed"] = len(windowed[0])
     labelled = [i for i, (_, lab, _) in enumerate(rows) if lab is not None]
     y = [rows[i][1] for i in labelled]
 
@@ -144,11 +150,15 @@ def main() -> None:
     res["workers"] = workers
     res["intra_op_threads"] = torch.get_num_threads()
     for name, sc, w in (("fp32", fp32, workers), ("int8", int8, workers), ("int8_plain", int8_plain, workers),
-                        ("int8_one_worker", int8, 1)):
+                        ("int8_one_window", int8, workers), ("int8_one_worker", int8, 1)):
         if w == 1:
             torch.set_num_threads(res["threads"])
         t0 = time.perf_counter()
-        pr = predict_inputs(sc, inputs, args.batch_size, workers=w)
+        if name == "int8_one_window":
+            pr = predict_inputs(sc, inputs, args.batch_size, workers=w)
+        else:
+            pr = predict_inputs(sc, windowed[0], args.batch_size, workers=w, groups=windowed[1],
+                                max_tokens=windowed[2])
         res[f"{name}_per_s"] = round(len(inputs) / (time.perf_counter() - t0), 1)
         res[f"{name}_macro_f1"] = macro_f1(y, [pr.sentiment[i] for i in labelled])
         if name == "fp32":
@@ -160,6 +170,8 @@ def main() -> None:
                 sum(a == b for a, b in zip(pr.sentiment, ref.sentiment)) / len(inputs), 4)
     res["ratio_int8_vs_baseline"] = round(res["int8_per_s"] / res["baseline_per_s"], 2)
     res["ratio_fp32_vs_baseline"] = round(res["fp32_per_s"] / res["baseline_per_s"], 2)
+    res["ratio_int8_one_window_vs_baseline"] = round(res["int8_one_window_per_s"] / res["baseline_per_s"], 2)
+    res["windows_speed_cost"] = round(1 - res["int8_per_s"] / res["int8_one_window_per_s"], 3)
     res["f1_delta_points"] = round(100 * (res["int8_macro_f1"] - res["fp32_macro_f1"]), 2)
     res["f1_delta_points_int8_plain"] = round(100 * (res["int8_plain_macro_f1"] - res["fp32_macro_f1"]), 2)
     res["labelled_n"] = len(y)

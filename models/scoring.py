@@ -24,7 +24,7 @@ from models.intent import INTENT_LABELS
 from models.intent import decide as decide_intent
 from models.sentiment import SENTIMENT_LABELS
 from models.sentiment import decide as decide_sentiment
-from models.window import model_input
+from models.window import model_windows
 from pipeline import facts
 
 log = logging.getLogger(__name__)
@@ -84,11 +84,16 @@ class Predictions:
 
 def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: int = 32,
                    progress: Callable[[int], None] | None = None, unsure_threshold: float = 0.55,
-                   workers: int = 1) -> Predictions:
+                   workers: int = 1, groups: Sequence[int] | None = None,
+                   max_tokens: int | Sequence[int] | None = None) -> Predictions:
     """Score prepared model inputs (``models.window.model_input`` strings).
 
     Batches of similar length run on ``workers`` threads at once (torch releases the GIL inside its kernels, and
     the network is only read), each writing its own rows of the result.
+
+    ``groups`` (one non-decreasing row number per input, from ``model_inputs``) reads several windows as one
+    text: its sentiment is the mean of its windows' logits; its intent is its first (the mention's) window's.
+    ``max_tokens`` overrides the scorer's input length, for all inputs or per input.
     """
     import torch
 
@@ -100,11 +105,17 @@ def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: i
     ts, ti = spec.tasks["sentiment"], spec.tasks["intent"]
     # Tokenize everything once (the fast tokenizer batches in Rust), then group by *token* count: sorting by
     # characters left ~30% of each batch as padding (Russian and Latin texts of one length differ in tokens).
-    ids = scorer.tokenizer(list(inputs), truncation=True, max_length=spec.max_tokens)["input_ids"] if n else []
+    limits = None if max_tokens is None or isinstance(max_tokens, int) else np.asarray(max_tokens, np.int64)
+    top = int(limits.max()) if limits is not None and n else (max_tokens or spec.max_tokens)
+    ids = scorer.tokenizer(list(inputs), truncation=True, max_length=top)["input_ids"] if n else []
+    if limits is not None:  # as the tokenizer truncates: the first limit-1 pieces, then the closing token
+        ids = [x if len(x) <= k else x[:k - 1] + x[-1:] for x, k in zip(ids, limits)]
     lens = np.fromiter(map(len, ids), np.int64, n)
     order = np.argsort(lens, kind="stable")
     batches = [order[s:s + batch_size] for s in range(0, n, batch_size)]
     pad = scorer.tokenizer.pad_token_id or 0
+    g = np.asarray(groups, np.int64) if groups is not None and n else None
+    first = np.r_[True, g[1:] != g[:-1]] if g is not None else np.ones(n, bool)  # a text's mention window
 
     def run(idx: np.ndarray) -> int:
         width = int(lens[idx].max())
@@ -114,9 +125,9 @@ def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: i
         mask = (np.arange(width)[None, :] < lens[idx][:, None]).astype(np.int64)
         with torch.inference_mode():
             out = scorer.net(torch.from_numpy(x), torch.from_numpy(mask))
-            ps[idx] = torch.softmax(out["sentiment"].float() / ts.temperature, -1).numpy()
-            pi[idx] = torch.sigmoid(out["intent"].float() / ti.temperature).numpy()
-        return len(idx)
+            ps[idx] = out["sentiment"].float().numpy()
+            pi[idx] = out["intent"].float().numpy()
+        return int(first[idx].sum())  # progress counts texts, not windows
 
     if workers > 1 and len(batches) > 1:
         from concurrent.futures import ThreadPoolExecutor
@@ -130,8 +141,32 @@ def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: i
             k = run(idx)
             if progress:
                 progress(k)
+    if g is not None:
+        sums = np.zeros((int(g[-1]) + 1, ps.shape[1]), np.float32)
+        np.add.at(sums, g, ps)
+        ps = sums / np.bincount(g, minlength=len(sums))[:, None].clip(min=1)
+        pi = pi[first]
+    ps = torch.softmax(torch.from_numpy(ps) / ts.temperature, -1).numpy()
+    pi = torch.sigmoid(torch.from_numpy(pi) / ti.temperature).numpy()
     sent, unsure = decide_sentiment(ps, unsure_threshold)
     return Predictions(ps, pi, len(batches), time.time() - t0, sent, unsure, decide_intent(pi, ti.threshold))
+
+
+def windowed_inputs(settings, spec: registry.ScorerSpec, texts: Sequence[str],
+                    targets: Sequence[str | None]) -> tuple[list[str], list[int], list[int]]:
+    """Model inputs of many texts (``models.window.model_windows`` with the ``models.windows`` settings): the
+    inputs, each one's text row (``groups``) and token limit, for ``predict_inputs``."""
+    inputs: list[str] = []
+    groups: list[int] = []
+    limits: list[int] = []
+    for i, (t, tg) in enumerate(zip(texts, targets)):
+        w = model_windows(str(t or ""), target=tg if isinstance(tg, str) and tg else None, max_chars=spec.max_chars,
+                          max_tokens=spec.max_tokens, windows=settings.models.windows,
+                          window_tokens=settings.models.window_tokens)
+        inputs += w.inputs
+        groups += [i] * len(w.inputs)
+        limits += [w.max_tokens] * len(w.inputs)
+    return inputs, groups, limits
 
 
 def predict_texts(settings, texts: Sequence[str], targets: Sequence[str | None] | None = None,
@@ -140,11 +175,10 @@ def predict_texts(settings, texts: Sequence[str], targets: Sequence[str | None] 
     """Batch prediction for arbitrary texts (``brandmon predict`` / ``eval``); ``targets`` marks the brand."""
     scorer = get_scorer(settings, model, quantize)
     targets = list(targets) if targets is not None else [None] * len(texts)
-    inputs = [model_input(str(t or ""), target=tg if isinstance(tg, str) and tg else None,
-                          max_chars=scorer.spec.max_chars) for t, tg in zip(texts, targets)]
+    inputs, groups, limits = windowed_inputs(settings, scorer.spec, texts, targets)
     with scoring_threads(settings) as workers:
         return predict_inputs(scorer, inputs, settings.models.batch_size, progress,
-                              settings.models.unsure_threshold, workers)
+                              settings.models.unsure_threshold, workers, groups, limits)
 
 
 # ---------------------------------------------------------------------------------------------- stage
@@ -180,12 +214,11 @@ def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, 
     pending = pending.iloc[np.argsort(pending["context"].str.len().to_numpy(), kind="stable")]
     for s in range(0, total, chunk):  # write as we go so an interrupted run keeps its work
         part = pending.iloc[s:s + chunk]
-        inputs = [model_input(c, target=mt, max_chars=scorer.spec.max_chars)
-                  for c, mt in zip(part["context"], [m if isinstance(m, str) and m else None
-                                                     for m in part["matched"]])]
+        inputs, groups, limits = windowed_inputs(settings, scorer.spec, part["context"].tolist(),
+                                                 part["matched"].tolist())
         with scoring_threads(settings) as workers:
             pr = predict_inputs(scorer, inputs, settings.models.batch_size, None,
-                                settings.models.unsure_threshold, workers)
+                                settings.models.unsure_threshold, workers, groups, limits)
         calls += pr.calls
         now = utcnow()
         rows = pd.DataFrame({
@@ -203,7 +236,7 @@ def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, 
         })
         with store.write() as con:
             store.upsert("scores", rows, key=["mention_id", "model_version"], con=con)
-            facts.refresh(con, mention_ids=rows["mention_id"])
+            facts.refresh(con, mention_ids=rows["mention_id"].tolist())
         done += len(part)
         if progress:
             progress(done, total)
