@@ -26,7 +26,8 @@ def refresh(con: duckdb.DuckDBPyConnection, *, doc_ids: Iterable[str] | None = N
         con.execute(f"INSERT INTO mention_facts {FACTS_SELECT} ORDER BY posted_at")
         return int(con.execute("SELECT count(*) FROM mention_facts").fetchall()[0][0])
     column = "doc_id" if doc_ids is not None else "mention_id"
-    ids: Iterable[str] = doc_ids if doc_ids is not None else (mention_ids or ())
+    # a pandas Series has no truth value: test for None, never `ids or ()`
+    ids: Iterable[str] = doc_ids if doc_ids is not None else (mention_ids if mention_ids is not None else ())
     keys = pd.DataFrame({"id": pd.unique(pd.Series(list(ids), dtype=object))})
     if keys.empty:
         return 0
