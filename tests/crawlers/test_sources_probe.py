@@ -126,7 +126,7 @@ def test_add_appends_the_entry_keeping_comments_and_refuses_duplicates(site, env
 
 def test_add_refuses_a_result_config_check_rejects(site, env):
     path = Path(env["BRANDMON_SOURCES_FILE"])
-    broken = USER_FILE + "  - name: bad\n    kind: forum\n    start_urls: []\n"
+    broken = USER_FILE + "  - name: bad\n    kind: forum\n    engine: auto\n    start_urls: []\n"
     path.write_text(broken, encoding="utf-8")
     r = runner.invoke(app, ["sources", "add", site + "/comments/item.html", "--local"], env=env)
     assert r.exit_code != 0 and "start URL" in r.output
