@@ -109,7 +109,9 @@ def export_table(store: Store, table: str, out: str | Path, fmt: str | None = No
         if table not in tables:
             raise ExportError(f"--table: no table or view {table!r}; known: {', '.join(sorted(tables))}")
         cols = tables[table]
-        where, params, filters = [], [], []
+        where: list[str] = []
+        params: list[Any] = []
+        filters: list[str] = []
         if since is not None:
             cond, by = _since_filter(table, cols)
             where.append(cond)
@@ -126,7 +128,8 @@ def export_table(store: Store, table: str, out: str | Path, fmt: str | None = No
         part = out.with_name(f".{out.name}.part")
         con.execute("SET TimeZone = 'UTC'")  # CSV times in UTC whatever the machine's zone
         try:
-            rows = con.execute(f"COPY ({query}) TO {_quote_path(part)} ({options})", params).fetchone()[0]
+            done = con.execute(f"COPY ({query}) TO {_quote_path(part)} ({options})", params).fetchone()
+            rows = done[0] if done else 0
         except BaseException:
             part.unlink(missing_ok=True)
             raise

@@ -348,10 +348,10 @@ def row_item(row: dict[str, Any], ctx: RowContext) -> dict[str, Any]:
                 raise RowError(f"is_official_answer ({column})", f"{_q(v)} is not true/false")
             item[target] = s in ("true", "1", "yes")
         else:
-            s = _text(v)
-            if s is None:
+            t = _text(v)
+            if t is None:
                 continue
-            s = s.strip() if target != "text" else s
+            s = t.strip() if target != "text" else t
             if target in _URLS and not s.lower().startswith(("http://", "https://")):
                 raise RowError(f"{target} ({column})", f"{_q(v)} is not an http(s) URL")
             item[target] = s
@@ -461,8 +461,8 @@ def write_run(files: list[Path], ctx: RowContext, read: dict[Path, ReadOptions],
     meta = {"run_id": ctx.run_id, "source": ctx.source, "kind": ctx.kind, "map": ctx.mapping,
             "files": res.hashes, **{k: v for k, v in res.as_dict().items() if k not in ("run_id", "raw_path")}}
     (run_dir / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-    for e in res.errors:
-        log.warning("import %s: %s", ctx.source, e)
+    for problem in res.errors:
+        log.warning("import %s: %s", ctx.source, problem)
     return res
 
 
