@@ -108,6 +108,8 @@ COMMAND_MODULES = [
     "pipeline.cli.dashboard_cmds",
     "pipeline.cli.notify_cmds",
     "pipeline.cli.report_cmds",
+    "pipeline.cli.import_cmds",
+    "pipeline.cli.export_cmds",
 ]
 
 
