@@ -91,7 +91,7 @@ class ModelSettings(BaseModel):
     window_tokens: int = Field(default=128, ge=16, le=512)
     quantize: bool = True  # int8 on CPU (ONNX Runtime, models/quantize.py)
     # int8 smoothing strength (models/quantize.py): moves activation outliers into the weights before
-    # quantizing; 0 = plain dynamic int8 (5% of labels differ from fp32 instead of 1.6%)
+    # quantizing; 0 = plain dynamic int8 (5% of labels differ from fp32 instead of 2%)
     smooth_alpha: float = Field(default=0.8, ge=0.0, le=1.0)
     cache_dir: Path | None = None  # where the converted backbone lives; default <data_dir>/cache/models
 
