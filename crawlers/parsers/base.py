@@ -10,10 +10,10 @@ import copy
 import hashlib
 import html as html_lib
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
-from typing import Callable, Iterable
 from urllib.parse import parse_qs, urldefrag, urljoin, urlparse
 
 import lxml.html
@@ -302,7 +302,8 @@ def make_item(ctx: ParseContext, **kw) -> PostItem:
 
 _CANONICAL = re.compile(r"<link\b[^>]*\brel=[\"']?canonical\b[^>]*>", re.I)
 _OG_URL = re.compile(r"<meta\b[^>]*\bproperty=[\"']og:url[\"'][^>]*>", re.I)
-_ATTR = {"href": re.compile(r"\bhref=[\"']([^\"']+)[\"']", re.I), "content": re.compile(r"\bcontent=[\"']([^\"']+)[\"']", re.I)}
+_ATTR = {"href": re.compile(r"\bhref=[\"']([^\"']+)[\"']", re.I),
+         "content": re.compile(r"\bcontent=[\"']([^\"']+)[\"']", re.I)}
 
 
 def saved_page_url(html: str, fallback: str) -> str:

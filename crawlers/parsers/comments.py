@@ -14,8 +14,21 @@ Selector keys (all CSS; `@attr` suffix reads an attribute):
 from __future__ import annotations
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ParseError, ThreadLink, absolute, first, html_tree, iso_date, listing_hash,
-    make_item, parse_int, split_post, strip_fragment, text_of,
+    PageResult,
+    ParseContext,
+    ParseError,
+    ThreadLink,
+    absolute,
+    css,
+    first,
+    html_tree,
+    iso_date,
+    listing_hash,
+    make_item,
+    parse_int,
+    split_post,
+    strip_fragment,
+    text_of,
 )
 from crawlers.store_ids import post_id_for_url
 
@@ -86,7 +99,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             href = absolute(url, a.get("href"))
             if href:
                 row = next((x for x in a.iterancestors() if x.tag in ("li", "article", "div")), a)
-                res.thread_links.append(ThreadLink(url=strip_fragment(href), title=text_of(a), listing_hash=listing_hash(row)))
+                res.thread_links.append(ThreadLink(url=strip_fragment(href), title=text_of(a),
+                                                   listing_hash=listing_hash(row)))
         if s.get("listing_next"):
             _, href = _sel(root, s["listing_next"] if "@" in s["listing_next"] else s["listing_next"] + "@href")
             res.next_url = absolute(url, href) or res.next_url

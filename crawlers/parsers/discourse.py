@@ -8,16 +8,31 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from urllib.parse import urlencode, urljoin, urlparse
 
 import lxml.html
 
-import re
-
 from crawlers.parsers import microdata
 from crawlers.parsers.base import (
-    _PARSER, PageResult, ParseContext, ParseError, ThreadLink, absolute, css, first, first_text, html_tree, iso_date,
-    listing_hash, make_item, parse_int, rel_next, split_post, strip_fragment, text_of,
+    _PARSER,
+    PageResult,
+    ParseContext,
+    ParseError,
+    ThreadLink,
+    absolute,
+    css,
+    first,
+    first_text,
+    html_tree,
+    iso_date,
+    listing_hash,
+    make_item,
+    parse_int,
+    rel_next,
+    split_post,
+    strip_fragment,
+    text_of,
 )
 
 CHUNK = 20  # the real API returns up to 20 posts per posts.json call
@@ -170,9 +185,9 @@ def _html_posts(root) -> list:
 def parse_html(html: str | bytes, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     tid, thread_url = _topic_of(url, root)
+    og_title = first(root, "meta[property='og:title']")
     title = (first_text(root, "#topic-title h1 a") or first_text(root, "#topic-title h1") or first_text(root, "h1")
-             or (first(root, "meta[property='og:title']").get("content")
-                 if first(root, "meta[property='og:title']") is not None else None))
+             or (og_title.get("content") if og_title is not None else None))
     res = PageResult(thread_id=tid, thread_url=thread_url, thread_title=title)
     res.next_url = rel_next(root, url)
     for n, p in enumerate(_html_posts(root), 1):

@@ -35,22 +35,25 @@ def parse_feed(body: str | bytes, url: str) -> list[FeedEntry]:
     if tag == "rss" or tag == "RDF":
         for it in root.iter("item", "{*}item"):
             link = _t(it.find("link")) or _t(it.find("{*}link"))
-            if not link:
+            # a javascript:/mailto: link resolves to nothing: there is no page to follow
+            entry_url = absolute(url, link)
+            if not entry_url:
                 continue
-            out.append(FeedEntry(absolute(url, link), _t(it.find("title")), _t(it.find("pubDate")) or _t(it.find("{*}date")),
+            out.append(FeedEntry(entry_url, _t(it.find("title")), _t(it.find("pubDate")) or _t(it.find("{*}date")),
                                  _t(it.find("description")), _t(it.find("guid")) or link))
     elif tag == "feed":
-        for e in root.iter("{*}entry"):
+        for entry in root.iter("{*}entry"):
             href = None
-            for ln in e.findall("{*}link"):
+            for ln in entry.findall("{*}link"):
                 if ln.get("rel", "alternate") == "alternate":
                     href = ln.get("href")
                     break
-            if not href:
+            entry_url = absolute(url, href)
+            if not entry_url:
                 continue
-            out.append(FeedEntry(absolute(url, href), _t(e.find("{*}title")),
-                                 _t(e.find("{*}published")) or _t(e.find("{*}updated")),
-                                 _t(e.find("{*}summary")) or _t(e.find("{*}content")), _t(e.find("{*}id"))))
+            out.append(FeedEntry(entry_url, _t(entry.find("{*}title")),
+                                 _t(entry.find("{*}published")) or _t(entry.find("{*}updated")),
+                                 _t(entry.find("{*}summary")) or _t(entry.find("{*}content")), _t(entry.find("{*}id"))))
     else:
         raise ParseError(f"not RSS or Atom (root element <{tag}>)")
     return out

@@ -7,15 +7,30 @@ import copy
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, iso_date, listing_hash,
-    make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of,
+    PageResult,
+    ParseContext,
+    ThreadLink,
+    absolute,
+    css,
+    first,
+    first_text,
+    html_tree,
+    iso_date,
+    listing_hash,
+    make_item,
+    parse_int,
+    query_param,
+    rel_next,
+    split_post,
+    strip_fragment,
+    text_of,
 )
 
 
 def detect(html: str) -> int:
     head = html[:400000]
-    return 2 * sum(m in head for m in ("ipsType_", "cPost", "ipsComment", "data-role=\"commentContent\"", "Invision", "ipsQuote",
-                                       "post_block", "ipsBlockquote", "IP.Board", "ipsEntry__content"))
+    return 2 * sum(m in head for m in ("ipsType_", "cPost", "ipsComment", "data-role=\"commentContent\"", "Invision",
+                                       "ipsQuote", "post_block", "ipsBlockquote", "IP.Board", "ipsEntry__content"))
 
 
 def _quote(q) -> dict:
@@ -29,7 +44,8 @@ def _quote3(q) -> dict:
     cite = first(q, "p.citation")
     author = q.get("data-author")
     if author is None and cite is not None:
-        m = re.match(r"\s*(.+?),\s*(?:on|said|\d)", text_of(cite)) or re.match(r"\s*(.+?)\s+(?:писал|сказал)", text_of(cite))
+        m = (re.match(r"\s*(.+?),\s*(?:on|said|\d)", text_of(cite))
+             or re.match(r"\s*(.+?)\s+(?:писал|сказал)", text_of(cite)))
         author = m.group(1) if m else None
     body = copy.deepcopy(q)
     for c in css(body, "p.citation"):
@@ -63,7 +79,8 @@ def _parse_ipb3(root, url: str, ctx: ParseContext, res: PageResult) -> None:
             thread_title=res.thread_title, author=text_of(user) or None if user is not None else None,
             author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
             posted_at=iso_date(date_raw, ctx), posted_at_raw=(text_of(tm) or date_raw) if tm is not None else None,
-            likes=parse_int(first_text(p, ".rep_show, .ipsLikeBar_info")) if first(p, ".rep_show") is not None else None,
+            likes=(parse_int(first_text(p, ".rep_show, .ipsLikeBar_info")) if first(p, ".rep_show") is not None
+                   else None),
             page_url=url, reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
         ))
 
@@ -74,12 +91,16 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     if tid is None:  # a saved copy's own URL says nothing; the page links its topic (feed base, permalinks)
         feed = first(root, "[data-feedid^='topic-'][data-baseurl]")
         link = first(root, "article a[href*='do=findComment'][href*='/topic/']")
-        for u in (feed.get("data-baseurl") if feed is not None else None, link.get("href") if link is not None else None):
-            t, tu = _topic(absolute(url, u) or "") if u else (None, None)
+        for el, attr in ((feed, "data-baseurl"), (link, "href")):
+            u = el.get(attr) if el is not None else None
+            if not u:
+                continue
+            t, tu = _topic(absolute(url, u) or "")
             if t:
                 tid, turl = t, tu
                 break
-    title = first_text(root, "h1.ipsType_pageTitle") or first_text(root, "h1.ipsType_pagetitle") or first_text(root, "h1")
+    title = (first_text(root, "h1.ipsType_pageTitle") or first_text(root, "h1.ipsType_pagetitle")
+             or first_text(root, "h1"))
     res = PageResult(thread_id=tid, thread_url=turl, thread_title=title)
     res.next_url = rel_next(root, url, ("li.ipsPagination_next:not(.ipsPagination_inactive) a",))
     if not css(root, "article[id^=elComment_], article[data-commentid]"):
@@ -90,7 +111,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         if body is None:
             continue
         text, quotes, _ = split_post(body, "blockquote.ipsQuote", _quote)
-        user = (first(p, ".cAuthorPane_author a") or first(p, ".ipsEntry__username a") or first(p, "aside a.ipsType_break")
+        user = (first(p, ".cAuthorPane_author a") or first(p, ".ipsEntry__username a")
+                or first(p, "aside a.ipsType_break")
                 or first(p, ".cAuthorPane_author") or first(p, ".ipsEntry__username"))  # IPS 4 | IPS 5
         tm = first(p, "time[datetime]")
         react = first(p, ".ipsReact_reactCountOnly") or first(p, "[data-role=reactCount]")
@@ -119,6 +141,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                                                    listing_hash=listing_hash(row)))
         for a in css(root, "a[href*='/forum/']"):
             href = absolute(url, a.get("href"))
-            if href and re.search(r"/forum/\d+", href) and "page" not in href and strip_fragment(href) not in res.board_links:
+            if href and re.search(r"/forum/\d+", href) and "page" not in href \
+                    and strip_fragment(href) not in res.board_links:
                 res.board_links.append(strip_fragment(href))
     return res

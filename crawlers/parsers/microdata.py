@@ -13,8 +13,19 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, absolute, css, first, first_text, inner_text, iso_date, make_item, parse_int, split_post,
-    strip_fragment, text_of,
+    PageResult,
+    ParseContext,
+    absolute,
+    css,
+    first,
+    first_text,
+    inner_text,
+    iso_date,
+    make_item,
+    parse_int,
+    split_post,
+    strip_fragment,
+    text_of,
 )
 
 POST_TYPES = ("DiscussionForumPosting", "Comment", "UserComments", "Answer", "Question", "SocialMediaPosting",
@@ -135,7 +146,8 @@ def parse_posts(root, url: str, ctx: ParseContext, res: PageResult, types: list 
         own_url = prop_value(p["url"][0]) if "url" in p else None
         # an element id like "post_3" repeats in every thread, so ids are made unique with the page URL
         anchor = f"{strip_fragment(url)}#{el.get('id') or n}"
-        own = absolute(url, own_url) if own_url and strip_fragment(absolute(url, own_url)) != strip_fragment(url) else None
+        own_abs = absolute(url, own_url)
+        own = own_abs if own_abs and strip_fragment(own_abs) != strip_fragment(url) else None
         pid = el.get("itemid") or own or anchor
         res.items.append(make_item(
             ctx, post_id=str(pid), url=own or anchor,
@@ -160,4 +172,5 @@ def only_comments(root) -> bool:
     return all(_type_of(el) in COMMENT_TYPES for el, _ in post_scopes(root))
 
 
-__all__ = ["COMMENT_TYPES", "POST_TYPES", "has_posts", "likes_of", "only_comments", "parse_posts", "post_scopes", "prop_value", "props"]
+__all__ = ["COMMENT_TYPES", "POST_TYPES", "has_posts", "likes_of", "only_comments", "parse_posts", "post_scopes",
+           "prop_value", "props"]

@@ -6,8 +6,25 @@ import copy
 import re
 
 from crawlers.parsers.base import (
-    PageResult, ParseContext, ThreadLink, absolute, by_id, css, first, first_text, html_tree, inner_text, iso_date,
-    listing_hash, make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of,
+    PageResult,
+    ParseContext,
+    ThreadLink,
+    absolute,
+    by_id,
+    css,
+    first,
+    first_text,
+    html_tree,
+    inner_text,
+    iso_date,
+    listing_hash,
+    make_item,
+    parse_int,
+    query_param,
+    rel_next,
+    split_post,
+    strip_fragment,
+    text_of,
 )
 
 # "Name Wrote:", "Name писал(а):", "Цитата: Name" (language packs differ), with the date in a leading <span>
@@ -87,12 +104,14 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 date_raw = text_of(date_el).replace(text_of(edit), "").strip() if edit is not None else text_of(date_el)
         perma = first(p, ".post_head a[href*='pid']")
         res.items.append(make_item(
-            ctx, post_id=pid, url=absolute(url, perma.get("href")) if perma is not None else f"{thread_url}&pid={pid}#pid{pid}",
+            ctx, post_id=pid,
+            url=absolute(url, perma.get("href")) if perma is not None else f"{thread_url}&pid={pid}#pid{pid}",
             text=text, quoted=quotes, signature=first_text(p, "div.signature"), thread_url=thread_url, thread_id=tid,
             thread_title=title, author=text_of(user) or None if user is not None else None,
             author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
             posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw or None, page_url=url,
-            likes=parse_int(first_text(p, ".post_reputation, .thx_count")) if first(p, ".post_reputation, .thx_count") is not None else None,
+            likes=(parse_int(first_text(p, ".post_reputation, .thx_count"))
+                   if first(p, ".post_reputation, .thx_count") is not None else None),
             reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
         ))
     if not res.items:
@@ -104,7 +123,9 @@ def _parse_listing(root, url: str, res: PageResult) -> None:
     seen = set()
     for a in css(root, "span[id^=tid_] a, a.subject_new, a.subject_old"):
         href = absolute(url, a.get("href"))
-        t, turl = _thread(root, href or "") if href else (None, None)
+        if not href:
+            continue
+        t, turl = _thread(root, href)
         if not t or query_param(href, "tid") is None and not _SEO_THREAD.search(href):
             continue
         if t in seen:
@@ -114,5 +135,6 @@ def _parse_listing(root, url: str, res: PageResult) -> None:
         res.thread_links.append(ThreadLink(url=turl, thread_id=t, title=text_of(a), listing_hash=listing_hash(row)))
     for a in css(root, "a[href]"):
         href = absolute(url, a.get("href"))
-        if href and ("forumdisplay.php?fid=" in href or _SEO_FORUM.search(href)) and strip_fragment(href) not in res.board_links:
+        if href and ("forumdisplay.php?fid=" in href or _SEO_FORUM.search(href)) \
+                and strip_fragment(href) not in res.board_links:
             res.board_links.append(strip_fragment(href))

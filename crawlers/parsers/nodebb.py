@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, absolute, first, first_text, html_tree, iso_date, make_item, rel_next,
-    split_post, strip_fragment, text_of,
+    PageResult,
+    ParseContext,
+    absolute,
+    css,
+    first,
+    first_text,
+    html_tree,
+    iso_date,
+    make_item,
+    rel_next,
+    split_post,
+    strip_fragment,
+    text_of,
 )
 
 

@@ -8,8 +8,24 @@ import copy
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date,
-    listing_hash, make_item, query_param, rel_next, split_post, strip_fragment, text_of, with_board_tz,
+    PageResult,
+    ParseContext,
+    ThreadLink,
+    absolute,
+    css,
+    first,
+    first_text,
+    html_tree,
+    inner_text,
+    iso_date,
+    listing_hash,
+    make_item,
+    query_param,
+    rel_next,
+    split_post,
+    strip_fragment,
+    text_of,
+    with_board_tz,
 )
 
 _WROTE = re.compile(r"^(.*?)\s+(?:wrote|писал\(а\)|пишет|написал\(а\)|написал|писал)\s*:?\s*(?:↑)?\s*$", re.I)
@@ -107,13 +123,14 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 au = first(p, "p.author")
                 raw = text_of(au) if au is not None else ""
                 date_raw = re.split(r"»|&raquo;|\u00bb", raw)[-1].strip() if "»" in raw else raw
-                if author_el is not None and not "»" in raw:
+                if author_el is not None and "»" not in raw:
                     date_raw = raw.replace(text_of(author_el), "").replace("by", "").replace("Сообщение", "").strip()
             res.items.append(make_item(
                 ctx, post_id=pid, url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#p{pid}",
                 text=text, quoted=quotes, signature=sig, thread_url=thread_url, thread_id=tid,
                 thread_title=title, author=text_of(author_el) or None if author_el is not None else None,
-                author_url=_no_sid(absolute(url, author_el.get("href"))) if author_el is not None and author_el.get("href") else None,
+                author_url=(_no_sid(absolute(url, author_el.get("href")))
+                            if author_el is not None and author_el.get("href") else None),
                 posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw or None, page_url=url,
                 reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
             ))

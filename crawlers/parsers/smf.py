@@ -6,14 +6,29 @@ import copy
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date,
-    listing_hash, make_item, rel_next, split_post, strip_fragment, text_of,
+    PageResult,
+    ParseContext,
+    ThreadLink,
+    absolute,
+    css,
+    first,
+    first_text,
+    html_tree,
+    inner_text,
+    iso_date,
+    listing_hash,
+    make_item,
+    rel_next,
+    split_post,
+    strip_fragment,
+    text_of,
 )
 
 
 def detect(html: str) -> int:
     head = html[:400000]
-    return 2 * sum(m in head for m in ("smf_", "index.php?topic=", "Simple Machines", 'class="post_wrapper"', "quoteheader", 'id="msg_'))
+    return 2 * sum(m in head for m in ("smf_", "index.php?topic=", "Simple Machines", 'class="post_wrapper"',
+                                       "quoteheader", 'id="msg_'))
 
 
 def _topic_id(url: str) -> str | None:
@@ -50,7 +65,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             htxt = text_of(hdr)
             am = re.search(r"(?:Quote from|Цитата:?\s*)\s*:?\s*(.+?)(?:\s+(?:on|от)\s+.*)?$", htxt)
             link = first(hdr, "a[href*='msg']")
-            qpid = re.search(r"msg(\d+)", link.get("href")).group(1) if link is not None and re.search(r"msg(\d+)", link.get("href", "")) else None
+            qm = re.search(r"msg(\d+)", link.get("href", "")) if link is not None else None
+            qpid = qm.group(1) if qm else None
             quotes.append({"author": am.group(1).strip() if am else None, "post_id": qpid,
                            "text": text_of(bq) if bq is not None else ""})
         # SMF 2.1: <blockquote class="bbc_standard_quote"><cite><a href="…msg123#msg123">Quote from: X on …</a></cite>…
@@ -69,7 +85,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                     break
             quotes.append({"author": am.group(1).strip() if am else None, "post_id": lm.group(1) if lm else None,
                            "text": text_of(body)})
-        text, _, _ = split_post(inner, "div.quoteheader, blockquote, div.quotefooter, div.topslice_quote, div.botslice_quote")
+        text, _, _ = split_post(inner, "div.quoteheader, blockquote, div.quotefooter, div.topslice_quote, "
+                                       "div.botslice_quote")
         author_el = first(wrapper, "div.poster h4 a") or first(wrapper, "div.poster h4")
         keyinfo = first(wrapper, "div.keyinfo div.smalltext") or first(wrapper, "div.keyinfo")
         date_raw = None
@@ -85,7 +102,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             signature=first_text(wrapper, "div.signature"), thread_url=res.thread_url, thread_id=tid,
             thread_title=title or first_text(wrapper, "h5"),
             author=text_of(author_el) or None if author_el is not None else None,
-            author_url=absolute(url, author_el.get("href")) if author_el is not None and author_el.get("href") else None,
+            author_url=(absolute(url, author_el.get("href"))
+                        if author_el is not None and author_el.get("href") else None),
             posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, page_url=url,
             reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
         ))
@@ -93,9 +111,10 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         seen = set()
         for a in css(root, "span[id^=msg_] a, td.subject a[href*='topic=']"):
             href = absolute(url, a.get("href"))
-            t = _topic_id(href or "")
-            if t and t not in seen:
-                seen.add(t)
+            topic = _topic_id(href) if href else None
+            if href and topic and topic not in seen:
+                seen.add(topic)
                 row = next((anc for anc in a.iterancestors() if anc.tag in ("tr", "li", "div")), a)
-                res.thread_links.append(ThreadLink(url=href, thread_id=t, title=text_of(a), listing_hash=listing_hash(row)))
+                res.thread_links.append(ThreadLink(url=href, thread_id=topic, title=text_of(a),
+                                                   listing_hash=listing_hash(row)))
     return res

@@ -7,8 +7,19 @@ import re
 from urllib.parse import urlparse
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ParseError, absolute, first, first_text, html_tree, iso_date, make_item, parse_int,
-    strip_fragment, text_of,
+    PageResult,
+    ParseContext,
+    ParseError,
+    absolute,
+    css,
+    first,
+    first_text,
+    html_tree,
+    iso_date,
+    make_item,
+    parse_int,
+    strip_fragment,
+    text_of,
 )
 
 

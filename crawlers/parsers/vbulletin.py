@@ -5,8 +5,25 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, by_id, first, first_text, html_tree, iso_date, listing_hash,
-    make_item, parse_int, query_param, rel_next, split_post, strip_fragment, text_of, with_board_tz,
+    PageResult,
+    ParseContext,
+    ThreadLink,
+    absolute,
+    by_id,
+    css,
+    first,
+    first_text,
+    html_tree,
+    iso_date,
+    listing_hash,
+    make_item,
+    parse_int,
+    query_param,
+    rel_next,
+    split_post,
+    strip_fragment,
+    text_of,
+    with_board_tz,
 )
 
 QUOTE_LABELS = ("quote:", "цитата:", "цитата")
@@ -79,7 +96,8 @@ def _parse_vb5(root, url: str, ctx: ParseContext, res: PageResult, posts) -> Non
         date_raw = p.get("data-node-publishdate") or (tm.get("datetime") if tm is not None else None)
         counter = first(p, "a.b-post__count")
         res.items.append(make_item(
-            ctx, post_id=pid, url=absolute(url, counter.get("href")) if counter is not None else f"{thread_url}#post{pid}",
+            ctx, post_id=pid,
+            url=absolute(url, counter.get("href")) if counter is not None else f"{thread_url}#post{pid}",
             text=text, quoted=quotes, signature=first_text(p, ".post-signature"), thread_url=thread_url, thread_id=tid,
             thread_title=res.thread_title, author=text_of(user) or None if user is not None else None,
             author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
@@ -101,7 +119,8 @@ def _thread_ids(root, url: str) -> tuple[str | None, str]:
                 tid = m.group(1)
                 break
     base = url.split("?")[0]
-    thread_url = f"{base}?t={tid}" if tid and "showthread.php" in base and "showthread.php/" not in url else strip_fragment(url)
+    thread_url = (f"{base}?t={tid}" if tid and "showthread.php" in base and "showthread.php/" not in url
+                  else strip_fragment(url))
     return tid, thread_url
 
 
@@ -133,7 +152,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             counter = first(p, "a.postcounter")
             likes = parse_int(first_text(p, ".vbseo_liked, .postlikes, .likes"))
             res.items.append(make_item(
-                ctx, post_id=pid, url=absolute(url, counter.get("href")) if counter is not None else f"{strip_fragment(url)}#post{pid}",
+                ctx, post_id=pid,
+                url=(absolute(url, counter.get("href")) if counter is not None
+                     else f"{strip_fragment(url)}#post{pid}"),
                 text=text, quoted=quotes, signature=sig, thread_url=thread_url, thread_id=tid, thread_title=title,
                 author=text_of(user) or None if user is not None else None,
                 author_url=absolute(url, user.get("href")) if user is not None else None,
@@ -159,7 +180,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             sig_el = p.xpath(".//comment()[contains(., 'sig')]/following-sibling::div[1]")
             sig = text_of(sig_el[0]).lstrip("_").strip() if sig_el else None
             res.items.append(make_item(
-                ctx, post_id=pid, url=f"{url.split('?')[0]}?p={pid}#post{pid}" if "showthread.php" in url else f"{strip_fragment(url)}#post{pid}",
+                ctx, post_id=pid,
+                url=(f"{url.split('?')[0]}?p={pid}#post{pid}" if "showthread.php" in url
+                     else f"{strip_fragment(url)}#post{pid}"),
                 text=text, quoted=quotes, signature=sig or None, thread_url=thread_url, thread_id=tid,
                 thread_title=title, author=text_of(user) or None if user is not None else None,
                 author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,

@@ -5,14 +5,30 @@ from __future__ import annotations
 import re
 
 from crawlers.parsers.base import (
-    css, PageResult, ParseContext, ThreadLink, absolute, first, first_text, html_tree, inner_text, iso_date,
-    listing_hash, make_item, parse_int, rel_next, split_post, strip_fragment, text_of,
+    PageResult,
+    ParseContext,
+    ThreadLink,
+    absolute,
+    css,
+    first,
+    first_text,
+    html_tree,
+    inner_text,
+    iso_date,
+    listing_hash,
+    make_item,
+    parse_int,
+    rel_next,
+    split_post,
+    strip_fragment,
+    text_of,
 )
 
 
 def detect(html: str) -> int:
     head = html[:400000]
-    return 2 * sum(m in head for m in ("XenForo", "xenforo", "data-author=", "messageList", "bbWrapper", "p-body-pageContent"))
+    return 2 * sum(m in head for m in ("XenForo", "xenforo", "data-author=", "messageList", "bbWrapper",
+                                       "p-body-pageContent"))
 
 
 def _quote(q) -> dict:
@@ -37,7 +53,8 @@ def _quote(q) -> dict:
     return {"author": author, "post_id": pid, "text": text_of(body)}
 
 
-_SAID = re.compile(r"^\s*(.+?)\s+(?:said|сказал\(а\)|сказал|сказала|писал\(а\)|пишет|написал\(а\))\s*:?\s*[↑]?\s*$", re.I)
+_SAID = re.compile(r"^\s*(.+?)\s+(?:said|сказал\(а\)|сказал|сказала|писал\(а\)|пишет|написал\(а\))"
+                   r"\s*:?\s*[↑]?\s*$", re.I)
 
 
 def _thread_id(url: str) -> tuple[str | None, str]:
@@ -63,13 +80,15 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             if not m:
                 continue
             pid = m.group(1)
-            body = first(p, "article.message-body .bbWrapper") or first(p, ".message-body .bbWrapper") or first(p, ".bbWrapper")
+            body = (first(p, "article.message-body .bbWrapper") or first(p, ".message-body .bbWrapper")
+                    or first(p, ".bbWrapper"))
             if body is None:
                 continue
             text, quotes, _ = split_post(body, "blockquote.bbCodeBlock--quote, .bbCodeBlock--quote", _quote)
             tm = first(p, ".message-attribution time.u-dt") or first(p, "time.u-dt") or first(p, "time[datetime]")
             # data-time (2.0/2.1) and data-timestamp (2.2+) are unix times: exact whatever zone the page shows
-            date_raw = (tm.get("data-timestamp") or tm.get("data-time") or tm.get("datetime")) if tm is not None else None
+            date_raw = ((tm.get("data-timestamp") or tm.get("data-time") or tm.get("datetime")) if tm is not None
+                        else None)
             user = first(p, "a.username") or first(p, ".message-name")
             perma = first(p, ".message-attribution-main a[href*='/post'], a[href*='/posts/']")
             react = first(p, ".reactionsBar-link, .reactionsBar")
@@ -80,11 +99,14 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 others = re.search(r"(?:(\d+)\s+(?:others?|друг)|(?:ещё|еще|and)\s+(\d+))", rt)
                 likes = names + (int(others.group(1) or others.group(2)) if others else 0) if names else parse_int(rt)
             res.items.append(make_item(
-                ctx, post_id=pid, url=absolute(url, perma.get("href")) if perma is not None else f"{strip_fragment(url)}#post-{pid}",
+                ctx, post_id=pid,
+                url=(absolute(url, perma.get("href")) if perma is not None
+                     else f"{strip_fragment(url)}#post-{pid}"),
                 text=text, quoted=quotes, signature=first_text(p, "aside.message-signature"),
                 thread_url=thread_url, thread_id=tid, thread_title=title, author=p.get("data-author"),
                 author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-                posted_at=iso_date(date_raw, ctx), posted_at_raw=(tm.get("title") or text_of(tm) or date_raw) if tm is not None else None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=(tm.get("title") or text_of(tm) or date_raw) if tm is not None else None,
                 likes=likes, page_url=url, reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
             ))
     else:
@@ -107,11 +129,14 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 if img is not None and n and parse_int(n) is not None:
                     ratings[img.get("alt")] = parse_int(n)
             res.items.append(make_item(
-                ctx, post_id=pid, url=absolute(url, f"posts/{pid}/") if "/threads/" not in url else f"{strip_fragment(url)}#post-{pid}",
+                ctx, post_id=pid,
+                url=(absolute(url, f"posts/{pid}/") if "/threads/" not in url
+                     else f"{strip_fragment(url)}#post-{pid}"),
                 text=text, quoted=quotes, signature=first_text(p, ".signature"), thread_url=thread_url, thread_id=tid,
                 thread_title=title, author=p.get("data-author"),
                 author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-                posted_at=iso_date(date_raw, ctx), posted_at_raw=(dt.get("title") or text_of(dt)) if dt is not None else None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=(dt.get("title") or text_of(dt)) if dt is not None else None,
                 likes=((len(css(likes_el, "a.username")) or None) if likes_el is not None
                        else (sum(ratings.values()) if ratings else None)), page_url=url,
                 extra={"reactions": ratings} if ratings else {},
@@ -120,7 +145,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     if not res.items:
         seen = set()
         for item in css(root, ".structItem--thread, li.discussionListItem"):
-            a = first(item, ".structItem-title a[href*='/threads/']") or first(item, "h3.title a") or first(item, "a[href*='/threads/']")
+            a = (first(item, ".structItem-title a[href*='/threads/']") or first(item, "h3.title a")
+                 or first(item, "a[href*='/threads/']"))
             if a is None:
                 continue
             href = absolute(url, a.get("href"))

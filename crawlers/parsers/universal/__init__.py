@@ -17,7 +17,14 @@ from dataclasses import dataclass
 
 from crawlers.parsers import microdata
 from crawlers.parsers.base import (
-    PageResult, ParseContext, ParseError, first_text, html_tree, iso_date, make_item, strip_fragment,
+    PageResult,
+    ParseContext,
+    ParseError,
+    first_text,
+    html_tree,
+    iso_date,
+    make_item,
+    strip_fragment,
 )
 from crawlers.parsers.universal import embedded, fields, pagination, records
 from crawlers.store_ids import post_id_for_url
@@ -146,7 +153,7 @@ def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: Pa
         ids[rec] = pid
         parent = next((ids.get(x) for x in rec.iterancestors() if x in ids), None)
         date_raw = d[3] if d else None
-        extra = {"extractor": "universal"}
+        extra: dict[str, object] = {"extractor": "universal"}
         if dom.depth.get(rec):
             extra["depth"] = dom.depth[rec]
         if n == 1 and _opening_of_comments(dom):
@@ -188,7 +195,7 @@ def _from_dicts(posts: list[dict], url: str, ctx: ParseContext, res: PageResult)
             stack.pop()
         parent = stack[-1][1] if stack and depth else None
         stack.append((depth, pid))
-        extra = {"extractor": "universal"}
+        extra: dict[str, object] = {"extractor": "universal"}
         if p["kind"] == "article":
             extra["item_type"] = "article"
         if depth:

@@ -126,12 +126,16 @@ _DATE_PRE = re.compile(r"\d|ago\b|назад|just now|только что", re.I
 
 @lru_cache(maxsize=8192)
 def is_profile_href(href: str | None) -> bool:
-    return bool(href) and not href.startswith(("javascript:", "mailto:")) and bool(_PROFILE_PRE.search(href)) \
+    if not href:
+        return False
+    return not href.startswith(("javascript:", "mailto:")) and bool(_PROFILE_PRE.search(href)) \
         and bool(PROFILE_HREF.search(href))
 
 
 def looks_like_date(s: str | None) -> bool:
-    return bool(s) and len(s) < 120 and bool(_DATE_PRE.search(s)) and bool(DATE_RX.search(s))
+    if not s:
+        return False
+    return len(s) < 120 and bool(_DATE_PRE.search(s)) and bool(DATE_RX.search(s))
 
 
 def date_attr(el) -> str | None:

@@ -15,8 +15,20 @@ from urllib.parse import unquote_plus, urldefrag
 
 from crawlers.parsers.base import absolute, inner_text
 from crawlers.parsers.universal.evidence import (
-    ANONYMOUS, AUTHOR_HINT, BYLINE, CHROME_HINT, DATE_HINT, DATE_RX, NOT_POST_DATE, PROFILE_HREF, QUOTE_HINT,
-    SIGNATURE_HINT, date_attr, is_profile_href, looks_like_date, marked,
+    ANONYMOUS,
+    AUTHOR_HINT,
+    BYLINE,
+    CHROME_HINT,
+    DATE_HINT,
+    DATE_RX,
+    NOT_POST_DATE,
+    PROFILE_HREF,
+    QUOTE_HINT,
+    SIGNATURE_HINT,
+    date_attr,
+    is_profile_href,
+    looks_like_date,
+    marked,
 )
 
 _UI_WORDS = re.compile(
@@ -196,7 +208,7 @@ _INLINE_NAME_TAGS = {"b", "strong", "span", "font", "a", "cite", "em", "i", "h3"
 def _plain_names(rec, els: list) -> list[tuple[float, str, object, str, str | None]]:
     """No author sign at all: the first short texts of the record (a name in plain bold at the head of a post,
     as the oldest boards print it), at a low score so a shape that other records name better wins."""
-    out = []
+    out: list[tuple[float, str, object, str, str | None]] = []
     for i, el in enumerate(els[:80]):
         if el.tag not in _INLINE_NAME_TAGS or len(el) > 1 or any(len(c) for c in el):
             continue
@@ -268,7 +280,7 @@ def pick_consistent(per_record: list[list[tuple]]) -> list[tuple | None]:
             seen[c[1]] = max(seen.get(c[1], -1e9), c[0])
         for shape, s in seen.items():
             totals[shape] = totals.get(shape, 0.0) + s
-    out = []
+    out: list[tuple | None] = []
     for cands in per_record:
         if not cands:
             out.append(None)
@@ -459,7 +471,8 @@ def _leading_headings(body) -> list:
     """Title lines before any other text of the body: headings, and a short bold or title-classed line or a
     post counter ("Re: ...", "Post# 1") when the words that follow are longer; they are the post's head, not
     its words."""
-    out, soft = [], []
+    out: list = []
+    soft: list = []
     skip: set = set()
     for el in body.iter():
         if not isinstance(el.tag, str) or el.tag in _DROP_TAGS or el is body:

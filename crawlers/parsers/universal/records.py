@@ -22,8 +22,17 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from crawlers.parsers.universal.evidence import (
-    AUTHOR_HINT, CHROME_HINT, DATE_HINT, NOT_RECORD_TAGS, QUOTE_HINT, RECORD_HINT, SIGNATURE_HINT, date_attr,
-    is_profile_href, looks_like_date, marked,
+    AUTHOR_HINT,
+    CHROME_HINT,
+    DATE_HINT,
+    NOT_RECORD_TAGS,
+    QUOTE_HINT,
+    RECORD_HINT,
+    SIGNATURE_HINT,
+    date_attr,
+    is_profile_href,
+    looks_like_date,
+    marked,
 )
 
 _SKIP = {"script", "style", "noscript", "template", "svg", "head", "select", "option", "textarea"}
