@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -167,6 +168,14 @@ class _FromEmbeddings(nn.Module):
         return tuple(out[t] for t in self.tasks)
 
 
+@contextmanager
+def _restore_level(logger: logging.Logger, level: int):
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 class _DropPreprocessingHint(logging.Filter):
     """The quantizer logs per-tensor notes and a shape pre-processing hint straight on the root logger (we clear
     the exporter's shapes ourselves); its warnings and errors still pass."""
@@ -214,7 +223,10 @@ def export_int8(net: nn.Module, out: Path, amax: dict[str, torch.Tensor] | None 
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".int8-") as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         batch, tokens = torch.export.Dim("batch"), torch.export.Dim("tokens", max=4096)
-        with warnings.catch_warnings():
+        onnx_log = logging.getLogger("torch.onnx")
+        level = onnx_log.level
+        onnx_log.setLevel(logging.ERROR)  # "torchvision is not installed. Skipping torchvision::nms" and such
+        with warnings.catch_warnings(), _restore_level(onnx_log, level):
             # notes on the exporter's own internals and on our shared batch/token dims: nothing to act on here
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
             warnings.filterwarnings("ignore", message=r".*axis name: .* will not be used", category=UserWarning)
