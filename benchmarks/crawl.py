@@ -32,13 +32,13 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 FORUMS = {"demo-xf": "xf", "demo-phpbb": "phpbb", "demo-vb": "vb", "demo-ipb": "ipb"}
 OTHERS = ["demo-discourse", "demo-news", "demo-tg"]
 TARGET = 300  # pages/s on 2 cores (the crawlers issue)
@@ -60,13 +60,31 @@ def enlarge(content_dir: Path, threads: int, posts: int) -> tuple[int, dict[str,
         tid = max(t.id for t in site.threads()) + 1000
         board = site.boards[0].id
         for k in range(threads):
-            lines.append({"kind": "thread", "site": key, "board_id": board, "thread_id": tid + k,
-                          "title": f"Тестовая тема {k}: опять задержка доставки"})
+            lines.append(
+                {
+                    "kind": "thread",
+                    "site": key,
+                    "board_id": board,
+                    "thread_id": tid + k,
+                    "title": f"Тестовая тема {k}: опять задержка доставки",
+                }
+            )
             new_threads.setdefault(key, set()).add(str(tid + k))
             for n in range(posts):
-                lines.append({"kind": "post", "site": key, "thread_id": tid + k, "post": {
-                    "author": f"user{n % 7}", "d": 20 - (n * 20) // posts, "t": f"{8 + n % 12:02d}:{n % 60:02d}",
-                    "text": f"Сообщение {n} в теме {k}: посылка опять задерживается, поддержка не отвечает уже {n} дней."}})
+                lines.append(
+                    {
+                        "kind": "post",
+                        "site": key,
+                        "thread_id": tid + k,
+                        "post": {
+                            "author": f"user{n % 7}",
+                            "d": 20 - (n * 20) // posts,
+                            "t": f"{8 + n % 12:02d}:{n % 60:02d}",
+                            "text": f"Сообщение {n} в теме {k}: посылка опять задерживается, "
+                            f"поддержка не отвечает уже {n} дней.",
+                        },
+                    }
+                )
                 added += 1
     with open(content_dir / "added.jsonl", "a", encoding="utf-8") as f:
         for rec in lines:
@@ -75,8 +93,9 @@ def enlarge(content_dir: Path, threads: int, posts: int) -> tuple[int, dict[str,
     return added, new_threads
 
 
-def completeness(content_dir: Path, results: dict,
-                 new_threads: dict[str, set[str]]) -> list[tuple[str, int, int, int, int]]:
+def completeness(
+    content_dir: Path, results: dict, new_threads: dict[str, set[str]]
+) -> list[tuple[str, int, int, int, int]]:
     """Per forum source: (name, posts the site holds, posts crawled, synthetic posts held, synthetic crawled)."""
     import gzip
 
@@ -132,10 +151,17 @@ def _baseline_in_process(urls: list[str], concurrency: int) -> tuple[int, float,
         def closed(self, reason):
             stats["t1"] = time.monotonic()
 
-    p = CrawlerProcess({"LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": concurrency,
-                        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency, "ROBOTSTXT_OBEY": False,
-                        "TELNETCONSOLE_ENABLED": False, "COOKIES_ENABLED": False,
-                        "HTTPERROR_ALLOW_ALL": True})
+    p = CrawlerProcess(
+        {
+            "LOG_LEVEL": "ERROR",
+            "CONCURRENT_REQUESTS": concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+            "ROBOTSTXT_OBEY": False,
+            "TELNETCONSOLE_ENABLED": False,
+            "COOKIES_ENABLED": False,
+            "HTTPERROR_ALLOW_ALL": True,
+        }
+    )
     p.crawl(Plain)
     cpu0 = time.process_time()
     p.start()
@@ -155,8 +181,11 @@ def main() -> None:
     ap.add_argument("--posts", type=int, default=30)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--processes", type=int, default=2, help="crawl.processes for brandmon's crawl")
-    ap.add_argument("--no-history", action="store_true",
-                    help="time the crawl without the warm-up's runs as history (sources dealt round-robin)")
+    ap.add_argument(
+        "--no-history",
+        action="store_true",
+        help="time the crawl without the warm-up's runs as history (sources dealt round-robin)",
+    )
     args = ap.parse_args()
 
     from crawlers.demoweb.server import DemoWebServer
@@ -173,10 +202,17 @@ def main() -> None:
             names = [n for n in [*FORUMS, *OTHERS]]
 
             def fresh(name: str):
-                s = load_settings(data_dir=tmp / name, demo_web_url=srv.url,
-                                  sources_file=ROOT / "data" / "sources.yaml", brands_file=ROOT / "data" / "brands.yaml",
-                                  crawl={"autothrottle": False, "concurrent_requests_per_domain": args.concurrency,
-                                         "processes": args.processes})
+                s = load_settings(
+                    data_dir=tmp / name,
+                    demo_web_url=srv.url,
+                    sources_file=ROOT / "data" / "sources.yaml",
+                    brands_file=ROOT / "data" / "brands.yaml",
+                    crawl={
+                        "autothrottle": False,
+                        "concurrent_requests_per_domain": args.concurrency,
+                        "processes": args.processes,
+                    },
+                )
                 store = Store.from_settings(s)
                 store.upgrade()
                 return s, store
@@ -204,30 +240,46 @@ def main() -> None:
 
         ours = pages / crawl_s
         base = b_pages / b_secs
-        print(f"demo web: {added} synthetic posts added; {pages} pages, {res['items']} items, "
-              f"{res['errors']} errors over {len(names)} sources")
+        print(
+            f"demo web: {added} synthetic posts added; {pages} pages, {res['items']} items, "
+            f"{res['errors']} errors over {len(names)} sources"
+        )
         for n, r in res["sources"].items():
-            print(f"  {n:16s} {r['pages']:4d} pages {r['items']:5d} items  crawl {r['crawl_seconds']:.2f}s  "
-                  f"parse {r['parse_seconds']:.2f}s  wall {r['seconds']:.1f}s")
-        print(f"brandmon crawl : {ours:7.1f} pages/s inside the crawler ({pages / wall:.1f} pages/s wall, "
-              f"incl. process start-up and database writes)")
+            print(
+                f"  {n:16s} {r['pages']:4d} pages {r['items']:5d} items  crawl {r['crawl_seconds']:.2f}s  "
+                f"parse {r['parse_seconds']:.2f}s  wall {r['seconds']:.1f}s"
+            )
+        print(
+            f"brandmon crawl : {ours:7.1f} pages/s inside the crawler ({pages / wall:.1f} pages/s wall, "
+            f"incl. process start-up and database writes)"
+        )
         print(f"baseline       : {base:7.1f} pages/s (plain Scrapy, same {b_pages} URLs, parsing disabled)")
         print(f"ratio          : {ours / base:.2f}x of baseline")
-        print(f"target         : >= {TARGET} pages/s on 2 cores: {'met' if ours >= TARGET else 'NOT met'} inside the "
-              f"crawler, {'met' if pages / wall >= TARGET else 'not met'} in wall time")
+        print(
+            f"target         : >= {TARGET} pages/s on 2 cores: {'met' if ours >= TARGET else 'NOT met'} inside the "
+            f"crawler, {'met' if pages / wall >= TARGET else 'not met'} in wall time"
+        )
         cpu = sum(r.get("cpu_seconds") or 0 for r in res["sources"].values())
-        print(f"CPU per page   : {1000 * cpu / pages:.2f} ms brandmon (all crawler processes, crawl phase), "
-              f"{1000 * b_cpu / b_pages:.2f} ms baseline; on a shared machine this moves less than pages/s")
+        print(
+            f"CPU per page   : {1000 * cpu / pages:.2f} ms brandmon (all crawler processes, crawl phase), "
+            f"{1000 * b_cpu / b_pages:.2f} ms baseline; on a shared machine this moves less than pages/s"
+        )
         busy = sum(r["crawl_seconds"] or 0 for r in res["sources"].values())
-        print(f"parse share    : {parse_s / busy:.0%} of the crawlers' time in decode+parse, "
-              f"{1 - parse_s / busy:.0%} waiting on network/Scrapy/server")
+        print(
+            f"parse share    : {parse_s / busy:.0%} of the crawlers' time in decode+parse, "
+            f"{1 - parse_s / busy:.0%} waiting on network/Scrapy/server"
+        )
         rows = completeness(content, res["sources"], new_threads)
         for name, held, got, synth_held, synth in rows:
-            print(f"  {name:16s} posts expected {held:5d}, crawled {got:5d}; in the {args.threads} added threads "
-                  f"of {args.posts} posts: expected {synth_held:5d}, crawled {synth:5d}")
+            print(
+                f"  {name:16s} posts expected {held:5d}, crawled {got:5d}; in the {args.threads} added threads "
+                f"of {args.posts} posts: expected {synth_held:5d}, crawled {synth:5d}"
+            )
         exp, got = sum(r[3] for r in rows), sum(r[4] for r in rows)
-        print(f"completeness   : {got} of {exp} posts of the added threads crawled ({got / max(exp, 1):.1%}); "
-              f"{sum(r[2] for r in rows)} of {sum(r[1] for r in rows)} posts of the forums")
+        print(
+            f"completeness   : {got} of {exp} posts of the added threads crawled ({got / max(exp, 1):.1%}); "
+            f"{sum(r[2] for r in rows)} of {sum(r[1] for r in rows)} posts of the forums"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -40,23 +40,40 @@ def cases(now: datetime) -> dict[str, tuple]:
         "overview: latest alerts": (Q.latest_alerts, {}),
         "mentions: count, no filter": (Q.mention_count, dict(f=Q.MentionFilter(since=since))),
         "mentions: page, no filter": (Q.mentions, dict(f=Q.MentionFilter(since=since), limit=500)),
-        "mentions: brand+negative": (Q.mentions, dict(f=Q.MentionFilter(brand_ids=("posylkin",), sentiments=("negative",),
-                                                                        since=since), limit=500)),
-        "mentions: count brand+negative": (Q.mention_count, dict(f=Q.MentionFilter(brand_ids=("posylkin",),
-                                                                                 sentiments=("negative",), since=since))),
+        "mentions: brand+negative": (
+            Q.mentions,
+            dict(f=Q.MentionFilter(brand_ids=("posylkin",), sentiments=("negative",), since=since), limit=500),
+        ),
+        "mentions: count brand+negative": (
+            Q.mention_count,
+            dict(f=Q.MentionFilter(brand_ids=("posylkin",), sentiments=("negative",), since=since)),
+        ),
         "mentions: text search": (Q.mentions, dict(f=Q.MentionFilter(text="трубку", since=since), limit=500)),
         "mentions: count text search": (Q.mention_count, dict(f=Q.MentionFilter(text="трубку", since=since))),
-        "mentions: theme filter": (Q.mentions, dict(f=Q.MentionFilter(theme_id="th-shopok-refund", since=since), limit=500)),
+        "mentions: theme filter": (
+            Q.mentions,
+            dict(f=Q.MentionFilter(theme_id="th-shopok-refund", since=since), limit=500),
+        ),
         "mentions: detail": (Q.mention_detail, dict(mention_id="m12345")),
         "themes: list": (Q.themes, {}),
-        "themes: trend (all themes)": (Q.theme_trend, dict(theme_ids=[f"th-{b}-{k}" for b in
-                                       ("posylkin", "shopok", "lastochka", "mobiline", "zerno")
-                                       for k in ("delay", "refund", "app", "rude", "fees")], since=since)),
+        "themes: trend (all themes)": (
+            Q.theme_trend,
+            dict(
+                theme_ids=[
+                    f"th-{b}-{k}"
+                    for b in ("posylkin", "shopok", "lastochka", "mobiline", "zerno")
+                    for k in ("delay", "refund", "app", "rude", "fees")
+                ],
+                since=since,
+            ),
+        ),
         "themes: members": (Q.theme_members, dict(theme_id="th-posylkin-delay", limit=500)),
         "queue: open items": (Q.escalation_queue, dict(states=["new", "assigned", "in_progress"], now=now)),
-        "queue: filtered": (Q.escalation_queue, dict(states=["new"], owner="(unassigned)", brand_ids=["shopok"], now=now)),
-        "queue: counts (page loads)": (Q.escalation_summary, dict(states=["new", "assigned", "in_progress"],
-                                                                   now=now)),
+        "queue: filtered": (
+            Q.escalation_queue,
+            dict(states=["new"], owner="(unassigned)", brand_ids=["shopok"], now=now),
+        ),
+        "queue: counts (page loads)": (Q.escalation_summary, dict(states=["new", "assigned", "in_progress"], now=now)),
         "queue: owners": (Q.owners, {}),
         "authors: advocates": (Q.authors, dict(order="advocate_score")),
         "sources: health": (Q.sources_health, dict(now=now, silent_after_hours=24.0)),
@@ -112,9 +129,11 @@ def exports(con, now: datetime, rows: int) -> None:
     q0 = time.perf_counter()
     esc = Q.escalation_queue(con, states=list(Q.STATES), limit=rows, now=now)
     q1 = time.perf_counter()
-    print(f"\nexport of {len(df):,} mentions: fetch {t1 - t0:.2f} s ({df.memory_usage(deep=True).sum() / 1e6:.0f} MB "
-          f"in memory), CSV {t2 - t1:.2f} s ({len(csv) / 1e6:.1f} MB), Excel {t3 - t2:.2f} s "
-          f"({len(xlsx) / 1e6:.1f} MB); queue export of {len(esc):,} escalations: fetch {q1 - q0:.2f} s")
+    print(
+        f"\nexport of {len(df):,} mentions: fetch {t1 - t0:.2f} s ({df.memory_usage(deep=True).sum() / 1e6:.0f} MB "
+        f"in memory), CSV {t2 - t1:.2f} s ({len(csv) / 1e6:.1f} MB), Excel {t3 - t2:.2f} s "
+        f"({len(xlsx) / 1e6:.1f} MB); queue export of {len(esc):,} escalations: fetch {q1 - q0:.2f} s"
+    )
 
 
 def main() -> int:
@@ -122,8 +141,13 @@ def main() -> int:
     ap.add_argument("--mentions", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--db", type=Path, default=None, help="build/keep the database here (reused when it exists)")
-    ap.add_argument("--exports", type=int, default=0, metavar="ROWS",
-                    help="also time an 'export all matching rows' of this many rows (fetch, CSV, Excel)")
+    ap.add_argument(
+        "--exports",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="also time an 'export all matching rows' of this many rows (fetch, CSV, Excel)",
+    )
     a = ap.parse_args()
 
     tmp = None
@@ -134,13 +158,17 @@ def main() -> int:
     if not path.exists():
         t0 = time.perf_counter()
         counts = make_synthetic_db(path, a.mentions, seed=1)
-        print(f"built {path.name}: {counts['mentions']:,} mentions, {counts['escalations']:,} escalations, "
-              f"{counts['theme_members']:,} theme members in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"built {path.name}: {counts['mentions']:,} mentions, {counts['escalations']:,} escalations, "
+            f"{counts['theme_members']:,} theme members in {time.perf_counter() - t0:.1f} s"
+        )
     store = Store(path, lock_timeout=30)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     conn = connect_times(store, a.reps)
-    print(f"\nopen a read-only connection (once per page run): p50 {statistics.median(conn):.1f} ms, "
-          f"p95 {pct(conn, 95):.1f} ms")
+    print(
+        f"\nopen a read-only connection (once per page run): p50 {statistics.median(conn):.1f} ms, "
+        f"p95 {pct(conn, 95):.1f} ms"
+    )
     ctx = store.read()
     con = ctx.__enter__()
     base = timed(con, lambda c: c.execute("SELECT count(*) FROM mentions").fetchall(), {}, a.reps)
@@ -161,8 +189,10 @@ def main() -> int:
             fails.append(name)
         print(f"{name:36s} {p50:8.1f} {p95:8.1f} {cpu:8.1f} {p50 / b50:7.1f}  {'yes' if ok else 'NO'}")
     print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times include waiting for CPU)")
-    print(f"\nworst p95 {worst:.0f} ms (target < {TARGET_MS:.0f} ms); {len(fails)} over target"
-          + (f": {', '.join(fails)}" if fails else ""))
+    print(
+        f"\nworst p95 {worst:.0f} ms (target < {TARGET_MS:.0f} ms); {len(fails)} over target"
+        + (f": {', '.join(fails)}" if fails else "")
+    )
     if a.exports:
         exports(con, now, a.exports)
     ctx.__exit__(None, None, None)

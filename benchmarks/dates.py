@@ -26,22 +26,67 @@ MSK = ZoneInfo("Europe/Moscow")
 NOW = datetime(2024, 5, 10, 15, 30, 45, tzinfo=MSK)
 TARGET_RATIO = 10.0
 
-RU_GEN = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
-          "ноября", "декабря"]
-EN_MON = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
-RELATIVE = ["Сегодня, 17:16", "вчера в 09:05", "Yesterday at 5:16 PM", "позавчера в 10:00", "2 часа назад",
-            "15 минут назад", "полчаса назад", "3 дня назад", "неделю назад", "Today, 08:00"]
+RU_GEN = [
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+]
+EN_MON = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+RELATIVE = [
+    "Сегодня, 17:16",
+    "вчера в 09:05",
+    "Yesterday at 5:16 PM",
+    "позавчера в 10:00",
+    "2 часа назад",
+    "15 минут назад",
+    "полчаса назад",
+    "3 дня назад",
+    "неделю назад",
+    "Today, 08:00",
+]
 
 
 def strings() -> list[str]:
     out = list(RELATIVE)
-    for d in (datetime(2013, 11, 12, 17, 16, tzinfo=MSK), datetime(2020, 2, 29, 23, 59, tzinfo=MSK),
-              datetime(2023, 12, 31, 12, 0, tzinfo=MSK), datetime(2016, 6, 15, 9, 3, tzinfo=MSK)):
+    for d in (
+        datetime(2013, 11, 12, 17, 16, tzinfo=MSK),
+        datetime(2020, 2, 29, 23, 59, tzinfo=MSK),
+        datetime(2023, 12, 31, 12, 0, tzinfo=MSK),
+        datetime(2016, 6, 15, 9, 3, tzinfo=MSK),
+    ):
         m = d.month - 1
-        out += [f"{d:%d.%m.%Y %H:%M}", f"{d:%d.%m.%Y, %H:%M}", f"{d.day} {RU_GEN[m]} {d.year} в {d:%H:%M}",
-                f"{EN_MON[m]} {d.day}, {d.year}, {d:%I:%M:%S %p}", f"{d:%m-%d-%Y}, {d:%I:%M %p}",
-                f"{d:%Y-%m-%d}, {d:%H:%M}", d.isoformat(), f"{d.day} {EN_MON[m]} {d.year} {d:%H:%M}"]
+        out += [
+            f"{d:%d.%m.%Y %H:%M}",
+            f"{d:%d.%m.%Y, %H:%M}",
+            f"{d.day} {RU_GEN[m]} {d.year} в {d:%H:%M}",
+            f"{EN_MON[m]} {d.day}, {d.year}, {d:%I:%M:%S %p}",
+            f"{d:%m-%d-%Y}, {d:%I:%M %p}",
+            f"{d:%Y-%m-%d}, {d:%H:%M}",
+            d.isoformat(),
+            f"{d.day} {EN_MON[m]} {d.year} {d:%H:%M}",
+        ]
     return out
 
 
@@ -70,7 +115,9 @@ def main() -> int:
     print(f"{len(texts)} date strings, least of {args.rounds} passes")
     print(f"fast path   : {fast * 1e6:8.1f} µs a date")
     print(f"dateparser  : {slow * 1e6:8.1f} µs a date (baseline, same run)")
-    print(f"ratio       : {ratio:8.1f}x (target >= {TARGET_RATIO:.0f}x): {'met' if ratio >= TARGET_RATIO else 'NOT met'}")
+    print(
+        f"ratio       : {ratio:8.1f}x (target >= {TARGET_RATIO:.0f}x): {'met' if ratio >= TARGET_RATIO else 'NOT met'}"
+    )
     if missed:
         print(f"not read by the fast path: {missed}")
     return 0 if ratio >= TARGET_RATIO and not missed else 1

@@ -43,14 +43,18 @@ def load(db: Path) -> pd.DataFrame:
     got["site"] = got["source_id"].str.removeprefix("demo-")
     truth = pd.read_csv(ROOT / "data" / "demo_web" / "answers.csv", dtype=str).fillna("")
     truth = truth[truth["brand_id"] != ""].rename(columns={"sentiment": "true_sentiment", "intent": "true_intent"})
-    return got.merge(truth[["site", "post_id", "brand_id", "true_sentiment", "true_intent", "must_escalate"]],
-                     on=["site", "post_id", "brand_id"], how="left")
+    return got.merge(
+        truth[["site", "post_id", "brand_id", "true_sentiment", "true_intent", "must_escalate"]],
+        on=["site", "post_id", "brand_id"],
+        how="left",
+    )
 
 
 def report(df: pd.DataFrame) -> dict[str, float]:
     lab = df[df["true_sentiment"].notna() & df["sentiment"].notna()]
     out = {
-        "mentions": len(df), "labelled": len(lab),
+        "mentions": len(df),
+        "labelled": len(lab),
         "sentiment_accuracy": accuracy_score(lab["true_sentiment"], lab["sentiment"]),
         "sentiment_macro_f1": f1_score(lab["true_sentiment"], lab["sentiment"], average="macro"),
         "sentiment_weighted_f1": f1_score(lab["true_sentiment"], lab["sentiment"], average="weighted"),
@@ -59,8 +63,9 @@ def report(df: pd.DataFrame) -> dict[str, float]:
     out["intent_accuracy"] = accuracy_score(it["true_intent"], it["intent"])
     out["intent_macro_f1"] = f1_score(it["true_intent"], it["intent"], average="macro")
     q = df[df["state"].isin(OPEN)].sort_values("priority", ascending=False).reset_index(drop=True)
-    relevant = (q["must_escalate"] == "1") | ((q["true_sentiment"] == "negative")
-                                              & q["true_intent"].isin(["complaint", "failure"]))
+    relevant = (q["must_escalate"] == "1") | (
+        (q["true_sentiment"] == "negative") & q["true_intent"].isin(["complaint", "failure"])
+    )
     out["queue"] = len(q)
     out["precision_at_20"] = float(relevant.head(20).mean()) if len(q) else 0.0
     must = set(df.loc[df["must_escalate"] == "1", "mention_id"])
@@ -75,10 +80,19 @@ def report(df: pd.DataFrame) -> dict[str, float]:
 
 
 def run_demo(data_dir: Path) -> Path:
-    env = {**os.environ, "BRANDMON_DATA_DIR": str(data_dir), "BRANDMON_SOURCES_FILE": str(ROOT / "data" / "sources.yaml"),
-           "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml")}
-    subprocess.run([sys.executable, "-m", "pipeline.cli", "demo", "--no-dashboard", "--no-prefect"], cwd=ROOT, env=env,
-                   check=True, stdout=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "BRANDMON_DATA_DIR": str(data_dir),
+        "BRANDMON_SOURCES_FILE": str(ROOT / "data" / "sources.yaml"),
+        "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml"),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "demo", "--no-dashboard", "--no-prefect"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return data_dir / "brandmon.duckdb"
 
 

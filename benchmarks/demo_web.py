@@ -17,7 +17,7 @@ import concurrent.futures
 import http.client
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
@@ -28,7 +28,7 @@ from crawlers.demoweb import corpus  # noqa: E402
 from crawlers.demoweb.render_misc import ENTRY  # noqa: E402
 from crawlers.demoweb.server import DemoWebServer, renderer  # noqa: E402
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TARGET_RATE, TARGET_RATIO = 300.0, 0.33
 
 
@@ -100,8 +100,10 @@ def main() -> int:
         bare.server_close()
     ratio = demo / base
     ok = demo >= TARGET_RATE and ratio >= TARGET_RATIO
-    print(f"{args.threads} client threads x {args.requests} keep-alive GETs, best of {args.rounds}; "
-          f"pages of {sizes[0]:,} and {sizes[1]:,} bytes")
+    print(
+        f"{args.threads} client threads x {args.requests} keep-alive GETs, best of {args.rounds}; "
+        f"pages of {sizes[0]:,} and {sizes[1]:,} bytes"
+    )
     print(f"demo web      : {demo:7.0f} pages/s (target >= {TARGET_RATE:.0f})")
     print(f"bare server   : {base:7.0f} pages/s (baseline, same run)")
     print(f"ratio         : {ratio:7.2f} (target >= {TARGET_RATIO}): {'met' if ok else 'NOT met'}")

@@ -49,18 +49,47 @@ def build(store: Store, n: int, threads: int, authors: int) -> None:
         text = f"{text} ({i})"
         at = pd.Timestamp(NOW - timedelta(minutes=rnd.randrange(60 * 24 * 30)))
         doc = stable_id("bench", i)
-        docs.append(dict(doc_id=doc, source_id=f"forum-{i % 4}", url=f"http://127.0.0.1/t{i % threads}#p{i}",
-                         thread_url=f"http://127.0.0.1/t{i % threads}", author=f"u{rnd.randrange(authors)}",
-                         posted_at=at, ingested_at=at, text=text, text_hash=text_hash(text), likes=rnd.randrange(5)))
+        docs.append(
+            dict(
+                doc_id=doc,
+                source_id=f"forum-{i % 4}",
+                url=f"http://127.0.0.1/t{i % threads}#p{i}",
+                thread_url=f"http://127.0.0.1/t{i % threads}",
+                author=f"u{rnd.randrange(authors)}",
+                posted_at=at,
+                ingested_at=at,
+                text=text,
+                text_hash=text_hash(text),
+                likes=rnd.randrange(5),
+            )
+        )
         mid = stable_id(doc, "posylkin")
         ments.append(dict(mention_id=mid, doc_id=doc, brand_id="posylkin", context=text, context_hash=text_hash(text)))
         pn, pu, pp = P[sent]
         probs = {k: (0.7 if k == intent else 0.075) for k in ("question", "failure", "complaint", "praise", "other")}
-        scores.append(dict(mention_id=mid, model="bench", model_version="v1", context_hash=text_hash(text), sentiment=sent,
-                           p_neg=pn, p_neu=pu, p_pos=pp, unsure=False, intent=intent, intent_probs_json=json.dumps(probs),
-                           scored_at=at))
+        scores.append(
+            dict(
+                mention_id=mid,
+                model="bench",
+                model_version="v1",
+                context_hash=text_hash(text),
+                sentiment=sent,
+                p_neg=pn,
+                p_neu=pu,
+                p_pos=pp,
+                unsure=False,
+                intent=intent,
+                intent_probs_json=json.dumps(probs),
+                scored_at=at,
+            )
+        )
     with store.write() as con:
-        store.upsert("models", [dict(model="bench", model_version="v1", task="score", active=True)], ["model", "model_version"], con=con)
+        store.upsert(
+            "models",
+            [dict(model="bench", model_version="v1", task="score", active=True)],
+            ["model", "model_version"],
+            con=con,
+        )
         store.upsert("documents", pd.DataFrame(docs), ["doc_id"], con=con)
         store.upsert("mentions", pd.DataFrame(ments), ["mention_id"], con=con)
         store.upsert("scores", pd.DataFrame(scores), ["mention_id", "model_version"], con=con)
@@ -96,8 +125,10 @@ def main() -> None:
         timed("update_authors", lambda: advocates.update_authors(s, store))
         timed("detect_alerts", lambda: alerts.detect_alerts(s, store, now=NOW))
         timed("compute_kpis", lambda: kpis.compute_kpis(store, now=NOW)["summary"])
-        print(f"escalate / candidate query: {first / base:.1f}x (create), {second / base:.1f}x (refresh); "
-              f"{1000 * first / a.mentions:.2f} ms per mention")
+        print(
+            f"escalate / candidate query: {first / base:.1f}x (create), {second / base:.1f}x (refresh); "
+            f"{1000 * first / a.mentions:.2f} ms per mention"
+        )
 
 
 if __name__ == "__main__":

@@ -93,8 +93,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        s = load_settings(data_dir=tmp / "data", brands_file=ROOT / "data" / "brands.yaml",
-                          sources_file=ROOT / "data" / "sources.yaml")
+        s = load_settings(
+            data_dir=tmp / "data",
+            brands_file=ROOT / "data" / "brands.yaml",
+            sources_file=ROOT / "data" / "sources.yaml",
+        )
         store = Store.from_settings(s)
         store.upgrade()
         csv = write_csv(tmp / "t.csv", review_table(args.rows))
@@ -109,27 +112,35 @@ def main() -> None:
         res2 = import_files(s, store, [csv], "tickets", mapping)
         ing2 = ingest_pending(s, store, run_id=res2.run_id)
         t_again = time.perf_counter() - t0
-        print(f"import {args.rows:,} rows ({csv.stat().st_size / 1e6:.1f} MB CSV): rows → raw run {t_import:.1f} s "
-              f"({args.rows / t_import:,.0f} rows/s), ingest {t_ingest:.1f} s; import share "
-              f"{t_import / (t_import + t_ingest):.0%}; documents new {ing['documents_new']:,}")
-        print(f"  again: {t_again:.1f} s ({t_again / (t_import + t_ingest):.2f}x the first), documents new "
-              f"{ing2['documents_new']}, updated {ing2['documents_updated']}, "
-              f"unchanged {ing2['documents_unchanged']:,}")
+        print(
+            f"import {args.rows:,} rows ({csv.stat().st_size / 1e6:.1f} MB CSV): rows → raw run {t_import:.1f} s "
+            f"({args.rows / t_import:,.0f} rows/s), ingest {t_ingest:.1f} s; import share "
+            f"{t_import / (t_import + t_ingest):.0%}; documents new {ing['documents_new']:,}"
+        )
+        print(
+            f"  again: {t_again:.1f} s ({t_again / (t_import + t_ingest):.2f}x the first), documents new "
+            f"{ing2['documents_new']}, updated {ing2['documents_updated']}, "
+            f"unchanged {ing2['documents_unchanged']:,}"
+        )
 
         big = Store(tmp / "big.duckdb")
         big.upgrade()
         t0 = time.perf_counter()
         fill_store(big, args.mentions)
-        print(f"store of {args.mentions:,} mentions built in {time.perf_counter() - t0:.1f} s, "
-              f"{big.path.stat().st_size / 1e6:.0f} MB")
+        print(
+            f"store of {args.mentions:,} mentions built in {time.perf_counter() - t0:.1f} s, "
+            f"{big.path.stat().st_size / 1e6:.0f} MB"
+        )
         # each export in a fresh process, so its peak memory is its own
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(1) as pool:
             rows, t_copy, rss_copy = pool.apply(_export, (str(big.path), str(tmp / "m.parquet"), "copy"))
         with ctx.Pool(1) as pool:
             _, t_pandas, rss_pandas = pool.apply(_export, (str(big.path), str(tmp / "m_pandas.parquet"), "pandas"))
-        print(f"export mentions → Parquet: COPY {t_copy:.2f} s ({rows:,} rows), pandas + pyarrow {t_pandas:.2f} s: "
-              f"{t_pandas / t_copy:.1f}x; peak RSS rise COPY {rss_copy:.0f} MB, pandas {rss_pandas:.0f} MB")
+        print(
+            f"export mentions → Parquet: COPY {t_copy:.2f} s ({rows:,} rows), pandas + pyarrow {t_pandas:.2f} s: "
+            f"{t_pandas / t_copy:.1f}x; peak RSS rise COPY {rss_copy:.0f} MB, pandas {rss_pandas:.0f} MB"
+        )
 
         b = backup(big, tmp / "backup.duckdb")
         import duckdb
@@ -142,9 +153,11 @@ def main() -> None:
         t_attach = time.perf_counter() - t0
         with duckdb.connect(str(tmp / "attached.duckdb"), read_only=True) as con:
             n = con.execute("SELECT count(*) FROM mentions").fetchone()[0]
-        print(f"backup of {b.bytes / 1e6:.0f} MB: writers kept out {b.locked_seconds:.2f} s (whole backup "
-              f"{b.seconds:.2f} s, incl. checking the copy); ATTACH + COPY FROM DATABASE holds the lock "
-              f"{t_attach:.2f} s ({t_attach / b.locked_seconds:.1f}x; {n:,} mentions)")
+        print(
+            f"backup of {b.bytes / 1e6:.0f} MB: writers kept out {b.locked_seconds:.2f} s (whole backup "
+            f"{b.seconds:.2f} s, incl. checking the copy); ATTACH + COPY FROM DATABASE holds the lock "
+            f"{t_attach:.2f} s ({t_attach / b.locked_seconds:.1f}x; {n:,} mentions)"
+        )
 
 
 if __name__ == "__main__":

@@ -26,32 +26,78 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 FORMS = {
-    "posylkin": ["Посылкин", "Посылкина", "Посылкину", "Посылкиным", "Посылкине", "посылкинский", "Posylkin",
-                 "Посылкин Экспресс"],
+    "posylkin": [
+        "Посылкин",
+        "Посылкина",
+        "Посылкину",
+        "Посылкиным",
+        "Посылкине",
+        "посылкинский",
+        "Posylkin",
+        "Посылкин Экспресс",
+    ],
     "shopok": ["ШопОк", "ШопОка", "ШопОку", "ШопОком", "ШопОке", "Шопок", "ShopOk", "shopok.ru"],
-    "lastochka": ["Ласточка Банк", "Ласточка Банка", "Ласточка Банке", "банк Ласточка", "банка Ласточка",
-                  "Lastochka Bank"],
+    "lastochka": [
+        "Ласточка Банк",
+        "Ласточка Банка",
+        "Ласточка Банке",
+        "банк Ласточка",
+        "банка Ласточка",
+        "Lastochka Bank",
+    ],
     "mobiline": ["Мобилайн", "Мобилайна", "Мобилайну", "Мобилайном", "Мобилайне", "Mobiline", "mobiline.ru"],
     "zerno": ["Кофейня Зерно", "кофейне Зерно", "кофейню Зерно", "Zerno Coffee"],
 }
-OPENERS = ["Вчера", "Сегодня утром", "На прошлой неделе", "Опять", "Третий раз за месяц", "Короче,", "Люди,",
-           "Всем привет.", "Не знаю, к кому ещё обратиться.", "Пишу сюда, потому что поддержка молчит."]
+OPENERS = [
+    "Вчера",
+    "Сегодня утром",
+    "На прошлой неделе",
+    "Опять",
+    "Третий раз за месяц",
+    "Короче,",
+    "Люди,",
+    "Всем привет.",
+    "Не знаю, к кому ещё обратиться.",
+    "Пишу сюда, потому что поддержка молчит.",
+]
 PARTS = [
-    "{b} потерял мою посылку", "у {b} опять сломалось приложение", "{b} списал деньги дважды",
-    "в {b} нахамили по телефону", "{b} вернул деньги за два дня", "хочу сказать спасибо {b}",
-    "через {b} доставка заняла неделю", "поддержка {b} не отвечает", "{b} поднял цены",
-    "кто-нибудь пользовался {b}?", "{b} работает без нареканий", "курьер {b} опоздал на три часа",
+    "{b} потерял мою посылку",
+    "у {b} опять сломалось приложение",
+    "{b} списал деньги дважды",
+    "в {b} нахамили по телефону",
+    "{b} вернул деньги за два дня",
+    "хочу сказать спасибо {b}",
+    "через {b} доставка заняла неделю",
+    "поддержка {b} не отвечает",
+    "{b} поднял цены",
+    "кто-нибудь пользовался {b}?",
+    "{b} работает без нареканий",
+    "курьер {b} опоздал на три часа",
 ]
 FILLER = [
-    "Погода сегодня отвратительная, дождь весь день.", "Пробки на Садовом как всегда.",
-    "В выходные ездили на дачу, шашлыки удались.", "Сын пошёл в первый класс, все волнуются.",
-    "Котик опять разбил чашку.", "Купил новый ноутбук, пока доволен.", "На работе аврал до пятницы.",
-    "Ремонт в подъезде никак не закончат.", "Цены в магазинах растут каждый месяц.",
+    "Погода сегодня отвратительная, дождь весь день.",
+    "Пробки на Садовом как всегда.",
+    "В выходные ездили на дачу, шашлыки удались.",
+    "Сын пошёл в первый класс, все волнуются.",
+    "Котик опять разбил чашку.",
+    "Купил новый ноутбук, пока доволен.",
+    "На работе аврал до пятницы.",
+    "Ремонт в подъезде никак не закончат.",
+    "Цены в магазинах растут каждый месяц.",
     "Соседи сверху снова сверлят в восемь утра.",
 ]
-TAILS = ["Больше не буду пользоваться.", "Всем советую.", "Что делать?", "Посоветуйте альтернативу.",
-         "Номер заказа 12345678, звоните +7 912 345-67-89.", "Пишите на ivan.petrov@mail.ru.", "",
-         "Спасибо, что дочитали.", "Цена вопроса 1 500 рублей.", "Жалобу уже написал."]
+TAILS = [
+    "Больше не буду пользоваться.",
+    "Всем советую.",
+    "Что делать?",
+    "Посоветуйте альтернативу.",
+    "Номер заказа 12345678, звоните +7 912 345-67-89.",
+    "Пишите на ivan.petrov@mail.ru.",
+    "",
+    "Спасибо, что дочитали.",
+    "Цена вопроса 1 500 рублей.",
+    "Жалобу уже написал.",
+]
 
 
 def make_posts(n: int, seed: int = 7) -> list[dict]:
@@ -72,13 +118,20 @@ def make_posts(n: int, seed: int = 7) -> list[dict]:
             rnd.shuffle(sents[1:])
             text = " ".join(s for s in sents if s)
         source = f"forum-{i % 7}"
-        posts.append({
-            "source": source, "kind": "forum", "post_id": str(i), "url": f"http://{source}.test/t/{i // 20}#p{i}",
-            "thread_url": f"http://{source}.test/t/{i // 20}", "thread_title": "Отзывы",
-            "text": text, "author": f"user{rnd.randint(0, 20000)}",
-            "posted_at": f"2024-0{1 + i % 9}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00+03:00",
-            "likes": rnd.randint(0, 50),
-        })
+        posts.append(
+            {
+                "source": source,
+                "kind": "forum",
+                "post_id": str(i),
+                "url": f"http://{source}.test/t/{i // 20}#p{i}",
+                "thread_url": f"http://{source}.test/t/{i // 20}",
+                "thread_title": "Отзывы",
+                "text": text,
+                "author": f"user{rnd.randint(0, 20000)}",
+                "posted_at": f"2024-0{1 + i % 9}-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00+03:00",
+                "likes": rnd.randint(0, 50),
+            }
+        )
     return posts
 
 
@@ -124,10 +177,16 @@ def result_digest(store) -> dict[str, str | int]:
         FROM documents""")
     out.update({k: int(v) for k, v in q.iloc[0].items()})
     for name, sql in (
-        ("documents", "SELECT doc_id, text, text_hash, lang, dup_of, spam, spam_reasons_json, author_key, parent_id "
-                      "FROM documents ORDER BY doc_id"),
-        ("mentions", "SELECT mention_id, doc_id, brand_id, span_start, span_end, matched, context_hash "
-                     "FROM mentions ORDER BY mention_id"),
+        (
+            "documents",
+            "SELECT doc_id, text, text_hash, lang, dup_of, spam, spam_reasons_json, author_key, parent_id "
+            "FROM documents ORDER BY doc_id",
+        ),
+        (
+            "mentions",
+            "SELECT mention_id, doc_id, brand_id, span_start, span_end, matched, context_hash "
+            "FROM mentions ORDER BY mention_id",
+        ),
         ("doc_lsh", "SELECT band, bucket, doc_id FROM doc_lsh ORDER BY ALL"),
         ("authors_rows", "SELECT author_key, source_id, name, posts FROM authors ORDER BY author_key"),
     ):
@@ -196,10 +255,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=200_000)
     ap.add_argument("--baseline-posts", type=int, default=5_000)
-    ap.add_argument("--real-texts", type=int, default=5_000,
-                    help="also compare the matchers on this many real tweets from ../shared/data (if present)")
-    ap.add_argument("--profile", action="store_true",
-                    help="time each ingest stage (perf_counter around the stage functions; adds a little overhead)")
+    ap.add_argument(
+        "--real-texts",
+        type=int,
+        default=5_000,
+        help="also compare the matchers on this many real tweets from ../shared/data (if present)",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="time each ingest stage (perf_counter around the stage functions; adds a little overhead)",
+    )
     args = ap.parse_args()
 
     from pipeline.brands import build_matcher
@@ -209,14 +275,15 @@ def main() -> None:
 
     posts = make_posts(args.posts)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(data_dir=Path(tmp) / "data", brands_file=ROOT / "data" / "brands.yaml",
-                                 sources_file=Path(tmp) / "none.yaml")
+        settings = load_settings(
+            data_dir=Path(tmp) / "data", brands_file=ROOT / "data" / "brands.yaml", sources_file=Path(tmp) / "none.yaml"
+        )
         run = Path(settings.raw_dir) / "bench"
         run.mkdir(parents=True)
         per_file = 50_000
         for f in range(0, len(posts), per_file):
             with gzip.open(run / f"items-{f // per_file:04d}.jsonl.gz", "wb", compresslevel=1) as fh:
-                fh.write(b"".join(json.dumps(p, ensure_ascii=False).encode() + b"\n" for p in posts[f:f + per_file]))
+                fh.write(b"".join(json.dumps(p, ensure_ascii=False).encode() + b"\n" for p in posts[f : f + per_file]))
         store = Store.from_settings(settings)
         store.upgrade()
 
@@ -250,28 +317,43 @@ def main() -> None:
             t = time.process_time()
             n = sum(len(m.match(x)) for x in texts)
             dt = time.process_time() - t
-            print(f"matching only (CPU time), {len(texts):,} real tweets (cold caches, a real vocabulary): "
-                  f"{name} {len(texts) / dt:,.0f} texts/s ({n} mentions)")
+            print(
+                f"matching only (CPU time), {len(texts):,} real tweets (cold caches, a real vocabulary): "
+                f"{name} {len(texts) / dt:,.0f} texts/s ({n} mentions)"
+            )
 
     docs = r["documents_new"]
-    print(f"posts: {len(posts):,}  documents: {docs:,}  mentions: {r['mentions']:,}  duplicates: "
-          f"{r['duplicates']:,}  spam: {r['spam']:,}")
-    print(f"end to end: {elapsed:.1f} s wall  ->  {docs / elapsed:,.0f} documents/s, "
-          f"{r['mentions'] / elapsed:,.0f} mentions/s")
+    print(
+        f"posts: {len(posts):,}  documents: {docs:,}  mentions: {r['mentions']:,}  duplicates: "
+        f"{r['duplicates']:,}  spam: {r['spam']:,}"
+    )
+    print(
+        f"end to end: {elapsed:.1f} s wall  ->  {docs / elapsed:,.0f} documents/s, "
+        f"{r['mentions'] / elapsed:,.0f} mentions/s"
+    )
     # on a shared machine wall time includes waiting for the CPU; CPU time of this process is the fairer number
-    print(f"end to end: {cpu:.1f} s CPU   ->  {docs / cpu:,.0f} documents/s, {r['mentions'] / cpu:,.0f} mentions/s "
-          f"per CPU-second (DuckDB's own threads add to this)")
-    print(f"storage alone: {floor:.1f} s  ->  {r['mentions'] / floor:,.0f} mentions/s at most for any ingest "
-          f"writing these rows (DuckDB inserting the finished tables again, no Python work); "
-          f"ingest takes {elapsed / floor:.1f}x that")
+    print(
+        f"end to end: {cpu:.1f} s CPU   ->  {docs / cpu:,.0f} documents/s, {r['mentions'] / cpu:,.0f} mentions/s "
+        f"per CPU-second (DuckDB's own threads add to this)"
+    )
+    print(
+        f"storage alone: {floor:.1f} s  ->  {r['mentions'] / floor:,.0f} mentions/s at most for any ingest "
+        f"writing these rows (DuckDB inserting the finished tables again, no Python work); "
+        f"ingest takes {elapsed / floor:.1f}x that"
+    )
     print("mentions by brand:", dict(sorted(r["mentions_by_brand"].items())))
     print("result:", "  ".join(f"{k}={v}" for k, v in digests.items()))
     if stages:
-        print("stages (wall s):", "  ".join(f"{k} {v:.1f}" for k, v in sorted(stages.items(), key=lambda x: -x[1])),
-              f" other {elapsed - sum(stages.values()):.1f}")
-    print(f"matching only (CPU time), {len(sample):,} posts: brandmon {len(sample) / t_fast:,.0f} posts/s "
-          f"({n_fast} mentions), naive lemmatize-every-word {len(sample) / t_naive:,.0f} posts/s ({n_naive} mentions)"
-          f"  ->  {t_naive / t_fast:.1f}x faster")
+        print(
+            "stages (wall s):",
+            "  ".join(f"{k} {v:.1f}" for k, v in sorted(stages.items(), key=lambda x: -x[1])),
+            f" other {elapsed - sum(stages.values()):.1f}",
+        )
+    print(
+        f"matching only (CPU time), {len(sample):,} posts: brandmon {len(sample) / t_fast:,.0f} posts/s "
+        f"({n_fast} mentions), naive lemmatize-every-word {len(sample) / t_naive:,.0f} posts/s ({n_naive} mentions)"
+        f"  ->  {t_naive / t_fast:.1f}x faster"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,14 @@ def _ctx(source=None):
 
     if source is None:
         return ParseContext(now=NOW)
-    return ParseContext(source=source.name, kind=source.kind, tz=source.timezone or "Europe/Moscow", now=NOW,
-                        language=source.language, selectors=dict(source.selectors or {}))
+    return ParseContext(
+        source=source.name,
+        kind=source.kind,
+        tz=source.timezone or "Europe/Moscow",
+        now=NOW,
+        language=source.language,
+        selectors=dict(source.selectors or {}),
+    )
 
 
 def save(out: Path, threads: int = 0, max_pages: int = 3000) -> None:
@@ -97,13 +103,25 @@ def pages(demo_dir: Path | None) -> list[tuple[str, str, str, object]]:
             for f in sorted(d.rglob("*")):
                 if f.suffix in (".html", ".htm", ".json") and f.name not in ("index.json", "manifest.json"):
                     text = f.read_bytes().decode("utf-8", errors="replace")
-                    found.append((str(f.relative_to(ROOT.parent)), text,
-                                  saved_page_url(text, f"https://example.invalid/{f.name}"), None))
+                    found.append(
+                        (
+                            str(f.relative_to(ROOT.parent)),
+                            text,
+                            saved_page_url(text, f"https://example.invalid/{f.name}"),
+                            None,
+                        )
+                    )
     if demo_dir is not None:
         srcs = {s.name: s for s in load_sources(ROOT / "data" / "sources.yaml", "http://127.0.0.1:1")}
         for m in json.loads((demo_dir / "manifest.json").read_text(encoding="utf-8")):
-            found.append((m["file"], (demo_dir / m["file"]).read_text(encoding="utf-8"), m["url"],
-                          (m["engine"], _ctx(srcs[m["source"]]))))
+            found.append(
+                (
+                    m["file"],
+                    (demo_dir / m["file"]).read_text(encoding="utf-8"),
+                    m["url"],
+                    (m["engine"], _ctx(srcs[m["source"]])),
+                )
+            )
     return found
 
 
@@ -156,8 +174,10 @@ def bench(demo_dir: Path, rounds: int) -> None:
             print(f"{key:14s} {len(ps):5d} {posts:6d} {1000 * cpu / len(ps):8.2f} {1e6 * cpu / max(posts, 1):8.1f}")
     finally:
         gc.enable()
-    print(f"{'all':14s} {total_pages:5d} {total_posts:6d} {1000 * total_cpu / total_pages:8.2f} "
-          f"{1e6 * total_cpu / max(total_posts, 1):8.1f}")
+    print(
+        f"{'all':14s} {total_pages:5d} {total_posts:6d} {1000 * total_cpu / total_pages:8.2f} "
+        f"{1e6 * total_cpu / max(total_posts, 1):8.1f}"
+    )
 
 
 def main() -> None:

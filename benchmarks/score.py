@@ -83,8 +83,10 @@ def baseline_model(scorer):
             logits = self.net.tasks["sentiment"](h, attention_mask) / temp
             return SequenceClassifierOutput(logits=logits)
 
-    config = BertConfig(id2label=dict(enumerate(spec.tasks["sentiment"].labels)),
-                        label2id={lab: i for i, lab in enumerate(spec.tasks["sentiment"].labels)})
+    config = BertConfig(
+        id2label=dict(enumerate(spec.tasks["sentiment"].labels)),
+        label2id={lab: i for i, lab in enumerate(spec.tasks["sentiment"].labels)},
+    )
     model = SentimentClassifier(config)
     model.eval()
     return model
@@ -161,16 +163,20 @@ def main() -> None:
     workers = set_threads(settings)
     res["workers"] = workers
     res["intra_op_threads"] = torch.get_num_threads()
-    for name, sc, w in (("fp32", fp32, workers), ("int8", int8, workers), ("int8_plain", int8_plain, workers),
-                        ("int8_one_window", int8, workers), ("int8_one_worker", int8, 1)):
+    for name, sc, w in (
+        ("fp32", fp32, workers),
+        ("int8", int8, workers),
+        ("int8_plain", int8_plain, workers),
+        ("int8_one_window", int8, workers),
+        ("int8_one_worker", int8, 1),
+    ):
         if w == 1:
             torch.set_num_threads(res["threads"])
         t0 = time.perf_counter()
         if name == "int8_one_window":
             pr = predict_inputs(sc, inputs, args.batch_size, workers=w)
         else:
-            pr = predict_inputs(sc, windowed[0], args.batch_size, workers=w, groups=windowed[1],
-                                max_tokens=windowed[2])
+            pr = predict_inputs(sc, windowed[0], args.batch_size, workers=w, groups=windowed[1], max_tokens=windowed[2])
         res[f"{name}_per_s"] = round(len(inputs) / (time.perf_counter() - t0), 1)
         res[f"{name}_macro_f1"] = macro_f1(y, [pr.sentiment[i] for i in labelled])
         if name == "fp32":
@@ -179,11 +185,13 @@ def main() -> None:
             ref = pr
         else:  # how often int8 changes fp32's sentiment label, on all texts
             res[f"{name}_fp32_label_agreement"] = round(
-                sum(a == b for a, b in zip(pr.sentiment, ref.sentiment)) / len(inputs), 4)
+                sum(a == b for a, b in zip(pr.sentiment, ref.sentiment)) / len(inputs), 4
+            )
     res["ratio_int8_vs_baseline"] = round(res["int8_per_s"] / res["baseline_per_s"], 2)
     res["ratio_fp32_vs_baseline"] = round(res["fp32_per_s"] / res["baseline_per_s"], 2)
     res["ratio_int8_vs_best_baseline"] = round(
-        res["int8_per_s"] / max(res["baseline_per_s"], res["baseline_one_thread_per_s"]), 2)
+        res["int8_per_s"] / max(res["baseline_per_s"], res["baseline_one_thread_per_s"]), 2
+    )
     res["ratio_int8_one_window_vs_baseline"] = round(res["int8_one_window_per_s"] / res["baseline_per_s"], 2)
     res["windows_speed_cost"] = round(1 - res["int8_per_s"] / res["int8_one_window_per_s"], 3)
     res["f1_delta_points"] = round(100 * (res["int8_macro_f1"] - res["fp32_macro_f1"]), 2)

@@ -39,8 +39,9 @@ def load(db: Path):
             FROM documents WHERE thread_url IS NOT NULL
             ORDER BY source_id, thread_url, posted_at NULLS LAST, ingested_at, doc_id""").df()
         has_via = "via" in {r[0] for r in con.execute("DESCRIBE mentions").fetchall()}
-        ments = con.execute(f"SELECT doc_id, brand_id, matched, {'via' if has_via else 'NULL'} AS via "
-                            "FROM mentions").df()
+        ments = con.execute(
+            f"SELECT doc_id, brand_id, matched, {'via' if has_via else 'NULL'} AS via FROM mentions"
+        ).df()
     finally:
         con.close()
     return docs, ments
@@ -65,8 +66,10 @@ def main() -> None:
     def run(rule: Rule, title_only: bool = False) -> set[tuple[str, str, str]]:
         got = set()
         for (src, _url), g in docs.groupby(["source_id", "thread_url"], sort=False):
-            posts = [Post(r.doc_id, r.text, named.get(r.doc_id, frozenset()), present.get(r.doc_id, frozenset()),
-                          bool(r[7])) for r in g.itertuples()]
+            posts = [
+                Post(r.doc_id, r.text, named.get(r.doc_id, frozenset()), present.get(r.doc_id, frozenset()), bool(r[7]))
+                for r in g.itertuples()
+            ]
             if title_only and posts:
                 posts[0] = Post(posts[0].doc_id, posts[0].text)
             got |= {(*key[d], b) for d, b, _via in inherit(g["thread_title"].iloc[0], posts, matcher, rule, src)}
@@ -75,8 +78,10 @@ def main() -> None:
     def show(name: str, got: set) -> None:
         prec = len(got & truth) / len(got) if got else 0.0
         rec = len(got & wanted) / len(wanted) if wanted else 0.0
-        print(f"{name:66s} inherited {len(got):3d}  precision {prec:.2f}  recall {rec:.2f} "
-              f"({len(got & wanted)}/{len(wanted)})")
+        print(
+            f"{name:66s} inherited {len(got):3d}  precision {prec:.2f}  recall {rec:.2f} "
+            f"({len(got & wanted)}/{len(wanted)})"
+        )
 
     print(f"{len(thread_rows)} `thread` rows in the answers, {len(thread_rows & covered)} already covered by `about`")
     show("title or opening post names it (not official, no namesake)", run(Rule(NEVER, 1)))
@@ -85,8 +90,10 @@ def main() -> None:
         show(f"... and (one of the first {n} replies or shares a content word)", run(Rule(n, 1)))
     show("... and (one of the first 3 replies or shares 2 content words)", run(Rule(3, 2)))
     stored = ments[ments["via"].notna()]
-    show("stored by the ingest (via not NULL)", {(*key[d], b) for d, b in zip(stored["doc_id"], stored["brand_id"])
-                                                 if d in key})
+    show(
+        "stored by the ingest (via not NULL)",
+        {(*key[d], b) for d, b in zip(stored["doc_id"], stored["brand_id"]) if d in key},
+    )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,11 @@ def _demo_pages(tmp: Path) -> list[tuple[str, str, str]]:
 
     save(tmp)
     manifest = json.loads((tmp / "manifest.json").read_text(encoding="utf-8"))
-    return [((tmp / e["file"]).read_text(encoding="utf-8"), e["url"], e["engine"]) for e in manifest
-            if e["engine"] not in ("comments", "generic")]
+    return [
+        ((tmp / e["file"]).read_text(encoding="utf-8"), e["url"], e["engine"])
+        for e in manifest
+        if e["engine"] not in ("comments", "generic")
+    ]
 
 
 def measure(pages, rounds: int) -> tuple[float, float]:
@@ -80,12 +83,16 @@ def main() -> None:
         groups = {"saved pages of known engines": _saved_pages(), "demo web pages": _demo_pages(Path(tmp))}
         for name, pages in groups.items():
             e, u = measure(pages, args.rounds)
-            print(f"{name:30} {len(pages):4} pages: engine parser {e * 1000:6.2f} ms/page, universal "
-                  f"{u * 1000:6.2f} ms/page ({u / e:.1f}x)")
+            print(
+                f"{name:30} {len(pages):4} pages: engine parser {e * 1000:6.2f} ms/page, universal "
+                f"{u * 1000:6.2f} ms/page ({u / e:.1f}x)"
+            )
         sources, crawl_pages = 4, 1325  # the crawl benchmark's forums and its default page count
         share = sources * u / (crawl_pages * e + sources * u)
-        print(f"cross-check sample: {sources} checks in a {crawl_pages}-page demo crawl add {sources * u * 1000:.0f} ms "
-              f"to {crawl_pages * e * 1000:.0f} ms of engine parsing ({share:.1%} of the crawl's parse CPU)")
+        print(
+            f"cross-check sample: {sources} checks in a {crawl_pages}-page demo crawl add {sources * u * 1000:.0f} ms "
+            f"to {crawl_pages * e * 1000:.0f} ms of engine parsing ({share:.1%} of the crawl's parse CPU)"
+        )
 
 
 if __name__ == "__main__":

@@ -30,15 +30,44 @@ from functools import lru_cache
 _META = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-]+)""", re.I)
 _HEADER = re.compile(r"charset\s*=\s*[\"']?([a-zA-Z0-9_\-]+)", re.I)
 _XML_DECL = re.compile(rb"""<\?xml[^>]+encoding=["']([a-zA-Z0-9_\-]+)""", re.I)
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-ALIASES = {"win-1251": "cp1251", "windows-1251": "cp1251", "x-cp1251": "cp1251", "koi8r": "koi8-r",
-           "utf8": "utf-8", "iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "x-user-defined": "cp1252",
-           "ibm866": "cp866", "866": "cp866"}
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+ALIASES = {
+    "win-1251": "cp1251",
+    "windows-1251": "cp1251",
+    "x-cp1251": "cp1251",
+    "koi8r": "koi8-r",
+    "utf8": "utf-8",
+    "iso-8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "x-user-defined": "cp1252",
+    "ibm866": "cp866",
+    "866": "cp866",
+}
 # Python codec names (codecs.lookup(...).name)
-_NOT_ASCII_COMPATIBLE = {"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "utf-7",
-                         "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004", "iso2022_jp_3",
-                         "iso2022_jp_ext", "iso2022_kr", "hz"}
+_NOT_ASCII_COMPATIBLE = {
+    "utf-16",
+    "utf-16-le",
+    "utf-16-be",
+    "utf-32",
+    "utf-32-le",
+    "utf-32-be",
+    "utf-7",
+    "iso2022_jp",
+    "iso2022_jp_1",
+    "iso2022_jp_2",
+    "iso2022_jp_2004",
+    "iso2022_jp_3",
+    "iso2022_jp_ext",
+    "iso2022_kr",
+    "hz",
+}
 _CYRILLIC_8BIT = ("cp1251", "koi8-r", "cp866")
 _ALSO_CYRILLIC = {"koi8-u", "iso8859-5", "mac-cyrillic"}
 _UTF8_LOOKALIKE = {"cp866"}  # its ordinary words are valid UTF-8 runs: no UTF-8 is read inside such a page
@@ -49,16 +78,53 @@ _HIGH_RUN = re.compile(rb"[\x80-\xff]{2,}")
 _ASCII = bytes(range(128))
 _HIGH = bytes(range(128, 256))
 # byte classes for _may_hold_utf8_text: a ASCII, c continuation, 2/3/4 lead of a 2/3/4-byte character, x never
-_CLASSES = bytes.maketrans(bytes(range(256)), b"a" * 128 + b"c" * 64 + b"xx" + b"2" * 30 + b"3" * 16 + b"4" * 5
-                           + b"x" * 11)
+_CLASSES = bytes.maketrans(
+    bytes(range(256)), b"a" * 128 + b"c" * 64 + b"xx" + b"2" * 30 + b"3" * 16 + b"4" * 5 + b"x" * 11
+)
 _UTF8_TEXT_HINTS = (b"2c2", b"2c3", b"2c4", b"3cc2", b"3cc3", b"3cc4", b"4ccc")
 _SNIFF_BYTES = 65536
 _CHECK_HIGH = 512
 # Russian letter frequencies (per cent of letters in running text)
-_FREQ = dict(zip("оеаинтсрвлкмдпуяыьгзбчйхжшюцщэфъё",
-                 (10.97, 8.45, 8.01, 7.35, 6.70, 6.26, 5.47, 4.73, 4.54, 4.40, 3.49, 3.21, 2.98, 2.81, 2.62, 2.01,
-                  1.90, 1.74, 1.70, 1.65, 1.59, 1.44, 1.21, 0.97, 0.94, 0.73, 0.64, 0.48, 0.36, 0.32, 0.26, 0.04,
-                  0.04)))
+_FREQ = dict(
+    zip(
+        "оеаинтсрвлкмдпуяыьгзбчйхжшюцщэфъё",
+        (
+            10.97,
+            8.45,
+            8.01,
+            7.35,
+            6.70,
+            6.26,
+            5.47,
+            4.73,
+            4.54,
+            4.40,
+            3.49,
+            3.21,
+            2.98,
+            2.81,
+            2.62,
+            2.01,
+            1.90,
+            1.74,
+            1.70,
+            1.65,
+            1.59,
+            1.44,
+            1.21,
+            0.97,
+            0.94,
+            0.73,
+            0.64,
+            0.48,
+            0.36,
+            0.32,
+            0.26,
+            0.04,
+            0.04,
+        ),
+    )
+)
 _TEXT_PUNCT = set("«»—–…№\u00a0„“”‘’•·°©®™€")  # what legacy Russian pages really hold besides letters
 
 
@@ -156,8 +222,9 @@ def _single_byte(body: bytes, header: str | None, meta: str | None) -> str:
             return declared
         if declared in _WEIGHTS:
             if scores is None:  # a gross mismatch shows in the first few hundred letters
-                scores = _letter_scores(body[:_SNIFF_BYTES].translate(None, _ASCII)[:_CHECK_HIGH],
-                                        tuple({*_CYRILLIC_8BIT, declared}))
+                scores = _letter_scores(
+                    body[:_SNIFF_BYTES].translate(None, _ASCII)[:_CHECK_HIGH], tuple({*_CYRILLIC_8BIT, declared})
+                )
             best = max(_CYRILLIC_8BIT, key=lambda enc: scores[enc])
             if scores[declared] >= 0.5 * scores[best] or scores[best] <= 0:
                 return declared
@@ -182,7 +249,7 @@ def _legacy_bytes_reader(enc: str) -> Callable[[UnicodeError], tuple[str, int]]:
     def read(e: UnicodeError) -> tuple[str, int]:
         if not isinstance(e, UnicodeDecodeError):  # registered for decoding only
             raise e
-        return e.object[e.start:e.end].decode(enc, errors="replace"), e.end
+        return e.object[e.start : e.end].decode(enc, errors="replace"), e.end
 
     return read
 

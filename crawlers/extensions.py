@@ -29,8 +29,13 @@ class ProgressExtension:
         sp = self.crawler.spider
         stats = self.crawler.stats
         src = getattr(sp, "source", None)
-        line = {"progress": True, "source": getattr(src, "name", None), "pages": getattr(sp, "pages", 0),
-                "items": stats.get_value(WRITTEN_STAT, 0), "errors": len(getattr(sp, "errors", []))}
+        line = {
+            "progress": True,
+            "source": getattr(src, "name", None),
+            "pages": getattr(sp, "pages", 0),
+            "items": stats.get_value(WRITTEN_STAT, 0),
+            "errors": len(getattr(sp, "errors", [])),
+        }
         sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
 
@@ -63,6 +68,13 @@ class RedirectLoopRecorder:
             return  # not a redirect, or one to a page fetched elsewhere in this crawl: nothing was lost
         errors = getattr(self.crawler.spider, "errors", None)
         if errors is not None:
-            errors.append({"url": chain[0], "error": "RedirectLoop", "status": None,
-                           "message": "redirect loop: " + " -> ".join([*chain, request.url])[:300], "retries": 0})
+            errors.append(
+                {
+                    "url": chain[0],
+                    "error": "RedirectLoop",
+                    "status": None,
+                    "message": "redirect loop: " + " -> ".join([*chain, request.url])[:300],
+                    "retries": 0,
+                }
+            )
         self.crawler.stats.inc_value("brandmon/redirect_loops")

@@ -17,19 +17,34 @@ def source_health(settings: Settings, store: Store, recent_runs: int = 5) -> lis
         runs = store.query(
             """SELECT source_id, run_id, started_at, status, pages, items, errors,
                       row_number() OVER (PARTITION BY source_id ORDER BY started_at DESC) AS k
-               FROM crawl_runs""")
+               FROM crawl_runs"""
+        )
     out = []
     for s in sources:
         r = runs[runs.source_id == s.name].sort_values("k") if runs is not None else None
-        row: dict[str, Any] = {"name": s.name, "kind": s.kind, "engine": s.engine, "enabled": s.enabled, "runs": 0,
-               "last_run": None, "last_status": None, "last_items": None, "error_rate": None, "silent": False}
+        row: dict[str, Any] = {
+            "name": s.name,
+            "kind": s.kind,
+            "engine": s.engine,
+            "enabled": s.enabled,
+            "runs": 0,
+            "last_run": None,
+            "last_status": None,
+            "last_items": None,
+            "error_rate": None,
+            "silent": False,
+        }
         if r is not None and len(r):
             recent = r[r.k <= recent_runs]
             pages, errors = int(recent.pages.fillna(0).sum()), int(recent.errors.fillna(0).sum())
             finished = r[r.status.isin(["ok", "partial", "failed"])].head(2)
-            row.update(runs=int(len(r)), last_run=r.iloc[0].started_at, last_status=r.iloc[0].status,
-                       last_items=int(r.iloc[0]["items"] or 0),
-                       error_rate=(errors / (pages + errors)) if pages + errors else 0.0,
-                       silent=len(finished) == 2 and int(finished["items"].fillna(0).sum()) == 0)
+            row.update(
+                runs=int(len(r)),
+                last_run=r.iloc[0].started_at,
+                last_status=r.iloc[0].status,
+                last_items=int(r.iloc[0]["items"] or 0),
+                error_rate=(errors / (pages + errors)) if pages + errors else 0.0,
+                silent=len(finished) == 2 and int(finished["items"].fillna(0).sum()) == 0,
+            )
         out.append(row)
     return out

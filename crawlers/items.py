@@ -17,29 +17,29 @@ from typing import Any
 
 @dataclass
 class PostItem:
-    source: str                         # source name from sources.yaml
-    kind: str                           # forum | comments | feed | telegram | generic | vk | youtube | reviews
-    post_id: str                        # stable id of the post within the source (engine's id when shown)
-    url: str                            # permalink of the post (or page URL + #anchor)
-    text: str                           # the author's own words: quotes and signature removed
-    thread_url: str | None = None       # canonical URL of the thread / article / video / product
+    source: str  # source name from sources.yaml
+    kind: str  # forum | comments | feed | telegram | generic | vk | youtube | reviews
+    post_id: str  # stable id of the post within the source (engine's id when shown)
+    url: str  # permalink of the post (or page URL + #anchor)
+    text: str  # the author's own words: quotes and signature removed
+    thread_url: str | None = None  # canonical URL of the thread / article / video / product
     thread_id: str | None = None
     thread_title: str | None = None
     author: str | None = None
     author_url: str | None = None
-    posted_at: str | None = None        # ISO 8601 with timezone offset, e.g. 2024-05-03T17:16:00+03:00
-    posted_at_raw: str | None = None    # the date text as shown on the page ("вчера в 17:16")
+    posted_at: str | None = None  # ISO 8601 with timezone offset, e.g. 2024-05-03T17:16:00+03:00
+    posted_at_raw: str | None = None  # the date text as shown on the page ("вчера в 17:16")
     quoted: list[dict[str, Any]] = field(default_factory=list)  # [{"author": ..., "post_id": ..., "text": ...}]
     signature: str | None = None
-    reply_to: str | None = None         # post_id of the post this one answers, when known
-    likes: int | None = None            # likes / reactions total
+    reply_to: str | None = None  # post_id of the post this one answers, when known
+    likes: int | None = None  # likes / reactions total
     views: int | None = None
     replies: int | None = None
-    reach: int | None = None            # audience size when the platform shows one (subscribers, views)
-    rating: float | None = None         # star rating on review sources
-    is_official_answer: bool = False    # the brand's / seller's own answer
+    reach: int | None = None  # audience size when the platform shows one (subscribers, views)
+    rating: float | None = None  # star rating on review sources
+    is_official_answer: bool = False  # the brand's / seller's own answer
     language: str | None = None
-    page_url: str | None = None         # the page the item was parsed from
+    page_url: str | None = None  # the page the item was parsed from
     fetched_at: str | None = None
     run_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # product_id, seller_id, reactions, ...

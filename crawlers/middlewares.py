@@ -107,7 +107,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     def _delay(self, request: Request, response=None) -> float:
         n = request.meta.get("retry_times", 0)
-        d = min(self.cap, self.base * (2 ** n))
+        d = min(self.cap, self.base * (2**n))
         if response is not None:
             ra = response.headers.get(b"Retry-After")
             if ra and ra.strip().isdigit():

@@ -23,25 +23,47 @@ from urllib.parse import ParseResult, urlparse
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # cloud instance metadata services: refused even for local sources
-METADATA = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean
-    "100.100.100.200",  # Alibaba Cloud
-    "192.0.0.192",      # Oracle Cloud (classic)
-    "fd00:ec2::254",    # AWS over IPv6
-))
+METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud (classic)
+        "fd00:ec2::254",  # AWS over IPv6
+    )
+)
 
 # (network, what it is), looked up before `is_global`: these are named in refusals, and some of them Python calls
 # global (multicast, parts of 192.0.0.0/24)
-_RANGES = [(ipaddress.ip_network(n), what) for n, what in (
-    ("0.0.0.0/8", "unspecified"), ("127.0.0.0/8", "loopback"), ("10.0.0.0/8", "private"),
-    ("172.16.0.0/12", "private"), ("192.168.0.0/16", "private"), ("100.64.0.0/10", "carrier-grade NAT"),
-    ("169.254.0.0/16", "link-local"), ("192.0.0.0/24", "IETF protocol assignments"),
-    ("192.0.2.0/24", "documentation"), ("198.51.100.0/24", "documentation"), ("203.0.113.0/24", "documentation"),
-    ("198.18.0.0/15", "benchmarking"), ("192.88.99.0/24", "6to4 relay"), ("224.0.0.0/4", "multicast"),
-    ("240.0.0.0/4", "reserved"), ("::/128", "unspecified"), ("::1/128", "loopback"), ("fc00::/7", "private"),
-    ("fe80::/10", "link-local"), ("fec0::/10", "site-local"), ("ff00::/8", "multicast"),
-    ("100::/64", "discard"), ("2001:db8::/32", "documentation"), ("2001::/32", "Teredo"),
-)]
+_RANGES = [
+    (ipaddress.ip_network(n), what)
+    for n, what in (
+        ("0.0.0.0/8", "unspecified"),
+        ("127.0.0.0/8", "loopback"),
+        ("10.0.0.0/8", "private"),
+        ("172.16.0.0/12", "private"),
+        ("192.168.0.0/16", "private"),
+        ("100.64.0.0/10", "carrier-grade NAT"),
+        ("169.254.0.0/16", "link-local"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("192.0.2.0/24", "documentation"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("192.88.99.0/24", "6to4 relay"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved"),
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("fc00::/7", "private"),
+        ("fe80::/10", "link-local"),
+        ("fec0::/10", "site-local"),
+        ("ff00::/8", "multicast"),
+        ("100::/64", "discard"),
+        ("2001:db8::/32", "documentation"),
+        ("2001::/32", "Teredo"),
+    )
+]
 # local sources may reach these; everything else that is not public stays refused for them too
 _LOCAL_KINDS = {"loopback", "private", "link-local", "carrier-grade NAT", "site-local"}
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
@@ -166,8 +188,11 @@ class NetGuard:
         for a in addrs:
             kind = address_refusal(_stored(a), local_ok)
             if kind is not None:
-                why = (f"host {host} is a private address ({kind})" if a == key else
-                       f"host {host} resolves to {a}, a private address ({kind})")
+                why = (
+                    f"host {host} is a private address ({kind})"
+                    if a == key
+                    else f"host {host} resolves to {a}, a private address ({kind})"
+                )
                 break
         if why is None and local_ok and any(address_kind(_stored(a)) is not None for a in addrs):
             self._local.add(key)

@@ -63,7 +63,13 @@ def pinned_opener(local_ok: bool, guard: NetGuard | None = None) -> urllib.reque
             return self.do_open(partial(_PinnedHTTPSConnection, guard=g, local_ok=local_ok), req, **kw)
 
     opener = urllib.request.OpenerDirector()
-    for h in (HTTP(), HTTPS(), _RedirectHandler(), urllib.request.HTTPDefaultErrorHandler(),
-              urllib.request.HTTPErrorProcessor(), urllib.request.UnknownHandler()):
+    for h in (
+        HTTP(),
+        HTTPS(),
+        _RedirectHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPErrorProcessor(),
+        urllib.request.UnknownHandler(),
+    ):
         opener.add_handler(h)
     return opener

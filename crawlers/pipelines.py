@@ -119,8 +119,10 @@ class RawWriterPipeline:
         if self.mask is not None:
             d["text"] = self.mask(d["text"] or "")
             d["signature"] = self.mask(d["signature"]) if d.get("signature") else d.get("signature")
-            d["quoted"] = [{**q, "text": self.mask(q["text"])} if isinstance(q, dict) and q.get("text") else q
-                           for q in d.get("quoted") or []]
+            d["quoted"] = [
+                {**q, "text": self.mask(q["text"])} if isinstance(q, dict) and q.get("text") else q
+                for q in d.get("quoted") or []
+            ]
         if self._fh is None or self._in_file >= ITEMS_PER_FILE:
             self.close_file()
             self._open()

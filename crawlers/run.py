@@ -59,13 +59,18 @@ def load_states(con, source_ids: list[str]) -> dict[str, dict]:
     """The incremental state of each source (what its threads and pages looked like when last crawled)."""
     rows = con.execute(
         "SELECT source_id, url, kind, last_post_id, pages, etag, last_modified, content_hash, last_page_url "
-        "FROM crawl_state WHERE source_id IN (SELECT unnest(?))", [list(source_ids)]).fetchall()
+        "FROM crawl_state WHERE source_id IN (SELECT unnest(?))",
+        [list(source_ids)],
+    ).fetchall()
     out: dict[str, dict[str, dict[str, Any]]] = {sid: {"pages": {}, "threads": {}} for sid in source_ids}
     for sid, url, kind, last_post_id, pages, etag, last_modified, content_hash, last_page_url in rows:
         if kind == "thread":
             out[sid]["threads"][url.removesuffix(THREAD_SUFFIX)] = {
-                "last_post_id": last_post_id, "pages": pages, "content_hash": content_hash,
-                "last_page_url": last_page_url}
+                "last_post_id": last_post_id,
+                "pages": pages,
+                "content_hash": content_hash,
+                "last_page_url": last_page_url,
+            }
         else:
             out[sid]["pages"][url] = {"etag": etag, "last_modified": last_modified, "content_hash": content_hash}
     return out
@@ -77,10 +82,20 @@ def state_rows(source_id: str, updates: dict[str, dict], now: datetime) -> list[
     for url, u in updates.items():
         kind = u.get("kind", "page")
         # a thread's first page and the thread itself share a URL; the fragment keeps their rows apart
-        rows.append({"source_id": source_id, "url": url + THREAD_SUFFIX if kind == "thread" else url, "kind": kind,
-                     "last_post_id": u.get("last_post_id"), "pages": u.get("pages"), "etag": u.get("etag"),
-                     "last_modified": u.get("last_modified"), "content_hash": u.get("content_hash"),
-                     "last_page_url": u.get("last_page_url"), "updated_at": now})
+        rows.append(
+            {
+                "source_id": source_id,
+                "url": url + THREAD_SUFFIX if kind == "thread" else url,
+                "kind": kind,
+                "last_post_id": u.get("last_post_id"),
+                "pages": u.get("pages"),
+                "etag": u.get("etag"),
+                "last_modified": u.get("last_modified"),
+                "content_hash": u.get("content_hash"),
+                "last_page_url": u.get("last_page_url"),
+                "updated_at": now,
+            }
+        )
     return rows
 
 
@@ -93,8 +108,11 @@ def count_items(run_dir: Path) -> int:
 def absolute_paths(settings: Settings) -> Settings:
     """The settings with every path made absolute against this process's working directory: the crawler process
     runs in another one, and a relative data dir would point it elsewhere."""
-    top = {k: Path(v).absolute() for k in ("data_dir", "db_path", "raw_dir", "brands_file", "sources_file", "log_file")
-           if (v := getattr(settings, k)) is not None}
+    top = {
+        k: Path(v).absolute()
+        for k in ("data_dir", "db_path", "raw_dir", "brands_file", "sources_file", "log_file")
+        if (v := getattr(settings, k)) is not None
+    }
     models = settings.models
     if models.cache_dir is not None:
         models = models.model_copy(update={"cache_dir": Path(models.cache_dir).absolute()})
@@ -110,13 +128,16 @@ def job_dirs(settings: Settings, sources: list[SourceConfig]) -> tuple[Path, dic
         try:
             out[source.name] = child(root, source.name)
         except UnsafePathError:
-            raise CrawlError(f"source {source.name!r}: not usable as a folder name (its job folder must stay "
-                             f"inside {root}); rename it in {settings.sources_file}") from None
+            raise CrawlError(
+                f"source {source.name!r}: not usable as a folder name (its job folder must stay "
+                f"inside {root}); rename it in {settings.sources_file}"
+            ) from None
     return root, out
 
 
-def _prepare(settings: Settings, store: Store, sources: list[SourceConfig], since: datetime | None,
-             now: datetime | None) -> list[dict]:
+def _prepare(
+    settings: Settings, store: Store, sources: list[SourceConfig], since: datetime | None, now: datetime | None
+) -> list[dict]:
     """Pick (or resume) each source's run id, register the runs, write the job files the crawler processes read.
 
     All sources' rows go in one transaction: each connection opened and closed costs a checkpoint (~0.1 s a source
@@ -136,14 +157,36 @@ def _prepare(settings: Settings, store: Store, sources: list[SourceConfig], sinc
             marker.write_text(json.dumps({"run_id": run_id}))
         run_dir = Path(settings.raw_dir) / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        jobs.append({"source": source, "run_id": run_id, "run_dir": run_dir, "jobdir": jobdir, "jobs_root": jobs_root,
-                     "resumed": resumed, "since": since.isoformat() if since else None})
+        jobs.append(
+            {
+                "source": source,
+                "run_id": run_id,
+                "run_dir": run_dir,
+                "jobdir": jobdir,
+                "jobs_root": jobs_root,
+                "resumed": resumed,
+                "since": since.isoformat() if since else None,
+            }
+        )
     started = utcnow()
     with store.write() as con:
         store.upsert("sources", [j["source"].row(started) for j in jobs], key=["source_id"], con=con)
-        store.upsert("crawl_runs", [{"run_id": j["run_id"], "source_id": j["source"].name, "started_at": started,
-                                     "status": "running", "raw_path": str(j["run_dir"])}
-                                    for j in jobs if not j["resumed"]], key=["run_id"], con=con)
+        store.upsert(
+            "crawl_runs",
+            [
+                {
+                    "run_id": j["run_id"],
+                    "source_id": j["source"].name,
+                    "started_at": started,
+                    "status": "running",
+                    "raw_path": str(j["run_dir"]),
+                }
+                for j in jobs
+                if not j["resumed"]
+            ],
+            key=["run_id"],
+            con=con,
+        )
         resumed_ids = [j["run_id"] for j in jobs if j["resumed"]]
         if resumed_ids:
             con.execute("UPDATE crawl_runs SET status='running' WHERE run_id IN (SELECT unnest(?))", [resumed_ids])
@@ -151,9 +194,14 @@ def _prepare(settings: Settings, store: Store, sources: list[SourceConfig], sinc
     for j in jobs:
         source, run_dir = j["source"], j["run_dir"]
         job = {
-            "settings": dump_without_secrets(settings), "source": source.model_dump(mode="json"),
-            "run_id": j["run_id"], "run_dir": str(run_dir), "jobdir": str(j["jobdir"] / "scrapy"),
-            "state": states[source.name], "since": j["since"], "now": now.isoformat() if now else None,
+            "settings": dump_without_secrets(settings),
+            "source": source.model_dump(mode="json"),
+            "run_id": j["run_id"],
+            "run_dir": str(run_dir),
+            "jobdir": str(j["jobdir"] / "scrapy"),
+            "state": states[source.name],
+            "since": j["since"],
+            "now": now.isoformat() if now else None,
         }
         job_path = run_dir / f"job-{len(list(run_dir.glob('job-*.json'))):03d}.json"
         job_path.write_text(json.dumps(job, ensure_ascii=False), encoding="utf-8")
@@ -211,8 +259,10 @@ def job_weights(store: Store, jobs: list[dict]) -> list[float]:
     known = last_runs(store, [j["source"].name for j in jobs])
     rates = sorted(parse / pages for pages, parse in known.values() if parse is not None and pages)
     rate = rates[len(rates) // 2] if rates else SCRAPY_SECONDS_PER_PAGE
-    cost = {src: pages * SCRAPY_SECONDS_PER_PAGE + (parse if parse is not None else pages * rate)
-            for src, (pages, parse) in known.items()}
+    cost = {
+        src: pages * SCRAPY_SECONDS_PER_PAGE + (parse if parse is not None else pages * rate)
+        for src, (pages, parse) in known.items()
+    }
     default = sum(cost.values()) / len(cost) if cost else SCRAPY_SECONDS_PER_PAGE
     return [float(cost.get(j["source"].name, default)) or SCRAPY_SECONDS_PER_PAGE for j in jobs]
 
@@ -224,8 +274,15 @@ def _run_process(settings: Settings, jobs: list[dict], progress: Progress | None
     by_name = {j["source"].name: j for j in jobs}
     log_path = jobs[0]["run_dir"] / "crawl.log"
     with open(log_path, "ab") as errlog:
-        proc = subprocess.Popen([sys.executable, "-m", "crawlers.runner", *[str(j["job_path"]) for j in jobs]],
-                                cwd=str(ROOT), stdout=subprocess.PIPE, stderr=errlog, env=env, text=True, bufsize=1)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawlers.runner", *[str(j["job_path"]) for j in jobs]],
+            cwd=str(ROOT),
+            stdout=subprocess.PIPE,
+            stderr=errlog,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
         killer = threading.Timer(settings.crawl.crawl_timeout_seconds, proc.terminate)
         killer.daemon = True
         killer.start()
@@ -250,7 +307,7 @@ def _run_process(settings: Settings, jobs: list[dict], progress: Progress | None
 def _outcome(j: dict, rc: int) -> dict:
     """What one source's crawl came to, read from its run directory's session files after the process ended."""
     run_dir = j["run_dir"]
-    sessions = sorted(run_dir.glob("session-*.json"))[j["sessions_before"]:]
+    sessions = sorted(run_dir.glob("session-*.json"))[j["sessions_before"] :]
     summary = json.loads(sessions[-1].read_text(encoding="utf-8")) if sessions else None
     all_sessions = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(run_dir.glob("session-*.json"))]
     pages = sum(s.get("pages", 0) for s in all_sessions)
@@ -263,8 +320,11 @@ def _outcome(j: dict, rc: int) -> dict:
     # every attempt that wrote its summary counted the posts it wrote (its writer skips ids already in the run's
     # files), so their sum is the run's count; an attempt without one (killed hard) may have written lines that
     # only the files know of
-    if all_sessions and len(all_sessions) == len(list(run_dir.glob("job-*.json"))) \
-            and all(isinstance(s.get("items"), int) for s in all_sessions):
+    if (
+        all_sessions
+        and len(all_sessions) == len(list(run_dir.glob("job-*.json")))
+        and all(isinstance(s.get("items"), int) for s in all_sessions)
+    ):
         items = sum(s["items"] for s in all_sessions)
     else:
         items = count_items(run_dir)
@@ -276,17 +336,28 @@ def _outcome(j: dict, rc: int) -> dict:
         status = "failed"
         kinds["CrawlerCrashed"] = kinds.get("CrawlerCrashed", 0) + 1
         n_errors += 1
-        errors.append({"error": "CrawlerCrashed", "message": f"crawler exited with code {rc}; see {run_dir / 'crawl.log'}"})
+        errors.append(
+            {"error": "CrawlerCrashed", "message": f"crawler exited with code {rc}; see {run_dir / 'crawl.log'}"}
+        )
     elif reason == "finished":
         status = "ok" if n_errors == 0 else ("partial" if items or pages > n_errors else "failed")
         if status == "ok" and not pages and refused:
             status = "failed"
     else:
         status = "interrupted"  # JOBDIR kept: the next crawl of this source resumes this run
-    return {"summary": summary, "status": status, "pages": pages, "items": items, "errors": n_errors,
-            "kinds": kinds, "samples": errors[:20], "refused": refused, "reason": reason,
-            "sessions": len(all_sessions),
-            "parse_seconds": round(sum(s.get("parse_seconds") or 0 for s in all_sessions), 4)}
+    return {
+        "summary": summary,
+        "status": status,
+        "pages": pages,
+        "items": items,
+        "errors": n_errors,
+        "kinds": kinds,
+        "samples": errors[:20],
+        "refused": refused,
+        "reason": reason,
+        "sessions": len(all_sessions),
+        "parse_seconds": round(sum(s.get("parse_seconds") or 0 for s in all_sessions), 4),
+    }
 
 
 def _finish(store: Store, jobs: list[dict], rc: int) -> list[dict]:
@@ -296,43 +367,88 @@ def _finish(store: Store, jobs: list[dict], rc: int) -> list[dict]:
     leaves the run to be resumed, not a finished run without its rows."""
     outcomes = [_outcome(j, rc) for j in jobs]
     finished = utcnow()
-    state = [row for j, o in zip(jobs, outcomes) if o["summary"] is not None
-             for kind in ("state_updates", "thread_updates")
-             for row in state_rows(j["source"].name, o["summary"].get(kind, {}), finished)]
+    state = [
+        row
+        for j, o in zip(jobs, outcomes)
+        if o["summary"] is not None
+        for kind in ("state_updates", "thread_updates")
+        for row in state_rows(j["source"].name, o["summary"].get(kind, {}), finished)
+    ]
     with store.write() as con:
         store.upsert("crawl_state", state, key=["source_id", "url"], con=con)  # all sources in one statement
         for j, o in zip(jobs, outcomes):
             con.execute(
                 "UPDATE crawl_runs SET finished_at=?, status=?, pages=?, items=?, errors=?, error_summary_json=?, "
                 "raw_path=? WHERE run_id=?",
-                [finished, o["status"], o["pages"], o["items"], o["errors"],
-                 json.dumps({"kinds": o["kinds"], "samples": o["samples"], "refused": o["refused"]},
-                            ensure_ascii=False), str(j["run_dir"]), j["run_id"]])
+                [
+                    finished,
+                    o["status"],
+                    o["pages"],
+                    o["items"],
+                    o["errors"],
+                    json.dumps(
+                        {"kinds": o["kinds"], "samples": o["samples"], "refused": o["refused"]}, ensure_ascii=False
+                    ),
+                    str(j["run_dir"]),
+                    j["run_id"],
+                ],
+            )
     results = []
     for j, o in zip(jobs, outcomes):
         source = j["source"]
-        meta = {"run_id": j["run_id"], "source": source.name, "kind": source.kind, "engine": source.engine,
-                "started_at": j["started"].isoformat(), "finished_at": finished.isoformat(), "status": o["status"],
-                "pages": o["pages"], "items": o["items"], "errors": o["errors"], "error_kinds": o["kinds"],
-                "refused": o["refused"], "sessions": o["sessions"], "finish_reason": o["reason"], "since": j["since"],
-                "parse_seconds": o["parse_seconds"]}
+        meta = {
+            "run_id": j["run_id"],
+            "source": source.name,
+            "kind": source.kind,
+            "engine": source.engine,
+            "started_at": j["started"].isoformat(),
+            "finished_at": finished.isoformat(),
+            "status": o["status"],
+            "pages": o["pages"],
+            "items": o["items"],
+            "errors": o["errors"],
+            "error_kinds": o["kinds"],
+            "refused": o["refused"],
+            "sessions": o["sessions"],
+            "finish_reason": o["reason"],
+            "since": j["since"],
+            "parse_seconds": o["parse_seconds"],
+        }
         (j["run_dir"] / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
         if o["status"] != "interrupted":
             remove_tree(j["jobdir"], j["jobs_root"], ignore_errors=True)
         last = o["summary"] or {}
-        results.append({
-            "run_id": j["run_id"], "status": o["status"], "pages": o["pages"], "items": o["items"],
-            "errors": o["errors"], "resumed": j["resumed"],
-            "requests": last.get("requests", 0), "robots_forbidden": last.get("robots_forbidden", 0),
-            "blocked": last.get("blocked", 0), "unchanged": last.get("unchanged", 0),
-            "crawl_seconds": last.get("elapsed_seconds"), "parse_seconds": last.get("parse_seconds"),
-            "cpu_seconds": last.get("cpu_seconds"),
-            "raw_path": str(j["run_dir"]), "error_kinds": o["kinds"], "refused": o["refused"]})
+        results.append(
+            {
+                "run_id": j["run_id"],
+                "status": o["status"],
+                "pages": o["pages"],
+                "items": o["items"],
+                "errors": o["errors"],
+                "resumed": j["resumed"],
+                "requests": last.get("requests", 0),
+                "robots_forbidden": last.get("robots_forbidden", 0),
+                "blocked": last.get("blocked", 0),
+                "unchanged": last.get("unchanged", 0),
+                "crawl_seconds": last.get("elapsed_seconds"),
+                "parse_seconds": last.get("parse_seconds"),
+                "cpu_seconds": last.get("cpu_seconds"),
+                "raw_path": str(j["run_dir"]),
+                "error_kinds": o["kinds"],
+                "refused": o["refused"],
+            }
+        )
     return results
 
 
-def crawl_sources(settings: Settings, store: Store, sources: list[str] | None = None, since: Any = None,
-                  progress: Progress | None = None, now: datetime | None = None) -> dict:
+def crawl_sources(
+    settings: Settings,
+    store: Store,
+    sources: list[str] | None = None,
+    since: Any = None,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> dict:
     """Crawl the named sources (default: every enabled one). Returns per-source counts and totals."""
     if isinstance(since, str):
         from crawlers.dates import parse_date
@@ -368,8 +484,14 @@ def crawl_sources(settings: Settings, store: Store, sources: list[str] | None = 
             with one_writer:
                 for j, r in zip(group, _finish(store, group, rc)):
                     r["seconds"] = round(time.monotonic() - t0, 2)
-                    log.info("crawled %s: %s pages, %s items, %s errors (%s)", j["source"].name, r["pages"],
-                             r["items"], r["errors"], r["status"])
+                    log.info(
+                        "crawled %s: %s pages, %s items, %s errors (%s)",
+                        j["source"].name,
+                        r["pages"],
+                        r["items"],
+                        r["errors"],
+                        r["status"],
+                    )
                     done[j["source"].name] = r
 
         with ThreadPoolExecutor(len(groups)) as pool:  # each thread waits on its own crawler process

@@ -60,9 +60,16 @@ def main(argv: list[str] | None = None) -> int:
         custom = {**(base.custom_settings or {}), **scrapy_settings(settings, source, run_dir, jobdir)}
         cls = type(base.__name__, (base,), {"custom_settings": custom, "name": base.name})
         crawler = process.create_crawler(cls)
-        process.crawl(crawler, source=source, run_id=job["run_id"], state=job.get("state"), since=job.get("since"),
-                      now=job.get("now"), default_tz=settings.crawl.default_timezone,
-                      max_pages=settings.crawl.max_pages_per_source)
+        process.crawl(
+            crawler,
+            source=source,
+            run_id=job["run_id"],
+            state=job.get("state"),
+            since=job.get("since"),
+            now=job.get("now"),
+            default_tz=settings.crawl.default_timezone,
+            max_pages=settings.crawl.max_pages_per_source,
+        )
         runs.append((crawler, base, run_dir))
     tune_process()
     cpu0 = time.process_time()
@@ -73,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     for (crawler, base, run_dir), n_pages in zip(runs, pages):
         spider = crawler.spider if isinstance(crawler.spider, SourceSpider) else None  # every spider_for class is one
         stats = crawler.stats.get_stats() if crawler.stats else {}
-        summary = spider.summary() if spider is not None else {"pages": 0, "errors": 1,
-                                                                "error_kinds": {"SpiderNotStarted": 1}}
+        summary = (
+            spider.summary()
+            if spider is not None
+            else {"pages": 0, "errors": 1, "error_kinds": {"SpiderNotStarted": 1}}
+        )
         summary.update(
             items=stats.get(WRITTEN_STAT, 0),
             elapsed_seconds=stats.get("elapsed_time_seconds", summary.get("elapsed_seconds")),  # open → close
@@ -91,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             thread_updates=spider.thread_updates if spider is not None else {},
         )
         n = len(list(run_dir.glob("session-*.json")))
-        (run_dir / f"session-{n:03d}.json").write_text(json.dumps(summary, ensure_ascii=False, default=str),
-                                                       encoding="utf-8")
+        (run_dir / f"session-{n:03d}.json").write_text(
+            json.dumps(summary, ensure_ascii=False, default=str), encoding="utf-8"
+        )
     return 0
 
 

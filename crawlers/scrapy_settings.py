@@ -21,7 +21,9 @@ PROCESS_SETTINGS: dict[str, Any] = {
 }
 
 
-def scrapy_settings(settings: Settings, source: SourceConfig, run_dir: Path, jobdir: Path | None = None) -> dict[str, Any]:
+def scrapy_settings(
+    settings: Settings, source: SourceConfig, run_dir: Path, jobdir: Path | None = None
+) -> dict[str, Any]:
     c = settings.crawl
     delay = source.download_delay if source.download_delay is not None else c.download_delay
     out: dict[str, Any] = {
@@ -58,8 +60,9 @@ def scrapy_settings(settings: Settings, source: SourceConfig, run_dir: Path, job
         # a crawler of untrusted pages. Dropped from the base list as well, as Scrapy imports every extension it
         # names, even a disabled one (its aiohttp import took 0.1 s of each crawler process's start-up).
         "REMOTE_CONTROL_ENABLED": False,
-        "EXTENSIONS_BASE": {k: v for k, v in default_settings.EXTENSIONS_BASE.items()
-                            if not k.endswith(".RemoteControl")},
+        "EXTENSIONS_BASE": {
+            k: v for k, v in default_settings.EXTENSIONS_BASE.items() if not k.endswith(".RemoteControl")
+        },
         "LOG_LEVEL": "WARNING",
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         # Scrapy's lint for `return value` in generator callbacks re-reads and parses the callback's source
@@ -78,8 +81,7 @@ def scrapy_settings(settings: Settings, source: SourceConfig, run_dir: Path, job
         },
         "SPIDER_MIDDLEWARES": {"crawlers.middlewares.PageBudgetMiddleware": 950},
         "ITEM_PIPELINES": {"crawlers.pipelines.RawWriterPipeline": 300},
-        "EXTENSIONS": {"crawlers.extensions.ProgressExtension": 500,
-                       "crawlers.extensions.RedirectLoopRecorder": 510},
+        "EXTENSIONS": {"crawlers.extensions.ProgressExtension": 500, "crawlers.extensions.RedirectLoopRecorder": 510},
     }
     if jobdir is not None:
         out["JOBDIR"] = str(jobdir)

@@ -231,8 +231,10 @@ def oidc_config_problem(auth: Mapping[str, Any] | None, provider: str = "") -> s
     Mirrors what st.login checks, so the analyst sees one readable message instead of a traceback."""
     where = "`.streamlit/secrets.toml`"
     if not auth:
-        return (f"OIDC sign-in is configured (dashboard.auth = oidc) but no [auth] section was found in {where} "
-                "(read from the folder the dashboard was started in, dashboard/.streamlit/ and ~/.streamlit/).")
+        return (
+            f"OIDC sign-in is configured (dashboard.auth = oidc) but no [auth] section was found in {where} "
+            "(read from the folder the dashboard was started in, dashboard/.streamlit/ and ~/.streamlit/)."
+        )
     missing = [k for k in ("redirect_uri", "cookie_secret") if not auth.get(k)]
     if provider:
         if "_" in provider:
@@ -305,17 +307,23 @@ def analyst_box() -> None:
         # a callback runs before the next script run, which then already sees the signed-out st.user
         st.sidebar.button("Sign out", key="_bm_logout", icon=":material/logout:", on_click=st.logout)
         return
-    st.sidebar.text_input("Analyst name", key="analyst", placeholder="recorded on every action",
-                          help="Asked once per session; written as the actor of every change you make.")
+    st.sidebar.text_input(
+        "Analyst name",
+        key="analyst",
+        placeholder="recorded on every action",
+        help="Asked once per session; written as the actor of every change you make.",
+    )
 
 
 def act(fn: Callable, *args: Any, success: str, **kwargs: Any) -> bool:
     """Run an analyst action as the current analyst; ActionError → warning; success → fresh data + toast."""
     who = actor()
     if not who:
-        st.warning("Your sign-in carries no name or e-mail, and every action records who made it."
-                   if settings().dashboard.auth == "oidc" else
-                   "Enter your name in the sidebar first: every action records who made it.")
+        st.warning(
+            "Your sign-in carries no name or e-mail, and every action records who made it."
+            if settings().dashboard.auth == "oidc"
+            else "Enter your name in the sidebar first: every action records who made it."
+        )
         return False
     from pipeline.escalate import ActionError
 
@@ -375,9 +383,9 @@ ABOUT_NOTE = "The post does not name the brand: its source ties it to the brand 
 
 THREAD_NOTES = {
     "thread_title": "The post does not name the brand: it is a reply in a thread whose title names it (inherited "
-                    "from the thread title).",
+    "from the thread title).",
     "opening_post": "The post does not name the brand: it is a reply in a thread whose opening post names it "
-                    "(inherited from the opening post).",
+    "(inherited from the opening post).",
 }
 
 
@@ -472,18 +480,30 @@ def export_buttons(df: pd.DataFrame, name: str, key: str, note: str = "") -> Non
     """CSV and Excel downloads of exactly `df` (generated on click); `note` is appended to the labels."""
     c1, c2, _ = st.columns([1, 1, 4])
     stamp = now_utc().strftime("%Y%m%d-%H%M")
-    c1.download_button("⬇ CSV" + note, data=lambda: to_csv_bytes(df), file_name=f"{name}-{stamp}.csv",
-                       mime="text/csv", key=f"{key}_csv", width="stretch")
+    c1.download_button(
+        "⬇ CSV" + note,
+        data=lambda: to_csv_bytes(df),
+        file_name=f"{name}-{stamp}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        width="stretch",
+    )
     if len(df) >= EXCEL_MAX_ROWS:
         c2.caption("Too many rows for Excel: use CSV")
         return
-    c2.download_button("⬇ Excel" + note, data=lambda: to_xlsx_bytes(df, name), file_name=f"{name}-{stamp}.xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       key=f"{key}_xlsx", width="stretch")
+    c2.download_button(
+        "⬇ Excel" + note,
+        data=lambda: to_xlsx_bytes(df, name),
+        file_name=f"{name}-{stamp}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key=f"{key}_xlsx",
+        width="stretch",
+    )
 
 
-def export_all(fetch_rows: Callable[[int], pd.DataFrame | None], total: int, shown: int, *, name: str, key: str,
-               token: Any) -> None:
+def export_all(
+    fetch_rows: Callable[[int], pd.DataFrame | None], total: int, shown: int, *, name: str, key: str, token: Any
+) -> None:
     """Export every matching row when a view shows only the first `shown` of `total`.
 
     Rows are fetched only when the analyst presses the button (page loads stay one page), at most
@@ -498,15 +518,22 @@ def export_all(fetch_rows: Callable[[int], pd.DataFrame | None], total: int, sho
         del st.session_state[slot]
         held = None
     with st.container(border=True):
-        st.markdown(f"The table shows the first {shown:,} of **{total:,}** matching rows; the buttons under it "
-                    f"export those {shown:,}.")
+        st.markdown(
+            f"The table shows the first {shown:,} of **{total:,}** matching rows; the buttons under it "
+            f"export those {shown:,}."
+        )
         if total > limit:
-            st.warning(f"Exports are capped at {limit:,} rows (dashboard.export_limit): the export holds the first "
-                       f"{limit:,} of {total:,}. Narrow the filters to export the rest.",
-                       icon=":material/content_cut:")
+            st.warning(
+                f"Exports are capped at {limit:,} rows (dashboard.export_limit): the export holds the first "
+                f"{limit:,} of {total:,}. Narrow the filters to export the rest.",
+                icon=":material/content_cut:",
+            )
         slot_button = st.empty()  # emptied once pressed, so the ready export replaces it in the same run
-        if held is None and slot_button.button(f"Prepare export of all {min(total, limit):,} matching rows",
-                                               key=f"{key}_all_prepare", icon=":material/download:"):
+        if held is None and slot_button.button(
+            f"Prepare export of all {min(total, limit):,} matching rows",
+            key=f"{key}_all_prepare",
+            icon=":material/download:",
+        ):
             slot_button.empty()
             rows = fetch_rows(limit)
             if rows is not None:
@@ -514,13 +541,23 @@ def export_all(fetch_rows: Callable[[int], pd.DataFrame | None], total: int, sho
                 st.session_state[slot] = held
         if held is not None:
             rows = held[1]
-            st.caption(f"Export ready: {len(rows):,} rows"
-                       + (f" (capped at export_limit {limit:,})" if len(rows) >= limit and total > limit else ""))
+            st.caption(
+                f"Export ready: {len(rows):,} rows"
+                + (f" (capped at export_limit {limit:,})" if len(rows) >= limit and total > limit else "")
+            )
             export_buttons(rows, f"{name}-all", f"{key}_all", note=f" · all {len(rows):,}")
 
 
-def table(df: pd.DataFrame, key: str, *, name: str, column_config: dict | None = None,
-          columns: list[str] | None = None, height: int | None = None, selectable: bool = False):
+def table(
+    df: pd.DataFrame,
+    key: str,
+    *,
+    name: str,
+    column_config: dict | None = None,
+    columns: list[str] | None = None,
+    height: int | None = None,
+    selectable: bool = False,
+):
     """A dataframe view plus its exports; `url`-like columns become http(s)-only links."""
     view = df.copy()
     cfg = dict(column_config or {})
@@ -530,8 +567,7 @@ def table(df: pd.DataFrame, key: str, *, name: str, column_config: dict | None =
             cfg.setdefault(c, st.column_config.LinkColumn("Link", display_text="open ↗", width="small"))
     for c in view.columns:  # readable headers unless a page set its own
         cfg.setdefault(c, "Source" if c == "source_id" else str(c).replace("_", " ").capitalize())
-    kwargs: dict[str, Any] = dict(hide_index=True, column_config=cfg, column_order=columns, key=key,
-                                  width="stretch")
+    kwargs: dict[str, Any] = dict(hide_index=True, column_config=cfg, column_order=columns, key=key, width="stretch")
     if height:
         kwargs["height"] = height
     if selectable:
@@ -545,8 +581,9 @@ def brand_filter(key: str, label: str = "Brands", sidebar: bool = True) -> list[
     b = q("brands")
     where = st.sidebar if sidebar else st
     names = dict(zip(b["brand_id"], b["name"]))
-    return where.multiselect(label, list(names), format_func=lambda x: names.get(x, x), key=key,
-                             placeholder="All brands")
+    return where.multiselect(
+        label, list(names), format_func=lambda x: names.get(x, x), key=key, placeholder="All brands"
+    )
 
 
 def brand_names() -> dict[str, str]:

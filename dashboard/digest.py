@@ -20,8 +20,9 @@ def render(brand: str, period: str) -> bytes:
     try:
         # the gate keeps this read apart from an analyst action's write connection in this process
         with c._GATE.reading():
-            d = digest_data(Store(s.db_path, lock_timeout=s.dashboard.read_timeout_seconds), brand, utcnow(),
-                            parse_period(period))
+            d = digest_data(
+                Store(s.db_path, lock_timeout=s.dashboard.read_timeout_seconds), brand, utcnow(), parse_period(period)
+            )
     except (ReportError, StoreError) as e:
         return f"<!DOCTYPE html><meta charset='utf-8'><p>No digest: {escape(str(e))}</p>".encode()
     return render_html(d, s.notify.dashboard_url, s.notify.timezone).encode("utf-8")
@@ -35,9 +36,16 @@ def digest_box(names: dict[str, str]) -> None:
         a, b, d = st.columns([2, 1, 2], vertical_alignment="bottom")
         brand = a.selectbox("Brand", list(names), format_func=lambda k: names.get(k, k), key="dg_brand")
         period = b.selectbox("Period", PERIODS, index=1, key="dg_period")
-        d.download_button("⬇ Digest (HTML)", data=lambda: render(brand, period),
-                          file_name=f"digest-{brand}-{period}-{c.now_utc():%Y-%m-%d}.html", mime="text/html",
-                          key="dg_download", width="stretch")
-        st.caption("Volume and sentiment, complaint themes, KPIs, the worst open items and what changed against the "
-                   "period before; one file with no external resources, to forward or print. "
-                   "`brandmon report` writes the same file, and the `digest` schedule sends it.")
+        d.download_button(
+            "⬇ Digest (HTML)",
+            data=lambda: render(brand, period),
+            file_name=f"digest-{brand}-{period}-{c.now_utc():%Y-%m-%d}.html",
+            mime="text/html",
+            key="dg_download",
+            width="stretch",
+        )
+        st.caption(
+            "Volume and sentiment, complaint themes, KPIs, the worst open items and what changed against the "
+            "period before; one file with no external resources, to forward or print. "
+            "`brandmon report` writes the same file, and the `digest` schedule sends it."
+        )

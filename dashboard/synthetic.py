@@ -41,10 +41,18 @@ SOURCES = [
 TEMPLATES = [
     ("negative", "complaint", "delay", "Уже третью неделю жду заказ от {b}, трек не обновляется, поддержка молчит."),
     ("negative", "complaint", "delay", "{b} снова сорвали срок доставки, курьер перенёс на завтра уже пятый раз."),
-    ("negative", "complaint", "refund",
-     "{b} списали деньги дважды, возврат обещают через 30 дней. Это издевательство."),
-    ("negative", "complaint", "refund",
-     "Буду писать жалобу в Роспотребнадзор и подавать в суд на {b}: деньги так и не вернули."),
+    (
+        "negative",
+        "complaint",
+        "refund",
+        "{b} списали деньги дважды, возврат обещают через 30 дней. Это издевательство.",
+    ),
+    (
+        "negative",
+        "complaint",
+        "refund",
+        "Буду писать жалобу в Роспотребнадзор и подавать в суд на {b}: деньги так и не вернули.",
+    ),
     ("negative", "failure", "app", "Приложение {b} вылетает при оплате, второй день ничего не могу сделать."),
     ("negative", "failure", "app", "После обновления {b} не приходит код по СМС, войти в личный кабинет невозможно."),
     ("negative", "complaint", "rude", "Оператор {b} нахамил и бросил трубку, больше никогда к ним не обращусь."),
@@ -70,21 +78,47 @@ THEMES = {
     "fees": ("Скрытые платежи", ["комиссия", "подписка", "цена", "договор"]),
 }
 
-NICKS = ["Иван", "Мария", "kot_begemot", "Dimon", "Ольга", "serg", "Наталья", "mr.petrov", "Алёна", "vovan",
-         "Татьяна", "alex", "Марина", "pavel_k", "Екатерина", "student", "Анна", "nikita", "Светлана", "den"]
+NICKS = [
+    "Иван",
+    "Мария",
+    "kot_begemot",
+    "Dimon",
+    "Ольга",
+    "serg",
+    "Наталья",
+    "mr.petrov",
+    "Алёна",
+    "vovan",
+    "Татьяна",
+    "alex",
+    "Марина",
+    "pavel_k",
+    "Екатерина",
+    "student",
+    "Анна",
+    "nikita",
+    "Светлана",
+    "den",
+]
 
 HOSTILE = [
     '<script>alert("xss-{i}")</script> {b} украли мои деньги',
     '<img src=x onerror="alert({i})"> {b} не отвечает',
-    '[нажми сюда](javascript:alert({i})) {b} — жулики',
+    "[нажми сюда](javascript:alert({i})) {b} — жулики",
     '<a href="javascript:alert({i})">жалоба на {b}</a>',
-    '**жирный** _курсив_ # Заголовок {b} `код` <b>bold</b> ~~зачёркнуто~~',
+    "**жирный** _курсив_ # Заголовок {b} `код` <b>bold</b> ~~зачёркнуто~~",
     '![картинка](https://evil.example/{i}.png) {b} <iframe src="https://evil.example"></iframe>',
-    '<svg onload=alert({i})> {b} :red[цвет] $x^2$ <style>body{{display:none}}</style>',
+    "<svg onload=alert({i})> {b} :red[цвет] $x^2$ <style>body{{display:none}}</style>",
     '{b} [поддельная ссылка](https://bank.example.evil/{i}) <div onclick="alert({i})">жми</div>',
 ]
-HOSTILE_URLS = ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>", "https://ok.example/p/{i}",
-                "vbscript:msgbox(1)", "//evil.example/x", "http://ok.example/t/{i}"]
+HOSTILE_URLS = [
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "https://ok.example/p/{i}",
+    "vbscript:msgbox(1)",
+    "//evil.example/x",
+    "http://ok.example/t/{i}",
+]
 
 SLA_HOURS = {"critical": 2, "high": 8, "medium": 24, "low": 72}
 
@@ -120,18 +154,26 @@ def make_synthetic_db(
     counts: dict[str, int] = {}
 
     # ------------------------------------------------------------------ brands and sources
-    brands = pd.DataFrame({
-        "brand_id": [b[0] for b in BRANDS],
-        "name": [b[1] for b in BRANDS],
-        "aliases_json": [json.dumps(b[2], ensure_ascii=False) for b in BRANDS],
-        "updated_at": now_ts,
-    })
-    sources = pd.DataFrame({
-        "source_id": [s[0] for s in SOURCES], "kind": [s[1] for s in SOURCES], "name": [s[2] for s in SOURCES],
-        "base_url": [s[3] for s in SOURCES], "engine": [s[4] for s in SOURCES],
-        "config_json": [json.dumps({"expected_interval_hours": s[5]}) for s in SOURCES],
-        "enabled": True, "updated_at": now_ts,
-    })
+    brands = pd.DataFrame(
+        {
+            "brand_id": [b[0] for b in BRANDS],
+            "name": [b[1] for b in BRANDS],
+            "aliases_json": [json.dumps(b[2], ensure_ascii=False) for b in BRANDS],
+            "updated_at": now_ts,
+        }
+    )
+    sources = pd.DataFrame(
+        {
+            "source_id": [s[0] for s in SOURCES],
+            "kind": [s[1] for s in SOURCES],
+            "name": [s[2] for s in SOURCES],
+            "base_url": [s[3] for s in SOURCES],
+            "engine": [s[4] for s in SOURCES],
+            "config_json": [json.dumps({"expected_interval_hours": s[5]}) for s in SOURCES],
+            "enabled": True,
+            "updated_at": now_ts,
+        }
+    )
 
     # ------------------------------------------------------------------ crawl runs (every interval, per source)
     runs = []
@@ -140,13 +182,21 @@ def make_synthetic_db(
         k = len(starts)
         status = rng.choice(["ok", "ok", "ok", "ok", "ok", "ok", "partial", "failed"], size=k)
         errors = np.where(status == "ok", 0, rng.integers(1, 25, size=k))
-        runs.append(pd.DataFrame({
-            "run_id": [f"{sid}-{t:%Y%m%dT%H%M}" for t in starts], "source_id": sid, "started_at": starts,
-            "finished_at": starts + pd.to_timedelta(rng.integers(30, 900, size=k), unit="s"),
-            "status": status, "pages": rng.integers(5, 200, size=k),
-            "items": np.where(status == "failed", 0, rng.integers(10, 400, size=k)), "errors": errors,
-            "ingested_at": starts + pd.Timedelta(minutes=20),
-        }))
+        runs.append(
+            pd.DataFrame(
+                {
+                    "run_id": [f"{sid}-{t:%Y%m%dT%H%M}" for t in starts],
+                    "source_id": sid,
+                    "started_at": starts,
+                    "finished_at": starts + pd.to_timedelta(rng.integers(30, 900, size=k), unit="s"),
+                    "status": status,
+                    "pages": rng.integers(5, 200, size=k),
+                    "items": np.where(status == "failed", 0, rng.integers(10, 400, size=k)),
+                    "errors": errors,
+                    "ingested_at": starts + pd.Timedelta(minutes=20),
+                }
+            )
+        )
     crawl_runs = pd.concat(runs, ignore_index=True)
 
     # ------------------------------------------------------------------ documents and mentions
@@ -167,20 +217,56 @@ def make_synthetic_db(
     pre = np.array([p[0] for p in tmpl], dtype=object)[t_idx]
     post = np.array([p[1] for p in tmpl], dtype=object)[t_idx]
     bname = brand_names[b_idx]
-    tails = np.array(["", "", " Кто сталкивался?", " Уже не первый раз.", " Напишите, если у вас так же.",
-                      " Оценка по пятибалльной шкале — сами понимаете.", " Это было вчера в 17:16.",
-                      " Поделитесь опытом в комментариях.", " P.S. писал в чат, ответа нет.",
-                      " Обновлю пост, если что-то изменится."], dtype=object)
+    tails = np.array(
+        [
+            "",
+            "",
+            " Кто сталкивался?",
+            " Уже не первый раз.",
+            " Напишите, если у вас так же.",
+            " Оценка по пятибалльной шкале — сами понимаете.",
+            " Это было вчера в 17:16.",
+            " Поделитесь опытом в комментариях.",
+            " P.S. писал в чат, ответа нет.",
+            " Обновлю пост, если что-то изменится.",
+        ],
+        dtype=object,
+    )
     # a per-post detail (order number, where, when) makes every text distinct, as real posts are; repeated
     # strings would let DuckDB's dictionary compression flatter text-search timings
-    where = np.array(["в Казани", "в Самаре", "под Тверью", "в пункте выдачи", "на Ленина", "у метро", "в ТЦ",
-                      "дома", "на работе", "в области"], dtype=object)
-    detail = (" (заказ " + pd.Series(rng.integers(10**6, 10**8, size=n).astype(str)) + ", "
-              + pd.Series(where[rng.integers(0, len(where), size=n)]) + ", "
-              + pd.Series(rng.integers(1, 29, size=n).astype(str)) + "."
-              + pd.Series(rng.integers(1, 13, size=n).astype(str)).str.zfill(2) + ")")
-    text = (pd.Series(pre) + pd.Series(bname) + pd.Series(post) + detail
-            + pd.Series(tails[rng.integers(0, len(tails), size=n)]))
+    where = np.array(
+        [
+            "в Казани",
+            "в Самаре",
+            "под Тверью",
+            "в пункте выдачи",
+            "на Ленина",
+            "у метро",
+            "в ТЦ",
+            "дома",
+            "на работе",
+            "в области",
+        ],
+        dtype=object,
+    )
+    detail = (
+        " (заказ "
+        + pd.Series(rng.integers(10**6, 10**8, size=n).astype(str))
+        + ", "
+        + pd.Series(where[rng.integers(0, len(where), size=n)])
+        + ", "
+        + pd.Series(rng.integers(1, 29, size=n).astype(str))
+        + "."
+        + pd.Series(rng.integers(1, 13, size=n).astype(str)).str.zfill(2)
+        + ")"
+    )
+    text = (
+        pd.Series(pre)
+        + pd.Series(bname)
+        + pd.Series(post)
+        + detail
+        + pd.Series(tails[rng.integers(0, len(tails), size=n)])
+    )
     span_start = pd.Series(pre).str.len().to_numpy().copy()
     span_end = span_start + pd.Series(bname).str.len().to_numpy()
     sent = np.array([t[0] for t in TEMPLATES], dtype=object)[t_idx].copy()
@@ -198,8 +284,17 @@ def make_synthetic_db(
     thread_no = rng.integers(1, max(2, n // 20), size=n)
     thread_url = pd.Series(src_url[s_idx]) + "/t/" + pd.Series(thread_no.astype(str))
     url = thread_url + "#p" + pd.Series(np.arange(n).astype(str))
-    titles = np.array(["Проблемы с доставкой", "Отзывы о сервисе", "Вопрос по тарифам", "Обсуждение новостей",
-                       "Помогите разобраться", "Кто чем пользуется?"], dtype=object)
+    titles = np.array(
+        [
+            "Проблемы с доставкой",
+            "Отзывы о сервисе",
+            "Вопрос по тарифам",
+            "Обсуждение новостей",
+            "Помогите разобраться",
+            "Кто чем пользуется?",
+        ],
+        dtype=object,
+    )
     thread_title = pd.Series(bname) + ": " + pd.Series(titles[thread_no % len(titles)])
     reach = rng.integers(10, 5000, size=n)
 
@@ -221,24 +316,52 @@ def make_synthetic_db(
         sent[hi] = "negative"
         intent[hi] = "complaint"
 
-    documents = pd.DataFrame({
-        "doc_id": doc_id, "source_id": src_ids[s_idx], "url": url.to_numpy(), "thread_url": thread_url.to_numpy(),
-        "thread_title": thread_title.to_numpy(), "author": author, "posted_at": posted,
-        "fetched_at": posted + pd.Timedelta(minutes=30), "text": text.to_numpy(),
-        "text_hash": doc_id, "lang": "ru", "reach": reach, "likes": rng.integers(0, 120, size=n),
-        "replies": rng.integers(0, 40, size=n), "ingested_at": posted + pd.Timedelta(minutes=40),
-    })
+    documents = pd.DataFrame(
+        {
+            "doc_id": doc_id,
+            "source_id": src_ids[s_idx],
+            "url": url.to_numpy(),
+            "thread_url": thread_url.to_numpy(),
+            "thread_title": thread_title.to_numpy(),
+            "author": author,
+            "posted_at": posted,
+            "fetched_at": posted + pd.Timedelta(minutes=30),
+            "text": text.to_numpy(),
+            "text_hash": doc_id,
+            "lang": "ru",
+            "reach": reach,
+            "likes": rng.integers(0, 120, size=n),
+            "replies": rng.integers(0, 40, size=n),
+            "ingested_at": posted + pd.Timedelta(minutes=40),
+        }
+    )
     mention_id = _ids("m", n)
-    mentions = pd.DataFrame({
-        "mention_id": mention_id, "doc_id": doc_id, "brand_id": np.array([b[0] for b in BRANDS], dtype=object)[b_idx],
-        "span_start": span_start, "span_end": span_end, "matched": bname, "context": text.to_numpy(),
-        "context_hash": doc_id, "created_at": posted + pd.Timedelta(minutes=40),
-    })
+    mentions = pd.DataFrame(
+        {
+            "mention_id": mention_id,
+            "doc_id": doc_id,
+            "brand_id": np.array([b[0] for b in BRANDS], dtype=object)[b_idx],
+            "span_start": span_start,
+            "span_end": span_end,
+            "matched": bname,
+            "context": text.to_numpy(),
+            "context_hash": doc_id,
+            "created_at": posted + pd.Timedelta(minutes=40),
+        }
+    )
 
     # ------------------------------------------------------------------ model and scores
     model, version = "brandmon-score", "synthetic-v1"
-    models = pd.DataFrame({"model": [model], "model_version": [version], "task": ["score"], "active": [True],
-                           "metrics_json": ['{"macro_f1": 0.71}'], "created_at": [now_ts]})
+    models = pd.DataFrame(
+        {
+            "model": [model],
+            "model_version": [version],
+            "task": ["score"],
+            "active": [True],
+            "metrics_json": ['{"macro_f1": 0.71}'],
+            "created_at": [now_ts],
+        }
+    )
     conf = rng.beta(6, 2, size=n)
     rest = (1 - conf) * rng.random(n)
     other = 1 - conf - rest
@@ -249,24 +372,49 @@ def make_synthetic_db(
     p[np.arange(n), (col + 2) % 3] = other
     ip = np.round(0.5 + 0.5 * rng.random(n), 3)
     intent_probs = ('{"' + pd.Series(intent) + '": ' + pd.Series(ip.astype(str)) + "}").to_numpy()
-    scores = pd.DataFrame({
-        "mention_id": mention_id, "model": model, "model_version": version, "context_hash": doc_id,
-        "sentiment": sent, "p_neg": p[:, 0], "p_neu": p[:, 1], "p_pos": p[:, 2], "unsure": conf < 0.55,
-        "intent": intent, "intent_probs_json": intent_probs, "scored_at": posted + pd.Timedelta(hours=1),
-    })
+    scores = pd.DataFrame(
+        {
+            "mention_id": mention_id,
+            "model": model,
+            "model_version": version,
+            "context_hash": doc_id,
+            "sentiment": sent,
+            "p_neg": p[:, 0],
+            "p_neu": p[:, 1],
+            "p_pos": p[:, 2],
+            "unsure": conf < 0.55,
+            "intent": intent,
+            "intent_probs_json": intent_probs,
+            "scored_at": posted + pd.Timedelta(hours=1),
+        }
+    )
 
     # ------------------------------------------------------------------ themes
     brand_ids = np.array([b[0] for b in BRANDS], dtype=object)
     has_theme = theme_key != ""
-    tm = pd.DataFrame({"brand_id": brand_ids[b_idx][has_theme], "key": theme_key[has_theme],
-                       "mention_id": mention_id[has_theme], "posted_at": posted[has_theme]})
+    tm = pd.DataFrame(
+        {
+            "brand_id": brand_ids[b_idx][has_theme],
+            "key": theme_key[has_theme],
+            "mention_id": mention_id[has_theme],
+            "posted_at": posted[has_theme],
+        }
+    )
     tm["theme_id"] = "th-" + tm["brand_id"] + "-" + tm["key"]
-    theme_members = pd.DataFrame({"theme_id": tm["theme_id"], "mention_id": tm["mention_id"],
-                                  "distance": np.round(rng.random(len(tm)) * 0.4, 3)})
+    theme_members = pd.DataFrame(
+        {"theme_id": tm["theme_id"], "mention_id": tm["mention_id"], "distance": np.round(rng.random(len(tm)) * 0.4, 3)}
+    )
     recent = tm["posted_at"] >= now_ts - pd.Timedelta(days=7)
-    agg = tm.assign(recent=recent).groupby(["theme_id", "brand_id", "key"], as_index=False).agg(
-        size=("mention_id", "size"), recent=("recent", "sum"), first_seen=("posted_at", "min"),
-        last_seen=("posted_at", "max"))
+    agg = (
+        tm.assign(recent=recent)
+        .groupby(["theme_id", "brand_id", "key"], as_index=False)
+        .agg(
+            size=("mention_id", "size"),
+            recent=("recent", "sum"),
+            first_seen=("posted_at", "min"),
+            last_seen=("posted_at", "max"),
+        )
+    )
     agg["prev_size"] = (agg["size"] - agg["recent"]).astype(int)
     weekly_before = agg["prev_size"] / max(1.0, (days - 7) / 7)
     growth = agg["recent"] / weekly_before.clip(lower=1)
@@ -274,8 +422,9 @@ def make_synthetic_db(
     agg.loc[agg.index[-1], "status"] = "new"  # always show one fresh theme
     agg["label"] = agg["key"].map(lambda k: THEMES[k][0])
     agg["keywords_json"] = agg["key"].map(lambda k: json.dumps(THEMES[k][1], ensure_ascii=False))
-    themes = agg[["theme_id", "brand_id", "label", "keywords_json", "first_seen", "last_seen", "size",
-                  "prev_size", "status"]].assign(updated_at=now_ts)
+    themes = agg[
+        ["theme_id", "brand_id", "label", "keywords_json", "first_seen", "last_seen", "size", "prev_size", "status"]
+    ].assign(updated_at=now_ts)
 
     # ------------------------------------------------------------------ escalations and their events
     neg = np.flatnonzero((sent == "negative") & np.isin(intent, ["complaint", "failure"]))
@@ -285,42 +434,90 @@ def make_synthetic_db(
     level = np.select([prio >= 0.85, prio >= 0.7, prio >= 0.55], ["critical", "high", "medium"], "low")
     created = posted[e_idx] + pd.Timedelta(hours=1)
     sla = pd.Series(level).map(SLA_HOURS).to_numpy()
-    state = rng.choice(["new", "assigned", "in_progress", "resolved", "dismissed"], size=n_esc,
-                       p=[0.35, 0.2, 0.15, 0.2, 0.1])
+    state = rng.choice(
+        ["new", "assigned", "in_progress", "resolved", "dismissed"], size=n_esc, p=[0.35, 0.2, 0.15, 0.2, 0.1]
+    )
     owners = np.array(["Анна (поддержка)", "Игорь (SMM)", "Ольга (юристы)"], dtype=object)
     owner = owners[rng.integers(0, 3, size=n_esc)]  # fancy indexing: a new array, `owners` stays as it is
     owner[state == "new"] = None
     responded = (state != "new") & (rng.random(n_esc) < 0.8)
     resp_at = created + pd.to_timedelta(rng.exponential(6 * 3600, size=n_esc), unit="s").round("s")
-    weights = {"negativity": 0.35, "complaint": 0.20, "failure": 0.10, "threat": 0.20, "reach": 0.10,
-               "velocity": 0.05, "recency": 0.10}
+    weights = {
+        "negativity": 0.35,
+        "complaint": 0.20,
+        "failure": 0.10,
+        "threat": 0.20,
+        "reach": 0.10,
+        "velocity": 0.05,
+        "recency": 0.10,
+    }
     fvals = rng.random((n_esc, len(weights))).round(3)
     threat = rng.random(n_esc) < 0.15
-    reasons = [json.dumps({
-        "priority": float(prio[i]),
-        "factors": {k: {"value": float(fvals[i, j]), "weight": w, "contribution": round(float(fvals[i, j]) * w, 4)}
-                    for j, (k, w) in enumerate(weights.items())},
-        "threat_terms": [{"found": "суд", "category": "legal"}] if threat[i] else [],
-        "sentiment": "negative", "intent": str(intent[e_idx[i]]),
-    }, ensure_ascii=False) for i in range(n_esc)]
+    reasons = [
+        json.dumps(
+            {
+                "priority": float(prio[i]),
+                "factors": {
+                    k: {"value": float(fvals[i, j]), "weight": w, "contribution": round(float(fvals[i, j]) * w, 4)}
+                    for j, (k, w) in enumerate(weights.items())
+                },
+                "threat_terms": [{"found": "суд", "category": "legal"}] if threat[i] else [],
+                "sentiment": "negative",
+                "intent": str(intent[e_idx[i]]),
+            },
+            ensure_ascii=False,
+        )
+        for i in range(n_esc)
+    ]
     esc_id = np.array([stable_id(m) for m in mention_id[e_idx]], dtype=object)
     closed = np.isin(state, ["resolved", "dismissed"])
-    escalations = pd.DataFrame({
-        "escalation_id": esc_id, "mention_id": mention_id[e_idx], "brand_id": brand_ids[b_idx][e_idx],
-        "priority": prio, "level": level, "reasons_json": reasons, "state": state, "owner": owner,
-        "sla_due_at": created + pd.to_timedelta(sla, unit="h"),
-        "first_response_at": pd.Series(resp_at).where(responded),
-        "resolved_at": pd.Series(resp_at + pd.Timedelta(hours=2)).where(closed),
-        "version": np.where(state == "new", 1, 2), "created_at": created, "updated_at": created,
-    })
-    ev_new = pd.DataFrame({"event_id": "ev-" + pd.Series(esc_id) + "-0", "escalation_id": esc_id,
-                           "event_at": created, "actor": "system", "action": "create", "from_state": None,
-                           "to_state": "new", "comment": None, "owner": None, "version": 1})
+    escalations = pd.DataFrame(
+        {
+            "escalation_id": esc_id,
+            "mention_id": mention_id[e_idx],
+            "brand_id": brand_ids[b_idx][e_idx],
+            "priority": prio,
+            "level": level,
+            "reasons_json": reasons,
+            "state": state,
+            "owner": owner,
+            "sla_due_at": created + pd.to_timedelta(sla, unit="h"),
+            "first_response_at": pd.Series(resp_at).where(responded),
+            "resolved_at": pd.Series(resp_at + pd.Timedelta(hours=2)).where(closed),
+            "version": np.where(state == "new", 1, 2),
+            "created_at": created,
+            "updated_at": created,
+        }
+    )
+    ev_new = pd.DataFrame(
+        {
+            "event_id": "ev-" + pd.Series(esc_id) + "-0",
+            "escalation_id": esc_id,
+            "event_at": created,
+            "actor": "system",
+            "action": "create",
+            "from_state": None,
+            "to_state": "new",
+            "comment": None,
+            "owner": None,
+            "version": 1,
+        }
+    )
     moved = state != "new"
-    ev_move = pd.DataFrame({"event_id": "ev-" + pd.Series(esc_id[moved]) + "-1", "escalation_id": esc_id[moved],
-                            "event_at": pd.Series(resp_at[moved]), "actor": owner[moved], "action": "transition",
-                            "from_state": "new", "to_state": state[moved], "comment": "Взято в работу",
-                            "owner": owner[moved], "version": 2})
+    ev_move = pd.DataFrame(
+        {
+            "event_id": "ev-" + pd.Series(esc_id[moved]) + "-1",
+            "escalation_id": esc_id[moved],
+            "event_at": pd.Series(resp_at[moved]),
+            "actor": owner[moved],
+            "action": "transition",
+            "from_state": "new",
+            "to_state": state[moved],
+            "comment": "Взято в работу",
+            "owner": owner[moved],
+            "version": 2,
+        }
+    )
     events = pd.concat([ev_new, ev_move], ignore_index=True)
 
     # ------------------------------------------------------------------ alerts
@@ -330,40 +527,75 @@ def make_synthetic_db(
     a_kind = np.array(kinds, dtype=object)[np.arange(k_alerts) % 4]
     obs = rng.integers(20, 80, size=k_alerts).astype(float)
     exp = rng.integers(3, 10, size=k_alerts).astype(float)
-    alerts = pd.DataFrame({
-        "alert_id": _ids("al", k_alerts), "kind": a_kind, "brand_id": a_brand,
-        "theme_id": [f"th-{b}-delay" for b in a_brand],
-        "window_start": [now_ts - pd.Timedelta(hours=24 + 24 * i) for i in range(k_alerts)],
-        "window_end": [now_ts - pd.Timedelta(hours=24 * i) for i in range(k_alerts)],
-        "observed": obs, "expected": exp, "z": np.round((obs - exp) / np.sqrt(exp), 1),
-        "explanation": [f"{k}: {int(o)} упоминаний за 24 ч при норме {int(e)}±{int(np.sqrt(e))} в день за 14 дней"
-                        for k, o, e in zip(a_kind, obs, exp)],
-        "created_at": [now_ts - pd.Timedelta(hours=2 + 24 * i) for i in range(k_alerts)],
-        "source_id": [src_ids[i % len(SOURCES)] for i in range(k_alerts)],
-        "acknowledged_by": [None if i < 6 else "Анна (поддержка)" for i in range(k_alerts)],
-        "acknowledged_at": [pd.NaT if i < 6 else now_ts - pd.Timedelta(hours=1) for i in range(k_alerts)],
-    })
+    alerts = pd.DataFrame(
+        {
+            "alert_id": _ids("al", k_alerts),
+            "kind": a_kind,
+            "brand_id": a_brand,
+            "theme_id": [f"th-{b}-delay" for b in a_brand],
+            "window_start": [now_ts - pd.Timedelta(hours=24 + 24 * i) for i in range(k_alerts)],
+            "window_end": [now_ts - pd.Timedelta(hours=24 * i) for i in range(k_alerts)],
+            "observed": obs,
+            "expected": exp,
+            "z": np.round((obs - exp) / np.sqrt(exp), 1),
+            "explanation": [
+                f"{k}: {int(o)} упоминаний за 24 ч при норме {int(e)}±{int(np.sqrt(e))} в день за 14 дней"
+                for k, o, e in zip(a_kind, obs, exp)
+            ],
+            "created_at": [now_ts - pd.Timedelta(hours=2 + 24 * i) for i in range(k_alerts)],
+            "source_id": [src_ids[i % len(SOURCES)] for i in range(k_alerts)],
+            "acknowledged_by": [None if i < 6 else "Анна (поддержка)" for i in range(k_alerts)],
+            "acknowledged_at": [pd.NaT if i < 6 else now_ts - pd.Timedelta(hours=1) for i in range(k_alerts)],
+        }
+    )
 
     if hostile:
-        alerts["explanation"] = [HOSTILE[i % len(HOSTILE)].format(i=i, b=brand_names[i % len(BRANDS)])
-                                 for i in range(k_alerts)]
+        alerts["explanation"] = [
+            HOSTILE[i % len(HOSTILE)].format(i=i, b=brand_names[i % len(BRANDS)]) for i in range(k_alerts)
+        ]
 
     # ------------------------------------------------------------------ authors (aggregated from documents)
-    ad = pd.DataFrame({"name": author, "source_id": src_ids[s_idx], "neg": sent == "negative",
-                       "pos": sent == "positive", "reach": reach, "url": thread_url.to_numpy()})
+    ad = pd.DataFrame(
+        {
+            "name": author,
+            "source_id": src_ids[s_idx],
+            "neg": sent == "negative",
+            "pos": sent == "positive",
+            "reach": reach,
+            "url": thread_url.to_numpy(),
+        }
+    )
     authors = ad.groupby(["source_id", "name"], as_index=False).agg(
-        posts=("neg", "size"), neg=("neg", "sum"), pos=("pos", "sum"), reach=("reach", "sum"), url=("url", "first"))
+        posts=("neg", "size"), neg=("neg", "sum"), pos=("pos", "sum"), reach=("reach", "sum"), url=("url", "first")
+    )
     authors["author_key"] = "a-" + authors["source_id"] + "-" + authors.index.astype(str)
     authors["advocate_score"] = np.round((authors["pos"] - authors["neg"]).clip(lower=0) / np.sqrt(authors["posts"]), 3)
     authors["influence_score"] = np.round(np.log1p(authors["reach"]) * np.log1p(authors["posts"]) / 10, 3)
-    authors["explanation"] = ("позитивных " + authors["pos"].astype(str) + " из " + authors["posts"].astype(str)
-                              + " постов, охват " + authors["reach"].astype(str))
+    authors["explanation"] = (
+        "позитивных "
+        + authors["pos"].astype(str)
+        + " из "
+        + authors["posts"].astype(str)
+        + " постов, охват "
+        + authors["reach"].astype(str)
+    )
     authors = authors.drop(columns=["reach"]).assign(updated_at=now_ts)
 
-    tables = [("brands", brands), ("sources", sources), ("crawl_runs", crawl_runs), ("documents", documents),
-              ("mentions", mentions), ("models", models), ("scores", scores), ("themes", themes),
-              ("theme_members", theme_members), ("escalations", escalations), ("escalation_events", events),
-              ("alerts", alerts), ("authors", authors)]
+    tables = [
+        ("brands", brands),
+        ("sources", sources),
+        ("crawl_runs", crawl_runs),
+        ("documents", documents),
+        ("mentions", mentions),
+        ("models", models),
+        ("scores", scores),
+        ("themes", themes),
+        ("theme_members", theme_members),
+        ("escalations", escalations),
+        ("escalation_events", events),
+        ("alerts", alerts),
+        ("authors", authors),
+    ]
     with store.write() as con:
         for name, df in tables:
             _insert(con, name, df)

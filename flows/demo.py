@@ -45,8 +45,10 @@ def seed_demo_config(settings: Settings) -> list[Path]:
     import shutil
 
     written = []
-    for want, shipped in ((settings.sources_file, bundled("sources.yaml")),
-                          (settings.brands_file, bundled("brands.yaml"))):
+    for want, shipped in (
+        (settings.sources_file, bundled("sources.yaml")),
+        (settings.brands_file, bundled("brands.yaml")),
+    ):
         if not want.exists():
             want.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shipped, want)

@@ -57,12 +57,21 @@ def build_deployments(settings: Settings, sources: list[str] | None = None, bran
     sch = settings.schedule
     extra = []
     if settings.notify.rules:
-        extra.append(notify_flow.to_deployment(
-            "notify", interval=timedelta(minutes=settings.notify.every_minutes), parameters=params,
-            concurrency_limit=1, tags=["brandmon"]))
+        extra.append(
+            notify_flow.to_deployment(
+                "notify",
+                interval=timedelta(minutes=settings.notify.every_minutes),
+                parameters=params,
+                concurrency_limit=1,
+                tags=["brandmon"],
+            )
+        )
     if settings.notify.digest_channels:
-        extra.append(digest_flow.to_deployment(
-            "digest", cron=settings.notify.digest_cron, parameters=params, concurrency_limit=1, tags=["brandmon"]))
+        extra.append(
+            digest_flow.to_deployment(
+                "digest", cron=settings.notify.digest_cron, parameters=params, concurrency_limit=1, tags=["brandmon"]
+            )
+        )
     return extra + [
         monitor_flow.to_deployment(
             "monitor",
@@ -72,15 +81,25 @@ def build_deployments(settings: Settings, sources: list[str] | None = None, bran
             tags=["brandmon"],
         ),
         themes_flow.to_deployment(
-            "themes", interval=timedelta(minutes=sch.themes_minutes), parameters=params, concurrency_limit=1,
+            "themes",
+            interval=timedelta(minutes=sch.themes_minutes),
+            parameters=params,
+            concurrency_limit=1,
             tags=["brandmon"],
         ),
         alerts_flow.to_deployment(
-            "alerts", interval=timedelta(minutes=sch.alerts_minutes), parameters=params, concurrency_limit=1,
+            "alerts",
+            interval=timedelta(minutes=sch.alerts_minutes),
+            parameters=params,
+            concurrency_limit=1,
             tags=["brandmon"],
         ),
         rescore_flow.to_deployment(
-            "rescore", cron=sch.rescore_cron, parameters=params, concurrency_limit=1, tags=["brandmon"],
+            "rescore",
+            cron=sch.rescore_cron,
+            parameters=params,
+            concurrency_limit=1,
+            tags=["brandmon"],
         ),
     ]
 
@@ -103,9 +122,21 @@ def local_server(settings: Settings, port: int | None = None, startup_timeout: f
     log_path = Path(os.environ["PREFECT_HOME"]) / "server.log"
     log = open(log_path, "ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
-         "--analytics-off"],
-        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ),
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--analytics-off",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ),
         # Its own session: Ctrl-C in the terminal must reach the runner first (it pauses the deployments through
         # this server on shutdown); the server is stopped below, after the runner.
         start_new_session=True,
@@ -146,8 +177,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float, log_path: Pa
     raise RuntimeError(f"prefect server did not answer at {url} within {timeout:.0f}s; see {log_path}")
 
 
-def serve(settings: Settings, sources: list[str] | None = None, brands: list[str] | None = None,
-          limit: int = 2) -> None:
+def serve(
+    settings: Settings, sources: list[str] | None = None, brands: list[str] | None = None, limit: int = 2
+) -> None:
     """Block serving the deployments (Ctrl-C or SIGTERM stops). `limit` caps concurrent flow runs in this process."""
     _stop_on_sigterm()
     with local_server(settings) as url:

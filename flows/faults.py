@@ -33,7 +33,11 @@ def store_for(settings: Settings) -> Store:
     if when not in ("before", "after"):
         raise ValueError(f"{PAUSE_ENV}: expected <stage>:<n>[:before|after], got {spec!r}")
     return PausingStore(
-        settings.db_path, settings.lock_timeout_seconds, stage=stage, n=n, when=when,
+        settings.db_path,
+        settings.lock_timeout_seconds,
+        stage=stage,
+        n=n,
+        when=when,
         marker=os.environ.get(MARKER_ENV),
     )
 

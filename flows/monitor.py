@@ -108,8 +108,17 @@ def run_chain(
     s = settings_from(settings)
     call_stage, call_crawl = prefect_executors(s)
     summary = st.monitor_body(
-        s, store_for(s), sources=sources, brands=brands, stages=stages, since=since, flow=flow_name,
-        flow_run_id=_run_id(), call_stage=call_stage, call_crawl=call_crawl, submit_crawl=prefect_submitter(s),
+        s,
+        store_for(s),
+        sources=sources,
+        brands=brands,
+        stages=stages,
+        since=since,
+        flow=flow_name,
+        flow_run_id=_run_id(),
+        call_stage=call_stage,
+        call_crawl=call_crawl,
+        submit_crawl=prefect_submitter(s),
     )
     logger = get_run_logger()
     for name, r in summary["stages"].items():
@@ -117,8 +126,10 @@ def run_chain(
     return summary
 
 
-@flow(name="monitor",
-      description="Crawl the selected sources, ingest, score, cluster, escalate, find advocates and alerts.")
+@flow(
+    name="monitor",
+    description="Crawl the selected sources, ingest, score, cluster, escalate, find advocates and alerts.",
+)
 def monitor_flow(
     settings: dict | None = None,
     sources: list[str] | None = None,
@@ -176,8 +187,13 @@ def rescore_flow(settings: dict | None = None, force: bool = False) -> dict:
         return {"status": "skipped", "model_version": active}
     call_stage, call_crawl = prefect_executors(s)
     summary = st.monitor_body(
-        s, store, stages=["score", "themes", "escalate", "alerts"], flow="rescore",
-        flow_run_id=_run_id(), call_stage=call_stage, call_crawl=call_crawl,
+        s,
+        store,
+        stages=["score", "themes", "escalate", "alerts"],
+        flow="rescore",
+        flow_run_id=_run_id(),
+        call_stage=call_stage,
+        call_crawl=call_crawl,
         extra=lambda: {"model_version": st.active_score_model(store)},
     )
     return summary

@@ -148,8 +148,9 @@ def select_sources(settings: Settings, names: Iterable[str] | None = None) -> li
     known = {s.name for s in configured}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"{settings.sources_file}: unknown source(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"{settings.sources_file}: unknown source(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     return list(dict.fromkeys(names))
 
 
@@ -181,7 +182,7 @@ class FlowSummary:
     flow: str
     started_at: Any = field(default_factory=utcnow)
     finished_at: Any = None
-    stages: dict[str, dict] = field(default_factory=dict)   # stage -> {status, seconds, counts, error}
+    stages: dict[str, dict] = field(default_factory=dict)  # stage -> {status, seconds, counts, error}
     sources: dict[str, dict] = field(default_factory=dict)  # source -> {status, seconds, counts, error}
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -219,8 +220,11 @@ class FlowSummary:
 
 def record_flow_run(store: Store, summary: FlowSummary) -> None:
     """Upsert the run's `flow_runs` row (written at start and at the end, so a killed run shows 'running')."""
-    counts = {"stages": summary.stages, "sources": summary.sources,
-              **({"extra": summary.extra} if summary.extra else {})}
+    counts = {
+        "stages": summary.stages,
+        "sources": summary.sources,
+        **({"extra": summary.extra} if summary.extra else {}),
+    }
     row = {
         "flow_run_id": summary.flow_run_id,
         "flow": summary.flow,
@@ -278,8 +282,9 @@ def monitor_body(
         raise ValueError(f"unknown stage(s) {', '.join(bad)}; known: {', '.join(STAGES)}")
     outside = [s for s in wanted if s not in MONITOR_STAGES]
     if outside:  # e.g. the digest: its own flow and command, never silently dropped from this one
-        raise ValueError(f"stage(s) {', '.join(outside)} do not run in the monitor flow; "
-                         f"its stages: {', '.join(MONITOR_STAGES)}")
+        raise ValueError(
+            f"stage(s) {', '.join(outside)} do not run in the monitor flow; its stages: {', '.join(MONITOR_STAGES)}"
+        )
     order = [s for s in MONITOR_STAGES if s in wanted]
     summary = FlowSummary(flow_run_id=flow_run_id or uuid.uuid4().hex, flow=flow)
     store.upgrade()  # a fresh data folder works; a no-op when current

@@ -91,9 +91,22 @@ def parse_e5s1(buf: bytes) -> dict[str, Any]:
         o += 16
         tensors[name] = (dtype, cnt, off)
     return {
-        "hidden": H, "layers": NL, "heads": NH, "ffn": FF, "vocab": VOC, "max_pos": MAXP,
-        "type_vocab": TVS, "eps": eps, "pieces": pieces, "scores": scores.astype(float).tolist(),
-        "bos": bos, "eos": eos, "pad": pad, "unk": unk, "tensors": tensors, "buf": buf,
+        "hidden": H,
+        "layers": NL,
+        "heads": NH,
+        "ffn": FF,
+        "vocab": VOC,
+        "max_pos": MAXP,
+        "type_vocab": TVS,
+        "eps": eps,
+        "pieces": pieces,
+        "scores": scores.astype(float).tolist(),
+        "bos": bos,
+        "eos": eos,
+        "pad": pad,
+        "unk": unk,
+        "tensors": tensors,
+        "buf": buf,
     }
 
 
@@ -130,9 +143,12 @@ def to_bert_state_dict(m: dict[str, Any]) -> dict[str, np.ndarray]:
         "embeddings.LayerNorm.bias": _tensor(m, "emb.ln.b", (H,)),
     }
     parts = {
-        "q": ("attention.self.query", H, H), "k": ("attention.self.key", H, H),
-        "v": ("attention.self.value", H, H), "ao": ("attention.output.dense", H, H),
-        "fi": ("intermediate.dense", FF, H), "fo": ("output.dense", H, FF),
+        "q": ("attention.self.query", H, H),
+        "k": ("attention.self.key", H, H),
+        "v": ("attention.self.value", H, H),
+        "ao": ("attention.output.dense", H, H),
+        "fi": ("intermediate.dense", FF, H),
+        "fo": ("output.dense", H, FF),
     }
     for layer in range(m["layers"]):
         p = f"encoder.layer.{layer}."
@@ -181,8 +197,13 @@ def nmt_nfkc_charsmap() -> bytes:
     out = io.BytesIO()
     corpus = ["абв где ёжз", "hello world", "один два три"] * 30
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus), model_writer=out, vocab_size=30, model_type="unigram",
-        normalization_rule_name="nmt_nfkc", hard_vocab_limit=False, minloglevel=2,
+        sentence_iterator=iter(corpus),
+        model_writer=out,
+        vocab_size=30,
+        model_type="unigram",
+        normalization_rule_name="nmt_nfkc",
+        hard_vocab_limit=False,
+        minloglevel=2,
     )
     proto = pb.ModelProto()
     proto.ParseFromString(out.getvalue())
@@ -199,20 +220,30 @@ def build_tokenizer(m: dict[str, Any]):
 
     vocab = list(zip(m["pieces"], m["scores"]))
     tok = Tokenizer(models.Unigram(vocab, unk_id=m["unk"], byte_fallback=False))
-    tok.normalizer = normalizers.Sequence([
-        normalizers.Replace("\u200d", " "),  # the package's table maps ZWJ to a space; nmt_nfkc keeps it
-        normalizers.Precompiled(nmt_nfkc_charsmap()),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Replace("\u200d", " "),  # the package's table maps ZWJ to a space; nmt_nfkc keeps it
+            normalizers.Precompiled(nmt_nfkc_charsmap()),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", m["bos"]), ("</s>", m["eos"])],
     )
     return XLMRobertaTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
-        unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", model_max_length=m["max_pos"],
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=m["max_pos"],
     )
 
 

@@ -17,8 +17,9 @@ otherwise a path/name (sentence-transformers when it looks like one, plain trans
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -174,9 +175,13 @@ def get_embedder(settings, *, max_length: int | None = None) -> Embedder:
     key = (str(target), max_length, settings.models.batch_size, settings.models.threads)
     if key not in _cache:
         if isinstance(target, Path) and _looks_like_sentence_transformer(target):
-            _cache[key] = SentenceTransformerEmbedder(target, batch_size=settings.models.batch_size, max_length=max_length)
+            _cache[key] = SentenceTransformerEmbedder(
+                target, batch_size=settings.models.batch_size, max_length=max_length
+            )
         elif isinstance(target, str) and cfg.startswith("st:"):
-            _cache[key] = SentenceTransformerEmbedder(cfg[3:], batch_size=settings.models.batch_size, max_length=max_length)
+            _cache[key] = SentenceTransformerEmbedder(
+                cfg[3:], batch_size=settings.models.batch_size, max_length=max_length
+            )
         else:
             _cache[key] = TransformerEmbedder(
                 target,

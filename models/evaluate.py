@@ -1,14 +1,16 @@
 """Metrics and labelled-CSV reading for `brandmon eval` / `predict` / `train`.
 
 The metric code is plain numpy (a test checks it equals scikit-learn's on a fixed prediction file), so reports
-have one definition everywhere: accuracy, macro-F1 over the classes present in truth or predictions, support-weighted F1,
-the positive/negative macro-F1 used in SentiRuEval, per-class precision/recall/F1/support and a confusion matrix.
+have one definition everywhere: accuracy, macro-F1 over the classes present in truth or predictions,
+support-weighted F1, the positive/negative macro-F1 used in SentiRuEval, per-class precision/recall/F1/support
+and a confusion matrix.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,8 +20,9 @@ class DataError(ValueError):
     """A labelled file cannot be used; the message is one line naming the file and the problem."""
 
 
-def read_labelled_csv(path: str | Path, text_col: str, label_col: str | None = None,
-                      keep_extra: bool = False) -> pd.DataFrame:
+def read_labelled_csv(
+    path: str | Path, text_col: str, label_col: str | None = None, keep_extra: bool = False
+) -> pd.DataFrame:
     """Read a CSV with a text column (and a label column); clear one-line errors for bad files."""
     path = Path(path)
     if not path.exists():
@@ -52,8 +55,9 @@ def f1_from_counts(tp: float, fp: float, fn: float) -> tuple[float, float, float
     return p, r, f
 
 
-def classification_report(y_true: Sequence[str], y_pred: Sequence[str],
-                          labels: Sequence[str] | None = None) -> dict[str, Any]:
+def classification_report(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None
+) -> dict[str, Any]:
     y_true = list(map(str, y_true))
     y_pred = list(map(str, y_pred))
     if len(y_true) != len(y_pred):
@@ -72,8 +76,12 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str],
         fp = cm[:, i].sum() - tp
         fn = cm[i, :].sum() - tp
         p, r, f = f1_from_counts(tp, fp, fn)
-        per_class[lab] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
-                          "support": int(cm[i, :].sum())}
+        per_class[lab] = {
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f1": round(f, 4),
+            "support": int(cm[i, :].sum()),
+        }
         weighted += f * cm[i, :].sum()
         if lab in present:
             f1s.append(f)
@@ -92,8 +100,9 @@ def classification_report(y_true: Sequence[str], y_pred: Sequence[str],
     }
 
 
-def multilabel_report(y: np.ndarray, pred: np.ndarray, labels: Sequence[str],
-                      known: np.ndarray | None = None) -> dict[str, Any]:
+def multilabel_report(
+    y: np.ndarray, pred: np.ndarray, labels: Sequence[str], known: np.ndarray | None = None
+) -> dict[str, Any]:
     """Per-class F1 for multi-label outputs; ``known`` masks entries whose truth is unknown."""
     y = np.asarray(y).astype(bool)
     pred = np.asarray(pred).astype(bool)
@@ -108,21 +117,40 @@ def multilabel_report(y: np.ndarray, pred: np.ndarray, labels: Sequence[str],
         fp = float((~y[k, i] & pred[k, i]).sum())
         fn = float((y[k, i] & ~pred[k, i]).sum())
         p, r, f = f1_from_counts(tp, fp, fn)
-        per_class[lab] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4),
-                          "support": int(y[k, i].sum()), "n": int(k.sum())}
+        per_class[lab] = {
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f1": round(f, 4),
+            "support": int(y[k, i].sum()),
+            "n": int(k.sum()),
+        }
         if y[k, i].any():
             f1s.append(f)
     full = known.all(1)
     exact = float((y[full] == pred[full]).all(1).mean()) if full.any() else None
-    return {"n": int(len(y)), "macro_f1": round(float(np.mean(f1s)), 4) if f1s else 0.0,
-            "exact_match": round(exact, 4) if exact is not None else None, "per_class": per_class}
+    return {
+        "n": int(len(y)),
+        "macro_f1": round(float(np.mean(f1s)), 4) if f1s else 0.0,
+        "exact_match": round(exact, 4) if exact is not None else None,
+        "per_class": per_class,
+    }
 
 
 # ------------------------------------------------------------------------------------ file evaluation
 
-COMPLAINT_LABELS = {"problem": "problem", "noproblem": "noproblem", "no_problem": "noproblem",
-                    "complaint": "problem", "nocomplaint": "noproblem", "1": "problem", "0": "noproblem",
-                    "true": "problem", "false": "noproblem", "yes": "problem", "no": "noproblem"}
+COMPLAINT_LABELS = {
+    "problem": "problem",
+    "noproblem": "noproblem",
+    "no_problem": "noproblem",
+    "complaint": "problem",
+    "nocomplaint": "noproblem",
+    "1": "problem",
+    "0": "noproblem",
+    "true": "problem",
+    "false": "noproblem",
+    "yes": "problem",
+    "no": "noproblem",
+}
 
 
 def _mapped(df: pd.DataFrame, label_col: str, mapper, path) -> tuple[pd.DataFrame, list]:
@@ -134,8 +162,15 @@ def _mapped(df: pd.DataFrame, label_col: str, mapper, path) -> tuple[pd.DataFram
     return df[keep], [v for v in labels if v is not None]
 
 
-def evaluate_file(settings, task: str, path, text_col: str = "text", label_col: str = "label",
-                  target_col: str | None = None, model: str | None = None) -> dict[str, Any]:
+def evaluate_file(
+    settings,
+    task: str,
+    path,
+    text_col: str = "text",
+    label_col: str = "label",
+    target_col: str | None = None,
+    model: str | None = None,
+) -> dict[str, Any]:
     """`brandmon eval`: score a labelled CSV with the model and report metrics (+ texts/s)."""
     import time
 
@@ -163,9 +198,11 @@ def evaluate_file(settings, task: str, path, text_col: str = "text", label_col: 
     elif task == "complaint":
         df, y = _mapped(df, label_col, lambda v: COMPLAINT_LABELS.get(str(v).strip().lower()), path)
     else:
+
         def intent_of(v):
             labs = [x.strip().lower() for x in str(v).replace(",", ";").split(";") if x.strip()]
             return labs if labs and all(x in INTENT_LABELS for x in labs) else None
+
         df, y = _mapped(df, label_col, intent_of, path)
     targets = df[target_col].tolist() if target_col else None
     t0 = time.time()
@@ -181,11 +218,23 @@ def evaluate_file(settings, task: str, path, text_col: str = "text", label_col: 
     else:
         Y = np.array([[lab in labs for lab in INTENT_LABELS] for labs in y])
         ml = multilabel_report(Y, pr.p_intent >= 0.5, INTENT_LABELS)
-        primary = classification_report([labs[0] if len(labs) == 1 else next((p for p in labs if p == pi), labs[0])
-                                         for labs, pi in zip(y, pr.intent)], pr.intent, INTENT_LABELS)
-        res = {**primary, "macro_f1": ml["macro_f1"], "per_class": ml["per_class"],
-               "exact_match": ml["exact_match"], "primary_accuracy": primary["accuracy"],
-               "primary_macro_f1": primary["macro_f1"], "accuracy": ml["exact_match"]}
+        primary = classification_report(
+            [
+                labs[0] if len(labs) == 1 else next((p for p in labs if p == pi), labs[0])
+                for labs, pi in zip(y, pr.intent)
+            ],
+            pr.intent,
+            INTENT_LABELS,
+        )
+        res = {
+            **primary,
+            "macro_f1": ml["macro_f1"],
+            "per_class": ml["per_class"],
+            "exact_match": ml["exact_match"],
+            "primary_accuracy": primary["accuracy"],
+            "primary_macro_f1": primary["macro_f1"],
+            "accuracy": ml["exact_match"],
+        }
     res["texts_per_s"] = round(len(y) / secs, 1)
     res["task"] = task
     return res

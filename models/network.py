@@ -109,8 +109,14 @@ class ScorerNet(nn.Module):
     (``PooledMLP``) instead of a linear one.
     """
 
-    def __init__(self, base: nn.Module, split: int, task_sizes: dict[str, int],
-                 branches: dict[str, tuple[str, int]] | None = None, head_widths: dict[str, int] | None = None):
+    def __init__(
+        self,
+        base: nn.Module,
+        split: int,
+        task_sizes: dict[str, int],
+        branches: dict[str, tuple[str, int]] | None = None,
+        head_widths: dict[str, int] | None = None,
+    ):
         super().__init__()
         layers = encoder_layers(base)
         if not 0 <= split < len(layers):
@@ -122,11 +128,17 @@ class ScorerNet(nn.Module):
         self.split = split
         self.embeddings = base.embeddings
         self.lower = nn.ModuleList(layers[:split])
-        self.tasks = nn.ModuleDict({
-            name: TaskStack(copy.deepcopy(layers[split + self.branches.get(name, ("", 0))[1]:]), hidden, n,
-                            head_width=(head_widths or {}).get(name, 0))
-            for name, n in task_sizes.items()
-        })
+        self.tasks = nn.ModuleDict(
+            {
+                name: TaskStack(
+                    copy.deepcopy(layers[split + self.branches.get(name, ("", 0))[1] :]),
+                    hidden,
+                    n,
+                    head_width=(head_widths or {}).get(name, 0),
+                )
+                for name, n in task_sizes.items()
+            }
+        )
         for p in list(self.embeddings.parameters()) + list(self.lower.parameters()):
             p.requires_grad_(False)
 
@@ -150,8 +162,11 @@ class ScorerNet(nn.Module):
         want = list(tasks or self.tasks)
         h = run_layers(self.lower, h, additive_mask(mask, h.dtype))
         out: dict[str, torch.Tensor] = {}
-        roots = [t for t in self.tasks if t not in self.branches and (
-            t in want or any(self.branches.get(b, ("",))[0] == t for b in want))]
+        roots = [
+            t
+            for t in self.tasks
+            if t not in self.branches and (t in want or any(self.branches.get(b, ("",))[0] == t for b in want))
+        ]
         for t in roots:
             taps = frozenset(d for b, (s, d) in self.branches.items() if s == t and b in want)
             out[t], kept = self.tasks[t].run(h, mask, taps)

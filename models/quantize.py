@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -64,6 +64,7 @@ def activation_maxima(net: nn.Module, run: Callable[[], object]) -> dict[str, to
             x = inp[0].detach()
             m = x.abs().reshape(-1, x.shape[-1]).amax(0).float()
             amax[name] = torch.maximum(amax[name], m) if name in amax else m
+
         return h
 
     handles = [m.register_forward_pre_hook(hook(n)) for n, m in net.named_modules() if isinstance(m, nn.Linear)]
@@ -81,8 +82,9 @@ def calibrate(net: nn.Module, tokenizer, texts: Iterable[str], max_tokens: int, 
 
     def run():
         for s in range(0, len(texts), batch_size):
-            enc = tokenizer(texts[s:s + batch_size], padding=True, truncation=True, max_length=max_tokens,
-                            return_tensors="pt")
+            enc = tokenizer(
+                texts[s : s + batch_size], padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+            )
             net(enc["input_ids"], enc["attention_mask"])
 
     return activation_maxima(net, run)
@@ -109,12 +111,23 @@ def _bert_parts(layer: nn.Module):
     """(self-attention, q, k, v, attention-output dense, intermediate, output) of a BERT-style layer, or None."""
     try:
         att = layer.attention.self
-        parts = (att, att.query, att.key, att.value, layer.attention.output.dense, layer.intermediate,
-                 layer.intermediate.dense, layer.output)
+        parts = (
+            att,
+            att.query,
+            att.key,
+            att.value,
+            layer.attention.output.dense,
+            layer.intermediate,
+            layer.intermediate.dense,
+            layer.output,
+        )
     except AttributeError:
         return None
-    return parts if all(isinstance(p, nn.Linear) for p in (parts[1], parts[2], parts[3], parts[4], parts[6],
-                                                             parts[7].dense)) else None
+    return (
+        parts
+        if all(isinstance(p, nn.Linear) for p in (parts[1], parts[2], parts[3], parts[4], parts[6], parts[7].dense))
+        else None
+    )
 
 
 @torch.no_grad()
@@ -127,8 +140,7 @@ def smooth(net: nn.Module, amax: dict[str, torch.Tensor], alpha: float) -> int:
             continue
         att, q, k, v, att_out, inter, inter_dense, out = parts
         p = f"{name}." if name else ""
-        keys = [p + "attention.self.query", p + "attention.output.dense", p + "intermediate.dense",
-                p + "output.dense"]
+        keys = [p + "attention.self.query", p + "attention.output.dense", p + "intermediate.dense", p + "output.dense"]
         if not all(key in amax for key in keys):
             continue
         # query/key/value read the same input: one scale for the three, one multiply
@@ -230,10 +242,17 @@ def export_int8(net: nn.Module, out: Path, amax: dict[str, torch.Tensor] | None 
             # notes on the exporter's own internals and on our shared batch/token dims: nothing to act on here
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
             warnings.filterwarnings("ignore", message=r".*axis name: .* will not be used", category=UserWarning)
-            torch.onnx.export(_FromEmbeddings(net, tasks).eval(), (hidden, mask), str(fp32),
-                              input_names=["hidden", "attention_mask"], output_names=tasks,
-                              dynamic_shapes={"hidden": {0: batch, 1: tokens}, "mask": {0: batch, 1: tokens}},
-                              dynamo=True, external_data=False, verbose=False)
+            torch.onnx.export(
+                _FromEmbeddings(net, tasks).eval(),
+                (hidden, mask),
+                str(fp32),
+                input_names=["hidden", "attention_mask"],
+                output_names=tasks,
+                dynamic_shapes={"hidden": {0: batch, 1: tokens}, "mask": {0: batch, 1: tokens}},
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
         model = onnx.load(str(fp32))
         del model.graph.value_info[:]  # the exporter's shape notes trip ONNX Runtime's re-inference
         onnx.save(model, str(fp32))
@@ -284,8 +303,9 @@ class Int8Net:
         return {t: res[t] for t in (tasks or self.tasks)}
 
 
-def load_int8(net: nn.Module, cache_dir: Path, amax: dict[str, torch.Tensor] | None = None,
-              alpha: float = 0.8) -> Int8Net:
+def load_int8(
+    net: nn.Module, cache_dir: Path, amax: dict[str, torch.Tensor] | None = None, alpha: float = 0.8
+) -> Int8Net:
     """The int8 form of ``net``: the cached graph for these weights/maxima/alpha, exported first when missing."""
     from models.backbone import _file_lock
 

@@ -61,7 +61,7 @@ class ScorerSpec:
         return json.dumps(d, indent=2, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "ScorerSpec":
+    def from_json(cls, text: str) -> ScorerSpec:
         d = json.loads(text)
         d["tasks"] = {k: TaskSpec(**v) for k, v in d.get("tasks", {}).items()}
         return cls(**d)
@@ -134,9 +134,13 @@ class Scorer:
 def build_net(base, spec: ScorerSpec):
     from models.network import ScorerNet
 
-    return ScorerNet(base, spec.split, {t: len(s.labels) for t, s in spec.tasks.items()},
-                     {t: (s.branch_of, s.branch_depth) for t, s in spec.tasks.items() if s.branch_of},
-                     {t: s.head_width for t, s in spec.tasks.items()})
+    return ScorerNet(
+        base,
+        spec.split,
+        {t: len(s.labels) for t, s in spec.tasks.items()},
+        {t: (s.branch_of, s.branch_depth) for t, s in spec.tasks.items() if s.branch_of},
+        {t: s.head_width for t, s in spec.tasks.items()},
+    )
 
 
 def load_scorer(settings, name_or_path: str | None = None, quantize: bool | None = None) -> Scorer:
@@ -174,7 +178,9 @@ def activation_maxima(settings, path: Path, net, tok, spec: ScorerSpec, base_sha
     shipped = path / qz.CALIBRATION_FILE
     if shipped.exists():
         return qz.load_maxima(shipped)
-    cached = Path(settings.models.cache_dir) / "calibration" / f"{model_version(path)}-{(base_sha or '-')[:12]}.safetensors"
+    cached = (
+        Path(settings.models.cache_dir) / "calibration" / f"{model_version(path)}-{(base_sha or '-')[:12]}.safetensors"
+    )
     if cached.exists():
         return qz.load_maxima(cached)
     from models.window import model_input

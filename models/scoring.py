@@ -12,9 +12,10 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,14 @@ LOADS = {"count": 0}  # how many times a scorer was actually loaded (tests check
 def get_scorer(settings, name_or_path: str | None = None, quantize: bool | None = None) -> registry.Scorer:
     path = registry.resolve_model_dir(settings, name_or_path)
     q = settings.models.quantize if quantize is None else quantize
-    key = (str(path.resolve()), registry.model_version(path), q, q and settings.models.smooth_alpha,
-           str(settings.models.backbone), str(settings.models.cache_dir))
+    key = (
+        str(path.resolve()),
+        registry.model_version(path),
+        q,
+        q and settings.models.smooth_alpha,
+        str(settings.models.backbone),
+        str(settings.models.cache_dir),
+    )
     with _LOCK:
         if key not in _LOADED:
             _LOADED[key] = registry.load_scorer(settings, str(path), quantize=q)
@@ -82,10 +89,16 @@ class Predictions:
     intent: list[str] = field(default_factory=list)
 
 
-def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: int = 32,
-                   progress: Callable[[int], None] | None = None, unsure_threshold: float = 0.55,
-                   workers: int = 1, groups: Sequence[int] | None = None,
-                   max_tokens: int | Sequence[int] | None = None) -> Predictions:
+def predict_inputs(
+    scorer: registry.Scorer,
+    inputs: Sequence[str],
+    batch_size: int = 32,
+    progress: Callable[[int], None] | None = None,
+    unsure_threshold: float = 0.55,
+    workers: int = 1,
+    groups: Sequence[int] | None = None,
+    max_tokens: int | Sequence[int] | None = None,
+) -> Predictions:
     """Score prepared model inputs (``models.window.model_input`` strings).
 
     Batches of similar length run on ``workers`` threads at once (torch releases the GIL inside its kernels, and
@@ -109,10 +122,10 @@ def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: i
     top = int(limits.max()) if limits is not None and n else (max_tokens or spec.max_tokens)
     ids = scorer.tokenizer(list(inputs), truncation=True, max_length=top)["input_ids"] if n else []
     if limits is not None:  # as the tokenizer truncates: the first limit-1 pieces, then the closing token
-        ids = [x if len(x) <= k else x[:k - 1] + x[-1:] for x, k in zip(ids, limits)]
+        ids = [x if len(x) <= k else x[: k - 1] + x[-1:] for x, k in zip(ids, limits)]
     lens = np.fromiter(map(len, ids), np.int64, n)
     order = np.argsort(lens, kind="stable")
-    batches = [order[s:s + batch_size] for s in range(0, n, batch_size)]
+    batches = [order[s : s + batch_size] for s in range(0, n, batch_size)]
     pad = scorer.tokenizer.pad_token_id or 0
     g = np.asarray(groups, np.int64) if groups is not None and n else None
     first = np.r_[True, g[1:] != g[:-1]] if g is not None else np.ones(n, bool)  # a text's mention window
@@ -121,7 +134,7 @@ def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: i
         width = int(lens[idx].max())
         x = np.full((len(idx), width), pad, np.int64)
         for r, i in enumerate(idx):
-            x[r, :lens[i]] = ids[i]
+            x[r, : lens[i]] = ids[i]
         mask = (np.arange(width)[None, :] < lens[idx][:, None]).astype(np.int64)
         with torch.inference_mode():
             out = scorer.net(torch.from_numpy(x), torch.from_numpy(mask))
@@ -152,41 +165,63 @@ def predict_inputs(scorer: registry.Scorer, inputs: Sequence[str], batch_size: i
     return Predictions(ps, pi, len(batches), time.time() - t0, sent, unsure, decide_intent(pi, ti.threshold))
 
 
-def windowed_inputs(settings, spec: registry.ScorerSpec, texts: Sequence[str],
-                    targets: Sequence[str | None]) -> tuple[list[str], list[int], list[int]]:
+def windowed_inputs(
+    settings, spec: registry.ScorerSpec, texts: Sequence[str], targets: Sequence[str | None]
+) -> tuple[list[str], list[int], list[int]]:
     """Model inputs of many texts (``models.window.model_windows`` with the ``models.windows`` settings): the
     inputs, each one's text row (``groups``) and token limit, for ``predict_inputs``."""
     inputs: list[str] = []
     groups: list[int] = []
     limits: list[int] = []
     for i, (t, tg) in enumerate(zip(texts, targets)):
-        w = model_windows(str(t or ""), target=tg if isinstance(tg, str) and tg else None, max_chars=spec.max_chars,
-                          max_tokens=spec.max_tokens, windows=settings.models.windows,
-                          window_tokens=settings.models.window_tokens)
+        w = model_windows(
+            str(t or ""),
+            target=tg if isinstance(tg, str) and tg else None,
+            max_chars=spec.max_chars,
+            max_tokens=spec.max_tokens,
+            windows=settings.models.windows,
+            window_tokens=settings.models.window_tokens,
+        )
         inputs += w.inputs
         groups += [i] * len(w.inputs)
         limits += [w.max_tokens] * len(w.inputs)
     return inputs, groups, limits
 
 
-def predict_texts(settings, texts: Sequence[str], targets: Sequence[str | None] | None = None,
-                  model: str | None = None, quantize: bool | None = None,
-                  progress: Callable[[int], None] | None = None) -> Predictions:
+def predict_texts(
+    settings,
+    texts: Sequence[str],
+    targets: Sequence[str | None] | None = None,
+    model: str | None = None,
+    quantize: bool | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Predictions:
     """Batch prediction for arbitrary texts (``brandmon predict`` / ``eval``); ``targets`` marks the brand."""
     scorer = get_scorer(settings, model, quantize)
     targets = list(targets) if targets is not None else [None] * len(texts)
     inputs, groups, limits = windowed_inputs(settings, scorer.spec, texts, targets)
     with scoring_threads(settings) as workers:
-        return predict_inputs(scorer, inputs, settings.models.batch_size, progress,
-                              settings.models.unsure_threshold, workers, groups, limits)
+        return predict_inputs(
+            scorer,
+            inputs,
+            settings.models.batch_size,
+            progress,
+            settings.models.unsure_threshold,
+            workers,
+            groups,
+            limits,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- stage
 
 
 def _pending(store, version: str, brands: list[str] | None, since=None, until=None) -> pd.DataFrame:
-    where = ["(d.dup_of IS NULL)", "NOT EXISTS (SELECT 1 FROM scores s WHERE s.mention_id = m.mention_id "
-             "AND s.model_version = ? AND s.context_hash = m.context_hash)"]
+    where = [
+        "(d.dup_of IS NULL)",
+        "NOT EXISTS (SELECT 1 FROM scores s WHERE s.mention_id = m.mention_id "
+        "AND s.model_version = ? AND s.context_hash = m.context_hash)",
+    ]
     params: list[Any] = [version]
     if brands:
         where.append("m.brand_id IN (SELECT unnest(?))")
@@ -197,13 +232,23 @@ def _pending(store, version: str, brands: list[str] | None, since=None, until=No
     if until is not None:
         where.append("coalesce(d.posted_at, d.fetched_at) < ?")
         params.append(until)
-    sql = ("SELECT m.mention_id, m.context, m.context_hash, m.matched FROM mentions m "
-           "JOIN documents d ON d.doc_id = m.doc_id WHERE " + " AND ".join(where))
+    sql = (
+        "SELECT m.mention_id, m.context, m.context_hash, m.matched FROM mentions m "
+        "JOIN documents d ON d.doc_id = m.doc_id WHERE " + " AND ".join(where)
+    )
     return store.query(sql, params)
 
 
-def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, version: str,
-                 progress: Callable[[int, int], None] | None, chunk: int = 512) -> tuple[int, int]:
+def _score_frame(
+    settings,
+    store,
+    scorer_dir,
+    pending: pd.DataFrame,
+    name: str,
+    version: str,
+    progress: Callable[[int, int], None] | None,
+    chunk: int = 512,
+) -> tuple[int, int]:
     from pipeline.store import utcnow
 
     scorer = get_scorer(settings, str(scorer_dir))
@@ -213,27 +258,41 @@ def _score_frame(settings, store, scorer_dir, pending: pd.DataFrame, name: str, 
     # pads its few long batches next to short ones; scores are written per mention, so order is free.
     pending = pending.iloc[np.argsort(pending["context"].str.len().to_numpy(), kind="stable")]
     for s in range(0, total, chunk):  # write as we go so an interrupted run keeps its work
-        part = pending.iloc[s:s + chunk]
-        inputs, groups, limits = windowed_inputs(settings, scorer.spec, part["context"].tolist(),
-                                                 part["matched"].tolist())
+        part = pending.iloc[s : s + chunk]
+        inputs, groups, limits = windowed_inputs(
+            settings, scorer.spec, part["context"].tolist(), part["matched"].tolist()
+        )
         with scoring_threads(settings) as workers:
-            pr = predict_inputs(scorer, inputs, settings.models.batch_size, None,
-                                settings.models.unsure_threshold, workers, groups, limits)
+            pr = predict_inputs(
+                scorer,
+                inputs,
+                settings.models.batch_size,
+                None,
+                settings.models.unsure_threshold,
+                workers,
+                groups,
+                limits,
+            )
         calls += pr.calls
         now = utcnow()
-        rows = pd.DataFrame({
-            "mention_id": part["mention_id"].to_numpy(),
-            "model": name, "model_version": version,
-            "context_hash": part["context_hash"].to_numpy(),
-            "sentiment": pr.sentiment,
-            "p_neg": pr.p_sentiment[:, 0].astype(float), "p_neu": pr.p_sentiment[:, 1].astype(float),
-            "p_pos": pr.p_sentiment[:, 2].astype(float),
-            "unsure": pr.unsure.astype(bool),
-            "intent": pr.intent,
-            "intent_probs_json": [json.dumps({k: round(float(v), 4) for k, v in zip(INTENT_LABELS, row)})
-                                  for row in pr.p_intent],
-            "scored_at": now,
-        })
+        rows = pd.DataFrame(
+            {
+                "mention_id": part["mention_id"].to_numpy(),
+                "model": name,
+                "model_version": version,
+                "context_hash": part["context_hash"].to_numpy(),
+                "sentiment": pr.sentiment,
+                "p_neg": pr.p_sentiment[:, 0].astype(float),
+                "p_neu": pr.p_sentiment[:, 1].astype(float),
+                "p_pos": pr.p_sentiment[:, 2].astype(float),
+                "unsure": pr.unsure.astype(bool),
+                "intent": pr.intent,
+                "intent_probs_json": [
+                    json.dumps({k: round(float(v), 4) for k, v in zip(INTENT_LABELS, row)}) for row in pr.p_intent
+                ],
+                "scored_at": now,
+            }
+        )
         with store.write() as con:
             store.upsert("scores", rows, key=["mention_id", "model_version"], con=con)
             facts.refresh(con, mention_ids=rows["mention_id"].tolist())
@@ -252,8 +311,9 @@ def _model_row(store, scorer_dir) -> tuple[str, str, bool]:
     return spec.name, version, active
 
 
-def score_pending(settings, store, brands: list[str] | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> dict:
+def score_pending(
+    settings, store, brands: list[str] | None = None, progress: Callable[[int, int], None] | None = None
+) -> dict:
     """Score the active model's pending mentions (registering + activating the default model if none is)."""
     from pipeline.logs import log_context
 
@@ -283,27 +343,46 @@ def score_pending(settings, store, brands: list[str] | None = None,
         scored, calls = (0, 0)
         if len(pending):
             scored, calls = _score_frame(settings, store, scorer_dir, pending, name, version, progress)
-        counts = {"pending": int(len(pending)), "scored": scored, "model_calls": calls, "model": name,
-                  "model_version": version, "seconds": round(time.time() - t0, 2)}
+        counts = {
+            "pending": int(len(pending)),
+            "scored": scored,
+            "model_calls": calls,
+            "model": name,
+            "model_version": version,
+            "seconds": round(time.time() - t0, 2),
+        }
         log.info("scored %s", counts)
         return counts
 
 
-def rescore(settings, store, model: str, brands: list[str] | None = None, since=None, until=None,
-            activate: bool = False, progress: Callable[[int, int], None] | None = None) -> dict:
+def rescore(
+    settings,
+    store,
+    model: str,
+    brands: list[str] | None = None,
+    since=None,
+    until=None,
+    activate: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """Score stored mentions with another model (a path or a name under models/weights); earlier versions'
     scores stay. The model is registered; it becomes active only with ``activate=True``."""
     t0 = time.time()
     scorer_dir = registry.resolve_model_dir(settings, model)
     spec = registry.read_spec(scorer_dir)
     version = registry.model_version(scorer_dir)
-    registry.register(store, registry.Scorer(None, None, spec, spec.name, version, scorer_dir),
-                      activate_if_none=True)
+    registry.register(store, registry.Scorer(None, None, spec, spec.name, version, scorer_dir), activate_if_none=True)
     if activate:
         registry.activate(store, spec.name, version)
     pending = _pending(store, version, brands, since, until)
     scored, calls = (0, 0)
     if len(pending):
         scored, calls = _score_frame(settings, store, scorer_dir, pending, spec.name, version, progress)
-    return {"pending": int(len(pending)), "scored": scored, "model_calls": calls, "model": spec.name,
-            "model_version": version, "seconds": round(time.time() - t0, 2)}
+    return {
+        "pending": int(len(pending)),
+        "scored": scored,
+        "model_calls": calls,
+        "model": spec.name,
+        "model_version": version,
+        "seconds": round(time.time() - t0, 2),
+    }

@@ -7,9 +7,21 @@ import numpy as np
 SENTIMENT_LABELS = ["negative", "neutral", "positive"]
 
 _ALIASES = {
-    "negative": "negative", "neg": "negative", "-1": "negative", "отрицательный": "negative", "негатив": "negative",
-    "neutral": "neutral", "neu": "neutral", "0": "neutral", "нейтральный": "neutral", "нейтрально": "neutral",
-    "positive": "positive", "pos": "positive", "1": "positive", "положительный": "positive", "позитив": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "-1": "negative",
+    "отрицательный": "negative",
+    "негатив": "negative",
+    "neutral": "neutral",
+    "neu": "neutral",
+    "0": "neutral",
+    "нейтральный": "neutral",
+    "нейтрально": "neutral",
+    "positive": "positive",
+    "pos": "positive",
+    "1": "positive",
+    "положительный": "positive",
+    "позитив": "positive",
 }
 
 

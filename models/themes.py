@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def _drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
     ids, counts = np.unique(labels[labels >= 0], return_counts=True)
     keep = [i for i, c in sorted(zip(ids, counts), key=lambda x: (-x[1], x[0])) if c >= min_size]
     remap = {old: new for new, old in enumerate(keep)}
-    return np.array([remap.get(l, UNASSIGNED) for l in labels], dtype=int)
+    return np.array([remap.get(lab, UNASSIGNED) for lab in labels], dtype=int)
 
 
 @dataclass
@@ -184,7 +185,9 @@ def lexical_vectors(docs_lemmas: Sequence[Sequence[str]], dim: int = 100) -> np.
     if len(docs) < 3 or sum(1 for d in docs if d) < 2:
         return None
     try:
-        V = TfidfVectorizer(sublinear_tf=True, min_df=2 if len(docs) >= 50 else 1, token_pattern=r"\S+").fit_transform(docs)
+        V = TfidfVectorizer(sublinear_tf=True, min_df=2 if len(docs) >= 50 else 1, token_pattern=r"\S+").fit_transform(
+            docs
+        )
     except ValueError:  # empty vocabulary
         return None
     k = min(dim, V.shape[0] - 1, V.shape[1] - 1)
@@ -258,7 +261,7 @@ def cluster_metrics(true_labels: Sequence, pred: Sequence[int]) -> dict:
     mask = p >= 0
     ya = [t for t, m in zip(y, mask) if m]
     pa = p[mask]
-    singleton = [f"u{i}" if l < 0 else str(l) for i, l in enumerate(p)]
+    singleton = [f"u{i}" if lab < 0 else str(lab) for i, lab in enumerate(p)]
     out = {
         "n": n,
         "n_labels": len(set(y)),
@@ -373,8 +376,18 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
     )
     prev_members = store.query("SELECT theme_id, mention_id FROM theme_members")
     members_of = prev_members.groupby("theme_id")["mention_id"].apply(frozenset).to_dict()
-    counts = {"brands": 0, "mentions": int(len(rows)), "themes": 0, "assigned": 0, "unassigned": 0,
-              "new": 0, "growing": 0, "stable": 0, "fading": 0, "unchanged": 0}
+    counts = {
+        "brands": 0,
+        "mentions": int(len(rows)),
+        "themes": 0,
+        "assigned": 0,
+        "unassigned": 0,
+        "new": 0,
+        "growing": 0,
+        "stable": 0,
+        "fading": 0,
+        "unchanged": 0,
+    }
     brands = sorted(set(rows["brand_id"]) | set(prev["brand_id"].dropna()))
     if not brands:
         return counts
@@ -399,8 +412,14 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
         }
         if len(sub):
             counts["brands"] += 1
-            fit = fit_themes(sub["context"].fillna("").tolist(), X_all[sel], settings, clusterer,
-                             extra_stop=brand_words.get(brand, [brand]), mean=mu)
+            fit = fit_themes(
+                sub["context"].fillna("").tolist(),
+                X_all[sel],
+                settings,
+                clusterer,
+                extra_stop=brand_words.get(brand, [brand]),
+                mean=mu,
+            )
         else:
             fit = ThemeFit(np.zeros(0, dtype=int), {}, {}, np.zeros(0))
         matched = match_centroids(prev_cent, fit.centroids, settings.themes.match_threshold, mu)
@@ -428,13 +447,21 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
             used.add(tid)
             if not (lab in matched and members_of.get(tid, frozenset()) == frozenset(mids)):
                 counts[status] = counts.get(status, 0) + 1  # unchanged themes are counted as such only
-            theme_rows.append({
-                "theme_id": tid, "brand_id": brand, "label": fit.names[lab],
-                "keywords_json": json.dumps([k for k, _ in fit.keywords.get(lab, [])], ensure_ascii=False),
-                "centroid": [float(v) for v in cent], "first_seen": first_seen, "last_seen": ats.max(),
-                "size": size, "prev_size": None if pd.isna(prev_size) else int(prev_size), "status": status,
-                "updated_at": now,
-            })
+            theme_rows.append(
+                {
+                    "theme_id": tid,
+                    "brand_id": brand,
+                    "label": fit.names[lab],
+                    "keywords_json": json.dumps([k for k, _ in fit.keywords.get(lab, [])], ensure_ascii=False),
+                    "centroid": [float(v) for v in cent],
+                    "first_seen": first_seen,
+                    "last_seen": ats.max(),
+                    "size": size,
+                    "prev_size": None if pd.isna(prev_size) else int(prev_size),
+                    "status": status,
+                    "updated_at": now,
+                }
+            )
             member_rows += [
                 {"theme_id": tid, "mention_id": m, "distance": float(fit.distances[i])} for m, i in zip(mids, idx)
             ]
@@ -442,12 +469,21 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
             if r.theme_id in used or not (r.size or 0):
                 continue
             counts["fading"] += 1
-            theme_rows.append({
-                "theme_id": r.theme_id, "brand_id": brand, "label": r.label, "keywords_json": r.keywords_json,
-                "centroid": None if r.centroid is None else [float(v) for v in r.centroid],
-                "first_seen": r.first_seen, "last_seen": r.last_seen, "size": 0, "prev_size": int(r.size),
-                "status": "fading", "updated_at": now,
-            })
+            theme_rows.append(
+                {
+                    "theme_id": r.theme_id,
+                    "brand_id": brand,
+                    "label": r.label,
+                    "keywords_json": r.keywords_json,
+                    "centroid": None if r.centroid is None else [float(v) for v in r.centroid],
+                    "first_seen": r.first_seen,
+                    "last_seen": r.last_seen,
+                    "size": 0,
+                    "prev_size": int(r.size),
+                    "status": "fading",
+                    "updated_at": now,
+                }
+            )
     counts["themes"] = sum(1 for t in theme_rows if t["size"] > 0)
 
     with store.write() as con:

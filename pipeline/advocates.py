@@ -115,7 +115,11 @@ def update_authors(settings: Settings, store: Store) -> dict[str, int]:
         sums = per_brand.groupby("author_key")[["pos", "neg"]].sum()
         authors["pos"] = authors["author_key"].map(sums["pos"]).fillna(0).astype(int)
         authors["neg"] = authors["author_key"].map(sums["neg"]).fillna(0).astype(int)
-        best = per_brand.sort_values("advocate_score", ascending=False).drop_duplicates("author_key").set_index("author_key")
+        best = (
+            per_brand.sort_values("advocate_score", ascending=False)
+            .drop_duplicates("author_key")
+            .set_index("author_key")
+        )
         authors["advocate_score"] = authors["author_key"].map(best["advocate_score"]).fillna(0.0)
         expl = []
         for r in authors.itertuples(index=False):
@@ -129,13 +133,38 @@ def update_authors(settings: Settings, store: Store) -> dict[str, int]:
         authors["updated_at"] = now
         per_brand["updated_at"] = now
 
-        cols = ["author_key", "source_id", "name", "url", "posts", "neg", "pos", "advocate_score", "influence_score", "explanation", "updated_at"]
-        bcols = ["author_key", "brand_id", "posts", "pos", "neg", "defenses", "advocate_score", "explanation", "updated_at"]
+        cols = [
+            "author_key",
+            "source_id",
+            "name",
+            "url",
+            "posts",
+            "neg",
+            "pos",
+            "advocate_score",
+            "influence_score",
+            "explanation",
+            "updated_at",
+        ]
+        bcols = [
+            "author_key",
+            "brand_id",
+            "posts",
+            "pos",
+            "neg",
+            "defenses",
+            "advocate_score",
+            "explanation",
+            "updated_at",
+        ]
         with store.write() as con:
             store.upsert("authors", authors[cols], ["author_key"], con=con)
             store.upsert("author_brands", per_brand[bcols], ["author_key", "brand_id"], con=con)
-        counts = {"authors": len(authors), "author_brands": len(per_brand),
-                  "advocates": int((per_brand["advocate_score"] > 0).sum())}
+        counts = {
+            "authors": len(authors),
+            "author_brands": len(per_brand),
+            "advocates": int((per_brand["advocate_score"] > 0).sum()),
+        }
         log.info("advocates: %s", counts)
         return counts
 
@@ -157,5 +186,3 @@ def opinion_leaders(store: Store, limit: int = 20) -> pd.DataFrame:
            FROM authors ORDER BY influence_score DESC NULLS LAST, name LIMIT ?""",
         [int(limit)],
     )
-
-

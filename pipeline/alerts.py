@@ -42,8 +42,13 @@ class SpikeTest:
     is_spike: bool
 
 
-def spike_test(baseline: np.ndarray | list[float], observed: float, z_threshold: float = 3.0,
-               min_count: float = 5, min_ratio: float = 2.0) -> SpikeTest:
+def spike_test(
+    baseline: np.ndarray | list[float],
+    observed: float,
+    z_threshold: float = 3.0,
+    min_count: float = 5,
+    min_ratio: float = 2.0,
+) -> SpikeTest:
     """Robust z-score of `observed` against per-window `baseline` counts, with count and ratio guards (pure)."""
     b = np.asarray(baseline, dtype=float)
     med = float(np.median(b)) if b.size else 0.0
@@ -51,8 +56,9 @@ def spike_test(baseline: np.ndarray | list[float], observed: float, z_threshold:
     spread = max(mad, math.sqrt(max(med, 0.0)), 1.0)
     z = (observed - med) / spread
     ratio = observed / max(med, 1.0)
-    return SpikeTest(float(observed), med, spread, z, ratio,
-                     bool(z >= z_threshold and observed >= min_count and ratio >= min_ratio))
+    return SpikeTest(
+        float(observed), med, spread, z, ratio, bool(z >= z_threshold and observed >= min_count and ratio >= min_ratio)
+    )
 
 
 _ROWS = """
@@ -154,7 +160,9 @@ def find_alerts(settings: Settings, inputs: dict[str, Any], now: datetime) -> li
                 kv = dict(zip(keys, key))
                 brand_id = kv.get("brand_id") or tbrand.get(kv.get("theme_id"))
                 bname = names.get(brand_id, brand_id) or "?"
-                what = {"volume_spike": "mentions", "negativity_spike": "negative mentions", "theme_spike": "mentions"}[kind]
+                what = {"volume_spike": "mentions", "negativity_spike": "negative mentions", "theme_spike": "mentions"}[
+                    kind
+                ]
                 if scope == "brand":
                     head = f"{bname}"
                 elif scope == "source":
@@ -165,16 +173,28 @@ def find_alerts(settings: Settings, inputs: dict[str, Any], now: datetime) -> li
                 for c, v in kv.items():
                     mask &= (rows[c] == v).to_numpy()
                 tops = _top_posts(rows[mask], st.top_posts)
-                expl = (f"{head}: {_fmt(obs)} {what} in {st.window_hours} h vs {_fmt(t.expected)}±{_fmt(t.spread)} "
-                        f"per {per_day} over {st.baseline_days} days (z {t.z:.1f}, ×{t.ratio:.1f})"
-                        + (f"; top posts: {tops}" if tops else ""))
+                expl = (
+                    f"{head}: {_fmt(obs)} {what} in {st.window_hours} h vs {_fmt(t.expected)}±{_fmt(t.spread)} "
+                    f"per {per_day} over {st.baseline_days} days (z {t.z:.1f}, ×{t.ratio:.1f})"
+                    + (f"; top posts: {tops}" if tops else "")
+                )
                 scope_key = "|".join([scope, *[str(x) for x in key]])
-                alerts.append(dict(
-                    alert_id=stable_id(kind, scope_key, slot), kind=kind, brand_id=brand_id,
-                    source_id=kv.get("source_id"), theme_id=kv.get("theme_id"),
-                    window_start=now - win, window_end=now, observed=obs, expected=t.expected, z=round(t.z, 3),
-                    explanation=expl, created_at=now,
-                ))
+                alerts.append(
+                    dict(
+                        alert_id=stable_id(kind, scope_key, slot),
+                        kind=kind,
+                        brand_id=brand_id,
+                        source_id=kv.get("source_id"),
+                        theme_id=kv.get("theme_id"),
+                        window_start=now - win,
+                        window_end=now,
+                        observed=obs,
+                        expected=t.expected,
+                        z=round(t.z, 3),
+                        explanation=expl,
+                        created_at=now,
+                    )
+                )
 
     if not rows.empty:
         alerts += hot_threads(rows, st, names, now, slot)
@@ -191,20 +211,39 @@ def find_alerts(settings: Settings, inputs: dict[str, Any], now: datetime) -> li
         prev = int(th.prev_size or 0)
         if th.status == "new":
             aid = stable_id("new_theme", th.theme_id)
-            expl = f"{bname}: new complaint theme «{th.label}» ({size} mentions" + (f"; keywords: {kws}" if kws else "") + ")"
+            expl = (
+                f"{bname}: new complaint theme «{th.label}» ({size} mentions"
+                + (f"; keywords: {kws}" if kws else "")
+                + ")"
+            )
         else:
             aid = stable_id("growing_theme", th.theme_id, slot)
-            expl = f"{bname}: complaint theme «{th.label}» grew from {prev} to {size} mentions" + (f" (keywords: {kws})" if kws else "")
-        alerts.append(dict(
-            alert_id=aid, kind=f"{th.status}_theme", brand_id=th.brand_id, source_id=None, theme_id=th.theme_id,
-            window_start=now - win, window_end=now, observed=float(size), expected=float(prev), z=None,
-            explanation=expl, created_at=now,
-        ))
+            expl = f"{bname}: complaint theme «{th.label}» grew from {prev} to {size} mentions" + (
+                f" (keywords: {kws})" if kws else ""
+            )
+        alerts.append(
+            dict(
+                alert_id=aid,
+                kind=f"{th.status}_theme",
+                brand_id=th.brand_id,
+                source_id=None,
+                theme_id=th.theme_id,
+                window_start=now - win,
+                window_end=now,
+                observed=float(size),
+                expected=float(prev),
+                z=None,
+                explanation=expl,
+                created_at=now,
+            )
+        )
 
     return alerts
 
 
-def hot_threads(rows: pd.DataFrame, st: Any, names: dict[str, str], now: pd.Timestamp, slot: int) -> list[dict[str, Any]]:
+def hot_threads(
+    rows: pd.DataFrame, st: Any, names: dict[str, str], now: pd.Timestamp, slot: int
+) -> list[dict[str, Any]]:
     """hot_thread alerts: one thread (forum topic, comment section, product page) filling with negative mentions of
     a brand, the way a story starts to spread, which brand-wide and brand-on-source counts can miss.
 
@@ -242,18 +281,36 @@ def hot_threads(rows: pd.DataFrame, st: Any, names: dict[str, str], now: pd.Time
         bname = names.get(r.brand_id, r.brand_id) or "?"
         title = _clip(titles.get(r.thread_url) or "", 100)
         head = f"{bname} in the thread «{title}» on {r.source_id}" if title else f"{bname} in a thread on {r.source_id}"
-        mask = ((rows["k"] == 0) & rows["negative"].astype(bool) & (rows["brand_id"] == r.brand_id)
-                & (rows["thread_url"] == r.thread_url)).to_numpy()
+        mask = (
+            (rows["k"] == 0)
+            & rows["negative"].astype(bool)
+            & (rows["brand_id"] == r.brand_id)
+            & (rows["thread_url"] == r.thread_url)
+        ).to_numpy()
         tops = _top_posts(rows[mask], st.top_posts)
-        expl = (f"{head}: {_fmt(obs)} negative mentions in {st.window_hours} h; its threads there usually get up to "
-                f"{_fmt(usual)} in their busiest {per} (90th percentile over {st.baseline_days} days)"
-                + (f", this thread at most {_fmt(before)}" if before else "")
-                + (f"; top posts: {tops}" if tops else "") + f"; {r.thread_url}")
-        out.append(dict(
-            alert_id=stable_id("hot_thread", r.brand_id, r.source_id, r.thread_url, slot), kind="hot_thread",
-            brand_id=r.brand_id, source_id=r.source_id, theme_id=None, window_start=now - win, window_end=now,
-            observed=obs, expected=expected, z=round(t.z, 3), explanation=expl, created_at=now,
-        ))
+        expl = (
+            f"{head}: {_fmt(obs)} negative mentions in {st.window_hours} h; its threads there usually get up to "
+            f"{_fmt(usual)} in their busiest {per} (90th percentile over {st.baseline_days} days)"
+            + (f", this thread at most {_fmt(before)}" if before else "")
+            + (f"; top posts: {tops}" if tops else "")
+            + f"; {r.thread_url}"
+        )
+        out.append(
+            dict(
+                alert_id=stable_id("hot_thread", r.brand_id, r.source_id, r.thread_url, slot),
+                kind="hot_thread",
+                brand_id=r.brand_id,
+                source_id=r.source_id,
+                theme_id=None,
+                window_start=now - win,
+                window_end=now,
+                observed=obs,
+                expected=expected,
+                z=round(t.z, 3),
+                explanation=expl,
+                created_at=now,
+            )
+        )
     return out
 
 
@@ -275,8 +332,13 @@ def detect_alerts(settings: Settings, store: Store, now: datetime | None = None)
                 known = {r[0] for r in con.execute("SELECT alert_id FROM alerts").fetchall()}
                 counts["new"] = int((~df["alert_id"].isin(known)).sum())
                 # a re-run refreshes numbers but keeps created_at and the acknowledgement
-                store.upsert("alerts", df, ["alert_id"], con=con,
-                             update=["window_start", "window_end", "observed", "expected", "z", "explanation"])
+                store.upsert(
+                    "alerts",
+                    df,
+                    ["alert_id"],
+                    con=con,
+                    update=["window_start", "window_end", "observed", "expected", "z", "explanation"],
+                )
         log.info("alerts: %s", counts)
         return counts
 
@@ -288,13 +350,17 @@ def acknowledge(store: Store, alert_id: str, actor: str) -> dict[str, Any]:
         raise ActionError("an actor (who is acting) is required")
     now = utcnow()
     with store.write() as con:
-        rows = con.execute("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = ?", [alert_id]).fetchall()
+        rows = con.execute(
+            "SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = ?", [alert_id]
+        ).fetchall()
         row = rows[0] if rows else None
         if row is None:
             raise ActionError(f"no alert {alert_id!r}")
         if row[0]:
             return {"alert_id": alert_id, "acknowledged_by": row[0], "acknowledged_at": row[1], "already": True}
-        con.execute("UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE alert_id = ?", [actor, now, alert_id])
+        con.execute(
+            "UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE alert_id = ?", [actor, now, alert_id]
+        )
     return {"alert_id": alert_id, "acknowledged_by": actor, "acknowledged_at": now, "already": False}
 
 

@@ -40,9 +40,14 @@ def _wal(path: Path) -> Path:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' "
-        "ORDER BY table_name").fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' "
+            "ORDER BY table_name"
+        ).fetchall()
+    ]
 
 
 def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -155,8 +160,9 @@ class RestoreResult:
     notes: list[str] = field(default_factory=list)
 
 
-def restore(store: Store, src: str | Path, force: bool = False,
-            lock: AbstractContextManager[Any] | None = None) -> RestoreResult:
+def restore(
+    store: Store, src: str | Path, force: bool = False, lock: AbstractContextManager[Any] | None = None
+) -> RestoreResult:
     """Replace the store's file with the backup `src`. `lock` is held from the copy to the swap (the CLI passes
     the flows' write lock). Raises BackupError without touching the store when anything is wrong."""
     src, target = Path(src), store.path
@@ -166,15 +172,19 @@ def restore(store: Store, src: str | Path, force: bool = False,
     if version is None:
         raise BackupError(f"{src}: not a brandmon database (no schema_migrations table)")
     if version not in known:
-        raise BackupError(f"{src}: schema {version} is newer than this brandmon knows (its newest is {known[-1]}); "
-                          "restore it with the version that wrote it")
+        raise BackupError(
+            f"{src}: schema {version} is newer than this brandmon knows (its newest is {known[-1]}); "
+            "restore it with the version that wrote it"
+        )
     replaced = 0
     if target.exists():
         with store.read() as con:
             replaced = sum(n for t, n in row_counts(con).items() if t != "schema_migrations")
         if replaced > 0 and not force:
-            raise BackupError(f"{target}: the store holds {replaced:,} rows; restoring over it needs --force "
-                              "(the current file is then kept beside it)")
+            raise BackupError(
+                f"{target}: the store holds {replaced:,} rows; restoring over it needs --force "
+                "(the current file is then kept beside it)"
+            )
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f".{target.name}.restore.part")
     kept: Path | None = None
@@ -210,6 +220,8 @@ def restore(store: Store, src: str | Path, force: bool = False,
     with store.read() as con:
         final = row_counts(con)
     if any(final.get(t) != n for t, n in counts.items() if t != "schema_migrations"):
-        raise BackupError(f"{target}: restored, but row counts differ from the backup ({_diff(counts, final)}); "
-                          f"the previous file is {kept}")
+        raise BackupError(
+            f"{target}: restored, but row counts differ from the backup ({_diff(counts, final)}); "
+            f"the previous file is {kept}"
+        )
     return RestoreResult(target, version, upgraded, final, kept, round(time.monotonic() - t0, 3), replaced)

@@ -31,14 +31,57 @@ from pipeline.config import BrandConfig, Settings
 # ------------------------------------------------------------------------------------------- keys
 
 _CYR2LAT = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
-    "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
-    "у": "u", "ф": "f", "х": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sch", "ъ": "", "ы": "i", "ь": "",
-    "э": "e", "ю": "iu", "я": "ia", "ä": "a", "ö": "o", "ü": "u", "é": "e",
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "е": "e",
+    "ё": "e",
+    "ж": "zh",
+    "з": "z",
+    "и": "i",
+    "й": "i",
+    "к": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ф": "f",
+    "х": "h",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "sch",
+    "ъ": "",
+    "ы": "i",
+    "ь": "",
+    "э": "e",
+    "ю": "iu",
+    "я": "ia",
+    "ä": "a",
+    "ö": "o",
+    "ü": "u",
+    "é": "e",
 }
 _TRANS = str.maketrans(_CYR2LAT)
-_LATIN_FOLD = [("kh", "h"), ("x", "ks"), ("w", "v"), ("y", "i"), ("j", "i"), ("q", "k"), ("ck", "k"),
-               ("ph", "f"), ("c", "k"), ("kh", "h")]
+_LATIN_FOLD = [
+    ("kh", "h"),
+    ("x", "ks"),
+    ("w", "v"),
+    ("y", "i"),
+    ("j", "i"),
+    ("q", "k"),
+    ("ck", "k"),
+    ("ph", "f"),
+    ("c", "k"),
+    ("kh", "h"),
+]
 _DOUBLE = re.compile(r"(.)\1+")
 _CYR = re.compile(r"[а-яё]")
 
@@ -54,9 +97,39 @@ def skeleton(word: str) -> str:
 
 # Inflection endings (in skeleton spelling), longest first; and "-ский"-type derivations of names.
 _ENDINGS = sorted(
-    ["a", "u", "e", "i", "o", "om", "oi", "ei", "ov", "ami", "ah", "am", "ih", "im", "iu", "ia", "oiu", "eiu",
-     "ogo", "omu", "ego", "emu", "em", "ev", "iami", "iah", "iam", "'s", "s"],
-    key=len, reverse=True,
+    [
+        "a",
+        "u",
+        "e",
+        "i",
+        "o",
+        "om",
+        "oi",
+        "ei",
+        "ov",
+        "ami",
+        "ah",
+        "am",
+        "ih",
+        "im",
+        "iu",
+        "ia",
+        "oiu",
+        "eiu",
+        "ogo",
+        "omu",
+        "ego",
+        "emu",
+        "em",
+        "ev",
+        "iami",
+        "iah",
+        "iam",
+        "'s",
+        "s",
+    ],
+    key=len,
+    reverse=True,
 )
 _DERIV = re.compile(r"(?:ov|ev)?sk(?:i|aia|oe|ie|ogo|omu|om|oi|im|ih|imi|uiu)$")
 
@@ -120,11 +193,43 @@ def word_matches(word: str, term: frozenset[str]) -> bool:
 
 # ------------------------------------------------------------------------------------------- prefixes
 
-_LAT2CYR = [("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ts", "ц"), ("ch", "ч"), ("sh", "ш"),
-            ("ya", "я"), ("yu", "ю"), ("a", "а"), ("b", "б"), ("c", "к"), ("d", "д"), ("e", "е"), ("f", "ф"),
-            ("g", "г"), ("h", "х"), ("i", "и"), ("j", "дж"), ("k", "к"), ("l", "л"), ("m", "м"), ("n", "н"),
-            ("o", "о"), ("p", "п"), ("q", "к"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("v", "в"),
-            ("w", "в"), ("x", "кс"), ("y", "ы"), ("z", "з")]
+_LAT2CYR = [
+    ("shch", "щ"),
+    ("sch", "щ"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ts", "ц"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("ya", "я"),
+    ("yu", "ю"),
+    ("a", "а"),
+    ("b", "б"),
+    ("c", "к"),
+    ("d", "д"),
+    ("e", "е"),
+    ("f", "ф"),
+    ("g", "г"),
+    ("h", "х"),
+    ("i", "и"),
+    ("j", "дж"),
+    ("k", "к"),
+    ("l", "л"),
+    ("m", "м"),
+    ("n", "н"),
+    ("o", "о"),
+    ("p", "п"),
+    ("q", "к"),
+    ("r", "р"),
+    ("s", "с"),
+    ("t", "т"),
+    ("u", "у"),
+    ("v", "в"),
+    ("w", "в"),
+    ("x", "кс"),
+    ("y", "ы"),
+    ("z", "з"),
+]
 _ALT = {"е": ["э"], "ы": ["и", "й"], "и": ["ай", "ы"], "к": ["ц", "с"], "у": ["ю"], "ю": ["у"]}
 
 
@@ -269,8 +374,9 @@ def parse_query(query: str) -> object:
         nonlocal depth
         depth += 1
         if depth > MAX_QUERY_DEPTH:
-            raise QueryError(f"query {shown}: brackets or NOTs nested deeper than {MAX_QUERY_DEPTH} levels "
-                             f"at {where()}")
+            raise QueryError(
+                f"query {shown}: brackets or NOTs nested deeper than {MAX_QUERY_DEPTH} levels at {where()}"
+            )
 
     def peek() -> str | None:
         return toks[i][0] if i < len(toks) else None
@@ -421,9 +527,7 @@ def evaluate(node: object, doc: _Doc) -> bool:
         return any(evaluate(c, doc) for c in node.children)
     if isinstance(node, Near):
         lp, rp = _positions(node.left, doc), _positions(node.right, doc)
-        return any(
-            max(b0 - a1, a0 - b1) <= node.distance for a0, a1 in lp for b0, b1 in rp
-        )
+        return any(max(b0 - a1, a0 - b1) <= node.distance for a0, a1 in lp for b0, b1 in rp)
     raise TypeError(node)
 
 
@@ -516,7 +620,8 @@ class BrandMatcher:
         # #ozon_help) name the brand too
         self._candidates = (
             re.compile(r"(?<![^\W_])" + _trie_regex({p.lower() for p in prefixes}) + r"[^\W_]*", re.IGNORECASE)
-            if prefixes else None
+            if prefixes
+            else None
         )
         self._lookup_cache: dict[str, list[_Alias] | None] = {}
 
@@ -565,7 +670,7 @@ class BrandMatcher:
                         query_ok[al.brand_id] = evaluate(br.query, doc)
                     if not query_ok[al.brand_id]:
                         continue
-                found[al.brand_id] = Match(al.brand_id, m.start(), end, text[m.start():end])
+                found[al.brand_id] = Match(al.brand_id, m.start(), end, text[m.start() : end])
         # brands defined by a query alone
         for bid, br in self.brands.items():
             if bid in found or br.cfg.aliases or br.query is None:
@@ -620,7 +725,7 @@ class BrandMatcher:
         if not br.context:
             return True
         w = self.ambiguous_window
-        window = text[max(0, start - w):start] + " " + text[end:end + w]
+        window = text[max(0, start - w) : start] + " " + text[end : end + w]
         for word in _WORD.findall(window):
             wl = word.lower()
             keys = word_keys(wl)

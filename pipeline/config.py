@@ -129,9 +129,7 @@ class EscalationSettings(BaseModel):
     )
     recency_half_life_hours: float = 72.0
     # priority (sum of weight x factor) at or above which a level applies; below min_priority: no queue item
-    level_thresholds: dict[str, float] = Field(
-        default_factory=lambda: {"critical": 0.80, "high": 0.65, "medium": 0.55}
-    )
+    level_thresholds: dict[str, float] = Field(default_factory=lambda: {"critical": 0.80, "high": 0.65, "medium": 0.55})
     reach_saturation: float = 200.0  # author replies+likes received (plus post likes/replies) that count as full reach
     velocity_saturation: float = 20.0  # thread posts within velocity_window_hours that count as full velocity
     velocity_window_hours: float = 24.0
@@ -323,12 +321,15 @@ class NotifySettings(BaseModel):
 
     @model_validator(mode="after")
     def _known_channels(self) -> NotifySettings:
-        for where, names in [*((f"rules[{i}]", r.channels) for i, r in enumerate(self.rules)),
-                             ("digest_channels", self.digest_channels)]:
+        for where, names in [
+            *((f"rules[{i}]", r.channels) for i, r in enumerate(self.rules)),
+            ("digest_channels", self.digest_channels),
+        ]:
             unknown = [n for n in names if n not in self.channels]
             if unknown:
-                raise ValueError(f"{where}: unknown channel(s) {', '.join(unknown)}; defined: "
-                                 f"{', '.join(self.channels) or 'none'}")
+                raise ValueError(
+                    f"{where}: unknown channel(s) {', '.join(unknown)}; defined: {', '.join(self.channels) or 'none'}"
+                )
         return self
 
 
@@ -368,8 +369,10 @@ class Settings(BaseSettings):
             self.models.cache_dir = self.data_dir / "cache" / "models"
         if self.ingest.hold_lock_seconds >= self.lock_timeout_seconds:
             # a reader (the dashboard) gives up after lock_timeout_seconds: an ingest must let go sooner than that
-            raise ValueError(f"ingest.hold_lock_seconds ({self.ingest.hold_lock_seconds:g}) must be shorter than "
-                             f"lock_timeout_seconds ({self.lock_timeout_seconds:g})")
+            raise ValueError(
+                f"ingest.hold_lock_seconds ({self.ingest.hold_lock_seconds:g}) must be shorter than "
+                f"lock_timeout_seconds ({self.lock_timeout_seconds:g})"
+            )
         return self
 
     @classmethod
@@ -424,8 +427,12 @@ def _secret_fields(model: type[BaseModel]) -> dict[str, Any]:
             out[name] = True
         elif isinstance(ann, type) and issubclass(ann, BaseModel) and (sub := _secret_fields(ann)):
             out[name] = sub
-        elif get_origin(ann) is dict and isinstance(val := get_args(ann)[-1], type) \
-                and issubclass(val, BaseModel) and (sub := _secret_fields(val)):
+        elif (
+            get_origin(ann) is dict
+            and isinstance(val := get_args(ann)[-1], type)
+            and issubclass(val, BaseModel)
+            and (sub := _secret_fields(val))
+        ):
             out[name] = {"__all__": sub}  # a dict of settings models (notify channels): each value's secrets
     return out
 
@@ -552,21 +559,25 @@ class SourceConfig(BaseModel):
         description="name -> environment variable holding the secret (never the secret itself)",
     )
     thread_context: bool | None = Field(
-        None, description="false: replies here never inherit the brand their thread names (None: as "
-                          "ingest.thread_context says)")
+        None,
+        description="false: replies here never inherit the brand their thread names (None: as "
+        "ingest.thread_context says)",
+    )
     about: dict[str, list[str]] = Field(
         default_factory=dict,
         description="brand id -> URL prefixes (of a post's url or thread url; [] = every post of the source) whose "
-                    "posts concern that brand even where they do not name it: its own channel and the comments "
-                    "under it, its product's reviews",
+        "posts concern that brand even where they do not name it: its own channel and the comments "
+        "under it, its product's reviews",
     )
 
     @field_validator("name")
     @classmethod
     def _name_slug(cls, v: str) -> str:
         if not SOURCE_NAME.fullmatch(v):
-            raise ValueError(f"{v[:80]!r} is not a safe source name: 1-64 ASCII letters, digits, '-' or '_', "
-                             "starting with a letter or digit")
+            raise ValueError(
+                f"{v[:80]!r} is not a safe source name: 1-64 ASCII letters, digits, '-' or '_', "
+                "starting with a letter or digit"
+            )
         return v
 
     @field_validator("start_urls")
@@ -607,9 +618,16 @@ class SourceConfig(BaseModel):
     def row(self, now: Any) -> dict[str, Any]:
         """The source's `sources` table row (its config without the names of its secrets' variables)."""
         base = self.start_urls[0] if self.start_urls else self.options.get("folder")  # a files source: its folder
-        return {"source_id": self.name, "kind": self.kind, "name": self.name, "base_url": base,
-                "engine": self.engine, "config_json": self.model_dump_json(exclude={"secrets"}),
-                "enabled": self.enabled, "updated_at": now}
+        return {
+            "source_id": self.name,
+            "kind": self.kind,
+            "name": self.name,
+            "base_url": base,
+            "engine": self.engine,
+            "config_json": self.model_dump_json(exclude={"secrets"}),
+            "enabled": self.enabled,
+            "updated_at": now,
+        }
 
     def expand(self, demo_web_url: str) -> SourceConfig:
         """Replace the `{demo_web}` placeholder in URLs (the demo sources are written against it)."""

@@ -59,6 +59,8 @@ def _source_problems(settings: Settings, sources: list, brands: list | None, eng
             continue
         for brand in s.about:
             if brand not in brand_ids:
-                out.append(f"{file}: {s.name}: about: unknown brand {brand!r} "
-                           f"({settings.brands_file.name} has {', '.join(sorted(brand_ids)) or 'none'})")
+                out.append(
+                    f"{file}: {s.name}: about: unknown brand {brand!r} "
+                    f"({settings.brands_file.name} has {', '.join(sorted(brand_ids)) or 'none'})"
+                )
     return out

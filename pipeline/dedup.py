@@ -35,7 +35,9 @@ SURE_BANDS = 12  # bands shared that make a near duplicate without computing the
 MAX_BUCKET = 8  # originals indexed per near-duplicate bucket (see _cap_buckets)
 
 # keys that the Arrow split on single spaces would cut differently from str.split (every str.isspace character)
-_NOT_SINGLE_SPACED = r"^ | $|  |[\t-\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_NOT_SINGLE_SPACED = (
+    r"^ | $|  |[\t-\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
 _rng = np.random.default_rng(20240501)  # fixed: buckets are persisted, so the hash family must never change
 _A = (_rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)).astype(np.uint64)
 _B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64).astype(np.uint64)
@@ -132,8 +134,7 @@ def _minhash_buckets(words: _Words, docs: np.ndarray) -> np.ndarray:
     if len(docs) == 0:
         return np.zeros((0, BANDS), dtype=np.uint64)
     # crc32 of each distinct word once (persisted buckets depend on exactly this hash)
-    crc = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words.vocab), dtype=np.uint64,
-                      count=len(words.vocab))
+    crc = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words.vocab), dtype=np.uint64, count=len(words.vocab))
     p, _ = words.shingle_positions(docs)
     flat = crc[words.codes]
     with np.errstate(over="ignore"):
@@ -251,7 +252,9 @@ def _batch_candidates(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cand, shared
 
 
-def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: int) -> tuple[dict[str, str], pd.DataFrame]:
+def find_duplicates(
+    con: Any, batch: pd.DataFrame, threshold: float, min_words: int
+) -> tuple[dict[str, str], pd.DataFrame]:
     """Duplicates among `batch` (columns doc_id, key, order; new or changed documents only) and against every
     document already in `doc_lsh`. Returns ({doc_id: first doc_id}, the doc_lsh rows to store for the batch).
 
@@ -270,8 +273,9 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
 
     # the batch's bucket rows by position in the batch (integers join and group cheaper than id strings);
     # the stored rows' doc_id column is only built at the end, for the originals
-    band = np.concatenate([np.full(len(ids), EXACT_BAND, dtype=np.int16),
-                           np.tile(np.arange(BANDS, dtype=np.int16), len(near_idx))])
+    band = np.concatenate(
+        [np.full(len(ids), EXACT_BAND, dtype=np.int16), np.tile(np.arange(BANDS, dtype=np.int16), len(near_idx))]
+    )
     bucket = np.concatenate([exact, near_buckets.reshape(-1)])
     pos = np.concatenate([np.arange(len(ids), dtype=np.int32), np.repeat(near_idx, BANDS).astype(np.int32)])
     dup_of: dict[str, str] = {}
@@ -330,7 +334,7 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
     jac = sets.jaccard(np.concatenate([prior_a, batch_a]), np.concatenate([prior_b, batch_b])) >= threshold
     prior_ok = iter(jac[: len(prior_pairs)].tolist())
     batch_ok = np.zeros(cand.shape, dtype=bool)
-    batch_ok[check] = jac[len(prior_pairs):]
+    batch_ok[check] = jac[len(prior_pairs) :]
 
     for i, exact_hit, shared, _other, first_id, _text in prior:
         needs = not exact_hit and shared < SURE_BANDS
@@ -364,8 +368,7 @@ def find_duplicates(con: Any, batch: pd.DataFrame, threshold: float, min_words: 
     dup_of = {k: v for k, v in dup_of.items() if v != k}
     # only originals are indexed: a copy is found through its original, and buckets stay small
     keep = np.fromiter((d not in dup_of for d in ids), dtype=bool, count=len(ids))[pos]
-    rows = pd.DataFrame({"band": band[keep], "bucket": bucket[keep],
-                         "doc_id": np.array(ids, dtype=object)[pos[keep]]})
+    rows = pd.DataFrame({"band": band[keep], "bucket": bucket[keep], "doc_id": np.array(ids, dtype=object)[pos[keep]]})
     return dup_of, _cap_buckets(con, rows)
 
 

@@ -134,7 +134,10 @@ def level_of(priority: float, thresholds: dict[str, float]) -> str:
 def score_candidates(df: pd.DataFrame, settings: Settings, now: datetime) -> pd.DataFrame:
     """Add factor columns, `priority`, `level`, `threat_terms` and `reasons_json` to candidate rows (pure)."""
     es = settings.escalation
-    w = {k: float(es.weights.get(k, 0.0)) for k in ("negativity", "complaint", "failure", "threat", "reach", "velocity", "recency")}
+    w = {
+        k: float(es.weights.get(k, 0.0))
+        for k in ("negativity", "complaint", "failure", "threat", "reach", "velocity", "recency")
+    }
     out = df.copy()
     if out.empty:
         for c in ("priority", "level", "reasons_json", "threat_terms"):
@@ -154,7 +157,9 @@ def score_candidates(df: pd.DataFrame, settings: Settings, now: datetime) -> pd.
 
     terms = compile_terms(es.extra_terms)
     matches = [match_terms(t or "", terms) for t in out["context"]]
-    out["threat_terms"] = [[{"term": m.phrase, "category": m.category, "weight": m.weight, "found": m.found} for m in ms] for ms in matches]
+    out["threat_terms"] = [
+        [{"term": m.phrase, "category": m.category, "weight": m.weight, "found": m.found} for m in ms] for ms in matches
+    ]
     term_w = np.array([ms[0].weight if ms else 0.0 for ms in matches])
     out["f_threat"] = term_w * (0.5 + 0.5 * out["f_negativity"].to_numpy())
 
@@ -181,7 +186,10 @@ def with_reasons(scored: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     out = scored.copy()
     if out.empty:
         return out
-    w = {k: float(settings.escalation.weights.get(k, 0.0)) for k in ("negativity", "complaint", "failure", "threat", "reach", "velocity", "recency")}
+    w = {
+        k: float(settings.escalation.weights.get(k, 0.0))
+        for k in ("negativity", "complaint", "failure", "threat", "reach", "velocity", "recency")
+    }
     factors = list(w)
     contrib = np.column_stack([out[f"f_{k}"].to_numpy(dtype=float) * w[k] for k in factors])
     reasons = []
@@ -249,7 +257,18 @@ def _sla_due(received: pd.Series, level: pd.Series, sla_hours: dict[str, float])
 
 
 def _event_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    cols = ["event_id", "escalation_id", "event_at", "actor", "action", "from_state", "to_state", "comment", "owner", "version"]
+    cols = [
+        "event_id",
+        "escalation_id",
+        "event_at",
+        "actor",
+        "action",
+        "from_state",
+        "to_state",
+        "comment",
+        "owner",
+        "version",
+    ]
     df = pd.DataFrame(rows, columns=cols)
     df["event_at"] = pd.to_datetime(df["event_at"], utc=True)
     return df
@@ -279,8 +298,19 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
         known_ids = set(queued_at)
         n_scored = len(scored)
         if scored.empty and not known_ids:
-            return {"scored": 0, "eligible": 0, "created": 0, "updated": 0, "reopened": 0, "auto_dismissed": 0, "answered_by_brand": 0, "open": 0}
-        scored["escalation_id"] = pd.Series([stable_id(m) for m in scored["mention_id"]], index=scored.index, dtype=object)
+            return {
+                "scored": 0,
+                "eligible": 0,
+                "created": 0,
+                "updated": 0,
+                "reopened": 0,
+                "auto_dismissed": 0,
+                "answered_by_brand": 0,
+                "open": 0,
+            }
+        scored["escalation_id"] = pd.Series(
+            [stable_id(m) for m in scored["mention_id"]], index=scored.index, dtype=object
+        )
         scored = scored[(scored["priority"] >= es.min_priority) | scored["escalation_id"].isin(known_ids)]
         scored = with_reasons(scored, settings)
         if es.sla_from == "posted":
@@ -291,8 +321,15 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
         scored["official_answer_at"] = pd.to_datetime(scored["official_answer_at"], utc=True)
         eligible = scored[scored["priority"] >= es.min_priority]
 
-        counts = {"scored": n_scored, "eligible": len(eligible), "created": 0, "updated": 0, "reopened": 0,
-                  "auto_dismissed": 0, "answered_by_brand": 0}
+        counts = {
+            "scored": n_scored,
+            "eligible": len(eligible),
+            "created": 0,
+            "updated": 0,
+            "reopened": 0,
+            "auto_dismissed": 0,
+            "answered_by_brand": 0,
+        }
         with store.write() as con:
             existing = con.execute(
                 """SELECT e.escalation_id, e.state, e.owner, e.version, e.first_response_at,
@@ -330,9 +367,20 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
                 rows["owner"] = rows["owner"].astype(object)
                 store.upsert("escalations", rows, ["escalation_id"], con=con)
                 for r in new.itertuples(index=False):
-                    events.append(dict(event_id=_event_id(r.escalation_id, 1, "create", stamp), escalation_id=r.escalation_id,
-                                       event_at=stamp, actor=SYSTEM, action="create", from_state=None, to_state="new",
-                                       comment=f"priority {r.priority:.2f} ({r.level})", owner=None, version=1))
+                    events.append(
+                        dict(
+                            event_id=_event_id(r.escalation_id, 1, "create", stamp),
+                            escalation_id=r.escalation_id,
+                            event_at=stamp,
+                            actor=SYSTEM,
+                            action="create",
+                            from_state=None,
+                            to_state="new",
+                            comment=f"priority {r.priority:.2f} ({r.level})",
+                            owner=None,
+                            version=1,
+                        )
+                    )
                 counts["created"] = len(new)
 
             # 2. refresh priority/reasons of open and dismissed items (resolved ones keep their snapshot)
@@ -357,9 +405,20 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
                         [v, stamp, r.escalation_id, v - 1],
                     ).fetchall()
                     if hit:
-                        events.append(dict(event_id=_event_id(r.escalation_id, v, "auto_dismiss", stamp), escalation_id=r.escalation_id,
-                                           event_at=stamp, actor=SYSTEM, action="auto_dismiss", from_state="new", to_state="dismissed",
-                                           comment=f"priority fell to {r.priority:.2f}, below {es.min_priority:.2f}", owner=None, version=v))
+                        events.append(
+                            dict(
+                                event_id=_event_id(r.escalation_id, v, "auto_dismiss", stamp),
+                                escalation_id=r.escalation_id,
+                                event_at=stamp,
+                                actor=SYSTEM,
+                                action="auto_dismiss",
+                                from_state="new",
+                                to_state="dismissed",
+                                comment=f"priority fell to {r.priority:.2f}, below {es.min_priority:.2f}",
+                                owner=None,
+                                version=v,
+                            )
+                        )
                         counts["auto_dismissed"] += 1
 
                 # 3b. untouched new items whose post was later flagged spam/duplicate (or the brand's own) leave too
@@ -381,9 +440,20 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
                         [v, stamp, eid, v - 1],
                     ).fetchall()
                     if hit:
-                        events.append(dict(event_id=_event_id(eid, v, "auto_dismiss", stamp), escalation_id=eid,
-                                           event_at=stamp, actor=SYSTEM, action="auto_dismiss", from_state="new",
-                                           to_state="dismissed", comment=f"the post is now marked as {why}", owner=None, version=v))
+                        events.append(
+                            dict(
+                                event_id=_event_id(eid, v, "auto_dismiss", stamp),
+                                escalation_id=eid,
+                                event_at=stamp,
+                                actor=SYSTEM,
+                                action="auto_dismiss",
+                                from_state="new",
+                                to_state="dismissed",
+                                comment=f"the post is now marked as {why}",
+                                owner=None,
+                                version=v,
+                            )
+                        )
                         counts["auto_dismissed"] += 1
 
                 # 4. dismissed items whose thread got new negative replies after the dismissal reopen
@@ -425,15 +495,27 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
                             [to_state, v, stamp, r.escalation_id, v - 1],
                         ).fetchall()
                         if hit:
-                            events.append(dict(event_id=_event_id(r.escalation_id, v, "reopen", stamp), escalation_id=r.escalation_id,
-                                               event_at=stamp, actor=SYSTEM, action="reopen", from_state="dismissed", to_state=to_state,
-                                               comment=f"{int(r.n)} new negative repl{'y' if r.n == 1 else 'ies'} "
-                                                       "in the thread since the dismissal",
-                                               owner=owner, version=v))
+                            events.append(
+                                dict(
+                                    event_id=_event_id(r.escalation_id, v, "reopen", stamp),
+                                    escalation_id=r.escalation_id,
+                                    event_at=stamp,
+                                    actor=SYSTEM,
+                                    action="reopen",
+                                    from_state="dismissed",
+                                    to_state=to_state,
+                                    comment=f"{int(r.n)} new negative repl{'y' if r.n == 1 else 'ies'} "
+                                    "in the thread since the dismissal",
+                                    owner=owner,
+                                    version=v,
+                                )
+                            )
                             counts["reopened"] += 1
 
             # 5. an official answer by the brand in the thread counts as the first response
-            ans = scored[scored["official_answer_at"].notna() & scored["escalation_id"].isin(known | set(new["escalation_id"]))]
+            ans = scored[
+                scored["official_answer_at"].notna() & scored["escalation_id"].isin(known | set(new["escalation_id"]))
+            ]
             if not ans.empty:
                 con.register("__ans", ans[["escalation_id", "official_answer_at"]])
                 try:
@@ -447,10 +529,20 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
                 finally:
                     con.unregister("__ans")
                 for eid, state, owner, version, at in hit:
-                    events.append(dict(event_id=_event_id(eid, version, "official_answer", at), escalation_id=eid, event_at=stamp,
-                                       actor=SYSTEM, action="official_answer", from_state=state, to_state=state,
-                                       comment=f"the brand answered in the thread at {pd.Timestamp(at).isoformat()}",
-                                       owner=owner, version=version))
+                    events.append(
+                        dict(
+                            event_id=_event_id(eid, version, "official_answer", at),
+                            escalation_id=eid,
+                            event_at=stamp,
+                            actor=SYSTEM,
+                            action="official_answer",
+                            from_state=state,
+                            to_state=state,
+                            comment=f"the brand answered in the thread at {pd.Timestamp(at).isoformat()}",
+                            owner=owner,
+                            version=version,
+                        )
+                    )
                 counts["answered_by_brand"] = len(hit)
 
             if events:
@@ -463,6 +555,7 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
 
 
 # --------------------------------------------------------------------------------------------- analyst actions
+
 
 def _one(cur: Any) -> tuple | None:
     """First row or None; fetches everything (duckdb keeps a half-read result open and blocks the connection)."""
@@ -481,12 +574,14 @@ def _load(con: Any, escalation_id: str) -> dict[str, Any]:
 
 
 def _stale(con: Any, item: dict[str, Any], expected: int) -> ActionError:
-    last = _one(con.execute(
-        "SELECT actor, event_at FROM escalation_events WHERE escalation_id = ? "
-        "ORDER BY version DESC NULLS LAST, event_at DESC LIMIT 1",
-        [item["escalation_id"]],
-    ))
-    who, when = (last if last else ("someone", item["updated_at"]))
+    last = _one(
+        con.execute(
+            "SELECT actor, event_at FROM escalation_events WHERE escalation_id = ? "
+            "ORDER BY version DESC NULLS LAST, event_at DESC LIMIT 1",
+            [item["escalation_id"]],
+        )
+    )
+    who, when = last if last else ("someone", item["updated_at"])
     at = pd.Timestamp(when).strftime("%Y-%m-%d %H:%M:%S %Z")
     return ActionError(
         f"escalation {item['escalation_id']} was changed by {who} at {at} "
@@ -532,13 +627,25 @@ def _apply(
         ).fetchall()
         if not hit:  # cannot happen under DuckDB's single-writer lock, kept as the contract
             raise _stale(con, item, int(item["version"]))
-        ev = dict(event_id=_event_id(escalation_id, v, action, now), escalation_id=escalation_id, event_at=now, actor=actor,
-                  action=action, from_state=from_state, to_state=new_state, comment=comment, owner=new_owner, version=v)
+        ev = dict(
+            event_id=_event_id(escalation_id, v, action, now),
+            escalation_id=escalation_id,
+            event_at=now,
+            actor=actor,
+            action=action,
+            from_state=from_state,
+            to_state=new_state,
+            comment=comment,
+            owner=new_owner,
+            version=v,
+        )
         store.upsert("escalation_events", _event_rows([ev]), ["event_id"], con=con, update=[])
         return {**item, "state": new_state, "owner": new_owner, "version": v, "updated_at": now}
 
 
-def assign(store: Store, escalation_id: str, owner: str, actor: str, expected_version: int | None = None) -> dict[str, Any]:
+def assign(
+    store: Store, escalation_id: str, owner: str, actor: str, expected_version: int | None = None
+) -> dict[str, Any]:
     """Give the item to `owner` (new → assigned; an assigned or in-progress item is re-assigned)."""
     if not owner:
         raise ActionError("owner must not be empty")
@@ -552,9 +659,17 @@ def assign(store: Store, escalation_id: str, owner: str, actor: str, expected_ve
 
     with store.read() as con:  # decide the target state from a fresh read; _apply re-checks the version
         cur = _load(con, escalation_id)
-    return _apply(store, escalation_id, actor, "assign", to_state=state_after(cur["state"]), owner=owner,
-                  comment=f"assigned to {owner}", expected_version=expected_version if expected_version is not None else cur["version"],
-                  check=check)
+    return _apply(
+        store,
+        escalation_id,
+        actor,
+        "assign",
+        to_state=state_after(cur["state"]),
+        owner=owner,
+        comment=f"assigned to {owner}",
+        expected_version=expected_version if expected_version is not None else cur["version"],
+        check=check,
+    )
 
 
 def transition(
@@ -584,17 +699,32 @@ def transition(
             return "reopen" if from_state in ("resolved", "dismissed") else "hand_back"
         return {"in_progress": "start", "resolved": "resolve", "dismissed": "dismiss"}[to_state]
 
-    return _apply(store, escalation_id, actor, action, to_state=to_state, comment=comment,
-                  expected_version=expected_version, check=check)
+    return _apply(
+        store,
+        escalation_id,
+        actor,
+        action,
+        to_state=to_state,
+        comment=comment,
+        expected_version=expected_version,
+        check=check,
+    )
 
 
-def reopen(store: Store, escalation_id: str, actor: str, comment: str | None = None,
-           expected_version: int | None = None) -> dict[str, Any]:
+def reopen(
+    store: Store, escalation_id: str, actor: str, comment: str | None = None, expected_version: int | None = None
+) -> dict[str, Any]:
     """Resolved/dismissed → assigned when it has an owner, else new."""
     with store.read() as con:
         cur = _load(con, escalation_id)
-    return transition(store, escalation_id, "assigned" if cur["owner"] else "new", actor, comment,
-                      expected_version if expected_version is not None else cur["version"])
+    return transition(
+        store,
+        escalation_id,
+        "assigned" if cur["owner"] else "new",
+        actor,
+        comment,
+        expected_version if expected_version is not None else cur["version"],
+    )
 
 
 def add_comment(store: Store, escalation_id: str, actor: str, comment: str) -> dict[str, Any]:
@@ -619,18 +749,40 @@ def correct(store: Store, mention_id: str, field: str, value: str, actor: str) -
         before = _one(con.execute(f"SELECT {field} FROM current_scores WHERE mention_id = ?", [mention_id]))
         store.upsert(
             "corrections",
-            pd.DataFrame([{"mention_id": mention_id, "field": field, "value": value, "actor": actor, "corrected_at": pd.Timestamp(now)}]),
+            pd.DataFrame(
+                [
+                    {
+                        "mention_id": mention_id,
+                        "field": field,
+                        "value": value,
+                        "actor": actor,
+                        "corrected_at": pd.Timestamp(now),
+                    }
+                ]
+            ),
             ["mention_id", "field"],
             con=con,
         )
         facts.refresh(con, mention_ids=[mention_id])
-        esc = _one(con.execute("SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [stable_id(mention_id)]))
+        esc = _one(
+            con.execute(
+                "SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [stable_id(mention_id)]
+            )
+        )
         if esc is not None:
             state, owner, version = esc
-            ev = dict(event_id=_event_id(stable_id(mention_id), version, f"correct_{field}_{value}", now),
-                      escalation_id=stable_id(mention_id), event_at=now, actor=actor, action="correct",
-                      from_state=state, to_state=state, comment=f"{field}: {before[0] if before else None} → {value}",
-                      owner=owner, version=version)
+            ev = dict(
+                event_id=_event_id(stable_id(mention_id), version, f"correct_{field}_{value}", now),
+                escalation_id=stable_id(mention_id),
+                event_at=now,
+                actor=actor,
+                action="correct",
+                from_state=state,
+                to_state=state,
+                comment=f"{field}: {before[0] if before else None} → {value}",
+                owner=owner,
+                version=version,
+            )
             store.upsert("escalation_events", _event_rows([ev]), ["event_id"], con=con, update=[])
     return {"mention_id": mention_id, "field": field, "value": value, "previous": before[0] if before else None}
 
@@ -651,8 +803,14 @@ def resolve_id(store: Store, prefix: str) -> str:
     return str(rows.iloc[0, 0])
 
 
-def queue(store: Store, state: str | list[str] | None = None, owner: str | None = None, brand: str | None = None,
-          limit: int = 50, now: datetime | None = None) -> pd.DataFrame:
+def queue(
+    store: Store,
+    state: str | list[str] | None = None,
+    owner: str | None = None,
+    brand: str | None = None,
+    limit: int = 50,
+    now: datetime | None = None,
+) -> pd.DataFrame:
     """Queue items by priority (open ones by default), with the post, brand, SLA status and a one-line why."""
     now = now or utcnow()
     states = [state] if isinstance(state, str) else (list(state) if state else list(OPEN_STATES))
@@ -664,7 +822,7 @@ def queue(store: Store, state: str | list[str] | None = None, owner: str | None 
                    e.first_response_at, e.version, e.created_at, e.updated_at, e.reasons_json,
                    d.source_id, d.url, d.thread_title, d.author, d.posted_at, d.text
             FROM escalations e JOIN mentions m USING (mention_id) LEFT JOIN documents d ON d.doc_id = m.doc_id
-            WHERE e.state IN ({', '.join('?' for _ in states)})
+            WHERE e.state IN ({", ".join("?" for _ in states)})
               AND (? IS NULL OR e.owner = ?) AND (? IS NULL OR e.brand_id = ?)
             ORDER BY e.priority DESC, e.created_at, e.escalation_id
             LIMIT ?""",

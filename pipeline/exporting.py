@@ -46,7 +46,8 @@ def exportable(con: Any) -> dict[str, list[str]]:
     """Tables and views of the store's main schema → their column names."""
     rows = con.execute(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'main' "
-        "ORDER BY table_name, ordinal_position").fetchall()
+        "ORDER BY table_name, ordinal_position"
+    ).fetchall()
     out: dict[str, list[str]] = {}
     for t, c in rows:
         out.setdefault(t, []).append(c)
@@ -74,8 +75,11 @@ def _since_filter(table: str, cols: list[str]) -> tuple[str, str]:
     if "doc_id" in cols:
         return "doc_id IN (SELECT doc_id FROM documents WHERE posted_at >= ?)", "documents.posted_at"
     if "mention_id" in cols:
-        return ("mention_id IN (SELECT m.mention_id FROM mentions m JOIN documents d USING (doc_id) "
-                "WHERE d.posted_at >= ?)", "documents.posted_at")
+        return (
+            "mention_id IN (SELECT m.mention_id FROM mentions m JOIN documents d USING (doc_id) "
+            "WHERE d.posted_at >= ?)",
+            "documents.posted_at",
+        )
     for c in _OWN_TIME:
         if c in cols:
             return f'"{c}" >= ?', f"{table}.{c}"
@@ -96,8 +100,14 @@ def _quote_path(p: Path) -> str:
     return "'" + str(p).replace("'", "''") + "'"
 
 
-def export_table(store: Store, table: str, out: str | Path, fmt: str | None = None, since: datetime | None = None,
-                 brand: str | None = None) -> ExportResult:
+def export_table(
+    store: Store,
+    table: str,
+    out: str | Path,
+    fmt: str | None = None,
+    since: datetime | None = None,
+    brand: str | None = None,
+) -> ExportResult:
     """Write `table` (a table or view name) to `out` as Parquet or CSV (by `fmt`, else by the file's suffix)."""
     out = Path(out)
     fmt = fmt or {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}.get(out.suffix.lower())

@@ -15,8 +15,9 @@ import pandas as pd
 from pipeline.schema import FACTS_SELECT
 
 
-def refresh(con: duckdb.DuckDBPyConnection, *, doc_ids: Iterable[str] | None = None,
-            mention_ids: Iterable[str] | None = None) -> int:
+def refresh(
+    con: duckdb.DuckDBPyConnection, *, doc_ids: Iterable[str] | None = None, mention_ids: Iterable[str] | None = None
+) -> int:
     """Recompute facts for the given documents / mentions (all rows when neither is given); returns rows written.
 
     Rows of mentions that no longer exist are dropped, so callers pass the ids they touched, deleted ones too.
@@ -36,8 +37,11 @@ def refresh(con: duckdb.DuckDBPyConnection, *, doc_ids: Iterable[str] | None = N
     try:
         con.execute(f"DELETE FROM mention_facts WHERE {column} IN (SELECT id FROM {name})")
         con.execute(f"INSERT INTO mention_facts {FACTS_SELECT} WHERE m.{column} IN (SELECT id FROM {name})")
-        return int(con.execute(f"SELECT count(*) FROM mention_facts WHERE {column} IN (SELECT id FROM {name})")
-                   .fetchall()[0][0])
+        return int(
+            con.execute(f"SELECT count(*) FROM mention_facts WHERE {column} IN (SELECT id FROM {name})").fetchall()[0][
+                0
+            ]
+        )
     finally:
         con.unregister(name)
 

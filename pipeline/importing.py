@@ -40,11 +40,35 @@ from pipeline.store import Store, stable_id, utcnow
 log = logging.getLogger("pipeline.importing")
 
 FORMATS = ("csv", "jsonl", "parquet")
-_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-             ".parquet": "parquet", ".pq": "parquet"}
+_SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 # The fields a column may feed (PostItem's, with `id` for the post id). `text` is required.
-TARGETS = ("text", "id", "author", "author_url", "posted_at", "url", "thread_url", "thread_id", "thread_title",
-           "reply_to", "likes", "views", "replies", "reach", "rating", "language", "is_official_answer")
+TARGETS = (
+    "text",
+    "id",
+    "author",
+    "author_url",
+    "posted_at",
+    "url",
+    "thread_url",
+    "thread_id",
+    "thread_title",
+    "reply_to",
+    "likes",
+    "views",
+    "replies",
+    "reach",
+    "rating",
+    "language",
+    "is_official_answer",
+)
 _INTS = ("likes", "views", "replies", "reach")
 _URLS = ("url", "thread_url", "author_url")
 BATCH_ROWS = 10_000
@@ -76,7 +100,7 @@ def parse_map(spec: str | dict | list | None) -> dict[str, str]:
     if isinstance(spec, dict):
         pairs = [(str(k).strip(), str(v).strip()) for k, v in spec.items()]
     else:
-        for part in ([spec] if isinstance(spec, str) else list(spec or [])):
+        for part in [spec] if isinstance(spec, str) else list(spec or []):
             for item in str(part).split(","):
                 if not item.strip():
                     continue
@@ -192,8 +216,10 @@ def _csv_rows(path: Path, columns: list[str], opts: ReadOptions) -> Iterator[Row
                     continue
                 yield f"row {rowno}", {c: rec[k] for c, k in where}, None
     except UnicodeDecodeError as e:
-        raise FileError(f"{path.name}: not {opts.encoding} text after row {rowno} ({e.reason}); "
-                        "give the file's encoding (--encoding cp1251, …)") from None
+        raise FileError(
+            f"{path.name}: not {opts.encoding} text after row {rowno} ({e.reason}); "
+            "give the file's encoding (--encoding cp1251, …)"
+        ) from None
     except LookupError:
         raise FileError(f"{path.name}: unknown encoding {opts.encoding!r}") from None
     except csv.Error as e:
@@ -254,8 +280,11 @@ def parse_when(value: Any, tz: ZoneInfo) -> str:
         dt = value
     elif isinstance(value, date):
         dt = datetime(value.year, value.month, value.day)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) or (
-            isinstance(value, str) and value.strip().isdigit() and len(value.strip()) >= 9):
+    elif (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        or (isinstance(value, str) and value.strip().isdigit() and len(value.strip()) >= 9)
+    ):
         n = float(value)
         if not math.isfinite(n):
             raise ValueError("not a date")
@@ -398,9 +427,18 @@ class ImportResult:
         return "partial" if self.file_errors or self.bad_rows else "ok"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "raw_path": str(self.raw_path), "status": self.status, "files": self.files,
-                "rows": self.rows, "items": self.items, "bad_rows": self.bad_rows,
-                "bad_rows_by_field": dict(self.counts), "file_errors": self.file_errors, "errors": self.errors}
+        return {
+            "run_id": self.run_id,
+            "raw_path": str(self.raw_path),
+            "status": self.status,
+            "files": self.files,
+            "rows": self.rows,
+            "items": self.items,
+            "bad_rows": self.bad_rows,
+            "bad_rows_by_field": dict(self.counts),
+            "file_errors": self.file_errors,
+            "errors": self.errors,
+        }
 
 
 def write_run(files: list[Path], ctx: RowContext, read: dict[Path, ReadOptions], run_dir: Path) -> ImportResult:
@@ -458,8 +496,14 @@ def write_run(files: list[Path], ctx: RowContext, read: dict[Path, ReadOptions],
     if not res.counts["malformed"]:
         del res.counts["malformed"]
     part.replace(run_dir / RAW_NAME)
-    meta = {"run_id": ctx.run_id, "source": ctx.source, "kind": ctx.kind, "map": ctx.mapping,
-            "files": res.hashes, **{k: v for k, v in res.as_dict().items() if k not in ("run_id", "raw_path")}}
+    meta = {
+        "run_id": ctx.run_id,
+        "source": ctx.source,
+        "kind": ctx.kind,
+        "map": ctx.mapping,
+        "files": res.hashes,
+        **{k: v for k, v in res.as_dict().items() if k not in ("run_id", "raw_path")},
+    }
     (run_dir / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
     for problem in res.errors:
         log.warning("import %s: %s", ctx.source, problem)
@@ -467,12 +511,24 @@ def write_run(files: list[Path], ctx: RowContext, read: dict[Path, ReadOptions],
 
 
 def _run_row(res: ImportResult, source: str, started: datetime, finished: datetime) -> dict[str, Any]:
-    summary = {"kinds": dict(res.counts) | ({"file": len(res.file_errors)} if res.file_errors else {}),
-               "samples": [{"error": "ImportRow", "message": e} for e in res.errors[:20]], "refused": {}}
-    return {"run_id": res.run_id, "source_id": source, "started_at": started, "finished_at": finished,
-            "status": res.status, "pages": res.files, "items": res.items, "errors": res.bad_rows + len(res.file_errors),
-            "error_summary_json": json.dumps(summary, ensure_ascii=False), "raw_path": str(res.raw_path),
-            "ingested_at": None}
+    summary = {
+        "kinds": dict(res.counts) | ({"file": len(res.file_errors)} if res.file_errors else {}),
+        "samples": [{"error": "ImportRow", "message": e} for e in res.errors[:20]],
+        "refused": {},
+    }
+    return {
+        "run_id": res.run_id,
+        "source_id": source,
+        "started_at": started,
+        "finished_at": finished,
+        "status": res.status,
+        "pages": res.files,
+        "items": res.items,
+        "errors": res.bad_rows + len(res.file_errors),
+        "error_summary_json": json.dumps(summary, ensure_ascii=False),
+        "raw_path": str(res.raw_path),
+        "ingested_at": None,
+    }
 
 
 def _tz(settings: Any, source: Any) -> ZoneInfo:
@@ -487,8 +543,16 @@ def _source_of(settings: Any, name: str) -> Any:
     return next((s for s in load_sources(settings.sources_file, settings.demo_web_url) if s.name == name), None)
 
 
-def import_files(settings: Any, store: Store, paths: list[Path], source: str, mapping: str | dict | list | None = None,
-                 fmt: str | None = None, encoding: str | None = None, delimiter: str | None = None) -> ImportResult:
+def import_files(
+    settings: Any,
+    store: Store,
+    paths: list[Path],
+    source: str,
+    mapping: str | dict | list | None = None,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> ImportResult:
     """Files given by hand → one raw run with a finished `crawl_runs` row, ready for `ingest_pending(run_id=…)`.
 
     The run id is a hash of the files' contents and the options, so importing the same files again rewrites the
@@ -505,19 +569,40 @@ def import_files(settings: Any, store: Store, paths: list[Path], source: str, ma
     if missing:
         raise ImportFailed(f"{missing[0]}: no such file")
     paths = [Path(p) for p in paths]
-    read = {p: ReadOptions(detect_format(p, fmt or opts.get("format")), encoding or opts.get("encoding", "utf-8"),
-                           delimiter or opts.get("delimiter", ",")) for p in paths}
+    read = {
+        p: ReadOptions(
+            detect_format(p, fmt or opts.get("format")),
+            encoding or opts.get("encoding", "utf-8"),
+            delimiter or opts.get("delimiter", ","),
+        )
+        for p in paths
+    }
     key = stable_id(json.dumps(m, sort_keys=True), *(f"{file_sha1(p)}:{read[p]}" for p in paths), length=12)
     run_id = f"import-{source}-{key}"
     started = utcnow()
-    ctx = RowContext(source, cfg.kind if cfg is not None else "files", m, _tz(settings, cfg), run_id,
-                     started.isoformat())
+    ctx = RowContext(
+        source, cfg.kind if cfg is not None else "files", m, _tz(settings, cfg), run_id, started.isoformat()
+    )
     res = write_run(paths, ctx, read, Path(settings.raw_dir) / run_id)
     with store.write() as con:
         if cfg is None:  # a source only the command line names: its row, so readers can name it
-            store.upsert("sources", [{"source_id": source, "kind": "files", "name": source, "base_url": None,
-                                      "engine": None, "config_json": json.dumps({"map": m}, ensure_ascii=False),
-                                      "enabled": True, "updated_at": started}], key=["source_id"], con=con)
+            store.upsert(
+                "sources",
+                [
+                    {
+                        "source_id": source,
+                        "kind": "files",
+                        "name": source,
+                        "base_url": None,
+                        "engine": None,
+                        "config_json": json.dumps({"map": m}, ensure_ascii=False),
+                        "enabled": True,
+                        "updated_at": started,
+                    }
+                ],
+                key=["source_id"],
+                con=con,
+            )
         store.upsert("crawl_runs", [_run_row(res, source, started, utcnow())], key=["run_id"], con=con)
     return res
 
@@ -553,15 +638,33 @@ def collect_folder(settings: Any, store: Store, source: Any) -> dict[str, Any]:
     (kind 'file'), so an unchanged file is never read twice. The result has the crawl's per-source keys."""
     opts = source.options
     folder = Path(opts["folder"]).expanduser()
-    out: dict[str, Any] = {"run_id": None, "status": "ok", "pages": 0, "items": 0, "errors": 0, "files": 0,
-                           "rows": 0, "bad_rows": 0, "raw_path": "", "error_kinds": {}, "refused": {}}
+    out: dict[str, Any] = {
+        "run_id": None,
+        "status": "ok",
+        "pages": 0,
+        "items": 0,
+        "errors": 0,
+        "files": 0,
+        "rows": 0,
+        "bad_rows": 0,
+        "raw_path": "",
+        "error_kinds": {},
+        "refused": {},
+    }
     if not folder.is_dir():
-        out.update(status="failed", errors=1, error=f"options.folder {str(folder)!r} is not a folder",
-                   error_kinds={"FolderMissing": 1})
+        out.update(
+            status="failed",
+            errors=1,
+            error=f"options.folder {str(folder)!r} is not a folder",
+            error_kinds={"FolderMissing": 1},
+        )
         return out
     files = folder_files(folder, opts.get("pattern", "*"), float(opts.get("settle_seconds", 5)))
-    seen = dict(store.query("SELECT url, content_hash FROM crawl_state WHERE source_id = ? AND kind = 'file'",
-                            [source.name]).itertuples(index=False, name=None))
+    seen = dict(
+        store.query(
+            "SELECT url, content_hash FROM crawl_state WHERE source_id = ? AND kind = 'file'", [source.name]
+        ).itertuples(index=False, name=None)
+    )
     fresh = []
     for p in files:
         try:
@@ -577,8 +680,9 @@ def collect_folder(settings: Any, store: Store, source: Any) -> dict[str, Any]:
     read = {}
     for p in fresh:
         try:
-            read[p] = ReadOptions(detect_format(p, opts.get("format")), opts.get("encoding", "utf-8"),
-                                  opts.get("delimiter", ","))
+            read[p] = ReadOptions(
+                detect_format(p, opts.get("format")), opts.get("encoding", "utf-8"), opts.get("delimiter", ",")
+            )
         except ImportFailed as e:
             out["errors"] += 1
             out.setdefault("file_errors", []).append(str(e))
@@ -588,24 +692,57 @@ def collect_folder(settings: Any, store: Store, source: Any) -> dict[str, Any]:
     ctx = RowContext(source.name, source.kind, m, _tz(settings, source), run_id, started.isoformat())
     res = write_run(fresh, ctx, read, Path(settings.raw_dir) / run_id)
     finished = utcnow()
-    state = [{"source_id": source.name, "url": f, "kind": "file", "content_hash": h, "updated_at": finished}
-             for f, h in res.hashes.items()]
+    state = [
+        {"source_id": source.name, "url": f, "kind": "file", "content_hash": h, "updated_at": finished}
+        for f, h in res.hashes.items()
+    ]
     with store.write() as con:
         store.upsert("sources", [source.row(started)], key=["source_id"], con=con)
         store.upsert("crawl_runs", [_run_row(res, source.name, started, finished)], key=["run_id"], con=con)
         store.upsert("crawl_state", state, key=["source_id", "url"], con=con)
     d = res.as_dict()
-    out.update(run_id=run_id, status=d["status"], pages=res.files, items=res.items, files=res.files, rows=res.rows,
-               bad_rows=res.bad_rows, raw_path=str(res.raw_path), errors=out["errors"] + res.bad_rows
-               + len(res.file_errors), error_kinds=d["bad_rows_by_field"], samples=res.errors[:20],
-               file_errors=out.get("file_errors", []) + res.file_errors)
+    out.update(
+        run_id=run_id,
+        status=d["status"],
+        pages=res.files,
+        items=res.items,
+        files=res.files,
+        rows=res.rows,
+        bad_rows=res.bad_rows,
+        raw_path=str(res.raw_path),
+        errors=out["errors"] + res.bad_rows + len(res.file_errors),
+        error_kinds=d["bad_rows_by_field"],
+        samples=res.errors[:20],
+        file_errors=out.get("file_errors", []) + res.file_errors,
+    )
     if d["status"] == "failed":
         out["error"] = "; ".join(res.file_errors)[:500]
-    log.info("files source %s: %d new/changed file(s), %d rows, %d items, %d bad rows", source.name, res.files,
-             res.rows, res.items, res.bad_rows)
+    log.info(
+        "files source %s: %d new/changed file(s), %d rows, %d items, %d bad rows",
+        source.name,
+        res.files,
+        res.rows,
+        res.items,
+        res.bad_rows,
+    )
     return out
 
 
-__all__ = ["FORMATS", "TARGETS", "FileError", "ImportFailed", "ImportResult", "RowError", "collect_folder",
-           "detect_format", "files_options_problem", "folder_files", "import_files", "iter_rows", "parse_map",
-           "parse_when", "row_item", "write_run"]
+__all__ = [
+    "FORMATS",
+    "TARGETS",
+    "FileError",
+    "ImportFailed",
+    "ImportResult",
+    "RowError",
+    "collect_folder",
+    "detect_format",
+    "files_options_problem",
+    "folder_files",
+    "import_files",
+    "iter_rows",
+    "parse_map",
+    "parse_when",
+    "row_item",
+    "write_run",
+]

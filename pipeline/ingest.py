@@ -86,12 +86,18 @@ MAX_TOKEN_CHARS = 256  # ids, dates, language codes, run ids
 # something else, and these are optional); "reject" skips the row, for the fields a document's id is made of
 # (a cut would merge distinct posts) — counted as `oversized_id`. Cut or dropped values count as `oversized`.
 FIELD_CAPS: dict[str, tuple[int, str]] = {
-    "source": (MAX_TOKEN_CHARS, "reject"), "post_id": (MAX_TOKEN_CHARS, "reject"),
-    "url": (MAX_URL_CHARS, "reject"), "thread_url": (MAX_URL_CHARS, "reject"),
-    "thread_title": (MAX_TITLE_CHARS, "cut"), "author": (MAX_NAME_CHARS, "cut"),
-    "author_url": (MAX_URL_CHARS, "drop"), "reply_to": (MAX_TOKEN_CHARS, "drop"),
-    "posted_at": (MAX_TOKEN_CHARS, "drop"), "fetched_at": (MAX_TOKEN_CHARS, "drop"),
-    "language": (MAX_TOKEN_CHARS, "drop"), "run_id": (MAX_TOKEN_CHARS, "drop"),
+    "source": (MAX_TOKEN_CHARS, "reject"),
+    "post_id": (MAX_TOKEN_CHARS, "reject"),
+    "url": (MAX_URL_CHARS, "reject"),
+    "thread_url": (MAX_URL_CHARS, "reject"),
+    "thread_title": (MAX_TITLE_CHARS, "cut"),
+    "author": (MAX_NAME_CHARS, "cut"),
+    "author_url": (MAX_URL_CHARS, "drop"),
+    "reply_to": (MAX_TOKEN_CHARS, "drop"),
+    "posted_at": (MAX_TOKEN_CHARS, "drop"),
+    "fetched_at": (MAX_TOKEN_CHARS, "drop"),
+    "language": (MAX_TOKEN_CHARS, "drop"),
+    "run_id": (MAX_TOKEN_CHARS, "drop"),
     "thread_id": (MAX_TOKEN_CHARS, "drop"),
 }
 _LABELS = ("thread_title", "author")  # shown as names: cleaned of bidi controls and invisible characters
@@ -203,8 +209,9 @@ class DamagedFile:
     error: str
 
 
-def read_raw(path: Path, max_chars: int, problems: Counter, errors: list[str],
-             damaged: list[DamagedFile] | None = None) -> Iterator[dict]:
+def read_raw(
+    path: Path, max_chars: int, problems: Counter, errors: list[str], damaged: list[DamagedFile] | None = None
+) -> Iterator[dict]:
     """Items of one raw file; bad lines are counted in `problems` and described in `errors`. A file that cannot
     be read to its end costs only the rest of itself: cut short (EOFError, a killed or running crawl) it counts as
     `truncated_files`; damaged otherwise (not gzip, garbage in the stream, a directory, no permission) it counts
@@ -285,8 +292,10 @@ def about_rules(settings: Settings, brand_ids: set[str]) -> dict[str, list[tuple
     for src in load_sources(settings.sources_file, settings.demo_web_url):
         for brand, prefixes in src.about.items():
             if brand not in brand_ids:
-                raise ConfigError(f"{settings.sources_file}: {src.name}: about: unknown brand {brand!r} "
-                                  f"(brands.yaml has {', '.join(sorted(brand_ids)) or 'none'})")
+                raise ConfigError(
+                    f"{settings.sources_file}: {src.name}: about: unknown brand {brand!r} "
+                    f"(brands.yaml has {', '.join(sorted(brand_ids)) or 'none'})"
+                )
             out.setdefault(src.name, []).extend((p, brand) for p in (prefixes or [""]))
     return out
 
@@ -324,18 +333,65 @@ def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str
         lc = link_count(text)
         if lc:
             links[did] = lc
-        rows.append((
-            did, src, it["url"], thread, it.get("thread_title"), author, author_url,
-            author_key(src, author, author_url), it.get("posted_at"), it.get("fetched_at"), text, quoted,
-            text_hash(text), _lang(text, it.get("language")), parent, it.get("reach"), it.get("likes"),
-            it.get("views"), it.get("replies"), it.get("rating"), bool(it.get("is_official_answer")),
-            ctx.raw_path, it.get("run_id") or ctx.run_id, it["post_id"], it.get("reply_to"),
-        ))
-    df = pd.DataFrame(rows, columns=[
-        "doc_id", "source_id", "url", "thread_url", "thread_title", "author", "author_url", "author_key",
-        "posted_at", "fetched_at", "text", "quoted_text", "text_hash", "lang", "parent_id", "reach", "likes",
-        "views", "replies", "rating", "is_official_answer", "raw_path", "run_id", "post_id", "reply_to",
-    ])
+        rows.append(
+            (
+                did,
+                src,
+                it["url"],
+                thread,
+                it.get("thread_title"),
+                author,
+                author_url,
+                author_key(src, author, author_url),
+                it.get("posted_at"),
+                it.get("fetched_at"),
+                text,
+                quoted,
+                text_hash(text),
+                _lang(text, it.get("language")),
+                parent,
+                it.get("reach"),
+                it.get("likes"),
+                it.get("views"),
+                it.get("replies"),
+                it.get("rating"),
+                bool(it.get("is_official_answer")),
+                ctx.raw_path,
+                it.get("run_id") or ctx.run_id,
+                it["post_id"],
+                it.get("reply_to"),
+            )
+        )
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "doc_id",
+            "source_id",
+            "url",
+            "thread_url",
+            "thread_title",
+            "author",
+            "author_url",
+            "author_key",
+            "posted_at",
+            "fetched_at",
+            "text",
+            "quoted_text",
+            "text_hash",
+            "lang",
+            "parent_id",
+            "reach",
+            "likes",
+            "views",
+            "replies",
+            "rating",
+            "is_official_answer",
+            "raw_path",
+            "run_id",
+            "post_id",
+            "reply_to",
+        ],
+    )
     for c in ("posted_at", "fetched_at"):
         df[c] = pd.to_datetime(df[c], utc=True, errors="coerce", format="ISO8601")
     for c in _INT_FIELDS:
@@ -353,26 +409,37 @@ def _mention_rows(docs: pd.DataFrame, ctx: _Ctx, now) -> pd.DataFrame:
     rows: list[tuple[Any, ...]] = []
     about = ctx.about
     # plain lists: iterating Arrow-backed columns element by element costs more than the matching loop
-    for did, src, text, url, thread in zip(docs["doc_id"].tolist(), docs["source_id"].tolist(),
-                                           docs["text"].tolist(), docs["url"].tolist(), docs["thread_url"].tolist()):
+    for did, src, text, url, thread in zip(
+        docs["doc_id"].tolist(),
+        docs["source_id"].tolist(),
+        docs["text"].tolist(),
+        docs["url"].tolist(),
+        docs["thread_url"].tolist(),
+    ):
         found = match(text, src)
         for m in found:
             context, _ = context_window(text, m.start, m.end, chars)
-            rows.append((stable_id(did, m.brand_id), did, m.brand_id, m.start, m.end, m.matched, context,
-                         text_hash(context)))
+            rows.append(
+                (stable_id(did, m.brand_id), did, m.brand_id, m.start, m.end, m.matched, context, text_hash(context))
+            )
         rules = about.get(src)
         if rules:
             # a post on the brand's own channel, under it, or in its product's reviews: the brand without a span
             # (matched NULL), scored on the post's opening; a post that names the brand keeps its text mention
             named = {m.brand_id for m in found}
             for prefix, brand in rules:
-                if brand not in named and (not prefix or (isinstance(url, str) and url.startswith(prefix))
-                                           or (isinstance(thread, str) and thread.startswith(prefix))):
+                if brand not in named and (
+                    not prefix
+                    or (isinstance(url, str) and url.startswith(prefix))
+                    or (isinstance(thread, str) and thread.startswith(prefix))
+                ):
                     named.add(brand)
                     context, _ = context_window(text, 0, 0, 2 * chars)
                     rows.append((stable_id(did, brand), did, brand, None, None, None, context, text_hash(context)))
-    df = pd.DataFrame(rows, columns=["mention_id", "doc_id", "brand_id", "span_start", "span_end", "matched",
-                                     "context", "context_hash"])
+    df = pd.DataFrame(
+        rows,
+        columns=["mention_id", "doc_id", "brand_id", "span_start", "span_end", "matched", "context", "context_hash"],
+    )
     df["via"] = None  # the post's own words or its source: not inherited from the thread (thread_context)
     df["created_at"] = now
     df["updated_at"] = now
@@ -422,8 +489,14 @@ class _Prepared:
     now: Any
 
 
-def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Counter, attempt: int = 0,
-                   prepared: _Prepared | None = None) -> None:
+def _process_batch(
+    items: list[dict],
+    ctx: _Ctx,
+    counts: Counter,
+    by_brand: Counter,
+    attempt: int = 0,
+    prepared: _Prepared | None = None,
+) -> None:
     if prepared is None:
         now = utcnow()
         docs, links = _doc_rows(items, ctx, now)
@@ -447,12 +520,14 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
     is_old = np.fromiter((d in old_hash for d in doc_ids), dtype=bool, count=len(doc_ids))
     unchanged = is_old.copy()
     if old_hash:
-        unchanged &= np.fromiter((old_hash.get(d) == h for d, h in zip(doc_ids, docs["text_hash"].tolist())),
-                                 dtype=bool, count=len(doc_ids))
+        unchanged &= np.fromiter(
+            (old_hash.get(d) == h for d, h in zip(doc_ids, docs["text_hash"].tolist())), dtype=bool, count=len(doc_ids)
+        )
     fresh = docs[~unchanged]
     changed_ids = {d for d, o, u in zip(doc_ids, is_old.tolist(), unchanged.tolist()) if o and not u}
-    seen = Counter(documents_new=int((~is_old).sum()), documents_updated=len(changed_ids),
-                   documents_unchanged=int(unchanged.sum()))
+    seen = Counter(
+        documents_new=int((~is_old).sum()), documents_updated=len(changed_ids), documents_unchanged=int(unchanged.sum())
+    )
     stale_meta = unchanged & np.fromiter((d not in same_meta for d in doc_ids), dtype=bool, count=len(doc_ids))
     meta = docs.loc[stale_meta, ["doc_id"] + _META]
     if fresh.empty and meta.empty:
@@ -468,8 +543,18 @@ def _process_batch(items: list[dict], ctx: _Ctx, counts: Counter, by_brand: Coun
     new_ids = {d for d, o in zip(doc_ids, is_old.tolist()) if not o} if attempt < 2 else set()
     try:
         with ctx.session.write() as con:
-            c, b = _write_batch(con, ctx, fresh, meta, mentions, changed_ids, new_ids, links, now,
-                                prepared.keys if prepared is not None else None)
+            c, b = _write_batch(
+                con,
+                ctx,
+                fresh,
+                meta,
+                mentions,
+                changed_ids,
+                new_ids,
+                links,
+                now,
+                prepared.keys if prepared is not None else None,
+            )
     except duckdb.ConstraintException:
         # another writer stored some of these documents since the read above; the transaction rolled back:
         # read again and redo the batch (those documents now count as stored)
@@ -502,9 +587,18 @@ def _insert_new(con, ctx: _Ctx, table: str, df: pd.DataFrame, key: str, new: np.
         ctx.store.upsert(table, rest, [key], con=con, update=update)
 
 
-def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentions: pd.DataFrame,
-                 changed_ids: set[str], new_ids: set[str], links: dict[str, int], now,
-                 keys: dict[str, str] | None = None) -> tuple[Counter, Counter]:
+def _write_batch(
+    con,
+    ctx: _Ctx,
+    fresh: pd.DataFrame,
+    meta: pd.DataFrame,
+    mentions: pd.DataFrame,
+    changed_ids: set[str],
+    new_ids: set[str],
+    links: dict[str, int],
+    now,
+    keys: dict[str, str] | None = None,
+) -> tuple[Counter, Counter]:
     """The write half of a batch, inside one transaction; returns (counts, mentions by brand)."""
     cfg = ctx.settings.ingest
     counts: Counter = Counter()
@@ -518,8 +612,7 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
     order = fresh["posted_at"].rank(method="first", na_option="bottom").fillna(0)
     fresh_ids = fresh["doc_id"].tolist()
     keyed = [keys[d] for d in fresh_ids] if keys is not None else [dedup_key(t) for t in fresh["text"].tolist()]
-    dd = pd.DataFrame({"doc_id": fresh_ids, "key": keyed,
-                       "order": order.to_numpy()})
+    dd = pd.DataFrame({"doc_id": fresh_ids, "key": keyed, "order": order.to_numpy()})
     if changed_ids:
         con.register("__chg", pd.DataFrame({"doc_id": sorted(changed_ids)}))
         con.execute("DELETE FROM doc_lsh WHERE doc_id IN (SELECT doc_id FROM __chg)")
@@ -527,8 +620,15 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
     fresh = fresh.assign(dup_of=pd.Series([dup_of.get(d) for d in fresh_ids], index=fresh.index, dtype="str"))
     counts["duplicates"] += len(dup_of)
     # a document keeps its old spam verdict until spam_reasons() recomputes it below
-    _insert_new(con, ctx, "documents", fresh, "doc_id", _flags(fresh_ids, new_ids),
-                [c for c in fresh.columns if c not in ("doc_id", "ingested_at")])
+    _insert_new(
+        con,
+        ctx,
+        "documents",
+        fresh,
+        "doc_id",
+        _flags(fresh_ids, new_ids),
+        [c for c in fresh.columns if c not in ("doc_id", "ingested_at")],
+    )
     con.register("__lsh", lsh_rows)
     con.execute("INSERT INTO doc_lsh SELECT band, bucket, doc_id FROM __lsh")
     con.unregister("__lsh")
@@ -546,8 +646,15 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
         con.unregister("__chg")
     if not mentions.empty:
         # a new document's mentions are new too (mention_id = stable_id(doc_id, brand_id))
-        _insert_new(con, ctx, "mentions", mentions, "mention_id", _flags(mentions["doc_id"].tolist(), new_ids),
-                    ["span_start", "span_end", "matched", "context", "context_hash", "via", "updated_at"])
+        _insert_new(
+            con,
+            ctx,
+            "mentions",
+            mentions,
+            "mention_id",
+            _flags(mentions["doc_id"].tolist(), new_ids),
+            ["span_start", "span_end", "matched", "context", "context_hash", "via", "updated_at"],
+        )
     counts["mentions"] += len(mentions)
     by_brand.update(mentions["brand_id"].tolist())
     counts["mentions_of_duplicates"] += sum(d in dup_of for d in mentions["doc_id"].tolist())
@@ -557,8 +664,10 @@ def _write_batch(con, ctx: _Ctx, fresh: pd.DataFrame, meta: pd.DataFrame, mentio
     if verdict_ids:  # every verdict is for a stored document: an UPDATE, cheaper than an upsert
         con.register("__verdicts", verdicts)
         try:
-            con.execute("UPDATE documents SET spam = v.spam, spam_reasons_json = v.spam_reasons_json "
-                        "FROM __verdicts v WHERE documents.doc_id = v.doc_id")
+            con.execute(
+                "UPDATE documents SET spam = v.spam, spam_reasons_json = v.spam_reasons_json "
+                "FROM __verdicts v WHERE documents.doc_id = v.doc_id"
+            )
         finally:
             con.unregister("__verdicts")
         fresh_set = set(fresh_ids)
@@ -609,23 +718,34 @@ def sync_config(settings: Settings, store: Store) -> dict[str, int]:
     """Upsert `sources` rows from sources.yaml and `brands` rows from brands.yaml (changed rows only)."""
     now = utcnow()
     brands = load_brands(settings.brands_file)
-    b = pd.DataFrame([
-        {
-            "brand_id": x.id, "name": x.name,
-            "aliases_json": json.dumps(x.aliases + [a for a in x.ambiguous_aliases if a not in x.aliases],
-                                       ensure_ascii=False),
-            "query": x.query, "exclusions_json": json.dumps(x.exclusions, ensure_ascii=False), "updated_at": now,
-        }
-        for x in brands
-    ])
+    b = pd.DataFrame(
+        [
+            {
+                "brand_id": x.id,
+                "name": x.name,
+                "aliases_json": json.dumps(
+                    x.aliases + [a for a in x.ambiguous_aliases if a not in x.aliases], ensure_ascii=False
+                ),
+                "query": x.query,
+                "exclusions_json": json.dumps(x.exclusions, ensure_ascii=False),
+                "updated_at": now,
+            }
+            for x in brands
+        ]
+    )
     sources = []
     if Path(settings.sources_file).exists():
         sources = load_sources(settings.sources_file, settings.demo_web_url)
     s = pd.DataFrame([x.row(now) for x in sources])
     with store.write() as con:
         nb = _upsert_changed(con, store, "brands", b, "brand_id", ["name", "aliases_json", "query", "exclusions_json"])
-        ns = _upsert_changed(con, store, "sources", s, "source_id",
-                             ["kind", "base_url", "engine", "config_json", "enabled"]) if not s.empty else 0
+        ns = (
+            _upsert_changed(
+                con, store, "sources", s, "source_id", ["kind", "base_url", "engine", "config_json", "enabled"]
+            )
+            if not s.empty
+            else 0
+        )
     return {"brands": len(b), "brands_changed": nb, "sources": len(s), "sources_changed": ns}
 
 
@@ -686,8 +806,12 @@ def quarantine(settings: Settings, bad: DamagedFile) -> Path | None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(bad.path), str(dest))
     except OSError as e:
-        log.warning("damaged raw file %s could not be quarantined (%s: %s); the next ingest reports it again",
-                    bad.path, type(e).__name__, e)
+        log.warning(
+            "damaged raw file %s could not be quarantined (%s: %s); the next ingest reports it again",
+            bad.path,
+            type(e).__name__,
+            e,
+        )
         return None
     kept = ""
     try:
@@ -702,8 +826,9 @@ def quarantine(settings: Settings, bad: DamagedFile) -> Path | None:
 # ------------------------------------------------------------------------------------------ runs
 
 
-def runs_to_ingest(settings: Settings, store: Store, run_id: str | None = None,
-                   all_runs: bool = False) -> list[tuple[str, Path]]:
+def runs_to_ingest(
+    settings: Settings, store: Store, run_id: str | None = None, all_runs: bool = False
+) -> list[tuple[str, Path]]:
     """(run_id, raw folder) pairs: one given run, every raw folder (`all_runs`, a replay), or the finished
     runs `crawl_runs` says are not ingested yet."""
     raw_dir = Path(settings.raw_dir)
@@ -723,14 +848,18 @@ def runs_to_ingest(settings: Settings, store: Store, run_id: str | None = None,
             raise IngestError(f"run {run_id!r}: raw folder {p} does not exist")
         return [(run_id, p)]
     if all_runs:
-        return [(p.name, p) for p in sorted(raw_dir.iterdir()) if p.is_dir() and p.name != QUARANTINE] \
-            if raw_dir.is_dir() else []
+        return (
+            [(p.name, p) for p in sorted(raw_dir.iterdir()) if p.is_dir() and p.name != QUARANTINE]
+            if raw_dir.is_dir()
+            else []
+        )
     pending = rows[rows["ingested_at"].isna() & rows["finished_at"].notna() & (rows["status"] != "running")]
     return [(rid, folder(rid)) for rid in pending["run_id"]]
 
 
-def _batches(files: list[Path], cfg: Any, problems: Counter, errors: list[str],
-             damaged: list[DamagedFile]) -> Iterator[list[dict]]:
+def _batches(
+    files: list[Path], cfg: Any, problems: Counter, errors: list[str], damaged: list[DamagedFile]
+) -> Iterator[list[dict]]:
     batch: list[dict] = []
     for f in files:
         for item in read_raw(f, cfg.max_text_chars, problems, errors, damaged):
@@ -756,9 +885,16 @@ def _helper_init(settings: Settings) -> None:
     # for each task to report gives the ingest's own warning instead
     try:
         brands = load_brands(settings.brands_file)
-        _HELPER["ctx"] = _Ctx(settings, None, build_matcher(brands, settings),  # type: ignore[arg-type]
-                              make_masker(settings.ingest.order_patterns), None, "", None,  # type: ignore[arg-type]
-                              about_rules(settings, {b.id for b in brands}))
+        _HELPER["ctx"] = _Ctx(
+            settings,
+            None,
+            build_matcher(brands, settings),  # type: ignore[arg-type]
+            make_masker(settings.ingest.order_patterns),
+            None,
+            "",
+            None,  # type: ignore[arg-type]
+            about_rules(settings, {b.id for b in brands}),
+        )
     except Exception as e:
         _HELPER["error"] = f"{type(e).__name__}: {e}"
 
@@ -773,8 +909,9 @@ def _helper_prepare(items: list[dict], run_id: str | None, raw_path: str) -> _Pr
     return _Prepared(docs, links, _mention_rows(docs, ctx, now), keys, now)
 
 
-def _prepared_batches(batches: Iterator[list[dict]], ctx: _Ctx,
-                      helpers: int) -> Generator[tuple[list[dict], _Prepared | None], None, None]:
+def _prepared_batches(
+    batches: Iterator[list[dict]], ctx: _Ctx, helpers: int
+) -> Generator[tuple[list[dict], _Prepared | None], None, None]:
     """(batch, its rows prepared ahead or None) in order. With `helpers` processes and more than one batch, the
     next batches are normalised, masked and matched in helper processes while the caller writes the current one
     (the first batch is done here while the helpers start). A helper that dies or cannot start costs nothing but
@@ -787,8 +924,9 @@ def _prepared_batches(batches: Iterator[list[dict]], ctx: _Ctx,
         yield first, None
         yield from ((b, None) for b in batches)
         return
-    pool = ProcessPoolExecutor(helpers, mp_context=get_context("spawn"), initializer=_helper_init,
-                               initargs=(ctx.settings,))
+    pool = ProcessPoolExecutor(
+        helpers, mp_context=get_context("spawn"), initializer=_helper_init, initargs=(ctx.settings,)
+    )
     ahead: deque[list] = deque()  # [batch, future]; a batch stays here until its rows are handed out
 
     def submit(b: list[dict]) -> None:
@@ -817,8 +955,14 @@ def _prepared_batches(batches: Iterator[list[dict]], ctx: _Ctx,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def ingest_run(settings: Settings, store: Store, run_id: str, run_dir: Path, matcher: BrandMatcher | None = None,
-               progress: Callable[[int], None] | None = None) -> dict:
+def ingest_run(
+    settings: Settings,
+    store: Store,
+    run_id: str,
+    run_dir: Path,
+    matcher: BrandMatcher | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
     """Ingest one raw folder; returns its counts. A `matcher` handed in must be the one `settings.brands_file`
     builds: helper processes (`ingest.helper_processes`) build theirs from that file."""
     cfg = settings.ingest
@@ -829,12 +973,21 @@ def ingest_run(settings: Settings, store: Store, run_id: str, run_dir: Path, mat
     errors: list[str] = []
     damaged: list[DamagedFile] = []
     with log_context(stage="ingest", run_id=run_id), store.session(cfg.hold_lock_seconds) as session:
-        ctx = _Ctx(settings, store, matcher, make_masker(cfg.order_patterns), run_id, str(run_dir), session,
-                   about_rules(settings, set(matcher.brands)))
+        ctx = _Ctx(
+            settings,
+            store,
+            matcher,
+            make_masker(cfg.order_patterns),
+            run_id,
+            str(run_dir),
+            session,
+            about_rules(settings, set(matcher.brands)),
+        )
         files = raw_files(run_dir)
         # closing(): a batch that fails stops the helpers now, not when the generator is collected
-        with closing(_prepared_batches(_batches(files, cfg, problems, errors, damaged), ctx,
-                                       cfg.helper_processes)) as batches:
+        with closing(
+            _prepared_batches(_batches(files, cfg, problems, errors, damaged), ctx, cfg.helper_processes)
+        ) as batches:
             for batch, prepared in batches:
                 _process_batch(batch, ctx, counts, by_brand, prepared=prepared)
                 if progress:
@@ -846,18 +999,35 @@ def ingest_run(settings: Settings, store: Store, run_id: str, run_dir: Path, mat
         bad = sum(problems[k] for k in BAD_LINE_REASONS)
         for e in errors:
             log.warning("bad raw input: %s", e)
-        out = {"files": len(files), "lines": problems["lines"], "items": problems["lines"] - bad,
-               "bad_lines": bad, **{k: problems[k] for k in (*BAD_LINE_REASONS, "repaired", "oversized", "coerced",
-                                                              "truncated_files", "damaged_files")},
-               "quarantined_files": len(quarantined), **counts, "mentions_by_brand": dict(by_brand),
-               "errors": errors, "quarantined": quarantined}
-        log.info("ingested run: %s", {k: v for k, v in out.items()
-                                      if k not in ("errors", "mentions_by_brand", "quarantined")})
+        out = {
+            "files": len(files),
+            "lines": problems["lines"],
+            "items": problems["lines"] - bad,
+            "bad_lines": bad,
+            **{
+                k: problems[k]
+                for k in (*BAD_LINE_REASONS, "repaired", "oversized", "coerced", "truncated_files", "damaged_files")
+            },
+            "quarantined_files": len(quarantined),
+            **counts,
+            "mentions_by_brand": dict(by_brand),
+            "errors": errors,
+            "quarantined": quarantined,
+        }
+        log.info(
+            "ingested run: %s",
+            {k: v for k, v in out.items() if k not in ("errors", "mentions_by_brand", "quarantined")},
+        )
     return out
 
 
-def ingest_pending(settings: Settings, store: Store, run_id: str | None = None, all_runs: bool = False,
-                   progress: Callable[[int], None] | None = None) -> dict:
+def ingest_pending(
+    settings: Settings,
+    store: Store,
+    run_id: str | None = None,
+    all_runs: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
     """Ingest the given run, every raw folder (`all_runs`), or every finished run not ingested yet."""
     store.upgrade()
     cfg_counts = sync_config(settings, store)
@@ -876,5 +1046,12 @@ def ingest_pending(settings: Settings, store: Store, run_id: str | None = None, 
         errors += [f"{rid}/{e}" for e in r.pop("errors")][: MAX_ERRORS_KEPT - len(errors)]
         quarantined += r.pop("quarantined")
         total.update({k: v for k, v in r.items() if isinstance(v, int)})
-    return {"runs": len(runs), **dict(total), "brands": cfg_counts["brands"], "sources": cfg_counts["sources"],
-            "mentions_by_brand": dict(by_brand), "errors": errors, "quarantined": quarantined}
+    return {
+        "runs": len(runs),
+        **dict(total),
+        "brands": cfg_counts["brands"],
+        "sources": cfg_counts["sources"],
+        "mentions_by_brand": dict(by_brand),
+        "errors": errors,
+        "quarantined": quarantined,
+    }

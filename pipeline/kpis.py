@@ -37,7 +37,9 @@ WITH items AS (
 
 _RESP = "greatest(0, epoch(first_response_at) - epoch(received_at)) / 3600.0"
 
-_SUMMARY = _ITEMS + f"""
+_SUMMARY = (
+    _ITEMS
+    + f"""
 SELECT {{group}}
     count(*) FILTER (WHERE state <> 'dismissed') AS received,
     count(*) FILTER (WHERE state <> 'dismissed' AND first_response_at IS NOT NULL) AS answered,
@@ -50,6 +52,7 @@ SELECT {{group}}
     count(*) FILTER (WHERE first_response_at IS NOT NULL AND first_response_at > sla_due_at) AS sla_answered_late
 FROM items {{group_by}}
 """
+)
 
 _NEG_SHARE = """
 SELECT {key},
@@ -93,7 +96,9 @@ def compute_kpis(
     win = [since, since, until, until, brand, brand]
     with store.read() as con:
         summary = con.execute(_SUMMARY.format(group="", group_by=""), [*win, now]).df().iloc[0].to_dict()
-        by_brand = con.execute(_SUMMARY.format(group="brand_id,", group_by="GROUP BY brand_id ORDER BY received DESC"), [*win, now]).df()
+        by_brand = con.execute(
+            _SUMMARY.format(group="brand_id,", group_by="GROUP BY brand_id ORDER BY received DESC"), [*win, now]
+        ).df()
         backlog_long = con.execute(
             f"""SELECT bucket, level, count(*) AS n FROM (
                     SELECT {_bucket_sql()} AS bucket, coalesce(level, 'low') AS level FROM (
@@ -110,15 +115,20 @@ def compute_kpis(
         neg_brand = con.execute(_NEG_SHARE.format(key="m.brand_id"), win).df()
         neg_source = con.execute(_NEG_SHARE.format(key="d.source_id"), win).df()
 
-    summary = {k: (None if pd.isna(v) else (int(v) if k not in ("ttfr_median_hours", "ttfr_p90_hours") else round(float(v), 2)))
-               for k, v in summary.items()}
+    summary = {
+        k: (
+            None if pd.isna(v) else (int(v) if k not in ("ttfr_median_hours", "ttfr_p90_hours") else round(float(v), 2))
+        )
+        for k, v in summary.items()
+    }
     summary["response_rate"] = _rate(summary["answered"], summary["received"])
     by_brand["response_rate"] = [_rate(a, r) for a, r in zip(by_brand["answered"], by_brand["received"])]
 
     names = [b for _, _, b in AGE_BUCKETS]
     backlog = (
         backlog_long.pivot_table(index="bucket", columns="level", values="n", aggfunc="sum", fill_value=0)
-        if not backlog_long.empty else pd.DataFrame()
+        if not backlog_long.empty
+        else pd.DataFrame()
     )
     backlog = backlog.reindex(index=names, columns=LEVELS, fill_value=0).fillna(0).astype(int)
     backlog.index.name = "age"

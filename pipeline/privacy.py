@@ -70,7 +70,7 @@ def _classify_digits(s: str) -> str | None:
 def _digit_repl(m: re.Match) -> str:
     s = m.group(1)
     core = s.rstrip(" .-()")
-    tail = s[len(core):]
+    tail = s[len(core) :]
     # An opening bracket glued to a non-phone ("(см. 2024)") is not part of the number.
     token = _classify_digits(core)
     if token is None and core.startswith("(") and ")" not in core:

@@ -59,8 +59,9 @@ def appended(text: str, entry_text_for: Any) -> str:
     return text + "\n" + entry_text_for(indent)
 
 
-def add_source(settings: Settings, name: str, start_urls: list[str], entry_text_for: Any,
-               engines: Collection[str]) -> Path:
+def add_source(
+    settings: Settings, name: str, start_urls: list[str], entry_text_for: Any, engines: Collection[str]
+) -> Path:
     """Append the entry to `settings.sources_file` when the result passes config check; returns the file.
     Raises SourceExists, or ConfigError with every problem config check found in the result."""
     path = Path(settings.sources_file)

@@ -31,8 +31,9 @@ def _refuse(statement: duckdb.Statement) -> SqlRefused:
     kind = statement.type.name.replace("_STATEMENT", "").replace("_", " ")
     text = " ".join(statement.query.split()).rstrip(";")
     shown = text if len(text) <= 60 else text[:57] + "..."
-    return SqlRefused(f"refused {kind} statement `{shown}`: `brandmon sql` only reads ({ALLOWED}); "
-                      "files come from an export")
+    return SqlRefused(
+        f"refused {kind} statement `{shown}`: `brandmon sql` only reads ({ALLOWED}); files come from an export"
+    )
 
 
 def _explained(text: str) -> str:
@@ -44,7 +45,7 @@ def _explained(text: str) -> str:
 
     def word(i: int) -> str:
         end = tokens[i + 1][0] if i + 1 < len(tokens) else len(raw)
-        return raw[tokens[i][0]:end].decode("utf-8").strip().upper()
+        return raw[tokens[i][0] : end].decode("utf-8").strip().upper()
 
     i = 1  # tokens[0] is EXPLAIN
     if i < len(tokens) and word(i) == "ANALYZE":
@@ -56,7 +57,7 @@ def _explained(text: str) -> str:
             i += 1
             if depth == 0:
                 break
-    return raw[tokens[i][0]:].decode("utf-8") if i < len(tokens) else ""
+    return raw[tokens[i][0] :].decode("utf-8") if i < len(tokens) else ""
 
 
 def read_statements(sql: str) -> list[duckdb.Statement]:

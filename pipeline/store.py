@@ -188,7 +188,12 @@ class Store:
                 if present:
                     sql = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for t in present)
                     counts.update({t: n for t, n in con.execute(sql).fetchall()})
-        return {"path": str(self.path), "schema_version": version, "pending": self.pending_migrations(), "counts": counts}
+        return {
+            "path": str(self.path),
+            "schema_version": version,
+            "pending": self.pending_migrations(),
+            "counts": counts,
+        }
 
     # ----------------------------------------------------------------------------------- data helpers
 
@@ -218,12 +223,10 @@ class Store:
         cols = list(df.columns)
         upd = [c for c in (update if update is not None else cols) if c not in key]
         col_sql = ", ".join(f'"{c}"' for c in cols)
-        conflict = (
-            "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in upd) if upd else "DO NOTHING"
-        )
+        conflict = "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in upd) if upd else "DO NOTHING"
         sql = (
-            f'INSERT INTO {table} ({col_sql}) SELECT {col_sql} FROM __upsert_df '
-            f'ON CONFLICT ({", ".join(key)}) {conflict}'
+            f"INSERT INTO {table} ({col_sql}) SELECT {col_sql} FROM __upsert_df "
+            f"ON CONFLICT ({', '.join(key)}) {conflict}"
         )
 
         def _run(c: duckdb.DuckDBPyConnection) -> None:

@@ -51,7 +51,8 @@ _CONTENT_POS = frozenset({"NOUN", "ADJF", "ADJS", "VERB", "INFN", "PRTF", "PRTS"
 _EN_STOP = frozenset(
     "this that with have what they about there their from were been would could should will your just like does "
     "into than then them some when also only very much more most other such here over after before because while "
-    "which where thanks thank".split())
+    "which where thanks thank".split()
+)
 
 
 @lru_cache(maxsize=100_000)
@@ -89,8 +90,9 @@ class Post:
     official: bool = False
 
 
-def thread_brands(title: str | None, opening: Post | None, matcher: BrandMatcher,
-                  source: str | None = None) -> dict[str, str]:
+def thread_brands(
+    title: str | None, opening: Post | None, matcher: BrandMatcher, source: str | None = None
+) -> dict[str, str]:
     """{brand id: via} the thread is about: brands its title names, then those only its opening post names."""
     out = {m.brand_id: VIA_TITLE for m in matcher.match(title, source)} if isinstance(title, str) else {}
     if opening is not None:
@@ -99,8 +101,9 @@ def thread_brands(title: str | None, opening: Post | None, matcher: BrandMatcher
     return out
 
 
-def inherit(title: str | None, posts: Sequence[Post], matcher: BrandMatcher, rule: Rule = Rule(),
-            source: str | None = None) -> list[tuple[str, str, str]]:
+def inherit(
+    title: str | None, posts: Sequence[Post], matcher: BrandMatcher, rule: Rule = Rule(), source: str | None = None
+) -> list[tuple[str, str, str]]:
     """(doc_id, brand_id, via) for each reply that inherits a brand. `posts` in thread order; the first is the
     opening post (it never inherits: what it names is the thread's topic)."""
     if len(posts) < 2:
@@ -114,8 +117,9 @@ def inherit(title: str | None, posts: Sequence[Post], matcher: BrandMatcher, rul
     for i, p in enumerate(posts[1:], 1):
         if p.named or p.official:
             continue
-        wanted = [(b, via) for b, via in brands.items()
-                  if b not in p.present and not _names_namesake(matcher, b, p.text)]
+        wanted = [
+            (b, via) for b, via in brands.items() if b not in p.present and not _names_namesake(matcher, b, p.text)
+        ]
         if not wanted:
             continue
         if i > rule.first_replies:
@@ -183,8 +187,10 @@ def refresh(con, settings: Settings, matcher: BrandMatcher, touched: pd.DataFram
     chars = settings.models.context_chars
     want: dict[str, tuple] = {}
     for (src, _url), group in _groups(docs):
-        posts = [Post(did, text, frozenset(named.get(did, ())), frozenset(present.get(did, ())), bool(off))
-                 for did, _s, _u, _t, text, off in group]
+        posts = [
+            Post(did, text, frozenset(named.get(did, ())), frozenset(present.get(did, ())), bool(off))
+            for did, _s, _u, _t, text, off in group
+        ]
         texts = {p.doc_id: p.text for p in posts}
         for did, bid, via in inherit(group[0][3], posts, matcher, rule, src):
             context, _ = context_window(texts[did], 0, 0, 2 * chars)
@@ -198,9 +204,10 @@ def refresh(con, settings: Settings, matcher: BrandMatcher, touched: pd.DataFram
         con.execute("DELETE FROM mentions WHERE mention_id IN (SELECT mention_id FROM __gone)")
         con.unregister("__gone")
     if put:
-        df = pd.DataFrame([(mid, *want[mid], now, now) for mid in put],
-                          columns=["mention_id", "doc_id", "brand_id", "via", "context", "context_hash",
-                                   "created_at", "updated_at"])
+        df = pd.DataFrame(
+            [(mid, *want[mid], now, now) for mid in put],
+            columns=["mention_id", "doc_id", "brand_id", "via", "context", "context_hash", "created_at", "updated_at"],
+        )
         con.register("__inherited", df)
         # a stored row with this id is an inherited one (text mentions are never wanted): created_at stays
         con.execute("""

@@ -181,7 +181,11 @@ def match_terms(text: str, terms: Lexicon | list[Term]) -> list[TermMatch]:
             pos, ok = i, True
             for word in term.words[1:]:
                 nxt = next(
-                    (j for j in range(pos + 1, min(len(toks), pos + 2 + MAX_GAP)) if _word_matches(word, toks[j], lems[j])),
+                    (
+                        j
+                        for j in range(pos + 1, min(len(toks), pos + 2 + MAX_GAP))
+                        if _word_matches(word, toks[j], lems[j])
+                    ),
                     None,
                 )
                 if nxt is None:

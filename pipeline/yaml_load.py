@@ -88,8 +88,10 @@ def _measure(root: Node, max_alias_nodes: int, max_depth: int) -> str | None:
             if depth[nid] > max_depth:
                 return f"line {node.start_mark.line + 1}: nested deeper than {max_depth} levels"
             if size[nid] - written > max_alias_nodes:
-                return (f"line {node.start_mark.line + 1}: aliases expand to more than {max_alias_nodes:,} nodes "
-                        "beyond those written (the limit for aliases)")
+                return (
+                    f"line {node.start_mark.line + 1}: aliases expand to more than {max_alias_nodes:,} nodes "
+                    "beyond those written (the limit for aliases)"
+                )
             continue
         if nid in size:
             continue
@@ -102,14 +104,17 @@ def _measure(root: Node, max_alias_nodes: int, max_depth: int) -> str | None:
     return None
 
 
-def load_yaml_file(path: str | Path, *, max_bytes: int = MAX_BYTES, max_alias_nodes: int = MAX_ALIAS_NODES,
-                   max_depth: int = MAX_DEPTH) -> Any:
+def load_yaml_file(
+    path: str | Path, *, max_bytes: int = MAX_BYTES, max_alias_nodes: int = MAX_ALIAS_NODES, max_depth: int = MAX_DEPTH
+) -> Any:
     """The document in `path` (None when empty). Raises FileNotFoundError, or YamlError with a one-line message."""
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:
-        raise YamlError(f"{path}: the file is {size / 2**20:.1f} MiB, larger than the {max_bytes / 2**20:g} MiB "
-                        "limit for a config file")
+        raise YamlError(
+            f"{path}: the file is {size / 2**20:.1f} MiB, larger than the {max_bytes / 2**20:g} MiB "
+            "limit for a config file"
+        )
     try:
         text = path.read_bytes()[: max_bytes + 1].decode("utf-8")
     except UnicodeDecodeError as e:
@@ -117,8 +122,9 @@ def load_yaml_file(path: str | Path, *, max_bytes: int = MAX_BYTES, max_alias_no
     return loads(text, str(path), max_alias_nodes=max_alias_nodes, max_depth=max_depth)
 
 
-def loads(text: str, name: str = "<string>", *, max_alias_nodes: int = MAX_ALIAS_NODES,
-          max_depth: int = MAX_DEPTH) -> Any:
+def loads(
+    text: str, name: str = "<string>", *, max_alias_nodes: int = MAX_ALIAS_NODES, max_depth: int = MAX_DEPTH
+) -> Any:
     """Parse one YAML document from `text` with the limits above; `name` starts every error message."""
     loader = _StrictLoader(text)
     try:
@@ -136,8 +142,9 @@ def loads(text: str, name: str = "<string>", *, max_alias_nodes: int = MAX_ALIAS
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         if "nesting depth" in problem:  # libyaml's own cap (1,000 flow levels) met before ours
-            raise YamlError(f"{name}: line {mark.line + 1 if mark else '?'}: nested deeper than {max_depth} levels") \
-                from None
+            raise YamlError(
+                f"{name}: line {mark.line + 1 if mark else '?'}: nested deeper than {max_depth} levels"
+            ) from None
         raise YamlError(f"{name}: invalid YAML at {where}: {problem}") from None
     except RecursionError:  # a shape the walk above does not see (it should not happen): still one line
         raise YamlError(f"{name}: nested too deeply") from None

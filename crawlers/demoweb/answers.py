@@ -20,8 +20,18 @@ from crawlers.demoweb import corpus as corpus_mod
 from crawlers.demoweb.corpus import Corpus
 from pipeline.bundled import bundled
 
-COLUMNS = ["site", "post_id", "url_path", "brand_id", "sentiment", "intent", "topic", "must_escalate", "advocate",
-           "mention"]
+COLUMNS = [
+    "site",
+    "post_id",
+    "url_path",
+    "brand_id",
+    "sentiment",
+    "intent",
+    "topic",
+    "must_escalate",
+    "advocate",
+    "mention",
+]
 # mention: 'text' = the post's own text names the brand (a matcher can find it); 'thread' = a reply that talks
 # about the brand named in the thread title or earlier posts without naming it itself; '' for no-brand rows.
 
@@ -61,9 +71,18 @@ def rows(c: Corpus, brands_file: Path | None = None) -> list[dict]:
 
 def _row(site: str, post_id: str, url: str, lab, advocate: bool, named: set[str]) -> dict:
     mention = "" if not lab.brand else ("text" if lab.brand in named else "thread")
-    return {"site": site, "post_id": post_id, "url_path": url, "brand_id": lab.brand, "sentiment": lab.sentiment,
-            "intent": lab.intent, "topic": lab.topic, "must_escalate": int(lab.escalate), "advocate": int(advocate),
-            "mention": mention}
+    return {
+        "site": site,
+        "post_id": post_id,
+        "url_path": url,
+        "brand_id": lab.brand,
+        "sentiment": lab.sentiment,
+        "intent": lab.intent,
+        "topic": lab.topic,
+        "must_escalate": int(lab.escalate),
+        "advocate": int(advocate),
+        "mention": mention,
+    }
 
 
 def to_csv(rs: list[dict]) -> str:
@@ -87,6 +106,7 @@ def read(path: Path) -> list[dict]:
 
 # --- a deliberately simple alias matcher (stem + suffix, context words, exclusions) --------------------------
 
+
 def _word_re(word: str) -> str:
     w = re.escape(word)
     if re.fullmatch(r"[А-Яа-яЁё]{4,}", word):
@@ -107,16 +127,20 @@ class AliasMatcher:
         self.brands = []
         for b in data:
             ambiguous = {a.lower() for a in b.get("ambiguous_aliases", [])}
-            self.brands.append({
-                "id": b["id"],
-                # an alias listed as ambiguous too counts only with a context word
-                "aliases": [_phrase_re(a) for a in b.get("aliases", []) if a.lower() not in ambiguous],
-                "ambiguous": [_phrase_re(a) for a in b.get("ambiguous_aliases", [])],
-                # context words in any inflection ("в приложении" counts for "приложение")
-                "context": [re.compile(r"(?<!\w)" + _word_re(w) + r"(?!\w)", re.IGNORECASE)
-                            for w in b.get("require_context", [])],
-                "exclusions": [_phrase_re(e) for e in b.get("exclusions", [])],
-            })
+            self.brands.append(
+                {
+                    "id": b["id"],
+                    # an alias listed as ambiguous too counts only with a context word
+                    "aliases": [_phrase_re(a) for a in b.get("aliases", []) if a.lower() not in ambiguous],
+                    "ambiguous": [_phrase_re(a) for a in b.get("ambiguous_aliases", [])],
+                    # context words in any inflection ("в приложении" counts for "приложение")
+                    "context": [
+                        re.compile(r"(?<!\w)" + _word_re(w) + r"(?!\w)", re.IGNORECASE)
+                        for w in b.get("require_context", [])
+                    ],
+                    "exclusions": [_phrase_re(e) for e in b.get("exclusions", [])],
+                }
+            )
 
     def find(self, text: str) -> set[str]:
         found = set()
@@ -156,10 +180,12 @@ def check(c: Corpus, brands_file: Path) -> list[str]:
         if missing:
             problems.append(f"{site.key} thread {t.id} post {p.n} ({p.id}): names {sorted(missing)} but has no label")
         extra = labelled - m.find(p.text)
-        context = m.find(t.title + "\n" + "\n".join(x.text for x in t.posts[:p.n - 1]))
+        context = m.find(t.title + "\n" + "\n".join(x.text for x in t.posts[: p.n - 1]))
         if extra - context:
-            problems.append(f"{site.key} thread {t.id} post {p.n} ({p.id}): labelled {sorted(extra - context)} but "
-                            f"neither the post nor its thread names it")
+            problems.append(
+                f"{site.key} thread {t.id} post {p.n} ({p.id}): labelled {sorted(extra - context)} but "
+                f"neither the post nor its thread names it"
+            )
         if any(not lab.brand for lab in p.labels) and labelled:
             problems.append(f"{site.key} post {p.id}: mixes 'none' with brand labels")
     return problems

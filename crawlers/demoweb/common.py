@@ -14,8 +14,20 @@ from crawlers.demoweb.corpus import MSK, Post, Site, Thread
 POSTS_PER_PAGE = 10
 THREADS_PER_PAGE = 10
 
-MONTHS_GEN = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
-              "ноября", "декабря"]
+MONTHS_GEN = [
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+]
 MONTHS_SHORT = ["янв", "фев", "мар", "апр", "май", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"]
 
 
@@ -34,8 +46,11 @@ class Page:
     def encoded(self) -> bytes:
         if self._bytes is None:
             # Characters the charset lacks (emoji on a cp1251 forum) become numeric references, as real forums do.
-            self._bytes = self.body if isinstance(self.body, bytes) else self.body.encode(
-                self.charset or "utf-8", errors="xmlcharrefreplace")
+            self._bytes = (
+                self.body
+                if isinstance(self.body, bytes)
+                else self.body.encode(self.charset or "utf-8", errors="xmlcharrefreplace")
+            )
         return self._bytes
 
     def etag(self) -> str:
@@ -157,7 +172,7 @@ def n_pages(n_items: int, per_page: int) -> int:
 def page_slice(items: list, page: int, per_page: int) -> list:
     if page < 1 or page > n_pages(len(items), per_page):
         raise NotFound
-    return items[(page - 1) * per_page: page * per_page]
+    return items[(page - 1) * per_page : page * per_page]
 
 
 def thread_times(thread: Thread, now: datetime) -> dict[int, datetime]:
@@ -176,10 +191,10 @@ def sorted_threads(threads: list[Thread], now: datetime) -> list[Thread]:
 
 class ThreadPage(NamedTuple):
     thread: Thread
-    times: dict[int, datetime]   # post number -> when it was posted
-    by_n: dict[int, Post]        # post number -> post (for quotes)
-    posts: list[Post]            # the posts on this page
-    total: int                   # pages in the thread
+    times: dict[int, datetime]  # post number -> when it was posted
+    by_n: dict[int, Post]  # post number -> post (for quotes)
+    posts: list[Post]  # the posts on this page
+    total: int  # pages in the thread
 
 
 def thread_page(site: Site, thread_id: int, page: int, per_page: int, now: datetime) -> ThreadPage:
@@ -187,8 +202,13 @@ def thread_page(site: Site, thread_id: int, page: int, per_page: int, now: datet
     t = site.thread(thread_id)
     if t is None:
         raise NotFound
-    return ThreadPage(t, thread_times(t, now), {p.n: p for p in t.posts}, page_slice(t.posts, page, per_page),
-                      n_pages(len(t.posts), per_page))
+    return ThreadPage(
+        t,
+        thread_times(t, now),
+        {p.n: p for p in t.posts},
+        page_slice(t.posts, page, per_page),
+        n_pages(len(t.posts), per_page),
+    )
 
 
 def board_page(site: Site, board_id: int, page: int, per_page: int, now: datetime) -> tuple[Any, list[Thread], int]:
@@ -216,5 +236,7 @@ def int_arg(query: dict, name: str, default: int) -> int:
 
 def trap_links() -> str:
     """Links every site carries in its footer: one to the robots-disallowed area, one into the calendar trap."""
-    return ('<div class="footer-links"><a href="/private/members.html">Служебный раздел</a> · '
-            '<a href="/calendar/?month=2024-05">Календарь событий</a></div>')
+    return (
+        '<div class="footer-links"><a href="/private/members.html">Служебный раздел</a> · '
+        '<a href="/calendar/?month=2024-05">Календарь событий</a></div>'
+    )

@@ -35,8 +35,14 @@ from pipeline.bundled import bundled
 MSK = timezone(timedelta(hours=3))
 DEFAULT_CONTENT_DIR = bundled("demo_web")
 
-SENTIMENTS = {"-": "negative", "0": "neutral", "+": "positive",
-              "negative": "negative", "neutral": "neutral", "positive": "positive"}
+SENTIMENTS = {
+    "-": "negative",
+    "0": "neutral",
+    "+": "positive",
+    "negative": "negative",
+    "neutral": "neutral",
+    "positive": "positive",
+}
 INTENTS = ("question", "failure", "complaint", "praise", "other")
 ENGINES = ("vbulletin", "phpbb", "xenforo", "ipb", "discourse", "news", "telegram")
 
@@ -47,7 +53,7 @@ class CorpusError(ValueError):
 
 @dataclass
 class Label:
-    brand: str            # '' = no brand
+    brand: str  # '' = no brand
     sentiment: str
     intent: str
     topic: str = ""
@@ -57,22 +63,22 @@ class Label:
 @dataclass
 class Post:
     id: int
-    n: int                          # 1-based position in the thread
+    n: int  # 1-based position in the thread
     author: str
     text: str
     days_ago: int = 0
-    time: str | None = None         # "HH:MM" Moscow time
+    time: str | None = None  # "HH:MM" Moscow time
     minutes_ago: int | None = None  # instead of days_ago/time (added posts)
-    quote: int | None = None        # n of a quoted earlier post in the same thread
-    reply_to: int | None = None     # n of the post answered (nested comments, Telegram replies)
+    quote: int | None = None  # n of a quoted earlier post in the same thread
+    reply_to: int | None = None  # n of the post answered (nested comments, Telegram replies)
     likes: int = 0
-    views: int | None = None        # Telegram
-    signature: str | None = None    # overrides the author's signature
+    views: int | None = None  # Telegram
+    signature: str | None = None  # overrides the author's signature
     labels: list[Label] = field(default_factory=list)
     hard_negative: list[str] = field(default_factory=list)  # brand ids a naive matcher would wrongly find
     lang: str = "ru"
-    official: bool = False          # the brand's own answer
-    comment_on: int | None = None   # Telegram discussion group: id of the channel post commented on
+    official: bool = False  # the brand's own answer
+    comment_on: int | None = None  # Telegram discussion group: id of the channel post commented on
 
     def posted_at(self, now: datetime) -> datetime:
         if self.minutes_ago is not None:
@@ -90,13 +96,13 @@ class Thread:
     board_id: int
     posts: list[Post] = field(default_factory=list)
     views: int = 0
-    body: str | None = None         # news: the article text (posts are its comments)
+    body: str | None = None  # news: the article text (posts are its comments)
     lead: str | None = None
     byline: str | None = None
     article_labels: list[Label] = field(default_factory=list)
     lang: str = "ru"
     sticky: bool = False
-    days_ago: int | None = None     # news: when the article was published
+    days_ago: int | None = None  # news: when the article was published
     time: str | None = None
 
     def times(self, now: datetime) -> list[datetime]:
@@ -152,8 +158,8 @@ class Site:
     encoding: str = "utf-8"
     boards: list[Board] = field(default_factory=list)
     authors: dict[str, Author] = field(default_factory=dict)
-    subscribers: int | None = None   # Telegram channel
-    channel: str | None = None       # Telegram channel name
+    subscribers: int | None = None  # Telegram channel
+    channel: str | None = None  # Telegram channel name
 
     def threads(self) -> list[Thread]:
         return [t for b in self.boards for t in b.threads]
@@ -185,7 +191,7 @@ class Site:
 @dataclass
 class Corpus:
     sites: dict[str, Site]
-    advocates: dict[str, str]        # author name -> brand id
+    advocates: dict[str, str]  # author name -> brand id
     stamp: tuple = ()
     content_dir: Path | None = None  # where it was loaded from (social stand-in labels live beside it)
 
@@ -199,13 +205,51 @@ class Corpus:
 
 def _user_id(name: str) -> int:
     import zlib
+
     return 100 + zlib.crc32(name.encode("utf-8")) % 90000
 
 
 def slugify(title: str) -> str:
-    tr = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-                  ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
-                   "t", "u", "f", "h", "ts", "ch", "sh", "sch", "", "y", "", "e", "yu", "ya"]))
+    tr = dict(
+        zip(
+            "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+            [
+                "a",
+                "b",
+                "v",
+                "g",
+                "d",
+                "e",
+                "e",
+                "zh",
+                "z",
+                "i",
+                "y",
+                "k",
+                "l",
+                "m",
+                "n",
+                "o",
+                "p",
+                "r",
+                "s",
+                "t",
+                "u",
+                "f",
+                "h",
+                "ts",
+                "ch",
+                "sh",
+                "sch",
+                "",
+                "y",
+                "",
+                "e",
+                "yu",
+                "ya",
+            ],
+        )
+    )
     s = "".join(tr.get(c, c) for c in title.lower())
     s = re.sub(r"[^a-z0-9]+", "-", s).strip("-")
     return s[:60].strip("-") or "thread"
@@ -238,30 +282,58 @@ def _post_from(d: dict, thread_id: int, n: int, engine: str, where: str) -> Post
     pid = n if engine == "telegram" else thread_id * 1000 + n
     hn = d.get("hn") or []
     return Post(
-        id=pid, n=n, author=str(d["author"]), text=str(d["text"]).strip("\n"),
-        days_ago=int(d.get("d", 0)), time=d.get("t"), minutes_ago=d.get("m"),
-        quote=d.get("q"), reply_to=d.get("r"), likes=int(d.get("likes", 0) or 0), views=d.get("views"),
-        signature=d.get("sig"), labels=parse_labels(d.get("l"), where),
-        hard_negative=[hn] if isinstance(hn, str) else list(hn), lang=d.get("lang", "ru"),
-        official=bool(d.get("official", False)), comment_on=d.get("c"),
+        id=pid,
+        n=n,
+        author=str(d["author"]),
+        text=str(d["text"]).strip("\n"),
+        days_ago=int(d.get("d", 0)),
+        time=d.get("t"),
+        minutes_ago=d.get("m"),
+        quote=d.get("q"),
+        reply_to=d.get("r"),
+        likes=int(d.get("likes", 0) or 0),
+        views=d.get("views"),
+        signature=d.get("sig"),
+        labels=parse_labels(d.get("l"), where),
+        hard_negative=[hn] if isinstance(hn, str) else list(hn),
+        lang=d.get("lang", "ru"),
+        official=bool(d.get("official", False)),
+        comment_on=d.get("c"),
     )
 
 
 def _site_from(key: str, raw: dict, path: Path) -> Site:
     if not isinstance(raw, dict) or raw.get("engine") not in ENGINES:
         raise CorpusError(f"{path}: 'engine' must be one of {', '.join(ENGINES)}")
-    site = Site(key=key, engine=raw["engine"], title=raw.get("title", key), encoding=raw.get("encoding", "utf-8"),
-                subscribers=raw.get("subscribers"), channel=raw.get("channel"))
+    site = Site(
+        key=key,
+        engine=raw["engine"],
+        title=raw.get("title", key),
+        encoding=raw.get("encoding", "utf-8"),
+        subscribers=raw.get("subscribers"),
+        channel=raw.get("channel"),
+    )
     for name, a in (raw.get("authors") or {}).items():
         a = a or {}
-        site.authors[name] = Author(name=name, signature=a.get("sig"), title=a.get("title"),
-                                    joined=a.get("joined"), posts=a.get("posts"), user_id=_user_id(name))
+        site.authors[name] = Author(
+            name=name,
+            signature=a.get("sig"),
+            title=a.get("title"),
+            joined=a.get("joined"),
+            posts=a.get("posts"),
+            user_id=_user_id(name),
+        )
     seen_threads: set[int] = set()
     for bi, b in enumerate(raw.get("boards") or []):
         bw = f"{path}: boards[{bi}]"
         try:
-            board = Board(id=int(b["id"]), title=b["title"], slug=b.get("slug") or slugify(b["title"]),
-                          description=b.get("desc", ""), discussion_of=b.get("discussion_of"))
+            board = Board(
+                id=int(b["id"]),
+                title=b["title"],
+                slug=b.get("slug") or slugify(b["title"]),
+                description=b.get("desc", ""),
+                discussion_of=b.get("discussion_of"),
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise CorpusError(f"{bw}: needs id and title ({e})") from None
         for ti, t in enumerate(b.get("threads") or []):
@@ -274,10 +346,20 @@ def _site_from(key: str, raw: dict, path: Path) -> Site:
             if tid in seen_threads:
                 raise CorpusError(f"{tw}: duplicate thread id {tid}")
             seen_threads.add(tid)
-            th = Thread(id=tid, title=title, slug=t.get("slug") or slugify(title), board_id=board.id,
-                        views=int(t.get("views", 0) or 0), body=t.get("body"), lead=t.get("lead"),
-                        byline=t.get("byline"), lang=t.get("lang", "ru"), sticky=bool(t.get("sticky", False)),
-                        days_ago=t.get("d"), time=t.get("t"))
+            th = Thread(
+                id=tid,
+                title=title,
+                slug=t.get("slug") or slugify(title),
+                board_id=board.id,
+                views=int(t.get("views", 0) or 0),
+                body=t.get("body"),
+                lead=t.get("lead"),
+                byline=t.get("byline"),
+                lang=t.get("lang", "ru"),
+                sticky=bool(t.get("sticky", False)),
+                days_ago=t.get("d"),
+                time=t.get("t"),
+            )
             if th.body is not None:
                 th.article_labels = parse_labels(t.get("l"), f"{tw} (article)")
             for pi, p in enumerate(t.get("posts") or []):
@@ -366,8 +448,9 @@ def _apply_added(corpus: Corpus, path: Path) -> None:
             board = site.board(int(rec["board_id"]))
             if board is None:
                 raise CorpusError(f"{path}:{i}: unknown board {rec['board_id']!r} on {rec['site']}")
-            board.threads.append(Thread(id=int(rec["thread_id"]), title=rec["title"], slug=slugify(rec["title"]),
-                                        board_id=board.id))
+            board.threads.append(
+                Thread(id=int(rec["thread_id"]), title=rec["title"], slug=slugify(rec["title"]), board_id=board.id)
+            )
             continue
         th = site.thread(int(rec["thread_id"]))
         if th is None:
@@ -398,8 +481,9 @@ def _append(content_dir: str | Path, rec: dict) -> None:
             os.fsync(f.fileno())
 
 
-def add_post(content_dir: str | Path, site: str, thread_id: int, author: str, text: str, days_ago: int = 0,
-             **kw: Any) -> str:
+def add_post(
+    content_dir: str | Path, site: str, thread_id: int, author: str, text: str, days_ago: int = 0, **kw: Any
+) -> str:
     """Append a reply to a thread (or a Telegram message / news comment); returns its post id as the markup shows it.
 
     kw: time="HH:MM" (with days_ago), minutes_ago=N (default 0 when neither days_ago nor time is given),
@@ -418,8 +502,15 @@ def add_post(content_dir: str | Path, site: str, thread_id: int, author: str, te
         post["t"] = kw["time"]
     elif days_ago == 0 or kw.get("minutes_ago") is not None:
         post["m"] = int(kw.get("minutes_ago") or 0)
-    for k, short in (("quote", "q"), ("reply_to", "r"), ("likes", "likes"), ("views", "views"),
-                     ("labels", "l"), ("lang", "lang"), ("comment_on", "c")):
+    for k, short in (
+        ("quote", "q"),
+        ("reply_to", "r"),
+        ("likes", "likes"),
+        ("views", "views"),
+        ("labels", "l"),
+        ("lang", "lang"),
+        ("comment_on", "c"),
+    ):
         if kw.get(k) is not None:
             post[short] = kw[k]
     parse_labels(post.get("l"), "add_post")  # fail before writing anything
@@ -474,24 +565,26 @@ def edit_post(content_dir: str | Path, site: str, post_id: int | str, text: str,
         pid = int(post_id) if str(post_id).isdigit() else -1
         found = [t for t in s.threads() if any(p.id == pid for p in t.posts)]
     if len(found) != 1:
-        raise CorpusError(f"{site}: unknown post {post_id!r}" if not found else
-                          f"{site}: post {post_id!r} is ambiguous; use 'channel/N'")
+        raise CorpusError(
+            f"{site}: unknown post {post_id!r}"
+            if not found
+            else f"{site}: post {post_id!r} is ambiguous; use 'channel/N'"
+        )
     th = found[0]
     if labels is not None:
         parse_labels(labels, "edit_post")
-    _append(content_dir, {"kind": "edit", "site": site, "thread_id": th.id, "post_id": pid, "text": text,
-                          "labels": labels})
+    _append(
+        content_dir, {"kind": "edit", "site": site, "thread_id": th.id, "post_id": pid, "text": text, "labels": labels}
+    )
 
 
-def add_thread(content_dir: str | Path, site: str, board_id: int, title: str, author: str, text: str,
-               **kw: Any) -> int:
+def add_thread(content_dir: str | Path, site: str, board_id: int, title: str, author: str, text: str, **kw: Any) -> int:
     """Start a new thread on a board with a first post; returns the new thread id."""
     corpus = load(content_dir)
     s = corpus.sites.get(site)
     if s is None or s.board(int(board_id)) is None:
         raise CorpusError(f"unknown site/board {site!r}/{board_id!r}")
     tid = max((t.id for t in s.threads()), default=0) + 1
-    _append(content_dir, {"kind": "thread", "site": site, "board_id": int(board_id), "thread_id": tid,
-                          "title": title})
+    _append(content_dir, {"kind": "thread", "site": site, "board_id": int(board_id), "thread_id": tid, "title": title})
     add_post(content_dir, site, tid, author, text, **kw)
     return tid

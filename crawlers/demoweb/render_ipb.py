@@ -25,16 +25,30 @@ from crawlers.demoweb.common import (
 from crawlers.demoweb.corpus import Post, Site, Thread, slugify
 
 P = "/ipb"
-MONTHS = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
-          "ноября", "декабря"]
+MONTHS = [
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+]
 
 
 def _time(dt: datetime, now: datetime) -> str:
     d = local(dt)
     days = (now - dt).days
     short = f"{days} дн" if days else f"{max(1, int((now - dt).total_seconds() // 3600))} ч"
-    return (f"<time datetime='{iso_z(dt)}' title='{d:%d.%m.%Y %H:%M} ' data-short='{short}'>"
-            f"{d.day} {MONTHS[d.month - 1]}</time>")
+    return (
+        f"<time datetime='{iso_z(dt)}' title='{d:%d.%m.%Y %H:%M} ' data-short='{short}'>"
+        f"{d.day} {MONTHS[d.month - 1]}</time>"
+    )
 
 
 def _profile(site: Site, name: str) -> str:
@@ -71,17 +85,25 @@ def _pagination(base: str, page: int, total: int) -> str:
     items = []
     if page > 1:
         prev = base if page == 2 else f"{base}page/{page - 1}/"
-        items.append(f'<li class="ipsPagination_prev"><a href="{prev}" title="Предыдущая страница" rel="prev" data-page="{page - 1}">Назад</a></li>')
+        items.append(
+            f'<li class="ipsPagination_prev"><a href="{prev}" title="Предыдущая страница" rel="prev" data-page="{page - 1}">Назад</a></li>'
+        )
     for k in range(1, total + 1):
         href = base if k == 1 else f"{base}page/{k}/"
         active = " ipsPagination_active" if k == page else ""
         items.append(f'<li class="ipsPagination_page{active}"><a href="{href}" data-page="{k}">{k}</a></li>')
     if page < total:
-        items.append(f'<li class="ipsPagination_next"><a href="{base}page/{page + 1}/" title="Следующая страница" rel="next" data-page="{page + 1}">Далее</a></li>')
-        items.append(f'<li class="ipsPagination_last"><a href="{base}page/{total}/" title="Последняя страница" data-page="{total}"><i class="fa fa-angle-double-right"></i></a></li>')
-    return (f'<div class="ipsButtonBar ipsPad_half ipsClearfix ipsClear"><ul class="ipsPagination" id="elPagination" '
-            f'data-pages="{total}" data-ipspagination-pages="{total}">{"".join(items)}'
-            f'<li class="ipsPagination_pageJump"><a href="#">Страница {page} из {total}</a></li></ul></div>')
+        items.append(
+            f'<li class="ipsPagination_next"><a href="{base}page/{page + 1}/" title="Следующая страница" rel="next" data-page="{page + 1}">Далее</a></li>'
+        )
+        items.append(
+            f'<li class="ipsPagination_last"><a href="{base}page/{total}/" title="Последняя страница" data-page="{total}"><i class="fa fa-angle-double-right"></i></a></li>'
+        )
+    return (
+        f'<div class="ipsButtonBar ipsPad_half ipsClearfix ipsClear"><ul class="ipsPagination" id="elPagination" '
+        f'data-pages="{total}" data-ipspagination-pages="{total}">{"".join(items)}'
+        f'<li class="ipsPagination_pageJump"><a href="#">Страница {page} из {total}</a></li></ul></div>'
+    )
 
 
 def _index(site: Site, now: datetime) -> Page:
@@ -93,9 +115,11 @@ def _index(site: Site, now: datetime) -> Page:
 <div class="ipsDataItem_meta ipsType_richText">{esc(b.description)}</div></div>
 <div class="ipsDataItem_stats ipsDataItem_statsLarge"><dl><dt class="ipsDataItem_stats_number">{sum(len(t.posts) for t in b.threads)}</dt><dd class="ipsDataItem_stats_type ipsType_light">сообщений</dd></dl></div>
 </li>""")
-    body = (f'<div class="ipsPageHeader ipsClearfix"><h1 class="ipsType_pageTitle">{esc(site.title)}</h1></div>'
-            f'<section><ol class="ipsList_reset cForumList" data-role="forums"><li class="cForumRow ipsBox ipsSpacer_bottom" data-categoryid="1">'
-            f'<h2 class="ipsType_sectionTitle ipsType_reset cForumTitle">Форумы</h2><ol class="ipsDataList ipsDataList_large ipsDataList_zebra" data-role="forums">{"".join(rows)}</ol></li></ol></section>')
+    body = (
+        f'<div class="ipsPageHeader ipsClearfix"><h1 class="ipsType_pageTitle">{esc(site.title)}</h1></div>'
+        f'<section><ol class="ipsList_reset cForumList" data-role="forums"><li class="cForumRow ipsBox ipsSpacer_bottom" data-categoryid="1">'
+        f'<h2 class="ipsType_sectionTitle ipsType_reset cForumTitle">Форумы</h2><ol class="ipsDataList ipsDataList_large ipsDataList_zebra" data-role="forums">{"".join(rows)}</ol></li></ol></section>'
+    )
     return _layout(site, site.title, body)
 
 
@@ -105,7 +129,7 @@ def _forum(site: Site, board_id: int, page: int, now: datetime) -> Page:
     for t in on_page:
         times = t.times(now)
         first, last = t.posts[0], t.posts[-1]
-        rows.append(f"""<li class="ipsDataItem ipsDataItem_responsivePhoto{' ipsDataItem_sticky' if t.sticky else ''}" data-rowid="{t.id}" data-location="" data-controller="forums.front.forum.topicRow">
+        rows.append(f"""<li class="ipsDataItem ipsDataItem_responsivePhoto{" ipsDataItem_sticky" if t.sticky else ""}" data-rowid="{t.id}" data-location="" data-controller="forums.front.forum.topicRow">
 <div class="ipsDataItem_main"><h4 class="ipsDataItem_title ipsContained_container"><span class="ipsType_break ipsContained">
 <a href="{P}/topic/{t.id}-{esc(t.slug)}/" class="" title="{esc(t.title)}" data-ipshover data-ipshover-target="{P}/topic/{t.id}-{esc(t.slug)}/?preview=1" data-ipshover-timeout="1.5"><span>{esc(t.title)}</span></a></span></h4>
 <div class="ipsDataItem_meta ipsType_reset ipsType_light ipsType_blendLinks"><span>Автор <a href="{_profile(site, first.author)}" data-ipshover class="ipsType_break">{esc(first.author)}</a>, </span>{_time(times[0], now)}</div></div>
@@ -117,34 +141,56 @@ def _forum(site: Site, board_id: int, page: int, now: datetime) -> Page:
 </li>""")
     base = f"{P}/forum/{b.id}-{b.slug}/"
     pag = _pagination(base, page, total)
-    body = (f'<div class="ipsPageHeader ipsClearfix"><h1 class="ipsType_pageTitle">{esc(b.title)}</h1></div>{pag}'
-            f'<div class="ipsBox"><ol class="ipsClear ipsDataList cForumTopicTable cTopicList" id="elTable_{b.id}" data-role="tableRows">{"".join(rows)}</ol></div>{pag}')
+    body = (
+        f'<div class="ipsPageHeader ipsClearfix"><h1 class="ipsType_pageTitle">{esc(b.title)}</h1></div>{pag}'
+        f'<div class="ipsBox"><ol class="ipsClear ipsDataList cForumTopicTable cTopicList" id="elTable_{b.id}" data-role="tableRows">{"".join(rows)}</ol></div>{pag}'
+    )
     crumbs = f'<li><a href="{base}"><span>{esc(b.title)}</span></a></li>'
     pg = _layout(site, b.title, body, crumbs)
     pg.last_modified = max((last_activity(t, now) for t in b.threads), default=now)
     return pg
 
 
-def _post(site: Site, t: Thread, p: Post, when: datetime, quoted: tuple[Post, datetime] | None,
-          now: datetime) -> str:
+def _post(site: Site, t: Thread, p: Post, when: datetime, quoted: tuple[Post, datetime] | None, now: datetime) -> str:
     a = site.author(p.author)
     link = f"{P}/topic/{t.id}-{t.slug}/?do=findComment&amp;comment={p.id}"
     quote = ""
     if quoted:
         qp, qt = quoted
         qa = site.author(qp.author)
-        quote = (f'<blockquote class="ipsQuote" data-ipsquote="" data-ipsquote-contentapp="forums" data-ipsquote-contentclass="forums_Topic" '
-                 f'data-ipsquote-contentcommentid="{qp.id}" data-ipsquote-contentid="{t.id}" data-ipsquote-contenttype="forums" '
-                 f'data-ipsquote-timestamp="{int(qt.timestamp())}" data-ipsquote-userid="{qa.user_id}" data-ipsquote-username="{esc(qp.author)}">'
-                 f'<div class="ipsQuote_citation">{esc(qp.author)} написал:</div><div class="ipsQuote_contents"><p>{text_html(snippet(qp.text))}</p></div></blockquote>\n')
-    qdata = esc(json.dumps({"userid": a.user_id, "username": p.author, "timestamp": int(when.timestamp()),
-                            "contentapp": "forums", "contenttype": "forums", "contentid": t.id,
-                            "contentclass": "forums_Topic", "contentcommentid": p.id}, ensure_ascii=False))
+        quote = (
+            f'<blockquote class="ipsQuote" data-ipsquote="" data-ipsquote-contentapp="forums" data-ipsquote-contentclass="forums_Topic" '
+            f'data-ipsquote-contentcommentid="{qp.id}" data-ipsquote-contentid="{t.id}" data-ipsquote-contenttype="forums" '
+            f'data-ipsquote-timestamp="{int(qt.timestamp())}" data-ipsquote-userid="{qa.user_id}" data-ipsquote-username="{esc(qp.author)}">'
+            f'<div class="ipsQuote_citation">{esc(qp.author)} написал:</div><div class="ipsQuote_contents"><p>{text_html(snippet(qp.text))}</p></div></blockquote>\n'
+        )
+    qdata = esc(
+        json.dumps(
+            {
+                "userid": a.user_id,
+                "username": p.author,
+                "timestamp": int(when.timestamp()),
+                "contentapp": "forums",
+                "contenttype": "forums",
+                "contentid": t.id,
+                "contentclass": "forums_Topic",
+                "contentcommentid": p.id,
+            },
+            ensure_ascii=False,
+        )
+    )
     sig = signature_of(site, p)
-    sig_html = (f'<div data-role="memberSignature" class="ipsResponsive_hidePhone"><hr class="ipsHr"><div class="ipsType_light ipsType_richText" data-ipsLazyLoad>{text_html(sig, "p")}</div></div>'
-                if sig else "")
-    react = (f'<div class="ipsReact_reactCount"><a href="{P}/topic/{t.id}-{t.slug}/?do=showReactionsComment&amp;comment={p.id}" data-ipsTooltip title="Нравится">'
-             f'<span><img src="{P}/uploads/reactions/react_like.png" alt="Нравится"></span><span>{p.likes}</span></a></div>' if p.likes else "")
+    sig_html = (
+        f'<div data-role="memberSignature" class="ipsResponsive_hidePhone"><hr class="ipsHr"><div class="ipsType_light ipsType_richText" data-ipsLazyLoad>{text_html(sig, "p")}</div></div>'
+        if sig
+        else ""
+    )
+    react = (
+        f'<div class="ipsReact_reactCount"><a href="{P}/topic/{t.id}-{t.slug}/?do=showReactionsComment&amp;comment={p.id}" data-ipsTooltip title="Нравится">'
+        f'<span><img src="{P}/uploads/reactions/react_like.png" alt="Нравится"></span><span>{p.likes}</span></a></div>'
+        if p.likes
+        else ""
+    )
     return f"""<a id="comment-{p.id}"></a>
 <article id="elComment_{p.id}" class="cPost ipsBox ipsResponsive_pull ipsComment ipsComment_parent ipsClearfix ipsClear ipsColumns ipsColumns_noSpacing ipsColumns_collapsePhone">
 <div class="cAuthorPane_mobile ipsResponsive_showPhone"></div>
@@ -177,10 +223,12 @@ def _topic(site: Site, thread_id: int, page: int, now: datetime) -> Page:
     base = f"{P}/topic/{t.id}-{t.slug}/"
     pag = _pagination(base, page, total)
     b = site.board_of(t)
-    body = (f'<div class="ipsPageHeader ipsResponsive_pull ipsBox ipsPadding sm:ipsPadding:half ipsMargin_bottom"><div class="ipsFlex ipsFlex-ai:center ipsFlex-fw:wrap ipsGap:4">'
-            f'<div class="ipsFlex-flex:11"><h1 class="ipsType_pageTitle ipsContained_container"><span class="ipsType_break ipsContained"><span>{esc(t.title)}</span></span></h1></div></div></div>'
-            f'{pag}<div id="comments" data-controller="core.front.core.commentFeed,forums.front.topic.view, core.front.core.ignoredComments" data-baseurl="{base}" data-feedid="topic-{t.id}">'
-            f'<form action="{base}?csrfKey=0&amp;do=multimodComment" method="post" data-ipspageaction data-role="moderationTools">{"".join(items)}</form></div>{pag}')
+    body = (
+        f'<div class="ipsPageHeader ipsResponsive_pull ipsBox ipsPadding sm:ipsPadding:half ipsMargin_bottom"><div class="ipsFlex ipsFlex-ai:center ipsFlex-fw:wrap ipsGap:4">'
+        f'<div class="ipsFlex-flex:11"><h1 class="ipsType_pageTitle ipsContained_container"><span class="ipsType_break ipsContained"><span>{esc(t.title)}</span></span></h1></div></div></div>'
+        f'{pag}<div id="comments" data-controller="core.front.core.commentFeed,forums.front.topic.view, core.front.core.ignoredComments" data-baseurl="{base}" data-feedid="topic-{t.id}">'
+        f'<form action="{base}?csrfKey=0&amp;do=multimodComment" method="post" data-ipspageaction data-role="moderationTools">{"".join(items)}</form></div>{pag}'
+    )
     crumbs = f'<li><a href="{P}/forum/{b.id}-{b.slug}/"><span>{esc(b.title)}</span></a></li>'
     pg = _layout(site, t.title + (f" - Страница {page}" if page > 1 else ""), body, crumbs)
     pg.last_modified = max(times[p.n] for p in posts)

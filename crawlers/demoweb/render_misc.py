@@ -19,8 +19,13 @@ Sitemap: /sitemap.xml
 """
 
 ENTRY = {
-    "vbulletin": "/{key}/", "phpbb": "/{key}/", "xenforo": "/{key}/", "ipb": "/{key}/",
-    "discourse": "/{key}/latest.json", "news": "/{key}/", "telegram": "/{key}/",
+    "vbulletin": "/{key}/",
+    "phpbb": "/{key}/",
+    "xenforo": "/{key}/",
+    "ipb": "/{key}/",
+    "discourse": "/{key}/latest.json",
+    "news": "/{key}/",
+    "telegram": "/{key}/",
 }
 
 
@@ -45,24 +50,33 @@ def encoding_page(name: str) -> Page:
         raise NotFound
     enc, header, meta = ENCODING_PAGES[name]
     meta_tag = f'<meta http-equiv="Content-Type" content="text/html; charset={meta}">' if meta else ""
-    body = (f"<!DOCTYPE html><html><head>{meta_tag}<title>Старый форум</title></head><body>"
-            f'<div class="post" id="post_1"><span class="author">Старожил</span>'
-            f'<div class="content">{esc(ENCODING_GOLDEN)}</div></div>'
-            f"<p>Форум работает с 2003 года. Кодировка: {esc(enc)}.</p></body></html>")
+    body = (
+        f"<!DOCTYPE html><html><head>{meta_tag}<title>Старый форум</title></head><body>"
+        f'<div class="post" id="post_1"><span class="author">Старожил</span>'
+        f'<div class="content">{esc(ENCODING_GOLDEN)}</div></div>'
+        f"<p>Форум работает с 2003 года. Кодировка: {esc(enc)}.</p></body></html>"
+    )
     return Page(body.encode(enc), charset=header)
 
 
 def sitemap(corpus: Corpus, base: str) -> Page:
     """Entry points only (a real sitemap would list threads; crawlers must discover them through the boards)."""
-    urls = "".join(f"<url><loc>{esc(base + ENTRY[s.engine].format(key=s.key))}</loc></url>"
-                   for s in corpus.sites.values())
-    return Page('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                + urls + "</urlset>\n", content_type="application/xml")
+    urls = "".join(
+        f"<url><loc>{esc(base + ENTRY[s.engine].format(key=s.key))}</loc></url>" for s in corpus.sites.values()
+    )
+    return Page(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + urls
+        + "</urlset>\n",
+        content_type="application/xml",
+    )
 
 
 def _html(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="ru"><head><meta charset="utf-8"><title>{esc(title)}</title></head>'
-            f"<body>\n{body}\n{trap_links()}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="ru"><head><meta charset="utf-8"><title>{esc(title)}</title></head>'
+        f"<body>\n{body}\n{trap_links()}\n</body></html>\n"
+    )
 
 
 def root(corpus: Corpus) -> Page:
@@ -70,13 +84,18 @@ def root(corpus: Corpus) -> Page:
     for s in corpus.sites.values():
         href = ENTRY[s.engine].format(key=s.key)
         items.append(f'<li><a href="{esc(href)}">{esc(s.title)}</a> <small>({esc(s.engine)})</small></li>')
-    extra = ('<li><a href="/news/rss.xml">RSS</a> · <a href="/news/atom.xml">Atom</a></li>')
+    extra = '<li><a href="/news/rss.xml">RSS</a> · <a href="/news/atom.xml">Atom</a></li>'
     return Page(_html("Demo web", "<h1>Demo web</h1><ul>" + "".join(items) + extra + "</ul>"))
 
 
 def private(path: str) -> Page:
-    return Page(_html("Служебный раздел", "<h1>Только для модераторов</h1><p>Сюда роботам нельзя "
-                      "(robots.txt). Если краулер пришёл сюда, он не читает robots.txt.</p>"))
+    return Page(
+        _html(
+            "Служебный раздел",
+            "<h1>Только для модераторов</h1><p>Сюда роботам нельзя "
+            "(robots.txt). Если краулер пришёл сюда, он не читает robots.txt.</p>",
+        )
+    )
 
 
 def _shift(month: str, k: int) -> str:
@@ -93,9 +112,11 @@ def calendar(query: dict) -> Page:
         prev, nxt = _shift(month, -1), _shift(month, 1)
     except ValueError:
         raise NotFound from None
-    body = (f'<h1>События: {esc(month)}</h1><p>Событий нет.</p>'
-            f'<a rel="prev" href="/calendar/?month={prev}">← {prev}</a> '
-            f'<a rel="next" href="/calendar/?month={nxt}">{nxt} →</a>')
+    body = (
+        f"<h1>События: {esc(month)}</h1><p>Событий нет.</p>"
+        f'<a rel="prev" href="/calendar/?month={prev}">← {prev}</a> '
+        f'<a rel="next" href="/calendar/?month={nxt}">{nxt} →</a>'
+    )
     return Page(_html(f"Календарь {month}", body))
 
 
@@ -118,8 +139,10 @@ class Faults:
             self.flaky_seen.add(key)
         if first:
             return Page(_html("503", "<h1>Service Unavailable</h1>"), status=503, headers={"Retry-After": "0"})
-        body = (f'<div class="post" id="post_1"><span class="author">flaky</span>'
-                f'<div class="content">Со второго раза открылось (ключ {esc(key)}).</div></div>')
+        body = (
+            f'<div class="post" id="post_1"><span class="author">flaky</span>'
+            f'<div class="content">Со второго раза открылось (ключ {esc(key)}).</div></div>'
+        )
         return Page(_html("Flaky", body))
 
     @classmethod
@@ -153,7 +176,7 @@ def huge_chunks(total: int):
     left = total - len(head) - len(tail)
     yield head
     while left > 0:
-        piece = filler[:min(left, len(filler))]
+        piece = filler[: min(left, len(filler))]
         left -= len(piece)
         yield piece
     yield tail
@@ -161,4 +184,3 @@ def huge_chunks(total: int):
 
 def is_gzip(data: bytes) -> bool:
     return data[:2] == b"\x1f\x8b"
-

@@ -88,15 +88,18 @@ def _comment(t: Thread, p: Post, when: datetime, children: dict[int, list[Post]]
     kids = children.get(p.n, [])
     kids_html = ""
     if kids:
-        kids_html = ('<ul class="comment-children">' + "".join(_comment(t, k, times[k.n], children, times, now, depth + 1)
-                                                            for k in kids) + "</ul>")
+        kids_html = (
+            '<ul class="comment-children">'
+            + "".join(_comment(t, k, times[k.n], children, times, now, depth + 1) for k in kids)
+            + "</ul>"
+        )
     parent = next((x for x in t.posts if x.n == p.reply_to), None) if p.reply_to else None
-    return f"""<li class="comment depth-{depth}" id="comment-{p.id}" data-comment-id="{p.id}" data-parent-id="{parent.id if parent else ''}">
+    return f"""<li class="comment depth-{depth}" id="comment-{p.id}" data-comment-id="{p.id}" data-parent-id="{parent.id if parent else ""}">
 <div class="comment-body">
 <div class="comment-head"><a class="comment-author" href="{P}/users/{esc(slugify(p.author))}" rel="nofollow">{esc(p.author)}</a>
 <time class="comment-date" datetime="{iso(when)}">{esc(news_date(when, now))}</time>
 <a class="comment-permalink" href="{P}/{esc(t.slug)}.html#comment-{p.id}">#</a></div>
-{f'<div class="comment-reply-to">ответ для <a href="#comment-{parent.id}">{esc(parent.author)}</a></div>' if parent else ''}
+{f'<div class="comment-reply-to">ответ для <a href="#comment-{parent.id}">{esc(parent.author)}</a></div>' if parent else ""}
 <div class="comment-text">{text_html(p.text, "p")}</div>
 <div class="comment-rating"><span class="comment-likes" data-likes="{p.likes}">+{p.likes}</span></div>
 </div>
@@ -119,13 +122,15 @@ def article(site: Site, t: Thread, query: dict, now: datetime) -> Page:
     if cpage > 1:
         nav.append(f'<a rel="prev" href="{P}/{esc(t.slug)}.html?cpage={cpage - 1}#comments">Предыдущие</a>')
     if cpage < total:
-        nav.append(f'<a rel="next" class="comments-next" href="{P}/{esc(t.slug)}.html?cpage={cpage + 1}#comments">Следующие комментарии</a>')
+        nav.append(
+            f'<a rel="next" class="comments-next" href="{P}/{esc(t.slug)}.html?cpage={cpage + 1}#comments">Следующие комментарии</a>'
+        )
     comments = "".join(_comment(t, p, times[p.n], children, times, now) for p in shown)
     body = f"""<article class="article" id="article-{t.id}" data-article-id="{t.id}">
 <div class="article-section"><a href="{P}/?section={esc(b.slug)}">{esc(b.title)}</a></div>
 <h1 class="article-title">{esc(t.title)}</h1>
 <div class="article-meta"><span class="article-author">{esc(t.byline or "Редакция")}</span> <time class="article-date" datetime="{iso(at)}">{esc(news_date(at, now))}</time> <span class="article-views">{t.views} просмотров</span></div>
-{f'<p class="article-lead">{esc(t.lead)}</p>' if t.lead else ''}
+{f'<p class="article-lead">{esc(t.lead)}</p>' if t.lead else ""}
 <div class="article-body">{text_html(t.body or "", "p")}</div>
 </article>
 <section class="comments" id="comments">

@@ -69,15 +69,23 @@ def _pagination(href: str, start: int, total_items: int, label: str) -> str:
         return f'<div class="pagination">{label}</div>'
     items = []
     if page > 1:
-        items.append(f'<li class="arrow previous"><a class="button button-icon-only" href="{href}&amp;start={(page - 2) * POSTS_PER_PAGE}" rel="prev" role="button"><i class="icon fa-chevron-left fa-fw" aria-hidden="true"></i><span class="sr-only">Пред.</span></a></li>')
+        items.append(
+            f'<li class="arrow previous"><a class="button button-icon-only" href="{href}&amp;start={(page - 2) * POSTS_PER_PAGE}" rel="prev" role="button"><i class="icon fa-chevron-left fa-fw" aria-hidden="true"></i><span class="sr-only">Пред.</span></a></li>'
+        )
     for k in range(1, total + 1):
         if k == page:
             items.append(f'<li class="active"><span>{k}</span></li>')
         else:
             st = (k - 1) * POSTS_PER_PAGE
-            items.append(f'<li><a class="button" href="{href}' + (f"&amp;start={st}" if st else "") + f'" role="button">{k}</a></li>')
+            items.append(
+                f'<li><a class="button" href="{href}'
+                + (f"&amp;start={st}" if st else "")
+                + f'" role="button">{k}</a></li>'
+            )
     if page < total:
-        items.append(f'<li class="arrow next"><a class="button button-icon-only" href="{href}&amp;start={page * POSTS_PER_PAGE}" rel="next" role="button"><i class="icon fa-chevron-right fa-fw" aria-hidden="true"></i><span class="sr-only">След.</span></a></li>')
+        items.append(
+            f'<li class="arrow next"><a class="button button-icon-only" href="{href}&amp;start={page * POSTS_PER_PAGE}" rel="next" role="button"><i class="icon fa-chevron-right fa-fw" aria-hidden="true"></i><span class="sr-only">След.</span></a></li>'
+        )
     return f'<div class="pagination">{label}<ul>{"".join(items)}</ul></div>'
 
 
@@ -88,9 +96,11 @@ def _index(site: Site, now: datetime) -> Page:
         lastpost = ""
         if last_t is not None:
             lp = last_t.posts[-1]
-            lastpost = (f'<span><dfn>Последнее сообщение</dfn> <a href="{P}/viewtopic.php?p={lp.id}#p{lp.id}" class="lastsubject">{esc(last_t.title)}</a><br />'
-                        f'<a href="{P}/memberlist.php?mode=viewprofile&amp;u={site.author(lp.author).user_id}" class="username">{esc(lp.author)}</a><br />'
-                        f'{_time(last_activity(last_t, now))}</span>')
+            lastpost = (
+                f'<span><dfn>Последнее сообщение</dfn> <a href="{P}/viewtopic.php?p={lp.id}#p{lp.id}" class="lastsubject">{esc(last_t.title)}</a><br />'
+                f'<a href="{P}/memberlist.php?mode=viewprofile&amp;u={site.author(lp.author).user_id}" class="username">{esc(lp.author)}</a><br />'
+                f"{_time(last_activity(last_t, now))}</span>"
+            )
         rows.append(f"""<li class="row">
 <dl class="row-item forum_read"><dt title="Нет непрочитанных сообщений"><div class="list-inner">
 <a href="{P}/viewforum.php?f={b.id}" class="forumtitle">{esc(b.title)}</a><br />{esc(b.description)}
@@ -99,9 +109,11 @@ def _index(site: Site, now: datetime) -> Page:
 <dd class="posts">{sum(len(t.posts) for t in b.threads)} <dfn>Сообщения</dfn></dd>
 <dd class="lastpost">{lastpost}</dd>
 </dl></li>""")
-    body = ('<div class="forabg"><div class="inner"><ul class="topiclist"><li class="header"><dl class="row-item"><dt><div class="list-inner">Форум</div></dt>'
-            '<dd class="topics">Темы</dd><dd class="posts">Сообщения</dd><dd class="lastpost"><span>Последнее сообщение</span></dd></dl></li></ul>'
-            f'<ul class="topiclist forums">{"".join(rows)}</ul></div></div>')
+    body = (
+        '<div class="forabg"><div class="inner"><ul class="topiclist"><li class="header"><dl class="row-item"><dt><div class="list-inner">Форум</div></dt>'
+        '<dd class="topics">Темы</dd><dd class="posts">Сообщения</dd><dd class="lastpost"><span>Последнее сообщение</span></dd></dl></li></ul>'
+        f'<ul class="topiclist forums">{"".join(rows)}</ul></div></div>'
+    )
     return _layout(site, "Список форумов", body)
 
 
@@ -109,13 +121,13 @@ def _forum(site: Site, board_id: int, start: int, now: datetime) -> Page:
     b = site.board(board_id)
     if b is None or start < 0 or start % THREADS_PER_PAGE or (start and start >= len(b.threads)):
         raise NotFound
-    threads = sorted_threads(b.threads, now)[start:start + THREADS_PER_PAGE]
+    threads = sorted_threads(b.threads, now)[start : start + THREADS_PER_PAGE]
     rows = []
     for i, t in enumerate(threads):
         times = t.times(now)
         first, last = t.posts[0], t.posts[-1]
-        rows.append(f"""<li class="row bg{1 + i % 2}{' sticky' if t.sticky else ''}">
-<dl class="row-item {'sticky_read' if t.sticky else 'topic_read'}"><dt title="Нет непрочитанных сообщений"><div class="list-inner">
+        rows.append(f"""<li class="row bg{1 + i % 2}{" sticky" if t.sticky else ""}">
+<dl class="row-item {"sticky_read" if t.sticky else "topic_read"}"><dt title="Нет непрочитанных сообщений"><div class="list-inner">
 <a href="{P}/viewtopic.php?t={t.id}" class="topictitle">{esc(t.title)}</a><br />
 <div class="responsive-hide left-box">автор <a href="{P}/memberlist.php?mode=viewprofile&amp;u={site.author(first.author).user_id}" class="username">{esc(first.author)}</a> &raquo; {_time(times[0])}</div>
 </div></dt>
@@ -126,12 +138,14 @@ def _forum(site: Site, board_id: int, start: int, now: datetime) -> Page:
 </dl></li>""")
     href = f"{P}/viewforum.php?f={b.id}"
     pag = _pagination_topics(href, start, len(b.threads))
-    body = (f'<h2 class="forum-title"><a href="{href}">{esc(b.title)}</a></h2>'
-            f'<div class="action-bar bar-top">{pag}</div>'
-            '<div class="forumbg"><div class="inner"><ul class="topiclist"><li class="header"><dl class="row-item"><dt><div class="list-inner">Темы</div></dt>'
-            '<dd class="posts">Ответы</dd><dd class="views">Просмотры</dd><dd class="lastpost"><span>Последнее сообщение</span></dd></dl></li></ul>'
-            f'<ul class="topiclist topics">{"".join(rows)}</ul></div></div>'
-            f'<div class="action-bar bar-bottom">{pag}</div>')
+    body = (
+        f'<h2 class="forum-title"><a href="{href}">{esc(b.title)}</a></h2>'
+        f'<div class="action-bar bar-top">{pag}</div>'
+        '<div class="forumbg"><div class="inner"><ul class="topiclist"><li class="header"><dl class="row-item"><dt><div class="list-inner">Темы</div></dt>'
+        '<dd class="posts">Ответы</dd><dd class="views">Просмотры</dd><dd class="lastpost"><span>Последнее сообщение</span></dd></dl></li></ul>'
+        f'<ul class="topiclist topics">{"".join(rows)}</ul></div></div>'
+        f'<div class="action-bar bar-bottom">{pag}</div>'
+    )
     crumbs = f'<span class="crumb"><a href="{href}"><span itemprop="name">{esc(b.title)}</span></a></span>'
     pg = _layout(site, b.title, body, crumbs)
     pg.last_modified = max((last_activity(t, now) for t in b.threads), default=now)
@@ -149,12 +163,14 @@ def _post(site: Site, t: Thread, p: Post, when: datetime, quoted: tuple[Post, da
     quote = ""
     if quoted:
         qp, qt = quoted
-        quote = (f'<blockquote><div><cite><a href="{P}/memberlist.php?mode=viewprofile&amp;u={site.author(qp.author).user_id}">{esc(qp.author)}</a> писал(а): '
-                 f'<a href="{P}/viewtopic.php?p={qp.id}#p{qp.id}" data-post-id="{qp.id}" onclick="if(document.getElementById(hash.substr(1)))href=hash">↑</a>'
-                 f'<span class="responsive-hide">{phpbb_date(qt)}</span></cite>{text_html(snippet(qp.text))}</div></blockquote>')
+        quote = (
+            f'<blockquote><div><cite><a href="{P}/memberlist.php?mode=viewprofile&amp;u={site.author(qp.author).user_id}">{esc(qp.author)}</a> писал(а): '
+            f'<a href="{P}/viewtopic.php?p={qp.id}#p{qp.id}" data-post-id="{qp.id}" onclick="if(document.getElementById(hash.substr(1)))href=hash">↑</a>'
+            f'<span class="responsive-hide">{phpbb_date(qt)}</span></cite>{text_html(snippet(qp.text))}</div></blockquote>'
+        )
     sig = signature_of(site, p)
     sig_html = f'<div id="sig{p.id}" class="signature">{text_html(sig)}</div>' if sig else ""
-    likes = (f'<div class="post-likes" data-likes="{p.likes}">Поблагодарили: {p.likes}</div>' if p.likes else "")
+    likes = f'<div class="post-likes" data-likes="{p.likes}">Поблагодарили: {p.likes}</div>' if p.likes else ""
     return f"""<div id="p{p.id}" class="post has-profile bg{2 - i % 2}">
 <div class="inner">
 <dl class="postprofile" id="profile{p.id}">
@@ -165,7 +181,7 @@ def _post(site: Site, t: Thread, p: Post, when: datetime, quoted: tuple[Post, da
 </dl>
 <div class="postbody">
 <div id="post_content{p.id}">
-<h3{' class="first"' if p.n == 1 else ''}><a href="#p{p.id}">{esc(("Re: " if p.n > 1 else "") + t.title)}</a></h3>
+<h3{' class="first"' if p.n == 1 else ""}><a href="#p{p.id}">{esc(("Re: " if p.n > 1 else "") + t.title)}</a></h3>
 <p class="author"><a class="unread" href="{P}/viewtopic.php?p={p.id}#p{p.id}" title="Сообщение"><i class="icon fa-file fa-fw icon-lightgray icon-md" aria-hidden="true"></i><span class="sr-only">Сообщение</span></a>
 <span class="responsive-hide"><strong><a href="{prof}" class="username">{esc(p.author)}</a></strong> &raquo; </span>{_time(when)}</p>
 <div class="content">{quote}{text_html(p.text)}</div>
@@ -185,14 +201,20 @@ def _topic(site: Site, thread_id: int, start: int, now: datetime) -> Page:
         raise NotFound
     times = thread_times(t, now)
     by_n = {p.n: p for p in t.posts}
-    posts = t.posts[start:start + POSTS_PER_PAGE]
-    items = [_post(site, t, p, times[p.n], (by_n[p.quote], times[p.quote]) if p.quote else None, i)
-             for i, p in enumerate(posts)]
+    posts = t.posts[start : start + POSTS_PER_PAGE]
+    items = [
+        _post(site, t, p, times[p.n], (by_n[p.quote], times[p.quote]) if p.quote else None, i)
+        for i, p in enumerate(posts)
+    ]
     href = f"{P}/viewtopic.php?t={t.id}"
-    pag = _pagination(href, start, len(t.posts), f"{len(t.posts)} {'сообщение' if len(t.posts) == 1 else 'сообщений'} &bull; ")
+    pag = _pagination(
+        href, start, len(t.posts), f"{len(t.posts)} {'сообщение' if len(t.posts) == 1 else 'сообщений'} &bull; "
+    )
     b = site.board_of(t)
-    body = (f'<h2 class="topic-title"><a href="{href}">{esc(t.title)}</a></h2>'
-            f'<div class="action-bar bar-top">{pag}</div>{"".join(items)}<div class="action-bar bar-bottom">{pag}</div>')
+    body = (
+        f'<h2 class="topic-title"><a href="{href}">{esc(t.title)}</a></h2>'
+        f'<div class="action-bar bar-top">{pag}</div>{"".join(items)}<div class="action-bar bar-bottom">{pag}</div>'
+    )
     crumbs = f'<span class="crumb"><a href="{P}/viewforum.php?f={b.id}"><span itemprop="name">{esc(b.title)}</span></a></span>'
     pg = _layout(site, t.title, body, crumbs)
     pg.last_modified = max(times[p.n] for p in posts)

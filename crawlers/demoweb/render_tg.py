@@ -88,9 +88,11 @@ def _replies(ch: str, p: Post, comments: Sequence[Post]) -> str:
         return ""
     n = len(comments)
     word = "comment" if n == 1 else "comments"
-    return (f'<div class="tgme_widget_message_replies_wrap"><a class="tgme_widget_message_replies js-message_replies" '
-            f'href="{P}/{ch}/{p.id}?comment={comments[-1].id}"><span class="tgme_widget_message_replies_count">'
-            f'{views(n)}</span> {word}</a></div>')
+    return (
+        f'<div class="tgme_widget_message_replies_wrap"><a class="tgme_widget_message_replies js-message_replies" '
+        f'href="{P}/{ch}/{p.id}?comment={comments[-1].id}"><span class="tgme_widget_message_replies_count">'
+        f"{views(n)}</span> {word}</a></div>"
+    )
 
 
 def _message(b: Board, t: Thread, p: Post, when: datetime, by_n: dict[int, Post], comments: Sequence[Post] = ()) -> str:
@@ -98,15 +100,23 @@ def _message(b: Board, t: Thread, p: Post, when: datetime, by_n: dict[int, Post]
     reply = ""
     if p.reply_to:
         r = by_n[p.reply_to]
-        reply = (f'<a class="tgme_widget_message_reply" href="{P}/{ch}/{r.id}"><div class="tgme_widget_message_author accent_color">'
-                 f'<span class="tgme_widget_message_author_name" dir="auto">{esc(b.title)}</span></div>'
-                 f'<div class="tgme_widget_message_text js-message_reply_text" dir="auto">{esc(snippet(r.text, 100))}</div></a>')
-    author = (f'<span class="tgme_widget_message_from_author" dir="auto">{esc(p.author)}</span>'
-              if p.author and p.author != b.title else "")
+        reply = (
+            f'<a class="tgme_widget_message_reply" href="{P}/{ch}/{r.id}"><div class="tgme_widget_message_author accent_color">'
+            f'<span class="tgme_widget_message_author_name" dir="auto">{esc(b.title)}</span></div>'
+            f'<div class="tgme_widget_message_text js-message_reply_text" dir="auto">{esc(snippet(r.text, 100))}</div></a>'
+        )
+    author = (
+        f'<span class="tgme_widget_message_from_author" dir="auto">{esc(p.author)}</span>'
+        if p.author and p.author != b.title
+        else ""
+    )
     v = p.views if p.views is not None else max(100, t.views // 3 + p.likes * 10)
-    reactions = (f'<div class="tgme_widget_message_reactions js-message_reactions"><span class="tgme_reaction">'
-                 f'<i class="emoji" style="background-image:url(\'//telegram.org/img/emoji/40/F09F918D.png\')"><b>👍</b></i>{p.likes}</span></div>'
-                 if p.likes else "")
+    reactions = (
+        f'<div class="tgme_widget_message_reactions js-message_reactions"><span class="tgme_reaction">'
+        f'<i class="emoji" style="background-image:url(\'//telegram.org/img/emoji/40/F09F918D.png\')"><b>👍</b></i>{p.likes}</span></div>'
+        if p.likes
+        else ""
+    )
     return f"""<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message text_not_supported_wrap js-widget_message" data-post="{ch}/{p.id}" data-view="eyJjIjotMTAwMTIzNDU2Nzg5LCJwIjo{p.id}" data-peer="c1234567890_-1" data-peer-hash="0" data-post-id="{p.id}">
 <div class="tgme_widget_message_user"><a href="{P}/{ch}"><i class="tgme_widget_message_user_photo bgcolor0" data-content="{esc(b.title[:1])}"></i></a></div>
 <div class="tgme_widget_message_bubble">
@@ -138,8 +148,10 @@ def channel(site: Site, name: str, query: dict, now: datetime) -> Page:
     shown = msgs[-PER_PAGE:]
     more = ""
     if shown and shown[0].id > t.posts[0].id:
-        more = (f'<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="{P}/s/{b.slug}?before={shown[0].id}" '
-                f'class="tme_messages_more js-messages_more" data-before="{shown[0].id}"></a></div>')
+        more = (
+            f'<div class="tgme_widget_message_centered js-messages_more_wrap"><a href="{P}/s/{b.slug}?before={shown[0].id}" '
+            f'class="tme_messages_more js-messages_more" data-before="{shown[0].id}"></a></div>'
+        )
     body = f"""<header class="tgme_header search_collapsed"><div class="tgme_header_info"><a class="tgme_header_link" href="{P}/s/{b.slug}"><div class="tgme_header_title"><span dir="auto">{esc(b.title)}</span></div><div class="tgme_header_counter">{views(t.views)} subscribers</div></a></div></header>
 <main class="tgme_main"><div class="tgme_container">
 <section class="tgme_right_column"><div class="tgme_channel_info">
@@ -168,8 +180,11 @@ def single(site: Site, name: str, msg_id: int, now: datetime) -> Page:
     if p is None:
         raise NotFound
     times = thread_times(t, now)
-    return _layout(b.title, _message(b, t, p, times[p.n], {x.n: x for x in t.posts},
-                                     _comments_list(site, name, msg_id)), snippet(p.text, 150))
+    return _layout(
+        b.title,
+        _message(b, t, p, times[p.n], {x.n: x for x in t.posts}, _comments_list(site, name, msg_id)),
+        snippet(p.text, 150),
+    )
 
 
 def _comment(g: Board, p: Post, when: datetime, by_n: dict[int, Post]) -> str:
@@ -177,11 +192,17 @@ def _comment(g: Board, p: Post, when: datetime, by_n: dict[int, Post]) -> str:
     reply = ""
     if p.reply_to and p.reply_to in by_n:
         r = by_n[p.reply_to]
-        reply = (f'<a class="tgme_widget_message_reply" href="{P}/{g.slug}/{r.id}"><div class="tgme_widget_message_author accent_color">'
-                 f'<span class="tgme_widget_message_author_name" dir="auto">{esc(r.author)}</span></div>'
-                 f'<div class="tgme_widget_message_text js-message_reply_text" dir="auto">{esc(snippet(r.text, 100))}</div></a>')
-    reactions = (f'<div class="tgme_widget_message_reactions js-message_reactions"><span class="tgme_reaction">'
-                 f'<i class="emoji"><b>👍</b></i>{p.likes}</span></div>' if p.likes else "")
+        reply = (
+            f'<a class="tgme_widget_message_reply" href="{P}/{g.slug}/{r.id}"><div class="tgme_widget_message_author accent_color">'
+            f'<span class="tgme_widget_message_author_name" dir="auto">{esc(r.author)}</span></div>'
+            f'<div class="tgme_widget_message_text js-message_reply_text" dir="auto">{esc(snippet(r.text, 100))}</div></a>'
+        )
+    reactions = (
+        f'<div class="tgme_widget_message_reactions js-message_reactions"><span class="tgme_reaction">'
+        f'<i class="emoji"><b>👍</b></i>{p.likes}</span></div>'
+        if p.likes
+        else ""
+    )
     return f"""<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message js-widget_message" data-post="{g.slug}/{p.id}" data-post-id="{p.id}">
 <div class="tgme_widget_message_user"><a href="{P}/{g.slug}"><i class="tgme_widget_message_user_photo bgcolor{p.id % 7}" data-content="{esc(p.author[:1])}"></i></a></div>
 <div class="tgme_widget_message_bubble">
@@ -205,7 +226,7 @@ def discussion(site: Site, name: str, msg_id: int, query: dict, now: datetime) -
         limit = int((query.get("comments_limit") or [DEFAULT_COMMENTS_LIMIT])[0])
     except ValueError:
         raise NotFound from None
-    shown = comments[-max(limit, 1):]
+    shown = comments[-max(limit, 1) :]
     times = thread_times(gt, now) if gt else {}
     by_n = {x.n: x for x in gt.posts} if gt else {}
     n = len(comments)
@@ -220,8 +241,10 @@ def discussion(site: Site, name: str, msg_id: int, query: dict, now: datetime) -
 
 
 def index(site: Site) -> Page:
-    items = "".join(f'<li><a href="{P}/s/{esc(b.slug)}">{esc(b.title)}</a> — {esc(b.description)}</li>' for b in site.boards)
-    return _layout(site.title, f"<h1>{esc(site.title)}</h1><ul class=\"channels\">{items}</ul>")
+    items = "".join(
+        f'<li><a href="{P}/s/{esc(b.slug)}">{esc(b.title)}</a> — {esc(b.description)}</li>' for b in site.boards
+    )
+    return _layout(site.title, f'<h1>{esc(site.title)}</h1><ul class="channels">{items}</ul>')
 
 
 _S = re.compile(r"^/s/([A-Za-z0-9_]+)/?$")

@@ -72,16 +72,28 @@ def _pagination(href: str, page: int, total: int, where: str) -> str:
     links = []
     for k in range(1, total + 1):
         if k == page:
-            links.append(f'<span class="selected"><a href="javascript://" title="Показано с {(k - 1) * 10 + 1}">{k}</a></span>')
+            links.append(
+                f'<span class="selected"><a href="javascript://" title="Показано с {(k - 1) * 10 + 1}">{k}</a></span>'
+            )
         else:
             links.append(f'<span><a href="{href}&amp;page={k}" title="Показано с {(k - 1) * 10 + 1}">{k}</a></span>')
-    prev = (f'<span class="prev_next"><a rel="prev" href="{href}&amp;page={page - 1}" title="Предыдущая страница">'
-            f'<img src="{P}/images/pagination/previous-right.png" alt="Предыдущая" /></a></span>' if page > 1 else "")
-    nxt = (f'<span class="prev_next"><a rel="next" href="{href}&amp;page={page + 1}" title="Следующая страница">'
-           f'<img src="{P}/images/pagination/next-right.png" alt="Следующая" /></a></span>' if page < total else "")
-    return (f'<div id="pagination_{where}" class="pagination_{where}"><form action="{P}/" method="get" class="pagination popupmenu nohovermenu">'
-            f'<span><a href="javascript://" class="popupctrl">Страница {page} из {total}</a></span>'
-            f'{prev}{"".join(links)}{nxt}</form></div>')
+    prev = (
+        f'<span class="prev_next"><a rel="prev" href="{href}&amp;page={page - 1}" title="Предыдущая страница">'
+        f'<img src="{P}/images/pagination/previous-right.png" alt="Предыдущая" /></a></span>'
+        if page > 1
+        else ""
+    )
+    nxt = (
+        f'<span class="prev_next"><a rel="next" href="{href}&amp;page={page + 1}" title="Следующая страница">'
+        f'<img src="{P}/images/pagination/next-right.png" alt="Следующая" /></a></span>'
+        if page < total
+        else ""
+    )
+    return (
+        f'<div id="pagination_{where}" class="pagination_{where}"><form action="{P}/" method="get" class="pagination popupmenu nohovermenu">'
+        f'<span><a href="javascript://" class="popupctrl">Страница {page} из {total}</a></span>'
+        f"{prev}{''.join(links)}{nxt}</form></div>"
+    )
 
 
 def _index(site: Site, now: datetime) -> Page:
@@ -109,12 +121,18 @@ def _forum(site: Site, board_id: int, page: int, now: datetime) -> Page:
         starter, last = t.posts[0], t.posts[-1]
         sa, la = site.author(starter.author), site.author(last.author)
         pages = n_pages(len(t.posts), POSTS_PER_PAGE)
-        links = " ".join(f'<span><a href="{P}/showthread.php?t={t.id}&amp;page={k}">{k}</a></span>' for k in range(1, pages + 1))
-        pagelinks = ("" if pages == 1 else f'<dl class="pagination" id="pagination_threadbit_{t.id}"><dt class="label">Страниц: {pages} <span class="separator">&bull;</span></dt><dd>{links}</dd></dl>')
+        links = " ".join(
+            f'<span><a href="{P}/showthread.php?t={t.id}&amp;page={k}">{k}</a></span>' for k in range(1, pages + 1)
+        )
+        pagelinks = (
+            ""
+            if pages == 1
+            else f'<dl class="pagination" id="pagination_threadbit_{t.id}"><dt class="label">Страниц: {pages} <span class="separator">&bull;</span></dt><dd>{links}</dd></dl>'
+        )
         sticky = "sticky " if t.sticky else ""
         rows.append(f"""<li class="threadbit {sticky}hot" id="thread_{t.id}">
 <div class="rating0 nonsticky"><div class="threadinfo" title="{esc(snippet(starter.text, 120))}">
-<div class="inner"><h3 class="threadtitle">{'<span class="prefix understate">Важно: </span>' if t.sticky else ''}<a class="title" href="{P}/showthread.php?t={t.id}" id="thread_title_{t.id}">{esc(t.title)}</a></h3>
+<div class="inner"><h3 class="threadtitle">{'<span class="prefix understate">Важно: </span>' if t.sticky else ""}<a class="title" href="{P}/showthread.php?t={t.id}" id="thread_title_{t.id}">{esc(t.title)}</a></h3>
 <div class="threadmeta"><div class="author"><span class="label">Автор <a href="{P}/member.php?u={sa.user_id}" class="username understate" title="Автор темы {esc(starter.author)}">{esc(starter.author)}</a>&lrm;, {_plain_date(times[0], now)}</span>
 {pagelinks}</div></div></div></div>
 <ul class="threadstats td alt" title=""><li>Ответов: <a href="{P}/misc.php?do=whoposted&amp;t={t.id}" class="understate">{len(t.posts) - 1}</a></li><li>Просмотров: {t.views}</li></ul>
@@ -122,10 +140,12 @@ def _forum(site: Site, board_id: int, page: int, now: datetime) -> Page:
 <dd>{_plain_date(times[-1], now)} <a href="{P}/showthread.php?t={t.id}&amp;p={last.id}#post{last.id}" class="lastpostdate understate" title="К последнему сообщению"><img src="{P}/images/buttons/lastpost-right.png" alt="К последнему сообщению" /></a></dd></dl>
 </div></li>""")
     href = f"{P}/forumdisplay.php?f={b.id}"
-    body = (f'<div id="above_threadlist" class="above_threadlist">{_pagination(href, page, total, "top")}</div>'
-            f'<div id="threadlist" class="threadlist"><form id="thread_inlinemod_form" action="{P}/inlinemod.php?forumid={b.id}" method="post">'
-            f'<h2 class="hidden">Темы в разделе {esc(b.title)}</h2><div><ol id="threads" class="threads">{"".join(rows)}</ol></div></form></div>'
-            f'<div id="below_threadlist" class="noinlinemod below_threadlist">{_pagination(href, page, total, "bottom")}</div>')
+    body = (
+        f'<div id="above_threadlist" class="above_threadlist">{_pagination(href, page, total, "top")}</div>'
+        f'<div id="threadlist" class="threadlist"><form id="thread_inlinemod_form" action="{P}/inlinemod.php?forumid={b.id}" method="post">'
+        f'<h2 class="hidden">Темы в разделе {esc(b.title)}</h2><div><ol id="threads" class="threads">{"".join(rows)}</ol></div></form></div>'
+        f'<div id="below_threadlist" class="noinlinemod below_threadlist">{_pagination(href, page, total, "bottom")}</div>'
+    )
     nav = f'<li class="navbit lastnavbit"><span>{esc(b.title)}</span></li>'
     pg = _layout(site, b.title, body, nav)
     pg.last_modified = max((last_activity(t, now) for t in b.threads), default=now)
@@ -150,10 +170,18 @@ def _post(site: Site, t: Thread, p: Post, when: datetime, quoted: Post | None, n
 	</div>
 </div>"""
     sig = signature_of(site, p)
-    sig_html = (f'<div class="after_content"><div class="signature restore"><div class="signaturecontainer">'
-                f'{text_html(sig)}</div></div></div>' if sig else "")
-    likes = (f'<div class="postfoot"><div class="textcontrols floatcontainer"><span class="postlike">Поблагодарили: '
-             f'<strong class="likes_count">{p.likes}</strong></span></div></div>' if p.likes else "")
+    sig_html = (
+        f'<div class="after_content"><div class="signature restore"><div class="signaturecontainer">'
+        f"{text_html(sig)}</div></div></div>"
+        if sig
+        else ""
+    )
+    likes = (
+        f'<div class="postfoot"><div class="textcontrols floatcontainer"><span class="postlike">Поблагодарили: '
+        f'<strong class="likes_count">{p.likes}</strong></span></div></div>'
+        if p.likes
+        else ""
+    )
     return f"""<li class="postbitlegacy postbitim postcontainer old" id="post_{p.id}">
 <div class="posthead">
 	<span class="postdate old">{_date(when, now)}</span>
@@ -196,13 +224,17 @@ def _thread(site: Site, thread_id: int, page: int, now: datetime) -> Page:
     items = [_post(site, t, p, times[p.n], by_n.get(p.quote) if p.quote else None, now) for p in posts]
     href = f"{P}/showthread.php?t={t.id}"
     b = site.board_of(t)
-    body = (f'<div id="pagetitle" class="pagetitle"><h1>Тема: <span class="threadtitle"><a href="{href}" title="Перезагрузить страницу">{esc(t.title)}</a></span></h1></div>'
-            f'<div id="above_postlist" class="above_postlist">{_pagination(href, page, total, "top")}'
-            f'<div id="postpagestats_above" class="postpagestats">Показано с {(page - 1) * POSTS_PER_PAGE + 1} по {(page - 1) * POSTS_PER_PAGE + len(posts)} из {len(t.posts)}</div></div>'
-            f'<div id="postlist" class="postlist restrain"><ol id="posts" class="posts" start="{(page - 1) * POSTS_PER_PAGE + 1}">{"".join(items)}</ol></div>'
-            f'<div id="below_postlist" class="noinlinemod below_postlist">{_pagination(href, page, total, "bottom")}</div>')
-    nav = (f'<li class="navbit"><a href="{P}/forumdisplay.php?f={b.id}">{esc(b.title)}</a></li>'
-           f'<li class="navbit lastnavbit"><span>{esc(t.title)}</span></li>')
+    body = (
+        f'<div id="pagetitle" class="pagetitle"><h1>Тема: <span class="threadtitle"><a href="{href}" title="Перезагрузить страницу">{esc(t.title)}</a></span></h1></div>'
+        f'<div id="above_postlist" class="above_postlist">{_pagination(href, page, total, "top")}'
+        f'<div id="postpagestats_above" class="postpagestats">Показано с {(page - 1) * POSTS_PER_PAGE + 1} по {(page - 1) * POSTS_PER_PAGE + len(posts)} из {len(t.posts)}</div></div>'
+        f'<div id="postlist" class="postlist restrain"><ol id="posts" class="posts" start="{(page - 1) * POSTS_PER_PAGE + 1}">{"".join(items)}</ol></div>'
+        f'<div id="below_postlist" class="noinlinemod below_postlist">{_pagination(href, page, total, "bottom")}</div>'
+    )
+    nav = (
+        f'<li class="navbit"><a href="{P}/forumdisplay.php?f={b.id}">{esc(b.title)}</a></li>'
+        f'<li class="navbit lastnavbit"><span>{esc(t.title)}</span></li>'
+    )
     pg = _layout(site, t.title + (f" - Страница {page}" if page > 1 else ""), body, nav)
     pg.last_modified = max(times[p.n] for p in posts)
     return pg

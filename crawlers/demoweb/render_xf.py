@@ -31,9 +31,11 @@ P = "/xf"
 def _time(dt: datetime, now: datetime) -> str:
     d = dt.astimezone(MSK)
     ds = phpbb_date(dt).split(",")[0]
-    return (f'<time class="u-dt" dir="auto" datetime="{iso(dt, sep_colon=False)}" data-time="{int(dt.timestamp())}" '
-            f'data-date-string="{esc(ds)}" data-time-string="{d:%H:%M}" title="{esc(ds)} в {d:%H:%M}">'
-            f'{esc(xf_relative(dt, now))}</time>')
+    return (
+        f'<time class="u-dt" dir="auto" datetime="{iso(dt, sep_colon=False)}" data-time="{int(dt.timestamp())}" '
+        f'data-date-string="{esc(ds)}" data-time-string="{d:%H:%M}" title="{esc(ds)} в {d:%H:%M}">'
+        f"{esc(xf_relative(dt, now))}</time>"
+    )
 
 
 def _member(site: Site, name: str) -> str:
@@ -81,14 +83,21 @@ def _page_nav(base: str, page: int, total: int) -> str:
         href = base if k == 1 else f"{base}page-{k}"
         cur = " pageNav-page--current" if k == page else ""
         items.append(f'<li class="pageNav-page{cur}"><a href="{href}">{k}</a></li>')
-    prev = (f'<a href="{base if page == 2 else f"{base}page-{page - 1}"}" class="pageNav-jump pageNav-jump--prev">'
-            'Назад</a>') if page > 1 else ""
-    nxt = (f'<a href="{base}page-{page + 1}" class="pageNav-jump pageNav-jump--next">Вперёд</a>'
-           if page < total else "")
-    return (f'<div class="block-outer"><div class="block-outer-main"><nav class="pageNavWrapper pageNavWrapper--mixed">'
-            f'<div class="pageNav  ">{prev}<ul class="pageNav-main">{"".join(items)}</ul>{nxt}</div>'
-            f'<div class="pageNavSimple"><span class="pageNavSimple-el pageNavSimple-el--current">{page} из {total}'
-            f'</span></div></nav></div></div>')
+    prev = (
+        (
+            f'<a href="{base if page == 2 else f"{base}page-{page - 1}"}" class="pageNav-jump pageNav-jump--prev">'
+            "Назад</a>"
+        )
+        if page > 1
+        else ""
+    )
+    nxt = f'<a href="{base}page-{page + 1}" class="pageNav-jump pageNav-jump--next">Вперёд</a>' if page < total else ""
+    return (
+        f'<div class="block-outer"><div class="block-outer-main"><nav class="pageNavWrapper pageNavWrapper--mixed">'
+        f'<div class="pageNav  ">{prev}<ul class="pageNav-main">{"".join(items)}</ul>{nxt}</div>'
+        f'<div class="pageNavSimple"><span class="pageNavSimple-el pageNavSimple-el--current">{page} из {total}'
+        f"</span></div></nav></div></div>"
+    )
 
 
 def _index(site: Site, now: datetime) -> Page:
@@ -103,9 +112,12 @@ def _index(site: Site, now: datetime) -> Page:
 <div class="node-stats"><dl class="pairs pairs--rows"><dt>Темы</dt><dd>{len(b.threads)}</dd></dl>
 <dl class="pairs pairs--rows"><dt>Сообщения</dt><dd>{n_msgs}</dd></dl></div>
 <div class="node-extra">{_time(last, now)}</div></div></div>""")
-    body = ('<div class="block block--category block--category1"><div class="block-container">'
-            '<h2 class="block-header"><a href="#">Основные разделы</a></h2><div class="block-body">'
-            + "\n".join(nodes) + "</div></div></div>")
+    body = (
+        '<div class="block block--category block--category1"><div class="block-container">'
+        '<h2 class="block-header"><a href="#">Основные разделы</a></h2><div class="block-body">'
+        + "\n".join(nodes)
+        + "</div></div></div>"
+    )
     return Page(_layout(site, site.title, body), last_modified=now)
 
 
@@ -133,11 +145,17 @@ def _forum(site: Site, board_id: int, slug: str, page: int, now: datetime) -> Pa
 </div></div>""")
     base = f"{P}/forums/{esc(b.slug)}.{b.id}/"
     nav = _page_nav(base, page, total)
-    body = (nav + '<div class="block block--threadList"><div class="block-container"><div class="block-body">'
-            '<div class="structItemContainer"><div class="structItemContainer-group js-threadList">'
-            + "\n".join(rows) + "</div></div></div></div></div>" + nav)
-    crumbs = (f'<li itemprop="itemListElement" itemscope itemtype="https://schema.org/ListItem">'
-              f'<a href="{base}" itemprop="item"><span itemprop="name">{esc(b.title)}</span></a></li>')
+    body = (
+        nav + '<div class="block block--threadList"><div class="block-container"><div class="block-body">'
+        '<div class="structItemContainer"><div class="structItemContainer-group js-threadList">'
+        + "\n".join(rows)
+        + "</div></div></div></div></div>"
+        + nav
+    )
+    crumbs = (
+        f'<li itemprop="itemListElement" itemscope itemtype="https://schema.org/ListItem">'
+        f'<a href="{base}" itemprop="item"><span itemprop="name">{esc(b.title)}</span></a></li>'
+    )
     last = max((last_activity(t, now) for t in b.threads), default=now)
     return Page(_layout(site, b.title, body, crumbs), last_modified=last)
 
@@ -145,31 +163,36 @@ def _forum(site: Site, board_id: int, slug: str, page: int, now: datetime) -> Pa
 def _reactions(site: Site, post: Post) -> str:
     if not post.likes:
         return '<div class="reactionsBar js-reactionsList "></div>'
-    names = [n for n in site.authors if n != post.author][:min(post.likes, 3)] or ["Гость"]
-    names = names[:post.likes]
+    names = [n for n in site.authors if n != post.author][: min(post.likes, 3)] or ["Гость"]
+    names = names[: post.likes]
     more = post.likes - len(names)
     who = ", ".join(f"<bdi>{esc(n)}</bdi>" for n in names)
     tail = f" и ещё {more}" if more > 0 else ""
-    return (f'<div class="reactionsBar js-reactionsList is-active"><ul class="reactionSummary"><li><span class="reaction reaction--small reaction--1" data-reaction-id="1">'
-            f'<i aria-hidden="true"></i><img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7" class="reaction-sprite js-reaction" alt="Нравится" title="Нравится" /></span></li></ul>'
-            f'<span class="u-srOnly">Реакции:</span><a class="reactionsBar-link" href="{P}/posts/{post.id}/reactions" data-xf-click="overlay" data-cache="false" rel="nofollow">{who}{tail}</a></div>')
+    return (
+        f'<div class="reactionsBar js-reactionsList is-active"><ul class="reactionSummary"><li><span class="reaction reaction--small reaction--1" data-reaction-id="1">'
+        f'<i aria-hidden="true"></i><img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7" class="reaction-sprite js-reaction" alt="Нравится" title="Нравится" /></span></li></ul>'
+        f'<span class="u-srOnly">Реакции:</span><a class="reactionsBar-link" href="{P}/posts/{post.id}/reactions" data-xf-click="overlay" data-cache="false" rel="nofollow">{who}{tail}</a></div>'
+    )
 
 
-def _post(site: Site, t: Thread, post: Post, when: datetime, quoted: tuple[Post, datetime] | None,
-          now: datetime) -> str:
+def _post(
+    site: Site, t: Thread, post: Post, when: datetime, quoted: tuple[Post, datetime] | None, now: datetime
+) -> str:
     a = site.author(post.author)
     quote = ""
     if quoted:
         qp, _ = quoted
         qa = site.author(qp.author)
-        quote = (f'<blockquote data-attributes="member: {qa.user_id}" data-quote="{esc(qp.author)}" data-source="post: {qp.id}" '
-                 f'class="bbCodeBlock bbCodeBlock--expandable bbCodeBlock--quote js-expandWatch">'
-                 f'<div class="bbCodeBlock-title"><a href="{P}/goto/post?id={qp.id}" class="bbCodeBlock-sourceJump" rel="nofollow" '
-                 f'data-xf-click="attribution" data-content-selector="#post-{qp.id}">{esc(qp.author)} сказал(а):</a></div>'
-                 f'<div class="bbCodeBlock-content"><div class="bbCodeBlock-expandContent js-expandContent ">'
-                 f'{text_html(snippet(qp.text))}</div><div class="bbCodeBlock-expandLink js-expandLink"><a role="button" tabindex="0">Нажмите для раскрытия...</a></div></div></blockquote>')
+        quote = (
+            f'<blockquote data-attributes="member: {qa.user_id}" data-quote="{esc(qp.author)}" data-source="post: {qp.id}" '
+            f'class="bbCodeBlock bbCodeBlock--expandable bbCodeBlock--quote js-expandWatch">'
+            f'<div class="bbCodeBlock-title"><a href="{P}/goto/post?id={qp.id}" class="bbCodeBlock-sourceJump" rel="nofollow" '
+            f'data-xf-click="attribution" data-content-selector="#post-{qp.id}">{esc(qp.author)} сказал(а):</a></div>'
+            f'<div class="bbCodeBlock-content"><div class="bbCodeBlock-expandContent js-expandContent ">'
+            f'{text_html(snippet(qp.text))}</div><div class="bbCodeBlock-expandLink js-expandLink"><a role="button" tabindex="0">Нажмите для раскрытия...</a></div></div></blockquote>'
+        )
     sig = signature_of(site, post)
-    sig_html = (f'<aside class="message-signature"><div class="bbWrapper">{text_html(sig)}</div></aside>' if sig else "")
+    sig_html = f'<aside class="message-signature"><div class="bbWrapper">{text_html(sig)}</div></aside>' if sig else ""
     link = f"{P}/threads/{esc(t.slug)}.{t.id}/post-{post.id}"
     return f"""<article class="message message--post js-post js-inlineModContainer  " data-author="{esc(post.author)}" data-content="post-{post.id}" id="js-post-{post.id}" itemscope itemtype="https://schema.org/Comment" itemid="{link}">
 <span class="u-anchorTarget" id="post-{post.id}"></span>
@@ -227,11 +250,18 @@ def _thread(site: Site, thread_id: int, slug: str, page: int, now: datetime) -> 
     base = f"{P}/threads/{esc(t.slug)}.{t.id}/"
     nav = _page_nav(base, page, total)
     b = site.board_of(t)
-    crumbs = (f'<li itemprop="itemListElement" itemscope itemtype="https://schema.org/ListItem">'
-              f'<a href="{P}/forums/{esc(b.slug)}.{b.id}/" itemprop="item"><span itemprop="name">{esc(b.title)}</span></a></li>')
-    body = (nav + f'<div class="block block--messages" data-xf-init="" data-type="post" data-href="{P}/inline-mod/" data-search-target="*">'
-            '<div class="block-container lbContainer"><div class="block-body js-replyNewMessageContainer">'
-            + "\n".join(arts) + "</div></div></div>" + nav)
+    crumbs = (
+        f'<li itemprop="itemListElement" itemscope itemtype="https://schema.org/ListItem">'
+        f'<a href="{P}/forums/{esc(b.slug)}.{b.id}/" itemprop="item"><span itemprop="name">{esc(b.title)}</span></a></li>'
+    )
+    body = (
+        nav
+        + f'<div class="block block--messages" data-xf-init="" data-type="post" data-href="{P}/inline-mod/" data-search-target="*">'
+        '<div class="block-container lbContainer"><div class="block-body js-replyNewMessageContainer">'
+        + "\n".join(arts)
+        + "</div></div></div>"
+        + nav
+    )
     title = t.title + (f" | Страница {page}" if page > 1 else "")
     last = max(times[p.n] for p in posts) if posts else now
     return Page(_layout(site, title, body, crumbs), last_modified=last)
@@ -259,8 +289,13 @@ def render(site: Site, path: str, query: dict, now: datetime) -> Page:
             if n is None:
                 raise NotFound
             k = (n - 1) // POSTS_PER_PAGE + 1
-            return Page("", status=302, headers={
-                "Location": f"{P}/threads/{t.slug}.{t.id}/" + (f"page-{k}" if k > 1 else "") + f"#post-{m.group(4)}"})
+            return Page(
+                "",
+                status=302,
+                headers={
+                    "Location": f"{P}/threads/{t.slug}.{t.id}/" + (f"page-{k}" if k > 1 else "") + f"#post-{m.group(4)}"
+                },
+            )
         return _thread(site, t.id, m.group(1), int(m.group(3) or 1), now)
     raise NotFound
 

@@ -79,8 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = demo.social.handle(self.command, path, parts.query, dict(self.headers.items()), body)
             if answer is not None:
                 status, ctype, payload = answer
-                return self._send(Page(payload, status=status, content_type=ctype.split(";")[0],
-                                       charset="utf-8"), head)
+                return self._send(Page(payload, status=status, content_type=ctype.split(";")[0], charset="utf-8"), head)
         try:
             if path == "/faults/slow":
                 secs = float((query.get("seconds") or ["5"])[0])
@@ -107,8 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         if cacheable:
             self.send_header("ETag", etag)
             if page.last_modified:
-                self.send_header("Last-Modified", format_datetime(page.last_modified.astimezone(UTC),
-                                                                  usegmt=True))
+                self.send_header("Last-Modified", format_datetime(page.last_modified.astimezone(UTC), usegmt=True))
         for k, v in page.headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
@@ -158,8 +156,13 @@ class _HTTPServer(ThreadingHTTPServer):
 class DemoWebServer:
     """The demo web on a local port. ``port=0`` picks a free one; ``now`` pins the clock (tests)."""
 
-    def __init__(self, content_dir: Path | str = corpus_mod.DEFAULT_CONTENT_DIR, host: str = "127.0.0.1",
-                 port: int = 0, now: datetime | None = None):
+    def __init__(
+        self,
+        content_dir: Path | str = corpus_mod.DEFAULT_CONTENT_DIR,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        now: datetime | None = None,
+    ):
         self.content_dir = Path(content_dir)
         self.host, self.port = host, port
         self.now = now
@@ -235,7 +238,7 @@ class DemoWebServer:
         if path.startswith("/faults/"):
             if path == "/faults/slow":
                 return Page("<html><body><p>Медленно, но ответил.</p></body></html>")
-            return self.faults.page(path[len("/faults/"):], query)
+            return self.faults.page(path[len("/faults/") :], query)
         c = corpus_mod.load(self.content_dir)
         now = self.current_now()
         key = (c.stamp, now)
@@ -263,7 +266,7 @@ class DemoWebServer:
         if path.rstrip("/") == "/calendar":
             return calendar(query)
         if path.startswith("/enc/"):
-            return encoding_page(path[len("/enc/"):])
+            return encoding_page(path[len("/enc/") :])
         key, _, rest = path.lstrip("/").partition("/")
         site = c.sites.get(key)
         if site is None:

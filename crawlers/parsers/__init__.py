@@ -14,11 +14,32 @@ from crawlers.dates import numeric_date_order
 from crawlers.parsers import crosscheck
 from crawlers.parsers.base import PageResult, ParseContext, ParseError, ThreadLink
 
-ENGINES = ("vbulletin", "phpbb", "smf", "xenforo", "ipb", "mybb", "nodebb", "discourse", "telegram", "comments",
-           "generic")
+ENGINES = (
+    "vbulletin",
+    "phpbb",
+    "smf",
+    "xenforo",
+    "ipb",
+    "mybb",
+    "nodebb",
+    "discourse",
+    "telegram",
+    "comments",
+    "generic",
+)
 _DETECTABLE = ("telegram", "xenforo", "ipb", "vbulletin", "phpbb", "smf", "mybb", "nodebb", "discourse")
-ALIASES = {"phpbb2": "phpbb", "phpbb3": "phpbb", "smf2": "smf", "vb": "vbulletin", "vb5": "vbulletin",
-           "xf": "xenforo", "xf2": "xenforo", "invision": "ipb", "ips": "ipb", "tg": "telegram"}
+ALIASES = {
+    "phpbb2": "phpbb",
+    "phpbb3": "phpbb",
+    "smf2": "smf",
+    "vb": "vbulletin",
+    "vb5": "vbulletin",
+    "xf": "xenforo",
+    "xf2": "xenforo",
+    "invision": "ipb",
+    "ips": "ipb",
+    "tg": "telegram",
+}
 # Every value a source's `engine` may take (`brandmon config check` refuses others).
 ENGINE_NAMES = frozenset(("auto", *ENGINES, *ALIASES))
 
@@ -90,11 +111,24 @@ def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str
         d = crosscheck.cross_check(engine, res, text, url, ctx)
         # one page read on its own: when the two disagree, the reading whose posts are more complete (author, date,
         # text) wins; a themed board's parser that counts adverts as posts loses to the records' reading
-        if d is not None and d.universal is not None and d.universal_posts and \
-                crosscheck.completeness(d.universal) > crosscheck.completeness(res) + 0.1:
+        if (
+            d is not None
+            and d.universal is not None
+            and d.universal_posts
+            and crosscheck.completeness(d.universal) > crosscheck.completeness(res) + 0.1
+        ):
             return "generic", engine_module("generic").parse(text, url, ctx)
     return engine, res
 
 
-__all__ = ["ENGINES", "ENGINE_NAMES", "PageResult", "ParseContext", "ParseError", "ThreadLink", "detect_engine",
-           "parse_any", "parse_page"]
+__all__ = [
+    "ENGINES",
+    "ENGINE_NAMES",
+    "PageResult",
+    "ParseContext",
+    "ParseError",
+    "ThreadLink",
+    "detect_engine",
+    "parse_any",
+    "parse_page",
+]

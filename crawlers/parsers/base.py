@@ -53,7 +53,7 @@ class ThreadLink:
 @dataclass
 class PageResult:
     items: list[PostItem] = field(default_factory=list)
-    next_url: str | None = None           # next page of the same thread / listing
+    next_url: str | None = None  # next page of the same thread / listing
     thread_links: list[ThreadLink] = field(default_factory=list)
     board_links: list[str] = field(default_factory=list)
     thread_url: str | None = None
@@ -68,8 +68,31 @@ class ParseError(ValueError):
 
 # --------------------------------------------------------------------------------------------- HTML helpers
 
-_BLOCK = {"p", "div", "br", "li", "tr", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "ul", "ol",
-          "table", "section", "article", "aside", "hr", "dd", "dt", "fieldset"}
+_BLOCK = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "ul",
+    "ol",
+    "table",
+    "section",
+    "article",
+    "aside",
+    "hr",
+    "dd",
+    "dt",
+    "fieldset",
+}
 _SKIP = {"script", "style", "noscript", "template"}
 _WS = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _NL = re.compile(r"\n\s*\n\s*\n+")
@@ -84,9 +107,14 @@ class _TruthyElement(HtmlElement):
 
 
 _PARSER = lxml.html.HTMLParser(collect_ids=False)
-_PARSER.set_element_class_lookup(lxml.etree.ElementDefaultClassLookup(
-    element=_TruthyElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
-    entity=lxml.html.HtmlEntity))
+_PARSER.set_element_class_lookup(
+    lxml.etree.ElementDefaultClassLookup(
+        element=_TruthyElement,
+        comment=lxml.html.HtmlComment,
+        pi=lxml.html.HtmlProcessingInstruction,
+        entity=lxml.html.HtmlEntity,
+    )
+)
 
 
 def html_tree(html: str | bytes) -> HtmlElement:
@@ -302,8 +330,10 @@ def make_item(ctx: ParseContext, **kw) -> PostItem:
 
 _CANONICAL = re.compile(r"<link\b[^>]*\brel=[\"']?canonical\b[^>]*>", re.I)
 _OG_URL = re.compile(r"<meta\b[^>]*\bproperty=[\"']og:url[\"'][^>]*>", re.I)
-_ATTR = {"href": re.compile(r"\bhref=[\"']([^\"']+)[\"']", re.I),
-         "content": re.compile(r"\bcontent=[\"']([^\"']+)[\"']", re.I)}
+_ATTR = {
+    "href": re.compile(r"\bhref=[\"']([^\"']+)[\"']", re.I),
+    "content": re.compile(r"\bcontent=[\"']([^\"']+)[\"']", re.I),
+}
 
 
 def saved_page_url(html: str, fallback: str) -> str:

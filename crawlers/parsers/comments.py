@@ -57,10 +57,21 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         body_el, _ = _sel(root, s["body"])
         if body_el is not None and "cpage=" not in url and "page=" not in url.split("?")[-1]:
             _, d = _sel(root, s.get("article_date")) if s.get("article_date") else (None, None)
-            res.items.append(make_item(ctx, post_id=post_id_for_url(thread_url), url=thread_url, text=text_of(body_el),
-                                       thread_url=thread_url, thread_id=res.thread_id, thread_title=title,
-                                       posted_at=iso_date(d, ctx), posted_at_raw=d, page_url=url,
-                                       extra={"item_type": "article"}))
+            res.items.append(
+                make_item(
+                    ctx,
+                    post_id=post_id_for_url(thread_url),
+                    url=thread_url,
+                    text=text_of(body_el),
+                    thread_url=thread_url,
+                    thread_id=res.thread_id,
+                    thread_title=title,
+                    posted_at=iso_date(d, ctx),
+                    posted_at_raw=d,
+                    page_url=url,
+                    extra={"item_type": "article"},
+                )
+            )
     comments = css(root, s["comment"])
     for c in comments:
         cid = (_sel(c, s.get("id") or "@id")[1] or "").strip()
@@ -85,12 +96,25 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             if anc is not None:
                 parent = (_sel(anc, s.get("id") or "@id")[1] or "").strip() or None
         _, likes = _sel(c, s.get("likes"))
-        res.items.append(make_item(
-            ctx, post_id=cid, url=f"{thread_url}#{cid}", text=text, quoted=quotes, thread_url=thread_url,
-            thread_id=res.thread_id, thread_title=title, author=(author or "").strip() or None, author_url=author_url,
-            posted_at=iso_date(date_raw, ctx), posted_at_raw=(date_raw or "").strip() or None, reply_to=parent,
-            likes=parse_int(likes), page_url=url,
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=cid,
+                url=f"{thread_url}#{cid}",
+                text=text,
+                quoted=quotes,
+                thread_url=thread_url,
+                thread_id=res.thread_id,
+                thread_title=title,
+                author=(author or "").strip() or None,
+                author_url=author_url,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=(date_raw or "").strip() or None,
+                reply_to=parent,
+                likes=parse_int(likes),
+                page_url=url,
+            )
+        )
     if s.get("next"):
         el, href = _sel(root, s["next"] if "@" in s["next"] else s["next"] + "@href")
         res.next_url = absolute(url, href)
@@ -99,8 +123,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             href = absolute(url, a.get("href"))
             if href:
                 row = next((x for x in a.iterancestors() if x.tag in ("li", "article", "div")), a)
-                res.thread_links.append(ThreadLink(url=strip_fragment(href), title=text_of(a),
-                                                   listing_hash=listing_hash(row)))
+                res.thread_links.append(
+                    ThreadLink(url=strip_fragment(href), title=text_of(a), listing_hash=listing_hash(row))
+                )
         if s.get("listing_next"):
             _, href = _sel(root, s["listing_next"] if "@" in s["listing_next"] else s["listing_next"] + "@href")
             res.next_url = absolute(url, href) or res.next_url

@@ -90,6 +90,14 @@ def cross_check(engine: str, res: PageResult, text: str, url: str, ctx: ParseCon
     if len(mine) == len(theirs) and (a or "").casefold() == (b or "").casefold():
         return None
     d = Disagreement(url, engine, len(mine), a, len(theirs), b, ext.method, ext.result)
-    log.warning("parsers disagree on %s: %s found %d posts (first by %r), the universal extractor (%s) %d "
-                "(first by %r)", url, engine, d.engine_posts, a, ext.method, d.universal_posts, b)
+    log.warning(
+        "parsers disagree on %s: %s found %d posts (first by %r), the universal extractor (%s) %d (first by %r)",
+        url,
+        engine,
+        d.engine_posts,
+        a,
+        ext.method,
+        d.universal_posts,
+        b,
+    )
     return d

@@ -63,8 +63,13 @@ def _cooked(html: str) -> tuple[str, list[dict]]:
     quotes = []
     for q in css(frag, "aside.quote"):
         body = css(q, "blockquote")
-        quotes.append({"author": q.get("data-username"), "post_id": q.get("data-post"),
-                       "text": text_of(body[0]) if body else text_of(q)})
+        quotes.append(
+            {
+                "author": q.get("data-username"),
+                "post_id": q.get("data-post"),
+                "text": text_of(body[0]) if body else text_of(q),
+            }
+        )
         q.drop_tree()
     for q in css(frag, "blockquote"):  # markdown "> " quoting: someone's words, author unknown
         if not any(a.tag == "blockquote" for a in q.iterancestors()):
@@ -77,8 +82,19 @@ def _cooked(html: str) -> tuple[str, list[dict]]:
 def detect(html: str) -> int:
     """Markers of Discourse's HTML (crawler view and the app shell around it)."""
     head = html[:400000]
-    return 2 * sum(m in head for m in ("crawler-post", 'content="Discourse', "data-discourse-setup", "discourse-cdn",
-                                       "crawler-post-meta", "itemprop='articleBody'", "discourse_", "raw-topic-link"))
+    return 2 * sum(
+        m in head
+        for m in (
+            "crawler-post",
+            'content="Discourse',
+            "data-discourse-setup",
+            "discourse-cdn",
+            "crawler-post-meta",
+            "itemprop='articleBody'",
+            "discourse_",
+            "raw-topic-link",
+        )
+    )
 
 
 def parse(text: str | bytes, url: str, ctx: ParseContext) -> PageResult:
@@ -103,8 +119,15 @@ def _parse_list(data: dict, url: str) -> PageResult:
         if tid is None:
             continue
         sig = f"{t.get('posts_count')}|{t.get('last_posted_at') or t.get('bumped_at')}"
-        res.thread_links.append(ThreadLink(url=f"{root}/t/{slug}/{tid}.json", thread_id=str(tid), title=t.get("title"),
-                                           replies=(t.get("posts_count") or 1) - 1, listing_hash=sig))
+        res.thread_links.append(
+            ThreadLink(
+                url=f"{root}/t/{slug}/{tid}.json",
+                thread_id=str(tid),
+                title=t.get("title"),
+                replies=(t.get("posts_count") or 1) - 1,
+                listing_hash=sig,
+            )
+        )
     more = data["topic_list"].get("more_topics_url")
     if more:
         more_path = more if ".json" in more.split("?")[0] else more.replace("/latest", "/latest.json", 1)
@@ -134,26 +157,42 @@ def _parse_topic(data: dict, url: str, ctx: ParseContext, topic: dict | None) ->
         if reactions and likes is None:
             likes = sum(r.get("count", 0) for r in reactions)
         rt = p.get("reply_to_post_number")
-        res.items.append(make_item(
-            ctx, post_id=str(p["id"]), url=f"{thread_url}/{p.get('post_number')}", text=text, quoted=quotes,
-            thread_url=thread_url, thread_id=tid, thread_title=title or p.get("topic_title"),
-            author=p.get("username"), author_url=f"{root}/u/{p.get('username')}" if p.get("username") else None,
-            posted_at=iso_date(p.get("created_at"), ctx), posted_at_raw=p.get("created_at"),
-            reply_to=str(by_number[rt]) if rt in by_number else (str(rt) if rt else None),
-            likes=likes, views=p.get("reads"), page_url=url,
-            extra={"post_number": p.get("post_number"), "reply_to_post_number": rt,
-                   **({"reactions": {r.get("id"): r.get("count") for r in reactions}} if reactions else {})},
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=str(p["id"]),
+                url=f"{thread_url}/{p.get('post_number')}",
+                text=text,
+                quoted=quotes,
+                thread_url=thread_url,
+                thread_id=tid,
+                thread_title=title or p.get("topic_title"),
+                author=p.get("username"),
+                author_url=f"{root}/u/{p.get('username')}" if p.get("username") else None,
+                posted_at=iso_date(p.get("created_at"), ctx),
+                posted_at_raw=p.get("created_at"),
+                reply_to=str(by_number[rt]) if rt in by_number else (str(rt) if rt else None),
+                likes=likes,
+                views=p.get("reads"),
+                page_url=url,
+                extra={
+                    "post_number": p.get("post_number"),
+                    "reply_to_post_number": rt,
+                    **({"reactions": {r.get("id"): r.get("count") for r in reactions}} if reactions else {}),
+                },
+            )
+        )
     if topic is not None:
         have = {p.get("id") for p in posts}
         rest = [i for i in ps.get("stream", []) if i not in have]
         for k in range(0, len(rest), CHUNK):
-            q = urlencode([("post_ids[]", i) for i in rest[k:k + CHUNK]])
+            q = urlencode([("post_ids[]", i) for i in rest[k : k + CHUNK]])
             res.extra_urls.append(f"{root}/t/{tid}/posts.json?{q}")
     return res
 
 
 # --------------------------------------------------------------------------------------------- HTML view
+
 
 def _topic_of(url: str, root) -> tuple[str | None, str]:
     canon = first(root, "link[rel=canonical]") if root is not None else None
@@ -170,8 +209,11 @@ def _html_quote(q) -> dict:
     if not author:  # older cooked quotes name the author only in the title ("lena_m:")
         author = (first_text(q, "div.title") or "").rstrip(":").strip() or None
     post, topic = q.get("data-post"), q.get("data-topic")
-    return {"author": author, "post_id": f"{topic}/{post}" if post and topic else post,
-            "text": text_of(body if body is not None else q)}
+    return {
+        "author": author,
+        "post_id": f"{topic}/{post}" if post and topic else post,
+        "text": text_of(body if body is not None else q),
+    }
 
 
 def _html_posts(root) -> list:
@@ -186,8 +228,12 @@ def parse_html(html: str | bytes, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     tid, thread_url = _topic_of(url, root)
     og_title = first(root, "meta[property='og:title']")
-    title = (first_text(root, "#topic-title h1 a") or first_text(root, "#topic-title h1") or first_text(root, "h1")
-             or (og_title.get("content") if og_title is not None else None))
+    title = (
+        first_text(root, "#topic-title h1 a")
+        or first_text(root, "#topic-title h1")
+        or first_text(root, "h1")
+        or (og_title.get("content") if og_title is not None else None)
+    )
     res = PageResult(thread_id=tid, thread_url=thread_url, thread_title=title)
     res.next_url = rel_next(root, url)
     for n, p in enumerate(_html_posts(root), 1):
@@ -200,11 +246,19 @@ def parse_html(html: str | bytes, url: str, ctx: ParseContext) -> PageResult:
             continue
         # aside.quote: a quoted post; a bare blockquote: markdown "> " quoting (no author)
         text, quotes, _ = split_post(body, "aside.quote, blockquote", _html_quote)
-        user = (first(p, ".creator [itemprop=name]") or first(p, ".creator b[itemprop=author]")
-                or first(p, ".creator a") or first(p, ".creator"))
+        user = (
+            first(p, ".creator [itemprop=name]")
+            or first(p, ".creator b[itemprop=author]")
+            or first(p, ".creator a")
+            or first(p, ".creator")
+        )
         link = first(p, ".creator a[href]")
-        tm = (first(p, "time.post-time[datetime]") or first(p, "time[itemprop=datePublished][datetime]")
-              or first(p, "meta[itemprop=datePublished][content]") or first(p, "time[datetime]"))
+        tm = (
+            first(p, "time.post-time[datetime]")
+            or first(p, "time[itemprop=datePublished][datetime]")
+            or first(p, "meta[itemprop=datePublished][content]")
+            or first(p, "time[datetime]")
+        )
         if tm is not None:
             date_raw = tm.get("datetime") or tm.get("content")
         else:  # a copy without the time element keeps the date as the infos' text
@@ -220,15 +274,26 @@ def parse_html(html: str | bytes, url: str, ctx: ParseContext) -> PageResult:
         for q in quotes:  # a quote without data-topic names a post number of this topic
             if q["post_id"] and tid and "/" not in q["post_id"]:
                 q["post_id"] = f"{tid}/{q['post_id']}"
-        res.items.append(make_item(
-            ctx, post_id=f"{tid}/{number}" if tid else f"{thread_url}#{number}", url=f"{thread_url}/{number}",
-            text=text, quoted=quotes, thread_url=thread_url, thread_id=tid, thread_title=title,
-            author=text_of(user) or None if user is not None else None,
-            author_url=absolute(url, link.get("href")) if link is not None else None,
-            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, likes=likes, page_url=url,
-            reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-            extra={"post_number": int(number)} if number.isdigit() else {},
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=f"{tid}/{number}" if tid else f"{thread_url}#{number}",
+                url=f"{thread_url}/{number}",
+                text=text,
+                quoted=quotes,
+                thread_url=thread_url,
+                thread_id=tid,
+                thread_title=title,
+                author=text_of(user) or None if user is not None else None,
+                author_url=absolute(url, link.get("href")) if link is not None else None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=date_raw,
+                likes=likes,
+                page_url=url,
+                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+                extra={"post_number": int(number)} if number.isdigit() else {},
+            )
+        )
     if not res.items:
         _html_listing(root, url, res)
     return res
@@ -244,6 +309,7 @@ def _html_listing(root, url: str, res: PageResult) -> None:
         seen.add(t)
         row = next((anc for anc in a.iterancestors() if anc.tag == "tr"), a)
         replies = parse_int(first_text(row, "td.replies .posts") or first_text(row, "span.posts"))
-        res.thread_links.append(ThreadLink(url=turl, thread_id=t, title=text_of(a), replies=replies,
-                                           listing_hash=listing_hash(row)))
+        res.thread_links.append(
+            ThreadLink(url=turl, thread_id=t, title=text_of(a), replies=replies, listing_hash=listing_hash(row))
+        )
     res.next_url = res.next_url or rel_next(root, url, ("a[rel=next]",))

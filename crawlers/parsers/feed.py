@@ -39,8 +39,15 @@ def parse_feed(body: str | bytes, url: str) -> list[FeedEntry]:
             entry_url = absolute(url, link)
             if not entry_url:
                 continue
-            out.append(FeedEntry(entry_url, _t(it.find("title")), _t(it.find("pubDate")) or _t(it.find("{*}date")),
-                                 _t(it.find("description")), _t(it.find("guid")) or link))
+            out.append(
+                FeedEntry(
+                    entry_url,
+                    _t(it.find("title")),
+                    _t(it.find("pubDate")) or _t(it.find("{*}date")),
+                    _t(it.find("description")),
+                    _t(it.find("guid")) or link,
+                )
+            )
     elif tag == "feed":
         for entry in root.iter("{*}entry"):
             href = None
@@ -51,9 +58,15 @@ def parse_feed(body: str | bytes, url: str) -> list[FeedEntry]:
             entry_url = absolute(url, href)
             if not entry_url:
                 continue
-            out.append(FeedEntry(entry_url, _t(entry.find("{*}title")),
-                                 _t(entry.find("{*}published")) or _t(entry.find("{*}updated")),
-                                 _t(entry.find("{*}summary")) or _t(entry.find("{*}content")), _t(entry.find("{*}id"))))
+            out.append(
+                FeedEntry(
+                    entry_url,
+                    _t(entry.find("{*}title")),
+                    _t(entry.find("{*}published")) or _t(entry.find("{*}updated")),
+                    _t(entry.find("{*}summary")) or _t(entry.find("{*}content")),
+                    _t(entry.find("{*}id")),
+                )
+            )
     else:
         raise ParseError(f"not RSS or Atom (root element <{tag}>)")
     return out

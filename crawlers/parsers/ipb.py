@@ -29,14 +29,30 @@ from crawlers.parsers.base import (
 
 def detect(html: str) -> int:
     head = html[:400000]
-    return 2 * sum(m in head for m in ("ipsType_", "cPost", "ipsComment", "data-role=\"commentContent\"", "Invision",
-                                       "ipsQuote", "post_block", "ipsBlockquote", "IP.Board", "ipsEntry__content"))
+    return 2 * sum(
+        m in head
+        for m in (
+            "ipsType_",
+            "cPost",
+            "ipsComment",
+            'data-role="commentContent"',
+            "Invision",
+            "ipsQuote",
+            "post_block",
+            "ipsBlockquote",
+            "IP.Board",
+            "ipsEntry__content",
+        )
+    )
 
 
 def _quote(q) -> dict:
     body = first(q, ".ipsQuote_contents") or q
-    return {"author": q.get("data-ipsquote-username"), "post_id": q.get("data-ipsquote-contentcommentid"),
-            "text": text_of(body)}
+    return {
+        "author": q.get("data-ipsquote-username"),
+        "post_id": q.get("data-ipsquote-contentcommentid"),
+        "text": text_of(body),
+    }
 
 
 def _quote3(q) -> dict:
@@ -44,8 +60,9 @@ def _quote3(q) -> dict:
     cite = first(q, "p.citation")
     author = q.get("data-author")
     if author is None and cite is not None:
-        m = (re.match(r"\s*(.+?),\s*(?:on|said|\d)", text_of(cite))
-             or re.match(r"\s*(.+?)\s+(?:писал|сказал)", text_of(cite)))
+        m = re.match(r"\s*(.+?),\s*(?:on|said|\d)", text_of(cite)) or re.match(
+            r"\s*(.+?)\s+(?:писал|сказал)", text_of(cite)
+        )
         author = m.group(1) if m else None
     body = copy.deepcopy(q)
     for c in css(body, "p.citation"):
@@ -73,16 +90,30 @@ def _parse_ipb3(root, url: str, ctx: ParseContext, res: PageResult) -> None:
         user = first(p, "h3 .author a") or first(p, "h3 a[href*='showuser']") or first(p, "h3 a")
         tm = first(p, "abbr.published") or first(p, "[itemprop=commentTime]")
         date_raw = (tm.get("title") or text_of(tm)) if tm is not None else None
-        res.items.append(make_item(
-            ctx, post_id=pid, url=f"{res.thread_url}#entry{pid}", text=text, quoted=quotes,
-            signature=first_text(p, "div.signature"), thread_url=res.thread_url, thread_id=res.thread_id,
-            thread_title=res.thread_title, author=text_of(user) or None if user is not None else None,
-            author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-            posted_at=iso_date(date_raw, ctx), posted_at_raw=(text_of(tm) or date_raw) if tm is not None else None,
-            likes=(parse_int(first_text(p, ".rep_show, .ipsLikeBar_info")) if first(p, ".rep_show") is not None
-                   else None),
-            page_url=url, reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=pid,
+                url=f"{res.thread_url}#entry{pid}",
+                text=text,
+                quoted=quotes,
+                signature=first_text(p, "div.signature"),
+                thread_url=res.thread_url,
+                thread_id=res.thread_id,
+                thread_title=res.thread_title,
+                author=text_of(user) or None if user is not None else None,
+                author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=(text_of(tm) or date_raw) if tm is not None else None,
+                likes=(
+                    parse_int(first_text(p, ".rep_show, .ipsLikeBar_info"))
+                    if first(p, ".rep_show") is not None
+                    else None
+                ),
+                page_url=url,
+                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+            )
+        )
 
 
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
@@ -99,8 +130,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             if t:
                 tid, turl = t, tu
                 break
-    title = (first_text(root, "h1.ipsType_pageTitle") or first_text(root, "h1.ipsType_pagetitle")
-             or first_text(root, "h1"))
+    title = (
+        first_text(root, "h1.ipsType_pageTitle") or first_text(root, "h1.ipsType_pagetitle") or first_text(root, "h1")
+    )
     res = PageResult(thread_id=tid, thread_url=turl, thread_title=title)
     res.next_url = rel_next(root, url, ("li.ipsPagination_next:not(.ipsPagination_inactive) a",))
     if not css(root, "article[id^=elComment_], article[data-commentid]"):
@@ -111,22 +143,37 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         if body is None:
             continue
         text, quotes, _ = split_post(body, "blockquote.ipsQuote", _quote)
-        user = (first(p, ".cAuthorPane_author a") or first(p, ".ipsEntry__username a")
-                or first(p, "aside a.ipsType_break")
-                or first(p, ".cAuthorPane_author") or first(p, ".ipsEntry__username"))  # IPS 4 | IPS 5
+        user = (
+            first(p, ".cAuthorPane_author a")
+            or first(p, ".ipsEntry__username a")
+            or first(p, "aside a.ipsType_break")
+            or first(p, ".cAuthorPane_author")
+            or first(p, ".ipsEntry__username")
+        )  # IPS 4 | IPS 5
         tm = first(p, "time[datetime]")
         react = first(p, ".ipsReact_reactCountOnly") or first(p, "[data-role=reactCount]")
-        res.items.append(make_item(
-            ctx, post_id=pid, url=f"{turl}?do=findComment&comment={pid}", text=text, quoted=quotes,
-            signature=first_text(p, "[data-role=memberSignature]"), thread_url=turl, thread_id=tid, thread_title=title,
-            # a guest's name pane has no link and holds the reputation badge too ("Unrecognized\n\n0"): its first line
-            author=text_of(user).split("\n", 1)[0].strip() or None if user is not None else None,
-            author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-            posted_at=iso_date(tm.get("datetime") if tm is not None else None, ctx),
-            posted_at_raw=(text_of(tm) or tm.get("datetime")) if tm is not None else None,
-            likes=parse_int(text_of(react)) if react is not None else None, page_url=url,
-            reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=pid,
+                url=f"{turl}?do=findComment&comment={pid}",
+                text=text,
+                quoted=quotes,
+                signature=first_text(p, "[data-role=memberSignature]"),
+                thread_url=turl,
+                thread_id=tid,
+                thread_title=title,
+                # a guest's name pane has no link and holds the reputation badge too ("Unrecognized\n\n0"):
+                # its first line
+                author=text_of(user).split("\n", 1)[0].strip() or None if user is not None else None,
+                author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
+                posted_at=iso_date(tm.get("datetime") if tm is not None else None, ctx),
+                posted_at_raw=(text_of(tm) or tm.get("datetime")) if tm is not None else None,
+                likes=parse_int(text_of(react)) if react is not None else None,
+                page_url=url,
+                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+            )
+        )
     if not res.items:
         seen = set()
         for row in css(root, "li[data-rowid], li.ipsDataItem"):
@@ -137,11 +184,16 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             if t and t not in seen:
                 seen.add(t)
                 replies = parse_int(first_text(row, ".ipsDataItem_stats_number"))
-                res.thread_links.append(ThreadLink(url=u, thread_id=t, title=text_of(a), replies=replies,
-                                                   listing_hash=listing_hash(row)))
+                res.thread_links.append(
+                    ThreadLink(url=u, thread_id=t, title=text_of(a), replies=replies, listing_hash=listing_hash(row))
+                )
         for a in css(root, "a[href*='/forum/']"):
             href = absolute(url, a.get("href"))
-            if href and re.search(r"/forum/\d+", href) and "page" not in href \
-                    and strip_fragment(href) not in res.board_links:
+            if (
+                href
+                and re.search(r"/forum/\d+", href)
+                and "page" not in href
+                and strip_fragment(href) not in res.board_links
+            ):
                 res.board_links.append(strip_fragment(href))
     return res

@@ -28,8 +28,17 @@ from crawlers.parsers.base import (
     text_of,
 )
 
-POST_TYPES = ("DiscussionForumPosting", "Comment", "UserComments", "Answer", "Question", "SocialMediaPosting",
-              "Article", "NewsArticle", "BlogPosting")
+POST_TYPES = (
+    "DiscussionForumPosting",
+    "Comment",
+    "UserComments",
+    "Answer",
+    "Question",
+    "SocialMediaPosting",
+    "Article",
+    "NewsArticle",
+    "BlogPosting",
+)
 COMMENT_TYPES = ("Comment", "UserComments", "Answer")
 TEXT_PROPS = ("text", "articleBody", "commentText", "reviewBody")
 DATE_PROPS = ("datePublished", "dateCreated", "commentTime", "uploadDate")
@@ -87,8 +96,11 @@ def _author(el) -> tuple[str | None, str | None]:
         p = props(el)
         name_el = p["name"][0] if "name" in p else None
         # a name marked on the profile link (<a itemprop="name" href=...>) is its text, not the URL
-        name = (text_of(name_el) or None if name_el.tag == "a" and not name_el.get("content") else
-                prop_value(name_el)) if name_el is not None else None
+        name = (
+            (text_of(name_el) or None if name_el.tag == "a" and not name_el.get("content") else prop_value(name_el))
+            if name_el is not None
+            else None
+        )
         url = p["url"][0].get("href") or p["url"][0].get("content") if "url" in p else None
         link = first(el, "a[href]")
         return name or (text_of(el) or None), url or (link.get("href") if link is not None else None)
@@ -121,8 +133,11 @@ def post_scopes(root) -> list:
 
 
 def _quote(q) -> dict:
-    return {"author": q.get("data-username") or q.get("data-author"), "post_id": q.get("data-post"),
-            "text": text_of(first(q, "blockquote") if q.tag == "aside" else q)}
+    return {
+        "author": q.get("data-username") or q.get("data-author"),
+        "post_id": q.get("data-post"),
+        "text": text_of(first(q, "blockquote") if q.tag == "aside" else q),
+    }
 
 
 def parse_posts(root, url: str, ctx: ParseContext, res: PageResult, types: list | None = None) -> int:
@@ -149,13 +164,26 @@ def parse_posts(root, url: str, ctx: ParseContext, res: PageResult, types: list 
         own_abs = absolute(url, own_url)
         own = own_abs if own_abs and strip_fragment(own_abs) != strip_fragment(url) else None
         pid = el.get("itemid") or own or anchor
-        res.items.append(make_item(
-            ctx, post_id=str(pid), url=own or anchor,
-            text=text, quoted=quotes, signature=sig, thread_url=res.thread_url or strip_fragment(url),
-            thread_id=res.thread_id, thread_title=title, author=name, author_url=absolute(url, aurl),
-            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, likes=likes_of(p), page_url=url,
-            reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=str(pid),
+                url=own or anchor,
+                text=text,
+                quoted=quotes,
+                signature=sig,
+                thread_url=res.thread_url or strip_fragment(url),
+                thread_id=res.thread_id,
+                thread_title=title,
+                author=name,
+                author_url=absolute(url, aurl),
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=date_raw,
+                likes=likes_of(p),
+                page_url=url,
+                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+            )
+        )
         added += 1
         if types is not None:
             types.append(_type_of(el))
@@ -172,5 +200,14 @@ def only_comments(root) -> bool:
     return all(_type_of(el) in COMMENT_TYPES for el, _ in post_scopes(root))
 
 
-__all__ = ["COMMENT_TYPES", "POST_TYPES", "has_posts", "likes_of", "only_comments", "parse_posts", "post_scopes",
-           "prop_value", "props"]
+__all__ = [
+    "COMMENT_TYPES",
+    "POST_TYPES",
+    "has_posts",
+    "likes_of",
+    "only_comments",
+    "parse_posts",
+    "post_scopes",
+    "prop_value",
+    "props",
+]

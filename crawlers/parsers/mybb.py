@@ -33,8 +33,10 @@ _WROTE = re.compile(r"^(?:Цитата:\s*)?(.*?)\s*(?:Wrote|wrote|писал\(�
 
 def detect(html: str) -> int:
     head = html[:400000]
-    return 2 * sum(m in head for m in ("MyBB", "mybb", 'class="post_body', 'id="pid_', "showthread.php?tid=",
-                                       "mycode_", "post_author"))
+    return 2 * sum(
+        m in head
+        for m in ("MyBB", "mybb", 'class="post_body', 'id="pid_', "showthread.php?tid=", "mycode_", "post_author")
+    )
 
 
 def _quote(q) -> dict:
@@ -78,8 +80,12 @@ def _thread(root, url: str) -> tuple[str | None, str]:
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     tid, thread_url = _thread(root, url)
-    title = (first_text(root, "div.navigation span.active") or first_text(root, "td.thead strong")
-             or " ".join((first_text(root, "title") or "").split()) or None)
+    title = (
+        first_text(root, "div.navigation span.active")
+        or first_text(root, "td.thead strong")
+        or " ".join((first_text(root, "title") or "").split())
+        or None
+    )
     res = PageResult(thread_url=thread_url, thread_id=tid, thread_title=title)
     res.next_url = rel_next(root, url, ("div.pagination a.pagination_next",))
     for p in css(root, "div.post[id^=post_]"):
@@ -91,8 +97,11 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         if body is None:
             continue
         text, quotes, _ = split_post(body, "blockquote.mycode_quote, blockquote", _quote)
-        user = (first(p, ".post_author .largetext a") or first(p, ".author_information a")
-                or first(p, ".post_author a[href*='member.php']"))
+        user = (
+            first(p, ".post_author .largetext a")
+            or first(p, ".author_information a")
+            or first(p, ".post_author a[href*='member.php']")
+        )
         date_el = first(p, "span.post_date")
         date_raw = None
         if date_el is not None:
@@ -103,17 +112,30 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 edit = first(date_el, "span.post_edit")
                 date_raw = text_of(date_el).replace(text_of(edit), "").strip() if edit is not None else text_of(date_el)
         perma = first(p, ".post_head a[href*='pid']")
-        res.items.append(make_item(
-            ctx, post_id=pid,
-            url=absolute(url, perma.get("href")) if perma is not None else f"{thread_url}&pid={pid}#pid{pid}",
-            text=text, quoted=quotes, signature=first_text(p, "div.signature"), thread_url=thread_url, thread_id=tid,
-            thread_title=title, author=text_of(user) or None if user is not None else None,
-            author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw or None, page_url=url,
-            likes=(parse_int(first_text(p, ".post_reputation, .thx_count"))
-                   if first(p, ".post_reputation, .thx_count") is not None else None),
-            reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=pid,
+                url=absolute(url, perma.get("href")) if perma is not None else f"{thread_url}&pid={pid}#pid{pid}",
+                text=text,
+                quoted=quotes,
+                signature=first_text(p, "div.signature"),
+                thread_url=thread_url,
+                thread_id=tid,
+                thread_title=title,
+                author=text_of(user) or None if user is not None else None,
+                author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=date_raw or None,
+                page_url=url,
+                likes=(
+                    parse_int(first_text(p, ".post_reputation, .thx_count"))
+                    if first(p, ".post_reputation, .thx_count") is not None
+                    else None
+                ),
+                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+            )
+        )
     if not res.items:
         _parse_listing(root, url, res)
     return res
@@ -135,6 +157,9 @@ def _parse_listing(root, url: str, res: PageResult) -> None:
         res.thread_links.append(ThreadLink(url=turl, thread_id=t, title=text_of(a), listing_hash=listing_hash(row)))
     for a in css(root, "a[href]"):
         href = absolute(url, a.get("href"))
-        if href and ("forumdisplay.php?fid=" in href or _SEO_FORUM.search(href)) \
-                and strip_fragment(href) not in res.board_links:
+        if (
+            href
+            and ("forumdisplay.php?fid=" in href or _SEO_FORUM.search(href))
+            and strip_fragment(href) not in res.board_links
+        ):
             res.board_links.append(strip_fragment(href))

@@ -40,12 +40,22 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         ts = p.get("data-timestamp")
         meta = first(p, "meta[itemprop=datePublished]")
         user = first(p, "a[itemprop=author]")
-        res.items.append(make_item(
-            ctx, post_id=pid, url=absolute(url, f"/post/{pid}"), text=text, quoted=quotes,
-            signature=first_text(p, "[component='post/signature']"), thread_url=res.thread_url, thread_id=tid,
-            thread_title=title, author=p.get("data-username") or (text_of(user) if user is not None else None),
-            author_url=absolute(url, user.get("href")) if user is not None else None,
-            posted_at=iso_date(ts or (meta.get("content") if meta is not None else None), ctx),
-            posted_at_raw=meta.get("content") if meta is not None else ts, page_url=url,
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=pid,
+                url=absolute(url, f"/post/{pid}"),
+                text=text,
+                quoted=quotes,
+                signature=first_text(p, "[component='post/signature']"),
+                thread_url=res.thread_url,
+                thread_id=tid,
+                thread_title=title,
+                author=p.get("data-username") or (text_of(user) if user is not None else None),
+                author_url=absolute(url, user.get("href")) if user is not None else None,
+                posted_at=iso_date(ts or (meta.get("content") if meta is not None else None), ctx),
+                posted_at_raw=meta.get("content") if meta is not None else ts,
+                page_url=url,
+            )
+        )
     return res

@@ -34,8 +34,15 @@ _WROTE = re.compile(r"^(.*?)\s+(?:wrote|писал\(а\)|пишет|написа
 def detect(html: str) -> int:
     head = html[:400000]
     score = 0
-    for marker in ("viewtopic.php", "phpbb", "prosilver", 'class="postbody"', "memberlist.php?mode=viewprofile",
-                   'id="topic_main"', 'class="p-link'):  # the last two: TorrentPier
+    for marker in (
+        "viewtopic.php",
+        "phpbb",
+        "prosilver",
+        'class="postbody"',
+        "memberlist.php?mode=viewprofile",
+        'id="topic_main"',
+        'class="p-link',
+    ):  # the last two: TorrentPier
         if marker in head:
             score += 1
     return score * 2
@@ -72,7 +79,7 @@ def _no_sid(url: str | None) -> str | None:
 
 
 def _title_from_head(root) -> str | None:
-    """"Board :: View topic - Title" (phpBB 2), "Title - Board" (phpBB 3)."""
+    """ "Board :: View topic - Title" (phpBB 2), "Title - Board" (phpBB 3)."""
     t = " ".join((first_text(root, "title") or "").split())
     m = re.search(r"(?:View topic|Просмотр темы)\s*-\s*(.+)$", t)
     return m.group(1) if m else None
@@ -97,9 +104,14 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     ctx = with_board_tz(ctx, root, html, _FOOTER_CSS)
     tid, thread_url = _ids(root, url)
-    title = (first_text(root, "h2.topic-title") or first_text(root, "h2 a[href*='viewtopic']")
-             or first_text(root, "a.maintitle") or first_text(root, ".maintitle a[href*='viewtopic']")
-             or first_text(root, "h2") or _title_from_head(root))
+    title = (
+        first_text(root, "h2.topic-title")
+        or first_text(root, "h2 a[href*='viewtopic']")
+        or first_text(root, "a.maintitle")
+        or first_text(root, ".maintitle a[href*='viewtopic']")
+        or first_text(root, "h2")
+        or _title_from_head(root)
+    )
     res = PageResult(thread_url=thread_url, thread_id=tid, thread_title=title)
     res.next_url = rel_next(root, url, ("li.next a", "a.next", "li.arrow.next a"))
     if res.next_url and "view=next" in res.next_url:  # phpBB 2 links the next *topic*, not the next page
@@ -113,9 +125,14 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 continue
             text, quotes, _ = split_post(content, "blockquote", _quote)
             sig = first_text(p, "div.signature")
-            author_el = (first(p, "p.author a.username") or first(p, "p.author a.username-coloured")
-                         or first(p, "p.author strong a") or first(p, ".postprofile dt a.username")
-                         or first(p, ".postprofile dt a.username-coloured") or first(p, "p.author strong"))
+            author_el = (
+                first(p, "p.author a.username")
+                or first(p, "p.author a.username-coloured")
+                or first(p, "p.author strong a")
+                or first(p, ".postprofile dt a.username")
+                or first(p, ".postprofile dt a.username-coloured")
+                or first(p, "p.author strong")
+            )
             tm = first(p, "p.author time") or first(p, ".author time")
             if tm is not None and tm.get("datetime"):
                 date_raw = tm.get("datetime")
@@ -125,15 +142,29 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 date_raw = re.split(r"»|&raquo;|\u00bb", raw)[-1].strip() if "»" in raw else raw
                 if author_el is not None and "»" not in raw:
                     date_raw = raw.replace(text_of(author_el), "").replace("by", "").replace("Сообщение", "").strip()
-            res.items.append(make_item(
-                ctx, post_id=pid, url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#p{pid}",
-                text=text, quoted=quotes, signature=sig, thread_url=thread_url, thread_id=tid,
-                thread_title=title, author=text_of(author_el) or None if author_el is not None else None,
-                author_url=(_no_sid(absolute(url, author_el.get("href")))
-                            if author_el is not None and author_el.get("href") else None),
-                posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw or None, page_url=url,
-                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-            ))
+            res.items.append(
+                make_item(
+                    ctx,
+                    post_id=pid,
+                    url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#p{pid}",
+                    text=text,
+                    quoted=quotes,
+                    signature=sig,
+                    thread_url=thread_url,
+                    thread_id=tid,
+                    thread_title=title,
+                    author=text_of(author_el) or None if author_el is not None else None,
+                    author_url=(
+                        _no_sid(absolute(url, author_el.get("href")))
+                        if author_el is not None and author_el.get("href")
+                        else None
+                    ),
+                    posted_at=iso_date(date_raw, ctx),
+                    posted_at_raw=date_raw or None,
+                    page_url=url,
+                    reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+                )
+            )
     elif css(root, "tbody[id^=post_] div.post_body"):
         _parse_torrentpier(root, url, ctx, res)
     else:
@@ -167,14 +198,25 @@ def _parse_torrentpier(root, url: str, ctx: ParseContext, res: PageResult) -> No
         text, quotes, _ = split_post(body, "div.q-wrap", _tp_quote)
         date_raw = first_text(p, "p.post-time a.p-link") or first_text(p, "a.p-link")
         profile = first(p, "a[href*='mode=viewprofile']")
-        res.items.append(make_item(
-            ctx, post_id=pid, url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#{pid}",
-            text=text, quoted=quotes, signature=first_text(p, "div.signature"), thread_url=res.thread_url,
-            thread_id=res.thread_id, thread_title=res.thread_title, author=first_text(p, "p.nick"),
-            author_url=absolute(url, profile.get("href")) if profile is not None else None,
-            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, page_url=url,
-            reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=pid,
+                url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#{pid}",
+                text=text,
+                quoted=quotes,
+                signature=first_text(p, "div.signature"),
+                thread_url=res.thread_url,
+                thread_id=res.thread_id,
+                thread_title=res.thread_title,
+                author=first_text(p, "p.nick"),
+                author_url=absolute(url, profile.get("href")) if profile is not None else None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=date_raw,
+                page_url=url,
+                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+            )
+        )
     if res.next_url is None:  # "Страницы: 1, 2  След." links the next page by its words only
         nxt = next((a for a in css(root, "a.pg") if text_of(a) in ("След.", "Next")), None)
         res.next_url = absolute(url, nxt.get("href")) if nxt is not None else None
@@ -209,11 +251,23 @@ def _parse_phpbb2(root, url: str, ctx: ParseContext, res: PageResult) -> None:
             if gm is not None and "_________________" in text_of(gm):
                 sig = text_of(gm).split("_________________", 1)[1].strip() or None
         author = text_of(first(name, "strong") or name)
-        res.items.append(make_item(
-            ctx, post_id=pid, url=f"{url.split('?')[0]}?p={pid}#{pid}", text=text, quoted=quotes, signature=sig,
-            thread_url=res.thread_url, thread_id=res.thread_id, thread_title=res.thread_title, author=author or None,
-            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, page_url=url,
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=pid,
+                url=f"{url.split('?')[0]}?p={pid}#{pid}",
+                text=text,
+                quoted=quotes,
+                signature=sig,
+                thread_url=res.thread_url,
+                thread_id=res.thread_id,
+                thread_title=res.thread_title,
+                author=author or None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=date_raw,
+                page_url=url,
+            )
+        )
 
 
 def _parse_listing(root, url: str, res: PageResult) -> None:
@@ -229,9 +283,17 @@ def _parse_listing(root, url: str, res: PageResult) -> None:
         dd = first(row, "dd.posts")
         if dd is not None:
             from crawlers.parsers.base import parse_int
+
             replies = parse_int(text_of(dd))
-        res.thread_links.append(ThreadLink(url=f"{href.split('?')[0]}?t={tid}", thread_id=tid, title=text_of(a),
-                                           replies=replies, listing_hash=listing_hash(row)))
+        res.thread_links.append(
+            ThreadLink(
+                url=f"{href.split('?')[0]}?t={tid}",
+                thread_id=tid,
+                title=text_of(a),
+                replies=replies,
+                listing_hash=listing_hash(row),
+            )
+        )
     for a in css(root, "a.forumtitle, a[href*='viewforum.php']"):
         href = absolute(url, a.get("href"))
         if href and query_param(href, "f") and href not in res.board_links:

@@ -42,8 +42,14 @@ def _reactions(m) -> int | None:
 
 def _own_text(m):
     # the quoted preview of a replied-to message has the same class, inside the reply link
-    return next((b for b in css(m, ".tgme_widget_message_text")
-                 if not any("tgme_widget_message_reply" in (a.get("class") or "") for a in b.iterancestors())), None)
+    return next(
+        (
+            b
+            for b in css(m, ".tgme_widget_message_text")
+            if not any("tgme_widget_message_reply" in (a.get("class") or "") for a in b.iterancestors())
+        ),
+        None,
+    )
 
 
 def parse_discussion(html: str, url: str, ctx: ParseContext) -> PageResult:
@@ -68,19 +74,30 @@ def parse_discussion(html: str, url: str, ctx: ParseContext) -> PageResult:
                 reply_to = f"{rm.group(1) if rm.group(1) != 's' else group}/{rm.group(2)}"
         tm = first(m, ".tgme_widget_message_date time[datetime]") or first(m, "time[datetime]")
         link = first(m, "a.tgme_widget_message_date")
-        author_el = first(m, ".tgme_widget_message_author .tgme_widget_message_author_name") \
-            or first(m, ".tgme_widget_message_author_name")
+        author_el = first(m, ".tgme_widget_message_author .tgme_widget_message_author_name") or first(
+            m, ".tgme_widget_message_author_name"
+        )
         author_link = author_el if author_el is not None and author_el.tag == "a" else None
-        res.items.append(make_item(
-            ctx, post_id=post, url=absolute(url, link.get("href")) if link is not None else f"https://t.me/{post}",
-            text=text_of(body) if body is not None else "", thread_url=base, thread_id=channel_post,
-            thread_title=res.thread_title, author=text_of(author_el) if author_el is not None else None,
-            author_url=absolute(url, author_link.get("href")) if author_link is not None else None,
-            posted_at=iso_date(tm.get("datetime") if tm is not None else None, ctx),
-            posted_at_raw=tm.get("datetime") if tm is not None else None,
-            views=parse_int(first_text(m, ".tgme_widget_message_views")), likes=_reactions(m),
-            reply_to=reply_to, page_url=url, extra={"discussion_of": channel_post},
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=post,
+                url=absolute(url, link.get("href")) if link is not None else f"https://t.me/{post}",
+                text=text_of(body) if body is not None else "",
+                thread_url=base,
+                thread_id=channel_post,
+                thread_title=res.thread_title,
+                author=text_of(author_el) if author_el is not None else None,
+                author_url=absolute(url, author_link.get("href")) if author_link is not None else None,
+                posted_at=iso_date(tm.get("datetime") if tm is not None else None, ctx),
+                posted_at_raw=tm.get("datetime") if tm is not None else None,
+                views=parse_int(first_text(m, ".tgme_widget_message_views")),
+                likes=_reactions(m),
+                reply_to=reply_to,
+                page_url=url,
+                extra={"discussion_of": channel_post},
+            )
+        )
     return res
 
 
@@ -109,19 +126,37 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         link = first(m, "a.tgme_widget_message_date")
         reactions = _reactions(m)
         # posts with a linked discussion group show a comments counter (the spider follows it when it changes)
-        comments = parse_int(first_text(m, ".tgme_widget_message_replies_count")) \
-            if first(m, ".tgme_widget_message_replies") is not None else None
-        res.items.append(make_item(
-            ctx, post_id=post, url=absolute(url, link.get("href")) if link is not None else f"https://t.me/{post}",
-            text=text, thread_url=res.thread_url, thread_id=channel, thread_title=channel_title,
-            # a signed channel post names its writer; otherwise the channel is the author
-            author=(first_text(m, ".tgme_widget_message_from_author")
-                    or first_text(m, ".tgme_widget_message_owner_name") or channel_title),
-            author_url=res.thread_url, posted_at=iso_date(tm.get("datetime") if tm is not None else None, ctx),
-            posted_at_raw=tm.get("datetime") if tm is not None else None,
-            views=parse_int(first_text(m, ".tgme_widget_message_views")), likes=reactions, reach=subs,
-            reply_to=reply_to, page_url=url, replies=comments,
-        ))
+        comments = (
+            parse_int(first_text(m, ".tgme_widget_message_replies_count"))
+            if first(m, ".tgme_widget_message_replies") is not None
+            else None
+        )
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=post,
+                url=absolute(url, link.get("href")) if link is not None else f"https://t.me/{post}",
+                text=text,
+                thread_url=res.thread_url,
+                thread_id=channel,
+                thread_title=channel_title,
+                # a signed channel post names its writer; otherwise the channel is the author
+                author=(
+                    first_text(m, ".tgme_widget_message_from_author")
+                    or first_text(m, ".tgme_widget_message_owner_name")
+                    or channel_title
+                ),
+                author_url=res.thread_url,
+                posted_at=iso_date(tm.get("datetime") if tm is not None else None, ctx),
+                posted_at_raw=tm.get("datetime") if tm is not None else None,
+                views=parse_int(first_text(m, ".tgme_widget_message_views")),
+                likes=reactions,
+                reach=subs,
+                reply_to=reply_to,
+                page_url=url,
+                replies=comments,
+            )
+        )
         if num.isdigit():
             min_id = int(num) if min_id is None else min(min_id, int(num))
     more = first(root, "a.tme_messages_more[data-before]") or first(root, "link[rel=prev]")

@@ -33,8 +33,15 @@ _FOOTER_CSS = "#footer_time, #footer-current-datetime, div.smallfont[align=cente
 
 def detect(html: str) -> int:
     score = 0
-    for marker in ('id="post_message_', "vbulletin", "vbmenu_register", "showthread.php", "postbitlegacy",
-                   "js-post__content-text", "data-node-publishdate"):
+    for marker in (
+        'id="post_message_',
+        "vbulletin",
+        "vbmenu_register",
+        "showthread.php",
+        "postbitlegacy",
+        "js-post__content-text",
+        "data-node-publishdate",
+    ):
         if marker in html[:400000]:
             score += 1
     return score * 2
@@ -80,8 +87,9 @@ def _vb5_thread(root, url: str) -> tuple[str | None, str]:
 def _parse_vb5(root, url: str, ctx: ParseContext, res: PageResult, posts) -> None:
     tid, thread_url = _vb5_thread(root, url)
     res.thread_id, res.thread_url = tid, thread_url
-    res.thread_title = (first_text(root, "h1.main-title") or first_text(root, "li.b-post--first h2.b-post__title")
-                        or res.thread_title)
+    res.thread_title = (
+        first_text(root, "h1.main-title") or first_text(root, "li.b-post--first h2.b-post__title") or res.thread_title
+    )
     if res.thread_title and res.thread_title.startswith("["):  # thread prefix link ("[Spring 2019]") before the title
         res.thread_title = re.sub(r"^\[[^\]]*\]\s*", "", res.thread_title) or res.thread_title
     for p in posts:
@@ -95,16 +103,26 @@ def _parse_vb5(root, url: str, ctx: ParseContext, res: PageResult, posts) -> Non
         # data-node-publishdate is a unix time; the <time datetime> is naive in the board's own zone
         date_raw = p.get("data-node-publishdate") or (tm.get("datetime") if tm is not None else None)
         counter = first(p, "a.b-post__count")
-        res.items.append(make_item(
-            ctx, post_id=pid,
-            url=absolute(url, counter.get("href")) if counter is not None else f"{thread_url}#post{pid}",
-            text=text, quoted=quotes, signature=first_text(p, ".post-signature"), thread_url=thread_url, thread_id=tid,
-            thread_title=res.thread_title, author=text_of(user) or None if user is not None else None,
-            author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-            posted_at=iso_date(date_raw, ctx), posted_at_raw=(text_of(tm) or date_raw) if tm is not None else date_raw,
-            likes=parse_int(first_text(p, ".b-post__like-count, .js-votecount")), page_url=url,
-            reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=pid,
+                url=absolute(url, counter.get("href")) if counter is not None else f"{thread_url}#post{pid}",
+                text=text,
+                quoted=quotes,
+                signature=first_text(p, ".post-signature"),
+                thread_url=thread_url,
+                thread_id=tid,
+                thread_title=res.thread_title,
+                author=text_of(user) or None if user is not None else None,
+                author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=(text_of(tm) or date_raw) if tm is not None else date_raw,
+                likes=parse_int(first_text(p, ".b-post__like-count, .js-votecount")),
+                page_url=url,
+                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+            )
+        )
 
 
 def _thread_ids(root, url: str) -> tuple[str | None, str]:
@@ -119,8 +137,9 @@ def _thread_ids(root, url: str) -> tuple[str | None, str]:
                 tid = m.group(1)
                 break
     base = url.split("?")[0]
-    thread_url = (f"{base}?t={tid}" if tid and "showthread.php" in base and "showthread.php/" not in url
-                  else strip_fragment(url))
+    thread_url = (
+        f"{base}?t={tid}" if tid and "showthread.php" in base and "showthread.php/" not in url else strip_fragment(url)
+    )
     return tid, thread_url
 
 
@@ -128,9 +147,13 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     ctx = with_board_tz(ctx, root, html, _FOOTER_CSS)
     tid, thread_url = _thread_ids(root, url)
-    title = (first_text(root, "span.threadtitle") or first_text(root, "#pagetitle .threadtitle")
-             or first_text(root, "td.navbar strong")
-             or " ".join((first_text(root, "title") or "").split()).split(" - ")[0] or None)
+    title = (
+        first_text(root, "span.threadtitle")
+        or first_text(root, "#pagetitle .threadtitle")
+        or first_text(root, "td.navbar strong")
+        or " ".join((first_text(root, "title") or "").split()).split(" - ")[0]
+        or None
+    )
     res = PageResult(thread_url=thread_url, thread_id=tid, thread_title=title)
     res.next_url = rel_next(root, url)
     vb5 = css(root, "li.b-post[data-node-id]")
@@ -151,16 +174,30 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             sig = first_text(p, ".signature") or None
             counter = first(p, "a.postcounter")
             likes = parse_int(first_text(p, ".vbseo_liked, .postlikes, .likes"))
-            res.items.append(make_item(
-                ctx, post_id=pid,
-                url=(absolute(url, counter.get("href")) if counter is not None
-                     else f"{strip_fragment(url)}#post{pid}"),
-                text=text, quoted=quotes, signature=sig, thread_url=thread_url, thread_id=tid, thread_title=title,
-                author=text_of(user) or None if user is not None else None,
-                author_url=absolute(url, user.get("href")) if user is not None else None,
-                posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, likes=likes, page_url=url,
-                reply_to=quotes[0]["post_id"] if quotes else None,
-            ))
+            res.items.append(
+                make_item(
+                    ctx,
+                    post_id=pid,
+                    url=(
+                        absolute(url, counter.get("href"))
+                        if counter is not None
+                        else f"{strip_fragment(url)}#post{pid}"
+                    ),
+                    text=text,
+                    quoted=quotes,
+                    signature=sig,
+                    thread_url=thread_url,
+                    thread_id=tid,
+                    thread_title=title,
+                    author=text_of(user) or None if user is not None else None,
+                    author_url=absolute(url, user.get("href")) if user is not None else None,
+                    posted_at=iso_date(date_raw, ctx),
+                    posted_at_raw=date_raw,
+                    likes=likes,
+                    page_url=url,
+                    reply_to=quotes[0]["post_id"] if quotes else None,
+                )
+            )
     else:
         for p in css(root, "table[id^=post]"):
             m = re.fullmatch(r"post(\d+)", p.get("id", ""))
@@ -179,16 +216,29 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             text, quotes, _ = split_post(body, quote_css, _vb3_quote)
             sig_el = p.xpath(".//comment()[contains(., 'sig')]/following-sibling::div[1]")
             sig = text_of(sig_el[0]).lstrip("_").strip() if sig_el else None
-            res.items.append(make_item(
-                ctx, post_id=pid,
-                url=(f"{url.split('?')[0]}?p={pid}#post{pid}" if "showthread.php" in url
-                     else f"{strip_fragment(url)}#post{pid}"),
-                text=text, quoted=quotes, signature=sig or None, thread_url=thread_url, thread_id=tid,
-                thread_title=title, author=text_of(user) or None if user is not None else None,
-                author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-                posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, page_url=url,
-                reply_to=quotes[0]["post_id"] if quotes else None,
-            ))
+            res.items.append(
+                make_item(
+                    ctx,
+                    post_id=pid,
+                    url=(
+                        f"{url.split('?')[0]}?p={pid}#post{pid}"
+                        if "showthread.php" in url
+                        else f"{strip_fragment(url)}#post{pid}"
+                    ),
+                    text=text,
+                    quoted=quotes,
+                    signature=sig or None,
+                    thread_url=thread_url,
+                    thread_id=tid,
+                    thread_title=title,
+                    author=text_of(user) or None if user is not None else None,
+                    author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
+                    posted_at=iso_date(date_raw, ctx),
+                    posted_at_raw=date_raw,
+                    page_url=url,
+                    reply_to=quotes[0]["post_id"] if quotes else None,
+                )
+            )
     if not res.items:
         _parse_listing(root, url, res)
     return res
@@ -205,8 +255,11 @@ def _parse_vb5_listing(root, url: str, res: PageResult) -> None:
         seen.add(m.group(2))
         row = next((anc for anc in a.iterancestors() if anc.tag == "tr"), a)
         replies = parse_int(first_text(row, ".posts-count, td.cell-count"))
-        res.thread_links.append(ThreadLink(url=m.group(1), thread_id=m.group(2), title=text_of(a), replies=replies,
-                                           listing_hash=listing_hash(row)))
+        res.thread_links.append(
+            ThreadLink(
+                url=m.group(1), thread_id=m.group(2), title=text_of(a), replies=replies, listing_hash=listing_hash(row)
+            )
+        )
 
 
 def _parse_listing(root, url: str, res: PageResult) -> None:
@@ -226,9 +279,15 @@ def _parse_listing(root, url: str, res: PageResult) -> None:
         if stats:
             replies = parse_int(stats)
         tid = m.group(1)
-        res.thread_links.append(ThreadLink(
-            url=f"{href.split('?')[0]}?t={tid}" if "showthread.php?" in href else href,
-            thread_id=tid, title=text_of(a), replies=replies, listing_hash=listing_hash(row)))
+        res.thread_links.append(
+            ThreadLink(
+                url=f"{href.split('?')[0]}?t={tid}" if "showthread.php?" in href else href,
+                thread_id=tid,
+                title=text_of(a),
+                replies=replies,
+                listing_hash=listing_hash(row),
+            )
+        )
     for a in css(root, "a[href*='forumdisplay.php']"):
         href = absolute(url, a.get("href"))
         if href and query_param(href, "f") and href not in res.board_links:

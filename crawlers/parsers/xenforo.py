@@ -27,15 +27,20 @@ from crawlers.parsers.base import (
 
 def detect(html: str) -> int:
     head = html[:400000]
-    return 2 * sum(m in head for m in ("XenForo", "xenforo", "data-author=", "messageList", "bbWrapper",
-                                       "p-body-pageContent"))
+    return 2 * sum(
+        m in head for m in ("XenForo", "xenforo", "data-author=", "messageList", "bbWrapper", "p-body-pageContent")
+    )
 
 
 def _quote(q) -> dict:
     src = q.get("data-source") or ""
     m = re.search(r"post:\s*(\d+)", src)
-    body = first(q, ".bbCodeBlock-content .bbCodeBlock-expandContent") or first(q, ".bbCodeBlock-content") \
-        or first(q, ".quote") or q
+    body = (
+        first(q, ".bbCodeBlock-content .bbCodeBlock-expandContent")
+        or first(q, ".bbCodeBlock-content")
+        or first(q, ".quote")
+        or q
+    )
     pid = m.group(1) if m else None
     link = first(q, "a.AttributionLink, a.bbCodeBlock-sourceJump")
     if pid is None and link is not None:
@@ -53,8 +58,11 @@ def _quote(q) -> dict:
     return {"author": author, "post_id": pid, "text": text_of(body)}
 
 
-_SAID = re.compile(r"^\s*(.+?)\s+(?:said|сказал\(а\)|сказал|сказала|писал\(а\)|пишет|написал\(а\))"
-                   r"\s*:?\s*[↑]?\s*$", re.I)
+_SAID = re.compile(
+    r"^\s*(.+?)\s+(?:said|сказал\(а\)|сказал|сказала|писал\(а\)|пишет|написал\(а\))"
+    r"\s*:?\s*[↑]?\s*$",
+    re.I,
+)
 
 
 def _thread_id(url: str) -> tuple[str | None, str]:
@@ -68,8 +76,12 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     root = html_tree(html)
     tid, thread_url = _thread_id(url)
     og = first(root, "meta[property='og:title']")
-    title = (first_text(root, "h1.p-title-value") or first_text(root, ".titleBar h1") or first_text(root, "h1")
-             or (og.get("content") if og is not None else None))
+    title = (
+        first_text(root, "h1.p-title-value")
+        or first_text(root, ".titleBar h1")
+        or first_text(root, "h1")
+        or (og.get("content") if og is not None else None)
+    )
     res = PageResult(thread_id=tid, thread_url=thread_url, thread_title=title)
     res.next_url = rel_next(root, url, ("a.pageNav-jump--next", "nav .PageNav a.text[href*='page-']"))
     xf2 = css(root, "article.message[data-author]")
@@ -80,15 +92,19 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             if not m:
                 continue
             pid = m.group(1)
-            body = (first(p, "article.message-body .bbWrapper") or first(p, ".message-body .bbWrapper")
-                    or first(p, ".bbWrapper"))
+            body = (
+                first(p, "article.message-body .bbWrapper")
+                or first(p, ".message-body .bbWrapper")
+                or first(p, ".bbWrapper")
+            )
             if body is None:
                 continue
             text, quotes, _ = split_post(body, "blockquote.bbCodeBlock--quote, .bbCodeBlock--quote", _quote)
             tm = first(p, ".message-attribution time.u-dt") or first(p, "time.u-dt") or first(p, "time[datetime]")
             # data-time (2.0/2.1) and data-timestamp (2.2+) are unix times: exact whatever zone the page shows
-            date_raw = ((tm.get("data-timestamp") or tm.get("data-time") or tm.get("datetime")) if tm is not None
-                        else None)
+            date_raw = (
+                (tm.get("data-timestamp") or tm.get("data-time") or tm.get("datetime")) if tm is not None else None
+            )
             user = first(p, "a.username") or first(p, ".message-name")
             perma = first(p, ".message-attribution-main a[href*='/post'], a[href*='/posts/']")
             react = first(p, ".reactionsBar-link, .reactionsBar")
@@ -98,17 +114,28 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 names = len(css(react, "bdi"))
                 others = re.search(r"(?:(\d+)\s+(?:others?|друг)|(?:ещё|еще|and)\s+(\d+))", rt)
                 likes = names + (int(others.group(1) or others.group(2)) if others else 0) if names else parse_int(rt)
-            res.items.append(make_item(
-                ctx, post_id=pid,
-                url=(absolute(url, perma.get("href")) if perma is not None
-                     else f"{strip_fragment(url)}#post-{pid}"),
-                text=text, quoted=quotes, signature=first_text(p, "aside.message-signature"),
-                thread_url=thread_url, thread_id=tid, thread_title=title, author=p.get("data-author"),
-                author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-                posted_at=iso_date(date_raw, ctx),
-                posted_at_raw=(tm.get("title") or text_of(tm) or date_raw) if tm is not None else None,
-                likes=likes, page_url=url, reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-            ))
+            res.items.append(
+                make_item(
+                    ctx,
+                    post_id=pid,
+                    url=(
+                        absolute(url, perma.get("href")) if perma is not None else f"{strip_fragment(url)}#post-{pid}"
+                    ),
+                    text=text,
+                    quoted=quotes,
+                    signature=first_text(p, "aside.message-signature"),
+                    thread_url=thread_url,
+                    thread_id=tid,
+                    thread_title=title,
+                    author=p.get("data-author"),
+                    author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
+                    posted_at=iso_date(date_raw, ctx),
+                    posted_at_raw=(tm.get("title") or text_of(tm) or date_raw) if tm is not None else None,
+                    likes=likes,
+                    page_url=url,
+                    reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+                )
+            )
     else:
         for p in css(root, "li.message[id^=post-]"):
             pid = p.get("id").split("-", 1)[1]
@@ -128,25 +155,43 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 img, n = first(li, "img[alt]"), first_text(li, "strong")
                 if img is not None and n and parse_int(n) is not None:
                     ratings[img.get("alt")] = parse_int(n)
-            res.items.append(make_item(
-                ctx, post_id=pid,
-                url=(absolute(url, f"posts/{pid}/") if "/threads/" not in url
-                     else f"{strip_fragment(url)}#post-{pid}"),
-                text=text, quoted=quotes, signature=first_text(p, ".signature"), thread_url=thread_url, thread_id=tid,
-                thread_title=title, author=p.get("data-author"),
-                author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
-                posted_at=iso_date(date_raw, ctx),
-                posted_at_raw=(dt.get("title") or text_of(dt)) if dt is not None else None,
-                likes=((len(css(likes_el, "a.username")) or None) if likes_el is not None
-                       else (sum(ratings.values()) if ratings else None)), page_url=url,
-                extra={"reactions": ratings} if ratings else {},
-                reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
-            ))
+            res.items.append(
+                make_item(
+                    ctx,
+                    post_id=pid,
+                    url=(
+                        absolute(url, f"posts/{pid}/")
+                        if "/threads/" not in url
+                        else f"{strip_fragment(url)}#post-{pid}"
+                    ),
+                    text=text,
+                    quoted=quotes,
+                    signature=first_text(p, ".signature"),
+                    thread_url=thread_url,
+                    thread_id=tid,
+                    thread_title=title,
+                    author=p.get("data-author"),
+                    author_url=absolute(url, user.get("href")) if user is not None and user.get("href") else None,
+                    posted_at=iso_date(date_raw, ctx),
+                    posted_at_raw=(dt.get("title") or text_of(dt)) if dt is not None else None,
+                    likes=(
+                        (len(css(likes_el, "a.username")) or None)
+                        if likes_el is not None
+                        else (sum(ratings.values()) if ratings else None)
+                    ),
+                    page_url=url,
+                    extra={"reactions": ratings} if ratings else {},
+                    reply_to=next((q["post_id"] for q in quotes if q["post_id"]), None),
+                )
+            )
     if not res.items:
         seen = set()
         for item in css(root, ".structItem--thread, li.discussionListItem"):
-            a = (first(item, ".structItem-title a[href*='/threads/']") or first(item, "h3.title a")
-                 or first(item, "a[href*='/threads/']"))
+            a = (
+                first(item, ".structItem-title a[href*='/threads/']")
+                or first(item, "h3.title a")
+                or first(item, "a[href*='/threads/']")
+            )
             if a is None:
                 continue
             href = absolute(url, a.get("href"))
@@ -154,8 +199,11 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             if t and t not in seen:
                 seen.add(t)
                 replies = parse_int(first_text(item, ".structItem-cell--meta dd, dl.major dd"))
-                res.thread_links.append(ThreadLink(url=turl, thread_id=t, title=text_of(a), replies=replies,
-                                                   listing_hash=listing_hash(item)))
+                res.thread_links.append(
+                    ThreadLink(
+                        url=turl, thread_id=t, title=text_of(a), replies=replies, listing_hash=listing_hash(item)
+                    )
+                )
         for a in css(root, ".node-title a, h3.nodeTitle a"):
             href = absolute(url, a.get("href"))
             if href and href not in res.board_links:

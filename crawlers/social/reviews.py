@@ -76,8 +76,14 @@ def _text_of(sel: Selector, query: str | None) -> str | None:
 
 
 def parse_reviews_html(
-    html: str, url: str, source: str, selectors: dict[str, str], *, product_id: str | None = None,
-    seller_id: str | None = None, parse_date: Callable[[str], str | None] | None = None,
+    html: str,
+    url: str,
+    source: str,
+    selectors: dict[str, str],
+    *,
+    product_id: str | None = None,
+    seller_id: str | None = None,
+    parse_date: Callable[[str], str | None] | None = None,
 ) -> tuple[list[PostItem], str | None]:
     for required in ("review", "text"):
         if required not in selectors:
@@ -85,12 +91,14 @@ def parse_reviews_html(
     page = Selector(text=html)
     title = _text_of(page, selectors.get("product_title"))
     items: list[PostItem] = []
-    for i, rev in enumerate(page.css(selectors["review"]) if not selectors["review"].startswith("/")
-                            else page.xpath(selectors["review"])):
+    for i, rev in enumerate(
+        page.css(selectors["review"]) if not selectors["review"].startswith("/") else page.xpath(selectors["review"])
+    ):
         text = _text_of(rev, selectors["text"]) or ""
         pros, cons = _text_of(rev, selectors.get("pros")), _text_of(rev, selectors.get("cons"))
-        body = "\n".join(p for p in (
-            text, f"Достоинства: {pros}" if pros else None, f"Недостатки: {cons}" if cons else None) if p)
+        body = "\n".join(
+            p for p in (text, f"Достоинства: {pros}" if pros else None, f"Недостатки: {cons}" if cons else None) if p
+        )
         if not body.strip():
             continue
         rid = _text_of(rev, selectors.get("id")) or stable_id(url, i, body[:200])
@@ -98,25 +106,51 @@ def parse_reviews_html(
         rating = parse_rating(_text_of(rev, selectors.get("rating")))
         likes_raw = _text_of(rev, selectors.get("likes"))
         likes = int(m.group(1)) if likes_raw and (m := re.search(r"(\d+)", likes_raw)) else None
-        extra = {k: v for k, v in (("product_id", product_id), ("seller_id", seller_id), ("pros", pros),
-                                   ("cons", cons)) if v}
-        items.append(PostItem(
-            source=source, kind="reviews", post_id=str(rid), url=f"{url.split('#')[0]}#review-{rid}", text=body,
-            thread_url=url.split("?")[0], thread_id=product_id or url.split("?")[0], thread_title=title,
-            author=_text_of(rev, selectors.get("author")), author_url=_text_of(rev, selectors.get("author_url")),
-            posted_at=parse_date(date_raw) if (parse_date and date_raw) else None, posted_at_raw=date_raw,
-            rating=rating, likes=likes, page_url=url, extra=extra,
-        ))
+        extra = {
+            k: v for k, v in (("product_id", product_id), ("seller_id", seller_id), ("pros", pros), ("cons", cons)) if v
+        }
+        items.append(
+            PostItem(
+                source=source,
+                kind="reviews",
+                post_id=str(rid),
+                url=f"{url.split('#')[0]}#review-{rid}",
+                text=body,
+                thread_url=url.split("?")[0],
+                thread_id=product_id or url.split("?")[0],
+                thread_title=title,
+                author=_text_of(rev, selectors.get("author")),
+                author_url=_text_of(rev, selectors.get("author_url")),
+                posted_at=parse_date(date_raw) if (parse_date and date_raw) else None,
+                posted_at_raw=date_raw,
+                rating=rating,
+                likes=likes,
+                page_url=url,
+                extra=extra,
+            )
+        )
         answer = _text_of(rev, selectors.get("answer"))
         if answer:
             a_date = _text_of(rev, selectors.get("answer_date"))
-            items.append(PostItem(
-                source=source, kind="reviews", post_id=f"{rid}-answer", url=f"{url.split('#')[0]}#review-{rid}-answer",
-                text=answer, thread_url=url.split("?")[0], thread_id=product_id or url.split("?")[0],
-                thread_title=title, author=_text_of(rev, selectors.get("answer_author")) or "official answer",
-                posted_at=parse_date(a_date) if (parse_date and a_date) else None, posted_at_raw=a_date,
-                reply_to=str(rid), is_official_answer=True, page_url=url, extra=dict(extra),
-            ))
+            items.append(
+                PostItem(
+                    source=source,
+                    kind="reviews",
+                    post_id=f"{rid}-answer",
+                    url=f"{url.split('#')[0]}#review-{rid}-answer",
+                    text=answer,
+                    thread_url=url.split("?")[0],
+                    thread_id=product_id or url.split("?")[0],
+                    thread_title=title,
+                    author=_text_of(rev, selectors.get("answer_author")) or "official answer",
+                    posted_at=parse_date(a_date) if (parse_date and a_date) else None,
+                    posted_at_raw=a_date,
+                    reply_to=str(rid),
+                    is_official_answer=True,
+                    page_url=url,
+                    extra=dict(extra),
+                )
+            )
     nxt = _select(page, selectors.get("next_page"))
     return items, (nxt[0] if nxt else None)
 
@@ -136,8 +170,14 @@ def dig(obj: Any, path: str | None) -> Any:
 
 
 def parse_reviews_json(
-    payload: Any, url: str, source: str, spec: dict[str, Any], *, product_id: str | None = None,
-    seller_id: str | None = None, parse_date: Callable[[str], str | None] | None = None,
+    payload: Any,
+    url: str,
+    source: str,
+    spec: dict[str, Any],
+    *,
+    product_id: str | None = None,
+    seller_id: str | None = None,
+    parse_date: Callable[[str], str | None] | None = None,
 ) -> tuple[list[PostItem], Any]:
     fields = spec.get("fields") or {}
     if "text" not in fields or "items" not in spec:
@@ -151,26 +191,49 @@ def parse_reviews_json(
         get = lambda k, row=row: dig(row, fields.get(k))  # noqa: E731
         text = str(get("text") or "").strip()
         pros, cons = get("pros"), get("cons")
-        body = "\n".join(p for p in (text, f"Достоинства: {pros}" if pros else None,
-                                     f"Недостатки: {cons}" if cons else None) if p)
+        body = "\n".join(
+            p for p in (text, f"Достоинства: {pros}" if pros else None, f"Недостатки: {cons}" if cons else None) if p
+        )
         if not body:
             continue
         rid = str(get("id") or stable_id(url, i, body[:200]))
         date_raw = get("date")
         extra = {k: v for k, v in (("product_id", product_id), ("seller_id", seller_id)) if v}
-        items.append(PostItem(
-            source=source, kind="reviews", post_id=rid, url=f"{url.split('?')[0]}#review-{rid}", text=body,
-            thread_url=url.split("?")[0], thread_id=thread, author=get("author"),
-            posted_at=parse_date(str(date_raw)) if (parse_date and date_raw) else None,
-            posted_at_raw=str(date_raw) if date_raw else None, rating=parse_rating(get("rating")),
-            likes=get("likes") if isinstance(get("likes"), int) else None, page_url=url, extra=extra,
-        ))
+        items.append(
+            PostItem(
+                source=source,
+                kind="reviews",
+                post_id=rid,
+                url=f"{url.split('?')[0]}#review-{rid}",
+                text=body,
+                thread_url=url.split("?")[0],
+                thread_id=thread,
+                author=get("author"),
+                posted_at=parse_date(str(date_raw)) if (parse_date and date_raw) else None,
+                posted_at_raw=str(date_raw) if date_raw else None,
+                rating=parse_rating(get("rating")),
+                likes=get("likes") if isinstance(get("likes"), int) else None,
+                page_url=url,
+                extra=extra,
+            )
+        )
         answer = get("answer")
         if answer:
-            items.append(PostItem(
-                source=source, kind="reviews", post_id=f"{rid}-answer", url=f"{url.split('?')[0]}#review-{rid}-answer",
-                text=str(answer), thread_url=url.split("?")[0], thread_id=thread, author="official answer",
-                posted_at=parse_date(str(get("answer_date"))) if (parse_date and get("answer_date")) else None,
-                reply_to=rid, is_official_answer=True, page_url=url, extra=dict(extra),
-            ))
+            items.append(
+                PostItem(
+                    source=source,
+                    kind="reviews",
+                    post_id=f"{rid}-answer",
+                    url=f"{url.split('?')[0]}#review-{rid}-answer",
+                    text=str(answer),
+                    thread_url=url.split("?")[0],
+                    thread_id=thread,
+                    author="official answer",
+                    posted_at=parse_date(str(get("answer_date"))) if (parse_date and get("answer_date")) else None,
+                    reply_to=rid,
+                    is_official_answer=True,
+                    page_url=url,
+                    extra=dict(extra),
+                )
+            )
     return items, dig(payload, spec.get("next_page"))

@@ -35,7 +35,11 @@ class YtError:
     def action(self) -> str:
         if self.reason in ("quotaExceeded", "dailyLimitExceeded"):
             return "stop"
-        if self.status in (429, 500, 503) or self.reason in ("rateLimitExceeded", "userRateLimitExceeded", "backendError"):
+        if self.status in (429, 500, 503) or self.reason in (
+            "rateLimitExceeded",
+            "userRateLimitExceeded",
+            "backendError",
+        ):
             return "retry"
         if self.reason in ("keyInvalid", "forbidden", "accessNotConfigured") and self.status in (400, 403):
             return "fatal"
@@ -95,8 +99,14 @@ def parse_search(payload: dict[str, Any]) -> tuple[list[dict[str, str]], str | N
         vid = (it.get("id") or {}).get("videoId")
         if vid:
             sn = it.get("snippet") or {}
-            vids.append({"video_id": vid, "title": sn.get("title", ""), "channel_id": sn.get("channelId", ""),
-                         "published_at": sn.get("publishedAt", "")})
+            vids.append(
+                {
+                    "video_id": vid,
+                    "title": sn.get("title", ""),
+                    "channel_id": sn.get("channelId", ""),
+                    "published_at": sn.get("publishedAt", ""),
+                }
+            )
     return vids, payload.get("nextPageToken")
 
 
@@ -105,31 +115,57 @@ def parse_videos(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for it in payload.get("items") or []:
         st, sn = it.get("statistics") or {}, it.get("snippet") or {}
-        out[it["id"]] = {"title": sn.get("title", ""), "channel_id": sn.get("channelId", ""),
-                         "views": int(st["viewCount"]) if "viewCount" in st else None,
-                         "comments": int(st["commentCount"]) if "commentCount" in st else None}
+        out[it["id"]] = {
+            "title": sn.get("title", ""),
+            "channel_id": sn.get("channelId", ""),
+            "views": int(st["viewCount"]) if "viewCount" in st else None,
+            "comments": int(st["commentCount"]) if "commentCount" in st else None,
+        }
     return out
 
 
-def _comment(c: dict[str, Any], source: str, video_id: str, title: str | None, reach: int | None,
-             parent: str | None, replies: int | None, official: AbstractSet[str]) -> PostItem | None:
+def _comment(
+    c: dict[str, Any],
+    source: str,
+    video_id: str,
+    title: str | None,
+    reach: int | None,
+    parent: str | None,
+    replies: int | None,
+    official: AbstractSet[str],
+) -> PostItem | None:
     sn = c.get("snippet") or {}
     text = sn.get("textOriginal") or sn.get("textDisplay") or ""
     if not text.strip():
         return None
     channel = (sn.get("authorChannelId") or {}).get("value")
     return PostItem(
-        source=source, kind="youtube", post_id=c["id"], url=f"{video_url(video_id)}&lc={c['id']}", text=text,
-        thread_url=video_url(video_id), thread_id=video_id, thread_title=title,
-        author=sn.get("authorDisplayName"), author_url=sn.get("authorChannelUrl"),
-        posted_at=sn.get("publishedAt"), likes=sn.get("likeCount"), replies=replies, reach=reach,
-        reply_to=parent, is_official_answer=bool(channel and channel in official),
+        source=source,
+        kind="youtube",
+        post_id=c["id"],
+        url=f"{video_url(video_id)}&lc={c['id']}",
+        text=text,
+        thread_url=video_url(video_id),
+        thread_id=video_id,
+        thread_title=title,
+        author=sn.get("authorDisplayName"),
+        author_url=sn.get("authorChannelUrl"),
+        posted_at=sn.get("publishedAt"),
+        likes=sn.get("likeCount"),
+        replies=replies,
+        reach=reach,
+        reply_to=parent,
+        is_official_answer=bool(channel and channel in official),
         extra={"updated_at": sn.get("updatedAt"), "channel_id": channel},
     )
 
 
 def parse_comment_threads(
-    payload: dict[str, Any], source: str, video_id: str, title: str | None = None, reach: int | None = None,
+    payload: dict[str, Any],
+    source: str,
+    video_id: str,
+    title: str | None = None,
+    reach: int | None = None,
     official: AbstractSet[str] = frozenset(),
 ) -> tuple[list[PostItem], list[tuple[str, int, int]], str | None]:
     """commentThreads.list → (top comments + inlined replies, [(thread id, totalReplyCount, inlined)], next token).
@@ -156,9 +192,19 @@ def parse_comment_threads(
     return items, threads, payload.get("nextPageToken")
 
 
-def parse_replies(payload: dict[str, Any], source: str, video_id: str, parent_id: str, title: str | None = None,
-                  reach: int | None = None, official: AbstractSet[str] = frozenset()) -> tuple[list[PostItem], str | None]:
+def parse_replies(
+    payload: dict[str, Any],
+    source: str,
+    video_id: str,
+    parent_id: str,
+    title: str | None = None,
+    reach: int | None = None,
+    official: AbstractSet[str] = frozenset(),
+) -> tuple[list[PostItem], str | None]:
     """comments.list?parentId=… → (replies, next token)."""
-    out = [i for c in payload.get("items") or []
-           if (i := _comment(c, source, video_id, title, reach, parent_id, None, official))]
+    out = [
+        i
+        for c in payload.get("items") or []
+        if (i := _comment(c, source, video_id, title, reach, parent_id, None, official))
+    ]
     return out, payload.get("nextPageToken")

@@ -19,8 +19,22 @@ from crawlers.spiders.kinds import (
 
 # The API/review spiders (crawlers.spiders.social) are imported only for their sources: they pull in
 # pipeline.store and with it pandas, ~0.9 s of start-up in every crawler process that never uses them.
-SPIDERS = {s.name: s for s in (ForumSpider, VBulletinSpider, PhpbbSpider, XenforoSpider, IpbSpider, SmfSpider,
-                                DiscourseSpider, CommentsSpider, FeedSpider, TelegramSpider, GenericSpider)}
+SPIDERS = {
+    s.name: s
+    for s in (
+        ForumSpider,
+        VBulletinSpider,
+        PhpbbSpider,
+        XenforoSpider,
+        IpbSpider,
+        SmfSpider,
+        DiscourseSpider,
+        CommentsSpider,
+        FeedSpider,
+        TelegramSpider,
+        GenericSpider,
+    )
+}
 
 
 def spider_for(source) -> type[SourceSpider]:

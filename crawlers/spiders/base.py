@@ -44,20 +44,31 @@ def _post_key(pid: str) -> tuple[int, str]:
 
 class SourceSpider(scrapy.Spider):
     name = "source"
-    engine = "auto"           # parser name for thread/listing pages
-    follow_links = False       # generic crawling of same-host links (bounded by depth/page budget)
-    newest_first = False       # pages list newest posts first (Telegram): stop paging at known posts
+    engine = "auto"  # parser name for thread/listing pages
+    follow_links = False  # generic crawling of same-host links (bounded by depth/page budget)
+    newest_first = False  # pages list newest posts first (Telegram): stop paging at known posts
     # DEPTH_LIMIT counts discovery hops only: requests for a page's own next pages carry `same_depth`, which
     # Scrapy's DepthMiddleware would count as one more hop each (60-page threads stopped at page 13)
-    custom_settings = {"SPIDER_MIDDLEWARES_BASE": {
-        **{k: v for k, v in SPIDER_MIDDLEWARES_BASE.items() if not k.endswith(".DepthMiddleware")},
-        "crawlers.depth.DiscoveryDepthMiddleware":
-            SPIDER_MIDDLEWARES_BASE["scrapy.spidermiddlewares.depth.DepthMiddleware"],
-    }}
+    custom_settings = {
+        "SPIDER_MIDDLEWARES_BASE": {
+            **{k: v for k, v in SPIDER_MIDDLEWARES_BASE.items() if not k.endswith(".DepthMiddleware")},
+            "crawlers.depth.DiscoveryDepthMiddleware": SPIDER_MIDDLEWARES_BASE[
+                "scrapy.spidermiddlewares.depth.DepthMiddleware"
+            ],
+        }
+    }
 
-    def __init__(self, source: SourceConfig | dict, run_id: str = "adhoc", state: dict | None = None,
-                 since: str | None = None, now: str | None = None, default_tz: str = "Europe/Moscow",
-                 max_pages: int = 0, **kw: Any):
+    def __init__(
+        self,
+        source: SourceConfig | dict,
+        run_id: str = "adhoc",
+        state: dict | None = None,
+        since: str | None = None,
+        now: str | None = None,
+        default_tz: str = "Europe/Moscow",
+        max_pages: int = 0,
+        **kw: Any,
+    ):
         super().__init__(**kw)
         self.source = source if isinstance(source, SourceConfig) else SourceConfig.model_validate(source)
         self.run_id = run_id
@@ -75,8 +86,8 @@ class SourceSpider(scrapy.Spider):
         state = state or {}
         self.page_state: dict[str, dict] = state.get("pages", {})
         self.thread_state: dict[str, dict] = state.get("threads", {})
-        self.state_updates: dict[str, dict] = {}       # page URL -> page state
-        self.thread_updates: dict[str, dict] = {}      # thread key -> thread state
+        self.state_updates: dict[str, dict] = {}  # page URL -> page state
+        self.thread_updates: dict[str, dict] = {}  # thread key -> thread state
         self.errors: list[dict] = []
         self.pages = 0
         self.parse_seconds = 0.0  # time in decoding + parsing (the benchmark's parse-vs-network share)
@@ -88,15 +99,25 @@ class SourceSpider(scrapy.Spider):
 
     def ctx(self, response: Response | None = None) -> ParseContext:
         return ParseContext(
-            source=self.source.name, kind=self.source.kind, tz=self.tz, now=self.now or datetime.now(UTC),
-            language=self.source.language, run_id=self.run_id,
-            fetched_at=datetime.now(UTC).isoformat(timespec="seconds"), selectors=self.source.selectors,
+            source=self.source.name,
+            kind=self.source.kind,
+            tz=self.tz,
+            now=self.now or datetime.now(UTC),
+            language=self.source.language,
+            run_id=self.run_id,
+            fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            selectors=self.source.selectors,
         )
 
-    def request(self, url: str, callback, *, role: str, unconditional: bool = False, errback=None,
-                **meta: Any) -> Request:
-        return Request(url, callback=callback, errback=errback or self.on_error,
-                       meta={"role": role, "unconditional": unconditional, **meta})
+    def request(
+        self, url: str, callback, *, role: str, unconditional: bool = False, errback=None, **meta: Any
+    ) -> Request:
+        return Request(
+            url,
+            callback=callback,
+            errback=errback or self.on_error,
+            meta={"role": role, "unconditional": unconditional, **meta},
+        )
 
     async def start(self):
         for url in self.start_urls:
@@ -107,13 +128,15 @@ class SourceSpider(scrapy.Spider):
         if "robots.txt" in str(failure.value):
             return  # a politeness decision, not a failure (counted in stats as robotstxt/forbidden)
         resp = getattr(failure.value, "response", None)
-        self.errors.append({
-            "url": req.url,
-            "error": type(failure.value).__name__,
-            "status": resp.status if resp is not None else None,
-            "message": str(failure.value)[:300],
-            "retries": req.meta.get("retry_times", 0),
-        })
+        self.errors.append(
+            {
+                "url": req.url,
+                "error": type(failure.value).__name__,
+                "status": resp.status if resp is not None else None,
+                "message": str(failure.value)[:300],
+                "retries": req.meta.get("retry_times", 0),
+            }
+        )
         self.logger.warning("failed %s: %s", req.url, failure.value)
 
     def text_of(self, response: Response) -> str:
@@ -125,8 +148,11 @@ class SourceSpider(scrapy.Spider):
         st = self.state_updates.setdefault(response.url, {"kind": "page"})
         etag = response.headers.get(b"ETag")
         lm = response.headers.get(b"Last-Modified")
-        st.update(etag=etag.decode("latin-1") if etag else None, last_modified=lm.decode("latin-1") if lm else None,
-                  content_hash=body_hash)
+        st.update(
+            etag=etag.decode("latin-1") if etag else None,
+            last_modified=lm.decode("latin-1") if lm else None,
+            content_hash=body_hash,
+        )
 
     # ------------------------------------------------------------------------------------------ parsing
 
@@ -151,8 +177,15 @@ class SourceSpider(scrapy.Spider):
             text = self.text_of(response)
             res = self.parse_with_engine(text, response.url)
         except ParseError as e:
-            self.errors.append({"url": response.url, "error": "ParseError", "status": response.status,
-                                "message": str(e)[:300], "retries": 0})
+            self.errors.append(
+                {
+                    "url": response.url,
+                    "error": "ParseError",
+                    "status": response.status,
+                    "message": str(e)[:300],
+                    "retries": 0,
+                }
+            )
             return
         finally:
             self.parse_seconds += time.perf_counter() - t0
@@ -176,7 +209,7 @@ class SourceSpider(scrapy.Spider):
                 # a non-numeric item (the article itself) was already taken when the thread was first seen
                 items = [it for it in items if _post_key(it.post_id)[0] > _post_key(last_seen)[0]]
             elif last_seen in ids:
-                items = items[ids.index(last_seen) + 1:]
+                items = items[ids.index(last_seen) + 1 :]
         official = self.source.options.get("official_authors") or []
         batch = PageItems(page_url=response.url)
         for it in items:
@@ -188,8 +221,10 @@ class SourceSpider(scrapy.Spider):
         if batch.items:
             yield batch  # one Scrapy item per page (crawlers/batch.py); the raw layer still has one line a post
         page_no = meta.get("page_no", 1)
-        upd = self.thread_updates.setdefault(thread_key, {"kind": "thread", **{k: prior.get(k) for k in
-                                                        ("last_post_id", "pages", "last_page_url", "content_hash")}})
+        upd = self.thread_updates.setdefault(
+            thread_key,
+            {"kind": "thread", **{k: prior.get(k) for k in ("last_post_id", "pages", "last_page_url", "content_hash")}},
+        )
         if res.items:
             newest = max((it.post_id for it in res.items), key=_post_key)
             if not upd.get("last_post_id") or _post_key(newest) > _post_key(upd["last_post_id"]):
@@ -200,16 +235,24 @@ class SourceSpider(scrapy.Spider):
                 # progress: a thread cut short (page budget, a failed page, an interrupted run) is re-entered
                 # at the page it stopped before, not at page 1; no content_hash yet, so it is re-entered at all
                 upd.update(pages=page_no + 1, last_page_url=res.next_url, content_hash=None)
-            yield self.request(res.next_url, self.parse_page, role="thread", thread_key=thread_key,
-                               page_no=page_no + 1, listing_hash=meta.get("listing_hash"), same_depth=True,
-                               **({"unconditional": True, "walk": True} if meta.get("walk") else {}))
+            yield self.request(
+                res.next_url,
+                self.parse_page,
+                role="thread",
+                thread_key=thread_key,
+                page_no=page_no + 1,
+                listing_hash=meta.get("listing_hash"),
+                same_depth=True,
+                **({"unconditional": True, "walk": True} if meta.get("walk") else {}),
+            )
         else:
             upd.update(pages=page_no, last_page_url=response.url)
             if meta.get("listing_hash") is not None:
                 upd["content_hash"] = meta["listing_hash"]  # the thread is complete up to this listing state
         for extra in res.extra_urls:  # more of the same thread (Discourse post chunks): not a discovery hop
-            yield self.request(extra, self.parse_page, role="thread", thread_key=thread_key, page_no=page_no,
-                               same_depth=True)
+            yield self.request(
+                extra, self.parse_page, role="thread", thread_key=thread_key, page_no=page_no, same_depth=True
+            )
 
     def listing_page(self, response: Response, res: PageResult) -> Iterator[Any]:
         for link in res.thread_links:
@@ -225,12 +268,19 @@ class SourceSpider(scrapy.Spider):
             self.unchanged += 1
             return  # nothing new in this thread since the last crawl
         if st and st.get("last_page_url") and st["last_page_url"] != link.url:
-            yield self.request(st["last_page_url"], self.parse_page, role="thread", thread_key=link.url,
-                               page_no=st.get("pages") or 1, listing_hash=link.listing_hash,
-                               errback=self.on_reentry_error)
+            yield self.request(
+                st["last_page_url"],
+                self.parse_page,
+                role="thread",
+                thread_key=link.url,
+                page_no=st.get("pages") or 1,
+                listing_hash=link.listing_hash,
+                errback=self.on_reentry_error,
+            )
         else:
-            yield self.request(link.url, self.parse_page, role="thread", thread_key=link.url, page_no=1,
-                               listing_hash=link.listing_hash)
+            yield self.request(
+                link.url, self.parse_page, role="thread", thread_key=link.url, page_no=1, listing_hash=link.listing_hash
+            )
 
     def on_reentry_error(self, failure) -> Iterator[Request]:
         """A known thread's remembered page is gone (posts deleted: fewer pages now): the thread is read again
@@ -242,9 +292,17 @@ class SourceSpider(scrapy.Spider):
             return
         self.logger.info("%s is gone; reading thread %s from its first page", req.url, req.meta["thread_key"])
         # unconditional, and walked through pages that did not change (walk): their next links are needed
-        yield self.request(req.meta["thread_key"], self.parse_page, role="thread", thread_key=req.meta["thread_key"],
-                           page_no=1, listing_hash=req.meta.get("listing_hash"), same_depth=True,
-                           unconditional=True, walk=True)
+        yield self.request(
+            req.meta["thread_key"],
+            self.parse_page,
+            role="thread",
+            thread_key=req.meta["thread_key"],
+            page_no=1,
+            listing_hash=req.meta.get("listing_hash"),
+            same_depth=True,
+            unconditional=True,
+            walk=True,
+        )
 
     def follow_all(self, response: Response, text: str) -> Iterator[Request]:
         try:  # the page as the parser read it (crawlers/encoding.py), not Scrapy's own charset guess
@@ -263,7 +321,12 @@ class SourceSpider(scrapy.Spider):
         for e in self.errors:
             key = f"{e['error']}{'/' + str(e['status']) if e.get('status') else ''}"
             by_kind[key] = by_kind.get(key, 0) + 1
-        return {"pages": self.pages, "unchanged": self.unchanged, "errors": len(self.errors),
-                "elapsed_seconds": round(time.monotonic() - self.started, 4),
-                "parse_seconds": round(self.parse_seconds, 4),
-                "error_kinds": by_kind, "error_samples": self.errors[:20]}
+        return {
+            "pages": self.pages,
+            "unchanged": self.unchanged,
+            "errors": len(self.errors),
+            "elapsed_seconds": round(time.monotonic() - self.started, 4),
+            "parse_seconds": round(self.parse_seconds, 4),
+            "error_kinds": by_kind,
+            "error_samples": self.errors[:20],
+        }

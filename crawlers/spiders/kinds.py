@@ -90,9 +90,15 @@ class TelegramSpider(SourceSpider):
                 continue  # same counter as last time: no new comments
             title = " ".join((it.text or "").split())
             title = title if len(title) <= 80 else title[:79].rstrip() + "…"
-            yield self.request(url, self.parse_page, role="thread", thread_key=url, page_no=1,
-                               listing_hash=str(it.replies),
-                               post_title=f"{it.thread_title}: {title}" if it.thread_title else title)
+            yield self.request(
+                url,
+                self.parse_page,
+                role="thread",
+                thread_key=url,
+                page_no=1,
+                listing_hash=str(it.replies),
+                post_title=f"{it.thread_title}: {title}" if it.thread_title else title,
+            )
 
 
 class CommentsSpider(SourceSpider):
@@ -120,8 +126,11 @@ class FeedSpider(SourceSpider):
         if self._is_feed(text):
             # the text is already decoded: drop the XML declaration so its charset is not applied twice
             entries = parse_feed(re.sub(r"^\s*<\?xml[^>]*\?>", "", text).encode("utf-8"), url)
-            return PageResult(thread_links=[ThreadLink(url=e.url, title=e.title,
-                                                       listing_hash=f"{e.published}|{e.entry_id}") for e in entries])
+            return PageResult(
+                thread_links=[
+                    ThreadLink(url=e.url, title=e.title, listing_hash=f"{e.published}|{e.entry_id}") for e in entries
+                ]
+            )
         from crawlers.parsers import parse_page
 
         engine = "comments" if self.source.selectors.get("comment") else "generic"
@@ -131,8 +140,12 @@ class FeedSpider(SourceSpider):
     @staticmethod
     def _is_feed(text: str) -> bool:
         head = text.lstrip()[:500].lower()
-        return head.startswith("<?xml") and ("<rss" in text[:2000].lower() or "<feed" in text[:2000].lower()) \
-            or head.startswith("<rss") or head.startswith("<feed")
+        return (
+            head.startswith("<?xml")
+            and ("<rss" in text[:2000].lower() or "<feed" in text[:2000].lower())
+            or head.startswith("<rss")
+            or head.startswith("<feed")
+        )
 
 
 class GenericSpider(SourceSpider):

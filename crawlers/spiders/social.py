@@ -42,8 +42,9 @@ class ApiSpider(SourceSpider):
             raise MissingSecret(f"source {self.source.name}: secrets.{name} is not configured in sources.yaml")
         value = os.environ.get(env, "")
         if not value:
-            raise MissingSecret(f"source {self.source.name} disabled: environment variable {env} "
-                                f"(secrets.{name}) is not set")
+            raise MissingSecret(
+                f"source {self.source.name} disabled: environment variable {env} (secrets.{name}) is not set"
+            )
         return value
 
     def record(self, url: str, error: str, message: str, status: int | None = None) -> None:
@@ -61,7 +62,7 @@ class ApiSpider(SourceSpider):
             return None
 
     async def backoff(self, attempt: int) -> None:
-        await asyncio.sleep(min(30.0, self.api_backoff * (2 ** attempt)))
+        await asyncio.sleep(min(30.0, self.api_backoff * (2**attempt)))
 
     def thread_changed(self, key: str, marker: str) -> bool:
         """True when `marker` (a comment count, a reply count) differs from the last crawl and the thread was
@@ -128,8 +129,14 @@ class VkSpider(ApiSpider):
 
     def call(self, method: str, params: dict[str, Any], callback, attempt: int = 0, **meta: Any) -> Request:
         body = {**{k: str(v) for k, v in params.items()}, "v": vk.API_VERSION, "access_token": self.token}
-        return FormRequest(self.base + method, formdata=body, callback=callback, errback=self.on_error,
-                           dont_filter=True, meta={"method": method, "params": params, "attempt": attempt, **meta})
+        return FormRequest(
+            self.base + method,
+            formdata=body,
+            callback=callback,
+            errback=self.on_error,
+            dont_filter=True,
+            meta={"method": method, "params": params, "attempt": attempt, **meta},
+        )
 
     async def answer(self, response: Response) -> tuple[dict | None, Request | None]:
         """(payload, None) on success; (None, retry request) on a rate limit; (None, None) when given up."""
@@ -170,9 +177,22 @@ class VkSpider(ApiSpider):
             if self.new_only(key + "#post", [post], lambda i: "seen"):  # the post itself: once, ever
                 yield post
             if post.replies and self.thread_changed(key, str(post.replies)):
-                yield self.call("wall.getComments", {"owner_id": owner, "post_id": pid, "count": 100, "offset": 0,
-                                                     "thread_items_count": 10, "extended": 1, "sort": "asc"},
-                                self.on_comments, owner=owner, post=pid, marker=str(post.replies))
+                yield self.call(
+                    "wall.getComments",
+                    {
+                        "owner_id": owner,
+                        "post_id": pid,
+                        "count": 100,
+                        "offset": 0,
+                        "thread_items_count": 10,
+                        "extended": 1,
+                        "sort": "asc",
+                    },
+                    self.on_comments,
+                    owner=owner,
+                    post=pid,
+                    marker=str(post.replies),
+                )
         m = response.meta["method"]
         # next pages of the same wall, search or comments keep their depth (crawlers/depth.py)
         if m == "wall.get" and params["offset"] + params["count"] < total:
@@ -197,8 +217,15 @@ class VkSpider(ApiSpider):
             it.page_url = response.url
             yield it
         if params["offset"] + params["count"] < total:
-            yield self.call("wall.getComments", {**params, "offset": params["offset"] + params["count"]},
-                            self.on_comments, owner=owner, post=pid, marker=response.meta["marker"], same_depth=True)
+            yield self.call(
+                "wall.getComments",
+                {**params, "offset": params["offset"] + params["count"]},
+                self.on_comments,
+                owner=owner,
+                post=pid,
+                marker=response.meta["marker"],
+                same_depth=True,
+            )
         else:
             self.thread_done(key, response.meta["marker"])
 
@@ -225,8 +252,9 @@ class YoutubeSpider(ApiSpider):
         self.official = set(opts.get("official_channels", []))
         run_dir = Path(self.settings.get("BRANDMON_RUN_DIR", "."))
         state_dir = Path(self.settings.get("BRANDMON_STATE_DIR") or run_dir.parent.parent / "state")
-        self.ledger = yt.QuotaLedger(state_dir / f"youtube-quota-{self.source.name}.json",
-                                     int(opts.get("daily_quota", 10_000)))
+        self.ledger = yt.QuotaLedger(
+            state_dir / f"youtube-quota-{self.source.name}.json", int(opts.get("daily_quota", 10_000))
+        )
         self.videos: dict[str, dict[str, Any]] = {}
         self.stopped = False
         ids = list(opts.get("video_ids", []))
@@ -235,8 +263,11 @@ class YoutubeSpider(ApiSpider):
             if r:
                 yield r
         for q in opts.get("search", []):
-            r = self.call("search", {"part": "snippet", "q": q, "type": "video", "maxResults": 50,
-                                     "order": "date"}, self.on_search)
+            r = self.call(
+                "search",
+                {"part": "snippet", "q": q, "type": "video", "maxResults": 50, "order": "date"},
+                self.on_search,
+            )
             if r:
                 yield r
 
@@ -250,10 +281,20 @@ class YoutubeSpider(ApiSpider):
             self.record(self.base + endpoint, "QuotaExhausted", str(e))
             self.logger.warning("%s", e)
             return None
-        return Request(f"{self.base}{endpoint}?{urlencode(params)}", callback=callback, errback=self.on_api_error,
-                       headers={"X-Goog-Api-Key": self.key, "Accept": "application/json"}, dont_filter=True,
-                       meta={"endpoint": endpoint, "params": params, "attempt": attempt,
-                             "handle_httpstatus_list": [400, 403, 404], **meta})
+        return Request(
+            f"{self.base}{endpoint}?{urlencode(params)}",
+            callback=callback,
+            errback=self.on_api_error,
+            headers={"X-Goog-Api-Key": self.key, "Accept": "application/json"},
+            dont_filter=True,
+            meta={
+                "endpoint": endpoint,
+                "params": params,
+                "attempt": attempt,
+                "handle_httpstatus_list": [400, 403, 404],
+                **meta,
+            },
+        )
 
     def on_api_error(self, failure) -> None:
         self.on_error(failure)  # retries of 429/5xx already happened in the retry middleware
@@ -262,16 +303,18 @@ class YoutubeSpider(ApiSpider):
         self.pages += 1
         payload = self.json_of(response)
         if not isinstance(payload, dict):
-            self.record(response.url, "BadResponse", "YouTube answered with something that is not JSON",
-                        response.status)
+            self.record(
+                response.url, "BadResponse", "YouTube answered with something that is not JSON", response.status
+            )
             return None
         err = yt.yt_error(payload, response.status)
         if err is None:
             return payload
         if err.action == "stop":
             self.stopped = True
-            self.record(response.url, "QuotaExhausted", f"YouTube quota exhausted ({err.reason}); stopping cleanly",
-                        err.status)
+            self.record(
+                response.url, "QuotaExhausted", f"YouTube quota exhausted ({err.reason}); stopping cleanly", err.status
+            )
         else:
             self.record(response.url, f"YouTube:{err.reason or err.status}", err.message, err.status)
         return None
@@ -302,9 +345,19 @@ class YoutubeSpider(ApiSpider):
             self.videos[vid] = info
             if info.get("comments") is not None and not self.thread_changed(yt.video_url(vid), str(info["comments"])):
                 continue  # no new comments on this video since the last crawl
-            r = self.call("commentThreads", {"part": "snippet,replies", "videoId": vid, "maxResults": 100,
-                                             "order": "time", "textFormat": "plainText"}, self.on_threads, video=vid,
-                          marker=str(info.get("comments")))
+            r = self.call(
+                "commentThreads",
+                {
+                    "part": "snippet,replies",
+                    "videoId": vid,
+                    "maxResults": 100,
+                    "order": "time",
+                    "textFormat": "plainText",
+                },
+                self.on_threads,
+                video=vid,
+                marker=str(info.get("comments")),
+            )
             if r:
                 yield r
 
@@ -314,22 +367,34 @@ class YoutubeSpider(ApiSpider):
             return
         vid = response.meta["video"]
         info = self.videos.get(vid, {})
-        items, threads, token = yt.parse_comment_threads(payload, self.source.name, vid, info.get("title"),
-                                                         info.get("views"), self.official)
+        items, threads, token = yt.parse_comment_threads(
+            payload, self.source.name, vid, info.get("title"), info.get("views"), self.official
+        )
         for it in self.new_only(yt.video_url(vid), items, lambda i: i.posted_at or ""):
             it.page_url = yt.video_url(vid)
             self._yielded.add(it.post_id)
             yield it
         for thread_id, total, inlined in threads:
             if total > inlined and self.thread_changed(f"{yt.video_url(vid)}#thread={thread_id}", str(total)):
-                r = self.call("comments", {"part": "snippet", "parentId": thread_id, "maxResults": 100,
-                                           "textFormat": "plainText"}, self.on_replies, video=vid, parent=thread_id,
-                              marker=str(total))
+                r = self.call(
+                    "comments",
+                    {"part": "snippet", "parentId": thread_id, "maxResults": 100, "textFormat": "plainText"},
+                    self.on_replies,
+                    video=vid,
+                    parent=thread_id,
+                    marker=str(total),
+                )
                 if r:
                     yield r
         if token:
-            r = self.call("commentThreads", {**response.meta["params"], "pageToken": token}, self.on_threads, video=vid,
-                          marker=response.meta["marker"], same_depth=True)
+            r = self.call(
+                "commentThreads",
+                {**response.meta["params"], "pageToken": token},
+                self.on_threads,
+                video=vid,
+                marker=response.meta["marker"],
+                same_depth=True,
+            )
             if r:
                 yield r
         else:
@@ -341,8 +406,9 @@ class YoutubeSpider(ApiSpider):
             return
         vid, parent = response.meta["video"], response.meta["parent"]
         info = self.videos.get(vid, {})
-        items, token = yt.parse_replies(payload, self.source.name, vid, parent, info.get("title"),
-                                        info.get("views"), self.official)
+        items, token = yt.parse_replies(
+            payload, self.source.name, vid, parent, info.get("title"), info.get("views"), self.official
+        )
         # Replies are deduplicated against what commentThreads already yielded in this run and earlier runs.
         for it in self.new_only(f"{yt.video_url(vid)}#thread={parent}#replies", items, lambda i: i.posted_at or ""):
             if it.post_id in self._yielded:
@@ -350,8 +416,15 @@ class YoutubeSpider(ApiSpider):
             it.page_url = yt.video_url(vid)
             yield it
         if token:
-            r = self.call("comments", {**response.meta["params"], "pageToken": token}, self.on_replies,
-                          video=vid, parent=parent, marker=response.meta["marker"], same_depth=True)
+            r = self.call(
+                "comments",
+                {**response.meta["params"], "pageToken": token},
+                self.on_replies,
+                video=vid,
+                parent=parent,
+                marker=response.meta["marker"],
+                same_depth=True,
+            )
             if r:
                 yield r
         else:
@@ -380,19 +453,25 @@ class ReviewsSpider(ApiSpider):
     def parse_page(self, response: Response):
         self.pages += 1
         opts = self.source.options
-        kw: dict[str, Any] = dict(product_id=opts.get("product_id"), seller_id=opts.get("seller_id"),
-                                  parse_date=self._date)
+        kw: dict[str, Any] = dict(
+            product_id=opts.get("product_id"), seller_id=opts.get("seller_id"), parse_date=self._date
+        )
         try:
             if "json" in opts:
                 payload = self.json_of(response)
                 if payload is None:
-                    self.record(response.url, "BadResponse", "review API answered with something that is not JSON",
-                                response.status)
+                    self.record(
+                        response.url,
+                        "BadResponse",
+                        "review API answered with something that is not JSON",
+                        response.status,
+                    )
                     return
                 items, nxt = rv.parse_reviews_json(payload, response.url, self.source.name, opts["json"], **kw)
             else:
-                items, nxt = rv.parse_reviews_html(self.text_of(response), response.url, self.source.name,
-                                                   self.source.selectors, **kw)
+                items, nxt = rv.parse_reviews_html(
+                    self.text_of(response), response.url, self.source.name, self.source.selectors, **kw
+                )
         except rv.ReviewConfigError as e:
             self.record(response.url, "ConfigError", str(e))
             return
@@ -407,8 +486,9 @@ class ReviewsSpider(ApiSpider):
         so_far = set(json.loads(upd["last_post_id"])) if upd.get("last_post_id") else set()
         upd["last_post_id"] = json.dumps(sorted(so_far | {i.post_id for i in items})[-2000:])
         if nxt and (not known or fresh):
-            yield self.request(urljoin(response.url, str(nxt)), self.parse_page, role="thread", unconditional=True,
-                               same_depth=True)
+            yield self.request(
+                urljoin(response.url, str(nxt)), self.parse_page, role="thread", unconditional=True, same_depth=True
+            )
 
     def _date(self, raw: str) -> str | None:
         dt = parse_date(raw, tz=self.tz, now=self.now)

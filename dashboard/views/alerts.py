@@ -6,9 +6,14 @@ import streamlit as st
 
 from dashboard import common as c
 
-KIND_ICONS = {"volume_spike": ":material/trending_up:", "negativity_spike": ":material/sentiment_dissatisfied:",
-              "hot_thread": ":material/forum:", "theme_spike": ":material/stacked_bar_chart:",
-              "new_theme": ":material/fiber_new:", "growing_theme": ":material/stacked_line_chart:"}
+KIND_ICONS = {
+    "volume_spike": ":material/trending_up:",
+    "negativity_spike": ":material/sentiment_dissatisfied:",
+    "hot_thread": ":material/forum:",
+    "theme_spike": ":material/stacked_bar_chart:",
+    "new_theme": ":material/fiber_new:",
+    "growing_theme": ":material/stacked_line_chart:",
+}
 
 
 def _ack(store, alert_id: str, actor: str) -> None:
@@ -18,8 +23,10 @@ def _ack(store, alert_id: str, actor: str) -> None:
 
 
 def main() -> None:
-    c.page_header("Alerts", "Volume and negativity spikes against the baseline, threads turning hot, "
-                            "new and growing complaint themes.")
+    c.page_header(
+        "Alerts",
+        "Volume and negativity spikes against the baseline, threads turning hot, new and growing complaint themes.",
+    )
     show = st.sidebar.radio("Show", ["open", "acknowledged", "all"], key="al_show", horizontal=True)
     brands = c.brand_filter("al_brands")
     names = c.brand_names()
@@ -34,9 +41,11 @@ def main() -> None:
             top = st.columns([6, 1])
             brand = names.get(r.brand_id, r.brand_id) if r.brand_id else "all brands"
             icon = KIND_ICONS.get(r.kind, ":material/notifications:")
-            top[0].markdown(f"{icon} **{c.md_escape(r.kind.replace('_', ' '))}** · "
-                            f"{c.md_escape(brand)} · {c.fmt_ts(r.created_at)} UTC"
-                            + (f" · z = {r.z:.1f}" if r.z is not None else ""))
+            top[0].markdown(
+                f"{icon} **{c.md_escape(r.kind.replace('_', ' '))}** · "
+                f"{c.md_escape(brand)} · {c.fmt_ts(r.created_at)} UTC"
+                + (f" · z = {r.z:.1f}" if r.z is not None else "")
+            )
             top[0].markdown(c.md_escape(r.explanation))
             if r.acknowledged_by:
                 top[1].caption(":material/check: " + c.md_escape(r.acknowledged_by))
@@ -44,8 +53,12 @@ def main() -> None:
                 c.act(_ack, r.alert_id, success="Alert acknowledged.")
     al["brand"] = al["brand_id"].map(names).fillna(al["brand_id"])
     with st.expander("Table view and export"):
-        c.table(al, "al_table", name="alerts",
-                columns=["created_at", "kind", "brand", "observed", "expected", "z", "explanation", "acknowledged_by"])
+        c.table(
+            al,
+            "al_table",
+            name="alerts",
+            columns=["created_at", "kind", "brand", "observed", "expected", "z", "explanation", "acknowledged_by"],
+        )
 
 
 main()

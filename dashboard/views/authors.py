@@ -6,13 +6,18 @@ import streamlit as st
 
 from dashboard import common as c
 
-ORDERS = {"Advocates (defend the brand)": "advocate_score", "Opinion leaders (influence)": "influence_score",
-          "Most active": "posts"}
+ORDERS = {
+    "Advocates (defend the brand)": "advocate_score",
+    "Opinion leaders (influence)": "influence_score",
+    "Most active": "posts",
+}
 
 
 def main() -> None:
-    c.page_header("Advocates & opinion leaders",
-                  "Authors ranked from their posts: positive stance and defending the brand, or reach across threads.")
+    c.page_header(
+        "Advocates & opinion leaders",
+        "Authors ranked from their posts: positive stance and defending the brand, or reach across threads.",
+    )
     src = c.q("sources")
     order_label = st.sidebar.radio("Rank by", list(ORDERS), key="au_order")
     sources = st.sidebar.multiselect("Source", src["source_id"].tolist(), key="au_sources", placeholder="All sources")
@@ -24,17 +29,23 @@ def main() -> None:
     m[0].metric("Authors shown", f"{len(df):,}")
     m[1].metric("Advocates (score > 0)", f"{int((df['advocate_score'] > 0).sum()):,}")
     m[2].metric("Posts by them", f"{int(df['posts'].sum()):,}")
-    c.table(df, "au_table", name="authors", height=560,
-            columns=["name", "source_id", "posts", "pos", "neg", "advocate_score", "influence_score",
-                     "explanation", "url"],
-            column_config={
-                "name": "Author", "pos": "Positive", "neg": "Negative",
-                "advocate_score": st.column_config.ProgressColumn(
-                    "Advocate", format="%.2f", min_value=0.0,
-                    max_value=max(1.0, float(df["advocate_score"].max() or 1))),
-                "influence_score": st.column_config.NumberColumn("Influence", format="%.2f"),
-                "explanation": st.column_config.TextColumn("Why", width="large"),
-            })
+    c.table(
+        df,
+        "au_table",
+        name="authors",
+        height=560,
+        columns=["name", "source_id", "posts", "pos", "neg", "advocate_score", "influence_score", "explanation", "url"],
+        column_config={
+            "name": "Author",
+            "pos": "Positive",
+            "neg": "Negative",
+            "advocate_score": st.column_config.ProgressColumn(
+                "Advocate", format="%.2f", min_value=0.0, max_value=max(1.0, float(df["advocate_score"].max() or 1))
+            ),
+            "influence_score": st.column_config.NumberColumn("Influence", format="%.2f"),
+            "explanation": st.column_config.TextColumn("Why", width="large"),
+        },
+    )
 
 
 main()

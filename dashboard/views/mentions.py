@@ -10,8 +10,19 @@ import streamlit as st
 from dashboard import common as c
 from dashboard.queries import INTENTS, SENTIMENTS, MentionFilter
 
-COLUMNS = ["posted_at", "brand", "source_id", "sentiment", "intent", "p_neg", "corrected", "author",
-           "thread_title", "context", "url"]
+COLUMNS = [
+    "posted_at",
+    "brand",
+    "source_id",
+    "sentiment",
+    "intent",
+    "p_neg",
+    "corrected",
+    "author",
+    "thread_title",
+    "context",
+    "url",
+]
 
 
 def filters() -> MentionFilter:
@@ -19,8 +30,9 @@ def filters() -> MentionFilter:
     src = c.q("sources")
     with st.container(border=True):
         r1 = st.columns([2, 2, 2, 2])
-        brands = r1[0].multiselect("Brand", list(names), format_func=lambda x: names.get(x, x), key="mx_brand",
-                                   placeholder="All brands")
+        brands = r1[0].multiselect(
+            "Brand", list(names), format_func=lambda x: names.get(x, x), key="mx_brand", placeholder="All brands"
+        )
         sources = r1[1].multiselect("Source", src["source_id"].tolist(), key="mx_source", placeholder="All sources")
         sentiments = r1[2].multiselect("Sentiment", list(SENTIMENTS), key="mx_sent", placeholder="Any sentiment")
         intents = r1[3].multiselect("Intent", list(INTENTS), key="mx_intent", placeholder="Any intent")
@@ -29,8 +41,9 @@ def filters() -> MentionFilter:
         dates = r2[0].date_input("Posted between", value=(today - timedelta(days=30), today), key="mx_dates")
         th = c.q("theme_options", brand_ids=brands)
         labels = {r.theme_id: f"{r.label} · {names.get(r.brand_id, r.brand_id)} ({r.size})" for r in th.itertuples()}
-        theme = r2[1].selectbox("Theme", [None, *labels], format_func=lambda x: "Any theme" if x is None else labels[x],
-                                key="mx_theme")
+        theme = r2[1].selectbox(
+            "Theme", [None, *labels], format_func=lambda x: "Any theme" if x is None else labels[x], key="mx_theme"
+        )
         text = r2[2].text_input("Text search", key="mx_text", placeholder="e.g. возврат")
         corrected = r2[3].checkbox("Corrected only", key="mx_corr")
     since = until = None
@@ -38,9 +51,17 @@ def filters() -> MentionFilter:
         since = datetime.combine(dates[0], time.min, tzinfo=UTC)
         if len(dates) == 2:
             until = datetime.combine(dates[1], time.min, tzinfo=UTC) + timedelta(days=1)
-    return MentionFilter(brand_ids=tuple(brands), source_ids=tuple(sources), since=since, until=until,
-                         sentiments=tuple(sentiments), intents=tuple(intents), theme_id=theme, text=text,
-                         corrected_only=corrected)
+    return MentionFilter(
+        brand_ids=tuple(brands),
+        source_ids=tuple(sources),
+        since=since,
+        until=until,
+        sentiments=tuple(sentiments),
+        intents=tuple(intents),
+        theme_id=theme,
+        text=text,
+        corrected_only=corrected,
+    )
 
 
 def _save_corrections(store, mention_id: str, changed: list[tuple[str, str]], actor: str) -> None:
@@ -58,8 +79,17 @@ def detail(mention_id: str) -> None:
     r = c.record(d.iloc[0])
     names = c.brand_names()
     st.subheader("Scored context")
-    st.caption(" · ".join(c.md_escape(x) for x in (names.get(r.brand_id, r.brand_id), r.source_id,
-                                                     c.fmt_ts(r.posted_at) + " UTC", f"author: {r.author}")))
+    st.caption(
+        " · ".join(
+            c.md_escape(x)
+            for x in (
+                names.get(r.brand_id, r.brand_id),
+                r.source_id,
+                c.fmt_ts(r.posted_at) + " UTC",
+                f"author: {r.author}",
+            )
+        )
+    )
     with st.container(border=True):
         st.markdown(c.highlight(r.context, r.span_start, r.span_end, r.matched))
     if note := c.mention_note(r.matched, r.via):
@@ -72,25 +102,35 @@ def detail(mention_id: str) -> None:
     cols[1].metric("Intent", r.intent or "unscored")
     cols[2].metric("P(negative)", "—" if r.p_neg is None else f"{r.p_neg:.2f}")
     cols[3].metric("Unsure", "—" if r.unsure is None else ("yes" if r.unsure else "no"))
-    st.caption(f"Model: {c.md_escape(r.model or '—')} · version {c.md_escape(r.model_version or '—')}"
-               + (" · corrected by an analyst" if r.corrected else ""))
+    st.caption(
+        f"Model: {c.md_escape(r.model or '—')} · version {c.md_escape(r.model_version or '—')}"
+        + (" · corrected by an analyst" if r.corrected else "")
+    )
 
     with st.form(f"correct_{mention_id}"):
         st.markdown("**Correct this label** (stored in `corrections`, used by re-scoring and training)")
         f1, f2 = st.columns(2)
-        sent = f1.selectbox("Sentiment", list(SENTIMENTS),
-                            index=list(SENTIMENTS).index(r.sentiment) if r.sentiment in SENTIMENTS else 1,
-                            key="mx_fix_sent")
-        intent = f2.selectbox("Intent", list(INTENTS),
-                              index=list(INTENTS).index(r.intent) if r.intent in INTENTS else 4, key="mx_fix_intent")
+        sent = f1.selectbox(
+            "Sentiment",
+            list(SENTIMENTS),
+            index=list(SENTIMENTS).index(r.sentiment) if r.sentiment in SENTIMENTS else 1,
+            key="mx_fix_sent",
+        )
+        intent = f2.selectbox(
+            "Intent",
+            list(INTENTS),
+            index=list(INTENTS).index(r.intent) if r.intent in INTENTS else 4,
+            key="mx_fix_intent",
+        )
         ok = st.form_submit_button("Save correction", type="primary")
     if ok:
         changed = [(f, v) for f, v, old in (("sentiment", sent, r.sentiment), ("intent", intent, r.intent)) if v != old]
         if not changed:
             st.info("Nothing changed.")
         else:
-            c.act(_save_corrections, mention_id, changed,
-                  success="Saved: " + ", ".join(f"{f} → {v}" for f, v in changed))
+            c.act(
+                _save_corrections, mention_id, changed, success="Saved: " + ", ".join(f"{f} → {v}" for f, v in changed)
+            )
     hist = c.q("corrections", mention_id=mention_id)
     if not hist.empty:
         st.caption("Corrections")
@@ -117,15 +157,21 @@ def main() -> None:
     names = c.brand_names()
     _with_brand(df, names)
     st.markdown(f"**{total:,}** mentions match" + (f" · showing the newest {len(df):,}" if total > len(df) else ""))
-    ev = c.table(df, "mx_table", name="mentions", columns=COLUMNS, height=420, selectable=True,
-                 column_config={
-                     "posted_at": st.column_config.DatetimeColumn("Posted (UTC)", format="YYYY-MM-DD HH:mm"),
-                     "p_neg": st.column_config.NumberColumn("P(neg)", format="%.2f"),
-                     "context": st.column_config.TextColumn("Context", width="large"),
-                     "thread_title": "Thread",
-                 })
-    c.export_all(lambda limit: _export_rows(f, limit, names), total, len(df), name="mentions", key="mx_table",
-                 token=f)
+    ev = c.table(
+        df,
+        "mx_table",
+        name="mentions",
+        columns=COLUMNS,
+        height=420,
+        selectable=True,
+        column_config={
+            "posted_at": st.column_config.DatetimeColumn("Posted (UTC)", format="YYYY-MM-DD HH:mm"),
+            "p_neg": st.column_config.NumberColumn("P(neg)", format="%.2f"),
+            "context": st.column_config.TextColumn("Context", width="large"),
+            "thread_title": "Thread",
+        },
+    )
+    c.export_all(lambda limit: _export_rows(f, limit, names), total, len(df), name="mentions", key="mx_table", token=f)
     rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
     options = df["mention_id"].tolist()
     if not options:
@@ -134,10 +180,13 @@ def main() -> None:
         st.session_state["mx_selected"] = options[rows[0]]
     if st.session_state.get("mx_selected") not in options:
         st.session_state["mx_selected"] = options[0]
-    preview = {r.mention_id: f"{c.fmt_ts(r.posted_at, '%m-%d %H:%M')} · {r.brand} · {str(r.context)[:70]}"
-               for r in df.itertuples()}
-    chosen = st.selectbox("Mention (or click a row above)", options, format_func=lambda i: preview.get(i, str(i)),
-                          key="mx_selected")
+    preview = {
+        r.mention_id: f"{c.fmt_ts(r.posted_at, '%m-%d %H:%M')} · {r.brand} · {str(r.context)[:70]}"
+        for r in df.itertuples()
+    }
+    chosen = st.selectbox(
+        "Mention (or click a row above)", options, format_func=lambda i: preview.get(i, str(i)), key="mx_selected"
+    )
     if chosen is not None:  # never, with options to choose from
         detail(chosen)
 

@@ -10,8 +10,12 @@ import streamlit as st
 from dashboard import common as c
 from dashboard.queries import OPEN_STATES, STATES
 
-LEVEL_ICONS = {"critical": ":material/error:", "high": ":material/warning:", "medium": ":material/info:",
-               "low": ":material/low_priority:"}
+LEVEL_ICONS = {
+    "critical": ":material/error:",
+    "high": ":material/warning:",
+    "medium": ":material/info:",
+    "low": ":material/low_priority:",
+}
 
 
 def sla_text(hours_left: float | None, breached: bool, state: str) -> str:
@@ -34,8 +38,10 @@ def reasons_lines(reasons_json: str | None) -> list[str]:
     if isinstance(r, dict) and isinstance(r.get("factors"), dict):
         for k, v in sorted(r["factors"].items(), key=lambda kv: -float(kv[1].get("contribution", 0) or 0)):
             if float(v.get("contribution", 0) or 0) > 0:
-                out.append(f"{k}: {float(v.get('value', 0)):.2f} × weight {float(v.get('weight', 0)):.2f} "
-                           f"= {float(v.get('contribution', 0)):.3f}")
+                out.append(
+                    f"{k}: {float(v.get('value', 0)):.2f} × weight {float(v.get('weight', 0)):.2f} "
+                    f"= {float(v.get('contribution', 0)):.3f}"
+                )
         for t in r.get("threat_terms") or []:
             if isinstance(t, dict):
                 out.append(f"term «{t.get('found')}» ({t.get('category')})")
@@ -81,8 +87,9 @@ def actions(row: dict) -> None:
         to = st.selectbox("Move to", allowed or ["—"], key=f"to_{eid}")
         note = st.text_input("Comment (optional)", key=f"tc_{eid}")
         if st.form_submit_button("Change state", disabled=not allowed):
-            c.act(transition, eid, to, comment=note.strip() or None, expected_version=version,
-                  success=f"Moved to {to}.")
+            c.act(
+                transition, eid, to, comment=note.strip() or None, expected_version=version, success=f"Moved to {to}."
+            )
     with st.form(f"comment_{eid}", border=True, clear_on_submit=True):
         text = st.text_area("Comment", height=80, key=f"cm_{eid}")
         if st.form_submit_button("Add comment"):
@@ -90,16 +97,19 @@ def actions(row: dict) -> None:
 
 
 def main() -> None:
-    c.page_header("Escalation queue",
-                  "Mentions that need a human, worst first. Every action is recorded with your name.")
+    c.page_header(
+        "Escalation queue", "Mentions that need a human, worst first. Every action is recorded with your name."
+    )
     names = c.brand_names()
     owners = c.q("owners")
     linked = st.query_params.get("item")  # /queue?item=<escalation id>: the link in notifications and the digest
     # a linked item is shown whatever its state is now (it may have been resolved since the message went out)
-    states = st.sidebar.multiselect("State", list(STATES), default=list(STATES if linked else OPEN_STATES),
-                                    key="qu_states")
-    owner = st.sidebar.selectbox("Owner", [None, "(unassigned)", *owners], key="qu_owner",
-                                 format_func=lambda x: "Anyone" if x is None else x)
+    states = st.sidebar.multiselect(
+        "State", list(STATES), default=list(STATES if linked else OPEN_STATES), key="qu_states"
+    )
+    owner = st.sidebar.selectbox(
+        "Owner", [None, "(unassigned)", *owners], key="qu_owner", format_func=lambda x: "Anyone" if x is None else x
+    )
     brands = c.brand_filter("qu_brands")
     now = c.now_utc().replace(second=0)
     filters = dict(states=states, owner=owner, brand_ids=brands, now=now)
@@ -115,16 +125,29 @@ def main() -> None:
         st.success("Queue is empty for these filters.")
         return
     df = decorate(df, names)
-    ev = c.table(df, "qu_table", name="escalations", selectable=True, height=380, columns=COLUMNS,
-                 column_config={
-                     "priority": st.column_config.ProgressColumn("Priority", format="%.2f", min_value=0.0,
-                                                                 max_value=1.0),
-                     "lvl": "Level", "sla": "SLA",
-                     "why": st.column_config.TextColumn("Why", width="medium"),
-                     "context": st.column_config.TextColumn("Post", width="large"),
-                 })
-    c.export_all(lambda limit: _export_rows(filters, limit, names), total, len(df), name="escalations",
-                 key="qu_table", token=(tuple(states), owner, tuple(brands)))
+    ev = c.table(
+        df,
+        "qu_table",
+        name="escalations",
+        selectable=True,
+        height=380,
+        columns=COLUMNS,
+        column_config={
+            "priority": st.column_config.ProgressColumn("Priority", format="%.2f", min_value=0.0, max_value=1.0),
+            "lvl": "Level",
+            "sla": "SLA",
+            "why": st.column_config.TextColumn("Why", width="medium"),
+            "context": st.column_config.TextColumn("Post", width="large"),
+        },
+    )
+    c.export_all(
+        lambda limit: _export_rows(filters, limit, names),
+        total,
+        len(df),
+        name="escalations",
+        key="qu_table",
+        token=(tuple(states), owner, tuple(brands)),
+    )
     ids = df["escalation_id"].tolist()
     if linked and st.session_state.get("qu_linked") != linked:  # once, so picking another item afterwards works
         st.session_state["qu_linked"] = linked
@@ -137,18 +160,28 @@ def main() -> None:
         st.session_state["qu_selected"] = ids[rows[0]]
     if st.session_state.get("qu_selected") not in ids:
         st.session_state["qu_selected"] = ids[0]
-    labels = {r.escalation_id: f"{r.priority:.2f} · {r.state} · {r.brand} · {str(r.context)[:60]}"
-              for r in df.itertuples()}
-    eid = st.selectbox("Item (or click a row above)", ids, format_func=lambda i: labels.get(i, str(i)),
-                       key="qu_selected")
+    labels = {
+        r.escalation_id: f"{r.priority:.2f} · {r.state} · {r.brand} · {str(r.context)[:60]}" for r in df.itertuples()
+    }
+    eid = st.selectbox(
+        "Item (or click a row above)", ids, format_func=lambda i: labels.get(i, str(i)), key="qu_selected"
+    )
     row = vars(c.record(df[df["escalation_id"] == eid].iloc[0]))
 
     left, right = st.columns([3, 2])
     with left:
         st.subheader(f"{LEVEL_ICONS.get(row['level'], '')} Priority {row['priority']:.2f} · {row['state']}")
-        st.caption(" · ".join(c.md_escape(x) for x in (
-            row["brand"], row["source_id"], f"author: {row['author']}", sla_text(row["sla_hours_left"],
-                                                                                row["sla_breached"], row["state"]))))
+        st.caption(
+            " · ".join(
+                c.md_escape(x)
+                for x in (
+                    row["brand"],
+                    row["source_id"],
+                    f"author: {row['author']}",
+                    sla_text(row["sla_hours_left"], row["sla_breached"], row["state"]),
+                )
+            )
+        )
         with st.container(border=True):
             st.markdown(c.highlight(row["context"], row["span_start"], row["span_end"], row["matched"]))
         if note := c.mention_note(row["matched"], row["via"]):
@@ -163,8 +196,12 @@ def main() -> None:
         actions(row)
     st.markdown("**History** (append-only audit trail)")
     hist = c.q("escalation_events", escalation_id=eid)
-    c.table(hist, "qu_hist", name=f"escalation-{eid}-history",
-            column_config={"event_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss")})
+    c.table(
+        hist,
+        "qu_hist",
+        name=f"escalation-{eid}-history",
+        column_config={"event_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss")},
+    )
 
 
 main()

@@ -10,8 +10,11 @@ from dashboard import common as c
 def main() -> None:
     s = c.settings()
     hours = s.dashboard.silent_after_hours
-    c.page_header("Sources health", f"A source is flagged when it has had no successful crawl or no new post for "
-                                    f"{hours:g} hours (Settings.dashboard.silent_after_hours).")
+    c.page_header(
+        "Sources health",
+        f"A source is flagged when it has had no successful crawl or no new post for "
+        f"{hours:g} hours (Settings.dashboard.silent_after_hours).",
+    )
     now = c.now_utc().replace(second=0)
     df = c.q("sources_health", now=now, silent_after_hours=hours)
     if df.empty:
@@ -24,23 +27,49 @@ def main() -> None:
     m[2].metric("Items, 24 h", f"{int(df['items_24h'].sum()):,}")
     m[3].metric("Errors, 24 h", f"{int(df['errors_24h'].sum()):,}")
     for r in gaps.itertuples():
-        st.error(f"{c.md_escape(r.source_id)} has been silent for {r.silent_hours:.0f} h "
-                 f"(last successful crawl: {c.fmt_ts(r.last_success) if r.last_success is not None else 'never'} UTC).",
-                 icon=":material/notifications_off:")
+        st.error(
+            f"{c.md_escape(r.source_id)} has been silent for {r.silent_hours:.0f} h "
+            f"(last successful crawl: {c.fmt_ts(r.last_success) if r.last_success is not None else 'never'} UTC).",
+            icon=":material/notifications_off:",
+        )
     df["health"] = df["gap"].map({True: "✖ gap", False: "✔ ok"})
-    c.table(df, "src_table", name="sources-health",
-            columns=["health", "source_id", "name", "kind", "last_status", "last_crawl", "last_success", "runs_24h",
-                     "items_24h", "errors_24h", "failed_7d", "newest_post", "silent_hours", "documents"],
-            column_config={k: st.column_config.DatetimeColumn(k.replace("_", " ").capitalize(),
-                                                              format="YYYY-MM-DD HH:mm")
-                           for k in ("last_crawl", "last_success", "newest_post")})
+    c.table(
+        df,
+        "src_table",
+        name="sources-health",
+        columns=[
+            "health",
+            "source_id",
+            "name",
+            "kind",
+            "last_status",
+            "last_crawl",
+            "last_success",
+            "runs_24h",
+            "items_24h",
+            "errors_24h",
+            "failed_7d",
+            "newest_post",
+            "silent_hours",
+            "documents",
+        ],
+        column_config={
+            k: st.column_config.DatetimeColumn(k.replace("_", " ").capitalize(), format="YYYY-MM-DD HH:mm")
+            for k in ("last_crawl", "last_success", "newest_post")
+        },
+    )
     st.subheader("Crawl runs")
     sid = st.selectbox("Source", df["source_id"].tolist(), key="src_pick")
     runs = c.q("crawl_runs", source_id=sid)
-    c.table(runs, "src_runs", name=f"crawl-runs-{sid}",
-            column_config={k: st.column_config.DatetimeColumn(k.replace("_", " ").capitalize() + " (UTC)",
-                                                               format="YYYY-MM-DD HH:mm")
-                           for k in ("started_at", "finished_at")})
+    c.table(
+        runs,
+        "src_runs",
+        name=f"crawl-runs-{sid}",
+        column_config={
+            k: st.column_config.DatetimeColumn(k.replace("_", " ").capitalize() + " (UTC)", format="YYYY-MM-DD HH:mm")
+            for k in ("started_at", "finished_at")
+        },
+    )
 
 
 main()

@@ -25,8 +25,9 @@ def _keywords(js: str | None) -> str:
 
 
 def main() -> None:
-    c.page_header("Complaint themes",
-                  "Recurring complaints clustered from negative mentions; ids stay stable across runs.")
+    c.page_header(
+        "Complaint themes", "Recurring complaints clustered from negative mentions; ids stay stable across runs."
+    )
     brands = c.brand_filter("th_brands")
     statuses = st.sidebar.multiselect("Status", list(BADGES), key="th_status", placeholder="Any status")
     names = c.brand_names()
@@ -37,8 +38,12 @@ def main() -> None:
     since = (c.now_utc() - timedelta(days=30)).replace(minute=0, second=0)
     trend = c.q("theme_trend", theme_ids=th["theme_id"].tolist(), since=since)
     days = pd.date_range(since.date(), c.now_utc().date(), freq="D", tz="UTC")
-    spark = (trend.pivot_table(index="theme_id", columns="day", values="mentions", aggfunc="sum")
-             .reindex(columns=days, fill_value=0).fillna(0).astype(int))
+    spark = (
+        trend.pivot_table(index="theme_id", columns="day", values="mentions", aggfunc="sum")
+        .reindex(columns=days, fill_value=0)
+        .fillna(0)
+        .astype(int)
+    )
     th["trend"] = th["theme_id"].map(lambda t: spark.loc[t].tolist() if t in spark.index else [0] * len(days))
     th["brand"] = th["brand_id"].map(names).fillna(th["brand_id"])
     th["keywords"] = th["keywords_json"].map(_keywords)
@@ -49,15 +54,22 @@ def main() -> None:
     m[1].metric("New", int((th["status"] == "new").sum()))
     m[2].metric("Growing", int((th["status"] == "growing").sum()))
 
-    ev = c.table(th, "th_table", name="themes", selectable=True,
-                 columns=["badge", "label", "brand", "keywords", "size", "growth", "trend", "last_seen"],
-                 column_config={
-                     "badge": "Status", "label": "Theme",
-                     "growth": st.column_config.NumberColumn("Growth", format="+%d",
-                                                             help="size now minus size at the previous run"),
-                     "trend": st.column_config.LineChartColumn("Mentions/day, 30 days", width="medium"),
-                     "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm"),
-                 })
+    ev = c.table(
+        th,
+        "th_table",
+        name="themes",
+        selectable=True,
+        columns=["badge", "label", "brand", "keywords", "size", "growth", "trend", "last_seen"],
+        column_config={
+            "badge": "Status",
+            "label": "Theme",
+            "growth": st.column_config.NumberColumn(
+                "Growth", format="+%d", help="size now minus size at the previous run"
+            ),
+            "trend": st.column_config.LineChartColumn("Mentions/day, 30 days", width="medium"),
+            "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm"),
+        },
+    )
     rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
     ids = th["theme_id"].tolist()
     if rows:
@@ -65,8 +77,9 @@ def main() -> None:
     if st.session_state.get("th_selected") not in ids:
         st.session_state["th_selected"] = ids[0]
     labels = dict(zip(th["theme_id"], th["label"] + " · " + th["brand"]))
-    chosen = st.selectbox("Theme (or click a row above)", ids, format_func=lambda i: labels.get(i, str(i)),
-                          key="th_selected")
+    chosen = st.selectbox(
+        "Theme (or click a row above)", ids, format_func=lambda i: labels.get(i, str(i)), key="th_selected"
+    )
     row = th.set_index("theme_id").loc[chosen]
 
     st.subheader(c.md_escape(f"{row['label']} · {row['brand']}"))  # labels come from scraped words
@@ -83,10 +96,16 @@ def main() -> None:
             st.markdown(c.highlight(r.context, r.span_start, r.span_end, r.matched))
             st.caption(c.md_escape(f"{r.source_id} · {c.fmt_ts(r.posted_at)} UTC · {r.author}"))
     st.markdown(f"**All members** ({len(members):,} shown)")
-    c.table(members, "th_members", name=f"theme-{chosen}",
-            columns=["posted_at", "source_id", "sentiment", "intent", "distance", "author", "context", "url"],
-            column_config={"posted_at": st.column_config.DatetimeColumn("Posted (UTC)", format="YYYY-MM-DD HH:mm"),
-                           "context": st.column_config.TextColumn("Context", width="large")})
+    c.table(
+        members,
+        "th_members",
+        name=f"theme-{chosen}",
+        columns=["posted_at", "source_id", "sentiment", "intent", "distance", "author", "context", "url"],
+        column_config={
+            "posted_at": st.column_config.DatetimeColumn("Posted (UTC)", format="YYYY-MM-DD HH:mm"),
+            "context": st.column_config.TextColumn("Context", width="large"),
+        },
+    )
 
 
 main()

@@ -45,13 +45,29 @@ def outbox_rows(settings: Settings, events: list[Event], now: datetime) -> list[
         rs = routes(cfg, ev.kind, ev.level, ev.brand_id, now)
         if not rs:
             continue
-        msg = (escalation_message(ev.row, cfg.dashboard_url, cfg.timezone) if ev.kind == "escalation"
-               else alert_message(ev.row, cfg.dashboard_url, cfg.timezone))
+        msg = (
+            escalation_message(ev.row, cfg.dashboard_url, cfg.timezone)
+            if ev.kind == "escalation"
+            else alert_message(ev.row, cfg.dashboard_url, cfg.timezone)
+        )
         for r in rs:
-            rows.append(dict(notification_id=notification_id(r.channel, ev.key), channel=r.channel, event_key=ev.key,
-                             event_kind=ev.kind, brand_id=ev.brand_id, level=ev.level, ref_id=ev.ref_id,
-                             message_json=msg.to_json(), state="pending", attempts=0, next_attempt_at=r.not_before,
-                             created_at=now, updated_at=now))
+            rows.append(
+                dict(
+                    notification_id=notification_id(r.channel, ev.key),
+                    channel=r.channel,
+                    event_key=ev.key,
+                    event_kind=ev.kind,
+                    brand_id=ev.brand_id,
+                    level=ev.level,
+                    ref_id=ev.ref_id,
+                    message_json=msg.to_json(),
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=r.not_before,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
     return rows
 
 
@@ -64,8 +80,11 @@ def notify(settings: Settings, store: Store, now: datetime | None = None) -> dic
         events = recent_events(store, now, cfg.lookback_hours)
         rows = outbox_rows(settings, events, now)
         new = set(outbox.enqueue(store, rows))
-        counts.update(events=len(events), queued=len(new),
-                      held=sum(1 for r in rows if r["notification_id"] in new and r["next_attempt_at"] is not None))
+        counts.update(
+            events=len(events),
+            queued=len(new),
+            held=sum(1 for r in rows if r["notification_id"] in new and r["next_attempt_at"] is not None),
+        )
     counts.update(deliver_due(settings, store, now) if cfg.enabled else {})
     return counts
 
@@ -81,8 +100,9 @@ def deliver_due(settings: Settings, store: Store, now: datetime | None = None) -
         return counts
     gone = [r.notification_id for r in due.itertuples() if r.channel not in cfg.channels]
     outbox.mark_skipped(store, gone, "channel no longer configured", now)
-    late = [r.notification_id for r in due.itertuples()
-            if r.channel in cfg.channels and (r.attempts or r.created_at < now)]
+    late = [
+        r.notification_id for r in due.itertuples() if r.channel in cfg.channels and (r.attempts or r.created_at < now)
+    ]
     if late:  # a held or retried message about an item closed (or an alert acknowledged) since is not news any more
         with store.read() as con:
             keep = still_relevant(con, late)
@@ -107,8 +127,9 @@ def deliver_due(settings: Settings, store: Store, now: datetime | None = None) -
             err = e if isinstance(e, DeliveryError) else DeliveryError(f"{type(e).__name__}: {e}")
             dead = err.permanent or attempt >= cfg.max_attempts
             wait = backoff_seconds(attempt, cfg.retry_base_seconds, cfg.retry_max_seconds)
-            outbox.mark_failed(store, r.notification_id, utcnow(), str(err),
-                               None if dead else utcnow() + timedelta(seconds=wait))
+            outbox.mark_failed(
+                store, r.notification_id, utcnow(), str(err), None if dead else utcnow() + timedelta(seconds=wait)
+            )
             counts["dead" if dead else "failed"] += 1
             errors[r.channel] = str(err)
             if not err.permanent:

@@ -61,8 +61,17 @@ def recent_events(store: Store, now: datetime, lookback_hours: float) -> list[Ev
     with store.read() as con:
         esc = con.execute(ESCALATIONS_SQL, [since]).df()
         alerts = con.execute(ALERTS_SQL, [since]).df()
-    out = [Event(f"escalation:{r['escalation_id']}:{r['level']}", "escalation", r["brand_id"], r["level"],
-                 r["escalation_id"], r) for r in _records(esc)]
+    out = [
+        Event(
+            f"escalation:{r['escalation_id']}:{r['level']}",
+            "escalation",
+            r["brand_id"],
+            r["level"],
+            r["escalation_id"],
+            r,
+        )
+        for r in _records(esc)
+    ]
     out += [Event(f"alert:{r['alert_id']}", r["kind"], r["brand_id"], None, r["alert_id"], r) for r in _records(alerts)]
     return out
 

@@ -74,7 +74,8 @@ def escalation_message(e: dict[str, Any], dashboard_url: str, tz: str) -> Messag
     where = e.get("source_id") or "?"
     thread = _clip(e.get("thread_title"), 120)
     facts = [
-        f"{brand}: a post on {where}" + (f" in «{thread}»" if thread else "")
+        f"{brand}: a post on {where}"
+        + (f" in «{thread}»" if thread else "")
         + (f" by {_clip(e.get('author'), 60)}" if e.get("author") else "")
         + f" entered the escalation queue as {level.lower()} (priority {float(e['priority']):.2f}).",
         f"State: {e.get('state')}; SLA due {_local(e.get('sla_due_at'), tz)}; posted {_local(e.get('posted_at'), tz)}.",
@@ -82,14 +83,26 @@ def escalation_message(e: dict[str, Any], dashboard_url: str, tz: str) -> Messag
     links = [("Open in brandmon", f"{dashboard_url.rstrip('/')}/queue?item={e['escalation_id']}")]
     if url := _safe_url(e.get("url")):
         links.append(("Original post", url))
-    return Message(title=f"[brandmon] {level} escalation: {brand} on {where}", facts=facts,
-                   why=explain(e.get("reasons_json")), quote=_clip(e.get("context")), links=links)
+    return Message(
+        title=f"[brandmon] {level} escalation: {brand} on {where}",
+        facts=facts,
+        why=explain(e.get("reasons_json")),
+        quote=_clip(e.get("context")),
+        links=links,
+    )
 
 
 def alert_message(a: dict[str, Any], dashboard_url: str, tz: str) -> Message:
     brand = a.get("brand_name") or a.get("brand_id") or "all brands"
     kind = str(a["kind"]).replace("_", " ")
-    facts = [f"{brand}: {kind} alert raised {_local(a.get('created_at'), tz)}"
-             + (f" (z {float(a['z']):.1f})" if a.get("z") is not None and str(a.get("z")) != "nan" else "") + "."]
-    return Message(title=f"[brandmon] {kind}: {brand}", facts=facts, why=_clip(a.get("explanation"), 1000),
-                   links=[("Open alerts in brandmon", f"{dashboard_url.rstrip('/')}/alerts")])
+    facts = [
+        f"{brand}: {kind} alert raised {_local(a.get('created_at'), tz)}"
+        + (f" (z {float(a['z']):.1f})" if a.get("z") is not None and str(a.get("z")) != "nan" else "")
+        + "."
+    ]
+    return Message(
+        title=f"[brandmon] {kind}: {brand}",
+        facts=facts,
+        why=_clip(a.get("explanation"), 1000),
+        links=[("Open alerts in brandmon", f"{dashboard_url.rstrip('/')}/alerts")],
+    )

@@ -21,12 +21,14 @@ def _x_labels(days: list[pd.Timestamp], step: float) -> str:
 
 
 def _frame(y_max_label: str, title: str, body: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
-            f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11" fill="#334155">'
-            f'<line x1="{LEFT}" y1="{H - BOTTOM}" x2="{W}" y2="{H - BOTTOM}" stroke="#cbd5e1"/>'
-            f'<line x1="{LEFT}" y1="{TOP}" x2="{W}" y2="{TOP}" stroke="#f1f5f9"/>'
-            f'<text x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end">{escape(y_max_label)}</text>'
-            f'<text x="{LEFT - 6}" y="{H - BOTTOM}" text-anchor="end">0</text>{body}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" '
+        f'aria-label="{escape(title)}" font-family="sans-serif" font-size="11" fill="#334155">'
+        f'<line x1="{LEFT}" y1="{H - BOTTOM}" x2="{W}" y2="{H - BOTTOM}" stroke="#cbd5e1"/>'
+        f'<line x1="{LEFT}" y1="{TOP}" x2="{W}" y2="{TOP}" stroke="#f1f5f9"/>'
+        f'<text x="{LEFT - 6}" y="{TOP + 4}" text-anchor="end">{escape(y_max_label)}</text>'
+        f'<text x="{LEFT - 6}" y="{H - BOTTOM}" text-anchor="end">0</text>{body}</svg>'
+    )
 
 
 def stacked_bars(daily: pd.DataFrame, parts: tuple[str, ...] = ("negative", "neutral", "positive", "unscored")) -> str:
@@ -44,9 +46,11 @@ def stacked_bars(daily: pd.DataFrame, parts: tuple[str, ...] = ("negative", "neu
                 continue
             h = plot_h * n / top
             y -= h
-            bars.append(f'<rect x="{LEFT + step * i + step * 0.15:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" '
-                        f'height="{h:.1f}" fill="{COLORS[part]}"><title>{escape(row.day.strftime("%Y-%m-%d"))}: '
-                        f'{n} {part}</title></rect>')
+            bars.append(
+                f'<rect x="{LEFT + step * i + step * 0.15:.1f}" y="{y:.1f}" width="{step * 0.7:.1f}" '
+                f'height="{h:.1f}" fill="{COLORS[part]}"><title>{escape(row.day.strftime("%Y-%m-%d"))}: '
+                f"{n} {part}</title></rect>"
+            )
     return _frame(f"{top}", "mentions per day by sentiment", "".join(bars) + _x_labels(days, step))
 
 
@@ -67,10 +71,13 @@ def share_line(daily: pd.DataFrame, column: str = "negative_share", color: str =
             continue
         x, y = LEFT + step * (i + 0.5), H - BOTTOM - plot_h * float(v)
         current.append(f"{x:.1f},{y:.1f}")
-        dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>'
-                    f'{escape(row.day.strftime("%Y-%m-%d"))}: {float(v):.0%}</title></circle>')
+        dots.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>'
+            f"{escape(row.day.strftime('%Y-%m-%d'))}: {float(v):.0%}</title></circle>"
+        )
     if current:
         segments.append(current)
-    lines = "".join(f'<polyline points="{" ".join(s)}" fill="none" stroke="{color}" stroke-width="2"/>'
-                    for s in segments)
+    lines = "".join(
+        f'<polyline points="{" ".join(s)}" fill="none" stroke="{color}" stroke-width="2"/>' for s in segments
+    )
     return _frame("100%", "negative share per day", lines + "".join(dots) + _x_labels(days, step))

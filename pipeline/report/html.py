@@ -55,8 +55,10 @@ def _pct(v: Any) -> str:
 
 
 def _card(label: str, value: str, delta: str = "") -> str:
-    return (f'<div class="card"><div class="l">{_e(label)}</div><div class="v">{_e(value)}</div>'
-            f'<div class="d">{_e(delta)}</div></div>')
+    return (
+        f'<div class="card"><div class="l">{_e(label)}</div><div class="v">{_e(value)}</div>'
+        f'<div class="d">{_e(delta)}</div></div>'
+    )
 
 
 def _cards(d: Digest) -> str:
@@ -64,15 +66,24 @@ def _cards(d: Digest) -> str:
     ttfr = "—" if k["ttfr_median_hours"] is None else f"{k['ttfr_median_hours']:.1f} h"
     p90 = "—" if k["ttfr_p90_hours"] is None else f"{k['ttfr_p90_hours']:.1f} h"
     breaches = k["sla_breached_open"] + k["sla_answered_late"]
-    return '<div class="cards">' + "".join([
-        _card("Mentions", f"{t['mentions']:,}", f"previous period {p['mentions']:,}"),
-        _card("Negative share", _pct(t["negative_share"]), f"previous {_pct(p['negative_share'])}"),
-        _card("Escalations received", f"{k['received']:,}", f"previous {pk['received']:,}"),
-        _card("Response rate", _pct(k["response_rate"]), f"{k['answered']:,} answered of {k['received']:,}"),
-        _card("Time to first response", ttfr, "median; p90 " + p90),
-        _card("SLA breaches", f"{breaches:,}",
-              f"{k['sla_breached_open']:,} open past due, {k['sla_answered_late']:,} answered late"),
-    ]) + "</div>"
+    return (
+        '<div class="cards">'
+        + "".join(
+            [
+                _card("Mentions", f"{t['mentions']:,}", f"previous period {p['mentions']:,}"),
+                _card("Negative share", _pct(t["negative_share"]), f"previous {_pct(p['negative_share'])}"),
+                _card("Escalations received", f"{k['received']:,}", f"previous {pk['received']:,}"),
+                _card("Response rate", _pct(k["response_rate"]), f"{k['answered']:,} answered of {k['received']:,}"),
+                _card("Time to first response", ttfr, "median; p90 " + p90),
+                _card(
+                    "SLA breaches",
+                    f"{breaches:,}",
+                    f"{k['sla_breached_open']:,} open past due, {k['sla_answered_late']:,} answered late",
+                ),
+            ]
+        )
+        + "</div>"
+    )
 
 
 def _themes(d: Digest) -> str:
@@ -81,11 +92,14 @@ def _themes(d: Digest) -> str:
     rows = []
     for th in d.themes:
         badge = '<span class="badge new">new</span>' if th["new"] else f'<span class="badge">{_e(th["status"])}</span>'
-        examples = "".join(f"<blockquote>{_e(ex['context'])}<br>{_link(ex.get('url'), 'post ↗')}</blockquote>"
-                           for ex in th["examples"])
-        rows.append(f"<tr><td><b>{_e(th['label'])}</b> {badge}<br>"
-                    f"<span class='why'>{_e(', '.join(th['keywords']))}</span>"
-                    f"{examples}</td><td>{th['mentions']:,}</td></tr>")
+        examples = "".join(
+            f"<blockquote>{_e(ex['context'])}<br>{_link(ex.get('url'), 'post ↗')}</blockquote>" for ex in th["examples"]
+        )
+        rows.append(
+            f"<tr><td><b>{_e(th['label'])}</b> {badge}<br>"
+            f"<span class='why'>{_e(', '.join(th['keywords']))}</span>"
+            f"{examples}</td><td>{th['mentions']:,}</td></tr>"
+        )
     return "<table><tr><th>Theme and example posts</th><th>Mentions</th></tr>" + "".join(rows) + "</table>"
 
 
@@ -100,16 +114,23 @@ def _escalations(d: Digest, dashboard_url: str, tz: str) -> str:
             f"<tr><td>{float(e['priority']):.2f}<br><span class='{_e(e['level'])}'>{_e(e['level'])}</span></td>"
             f"<td>{_e(e['state'])}<br>{_e(e['owner'] or 'unassigned')}</td><td>{_e(_when(e['sla_due_at'], tz))}</td>"
             f"<td><blockquote>{_e(e['context'])}</blockquote>"
-            f"<div class='why'>Why: {_e(e['why'])}</div>{links}</td></tr>")
-    return ("<table><tr><th>Priority</th><th>State / owner</th><th>SLA due</th><th>Post and why</th></tr>"
-            + "".join(rows) + "</table>")
+            f"<div class='why'>Why: {_e(e['why'])}</div>{links}</td></tr>"
+        )
+    return (
+        "<table><tr><th>Priority</th><th>State / owner</th><th>SLA due</th><th>Post and why</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _alerts(d: Digest, tz: str) -> str:
     if d.alerts.empty:
         return "<p>No alerts in this period.</p>"
-    rows = "".join(f"<tr><td>{_e(_when(a.created_at, tz))}</td><td>{_e(str(a.kind).replace('_', ' '))}</td>"
-                   f"<td>{_e(a.explanation)}</td></tr>" for a in d.alerts.head(20).itertuples(index=False))
+    rows = "".join(
+        f"<tr><td>{_e(_when(a.created_at, tz))}</td><td>{_e(str(a.kind).replace('_', ' '))}</td>"
+        f"<td>{_e(a.explanation)}</td></tr>"
+        for a in d.alerts.head(20).itertuples(index=False)
+    )
     return "<table><tr><th>When</th><th>Kind</th><th>Explanation</th></tr>" + rows + "</table>"
 
 

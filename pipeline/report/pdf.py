@@ -11,8 +11,10 @@ def write_pdf(html_path: Path) -> Path:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as e:  # OSError: the Pango libraries it loads are missing
-        raise ReportError(f"PDF needs WeasyPrint and Pango: pip install 'brandmon[pdf]' ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0][:120]})") from None
+        raise ReportError(
+            f"PDF needs WeasyPrint and Pango: pip install 'brandmon[pdf]' ({type(e).__name__}: "
+            f"{str(e).splitlines()[0][:120]})"
+        ) from None
     import logging
 
     for name in ("weasyprint", "weasyprint.progress"):  # it logs every layout step at INFO

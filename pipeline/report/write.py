@@ -23,8 +23,14 @@ def default_path(settings: Settings, brand: str, until: datetime) -> Path:
     return Path(settings.data_dir) / "reports" / f"digest-{brand}-{until:%Y-%m-%d}.html"
 
 
-def write_digest(settings: Settings, store: Store, brand: str, period: str = "7d", out: str | Path | None = None,
-                 now: datetime | None = None) -> tuple[Path, Digest]:
+def write_digest(
+    settings: Settings,
+    store: Store,
+    brand: str,
+    period: str = "7d",
+    out: str | Path | None = None,
+    now: datetime | None = None,
+) -> tuple[Path, Digest]:
     """Render a brand's digest for the period ending `now` into `out` (default <data_dir>/reports/…); written
     aside and renamed, so a reader (or the mailer) never sees half a file."""
     until = now or utcnow()
@@ -42,31 +48,63 @@ def digest_message(settings: Settings, d: Digest, path: Path, period: str) -> Me
     base = settings.notify.reports_url.rstrip("/")
     links = [(f"Digest {path.name}", f"{base}/{path.name}")] if base else []
     links.append(("Open brandmon", settings.notify.dashboard_url))
-    return Message(title=f"[brandmon] {period} digest: {d.brand_name}", facts=list(d.changes),
-                   links=links, attachments=[str(path.resolve())])
+    return Message(
+        title=f"[brandmon] {period} digest: {d.brand_name}",
+        facts=list(d.changes),
+        links=links,
+        attachments=[str(path.resolve())],
+    )
 
 
-def send_digest(settings: Settings, store: Store, d: Digest, path: Path, period: str, channels: list[str],
-                now: datetime | None = None) -> dict[str, Any]:
+def send_digest(
+    settings: Settings,
+    store: Store,
+    d: Digest,
+    path: Path,
+    period: str,
+    channels: list[str],
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Queue the digest for `channels` (once per brand, period and end date) and deliver what is due."""
     now = now or utcnow()
     unknown = [c for c in channels if c not in settings.notify.channels]
     if unknown:
         from pipeline.report.period import ReportError
 
-        raise ReportError(f"unknown channel(s) {', '.join(unknown)}; defined: "
-                          f"{', '.join(settings.notify.channels) or 'none'}")
+        raise ReportError(
+            f"unknown channel(s) {', '.join(unknown)}; defined: {', '.join(settings.notify.channels) or 'none'}"
+        )
     key = f"digest:{d.brand_id}:{period}:{d.until:%Y-%m-%d}"
     msg = digest_message(settings, d, path, period).to_json()
-    rows = [dict(notification_id=notification_id(c, key), channel=c, event_key=key, event_kind="digest",
-                 brand_id=d.brand_id, level=None, ref_id=d.brand_id, message_json=msg, state="pending", attempts=0,
-                 next_attempt_at=None, created_at=now, updated_at=now) for c in channels]
+    rows = [
+        dict(
+            notification_id=notification_id(c, key),
+            channel=c,
+            event_key=key,
+            event_kind="digest",
+            brand_id=d.brand_id,
+            level=None,
+            ref_id=d.brand_id,
+            message_json=msg,
+            state="pending",
+            attempts=0,
+            next_attempt_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        for c in channels
+    ]
     queued = outbox.enqueue(store, rows)
     return {"queued": len(queued), **deliver_due(settings, store, now)}
 
 
-def digest_stage(settings: Settings, store: Store, period: str | None = None, brands: list[str] | None = None,
-                 now: datetime | None = None) -> dict[str, Any]:
+def digest_stage(
+    settings: Settings,
+    store: Store,
+    period: str | None = None,
+    brands: list[str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """The scheduled digest: one file per brand (`notify.digest_brands`, default all) sent to `digest_channels`."""
     cfg = settings.notify
     period = period or cfg.digest_period

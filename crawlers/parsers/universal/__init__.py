@@ -33,8 +33,8 @@ from crawlers.store_ids import post_id_for_url
 @dataclass
 class Extraction:
     result: PageResult
-    method: str          # microdata | json-ld | dom | state | main-text | none
-    confidence: float    # 0..1
+    method: str  # microdata | json-ld | dom | state | main-text | none
+    confidence: float  # 0..1
 
 
 def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
@@ -135,9 +135,15 @@ def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: Pa
         own.append(list(fields.own_iter(rec, others)))
     authors = fields.pick_consistent([fields.author_candidates(rec, els) for rec, els in zip(members, own)])
     dates = fields.pick_consistent([fields.date_candidates(rec, els) for rec, els in zip(members, own)])
-    bodies = fields.pick_consistent(fields.discount_template_text([
-        fields.body_candidates(rec, els, a[2] if a else None, d[2] if d else None, others_all - {rec})
-        for rec, els, a, d in zip(members, own, authors, dates)], dates))
+    bodies = fields.pick_consistent(
+        fields.discount_template_text(
+            [
+                fields.body_candidates(rec, els, a[2] if a else None, d[2] if d else None, others_all - {rec})
+                for rec, els, a, d in zip(members, own, authors, dates)
+            ],
+            dates,
+        )
+    )
     ids: dict = {}
     page = strip_fragment(url)
     for n, (rec, els, a, d, b) in enumerate(zip(members, own, authors, dates, bodies), 1):
@@ -158,12 +164,25 @@ def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: Pa
             extra["depth"] = dom.depth[rec]
         if n == 1 and _opening_of_comments(dom):
             extra["item_type"] = "article"
-        res.items.append(make_item(
-            ctx, post_id=str(pid), url=link, text=text, quoted=quotes, signature=sig, thread_url=res.thread_url,
-            thread_title=res.thread_title, author=a[3] if a else None,
-            author_url=fields.absolute(url, a[4]) if a and a[4] else None,
-            posted_at=iso_date(date_raw, ctx), posted_at_raw=date_raw, reply_to=parent, page_url=url, extra=extra,
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=str(pid),
+                url=link,
+                text=text,
+                quoted=quotes,
+                signature=sig,
+                thread_url=res.thread_url,
+                thread_title=res.thread_title,
+                author=a[3] if a else None,
+                author_url=fields.absolute(url, a[4]) if a and a[4] else None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=date_raw,
+                reply_to=parent,
+                page_url=url,
+                extra=extra,
+            )
+        )
 
 
 _OPENING = re.compile(r"first|opening|original|description|^op$|topic-?starter|starter", re.IGNORECASE)
@@ -201,12 +220,22 @@ def _from_dicts(posts: list[dict], url: str, ctx: ParseContext, res: PageResult)
         if depth:
             extra["depth"] = depth
         date = p.get("date")
-        res.items.append(make_item(
-            ctx, post_id=str(pid), url=p.get("url") or f"{page}#{pid}", text=p.get("text") or "",
-            thread_url=res.thread_url, thread_title=res.thread_title, author=p.get("author"),
-            posted_at=iso_date(str(date), ctx) if date else None, posted_at_raw=str(date) if date else None,
-            reply_to=parent if p["kind"] == "post" else None, page_url=url, extra=extra,
-        ))
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=str(pid),
+                url=p.get("url") or f"{page}#{pid}",
+                text=p.get("text") or "",
+                thread_url=res.thread_url,
+                thread_title=res.thread_title,
+                author=p.get("author"),
+                posted_at=iso_date(str(date), ctx) if date else None,
+                posted_at_raw=str(date) if date else None,
+                reply_to=parent if p["kind"] == "post" else None,
+                page_url=url,
+                extra=extra,
+            )
+        )
 
 
 def _prepend_article(html: str, url: str, ctx: ParseContext, res: PageResult) -> None:
@@ -217,9 +246,16 @@ def _prepend_article(html: str, url: str, ctx: ParseContext, res: PageResult) ->
 
     try:
         # htmldate's extensive search read every date-like string of an old board's page for seconds (10 s on one)
-        raw = trafilatura.extract(html, url=url, output_format="json", with_metadata=True, include_comments=False,
-                                  favor_precision=True, fast=True,
-                                  date_extraction_params={"extensive_search": False, "original_date": True})
+        raw = trafilatura.extract(
+            html,
+            url=url,
+            output_format="json",
+            with_metadata=True,
+            include_comments=False,
+            favor_precision=True,
+            fast=True,
+            date_extraction_params={"extensive_search": False, "original_date": True},
+        )
     except Exception:  # noqa: BLE001 - a third-party extractor on hostile input; the records stand without it
         raw = None
     if not raw:
@@ -230,9 +266,20 @@ def _prepend_article(html: str, url: str, ctx: ParseContext, res: PageResult) ->
         return
     page = strip_fragment(url)
     res.thread_title = res.thread_title or meta.get("title")
-    res.items.insert(0, make_item(
-        ctx, post_id=post_id_for_url(page), url=page, text=text, thread_url=res.thread_url,
-        thread_title=meta.get("title") or res.thread_title, author=meta.get("author"),
-        posted_at=iso_date(meta.get("date"), ctx), posted_at_raw=meta.get("date"), page_url=url,
-        language=meta.get("language") or ctx.language, extra={"item_type": "article"},
-    ))
+    res.items.insert(
+        0,
+        make_item(
+            ctx,
+            post_id=post_id_for_url(page),
+            url=page,
+            text=text,
+            thread_url=res.thread_url,
+            thread_title=meta.get("title") or res.thread_title,
+            author=meta.get("author"),
+            posted_at=iso_date(meta.get("date"), ctx),
+            posted_at_raw=meta.get("date"),
+            page_url=url,
+            language=meta.get("language") or ctx.language,
+            extra={"item_type": "article"},
+        ),
+    )

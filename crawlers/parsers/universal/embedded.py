@@ -59,16 +59,18 @@ def _ld_posts(obj, depth: int, out: list, seen: set) -> None:
     if is_post or types & ARTICLE_TYPES:
         text = next((obj[k] for k in _TEXT_KEYS if isinstance(obj.get(k), str) and obj[k].strip()), None)
         if text is not None or is_post:
-            out.append({
-                "kind": "post" if is_post else "article",
-                "type": next(iter(types), ""),
-                "author": _name(obj.get("author") or obj.get("creator")),
-                "date": obj.get("datePublished") or obj.get("dateCreated") or obj.get("uploadDate"),
-                "text": _html_text(text or ""),
-                "id": str(obj.get("identifier") or obj.get("@id") or "") or None,
-                "url": obj.get("url") if isinstance(obj.get("url"), str) else None,
-                "depth": depth,
-            })
+            out.append(
+                {
+                    "kind": "post" if is_post else "article",
+                    "type": next(iter(types), ""),
+                    "author": _name(obj.get("author") or obj.get("creator")),
+                    "date": obj.get("datePublished") or obj.get("dateCreated") or obj.get("uploadDate"),
+                    "text": _html_text(text or ""),
+                    "id": str(obj.get("identifier") or obj.get("@id") or "") or None,
+                    "url": obj.get("url") if isinstance(obj.get("url"), str) else None,
+                    "depth": depth,
+                }
+            )
         for k in ("comment", "suggestedAnswer", "acceptedAnswer", "hasPart"):
             if k in obj:
                 _ld_posts(obj[k], depth + (1 if is_post else 0), out, seen)
@@ -97,14 +99,61 @@ def json_ld_posts(root) -> list[dict]:
 # ------------------------------------------------------------------------------------------------ state blobs
 
 _ASSIGN = re.compile(r"^\s*(?:window\.|var\s+|let\s+|const\s+|self\.)?[\w$.\[\]\"']+\s*=\s*", re.DOTALL)
-_TEXTY = ("text", "body", "content", "message", "comment", "html", "body_html", "text_html", "contentHtml",
-          "message_html", "commentText", "raw", "cooked", "contentText")
-_AUTHORY = ("author", "user", "username", "login", "nickname", "nick", "userName", "authorName", "author_name",
-            "authorText",
-            "by", "from", "owner", "creator", "name", "display_name", "displayName", "poster")
-_DATEY = ("created_at", "createdAt", "created", "date", "time", "timestamp", "published", "publishedAt",
-          "created_utc", "time_published", "datePublished", "posted_at", "postedAt", "pubDate", "ts",
-          "publishedTimeText", "publishedTime")
+_TEXTY = (
+    "text",
+    "body",
+    "content",
+    "message",
+    "comment",
+    "html",
+    "body_html",
+    "text_html",
+    "contentHtml",
+    "message_html",
+    "commentText",
+    "raw",
+    "cooked",
+    "contentText",
+)
+_AUTHORY = (
+    "author",
+    "user",
+    "username",
+    "login",
+    "nickname",
+    "nick",
+    "userName",
+    "authorName",
+    "author_name",
+    "authorText",
+    "by",
+    "from",
+    "owner",
+    "creator",
+    "name",
+    "display_name",
+    "displayName",
+    "poster",
+)
+_DATEY = (
+    "created_at",
+    "createdAt",
+    "created",
+    "date",
+    "time",
+    "timestamp",
+    "published",
+    "publishedAt",
+    "created_utc",
+    "time_published",
+    "datePublished",
+    "posted_at",
+    "postedAt",
+    "pubDate",
+    "ts",
+    "publishedTimeText",
+    "publishedTime",
+)
 _CHILDREN = ("children", "replies", "comments", "answers", "thread", "subcomments", "child_comments")
 
 
@@ -123,7 +172,7 @@ def _blob_texts(root):
             m = _ASSIGN.match(src)
             if not m:
                 continue
-            src = src[m.end():]
+            src = src[m.end() :]
         if src[:1] not in "{[":
             continue
         try:
@@ -163,17 +212,23 @@ def _record(d: dict) -> dict | None:
     if isinstance(author, dict) and ("runs" in author or "simpleText" in author):
         author = _plain(author)
     if isinstance(author, dict):
-        author = _field(author, ("name", "username", "login", "nickname", "alias", "display_name", "displayName",
-                                 "title"))
+        author = _field(
+            author, ("name", "username", "login", "nickname", "alias", "display_name", "displayName", "title")
+        )
     date = _plain(_field(d, _DATEY))
     if author is None and date is None:
         return None
     if author is not None and not isinstance(author, (str, int)):
         author = None
-    return {"kind": "post", "type": "state", "author": str(author).strip() if author is not None else None,
-            "date": str(date) if isinstance(date, (str, int, float)) else None, "text": _html_text(text),
-            "id": str(d.get("id") or d.get("_id") or d.get("uuid") or d.get("commentId") or "") or None,
-            "url": d.get("url") if isinstance(d.get("url"), str) and d.get("url", "").startswith("http") else None}
+    return {
+        "kind": "post",
+        "type": "state",
+        "author": str(author).strip() if author is not None else None,
+        "date": str(date) if isinstance(date, (str, int, float)) else None,
+        "text": _html_text(text),
+        "id": str(d.get("id") or d.get("_id") or d.get("uuid") or d.get("commentId") or "") or None,
+        "url": d.get("url") if isinstance(d.get("url"), str) and d.get("url", "").startswith("http") else None,
+    }
 
 
 def _walk_lists(data, budget: list):

@@ -59,9 +59,12 @@ PROFILE_HREF = re.compile(
     re.IGNORECASE,
 )
 
-AUTHOR_HINT = re.compile(r"author|user-?name|user_name|nick|poster|creator|byline|commenter|\blogin\b|^fn$|"
-                         r"(?:^|[-_])user$|^[a-z]{1,3}user$|"
-                         r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername", re.IGNORECASE)
+AUTHOR_HINT = re.compile(
+    r"author|user-?name|user_name|nick|poster|creator|byline|commenter|\blogin\b|^fn$|"
+    r"(?:^|[-_])user$|^[a-z]{1,3}user$|"
+    r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername",
+    re.IGNORECASE,
+)
 # a byline written out in words: "Posted by Kyria on 09-11-2001", "Автор: Иван", "anna wrote:"
 BYLINE = re.compile(
     r"^\s*(?:(?:posted|written|submitted|sent|reply|comment)\s+by|by|автор|от|отправлено|написал[аи]?)\s*:?\s+"
@@ -71,25 +74,88 @@ BYLINE = re.compile(
 )
 
 # the names an engine gives a poster who did not sign in
-ANONYMOUS = re.compile(r"^(?:аноним(?:ус)?|anonymous|anon|guest|гость|безымянный|unknown|unregistered|"
-                       r"незарегистрированный)$", re.IGNORECASE)
+ANONYMOUS = re.compile(
+    r"^(?:аноним(?:ус)?|anonymous|anon|guest|гость|безымянный|unknown|unregistered|"
+    r"незарегистрированный)$",
+    re.IGNORECASE,
+)
 DATE_HINT = re.compile(r"date|time|posted|published|created|stamp|ago|когда", re.IGNORECASE)
 # a quote block's class: a word of it starts with "quote" ("bbCodeQuote", "quotecontent", "post-quote"), but
 # not an action on quotes ("SelectQuoteContainer", "multiquote" buttons)
-QUOTE_HINT = re.compile(r"^(?!select|multi|insert|reply|add|do|js)(?:[a-z]*[-_])*(?:[a-z]*[a-z](?=Q))?"
-                        r"(?:quote|Quote|QUOTE|citation|цитат)|^cite$|^blockquote$|^bbcode_?q", re.IGNORECASE)
+QUOTE_HINT = re.compile(
+    r"^(?!select|multi|insert|reply|add|do|js)(?:[a-z]*[-_])*(?:[a-z]*[a-z](?=Q))?"
+    r"(?:quote|Quote|QUOTE|citation|цитат)|^cite$|^blockquote$|^bbcode_?q",
+    re.IGNORECASE,
+)
 SIGNATURE_HINT = re.compile(r"signature|^sig$|^sig[-_]|подпис", re.IGNORECASE)
-CHROME_HINT = re.compile(r"button|btn|toolbar|actions?$|controls?$|reply-?link|share|^like|likes-?bar|vote|"
-                         r"report|menu|footer|social|rating|reactions?|karma|reputation|avatar|badge|rank|"
-                         r"^meta$|^hidden$|sr-only|visually-?hidden|tooltip|popup|modal|dropdown", re.IGNORECASE)
+CHROME_HINT = re.compile(
+    r"button|btn|toolbar|actions?$|controls?$|reply-?link|share|^like|likes-?bar|vote|"
+    r"report|menu|footer|social|rating|reactions?|karma|reputation|avatar|badge|rank|"
+    r"^meta$|^hidden$|sr-only|visually-?hidden|tooltip|popup|modal|dropdown",
+    re.IGNORECASE,
+)
 RECORD_HINT = re.compile(r"post|comment|message|msg|reply|repl|answer|entry|note|review|cmt|коммент", re.IGNORECASE)
 # a record's own wrapper kinds that are never one post: page furniture
-NOT_RECORD_TAGS = {"html", "head", "body", "form", "select", "option", "script", "style", "nav", "header",
-                   "footer", "button", "a", "img", "br", "hr", "input", "label", "svg", "path", "time", "abbr",
-                   "b", "i", "strong", "em", "span", "font", "small", "sup", "sub", "u", "s", "code", "pre",
-                   "h1", "h2", "h3", "h4", "h5", "h6", "cite", "blockquote", "q", "iframe", "noscript", "thead"}
-DATE_ATTRS = ("datetime", "data-time", "data-timestamp", "data-datetime", "data-date", "data-utime",
-              "data-created", "data-published", "content")
+NOT_RECORD_TAGS = {
+    "html",
+    "head",
+    "body",
+    "form",
+    "select",
+    "option",
+    "script",
+    "style",
+    "nav",
+    "header",
+    "footer",
+    "button",
+    "a",
+    "img",
+    "br",
+    "hr",
+    "input",
+    "label",
+    "svg",
+    "path",
+    "time",
+    "abbr",
+    "b",
+    "i",
+    "strong",
+    "em",
+    "span",
+    "font",
+    "small",
+    "sup",
+    "sub",
+    "u",
+    "s",
+    "code",
+    "pre",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "cite",
+    "blockquote",
+    "q",
+    "iframe",
+    "noscript",
+    "thead",
+}
+DATE_ATTRS = (
+    "datetime",
+    "data-time",
+    "data-timestamp",
+    "data-datetime",
+    "data-date",
+    "data-utime",
+    "data-created",
+    "data-published",
+    "content",
+)
 
 
 def classes(el) -> list[str]:
@@ -109,17 +175,22 @@ def marked(el, rx: re.Pattern, unless: re.Pattern | None = None) -> bool:
 
 def hint_of(el) -> str:
     """The words an element's markup uses about itself: classes, id, itemprop, role, data-role."""
-    return " ".join(filter(None, (el.get("class"), el.get("id"), el.get("itemprop"), el.get("role"),
-                                  el.get("data-role"))))
+    return " ".join(
+        filter(None, (el.get("class"), el.get("id"), el.get("itemprop"), el.get("role"), el.get("data-role")))
+    )
 
 
 def any_token(el, rx: re.Pattern) -> bool:
-    return any(rx.search(t) for t in classes(el)) or bool(
-        el.get("itemprop") and rx.search(el.get("itemprop"))) or bool(el.get("id") and rx.search(el.get("id")))
+    return (
+        any(rx.search(t) for t in classes(el))
+        or bool(el.get("itemprop") and rx.search(el.get("itemprop")))
+        or bool(el.get("id") and rx.search(el.get("id")))
+    )
 
 
-_PROFILE_PRE = re.compile(r"user|member|profile|author|people|/u/|u=|uid|who=|mid=|/@|/~|/id\d|account|usr",
-                          re.IGNORECASE)
+_PROFILE_PRE = re.compile(
+    r"user|member|profile|author|people|/u/|u=|uid|who=|mid=|/@|/~|/id\d|account|usr", re.IGNORECASE
+)
 # every date form above has a digit or one of these words: a cheap test first (most text is not a date)
 _DATE_PRE = re.compile(r"\d|ago\b|назад|just now|только что", re.IGNORECASE)
 
@@ -128,8 +199,11 @@ _DATE_PRE = re.compile(r"\d|ago\b|назад|just now|только что", re.I
 def is_profile_href(href: str | None) -> bool:
     if not href:
         return False
-    return not href.startswith(("javascript:", "mailto:")) and bool(_PROFILE_PRE.search(href)) \
+    return (
+        not href.startswith(("javascript:", "mailto:"))
+        and bool(_PROFILE_PRE.search(href))
         and bool(PROFILE_HREF.search(href))
+    )
 
 
 def looks_like_date(s: str | None) -> bool:

@@ -93,7 +93,8 @@ def _near_hint(el, rec, rx: re.Pattern, levels: int = 3, max_text: int | None = 
         if node is None:
             return False
         if (marked(node, rx, CHROME_HINT) or (node.get("id") and rx.search(node.get("id")))) and (
-                max_text is None or node is el or len(inner_text(node)) <= max_text):
+            max_text is None or node is el or len(inner_text(node)) <= max_text
+        ):
             return True
         if node is rec:
             return False
@@ -156,8 +157,11 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
         link = None
         if prop in ("author", "creator"):
             name_el = next((d for d in el.iter() if isinstance(d.tag, str) and d.get("itemprop") == "name"), None)
-            name = (name_el.get("content") if name_el is not None else None) or el.get("content") \
+            name = (
+                (name_el.get("content") if name_el is not None else None)
+                or el.get("content")
                 or _first_line(inner_text(name_el if name_el is not None else el))
+            )
             link = el if tag == "a" else next((d for d in el.iter("a") if d.get("href")), None)
             score = 12.0
             href = link.get("href") if link is not None else None
@@ -179,20 +183,32 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
             named = bool(urls or labels) and _named_by_profile(name, urls, labels)
             if not (profile or hinted or anonymous or named):
                 continue
-            score = (4.0 if profile else 0) + (5.0 if hinted else 0) + (4.0 if anonymous else 0) + \
-                (4.0 if named else 0)
+            score = (4.0 if profile else 0) + (5.0 if hinted else 0) + (4.0 if anonymous else 0) + (4.0 if named else 0)
             if tag != "a" and any(_first_line(inner_text(c)) == name for c in el if isinstance(c.tag, str)):
                 score -= 1.5  # a wrapper whose child holds the same name: the child is the name's own element
-            elif tag != "a" and len(el) and (el.text or "").strip() != name and \
-                    any(_first_line(inner_text(c)) and name.startswith(_first_line(inner_text(c))) for c in el
-                        if isinstance(c.tag, str)):
+            elif (
+                tag != "a"
+                and len(el)
+                and (el.text or "").strip() != name
+                and any(
+                    _first_line(inner_text(c)) and name.startswith(_first_line(inner_text(c)))
+                    for c in el
+                    if isinstance(c.tag, str)
+                )
+            ):
                 score -= 1.5  # "Иван пишет:": the name is the child, the rest is the template's words
             if not profile and tag != "a":
                 link = next((d for d in el.iter("a") if is_profile_href(d.get("href"))), None)
                 href = link.get("href") if link is not None else None
         name = (name or "").strip().strip(":").strip()
-        if name[:1] in "[(" or not name or len(name) > 50 or len(name.split()) > 5 or _UI_WORDS.match(name) \
-                or DATE_RX.search(name):
+        if (
+            name[:1] in "[("
+            or not name
+            or len(name) > 50
+            or len(name.split()) > 5
+            or _UI_WORDS.match(name)
+            or DATE_RX.search(name)
+        ):
             continue
         if _in_marked(el, rec, QUOTE_HINT) or _in_marked(el, rec, SIGNATURE_HINT) or _in_quote_tag(el, rec):
             continue
@@ -201,8 +217,24 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
     return out or _plain_names(rec, els)
 
 
-_INLINE_NAME_TAGS = {"b", "strong", "span", "font", "a", "cite", "em", "i", "h3", "h4", "h5", "td", "div", "dt", "p",
-                     "label"}
+_INLINE_NAME_TAGS = {
+    "b",
+    "strong",
+    "span",
+    "font",
+    "a",
+    "cite",
+    "em",
+    "i",
+    "h3",
+    "h4",
+    "h5",
+    "td",
+    "div",
+    "dt",
+    "p",
+    "label",
+}
 
 
 def _plain_names(rec, els: list) -> list[tuple[float, str, object, str, str | None]]:
@@ -213,9 +245,17 @@ def _plain_names(rec, els: list) -> list[tuple[float, str, object, str, str | No
         if el.tag not in _INLINE_NAME_TAGS or len(el) > 1 or any(len(c) for c in el):
             continue
         name = (el.text or "").strip() if not len(el) else _first_line(inner_text(el))
-        if not name or len(name) > 40 or len(name.split()) > 3 or not re.search(r"[^\W\d_]", name) or \
-                _UI_WORDS.match(name) or DATE_RX.search(name) or name.endswith(":") or \
-                _in_marked(el, rec, QUOTE_HINT) or _in_quote_tag(el, rec):
+        if (
+            not name
+            or len(name) > 40
+            or len(name.split()) > 3
+            or not re.search(r"[^\W\d_]", name)
+            or _UI_WORDS.match(name)
+            or DATE_RX.search(name)
+            or name.endswith(":")
+            or _in_marked(el, rec, QUOTE_HINT)
+            or _in_quote_tag(el, rec)
+        ):
             continue
         out.append((1.0 - 0.01 * i, _shape(el), el, name, None))
         if len(out) == 2:
@@ -260,14 +300,15 @@ def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
         score -= 0.05 * min(i, 60) / 6
         if len(raw) > 100:
             m = DATE_RX.search(raw)
-            raw = raw[max(0, m.start() - 10):m.end() + 12] if m else raw[:100]
+            raw = raw[max(0, m.start() - 10) : m.end() + 12] if m else raw[:100]
         out.append((score, _shape(el), el, raw))
     return out
 
 
-_DATE_AND_TIME = re.compile("(?:" + DATE_RX.pattern + ")"
-                            + r"(?:\s*,?\s*(?:at\s+|в\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?)?",
-                            re.IGNORECASE)
+_DATE_AND_TIME = re.compile(
+    "(?:" + DATE_RX.pattern + ")" + r"(?:\s*,?\s*(?:at\s+|в\s+)?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?)?",
+    re.IGNORECASE,
+)
 
 
 def pick_consistent(per_record: list[list[tuple]]) -> list[tuple | None]:
@@ -332,8 +373,10 @@ def body_candidates(rec, els: list, author_el, date_el, others: set) -> list[tup
         if _in_marked(el, rec, SIGNATURE_HINT):
             continue
         quoted = [x for x in _up_to(el, rec) if marked(x, QUOTE_HINT)]
-        if quoted and (quoted != [el] or any(marked(x, QUOTE_HINT) for x in el.iterancestors() if x is not rec
-                                             and rec in x.iterancestors())):
+        if quoted and (
+            quoted != [el]
+            or any(marked(x, QUOTE_HINT) for x in el.iterancestors() if x is not rec and rec in x.iterancestors())
+        ):
             continue  # inside a quote
         # a block classed as a quote is a quote inside a post, unless it stands alone as the post's words (the
         # futaba family's div.quote); it competes at a lower weight, so a body holding a quote and a reply wins
@@ -455,8 +498,8 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
     text = inner_text(b)
     m = _SIG_LINE.search(text)
     if m:  # "__________" or "-- " on a line of its own: what follows is the signature (vBulletin 2, phpBB 2, mail)
-        sigs.insert(0, text[m.end():].strip())
-        text = text[:m.start()].rstrip()
+        sigs.insert(0, text[m.end() :].strip())
+        text = text[: m.start()].rstrip()
     return text, [q for q in quotes if q["text"]], "\n".join(s for s in sigs if s) or None
 
 
@@ -482,8 +525,12 @@ def _leading_headings(body) -> list:
         if any(a in skip for a in el.iterancestors()):
             continue
         text = inner_text(el) if (el.text or "").strip() or len(el) else ""
-        if el.tag in _HEADINGS or (text and len(text) <= 100 and "\n" not in text and (
-                el.tag in ("b", "strong") or marked(el, _TITLE_HINT) or _COUNTER.match(text))):
+        if el.tag in _HEADINGS or (
+            text
+            and len(text) <= 100
+            and "\n" not in text
+            and (el.tag in ("b", "strong") or marked(el, _TITLE_HINT) or _COUNTER.match(text))
+        ):
             (out if el.tag in _HEADINGS else soft).append(el)
             skip.add(el)
             if (el.tail or "").strip():
@@ -503,8 +550,16 @@ def _holds_all(el, body, body_len: int) -> bool:
     return body_len > 0 and len(inner_text(el)) >= 0.9 * body_len
 
 
-_ID_ATTRS = ("data-post-id", "data-comment-id", "data-postid", "data-pid", "data-cid", "data-id", "data-post",
-             "data-comment")
+_ID_ATTRS = (
+    "data-post-id",
+    "data-comment-id",
+    "data-postid",
+    "data-pid",
+    "data-cid",
+    "data-id",
+    "data-post",
+    "data-comment",
+)
 _ANCHOR = re.compile(r"#([A-Za-z_-]*\d+[\w-]*)$")
 
 

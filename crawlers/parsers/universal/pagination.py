@@ -12,8 +12,11 @@ from urllib.parse import urldefrag, urlparse
 
 from crawlers.parsers.base import absolute, text_of
 
-_NEXT_WORD = re.compile(r"^\s*(?:next(?:\s+page)?|newer|older comments|след(?:ующая|\.)?(?:\s+страница)?|"
-                        r"далее|вперёд|вперед|дальше|›|»|>|>>|→|next\s*[›»>→]|след\.?\s*[›»>→])\s*$", re.IGNORECASE)
+_NEXT_WORD = re.compile(
+    r"^\s*(?:next(?:\s+page)?|newer|older comments|след(?:ующая|\.)?(?:\s+страница)?|"
+    r"далее|вперёд|вперед|дальше|›|»|>|>>|→|next\s*[›»>→]|след\.?\s*[›»>→])\s*$",
+    re.IGNORECASE,
+)
 _NEXT_HINT = re.compile(r"(?:^|[-_\s])next(?:$|[-_\s])|pagination-?next|page-?next|nav-?next|след", re.IGNORECASE)
 _CURRENT = re.compile(r"current|active|selected|this-?page|curr", re.IGNORECASE)
 
@@ -39,8 +42,12 @@ def same_thread(page: str, other: str) -> bool:
     if a.netloc != b.netloc or _OTHER_THREAD.search(b.query):
         return False
     pa, pb = _PAGE_TAIL.sub("", a.path.rstrip("/")) or "/", b.path.rstrip("/") or "/"
-    return pb == a.path.rstrip("/") or pb == pa or pb.startswith(pa.rstrip("/") + "/") and \
-        bool(_PAGE_TAIL.search(pb[len(pa.rstrip("/")):] or "/"))
+    return (
+        pb == a.path.rstrip("/")
+        or pb == pa
+        or pb.startswith(pa.rstrip("/") + "/")
+        and bool(_PAGE_TAIL.search(pb[len(pa.rstrip("/")) :] or "/"))
+    )
 
 
 def next_page(root, url: str) -> str | None:
@@ -52,8 +59,12 @@ def next_page(root, url: str) -> str | None:
     for a in root.iter("a"):
         label = " ".join(filter(None, (a.get("title"), a.get("aria-label"))))
         t = text_of(a)
-        if (t and len(t) < 30 and _NEXT_WORD.match(t)) or (label and _NEXT_WORD.match(label)) or \
-                _NEXT_HINT.search(a.get("class") or "") or _NEXT_HINT.search(a.get("id") or ""):
+        if (
+            (t and len(t) < 30 and _NEXT_WORD.match(t))
+            or (label and _NEXT_WORD.match(label))
+            or _NEXT_HINT.search(a.get("class") or "")
+            or _NEXT_HINT.search(a.get("id") or "")
+        ):
             u = _page_link(url, a.get("href"))
             if u:
                 return u
@@ -66,8 +77,12 @@ def _after_current(root, url: str) -> str | None:
         t = (el.text or "").strip() if el.tag != "li" else text_of(el).strip()
         if not t.isdigit() or len(t) > 5:
             continue
-        marked = el.tag != "a" and el.tag != "li" or bool(_CURRENT.search(el.get("class") or "")) or \
-            el.get("aria-current") is not None
+        marked = (
+            el.tag != "a"
+            and el.tag != "li"
+            or bool(_CURRENT.search(el.get("class") or ""))
+            or el.get("aria-current") is not None
+        )
         if el.tag == "a" and not (el.get("aria-current") or _CURRENT.search(el.get("class") or "")):
             continue
         if not marked:

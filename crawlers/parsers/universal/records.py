@@ -36,12 +36,17 @@ from crawlers.parsers.universal.evidence import (
 )
 
 _SKIP = {"script", "style", "noscript", "template", "svg", "head", "select", "option", "textarea"}
-_STATE_TOKEN = re.compile(r"^(?:odd|even|alt#?|first|last|online|offline|new|unread|read|active|selected|current|"
-                          r"highlight\w*|clearfix|clear|row#?|col|hidden|visible|js-?\w*|is-?\w+|has-?\w+|"
-                          r"[a-z]{0,2}#?|bg#?|windowbg#?|\w*#\w*#\w*)$")
+_STATE_TOKEN = re.compile(
+    r"^(?:odd|even|alt#?|first|last|online|offline|new|unread|read|active|selected|current|"
+    r"highlight\w*|clearfix|clear|row#?|col|hidden|visible|js-?\w*|is-?\w+|has-?\w+|"
+    r"[a-z]{0,2}#?|bg#?|windowbg#?|\w*#\w*#\w*)$"
+)
 _DIGITS = re.compile(r"\d+")
-LAYOUT_HINT = re.compile(r"section|widget|sidebar|column|container|wrapper|layout|region|^main|^page|area|grid|"
-                         r"^col-|^span\d|^row$|footer|header|^nav|menu", re.IGNORECASE)
+LAYOUT_HINT = re.compile(
+    r"section|widget|sidebar|column|container|wrapper|layout|region|^main|^page|area|grid|"
+    r"^col-|^span\d|^row$|footer|header|^nav|menu",
+    re.IGNORECASE,
+)
 COMMENT_KEY = re.compile(r"comment|коммент|cmt", re.IGNORECASE)
 
 
@@ -49,11 +54,11 @@ COMMENT_KEY = re.compile(r"comment|коммент|cmt", re.IGNORECASE)
 class Agg:
     """Sums over an element's subtree (its tail excluded)."""
 
-    text: int = 0     # visible characters
-    link: int = 0     # of which inside <a>
-    dates: int = 0    # date signs
+    text: int = 0  # visible characters
+    link: int = 0  # of which inside <a>
+    dates: int = 0  # date signs
     authors: int = 0  # author signs
-    quotes: int = 0   # text inside quote blocks
+    quotes: int = 0  # text inside quote blocks
 
 
 @dataclass
@@ -213,14 +218,21 @@ def score_set(key: str, members: list, agg: dict, page_text: int) -> tuple[float
     bonus = 1.4 if hinted else 1.0
     if ">" in key:
         bonus *= 0.6  # plain same-tag siblings: weaker evidence than a shared class or id stem
-    if any(CHROME_HINT.search(p) or QUOTE_HINT.search(p) or SIGNATURE_HINT.search(p) or AUTHOR_HINT.search(p)
-           or DATE_HINT.search(p) for p in re.split(r"[.#>\[]", key)[1:] if p):
+    if any(
+        CHROME_HINT.search(p)
+        or QUOTE_HINT.search(p)
+        or SIGNATURE_HINT.search(p)
+        or AUTHOR_HINT.search(p)
+        or DATE_HINT.search(p)
+        for p in re.split(r"[.#>\[]", key)[1:]
+        if p
+    ):
         bonus *= 0.3
     if not hinted and LAYOUT_HINT.search(key.split(".", 1)[-1].split("#", 1)[-1]):
         bonus *= 0.3  # page furniture: a blog's sections and sidebar widgets hold dates and names too
     if n == 1 and not hinted:
         return 0.0, [], depth
-    score = (n ** 0.5) * (0.3 + fd) * (0.3 + fa) * (1 - ld) * (0.2 + min(cov, 1.0)) * crowd_pen * bonus
+    score = (n**0.5) * (0.3 + fd) * (0.3 + fa) * (1 - ld) * (0.2 + min(cov, 1.0)) * crowd_pen * bonus
     return score, [m for m, _ in kept], depth
 
 
@@ -246,8 +258,12 @@ def find_records(root) -> RecordSet | None:
         if ">" not in r.key and _hinted(r.key):
             for m in r.members:
                 named[m] = max(named.get(m, 0.0), r.score)
-    scored = [r for r in scored if ">" not in r.key or not any(
-        named.get(d, 0.0) >= 0.5 * r.score for m in r.members for d in m.iterdescendants() if d in named)] or scored
+    scored = [
+        r
+        for r in scored
+        if ">" not in r.key
+        or not any(named.get(d, 0.0) >= 0.5 * r.score for m in r.members for d in m.iterdescendants() if d in named)
+    ] or scored
     scored.sort(key=lambda r: -r.score)
     best = scored[0]
     best = _outer_posts(best, scored[1:40], agg) or best
@@ -301,17 +317,23 @@ def _comments_inside(best: RecordSet, scored: list[RecordSet], agg: dict) -> lis
         for holder, ms in holders.items():
             tops = [m for m in ms if not any(a in set(ms) for a in m.iterancestors())]
             a = agg[holder]
-            keeps += (a.dates - sum(agg[m].dates for m in tops) > 0
-                      and a.authors - sum(agg[m].authors for m in tops) > 0
-                      and a.text - a.link - sum(agg[m].text - agg[m].link for m in tops) > 20)
+            keeps += (
+                a.dates - sum(agg[m].dates for m in tops) > 0
+                and a.authors - sum(agg[m].authors for m in tops) > 0
+                and a.text - a.link - sum(agg[m].text - agg[m].link for m in tops) > 20
+            )
         if holders and keeps >= 0.8 * len(holders):
             out.extend(inside)
     return out
 
 
 def _inner_shape(el) -> set[str]:
-    return {f"{d.tag}.{_DIGITS.sub('#', c.lower())}" for d in el.iterdescendants() if isinstance(d.tag, str)
-            for c in (d.get("class") or "").split()}
+    return {
+        f"{d.tag}.{_DIGITS.sub('#', c.lower())}"
+        for d in el.iterdescendants()
+        if isinstance(d.tag, str)
+        for c in (d.get("class") or "").split()
+    }
 
 
 def _with_opening_like_comments(best: RecordSet, els: list, agg: dict) -> RecordSet:
@@ -351,13 +373,16 @@ def _comments_without_opening(best: RecordSet, others: list[RecordSet]) -> Recor
     if COMMENT_KEY.search(best.key.split(".", 1)[-1].split("#", 1)[-1]):
         return None
     for cand in others:
-        if len(cand.members) < 2 or cand.score < 0.5 * best.score or \
-                not COMMENT_KEY.search(cand.key.split(".", 1)[-1].split("#", 1)[-1]):
+        if (
+            len(cand.members) < 2
+            or cand.score < 0.5 * best.score
+            or not COMMENT_KEY.search(cand.key.split(".", 1)[-1].split("#", 1)[-1])
+        ):
             continue
         mine = set(cand.members)
         held = [m for m in best.members if m in mine or any(a in mine for a in m.iterancestors())]
         left = [m for m in best.members if m not in set(held)]
-        if len(held) >= len(cand.members) and 1 <= len(left) <= 2 and best.members[:len(left)] == left:
+        if len(held) >= len(cand.members) and 1 <= len(left) <= 2 and best.members[: len(left)] == left:
             return cand
     return None
 
@@ -375,8 +400,11 @@ def _comments_beside(best: RecordSet, scored: list[RecordSet], agg: dict) -> Rec
             continue  # (comments may sit inside the article's wrapper, as Blogger puts them)
         if not all(agg[m].authors and agg[m].text - agg[m].link > 0 for m in cand.members):
             continue
-        if found is None or len(cand.members) > len(found.members) or (
-                len(cand.members) == len(found.members) and cand.score > found.score):
+        if (
+            found is None
+            or len(cand.members) > len(found.members)
+            or (len(cand.members) == len(found.members) and cand.score > found.score)
+        ):
             found = cand
     return found
 
@@ -414,8 +442,12 @@ def _outer_posts(best: RecordSet, others: list[RecordSet], agg: dict) -> RecordS
         own_ok = 0
         for m in cand.members:
             a = agg[m]
-            tops = [h for h in m.iter() if h in held_set and not any(x in held_set for x in h.iterancestors()
-                                                                     if x is not m and m in x.iterancestors())]
+            tops = [
+                h
+                for h in m.iter()
+                if h in held_set
+                and not any(x in held_set for x in h.iterancestors() if x is not m and m in x.iterancestors())
+            ]
             dates = a.dates - sum(agg[h].dates for h in tops)
             authors = a.authors - sum(agg[h].authors for h in tops)
             text = a.text - a.link - sum(agg[h].text - agg[h].link for h in tops)
@@ -483,7 +515,7 @@ def wrap_periodic_rows(els: list, agg: dict) -> int:
         if sum(1 for i in starts if i in dated) < 0.8 * len(starts):
             continue
         for start in starts:
-            run = rows[start:start + k]
+            run = rows[start : start + k]
             box = Element("tbody", {"class": SEGMENT})
             run[0].addprevious(box)
             for r in run:

@@ -20,17 +20,24 @@ def secret(name: str, field: str, value: Any) -> str:
     """A channel secret's value, or a DeliveryError naming the variable that should hold it."""
     v = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value or "")
     if not v:
-        raise DeliveryError(f"{field} is not set (environment variable BRANDMON_NOTIFY__CHANNELS__{name.upper()}__"
-                            f"{field.upper()})", permanent=True)
+        raise DeliveryError(
+            f"{field} is not set (environment variable BRANDMON_NOTIFY__CHANNELS__{name.upper()}__{field.upper()})",
+            permanent=True,
+        )
     return v
 
 
-def post_json(url: str, body: dict[str, Any], timeout: float, headers: dict[str, str] | None = None,
-              shown_url: str = "") -> bytes:
+def post_json(
+    url: str, body: dict[str, Any], timeout: float, headers: dict[str, str] | None = None, shown_url: str = ""
+) -> bytes:
     """POST `body` as JSON; HTTP 4xx other than 408/429 are permanent, the rest (5xx, network) transient.
     `shown_url` replaces the URL in error messages (webhook and bot URLs carry their token)."""
-    req = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode("utf-8"), method="POST",
-                                 headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        method="POST",
+        headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+    )
     where = shown_url or url
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:

@@ -59,8 +59,9 @@ def send_email(name: str, cfg: NotifyChannel, m: Message, key: str) -> None:
     smtp: smtplib.SMTP
     try:
         if cfg.security == "ssl":
-            smtp = smtplib.SMTP_SSL(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_seconds,
-                                    context=ssl.create_default_context())
+            smtp = smtplib.SMTP_SSL(
+                cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_seconds, context=ssl.create_default_context()
+            )
         else:
             smtp = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_seconds)
         with smtp:

@@ -32,10 +32,15 @@ def telegram_text(m: Message) -> str:
 
 def send_telegram(name: str, cfg: NotifyChannel, m: Message, key: str) -> None:
     token = secret(name, "token", cfg.token)
-    body = {"chat_id": cfg.chat_id, "text": telegram_text(m), "parse_mode": "HTML",
-            "link_preview_options": {"is_disabled": True}}
-    raw = post_json(f"{cfg.api_url.rstrip('/')}/bot{token}/sendMessage", body, cfg.timeout_seconds,
-                    shown_url=f"telegram {name}")
+    body = {
+        "chat_id": cfg.chat_id,
+        "text": telegram_text(m),
+        "parse_mode": "HTML",
+        "link_preview_options": {"is_disabled": True},
+    }
+    raw = post_json(
+        f"{cfg.api_url.rstrip('/')}/bot{token}/sendMessage", body, cfg.timeout_seconds, shown_url=f"telegram {name}"
+    )
     try:
         answer = json.loads(raw)
     except ValueError:

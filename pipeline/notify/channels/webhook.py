@@ -39,5 +39,6 @@ def webhook_body(cfg: NotifyChannel, m: Message) -> dict:
 
 def send_webhook(name: str, cfg: NotifyChannel, m: Message, key: str) -> None:
     url = secret(name, "url", cfg.url)
-    post_json(url, webhook_body(cfg, m), cfg.timeout_seconds, headers={"Idempotency-Key": key},
-              shown_url=f"webhook {name}")
+    post_json(
+        url, webhook_body(cfg, m), cfg.timeout_seconds, headers={"Idempotency-Key": key}, shown_url=f"webhook {name}"
+    )
