@@ -56,7 +56,8 @@ def _ctx() -> ParseContext:
     return ParseContext(source="fuzz")
 
 
-@pytest.mark.parametrize("name", sorted(HOSTILE))
+# "wide" (3,000 posts through every parser) takes seconds; the slow tier runs it
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "wide" else n for n in sorted(HOSTILE)])
 def test_hostile_pages_never_raise(name):
     html = HOSTILE[name]
     for engine in [e for e in ENGINES if e != "comments"] + ["auto"]:

@@ -46,6 +46,8 @@ def _daily(world, now, days, per_day, neg_share, rng, brand="posylkin", source="
                        at=day_end - timedelta(minutes=int(rng.integers(1, 1439))))
 
 
+# 90 days of detection over 6,000 posts; the planted spike below is the fast check
+@pytest.mark.slow
 def test_flat_series_no_alert_over_90_days(settings, store, world, now):
     rng = np.random.default_rng(5)
     _daily(world, now, 104, 60, 1 / 3, rng)

@@ -181,6 +181,8 @@ ESCALATOR = textwrap.dedent(
 )
 
 
+# a second process refreshing in a loop; test_two_processes_race_for_one_item is the fast check
+@pytest.mark.slow
 def test_escalate_runs_while_analysts_act(settings, store, world, now, tmp_path):
     """A pipeline run in another process refreshes priorities while an analyst works the queue: no lost update."""
     mids = [world.post(f"Посылкин потерял посылку {i}, верните деньги", sentiment="negative", intent="complaint",

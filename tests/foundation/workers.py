@@ -21,12 +21,12 @@ def writer(db: str, start: int, n: int, batch: int) -> None:
         store.upsert("documents", rows, key=["doc_id"])
 
 
-def reader(db: str, seconds: float, out: str) -> None:
-    """Poll counts while a writer works; record every error that reaches us."""
+def reader(db: str, seconds: float, out: str, stop: str | None = None) -> None:
+    """Poll counts while a writer works, for `seconds` or until the file `stop` appears; record every error."""
     store = Store(db, lock_timeout=60)
     reads, errors, last = 0, [], 0
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop and os.path.exists(stop)):
         try:
             n = int(store.query("SELECT count(*) AS n FROM documents")["n"][0])
             if n < last:
@@ -79,7 +79,7 @@ if __name__ == "__main__":
     if mode == "writer":
         writer(args[0], int(args[1]), int(args[2]), int(args[3]))
     elif mode == "reader":
-        reader(args[0], float(args[1]), args[2])
+        reader(args[0], float(args[1]), args[2], *args[3:4])
     elif mode == "racer":
         racer(args[0], args[1], int(args[2]), args[3])
     elif mode == "slow_batch":

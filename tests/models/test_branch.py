@@ -76,6 +76,8 @@ def test_branch_equals_running_the_layers_by_hand(tiny_bert):
         ScorerNet(base, 0, {"a": 2, "b": 2}, {"a": ("b", 1), "b": ("a", 1)})
 
 
+# two trainings; the fast tier trains once in test_network_train
+@pytest.mark.slow
 def test_training_a_branch_then_its_source(tiny_settings, tmp_path):
     """Intent trained as a branch of sentiment leaves sentiment exact; retraining sentiment afterwards gives intent
     its own copy of the layer it read, so intent stays exact too."""
@@ -146,6 +148,8 @@ def test_combine_takes_the_layers_a_branch_read(tiny_settings, tiny_bert, scorer
     assert np.allclose(_probs(tiny_settings, same).p_intent, p_src.p_intent, atol=2e-3)
 
 
+# two trainings
+@pytest.mark.slow
 def test_mlp_head_on_the_whole_source_stack(tiny_settings, tmp_path):
     """Intent reading sentiment's finished stack through an MLP head: trained with its input standardised on the
     training set, saved and loaded with it, equal to the head applied by hand to sentiment's pooled output."""
