@@ -205,7 +205,7 @@ def nmt_nfkc_charsmap() -> bytes:
         hard_vocab_limit=False,
         minloglevel=2,
     )
-    proto = pb.ModelProto()
+    proto = pb.ModelProto()  # type: ignore[attr-defined]  # protobuf builds the message classes at import
     proto.ParseFromString(out.getvalue())
     cm = proto.normalizer_spec.precompiled_charsmap
     if not cm:
@@ -216,7 +216,9 @@ def nmt_nfkc_charsmap() -> bytes:
 def build_tokenizer(m: dict[str, Any]):
     """An XLM-R style fast tokenizer (Unigram + nmt_nfkc + metaspace) over the package's vocabulary."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import XLMRobertaTokenizerFast
+
+    # transformers 5 keeps the 4.x name as a lazy alias its exports do not declare; 4.x has it as the fast class
+    from transformers import XLMRobertaTokenizerFast  # type: ignore[attr-defined]
 
     vocab = list(zip(m["pieces"], m["scores"]))
     tok = Tokenizer(models.Unigram(vocab, unk_id=m["unk"], byte_fallback=False))

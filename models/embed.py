@@ -120,7 +120,8 @@ class SentenceTransformerEmbedder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+            # None when the model's last module does not declare its width: then no columns either
+            return np.zeros((0, self.model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
         x = self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True)
         return l2_normalise(x)
 

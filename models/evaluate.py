@@ -66,8 +66,8 @@ def classification_report(
     labels = list(labels) + [x for x in present if x not in (labels or [])] if labels else present
     idx = {lab: i for i, lab in enumerate(labels)}
     cm = np.zeros((len(labels), len(labels)), dtype=int)
-    for t, p in zip(y_true, y_pred):
-        cm[idx[t], idx[p]] += 1
+    for true_lab, pred_lab in zip(y_true, y_pred):
+        cm[idx[true_lab], idx[pred_lab]] += 1
     per_class = {}
     f1s = []
     weighted = 0.0

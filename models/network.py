@@ -13,6 +13,7 @@ and adds only its own remaining layers (possibly none, a head alone), so each me
 from __future__ import annotations
 
 import copy
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -48,6 +49,9 @@ class PooledMLP(nn.Module):
     set, see ``fit_standardisation``), one hidden layer. It lets a task read another task's finished stack with no
     encoder layer of its own: a linear head there underfits (intent 0.67 macro-F1), this one does not (~0.85)."""
 
+    shift: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, hidden: int, width: int, n_out: int, dropout: float = 0.1):
         super().__init__()
         self.register_buffer("shift", torch.zeros(hidden))
@@ -69,6 +73,9 @@ def make_head(hidden: int, n_out: int, width: int = 0) -> nn.Module:
 
 
 class TaskStack(nn.Module):
+    layers: nn.ModuleList
+    head: nn.Module
+
     def __init__(self, layers: nn.ModuleList, hidden: int, n_out: int, dropout: float = 0.1, head_width: int = 0):
         super().__init__()
         self.layers = layers
@@ -82,7 +89,9 @@ class TaskStack(nn.Module):
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.run(hidden, mask)[0]
 
-    def run(self, hidden: torch.Tensor, mask: torch.Tensor, taps: frozenset[int] = frozenset()):
+    def run(
+        self, hidden: torch.Tensor, mask: torch.Tensor, taps: frozenset[int] = frozenset()
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """Logits, and the hidden state after each layer count in ``taps`` (what branching tasks read)."""
         ext = additive_mask(mask, hidden.dtype)
         kept = {0: hidden} if 0 in taps else {}
@@ -109,6 +118,10 @@ class ScorerNet(nn.Module):
     (``PooledMLP``) instead of a linear one.
     """
 
+    embeddings: nn.Module
+    lower: nn.ModuleList
+    tasks: nn.ModuleDict
+
     def __init__(
         self,
         base: nn.Module,
@@ -124,9 +137,11 @@ class ScorerNet(nn.Module):
         self.branches = dict(branches or {})
         for task, (src, depth) in self.branches.items():
             _check_branch(task, src, depth, task_sizes, self.branches, len(layers) - split)
-        hidden = base.config.hidden_size
+        # torch's ``__getattr__`` types a transformers model's ``config`` and ``embeddings`` as tensor-or-module
+        model: Any = base
+        hidden = int(model.config.hidden_size)
         self.split = split
-        self.embeddings = base.embeddings
+        self.embeddings = model.embeddings
         self.lower = nn.ModuleList(layers[:split])
         self.tasks = nn.ModuleDict(
             {
@@ -142,6 +157,10 @@ class ScorerNet(nn.Module):
         for p in list(self.embeddings.parameters()) + list(self.lower.parameters()):
             p.requires_grad_(False)
 
+    def stack(self, task: str) -> TaskStack:
+        """``task``'s own stack, typed (``ModuleDict`` items are plain modules to a type checker)."""
+        return cast(TaskStack, self.tasks[task])
+
     def lower_forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.embeddings(input_ids=input_ids)
         return run_layers(self.lower, h, additive_mask(mask, h.dtype))
@@ -151,7 +170,7 @@ class ScorerNet(nn.Module):
         h = self.lower_forward(input_ids, mask)
         if task in self.branches:
             src, depth = self.branches[task]
-            h = run_layers(self.tasks[src].layers[:depth], h, additive_mask(mask, h.dtype))
+            h = run_layers(self.stack(src).layers[:depth], h, additive_mask(mask, h.dtype))
         return h
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor, tasks: list[str] | None = None):
@@ -169,7 +188,7 @@ class ScorerNet(nn.Module):
         ]
         for t in roots:
             taps = frozenset(d for b, (s, d) in self.branches.items() if s == t and b in want)
-            out[t], kept = self.tasks[t].run(h, mask, taps)
+            out[t], kept = self.stack(t).run(h, mask, taps)
             for b, (s, d) in self.branches.items():
                 if s == t and b in want:
                     out[b] = self.tasks[b](kept[d], mask)
@@ -179,8 +198,8 @@ class ScorerNet(nn.Module):
         """Make a branched task stand alone: copies of its source's first ``depth`` layers go in front of its own,
         so it computes exactly what it did while its source is retrained."""
         src, depth = self.branches.pop(task)
-        own = self.tasks[task].layers
-        self.tasks[task].layers = nn.ModuleList([copy.deepcopy(m) for m in self.tasks[src].layers[:depth]] + list(own))
+        own = self.stack(task).layers
+        self.stack(task).layers = nn.ModuleList([copy.deepcopy(m) for m in self.stack(src).layers[:depth]] + list(own))
 
     def rebranch(self, task: str, branch: tuple[str, int] | None, base_layers) -> None:
         """Move ``task``'s branch point (``(source, depth)``, or None for a stack of its own). Its own layers become
@@ -192,12 +211,12 @@ class ScorerNet(nn.Module):
             _check_branch(task, src, new, self.tasks, self.branches, len(base_layers) - self.split)
             if any(s == task for s, _ in self.branches.values()):
                 raise ValueError(f"other tasks branch off {task!r}; it cannot branch itself")
-        cur = self.tasks[task].layers
+        cur = self.stack(task).layers
         layers = []
         for k in range(self.split + new, len(base_layers)):
             i = k - self.split - old
             layers.append(copy.deepcopy(cur[i] if 0 <= i < len(cur) else base_layers[k]))
-        self.tasks[task].layers = nn.ModuleList(layers)
+        self.stack(task).layers = nn.ModuleList(layers)
         if branch is None:
             self.branches.pop(task, None)
         else:

@@ -28,12 +28,16 @@ import threading
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from pipeline.bundled import bundled
+
+if TYPE_CHECKING:
+    from models.network import ScorerNet
 
 log = logging.getLogger(__name__)
 
@@ -107,19 +111,22 @@ def _scale(act: torch.Tensor, weights: list[torch.Tensor], alpha: float) -> torc
     return (act.clamp(min=1e-5) ** alpha / w.clamp(min=1e-5) ** (1 - alpha)).clamp(min=1e-5)
 
 
-def _bert_parts(layer: nn.Module):
+def _bert_parts(
+    layer: nn.Module,
+) -> tuple[nn.Module, nn.Linear, nn.Linear, nn.Linear, nn.Linear, Any, nn.Linear, Any] | None:
     """(self-attention, q, k, v, attention-output dense, intermediate, output) of a BERT-style layer, or None."""
+    bert: Any = layer  # submodules found by name: torch's ``__getattr__`` types them tensor-or-module
     try:
-        att = layer.attention.self
+        att = bert.attention.self
         parts = (
             att,
             att.query,
             att.key,
             att.value,
-            layer.attention.output.dense,
-            layer.intermediate,
-            layer.intermediate.dense,
-            layer.output,
+            bert.attention.output.dense,
+            bert.intermediate,
+            bert.intermediate.dense,
+            bert.output,
         )
     except AttributeError:
         return None
@@ -170,7 +177,7 @@ INT8_FORMAT = 1  # bump when the export or quantization changes so cached graphs
 class _FromEmbeddings(nn.Module):
     """The exported part: embeddings in, one logits output per task (in ``tasks`` order)."""
 
-    def __init__(self, net: nn.Module, tasks: list[str]):
+    def __init__(self, net: ScorerNet, tasks: list[str]):
         super().__init__()
         self.net = net
         self.tasks = tasks
@@ -196,7 +203,7 @@ class _DropPreprocessingHint(logging.Filter):
         return record.levelno >= logging.WARNING and "pre-processing before quantization" not in record.getMessage()
 
 
-def int8_key(net: nn.Module, amax: dict[str, torch.Tensor] | None, alpha: float) -> str:
+def int8_key(net: ScorerNet, amax: dict[str, torch.Tensor] | None, alpha: float) -> str:
     """A digest of everything the int8 graph depends on: the exported weights, the maxima, alpha, the format."""
     import hashlib
 
@@ -205,13 +212,14 @@ def int8_key(net: nn.Module, amax: dict[str, torch.Tensor] | None, alpha: float)
         if not name.startswith("embeddings."):
             h.update(name.encode())
             h.update(t.detach().float().contiguous().numpy().tobytes())
-    for name in sorted(amax or {}) if alpha > 0 else []:
+    used = amax if amax and alpha > 0 else {}
+    for name in sorted(used):
         h.update(name.encode())
-        h.update(amax[name].float().contiguous().numpy().tobytes())
+        h.update(used[name].float().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
-def export_int8(net: nn.Module, out: Path, amax: dict[str, torch.Tensor] | None = None, alpha: float = 0.8) -> Path:
+def export_int8(net: ScorerNet, out: Path, amax: dict[str, torch.Tensor] | None = None, alpha: float = 0.8) -> Path:
     """Smooth a copy of ``net`` (when maxima are given and ``alpha`` > 0), export it after the embedding lookup
     to ONNX and quantize its MatMuls to per-channel dynamic int8 with ONNX Runtime; written atomically to ``out``."""
     import copy
@@ -304,7 +312,7 @@ class Int8Net:
 
 
 def load_int8(
-    net: nn.Module, cache_dir: Path, amax: dict[str, torch.Tensor] | None = None, alpha: float = 0.8
+    net: ScorerNet, cache_dir: Path, amax: dict[str, torch.Tensor] | None = None, alpha: float = 0.8
 ) -> Int8Net:
     """The int8 form of ``net``: the cached graph for these weights/maxima/alpha, exported first when missing."""
     from models.backbone import _file_lock

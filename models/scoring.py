@@ -85,7 +85,7 @@ class Predictions:
     calls: int = 0
     seconds: float = 0.0
     sentiment: list[str] = field(default_factory=list)
-    unsure: np.ndarray | None = None
+    unsure: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # [n] bool
     intent: list[str] = field(default_factory=list)
 
 
@@ -338,6 +338,7 @@ def score_pending(
             if not is_active:
                 registry.activate(store, name, version)
         else:
+            assert active is not None  # scorer_dir is set above only from the active model's row
             name, version = active
         pending = _pending(store, version, brands)
         scored, calls = (0, 0)

@@ -395,8 +395,8 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
         from models.embed import get_embedder
 
         embedder = get_embedder(settings)
-    X_all = embedder.encode(rows["context"].fillna("").tolist()) if len(rows) else None
-    mu = shrunk_mean(X_all, reference_mean(settings, embedder)) if X_all is not None and len(X_all) else None
+    X_all = embedder.encode(rows["context"].fillna("").tolist()) if len(rows) else np.zeros((0, 0), np.float32)
+    mu = shrunk_mean(X_all, reference_mean(settings, embedder)) if len(X_all) else None
     brand_words = _brand_words(store)
 
     theme_rows: list[dict] = []

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -90,7 +90,7 @@ class TrainConfig:
             raise TrainError(f"--task must be sentiment or intent, not {self.task!r}")
         self.branch_spec()
 
-    def branch_spec(self) -> tuple[str, int] | None | bool:
+    def branch_spec(self) -> tuple[str, int] | None | Literal[False]:
         """(source task, depth), None for a stack of its own, False to keep the initial scorer's."""
         if self.branch is None:
             return False
@@ -294,7 +294,6 @@ def cache_lower(
 def _logits(stack, examples: list[Example], bs: int = 128):
     import torch
 
-    outs = []
     stack.eval()
     with torch.no_grad():  # not inference_mode: temperature scaling differentiates through these
         order = sorted(range(len(examples)), key=lambda i: examples[i].ids_len)
@@ -451,7 +450,7 @@ def train(
         counts = np.bincount([e.y for e in train_ex], minlength=n_out).astype(np.float32)
         cw = torch.tensor((counts.sum() / np.maximum(counts, 1) / n_out) ** 0.5)  # soften class imbalance
     eval_every = cfg.eval_every or steps_per_epoch
-    best = (-1.0, None, 0)
+    best: tuple[float, dict[str, Any] | None, int] = (-1.0, None, 0)
     losses: list[float] = []
     step = 0
     bad = 0

@@ -271,16 +271,24 @@ def raw_files(run_dir: Path) -> list[Path]:
 
 
 @dataclass
-class _Ctx:
+class _Prep:
+    """What turning a batch into rows needs: all a helper process has (no store, no write session)."""
+
     settings: Settings
-    store: Store
     matcher: BrandMatcher
     mask: Callable[[str], str]
     run_id: str | None
     raw_path: str
-    session: WriteSession
     # source -> [(url prefix, brand id)]: posts there concern the brand even where they do not name it
     about: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class _Ctx(_Prep):
+    """The ingest's own context: rows preparation plus the store it writes to."""
+
+    store: Store
+    session: WriteSession
 
 
 def about_rules(settings: Settings, brand_ids: set[str]) -> dict[str, list[tuple[str, str]]]:
@@ -311,7 +319,7 @@ def _lang(text: str, given: str | None) -> str:
     return "ru" if extra * 3 >= len(head) else "en"
 
 
-def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str, int]]:
+def _doc_rows(items: list[dict], ctx: _Prep, now) -> tuple[pd.DataFrame, dict[str, int]]:
     mask, cfg = ctx.mask, ctx.settings.ingest
     rows = []
     links: dict[str, int] = {}
@@ -403,7 +411,7 @@ def _doc_rows(items: list[dict], ctx: _Ctx, now) -> tuple[pd.DataFrame, dict[str
     return df.drop_duplicates("doc_id", keep="last"), links
 
 
-def _mention_rows(docs: pd.DataFrame, ctx: _Ctx, now) -> pd.DataFrame:
+def _mention_rows(docs: pd.DataFrame, ctx: _Prep, now) -> pd.DataFrame:
     chars = ctx.settings.models.context_chars
     match = ctx.matcher.match
     rows: list[tuple[Any, ...]] = []
@@ -885,14 +893,12 @@ def _helper_init(settings: Settings) -> None:
     # for each task to report gives the ingest's own warning instead
     try:
         brands = load_brands(settings.brands_file)
-        _HELPER["ctx"] = _Ctx(
+        _HELPER["ctx"] = _Prep(
             settings,
-            None,
-            build_matcher(brands, settings),  # type: ignore[arg-type]
+            build_matcher(brands, settings),
             make_masker(settings.ingest.order_patterns),
             None,
             "",
-            None,  # type: ignore[arg-type]
             about_rules(settings, {b.id for b in brands}),
         )
     except Exception as e:
@@ -975,13 +981,13 @@ def ingest_run(
     with log_context(stage="ingest", run_id=run_id), store.session(cfg.hold_lock_seconds) as session:
         ctx = _Ctx(
             settings,
-            store,
             matcher,
             make_masker(cfg.order_patterns),
             run_id,
             str(run_dir),
-            session,
             about_rules(settings, set(matcher.brands)),
+            store=store,
+            session=session,
         )
         files = raw_files(run_dir)
         # closing(): a batch that fails stops the helpers now, not when the generator is collected
