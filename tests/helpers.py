@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,7 +17,7 @@ DEMO_CONTENT = ROOT / "data" / "demo_web"
 # The tests' clock where its value does not matter, only that it is fixed: the demo web dates its posts relative
 # to it, and fixtures that write rows date them from it. Tests whose expectations hang on a particular instant
 # (a Friday, the day a saved page was read) keep their own, named for that.
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def read_items(run_dir: str | Path) -> list[dict]:

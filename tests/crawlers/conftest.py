@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from ..helpers import NOW as DEMO_NOW, read_items  # noqa: F401  (crawler tests import them from here too)
+from ..helpers import NOW as DEMO_NOW  # noqa: F401  (crawler tests import them from here too)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SOURCES = ROOT / "data" / "sources.yaml"
@@ -21,8 +21,13 @@ def crawl_settings(tmp_path: Path, url: str, extra_sources: list[dict] | None = 
     src = tmp_path / "sources.yaml"
     src.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     knobs = {"retry_backoff_seconds": 0.05, "retry_backoff_max_seconds": 0.2, **crawl}
-    return load_settings(data_dir=tmp_path / "data", demo_web_url=url, sources_file=src,
-                         brands_file=ROOT / "data" / "brands.yaml", crawl=knobs)
+    return load_settings(
+        data_dir=tmp_path / "data",
+        demo_web_url=url,
+        sources_file=src,
+        brands_file=ROOT / "data" / "brands.yaml",
+        crawl=knobs,
+    )
 
 
 def site_posts(content_dir: Path, key: str) -> int | None:

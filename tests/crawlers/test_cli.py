@@ -52,8 +52,11 @@ def test_parse_url_of_the_demo(demo_ro):
 
 
 def test_crawl_then_sources_health(tmp_path, demo_ro):
-    env = {"BRANDMON_DEMO_WEB_URL": demo_ro.url, "BRANDMON_SOURCES_FILE": str(ROOT / "data" / "sources.yaml"),
-           "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml")}
+    env = {
+        "BRANDMON_DEMO_WEB_URL": demo_ro.url,
+        "BRANDMON_SOURCES_FILE": str(ROOT / "data" / "sources.yaml"),
+        "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml"),
+    }
     data = ["--data-dir", str(tmp_path / "data")]
     r = runner.invoke(app, data + ["crawl", "--source", "demo-xf", "--json"], env=env)
     assert r.exit_code == 0, r.output

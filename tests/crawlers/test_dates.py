@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,21 +13,51 @@ MSK = ZoneInfo("Europe/Moscow")
 # relative dates resolve against this Friday afternoon: "вчера" is Thursday 9 May, "в пятницу" is today
 FRIDAY_NOW = datetime(2024, 5, 10, 15, 30, 45, tzinfo=MSK)
 
-RU_GEN = ["января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
-          "ноября", "декабря"]
+RU_GEN = [
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+]
 RU_SHORT = ["янв", "фев", "мар", "апр", "мая", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"]
 RU_WD = ["Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс"]
-EN_MON = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
+EN_MON = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 EN_WD = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 INSTANTS = [
-    datetime(2013, 11, 12, 17, 16, tzinfo=MSK), datetime(2024, 5, 3, 10, 15, tzinfo=MSK),
-    datetime(2019, 1, 1, 0, 5, tzinfo=MSK), datetime(2020, 2, 29, 23, 59, tzinfo=MSK),
-    datetime(2016, 6, 15, 15, 3, tzinfo=MSK), datetime(2010, 6, 2, 23, 1, tzinfo=MSK),
-    datetime(2023, 12, 31, 12, 0, tzinfo=MSK), datetime(2022, 3, 8, 9, 30, tzinfo=MSK),
-    datetime(2021, 7, 21, 1, 2, tzinfo=MSK), datetime(2018, 9, 9, 13, 45, tzinfo=MSK),
-    datetime(2015, 10, 1, 12, 0, tzinfo=MSK), datetime(2024, 4, 30, 21, 7, tzinfo=MSK),
+    datetime(2013, 11, 12, 17, 16, tzinfo=MSK),
+    datetime(2024, 5, 3, 10, 15, tzinfo=MSK),
+    datetime(2019, 1, 1, 0, 5, tzinfo=MSK),
+    datetime(2020, 2, 29, 23, 59, tzinfo=MSK),
+    datetime(2016, 6, 15, 15, 3, tzinfo=MSK),
+    datetime(2010, 6, 2, 23, 1, tzinfo=MSK),
+    datetime(2023, 12, 31, 12, 0, tzinfo=MSK),
+    datetime(2022, 3, 8, 9, 30, tzinfo=MSK),
+    datetime(2021, 7, 21, 1, 2, tzinfo=MSK),
+    datetime(2018, 9, 9, 13, 45, tzinfo=MSK),
+    datetime(2015, 10, 1, 12, 0, tzinfo=MSK),
+    datetime(2024, 4, 30, 21, 7, tzinfo=MSK),
 ]
 
 
@@ -39,19 +69,19 @@ def _ampm(d: datetime) -> str:
 def absolute_forms(d: datetime) -> list[str]:
     m = d.month - 1
     return [
-        f"{d:%d.%m.%Y %H:%M}",                                # vBulletin ru
+        f"{d:%d.%m.%Y %H:%M}",  # vBulletin ru
         f"{d:%d.%m.%Y, %H:%M}",
         f"{d:%d.%m.%Y} в {d:%H:%M}",
-        f"{d:%d.%m.%y %H:%M}",                                 # two-digit year
-        f"{d.day} {RU_GEN[m]} {d.year} в {d:%H:%M}",          # news
+        f"{d:%d.%m.%y %H:%M}",  # two-digit year
+        f"{d.day} {RU_GEN[m]} {d.year} в {d:%H:%M}",  # news
         f"{d.day} {RU_GEN[m]} {d.year} г. в {d:%H:%M}",
-        f"{d:%d} {RU_SHORT[m]} {d.year}, {d:%H:%M}",          # phpBB ru
+        f"{d:%d} {RU_SHORT[m]} {d.year}, {d:%H:%M}",  # phpBB ru
         f"{RU_WD[d.weekday()]} {RU_SHORT[m]} {d.day:02d}, {d.year} {d:%H:%M}",  # phpBB ru default format
         f"{EN_WD[d.weekday()]} {EN_MON[m][:3]} {d.day:02d}, {d.year} {_ampm(d).lower()}",  # phpBB en
-        f"{EN_MON[m]} {d.day}, {d.year}, {d:%I:%M:%S %p}",    # SMF
-        f"{d:%m-%d-%Y}, {d:%I:%M %p}",                        # vBulletin 4 en
-        f"{d:%Y-%m-%d}, {d:%H:%M}",                           # vBulletin 3 ISO-ish
-        d.isoformat(),                                         # <time datetime>
+        f"{EN_MON[m]} {d.day}, {d.year}, {d:%I:%M:%S %p}",  # SMF
+        f"{d:%m-%d-%Y}, {d:%I:%M %p}",  # vBulletin 4 en
+        f"{d:%Y-%m-%d}, {d:%H:%M}",  # vBulletin 3 ISO-ish
+        d.isoformat(),  # <time datetime>
         d.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ"),
         f"{d.day} {EN_MON[m]} {d.year} {d:%H:%M}",
         f"{d:%d}/{d:%m}/{d.year} {d:%H:%M}" if d.day > 12 else f"{d.day} {RU_GEN[m]} {d.year}, {d:%H:%M}",
@@ -209,7 +239,7 @@ def test_page_date_order_from_its_unambiguous_dates():
     assert numeric_date_order(["03/25/2013", "04/05/2013"]) == "MDY"  # "/" reads day first by default
     assert numeric_date_order(["25-03-2013", "03-25-2013", "04-05-2013"]) is None  # contradictory: leave it
     assert numeric_date_order(["Сегодня, 10:00", None, "12.11.2013 17:16"]) is None
-    now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     assert parse_date("05-04-2013, 11:00", "UTC", now).isoformat() == "2013-05-04T11:00:00+00:00"
     assert parse_date("05-04-2013, 11:00", "UTC", now, order="DMY").isoformat() == "2013-04-05T11:00:00+00:00"
     assert parse_date("05/04/2013", "UTC", now, order="MDY").isoformat() == "2013-05-04T00:00:00+00:00"
@@ -218,8 +248,11 @@ def test_page_date_order_from_its_unambiguous_dates():
 
 
 def test_month_only_and_spaced_half_hour():
-    now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
     assert parse_date("ноябрь 2013", "Europe/Moscow", now).isoformat() == "2013-11-01T00:00:00+04:00"
     assert parse_date("March 2020", "UTC", now).isoformat() == "2020-03-01T00:00:00+00:00"
-    assert parse_date("пол часа назад", "UTC", now) == parse_date("полчаса назад", "UTC", now) == \
-        datetime(2026, 11, 25, 11, 30, tzinfo=timezone.utc)
+    assert (
+        parse_date("пол часа назад", "UTC", now)
+        == parse_date("полчаса назад", "UTC", now)
+        == datetime(2026, 11, 25, 11, 30, tzinfo=UTC)
+    )

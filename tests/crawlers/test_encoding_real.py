@@ -49,17 +49,20 @@ def _variant(enc: str, meta: str | None) -> bytes:
     return text.replace('<meta charset="Windows-1251">', tag).encode(enc, errors="xmlcharrefreplace")
 
 
-@pytest.mark.parametrize("enc, meta, header", [
-    # the forum moved its database to UTF-8 and kept the old template's meta (the issue's "Р§РµСЂРЅРёРє")
-    ("utf-8", "Windows-1251", None),
-    ("utf-8", "Windows-1251", "text/html; charset=windows-1251"),   # ... and the old server config too
-    ("cp1251", None, None),                                          # no declaration at all
-    ("cp1251", "Windows-1251", "text/html; charset=ISO-8859-1"),     # a server's Latin-1 default over it
-    ("cp1251", "utf-8", None),                                       # a UTF-8 template over cp1251 posts
-    ("koi8-r", None, None),
-    ("koi8-r", "Windows-1251", None),                                # recoded on the fly, meta left behind
-    ("cp866", None, None),
-])
+@pytest.mark.parametrize(
+    "enc, meta, header",
+    [
+        # the forum moved its database to UTF-8 and kept the old template's meta (the issue's "Р§РµСЂРЅРёРє")
+        ("utf-8", "Windows-1251", None),
+        ("utf-8", "Windows-1251", "text/html; charset=windows-1251"),  # ... and the old server config too
+        ("cp1251", None, None),  # no declaration at all
+        ("cp1251", "Windows-1251", "text/html; charset=ISO-8859-1"),  # a server's Latin-1 default over it
+        ("cp1251", "utf-8", None),  # a UTF-8 template over cp1251 posts
+        ("koi8-r", None, None),
+        ("koi8-r", "Windows-1251", None),  # recoded on the fly, meta left behind
+        ("cp866", None, None),
+    ],
+)
 def test_mislabelled_real_page_reads_as_its_original(golden, enc, meta, header):
     body = _variant(enc, meta)
     text, used = decode_html(body, header)
@@ -71,7 +74,7 @@ def test_mislabelled_real_page_reads_as_its_original(golden, enc, meta, header):
 
 def test_page_with_a_utf8_block_inside_cp1251_reads_both(golden):
     """A legacy page with a UTF-8 widget pasted in (a counter, an embed): both parts readable."""
-    widget = '<div class="widget">Ещё обсуждают: «Черника» — отзывы 🍇</div>'.encode("utf-8")
+    widget = '<div class="widget">Ещё обсуждают: «Черника» — отзывы 🍇</div>'.encode()
     body = RUTRACKER.read_bytes().replace(b"<body>", b"<body>" + widget, 1)
     text, used = decode_html(body)
     assert used == "cp1251"
@@ -90,10 +93,13 @@ def test_utf8_page_with_stray_cp1251_bytes_reads_them_as_cp1251(golden):
     assert _posts(body) == golden
 
 
-@pytest.mark.parametrize("file, ctype, char", [
-    ("phpbb2/ptforum_phpbb2_viewtopic_t805.html", None, "—"),           # iso-8859-1 meta, cp1252 dash
-    ("vbulletin/nettally_vBulletin3.html", "text/html; charset=ISO-8859-1", "”"),
-])
+@pytest.mark.parametrize(
+    "file, ctype, char",
+    [
+        ("phpbb2/ptforum_phpbb2_viewtopic_t805.html", None, "—"),  # iso-8859-1 meta, cp1252 dash
+        ("vbulletin/nettally_vBulletin3.html", "text/html; charset=ISO-8859-1", "”"),
+    ],
+)
 def test_latin1_pages_stay_latin1(shared_data, file, ctype, char):
     body = (shared_data / "forum_pages" / file).read_bytes()
     text, used = decode_html(body, ctype)
@@ -110,8 +116,13 @@ def test_brandmon_parse_file_reads_a_utf8_page_under_a_cp1251_meta(tmp_path, gol
     page = tmp_path / "moved_forum.html"
     page.write_bytes(_variant("utf-8", "Windows-1251"))
     brandmon = Path(sys.executable).parent / "brandmon"  # the installed console script, as a user runs it
-    out = subprocess.run([str(brandmon), "parse", str(page), "--url", URL],
-                         capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+    out = subprocess.run(
+        [str(brandmon), "parse", str(page), "--url", URL],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+    )
     assert out.returncode == 0, out.stderr
     assert "engine=phpbb posts=4" in out.stderr
     assert "Я думаю, что релизеру всегда приятны спасибы от качающих" in out.stdout
@@ -126,12 +137,13 @@ def test_crawler_reads_mislabelled_pages_from_a_real_server(tmp_path, demo_ro):
 
     from .conftest import DEMO_NOW, crawl_settings, read_items
 
-    names = ["utf8-labelled-cp1251.html", "cp1251-header-latin1.html", "cp866-undeclared.html",
-             "koi8r-undeclared.html"]
+    names = ["utf8-labelled-cp1251.html", "cp1251-header-latin1.html", "cp866-undeclared.html", "koi8r-undeclared.html"]
     assert all(n in ENCODING_PAGES for n in names)
     # one source a page: each page's single post is "post_1", which one source would keep once
-    srcs = [{"name": f"old-forum-{k}", "kind": "generic", "local": True, "start_urls": [f"{{demo_web}}/enc/{n}"]}
-            for k, n in enumerate(names)]
+    srcs = [
+        {"name": f"old-forum-{k}", "kind": "generic", "local": True, "start_urls": [f"{{demo_web}}/enc/{n}"]}
+        for k, n in enumerate(names)
+    ]
     s = crawl_settings(tmp_path, demo_ro.url, srcs)
     store = Store.from_settings(s)
     store.upgrade()

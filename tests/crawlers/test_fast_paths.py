@@ -23,10 +23,12 @@ def spider():
 
 
 def test_request_dict_is_scrapys_to_dict(spider):
-    reqs = [spider.request("http://a.test/t/1", spider.parse_page, role="thread", page_no=2, listing_hash="h"),
-            Request("http://a.test/x"),
-            Request("http://a.test/y", callback=spider.parse_page, priority=3, dont_filter=True),
-            FormRequest("http://a.test/f", formdata={"a": "б"}, callback=spider.parse_page, errback=spider.on_error)]
+    reqs = [
+        spider.request("http://a.test/t/1", spider.parse_page, role="thread", page_no=2, listing_hash="h"),
+        Request("http://a.test/x"),
+        Request("http://a.test/y", callback=spider.parse_page, priority=3, dont_filter=True),
+        FormRequest("http://a.test/f", formdata={"a": "б"}, callback=spider.parse_page, errback=spider.on_error),
+    ]
     for r in reqs:
         assert request_dict(r, spider) == r.to_dict(spider=spider)
     assert request_dict(reqs[3], spider)["_class"] == "scrapy.http.request.form.FormRequest"
@@ -56,7 +58,9 @@ def test_jobdir_queue_round_trip(tmp_path, spider):
 
 
 def test_page_batch_writes_one_line_per_post_and_drops_bad_posts_alone(tmp_path):
-    crawler = get_crawler(settings_dict={"BRANDMON_RUN_DIR": str(tmp_path / "run"), "BRANDMON_KEEP_ORIGINAL_TEXT": True})
+    crawler = get_crawler(
+        settings_dict={"BRANDMON_RUN_DIR": str(tmp_path / "run"), "BRANDMON_KEEP_ORIGINAL_TEXT": True}
+    )
     crawler.stats.open_spider()
     writer = RawWriterPipeline.from_crawler(crawler)
     writer.spider_opened(None)
@@ -82,9 +86,17 @@ def test_raw_lines_are_the_same_json_as_json_dumps():
 
     from crawlers.pipelines import json_line
 
-    d = PostItem(source="s", kind="forum", post_id="1", url="http://a.test/t#1", text="Привет \"мир\" \\ 😀\n",
-                 quoted=[{"author": "Анна", "post_id": None, "text": "x"}], likes=3, rating=4.5,
-                 extra={"big": 2 ** 70, "nested": {"k": [1, None, True]}}).to_dict()
+    d = PostItem(
+        source="s",
+        kind="forum",
+        post_id="1",
+        url="http://a.test/t#1",
+        text='Привет "мир" \\ 😀\n',
+        quoted=[{"author": "Анна", "post_id": None, "text": "x"}],
+        likes=3,
+        rating=4.5,
+        extra={"big": 2**70, "nested": {"k": [1, None, True]}},
+    ).to_dict()
     line = json_line(d)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert json.loads(line) == d  # the 2**70 falls back to json, which writes big integers
@@ -124,8 +136,9 @@ def test_meta_refresh_middleware_decides_as_scrapys(name, body, charset):
     req = Request("http://a.test/page")
 
     def decide(mw):
-        resp = HtmlResponse("http://a.test/page", body=body, headers={"Content-Type": f"text/html; charset={charset}"},
-                            request=req)
+        resp = HtmlResponse(
+            "http://a.test/page", body=body, headers={"Content-Type": f"text/html; charset={charset}"}, request=req
+        )
         out = mw.process_response(req, resp)
         return out.url if isinstance(out, Request) else None
 

@@ -21,10 +21,17 @@ def test_second_crawl_fetches_changed_pages_and_yields_exactly_the_new_posts(tmp
     assert first["items"] == site_posts(demo_dir, "xf")
 
     # thread 101 had exactly one full page; the reply opens page 2. Plus a brand-new thread.
-    reply_id = add_post(demo_dir, "xf", 101, "Тестер", "Связь в Заречном так и не появилась, Мобилайн молчит.",
-                        minutes_ago=5)
-    new_tid = add_thread(demo_dir, "xf", 2, "Мобилайн: роуминг в Казахстане", "Путешественник",
-                         "Кто ездил с Мобилайн в Казахстан, сколько стоит роуминг?")
+    reply_id = add_post(
+        demo_dir, "xf", 101, "Тестер", "Связь в Заречном так и не появилась, Мобилайн молчит.", minutes_ago=5
+    )
+    new_tid = add_thread(
+        demo_dir,
+        "xf",
+        2,
+        "Мобилайн: роуминг в Казахстане",
+        "Путешественник",
+        "Кто ездил с Мобилайн в Казахстан, сколько стоит роуминг?",
+    )
     demo.reset_hits()
     second = crawl_sources(s, store, ["demo-xf"], now=NOW)["sources"]["demo-xf"]
     items = read_items(second["raw_path"])
@@ -47,8 +54,16 @@ def test_second_crawl_fetches_changed_pages_and_yields_exactly_the_new_posts(tmp
 
 def test_interrupted_crawl_resumes_with_nothing_lost_or_duplicated(tmp_path, demo, demo_dir):
     expected = site_posts(demo_dir, "xf")
-    extra = [{"name": "slow-xf", "kind": "forum", "engine": "xenforo", "start_urls": ["{demo_web}/xf/"],
-              "local": True, "download_delay": 0.2}]
+    extra = [
+        {
+            "name": "slow-xf",
+            "kind": "forum",
+            "engine": "xenforo",
+            "start_urls": ["{demo_web}/xf/"],
+            "local": True,
+            "download_delay": 0.2,
+        }
+    ]
     s = crawl_settings(tmp_path, demo.url, extra, concurrent_requests_per_domain=1)
     store = Store.from_settings(s)
     store.upgrade()

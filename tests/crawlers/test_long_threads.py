@@ -24,12 +24,29 @@ FORUMS = {"demo-xf": "xf", "demo-phpbb": "phpbb", "demo-vb": "vb", "demo-ipb": "
 def long_thread(content_dir, site: str, posts: int) -> int:
     """A new thread of `posts` posts (first post included) on the site's first board, over the last 30 days."""
     board = load(content_dir).sites[site].boards[0].id
-    tid = add_thread(content_dir, site, board, "Посылкин: доставка опять сорвана, тема для всех", "Автор темы",
-                     "Собираем здесь все истории про задержки доставки.", days_ago=30)
-    add_posts(content_dir, site, tid, [
-        {"author": f"user{k % 7}", "d": 30 - (k * 30) // posts, "t": f"{8 + k % 12:02d}:{k % 60:02d}",
-         "text": f"Ответ {k}: посылка опять задерживается, поддержка не отвечает уже {k % 9 + 1} дней."}
-        for k in range(posts - 1)])
+    tid = add_thread(
+        content_dir,
+        site,
+        board,
+        "Посылкин: доставка опять сорвана, тема для всех",
+        "Автор темы",
+        "Собираем здесь все истории про задержки доставки.",
+        days_ago=30,
+    )
+    add_posts(
+        content_dir,
+        site,
+        tid,
+        [
+            {
+                "author": f"user{k % 7}",
+                "d": 30 - (k * 30) // posts,
+                "t": f"{8 + k % 12:02d}:{k % 60:02d}",
+                "text": f"Ответ {k}: посылка опять задерживается, поддержка не отвечает уже {k % 9 + 1} дней.",
+            }
+            for k in range(posts - 1)
+        ],
+    )
     return tid
 
 
@@ -38,8 +55,11 @@ def thread_requests(demo, site: str, tid: int) -> int:
     c = load(demo.content_dir)
     first = urlsplit(demo.post_url(site, tid, c.sites[site].thread(tid).posts[0].id))
     page1 = first.path + (f"?{first.query}" if first.query else "")
-    return sum(n for u, n in demo.hits_full.items()
-               if u == page1 or u.startswith(page1 + "&") or (page1.endswith("/") and u.startswith(page1)))
+    return sum(
+        n
+        for u, n in demo.hits_full.items()
+        if u == page1 or u.startswith(page1 + "&") or (page1.endswith("/") and u.startswith(page1))
+    )
 
 
 def _store(s):
@@ -62,16 +82,16 @@ def test_600_post_threads_are_crawled_whole_on_every_forum_engine(tmp_path, demo
 
 
 @pytest.mark.parametrize("site, source", [("xf", "demo-xf"), ("phpbb", "demo-phpbb")])
-def test_new_reply_on_page_40_is_found_with_at_most_3_requests_for_its_thread(tmp_path, demo, demo_dir, site,
-                                                                               source):
+def test_new_reply_on_page_40_is_found_with_at_most_3_requests_for_its_thread(tmp_path, demo, demo_dir, site, source):
     tid = long_thread(demo_dir, site, 395)  # page 40 holds posts 391-395
     s = crawl_settings(tmp_path, demo.url)
     store = _store(s)
     first = crawl_sources(s, store, [source], now=DEMO_NOW)["sources"][source]
     assert first["items"] == site_posts(demo_dir, site)
 
-    reply = add_post(demo_dir, site, tid, "Тестер", "Посылкин так и не привёз заказ, третья неделя пошла.",
-                     minutes_ago=5)
+    reply = add_post(
+        demo_dir, site, tid, "Тестер", "Посылкин так и не привёз заказ, третья неделя пошла.", minutes_ago=5
+    )
     assert demo.post_url(site, tid, reply).split("#")[0].endswith(("page-40", "start=390"))
     demo.reset_hits()
     second = crawl_sources(s, store, [source], now=DEMO_NOW)["sources"][source]
@@ -96,8 +116,14 @@ def test_a_reply_that_opens_a_new_page_is_found_from_the_last_known_page(tmp_pat
 
 def test_page_budget_bounds_a_long_thread_and_the_next_crawl_resumes_where_it_stopped(tmp_path, demo, demo_dir):
     tid = long_thread(demo_dir, "xf", 600)
-    budget = {"name": "xf-budget", "kind": "forum", "engine": "xenforo", "start_urls": ["{demo_web}/xf/"],
-              "local": True, "max_pages": 40}
+    budget = {
+        "name": "xf-budget",
+        "kind": "forum",
+        "engine": "xenforo",
+        "start_urls": ["{demo_web}/xf/"],
+        "local": True,
+        "max_pages": 40,
+    }
     s = crawl_settings(tmp_path, demo.url, [budget])
     store = _store(s)
     seen: list[str] = []
@@ -118,9 +144,11 @@ def test_a_remembered_page_that_is_gone_reads_the_thread_again_from_its_first_pa
     slug = load(demo_dir).sites["xf"].thread(tid).slug
     # as if the thread had been longer when last crawled (posts deleted since): its remembered page 9 is a 404
     with store.write() as con:
-        n = con.execute("UPDATE crawl_state SET last_page_url = ?, pages = 9, content_hash = NULL "
-                        "WHERE source_id = 'demo-xf' AND url LIKE ? RETURNING url",
-                        [f"{demo.url}/xf/threads/{slug}.{tid}/page-9", f"%.{tid}/#thread"]).fetchall()
+        n = con.execute(
+            "UPDATE crawl_state SET last_page_url = ?, pages = 9, content_hash = NULL "
+            "WHERE source_id = 'demo-xf' AND url LIKE ? RETURNING url",
+            [f"{demo.url}/xf/threads/{slug}.{tid}/page-9", f"%.{tid}/#thread"],
+        ).fetchall()
     assert len(n) == 1
     reply = add_post(demo_dir, "xf", tid, "Тестер", "Всё ещё жду.", minutes_ago=1)
     res = crawl_sources(s, store, ["demo-xf"], now=DEMO_NOW)["sources"]["demo-xf"]
@@ -131,8 +159,17 @@ def test_a_remembered_page_that_is_gone_reads_the_thread_again_from_its_first_pa
 def test_depth_counts_index_board_thread_hops_not_a_threads_pages(tmp_path, demo, demo_dir):
     """index (0) -> board (1) -> thread (2): max_depth 2 reads a 60-page thread whole, max_depth 1 none of it."""
     tid = long_thread(demo_dir, "xf", 600)
-    srcs = [{"name": f"xf-depth{d}", "kind": "forum", "engine": "xenforo", "start_urls": ["{demo_web}/xf/"],
-             "local": True, "max_depth": d} for d in (1, 2)]
+    srcs = [
+        {
+            "name": f"xf-depth{d}",
+            "kind": "forum",
+            "engine": "xenforo",
+            "start_urls": ["{demo_web}/xf/"],
+            "local": True,
+            "max_depth": d,
+        }
+        for d in (1, 2)
+    ]
     s = crawl_settings(tmp_path, demo.url, srcs)
     store = _store(s)
     deep = crawl_sources(s, store, ["xf-depth2"], now=DEMO_NOW)["sources"]["xf-depth2"]
@@ -148,9 +185,20 @@ def test_5000_post_channel_is_read_whole_on_its_first_crawl(tmp_path, demo, demo
     channel = load(demo_dir).sites["tg"].boards[0]
     before = len(channel.threads[0].posts)
     n = 5000
-    add_posts(demo_dir, "tg", channel.threads[0].id, [
-        {"author": channel.title, "d": 400 - (k * 400) // n, "t": f"{8 + k % 12:02d}:{k % 60:02d}",
-         "text": f"Пост {k}: новая жалоба подписчика на доставку, разбираемся."} for k in range(n)])
+    add_posts(
+        demo_dir,
+        "tg",
+        channel.threads[0].id,
+        [
+            {
+                "author": channel.title,
+                "d": 400 - (k * 400) // n,
+                "t": f"{8 + k % 12:02d}:{k % 60:02d}",
+                "text": f"Пост {k}: новая жалоба подписчика на доставку, разбираемся.",
+            }
+            for k in range(n)
+        ],
+    )
     total = before + n
     assert total // TG_PER_PAGE > 12 * 20  # some 250 pages of history, far past the depth limit
     s = crawl_settings(tmp_path, demo.url)

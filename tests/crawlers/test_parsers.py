@@ -15,8 +15,14 @@ from crawlers.parsers import ParseContext, ParseError, detect_engine, parse_page
 PAGES = Path(__file__).parent / "pages"
 # the goldens' relative dates ("Сегодня, 10:00", "вчера") were read against this instant
 GOLDEN_NOW = datetime(2024, 5, 10, 15, 0, tzinfo=ZoneInfo("Europe/Moscow"))
-ENGINE_OF = {"vbulletin": "vbulletin", "phpbb2": "phpbb", "phpbb3": "phpbb", "smf2": "smf", "xenforo": "xenforo",
-             "nodebb": "nodebb"}
+ENGINE_OF = {
+    "vbulletin": "vbulletin",
+    "phpbb2": "phpbb",
+    "phpbb3": "phpbb",
+    "smf2": "smf",
+    "xenforo": "xenforo",
+    "nodebb": "nodebb",
+}
 
 
 def _index(shared_data):
@@ -47,20 +53,62 @@ GOLDEN = {
     # file: (post index, post_id, posted_at, text start, quoted authors, signature start); read with tz="UTC"
     # unless the page states its zone: vBulletin 3 "All times are GMT -5", phpBB 3.0 "All times are UTC [ DST ]"
     # (UTC+1); vBulletin 4 states "All times are GMT"
-    "vbulletin/nettally_vBulletin3.html": (0, "5768670", "2016-02-01T02:21:00-05:00",
-                                           "Let me reword it from lesbians", ["TinyRedLeaf", None, None, "Romanticide"], None),
-    "vbulletin/nettally_vBulletin4.html": (1, "365267", "2016-06-15T17:21:00+00:00", "Sad to read that",
-                                           [], "The most important six inches"),
-    "phpbb3/nettally_phpBB.html": (0, "2729870", "2019-05-26T16:34:00+01:00", "Good lecture.", [],
-                                   "For behold, all acts of love"),
-    "phpbb2/ptforum_phpbb2_viewtopic_t805.html": (0, "4513", "2010-06-02T23:01:00+00:00", "All the winter jobs",
-                                                  [], "George Newton"),
-    "smf2/ptforum_smf2_topic_38573.html": (0, "174916", "2007-09-19T13:08:14+00:00", "The developers have brought",
-                                           [], "Greg Swallow"),
-    "xenforo/nettally_Xenforo1_sufficientvelocity.html": (1, "2146297", None, "OOC behavior? which part?",
-                                                          ["Higure", "TheBleachDoctor"], "Quests: Verdant Dreams"),
-    "nodebb/nettally_NodeBB.html": (0, "73812", "2019-03-24T19:54:11.505000+00:00", "What do you think about this chat",
-                                    [], None),
+    "vbulletin/nettally_vBulletin3.html": (
+        0,
+        "5768670",
+        "2016-02-01T02:21:00-05:00",
+        "Let me reword it from lesbians",
+        ["TinyRedLeaf", None, None, "Romanticide"],
+        None,
+    ),
+    "vbulletin/nettally_vBulletin4.html": (
+        1,
+        "365267",
+        "2016-06-15T17:21:00+00:00",
+        "Sad to read that",
+        [],
+        "The most important six inches",
+    ),
+    "phpbb3/nettally_phpBB.html": (
+        0,
+        "2729870",
+        "2019-05-26T16:34:00+01:00",
+        "Good lecture.",
+        [],
+        "For behold, all acts of love",
+    ),
+    "phpbb2/ptforum_phpbb2_viewtopic_t805.html": (
+        0,
+        "4513",
+        "2010-06-02T23:01:00+00:00",
+        "All the winter jobs",
+        [],
+        "George Newton",
+    ),
+    "smf2/ptforum_smf2_topic_38573.html": (
+        0,
+        "174916",
+        "2007-09-19T13:08:14+00:00",
+        "The developers have brought",
+        [],
+        "Greg Swallow",
+    ),
+    "xenforo/nettally_Xenforo1_sufficientvelocity.html": (
+        1,
+        "2146297",
+        None,
+        "OOC behavior? which part?",
+        ["Higure", "TheBleachDoctor"],
+        "Quests: Verdant Dreams",
+    ),
+    "nodebb/nettally_NodeBB.html": (
+        0,
+        "73812",
+        "2019-03-24T19:54:11.505000+00:00",
+        "What do you think about this chat",
+        [],
+        None,
+    ),
 }
 
 
@@ -103,16 +151,21 @@ def test_vbulletin_footer_zone_shifts_post_times(shared_data):
     text, _ = decode_html((shared_data / "forum_pages" / file).read_bytes())
     assert "All times are GMT -5." in text
     assert _first_post_at(text, file) == "2016-02-01T02:21:00-05:00"
-    assert _first_post_at(text.replace("All times are GMT -5.", "Часовой пояс GMT +4, время:"), file) \
+    assert (
+        _first_post_at(text.replace("All times are GMT -5.", "Часовой пояс GMT +4, время:"), file)
         == "2016-02-01T02:21:00+04:00"
-    assert _first_post_at(text.replace("All times are GMT -5.", "The time now is"), file) \
-        == "2016-02-01T02:21:00+03:00"  # nothing stated: the source's zone
+    )
+    assert (
+        _first_post_at(text.replace("All times are GMT -5.", "The time now is"), file) == "2016-02-01T02:21:00+03:00"
+    )  # nothing stated: the source's zone
     # vBulletin 4 (#footer_time): "All times are GMT" shown "06-15-2016, 05:21 PM"
     file = "vbulletin/nettally_vBulletin4.html"
     text, _ = decode_html((shared_data / "forum_pages" / file).read_bytes())
     assert _first_post_at(text, file, 1) == "2016-06-15T17:21:00+00:00"
-    assert _first_post_at(text.replace("All times are GMT.", "All times are GMT +5.5."), file, 1) \
-        == "2016-06-15T17:21:00+03:00"  # half-hour zones have no name: the source's zone
+    assert (
+        _first_post_at(text.replace("All times are GMT.", "All times are GMT +5.5."), file, 1)
+        == "2016-06-15T17:21:00+03:00"
+    )  # half-hour zones have no name: the source's zone
 
 
 def test_phpbb30_footer_zone_with_dst_shifts_post_times(shared_data):
@@ -124,8 +177,10 @@ def test_phpbb30_footer_zone_with_dst_shifts_post_times(shared_data):
     assert stated in text
     assert _first_post_at(text, file) == "2019-05-26T16:34:00+01:00"
     assert _first_post_at(text.replace(stated, "All times are UTC - 5 hours"), file) == "2019-05-26T16:34:00-05:00"
-    assert _first_post_at(text.replace(stated, "Часовой пояс: UTC + 4 часа [ Летнее время ]"), file) \
+    assert (
+        _first_post_at(text.replace(stated, "Часовой пояс: UTC + 4 часа [ Летнее время ]"), file)
         == "2019-05-26T16:34:00+05:00"
+    )
     assert _first_post_at(text.replace(stated, ""), file) == "2019-05-26T16:34:00+03:00"
 
 
@@ -136,8 +191,11 @@ def test_latin1_declared_page_decodes(shared_data):
 
 
 def test_ipb4_fixture():
-    res = parse_page((PAGES / "ipb4_topic.html").read_text(), "https://forum.example.ru/topic/1234-posylkin-poteryal-posylku/",
-                     ctx=ParseContext(now=GOLDEN_NOW))
+    res = parse_page(
+        (PAGES / "ipb4_topic.html").read_text(),
+        "https://forum.example.ru/topic/1234-posylkin-poteryal-posylku/",
+        ctx=ParseContext(now=GOLDEN_NOW),
+    )
     assert detect_engine((PAGES / "ipb4_topic.html").read_text()) == "ipb"
     assert res.thread_title == "Посылкин потерял посылку"
     assert res.thread_id == "1234"
@@ -146,8 +204,9 @@ def test_ipb4_fixture():
     assert (a.post_id, a.author, a.posted_at) == ("55501", "olga_k", "2024-05-03T07:15:00+00:00")
     assert a.text.startswith("Заказала в пятницу") and "Москва, ЮЗАО" not in a.text
     assert a.signature == "Москва, ЮЗАО"
-    assert b.quoted == [{"author": "olga_k", "post_id": "55501",
-                         "text": "Заказала в пятницу, трек не обновляется уже десять дней."}]
+    assert b.quoted == [
+        {"author": "olga_k", "post_id": "55501", "text": "Заказала в пятницу, трек не обновляется уже десять дней."}
+    ]
     assert b.reply_to == "55501"
     assert b.text == "Та же история, пишите претензию через сайт — мне вернули деньги за неделю."
 
@@ -155,7 +214,9 @@ def test_ipb4_fixture():
 def test_xenforo2_fixture():
     html = (PAGES / "xf2_thread.html").read_text()
     assert detect_engine(html) == "xenforo"
-    res = parse_page(html, "https://forum.example.ru/threads/shopok-vernul-dengi.4567/", ctx=ParseContext(now=GOLDEN_NOW))
+    res = parse_page(
+        html, "https://forum.example.ru/threads/shopok-vernul-dengi.4567/", ctx=ParseContext(now=GOLDEN_NOW)
+    )
     assert res.thread_id == "4567" and res.thread_title == "ШопОк вернул деньги?"
     assert res.next_url == "https://forum.example.ru/threads/shopok-vernul-dengi.4567/page-2"
     a, b = res.items
@@ -173,7 +234,10 @@ def test_telegram_fixture():
     res = parse_page(html, "https://t.me/s/posylkin_news", ctx=ParseContext(now=GOLDEN_NOW, kind="telegram"))
     a, b = res.items
     assert (a.post_id, a.views, a.likes, a.reach) == ("posylkin_news/1201", 15400, 1412, 48300)
-    assert a.text == "Друзья, из-за снегопада возможны задержки доставки в Подмосковье 1–2 дня.\n\nСледите за статусом в приложении."
+    assert (
+        a.text
+        == "Друзья, из-за снегопада возможны задержки доставки в Подмосковье 1–2 дня.\n\nСледите за статусом в приложении."
+    )
     assert a.posted_at == "2024-05-10T09:05:11+00:00" and a.url == "https://t.me/posylkin_news/1201"
     assert a.author == "Посылкин | Новости" and b.author == "Анна, служба заботы"
     assert b.reply_to == "posylkin_news/1201" and b.text.startswith("Обновление: задержки до 3 дней")
@@ -183,17 +247,23 @@ def test_telegram_fixture():
 def test_discourse_fixtures():
     topic = (PAGES / "discourse_topic.json").read_text()
     assert detect_engine(topic) == "discourse"
-    res = parse_page(topic, "https://talk.example.ru/t/mobiline-double-charge/321.json", ctx=ParseContext(now=GOLDEN_NOW))
+    res = parse_page(
+        topic, "https://talk.example.ru/t/mobiline-double-charge/321.json", ctx=ParseContext(now=GOLDEN_NOW)
+    )
     a, b = res.items
     assert res.thread_title == "Мобилайн: двойное списание абонентки"
     assert (a.post_id, a.author, a.likes, a.views) == ("9001", "anna_k", 4, 57)
     assert a.posted_at == "2024-05-09T14:16:30.123000+00:00"
     assert b.reply_to == "9001" and b.quoted[0]["author"] == "anna_k"
     assert b.text == "Анна, вернём в течение 3 дней, напишите номер в личку."
-    assert res.extra_urls == ["https://talk.example.ru/t/321/posts.json?post_ids%5B%5D=9003&post_ids%5B%5D=9004&post_ids%5B%5D=9005"]
+    assert res.extra_urls == [
+        "https://talk.example.ru/t/321/posts.json?post_ids%5B%5D=9003&post_ids%5B%5D=9004&post_ids%5B%5D=9005"
+    ]
     lst = parse_page((PAGES / "discourse_latest.json").read_text(), "https://talk.example.ru/latest.json")
-    assert [t.url for t in lst.thread_links] == ["https://talk.example.ru/t/mobiline-double-charge/321.json",
-                                                 "https://talk.example.ru/t/zerno-raf/322.json"]
+    assert [t.url for t in lst.thread_links] == [
+        "https://talk.example.ru/t/mobiline-double-charge/321.json",
+        "https://talk.example.ru/t/zerno-raf/322.json",
+    ]
     assert lst.next_url == "https://talk.example.ru/latest.json?page=1"
 
 

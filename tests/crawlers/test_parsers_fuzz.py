@@ -14,8 +14,10 @@ from crawlers.parsers.universal import extract
 
 PAGES = Path(__file__).parent / "pages"
 URL = "https://forum.example.ru/t/1"
-_POST = ("<div class='post' id='p{n}'><a href='/members/u{n}/' class='username'>user{n}</a>"
-         "<time datetime='2024-05-0{d}T10:00:00+03:00'>5 мая 2024</time><div class='content'>{body}</div></div>")
+_POST = (
+    "<div class='post' id='p{n}'><a href='/members/u{n}/' class='username'>user{n}</a>"
+    "<time datetime='2024-05-0{d}T10:00:00+03:00'>5 мая 2024</time><div class='content'>{body}</div></div>"
+)
 
 HOSTILE = {
     "empty": "",
@@ -26,28 +28,53 @@ HOSTILE = {
     "unclosed everything": "<html><body>" + "<div class='post'><a href='/u/1'>x<time>" * 300,
     "deep nesting": "<div class='comment'>" * 5000 + "12.03.2021 <a href='/user/a'>a</a> text" + "</div>" * 10,
     "wide": "<body>" + "".join(_POST.format(n=n, d=n % 9 + 1, body="ok") for n in range(3000)) + "</body>",
-    "script in posts": "<body>" + "".join(_POST.format(n=n, d=n + 1, body="<script>alert(1)</script><b>hi</b>")
-                                          for n in range(3)) + "</body>",
-    "broken json-ld": "<script type='application/ld+json'>{\"@type\": \"DiscussionForumPosting\", \"text\": </script>",
-    "json-ld wrong shapes": "<script type='application/ld+json'>" + json.dumps([
-        {"@type": ["Comment", 5], "author": [None, 3], "text": {"a": 1}, "comment": "x"},
-        {"@type": "DiscussionForumPosting", "author": {"name": None}, "text": "hi", "datePublished": 99999999999999,
-         "comment": [{"@type": "Comment", "text": None}, 7, None]},
-        {"@graph": {"@graph": {"@graph": []}}}]) + "</script>",
+    "script in posts": "<body>"
+    + "".join(_POST.format(n=n, d=n + 1, body="<script>alert(1)</script><b>hi</b>") for n in range(3))
+    + "</body>",
+    "broken json-ld": '<script type=\'application/ld+json\'>{"@type": "DiscussionForumPosting", "text": </script>',
+    "json-ld wrong shapes": "<script type='application/ld+json'>"
+    + json.dumps(
+        [
+            {"@type": ["Comment", 5], "author": [None, 3], "text": {"a": 1}, "comment": "x"},
+            {
+                "@type": "DiscussionForumPosting",
+                "author": {"name": None},
+                "text": "hi",
+                "datePublished": 99999999999999,
+                "comment": [{"@type": "Comment", "text": None}, 7, None],
+            },
+            {"@graph": {"@graph": {"@graph": []}}},
+        ]
+    )
+    + "</script>",
     "deep json-ld": "<script type='application/ld+json'>" + "[" * 100000 + "]" * 100000 + "</script>",
-    "deep state blob": "<script>window.__STATE__ = " + "{\"a\":" * 50000 + "1" + "}" * 50000 + ";</script>",
-    "unterminated state": "<script>window.__INITIAL_STATE__ = {\"comments\": [{\"text\": \"a\", \"author\": </script>",
-    "state of wrong types": "<script>var s = " + json.dumps({"comments": [
-        {"text": ["x"], "author": {"name": ["a"]}, "created_at": {}}, {"text": "ok", "author": 5, "date": None},
-        {"body": "hi", "user": {"login": None}, "replies": {"data": "x"}, "children": [1, "a", None]}]}) + "</script>",
-    "dates out of range": "<body>" + "".join(
+    "deep state blob": "<script>window.__STATE__ = " + '{"a":' * 50000 + "1" + "}" * 50000 + ";</script>",
+    "unterminated state": '<script>window.__INITIAL_STATE__ = {"comments": [{"text": "a", "author": </script>',
+    "state of wrong types": "<script>var s = "
+    + json.dumps(
+        {
+            "comments": [
+                {"text": ["x"], "author": {"name": ["a"]}, "created_at": {}},
+                {"text": "ok", "author": 5, "date": None},
+                {"body": "hi", "user": {"login": None}, "replies": {"data": "x"}, "children": [1, "a", None]},
+            ]
+        }
+    )
+    + "</script>",
+    "dates out of range": "<body>"
+    + "".join(
         f"<div class='comment'><a href='/user/{n}'>u{n}</a><time datetime='{d}'>{d}</time><p>text {n}</p></div>"
-        for n, d in enumerate(["99.99.9999", "0000-00-00T99:99", "31 февраля 99999", "1e400", "-1"])) + "</body>",
-    "hostile attributes": "<body>" + "".join(
+        for n, d in enumerate(["99.99.9999", "0000-00-00T99:99", "31 февраля 99999", "1e400", "-1"])
+    )
+    + "</body>",
+    "hostile attributes": "<body>"
+    + "".join(
         f"<div class='post' id='p{n}' data-post-id='\"><script>' title='{'x' * 10000}'><a href='javascript:alert(1)'"
-        f" class='author'>\u202e{n}</a><span class='date'>вчера</span><div>body {n}</div></div>" for n in range(4)),
+        f" class='author'>\u202e{n}</a><span class='date'>вчера</span><div>body {n}</div></div>"
+        for n in range(4)
+    ),
     "pagination loops": "<a rel='next' href='#'>next</a><a class='next' href='javascript:void(0)'>»</a>"
-                        "<b>1</b><a href='?page=2'>2</a><a href='?page=2'>2</a>",
+    "<b>1</b><a href='?page=2'>2</a><a href='?page=2'>2</a>",
     "xml declaration": "<?xml version='1.0' encoding='koi8-r'?><html><body><p>x</p></body></html>",
 }
 
@@ -57,7 +84,9 @@ def _ctx() -> ParseContext:
 
 
 # "wide" (3,000 posts through every parser) takes seconds; the slow tier runs it
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "wide" else n for n in sorted(HOSTILE)])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "wide" else n for n in sorted(HOSTILE)]
+)
 def test_hostile_pages_never_raise(name):
     html = HOSTILE[name]
     for engine in [e for e in ENGINES if e != "comments"] + ["auto"]:

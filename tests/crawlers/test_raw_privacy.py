@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from crawlers.demoweb.corpus import add_post
@@ -36,8 +38,9 @@ def test_writer_masks_quotes_in_the_line_not_in_the_item(tmp_path):
     from crawlers.items import PostItem
     from crawlers.pipelines import RawWriterPipeline
 
-    crawler = get_crawler(settings_dict={"BRANDMON_RUN_DIR": str(tmp_path / "run"),
-                                         "BRANDMON_KEEP_ORIGINAL_TEXT": False})
+    crawler = get_crawler(
+        settings_dict={"BRANDMON_RUN_DIR": str(tmp_path / "run"), "BRANDMON_KEEP_ORIGINAL_TEXT": False}
+    )
     writer = RawWriterPipeline.from_crawler(crawler)
     writer.spider_opened(None)
     quote = {"author": "Анна", "post_id": "1", "text": "мой номер +7 (912) 345-67-89"}
@@ -66,27 +69,40 @@ def test_job_weights_come_from_each_sources_last_finished_run(store, tmp_path):
     """A source weighs what its latest finished run cost the crawler: pages at Scrapy's per-page cost plus the
     run's parse time (meta.json), so equal page counts with slower parsing weigh more."""
     import json
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     from types import SimpleNamespace
 
     from crawlers.run import SCRAPY_SECONDS_PER_PAGE as S
     from crawlers.run import job_weights
 
-    t = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 1, tzinfo=UTC)
     parse = {"r2": 2.0, "r5": 0.2, "r6": 0.5}  # big parses at 5 ms a page, mid at 2 ms, slow (pages as mid) 5 ms
     with store.write() as con:
-        for run, src, hours, fin, pages in [("r1", "big", 0, True, 40), ("r2", "big", 5, True, 400),
-                                           ("r3", "big", 9, False, 3), ("r4", "small", 1, True, 0),
-                                           ("r5", "mid", 2, True, 100), ("r6", "slow", 3, True, 100),
-                                           ("r7", "gone", 4, True, 100)]:
+        for run, src, hours, fin, pages in [
+            ("r1", "big", 0, True, 40),
+            ("r2", "big", 5, True, 400),
+            ("r3", "big", 9, False, 3),
+            ("r4", "small", 1, True, 0),
+            ("r5", "mid", 2, True, 100),
+            ("r6", "slow", 3, True, 100),
+            ("r7", "gone", 4, True, 100),
+        ]:
             raw = tmp_path / run
             raw.mkdir()
             if run in parse:
                 (raw / "meta.json").write_text(json.dumps({"pages": pages, "parse_seconds": parse[run]}))
-            con.execute("INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status, pages, raw_path) "
-                        "VALUES (?, ?, ?, ?, 'ok', ?, ?)",
-                        [run, src, t + timedelta(hours=hours), t + timedelta(hours=hours, minutes=9) if fin else None,
-                         pages, str(raw)])
+            con.execute(
+                "INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status, pages, raw_path) "
+                "VALUES (?, ?, ?, ?, 'ok', ?, ?)",
+                [
+                    run,
+                    src,
+                    t + timedelta(hours=hours),
+                    t + timedelta(hours=hours, minutes=9) if fin else None,
+                    pages,
+                    str(raw),
+                ],
+            )
     jobs = [{"source": SimpleNamespace(name=n)} for n in ("big", "small", "mid", "slow", "gone", "new")]
     w = job_weights(store, jobs)
     # big: its latest finished run (the unfinished one does not count); small: 0 pages -> one page's cost;

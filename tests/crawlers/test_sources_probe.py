@@ -59,8 +59,12 @@ def site(tmp_path_factory):
 def env(tmp_path):
     sources = tmp_path / "sources.yaml"
     sources.write_text(USER_FILE, encoding="utf-8")
-    return {"BRANDMON_SOURCES_FILE": str(sources), "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml"),
-            "BRANDMON_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    return {
+        "BRANDMON_SOURCES_FILE": str(sources),
+        "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml"),
+        "BRANDMON_DATA_DIR": str(tmp_path / "data"),
+        "COLUMNS": "200",
+    }
 
 
 def _probe(env, *args):
@@ -75,8 +79,14 @@ def test_probe_a_phpbb_thread(site, env):
     assert got["engine"] == "phpbb" and got["method"] == "engine markup" and got["confidence"] == 1.0
     assert got["detector_scores"]["phpbb"] == 10 and got["posts"] == 3
     assert got["preview"][0]["author"] == "EvtimDjerekarov" and got["preview"][0]["posted_at"].startswith("20")
-    assert got["entry"] == {"name": "127-0-0-1", "kind": "forum", "engine": "phpbb", "start_urls": [url],
-                            "local": True, "language": "en"}
+    assert got["entry"] == {
+        "name": "127-0-0-1",
+        "kind": "forum",
+        "engine": "phpbb",
+        "start_urls": [url],
+        "local": True,
+        "language": "en",
+    }
     # the table view: engine, confidence, the preview and the entry as text
     r = _probe(env, url, "--local", "--name", "nesdev")
     assert r.exit_code == 0, r.output
@@ -109,8 +119,14 @@ def test_add_appends_the_entry_keeping_comments_and_refuses_duplicates(site, env
     assert text.startswith(USER_FILE)  # the user's file, comments and all, untouched
     loaded = yaml.safe_load(text)["sources"]
     assert [s["name"] for s in loaded] == ["our-forum", "nesdev"]
-    assert loaded[1] == {"name": "nesdev", "kind": "forum", "engine": "phpbb", "start_urls": [url], "local": True,
-                         "language": "en"}
+    assert loaded[1] == {
+        "name": "nesdev",
+        "kind": "forum",
+        "engine": "phpbb",
+        "start_urls": [url],
+        "local": True,
+        "language": "en",
+    }
     check = runner.invoke(app, ["config", "check"], env=env)
     assert check.exit_code == 0, check.output
     # the same name, or the same start URL under another name: refused, the file as it was

@@ -15,8 +15,13 @@ from ..helpers import NOW, read_items
 from .conftest import crawl_settings, site_posts
 
 SPIDER_SOURCES = {  # source name in data/sources.yaml -> demo site key
-    "demo-xf": "xf", "demo-vb": "vb", "demo-phpbb": "phpbb", "demo-ipb": "ipb", "demo-discourse": "discourse",
-    "demo-tg": "tg", "demo-news": "news",
+    "demo-xf": "xf",
+    "demo-vb": "vb",
+    "demo-phpbb": "phpbb",
+    "demo-ipb": "ipb",
+    "demo-discourse": "discourse",
+    "demo-tg": "tg",
+    "demo-news": "news",
 }
 
 
@@ -112,8 +117,15 @@ def test_xf_quotes_likes_and_signatures(crawled):
 def test_robots_disallowed_area_gets_zero_requests_and_private_hosts_need_local(tmp_path, demo_ro):
     demo_ro.reset_hits()
     # every demo page links to /private/ in its footer; the calendar page has few other links
-    root = {"name": "demo-root", "kind": "generic", "start_urls": ["{demo_web}/calendar/?month=2024-05"],
-            "local": True, "max_pages": 10, "max_depth": 1, "options": {"follow_links": True}}
+    root = {
+        "name": "demo-root",
+        "kind": "generic",
+        "start_urls": ["{demo_web}/calendar/?month=2024-05"],
+        "local": True,
+        "max_pages": 10,
+        "max_depth": 1,
+        "options": {"follow_links": True},
+    }
     notlocal = {"name": "notlocal", "kind": "generic", "start_urls": ["{demo_web}/xf/"], "local": False}
     _, _, res = _crawl(tmp_path, demo_ro, ["demo-root", "notlocal"], [root, notlocal])
     r = res["sources"]["demo-root"]
@@ -139,9 +151,17 @@ def test_crawler_runs_no_remote_code_server_and_writes_only_under_its_data_dir(t
 
 
 def test_faults_retry_then_record(tmp_path, demo):
-    src = {"name": "faults", "kind": "generic", "local": True,
-           "start_urls": ["{demo_web}/faults/flaky?key=t1", "{demo_web}/faults/always500",
-                          "{demo_web}/faults/huge", "{demo_web}/faults/gzipbomb"]}
+    src = {
+        "name": "faults",
+        "kind": "generic",
+        "local": True,
+        "start_urls": [
+            "{demo_web}/faults/flaky?key=t1",
+            "{demo_web}/faults/always500",
+            "{demo_web}/faults/huge",
+            "{demo_web}/faults/gzipbomb",
+        ],
+    }
     _, store, res = _crawl(tmp_path, demo, ["faults"], [src], retry_times=2)
     r = res["sources"]["faults"]
     assert demo.hits_full["/faults/flaky?key=t1"] == 2  # 503 once, then 200
@@ -156,8 +176,15 @@ def test_faults_retry_then_record(tmp_path, demo):
 
 def test_calendar_trap_stops_at_the_page_bound(tmp_path, demo_ro):
     demo_ro.reset_hits()
-    src = {"name": "trap", "kind": "generic", "local": True, "start_urls": ["{demo_web}/calendar/?month=2024-05"],
-           "max_pages": 12, "max_depth": 50, "options": {"follow_links": True}}
+    src = {
+        "name": "trap",
+        "kind": "generic",
+        "local": True,
+        "start_urls": ["{demo_web}/calendar/?month=2024-05"],
+        "max_pages": 12,
+        "max_depth": 50,
+        "options": {"follow_links": True},
+    }
     _, _, res = _crawl(tmp_path, demo_ro, ["trap"], [src])
     assert res["sources"]["trap"]["status"] == "ok"
     assert 1 < demo_ro.hits["/calendar/"] <= 12

@@ -60,8 +60,11 @@ BLOG = """<html><head><title>Обзор тарифа — Блог</title></head>
    <div class="comment-content"><p>У меня всё работает.</p></div>
   </article>
  </li>
-</ol></div></body></html>""".replace("{para}", "Мобилайн с июня меняет тарифную линейку: абонентская плата растёт, "
-                                      "а пакет минут остаётся прежним. Разбираемся, кому выгодно остаться. " * 2)
+</ol></div></body></html>""".replace(
+    "{para}",
+    "Мобилайн с июня меняет тарифную линейку: абонентская плата растёт, "
+    "а пакет минут остаётся прежним. Разбираемся, кому выгодно остаться. " * 2,
+)
 
 
 def test_threaded_comments_with_depth_reply_to_and_the_article_first():
@@ -71,10 +74,15 @@ def test_threaded_comments_with_depth_reply_to_and_the_article_first():
     assert items[0].extra.get("item_type") == "article" and "тарифную линейку" in items[0].text
     posts = _posts(ext.result)
     assert [(p.author, p.post_id, p.reply_to, p.extra.get("depth")) for p in posts] == [
-        ("Иван", "comment-101", None, None), ("Мария", "comment-102", "comment-101", 1),
-        ("Олег", "comment-103", None, None)]
-    assert [p.text for p in posts] == ["Мобилайн опять поднял цену, ухожу.", "Куда, если не секрет?",
-                                       "У меня всё работает."]
+        ("Иван", "comment-101", None, None),
+        ("Мария", "comment-102", "comment-101", 1),
+        ("Олег", "comment-103", None, None),
+    ]
+    assert [p.text for p in posts] == [
+        "Мобилайн опять поднял цену, ухожу.",
+        "Куда, если не секрет?",
+        "У меня всё работает.",
+    ]
     assert posts[1].quoted == [{"author": None, "post_id": None, "text": "ухожу"}]
     assert posts[0].posted_at == "2024-05-06T10:00:00+03:00"
     assert posts[0].url == "https://blog.example/obzor/#comment-101"
@@ -97,54 +105,105 @@ BOARD = """<html><body><form id="delform"><div class="thread" id="thread-555">
 
 def test_imageboard_posts_are_records_without_profile_links():
     res = extract(BOARD, "https://2ch.example/b/res/555.html", _ctx()).result
-    assert [(p.post_id, p.author) for p in res.items] == [("post-555", "Аноним"), ("post-556", "Аноним"),
-                                                          ("post-557", "Аноним")]
+    assert [(p.post_id, p.author) for p in res.items] == [
+        ("post-555", "Аноним"),
+        ("post-556", "Аноним"),
+        ("post-557", "Аноним"),
+    ]
     assert res.items[2].text == "Связьком, без вариантов."
     assert res.items[0].posted_at_raw.startswith("05/05/24")
 
 
 def test_json_ld_discussion_posting_with_comments():
-    data = {"@context": "https://schema.org", "@type": "DiscussionForumPosting", "headline": "Возврат денег",
-            "author": {"@type": "Person", "name": "anna"}, "datePublished": "2024-05-01T10:00:00+03:00",
-            "text": "Жду возврат третью неделю.", "url": "https://q.example/t/1",
-            "comment": [{"@type": "Comment", "author": {"name": "support"}, "text": "Напишите номер заказа.",
-                         "datePublished": "2024-05-01T11:00:00+03:00",
-                         "comment": [{"@type": "Comment", "author": "anna", "text": "Написала."}]},
-                        {"@type": "Comment", "author": {"name": "petr"}, "text": "У меня так же."}]}
+    data = {
+        "@context": "https://schema.org",
+        "@type": "DiscussionForumPosting",
+        "headline": "Возврат денег",
+        "author": {"@type": "Person", "name": "anna"},
+        "datePublished": "2024-05-01T10:00:00+03:00",
+        "text": "Жду возврат третью неделю.",
+        "url": "https://q.example/t/1",
+        "comment": [
+            {
+                "@type": "Comment",
+                "author": {"name": "support"},
+                "text": "Напишите номер заказа.",
+                "datePublished": "2024-05-01T11:00:00+03:00",
+                "comment": [{"@type": "Comment", "author": "anna", "text": "Написала."}],
+            },
+            {"@type": "Comment", "author": {"name": "petr"}, "text": "У меня так же."},
+        ],
+    }
     html = f"<html><body><script type='application/ld+json'>{json.dumps(data)}</script><p>x</p></body></html>"
     ext = extract(html, "https://q.example/t/1", _ctx())
     assert ext.method == "json-ld"
     assert [(p.author, p.text, p.extra.get("depth")) for p in ext.result.items] == [
-        ("anna", "Жду возврат третью неделю.", None), ("support", "Напишите номер заказа.", 1),
-        ("anna", "Написала.", 2), ("petr", "У меня так же.", 1)]
+        ("anna", "Жду возврат третью неделю.", None),
+        ("support", "Напишите номер заказа.", 1),
+        ("anna", "Написала.", 2),
+        ("petr", "У меня так же.", 1),
+    ]
     assert ext.result.items[2].reply_to == ext.result.items[1].post_id
     assert ext.result.items[3].reply_to == ext.result.items[0].post_id
 
 
 def test_comments_in_a_json_state_blob():
-    state = {"page": {"article": {"title": "t"}, "comments": {"items": [
-        {"id": 71, "user": {"login": "kolya"}, "createdAt": "2024-05-02T09:00:00Z", "body": "<p>Отличный <b>банк</b></p>",
-         "replies": [{"id": 72, "user": {"login": "vera"}, "createdAt": "2024-05-02T09:05:00Z", "body": "Согласна"}]},
-        {"id": 73, "user": {"login": "max"}, "createdAt": "2024-05-02T10:00:00Z", "body": "Не согласен"}]}}}
-    html = (f"<html><body><div id='app'>Загрузка…</div><script>window.__INITIAL_STATE__ = {json.dumps(state)};"
-            f"</script></body></html>")
+    state = {
+        "page": {
+            "article": {"title": "t"},
+            "comments": {
+                "items": [
+                    {
+                        "id": 71,
+                        "user": {"login": "kolya"},
+                        "createdAt": "2024-05-02T09:00:00Z",
+                        "body": "<p>Отличный <b>банк</b></p>",
+                        "replies": [
+                            {
+                                "id": 72,
+                                "user": {"login": "vera"},
+                                "createdAt": "2024-05-02T09:05:00Z",
+                                "body": "Согласна",
+                            }
+                        ],
+                    },
+                    {"id": 73, "user": {"login": "max"}, "createdAt": "2024-05-02T10:00:00Z", "body": "Не согласен"},
+                ]
+            },
+        }
+    }
+    html = (
+        f"<html><body><div id='app'>Загрузка…</div><script>window.__INITIAL_STATE__ = {json.dumps(state)};"
+        f"</script></body></html>"
+    )
     ext = extract(html, "https://news.example/a/1", _ctx())
     assert ext.method == "state"
     assert [(p.post_id, p.author, p.text, p.reply_to) for p in ext.result.items] == [
-        ("71", "kolya", "Отличный банк", None), ("72", "vera", "Согласна", "71"), ("73", "max", "Не согласен", None)]
+        ("71", "kolya", "Отличный банк", None),
+        ("72", "vera", "Согласна", "71"),
+        ("73", "max", "Не согласен", None),
+    ]
     assert ext.result.items[0].posted_at == "2024-05-02T09:00:00+00:00"
 
 
-@pytest.mark.parametrize("html,want", [
-    ("<a href='/t/1?page=1'>1</a><b>2</b><a href='/t/1?page=3'>3</a>", "https://f.example/t/1?page=3"),
-    ("<link rel='next' href='/t/1/page-2'>", "https://f.example/t/1/page-2"),
-    ("<div class='pages'><a href='?p=1'>‹</a><a href='?p=3'>Следующая</a></div>", "https://f.example/t/1?p=3"),
-    (("<ul class='pagination'><li><a href='?p=1'>1</a></li><li class='active'><span>2</span></li>"
-      "<li><a href='?p=3'>3</a></li></ul>"), "https://f.example/t/1?p=3"),
-    ("<p>no pages here</p><a href='#'>next</a>", None),
-    ("<a rel='next' href='/2016/02/08/another-post/'>Next post</a>", None),  # the next article, not a page
-    ("<a href='/t/1?view=next'>Next topic</a><b>1</b>", None),
-])
+@pytest.mark.parametrize(
+    "html,want",
+    [
+        ("<a href='/t/1?page=1'>1</a><b>2</b><a href='/t/1?page=3'>3</a>", "https://f.example/t/1?page=3"),
+        ("<link rel='next' href='/t/1/page-2'>", "https://f.example/t/1/page-2"),
+        ("<div class='pages'><a href='?p=1'>‹</a><a href='?p=3'>Следующая</a></div>", "https://f.example/t/1?p=3"),
+        (
+            (
+                "<ul class='pagination'><li><a href='?p=1'>1</a></li><li class='active'><span>2</span></li>"
+                "<li><a href='?p=3'>3</a></li></ul>"
+            ),
+            "https://f.example/t/1?p=3",
+        ),
+        ("<p>no pages here</p><a href='#'>next</a>", None),
+        ("<a rel='next' href='/2016/02/08/another-post/'>Next post</a>", None),  # the next article, not a page
+        ("<a href='/t/1?view=next'>Next topic</a><b>1</b>", None),
+    ],
+)
 def test_pagination(html, want):
     assert extract(f"<html><body>{html}</body></html>", "https://f.example/t/1", _ctx()).result.next_url == want
 
@@ -190,8 +249,9 @@ def test_sampler_checks_the_first_page_of_each_source_per_run_and_suspects():
     assert [s.wants("xenforo", res, a), s.wants("xenforo", res, a), s.wants("xenforo", res, b)] == [True, False, True]
     assert s.wants("xenforo", res, _ctx(run_id="r2")) is True
     one = replace(res, items=res.items[:1], next_url="https://f.example/threads/x.1/page-2")
-    assert [s.wants("xenforo", one, a) for _ in range(crosscheck.MAX_SUSPECT + 2)] == \
-        [True] * crosscheck.MAX_SUSPECT + [False, False]
+    assert [s.wants("xenforo", one, a) for _ in range(crosscheck.MAX_SUSPECT + 2)] == [
+        True
+    ] * crosscheck.MAX_SUSPECT + [False, False]
     assert s.wants("generic", res, _ctx(run_id="r3")) is False
     missed = replace(res, items=[], next_url=None, board_links=["https://f.example/forums/x.2/"])
     assert s.wants("xenforo", missed, _ctx(run_id="r4")) is True  # navigation only: a theme the parser misses
@@ -199,43 +259,71 @@ def test_sampler_checks_the_first_page_of_each_source_per_run_and_suspects():
 
 def test_posts_between_separators_with_bylines_in_words():
     """A printable view: no element per post, only runs between <hr> and "Posted by NAME on DATE"."""
-    html = ("<html><body><font><p><a href='/forums/'>Board</a></p><hr>"
-            + "".join(f"<i>Posted by {a} on 09-1{n}-2001 01:02 AM:</i><p><b>Re: raid</b></p><p>{t}</p><hr>"
-                      for n, (a, t) in enumerate([("Kyria", "Thursday at 10PM, all welcome."),
-                                                   ("Aideen", "I will come if I can."),
-                                                   ("Old Shiezer", "Where is it?")]))
-            + "<p>All times are GMT.</p></font></body></html>")
+    html = (
+        "<html><body><font><p><a href='/forums/'>Board</a></p><hr>"
+        + "".join(
+            f"<i>Posted by {a} on 09-1{n}-2001 01:02 AM:</i><p><b>Re: raid</b></p><p>{t}</p><hr>"
+            for n, (a, t) in enumerate(
+                [
+                    ("Kyria", "Thursday at 10PM, all welcome."),
+                    ("Aideen", "I will come if I can."),
+                    ("Old Shiezer", "Where is it?"),
+                ]
+            )
+        )
+        + "<p>All times are GMT.</p></font></body></html>"
+    )
     posts = _posts(extract(html, "https://f.example/printthread.php?t=5", _ctx()).result)
     assert [(p.author, p.text, p.posted_at_raw) for p in posts] == [
         ("Kyria", "Thursday at 10PM, all welcome.", "09-10-2001 01:02 AM"),
-        ("Aideen", "I will come if I can.", "09-11-2001 01:02 AM"), ("Old Shiezer", "Where is it?", "09-12-2001 01:02 AM")]
+        ("Aideen", "I will come if I can.", "09-11-2001 01:02 AM"),
+        ("Old Shiezer", "Where is it?", "09-12-2001 01:02 AM"),
+    ]
     assert posts[0].posted_at == "2001-09-10T01:02:00+04:00"
 
 
 def test_microdata_question_is_the_article_of_its_answers_on_a_qa_page():
-    post = ("<div itemscope itemtype='https://schema.org/{t}'><span itemprop='author' itemscope "
-            "itemtype='https://schema.org/Person'><a itemprop='name' href='https://q.example/users/{n}/'>{a}</a>"
-            "</span><time itemprop='dateCreated' datetime='2020-01-0{n}T10:00:00Z'></time>"
-            "<div itemprop='text'>{body}</div></div>")
-    posts = "".join(post.format(t=t, n=n, a=a, body=b) for n, (t, a, b) in enumerate([
-        ("Question", "asker", "How do I cancel?"), ("Answer", "fiction", "Use the menu."),
-        ("Answer", "ron", "Call support.")], 1))
+    post = (
+        "<div itemscope itemtype='https://schema.org/{t}'><span itemprop='author' itemscope "
+        "itemtype='https://schema.org/Person'><a itemprop='name' href='https://q.example/users/{n}/'>{a}</a>"
+        "</span><time itemprop='dateCreated' datetime='2020-01-0{n}T10:00:00Z'></time>"
+        "<div itemprop='text'>{body}</div></div>"
+    )
+    posts = "".join(
+        post.format(t=t, n=n, a=a, body=b)
+        for n, (t, a, b) in enumerate(
+            [
+                ("Question", "asker", "How do I cancel?"),
+                ("Answer", "fiction", "Use the menu."),
+                ("Answer", "ron", "Call support."),
+            ],
+            1,
+        )
+    )
     qa = f"<html><body><div itemscope itemtype='https://schema.org/QAPage'>{posts}</div></body></html>"
     items = extract(qa, "https://q.example/q/1", _ctx()).result.items
     assert [(it.author, it.extra.get("item_type")) for it in items] == [
-        ("asker", "article"), ("fiction", None), ("ron", None)]  # a name on a profile link is its text, not the URL
+        ("asker", "article"),
+        ("fiction", None),
+        ("ron", None),
+    ]  # a name on a profile link is its text, not the URL
     # a board that marks a thread up as a Question with Answers, but is no Q&A page: the opening post is a post
     board = f"<html><body>{posts}</body></html>"
     items = extract(board, "https://q.example/posts/1", _ctx()).result.items
     assert [(it.author, it.extra.get("item_type")) for it in items] == [
-        ("asker", None), ("fiction", None), ("ron", None)]
+        ("asker", None),
+        ("fiction", None),
+        ("ron", None),
+    ]
 
 
 def test_ips4_guest_author_is_the_name_without_the_reputation_badge():
     """IPS 4 shows a guest's name without a profile link, beside the reputation badge in the same pane."""
     html = (PAGES / "ipb4_topic.html").read_text(encoding="utf-8")
-    guest = ("<h3 class='ipsType_sectionHead cAuthorPane_author'><strong>Unrecognized</strong>"
-             "<div class='ipsRepBadge ipsRepBadge_neutral'><i class='fa fa-circle'></i> 0</div></h3>")
+    guest = (
+        "<h3 class='ipsType_sectionHead cAuthorPane_author'><strong>Unrecognized</strong>"
+        "<div class='ipsRepBadge ipsRepBadge_neutral'><i class='fa fa-circle'></i> 0</div></h3>"
+    )
     import re
 
     html2 = re.sub(r"<h3[^>]*cAuthorPane_author.*?</h3>", guest, html, count=2, flags=re.DOTALL)  # both panes of post 1
@@ -251,8 +339,10 @@ def test_parse_any_prefers_the_complete_reading_when_an_engine_counts_an_advert(
 
     html = (PAGES / "phpbb33_prosilver_viewtopic.html").read_text(encoding="utf-8")
     at = html.index('<div id="p')
-    ad = ('<div id="p999" class="post has-profile bg1"><div class="inner"><div class="postbody"><div class="content">'
-          'Sponsored: best VPN deals, click here!</div></div></div></div>\n')
+    ad = (
+        '<div id="p999" class="post has-profile bg1"><div class="inner"><div class="postbody"><div class="content">'
+        "Sponsored: best VPN deals, click here!</div></div></div></div>\n"
+    )
     url = "https://forums.nesdev.org/viewtopic.php?t=25574"
     themed = html[:at] + ad + html[at:]
     assert len(parse_page(themed, url, "phpbb", _ctx()).items) == 4  # the engine's fast path counts the advert
@@ -263,31 +353,66 @@ def test_parse_any_prefers_the_complete_reading_when_an_engine_counts_an_advert(
 
 def test_plain_bold_names_without_any_profile_link():
     """The oldest boards print the poster's name in plain bold, with no link and no class naming it."""
-    row = ("<table class='post' width='100%'><tr><td width='18%'><b>{a}</b><br><font size='1'>{title}</font></td>"
-           "<td><font size='1'>posted {d} 04:59 PM</font><hr>{t}</td></tr></table>")
-    html = "<html><body>" + "".join(row.format(a=a, title=ti, d=d, t=t) for a, ti, d, t in [
-        ("WhiteFire", "Zombie", "12-06-2001", "Is it cheaper to summon a horse?"),
-        ("Shade420", "Decaying Skeleton", "12-19-2001", "Nope, all summons are checked on the server."),
-        ("WhiteFire", "Zombie", "12-20-2001", "Thanks, that settles it.")]) + "</body></html>"
+    row = (
+        "<table class='post' width='100%'><tr><td width='18%'><b>{a}</b><br><font size='1'>{title}</font></td>"
+        "<td><font size='1'>posted {d} 04:59 PM</font><hr>{t}</td></tr></table>"
+    )
+    html = (
+        "<html><body>"
+        + "".join(
+            row.format(a=a, title=ti, d=d, t=t)
+            for a, ti, d, t in [
+                ("WhiteFire", "Zombie", "12-06-2001", "Is it cheaper to summon a horse?"),
+                ("Shade420", "Decaying Skeleton", "12-19-2001", "Nope, all summons are checked on the server."),
+                ("WhiteFire", "Zombie", "12-20-2001", "Thanks, that settles it."),
+            ]
+        )
+        + "</body></html>"
+    )
     posts = _posts(extract(html, "https://f.example/ubb/Forum10/000064.html", _ctx()).result)
     assert [(p.author, p.text) for p in posts] == [
-        ("WhiteFire", "Is it cheaper to summon a horse?"), ("Shade420", "Nope, all summons are checked on the server."),
-        ("WhiteFire", "Thanks, that settles it.")]
+        ("WhiteFire", "Is it cheaper to summon a horse?"),
+        ("Shade420", "Nope, all summons are checked on the server."),
+        ("WhiteFire", "Thanks, that settles it."),
+    ]
 
 
 def test_comments_in_an_app_state_with_wrapped_runs_of_text():
     """A video page's state: each comment wrapped twice, its text as runs, its name and age as simple texts."""
+
     def thread(cid, who, runs, age):
-        return {"commentThreadRenderer": {"comment": {"commentRenderer": {
-            "commentId": cid, "authorText": {"simpleText": who}, "contentText": {"runs": [{"text": r} for r in runs]},
-            "publishedTimeText": {"runs": [{"text": age}]}}}}}
-    state = {"contents": {"sections": [{"items": [thread("Ug1", "@anna", ["Лучший ", "обзор"], "2 дня назад"),
-                                                  thread("Ug2", "@petr", ["Связьком ловит хуже"], "3 дня назад")]}]}}
+        return {
+            "commentThreadRenderer": {
+                "comment": {
+                    "commentRenderer": {
+                        "commentId": cid,
+                        "authorText": {"simpleText": who},
+                        "contentText": {"runs": [{"text": r} for r in runs]},
+                        "publishedTimeText": {"runs": [{"text": age}]},
+                    }
+                }
+            }
+        }
+
+    state = {
+        "contents": {
+            "sections": [
+                {
+                    "items": [
+                        thread("Ug1", "@anna", ["Лучший ", "обзор"], "2 дня назад"),
+                        thread("Ug2", "@petr", ["Связьком ловит хуже"], "3 дня назад"),
+                    ]
+                }
+            ]
+        }
+    }
     html = f"<html><body><div id='app'></div><script>var ytInitialData = {json.dumps(state)};</script></body></html>"
     ext = extract(html, "https://video.example/watch?v=1", _ctx(now=None))
     assert ext.method == "state"
     assert [(p.post_id, p.author, p.text, p.posted_at_raw) for p in ext.result.items] == [
-        ("Ug1", "@anna", "Лучший обзор", "2 дня назад"), ("Ug2", "@petr", "Связьком ловит хуже", "3 дня назад")]
+        ("Ug1", "@anna", "Лучший обзор", "2 дня назад"),
+        ("Ug2", "@petr", "Связьком ловит хуже", "3 дня назад"),
+    ]
 
 
 def test_parse_any_reads_a_theme_the_engine_parser_misses():
@@ -323,11 +448,19 @@ VANILLA_COMMENT = """<li class="Item ItemComment" id="Comment_{n}"><div class="C
 def test_forum_that_calls_its_replies_comments_keeps_its_opening_post():
     """Vanilla renders the opening post apart from the replies (div.ItemDiscussion, li.ItemComment) but built
     the same inside: it is a post, not the article of a comment page."""
-    html = VANILLA.replace("{comments}", "".join(VANILLA_COMMENT.format(n=n, a=a, t=t) for n, a, t in [
-        (1, "bob", "Yes, down since morning."), (2, "carl", "Works for me in Moscow.")]))
+    html = VANILLA.replace(
+        "{comments}",
+        "".join(
+            VANILLA_COMMENT.format(n=n, a=a, t=t)
+            for n, a, t in [(1, "bob", "Yes, down since morning."), (2, "carl", "Works for me in Moscow.")]
+        ),
+    )
     posts = _posts(extract(html, "https://forum.example/discussion/5/slow", _ctx()).result)
-    assert [(p.author, p.text) for p in posts] == [("anna", "Is Mobiline down for anyone else?"),
-                                                   ("bob", "Yes, down since morning."), ("carl", "Works for me in Moscow.")]
+    assert [(p.author, p.text) for p in posts] == [
+        ("anna", "Is Mobiline down for anyone else?"),
+        ("bob", "Yes, down since morning."),
+        ("carl", "Works for me in Moscow."),
+    ]
 
 
 # a Russian article with a nested comment tree and relative dates, shaped as Habr's current templates render it
@@ -356,7 +489,8 @@ def test_russian_comment_tree_with_relative_dates():
     assert [(p.author, p.text, p.reply_to, p.posted_at_raw, p.posted_at) for p in posts] == [
         ("ivan_k", "У меня то же самое, вечером всё встаёт.", None, "час назад", "2023-05-01T13:00:00+03:00"),
         ("olga", "Перейдите на Связьком, у них лучше.", "comment_1001", "30 минут назад", "2023-05-01T13:30:00+03:00"),
-        ("petr", "Статья хорошая, спасибо.", None, "только что", "2023-05-01T14:00:00+03:00")]
+        ("petr", "Статья хорошая, спасибо.", None, "только что", "2023-05-01T14:00:00+03:00"),
+    ]
 
 
 # a Q&A page without microdata, shaped as askbot renders one: question and answers share div.post, each carries
@@ -383,4 +517,5 @@ def test_qa_page_without_microdata_answers_are_the_posts():
     posts = _posts(extract(ASKBOT, "https://ask.example/question/5/slow/", _ctx()).result)
     assert [(p.post_id, p.author, p.text) for p in posts] == [
         ("post-id-11", "dan", "Try a different channel on your router, it helps in crowded buildings."),
-        ("post-id-12", "eve", "Call support and ask them to check the line at the cabinet.")]
+        ("post-id-12", "eve", "Call support and ask them to check the line at the cabinet."),
+    ]

@@ -62,8 +62,7 @@ def _app(user: dict | None = None, session: dict | None = None):
 
 def _all_text(at) -> str:
     parts = []
-    for kind in ("markdown", "caption", "text", "title", "header", "subheader", "info", "error", "warning",
-                 "success"):
+    for kind in ("markdown", "caption", "text", "title", "header", "subheader", "info", "error", "warning", "success"):
         parts += [str(e.value) for e in getattr(at, kind)]
     parts += [str(e.value) for e in at.sidebar.markdown]
     return "\n".join(parts)
@@ -141,8 +140,9 @@ def test_email_is_the_actor_when_the_provider_sends_no_name(db, use_db, secrets_
     next(t for t in at.text_input if t.label == "Assign to").input("Ольга")
     next(b for b in at.button if b.label == "Assign").click().run()
     assert not at.exception
-    assert _sql(db, "SELECT actor, action FROM escalation_events WHERE escalation_id = ? "
-                    "ORDER BY event_at DESC LIMIT 1", [eid]) == [("ivan@example.org", "assign")]
+    assert _sql(
+        db, "SELECT actor, action FROM escalation_events WHERE escalation_id = ? ORDER BY event_at DESC LIMIT 1", [eid]
+    ) == [("ivan@example.org", "assign")]
 
 
 def test_sign_out_returns_to_the_gate(synth_db, use_db, secrets_file):
@@ -157,13 +157,19 @@ def test_sign_out_returns_to_the_gate(synth_db, use_db, secrets_file):
     assert [b.label for b in at.button] == ["Sign in"]
 
 
-@pytest.mark.parametrize("toml, expected", [
-    (None, "no [auth] section was found"),
-    ("", "no [auth] section was found"),
-    ("[auth.okta]\nclient_id = 'x'\n", "lacks: redirect_uri, cookie_secret, client_id, client_secret, server_metadata_url"),
-    (COMPLETE.replace('client_secret = "not-a-real-secret"\n', ""), "lacks: client_secret"),
-    (COMPLETE.replace('cookie_secret = "a-long-random-string-for-tests-only"\n', ""), "lacks: cookie_secret"),
-])
+@pytest.mark.parametrize(
+    "toml, expected",
+    [
+        (None, "no [auth] section was found"),
+        ("", "no [auth] section was found"),
+        (
+            "[auth.okta]\nclient_id = 'x'\n",
+            "lacks: redirect_uri, cookie_secret, client_id, client_secret, server_metadata_url",
+        ),
+        (COMPLETE.replace('client_secret = "not-a-real-secret"\n', ""), "lacks: client_secret"),
+        (COMPLETE.replace('cookie_secret = "a-long-random-string-for-tests-only"\n', ""), "lacks: cookie_secret"),
+    ],
+)
 def test_missing_secrets_are_a_clear_error_and_show_no_data(toml, expected, synth_db, use_db, secrets_file):
     secrets_file(toml)
     use_db(synth_db, BRANDMON_DASHBOARD__AUTH="oidc")
@@ -186,8 +192,13 @@ def test_password_mode_is_unchanged_by_an_auth_section(synth_db, use_db, secrets
 
 
 def test_config_problem_names_what_is_missing():
-    full = {"redirect_uri": "http://x/oauth2callback", "cookie_secret": "s", "client_id": "i",
-            "client_secret": "c", "server_metadata_url": "http://x/.well-known/openid-configuration"}
+    full = {
+        "redirect_uri": "http://x/oauth2callback",
+        "cookie_secret": "s",
+        "client_id": "i",
+        "client_secret": "c",
+        "server_metadata_url": "http://x/.well-known/openid-configuration",
+    }
     assert oidc_config_problem(full) is None
     assert "no [auth] section" in oidc_config_problem(None)
     assert oidc_config_problem({**full, "client_id": ""}).endswith("lacks: client_id.")

@@ -41,8 +41,12 @@ WRITER = textwrap.dedent("""
 
 def _writer(db, seconds: float, hold: float, release=None) -> subprocess.Popen:
     extra = [str(release)] if release else []
-    p = subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(seconds), str(hold), *extra],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), str(seconds), str(hold), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert p.stdout.readline().strip() == "locked", p.stderr.read()
     return p
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pandas as pd
@@ -19,8 +19,19 @@ from .conftest import sql_rows as _sql
 MX_SLOT = "_bm_export_mx_table"
 QU_SLOT = "_bm_export_qu_table"
 # the columns of each page's own export (importing a view module would run the page outside Streamlit)
-MX_COLUMNS = ["posted_at", "brand", "source_id", "sentiment", "intent", "p_neg", "corrected", "author",
-              "thread_title", "context", "url"]
+MX_COLUMNS = [
+    "posted_at",
+    "brand",
+    "source_id",
+    "sentiment",
+    "intent",
+    "p_neg",
+    "corrected",
+    "author",
+    "thread_title",
+    "context",
+    "url",
+]
 QU_COLUMNS = ["priority", "lvl", "state", "owner", "sla", "brand", "source_id", "why", "context", "url"]
 
 
@@ -36,20 +47,25 @@ def _prepare_button(at):
 def test_mentions_export_matches_the_paged_query(synth_db):
     con = duckdb.connect(str(synth_db), read_only=True)
     try:
-        since = datetime.now(timezone.utc) - timedelta(days=60)
-        for f in (queries.MentionFilter(since=since),
-                  queries.MentionFilter(brand_ids=("posylkin", "zerno"), sentiments=("negative",), since=since),
-                  queries.MentionFilter(text="достав", include_spam=True)):
+        since = datetime.now(UTC) - timedelta(days=60)
+        for f in (
+            queries.MentionFilter(since=since),
+            queries.MentionFilter(brand_ids=("posylkin", "zerno"), sentiments=("negative",), since=since),
+            queries.MentionFilter(text="достав", include_spam=True),
+        ):
             n = queries.mention_count(con, f)
             assert n > 20
             paged = queries.mentions(con, f, limit=n + 10)
             export = queries.mentions_export(con, f, limit=n + 10)
             assert list(export.columns) == queries.MENTION_COLUMNS
-            pd.testing.assert_frame_equal(export.reset_index(drop=True), paged.reset_index(drop=True),
-                                          check_dtype=False)
+            pd.testing.assert_frame_equal(
+                export.reset_index(drop=True), paged.reset_index(drop=True), check_dtype=False
+            )
             assert len(queries.mentions_export(con, f, limit=17)) == 17
-            assert queries.mentions_export(con, f, limit=17)["mention_id"].tolist() == \
-                paged["mention_id"].head(17).tolist()
+            assert (
+                queries.mentions_export(con, f, limit=17)["mention_id"].tolist()
+                == paged["mention_id"].head(17).tolist()
+            )
     finally:
         con.close()
 

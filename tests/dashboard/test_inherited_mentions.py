@@ -13,8 +13,10 @@ ABOUT = "its source ties it to the brand"
 def _inherit(db, mention_id: str, via: str) -> None:
     """What pipeline/thread_context.py stores: no span, nothing matched, `via` names where the brand came from."""
     with duckdb.connect(str(db)) as con:
-        con.execute("UPDATE mentions SET span_start = NULL, span_end = NULL, matched = NULL, via = ? "
-                    "WHERE mention_id = ?", [via, mention_id])
+        con.execute(
+            "UPDATE mentions SET span_start = NULL, span_end = NULL, matched = NULL, via = ? WHERE mention_id = ?",
+            [via, mention_id],
+        )
 
 
 def _captions(at) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
@@ -45,9 +45,10 @@ def test_overview_numbers_match_sql_and_brand_filter_narrows(synth_db, use_db, a
     use_db(synth_db)
     at = app_test()
     all_mentions = int(_metric(at, "Mentions").replace(",", ""))
-    since = datetime.now(timezone.utc) - timedelta(days=30)
-    expected = _sql(synth_db, "SELECT count(*) FROM mentions m JOIN documents d USING (doc_id) WHERE d.posted_at >= ?",
-                    [since])[0][0]
+    since = datetime.now(UTC) - timedelta(days=30)
+    expected = _sql(
+        synth_db, "SELECT count(*) FROM mentions m JOIN documents d USING (doc_id) WHERE d.posted_at >= ?", [since]
+    )[0][0]
     assert abs(all_mentions - expected) <= 15  # the window starts at the top of the hour
     open_esc = _sql(synth_db, "SELECT count(*) FROM escalations WHERE state IN ('new','assigned','in_progress')")[0][0]
     assert int(_metric(at, "Open escalations").replace(",", "")) == open_esc
@@ -71,9 +72,11 @@ def test_mentions_filters_change_counts(synth_db, use_db, app_test):
     neg_p = _matches(at)
     assert 0 < neg_p < neg
     con = duckdb.connect(str(synth_db), read_only=True)
-    f = queries.MentionFilter(brand_ids=("posylkin",), sentiments=("negative",),
-                              since=datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-                              - timedelta(days=30))
+    f = queries.MentionFilter(
+        brand_ids=("posylkin",),
+        sentiments=("negative",),
+        since=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=30),
+    )
     assert queries.mention_count(con, f) == neg_p
     con.close()
     at.text_input(key="mx_text").input("трубку").run()
@@ -84,9 +87,12 @@ def test_mentions_filters_change_counts(synth_db, use_db, app_test):
     at.text_input(key="mx_text").input("").run()
     at.selectbox(key="mx_theme").set_value(theme).run()
     in_theme = _matches(at)
-    members = _sql(synth_db, "SELECT count(*) FROM theme_members tm JOIN mentions m USING (mention_id) "
-                             "JOIN documents d USING (doc_id) WHERE theme_id = ? AND d.posted_at >= ?",
-                   [theme, f.since])[0][0]
+    members = _sql(
+        synth_db,
+        "SELECT count(*) FROM theme_members tm JOIN mentions m USING (mention_id) "
+        "JOIN documents d USING (doc_id) WHERE theme_id = ? AND d.posted_at >= ?",
+        [theme, f.since],
+    )[0][0]
     assert in_theme == members
     assert not at.exception
 
@@ -115,8 +121,9 @@ def test_a_mention_its_source_ties_to_the_brand_says_so(db, use_db, app_test):
     mid = at.selectbox(key="mx_selected").value
     assert not any("does not name the brand" in x.value for x in at.caption)
     with duckdb.connect(str(db)) as con:  # what an `about` source's post stores: no span, nothing matched
-        con.execute("UPDATE mentions SET span_start = NULL, span_end = NULL, matched = NULL WHERE mention_id = ?",
-                    [mid])
+        con.execute(
+            "UPDATE mentions SET span_start = NULL, span_end = NULL, matched = NULL WHERE mention_id = ?", [mid]
+        )
     import streamlit as st
 
     st.cache_data.clear()  # the page's queries are cached for dashboard.cache_ttl_seconds
@@ -147,10 +154,17 @@ def test_queue_assign_transition_comment_write_audit_rows(db, use_db, app_test):
     assign_box.input("Ольга (юристы)")
     next(b for b in at.button if b.label == "Assign").click().run()
     assert not at.exception
-    assert _sql(db, "SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [eid])[0] == \
-        ("assigned", "Ольга (юристы)", v0 + 1)
-    ev = _sql(db, "SELECT actor, action, from_state, to_state FROM escalation_events WHERE escalation_id = ? "
-                  "ORDER BY event_at DESC LIMIT 1", [eid])[0]
+    assert _sql(db, "SELECT state, owner, version FROM escalations WHERE escalation_id = ?", [eid])[0] == (
+        "assigned",
+        "Ольга (юристы)",
+        v0 + 1,
+    )
+    ev = _sql(
+        db,
+        "SELECT actor, action, from_state, to_state FROM escalation_events WHERE escalation_id = ? "
+        "ORDER BY event_at DESC LIMIT 1",
+        [eid],
+    )[0]
     assert ev == ("Игорь", "assign", "new", "assigned")
 
     at.selectbox(key="qu_selected").set_value(eid).run()
@@ -161,8 +175,9 @@ def test_queue_assign_transition_comment_write_audit_rows(db, use_db, app_test):
 
     at.text_area(key=f"cm_{eid}").input("клиент перезвонит завтра")
     next(b for b in at.button if b.label == "Add comment").click().run()
-    rows = _sql(db, "SELECT actor, action, comment FROM escalation_events WHERE escalation_id = ? ORDER BY event_at",
-                [eid])
+    rows = _sql(
+        db, "SELECT actor, action, comment FROM escalation_events WHERE escalation_id = ? ORDER BY event_at", [eid]
+    )
     assert len(rows) == events0 + 3
     assert rows[-1] == ("Игорь", "comment", "клиент перезвонит завтра")
     assert rows[-2][2] == "звоним клиенту"
@@ -189,20 +204,33 @@ def test_queue_filters(synth_db, use_db, app_test):
     use_db(synth_db)
     at = app_test("queue")
     n_open = int(_metric(at, "Matching").replace(",", ""))
-    assert n_open == _sql(synth_db, "SELECT count(*) FROM escalations WHERE state IN ('new','assigned','in_progress')")[0][0]
+    assert (
+        n_open
+        == _sql(synth_db, "SELECT count(*) FROM escalations WHERE state IN ('new','assigned','in_progress')")[0][0]
+    )
     # the headline counts cover every matching item, not only the rows on the page
-    breached = _sql(synth_db, "SELECT count(*) FROM escalations WHERE state IN ('new','assigned','in_progress') "
-                              "AND first_response_at IS NULL AND sla_due_at < now()")[0][0]
+    breached = _sql(
+        synth_db,
+        "SELECT count(*) FROM escalations WHERE state IN ('new','assigned','in_progress') "
+        "AND first_response_at IS NULL AND sla_due_at < now()",
+    )[0][0]
     assert int(_metric(at, "SLA breached").replace(",", "")) == breached > 0
     at.sidebar.selectbox(key="qu_owner").set_value("(unassigned)").run()
     unassigned = int(_metric(at, "Matching").replace(",", ""))
-    assert unassigned == _sql(synth_db, "SELECT count(*) FROM escalations WHERE owner IS NULL "
-                                        "AND state IN ('new','assigned','in_progress')")[0][0]
+    assert (
+        unassigned
+        == _sql(
+            synth_db,
+            "SELECT count(*) FROM escalations WHERE owner IS NULL AND state IN ('new','assigned','in_progress')",
+        )[0][0]
+    )
     at.sidebar.multiselect(key="qu_states").set_value(["resolved"]).run()
     assert int(_metric(at, "Matching").replace(",", "")) == 0  # resolved items always have an owner
     at.sidebar.selectbox(key="qu_owner").set_value(None).run()
-    assert int(_metric(at, "Matching").replace(",", "")) == _sql(
-        synth_db, "SELECT count(*) FROM escalations WHERE state = 'resolved'")[0][0]
+    assert (
+        int(_metric(at, "Matching").replace(",", ""))
+        == _sql(synth_db, "SELECT count(*) FROM escalations WHERE state = 'resolved'")[0][0]
+    )
 
 
 def test_alert_acknowledged(db, use_db, app_test):

@@ -22,9 +22,14 @@ def free_port() -> int:
 def test_demo_web_command_serves_until_interrupted(tmp_path):
     port = free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path), "demo-web",
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path), "demo-web", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120  # the CLI imports every area; slow on a loaded box
         body = None
@@ -34,8 +39,10 @@ def test_demo_web_command_serves_until_interrupted(tmp_path):
             except OSError:
                 time.sleep(0.2)
         assert body is not None and b"Disallow: /private/" in body
-        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/vb/", timeout=5).headers.get_content_charset() \
+        assert (
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/vb/", timeout=5).headers.get_content_charset()
             == "windows-1251"
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
@@ -48,7 +55,12 @@ def test_demo_web_command_reports_a_busy_port(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path), "demo-web",
-                            "--port", str(port)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+        r = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path), "demo-web", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
     assert r.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr

@@ -13,11 +13,19 @@ from crawlers.demoweb import answers, corpus
 from ..helpers import DEMO_CONTENT, ROOT
 
 MARKERS = {
-    "vbulletin": 'id="post_{id}"', "phpbb": 'id="p{id}"', "xenforo": 'data-content="post-{id}"',
-    "ipb": 'id="elComment_{id}"', "discourse": '"id":{id},', "news": 'id="comment-{id}"', "telegram": 'data-post="{id}"',
+    "vbulletin": 'id="post_{id}"',
+    "phpbb": 'id="p{id}"',
+    "xenforo": 'data-content="post-{id}"',
+    "ipb": 'id="elComment_{id}"',
+    "discourse": '"id":{id},',
+    "news": 'id="comment-{id}"',
+    "telegram": 'data-post="{id}"',
 }
-LEGAL = re.compile(r"суд|роспотребнадзор|верните деньги|chargeback|чарджбэк|цб|фас|прокуратур|иск|court|rospotrebnadzor|"
-                   r"central bank|refund", re.I)
+LEGAL = re.compile(
+    r"суд|роспотребнадзор|верните деньги|chargeback|чарджбэк|цб|фас|прокуратур|иск|court|rospotrebnadzor|"
+    r"central bank|refund",
+    re.I,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +39,9 @@ def rows():
 
 
 def test_answers_csv_is_generated_from_the_current_corpus(c):
-    assert (DEMO_CONTENT / "answers.csv").read_text(encoding="utf-8") == answers.to_csv(answers.rows(c)), \
+    assert (DEMO_CONTENT / "answers.csv").read_text(encoding="utf-8") == answers.to_csv(answers.rows(c)), (
         "answers.csv is stale: run `python -m crawlers.demoweb.answers`"
+    )
 
 
 def test_every_alias_in_a_post_has_a_row_and_every_row_names_its_brand(c):
@@ -60,7 +69,7 @@ def test_volume_and_class_balance(c, rows):
         print(k, dict(v))
     assert len(posts) >= 450
     per_brand_posts = Counter()
-    for brand, key in {(r["brand_id"], (r["site"], r["post_id"])) for r in rows if r["brand_id"]}:
+    for brand, _key in {(r["brand_id"], (r["site"], r["post_id"])) for r in rows if r["brand_id"]}:
         per_brand_posts[brand] += 1
     assert set(per_brand_posts) == {"posylkin", "shopok", "lastochka", "mobiline", "zerno"}
     assert min(per_brand_posts.values()) >= 40, per_brand_posts
@@ -83,8 +92,11 @@ def test_complaint_storms_spike_in_the_last_days(c, rows):
         day_of[(site.key, pid)] = p.days_ago if p.minutes_ago is None else 0
 
     def days(brand, topics):
-        return [day_of[(r["site"], r["post_id"])] for r in rows
-                if r["brand_id"] == brand and r["topic"] in topics and (r["site"], r["post_id"]) in day_of]
+        return [
+            day_of[(r["site"], r["post_id"])]
+            for r in rows
+            if r["brand_id"] == brand and r["topic"] in topics and (r["site"], r["post_id"]) in day_of
+        ]
 
     pos = days("posylkin", {"late_delivery", "lost_parcel"})
     recent = sum(1 for d in pos if d <= 1) / 2
@@ -93,8 +105,13 @@ def test_complaint_storms_spike_in_the_last_days(c, rows):
     assert recent >= 8 * max(before, 0.1)
     crash = days("lastochka", {"app_crash"})
     assert len(crash) >= 20 and all(d <= 2 for d in crash)
-    for brand, topic in (("shopok", "refund_refused"), ("mobiline", "no_signal"), ("mobiline", "billing_error"),
-                         ("zerno", "cold_coffee"), ("zerno", "rude_staff")):
+    for brand, topic in (
+        ("shopok", "refund_refused"),
+        ("mobiline", "no_signal"),
+        ("mobiline", "billing_error"),
+        ("zerno", "cold_coffee"),
+        ("zerno", "rude_staff"),
+    ):
         assert len(days(brand, {topic})) >= 5, (brand, topic)
 
 
@@ -130,14 +147,18 @@ def test_planted_advocates_defend_their_brand_where_others_complain(c):
     assert 3 <= len(c.advocates) <= 5
     for name, brand in c.advocates.items():
         defended = 0
-        for site, t, p in c.all_posts():
+        for _site, t, p in c.all_posts():
             if p.author != name:
                 continue
             mine = [lab for lab in p.labels if lab.brand == brand]
             if not mine or mine[0].sentiment != "positive":
                 continue
-            others_neg = any(lab.brand == brand and lab.sentiment == "negative"
-                             for q in t.posts if q.author != name for lab in q.labels)
+            others_neg = any(
+                lab.brand == brand and lab.sentiment == "negative"
+                for q in t.posts
+                if q.author != name
+                for lab in q.labels
+            )
             defended += others_neg
         assert defended >= 3, (name, brand, defended)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import http.client
 import time
 import urllib.error
@@ -53,8 +52,10 @@ def test_entry_and_deep_page_answer_200_in_the_sites_charset(demo_ro, key):
         if path != ENTRY[site.engine].format(key=key):
             # the deep page shows the last post, escaped as HTML (or JSON) requires
             first_words = last.text.split("\n")[0][:25]
-            assert first_words.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")[:20] in text \
-                or first_words[:20] in text, (path, first_words)
+            assert (
+                first_words.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")[:20] in text
+                or first_words[:20] in text
+            ), (path, first_words)
 
 
 def test_robots_txt_disallows_private(demo_ro):
@@ -79,8 +80,14 @@ def test_add_post_shows_up_on_next_request_and_changes_etag(demo, demo_dir):
     s304, _, b304 = get(url, {"If-None-Match": h1["ETag"]})
     assert (s304, b304) == (304, b"")
     assert get(url, {"If-Modified-Since": h1["Last-Modified"]})[0] == 304
-    pid = corpus.add_post(demo_dir, "xf", t.id, "Новичок_42", "Только что проверил — у меня тоже нет сети <b>вообще</b>",
-                          labels="mobiline - complaint no_signal")
+    pid = corpus.add_post(
+        demo_dir,
+        "xf",
+        t.id,
+        "Новичок_42",
+        "Только что проверил — у меня тоже нет сети <b>вообще</b>",
+        labels="mobiline - complaint no_signal",
+    )
     assert pid == str(t.id * 1000 + len(t.posts) + 1)
     s2, h2, b2 = get(url, {"If-None-Match": h1["ETag"]})
     if len(t.posts) % 10 == 0:  # the reply opened a new page
@@ -96,8 +103,9 @@ def test_add_post_rejects_unknown_thread_and_bad_labels(demo_dir):
     with pytest.raises(corpus.CorpusError, match="unknown thread"):
         corpus.add_post(demo_dir, "xf", 999999, "x", "y")
     with pytest.raises(corpus.CorpusError, match="sentiment"):
-        corpus.add_post(demo_dir, "xf", corpus.load(demo_dir).sites["xf"].threads()[0].id, "x", "y",
-                        labels="mobiline bad complaint")
+        corpus.add_post(
+            demo_dir, "xf", corpus.load(demo_dir).sites["xf"].threads()[0].id, "x", "y", labels="mobiline bad complaint"
+        )
     assert not (demo_dir / "added.jsonl").exists()  # nothing half-written
 
 
@@ -185,8 +193,15 @@ def test_keep_alive_connections_from_4_threads_are_all_answered(demo_ro):
 
 
 def test_add_thread_appears_on_its_board_and_new_replies_on_news_and_telegram(demo, demo_dir):
-    tid = corpus.add_thread(demo_dir, "phpbb", 4, "Посылкин вернул деньги за доставку", "Марина_К",
-                            "Пришёл возврат за задержку, 350 р.", labels="posylkin + other")
+    tid = corpus.add_thread(
+        demo_dir,
+        "phpbb",
+        4,
+        "Посылкин вернул деньги за доставку",
+        "Марина_К",
+        "Пришёл возврат за задержку, 350 р.",
+        labels="posylkin + other",
+    )
     c = corpus.load(demo_dir)
     assert tid == max(t.id for t in c.sites["phpbb"].threads())
     _, _, board = get(demo.url + "/phpbb/viewforum.php?f=4")
@@ -212,8 +227,7 @@ def test_edit_post_changes_the_text_in_place(demo, demo_dir):
     p = t.posts[0]
     url = demo.url + renderer("vbulletin").post_url(site, t, p).split("#")[0]
     _, h1, _ = get(url)
-    corpus.edit_post(demo_dir, "vb", p.id, "Исправлено: посылку нашли, спасибо Посылкину!",
-                     labels="posylkin + praise")
+    corpus.edit_post(demo_dir, "vb", p.id, "Исправлено: посылку нашли, спасибо Посылкину!", labels="posylkin + praise")
     s2, h2, body = get(url)
     text = body.decode("cp1251")
     assert s2 == 200 and h2["ETag"] != h1["ETag"]
@@ -230,8 +244,7 @@ def test_a_broken_corpus_file_is_a_clear_error_naming_the_place(demo_dir):
 
     f = demo_dir / "sites" / "xf.yaml"
     good = f.read_text(encoding="utf-8")
-    f.write_text(good.replace("l: mobiline - complaint no_signal", "l: mobiline angry complaint", 1),
-                 encoding="utf-8")
+    f.write_text(good.replace("l: mobiline - complaint no_signal", "l: mobiline angry complaint", 1), encoding="utf-8")
     with pytest.raises(corpus.CorpusError, match=r"xf\.yaml: boards\[0\]\.threads\[0\]\.posts\[0\]: .*sentiment"):
         DemoWebServer(demo_dir)
     f.write_text(good.replace("            q: 3\n", "            q: 30\n", 1), encoding="utf-8")
@@ -242,8 +255,9 @@ def test_a_broken_corpus_file_is_a_clear_error_naming_the_place(demo_dir):
         corpus.load(demo_dir)
 
 
-@pytest.mark.parametrize("name", ["koi8r.html", "cp1251-meta-only.html", "cp1251-undeclared.html",
-                                  "koi8r-undeclared.html"])
+@pytest.mark.parametrize(
+    "name", ["koi8r.html", "cp1251-meta-only.html", "cp1251-undeclared.html", "koi8r-undeclared.html"]
+)
 def test_legacy_encoding_pages(demo_ro, name):
     from crawlers.demoweb.render_misc import ENCODING_GOLDEN, ENCODING_PAGES
 

@@ -62,24 +62,55 @@ class World:
         doc_id = stable_id(source, thread, self._n)
         self.docs.append(
             dict(
-                doc_id=doc_id, source_id=source, url=f"http://127.0.0.1/{source}/{thread}#p{self._n}",
-                thread_url=f"http://127.0.0.1/{source}/{thread}", thread_title=f"Thread {thread}",
-                author=author or f"user{self._n}", author_url=None, posted_at=pd.Timestamp(at), fetched_at=pd.Timestamp(at),
-                text=text, text_hash=text_hash(text), parent_id=parent, likes=likes, is_official_answer=official,
-                dup_of=dup_of, spam=spam, ingested_at=pd.Timestamp(at),
+                doc_id=doc_id,
+                source_id=source,
+                url=f"http://127.0.0.1/{source}/{thread}#p{self._n}",
+                thread_url=f"http://127.0.0.1/{source}/{thread}",
+                thread_title=f"Thread {thread}",
+                author=author or f"user{self._n}",
+                author_url=None,
+                posted_at=pd.Timestamp(at),
+                fetched_at=pd.Timestamp(at),
+                text=text,
+                text_hash=text_hash(text),
+                parent_id=parent,
+                likes=likes,
+                is_official_answer=official,
+                dup_of=dup_of,
+                spam=spam,
+                ingested_at=pd.Timestamp(at),
             )
         )
         if brand is None:
             return doc_id, None
         return doc_id, self.mention(doc_id, text, brand, sentiment, intent, at, p_neg, unsure)
 
-    def mention(self, doc_id: str, text: str, brand: str, sentiment: str, intent: str, at: datetime,
-                p_neg: float | None = None, unsure: bool = False) -> str:
+    def mention(
+        self,
+        doc_id: str,
+        text: str,
+        brand: str,
+        sentiment: str,
+        intent: str,
+        at: datetime,
+        p_neg: float | None = None,
+        unsure: bool = False,
+    ) -> str:
         """A brand mention in an existing post, scored by the fixture's stand-in model."""
         mention_id = stable_id(doc_id, brand)
         self.mentions.append(
-            dict(mention_id=mention_id, doc_id=doc_id, brand_id=brand, span_start=0, span_end=5, matched=brand,
-                 context=text, context_hash=text_hash(text), created_at=pd.Timestamp(at), updated_at=pd.Timestamp(at))
+            dict(
+                mention_id=mention_id,
+                doc_id=doc_id,
+                brand_id=brand,
+                span_start=0,
+                span_end=5,
+                matched=brand,
+                context=text,
+                context_hash=text_hash(text),
+                created_at=pd.Timestamp(at),
+                updated_at=pd.Timestamp(at),
+            )
         )
         pn, pu, pp = _SENT_P[sentiment]
         if p_neg is not None:
@@ -87,26 +118,64 @@ class World:
             pn, pu, pp = p_neg, rest * 0.7, rest * 0.3
         probs = {k: (0.7 if k == intent else 0.075) for k in INTENTS}
         self.scores.append(
-            dict(mention_id=mention_id, model="test-scorer", model_version="v1", context_hash=text_hash(text),
-                 sentiment=sentiment, p_neg=pn, p_pos=pp, p_neu=pu, unsure=unsure, intent=intent,
-                 intent_probs_json=json.dumps(probs), scored_at=pd.Timestamp(at))
+            dict(
+                mention_id=mention_id,
+                model="test-scorer",
+                model_version="v1",
+                context_hash=text_hash(text),
+                sentiment=sentiment,
+                p_neg=pn,
+                p_pos=pp,
+                p_neu=pu,
+                unsure=unsure,
+                intent=intent,
+                intent_probs_json=json.dumps(probs),
+                scored_at=pd.Timestamp(at),
+            )
         )
         return mention_id
 
-    def theme(self, theme_id: str, brand: str, label: str, mention_ids: list[str], status: str = "stable",
-              size: int | None = None, prev_size: int = 0, keywords: list[str] | None = None) -> None:
-        self.themes.append(dict(theme_id=theme_id, brand_id=brand, label=label, keywords_json=json.dumps(keywords or [], ensure_ascii=False),
-                                first_seen=pd.Timestamp(NOW), last_seen=pd.Timestamp(NOW), size=size or len(mention_ids),
-                                prev_size=prev_size, status=status, updated_at=pd.Timestamp(NOW)))
+    def theme(
+        self,
+        theme_id: str,
+        brand: str,
+        label: str,
+        mention_ids: list[str],
+        status: str = "stable",
+        size: int | None = None,
+        prev_size: int = 0,
+        keywords: list[str] | None = None,
+    ) -> None:
+        self.themes.append(
+            dict(
+                theme_id=theme_id,
+                brand_id=brand,
+                label=label,
+                keywords_json=json.dumps(keywords or [], ensure_ascii=False),
+                first_seen=pd.Timestamp(NOW),
+                last_seen=pd.Timestamp(NOW),
+                size=size or len(mention_ids),
+                prev_size=prev_size,
+                status=status,
+                updated_at=pd.Timestamp(NOW),
+            )
+        )
         self.members += [dict(theme_id=theme_id, mention_id=m, distance=0.1) for m in mention_ids]
 
-    def flush(self) -> "World":
+    def flush(self) -> World:
         with self.store.write() as con:
-            self.store.upsert("brands", [dict(brand_id=k, name=v) for k, v in BRAND_NAMES.items()], ["brand_id"], con=con)
+            self.store.upsert(
+                "brands", [dict(brand_id=k, name=v) for k, v in BRAND_NAMES.items()], ["brand_id"], con=con
+            )
             self.store.upsert(
                 "models",
-                [dict(model="test-scorer", model_version="v1", task="score", active=True, created_at=pd.Timestamp(NOW))],
-                ["model", "model_version"], con=con,
+                [
+                    dict(
+                        model="test-scorer", model_version="v1", task="score", active=True, created_at=pd.Timestamp(NOW)
+                    )
+                ],
+                ["model", "model_version"],
+                con=con,
             )
             if self.docs:
                 df = pd.DataFrame(self.docs)

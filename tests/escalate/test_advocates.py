@@ -20,38 +20,126 @@ def forum(store, world, now):
     for t in range(30):
         thread = f"s{t}"
         t0 = now - timedelta(days=30 - t)
-        doc, _ = world.post(f"ШопОк опять прислал не тот товар, заказ {t}", brand="shopok", sentiment="negative",
-                            intent="complaint", thread=thread, author=rnd.choice(complainers), at=t0)
-        world.post(f"ШопОк и у меня так было {t}", brand="shopok", sentiment="negative", intent="complaint", thread=thread,
-                   author=rnd.choice(complainers), at=t0 + timedelta(minutes=5), parent=doc)
+        doc, _ = world.post(
+            f"ШопОк опять прислал не тот товар, заказ {t}",
+            brand="shopok",
+            sentiment="negative",
+            intent="complaint",
+            thread=thread,
+            author=rnd.choice(complainers),
+            at=t0,
+        )
+        world.post(
+            f"ШопОк и у меня так было {t}",
+            brand="shopok",
+            sentiment="negative",
+            intent="complaint",
+            thread=thread,
+            author=rnd.choice(complainers),
+            at=t0 + timedelta(minutes=5),
+            parent=doc,
+        )
         for k in range(rnd.randint(1, 3)):
-            world.post(f"а что с возвратом в ШопОк {t}.{k}", brand="shopok", sentiment="neutral", intent="question",
-                       thread=thread, author=rnd.choice(bystanders), at=t0 + timedelta(minutes=10 + k), parent=doc)
+            world.post(
+                f"а что с возвратом в ШопОк {t}.{k}",
+                brand="shopok",
+                sentiment="neutral",
+                intent="question",
+                thread=thread,
+                author=rnd.choice(bystanders),
+                at=t0 + timedelta(minutes=10 + k),
+                parent=doc,
+            )
         if t % 10 == 0:  # the shop's own answer is not advocacy
-            world.post(f"ШопОк: напишите нам номер заказа {t}", brand="shopok", sentiment="positive", intent="other",
-                       thread=thread, author="ШопОк_официально", official=True, at=t0 + timedelta(minutes=20))
+            world.post(
+                f"ШопОк: напишите нам номер заказа {t}",
+                brand="shopok",
+                sentiment="positive",
+                intent="other",
+                thread=thread,
+                author="ШопОк_официально",
+                official=True,
+                at=t0 + timedelta(minutes=20),
+            )
     # planted advocates: positive replies to complaints in several threads, plus a positive post of their own
     for i, name in enumerate(PLANTED):
         for t in range(i, 30, 7):
-            world.post(f"Не согласен, ШопОк всегда возвращает деньги без вопросов ({name} {t})", brand="shopok",
-                       sentiment="positive", intent="praise", thread=f"s{t}", author=name,
-                       at=now - timedelta(days=30 - t) + timedelta(minutes=30))
-        world.post(f"Заказываю в ШопОк пять лет, всё отлично ({name})", brand="shopok", sentiment="positive",
-                   intent="praise", thread=f"own-{i}", author=name, at=now - timedelta(days=2))
+            world.post(
+                f"Не согласен, ШопОк всегда возвращает деньги без вопросов ({name} {t})",
+                brand="shopok",
+                sentiment="positive",
+                intent="praise",
+                thread=f"s{t}",
+                author=name,
+                at=now - timedelta(days=30 - t) + timedelta(minutes=30),
+            )
+        world.post(
+            f"Заказываю в ШопОк пять лет, всё отлично ({name})",
+            brand="shopok",
+            sentiment="positive",
+            intent="praise",
+            thread=f"own-{i}",
+            author=name,
+            at=now - timedelta(days=2),
+        )
     # not advocates, or weaker ones
-    world.post("ШопОк норм", brand="shopok", sentiment="positive", intent="praise", thread="s3", author="разовый_фанат",
-               at=now - timedelta(days=26, minutes=-40))
+    world.post(
+        "ШопОк норм",
+        brand="shopok",
+        sentiment="positive",
+        intent="praise",
+        thread="s3",
+        author="разовый_фанат",
+        at=now - timedelta(days=26, minutes=-40),
+    )
     for k in range(4):
-        world.post(f"ШопОк хорош {k}", brand="shopok", sentiment="positive", intent="praise", thread=f"m{k}", author="двуличный")
-        world.post(f"ШопОк ужасен {k}", brand="shopok", sentiment="negative", intent="complaint", thread=f"m{k}b", author="двуличный")
-    world.post("Кофейня Зерно лучшая, капучино супер", brand="zerno", sentiment="positive", intent="praise", thread="z1", author="кофеман")
-    world.post("Кофейня Зерно, снова отличный латте", brand="zerno", sentiment="positive", intent="praise", thread="z2", author="кофеман")
+        world.post(
+            f"ШопОк хорош {k}",
+            brand="shopok",
+            sentiment="positive",
+            intent="praise",
+            thread=f"m{k}",
+            author="двуличный",
+        )
+        world.post(
+            f"ШопОк ужасен {k}",
+            brand="shopok",
+            sentiment="negative",
+            intent="complaint",
+            thread=f"m{k}b",
+            author="двуличный",
+        )
+    world.post(
+        "Кофейня Зерно лучшая, капучино супер",
+        brand="zerno",
+        sentiment="positive",
+        intent="praise",
+        thread="z1",
+        author="кофеман",
+    )
+    world.post(
+        "Кофейня Зерно, снова отличный латте",
+        brand="zerno",
+        sentiment="positive",
+        intent="praise",
+        thread="z2",
+        author="кофеман",
+    )
     # an opinion leader: posts that draw many replies and likes across threads
     for t in range(6):
-        lead, _ = world.post(f"Обзор доставки ШопОк, часть {t}", brand="shopok", sentiment="neutral", intent="other",
-                             thread=f"review{t}", author="обозреватель", likes=40)
+        lead, _ = world.post(
+            f"Обзор доставки ШопОк, часть {t}",
+            brand="shopok",
+            sentiment="neutral",
+            intent="other",
+            thread=f"review{t}",
+            author="обозреватель",
+            likes=40,
+        )
         for r in range(5):
-            world.post(f"спасибо за обзор {t}.{r}", brand=None, thread=f"review{t}", author=rnd.choice(bystanders), parent=lead)
+            world.post(
+                f"спасибо за обзор {t}.{r}", brand=None, thread=f"review{t}", author=rnd.choice(bystanders), parent=lead
+            )
     world.flush()
     return store
 

@@ -17,12 +17,12 @@ def test_spike_test_on_synthetic_series():
     rng = np.random.default_rng(1)
     series = rng.poisson(20, size=104).astype(float)
     # flat with noise: no day of the last 90 raises an alert against its previous 14 days
-    fired = [d for d in range(14, 104) if spike_test(series[d - 14:d], series[d]).is_spike]
+    fired = [d for d in range(14, 104) if spike_test(series[d - 14 : d], series[d]).is_spike]
     assert fired == []
     # a planted 4x spike on one day is found, and only that day
     spiked = series.copy()
     spiked[80] = 80
-    fired = [d for d in range(14, 104) if spike_test(spiked[d - 14:d], spiked[d]).is_spike]
+    fired = [d for d in range(14, 104) if spike_test(spiked[d - 14 : d], spiked[d]).is_spike]
     assert fired == [80]
     t = spike_test(spiked[66:80], 80)
     assert t.expected == pytest.approx(np.median(spiked[66:80])) and t.z > 8 and t.ratio > 3
@@ -41,9 +41,15 @@ def _daily(world, now, days, per_day, neg_share, rng, brand="posylkin", source="
         day_end = now - (d - 1) * DAY
         for i in range(rng.poisson(per_day)):
             neg = rng.random() < neg_share
-            world.post(f"Посылкин пост {d}.{i}", brand=brand, source=source, thread=f"d{d}-{i % 5}",
-                       sentiment="negative" if neg else "neutral", intent="complaint" if neg else "other",
-                       at=day_end - timedelta(minutes=int(rng.integers(1, 1439))))
+            world.post(
+                f"Посылкин пост {d}.{i}",
+                brand=brand,
+                source=source,
+                thread=f"d{d}-{i % 5}",
+                sentiment="negative" if neg else "neutral",
+                intent="complaint" if neg else "other",
+                at=day_end - timedelta(minutes=int(rng.integers(1, 1439))),
+            )
 
 
 # 90 days of detection over 6,000 posts; the planted spike below is the fast check
@@ -75,8 +81,14 @@ def test_planted_spike_found_explained_deduplicated_acknowledged(settings, store
     rng = np.random.default_rng(11)
     _daily(world, now - DAY, 15, 10, 0.2, rng)
     for i in range(40):  # 4x the usual volume in the last 24 h, mostly complaints about late delivery
-        world.post(f"Посылкин опять задержал доставку на неделю, {i}", sentiment="negative", intent="complaint",
-                   thread=f"late{i % 4}", at=now - timedelta(minutes=10 + 30 * i), likes=i)
+        world.post(
+            f"Посылкин опять задержал доставку на неделю, {i}",
+            sentiment="negative",
+            intent="complaint",
+            thread=f"late{i % 4}",
+            at=now - timedelta(minutes=10 + 30 * i),
+            likes=i,
+        )
     world.flush()
     c = detect_alerts(settings, store, now=now)
     assert c["volume_spike"] == 2  # the brand, and the brand on forum-a
@@ -85,14 +97,22 @@ def test_planted_spike_found_explained_deduplicated_acknowledged(settings, store
     alerts = list_alerts(store)
     hot = alerts[alerts["kind"] == "hot_thread"].sort_values("source_id")
     assert set(hot["observed"]) == {10} and hot["expected"].max() <= 2
-    assert any(x.startswith("Посылкин in the thread «Thread late3» on forum-a: 10 negative mentions in 24 h; its threads "
-                            "there usually get up to ") and x.endswith("; http://127.0.0.1/forum-a/late3")
-               for x in hot["explanation"])
+    assert any(
+        x.startswith(
+            "Посылкин in the thread «Thread late3» on forum-a: 10 negative mentions in 24 h; its threads "
+            "there usually get up to "
+        )
+        and x.endswith("; http://127.0.0.1/forum-a/late3")
+        for x in hot["explanation"]
+    )
     vol = alerts[(alerts["kind"] == "volume_spike") & alerts["source_id"].isna()].iloc[0]
     assert vol["brand_id"] == "posylkin" and vol["observed"] == 40
     assert 7 <= vol["expected"] <= 13
     assert vol["explanation"].startswith("Посылкин: 40 mentions in 24 h vs ")
-    assert "per day over 14 days" in vol["explanation"] and "top posts: «Посылкин опять задержал доставку на неделю, 39»" in vol["explanation"]
+    assert (
+        "per day over 14 days" in vol["explanation"]
+        and "top posts: «Посылкин опять задержал доставку на неделю, 39»" in vol["explanation"]
+    )
 
     again = detect_alerts(settings, store, now=now + timedelta(minutes=15))
     assert again["alerts"] == 8 and again["new"] == 0
@@ -112,21 +132,44 @@ def test_theme_alerts(settings, store, world, now):
     base = []
     for d in range(15, 0, -1):
         for i in range(2):
-            _, m = world.post(f"Посылкин курьер хамит {d}.{i}", sentiment="negative", intent="complaint",
-                              at=now - d * DAY - timedelta(hours=int(rng.integers(1, 20))))
+            _, m = world.post(
+                f"Посылкин курьер хамит {d}.{i}",
+                sentiment="negative",
+                intent="complaint",
+                at=now - d * DAY - timedelta(hours=int(rng.integers(1, 20))),
+            )
             base.append(m)
-    burst = [world.post(f"Посылкин курьер нахамил сегодня {i}", sentiment="negative", intent="complaint",
-                        at=now - timedelta(hours=i + 1))[1] for i in range(12)]
-    world.theme("th-rude", "posylkin", "грубые курьеры", base + burst, status="growing", prev_size=20,
-                keywords=["курьер", "хамить"])
+    burst = [
+        world.post(
+            f"Посылкин курьер нахамил сегодня {i}",
+            sentiment="negative",
+            intent="complaint",
+            at=now - timedelta(hours=i + 1),
+        )[1]
+        for i in range(12)
+    ]
+    world.theme(
+        "th-rude",
+        "posylkin",
+        "грубые курьеры",
+        base + burst,
+        status="growing",
+        prev_size=20,
+        keywords=["курьер", "хамить"],
+    )
     world.theme("th-new", "shopok", "подмена товара", [], status="new", size=7, keywords=["подмена", "товар"])
     world.theme("th-old", "shopok", "старое", [], status="stable", size=50)
     world.flush()
     c = detect_alerts(settings, store, now=now)
     assert (c["theme_spike"], c["growing_theme"], c["new_theme"]) == (1, 1, 1)
     a = list_alerts(store).set_index("kind")
-    assert a.loc["theme_spike", "explanation"].startswith("Посылкин, complaints about «грубые курьеры»: 12 mentions in 24 h vs 2±1.4 per day")
-    assert a.loc["new_theme", "explanation"] == "ШопОк: new complaint theme «подмена товара» (7 mentions; keywords: подмена, товар)"
+    assert a.loc["theme_spike", "explanation"].startswith(
+        "Посылкин, complaints about «грубые курьеры»: 12 mentions in 24 h vs 2±1.4 per day"
+    )
+    assert (
+        a.loc["new_theme", "explanation"]
+        == "ШопОк: new complaint theme «подмена товара» (7 mentions; keywords: подмена, товар)"
+    )
     assert "grew from 20 to 42 mentions" in a.loc["growing_theme", "explanation"]
     # a new theme alerts once, whatever the window
     assert detect_alerts(settings, store, now=now + 3 * DAY)["new"] == 1  # only the next slot's growing_theme
@@ -138,18 +181,35 @@ def test_hot_thread_against_the_brands_usual_threads_and_its_own_history(setting
     _daily(world, now - DAY, 15, 20, 0.25, rng)  # 5 threads a day, ~1 negative mention each
     for d in range(1, 15):  # a long-running complaints thread: 6-8 negative mentions every day
         for i in range(6 + d % 3):
-            world.post(f"Посылкин потерял посылку {d}.{i}", sentiment="negative", intent="complaint", thread="megathread",
-                       at=now - d * DAY - timedelta(minutes=30 + 40 * i))
+            world.post(
+                f"Посылкин потерял посылку {d}.{i}",
+                sentiment="negative",
+                intent="complaint",
+                thread="megathread",
+                at=now - d * DAY - timedelta(minutes=30 + 40 * i),
+            )
     for i in range(8):  # today: the megathread as busy as ever, a new thread with 6, another with 4
-        world.post(f"Посылкин опять {i}", sentiment="negative", thread="megathread", at=now - timedelta(minutes=20 + 9 * i))
+        world.post(
+            f"Посылкин опять {i}", sentiment="negative", thread="megathread", at=now - timedelta(minutes=20 + 9 * i)
+        )
     for i in range(6):
-        world.post(f"Посылкин списал деньги дважды {i}", sentiment="negative", thread="charged-twice",
-                   at=now - timedelta(minutes=15 + 11 * i), likes=i)
+        world.post(
+            f"Посылкин списал деньги дважды {i}",
+            sentiment="negative",
+            thread="charged-twice",
+            at=now - timedelta(minutes=15 + 11 * i),
+            likes=i,
+        )
     for i in range(4):
-        world.post(f"Посылкин курьер хамит {i}", sentiment="negative", thread="rude", at=now - timedelta(minutes=25 + 13 * i))
+        world.post(
+            f"Посылкин курьер хамит {i}", sentiment="negative", thread="rude", at=now - timedelta(minutes=25 + 13 * i)
+        )
     world.flush()
-    hot = [a for a in find_alerts(settings, fetch_inputs(settings, store, now - lookback(settings), now), now)
-           if a["kind"] == "hot_thread"]
+    hot = [
+        a
+        for a in find_alerts(settings, fetch_inputs(settings, store, now - lookback(settings), now), now)
+        if a["kind"] == "hot_thread"
+    ]
     assert [a["explanation"].rsplit("; ", 1)[1] for a in hot] == ["http://127.0.0.1/forum-a/charged-twice"]
     a = hot[0]
     assert a["observed"] == 6 and a["source_id"] == "forum-a" and a["brand_id"] == "posylkin"
@@ -157,8 +217,12 @@ def test_hot_thread_against_the_brands_usual_threads_and_its_own_history(setting
 
     # the megathread doubling its usual day is hot too; the same slot keeps one alert per thread
     for i in range(10):
-        world.post(f"Посылкин вообще не отвечает {i}", sentiment="negative", thread="megathread",
-                   at=now - timedelta(minutes=100 + 5 * i))
+        world.post(
+            f"Посылкин вообще не отвечает {i}",
+            sentiment="negative",
+            thread="megathread",
+            at=now - timedelta(minutes=100 + 5 * i),
+        )
     world.flush()
     c = detect_alerts(settings, store, now=now)
     assert c["hot_thread"] == 2

@@ -17,8 +17,12 @@ def _run(settings, *args):
 
 
 def test_queue_workflow(settings, store, world):
-    _, legal = world.post("Посылкин, подам в суд и в Роспотребнадзор, верните деньги", sentiment="negative",
-                          intent="complaint", thread="c1")
+    _, legal = world.post(
+        "Посылкин, подам в суд и в Роспотребнадзор, верните деньги",
+        sentiment="negative",
+        intent="complaint",
+        thread="c1",
+    )
     world.post("Посылкин ок", sentiment="positive", intent="praise", thread="c2")
     world.flush()
     eid = stable_id(legal)

@@ -24,13 +24,27 @@ def labelled_demo(store, world, now):
             for p, at in zip(t.posts, times):
                 parent_n = p.reply_to or p.quote
                 labels = [lb for lb in p.labels if lb.brand]
-                doc_id, _ = world.post(p.text, brand=None, source=f"demo-{key}", thread=str(t.id), author=p.author,
-                                       at=at, parent=by_n.get(parent_n), likes=p.likes, official=p.official)
+                doc_id, _ = world.post(
+                    p.text,
+                    brand=None,
+                    source=f"demo-{key}",
+                    thread=str(t.id),
+                    author=p.author,
+                    at=at,
+                    parent=by_n.get(parent_n),
+                    likes=p.likes,
+                    official=p.official,
+                )
                 by_n[p.n] = doc_id
                 for lb in labels:
                     mid = world.mention(doc_id, p.text, lb.brand, lb.sentiment, lb.intent, at)
-                    truth[mid] = {"escalate": lb.escalate, "sentiment": lb.sentiment, "intent": lb.intent,
-                                  "official": p.official, "text": p.text}
+                    truth[mid] = {
+                        "escalate": lb.escalate,
+                        "sentiment": lb.sentiment,
+                        "intent": lb.intent,
+                        "official": p.official,
+                        "text": p.text,
+                    }
     world.flush()
     return c, truth
 

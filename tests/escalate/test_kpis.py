@@ -30,17 +30,41 @@ def queue_world(store, world, now):
     rows = []
     for i, (brand, ago, level, state, resp) in enumerate(ITEMS):
         posted = now - ago * H
-        _, mid = world.post(f"{brand} жалоба номер {i}", brand=brand, sentiment="negative", intent="complaint",
-                            thread=f"k{i}", at=posted)
-        rows.append(dict(
-            escalation_id=stable_id(mid), mention_id=mid, brand_id=brand, priority=0.7, level=level, reasons_json="{}",
-            state=state, owner=None if state == "new" else "support", sla_due_at=pd.Timestamp(posted + SLA[level] * H),
-            first_response_at=pd.Timestamp(posted + resp * H) if resp is not None else pd.NaT,
-            resolved_at=pd.NaT, version=1, created_at=pd.Timestamp(posted + 0.1 * H), updated_at=pd.Timestamp(now),
-        ))
+        _, mid = world.post(
+            f"{brand} жалоба номер {i}",
+            brand=brand,
+            sentiment="negative",
+            intent="complaint",
+            thread=f"k{i}",
+            at=posted,
+        )
+        rows.append(
+            dict(
+                escalation_id=stable_id(mid),
+                mention_id=mid,
+                brand_id=brand,
+                priority=0.7,
+                level=level,
+                reasons_json="{}",
+                state=state,
+                owner=None if state == "new" else "support",
+                sla_due_at=pd.Timestamp(posted + SLA[level] * H),
+                first_response_at=pd.Timestamp(posted + resp * H) if resp is not None else pd.NaT,
+                resolved_at=pd.NaT,
+                version=1,
+                created_at=pd.Timestamp(posted + 0.1 * H),
+                updated_at=pd.Timestamp(now),
+            )
+        )
     for j in range(3):
-        world.post(f"Посылкин хороший {j}", sentiment="positive", intent="praise", source="forum-b", thread=f"p{j}",
-                   at=now - 2 * H)
+        world.post(
+            f"Посылкин хороший {j}",
+            sentiment="positive",
+            intent="praise",
+            source="forum-b",
+            thread=f"p{j}",
+            at=now - 2 * H,
+        )
     world.flush()
     df = pd.DataFrame(rows)
     for c in ("first_response_at", "resolved_at"):

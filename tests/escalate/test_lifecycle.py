@@ -26,7 +26,9 @@ def item(settings, store, world, now):
 
 
 def _state(store, eid):
-    r = store.query("SELECT state, owner, version, first_response_at, resolved_at FROM escalations WHERE escalation_id=?", [eid])
+    r = store.query(
+        "SELECT state, owner, version, first_response_at, resolved_at FROM escalations WHERE escalation_id=?", [eid]
+    )
     return r.iloc[0].to_dict()
 
 
@@ -104,8 +106,18 @@ def test_audit_trail_replays_to_current_state(store, item):
         cur = _state(store, item)
         assert rebuilt == {"state": cur["state"], "owner": cur["owner"], "version": cur["version"]}
     hist = esc.history(store, item)
-    assert list(hist["action"]) == ["create", "assign", "assign", "start", "comment", "hand_back", "dismiss", "reopen",
-                                    "start", "resolve"]
+    assert list(hist["action"]) == [
+        "create",
+        "assign",
+        "assign",
+        "start",
+        "comment",
+        "hand_back",
+        "dismiss",
+        "reopen",
+        "start",
+        "resolve",
+    ]
     # consecutive events chain: each from_state is the previous to_state
     assert list(hist["from_state"][1:]) == list(hist["to_state"][:-1])
 
@@ -113,7 +125,9 @@ def test_audit_trail_replays_to_current_state(store, item):
 def test_stale_version_refused_with_who_and_when(store, item):
     v = _state(store, item)["version"]
     esc.assign(store, item, "bob", "anna", expected_version=v)
-    with pytest.raises(esc.ActionError, match=r"was changed by anna at \d{4}-\d\d-\d\d .*version 2, you had 1\); reload"):
+    with pytest.raises(
+        esc.ActionError, match=r"was changed by anna at \d{4}-\d\d-\d\d .*version 2, you had 1\); reload"
+    ):
         esc.transition(store, item, "dismissed", "boris", expected_version=v)
     assert _state(store, item)["state"] == "assigned"
 
@@ -142,8 +156,13 @@ RACER = textwrap.dedent(
 def test_two_processes_race_for_one_item(store, item, tmp_path):
     go = tmp_path / "go"
     procs = [
-        subprocess.Popen([sys.executable, "-c", RACER, str(store.path), item, who, str(go)], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(store.path), item, who, str(go)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for who in ("alice", "bob")
     ]
     deadline = time.monotonic() + 60
@@ -185,17 +204,28 @@ ESCALATOR = textwrap.dedent(
 @pytest.mark.slow
 def test_escalate_runs_while_analysts_act(settings, store, world, now, tmp_path):
     """A pipeline run in another process refreshes priorities while an analyst works the queue: no lost update."""
-    mids = [world.post(f"Посылкин потерял посылку {i}, верните деньги", sentiment="negative", intent="complaint",
-                       thread=f"r{i}")[1] for i in range(4)]
+    mids = [
+        world.post(
+            f"Посылкин потерял посылку {i}, верните деньги", sentiment="negative", intent="complaint", thread=f"r{i}"
+        )[1]
+        for i in range(4)
+    ]
     world.flush()
     esc.escalate(settings, store, now=now)
     eids = [stable_id(m) for m in mids]
     ready = tmp_path / "ready"
-    proc = subprocess.Popen([sys.executable, "-c", ESCALATOR, str(settings.data_dir), str(store.path), now.isoformat(),
-                             str(ready)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ESCALATOR, str(settings.data_dir), str(store.path), now.isoformat(), str(ready)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not ready.exists():  # act while the other process is between and inside its runs
-        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "slow"
+        assert time.monotonic() < deadline and proc.poll() is None, (
+            proc.stderr.read() if proc.poll() is not None else "slow"
+        )
         time.sleep(0.01)
     for eid in eids:
         esc.assign(store, eid, "bob", "anna")
@@ -208,5 +238,9 @@ def test_escalate_runs_while_analysts_act(settings, store, world, now, tmp_path)
     assert [states[e]["state"] for e in eids] == ["resolved", "dismissed", "in_progress", "in_progress"]
     for eid in eids:
         rebuilt = esc.replay(esc.history(store, eid))
-        assert rebuilt == {"state": states[eid]["state"], "owner": states[eid]["owner"], "version": states[eid]["version"]}
+        assert rebuilt == {
+            "state": states[eid]["state"],
+            "owner": states[eid]["owner"],
+            "version": states[eid]["version"],
+        }
     assert store.query("SELECT count(*) n FROM escalations")["n"][0] == 4

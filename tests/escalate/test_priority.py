@@ -15,21 +15,55 @@ from pipeline.store import stable_id
 def _mixed(world, now):
     w = world
     ids = {}
-    _, ids["legal"] = w.post("Посылкин потерял посылку, подам в суд и напишу в Роспотребнадзор, верните деньги!",
-                             sentiment="negative", intent="complaint", thread="t1", at=now - timedelta(hours=2))
-    _, ids["failure"] = w.post("У Посылкин приложение падает при оплате, третий день не могу отправить",
-                               sentiment="negative", intent="failure", thread="t2", at=now - timedelta(hours=3))
-    _, ids["old_complaint"] = w.post("Посылкин задержал доставку на неделю, безобразие",
-                                     sentiment="negative", intent="complaint", thread="t3", at=now - timedelta(days=20))
-    _, ids["question"] = w.post("Подскажите, Посылкин возит в Казань?", sentiment="neutral", intent="question", thread="t4")
+    _, ids["legal"] = w.post(
+        "Посылкин потерял посылку, подам в суд и напишу в Роспотребнадзор, верните деньги!",
+        sentiment="negative",
+        intent="complaint",
+        thread="t1",
+        at=now - timedelta(hours=2),
+    )
+    _, ids["failure"] = w.post(
+        "У Посылкин приложение падает при оплате, третий день не могу отправить",
+        sentiment="negative",
+        intent="failure",
+        thread="t2",
+        at=now - timedelta(hours=3),
+    )
+    _, ids["old_complaint"] = w.post(
+        "Посылкин задержал доставку на неделю, безобразие",
+        sentiment="negative",
+        intent="complaint",
+        thread="t3",
+        at=now - timedelta(days=20),
+    )
+    _, ids["question"] = w.post(
+        "Подскажите, Посылкин возит в Казань?", sentiment="neutral", intent="question", thread="t4"
+    )
     _, ids["praise"] = w.post("Посылкин доставил за день, спасибо", sentiment="positive", intent="praise", thread="t4")
-    _, ids["praise_refund"] = w.post("Посылкин сделал возврат за 5 минут, супер", sentiment="positive", intent="praise", thread="t5")
-    _, ids["spam"] = w.post("Посылкин обманщики!!! заходите на наш сайт", sentiment="negative", intent="complaint", spam=True, thread="t6")
-    dup_doc, ids["original"] = w.post("Посылкин потерял мою посылку, верните деньги", sentiment="negative", intent="complaint", thread="t7")
-    _, ids["dup"] = w.post("Посылкин потерял мою посылку, верните деньги", sentiment="negative", intent="complaint", thread="t8",
-                           dup_of=dup_doc)
-    _, ids["official"] = w.post("Посылкин: приносим извинения, напишите в личку номер заказа", sentiment="negative",
-                                intent="complaint", official=True, thread="t2", at=now - timedelta(hours=1))
+    _, ids["praise_refund"] = w.post(
+        "Посылкин сделал возврат за 5 минут, супер", sentiment="positive", intent="praise", thread="t5"
+    )
+    _, ids["spam"] = w.post(
+        "Посылкин обманщики!!! заходите на наш сайт", sentiment="negative", intent="complaint", spam=True, thread="t6"
+    )
+    dup_doc, ids["original"] = w.post(
+        "Посылкин потерял мою посылку, верните деньги", sentiment="negative", intent="complaint", thread="t7"
+    )
+    _, ids["dup"] = w.post(
+        "Посылкин потерял мою посылку, верните деньги",
+        sentiment="negative",
+        intent="complaint",
+        thread="t8",
+        dup_of=dup_doc,
+    )
+    _, ids["official"] = w.post(
+        "Посылкин: приносим извинения, напишите в личку номер заказа",
+        sentiment="negative",
+        intent="complaint",
+        official=True,
+        thread="t2",
+        at=now - timedelta(hours=1),
+    )
     w.flush()
     return ids
 
@@ -104,8 +138,13 @@ def test_rerun_is_idempotent_and_updates_open_priority(settings, store, world, n
 
 def test_dismissed_stays_dismissed_until_new_negative_reply(settings, store, world, now):
     w = world
-    doc, mid = w.post("Посылкин опять потерял посылку, верните деньги", sentiment="negative", intent="complaint",
-                      thread="hot", at=now - timedelta(hours=5))
+    doc, mid = w.post(
+        "Посылкин опять потерял посылку, верните деньги",
+        sentiment="negative",
+        intent="complaint",
+        thread="hot",
+        at=now - timedelta(hours=5),
+    )
     w.flush()
     esc.escalate(settings, store, now=now)
     eid = stable_id(mid)
@@ -113,22 +152,50 @@ def test_dismissed_stays_dismissed_until_new_negative_reply(settings, store, wor
     dismissed_at = store.query("SELECT max(event_at) t FROM escalation_events WHERE to_state='dismissed'")["t"][0]
 
     # a neutral reply and a positive one do not reopen it, nor does re-running
-    w.post("Посылкин, а номер заказа какой?", sentiment="neutral", intent="question", thread="hot", at=dismissed_at + timedelta(minutes=5))
-    w.post("У меня с Посылкин всё ок", sentiment="positive", intent="praise", thread="hot", at=dismissed_at + timedelta(minutes=6))
+    w.post(
+        "Посылкин, а номер заказа какой?",
+        sentiment="neutral",
+        intent="question",
+        thread="hot",
+        at=dismissed_at + timedelta(minutes=5),
+    )
+    w.post(
+        "У меня с Посылкин всё ок",
+        sentiment="positive",
+        intent="praise",
+        thread="hot",
+        at=dismissed_at + timedelta(minutes=6),
+    )
     # a negative reply in ANOTHER thread does not either
-    w.post("Посылкин ужасен", sentiment="negative", intent="complaint", thread="other", at=dismissed_at + timedelta(minutes=7))
+    w.post(
+        "Посылкин ужасен",
+        sentiment="negative",
+        intent="complaint",
+        thread="other",
+        at=dismissed_at + timedelta(minutes=7),
+    )
     w.flush()
     assert esc.escalate(settings, store, now=now)["reopened"] == 0
     assert store.query("SELECT state FROM escalations WHERE escalation_id=?", [eid])["state"][0] == "dismissed"
 
-    w.post("Посылкин и мне не вернул деньги, тоже жду месяц", sentiment="negative", intent="complaint", thread="hot",
-           at=dismissed_at + timedelta(minutes=30))
+    w.post(
+        "Посылкин и мне не вернул деньги, тоже жду месяц",
+        sentiment="negative",
+        intent="complaint",
+        thread="hot",
+        at=dismissed_at + timedelta(minutes=30),
+    )
     w.flush()
     c = esc.escalate(settings, store, now=now)
     assert c["reopened"] == 1
     assert store.query("SELECT state FROM escalations WHERE escalation_id=?", [eid])["state"][0] == "new"
     last = esc.history(store, eid).iloc[-1]
-    assert (last["action"], last["actor"], last["from_state"], last["to_state"]) == ("reopen", "system", "dismissed", "new")
+    assert (last["action"], last["actor"], last["from_state"], last["to_state"]) == (
+        "reopen",
+        "system",
+        "dismissed",
+        "new",
+    )
     assert "1 new negative reply" in last["comment"]
     assert esc.escalate(settings, store, now=now)["reopened"] == 0  # once
 
@@ -162,7 +229,9 @@ def test_correct_rejects_bad_input(store, world):
 
 
 def test_item_leaves_when_post_is_later_flagged_spam(settings, store, world, now):
-    doc, mid = world.post("Посылкин верните деньги, ссылка в профиле", sentiment="negative", intent="complaint", thread="s")
+    doc, mid = world.post(
+        "Посылкин верните деньги, ссылка в профиле", sentiment="negative", intent="complaint", thread="s"
+    )
     _, kept = world.post("Посылкин потерял посылку", sentiment="negative", intent="complaint", thread="s2")
     world.flush()
     esc.escalate(settings, store, now=now)
@@ -187,8 +256,9 @@ def test_empty_database(settings, store, now):
 @pytest.mark.parametrize("sla_from", ["queued", "posted"])
 def test_sla_clock(settings, store, world, now, sla_from):
     settings.escalation.sla_from = sla_from
-    _, mid = world.post("Посылкин, подам в суд, верните деньги", sentiment="negative", intent="complaint",
-                        at=now - timedelta(days=3))
+    _, mid = world.post(
+        "Посылкин, подам в суд, верните деньги", sentiment="negative", intent="complaint", at=now - timedelta(days=3)
+    )
     world.flush()
     esc.escalate(settings, store, now=now)
     r = store.query("SELECT level, sla_due_at, created_at FROM escalations WHERE mention_id=?", [mid]).iloc[0]
@@ -196,12 +266,15 @@ def test_sla_clock(settings, store, world, now, sla_from):
     start = r["created_at"] if sla_from == "queued" else pd.Timestamp(now - timedelta(days=3))
     assert r["sla_due_at"] == start + pd.Timedelta(hours=hours)
     esc.escalate(settings, store, now=now)  # a refresh keeps the clock
-    assert store.query("SELECT sla_due_at FROM escalations WHERE mention_id=?", [mid])["sla_due_at"][0] == r["sla_due_at"]
+    assert (
+        store.query("SELECT sla_due_at FROM escalations WHERE mention_id=?", [mid])["sla_due_at"][0] == r["sla_due_at"]
+    )
 
 
 def test_unsure_model_output_is_flagged(settings, store, world, now):
-    _, mid = world.post("Посылкин ну конечно, как всегда вовремя", sentiment="negative", intent="complaint", p_neg=0.9,
-                        unsure=True)
+    _, mid = world.post(
+        "Посылкин ну конечно, как всегда вовремя", sentiment="negative", intent="complaint", p_neg=0.9, unsure=True
+    )
     world.flush()
     esc.escalate(settings, store, now=now)
     q = esc.queue(store, now=now)

@@ -26,7 +26,9 @@ def demo_settings(data_dir: Path, demo_url: str, sources_file: Path = ROOT / "da
     from pipeline.config import load_settings
 
     return load_settings(
-        data_dir=data_dir, brands_file=ROOT / "data" / "brands.yaml", sources_file=sources_file,
+        data_dir=data_dir,
+        brands_file=ROOT / "data" / "brands.yaml",
+        sources_file=sources_file,
         demo_web_url=demo_url,
     )
 
@@ -94,17 +96,23 @@ def dump_tables(db_path: Path) -> dict[str, pd.DataFrame]:
 
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema='main' AND table_type='BASE TABLE'"
-        ).fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema='main' AND table_type='BASE TABLE'"
+            ).fetchall()
+        ]
         out = {}
         for t in sorted(set(tables) - SKIP_TABLES):
             cols = con.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
                 [t],
             ).fetchall()
-            keep = [c for c, typ in cols
-                    if c not in SKIP_COLUMNS and not (c.endswith("_at") and c != "posted_at") and "[]" not in typ]
+            keep = [
+                c
+                for c, typ in cols
+                if c not in SKIP_COLUMNS and not (c.endswith("_at") and c != "posted_at") and "[]" not in typ
+            ]
             df = con.execute(f"SELECT {', '.join(chr(34) + c + chr(34) for c in keep)} FROM {t}").df()
             df = df.sort_values(list(df.columns), kind="mergesort", na_position="first").reset_index(drop=True)
             out[t] = df
@@ -161,7 +169,9 @@ def diff_dumps(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame], atol: flo
             if c.endswith("_json"):
                 bad = [i for i, (u, v) in enumerate(zip(x[c], y[c])) if not _same_json(u, v, atol)]
                 if bad:
-                    problems.append(f"{t}.{c}: {len(bad)} rows differ, e.g. {x[c].iloc[bad[0]]!r} vs {y[c].iloc[bad[0]]!r}")
+                    problems.append(
+                        f"{t}.{c}: {len(bad)} rows differ, e.g. {x[c].iloc[bad[0]]!r} vs {y[c].iloc[bad[0]]!r}"
+                    )
                 continue
             ne = ~((x[c] == y[c]) | (x[c].isna() & y[c].isna()))
             if ne.any():

@@ -18,7 +18,7 @@ def test_run_without_prefect_prints_a_json_summary_and_records_the_run(tmp_path)
     data = tmp_path / "data"
     r = runner.invoke(app, ["--data-dir", str(data), "run", "--stages", "advocates,alerts", "--no-prefect", "--json"])
     assert r.exit_code == 0, r.output
-    summary = json.loads(r.stdout[r.stdout.index("{"):])
+    summary = json.loads(r.stdout[r.stdout.index("{") :])
     assert summary["status"] == "ok"
     assert list(summary["stages"]) == ["advocates", "alerts"]
     assert summary["stages"]["alerts"]["counts"]["alerts"] == 0

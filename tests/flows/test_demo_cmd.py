@@ -44,8 +44,11 @@ def test_demo_in_another_data_dir_gets_the_bundled_sources_and_brands_and_keeps_
     with socket.socket() as squatter:  # stops the command right after the seeding, before any crawl
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
-        env = {"BRANDMON_DEMO_WEB_URL": f"http://127.0.0.1:{squatter.getsockname()[1]}",
-               "BRANDMON_BRANDS_FILE": str(mine), "BRANDMON_SOURCES_FILE": None}
+        env = {
+            "BRANDMON_DEMO_WEB_URL": f"http://127.0.0.1:{squatter.getsockname()[1]}",
+            "BRANDMON_BRANDS_FILE": str(mine),
+            "BRANDMON_SOURCES_FILE": None,
+        }
         r = CliRunner().invoke(app, ["--data-dir", str(data), "demo", "--no-dashboard"], env=env)
     assert r.exit_code == 1 and "is taken by another program" in " ".join(r.output.split())
     assert (data / "sources.yaml").read_bytes() == (ROOT / "data" / "sources.yaml").read_bytes()
@@ -59,12 +62,25 @@ def test_demo_runs_the_pipeline_over_the_demo_web_and_stops_it(tmp_path):
     # one demo site keeps model inference short; the command is the same
     all_sources = yaml.safe_load((ROOT / "data" / "sources.yaml").read_text(encoding="utf-8"))["sources"]
     sources = tmp_path / "sources.yaml"
-    sources.write_text(yaml.safe_dump({"sources": [s for s in all_sources if s["name"] == "demo-xf"]}), encoding="utf-8")
+    sources.write_text(
+        yaml.safe_dump({"sources": [s for s in all_sources if s["name"] == "demo-xf"]}), encoding="utf-8"
+    )
     port = _free_port()
-    env = dict(os.environ, BRANDMON_DEMO_WEB_URL=f"http://127.0.0.1:{port}", BRANDMON_SOURCES_FILE=str(sources),
-               BRANDMON_BRANDS_FILE=str(ROOT / "data" / "brands.yaml"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    r = subprocess.run([sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path / "data"), "demo", "--no-dashboard"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    env = dict(
+        os.environ,
+        BRANDMON_DEMO_WEB_URL=f"http://127.0.0.1:{port}",
+        BRANDMON_SOURCES_FILE=str(sources),
+        BRANDMON_BRANDS_FILE=str(ROOT / "data" / "brands.yaml"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path / "data"), "demo", "--no-dashboard"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = " ".join(r.stdout.split())
     assert f"demo web: http://127.0.0.1:{port}" in out

@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("crawlers.run", reason="crawler stage (crawlers.run) not installed")
 pytest.importorskip("models.scoring", reason="scoring stage (models.scoring) not installed")
 
+from pipeline.store import Store  # noqa: E402
+
 from .pipeline_run import (  # noqa: E402
     ROOT,
     answers,
@@ -26,8 +28,6 @@ from .pipeline_run import (  # noqa: E402
     run_until_paused_then_kill,
     source_for,
 )
-
-from pipeline.store import Store  # noqa: E402
 
 SITE, PREFIX = "xf", "/xf/"
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from flows import stages as st
 from pipeline.store import Store, utcnow
 
 from .helpers import calls, flaky_stage, recording_crawl, write_sources_yaml
 
 
-def test_task_failing_twice_is_retried_by_prefect_and_the_flow_completes(prefect_harness, fast_settings, stages_registry, tmp_path):
+def test_task_failing_twice_is_retried_by_prefect_and_the_flow_completes(
+    prefect_harness, fast_settings, stages_registry, tmp_path
+):
     from flows.monitor import monitor_flow
 
     counter = tmp_path / "calls.json"
@@ -26,7 +27,9 @@ def test_task_failing_twice_is_retried_by_prefect_and_the_flow_completes(prefect
     assert json.loads(row["counts_json"])["stages"]["ingest"]["counts"] == {"rows": 1, "attempt": 3}
 
 
-def test_permanent_failure_in_one_source_is_reported_and_others_crawl(prefect_harness, fast_settings, stages_registry, tmp_path):
+def test_permanent_failure_in_one_source_is_reported_and_others_crawl(
+    prefect_harness, fast_settings, stages_registry, tmp_path
+):
     from flows.monitor import monitor_flow
 
     fast_settings.sources_file = write_sources_yaml(tmp_path / "sources.yaml", ["alpha", "broken", "gamma"])
@@ -100,7 +103,9 @@ def test_deployments_carry_the_schedules_from_settings(fast_settings):
     assert all(d.concurrency_limit == 1 for d in deps.values())
 
 
-def test_crawls_fan_out_on_the_task_runner_when_concurrency_allows(prefect_harness, fast_settings, stages_registry, tmp_path):
+def test_crawls_fan_out_on_the_task_runner_when_concurrency_allows(
+    prefect_harness, fast_settings, stages_registry, tmp_path
+):
     import time as _time
 
     from flows.monitor import monitor_flow

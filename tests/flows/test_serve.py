@@ -21,14 +21,24 @@ def test_serve_runs_the_alerts_schedule_and_records_a_flow_run(tmp_path):
     from pipeline.store import Store
 
     data = tmp_path / "data"
-    env = dict(os.environ, BRANDMON_SCHEDULE__ALERTS_MINUTES="1", PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               BRANDMON_BRANDS_FILE=str(ROOT / "data" / "brands.yaml"),
-               BRANDMON_SOURCES_FILE=str(ROOT / "data" / "sources.yaml"))
+    env = dict(
+        os.environ,
+        BRANDMON_SCHEDULE__ALERTS_MINUTES="1",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        BRANDMON_BRANDS_FILE=str(ROOT / "data" / "brands.yaml"),
+        BRANDMON_SOURCES_FILE=str(ROOT / "data" / "sources.yaml"),
+    )
     env.pop("PREFECT_HOME", None)
     env.pop("PREFECT_API_URL", None)
     log = open(tmp_path / "serve.log", "w")
-    p = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "--data-dir", str(data), "serve"], cwd=ROOT, env=env,
-                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(data), "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     store = Store(data / "brandmon.duckdb")
     found = None
     try:

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _plain(settings, **kw):
     sch = settings.schedule
     return st.monitor_body(
-        settings, __import__("pipeline.store", fromlist=["Store"]).Store.from_settings(settings),
+        settings,
+        __import__("pipeline.store", fromlist=["Store"]).Store.from_settings(settings),
         call_stage=st.with_retries(st.run_stage, sch.retries, sch.retry_delay_seconds, 0),
         call_crawl=st.with_retries(st.crawl_source, sch.retries, sch.retry_delay_seconds, 0),
         **kw,

@@ -22,8 +22,18 @@ runner = CliRunner()
 
 # Every command that lists rows or prints a result a script may want to read.
 LISTINGS = [
-    ["sql", "SELECT 1"], ["queue"], ["themes"], ["models", "list"], ["crawl", "--all"], ["sources"],
-    ["sources", "probe", "http://example.org/"], ["run"], ["kpis"], ["alerts"], ["advocates"], ["db", "status"],
+    ["sql", "SELECT 1"],
+    ["queue"],
+    ["themes"],
+    ["models", "list"],
+    ["crawl", "--all"],
+    ["sources"],
+    ["sources", "probe", "http://example.org/"],
+    ["run"],
+    ["kpis"],
+    ["alerts"],
+    ["advocates"],
+    ["db", "status"],
     ["notify", "status"],
 ]
 
@@ -111,12 +121,20 @@ def test_a_locked_database_is_exit_3_with_one_line(tmp_path):
     base = ["--data-dir", str(tmp_path)]
     assert runner.invoke(app, [*base, "db", "upgrade"]).exit_code == 0
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys, time
             con = duckdb.connect({str(tmp_path / "brandmon.duckdb")!r})
             print("held", flush=True)
             sys.stdin.read()
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         env = {"BRANDMON_LOCK_TIMEOUT_SECONDS": "1", "BRANDMON_INGEST__HOLD_LOCK_SECONDS": "0.5"}
@@ -142,8 +160,10 @@ def test_a_config_error_is_exit_2_with_one_line(tmp_path):
 def test_tables_show_times_to_the_second_and_rounded_floats(tmp_path):
     base = ["--data-dir", str(tmp_path)]
     runner.invoke(app, [*base, "db", "upgrade"])
-    query = ("SELECT 56.96626581529776::DOUBLE AS hours, 0.0012345::DOUBLE AS small, 3.0::DOUBLE AS whole, "
-             "TIMESTAMPTZ '2026-03-01 09:00:05.123456+00' AS at, NULL::DOUBLE AS missing")
+    query = (
+        "SELECT 56.96626581529776::DOUBLE AS hours, 0.0012345::DOUBLE AS small, 3.0::DOUBLE AS whole, "
+        "TIMESTAMPTZ '2026-03-01 09:00:05.123456+00' AS at, NULL::DOUBLE AS missing"
+    )
     res = runner.invoke(app, [*base, "sql", query], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     row = [c.strip() for c in res.stdout.splitlines()[3].split("│")[1:-1]]
@@ -160,10 +180,12 @@ def test_themes_table_lists_keywords_as_words(tmp_path):
     base = ["--data-dir", str(tmp_path)]
     runner.invoke(app, [*base, "db", "upgrade"])
     with duckdb.connect(str(tmp_path / "brandmon.duckdb")) as con:
-        con.execute("INSERT INTO themes (theme_id, brand_id, label, keywords_json, size, prev_size, status, "
-                    "first_seen, last_seen) VALUES ('th1', 'posylkin', 'Задержки', ?, 5, 3, 'growing', "
-                    "TIMESTAMPTZ '2026-03-01 09:00:05.5+00', TIMESTAMPTZ '2026-03-02 10:11:12.75+00')",
-                    [json.dumps(["задержка", "посылка", "трек"], ensure_ascii=False)])
+        con.execute(
+            "INSERT INTO themes (theme_id, brand_id, label, keywords_json, size, prev_size, status, "
+            "first_seen, last_seen) VALUES ('th1', 'posylkin', 'Задержки', ?, 5, 3, 'growing', "
+            "TIMESTAMPTZ '2026-03-01 09:00:05.5+00', TIMESTAMPTZ '2026-03-02 10:11:12.75+00')",
+            [json.dumps(["задержка", "посылка", "трек"], ensure_ascii=False)],
+        )
     res = runner.invoke(app, [*base, "themes"], env={"COLUMNS": "250"})
     assert res.exit_code == 0, res.output
     assert "задержка, посылка, трек" in res.stdout and '["' not in res.stdout

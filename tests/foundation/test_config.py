@@ -17,8 +17,10 @@ GOOD_BRAND = "brands:\n  - id: acme\n    name: Acme\n    aliases: [Acme, Акм�
 BAD_BRANDS = {
     "missing key": ("brands:\n  - id: acme\n    aliases: [Acme]\n", "brands[0].name: required field is missing"),
     "wrong type": ("brands:\n  - id: acme\n    name: Acme\n    aliases: 5\n", "brands[0].aliases"),
-    "unknown field": ("brands:\n  - id: acme\n    name: Acme\n    aliases: [A]\n    colour: red\n",
-                      "brands[0].colour: unknown field"),
+    "unknown field": (
+        "brands:\n  - id: acme\n    name: Acme\n    aliases: [A]\n    colour: red\n",
+        "brands[0].colour: unknown field",
+    ),
     "invalid yaml": ("brands:\n  - id: acme\n    name: [Acme\n", "invalid YAML at line"),
     "no aliases": ("brands:\n  - id: acme\n    name: Acme\n", "brands[0]: a brand needs at least one alias"),
     "bad id": ("brands:\n  - id: 'a b'\n    name: A\n    aliases: [A]\n", "brands[0].id: must be a non-empty slug"),
@@ -42,12 +44,19 @@ def test_bad_brands_file_one_line_error(tmp_path, case):
 
 
 BAD_SOURCES = {
-    "missing kind": ("sources:\n  - name: f\n    start_urls: [http://x/]\n", "sources[0].kind: required field is missing"),
+    "missing kind": (
+        "sources:\n  - name: f\n    start_urls: [http://x/]\n",
+        "sources[0].kind: required field is missing",
+    ),
     "bad kind": ("sources:\n  - name: f\n    kind: fax\n    start_urls: [http://x/]\n", "sources[0].kind"),
-    "file url": ("sources:\n  - name: f\n    kind: feed\n    start_urls: ['file:///etc/passwd']\n",
-                 "sources[0].start_urls: Value error"),
-    "forum without engine": ("sources:\n  - name: f\n    kind: forum\n    start_urls: [http://x/]\n",
-                             "a forum source needs `engine`"),
+    "file url": (
+        "sources:\n  - name: f\n    kind: feed\n    start_urls: ['file:///etc/passwd']\n",
+        "sources[0].start_urls: Value error",
+    ),
+    "forum without engine": (
+        "sources:\n  - name: f\n    kind: forum\n    start_urls: [http://x/]\n",
+        "a forum source needs `engine`",
+    ),
 }
 
 
@@ -85,7 +94,9 @@ def test_settings_layering(tmp_path, monkeypatch):
         load_settings(tmp_path / "nope.toml")
     # an ingest holding the file longer than a reader waits would lock the dashboard out
     toml.write_text("lock_timeout_seconds = 20\n[ingest]\nhold_lock_seconds = 25\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"ingest\.hold_lock_seconds \(25\) must be shorter than lock_timeout_seconds \(20\)"):
+    with pytest.raises(
+        ConfigError, match=r"ingest\.hold_lock_seconds \(25\) must be shorter than lock_timeout_seconds \(20\)"
+    ):
         load_settings(toml)
 
 
@@ -96,7 +107,10 @@ def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path):
     env = {"BRANDMON_BRANDS_FILE": str(bad), "PATH": ""}
     res = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "--data-dir", str(data), "config", "check"],
-        capture_output=True, text=True, env={**__import__("os").environ, **env}, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **env},
+        cwd=ROOT,
     )
     assert res.returncode == 2
     assert f"{bad}: brands[0].name: required field is missing" in res.stdout.replace("\n", "")

@@ -19,10 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow  # builds a wheel (about 20 s)
 
-SHIPPED = ["brandmon_data/brands.yaml", "brandmon_data/sources.yaml", "brandmon_data/demo_web/meta.yaml",
-           "brandmon_data/demo_web/sites/xf.yaml", "brandmon_data/demo_web/social/vk.yaml",
-           "brandmon_data/training/intent_seed.csv", "models/weights/brandmon-scorer/weights.safetensors",
-           "models/weights/brandmon-scorer/scorer.json"]
+SHIPPED = [
+    "brandmon_data/brands.yaml",
+    "brandmon_data/sources.yaml",
+    "brandmon_data/demo_web/meta.yaml",
+    "brandmon_data/demo_web/sites/xf.yaml",
+    "brandmon_data/demo_web/social/vk.yaml",
+    "brandmon_data/training/intent_seed.csv",
+    "models/weights/brandmon-scorer/weights.safetensors",
+    "models/weights/brandmon-scorer/scorer.json",
+]
 
 PROBE = r"""
 import json, sys
@@ -48,16 +54,41 @@ print(json.dumps({
 def _build_wheel(tmp: Path) -> Path:
     src = tmp / "src"
     files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "--", "pyproject.toml", "setup.py", "README.md", "LICENSE",
-         "crawlers", "pipeline", "models", "dashboard", "flows", "brandmon", "data"],
-        cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+        [
+            "git",
+            "ls-files",
+            "-co",
+            "--exclude-standard",
+            "--",
+            "pyproject.toml",
+            "setup.py",
+            "README.md",
+            "LICENSE",
+            "crawlers",
+            "pipeline",
+            "models",
+            "dashboard",
+            "flows",
+            "brandmon",
+            "data",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for f in files:
         if (ROOT / f).is_file():
             (src / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, src / f)
     out = tmp / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(src)], check=True, capture_output=True, text=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return next(out.glob("brandmon-*.whl"))
 
 
@@ -72,8 +103,14 @@ def test_the_wheel_ships_the_demo_files_and_the_installed_code_finds_them(tmp_pa
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    r = subprocess.run([sys.executable, "-c", PROBE, str(elsewhere / "demo-data")], cwd=elsewhere, env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE, str(elsewhere / "demo-data")],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     got = json.loads(r.stdout.strip().splitlines()[-1])
     assert all(m.startswith(str(site)) for m in got["modules"]), got["modules"]  # the installed copy, not the repo

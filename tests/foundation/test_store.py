@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.schema import MIGRATIONS, TABLES
-from pipeline.store import Store, StoreError, StoreLockedError, stable_id
+from pipeline.store import Store, StoreError, stable_id
 
 WORKERS = Path(__file__).with_name("workers.py")
 
@@ -48,8 +48,9 @@ def test_upsert_twice_leaves_one_copy_and_updates(store):
 def test_write_rolls_back_on_error(store):
     with pytest.raises(RuntimeError):
         with store.write() as con:
-            store.upsert("documents", [{"doc_id": "a", "source_id": "s", "text": "t", "text_hash": "h"}],
-                         key=["doc_id"], con=con)
+            store.upsert(
+                "documents", [{"doc_id": "a", "source_id": "s", "text": "t", "text_hash": "h"}], key=["doc_id"], con=con
+            )
             raise RuntimeError("boom")
     assert store.query("SELECT count(*) n FROM documents")["n"][0] == 0
 
@@ -140,8 +141,13 @@ _PROBE = (
 
 def _probe(store) -> str:
     """What another process sees: the committed row count, or 'locked'."""
-    res = subprocess.run([sys.executable, "-c", _PROBE, str(store.path)], capture_output=True, text=True, timeout=60,
-                         cwd=Path(__file__).resolve().parents[2])
+    res = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(store.path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert res.returncode == 0, res.stderr
     return res.stdout.strip()
 

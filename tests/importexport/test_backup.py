@@ -48,8 +48,9 @@ def test_backup_while_another_process_writes(store, tmp_path):
             _wait_for(progress, _progress(progress) + 3)  # the writer goes on after each copy
             version, counts = inspect(res.path)
             con = duckdb.connect(str(res.path), read_only=True)
-            ids = sorted(int(r[0][1:]) for r in con.execute("SELECT doc_id FROM documents WHERE source_id = 'w'")
-                         .fetchall())
+            ids = sorted(
+                int(r[0][1:]) for r in con.execute("SELECT doc_id FROM documents WHERE source_id = 'w'").fetchall()
+            )
             pairs = con.execute("SELECT count(*) FROM mentions WHERE mention_id LIKE 'wm%'").fetchone()[0]
             con.close()
             # one moment's state: every commit up to some n, none after, no half transaction

@@ -32,7 +32,8 @@ def test_mentions_export_reads_back_whole(store, tmp_path, n):
     assert t.num_rows == n
     with store.read() as con:
         want_ids, want_span = con.execute(
-            "SELECT md5(string_agg(mention_id, ',' ORDER BY mention_id)), sum(span_end) FROM mentions").fetchone()
+            "SELECT md5(string_agg(mention_id, ',' ORDER BY mention_id)), sum(span_end) FROM mentions"
+        ).fetchone()
     assert _checksum(t.column("mention_id").to_pylist()) == want_ids
     assert pc.sum(t.column("span_end")).as_py() == want_span
     assert t.schema.names[:3] == ["mention_id", "doc_id", "brand_id"]
@@ -49,11 +50,16 @@ def test_filters_by_post_time_and_brand(store, tmp_path):
     since = datetime(2024, 12, 30, tzinfo=UTC)
     res = export_table(store, "mentions", tmp_path / "m.csv", since=since, brand="shopok")
     with store.read() as con:
-        want = con.execute("SELECT count(*) FROM mentions m JOIN documents d USING (doc_id) "
-                           "WHERE d.posted_at >= ? AND m.brand_id = 'shopok'", [since]).fetchone()[0]
+        want = con.execute(
+            "SELECT count(*) FROM mentions m JOIN documents d USING (doc_id) "
+            "WHERE d.posted_at >= ? AND m.brand_id = 'shopok'",
+            [since],
+        ).fetchone()[0]
     assert 0 < want < 1000 and res.rows == want
-    assert res.filters == ["since 2024-12-30T00:00:00+00:00 by documents.posted_at",
-                           "brand shopok by mentions.brand_id"]
+    assert res.filters == [
+        "since 2024-12-30T00:00:00+00:00 by documents.posted_at",
+        "brand shopok by mentions.brand_id",
+    ]
     t = pcsv.read_csv(tmp_path / "m.csv")
     assert t.num_rows == want and set(t.column("brand_id").to_pylist()) == {"shopok"}
     # scores belong to a mention: filtered through it; documents by their own posted_at, times written in UTC
@@ -87,11 +93,28 @@ def test_cli_export(settings, tmp_path):
     store.upgrade()
     fill_store(store, 900)
     out = tmp_path / "neg.parquet"
-    r = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "export", "--table", "mention_facts",
-                                 "--brand", "lastochka", "--since", "2024-12-30", "--out", str(out), "--json"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(settings.data_dir),
+            "export",
+            "--table",
+            "mention_facts",
+            "--brand",
+            "lastochka",
+            "--since",
+            "2024-12-30",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     got = json.loads(r.stdout)
     assert got["rows"] == pq.read_metadata(out).num_rows > 0
-    r = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "export", "--table", "mentions",
-                                 "--since", "soon", "--out", str(out)])
+    r = CliRunner().invoke(
+        app,
+        ["--data-dir", str(settings.data_dir), "export", "--table", "mentions", "--since", "soon", "--out", str(out)],
+    )
     assert r.exit_code == 2 and "--since: 'soon' is not a date" in r.stderr

@@ -62,8 +62,8 @@ def test_rows_are_checked_one_by_one(settings, store, tmp_path):
     csv = tmp_path / "rev.csv"
     csv.write_text(
         "ticket,body,user,date,link,stars\n"
-        "1,\"Посылкин потерял заказ, звоните +7 (912) 345-67-89\",ivan,2024-05-01 10:00,https://x.test/1,1\n"
-        "2,\"Посылкин доставил\nбыстро\",olga,01.05.2024 11:30,,5\n"
+        '1,"Посылкин потерял заказ, звоните +7 (912) 345-67-89",ivan,2024-05-01 10:00,https://x.test/1,1\n'
+        '2,"Посылкин доставил\nбыстро",olga,01.05.2024 11:30,,5\n'
         "3,,petr,2024-05-02,,3\n"
         "4,Посылкин норм,anna,вчера,,4\n"
         "5,Посылкин ok,kim,2024-05-03T10:00:00+03:00,ftp://bad,4\n"
@@ -71,9 +71,11 @@ def test_rows_are_checked_one_by_one(settings, store, tmp_path):
         "7,Посылкин,kim,2024-05-03,,4,extra\n"
         ",Посылкин без номера,kim,2024-05-03,,4\n"
         "9,Посылкин снова,kim,1714557600,,4.5\n",
-        encoding="utf-8")
-    res, ing = _import(settings, store, [csv], mapping="id=ticket,text=body,author=user,posted_at=date,url=link,"
-                                                       "rating=stars")
+        encoding="utf-8",
+    )
+    res, ing = _import(
+        settings, store, [csv], mapping="id=ticket,text=body,author=user,posted_at=date,url=link,rating=stars"
+    )
     assert res.errors == [
         "rev.csv:row 3: text (body): empty",
         "rev.csv:row 4: posted_at (date): 'вчера' is not a date",
@@ -92,7 +94,10 @@ def test_rows_are_checked_one_by_one(settings, store, tmp_path):
     assert df["url"].tolist() == ["https://x.test/1", "import:tickets/2", "import:tickets/9"]
     # naive times are read in the default zone (Moscow, +03:00); epoch seconds are UTC
     assert [t.isoformat() for t in df["posted_at"].dt.tz_convert("UTC")] == [
-        "2024-05-01T07:00:00+00:00", "2024-05-01T08:30:00+00:00", "2024-05-01T10:00:00+00:00"]
+        "2024-05-01T07:00:00+00:00",
+        "2024-05-01T08:30:00+00:00",
+        "2024-05-01T10:00:00+00:00",
+    ]
     assert df["rating"].tolist() == [1.0, 5.0, 4.5]
     run = store.query("SELECT status, items, errors FROM crawl_runs WHERE run_id = ?", [res.run_id])
     assert run.iloc[0].tolist() == ["partial", 3, 6]
@@ -112,16 +117,30 @@ def test_parquet_and_jsonl_rows_are_the_csv_rows(settings, store, tmp_path):
     assert ing_csv["documents_new"] == 300
 
     dates = [datetime.strptime(d, "%Y-%m-%d %H:%M") for d in t["date"]]
-    pq.write_table(pa.table({"body": t["body"], "user": t["user"], "date": pa.array(dates, pa.timestamp("s")),
-                             "likes": pa.array([int(x) for x in t["likes"]], pa.int64())}), tmp_path / "a.parquet",
-                   row_group_size=64)
+    pq.write_table(
+        pa.table(
+            {
+                "body": t["body"],
+                "user": t["user"],
+                "date": pa.array(dates, pa.timestamp("s")),
+                "likes": pa.array([int(x) for x in t["likes"]], pa.int64()),
+            }
+        ),
+        tmp_path / "a.parquet",
+        row_group_size=64,
+    )
     res_pq, ing_pq = _import(settings, store, [tmp_path / "a.parquet"], mapping=mapping)
     assert (res_pq.items, ing_pq["documents_new"], ing_pq["documents_unchanged"]) == (300, 0, 300)
 
     with gzip.open(tmp_path / "a.jsonl.gz", "wt", encoding="utf-8") as fh:
         for i in range(300):
-            fh.write(json.dumps({"body": t["body"][i], "user": t["user"][i], "date": t["date"][i],
-                                 "likes": int(t["likes"][i])}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps(
+                    {"body": t["body"][i], "user": t["user"][i], "date": t["date"][i], "likes": int(t["likes"][i])},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
         fh.write("{not json\n[1, 2]\n")
     res_j, ing_j = _import(settings, store, [tmp_path / "a.jsonl.gz"], mapping=mapping)
     assert (res_j.items, res_j.counts["malformed"]) == (300, 2)
@@ -148,8 +167,9 @@ def test_a_file_without_a_mapped_column_is_refused_whole(settings, store, tmp_pa
     bad = tmp_path / "other.csv"
     bad.write_text("id,comment\n1,Посылкин\n", encoding="utf-8")
     res, ing = _import(settings, store, [bad, good])
-    assert res.file_errors == ["other.csv: no column 'ticket', 'body', 'user', 'date', 'likes' (the map names it); "
-                               "columns: id, comment"]
+    assert res.file_errors == [
+        "other.csv: no column 'ticket', 'body', 'user', 'date', 'likes' (the map names it); columns: id, comment"
+    ]
     assert (res.files, res.items, res.status) == (1, 5, "partial")
     assert ing["documents_new"] == 5
 
@@ -186,7 +206,8 @@ def _files_source(tmp_path, settings, folder: Path, settle: float = 0):
         "      pattern: '*.csv'\n"
         f"      settle_seconds: {settle}\n"
         f"      map: {{id: ticket, text: body, author: user, posted_at: date}}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return settings.model_copy(update={"sources_file": sources})
 
 
@@ -207,8 +228,10 @@ def test_files_source_through_the_flow(settings, tmp_path):
     crawl = first["sources"]["drop"]["counts"]
     assert (crawl["files"], crawl["items"], crawl["status"]) == (1, 40, "ok")
     assert first["stages"]["ingest"]["counts"]["documents_new"] == 40
-    assert store.query("SELECT kind, base_url FROM sources WHERE source_id = 'drop'").iloc[0].tolist() == \
-        ["files", str(folder)]
+    assert store.query("SELECT kind, base_url FROM sources WHERE source_id = 'drop'").iloc[0].tolist() == [
+        "files",
+        str(folder),
+    ]
 
     again = run_stage("crawl", s, store, sources=["drop"])["sources"]["drop"]
     assert (again["run_id"], again["items"], again["unchanged_files"]) == (None, 0, 1)
@@ -239,11 +262,14 @@ def test_files_source_waits_for_a_file_to_settle(tmp_path):
     assert [p.name for p in folder_files(tmp_path, "*.csv", 0)] == ["old.csv", "new.csv"]
 
 
-@pytest.mark.parametrize("entry, message", [
-    ("    options: {map: {text: body}}\n", "a files source needs options.folder"),
-    ("    options: {folder: /tmp/x, map: {author: user}}\n", "options.map: the text field needs a column"),
-    ("    options: {folder: /tmp/x, map: {text: body, mood: m}}\n", "options.map: unknown field 'mood'"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ("    options: {map: {text: body}}\n", "a files source needs options.folder"),
+        ("    options: {folder: /tmp/x, map: {author: user}}\n", "options.map: the text field needs a column"),
+        ("    options: {folder: /tmp/x, map: {text: body, mood: m}}\n", "options.map: unknown field 'mood'"),
+    ],
+)
 def test_files_source_config_errors(tmp_path, entry, message):
     f = tmp_path / "sources.yaml"
     f.write_text("sources:\n  - name: drop\n    kind: files\n" + entry, encoding="utf-8")

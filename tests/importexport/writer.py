@@ -15,10 +15,15 @@ def main(db: str, stop: str, progress: str) -> None:
     i = 0
     while not Path(stop).exists():
         with store.write() as con:  # both rows or neither: a consistent copy never holds half of a pair
-            con.execute("INSERT INTO documents (doc_id, source_id, text, text_hash) VALUES (?, 'w', ?, ?)",
-                        [f"w{i}", f"post {i}", str(i)])
-            con.execute("INSERT INTO mentions (mention_id, doc_id, brand_id, context, context_hash) "
-                        "VALUES (?, ?, 'posylkin', ?, ?)", [f"wm{i}", f"w{i}", f"post {i}", str(i)])
+            con.execute(
+                "INSERT INTO documents (doc_id, source_id, text, text_hash) VALUES (?, 'w', ?, ?)",
+                [f"w{i}", f"post {i}", str(i)],
+            )
+            con.execute(
+                "INSERT INTO mentions (mention_id, doc_id, brand_id, context, context_hash) "
+                "VALUES (?, ?, 'posylkin', ?, ?)",
+                [f"wm{i}", f"w{i}", f"post {i}", str(i)],
+            )
         i += 1
         Path(progress).write_text(str(i))
         time.sleep(0.002)

@@ -32,8 +32,10 @@ def test_labelled_set_precision_recall(matcher):
             errors.append(f"{sorted(expected)} != {sorted(got)}: {text}")
     precision = tp / (tp + fp)
     recall = tp / (tp + fn)
-    print(f"\nbrand matching on {len(rows)} sentences: precision={precision:.3f} recall={recall:.3f} "
-          f"(tp={tp} fp={fp} fn={fn})")
+    print(
+        f"\nbrand matching on {len(rows)} sentences: precision={precision:.3f} recall={recall:.3f} "
+        f"(tp={tp} fp={fp} fn={fn})"
+    )
     for e in errors:
         print("  miss:", e)
     assert precision >= 0.95 and recall >= 0.95
@@ -44,14 +46,22 @@ def test_labelled_set_precision_recall(matcher):
 def test_spans_point_at_the_written_form(matcher):
     text = "Вчера заказал на Озоне, а доставил Посылкин Экспресс."
     found = {m.brand_id: m for m in matcher.match(text)}
-    assert text[found["ozon"].start:found["ozon"].end] == "Озоне" == found["ozon"].matched
+    assert text[found["ozon"].start : found["ozon"].end] == "Озоне" == found["ozon"].matched
     assert found["posylkin"].matched == "Посылкин Экспресс"
 
 
 def test_inflections_and_transliterations(matcher):
-    for text, brand in [("Озона", "ozon"), ("озоновский", "ozon"), ("Ozon", "ozon"), ("Боксберри доставка", "boxberry"),
-                        ("Boxberry parcel", "boxberry"), ("Posylkin", "posylkin"), ("Посылкиным", "posylkin"),
-                        ("ШопОку", "shopok"), ("Мобилайна", "mobiline")]:
+    for text, brand in [
+        ("Озона", "ozon"),
+        ("озоновский", "ozon"),
+        ("Ozon", "ozon"),
+        ("Боксберри доставка", "boxberry"),
+        ("Boxberry parcel", "boxberry"),
+        ("Posylkin", "posylkin"),
+        ("Посылкиным", "posylkin"),
+        ("ШопОку", "shopok"),
+        ("Мобилайна", "mobiline"),
+    ]:
         assert brand in {m.brand_id for m in matcher.match(text)}, text
 
 
@@ -66,16 +76,19 @@ def test_excluded_source_and_exclusion_overlap_only(matcher):
 
 def test_query_parser_ast():
     q = parse_query('(a OR "b c") AND NOT d e NEAR/2 f')
-    assert q == And((
-        Or((Term(("a",)), Term(("b", "c")))),
-        Not(Term(("d",))),
-        Near(Term(("e",)), Term(("f",)), 2),
-    ))
+    assert q == And(
+        (
+            Or((Term(("a",)), Term(("b", "c")))),
+            Not(Term(("d",))),
+            Near(Term(("e",)), Term(("f",)), 2),
+        )
+    )
     assert parse_query("достав*") == Term(("достав",), prefix=True)
 
 
-@pytest.mark.parametrize("bad", ["", "a AND", "(a OR b", "a OR )", '"unterminated', "NEAR/2 b", "a NEAR b",
-                                 "a NEAR/2 (b AND c)", '""'])
+@pytest.mark.parametrize(
+    "bad", ["", "a AND", "(a OR b", "a OR )", '"unterminated', "NEAR/2 b", "a NEAR b", "a NEAR/2 (b AND c)", '""']
+)
 def test_bad_query_has_a_clear_error(bad):
     with pytest.raises(QueryError, match="query"):
         parse_query(bad)
@@ -114,6 +127,8 @@ def test_demo_web_corpus():
         traps += len(p.hard_negative)
         trapped += len(set(p.hard_negative) & got)
     precision, recall = tp / (tp + fp), tp / (tp + fn)
-    print(f"\ndemo web: precision={precision:.3f} recall={recall:.3f} (tp={tp} fp={fp} fn={fn}), "
-          f"homonym traps {trapped}/{traps}")
+    print(
+        f"\ndemo web: precision={precision:.3f} recall={recall:.3f} (tp={tp} fp={fp} fn={fn}), "
+        f"homonym traps {trapped}/{traps}"
+    )
     assert tp > 300 and precision >= 0.97 and recall >= 0.97 and trapped == 0

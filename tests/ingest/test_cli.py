@@ -13,8 +13,16 @@ runner = CliRunner()
 
 
 def test_ingest_command_prints_summary(settings, store, make_post, make_run):
-    make_run(settings, "r1", [make_post(1, "Посылкин потерял посылку"), make_post(2, "ШопОк вернул деньги"),
-                              make_post(3, "Посылкин потерял посылку")], extra_lines=["{oops\n"])
+    make_run(
+        settings,
+        "r1",
+        [
+            make_post(1, "Посылкин потерял посылку"),
+            make_post(2, "ШопОк вернул деньги"),
+            make_post(3, "Посылкин потерял посылку"),
+        ],
+        extra_lines=["{oops\n"],
+    )
     base = ["--data-dir", str(settings.data_dir), "--log-level", "WARNING"]
     env = {"BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml")}
     res = runner.invoke(app, base + ["ingest", "--run", "r1"], env=env)
@@ -35,8 +43,18 @@ def test_ingest_command_prints_summary(settings, store, make_post, make_run):
 
 def test_match_command(tmp_path):
     env = {"BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml")}
-    res = runner.invoke(app, ["--data-dir", str(tmp_path), "--log-level", "WARNING", "match",
-                              "Андрей Посылкин пишет, что Посылкина опять ругают"], env=env)
+    res = runner.invoke(
+        app,
+        [
+            "--data-dir",
+            str(tmp_path),
+            "--log-level",
+            "WARNING",
+            "match",
+            "Андрей Посылкин пишет, что Посылкина опять ругают",
+        ],
+        env=env,
+    )
     assert res.exit_code == 0, res.output
     assert "posylkin" in res.output and "27-36" in res.output
     res = runner.invoke(app, ["--data-dir", str(tmp_path), "match", "Над рекой летала ласточка"], env=env)

@@ -11,15 +11,26 @@ from pipeline.dedup import BANDS, MAX_CHECK, _batch_candidates, _ShingleSets, ba
 
 
 def test_band_buckets_keep_the_persisted_hash_family():
-    keys = ["посылкин потерял мою посылку и не вернул деньги за доставку",
-            "the quick brown fox jumps over the lazy dog again", "слишком короткий текст"]
+    keys = [
+        "посылкин потерял мою посылку и не вернул деньги за доставку",
+        "the quick brown fox jumps over the lazy dog again",
+        "слишком короткий текст",
+    ]
     idx, b = band_buckets(keys, 8)
     assert idx.tolist() == [0, 1] and b.shape == (2, BANDS)
     # values from the first (matrix-based) implementation: stored doc_lsh rows depend on them
-    assert [hex(x) for x in b[0, :4].tolist()] == ["0x9cf99c334818a083", "0x72704d44616d1be2",
-                                                   "0xd11e35b0d5510eb5", "0xfd4ee385963ff4db"]
-    assert [hex(x) for x in b[1, :4].tolist()] == ["0x7205facdadce8b3b", "0x9351e1f106c97279",
-                                                   "0x4a49f847bb2a32f6", "0xd0bddb296f7ea58b"]
+    assert [hex(x) for x in b[0, :4].tolist()] == [
+        "0x9cf99c334818a083",
+        "0x72704d44616d1be2",
+        "0xd11e35b0d5510eb5",
+        "0xfd4ee385963ff4db",
+    ]
+    assert [hex(x) for x in b[1, :4].tolist()] == [
+        "0x7205facdadce8b3b",
+        "0x9351e1f106c97279",
+        "0x4a49f847bb2a32f6",
+        "0xd0bddb296f7ea58b",
+    ]
     # a batch gives each document the same buckets as computing it alone
     idx2, b2 = band_buckets([keys[1]], 3)
     assert np.array_equal(b2[0], b[1])
@@ -80,7 +91,11 @@ def test_batch_candidates_match_the_per_document_definition():
 def test_short_texts_fall_back_to_sets():
     keys = ["а б", "а б в г д е", "а б в г д ж", ""]
     s = _ShingleSets(keys)
-    assert s.jaccard(np.array([0, 1, 3]), np.array([0, 2, 3])).tolist() == [1.0, 3 / 5, 1.0]  # as shingles(""): one empty shingle
+    assert s.jaccard(np.array([0, 1, 3]), np.array([0, 2, 3])).tolist() == [
+        1.0,
+        3 / 5,
+        1.0,
+    ]  # as shingles(""): one empty shingle
     assert dedup._Words(keys).lens.tolist() == [2, 6, 6, 0]
 
 

@@ -11,23 +11,39 @@ import pytest
 from pipeline.ingest import IngestError, doc_id_for, ingest_pending
 from pipeline.store import stable_id, utcnow
 
-LONG = ("Посылкин третий раз подряд теряет мои посылки, поддержка отвечает шаблонами, курьер не звонит, "
-        "а деньги за доставку так и не вернули. Больше никогда не буду пользоваться их услугами.")
+LONG = (
+    "Посылкин третий раз подряд теряет мои посылки, поддержка отвечает шаблонами, курьер не звонит, "
+    "а деньги за доставку так и не вернули. Больше никогда не буду пользоваться их услугами."
+)
 
 
 def _snapshot(store):
     out = {}
-    for table, key in (("documents", "doc_id"), ("mentions", "mention_id"), ("authors", "author_key"),
-                       ("doc_lsh", "doc_id, band, bucket"), ("brands", "brand_id")):
+    for table, key in (
+        ("documents", "doc_id"),
+        ("mentions", "mention_id"),
+        ("authors", "author_key"),
+        ("doc_lsh", "doc_id, band, bucket"),
+        ("brands", "brand_id"),
+    ):
         out[table] = store.query(f"SELECT * FROM {table} ORDER BY {key}").to_csv(index=False)
     return out
 
 
 def test_reingest_changes_nothing(settings, store, make_post, make_run):
-    items = [make_post(i, t) for i, t in enumerate([
-        LONG, "ШопОк вернул деньги, спасибо!", "Ласточка Банк заблокировал карту",
-        "Над рекой летала ласточка", "В Зерне вкусный капучино", "Просто болтаю о погоде",
-    ])]
+    items = [
+        make_post(i, t)
+        for i, t in enumerate(
+            [
+                LONG,
+                "ШопОк вернул деньги, спасибо!",
+                "Ласточка Банк заблокировал карту",
+                "Над рекой летала ласточка",
+                "В Зерне вкусный капучино",
+                "Просто болтаю о погоде",
+            ]
+        )
+    ]
     make_run(settings, "run-1", items)
     first = ingest_pending(settings, store, run_id="run-1")
     assert first["documents_new"] == 6 and first["documents_updated"] == 0
@@ -53,9 +69,14 @@ def test_edited_post_updates_row_and_mention_context(settings, store, make_post,
     # a score for the old context, from the active model
     with store.write() as con:
         con.execute("INSERT INTO models (model, model_version, task, active) VALUES ('m', 'v1', 'score', TRUE)")
-        con.execute("INSERT INTO scores (mention_id, model, model_version, context_hash, sentiment) "
-                    "VALUES (?, 'm', 'v1', ?, 'negative')", [pos_id, old_hash["posylkin"]])
-    assert store.query("SELECT sentiment FROM current_scores WHERE mention_id = ?", [pos_id])["sentiment"][0] == "negative"
+        con.execute(
+            "INSERT INTO scores (mention_id, model, model_version, context_hash, sentiment) "
+            "VALUES (?, 'm', 'v1', ?, 'negative')",
+            [pos_id, old_hash["posylkin"]],
+        )
+    assert (
+        store.query("SELECT sentiment FROM current_scores WHERE mention_id = ?", [pos_id])["sentiment"][0] == "negative"
+    )
 
     make_run(settings, "run-2", [make_post(1, "Посылкин всё-таки нашёл посылку и извинился.")])
     r = ingest_pending(settings, store, run_id="run-2")
@@ -76,11 +97,22 @@ def test_edited_post_updates_row_and_mention_context(settings, store, make_post,
 
 def test_near_duplicates_across_sources_collapse(settings, store, make_post, make_run, facts_in_step):
     a = make_post(1, LONG, source="forum-a", posted_at="2024-05-01T10:00:00+03:00")
-    copy = make_post(7, LONG.replace("третий раз подряд", "третий раз").replace("!", "") + " #репост",
-                     source="vk-b", thread="http://vk-b.test/wall/5", posted_at="2024-05-01T12:00:00+03:00")
-    exact = make_post(8, LONG.upper(), source="tg-c", thread="http://tg-c.test/ch", posted_at="2024-05-01T13:00:00+03:00")
-    other = make_post(9, "Посылкин доставил быстро, курьер вежливый, упаковка целая, всем советую эту службу доставки.",
-                      source="vk-b", thread="http://vk-b.test/wall/6")
+    copy = make_post(
+        7,
+        LONG.replace("третий раз подряд", "третий раз").replace("!", "") + " #репост",
+        source="vk-b",
+        thread="http://vk-b.test/wall/5",
+        posted_at="2024-05-01T12:00:00+03:00",
+    )
+    exact = make_post(
+        8, LONG.upper(), source="tg-c", thread="http://tg-c.test/ch", posted_at="2024-05-01T13:00:00+03:00"
+    )
+    other = make_post(
+        9,
+        "Посылкин доставил быстро, курьер вежливый, упаковка целая, всем советую эту службу доставки.",
+        source="vk-b",
+        thread="http://vk-b.test/wall/6",
+    )
     make_run(settings, "run-1", [a])
     ingest_pending(settings, store, run_id="run-1")
     make_run(settings, "run-2", [copy, exact, other])
@@ -91,7 +123,8 @@ def test_near_duplicates_across_sources_collapse(settings, store, make_post, mak
     dup = dict(zip(docs["doc_id"], docs["dup_of"].fillna("")))
     assert dup[first] == ""
     copies = docs[docs["source_id"].isin(["tg-c"])]["doc_id"].tolist() + [
-        doc_id_for("vk-b", "http://vk-b.test/wall/5", "", "7")]
+        doc_id_for("vk-b", "http://vk-b.test/wall/5", "", "7")
+    ]
     assert all(dup[c] == first for c in copies)
     assert dup[doc_id_for("vk-b", "http://vk-b.test/wall/6", "", "9")] == ""
     assert facts_in_step(store)
@@ -100,8 +133,16 @@ def test_near_duplicates_across_sources_collapse(settings, store, make_post, mak
 
 
 def test_near_duplicates_within_one_batch(settings, store, make_post, make_run):
-    items = [make_post(i, LONG + f" Подпись {i}.", source=f"s{i}", thread=f"http://s{i}.test/t",
-                       posted_at=f"2024-05-0{i + 1}T10:00:00+03:00") for i in range(3)]
+    items = [
+        make_post(
+            i,
+            LONG + f" Подпись {i}.",
+            source=f"s{i}",
+            thread=f"http://s{i}.test/t",
+            posted_at=f"2024-05-0{i + 1}T10:00:00+03:00",
+        )
+        for i in range(3)
+    ]
     make_run(settings, "run-1", list(reversed(items)))  # file order must not decide which is the first
     ingest_pending(settings, store, run_id="run-1")
     docs = store.query("SELECT source_id, dup_of FROM documents ORDER BY source_id")
@@ -136,8 +177,10 @@ def test_malformed_lines_are_counted_and_good_lines_kept(settings, store, make_p
     assert r["bad_lines"] == 6
     assert r["oversized"] == 1 and r["coerced"] >= 2 and r["truncated_files"] == 1
     assert any("items-0001.jsonl.gz:" in e for e in r["errors"])
-    docs = store.query("SELECT post_id_text, likes, views, author, length(text) AS n FROM ("
-                       "SELECT split_part(url, '#p', 2) AS post_id_text, * FROM documents) ORDER BY n DESC")
+    docs = store.query(
+        "SELECT post_id_text, likes, views, author, length(text) AS n FROM ("
+        "SELECT split_part(url, '#p', 2) AS post_id_text, * FROM documents) ORDER BY n DESC"
+    )
     got = set(docs["post_id_text"])
     assert {"0", "1", "2", "3", "4", "92", "93", "94"} <= got
     assert settings.ingest.max_text_chars - 5 <= docs["n"].iloc[0] <= settings.ingest.max_text_chars
@@ -152,8 +195,11 @@ def test_pending_runs_follow_crawl_runs(settings, store, make_post, make_run):
     make_run(settings, "busy", [make_post(2, "Мобилайн не ловит")])
     now = utcnow()
     with store.write() as con:
-        con.execute("INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status) VALUES "
-                    "('done', 'forum-a', ?, ?, 'ok'), ('busy', 'forum-a', ?, NULL, 'running')", [now, now, now])
+        con.execute(
+            "INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status) VALUES "
+            "('done', 'forum-a', ?, ?, 'ok'), ('busy', 'forum-a', ?, NULL, 'running')",
+            [now, now, now],
+        )
     r = ingest_pending(settings, store)
     assert r["runs"] == 1 and r["documents_new"] == 1 and r["mentions_by_brand"] == {"shopok": 1}
     runs = store.query("SELECT run_id, ingested_at FROM crawl_runs ORDER BY run_id")
@@ -164,8 +210,17 @@ def test_pending_runs_follow_crawl_runs(settings, store, make_post, make_run):
 
 
 def test_pii_is_masked_before_storage(settings, store, make_post, make_run):
-    make_run(settings, "run-1", [make_post(1, "ШопОк, верните деньги! Звоните +7 (912) 345-67-89 или ivan@mail.ru, "
-                                             "заказ №123456789", quoted=[{"text": "мой номер 8 916 111 22 33"}])])
+    make_run(
+        settings,
+        "run-1",
+        [
+            make_post(
+                1,
+                "ШопОк, верните деньги! Звоните +7 (912) 345-67-89 или ivan@mail.ru, заказ №123456789",
+                quoted=[{"text": "мой номер 8 916 111 22 33"}],
+            )
+        ],
+    )
     ingest_pending(settings, store, run_id="run-1")
     d = store.query("SELECT text, quoted_text FROM documents")
     assert d["text"][0] == "ШопОк, верните деньги! Звоните [PHONE] или [EMAIL], заказ №[ORDER]"
@@ -177,8 +232,10 @@ def test_spam_signals(settings, store, make_post, make_run):
     same = "Лучшие кредиты без отказа в Ласточка Банк, пишите в личку, одобрим всем за пять минут"
     items = [make_post(i, same, author=f"bot{i}") for i in range(3)]
     items.append(make_post(10, "ШопОк скидки тут http://a.test http://b.test www.c.test", author="farm"))
-    items += [make_post(100 + i, f"Мобилайн пост {i}", author="flooder",
-                        posted_at=f"2024-05-03T10:{i * 2:02d}:00+03:00") for i in range(25)]
+    items += [
+        make_post(100 + i, f"Мобилайн пост {i}", author="flooder", posted_at=f"2024-05-03T10:{i * 2:02d}:00+03:00")
+        for i in range(25)
+    ]
     items.append(make_post(200, "Мобилайн нормальный оператор, пользуюсь давно", author="human"))
     make_run(settings, "run-1", items)
     r = ingest_pending(settings, store, run_id="run-1")
@@ -222,18 +279,36 @@ def test_reply_in_another_thread_finds_its_parent(settings, store, make_post, ma
     """A Telegram discussion comment (thread = the channel post's page) answers the channel post (thread = the
     channel): the thread-scoped parent id misses, the (source, post id) lookup finds it, in either order."""
     chan = "https://t.me/s/pokupki"
-    channel_post = make_post("pokupki/42", "Посылкин запустил доставку за час", source="tg", thread=chan,
-                             posted_at="2024-05-03T10:00:00+03:00")
-    comment = make_post("pokupki_chat/7", "Посылкин, а в регионах когда?", source="tg", thread=f"{chan}/42",
-                        reply_to="pokupki/42", posted_at="2024-05-03T10:05:00+03:00")
-    answer = make_post("pokupki_chat/8", "Посылкин обещал к весне", source="tg", thread=f"{chan}/42",
-                       reply_to="pokupki_chat/7", posted_at="2024-05-03T10:07:00+03:00")
+    channel_post = make_post(
+        "pokupki/42",
+        "Посылкин запустил доставку за час",
+        source="tg",
+        thread=chan,
+        posted_at="2024-05-03T10:00:00+03:00",
+    )
+    comment = make_post(
+        "pokupki_chat/7",
+        "Посылкин, а в регионах когда?",
+        source="tg",
+        thread=f"{chan}/42",
+        reply_to="pokupki/42",
+        posted_at="2024-05-03T10:05:00+03:00",
+    )
+    answer = make_post(
+        "pokupki_chat/8",
+        "Посылкин обещал к весне",
+        source="tg",
+        thread=f"{chan}/42",
+        reply_to="pokupki_chat/7",
+        posted_at="2024-05-03T10:07:00+03:00",
+    )
     runs = [[channel_post], [comment, answer]] if parent_first else [[comment, answer], [channel_post]]
     for i, items in enumerate(runs):
         make_run(settings, f"run-{i}", items)
         ingest_pending(settings, store, run_id=f"run-{i}")
-    ids = {p["post_id"]: doc_id_for("tg", p["thread_url"], p["url"], p["post_id"])
-           for p in (channel_post, comment, answer)}
+    ids = {
+        p["post_id"]: doc_id_for("tg", p["thread_url"], p["url"], p["post_id"]) for p in (channel_post, comment, answer)
+    }
     parent = dict(store.query("SELECT doc_id, parent_id FROM documents").itertuples(index=False))
     assert parent[ids["pokupki_chat/7"]] == ids["pokupki/42"]  # across threads, by post id
     assert parent[ids["pokupki_chat/8"]] == ids["pokupki_chat/7"]  # same thread: the doc id already matched
@@ -244,9 +319,12 @@ def test_many_small_batches_through_the_helper_process(settings, store, make_pos
     """Batches after the first are normalised and matched in a helper process one step ahead of the writes:
     copies, edits and mentions must still land as if each batch were processed alone, in order."""
     brands = ["Посылкин", "ШопОк", "Мобилайн"]
-    texts = [f"{brands[i % 3]} сегодня снова удивил, история номер {words}: курьер, сроки и поддержка"
-             for i, words in enumerate(["один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь",
-                                        "девять", "десять"])]
+    texts = [
+        f"{brands[i % 3]} сегодня снова удивил, история номер {words}: курьер, сроки и поддержка"
+        for i, words in enumerate(
+            ["один", "два", "три", "четыре", "пять", "шесть", "семь", "восемь", "девять", "десять"]
+        )
+    ]
     items = [make_post(i, t) for i, t in enumerate(texts)]
     # 3rd batch: a copy of a 2nd-batch post, and an edit of one (so the 3rd batch's read of what is stored must
     # come after the 2nd batch's commit, although its rows were built while that batch was being written)
@@ -286,20 +364,30 @@ def test_spam_verdicts_rewrite_only_what_changes(settings, store, make_post, mak
         v = spam_reasons(con, [ids[3]], {}, settings)
         assert v["doc_id"].tolist() == [ids[3]] and v["spam_reasons_json"].tolist() == ['["same_text_many_authors"]']
         # an older copy whose stored reasons lack the group reason changes, so it is written again
-        con.execute("UPDATE documents SET spam = true, spam_reasons_json = '[\"link_farm\"]' WHERE doc_id = ?",
-                    [ids[0]])
+        con.execute(
+            "UPDATE documents SET spam = true, spam_reasons_json = '[\"link_farm\"]' WHERE doc_id = ?", [ids[0]]
+        )
         v = spam_reasons(con, [ids[3]], {}, settings)
         assert dict(zip(v["doc_id"], v["spam_reasons_json"])) == {
-            ids[0]: '["link_farm", "same_text_many_authors"]', ids[3]: '["same_text_many_authors"]'}
+            ids[0]: '["link_farm", "same_text_many_authors"]',
+            ids[3]: '["same_text_many_authors"]',
+        }
 
 
 def _content(store) -> dict[str, list]:
     """Every stored row of the ingest tables without the wall-clock columns (ingested_at, ...) and raw_path."""
     out = {}
-    for table, key in (("documents", "doc_id"), ("mentions", "mention_id"), ("authors", "author_key"),
-                       ("doc_lsh", "doc_id, band, bucket"), ("mention_facts", "mention_id")):
+    for table, key in (
+        ("documents", "doc_id"),
+        ("mentions", "mention_id"),
+        ("authors", "author_key"),
+        ("doc_lsh", "doc_id, band, bucket"),
+        ("mention_facts", "mention_id"),
+    ):
         df = store.query(f"SELECT * FROM {table} ORDER BY {key}")
-        keep = [c for c in df.columns if c != "raw_path" and (not c.endswith("_at") or c in ("posted_at", "fetched_at"))]
+        keep = [
+            c for c in df.columns if c != "raw_path" and (not c.endswith("_at") or c in ("posted_at", "fetched_at"))
+        ]
         out[table] = df[keep].astype(str).values.tolist()
     return out
 
@@ -307,17 +395,29 @@ def _content(store) -> dict[str, list]:
 def _mixed_run(make_post):
     """Four batches of 5 with mentions, copies across batches, an edit and plain chatter."""
     brands = ["Посылкин", "ШопОк", "Мобилайн", "Ласточка Банк", "кофейня Зерно"]
-    items = [make_post(i, f"{brands[i % 5]} опять: история {i}, курьер опоздал, поддержка молчит, деньги не вернули"
-                       + (" Пишите на ivan@mail.ru" if i % 4 == 0 else "")) for i in range(14)]
+    items = [
+        make_post(
+            i,
+            f"{brands[i % 5]} опять: история {i}, курьер опоздал, поддержка молчит, деньги не вернули"
+            + (" Пишите на ivan@mail.ru" if i % 4 == 0 else ""),
+        )
+        for i in range(14)
+    ]
     items += [make_post(100 + i, items[i]["text"], source="forum-b", thread="http://forum-b.test/t/2") for i in (1, 7)]
-    items += [make_post(3, items[3]["text"] + " Обновлено: ШопОк всё решил."), make_post(50, "Просто погода, без брендов")]
-    items += [make_post(60 + i, f"Мобилайн {i}: связь пропала на весь день, техподдержка не отвечает") for i in range(2)]
+    items += [
+        make_post(3, items[3]["text"] + " Обновлено: ШопОк всё решил."),
+        make_post(50, "Просто погода, без брендов"),
+    ]
+    items += [
+        make_post(60 + i, f"Мобилайн {i}: связь пропала на весь день, техподдержка не отвечает") for i in range(2)
+    ]
     return items
 
 
 @pytest.mark.parametrize("broken_helper", [False, True])
-def test_helper_process_stores_exactly_what_one_process_stores(tmp_path, settings, make_post, make_run, broken_helper,
-                                                               capfd, caplog):
+def test_helper_process_stores_exactly_what_one_process_stores(
+    tmp_path, settings, make_post, make_run, broken_helper, capfd, caplog
+):
     """A multi-batch run ingested with a helper process equals the same run ingested in one process, row for row.
     A helper that cannot start (here: its brands file is gone; a crash the same) costs speed, not data: the
     batches it was given are prepared in the ingesting process."""
@@ -329,8 +429,9 @@ def test_helper_process_stores_exactly_what_one_process_stores(tmp_path, setting
     items = _mixed_run(make_post)
     results = {}
     for helpers in (0, 1):
-        s = load_settings(data_dir=tmp_path / f"h{helpers}", brands_file=settings.brands_file,
-                          sources_file=settings.sources_file)
+        s = load_settings(
+            data_dir=tmp_path / f"h{helpers}", brands_file=settings.brands_file, sources_file=settings.sources_file
+        )
         s.ingest.batch_size, s.ingest.helper_processes = 5, helpers
         run_dir = make_run(s, "run-mixed", items)
         store = Store.from_settings(s)
@@ -358,11 +459,22 @@ def test_posts_under_a_sources_about_urls_mention_its_brand_without_naming_it(tm
     from pipeline.config import ConfigError, load_settings, load_sources
     from pipeline.store import Store
 
-    sources = {"sources": [
-        {"name": "shop-reviews", "kind": "reviews", "start_urls": ["http://r.test/shopok"], "about": {"shopok": []}},
-        {"name": "chan", "kind": "telegram", "start_urls": ["http://t.test/s/posylkin_express"],
-         "about": {"posylkin": ["http://t.test/posylkin_express/"]}},
-    ]}
+    sources = {
+        "sources": [
+            {
+                "name": "shop-reviews",
+                "kind": "reviews",
+                "start_urls": ["http://r.test/shopok"],
+                "about": {"shopok": []},
+            },
+            {
+                "name": "chan",
+                "kind": "telegram",
+                "start_urls": ["http://t.test/s/posylkin_express"],
+                "about": {"posylkin": ["http://t.test/posylkin_express/"]},
+            },
+        ]
+    }
     path = tmp_path / "sources.yaml"
     path.write_text(yaml.safe_dump(sources, allow_unicode=True), encoding="utf-8")
     s = load_settings(data_dir=tmp_path / "d", brands_file=settings.brands_file, sources_file=path)
@@ -372,20 +484,38 @@ def test_posts_under_a_sources_about_urls_mention_its_brand_without_naming_it(tm
     items = [
         make_post(1, review, source="shop-reviews", thread="http://r.test/shopok"),
         make_post(2, "ШопОк молодцы, а Посылкин опять опоздал", source="shop-reviews", thread="http://r.test/shopok"),
-        make_post("posylkin_chat/5", "Посылка не найдена уже 6 дней, пойду в суд", source="chan",
-                  thread="http://t.test/posylkin_express/7", url="http://t.test/posylkin_chat/5"),
-        make_post("zhaloby/3", "Жду возврата уже месяц", source="chan", thread="http://t.test/s/zhaloby",
-                  url="http://t.test/zhaloby/3"),
+        make_post(
+            "posylkin_chat/5",
+            "Посылка не найдена уже 6 дней, пойду в суд",
+            source="chan",
+            thread="http://t.test/posylkin_express/7",
+            url="http://t.test/posylkin_chat/5",
+        ),
+        make_post(
+            "zhaloby/3",
+            "Жду возврата уже месяц",
+            source="chan",
+            thread="http://t.test/s/zhaloby",
+            url="http://t.test/zhaloby/3",
+        ),
         make_post(5, "Жду возврата уже месяц", source="forum-a"),
     ]
     make_run(s, "run-about", items)
     r = ingest_pending(s, store, run_id="run-about")
-    got = store.query("SELECT d.post_id, m.brand_id, m.span_start, m.matched, m.context FROM mentions m "
-                      "JOIN documents d USING (doc_id) ORDER BY 1, 2")
-    rows = [(p, b, None if pd.isna(a) else int(a), None if pd.isna(m) else m)
-            for p, b, a, m in zip(got["post_id"], got["brand_id"], got["span_start"], got["matched"])]
-    assert rows == [("1", "shopok", None, None), ("2", "posylkin", 17, "Посылкин"), ("2", "shopok", 0, "ШопОк"),
-                    ("posylkin_chat/5", "posylkin", None, None)]
+    got = store.query(
+        "SELECT d.post_id, m.brand_id, m.span_start, m.matched, m.context FROM mentions m "
+        "JOIN documents d USING (doc_id) ORDER BY 1, 2"
+    )
+    rows = [
+        (p, b, None if pd.isna(a) else int(a), None if pd.isna(m) else m)
+        for p, b, a, m in zip(got["post_id"], got["brand_id"], got["span_start"], got["matched"])
+    ]
+    assert rows == [
+        ("1", "shopok", None, None),
+        ("2", "posylkin", 17, "Посылкин"),
+        ("2", "shopok", 0, "ШопОк"),
+        ("posylkin_chat/5", "posylkin", None, None),
+    ]
     assert r["mentions_by_brand"] == {"shopok": 2, "posylkin": 2}
     assert got.loc[got["post_id"] == "1", "context"].item() == review  # scored on the post itself
 
@@ -395,10 +525,13 @@ def test_posts_under_a_sources_about_urls_mention_its_brand_without_naming_it(tm
     # the review edited to name the brand: the same mention, now with its span
     make_run(s, "run-edit", [make_post(1, "ШопОк: " + review, source="shop-reviews", thread="http://r.test/shopok")])
     ingest_pending(s, store, run_id="run-edit")
-    m = store.query("SELECT mention_id, span_start, matched FROM mentions m JOIN documents d USING (doc_id) "
-                    "WHERE d.post_id = '1'")
+    m = store.query(
+        "SELECT mention_id, span_start, matched FROM mentions m JOIN documents d USING (doc_id) WHERE d.post_id = '1'"
+    )
     assert len(m) == 1 and m["matched"].item() == "ШопОк" and m["span_start"].item() == 0
-    assert m["mention_id"].item() == stable_id(doc_id_for("shop-reviews", "http://r.test/shopok", "http://r.test/shopok#p1", "1"), "shopok")
+    assert m["mention_id"].item() == stable_id(
+        doc_id_for("shop-reviews", "http://r.test/shopok", "http://r.test/shopok#p1", "1"), "shopok"
+    )
 
     # a brand brands.yaml does not know is a config error, and so is a prefix that is not a URL
     sources["sources"][0]["about"] = {"shopokk": []}

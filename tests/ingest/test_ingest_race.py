@@ -28,18 +28,25 @@ class _RacedStore(Store):
 
 def _snapshot(store):
     return {
-        "documents": store.query("SELECT * EXCLUDE (updated_at, ingested_at, raw_path) FROM documents ORDER BY ALL")
-        .to_csv(index=False),
-        "mentions": store.query("SELECT * EXCLUDE (updated_at, created_at) FROM mentions ORDER BY ALL")
-        .to_csv(index=False),
-    } | {"authors": store.query("SELECT author_key, posts FROM authors ORDER BY ALL").to_csv(index=False),
-         "doc_lsh": store.query("SELECT * FROM doc_lsh ORDER BY ALL").to_csv(index=False)}
+        "documents": store.query(
+            "SELECT * EXCLUDE (updated_at, ingested_at, raw_path) FROM documents ORDER BY ALL"
+        ).to_csv(index=False),
+        "mentions": store.query("SELECT * EXCLUDE (updated_at, created_at) FROM mentions ORDER BY ALL").to_csv(
+            index=False
+        ),
+    } | {
+        "authors": store.query("SELECT author_key, posts FROM authors ORDER BY ALL").to_csv(index=False),
+        "doc_lsh": store.query("SELECT * FROM doc_lsh ORDER BY ALL").to_csv(index=False),
+    }
 
 
 def test_batch_raced_by_another_writer_is_redone_with_upserts(settings, store, make_post, make_run, tmp_path):
-    texts = ["Посылкин потерял мою посылку, поддержка молчит уже неделю, верните деньги за доставку",
-             "ШопОк вернул деньги за два дня, спасибо", "Мобилайн опять поднял цены на тариф",
-             "Посылкин потерял мою посылку, поддержка молчит уже неделю, верните деньги за доставку!"]
+    texts = [
+        "Посылкин потерял мою посылку, поддержка молчит уже неделю, верните деньги за доставку",
+        "ШопОк вернул деньги за два дня, спасибо",
+        "Мобилайн опять поднял цены на тариф",
+        "Посылкин потерял мою посылку, поддержка молчит уже неделю, верните деньги за доставку!",
+    ]
     items = [make_post(i, t, author=f"u{i}") for i, t in enumerate(texts)]
     make_run(settings, "run-1", items)
 

@@ -12,7 +12,10 @@ def test_normalize_text():
     assert decomposed != "Посылкин йод ёж"
     assert normalize_text(decomposed) == "Посылкин йод ёж"
     assert normalize_text("ШопОк &amp; Ко &laquo;лучшие&raquo;&nbsp;цены &#128545;") == "ШопОк & Ко «лучшие» цены 😡"
-    assert normalize_text("  много\u00a0\u00a0  пробелов\t и\u200b невидимых\r\n\r\n\n  строк  ") == "много пробелов и невидимых\nстрок"
+    assert (
+        normalize_text("  много\u00a0\u00a0  пробелов\t и\u200b невидимых\r\n\r\n\n  строк  ")
+        == "много пробелов и невидимых\nстрок"
+    )
     assert normalize_text("эмодзи остаются 👍🏽❤️") == "эмодзи остаются 👍🏽❤️"
     assert normalize_text("plain ascii  text") == "plain ascii text"
 
@@ -29,7 +32,7 @@ def test_context_window_cuts_at_sentence_or_word_boundaries():
     start = len(before)
     end = start + len("Посылкин")
     ctx, off = context_window(text, start, end, 45)
-    assert text[off:off + len(ctx)] == ctx
+    assert text[off : off + len(ctx)] == ctx
     assert ctx == "Второе про работу и пробки на дороге. Посылкин потерял посылку. Потом ещё что-то"
     # a sentence end in the outer half of the window wins over a word boundary
     assert context_window(text, start, end, 20)[0] == "пробки на дороге. Посылкин потерял посылку."

@@ -42,8 +42,10 @@ def test_pii_recall_and_no_false_masking(settings):
             print("  differs:", text, "->", got)
     recall = found / total
     positives = sum(1 for _, e in rows if TOKEN.search(e))
-    print(f"\nPII masking: {positives} strings with PII, {len(rows) - positives} without; recall={recall:.3f} "
-          f"exact={exact}/{len(rows)} " + " ".join(f"{k}={per_kind_found[k]}/{per_kind[k]}" for k in sorted(per_kind)))
+    print(
+        f"\nPII masking: {positives} strings with PII, {len(rows) - positives} without; recall={recall:.3f} "
+        f"exact={exact}/{len(rows)} " + " ".join(f"{k}={per_kind_found[k]}/{per_kind[k]}" for k in sorted(per_kind))
+    )
     assert positives >= 100
     assert recall >= 0.95
     assert false_masks == []  # prices, dates, years, versions, counts are never masked

@@ -24,8 +24,14 @@ def tiny_bert(tmp_path_factory):
 
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(ensure_backbone(load_settings()))
-    cfg = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=128)
+    cfg = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     out = tmp_path_factory.mktemp("models") / "tiny-bert"
     BertModel(cfg).save_pretrained(out)
     tok.save_pretrained(out)
@@ -44,9 +50,15 @@ def make_scorer(base_dir, out, seed: int = 0, split: int = 1):
     torch.manual_seed(seed)
     base = AutoModel.from_pretrained(base_dir)
     spec = registry.ScorerSpec(
-        name=f"test-scorer-{seed}", base=str(base_dir), base_sha256=None, split=split, max_tokens=48,
-        tasks={"sentiment": registry.TaskSpec(list(SENTIMENT_LABELS)),
-               "intent": registry.TaskSpec(list(INTENT_LABELS), multi_label=True)},
+        name=f"test-scorer-{seed}",
+        base=str(base_dir),
+        base_sha256=None,
+        split=split,
+        max_tokens=48,
+        tasks={
+            "sentiment": registry.TaskSpec(list(SENTIMENT_LABELS)),
+            "intent": registry.TaskSpec(list(INTENT_LABELS), multi_label=True),
+        },
     )
     net = registry.build_net(base, spec)
     for stack in net.tasks.values():
@@ -71,10 +83,34 @@ def add_mentions(store, rows):
     from pipeline.store import stable_id, text_hash, utcnow
 
     now = utcnow()
-    docs = pd.DataFrame([{"doc_id": d, "source_id": "test", "text": c, "text_hash": text_hash(c), "dup_of": dup,
-                          "posted_at": now, "fetched_at": now} for d, b, c, m, dup in rows])
-    ments = pd.DataFrame([{"mention_id": stable_id(d, b), "doc_id": d, "brand_id": b, "matched": m, "context": c,
-                           "context_hash": text_hash(c), "created_at": now} for d, b, c, m, dup in rows])
+    docs = pd.DataFrame(
+        [
+            {
+                "doc_id": d,
+                "source_id": "test",
+                "text": c,
+                "text_hash": text_hash(c),
+                "dup_of": dup,
+                "posted_at": now,
+                "fetched_at": now,
+            }
+            for d, b, c, m, dup in rows
+        ]
+    )
+    ments = pd.DataFrame(
+        [
+            {
+                "mention_id": stable_id(d, b),
+                "doc_id": d,
+                "brand_id": b,
+                "matched": m,
+                "context": c,
+                "context_hash": text_hash(c),
+                "created_at": now,
+            }
+            for d, b, c, m, dup in rows
+        ]
+    )
     from pipeline import facts
 
     with store.write() as con:  # as ingest does: rows and their facts in one transaction
@@ -82,7 +118,6 @@ def add_mentions(store, rows):
         store.upsert("mentions", ments, key=["mention_id"], con=con)
         facts.refresh(con, doc_ids=docs["doc_id"])
     return list(ments["mention_id"])
-
 
 
 @pytest.fixture

@@ -8,15 +8,24 @@ import pandas as pd
 import pytest
 import torch
 
-TEXTS = ["Посылкин потерял посылку, верните деньги", "ШопОк молодцы, всё пришло вовремя",
-         "Как сменить тариф в Мобилайн?", "ок"]
+TEXTS = [
+    "Посылкин потерял посылку, верните деньги",
+    "ШопОк молодцы, всё пришло вовремя",
+    "Как сменить тариф в Мобилайн?",
+    "ок",
+]
 
 INTENT_ROWS = [
-    ("Как отследить посылку {b}?", "question"), ("Подскажите, где офис {b}?", "question"),
-    ("Приложение {b} вылетает при входе", "failure"), ("Сайт {b} не открывается второй день", "failure"),
-    ("{b} хамят и не возвращают деньги", "complaint"), ("Жалоба на {b}: обещали и обманули", "complaint"),
-    ("Спасибо {b}, всё отлично", "praise"), ("{b} лучшие, рекомендую", "praise"),
-    ("{b} открыл офис на Ленина", "other"), ("В {b} сменился директор", "other"),
+    ("Как отследить посылку {b}?", "question"),
+    ("Подскажите, где офис {b}?", "question"),
+    ("Приложение {b} вылетает при входе", "failure"),
+    ("Сайт {b} не открывается второй день", "failure"),
+    ("{b} хамят и не возвращают деньги", "complaint"),
+    ("Жалоба на {b}: обещали и обманули", "complaint"),
+    ("Спасибо {b}, всё отлично", "praise"),
+    ("{b} лучшие, рекомендую", "praise"),
+    ("{b} открыл офис на Ленина", "other"),
+    ("В {b} сменился директор", "other"),
 ]
 
 
@@ -68,8 +77,7 @@ def test_branch_equals_running_the_layers_by_hand(tiny_bert):
     net.rebranch("intent", ("sentiment", 1), encoder_layers(base))
     assert torch.equal(net.tasks["intent"].layers[0].output.dense.weight, own_top)
     net.rebranch("intent", None, encoder_layers(base))
-    assert torch.equal(net.tasks["intent"].layers[0].output.dense.weight,
-                       encoder_layers(base)[0].output.dense.weight)
+    assert torch.equal(net.tasks["intent"].layers[0].output.dense.weight, encoder_layers(base)[0].output.dense.weight)
     with pytest.raises(ValueError, match="cannot branch"):
         net.rebranch("intent", ("intent", 1), encoder_layers(base))
     with pytest.raises(ValueError, match="not an unbranched task"):
@@ -101,11 +109,16 @@ def test_training_a_branch_then_its_source(tiny_settings, tmp_path):
     q = _probs(tiny_settings, branched, quantize=True)
     assert np.abs(q.p_intent - p1.p_intent).max() < 0.1
 
-    rows = [("Отличный сервис {b}", "positive"), ("{b} ужасно, верните деньги", "negative"),
-            ("{b} открыл офис", "neutral")] * 6
+    rows = [
+        ("Отличный сервис {b}", "positive"),
+        ("{b} ужасно, верните деньги", "negative"),
+        ("{b} открыл офис", "neutral"),
+    ] * 6
     fs = tmp_path / "sent.csv"
-    pd.DataFrame([(t.format(b=b), lab, "synthetic") for b in ("Посылкин", "ШопОк") for t, lab in rows],
-                 columns=["text", "label", "source"]).to_csv(fs, index=False)
+    pd.DataFrame(
+        [(t.format(b=b), lab, "synthetic") for b in ("Посылкин", "ШопОк") for t, lab in rows],
+        columns=["text", "label", "source"],
+    ).to_csv(fs, index=False)
     again = tmp_path / "again"
     train(tiny_settings, TrainConfig(task="sentiment", **cfg), [fs], again, init_from=str(branched))
     spec2 = registry.read_spec(again)
@@ -130,8 +143,13 @@ def test_combine_takes_the_layers_a_branch_read(tiny_settings, tiny_bert, scorer
     spec.tasks["intent"].branch_of, spec.tasks["intent"].branch_depth = "sentiment", 1
     w = load_file(str(src / registry.WEIGHTS_FILE))
     w = {k: v for k, v in w.items() if not k.startswith("tasks.intent.layers.")}
-    w.update({k.replace("tasks.sentiment.layers.1.", "tasks.intent.layers.0."): v.clone()
-              for k, v in w.items() if k.startswith("tasks.sentiment.layers.1.")})
+    w.update(
+        {
+            k.replace("tasks.sentiment.layers.1.", "tasks.intent.layers.0."): v.clone()
+            for k, v in w.items()
+            if k.startswith("tasks.sentiment.layers.1.")
+        }
+    )
     save_file(w, str(src / registry.WEIGHTS_FILE))
     (src / registry.SCORER_FILE).write_text(spec.to_json(), encoding="utf-8")
     both = tmp_path / "both"
@@ -161,7 +179,9 @@ def test_mlp_head_on_the_whole_source_stack(tiny_settings, tmp_path):
     cfg = dict(epochs=3, batch_size=8, lr_head=1e-2, patience=100, max_tokens=32, threads=1, seed=1)
     out = tmp_path / "mlp"
     data = [_intent_csv(tmp_path)]
-    train(tiny_settings, TrainConfig(task="intent", branch="sentiment@1", head_width=16, **cfg), data, out, init_from=init)
+    train(
+        tiny_settings, TrainConfig(task="intent", branch="sentiment@1", head_width=16, **cfg), data, out, init_from=init
+    )
     spec = registry.read_spec(out)
     assert spec.tasks["intent"].head_width == 16 and spec.tasks["intent"].branch_depth == 1
     sc = registry.load_scorer(tiny_settings, str(out), quantize=False)
@@ -184,5 +204,6 @@ def test_mlp_head_on_the_whole_source_stack(tiny_settings, tmp_path):
     lin = tmp_path / "lin"
     train(tiny_settings, TrainConfig(task="intent", head_width=0, **cfg), data, lin, init_from=str(out))
     assert registry.read_spec(lin).tasks["intent"].head_width == 0
-    assert isinstance(registry.load_scorer(tiny_settings, str(lin), quantize=False).net.tasks["intent"].head,
-                      torch.nn.Linear)
+    assert isinstance(
+        registry.load_scorer(tiny_settings, str(lin), quantize=False).net.tasks["intent"].head, torch.nn.Linear
+    )

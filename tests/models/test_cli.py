@@ -17,11 +17,29 @@ def test_predict_and_eval_commands(tiny_settings, tmp_path, monkeypatch):
 
     _env(monkeypatch, tiny_settings)
     f = tmp_path / "in.csv"
-    pd.DataFrame({"text": ["Посылкин потерял посылку", "ШопОк молодцы", "Банк открыл офис"],
-                  "brand": ["Посылкин", "ШопОк", None], "label": ["Negative", "POSITIVE", "neutral"]}).to_csv(f, index=False)
+    pd.DataFrame(
+        {
+            "text": ["Посылкин потерял посылку", "ШопОк молодцы", "Банк открыл офис"],
+            "brand": ["Посылкин", "ШопОк", None],
+            "label": ["Negative", "POSITIVE", "neutral"],
+        }
+    ).to_csv(f, index=False)
     out = tmp_path / "out.csv"
-    r = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "predict", str(f), "--text-col", "text",
-                                 "--target-col", "brand", "--out", str(out)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(tmp_path),
+            "predict",
+            str(f),
+            "--text-col",
+            "text",
+            "--target-col",
+            "brand",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     df = pd.read_csv(out)
     assert list(df.columns[:3]) == ["text", "brand", "label"]
@@ -29,12 +47,31 @@ def test_predict_and_eval_commands(tiny_settings, tmp_path, monkeypatch):
         assert c in df.columns
     assert ((df.p_negative + df.p_neutral + df.p_positive - 1).abs() < 1e-3).all()
 
-    r = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "eval", str(f), "--task", "sentiment",
-                                 "--text-col", "text", "--label-col", "label"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(tmp_path),
+            "eval",
+            str(f),
+            "--task",
+            "sentiment",
+            "--text-col",
+            "text",
+            "--label-col",
+            "label",
+        ],
+    )
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
-    assert res["n"] == 3 and {"accuracy", "macro_f1", "f1_pos_neg_macro", "per_class", "confusion",
-                              "texts_per_s"} <= set(res)
+    assert res["n"] == 3 and {
+        "accuracy",
+        "macro_f1",
+        "f1_pos_neg_macro",
+        "per_class",
+        "confusion",
+        "texts_per_s",
+    } <= set(res)
     assert sum(map(sum, res["confusion"])) == 3
 
 

@@ -22,7 +22,8 @@ def test_metrics_equal_scikit_learn_on_fixed_predictions():
     assert rep["macro_f1"] == pytest.approx(f1_score(df.label, df.pred, average="macro"), abs=1e-4)
     assert rep["weighted_f1"] == pytest.approx(f1_score(df.label, df.pred, average="weighted"), abs=1e-4)
     assert rep["f1_pos_neg_macro"] == pytest.approx(
-        f1_score(df.label, df.pred, labels=["positive", "negative"], average="macro"), abs=1e-4)
+        f1_score(df.label, df.pred, labels=["positive", "negative"], average="macro"), abs=1e-4
+    )
     p, r, f, s = precision_recall_fscore_support(df.label, df.pred, labels=labels, zero_division=0)
     for i, lab in enumerate(labels):
         assert rep["per_class"][lab]["precision"] == pytest.approx(p[i], abs=1e-4)
@@ -50,12 +51,15 @@ def test_multilabel_report_matches_scikit_learn_and_respects_unknowns():
     assert rep2["per_class"]["a"]["n"] == 25
 
 
-@pytest.mark.parametrize("content,needle", [
-    (b"", "file is empty"),
-    ("text,label\n".encode(), "no data rows"),
-    ("body,label\nПривет,positive\n".encode(), "missing column 'text'"),
-    ("text,label\nПлохой банк,negative\n".encode("cp1251"), "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        (b"", "file is empty"),
+        (b"text,label\n", "no data rows"),
+        ("body,label\nПривет,positive\n".encode(), "missing column 'text'"),
+        ("text,label\nПлохой банк,negative\n".encode("cp1251"), "not UTF-8"),
+    ],
+)
 def test_bad_csv_gives_one_line_error(tmp_path, content, needle):
     from models.evaluate import DataError, read_labelled_csv
 
@@ -82,4 +86,9 @@ def test_label_mapping_is_case_insensitive():
     from models.sentiment import normalise_sentiment
 
     assert [normalise_sentiment(x) for x in ["Negative", " POSITIVE", "neutral", "pos", "junk"]] == [
-        "negative", "positive", "neutral", "positive", None]
+        "negative",
+        "positive",
+        "neutral",
+        "positive",
+        None,
+    ]

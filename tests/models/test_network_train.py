@@ -37,12 +37,18 @@ def test_window_marks_target_and_centres_long_posts():
 
 
 TRAIN_ROWS = [
-    ("Отличный сервис, спасибо {b}!", "positive"), ("{b} лучшие, всё быстро и вежливо", "positive"),
-    ("Очень доволен {b}, рекомендую", "positive"), ("{b} супер, молодцы", "positive"),
-    ("{b} ужасно работает, верните деньги", "negative"), ("Ненавижу {b}, опять всё сломалось", "negative"),
-    ("{b} обманули, больше никогда", "negative"), ("Отвратительная поддержка {b}", "negative"),
-    ("{b} открыл новый офис на Ленина", "neutral"), ("{b} опубликовал отчёт за квартал", "neutral"),
-    ("В {b} сменился директор", "neutral"), ("{b} перенёс время работы", "neutral"),
+    ("Отличный сервис, спасибо {b}!", "positive"),
+    ("{b} лучшие, всё быстро и вежливо", "positive"),
+    ("Очень доволен {b}, рекомендую", "positive"),
+    ("{b} супер, молодцы", "positive"),
+    ("{b} ужасно работает, верните деньги", "negative"),
+    ("Ненавижу {b}, опять всё сломалось", "negative"),
+    ("{b} обманули, больше никогда", "negative"),
+    ("Отвратительная поддержка {b}", "negative"),
+    ("{b} открыл новый офис на Ленина", "neutral"),
+    ("{b} опубликовал отчёт за квартал", "neutral"),
+    ("В {b} сменился директор", "neutral"),
+    ("{b} перенёс время работы", "neutral"),
 ]
 
 
@@ -56,9 +62,24 @@ def test_training_a_few_steps_lowers_loss_and_writes_a_scorer(settings, tiny_ber
     f = tmp_path / "tiny.csv"
     pd.DataFrame(rows, columns=["text", "label", "source", "target"]).to_csv(f, index=False)
     out = tmp_path / "trained"
-    res = train(settings, TrainConfig(task="sentiment", split=1, epochs=12, batch_size=8, lr_layers=3e-3,
-                                      lr_head=1e-2, patience=100, max_tokens=32, threads=1, seed=1),
-                [f], out, init_from=None)
+    res = train(
+        settings,
+        TrainConfig(
+            task="sentiment",
+            split=1,
+            epochs=12,
+            batch_size=8,
+            lr_layers=3e-3,
+            lr_head=1e-2,
+            patience=100,
+            max_tokens=32,
+            threads=1,
+            seed=1,
+        ),
+        [f],
+        out,
+        init_from=None,
+    )
     first, last = np.mean(res.losses[:4]), np.mean(res.losses[-4:])
     assert last < first * 0.85 and last < np.log(3), (first, last)  # below chance level
     spec = registry.read_spec(out)

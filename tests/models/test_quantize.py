@@ -30,10 +30,17 @@ def _probs(net, tok, inputs, max_tokens=64):
     from models import registry
     from models.scoring import predict_inputs
 
-    spec = registry.ScorerSpec(name="x", base="x", base_sha256=None, split=0, max_tokens=max_tokens,
-                               tasks={"sentiment": registry.TaskSpec(["negative", "neutral", "positive"]),
-                                      "intent": registry.TaskSpec(["question", "failure", "complaint", "praise",
-                                                                   "other"], multi_label=True)})
+    spec = registry.ScorerSpec(
+        name="x",
+        base="x",
+        base_sha256=None,
+        split=0,
+        max_tokens=max_tokens,
+        tasks={
+            "sentiment": registry.TaskSpec(["negative", "neutral", "positive"]),
+            "intent": registry.TaskSpec(["question", "failure", "complaint", "praise", "other"], multi_label=True),
+        },
+    )
     return predict_inputs(registry.Scorer(net, tok, spec, "x", "x", None), inputs, 32)
 
 
@@ -65,8 +72,11 @@ def test_smoothed_int8_stays_closer_to_fp32_than_plain_int8(settings, fp32_score
     res = {}
     for name, sc in (("smooth", smooth), ("plain", plain)):
         pr = _probs(sc.net, sc.tokenizer, seed_inputs)
-        res[name] = (np.abs(pr.p_sentiment - ref.p_sentiment).mean(), np.abs(pr.p_intent - ref.p_intent).mean(),
-                     np.mean(pr.p_sentiment.argmax(1) == ref.p_sentiment.argmax(1)))
+        res[name] = (
+            np.abs(pr.p_sentiment - ref.p_sentiment).mean(),
+            np.abs(pr.p_intent - ref.p_intent).mean(),
+            np.mean(pr.p_sentiment.argmax(1) == ref.p_sentiment.argmax(1)),
+        )
     print(res)
     assert res["smooth"][0] < 0.8 * res["plain"][0]
     assert res["smooth"][1] < 0.8 * res["plain"][1]

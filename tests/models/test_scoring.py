@@ -4,8 +4,10 @@ import json
 
 
 def _scores(store):
-    return store.query("SELECT mention_id, model, model_version, sentiment, p_neg, p_neu, p_pos, unsure, intent, "
-                       "intent_probs_json FROM scores ORDER BY mention_id, model_version")
+    return store.query(
+        "SELECT mention_id, model, model_version, sentiment, p_neg, p_neu, p_pos, unsure, intent, "
+        "intent_probs_json FROM scores ORDER BY mention_id, model_version"
+    )
 
 
 ROWS = [
@@ -46,14 +48,16 @@ def test_score_pending_scores_once_and_skips_duplicates(tiny_settings, store, me
 
     # an edited post changes its mention's context: only that one is scored again
     with store.write() as con:
-        con.execute("UPDATE mentions SET context = 'Посылкин нашёл посылку', context_hash = 'h2' "
-                    "WHERE mention_id = ?", [ids[0]])
+        con.execute(
+            "UPDATE mentions SET context = 'Посылкин нашёл посылку', context_hash = 'h2' WHERE mention_id = ?", [ids[0]]
+        )
     third = scoring.score_pending(tiny_settings, store)
     assert third["scored"] == 1 and third["model_calls"] == 1
 
 
-def test_rescore_keeps_old_versions_and_activate_switches(tiny_settings, store, mentions_factory,
-                                                         scorer_factory, tiny_bert, tmp_path, facts_in_step):
+def test_rescore_keeps_old_versions_and_activate_switches(
+    tiny_settings, store, mentions_factory, scorer_factory, tiny_bert, tmp_path, facts_in_step
+):
     from models import registry, scoring
 
     mentions_factory(store, ROWS)
@@ -68,7 +72,9 @@ def test_rescore_keeps_old_versions_and_activate_switches(tiny_settings, store, 
     cur_a = store.query("SELECT mention_id, p_neg FROM current_scores WHERE p_neg IS NOT NULL ORDER BY 1")
     registry.activate(store, b["model"], b["model_version"][:6])
     assert registry.active_model(store) == (b["model"], b["model_version"])
-    cur_b = store.query("SELECT mention_id, p_neg, model_version FROM current_scores WHERE p_neg IS NOT NULL ORDER BY 1")
+    cur_b = store.query(
+        "SELECT mention_id, p_neg, model_version FROM current_scores WHERE p_neg IS NOT NULL ORDER BY 1"
+    )
     assert (cur_b.model_version == b["model_version"]).all()
     assert not (cur_a.p_neg.round(6) == cur_b.p_neg.round(6)).all()
     assert facts_in_step(store)  # activation rewrote every mention's current score in the facts
@@ -77,8 +83,9 @@ def test_rescore_keeps_old_versions_and_activate_switches(tiny_settings, store, 
     lst = registry.list_models(store)
     assert sorted(lst.scores.tolist()) == [4, 4] and lst.active.sum() == 1
     # a brand filter limits rescoring
-    c = scoring.rescore(tiny_settings, store, str(scorer_factory(tiny_bert, tmp_path / "scorer-c", seed=3)),
-                        brands=["shopok"])
+    c = scoring.rescore(
+        tiny_settings, store, str(scorer_factory(tiny_bert, tmp_path / "scorer-c", seed=3)), brands=["shopok"]
+    )
     assert c["scored"] == 1
 
 

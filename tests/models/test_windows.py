@@ -43,8 +43,11 @@ def test_windows_of_one_text_are_averaged_in_logits_intent_from_the_mention_wind
     from models.scoring import predict_inputs, windowed_inputs
 
     sc = registry.load_scorer(tiny_settings, quantize=False)
-    texts = ["Посылкин быстро привёз заказ", " ".join(["Посылкин долго везёт заказ, курьер не отвечает"] * 40),
-             " ".join(["Посылкин вернул деньги за сломанный товар"] * 30)]
+    texts = [
+        "Посылкин быстро привёз заказ",
+        " ".join(["Посылкин долго везёт заказ, курьер не отвечает"] * 40),
+        " ".join(["Посылкин вернул деньги за сломанный товар"] * 30),
+    ]
     inputs, groups, limits = windowed_inputs(tiny_settings, sc.spec, texts, ["Посылкин"] * 3)
     assert groups[0] == 0 and groups.count(1) == 4 and groups.count(2) == 3 and len(inputs) == 8
     assert limits == [sc.spec.max_tokens] + [tiny_settings.models.window_tokens] * 7
@@ -70,10 +73,17 @@ def test_long_reviews_read_in_windows_score_better_than_one_window(shared_data):
     from models.scoring import predict_texts
     from pipeline.config import load_settings
 
-    rows = [json.loads(line) for line in
-            (shared_data / "aspects" / "restaurant_reviews_aspects.jsonl").read_text(encoding="utf-8").splitlines()]
-    rows = [r for r in rows if r["label"] in ("positive", "negative")
-            and int(hashlib.sha256(r["id"].encode()).hexdigest(), 16) % 2 == 1]
+    rows = [
+        json.loads(line)
+        for line in (shared_data / "aspects" / "restaurant_reviews_aspects.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()
+    ]
+    rows = [
+        r
+        for r in rows
+        if r["label"] in ("positive", "negative") and int(hashlib.sha256(r["id"].encode()).hexdigest(), 16) % 2 == 1
+    ]
     s = load_settings()
     f1pn = {}
     for windows in (1, 4):

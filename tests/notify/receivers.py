@@ -99,5 +99,12 @@ class BotApi(_HttpReceiver):
         if not data.get("chat_id") or not data.get("text"):
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"}
         self.requests.append(data)
-        return 200, {"ok": True, "result": {"message_id": len(self.requests), "chat": {"id": data["chat_id"]},
-                                            "date": 0, "text": data["text"]}}
+        return 200, {
+            "ok": True,
+            "result": {
+                "message_id": len(self.requests),
+                "chat": {"id": data["chat_id"]},
+                "date": 0,
+                "text": data["text"],
+            },
+        }

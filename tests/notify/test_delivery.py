@@ -57,9 +57,14 @@ def test_critical_escalation_reaches_each_channel_exactly_once(notify_settings, 
     mail = mails[0]
     assert mail["Subject"] == "[brandmon] CRITICAL escalation: Посылкин on forum-a"
     assert mail["To"] == "support-lead@example.org"
-    assert mail["Message-ID"] == f"<{notification_id('ops_mail', 'escalation:' + item['escalation_id'] + ':critical')}@brandmon>"
+    assert (
+        mail["Message-ID"]
+        == f"<{notification_id('ops_mail', 'escalation:' + item['escalation_id'] + ':critical')}@brandmon>"
+    )
     text = mail.get_body(("plain",)).get_content()
-    assert "Why: " + why in text and link in text and LEGAL in text and "entered the escalation queue as critical" in text
+    assert (
+        "Why: " + why in text and link in text and LEGAL in text and "entered the escalation queue as critical" in text
+    )
     page = mail.get_body(("html",)).get_content()
     assert "<script>" not in page and "&lt;script&gt;" in page and "<img" not in page and f'href="{link}"' in page
 
@@ -79,9 +84,22 @@ def test_critical_escalation_reaches_each_channel_exactly_once(notify_settings, 
     assert _outbox(store) == {c: ("sent", 1, None) for c in ("oncall_tg", "ops_mail", "team_chat")}
 
     again = _chain(s, store)  # re-run: nothing new anywhere
-    assert again["stages"]["notify"]["counts"] == {"events": 2, "queued": 0, "held": 0, "sent": 0, "resent": 0,
-                                                   "failed": 0, "dead": 0, "skipped": 0, "deferred": 0}
-    assert (len(receivers["email"].messages), len(receivers["webhook"].requests), len(receivers["telegram"].requests)) == (1, 1, 1)
+    assert again["stages"]["notify"]["counts"] == {
+        "events": 2,
+        "queued": 0,
+        "held": 0,
+        "sent": 0,
+        "resent": 0,
+        "failed": 0,
+        "dead": 0,
+        "skipped": 0,
+        "deferred": 0,
+    }
+    assert (
+        len(receivers["email"].messages),
+        len(receivers["webhook"].requests),
+        len(receivers["telegram"].requests),
+    ) == (1, 1, 1)
 
 
 def test_a_failing_channel_is_recorded_retried_later_and_blocks_nothing(notify_settings, critical_store, receivers):
@@ -138,24 +156,37 @@ def _cli_setup(store, receivers, tmp_path) -> tuple[Path, dict]:
     cfg = notify_config(receivers)
     toml = tmp_path / "brandmon.toml"
     toml.write_text("[notify]\n" + "\n".join(f"{k} = {_toml(v)}" for k, v in cfg.items()) + "\n", encoding="utf-8")
-    env = dict(os.environ, BRANDMON_CONFIG=str(toml), BRANDMON_BRANDS_FILE=str(ROOT / "data" / "brands.yaml"),
-               BRANDMON_SOURCES_FILE=str(ROOT / "data" / "sources.yaml"), **secret_env(receivers))
+    env = dict(
+        os.environ,
+        BRANDMON_CONFIG=str(toml),
+        BRANDMON_BRANDS_FILE=str(ROOT / "data" / "brands.yaml"),
+        BRANDMON_SOURCES_FILE=str(ROOT / "data" / "sources.yaml"),
+        **secret_env(receivers),
+    )
     env.pop("BRANDMON_FLOW_PAUSE", None)
     return store.path.parent, env
 
 
-@pytest.mark.parametrize("pause, webhook_posts", [
-    ("notify:1:before", 1),  # killed before the outbox rows were committed: everything goes once
-    ("notify:7:before", 2),  # killed after the webhook accepted, before `sent` was committed: resent with its key
-])
+@pytest.mark.parametrize(
+    "pause, webhook_posts",
+    [
+        ("notify:1:before", 1),  # killed before the outbox rows were committed: everything goes once
+        ("notify:7:before", 2),  # killed after the webhook accepted, before `sent` was committed: resent with its key
+    ],
+)
 def test_killed_run_is_rerun_without_losing_a_notification(critical_store, receivers, tmp_path, pause, webhook_posts):
     from pipeline_run import run_cli, run_until_paused_then_kill
 
     data_dir, env = _cli_setup(critical_store, receivers, tmp_path)
     marker = tmp_path / "paused"
     args = ["run", "--stages", "escalate,notify", "--no-prefect"]
-    run_until_paused_then_kill(data_dir, args, dict(env, BRANDMON_FLOW_PAUSE=pause,
-                                                   BRANDMON_FLOW_PAUSE_MARKER=str(marker)), marker, timeout=300)
+    run_until_paused_then_kill(
+        data_dir,
+        args,
+        dict(env, BRANDMON_FLOW_PAUSE=pause, BRANDMON_FLOW_PAUSE_MARKER=str(marker)),
+        marker,
+        timeout=300,
+    )
     killed_at = {c: s for c, (s, _, _) in _outbox(critical_store).items()}
     r = run_cli(data_dir, args, env, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -186,4 +217,8 @@ def test_notify_flow_under_prefect_takes_secrets_from_the_environment(notify_set
     with prefect_test_harness(server_startup_timeout=120):
         out = notify_flow(settings=params)
     assert out["status"] == "ok" and out["stages"]["notify"]["counts"]["sent"] == 3
-    assert (len(receivers["email"].messages), len(receivers["webhook"].requests), len(receivers["telegram"].requests)) == (1, 1, 1)
+    assert (
+        len(receivers["email"].messages),
+        len(receivers["webhook"].requests),
+        len(receivers["telegram"].requests),
+    ) == (1, 1, 1)

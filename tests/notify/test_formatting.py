@@ -15,8 +15,13 @@ EVIL = "[click](javascript:alert(1)) <b>x</b> **bold** <http://evil.example|here
 
 
 def _msg(quote: str = EVIL) -> Message:
-    return Message(title="[brandmon] CRITICAL escalation: Посылкин", facts=[f"by {EVIL}"], why="threat 0.98×0.20=0.20",
-                   quote=quote, links=[("Open in brandmon", "http://dash.example/queue?item=ab|cd")])
+    return Message(
+        title="[brandmon] CRITICAL escalation: Посылкин",
+        facts=[f"by {EVIL}"],
+        why="threat 0.98×0.20=0.20",
+        quote=quote,
+        links=[("Open in brandmon", "http://dash.example/queue?item=ab|cd")],
+    )
 
 
 def test_mattermost_markdown_cannot_form_links_or_emphasis():

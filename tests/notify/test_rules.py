@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,23 +10,32 @@ from flows import stages as st
 from pipeline.config import ConfigError, NotifySettings, load_settings
 from pipeline.notify.rules import backoff_seconds, quiet_until, routes
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _cfg(**kw) -> NotifySettings:
-    base = {"channels": {"mail": {"kind": "email", "smtp_host": "h", "sender": "a@b", "to": ["c@d"]},
-                         "chat": {"kind": "webhook"}, "tg": {"kind": "telegram", "chat_id": "1"}},
-            "quiet_hours": "22:00-08:00", "timezone": "Europe/Moscow"}
+    base = {
+        "channels": {
+            "mail": {"kind": "email", "smtp_host": "h", "sender": "a@b", "to": ["c@d"]},
+            "chat": {"kind": "webhook"},
+            "tg": {"kind": "telegram", "chat_id": "1"},
+        },
+        "quiet_hours": "22:00-08:00",
+        "timezone": "Europe/Moscow",
+    }
     return NotifySettings.model_validate({**base, **kw})
 
 
-@pytest.mark.parametrize("utc_hm, until", [
-    ("18:59", None),                       # 21:59 in Moscow (UTC+3)
-    ("19:00", "2026-03-11T05:00:00+00:00"),  # 22:00 Moscow: quiet until 08:00 Moscow the next day
-    ("23:30", "2026-03-11T05:00:00+00:00"),  # 02:30 Moscow (the next local day)
-    ("04:59", "2026-03-10T05:00:00+00:00"),  # 07:59 Moscow
-    ("05:00", None),
-])
+@pytest.mark.parametrize(
+    "utc_hm, until",
+    [
+        ("18:59", None),  # 21:59 in Moscow (UTC+3)
+        ("19:00", "2026-03-11T05:00:00+00:00"),  # 22:00 Moscow: quiet until 08:00 Moscow the next day
+        ("23:30", "2026-03-11T05:00:00+00:00"),  # 02:30 Moscow (the next local day)
+        ("04:59", "2026-03-10T05:00:00+00:00"),  # 07:59 Moscow
+        ("05:00", None),
+    ],
+)
 def test_quiet_hours_span_midnight_in_the_configured_zone(utc_hm, until):
     h, m = map(int, utc_hm.split(":"))
     now = datetime(2026, 3, 10, h, m, tzinfo=UTC)
@@ -35,10 +44,13 @@ def test_quiet_hours_span_midnight_in_the_configured_zone(utc_hm, until):
 
 
 def test_rules_pick_channels_by_kind_level_and_brand():
-    cfg = _cfg(rules=[{"channels": ["mail"], "events": ["escalation"], "levels": ["critical", "high"]},
-                      {"channels": ["chat"], "events": ["alert"], "brands": ["shopok"]},
-                      {"channels": ["tg"], "events": ["new_theme", "escalation"], "levels": ["critical"],
-                       "quiet_hours": False}])
+    cfg = _cfg(
+        rules=[
+            {"channels": ["mail"], "events": ["escalation"], "levels": ["critical", "high"]},
+            {"channels": ["chat"], "events": ["alert"], "brands": ["shopok"]},
+            {"channels": ["tg"], "events": ["new_theme", "escalation"], "levels": ["critical"], "quiet_hours": False},
+        ]
+    )
     day = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
     names = lambda *a: sorted(r.channel for r in routes(cfg, *a, day))  # noqa: E731
     assert names("escalation", "critical", "posylkin") == ["mail", "tg"]
@@ -62,12 +74,15 @@ def test_backoff_doubles_up_to_the_cap():
     assert [backoff_seconds(n, 60, 600) for n in range(1, 7)] == [60, 120, 240, 480, 600, 600]
 
 
-@pytest.mark.parametrize("notify, message", [
-    ({"rules": [{"channels": ["nope"]}]}, "notify: rules[0]: unknown channel(s) nope"),
-    ({"quiet_hours": "22-8"}, "notify.quiet_hours: '22-8' is not HH:MM-HH:MM"),
-    ({"channels": {"Team-Chat": {"kind": "webhook"}}}, "channel name 'Team-Chat'"),
-    ({"channels": {"m": {"kind": "email"}}}, "an email channel needs smtp_host, sender and to"),
-])
+@pytest.mark.parametrize(
+    "notify, message",
+    [
+        ({"rules": [{"channels": ["nope"]}]}, "notify: rules[0]: unknown channel(s) nope"),
+        ({"quiet_hours": "22-8"}, "notify.quiet_hours: '22-8' is not HH:MM-HH:MM"),
+        ({"channels": {"Team-Chat": {"kind": "webhook"}}}, "channel name 'Team-Chat'"),
+        ({"channels": {"m": {"kind": "email"}}}, "an email channel needs smtp_host, sender and to"),
+    ],
+)
 def test_bad_notify_settings_are_one_line_errors(notify, message):
     with pytest.raises(ConfigError) as e:
         load_settings(notify=notify)
@@ -113,5 +128,6 @@ def test_quiet_hours_hold_a_high_item_until_morning_and_drop_it_if_closed(notify
     transition(store, eid, "dismissed", actor="anna")
     skipped = st.run_stage("notify", s, store, now=end + timedelta(minutes=2))
     assert (skipped["sent"], skipped["skipped"]) == (0, 1) and len(receivers["webhook"].requests) == 2
-    assert store.query("SELECT state, last_error FROM notifications WHERE level <> 'critical'").values.tolist() == \
-        [["skipped", "closed or acknowledged before delivery"]]
+    assert store.query("SELECT state, last_error FROM notifications WHERE level <> 'critical'").values.tolist() == [
+        ["skipped", "closed or acknowledged before delivery"]
+    ]

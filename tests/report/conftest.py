@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 HOSTILE = "<script>window.__xss = 1; alert('xss')</script><img src=x onerror=\"window.__xss = 2\"> Посылкин"
@@ -28,9 +28,12 @@ def demo_store(tmp_path):
     store = Store.from_settings(s)
     # the worst open item of the brand is a hostile post: it must show as text, never run
     with store.write() as con:
-        con.execute("""UPDATE mentions SET context = ? WHERE mention_id = (
+        con.execute(
+            """UPDATE mentions SET context = ? WHERE mention_id = (
                            SELECT mention_id FROM escalations WHERE brand_id = 'posylkin'
-                           AND state IN ('new', 'assigned', 'in_progress') ORDER BY priority DESC LIMIT 1)""", [HOSTILE])
+                           AND state IN ('new', 'assigned', 'in_progress') ORDER BY priority DESC LIMIT 1)""",
+            [HOSTILE],
+        )
     return s, store
 
 
@@ -44,9 +47,19 @@ def driver():
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"brandmon-report-chromium-{os.getpid()}"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1100,1400"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1100,1400",
+    ):
         opts.add_argument(flag)
     d = webdriver.Chrome(service=Service(DRIVER), options=opts)
     d.set_page_load_timeout(60)

@@ -30,8 +30,13 @@ def dashboard(demo_store):
     port = _free_port()
     env = dict(os.environ, BRANDMON_DB_PATH=str(store.path), BRANDMON_NOTIFY__DASHBOARD_URL="http://dash.example:8501")
     env.pop("BRANDMON_CONFIG", None)
-    p = subprocess.Popen(streamlit_command(APP, "127.0.0.1", port, None), env=env, cwd=ROOT,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        streamlit_command(APP, "127.0.0.1", port, None),
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -78,8 +83,13 @@ def test_digest_downloads_from_the_overview(dashboard, driver, tmp_path):
     assert len(files) == 1, list(downloads.iterdir())
     html = files[0].read_text(encoding="utf-8")
     brand = files[0].name.split("-")[1]
-    name = {"lastochka": "Ласточка Банк", "mobiline": "Мобилайн", "posylkin": "Посылкин", "shopok": "ШопОк",
-            "zerno": "Кофейня Зерно"}[brand]
+    name = {
+        "lastochka": "Ласточка Банк",
+        "mobiline": "Мобилайн",
+        "posylkin": "Посылкин",
+        "shopok": "ШопОк",
+        "zerno": "Кофейня Зерно",
+    }[brand]
     assert files[0].name.startswith(f"digest-{brand}-7d-")
     assert f"<h1>{name} — brand digest</h1>" in html and "<svg" in html and "<script" not in html.lower()
     assert "http://dash.example:8501/queue?item=" in html  # items link back to the dashboard

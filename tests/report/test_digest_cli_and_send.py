@@ -22,11 +22,15 @@ runner = CliRunner()
 def test_report_command_writes_the_file_and_says_what_is_wrong(demo_store, tmp_path):
     settings, store = demo_store
     base = ["--db", str(store.path), "--data-dir", str(tmp_path / "data"), "report"]
-    r = runner.invoke(app, base + ["--brand", "zerno", "--period", "2w", "--until", "2026-03-10T12:00",
-                                   "--out", str(tmp_path / "z.html")])
+    r = runner.invoke(
+        app,
+        base + ["--brand", "zerno", "--period", "2w", "--until", "2026-03-10T12:00", "--out", str(tmp_path / "z.html")],
+    )
     assert r.exit_code == 0, r.output
-    mentions = store.query("SELECT count(*) FROM mention_facts WHERE brand_id = 'zerno' AND countable AND posted_at "
-                           ">= TIMESTAMPTZ '2026-02-24 12:00+00' AND posted_at < TIMESTAMPTZ '2026-03-10 12:00+00'").iloc[0, 0]
+    mentions = store.query(
+        "SELECT count(*) FROM mention_facts WHERE brand_id = 'zerno' AND countable AND posted_at "
+        ">= TIMESTAMPTZ '2026-02-24 12:00+00' AND posted_at < TIMESTAMPTZ '2026-03-10 12:00+00'"
+    ).iloc[0, 0]
     assert mentions > 20
     assert f"Кофейня Зерно, {mentions:,} mentions" in r.output
     assert "Кофейня Зерно — brand digest" in (tmp_path / "z.html").read_text(encoding="utf-8")
@@ -60,15 +64,32 @@ def test_scheduled_digest_is_sent_once_per_brand_and_period(demo_store, tmp_path
     settings, store = demo_store
     smtp, hook = SmtpReceiver(), WebhookReceiver()
     try:
-        settings.notify = NotifySettings.model_validate({
-            "dashboard_url": "http://dash.example:8501", "reports_url": "https://intranet.example/brandmon/reports",
-            "channels": {"mail": {"kind": "email", "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",
-                                  "sender": "brandmon@example.org", "to": ["boss@example.org"]},
-                         "chat": {"kind": "webhook", "url": hook.url + "/hooks/x"}},
-            "digest_brands": ["posylkin", "shopok"], "digest_channels": ["mail", "chat"], "digest_cron": "0 8 * * 1"})
+        settings.notify = NotifySettings.model_validate(
+            {
+                "dashboard_url": "http://dash.example:8501",
+                "reports_url": "https://intranet.example/brandmon/reports",
+                "channels": {
+                    "mail": {
+                        "kind": "email",
+                        "smtp_host": "127.0.0.1",
+                        "smtp_port": smtp.port,
+                        "security": "none",
+                        "sender": "brandmon@example.org",
+                        "to": ["boss@example.org"],
+                    },
+                    "chat": {"kind": "webhook", "url": hook.url + "/hooks/x"},
+                },
+                "digest_brands": ["posylkin", "shopok"],
+                "digest_channels": ["mail", "chat"],
+                "digest_cron": "0 8 * * 1",
+            }
+        )
         counts = digest_stage(settings, store, now=NOW)
         assert counts == {"digests": 2, "queued": 4, "sent": 4, "failed": 0}
-        assert sorted(m["Subject"] for m in smtp.messages) == ["[brandmon] 7d digest: Посылкин", "[brandmon] 7d digest: ШопОк"]
+        assert sorted(m["Subject"] for m in smtp.messages) == [
+            "[brandmon] 7d digest: Посылкин",
+            "[brandmon] 7d digest: ШопОк",
+        ]
         mail = next(m for m in smtp.messages if "Посылкин" in m["Subject"])
         files = [(a.get_filename(), a.get_content()) for a in mail.iter_attachments()]
         assert [f for f, _ in files] == ["digest-posylkin-2026-03-10.html"]

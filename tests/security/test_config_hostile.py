@@ -14,8 +14,13 @@ import pytest
 GOOD_BRANDS = "brands:\n  - id: acme\n    name: Acme\n    aliases: [Acme, Акме]\n"
 
 
-def source(name: str = "forum-a", extra: str = "", kind: str = "forum", engine: str | None = "phpbb",
-           urls: str = '["http://127.0.0.1:9/forum/"]') -> str:
+def source(
+    name: str = "forum-a",
+    extra: str = "",
+    kind: str = "forum",
+    engine: str | None = "phpbb",
+    urls: str = '["http://127.0.0.1:9/forum/"]',
+) -> str:
     lines = ["sources:", f"  - name: {name}", f"    kind: {kind}", f"    start_urls: {urls}", "    local: true"]
     if engine:
         lines.append(f"    engine: {engine}")
@@ -31,8 +36,14 @@ def billion_laughs() -> str:
     return source(kind="generic", engine=None, extra="\n".join(lines) + "\n")
 
 
-def run_check(tmp_path: Path, brands: str = GOOD_BRANDS, sources: str | None = None, timeout: float = 120,
-              settings_toml: str | None = None, **env_extra: str):
+def run_check(
+    tmp_path: Path,
+    brands: str = GOOD_BRANDS,
+    sources: str | None = None,
+    timeout: float = 120,
+    settings_toml: str | None = None,
+    **env_extra: str,
+):
     bf, sf = tmp_path / "brands.yaml", tmp_path / "sources.yaml"
     bf.write_text(brands, encoding="utf-8")
     sf.write_text(sources if sources is not None else source(), encoding="utf-8")
@@ -43,8 +54,14 @@ def run_check(tmp_path: Path, brands: str = GOOD_BRANDS, sources: str | None = N
     if settings_toml is not None:
         (tmp_path / "brandmon.toml").write_text(settings_toml, encoding="utf-8")
         cmd += ["--config", str(tmp_path / "brandmon.toml")]
-    res = subprocess.run(cmd + ["--data-dir", str(tmp_path / "data"), "config", "check"], capture_output=True,
-                         text=True, env=env, cwd=tmp_path, timeout=timeout)
+    res = subprocess.run(
+        cmd + ["--data-dir", str(tmp_path / "data"), "config", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=timeout,
+    )
     return res, bf, sf
 
 
@@ -70,19 +87,23 @@ def test_good_files_pass(tmp_path):
 
 SOURCE_CASES = {
     "billion laughs": (billion_laughs(), ["aliases expand", "limit"]),
-    "deep yaml nesting": (source(kind="generic", engine=None,
-                                 extra="    options:\n      x: " + "[" * 20000 + "]" * 20000 + "\n"),
-                          ["nested deeper than"]),
+    "deep yaml nesting": (
+        source(kind="generic", engine=None, extra="    options:\n      x: " + "[" * 20000 + "]" * 20000 + "\n"),
+        ["nested deeper than"],
+    ),
     "negative max_pages": (source(extra="    max_pages: -5\n"), ["sources[0].max_pages", "greater than or equal to 0"]),
-    "negative download_delay": (source(extra="    download_delay: -0.5\n"),
-                                ["sources[0].download_delay", "greater than or equal to 0"]),
-    "unknown timezone": (source(extra="    timezone: Mars/Olympus\n"),
-                         ["sources[0].timezone", "'Mars/Olympus' is not a known time zone"]),
+    "negative download_delay": (
+        source(extra="    download_delay: -0.5\n"),
+        ["sources[0].download_delay", "greater than or equal to 0"],
+    ),
+    "unknown timezone": (
+        source(extra="    timezone: Mars/Olympus\n"),
+        ["sources[0].timezone", "'Mars/Olympus' is not a known time zone"],
+    ),
     "unknown engine": (source(engine="fooboard"), ["forum-a", "engine 'fooboard'", "phpbb"]),
     "url without host": (source(urls='["http://"]'), ["sources[0].start_urls", "'http://' has no host"]),
     "about unknown brand": (source(extra="    about:\n      nobody: []\n"), ["forum-a", "about", "'nobody'", "acme"]),
-    "duplicate key": (source(extra="    max_pages: 10\n    max_pages: 20\n"),
-                      ["duplicate key 'max_pages'", "line 8"]),
+    "duplicate key": (source(extra="    max_pages: 10\n    max_pages: 20\n"), ["duplicate key 'max_pages'", "line 8"]),
     "name ..": (source(name="'..'"), ["sources[0].name", "'..'"]),
     "name .hidden": (source(name=".hidden"), ["sources[0].name", "'.hidden'"]),
     "name a/b": (source(name="a/b"), ["sources[0].name", "'a/b'"]),
@@ -98,12 +119,18 @@ def test_hostile_sources_refused(tmp_path, case):
 
 
 BRAND_CASES = {
-    "broken query": (GOOD_BRANDS + "  - id: widgets\n    name: Widgets\n    query: '(widget OR gadget'\n",
-                     ["brands[1].query", "brand 'widgets'", "missing ')'"]),
-    "nested query": (GOOD_BRANDS + "  - id: deep\n    name: Deep\n    query: '" + "(" * 20000 + "deep"
-                     + ")" * 20000 + "'\n", ["brand 'deep'", "nested deeper than"]),
-    "duplicate key": ("brands:\n  - id: acme\n    name: Acme\n    aliases: [Acme]\n    name: Other\n",
-                      ["duplicate key 'name'", "line 5"]),
+    "broken query": (
+        GOOD_BRANDS + "  - id: widgets\n    name: Widgets\n    query: '(widget OR gadget'\n",
+        ["brands[1].query", "brand 'widgets'", "missing ')'"],
+    ),
+    "nested query": (
+        GOOD_BRANDS + "  - id: deep\n    name: Deep\n    query: '" + "(" * 20000 + "deep" + ")" * 20000 + "'\n",
+        ["brand 'deep'", "nested deeper than"],
+    ),
+    "duplicate key": (
+        "brands:\n  - id: acme\n    name: Acme\n    aliases: [Acme]\n    name: Other\n",
+        ["duplicate key 'name'", "line 5"],
+    ),
 }
 
 
@@ -136,8 +163,10 @@ def test_settings_value_is_not_read_as_markup(tmp_path):
     res, _, _ = run_check(tmp_path, BRANDMON_CRAWL__DEFAULT_TIMEZONE="[/x]")
     out = res.stdout + res.stderr
     assert res.returncode == 2 and "Traceback" not in out, out[-2000:]
-    assert out.strip() == ("config error: settings: crawl.default_timezone: '[/x]' is not a known time zone "
-                           "(an IANA name such as Europe/Moscow)")
+    assert out.strip() == (
+        "config error: settings: crawl.default_timezone: '[/x]' is not a known time zone "
+        "(an IANA name such as Europe/Moscow)"
+    )
 
 
 def test_yaml_limits_keep_ordinary_anchors():

@@ -91,7 +91,7 @@ socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 
 DNS = {
     "rebind.test": [[PUBLIC], ["127.0.0.1"]],  # public to the first question, loopback to any later one
-    "mixed.test": [[PUBLIC, "127.0.0.1"]],     # one answer, one of its addresses loopback
+    "mixed.test": [[PUBLIC, "127.0.0.1"]],  # one answer, one of its addresses loopback
     "cgnat.test": [["100.64.12.34"]],
     "metadata.test": [["169.254.169.254"]],
     "alibaba-meta.test": [["100.100.100.200"]],
@@ -170,8 +170,11 @@ def _crawl_cli(tmp_path, sources: list[dict], names: list[str], **crawl) -> tupl
     """`brandmon crawl --json` over these sources; returns the result and each run's stored error summary."""
     src = tmp_path / "sources.yaml"
     src.write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
-    env = {"BRANDMON_SOURCES_FILE": str(src), "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml"),
-           **{f"BRANDMON_CRAWL__{k.upper()}": str(v) for k, v in crawl.items()}}
+    env = {
+        "BRANDMON_SOURCES_FILE": str(src),
+        "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml"),
+        **{f"BRANDMON_CRAWL__{k.upper()}": str(v) for k, v in crawl.items()},
+    }
     data = tmp_path / "data"
     args = ["--data-dir", str(data), "crawl", *[a for n in names for a in ("--source", n)], "--json"]
     r = CliRunner().invoke(app, args, env=env)
@@ -191,21 +194,35 @@ def _crawl_cli(tmp_path, sources: list[dict], names: list[str], **crawl) -> tupl
 # ------------------------------------------------------------------------------------------ the address rules
 
 
-@pytest.mark.parametrize("addr, kind", [
-    ("127.0.0.1", "loopback"), ("10.0.0.1", "private"), ("100.64.0.1", "carrier-grade NAT"),
-    ("100.127.255.254", "carrier-grade NAT"), ("169.254.169.254", "cloud metadata"),
-    ("100.100.100.200", "cloud metadata"), ("fd00:ec2::254", "cloud metadata"),
-    ("192.0.0.9", "IETF protocol assignments"),  # Python calls it global
-    ("224.0.0.1", "multicast"),  # Python calls it global
-    ("0.0.0.0", "unspecified"), ("::", "unspecified"), ("::1", "loopback"), ("fe80::1", "link-local"),
-    ("::ffff:127.0.0.1", "loopback, 127.0.0.1 in IPv6 form"),
-    ("::127.0.0.1", "loopback, 127.0.0.1 in IPv6 form"),  # IPv4-compatible; Python calls it global
-    ("64:ff9b::7f00:1", "loopback, 127.0.0.1 in IPv6 form"),  # NAT64; Python calls it global
-    ("2002:7f00:1::", "loopback, 127.0.0.1 in IPv6 form"),  # 6to4; Python calls it global
-    ("::ffff:100.100.100.200", "cloud metadata, 100.100.100.200 in IPv6 form"),
-    ("240.0.0.1", "reserved"), ("2001:db8::1", "documentation"),
-    (PUBLIC, None), ("2606:4700::1111", None), ("::ffff:8.8.8.8", None), ("64:ff9b::808:808", None),
-])
+@pytest.mark.parametrize(
+    "addr, kind",
+    [
+        ("127.0.0.1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("100.64.0.1", "carrier-grade NAT"),
+        ("100.127.255.254", "carrier-grade NAT"),
+        ("169.254.169.254", "cloud metadata"),
+        ("100.100.100.200", "cloud metadata"),
+        ("fd00:ec2::254", "cloud metadata"),
+        ("192.0.0.9", "IETF protocol assignments"),  # Python calls it global
+        ("224.0.0.1", "multicast"),  # Python calls it global
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("::1", "loopback"),
+        ("fe80::1", "link-local"),
+        ("::ffff:127.0.0.1", "loopback, 127.0.0.1 in IPv6 form"),
+        ("::127.0.0.1", "loopback, 127.0.0.1 in IPv6 form"),  # IPv4-compatible; Python calls it global
+        ("64:ff9b::7f00:1", "loopback, 127.0.0.1 in IPv6 form"),  # NAT64; Python calls it global
+        ("2002:7f00:1::", "loopback, 127.0.0.1 in IPv6 form"),  # 6to4; Python calls it global
+        ("::ffff:100.100.100.200", "cloud metadata, 100.100.100.200 in IPv6 form"),
+        ("240.0.0.1", "reserved"),
+        ("2001:db8::1", "documentation"),
+        (PUBLIC, None),
+        ("2606:4700::1111", None),
+        ("::ffff:8.8.8.8", None),
+        ("64:ff9b::808:808", None),
+    ],
+)
 def test_address_kinds(addr, kind):
     from crawlers.netguard import address_kind, address_refusal
 
@@ -300,7 +317,8 @@ def test_crawler_refuses_rebinding_cgnat_metadata_mapped_and_unresolvable(tmp_pa
     # every other one was refused before any connection, and the run's error summary says why
     blocked = [*refused, "local-meta"]
     assert {n: (stored[n]["status"], stored[n]["errors"], stored[n]["kinds"]) for n in blocked} == {
-        n: ("failed", 1, {"BlockedRequest": 1}) for n in blocked}
+        n: ("failed", 1, {"BlockedRequest": 1}) for n in blocked
+    }
     for name, (url, words) in refused.items():
         sample = stored[name]["samples"][0]
         assert sample["url"] == url and words in sample["message"], (name, sample)
@@ -310,9 +328,17 @@ def test_crawler_refuses_rebinding_cgnat_metadata_mapped_and_unresolvable(tmp_pa
 def test_redirect_loops_and_refused_requests_are_in_the_error_summary(tmp_path, site):
     port, hits = site
     base = f"http://127.0.0.1:{port}"
-    sources = [{"name": n, "kind": "generic", "local": True, "start_urls": [base + p]} for n, p in (
-        ("loop", "/loop/a"), ("self", "/self"), ("far", "/far/0"), ("robots-only", "/private/page"),
-        ("to-metadata", "/to-metadata"), ("huge", "/huge"))]
+    sources = [
+        {"name": n, "kind": "generic", "local": True, "start_urls": [base + p]}
+        for n, p in (
+            ("loop", "/loop/a"),
+            ("self", "/self"),
+            ("far", "/far/0"),
+            ("robots-only", "/private/page"),
+            ("to-metadata", "/to-metadata"),
+            ("huge", "/huge"),
+        )
+    ]
     res, stored = _crawl_cli(tmp_path, sources, [s["name"] for s in sources], retry_times=0, max_page_bytes=100_000)
     loop, self_loop = stored["loop"], stored["self"]
     assert (loop["status"], loop["errors"], loop["kinds"]) == ("failed", 1, {"RedirectLoop": 1})
@@ -367,9 +393,11 @@ def test_parse_url_pins_the_checked_address_and_checks_redirect_hops(site, monke
     env = {"BRANDMON_CRAWL__DOWNLOAD_TIMEOUT": "2"}
     runner.invoke(app, ["parse", f"http://{name}:{port}/page"], env=env)
     assert hits == {} and asked == [name] and tried == [PUBLIC]  # one lookup; connected where it said
-    for url, words in ((f"http://[::ffff:127.0.0.1]:{port}/page", "127.0.0.1 in IPv6 form"),
-                       ("http://100.100.100.200/latest/", "cloud metadata"),
-                       ("http://100.64.0.1/", "carrier-grade NAT")):
+    for url, words in (
+        (f"http://[::ffff:127.0.0.1]:{port}/page", "127.0.0.1 in IPv6 form"),
+        ("http://100.100.100.200/latest/", "cloud metadata"),
+        ("http://100.64.0.1/", "carrier-grade NAT"),
+    ):
         r = runner.invoke(app, ["parse", url], env=env)
         assert r.exit_code == 2 and "refusing" in r.output and words in r.output, r.output
     # --local reaches this machine, but a redirect to a metadata address is refused before it is connected to

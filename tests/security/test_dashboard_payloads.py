@@ -46,28 +46,62 @@ PAGES = ("mentions", "queue", "themes", "alerts", "authors", "overview")
 
 # (text, thread title, author, url): every one carries a payload, each post names a brand
 PAYLOADS = [
-    ("<script>alert('xss')</script> ШопОк украл мои деньги", "<script>alert('title')</script> **ШопОк**",
-     "<img src=x onerror=alert(1)>", "javascript:alert(document.cookie)"),
-    ('<img src=x onerror="alert(2)"> Посылкин потерял посылку', "<b onmouseover=alert(3)>Посылкин</b>",
-     "admin\u202egnp.exe", "JaVaScRiPt:alert(4)"),
-    ("[нажми сюда](javascript:alert(5)) Мобилайн — жулики", "[тема](javascript:alert(6))",
-     "[автор](javascript:alert(7))", "data:text/html,<script>alert(8)</script>"),
-    ("&lt;script&gt;alert(9)&lt;/script&gt; Ласточка Банк заблокировал карту &amp;&#60;img src=x onerror=alert(10)&#62;",
-     "&lt;iframe src=javascript:alert(11)&gt;", "&#60;svg onload=alert(12)&#62;", "//evil.example/x"),
-    ("ШопОк \u202eьгнед лунрев\u202c и <a href='javascript:alert(13)'>ссылка</a>",
-     "Тема \u2066\u202eвсё ок\u2069 про ШопОк", "\u202dИван\u202c\u200f", "https://ok.example/t/1\"onmouseover=alert(14)"),
-    ("<svg/onload=alert(15)> Посылкин ![img](javascript:alert(16)) <style>*{display:none}</style>",
-     "<details open ontoggle=alert(17)>", "<iframe srcdoc='<script>alert(18)</script>'>",
-     "https://ok.example/t/2#p1"),
+    (
+        "<script>alert('xss')</script> ШопОк украл мои деньги",
+        "<script>alert('title')</script> **ШопОк**",
+        "<img src=x onerror=alert(1)>",
+        "javascript:alert(document.cookie)",
+    ),
+    (
+        '<img src=x onerror="alert(2)"> Посылкин потерял посылку',
+        "<b onmouseover=alert(3)>Посылкин</b>",
+        "admin\u202egnp.exe",
+        "JaVaScRiPt:alert(4)",
+    ),
+    (
+        "[нажми сюда](javascript:alert(5)) Мобилайн — жулики",
+        "[тема](javascript:alert(6))",
+        "[автор](javascript:alert(7))",
+        "data:text/html,<script>alert(8)</script>",
+    ),
+    (
+        "&lt;script&gt;alert(9)&lt;/script&gt; Ласточка Банк заблокировал карту &amp;&#60;img src=x onerror=alert(10)&#62;",
+        "&lt;iframe src=javascript:alert(11)&gt;",
+        "&#60;svg onload=alert(12)&#62;",
+        "//evil.example/x",
+    ),
+    (
+        "ШопОк \u202eьгнед лунрев\u202c и <a href='javascript:alert(13)'>ссылка</a>",
+        "Тема \u2066\u202eвсё ок\u2069 про ШопОк",
+        "\u202dИван\u202c\u200f",
+        'https://ok.example/t/1"onmouseover=alert(14)',
+    ),
+    (
+        "<svg/onload=alert(15)> Посылкин ![img](javascript:alert(16)) <style>*{display:none}</style>",
+        "<details open ontoggle=alert(17)>",
+        "<iframe srcdoc='<script>alert(18)</script>'>",
+        "https://ok.example/t/2#p1",
+    ),
 ]
 
 
 def _items(now) -> list[dict]:
     out = []
     for i, (text, title, author, url) in enumerate(PAYLOADS * 4):  # several per brand, so pages have rows
-        out.append({"source": "forum-a", "kind": "forum", "post_id": str(i), "url": url, "text": f"{text} #{i}",
-                    "thread_url": f"https://ok.example/t/{i % 3}", "thread_title": title, "author": f"{author}{i % 6}",
-                    "author_url": url, "posted_at": (now - timedelta(hours=i + 1)).isoformat()})
+        out.append(
+            {
+                "source": "forum-a",
+                "kind": "forum",
+                "post_id": str(i),
+                "url": url,
+                "text": f"{text} #{i}",
+                "thread_url": f"https://ok.example/t/{i % 3}",
+                "thread_title": title,
+                "author": f"{author}{i % 6}",
+                "author_url": url,
+                "posted_at": (now - timedelta(hours=i + 1)).isoformat(),
+            }
+        )
     return out
 
 
@@ -83,8 +117,9 @@ def hostile_db(tmp_path_factory) -> Path:
     from pipeline.store import Store
 
     tmp = tmp_path_factory.mktemp("hostile_ingest")
-    settings = load_settings(data_dir=tmp / "data", brands_file=ROOT / "data" / "brands.yaml",
-                             sources_file=tmp / "none.yaml")
+    settings = load_settings(
+        data_dir=tmp / "data", brands_file=ROOT / "data" / "brands.yaml", sources_file=tmp / "none.yaml"
+    )
     store = Store.from_settings(settings)
     store.upgrade()
     now = utcnow()
@@ -97,16 +132,31 @@ def hostile_db(tmp_path_factory) -> Path:
 
     mentions = store.query("SELECT mention_id, context FROM mentions")
     assert len(mentions) >= len(PAYLOADS) * 4
-    scores = pd.DataFrame({
-        "mention_id": mentions["mention_id"], "model": "stand-in", "model_version": "v1",
-        "context_hash": [text_hash(c) for c in mentions["context"]], "sentiment": "negative", "p_neg": 0.9,
-        "p_neu": 0.07, "p_pos": 0.03, "unsure": False, "intent": "complaint",
-        "intent_probs_json": json.dumps({"complaint": 0.8, "question": 0.05, "failure": 0.05, "praise": 0.05,
-                                         "other": 0.05}),
-        "scored_at": pd.Timestamp(now)})
+    scores = pd.DataFrame(
+        {
+            "mention_id": mentions["mention_id"],
+            "model": "stand-in",
+            "model_version": "v1",
+            "context_hash": [text_hash(c) for c in mentions["context"]],
+            "sentiment": "negative",
+            "p_neg": 0.9,
+            "p_neu": 0.07,
+            "p_pos": 0.03,
+            "unsure": False,
+            "intent": "complaint",
+            "intent_probs_json": json.dumps(
+                {"complaint": 0.8, "question": 0.05, "failure": 0.05, "praise": 0.05, "other": 0.05}
+            ),
+            "scored_at": pd.Timestamp(now),
+        }
+    )
     with store.write() as con:
-        store.upsert("models", [dict(model="stand-in", model_version="v1", task="score", active=True,
-                                     created_at=pd.Timestamp(now))], ["model", "model_version"], con=con)
+        store.upsert(
+            "models",
+            [dict(model="stand-in", model_version="v1", task="score", active=True, created_at=pd.Timestamp(now))],
+            ["model", "model_version"],
+            con=con,
+        )
         store.upsert("scores", scores, ["mention_id", "model_version"], con=con)
         facts.refresh(con)
     assert escalate(settings, store)["created"] > 0
@@ -134,9 +184,15 @@ def test_ingest_stores_the_payloads_as_text(hostile_db):
 
 
 def _shown(at) -> list[str]:
-    return ([m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
-            + [w.value for w in at.warning] + [i.value for i in at.info] + [s.value for s in at.subheader]
-            + [t.value for t in at.title])
+    return (
+        [m.value for m in at.markdown]
+        + [c.value for c in at.caption]
+        + [e.value for e in at.error]
+        + [w.value for w in at.warning]
+        + [i.value for i in at.info]
+        + [s.value for s in at.subheader]
+        + [t.value for t in at.title]
+    )
 
 
 def test_no_active_payload_reaches_html_on_any_page(hostile_db, use_db, app_test):
@@ -156,8 +212,11 @@ def test_no_active_payload_reaches_html_on_any_page(hostile_db, use_db, app_test
             v = df.value
             for col in [c for c in v.columns if c == "url" or c.endswith("_url")]:
                 links = v[col].dropna()
-                assert links.map(lambda u: str(u).lower().startswith(("http://", "https://"))
-                                 and not re.search(r"[\s<>\"'`]", str(u))).all(), (page, col, links.tolist())
+                assert links.map(
+                    lambda u: (
+                        str(u).lower().startswith(("http://", "https://")) and not re.search(r"[\s<>\"'`]", str(u))
+                    )
+                ).all(), (page, col, links.tolist())
             for col in ("author", "name"):
                 if col in v.columns:
                     assert not v[col].dropna().astype(str).str.contains(BIDI).any(), (page, col)

@@ -25,9 +25,16 @@ THREAD = "http://forum-a.test/t/1"
 
 
 def post(i: int, text: str | None = None, **kw) -> dict:
-    d = {"source": "forum-a", "kind": "forum", "post_id": str(i), "url": f"{THREAD}#p{i}", "thread_url": THREAD,
-         "text": text if text is not None else f"ШопОк опять задержал заказ, история {i}", "author": f"user{i}",
-         "posted_at": "2024-05-03T10:00:00+03:00"}
+    d = {
+        "source": "forum-a",
+        "kind": "forum",
+        "post_id": str(i),
+        "url": f"{THREAD}#p{i}",
+        "thread_url": THREAD,
+        "text": text if text is not None else f"ШопОк опять задержал заказ, история {i}",
+        "author": f"user{i}",
+        "posted_at": "2024-05-03T10:00:00+03:00",
+    }
     d.update(kw)
     return d
 
@@ -48,22 +55,30 @@ def finished(store, *runs: str) -> None:
     now = utcnow()
     with store.write() as con:
         for r in runs:
-            con.execute("INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status) "
-                        "VALUES (?, 'forum-a', ?, ?, 'ok')", [r, now, now])
+            con.execute(
+                "INSERT INTO crawl_runs (run_id, source_id, started_at, finished_at, status) "
+                "VALUES (?, 'forum-a', ?, ?, 'ok')",
+                [r, now, now],
+            )
 
 
 def docs(store, cols: str = "post_id") -> list:
-    return [tuple(r) if len(r) > 1 else r[0]
-            for r in store.query(f"SELECT {cols} FROM documents ORDER BY post_id").itertuples(index=False)]
+    return [
+        tuple(r) if len(r) > 1 else r[0]
+        for r in store.query(f"SELECT {cols} FROM documents ORDER BY post_id").itertuples(index=False)
+    ]
 
 
 def snapshot(store) -> dict:
-    return {t: store.query(f"SELECT * EXCLUDE (updated_at) FROM {t} ORDER BY ALL").to_csv(index=False)
-            for t in ("documents", "mentions", "authors")}
+    return {
+        t: store.query(f"SELECT * EXCLUDE (updated_at) FROM {t} ORDER BY ALL").to_csv(index=False)
+        for t in ("documents", "mentions", "authors")
+    }
 
 
 def tree(root: Path) -> dict[str, bytes | int | None]:
     """Every path under root with its bytes (its size when unreadable; None for a folder)."""
+
     def content(p: Path) -> bytes | int | None:
         if not p.is_file():
             return None
@@ -71,6 +86,7 @@ def tree(root: Path) -> dict[str, bytes | int | None]:
             return p.read_bytes()
         except PermissionError:
             return p.stat().st_size
+
     return {str(p.relative_to(root)): content(p) for p in sorted(root.rglob("*"))}
 
 
@@ -94,8 +110,9 @@ def _directory(p: Path) -> None:  # a folder where a file should be
 
 
 def _garbage_after_good_lines(p: Path) -> None:  # a valid member, then garbage: its lines are salvaged
-    p.write_bytes(gzip.compress(b"".join(line(post(10 + i)) for i in range(2))) + b"\x1f\x8b\x08\x00" + b"\x00" * 6
-                  + NOISE)
+    p.write_bytes(
+        gzip.compress(b"".join(line(post(10 + i)) for i in range(2))) + b"\x1f\x8b\x08\x00" + b"\x00" * 6 + NOISE
+    )
 
 
 def _unreadable(p: Path) -> None:
@@ -117,8 +134,13 @@ def _reads_anything(folder: Path) -> bool:
         probe.unlink()
 
 
-DAMAGE = {"gzip_magic_then_garbage": _gzip_garbage, "binary_junk": _not_gzip, "directory": _directory,
-          "garbage_after_good_lines": _garbage_after_good_lines, "no_permission": _unreadable}
+DAMAGE = {
+    "gzip_magic_then_garbage": _gzip_garbage,
+    "binary_junk": _not_gzip,
+    "directory": _directory,
+    "garbage_after_good_lines": _garbage_after_good_lines,
+    "no_permission": _unreadable,
+}
 
 
 @pytest.mark.parametrize("kind", list(DAMAGE))
@@ -193,14 +215,20 @@ def test_cli_ingest_reports_the_quarantined_file_and_exits_0(settings, store, tm
     _gzip_garbage(bad)
     finished(store, "good", "bad")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRANDMON_")}
-    env.update(BRANDMON_DATA_DIR=str(settings.data_dir), BRANDMON_BRANDS_FILE=str(settings.brands_file),
-               BRANDMON_SOURCES_FILE=str(tmp_path / "none.yaml"), COLUMNS="400")
+    env.update(
+        BRANDMON_DATA_DIR=str(settings.data_dir),
+        BRANDMON_BRANDS_FILE=str(settings.brands_file),
+        BRANDMON_SOURCES_FILE=str(tmp_path / "none.yaml"),
+        COLUMNS="400",
+    )
     exe = Path(sys.executable).with_name("brandmon")
     p = subprocess.run([str(exe), "ingest"], env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout + p.stderr
     warn = [x for x in p.stdout.splitlines() if x.startswith("warning: damaged raw file quarantined:")]
-    assert warn == [f"warning: damaged raw file quarantined: {bad} -> "
-                    f"{Path(settings.raw_dir) / 'quarantine' / 'bad' / 'items-000.jsonl.gz'}"], p.stdout
+    assert warn == [
+        f"warning: damaged raw file quarantined: {bad} -> "
+        f"{Path(settings.raw_dir) / 'quarantine' / 'bad' / 'items-000.jsonl.gz'}"
+    ], p.stdout
     assert "Traceback" not in p.stdout + p.stderr
     assert docs(store) == ["0", "1", "2"]
     again = subprocess.run([str(exe), "ingest", "--all"], env=env, capture_output=True, text=True, timeout=300)
@@ -215,8 +243,11 @@ def test_crawler_resume_reads_post_ids_past_damaged_files(tmp_path):
     run.mkdir()
     (run / "items-000.jsonl.gz").write_bytes(gzip.compress(line(post(1)) + b"\xef\xbb\xbf" + line(post(5))))
     _gzip_garbage(run / "items-001.jsonl.gz")
-    (run / "items-002.jsonl.gz").write_bytes(gzip.compress(line(post(2)) + b'[1, 2]\n7\n{"post_id": [1]}\n'
-                                                           + line(post(3, text="XX")).replace(b"XX", b"\xff")))
+    (run / "items-002.jsonl.gz").write_bytes(
+        gzip.compress(
+            line(post(2)) + b'[1, 2]\n7\n{"post_id": [1]}\n' + line(post(3, text="XX")).replace(b"XX", b"\xff")
+        )
+    )
     _directory(run / "items-003.jsonl.gz")
     assert existing_post_ids(run) == {"1", "2", "3", "5"}
 
@@ -231,8 +262,9 @@ def test_bom_at_the_start_of_a_jsonl_is_repaired(settings, store):
 
 
 def test_lone_surrogate_escape_becomes_a_replacement_character(settings, store):
-    raw = line(post(1, text="ШопОк PLACEHOLDER вернул деньги", author="PLACEHOLDER")).replace(b"PLACEHOLDER",
-                                                                                             b"\\ud800")
+    raw = line(post(1, text="ШопОк PLACEHOLDER вернул деньги", author="PLACEHOLDER")).replace(
+        b"PLACEHOLDER", b"\\ud800"
+    )
     write(settings, "run", "items-000.jsonl.gz", raw + line(post(2)))
     r = ingest_pending(settings, store, run_id="run")
     assert docs(store, "post_id, text, author")[0] == ("1", "ШопОк \ufffd вернул деньги", "\ufffd")
@@ -251,8 +283,12 @@ def test_invalid_utf8_inside_a_string_becomes_replacement_characters(settings, s
 def test_repair_does_not_rescue_what_is_not_json(settings, store):
     """Kept behaviour: what is not JSON (a BOM before garbage, bad bytes outside strings, 50,000 nested brackets
     that would overflow the lenient decoder's stack) is still a counted bad line, not a crash."""
-    write(settings, "run", "items-000.jsonl.gz",
-          b"\xef\xbb\xbf{not json\n" + b"\xff\xfe garbage\n" + b"[" * 50_000 + b"\n" + line(post(1)))
+    write(
+        settings,
+        "run",
+        "items-000.jsonl.gz",
+        b"\xef\xbb\xbf{not json\n" + b"\xff\xfe garbage\n" + b"[" * 50_000 + b"\n" + line(post(1)),
+    )
     r = ingest_pending(settings, store, run_id="run")
     assert r["bad_json"] == 3 and r["repaired"] == 0 and docs(store) == ["1"]
 
@@ -262,9 +298,20 @@ def test_repair_does_not_rescue_what_is_not_json(settings, store):
 
 def test_two_million_character_title_is_stored_capped(settings, store):
     huge = "Заголовок " * 200_000  # 2,000,000 characters
-    write(settings, "run", "items-000.jsonl.gz", line(post(1, thread_title=huge, author="A" * 2_000_000,
-                                                           author_url="http://x.test/" + "u" * 20_000,
-                                                           extra={"blob": "e" * 5_000_000})))
+    write(
+        settings,
+        "run",
+        "items-000.jsonl.gz",
+        line(
+            post(
+                1,
+                thread_title=huge,
+                author="A" * 2_000_000,
+                author_url="http://x.test/" + "u" * 20_000,
+                extra={"blob": "e" * 5_000_000},
+            )
+        ),
+    )
     r = ingest_pending(settings, store, run_id="run")
     title, author, author_url = docs(store, "thread_title, author, author_url")[0]
     assert len(huge) == 2_000_000 and title == huge[:MAX_TITLE_CHARS]
@@ -274,8 +321,15 @@ def test_two_million_character_title_is_stored_capped(settings, store):
 
 def test_oversized_ids_and_lines_are_rejected_with_a_reason(settings, store):
     too_long_line = line(post(3, extra={"blob": "x" * MAX_LINE_BYTES}))
-    write(settings, "run", "items-000.jsonl.gz", line(post(1, url="http://x.test/" + "a" * 10_000))
-          + line(post(2, post_id="9" * 1000)) + too_long_line + line(post(4)))
+    write(
+        settings,
+        "run",
+        "items-000.jsonl.gz",
+        line(post(1, url="http://x.test/" + "a" * 10_000))
+        + line(post(2, post_id="9" * 1000))
+        + too_long_line
+        + line(post(4)),
+    )
     r = ingest_pending(settings, store, run_id="run")
     assert docs(store) == ["4"]  # and the line after the oversized one is read
     assert r["oversized_id"] == 2 and r["oversized_line"] == 1 and r["bad_lines"] == 3
@@ -286,8 +340,9 @@ def test_oversized_ids_and_lines_are_rejected_with_a_reason(settings, store):
 # ------------------------------------------------------------------------------------------ invisible text
 
 
-@pytest.mark.parametrize("text", ["\u200b\u200c\u200d", "\u2060 \ufeff", " \u200b\n\u200d ", "&#8203;&#x200B;",
-                                  "\u202e\u2066"])
+@pytest.mark.parametrize(
+    "text", ["\u200b\u200c\u200d", "\u2060 \ufeff", " \u200b\n\u200d ", "&#8203;&#x200B;", "\u202e\u2066"]
+)
 def test_text_of_only_invisible_characters_is_no_document(text, settings, store):
     write(settings, "run", "items-000.jsonl.gz", line(post(1, text=text)) + line(post(2)))
     r = ingest_pending(settings, store, run_id="run")
@@ -297,9 +352,19 @@ def test_text_of_only_invisible_characters_is_no_document(text, settings, store)
 
 def test_bidi_controls_are_stripped_from_names_and_titles(settings, store):
     bidi = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-    write(settings, "run", "items-000.jsonl.gz", line(post(
-        1, author="admin\u202egnp.exe", thread_title=f"Тема{bidi} про\u200b ШопОк\n\tвторая строка",
-        text="ШопОк \u202eвернул\u202c деньги")))
+    write(
+        settings,
+        "run",
+        "items-000.jsonl.gz",
+        line(
+            post(
+                1,
+                author="admin\u202egnp.exe",
+                thread_title=f"Тема{bidi} про\u200b ШопОк\n\tвторая строка",
+                text="ШопОк \u202eвернул\u202c деньги",
+            )
+        ),
+    )
     ingest_pending(settings, store, run_id="run")
     author, title, text = docs(store, "author, thread_title, text")[0]
     assert author == "admingnp.exe" and title == "Тема про ШопОк вторая строка"

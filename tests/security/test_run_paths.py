@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from pipeline.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+DEMO_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 BRANDS = str(ROOT / "data" / "brands.yaml")
 
 
@@ -41,10 +41,18 @@ def test_a_source_name_never_removes_anything_outside_its_job_folder(tmp_path, d
     other.mkdir(parents=True)
     (other / "run.json").write_text('{"run_id": "20261125T000000Z-other-source-abcd"}')
     (data / "keep.txt").write_text("analyst notes\n")
-    (data / "sources.yaml").write_text(yaml.safe_dump({"sources": [
-        {"name": name, "kind": "generic", "local": True, "start_urls": [demo.url + "/xf/"], "max_pages": 2}]}))
-    r = CliRunner().invoke(app, ["--data-dir", str(data), "crawl", "--source", name, "--json"],
-                           env={"BRANDMON_BRANDS_FILE": BRANDS})
+    (data / "sources.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "sources": [
+                    {"name": name, "kind": "generic", "local": True, "start_urls": [demo.url + "/xf/"], "max_pages": 2}
+                ]
+            }
+        )
+    )
+    r = CliRunner().invoke(
+        app, ["--data-dir", str(data), "crawl", "--source", name, "--json"], env={"BRANDMON_BRANDS_FILE": BRANDS}
+    )
     assert (data / "keep.txt").read_text() == "analyst notes\n"
     assert (other / "run.json").exists() and (data / "sources.yaml").exists()
     assert not (data / "run.json").exists() and not (data / "jobs" / "run.json").exists()  # nothing written there
@@ -65,8 +73,9 @@ def test_the_crawl_refuses_a_name_that_got_past_the_config_check(tmp_path, demo,
     (outside / "keep.txt").write_text("outside")
     (data / "keep.txt").write_text("data")
     name = str(outside) if kind == "absolute" else kind
-    src = SourceConfig.model_construct(name=name, kind="generic", local=True, start_urls=[demo.url + "/xf/"],
-                                       max_pages=2)
+    src = SourceConfig.model_construct(
+        name=name, kind="generic", local=True, start_urls=[demo.url + "/xf/"], max_pages=2
+    )
     monkeypatch.setattr(run, "select_sources", lambda settings, names: [src])
     settings = load_settings(data_dir=data, brands_file=BRANDS, demo_web_url=demo.url)
     store = Store.from_settings(settings)
@@ -106,8 +115,7 @@ def test_remove_tree_refuses_everything_but_a_folder_strictly_inside_its_owner(t
     precious.mkdir()
     (precious / "brandmon.duckdb").write_text("db")
     (owner / "escape").symlink_to(precious)  # a link inside that points outside
-    for target in (owner / "..", owner, owner / ".", owner / "escape", owner / "a" / ".." / "..", precious,
-                   Path("/")):
+    for target in (owner / "..", owner, owner / ".", owner / "escape", owner / "a" / ".." / "..", precious, Path("/")):
         with pytest.raises(UnsafePathError):
             remove_tree(target, owner, ignore_errors=True)
     assert (precious / "brandmon.duckdb").read_text() == "db"
@@ -123,16 +131,27 @@ def test_a_relative_data_dir_works_from_another_folder(tmp_path, demo, how):
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRANDMON_")}
-    env.update(BRANDMON_DEMO_WEB_URL=demo.url, BRANDMON_SOURCES_FILE=str(ROOT / "data" / "sources.yaml"),
-               BRANDMON_BRANDS_FILE=BRANDS, BRANDMON_MODELS__CACHE_DIR=os.environ.get(
-                   "BRANDMON_MODELS__CACHE_DIR", str(ROOT / "data" / "cache" / "models")))
+    env.update(
+        BRANDMON_DEMO_WEB_URL=demo.url,
+        BRANDMON_SOURCES_FILE=str(ROOT / "data" / "sources.yaml"),
+        BRANDMON_BRANDS_FILE=BRANDS,
+        BRANDMON_MODELS__CACHE_DIR=os.environ.get(
+            "BRANDMON_MODELS__CACHE_DIR", str(ROOT / "data" / "cache" / "models")
+        ),
+    )
     args = [sys.executable, "-m", "pipeline.cli"]
     if how == "--data-dir":
         args += ["--data-dir", "rel/data"]
     else:
         env["BRANDMON_DATA_DIR"] = "rel/data"
-    r = subprocess.run([*args, "crawl", "--source", "demo-tg", "--json"], cwd=work, env=env, capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run(
+        [*args, "crawl", "--source", "demo-tg", "--json"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(r.stdout.strip().splitlines()[-1])["sources"]["demo-tg"]
     assert res["status"] == "ok" and res["errors"] == 0 and res["items"] > 0, res

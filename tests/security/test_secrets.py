@@ -24,8 +24,10 @@ import pytest
 from pipeline.config import ConfigError, Settings, dump_without_secrets, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = ("<html><head><title>Отзывы</title></head><body><article><p>Посылкин опять потерял мою посылку, "
-        "третью неделю жду ответа от поддержки.</p></article></body></html>").encode("utf-8")
+PAGE = (
+    "<html><head><title>Отзывы</title></head><body><article><p>Посылкин опять потерял мою посылку, "
+    "третью неделю жду ответа от поддержки.</p></article></body></html>"
+).encode()
 
 
 @pytest.fixture
@@ -70,15 +72,25 @@ def test_brandmon_run_leaves_the_password_in_no_prefect_parameter_log_or_file(tm
     sources = tmp_path / "sources.yaml"
     sources.write_text(f"sources:\n  - name: probe\n    kind: generic\n    local: true\n    start_urls: ['{site}/']\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "BRANDMON_"))}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-               BRANDMON_DASHBOARD__PASSWORD=marker, BRANDMON_SOURCES_FILE=str(sources),
-               BRANDMON_BRANDS_FILE=str(ROOT / "data" / "brands.yaml"),
-               BRANDMON_MODELS__CACHE_DIR=os.environ["BRANDMON_MODELS__CACHE_DIR"])
-    res = subprocess.run([sys.executable, "-m", "pipeline.cli", "--data-dir", str(data), "run",
-                          "--stages", "crawl,alerts", "--json"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=600)
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        BRANDMON_DASHBOARD__PASSWORD=marker,
+        BRANDMON_SOURCES_FILE=str(sources),
+        BRANDMON_BRANDS_FILE=str(ROOT / "data" / "brands.yaml"),
+        BRANDMON_MODELS__CACHE_DIR=os.environ["BRANDMON_MODELS__CACHE_DIR"],
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(data), "run", "--stages", "crawl,alerts", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-    summary = json.loads(res.stdout[res.stdout.index("{"):])
+    summary = json.loads(res.stdout[res.stdout.index("{") :])
     assert summary["status"] == "ok" and summary["sources"]["probe"]["counts"]["items"] >= 1, summary
     assert marker not in res.stdout + res.stderr
 
@@ -132,9 +144,11 @@ def test_config_errors_do_not_quote_the_password(monkeypatch, secret_env, tmp_pa
     assert "dashboard.port" in str(e.value) and secret_env not in str(e.value)
     monkeypatch.delenv("BRANDMON_DASHBOARD__PORT")
     monkeypatch.delenv("BRANDMON_DASHBOARD__PASSWORD")
-    for body in (f'[dashboard]\npassword = "{secret_env}"\nport = "x"\n',  # a bad value beside it
-                 f'[dashboard]\npassword = {secret_env}\n',  # the secret itself is bad TOML
-                 f'[dashboard]\npassword = ["{secret_env}"]\n'):  # the secret has the wrong type
+    for body in (
+        f'[dashboard]\npassword = "{secret_env}"\nport = "x"\n',  # a bad value beside it
+        f"[dashboard]\npassword = {secret_env}\n",  # the secret itself is bad TOML
+        f'[dashboard]\npassword = ["{secret_env}"]\n',
+    ):  # the secret has the wrong type
         toml = tmp_path / "brandmon.toml"
         toml.write_text(body)
         with pytest.raises(ConfigError) as e:

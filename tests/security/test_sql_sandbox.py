@@ -59,10 +59,21 @@ def sandbox(tmp_path, monkeypatch):
     store = Store(data / "brandmon.duckdb")
     store.upgrade()
     now = utcnow()
-    store.upsert("sources", [
-        {"source_id": s, "kind": k, "name": s, "base_url": f"https://{s}.example/", "enabled": True, "updated_at": now}
-        for s, k in (("alpha", "forum"), ("beta", "reviews"))
-    ], key=["source_id"])
+    store.upsert(
+        "sources",
+        [
+            {
+                "source_id": s,
+                "kind": k,
+                "name": s,
+                "base_url": f"https://{s}.example/",
+                "enabled": True,
+                "updated_at": now,
+            }
+            for s, k in (("alpha", "forum"), ("beta", "reviews"))
+        ],
+        key=["source_id"],
+    )
     (tmp_path / "secret.txt").write_text(f"token={STOLEN}\n")
     with duckdb.connect(str(tmp_path / "other.duckdb")) as con:
         con.execute("CREATE TABLE keep AS SELECT 1 AS a")
@@ -134,16 +145,19 @@ def test_hostile_statement_is_refused_and_writes_nothing(sandbox, repository, te
         assert con.execute("SELECT count(*) FROM keep").fetchone() == (1,)
 
 
-@pytest.mark.parametrize("query, kind", [
-    ("COPY sources TO 'x.csv'", "COPY"),
-    ("EXPORT DATABASE 'x'", "EXPORT"),
-    ("ATTACH 'x.duckdb' (READ_WRITE)", "ATTACH"),
-    ("SET enable_external_access = true", "SET"),
-    ("INSTALL httpfs", "LOAD"),
-    ("SELECT 1;\n  DROP TABLE sources", "DROP"),
-    ("EXPLAIN ANALYZE COPY sources TO 'x.csv'", "COPY"),
-    ("/* кириллица */ EXPLAIN (FORMAT json) DELETE FROM sources", "DELETE"),
-])
+@pytest.mark.parametrize(
+    "query, kind",
+    [
+        ("COPY sources TO 'x.csv'", "COPY"),
+        ("EXPORT DATABASE 'x'", "EXPORT"),
+        ("ATTACH 'x.duckdb' (READ_WRITE)", "ATTACH"),
+        ("SET enable_external_access = true", "SET"),
+        ("INSTALL httpfs", "LOAD"),
+        ("SELECT 1;\n  DROP TABLE sources", "DROP"),
+        ("EXPLAIN ANALYZE COPY sources TO 'x.csv'", "COPY"),
+        ("/* кириллица */ EXPLAIN (FORMAT json) DELETE FROM sources", "DELETE"),
+    ],
+)
 def test_refusal_names_the_statement_in_one_line(query, kind):
     with pytest.raises(SqlRefused) as e:
         read_statements(query)
@@ -157,12 +171,18 @@ def test_analysts_reads_still_work(sandbox):
         assert res.exit_code == 0, (query, res.output)
         return res.stdout.splitlines()
 
-    assert csv("SELECT kind, count(*) AS n FROM sources GROUP BY kind ORDER BY kind") == ["kind,n", "forum,1", "reviews,1"]
+    assert csv("SELECT kind, count(*) AS n FROM sources GROUP BY kind ORDER BY kind") == [
+        "kind,n",
+        "forum,1",
+        "reviews,1",
+    ]
     assert csv("WITH f AS (SELECT name FROM sources WHERE kind = 'forum') SELECT name FROM f") == ["name", "alpha"]
     assert csv("FROM sources SELECT name ORDER BY name") == ["name", "alpha", "beta"]
     assert csv("VALUES (1, 'a'), (2, 'b')") == ["col0,col1", "1,a", "2,b"]
     described = csv("DESCRIBE sources")
-    assert described[0].startswith("column_name,column_type") and any(r.startswith("source_id,VARCHAR") for r in described)
+    assert described[0].startswith("column_name,column_type") and any(
+        r.startswith("source_id,VARCHAR") for r in described
+    )
     summary = csv("SUMMARIZE sources")
     assert len(summary) - 1 == len(described) - 1  # one summary row per column
     assert "documents" in csv("SHOW TABLES")
@@ -192,7 +212,9 @@ con.close()
 
 def _writer(db: Path) -> subprocess.Popen:
     """Another process holding the database file in a write transaction until its stdin gets a line."""
-    p = subprocess.Popen([sys.executable, "-c", _HOLD, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert p.stdout.readline().strip() == "holding"
     return p
 
@@ -207,7 +229,9 @@ def test_a_query_waits_for_a_writer_then_reads(sandbox):
     """The sandbox opens like every reader: while another process writes, it waits, then reads what was committed."""
     writer = _writer(sandbox / "data" / "brandmon.duckdb")
     out: dict = {}
-    reader = threading.Thread(target=lambda: out.update(res=_sql(sandbox, "SELECT count(*) AS n FROM sources", "-f", "csv")))
+    reader = threading.Thread(
+        target=lambda: out.update(res=_sql(sandbox, "SELECT count(*) AS n FROM sources", "-f", "csv"))
+    )
     try:
         reader.start()
         reader.join(2.0)
@@ -224,9 +248,22 @@ def test_a_query_gives_up_on_a_long_writer_with_exit_3_as_before(sandbox):
     writer = _writer(sandbox / "data" / "brandmon.duckdb")
     env = dict(os.environ, BRANDMON_LOCK_TIMEOUT_SECONDS="1", BRANDMON_INGEST__HOLD_LOCK_SECONDS="0.5")
     try:
-        res = subprocess.run([sys.executable, "-m", "pipeline.cli", "--data-dir", str(sandbox / "data"), "sql",
-                              "SELECT count(*) FROM sources"], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=120)
+        res = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline.cli",
+                "--data-dir",
+                str(sandbox / "data"),
+                "sql",
+                "SELECT count(*) FROM sources",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         _release(writer)
     assert res.returncode == 3, res.stderr

@@ -20,6 +20,10 @@ def sources_settings(tmp_path, url, names, patch=None, **overrides):
         s.update((patch or {}).get(s["name"], {}))
     path = tmp_path / "sources.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return load_settings(data_dir=tmp_path / "data", demo_web_url=url, sources_file=path,
-                         brands_file=ROOT / "data" / "brands.yaml", **overrides)
-
+    return load_settings(
+        data_dir=tmp_path / "data",
+        demo_web_url=url,
+        sources_file=path,
+        brands_file=ROOT / "data" / "brands.yaml",
+        **overrides,
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ def test_vk_wall_posts_authors_reach_and_skips_empty():
     assert first.url == "https://vk.com/wall-30022666_48211"
     assert first.author == "Подслушано в Уфе" and first.is_official_answer  # the page posting on its own wall
     assert (first.likes, first.views, first.replies, first.reach) == (112, 20411, 37, 20411)
-    assert first.posted_at == datetime.fromtimestamp(1732181400, timezone.utc).isoformat()
+    assert first.posted_at == datetime.fromtimestamp(1732181400, UTC).isoformat()
     assert second.author == "Аня Котова" and second.author_url == "https://vk.com/anya_k"
     assert not second.is_official_answer
 
@@ -36,8 +36,12 @@ def test_vk_comment_tree_with_deleted_and_replies():
     items, total, deleted = parse_comments(load("vk_wall_getComments.json"), "vk-ufa", -30022666, 48211)
     assert (total, deleted) == (3, 1)
     by_id = {i.post_id: i for i in items}
-    assert list(by_id) == ["-30022666_48211_c77001", "-30022666_48211_c77004", "-30022666_48211_c77005",
-                           "-30022666_48211_c77003"]
+    assert list(by_id) == [
+        "-30022666_48211_c77001",
+        "-30022666_48211_c77004",
+        "-30022666_48211_c77005",
+        "-30022666_48211_c77003",
+    ]
     assert by_id["-30022666_48211_c77001"].reply_to == "-30022666_48211"
     assert by_id["-30022666_48211_c77004"].reply_to == "-30022666_48211_c77001"
     assert by_id["-30022666_48211_c77004"].is_official_answer
@@ -53,8 +57,9 @@ def test_vk_errors_classified(name, code, action):
 
 
 def test_youtube_threads_inline_replies_and_empty_skipped():
-    items, threads, token = parse_comment_threads(load("yt_commentThreads.json"), "yt", "wtLJPvx7-ys",
-                                                  title="Видео", reach=1000, official={"UCshopok"})
+    items, threads, token = parse_comment_threads(
+        load("yt_commentThreads.json"), "yt", "wtLJPvx7-ys", title="Видео", reach=1000, official={"UCshopok"}
+    )
     assert token == "QURTSl9pM"
     assert [i.post_id for i in items] == ["UgzDE2tasfmrYLyNkGt4AaABAg", "UgzDE2tasfmrYLyNkGt4AaABAg.9uQ1"]
     top, reply = items
@@ -72,7 +77,7 @@ def test_youtube_errors_classified():
 
 
 def test_quota_ledger_stops_before_overspending(tmp_path):
-    now = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
     ledger = QuotaLedger(tmp_path / "q.json", daily_quota=205, now=now)
     ledger.spend("search")
     ledger.spend("search")
@@ -81,17 +86,34 @@ def test_quota_ledger_stops_before_overspending(tmp_path):
     with pytest.raises(QuotaExhausted, match="only 0 of 205 remain"):
         ledger.spend("comments")
     assert QuotaLedger(tmp_path / "q.json", daily_quota=205, now=now).used == 205  # persisted for the next run
-    tomorrow = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+    tomorrow = datetime(2026, 11, 26, 12, tzinfo=UTC)
     assert QuotaLedger(tmp_path / "q.json", daily_quota=205, now=tomorrow).used == 0
 
 
 def test_ratings():
-    assert [parse_rating(v) for v in ("4", "4,5 из 5", "★★☆☆☆", "Оценка: 3 из 5", 80, 9, "", None, "нет")] == \
-        [4.0, 4.5, 2.0, 3.0, 4.0, 4.5, None, None, None]
+    assert [parse_rating(v) for v in ("4", "4,5 из 5", "★★☆☆☆", "Оценка: 3 из 5", 80, 9, "", None, "нет")] == [
+        4.0,
+        4.5,
+        2.0,
+        3.0,
+        4.0,
+        4.5,
+        None,
+        None,
+        None,
+    ]
 
 
-SELECTORS = {"review": "div.rev", "id": "::attr(data-id)", "author": "b.who::text", "rating": "i.stars::attr(title)",
-             "text": "p.body", "pros": "p.plus", "answer": "div.ans p", "next_page": "a.next::attr(href)"}
+SELECTORS = {
+    "review": "div.rev",
+    "id": "::attr(data-id)",
+    "author": "b.who::text",
+    "rating": "i.stars::attr(title)",
+    "text": "p.body",
+    "pros": "p.plus",
+    "answer": "div.ans p",
+    "next_page": "a.next::attr(href)",
+}
 
 
 def test_review_html_with_official_answer_and_hostile_text():
@@ -113,15 +135,38 @@ def test_review_html_with_official_answer_and_hostile_text():
 
 
 def test_review_json_paths():
-    payload = {"data": {"feedbacks": [
-        {"id": 5, "text": "Отличный кофе", "productValuation": 5, "user": {"name": "Ева"}, "answer": None},
-        {"id": 6, "text": "Вскрытая пачка", "productValuation": 1, "user": {"name": "Ян"}, "answer": {"text": "Вернём"}}]},
-        "next": "/api?page=2"}
-    spec = {"items": "data.feedbacks", "next_page": "next",
-            "fields": {"id": "id", "text": "text", "rating": "productValuation", "author": "user.name", "answer": "answer.text"}}
+    payload = {
+        "data": {
+            "feedbacks": [
+                {"id": 5, "text": "Отличный кофе", "productValuation": 5, "user": {"name": "Ева"}, "answer": None},
+                {
+                    "id": 6,
+                    "text": "Вскрытая пачка",
+                    "productValuation": 1,
+                    "user": {"name": "Ян"},
+                    "answer": {"text": "Вернём"},
+                },
+            ]
+        },
+        "next": "/api?page=2",
+    }
+    spec = {
+        "items": "data.feedbacks",
+        "next_page": "next",
+        "fields": {
+            "id": "id",
+            "text": "text",
+            "rating": "productValuation",
+            "author": "user.name",
+            "answer": "answer.text",
+        },
+    }
     items, nxt = parse_reviews_json(payload, "https://m.example/api?page=1", "mp", spec, product_id="84")
     assert nxt == "/api?page=2"
     assert [(i.post_id, i.rating, i.author, i.is_official_answer) for i in items] == [
-        ("5", 5.0, "Ева", False), ("6", 1.0, "Ян", False), ("6-answer", None, "official answer", True)]
+        ("5", 5.0, "Ева", False),
+        ("6", 1.0, "Ян", False),
+        ("6-answer", None, "official answer", True),
+    ]
     with pytest.raises(ReviewConfigError, match="not a list"):
         parse_reviews_json({"data": {"feedbacks": "oops"}}, "u", "mp", spec)

@@ -18,8 +18,9 @@ SOCIAL = ["demo-vk", "demo-youtube", "demo-reviews", "demo-marketplace"]
 
 
 def _settings(tmp_path, url, patch=None):
-    return sources_settings(tmp_path, url, SOCIAL, patch,
-                            crawl={"retry_backoff_seconds": 0.05, "retry_backoff_max_seconds": 0.2})
+    return sources_settings(
+        tmp_path, url, SOCIAL, patch, crawl={"retry_backoff_seconds": 0.05, "retry_backoff_max_seconds": 0.2}
+    )
 
 
 @pytest.fixture
@@ -52,23 +53,24 @@ def test_social_crawl_end_to_end(tmp_path, demo, secrets_env, caplog):
 
     vk = res["sources"]["demo-vk"]
     vk_items = read_items(vk["raw_path"])
-    assert {i["post_id"] for i in vk_items} == _expected_vk(demo)       # every post and comment, no deleted ones
-    assert len(vk_items) == len({i["post_id"] for i in vk_items})          # search hits did not duplicate wall posts
-    assert demo.social.calls["vk.wall.get"] >= 5                           # the rate-limited first call was retried
-    assert "VKAccessDenied" in vk["error_kinds"]                           # the private wall is recorded, not fatal
+    assert {i["post_id"] for i in vk_items} == _expected_vk(demo)  # every post and comment, no deleted ones
+    assert len(vk_items) == len({i["post_id"] for i in vk_items})  # search hits did not duplicate wall posts
+    assert demo.social.calls["vk.wall.get"] >= 5  # the rate-limited first call was retried
+    assert "VKAccessDenied" in vk["error_kinds"]  # the private wall is recorded, not fatal
     answer = next(i for i in vk_items if i["post_id"] == "-210001_901_c9012")
     assert answer["is_official_answer"] and answer["reply_to"] == "-210001_901_c9011"
 
     yt = read_items(res["sources"]["demo-youtube"]["raw_path"])
     expected_yt = {t["id"] for v in demo.social.yt["videos"] for t in v["threads"]} | {
-        r["id"] for v in demo.social.yt["videos"] for t in v["threads"] for r in t.get("replies", [])}
-    assert sorted(i["post_id"] for i in yt) == sorted(expected_yt)         # 4 replies of one thread via comments.list
+        r["id"] for v in demo.social.yt["videos"] for t in v["threads"] for r in t.get("replies", [])
+    }
+    assert sorted(i["post_id"] for i in yt) == sorted(expected_yt)  # 4 replies of one thread via comments.list
     assert any(k.startswith("YouTube:commentsDisabled") for k in res["sources"]["demo-youtube"]["error_kinds"])
     top = next(i for i in yt if i["post_id"] == "Ugw_top_001")
     assert top["reach"] == 184000 and top["replies"] == 4 and top["thread_title"].startswith("Заказал 10 вещей")
 
     reviews = read_items(res["sources"]["demo-reviews"]["raw_path"])
-    assert len([i for i in reviews if not i["is_official_answer"]]) == 6   # two pages of three
+    assert len([i for i in reviews if not i["is_official_answer"]]) == 6  # two pages of three
     assert {i["reply_to"] for i in reviews if i["is_official_answer"]} == {"r1001"}
     assert {i["rating"] for i in reviews if i["post_id"] == "r1004"} == {1.0}
     market = read_items(res["sources"]["demo-marketplace"]["raw_path"])
@@ -84,10 +86,14 @@ def test_social_crawl_end_to_end(tmp_path, demo, secrets_env, caplog):
     assert VK_TOKEN not in dump and YT_KEY not in dump
 
     # second run: only what is new
-    demo.social.add_vk_comment(-210002, 701, {"id": 7016, "from_id": 5001, "minutes_ago": 1,
-                                              "text": "Ласточка, приложение опять вылетает!"})
-    demo.social.add_yt_reply("vShopok0001", "Ugw_top_001", {"id": "Ugw_top_001.r5", "author": "Ann",
-                                                            "channel": "UCx", "minutes_ago": 1, "text": "+1"})
+    demo.social.add_vk_comment(
+        -210002, 701, {"id": 7016, "from_id": 5001, "minutes_ago": 1, "text": "Ласточка, приложение опять вылетает!"}
+    )
+    demo.social.add_yt_reply(
+        "vShopok0001",
+        "Ugw_top_001",
+        {"id": "Ugw_top_001.r5", "author": "Ann", "channel": "UCx", "minutes_ago": 1, "text": "+1"},
+    )
     before = dict(demo.social.calls)
     res2 = crawl_sources(settings, store, ["demo-vk", "demo-youtube", "demo-reviews"], now=NOW)
     assert [i["post_id"] for i in read_items(res2["sources"]["demo-vk"]["raw_path"])] == ["-210002_701_c7016"]
@@ -120,8 +126,11 @@ def test_youtube_quota_stops_cleanly(tmp_path, demo, secrets_env):
     from pipeline.store import Store
 
     # 2 searches cost 200; a quota of 203 leaves room for one videos.list and two commentThreads calls
-    settings = _settings(tmp_path, demo.url, {"demo-youtube": {"options": {
-        "search": ["шопок", "мобилайн"], "daily_quota": 203, "official_channels": []}}})
+    settings = _settings(
+        tmp_path,
+        demo.url,
+        {"demo-youtube": {"options": {"search": ["шопок", "мобилайн"], "daily_quota": 203, "official_channels": []}}},
+    )
     store = Store.from_settings(settings)
     store.upgrade()
     res = crawl_sources(settings, store, ["demo-youtube"], now=NOW)["sources"]["demo-youtube"]

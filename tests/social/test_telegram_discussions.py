@@ -50,8 +50,8 @@ def test_parse_discussion_widget_markup():
     res = parse_page(WIDGET, url, "telegram", CTX)
     assert [i.post_id for i in res.items] == ["brandchat/5012", "brandchat/5013", "brandchat/5020"]
     first, answer, third = res.items
-    assert first.reply_to == "brandnews/812"          # a top-level comment answers the channel post
-    assert answer.reply_to == "brandchat/5012"         # a reply answers the comment it quotes
+    assert first.reply_to == "brandnews/812"  # a top-level comment answers the channel post
+    assert answer.reply_to == "brandchat/5012"  # a reply answers the comment it quotes
     assert third.reply_to == "brandnews/812"
     assert {i.thread_url for i in res.items} == {"https://t.me/brandnews/812"}
     assert {i.thread_id for i in res.items} == {"brandnews/812"}
@@ -77,8 +77,12 @@ def test_channel_page_comment_counter_and_demo_widget(demo):
     url = f"{demo.url}/tg/posylkin_express/7?embed=1&discussion=1&comments_limit=100"
     res = parse_page(urllib.request.urlopen(url).read().decode(), url, "telegram", CTX)
     got = {i.post_id: i.reply_to for i in res.items}
-    assert got == {"posylkin_chat/5": "posylkin_express/7", "posylkin_chat/6": "posylkin_chat/5",
-                   "posylkin_chat/7": "posylkin_express/7", "posylkin_chat/8": "posylkin_express/7"}
+    assert got == {
+        "posylkin_chat/5": "posylkin_express/7",
+        "posylkin_chat/6": "posylkin_chat/5",
+        "posylkin_chat/7": "posylkin_express/7",
+        "posylkin_chat/8": "posylkin_express/7",
+    }
     official = next(i for i in res.items if i.post_id == "posylkin_chat/6")
     assert official.author == "Посылкин Экспресс" and official.thread_url == f"{demo.url}/tg/posylkin_express/7"
     assert next(i for i in res.items if i.post_id == "posylkin_chat/5").likes == 64
@@ -109,27 +113,34 @@ def test_spider_crawls_discussions_incrementally(tmp_path, demo):
     with open(ROOT / "data" / "demo_web" / "answers.csv", encoding="utf-8") as f:
         expected = {r["post_id"] for r in csv.DictReader(f) if r["post_id"].startswith("posylkin_chat/")}
     comments = {k: v for k, v in items.items() if k.startswith("posylkin_chat/")}
-    assert set(comments) == expected and len(expected) == 10       # every labelled comment, once
+    assert set(comments) == expected and len(expected) == 10  # every labelled comment, once
     assert comments["posylkin_chat/1"]["reply_to"] == "posylkin_express/6"
     assert comments["posylkin_chat/4"]["reply_to"] == "posylkin_chat/3"
     assert comments["posylkin_chat/10"]["reply_to"] == "posylkin_chat/9"
     assert comments["posylkin_chat/9"]["thread_url"] == f"{demo.url}/tg/posylkin_express/8"
     assert comments["posylkin_chat/9"]["thread_title"].startswith("Посылкин Экспресс: Статус на утро: обработано 70%")
-    assert comments["posylkin_chat/6"]["is_official_answer"]       # the brand answering in its own comments
+    assert comments["posylkin_chat/6"]["is_official_answer"]  # the brand answering in its own comments
     assert not comments["posylkin_chat/5"]["is_official_answer"]
-    assert len(_widget_hits(demo)) == 3                              # the three posts with a counter
+    assert len(_widget_hits(demo)) == 3  # the three posts with a counter
 
     # a new comment under post 7 only: the next crawl fetches that post's widget and yields just the comment
-    new_id = corpus.add_post(demo.content_dir, "tg", 4, "Светлана", "Посылкин, где моя посылка? Трек молчит.",
-                             comment_on=7, minutes_ago=2, labels="posylkin - complaint late_delivery")
+    new_id = corpus.add_post(
+        demo.content_dir,
+        "tg",
+        4,
+        "Светлана",
+        "Посылкин, где моя посылка? Трек молчит.",
+        comment_on=7,
+        minutes_ago=2,
+        labels="posylkin - complaint late_delivery",
+    )
     assert new_id == "11"
     demo.reset_hits()
     res2 = crawl_sources(settings, store, ["demo-tg"], now=NOW)["sources"]["demo-tg"]
     new = read_items(res2["raw_path"])
     assert [i["post_id"] for i in new] == ["posylkin_chat/11"]
     assert new[0]["reply_to"] == "posylkin_express/7"
-    assert list(_widget_hits(demo)) == [
-        "/tg/posylkin_express/7?embed=1&discussion=1&comments_limit=100"]
+    assert list(_widget_hits(demo)) == ["/tg/posylkin_express/7?embed=1&discussion=1&comments_limit=100"]
 
     # nothing changed: no widget is fetched at all
     demo.reset_hits()

@@ -25,7 +25,9 @@ def blobs(sizes, dim=32, spread=0.05, seed=0):
     return l2_normalise(np.vstack(X)), np.array(y), centres
 
 
-@pytest.mark.parametrize("clusterer", [AgglomerativeClusterer(0.3, 3), HdbscanClusterer(3, 2, max_centroid_distance=0.3)])
+@pytest.mark.parametrize(
+    "clusterer", [AgglomerativeClusterer(0.3, 3), HdbscanClusterer(3, 2, max_centroid_distance=0.3)]
+)
 def test_blobs_found_small_ones_unassigned(clusterer):
     X, y, _ = blobs([8, 5, 3, 1, 1])  # two singletons must stay outliers; the 3-member blob is a theme
     labels = clusterer.fit_predict(X)
@@ -46,9 +48,11 @@ def test_match_is_one_to_one_and_thresholded():
     _, _, c = blobs([1, 1, 1], spread=0)
     prev = {"a": c[0], "b": c[1]}
     rng = np.random.RandomState(1)
-    new = {0: l2_normalise((c[1] + 0.02 * rng.randn(32))[None])[0],
-           1: l2_normalise((c[0] + 0.02 * rng.randn(32))[None])[0],
-           2: c[2]}
+    new = {
+        0: l2_normalise((c[1] + 0.02 * rng.randn(32))[None])[0],
+        1: l2_normalise((c[0] + 0.02 * rng.randn(32))[None])[0],
+        2: c[2],
+    }
     m = match_centroids(prev, new, 0.8)
     assert {k: v[0] for k, v in m.items()} == {0: "b", 1: "a"}
     assert all(v[1] > 0.9 for v in m.values())

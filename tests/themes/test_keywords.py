@@ -6,7 +6,9 @@ from models.keywords import STOP_WORDS, ctfidf_keywords, label_from_keywords, le
 
 
 def test_lemmas_drop_stop_words_and_normalise():
-    out = lemmas("Здравствуйте! Посылки потерялись, и курьеры не отвечают на звонки уже три недели, пожалуйста помогите")
+    out = lemmas(
+        "Здравствуйте! Посылки потерялись, и курьеры не отвечают на звонки уже три недели, пожалуйста помогите"
+    )
     assert "посылка" in out and "курьер" in out and "звонок" in out and "потеряться" in out
     assert not set(out) & STOP_WORDS
     assert "здравствуйте" not in out and "пожалуйста" not in out and "три" not in out

@@ -19,7 +19,7 @@ def load():
 def test_columns_labels_and_counts():
     df = load()
     assert list(df.columns) == ["text", "label", "source", "split"]
-    per_label = Counter(l for labs in df.label for l in labs.split(";"))
+    per_label = Counter(lab for labs in df.label for lab in labs.split(";"))
     assert set(per_label) == LABELS
     assert min(per_label.values()) >= 170, per_label
     assert df.label.str.contains(";").sum() >= 30  # multi-label rows exist
@@ -36,7 +36,7 @@ def test_splits_stratified():
     df = load()
     assert set(df.split) == {"train", "test"}
     for lab in LABELS:
-        sub = df[df.label.str.split(";").map(lambda ls: lab in ls)]
+        sub = df[df.label.str.split(";").map(lambda ls, lab=lab: lab in ls)]
         share = (sub.split == "test").mean()
         assert 0.15 <= share <= 0.25, (lab, share)
 

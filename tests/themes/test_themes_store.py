@@ -95,7 +95,9 @@ def test_themes_found_stable_and_idempotent(settings, store, embedder):
 
     from pipeline.cli import app
 
-    r = CliRunner().invoke(app, ["--data-dir", str(settings.data_dir), "themes", "--brand", "posylkin", "--format", "json"])
+    r = CliRunner().invoke(
+        app, ["--data-dir", str(settings.data_dir), "themes", "--brand", "posylkin", "--format", "json"]
+    )
     assert r.exit_code == 0, r.output
     listed = json.loads(r.output)
     assert [t["size"] for t in listed] == [6, 4, 3]

@@ -47,7 +47,9 @@ def test_cluster_command_writes_theme_columns(tmp_path, embedder):
     src = tmp_path / "in.csv"
     pd.DataFrame({"id": range(len(rows)), "body": rows}).to_csv(src, index=False)
     out = tmp_path / "out.csv"
-    r = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "d"), "cluster", str(src), "--text-col", "body", "--out", str(out)])
+    r = CliRunner().invoke(
+        app, ["--data-dir", str(tmp_path / "d"), "cluster", str(src), "--text-col", "body", "--out", str(out)]
+    )
     assert r.exit_code == 0, r.output
     res = pd.read_csv(out)
     assert list(res.columns) == ["id", "body", "theme_id", "theme_label"]
@@ -60,7 +62,6 @@ def test_cluster_command_writes_theme_columns(tmp_path, embedder):
     from pipeline.logs import configure_logging
 
     configure_logging("INFO")  # the CLI bound the log handler to the runner's closed stderr
-
 
 
 # a quality measurement (embeds and clusters 502 real appeals), on the half not used for tuning
