@@ -6,12 +6,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
-# `make test` is the fast tier (about 3 minutes on 2 cores): everything but the tests marked slow (end-to-end and
+# `make test` is the fast tier (about 7 minutes on 2 cores): everything but the tests marked slow (end-to-end and
 # crash-and-rerun runs, training, subprocess-heavy concurrency) and browser (headless Chromium). CI (CI=true)
 # has the time budget for all of them, as `make test-all` does locally.
 MARKERS := $(if $(CI),,-m "not slow and not browser")
 
-.PHONY: demo test test-all venv browser bench clean
+.PHONY: demo test test-all lint venv browser bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ test: venv $(if $(CI),browser)
 test-all: venv browser
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+# ruff (format + lint) and mypy, configured in pyproject.toml; CI runs this after the tests
+lint: venv
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: venv
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
