@@ -87,7 +87,7 @@ def run_demo(data_dir: Path) -> Path:
         "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml"),
     }
     subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "demo", "--no-dashboard", "--no-prefect"],
+        [sys.executable, "-m", "brandmon.cli", "demo", "--no-dashboard", "--no-prefect"],
         cwd=ROOT,
         env=env,
         check=True,

@@ -1,6 +1,6 @@
 """The demo: serve the bundled demo web, run the monitor flow over it, summarise what landed.
 
-Plain functions; `brandmon demo` (pipeline/cli/flow_cmds.py) adds printing and the dashboard.
+Plain functions; `brandmon demo` (brandmon/cli/flow_cmds.py) adds printing and the dashboard.
 """
 
 from __future__ import annotations

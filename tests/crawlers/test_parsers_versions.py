@@ -655,7 +655,7 @@ def test_cli_parses_saved_files_with_the_urls_they_state(tmp_path):
 
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from brandmon.cli import app
 
     runner = CliRunner()
     expect = {

@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from crawlers.probe import entry_yaml, name_from_host, robots_allow
-from pipeline.cli import app
+from brandmon.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "tests" / "crawlers" / "pages"

@@ -55,7 +55,7 @@ def server_factory():
     def start(db: Path, port: int | None = None, args: tuple[str, ...] = (), **env_extra: str) -> str:
         port = port or _free_port()
         env = dict(os.environ, BRANDMON_DB_PATH=str(db), **env_extra)
-        from pipeline.cli.dashboard_cmds import APP, streamlit_command
+        from brandmon.cli.dashboard_cmds import APP, streamlit_command
 
         cmd = streamlit_command(APP, "127.0.0.1", port, None) + list(args)  # what `brandmon dashboard` runs
         p = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -23,7 +23,7 @@ def test_demo_web_command_serves_until_interrupted(tmp_path):
     port = free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path), "demo-web", "--port", str(port)],
+        [sys.executable, "-m", "brandmon.cli", "--data-dir", str(tmp_path), "demo-web", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -56,7 +56,7 @@ def test_demo_web_command_reports_a_busy_port(tmp_path):
         s.listen()
         port = s.getsockname()[1]
         r = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path), "demo-web", "--port", str(port)],
+            [sys.executable, "-m", "brandmon.cli", "--data-dir", str(tmp_path), "demo-web", "--port", str(port)],
             cwd=ROOT,
             capture_output=True,
             text=True,

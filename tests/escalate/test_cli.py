@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from brandmon.cli import app
 from pipeline.store import stable_id
 
 runner = CliRunner()

@@ -62,13 +62,13 @@ def cli_env(demo_url: str, sources_file: Path = ROOT / "data" / "sources.yaml", 
 
 
 def run_cli(data_dir: Path, args: list[str], env: dict, timeout: float = 900) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "pipeline.cli", "--data-dir", str(data_dir), *args]
+    cmd = [sys.executable, "-m", "brandmon.cli", "--data-dir", str(data_dir), *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def run_until_paused_then_kill(data_dir: Path, args: list[str], env: dict, marker: Path, timeout: float = 600) -> str:
     """Start the CLI, wait until it pauses at the planted point, SIGKILL its whole process group."""
-    cmd = [sys.executable, "-m", "pipeline.cli", "--data-dir", str(data_dir), *args]
+    cmd = [sys.executable, "-m", "brandmon.cli", "--data-dir", str(data_dir), *args]
     log = open(data_dir.parent / f"killed-{marker.stem}.log", "w")
     p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from flows.demo import port_in_use
-from pipeline.cli import app
+from brandmon.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ def test_demo_runs_the_pipeline_over_the_demo_web_and_stops_it(tmp_path):
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
     r = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(tmp_path / "data"), "demo", "--no-dashboard"],
+        [sys.executable, "-m", "brandmon.cli", "--data-dir", str(tmp_path / "data"), "demo", "--no-dashboard"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -32,7 +32,7 @@ def test_serve_runs_the_alerts_schedule_and_records_a_flow_run(tmp_path):
     env.pop("PREFECT_API_URL", None)
     log = open(tmp_path / "serve.log", "w")
     p = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(data), "serve"],
+        [sys.executable, "-m", "brandmon.cli", "--data-dir", str(data), "serve"],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from brandmon.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 

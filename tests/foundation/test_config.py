@@ -106,7 +106,7 @@ def test_cli_bad_config_exits_2_and_writes_nothing(tmp_path):
     data = tmp_path / "data"
     env = {"BRANDMON_BRANDS_FILE": str(bad), "PATH": ""}
     res = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(data), "config", "check"],
+        [sys.executable, "-m", "brandmon.cli", "--data-dir", str(data), "config", "check"],
         capture_output=True,
         text=True,
         env={**__import__("os").environ, **env},

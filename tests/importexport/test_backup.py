@@ -113,7 +113,7 @@ def test_an_older_backup_is_upgraded(tmp_path):
 
 
 def test_cli_backup_and_restore(settings, store, tmp_path):
-    from pipeline.cli import app
+    from brandmon.cli import app
 
     fill_store(store, 300)
     base = ["--data-dir", str(settings.data_dir)]

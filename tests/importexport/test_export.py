@@ -87,7 +87,7 @@ def test_refusals(store, tmp_path):
 
 
 def test_cli_export(settings, tmp_path):
-    from pipeline.cli import app
+    from brandmon.cli import app
 
     store = Store.from_settings(settings)
     store.upgrade()

@@ -175,7 +175,7 @@ def test_a_file_without_a_mapped_column_is_refused_whole(settings, store, tmp_pa
 
 
 def test_cli_import(settings, tmp_path, monkeypatch):
-    from pipeline.cli import app
+    from brandmon.cli import app
 
     csv = write_csv(tmp_path / "t.csv", review_table(20, bad_every=10))
     args = ["--data-dir", str(settings.data_dir), "import", str(csv), "--source", "tickets", "--map", MAP]

@@ -13,7 +13,7 @@ def _env(monkeypatch, tiny_settings):
 
 
 def test_predict_and_eval_commands(tiny_settings, tmp_path, monkeypatch):
-    from pipeline.cli import app
+    from brandmon.cli import app
 
     _env(monkeypatch, tiny_settings)
     f = tmp_path / "in.csv"
@@ -76,7 +76,7 @@ def test_predict_and_eval_commands(tiny_settings, tmp_path, monkeypatch):
 
 
 def test_score_models_list_activate_commands(tiny_settings, store, mentions_factory, monkeypatch):
-    from pipeline.cli import app
+    from brandmon.cli import app
 
     _env(monkeypatch, tiny_settings)
     mentions_factory(store, [("d1", "posylkin", "Посылкин опоздал", "Посылкин", None)])

@@ -73,7 +73,7 @@ def test_bad_csv_gives_one_line_error(tmp_path, content, needle):
 def test_eval_cli_bad_csv_exits_with_clear_message(tmp_path):
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from brandmon.cli import app
 
     f = tmp_path / "x.csv"
     f.write_text("body,label\nhi,positive\n", encoding="utf-8")

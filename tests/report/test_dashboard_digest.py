@@ -24,7 +24,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def dashboard(demo_store):
-    from pipeline.cli.dashboard_cmds import APP, streamlit_command
+    from brandmon.cli.dashboard_cmds import APP, streamlit_command
 
     settings, store = demo_store
     port = _free_port()

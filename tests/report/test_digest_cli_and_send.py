@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from brandmon.cli import app
 from pipeline.report.write import digest_stage
 
 from .conftest import NOW

@@ -50,7 +50,7 @@ def run_check(
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRANDMON_")}
     env.update(BRANDMON_BRANDS_FILE=str(bf), BRANDMON_SOURCES_FILE=str(sf), COLUMNS="80", **env_extra)
     exe = Path(sys.executable).with_name("brandmon")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "pipeline.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "brandmon.cli"]
     if settings_toml is not None:
         (tmp_path / "brandmon.toml").write_text(settings_toml, encoding="utf-8")
         cmd += ["--config", str(tmp_path / "brandmon.toml")]

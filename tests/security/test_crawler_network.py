@@ -18,7 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from brandmon.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 # A public address: where a pinned connection to a rebinding name must go. Tests never let a packet leave this

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from brandmon.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -139,7 +139,7 @@ def test_a_relative_data_dir_works_from_another_folder(tmp_path, demo, how):
             "BRANDMON_MODELS__CACHE_DIR", str(ROOT / "data" / "cache" / "models")
         ),
     )
-    args = [sys.executable, "-m", "pipeline.cli"]
+    args = [sys.executable, "-m", "brandmon.cli"]
     if how == "--data-dir":
         args += ["--data-dir", "rel/data"]
     else:

@@ -82,7 +82,7 @@ def test_brandmon_run_leaves_the_password_in_no_prefect_parameter_log_or_file(tm
         BRANDMON_MODELS__CACHE_DIR=os.environ["BRANDMON_MODELS__CACHE_DIR"],
     )
     res = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "--data-dir", str(data), "run", "--stages", "crawl,alerts", "--json"],
+        [sys.executable, "-m", "brandmon.cli", "--data-dir", str(data), "run", "--stages", "crawl,alerts", "--json"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from brandmon.cli import app
 from pipeline.sql_sandbox import SqlRefused, read_statements
 from pipeline.store import Store, utcnow
 
@@ -252,7 +252,7 @@ def test_a_query_gives_up_on_a_long_writer_with_exit_3_as_before(sandbox):
             [
                 sys.executable,
                 "-m",
-                "pipeline.cli",
+                "brandmon.cli",
                 "--data-dir",
                 str(sandbox / "data"),
                 "sql",

@@ -93,7 +93,7 @@ def test_themes_found_stable_and_idempotent(settings, store, embedder):
 
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from brandmon.cli import app
 
     r = CliRunner().invoke(
         app, ["--data-dir", str(settings.data_dir), "themes", "--brand", "posylkin", "--format", "json"]

@@ -39,7 +39,7 @@ FLOORS = {"ari": 0.42, "nmi": 0.70, "unassigned_share": 0.55}  # measured: 0.55,
 
 
 def test_cluster_command_writes_theme_columns(tmp_path, embedder):
-    from pipeline.cli import app
+    from brandmon.cli import app
 
     rows = [f"Не горит фонарь на улице {s}, освещения нет" for s in ("Мира", "Ленина", "Гагарина", "Садовой")]
     rows += [f"Яма на дороге на улице {s}, асфальт разбит" for s in ("Мира", "Ленина", "Гагарина", "Садовой")]

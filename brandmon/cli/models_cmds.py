@@ -7,13 +7,13 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.output import Format, format_option, print_frame, print_json
+from brandmon.cli.output import Format, format_option, print_frame, print_json
 
 
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from pipeline.cli import err_console
+    from brandmon.cli import err_console
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=err_console, transient=True)
@@ -22,7 +22,7 @@ def _progress():
 def _date(v: str | None, name: str):
     if v is None:
         return None
-    from pipeline.cli import fail
+    from brandmon.cli import fail
 
     try:
         return datetime.fromisoformat(v)
@@ -31,7 +31,7 @@ def _date(v: str | None, name: str):
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
     from pipeline.store import Store
 
     @app.command("score")

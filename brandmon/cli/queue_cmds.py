@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.output import Format, cell, chosen, format_option, json_alias, print_frame
+from brandmon.cli.output import Format, cell, chosen, format_option, json_alias, print_frame
 
 
 def _actor(actor: str | None) -> str:
@@ -30,7 +30,7 @@ def _when(value: str | None, name: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        from pipeline.cli import fail
+        from brandmon.cli import fail
 
         fail(f"{name}: {value!r} is not an ISO date or date-time (e.g. 2026-03-01 or 2026-03-01T09:00)", 2)
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
@@ -42,7 +42,7 @@ def _hours(v: float | None) -> str:
 
 def register(app: typer.Typer) -> None:
     from pipeline import escalate as esc
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
     from pipeline.store import Store
 
     ActorOpt = typer.Option(None, "--actor", help="Who is acting (default: $USER).")
@@ -192,7 +192,7 @@ def register(app: typer.Typer) -> None:
         json: every table in one document; csv: the summary as one row."""
         import pandas as pd
 
-        from pipeline.cli.output import print_json
+        from brandmon.cli.output import print_json
         from pipeline.kpis import compute_kpis
 
         k = compute_kpis(_store(ctx), since=_when(since, "--since"), until=_when(until, "--until"), brand=brand)

@@ -11,7 +11,7 @@ from rich.text import Text
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
 
     @app.command("import")
     def import_cmd(

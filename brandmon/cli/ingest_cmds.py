@@ -8,7 +8,7 @@ from rich.text import Text
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
 
     @app.command("ingest")
     def ingest(

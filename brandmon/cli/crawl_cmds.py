@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json_lines
+from brandmon.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json_lines
 
 PARSE_ENGINES = ("auto", "vbulletin", "phpbb", "xenforo", "ipb", "smf", "mybb", "nodebb", "discourse", "telegram",
                  "generic")
@@ -50,7 +50,7 @@ def fetch(url: str, settings, allow_local: bool, encoding: str | None) -> tuple[
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
 
     @app.command("parse")
     def parse_cmd(

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli.output import Format, format_option, print_frame, print_json
+from brandmon.cli.output import Format, format_option, print_frame, print_json
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
 
     @app.command("cluster")
     def cluster(

@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from pipeline.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
+from brandmon.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
     from pipeline.store import Store
 
     db = typer.Typer(help="Database file: create/upgrade the schema, show counts.", no_args_is_help=True)

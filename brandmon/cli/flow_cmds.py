@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
+from brandmon.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -66,7 +66,7 @@ def summary_table(summary: dict) -> Table:
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, err_console, fail, settings_of
+    from brandmon.cli import console, err_console, fail, settings_of
 
     @app.command("run")
     def run(
@@ -177,7 +177,7 @@ def register(app: typer.Typer) -> None:
 
 def _build_backbone(settings: Settings) -> None:
     """Build the offline backbone cache on first use, with a message (the score stage would do it silently)."""
-    from pipeline.cli import console
+    from brandmon.cli import console
 
     try:
         from models.backbone import ensure_backbone
@@ -192,7 +192,7 @@ def _run_dashboard(settings: Settings, port: int | None, config: Path | None) ->
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "pipeline.cli"]
+    cmd = [sys.executable, "-m", "brandmon.cli"]
     if config:
         cmd += ["--config", str(config)]
     cmd += ["--data-dir", str(settings.data_dir), "--db", str(settings.db_path), "dashboard"]

@@ -22,7 +22,7 @@ def _when(text: str):
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
 
     @app.command("report")
     def report_cmd(

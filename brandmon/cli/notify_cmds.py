@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from pipeline.cli.output import Format, format_option, print_frame
+from brandmon.cli.output import Format, format_option, print_frame
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
 
     n = typer.Typer(help="Notifications: e-mail, chat webhook, Telegram (the notify section of the settings).", no_args_is_help=True)
     app.add_typer(n, name="notify")

@@ -37,7 +37,7 @@ def dashboard_env(settings: Settings, config: Path | None) -> dict[str, str]:
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
 
     @app.command("dashboard")
     def dashboard(

@@ -97,19 +97,19 @@ app = typer.Typer(
 
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = [
-    "pipeline.cli.db_cmds",
-    "pipeline.cli.crawl_cmds",
-    "pipeline.cli.queue_cmds",
-    "pipeline.cli.flow_cmds",
-    "pipeline.cli.demoweb_cmds",
-    "pipeline.cli.ingest_cmds",
-    "pipeline.cli.models_cmds",
-    "pipeline.cli.themes_cmds",
-    "pipeline.cli.dashboard_cmds",
-    "pipeline.cli.notify_cmds",
-    "pipeline.cli.report_cmds",
-    "pipeline.cli.import_cmds",
-    "pipeline.cli.export_cmds",
+    "brandmon.cli.db_cmds",
+    "brandmon.cli.crawl_cmds",
+    "brandmon.cli.queue_cmds",
+    "brandmon.cli.flow_cmds",
+    "brandmon.cli.demoweb_cmds",
+    "brandmon.cli.ingest_cmds",
+    "brandmon.cli.models_cmds",
+    "brandmon.cli.themes_cmds",
+    "brandmon.cli.dashboard_cmds",
+    "brandmon.cli.notify_cmds",
+    "brandmon.cli.report_cmds",
+    "brandmon.cli.import_cmds",
+    "brandmon.cli.export_cmds",
 ]
 
 

@@ -9,7 +9,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from pipeline.cli import console, fail, settings_of
+    from brandmon.cli import console, fail, settings_of
 
     @app.command("demo-web")
     def demo_web(

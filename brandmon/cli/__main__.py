@@ -1,0 +1,3 @@
+from brandmon.cli import main
+
+main()
