@@ -10,8 +10,13 @@ from setuptools import find_namespace_packages, setup
 
 CODE = ["crawlers", "pipeline", "models", "dashboard", "flows", "brandmon"]
 # sub-folders of data/ that hold shipped files: listed as packages so setuptools copies them as such
-DATA = ["brandmon_data", "brandmon_data.demo_web", "brandmon_data.demo_web.sites", "brandmon_data.demo_web.social",
-        "brandmon_data.training"]
+DATA = [
+    "brandmon_data",
+    "brandmon_data.demo_web",
+    "brandmon_data.demo_web.sites",
+    "brandmon_data.demo_web.social",
+    "brandmon_data.training",
+]
 
 setup(
     packages=find_namespace_packages(include=[p + suffix for p in CODE for suffix in ("", ".*")]) + DATA,

@@ -1,7 +1,8 @@
 """`brandmon` command line: a thin layer over the library.
 
-Each area keeps its commands in its own module here (``db_cmds``, ``crawl_cmds``, …) exposing
-``register(app)``; this file only builds the app, loads settings once and hands them down via ``ctx.obj``.
+Each area keeps its commands at module level in its own module here (``db_cmds``, ``crawl_cmds``, …), on that
+module's own Typer, with a ``register(app)`` that adds them; what they share is in ``common``. This file only builds
+the app, loads settings once and hands them down via ``ctx.obj``.
 
 The contract every command keeps (see EPILOG): listings take ``--format table|csv|json``; a usage error, a bad
 option value or a configuration problem is one line on stderr and exit 2; a database that stays locked or cannot be
@@ -13,19 +14,16 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape  # messages quote config values and queries: never read them as markup
 from typer.core import TyperGroup
 
+from brandmon.cli.common import EXIT_DATABASE, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, console
+from brandmon.cli.common import one_line as _one_line
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.logs import configure_logging
 from pipeline.store import StoreError
-
-# Exit codes, the same for every command.
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DATABASE = 0, 1, 2, 3
 
 EPILOG = (
     "Exit codes: 0 ok; 1 a step failed; 2 a usage or configuration error (bad option value, unknown name, invalid "
@@ -33,20 +31,19 @@ EPILOG = (
     "cannot be opened). Listings take --format table|csv|json. Shell completion: brandmon --install-completion."
 )
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _one_line(prefix: str, message: str) -> None:
-    err_console.print(f"[red]{prefix}:[/red] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
-
 
 class BrandmonGroup(TyperGroup):
     """The root command: turns usage errors, configuration errors and database errors into one line on stderr
     and the documented exit code, wherever the command is run from (the console script, `python -m`, a test)."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,  # type: ignore[override]
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: Any = None,
+        complete_var: Any = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
@@ -56,7 +53,7 @@ class BrandmonGroup(TyperGroup):
                 sys.exit(EXIT_OK)  # the help has been printed
             ctx = getattr(e, "ctx", None)
             hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
-            _one_line("error", e.format_message() + hint)  # type: ignore[attr-defined]
+            _one_line("error", e.format_message() + hint)
             code = getattr(e, "exit_code", EXIT_USAGE)
         except typer.Abort:
             _one_line("error", "aborted")
@@ -116,14 +113,15 @@ COMMAND_MODULES = [
 @app.callback()
 def _root(
     ctx: typer.Context,
-    config: Optional[Path] = typer.Option(
+    config: Path | None = typer.Option(
         None, "--config", "-c", help="Settings TOML (default: $BRANDMON_CONFIG or ./brandmon.toml)."
     ),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data folder (default: ./data)."),
-    db: Optional[Path] = typer.Option(None, "--db", help="DuckDB file (default: <data-dir>/brandmon.duckdb)."),
-    log_level: Optional[str] = typer.Option(None, "--log-level", help="DEBUG, INFO, WARNING, ..."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Data folder (default: ./data)."),
+    db: Path | None = typer.Option(None, "--db", help="DuckDB file (default: <data-dir>/brandmon.duckdb)."),
+    log_level: str | None = typer.Option(None, "--log-level", help="DEBUG, INFO, WARNING, ..."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     # absolute before any subprocess (the crawler, a flow, the dashboard) sees them: those run in other folders
     config, data_dir, db = (p.absolute() if p is not None else None for p in (config, data_dir, db))
@@ -131,25 +129,12 @@ def _root(
     configure_logging(ctx.obj.log_level, ctx.obj.log_file)
 
 
-def _settings_from(config: Optional[Path], **overrides) -> Settings:
+def _settings_from(config: Path | None, **overrides) -> Settings:
     try:
         return load_settings(config, **overrides)
     except ConfigError as e:
         _one_line("config error", str(e))
-        raise typer.Exit(EXIT_USAGE)
-
-
-def settings_of(ctx: typer.Context) -> Settings:
-    """The settings built by the root callback (commands take them from here, never from globals)."""
-    obj = ctx.find_root().obj
-    if not isinstance(obj, Settings):  # called outside the app (tests invoking a sub-command directly)
-        obj = load_settings()
-    return obj
-
-
-def fail(message: str, code: int = EXIT_FAILURE) -> None:
-    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 for _mod in COMMAND_MODULES:

@@ -7,139 +7,164 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from brandmon.cli.common import console, fail, settings_of
 from brandmon.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
+from pipeline.store import Store
+
+cli = typer.Typer()  # this module's top-level commands; register() adds them to the app
+
+
+db = typer.Typer(help="Database file: create/upgrade the schema, show counts.", no_args_is_help=True)
+
+
+@db.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create the database file or apply pending schema migrations (a no-op when up to date)."""
+    s = settings_of(ctx)
+    applied = Store.from_settings(s).upgrade()
+    console.print(f"{s.db_path}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+
+
+@db.command("status")
+def db_status(ctx: typer.Context, fmt: Format = format_option(), as_json: bool = json_alias()) -> None:
+    """Schema version and row counts per table (csv: one line per table)."""
+    import pandas as pd
+
+    fmt = chosen(fmt, as_json)
+    st = Store.from_settings(settings_of(ctx)).status()
+    if fmt is Format.json:
+        print_json(st)
+        return
+    if fmt is Format.csv:
+        counts = pd.DataFrame(list(st["counts"].items()), columns=["table", "rows"])
+        print_frame(counts.astype({"rows": "Int64"}), fmt)
+        return
+    console.print(f"database: {st['path']}")
+    console.print(f"schema version: {st['schema_version'] or '(new file: run `brandmon db upgrade`)'}")
+    if st["pending"]:
+        console.print(f"pending migrations: {', '.join(st['pending'])}")
+    t = Table("table", "rows")
+    for name, n in st["counts"].items():
+        t.add_row(name, "-" if n is None else f"{n:,}")
+    console.print(t)
+
+
+@db.command("facts")
+def db_facts(
+    ctx: typer.Context,
+    rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild mention_facts from scratch."),
+) -> None:
+    """Check that the dashboard's mention_facts match the data (after editing tables by hand: --rebuild)."""
+    from pipeline import facts
+
+    store = Store.from_settings(settings_of(ctx))
+    store.upgrade()
+    if rebuild:
+        with store.write() as con:
+            n = facts.refresh(con)
+        console.print(f"mention_facts rebuilt: {n:,} rows")
+    with store.read() as con:
+        diff = facts.check(con)
+    if any(diff.values()):
+        fail(
+            f"mention_facts out of step: {diff['missing_or_stale']:,} missing or stale rows, "
+            f"{diff['extra']:,} extra; run `brandmon db facts --rebuild`",
+            1,
+        )
+    console.print("mention_facts in step with mentions, documents and current scores")
+
+
+@db.command("backup")
+def db_backup(ctx: typer.Context, dest: Path = typer.Argument(..., help="The backup file to write.")) -> None:
+    """Copy the database to FILE, consistent as of one moment, while flows run (writers wait for the copy)."""
+    from pipeline.backup import BackupError, backup
+
+    try:
+        r = backup(Store.from_settings(settings_of(ctx)), dest)
+    except BackupError as e:
+        fail(str(e), 1)
+    console.print(
+        f"{r.path}: {r.bytes / 1e6:,.1f} MB, schema {r.schema_version}, "
+        f"{sum(r.counts.values()):,} rows; writers waited {r.locked_seconds:.2f} s",
+        highlight=False,
+        markup=False,
+    )
+
+
+@db.command("restore")
+def db_restore(
+    ctx: typer.Context,
+    src: Path = typer.Argument(..., help="A file written by `brandmon db backup`."),
+    force: bool = typer.Option(False, "--force", help="Replace a store that holds rows (it is kept beside)."),
+) -> None:
+    """Put a backup in place of the database: schema checked (and upgraded), row counts compared."""
+    from flows.locking import write_lock
+    from pipeline.backup import BackupError, restore
+
+    s = settings_of(ctx)
+    try:
+        r = restore(
+            Store.from_settings(s),
+            src,
+            force=force,
+            lock=write_lock(s.data_dir, timeout=s.schedule.write_lock_timeout_seconds),
+        )
+    except BackupError as e:
+        fail(str(e), 1)
+    console.print(
+        f"{r.path}: restored from {src} (schema {r.schema_version}"
+        + (f", upgraded: {', '.join(r.upgraded)}" if r.upgraded else "")
+        + f"), {sum(r.counts.values()):,} rows, counts match the backup",
+        highlight=False,
+        markup=False,
+    )
+    if r.kept:
+        console.print(f"the previous file is kept as {r.kept}", highlight=False, markup=False)
+
+
+@cli.command("sql")
+def sql(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="A read: SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN."),
+    fmt: Format = format_option(),
+    limit: int = typer.Option(1000, help="Rows to print at most (0 = all)."),
+) -> None:
+    """Run read-only SQL on the database file (reads only: no files, extensions, ATTACH or SET)."""
+    import duckdb
+
+    from pipeline.sql_sandbox import SqlRefused, run_read_query
+
+    try:
+        df = run_read_query(Store.from_settings(settings_of(ctx)), query)
+    except (SqlRefused, duckdb.Error) as e:
+        fail(str(e).splitlines()[0], 2)
+    if limit:
+        df = df.head(limit)
+    print_frame(df, fmt, console=console)
+
+
+cfg = typer.Typer(help="Configuration files.", no_args_is_help=True)
+
+
+@cfg.command("check")
+def config_check(ctx: typer.Context) -> None:
+    """Validate settings, brands.yaml and sources.yaml as ingest and crawl will: one line per problem."""
+    from rich.text import Text
+
+    from crawlers.parsers import ENGINE_NAMES
+    from pipeline.config_check import check_config
+
+    res = check_config(settings_of(ctx), ENGINE_NAMES)
+    for label, n in res.counts.items():
+        console.print(f"{label}: {n} ok")
+    for line in res.problems:  # plain text (it may quote the file), never wrapped
+        console.print(Text(line, style="red"), soft_wrap=True)
+    if res.problems:
+        raise typer.Exit(2)
 
 
 def register(app: typer.Typer) -> None:
-    from brandmon.cli import console, fail, settings_of
-    from pipeline.store import Store
-
-    db = typer.Typer(help="Database file: create/upgrade the schema, show counts.", no_args_is_help=True)
+    """Add this module's commands and groups to the app."""
+    app.registered_commands += cli.registered_commands
     app.add_typer(db, name="db")
-
-    @db.command("upgrade")
-    def db_upgrade(ctx: typer.Context) -> None:
-        """Create the database file or apply pending schema migrations (a no-op when up to date)."""
-        s = settings_of(ctx)
-        applied = Store.from_settings(s).upgrade()
-        console.print(f"{s.db_path}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
-
-    @db.command("status")
-    def db_status(
-        ctx: typer.Context, fmt: Format = format_option(), as_json: bool = json_alias()
-    ) -> None:
-        """Schema version and row counts per table (csv: one line per table)."""
-        import pandas as pd
-
-        fmt = chosen(fmt, as_json)
-        st = Store.from_settings(settings_of(ctx)).status()
-        if fmt is Format.json:
-            print_json(st)
-            return
-        if fmt is Format.csv:
-            counts = pd.DataFrame(list(st["counts"].items()), columns=["table", "rows"])
-            print_frame(counts.astype({"rows": "Int64"}), fmt)
-            return
-        console.print(f"database: {st['path']}")
-        console.print(f"schema version: {st['schema_version'] or '(new file: run `brandmon db upgrade`)'}")
-        if st["pending"]:
-            console.print(f"pending migrations: {', '.join(st['pending'])}")
-        t = Table("table", "rows")
-        for name, n in st["counts"].items():
-            t.add_row(name, "-" if n is None else f"{n:,}")
-        console.print(t)
-
-    @db.command("facts")
-    def db_facts(
-        ctx: typer.Context,
-        rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild mention_facts from scratch."),
-    ) -> None:
-        """Check that the dashboard's mention_facts match the data (after editing tables by hand: --rebuild)."""
-        from pipeline import facts
-
-        store = Store.from_settings(settings_of(ctx))
-        store.upgrade()
-        if rebuild:
-            with store.write() as con:
-                n = facts.refresh(con)
-            console.print(f"mention_facts rebuilt: {n:,} rows")
-        with store.read() as con:
-            diff = facts.check(con)
-        if any(diff.values()):
-            fail(f"mention_facts out of step: {diff['missing_or_stale']:,} missing or stale rows, "
-                 f"{diff['extra']:,} extra; run `brandmon db facts --rebuild`", 1)
-        console.print("mention_facts in step with mentions, documents and current scores")
-
-    @db.command("backup")
-    def db_backup(ctx: typer.Context, dest: Path = typer.Argument(..., help="The backup file to write.")) -> None:
-        """Copy the database to FILE, consistent as of one moment, while flows run (writers wait for the copy)."""
-        from pipeline.backup import BackupError, backup
-
-        try:
-            r = backup(Store.from_settings(settings_of(ctx)), dest)
-        except BackupError as e:
-            fail(str(e), 1)
-        console.print(f"{r.path}: {r.bytes / 1e6:,.1f} MB, schema {r.schema_version}, "
-                      f"{sum(r.counts.values()):,} rows; writers waited {r.locked_seconds:.2f} s", highlight=False,
-                      markup=False)
-
-    @db.command("restore")
-    def db_restore(
-        ctx: typer.Context,
-        src: Path = typer.Argument(..., help="A file written by `brandmon db backup`."),
-        force: bool = typer.Option(False, "--force", help="Replace a store that holds rows (it is kept beside)."),
-    ) -> None:
-        """Put a backup in place of the database: schema checked (and upgraded), row counts compared."""
-        from flows.locking import write_lock
-        from pipeline.backup import BackupError, restore
-
-        s = settings_of(ctx)
-        try:
-            r = restore(Store.from_settings(s), src, force=force,
-                        lock=write_lock(s.data_dir, timeout=s.schedule.write_lock_timeout_seconds))
-        except BackupError as e:
-            fail(str(e), 1)
-        console.print(f"{r.path}: restored from {src} (schema {r.schema_version}"
-                      + (f", upgraded: {', '.join(r.upgraded)}" if r.upgraded else "")
-                      + f"), {sum(r.counts.values()):,} rows, counts match the backup", highlight=False, markup=False)
-        if r.kept:
-            console.print(f"the previous file is kept as {r.kept}", highlight=False, markup=False)
-
-    @app.command("sql")
-    def sql(
-        ctx: typer.Context,
-        query: str = typer.Argument(..., help="A read: SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN."),
-        fmt: Format = format_option(),
-        limit: int = typer.Option(1000, help="Rows to print at most (0 = all)."),
-    ) -> None:
-        """Run read-only SQL on the database file (reads only: no files, extensions, ATTACH or SET)."""
-        import duckdb
-
-        from pipeline.sql_sandbox import SqlRefused, run_read_query
-
-        try:
-            df = run_read_query(Store.from_settings(settings_of(ctx)), query)
-        except (SqlRefused, duckdb.Error) as e:
-            fail(str(e).splitlines()[0], 2)
-        if limit:
-            df = df.head(limit)
-        print_frame(df, fmt, console=console)
-
-    cfg = typer.Typer(help="Configuration files.", no_args_is_help=True)
     app.add_typer(cfg, name="config")
-
-    @cfg.command("check")
-    def config_check(ctx: typer.Context) -> None:
-        """Validate settings, brands.yaml and sources.yaml as ingest and crawl will: one line per problem."""
-        from rich.text import Text
-
-        from crawlers.parsers import ENGINE_NAMES
-        from pipeline.config_check import check_config
-
-        res = check_config(settings_of(ctx), ENGINE_NAMES)
-        for label, n in res.counts.items():
-            console.print(f"{label}: {n} ok")
-        for line in res.problems:  # plain text (it may quote the file), never wrapped
-            console.print(Text(line, style="red"), soft_wrap=True)
-        if res.problems:
-            raise typer.Exit(2)

@@ -7,22 +7,32 @@ from pathlib import Path
 
 import typer
 
+from brandmon.cli.common import console, fail, settings_of
 from brandmon.cli.output import Format, format_option, print_frame, print_json
+from pipeline.store import Store
+
+cli = typer.Typer()  # this module's top-level commands; register() adds them to the app
 
 
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from brandmon.cli import err_console
+    from brandmon.cli.common import err_console
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=err_console, transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
 
 
 def _date(v: str | None, name: str):
     if v is None:
         return None
-    from brandmon.cli import fail
+    from brandmon.cli.common import fail
 
     try:
         return datetime.fromisoformat(v)
@@ -30,180 +40,224 @@ def _date(v: str | None, name: str):
         fail(f"{name}: {v!r} is not a date (use YYYY-MM-DD or an ISO timestamp)", 2)
 
 
-def register(app: typer.Typer) -> None:
-    from brandmon.cli import console, fail, settings_of
-    from pipeline.store import Store
+@cli.command("score")
+def score(
+    ctx: typer.Context,
+    brand: list[str] | None = typer.Option(None, "--brand", "-b", help="Only these brand ids."),
+) -> None:
+    """Score sentiment + intent of mentions the active model has not scored yet."""
+    from models.registry import ModelError
+    from models.scoring import score_pending
 
-    @app.command("score")
-    def score(
-        ctx: typer.Context,
-        brand: list[str] | None = typer.Option(None, "--brand", "-b", help="Only these brand ids."),
-    ) -> None:
-        """Score sentiment + intent of mentions the active model has not scored yet."""
-        from models.registry import ModelError
-        from models.scoring import score_pending
-
-        s = settings_of(ctx)
-        store = Store.from_settings(s)
-        with _progress() as prog:
-            task = prog.add_task("scoring", total=None)
-            try:
-                counts = score_pending(s, store, brand or None,
-                                       progress=lambda done, total: prog.update(task, completed=done, total=total))
-            except ModelError as e:
-                fail(str(e))
-        print_json(counts)
-
-    @app.command("rescore")
-    def rescore_cmd(
-        ctx: typer.Context,
-        model: str = typer.Option(..., "--model", "-m", help="A scorer dir or a name under models/weights."),
-        brand: list[str] | None = typer.Option(None, "--brand", "-b"),
-        since: str | None = typer.Option(None, help="Posts from this date (YYYY-MM-DD)."),
-        until: str | None = typer.Option(None, help="Posts before this date."),
-        activate: bool = typer.Option(False, "--activate", help="Make this model the one everybody sees."),
-    ) -> None:
-        """Re-score stored mentions with another model version; earlier versions' scores are kept."""
-        from models.registry import ModelError
-        from models.scoring import rescore
-
-        s = settings_of(ctx)
-        store = Store.from_settings(s)
-        with _progress() as prog:
-            task = prog.add_task("re-scoring", total=None)
-            try:
-                counts = rescore(s, store, model, brand or None, _date(since, "--since"), _date(until, "--until"),
-                                 activate=activate,
-                                 progress=lambda done, total: prog.update(task, completed=done, total=total))
-            except ModelError as e:
-                fail(str(e))
-        print_json(counts)
-
-    models_app = typer.Typer(help="Scoring model versions: list them, pick the active one.", no_args_is_help=True)
-    app.add_typer(models_app, name="models")
-
-    @models_app.command("list")
-    def models_list(ctx: typer.Context, fmt: Format = format_option()) -> None:
-        """Registered scoring models, their versions, which one is active, how many scores each has."""
-        from models.registry import list_models
-
-        print_frame(list_models(Store.from_settings(settings_of(ctx))), fmt, title="scoring models")
-
-    @models_app.command("activate")
-    def models_activate(
-        ctx: typer.Context,
-        model: str = typer.Argument(..., help="Model name (see `brandmon models list`)."),
-        version: str | None = typer.Option(None, "--version", "-v", help="Version or a prefix (default newest)."),
-    ) -> None:
-        """Make one model version the active scorer (what the dashboard and queue show)."""
-        from models.registry import ModelError, activate
-
+    s = settings_of(ctx)
+    store = Store.from_settings(s)
+    with _progress() as prog:
+        task = prog.add_task("scoring", total=None)
         try:
-            m, v = activate(Store.from_settings(settings_of(ctx)), model, version)
+            counts = score_pending(
+                s, store, brand or None, progress=lambda done, total: prog.update(task, completed=done, total=total)
+            )
         except ModelError as e:
             fail(str(e))
-        console.print(f"active scoring model: {m} {v}")
+    print_json(counts)
 
-    @app.command("train")
-    def train_cmd(
-        ctx: typer.Context,
-        task: str = typer.Option(..., "--task", help="sentiment or intent"),
-        data: list[Path] | None = typer.Option(None, "--data", help="Labelled CSV (text,label[,source,target,split]); repeatable."),
-        corrections: bool = typer.Option(False, "--corrections", help="Add the analysts' corrections from the database."),
-        out: Path = typer.Option(..., "--out", help="Directory for the new scorer."),
-        init: str | None = typer.Option(None, "--init", help="Scorer to start from (default: the shipped one)."),
-        epochs: int = typer.Option(4, help="Maximum epochs (early stopping on the held-out split)."),
-        max_train: int | None = typer.Option(None, help="Cap on training rows (CPU budget)."),
-        max_tokens: int = typer.Option(64, help="Tokens per input window."),
-        branch: str | None = typer.Option(
-            None, "--branch",
-            help="Read another task's stack after N of its layers, e.g. sentiment@1 (fewer layers per mention), "
-                 "or 'none' for a stack of its own; default: as in the initial scorer."),
-        head_width: int | None = typer.Option(
-            None, "--head-width", min=0,
-            help="Hidden width of an MLP head (e.g. 256 for a task reading another's whole stack), 0 for a linear "
-                 "head; default: as in the initial scorer."),
-        patience: int = typer.Option(1, min=0, help="Validations without improvement before early stopping."),
-        lr_head: float = typer.Option(1e-3, "--lr-head", min=1e-9, help="Learning rate of the head."),
-    ) -> None:
-        """Fine-tune the sentiment or intent part from the backbone on labelled CSV and/or corrections."""
-        from models.evaluate import DataError
-        from models.registry import ModelError
-        from models.train import TrainConfig, TrainError, train
 
-        s = settings_of(ctx)
-        if not data and not corrections:
-            fail("give --data FILE.csv and/or --corrections", 2)
+@cli.command("rescore")
+def rescore_cmd(
+    ctx: typer.Context,
+    model: str = typer.Option(..., "--model", "-m", help="A scorer dir or a name under models/weights."),
+    brand: list[str] | None = typer.Option(None, "--brand", "-b"),
+    since: str | None = typer.Option(None, help="Posts from this date (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, help="Posts before this date."),
+    activate: bool = typer.Option(False, "--activate", help="Make this model the one everybody sees."),
+) -> None:
+    """Re-score stored mentions with another model version; earlier versions' scores are kept."""
+    from models.registry import ModelError
+    from models.scoring import rescore
+
+    s = settings_of(ctx)
+    store = Store.from_settings(s)
+    with _progress() as prog:
+        task = prog.add_task("re-scoring", total=None)
         try:
-            cfg = TrainConfig(task=task, epochs=epochs, max_train=max_train, max_tokens=max_tokens, branch=branch,
-                              head_width=head_width, patience=patience, lr_head=lr_head)
-            with _progress() as prog:
-                bars: dict = {}
+            counts = rescore(
+                s,
+                store,
+                model,
+                brand or None,
+                _date(since, "--since"),
+                _date(until, "--until"),
+                activate=activate,
+                progress=lambda done, total: prog.update(task, completed=done, total=total),
+            )
+        except ModelError as e:
+            fail(str(e))
+    print_json(counts)
 
-                def progress(stage: str, done: int, total: int) -> None:
-                    if stage not in bars:
-                        bars[stage] = prog.add_task(stage, total=total)
-                    prog.update(bars[stage], completed=done, total=total)
 
-                res = train(s, cfg, list(data or []), out, store=Store.from_settings(s) if corrections else None,
-                            use_corrections=corrections, init_from=init, progress=progress)
-        except (TrainError, DataError, ModelError) as e:
-            fail(str(e), 2)
-        print_json({"out": str(res.out_dir), "model_version": res.version, "metrics": res.metrics})
+models_app = typer.Typer(help="Scoring model versions: list them, pick the active one.", no_args_is_help=True)
 
-    @app.command("predict")
-    def predict_cmd(
-        ctx: typer.Context,
-        file: Path = typer.Argument(..., help="CSV with a text column."),
-        text_col: str = typer.Option("text", "--text-col"),
-        target_col: str | None = typer.Option(None, "--target-col", help="Column naming the brand to mark."),
-        out: Path = typer.Option(..., "--out", help="Output CSV (input columns + predictions)."),
-        model: str | None = typer.Option(None, "--model", "-m"),
-    ) -> None:
-        """Add sentiment, p_negative, p_neutral, p_positive, unsure, intent columns to a CSV."""
-        from models.evaluate import DataError, read_labelled_csv
-        from models.intent import INTENT_LABELS
-        from models.registry import ModelError
-        from models.scoring import predict_texts
 
-        s = settings_of(ctx)
-        try:
-            df = read_labelled_csv(file, text_col, None, keep_extra=True)
-            if target_col and target_col not in df.columns:
-                raise DataError(f"{file}: missing column {target_col!r}")
-            with _progress() as prog:
-                task = prog.add_task("predicting", total=len(df))
-                pr = predict_texts(s, df[text_col].tolist(), df[target_col].tolist() if target_col else None,
-                                   model=model, progress=lambda n: prog.advance(task, n))
-        except (DataError, ModelError) as e:
-            fail(str(e), 2)
-        df["sentiment"] = pr.sentiment
-        df["p_negative"] = pr.p_sentiment[:, 0].round(4)
-        df["p_neutral"] = pr.p_sentiment[:, 1].round(4)
-        df["p_positive"] = pr.p_sentiment[:, 2].round(4)
-        df["unsure"] = pr.unsure
-        df["intent"] = pr.intent
-        for i, lab in enumerate(INTENT_LABELS):
-            df[f"p_{lab}"] = pr.p_intent[:, i].round(4)
-        df.to_csv(out, index=False)
-        console.print(f"{len(df)} rows → {out} ({len(df) / max(pr.seconds, 1e-9):.0f} texts/s)")
+@models_app.command("list")
+def models_list(ctx: typer.Context, fmt: Format = format_option()) -> None:
+    """Registered scoring models, their versions, which one is active, how many scores each has."""
+    from models.registry import list_models
 
-    @app.command("eval")
-    def eval_cmd(
-        ctx: typer.Context,
-        file: Path = typer.Argument(..., help="Labelled CSV."),
-        task: str = typer.Option("sentiment", "--task", help="sentiment, intent, complaint or themes"),
-        text_col: str = typer.Option("text", "--text-col"),
-        label_col: str = typer.Option("label", "--label-col"),
-        target_col: str | None = typer.Option(None, "--target-col"),
-        model: str | None = typer.Option(None, "--model", "-m"),
-    ) -> None:
-        """Score a labelled CSV and print JSON metrics (n, accuracy, macro_f1, per_class, confusion, texts_per_s)."""
-        from models.evaluate import DataError, evaluate_file
-        from models.registry import ModelError
+    print_frame(list_models(Store.from_settings(settings_of(ctx))), fmt, title="scoring models")
 
-        try:
-            res = evaluate_file(settings_of(ctx), task, file, text_col, label_col, target_col, model)
-        except (DataError, ModelError) as e:
-            fail(str(e), 2)
-        print_json(res)
+
+@models_app.command("activate")
+def models_activate(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="Model name (see `brandmon models list`)."),
+    version: str | None = typer.Option(None, "--version", "-v", help="Version or a prefix (default newest)."),
+) -> None:
+    """Make one model version the active scorer (what the dashboard and queue show)."""
+    from models.registry import ModelError, activate
+
+    try:
+        m, v = activate(Store.from_settings(settings_of(ctx)), model, version)
+    except ModelError as e:
+        fail(str(e))
+    console.print(f"active scoring model: {m} {v}")
+
+
+@cli.command("train")
+def train_cmd(
+    ctx: typer.Context,
+    task: str = typer.Option(..., "--task", help="sentiment or intent"),
+    data: list[Path] | None = typer.Option(
+        None, "--data", help="Labelled CSV (text,label[,source,target,split]); repeatable."
+    ),
+    corrections: bool = typer.Option(False, "--corrections", help="Add the analysts' corrections from the database."),
+    out: Path = typer.Option(..., "--out", help="Directory for the new scorer."),
+    init: str | None = typer.Option(None, "--init", help="Scorer to start from (default: the shipped one)."),
+    epochs: int = typer.Option(4, help="Maximum epochs (early stopping on the held-out split)."),
+    max_train: int | None = typer.Option(None, help="Cap on training rows (CPU budget)."),
+    max_tokens: int = typer.Option(64, help="Tokens per input window."),
+    branch: str | None = typer.Option(
+        None,
+        "--branch",
+        help="Read another task's stack after N of its layers, e.g. sentiment@1 (fewer layers per mention), "
+        "or 'none' for a stack of its own; default: as in the initial scorer.",
+    ),
+    head_width: int | None = typer.Option(
+        None,
+        "--head-width",
+        min=0,
+        help="Hidden width of an MLP head (e.g. 256 for a task reading another's whole stack), 0 for a linear "
+        "head; default: as in the initial scorer.",
+    ),
+    patience: int = typer.Option(1, min=0, help="Validations without improvement before early stopping."),
+    lr_head: float = typer.Option(1e-3, "--lr-head", min=1e-9, help="Learning rate of the head."),
+) -> None:
+    """Fine-tune the sentiment or intent part from the backbone on labelled CSV and/or corrections."""
+    from models.evaluate import DataError
+    from models.registry import ModelError
+    from models.train import TrainConfig, TrainError, train
+
+    s = settings_of(ctx)
+    if not data and not corrections:
+        fail("give --data FILE.csv and/or --corrections", 2)
+    try:
+        cfg = TrainConfig(
+            task=task,
+            epochs=epochs,
+            max_train=max_train,
+            max_tokens=max_tokens,
+            branch=branch,
+            head_width=head_width,
+            patience=patience,
+            lr_head=lr_head,
+        )
+        with _progress() as prog:
+            bars: dict = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in bars:
+                    bars[stage] = prog.add_task(stage, total=total)
+                prog.update(bars[stage], completed=done, total=total)
+
+            res = train(
+                s,
+                cfg,
+                list(data or []),
+                out,
+                store=Store.from_settings(s) if corrections else None,
+                use_corrections=corrections,
+                init_from=init,
+                progress=progress,
+            )
+    except (TrainError, DataError, ModelError) as e:
+        fail(str(e), 2)
+    print_json({"out": str(res.out_dir), "model_version": res.version, "metrics": res.metrics})
+
+
+@cli.command("predict")
+def predict_cmd(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="CSV with a text column."),
+    text_col: str = typer.Option("text", "--text-col"),
+    target_col: str | None = typer.Option(None, "--target-col", help="Column naming the brand to mark."),
+    out: Path = typer.Option(..., "--out", help="Output CSV (input columns + predictions)."),
+    model: str | None = typer.Option(None, "--model", "-m"),
+) -> None:
+    """Add sentiment, p_negative, p_neutral, p_positive, unsure, intent columns to a CSV."""
+    from models.evaluate import DataError, read_labelled_csv
+    from models.intent import INTENT_LABELS
+    from models.registry import ModelError
+    from models.scoring import predict_texts
+
+    s = settings_of(ctx)
+    try:
+        df = read_labelled_csv(file, text_col, None, keep_extra=True)
+        if target_col and target_col not in df.columns:
+            raise DataError(f"{file}: missing column {target_col!r}")
+        with _progress() as prog:
+            task = prog.add_task("predicting", total=len(df))
+            pr = predict_texts(
+                s,
+                df[text_col].tolist(),
+                df[target_col].tolist() if target_col else None,
+                model=model,
+                progress=lambda n: prog.advance(task, n),
+            )
+    except (DataError, ModelError) as e:
+        fail(str(e), 2)
+    df["sentiment"] = pr.sentiment
+    df["p_negative"] = pr.p_sentiment[:, 0].round(4)
+    df["p_neutral"] = pr.p_sentiment[:, 1].round(4)
+    df["p_positive"] = pr.p_sentiment[:, 2].round(4)
+    df["unsure"] = pr.unsure
+    df["intent"] = pr.intent
+    for i, lab in enumerate(INTENT_LABELS):
+        df[f"p_{lab}"] = pr.p_intent[:, i].round(4)
+    df.to_csv(out, index=False)
+    console.print(f"{len(df)} rows → {out} ({len(df) / max(pr.seconds, 1e-9):.0f} texts/s)")
+
+
+@cli.command("eval")
+def eval_cmd(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="Labelled CSV."),
+    task: str = typer.Option("sentiment", "--task", help="sentiment, intent, complaint or themes"),
+    text_col: str = typer.Option("text", "--text-col"),
+    label_col: str = typer.Option("label", "--label-col"),
+    target_col: str | None = typer.Option(None, "--target-col"),
+    model: str | None = typer.Option(None, "--model", "-m"),
+) -> None:
+    """Score a labelled CSV and print JSON metrics (n, accuracy, macro_f1, per_class, confusion, texts_per_s)."""
+    from models.evaluate import DataError, evaluate_file
+    from models.registry import ModelError
+
+    try:
+        res = evaluate_file(settings_of(ctx), task, file, text_col, label_col, target_col, model)
+    except (DataError, ModelError) as e:
+        fail(str(e), 2)
+    print_json(res)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands and groups to the app."""
+    app.registered_commands += cli.registered_commands
+    app.add_typer(models_app, name="models")

@@ -28,8 +28,9 @@ class Format(StrEnum):
 
 def format_option(default: Format = Format.table) -> Any:
     """The shared `--format/-f` option: an unknown value is a usage error (exit 2) naming the three choices."""
-    return typer.Option(default, "--format", "-f", case_sensitive=False,
-                        help="table (for people), csv or json (for scripts).")
+    return typer.Option(
+        default, "--format", "-f", case_sensitive=False, help="table (for people), csv or json (for scripts)."
+    )
 
 
 def json_alias() -> Any:
@@ -63,16 +64,18 @@ def cell(v: Any) -> str:
     return str(v)
 
 
-def print_frame(df: pd.DataFrame, fmt: Format | str = Format.table, title: str | None = None,
-                console: Console | None = None) -> None:
+def print_frame(
+    df: pd.DataFrame, fmt: Format | str = Format.table, title: str | None = None, console: Console | None = None
+) -> None:
     """csv: a header and one line per row; json: one JSON object per row and line; table: a rich table."""
     fmt = Format(str(getattr(fmt, "value", fmt)).lower())
     if fmt is Format.csv:
         df.to_csv(sys.stdout, index=False)
     elif fmt is Format.json:
         if not df.empty:
-            sys.stdout.write(df.to_json(orient="records", force_ascii=False, date_format="iso", lines=True,
-                                        double_precision=15))
+            sys.stdout.write(
+                df.to_json(orient="records", force_ascii=False, date_format="iso", lines=True, double_precision=15)
+            )
             sys.stdout.write("\n")
     else:
         table = Table(title=title, show_lines=False)

@@ -7,76 +7,81 @@ from pathlib import Path
 
 import typer
 
+from brandmon.cli.common import console, fail, settings_of
 from brandmon.cli.output import Format, format_option, print_frame, print_json
+
+cli = typer.Typer()  # this module's top-level commands; register() adds them to the app
+
+
+@cli.command("cluster")
+def cluster(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="UTF-8 CSV with a text column."),
+    text_col: str = typer.Option("text", "--text-col", help="Column holding the texts."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output CSV: the input plus theme_id, theme_label."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Cosine distance cut (default: settings.themes.distance_threshold)."
+    ),
+) -> None:
+    """Cluster the texts of a CSV into themes; unassigned rows get theme_id -1."""
+    from models.evaluate import DataError, read_labelled_csv
+    from models.themes import cluster_texts
+
+    s = settings_of(ctx)
+    if threshold is not None:
+        s = s.model_copy(update={"themes": s.themes.model_copy(update={"distance_threshold": threshold})})
+    try:
+        df = read_labelled_csv(file, text_col, keep_extra=True)
+    except DataError as e:
+        fail(str(e), 2)
+    with console.status(f"embedding and clustering {len(df):,} texts"):
+        labels, names = cluster_texts(df[text_col].tolist(), s)
+    df["theme_id"] = labels
+    df["theme_label"] = [names.get(label, "") if label >= 0 else "" for label in labels]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    assigned = sum(1 for label in labels if label >= 0)
+    console.print(
+        f"{out}: {len(df):,} rows, {len(names)} themes, {assigned:,} assigned, {len(df) - assigned:,} unassigned"
+    )
+
+
+@cli.command("themes")
+def themes(
+    ctx: typer.Context,
+    brand: str | None = typer.Option(None, "--brand", "-b", help="Brand id (default: all brands)."),
+    update: bool = typer.Option(False, "--update", help="Re-cluster the lookback window first."),
+    all_: bool = typer.Option(False, "--all", help="Include faded themes with no members now."),
+    fmt: Format = format_option(),
+) -> None:
+    """List complaint themes (label, keywords, size, growth, status) of a brand or of all brands."""
+    from pipeline.store import Store
+
+    s = settings_of(ctx)
+    store = Store.from_settings(s)
+    if update:
+        from models.themes import update_themes
+
+        with console.status("updating themes"):
+            counts = update_themes(s, store)
+        if fmt is Format.table:
+            console.print(counts)
+    sql = (
+        "SELECT brand_id, theme_id, label, keywords_json AS keywords, size, prev_size, status, "
+        "first_seen, last_seen FROM themes WHERE (? IS NULL OR brand_id = ?) AND (? OR size > 0) "
+        "ORDER BY brand_id, size DESC, theme_id"
+    )
+    df = store.query(sql, [brand, brand, all_])
+    if brand and df.empty and store.query("SELECT count(*) AS n FROM brands WHERE brand_id = ?", [brand]).n[0] == 0:
+        fail(f"unknown brand {brand!r}", 2)
+    if fmt is Format.json:  # one array (as before --format was shared), keywords_json as stored
+        print_json(df.to_dict(orient="records"))
+        return
+    if fmt is Format.table:  # people read the keywords as words, not as a JSON array
+        df["keywords"] = [", ".join(json.loads(k or "[]")) for k in df["keywords"]]
+    print_frame(df, fmt, title="complaint themes")
 
 
 def register(app: typer.Typer) -> None:
-    from brandmon.cli import console, fail, settings_of
-
-    @app.command("cluster")
-    def cluster(
-        ctx: typer.Context,
-        file: Path = typer.Argument(..., help="UTF-8 CSV with a text column."),
-        text_col: str = typer.Option("text", "--text-col", help="Column holding the texts."),
-        out: Path = typer.Option(..., "--out", "-o", help="Output CSV: the input plus theme_id, theme_label."),
-        threshold: float | None = typer.Option(
-            None, "--threshold", help="Cosine distance cut (default: settings.themes.distance_threshold)."
-        ),
-    ) -> None:
-        """Cluster the texts of a CSV into themes; unassigned rows get theme_id -1."""
-        from models.evaluate import DataError, read_labelled_csv
-        from models.themes import cluster_texts
-
-        s = settings_of(ctx)
-        if threshold is not None:
-            s = s.model_copy(update={"themes": s.themes.model_copy(update={"distance_threshold": threshold})})
-        try:
-            df = read_labelled_csv(file, text_col, keep_extra=True)
-        except DataError as e:
-            fail(str(e), 2)
-        with console.status(f"embedding and clustering {len(df):,} texts"):
-            labels, names = cluster_texts(df[text_col].tolist(), s)
-        df["theme_id"] = labels
-        df["theme_label"] = [names.get(label, "") if label >= 0 else "" for label in labels]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out, index=False)
-        assigned = sum(1 for label in labels if label >= 0)
-        console.print(
-            f"{out}: {len(df):,} rows, {len(names)} themes, {assigned:,} assigned, "
-            f"{len(df) - assigned:,} unassigned"
-        )
-
-    @app.command("themes")
-    def themes(
-        ctx: typer.Context,
-        brand: str | None = typer.Option(None, "--brand", "-b", help="Brand id (default: all brands)."),
-        update: bool = typer.Option(False, "--update", help="Re-cluster the lookback window first."),
-        all_: bool = typer.Option(False, "--all", help="Include faded themes with no members now."),
-        fmt: Format = format_option(),
-    ) -> None:
-        """List complaint themes (label, keywords, size, growth, status) of a brand or of all brands."""
-        from pipeline.store import Store
-
-        s = settings_of(ctx)
-        store = Store.from_settings(s)
-        if update:
-            from models.themes import update_themes
-
-            with console.status("updating themes"):
-                counts = update_themes(s, store)
-            if fmt is Format.table:
-                console.print(counts)
-        sql = (
-            "SELECT brand_id, theme_id, label, keywords_json AS keywords, size, prev_size, status, "
-            "first_seen, last_seen FROM themes WHERE (? IS NULL OR brand_id = ?) AND (? OR size > 0) "
-            "ORDER BY brand_id, size DESC, theme_id"
-        )
-        df = store.query(sql, [brand, brand, all_])
-        if brand and df.empty and store.query("SELECT count(*) AS n FROM brands WHERE brand_id = ?", [brand]).n[0] == 0:
-            fail(f"unknown brand {brand!r}", 2)
-        if fmt is Format.json:  # one array (as before --format was shared), keywords_json as stored
-            print_json(df.to_dict(orient="records"))
-            return
-        if fmt is Format.table:  # people read the keywords as words, not as a JSON array
-            df["keywords"] = [", ".join(json.loads(k or "[]")) for k in df["keywords"]]
-        print_frame(df, fmt, title="complaint themes")
+    """Add this module's commands and groups to the app."""
+    app.registered_commands += cli.registered_commands
