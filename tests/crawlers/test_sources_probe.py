@@ -14,8 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from crawlers.probe import entry_yaml, name_from_host, robots_allow
 from brandmon.cli import app
+from crawlers.probe import entry_yaml, name_from_host, robots_allow
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "tests" / "crawlers" / "pages"

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from flows.demo import port_in_use
 from brandmon.cli import app
+from flows.demo import port_in_use
 
 ROOT = Path(__file__).resolve().parents[2]
 
