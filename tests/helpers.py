@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CONTENT = ROOT / "data" / "demo_web"
@@ -27,3 +32,40 @@ def read_items(run_dir: str | Path) -> list[dict]:
         with gzip.open(f, "rt", encoding="utf-8") as fh:
             out += [json.loads(line) for line in fh]
     return out
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@contextmanager
+def headless_chromium(name: str, window: str = "1600,1400") -> Iterator[Any]:
+    """A Selenium driver for Debian's headless Chromium, with a private profile and no background networking
+    (the machine's closed network refuses Chromium's own connections, many at a time)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"brandmon-{name}-chromium-{os.getpid()}"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        f"--window-size={window}",
+    ):
+        opts.add_argument(flag)
+    d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    d.set_page_load_timeout(60)
+    try:
+        yield d
+    finally:
+        d.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -3,12 +3,12 @@ time, and headless Debian Chromium started as tests/dashboard/test_browser.py do
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+
+from ..helpers import headless_chromium
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -41,28 +41,5 @@ def demo_store(tmp_path):
 def driver():
     if not (CHROMIUM and DRIVER):
         pytest.skip("Debian chromium + chromium-driver not installed (`make browser`)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"brandmon-report-chromium-{os.getpid()}"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile}",
-        "--window-size=1100,1400",
-    ):
-        opts.add_argument(flag)
-    d = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    d.set_page_load_timeout(60)
-    yield d
-    d.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with headless_chromium("report", "1100,1400") as d:
+        yield d
