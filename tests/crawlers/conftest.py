@@ -6,8 +6,6 @@ from pathlib import Path
 
 import yaml
 
-from ..helpers import NOW as DEMO_NOW  # noqa: F401  (crawler tests import them from here too)
-
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SOURCES = ROOT / "data" / "sources.yaml"
 

@@ -135,7 +135,9 @@ def test_crawler_reads_mislabelled_pages_from_a_real_server(tmp_path, demo_ro):
     from crawlers.run import crawl_sources
     from pipeline.store import Store
 
-    from .conftest import DEMO_NOW, crawl_settings, read_items
+    from ..helpers import NOW as DEMO_NOW
+    from ..helpers import read_items
+    from .conftest import crawl_settings
 
     names = ["utf8-labelled-cp1251.html", "cp1251-header-latin1.html", "cp866-undeclared.html", "koi8r-undeclared.html"]
     assert all(n in ENCODING_PAGES for n in names)

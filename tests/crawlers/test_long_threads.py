@@ -16,7 +16,9 @@ from crawlers.demoweb.render_tg import PER_PAGE as TG_PER_PAGE
 from crawlers.run import crawl_sources
 from pipeline.store import Store
 
-from .conftest import DEMO_NOW, crawl_settings, read_items, site_posts
+from ..helpers import NOW as DEMO_NOW
+from ..helpers import read_items
+from .conftest import crawl_settings, site_posts
 
 FORUMS = {"demo-xf": "xf", "demo-phpbb": "phpbb", "demo-vb": "vb", "demo-ipb": "ipb"}
 
