@@ -111,8 +111,10 @@ def test_shell_completion_completes_commands_and_format_values():
     assert _complete("brandmon que") == ["queue"]
     assert _complete("brandmon queue --format ") == ["table", "csv", "json"]
     assert set(_complete("brandmon models ")) >= {"list", "activate"}
-    script = runner.invoke(app, ["--show-completion", "bash"], prog_name="brandmon")
-    assert script.exit_code == 0 and "_brandmon_completion" in script.stdout
+    # the script a user installs, from the console script in a fresh process (as `--install-completion` runs it)
+    exe = Path(sys.executable).with_name("brandmon")
+    script = subprocess.run([str(exe), "--show-completion", "bash"], capture_output=True, text=True, timeout=120)
+    assert script.returncode == 0 and "_brandmon_completion" in script.stdout, script.stderr[-2000:]
 
 
 def test_a_locked_database_is_exit_3_with_one_line(tmp_path):
