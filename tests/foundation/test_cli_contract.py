@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import os
 import subprocess
 import sys
 import textwrap
@@ -113,7 +114,10 @@ def test_shell_completion_completes_commands_and_format_values():
     assert set(_complete("brandmon models ")) >= {"list", "activate"}
     # the script a user installs, from the console script in a fresh process (as `--install-completion` runs it)
     exe = Path(sys.executable).with_name("brandmon")
-    script = subprocess.run([str(exe), "--show-completion", "bash"], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("_BRANDMON", "COMP_"))}
+    script = subprocess.run(
+        [str(exe), "--show-completion", "bash"], capture_output=True, text=True, timeout=120, env=env
+    )
     assert script.returncode == 0 and "_brandmon_completion" in script.stdout, script.stderr[-2000:]
 
 
