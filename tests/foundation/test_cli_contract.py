@@ -4,8 +4,8 @@ documented exit codes (2 usage/config, 3 database), --version, shell completion,
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 import textwrap
