@@ -41,6 +41,8 @@ class TaskSpec:
     branch_of: str | None = None  # reads this task's stack after `branch_depth` of its layers (models.network)
     branch_depth: int = 0
     head_width: int = 0  # > 0: an MLP head of this hidden width (models.network.PooledMLP) instead of a linear one
+    # single-label: per-class offsets on log-probabilities before the argmax (models.decision), None for argmax
+    offsets: list[float] | None = None
 
 
 @dataclass

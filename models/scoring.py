@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from models import registry
+from models.decision import choose
 from models.intent import INTENT_LABELS
 from models.intent import decide as decide_intent
 from models.sentiment import SENTIMENT_LABELS
@@ -162,6 +163,8 @@ def predict_inputs(
     ps = torch.softmax(torch.from_numpy(ps) / ts.temperature, -1).numpy()
     pi = torch.sigmoid(torch.from_numpy(pi) / ti.temperature).numpy()
     sent, unsure = decide_sentiment(ps, unsure_threshold)
+    if ts.offsets:  # the fitted decision rule moves the label, not the calibrated probabilities
+        sent = [SENTIMENT_LABELS[i] for i in choose(ps, ts.offsets)]
     return Predictions(ps, pi, len(batches), time.time() - t0, sent, unsure, decide_intent(pi, ti.threshold))
 
 

@@ -84,6 +84,13 @@ class TrainConfig:
     seed: int = 13
     threads: int = 0
     eval_every: int | None = None  # steps between validations (default: once per epoch)
+    # training rows kept per source (after the held-out parts are set aside, so they stay the same): a noisy or
+    # very large source costs CPU for little gain
+    max_per_source: dict[str, int] = field(default_factory=dict)
+    checkpoint_minutes: float = 5.0  # how often a resumable checkpoint is written (0: at every step)
+    # sentiment: fit per-class logit offsets on validation for the F1 of positive and negative (SentiRuEval's
+    # metric), allowed to cost at most this much validation macro-F1; None keeps plain argmax
+    offsets_max_drop: float | None = 0.01
 
     def __post_init__(self):
         if self.task not in ("sentiment", "intent"):
@@ -233,6 +240,11 @@ def assign_parts(examples: list[Example], cfg: TrainConfig, stratify: Callable[[
         rng.shuffle(train)
         for e in train[cfg.max_train :]:
             e.part = "unused"
+    for src, cap in sorted(cfg.max_per_source.items()):
+        train = [e for e in examples if e.part == "train" and e.source == src]
+        random.Random(f"{cfg.seed}:{src}").shuffle(train)
+        for e in train[cap:]:
+            e.part = "unused"
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -267,14 +279,22 @@ def cache_lower(
     bs: int = 64,
     task: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    save: Callable[[list[tuple[int, Any]]], None] | None = None,
 ) -> None:
-    """Each example's input to ``task``'s own layers (the shared lower output, or its branch point), fp16."""
+    """Each example's input to ``task``'s own layers (the shared lower output, or its branch point), fp16.
+
+    Batches are fixed by the full length order, and a batch whose examples all have ``hidden`` already (from a
+    checkpoint) is skipped, so a resumed cache equals an uninterrupted one bit for bit (padding is the same).
+    ``save`` receives each computed batch's (index, hidden) pairs."""
     import torch
 
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].text))
     with torch.inference_mode():
         for s in range(0, len(order), bs):
-            chunk = [examples[i] for i in order[s : s + bs]]
+            ids = order[s : s + bs]
+            chunk = [examples[i] for i in ids]
+            if all(e.hidden is not None for e in chunk):
+                continue
             enc = tok(
                 [e.text for e in chunk], padding=True, truncation=True, max_length=max_tokens, return_tensors="pt"
             )
@@ -287,6 +307,8 @@ def cache_lower(
             for e, hi, n in zip(chunk, h, lens):
                 e.hidden = hi[:n].to(torch.float16).clone()
                 e.ids_len = n
+            if save:
+                save([(i, examples[i].hidden) for i in ids])
             if progress:
                 progress(min(s + bs, len(order)), len(order))
 
@@ -343,7 +365,11 @@ def _targets(examples: list[Example], multi_label: bool):
     return torch.tensor([e.y for e in examples], dtype=torch.long), None
 
 
-def _metrics(probs: np.ndarray, examples: list[Example], multi_label: bool, threshold: float) -> dict[str, Any]:
+def _metrics(
+    probs: np.ndarray, examples: list[Example], multi_label: bool, threshold: float, offsets=None
+) -> dict[str, Any]:
+    from models.decision import choose
+
     if not examples:
         return {}
     if multi_label:
@@ -351,7 +377,7 @@ def _metrics(probs: np.ndarray, examples: list[Example], multi_label: bool, thre
         m = np.stack([e.mask for e in examples])
         return multilabel_report(y, probs >= threshold, INTENT_LABELS, known=m)
     y_true = [SENTIMENT_LABELS[e.y] for e in examples]
-    y_pred = [SENTIMENT_LABELS[i] for i in probs.argmax(1)]
+    y_pred = [SENTIMENT_LABELS[i] for i in choose(probs, offsets)]
     return classification_report(y_true, y_pred, SENTIMENT_LABELS)
 
 
@@ -364,20 +390,49 @@ def train(
     use_corrections: bool = False,
     init_from: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    resume: bool = False,
 ) -> TrainResult:
-    """Train one task's stack + head and write a complete scorer dir (other tasks copied from ``init_from``)."""
-    import torch
-    from safetensors.torch import load_file
+    """Train one task's stack + head and write a complete scorer dir (other tasks copied from ``init_from``).
 
-    from models import quantize as qz
-    from models import registry
-    from models.network import PooledMLP, make_head
+    A checkpoint is written to ``out_dir/checkpoint`` every ``cfg.checkpoint_minutes``; ``resume`` continues
+    from it and ends with the same weights as an uninterrupted run."""
+    import torch
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     torch.set_num_threads(cfg.threads or settings.models.threads or max(1, torch.get_num_threads()))
-    multi = cfg.task == "intent"
+    examples = load_examples(cfg, data, store, use_corrections)
+    run = prepare_network(settings, cfg, init_from)
+    ckpt = _checkpointer(cfg, examples, run, out_dir, resume)
+    cpu0 = time.process_time()
+    t0 = time.time()
+    cache_inputs(run, examples, cfg, ckpt, progress)
+    t_cache = time.time() - t0
+    train_ex = [e for e in examples if e.part == "train"]
+    val_ex = [e for e in examples if e.part == "val"] or train_ex[: max(1, len(train_ex) // 10)]
+    test_ex = [e for e in examples if e.part == "test"]
+    fit = fit_stack(run.stack, train_ex, val_ex, cfg, rng, ckpt, progress, started=(t0, cpu0, t_cache))
+    cpu = fit.cpu_before + time.process_time() - cpu0
+    report = calibrate_and_report(run.stack, run.spec.tasks[cfg.task], val_ex, test_ex, cfg)
+    report.update(
+        n_train=len(train_ex),
+        n_val=len(val_ex),
+        n_test=len(test_ex),
+        best_step=fit.best_step,
+        steps=fit.step,
+        seconds_cache=round(fit.seconds_cache, 1),
+        seconds_total=round(fit.seconds_before + time.time() - t0, 1),
+        cpu_seconds=round(cpu, 1),
+    )
+    run.spec.metrics[cfg.task] = report
+    version = save_trained(run, train_ex, out_dir, rng)
+    ckpt.remove()
+    return TrainResult(Path(out_dir), version, report, fit.losses)
 
+
+def load_examples(cfg: TrainConfig, data: list[Path], store, use_corrections: bool) -> list[Example]:
+    """Labelled rows as examples with their part (train/val/test) assigned; capped rows left out."""
+    multi = cfg.task == "intent"
     frames = [read_training_csv(Path(p)) for p in data]
     if use_corrections:
         if store is None:
@@ -388,16 +443,38 @@ def train(
     if len(examples) < 10:
         raise TrainError(f"only {len(examples)} usable labelled rows for task {cfg.task}; need at least 10")
     assign_parts(examples, cfg, (lambda e: tuple(e.y.tolist())) if multi else (lambda e: e.y))
-    examples = [e for e in examples if e.part != "unused"]
+    return [e for e in examples if e.part != "unused"]
 
-    # start from an existing scorer (default: the shipped one) so the other task keeps its trained stack
+
+@dataclass
+class Run:
+    """The network being trained and what describes it."""
+
+    net: Any  # models.network.ScorerNet
+    tok: Any
+    spec: Any  # models.registry.ScorerSpec
+    stack: Any  # the trained task's TaskStack
+    task: str
+    init_version: str | None
+
+
+def prepare_network(settings, cfg: TrainConfig, init_from: str | None) -> Run:
+    """The scorer to start from (default: the shipped one, so the other task keeps its trained stack), the
+    trained task's stack moved to its branch point, and a fresh head."""
+    from safetensors.torch import load_file
+
+    from models import registry
+    from models.network import encoder_layers, make_head
+
     base, tok, base_path = registry.load_base(settings)
     spec = _initial_spec(settings, init_from, base_path, cfg)
     net = registry.build_net(base, spec)
     init_dir = _init_dir(settings, init_from)
+    init_version = None
     if init_dir is not None and spec.split == registry.read_spec(init_dir).split:
         state = {k: v.float() for k, v in load_file(str(init_dir / registry.WEIGHTS_FILE)).items()}
         net.load_state_dict(state, strict=False)
+        init_version = registry.model_version(init_dir)
     # a task reading the stack about to change keeps what it read: its own copy of those layers
     for t, ts_ in spec.tasks.items():
         if ts_.branch_of == cfg.task:
@@ -405,36 +482,93 @@ def train(
             ts_.branch_of, ts_.branch_depth = None, 0
     want = cfg.branch_spec()
     if want is not False:
-        from models.network import encoder_layers
-
         try:
             net.rebranch(cfg.task, want, encoder_layers(base))
         except ValueError as e:
             raise TrainError(f"--branch {cfg.branch}: {e}") from None
         spec.tasks[cfg.task].branch_of, spec.tasks[cfg.task].branch_depth = want or (None, 0)
     stack = net.tasks[cfg.task]
-    n_out = len(spec.tasks[cfg.task].labels)
     if cfg.head_width is not None:
         spec.tasks[cfg.task].head_width = max(0, cfg.head_width)
-    # a fresh head for the task being trained
-    stack.head = make_head(base.config.hidden_size, n_out, spec.tasks[cfg.task].head_width)
+    stack.head = make_head(base.config.hidden_size, len(spec.tasks[cfg.task].labels), spec.tasks[cfg.task].head_width)
+    return Run(net, tok, spec, stack, cfg.task, init_version)
 
-    t0 = time.time()
+
+def _checkpointer(cfg: TrainConfig, examples: list[Example], run: Run, out_dir: Path, resume: bool):
+    from models.checkpoint import Checkpointer, CheckpointError, fingerprint
+
+    opts = {k: v for k, v in cfg.__dict__.items() if k not in ("threads", "checkpoint_minutes")}
+    ts = run.spec.tasks[cfg.task]
+    rows = [[e.text, np.asarray(e.y).tolist(), e.weight, e.part] for e in examples]
+    fp = fingerprint(
+        [opts, run.spec.base_sha256, run.spec.split, ts.branch_of, ts.branch_depth, run.init_version, rows]
+    )
+    try:
+        return Checkpointer(out_dir, fp, cfg.checkpoint_minutes, resume)
+    except CheckpointError as e:
+        raise TrainError(str(e)) from None
+
+
+def cache_inputs(run: Run, examples: list[Example], cfg: TrainConfig, ckpt, progress) -> None:
+    """The frozen layers' output for every example, resumed from the checkpoint's shards."""
+    ckpt.load_cache(examples)
     cache_lower(
-        net,
-        tok,
+        run.net,
+        run.tok,
         examples,
         cfg.max_tokens,
         task=cfg.task,
         progress=(lambda a, b: progress("cache", a, b)) if progress else None,
+        save=ckpt.add_cache,
     )
-    t_cache = time.time() - t0
-    train_ex = [e for e in examples if e.part == "train"]
-    val_ex = [e for e in examples if e.part == "val"] or train_ex[: max(1, len(train_ex) // 10)]
-    test_ex = [e for e in examples if e.part == "test"]
+    ckpt.add_cache([], force=True)
+
+
+@dataclass
+class Fit:
+    step: int = 0
+    best_step: int = 0
+    losses: list[float] = field(default_factory=list)
+    cpu_before: float = 0.0  # CPU and wall seconds of the earlier runs this one resumed (their kept work)
+    seconds_before: float = 0.0
+    seconds_cache: float = 0.0
+
+
+def _loss(stack, ex: list[Example], multi: bool, cw):
+    import torch
+
+    x, m = _pad([e.hidden for e in ex], torch.float32)
+    z = stack(x, m)
+    w = torch.tensor([e.weight for e in ex])
+    if multi:
+        y, km = _targets(ex, True)
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none") * km).sum(1)
+        return (loss * w).sum() / (km.sum(1) * w).sum().clamp(min=1e-6)
+    y, _ = _targets(ex, False)
+    return (torch.nn.functional.cross_entropy(z, y, weight=cw, reduction="none") * w).sum() / w.sum()
+
+
+def fit_stack(
+    stack,
+    train_ex: list[Example],
+    val_ex: list[Example],
+    cfg: TrainConfig,
+    rng: random.Random,
+    ckpt,
+    progress,
+    started: tuple[float, float, float],
+) -> Fit:
+    """AdamW with warm-up and linear decay, validation every ``eval_every`` steps, early stopping; the stack
+    ends with its best validated weights. Resumes from the checkpoint's state when there is one.
+    ``started``: this run's start (wall, CPU) and its caching seconds, for the time spent."""
+    import torch
+
+    from models.network import PooledMLP
+
+    multi = cfg.task == "intent"
+    t0, cpu0, t_cache = started
     if isinstance(stack.head, PooledMLP):
         stack.head.fit_standardisation(_pooled(stack, train_ex))
-
     params = [
         {"params": [p for p in stack.layers.parameters()], "lr": cfg.lr_layers},
         {"params": list(stack.head.parameters()), "lr": cfg.lr_head},
@@ -446,98 +580,140 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, total // 20)) * max(0.05, 1 - s / max(1, total))
     )
+    cw = None
     if not multi:
+        n_out = len(SENTIMENT_LABELS)
         counts = np.bincount([e.y for e in train_ex], minlength=n_out).astype(np.float32)
         cw = torch.tensor((counts.sum() / np.maximum(counts, 1) / n_out) ** 0.5)  # soften class imbalance
     eval_every = cfg.eval_every or steps_per_epoch
-    best: tuple[float, dict[str, Any] | None, int] = (-1.0, None, 0)
-    losses: list[float] = []
-    step = 0
-    bad = 0
-    stop = False
-    for epoch in range(cfg.epochs):
-        for bat in _batches(list(range(len(train_ex))), lengths, cfg.batch_size, rng):
+    fit = Fit(seconds_cache=t_cache)
+    best_score, best_state, bad, stop = -1.0, None, 0, False
+    epoch, pos, batches = 0, 0, None
+    st = ckpt.load_state()
+    if st is not None:
+        stack.load_state_dict(st["stack"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        torch.set_rng_state(st["torch_rng"])
+        rng.setstate(st["rng"])
+        epoch, pos, batches = st["epoch"], st["pos"], st["batches"]
+        fit.step, fit.best_step, fit.losses = st["step"], st["best_step"], st["losses"]
+        best_score, best_state, bad, stop = st["best_score"], st["best_state"], st["bad"], st["stop"]
+        fit.cpu_before, fit.seconds_before, fit.seconds_cache = st["cpu"], st["seconds"], st["seconds_cache"]
+        log.info("resumed at step %d (epoch %d, batch %d)", fit.step, epoch + 1, pos)
+
+    def state() -> dict[str, Any]:
+        return {
+            "stack": stack.state_dict(),
+            "opt": opt.state_dict(),
+            "sched": sched.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "rng": rng.getstate(),
+            "epoch": epoch,
+            "pos": pos,
+            "batches": batches,
+            "step": fit.step,
+            "best_step": fit.best_step,
+            "losses": fit.losses,
+            "best_score": best_score,
+            "best_state": best_state,
+            "bad": bad,
+            "stop": stop,
+            "cpu": fit.cpu_before + time.process_time() - cpu0,
+            "seconds": fit.seconds_before + time.time() - t0,
+            "seconds_cache": fit.seconds_cache,
+        }
+
+    while not stop and epoch < cfg.epochs:
+        if batches is None:
+            batches = _batches(list(range(len(train_ex))), lengths, cfg.batch_size, rng)
+        while not stop and pos < len(batches):
             stack.train()
-            ex = [train_ex[i] for i in bat]
-            x, m = _pad([e.hidden for e in ex], torch.float32)
-            z = stack(x, m)
-            w = torch.tensor([e.weight for e in ex])
-            if multi:
-                y, km = _targets(ex, True)
-                loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none") * km).sum(1)
-                loss = (loss * w).sum() / (km.sum(1) * w).sum().clamp(min=1e-6)
-            else:
-                y, _ = _targets(ex, False)
-                loss = (torch.nn.functional.cross_entropy(z, y, weight=cw, reduction="none") * w).sum() / w.sum()
+            loss = _loss(stack, [train_ex[i] for i in batches[pos]], multi, cw)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(stack.parameters(), 1.0)
             opt.step()
             sched.step()
-            losses.append(float(loss.detach()))
-            step += 1
-            if progress:
-                progress(f"epoch {epoch + 1}", step, total)
-            if step % eval_every == 0 or step == total:
+            fit.losses.append(float(loss.detach()))
+            fit.step += 1
+            pos += 1
+            if fit.step % eval_every == 0 or fit.step == total:
                 score = _val_score(stack, val_ex, multi)
                 log.info(
                     "step=%d epoch=%d loss=%.4f val_macro_f1=%.4f",
-                    step,
+                    fit.step,
                     epoch + 1,
-                    float(np.mean(losses[-eval_every:])),
+                    float(np.mean(fit.losses[-eval_every:])),
                     score,
                 )
-                if score > best[0]:
-                    best = (score, {k: v.detach().clone() for k, v in stack.state_dict().items()}, step)
-                    bad = 0
+                if score > best_score:
+                    best_score, fit.best_step, bad = score, fit.step, 0
+                    best_state = {k: v.detach().clone() for k, v in stack.state_dict().items()}
                 else:
                     bad += 1
-                    if bad > cfg.patience:
-                        stop = True
-            if step >= total:
-                stop = True
-            if stop:
-                break
-        if stop:
-            break
-    if best[1] is not None:
-        stack.load_state_dict(best[1])
+                    stop = bad > cfg.patience
+            stop = stop or fit.step >= total
+            ckpt.save_state(state())  # after the step: a resume starts at the next batch
+            if progress:
+                progress(f"epoch {epoch + 1}", fit.step, total)
+        if not stop:
+            epoch, pos, batches = epoch + 1, 0, None
+    if best_state is not None:
+        stack.load_state_dict(best_state)
+    return fit
 
-    # calibrate on validation, report on test
+
+def calibrate_and_report(stack, ts, val_ex: list[Example], test_ex: list[Example], cfg: TrainConfig) -> dict:
+    """Temperature (and for sentiment the decision offsets) fitted on validation; metrics on test."""
+    from models.decision import fit_offsets
+
+    multi = cfg.task == "intent"
     val_logits = _logits(stack, val_ex)
     yv, mv = _targets(val_ex, multi)
     temp = fit_temperature(val_logits, yv, multi, mv)
-    ts = spec.tasks[cfg.task]
     ts.temperature, ts.trained = temp, True
-    report: dict[str, Any] = {
-        "n_train": len(train_ex),
-        "n_val": len(val_ex),
-        "n_test": len(test_ex),
-        "best_step": best[2],
-        "steps": step,
-        "temperature": round(temp, 4),
-        "seconds_cache": round(t_cache, 1),
-        "seconds_total": round(time.time() - t0, 1),
-    }
-    t_logits = _logits(stack, test_ex)
-    probs = _probs(t_logits, temp, multi)
-    report["test"] = _metrics(probs, test_ex, multi, ts.threshold)
+    report: dict[str, Any] = {"temperature": round(temp, 4)}
+    val_probs = _probs(val_logits, temp, multi)
+    ts.offsets = None
+    if not multi and cfg.offsets_max_drop is not None and len(val_ex):
+        offsets, val_report = fit_offsets(
+            val_probs,
+            [e.y for e in val_ex],
+            ts.labels,
+            cfg.offsets_max_drop,
+            [e.weight for e in val_ex],
+        )
+        ts.offsets = offsets if any(offsets) else None
+        report["offsets"] = {"values": offsets, **val_report}
+    probs = _probs(_logits(stack, test_ex), temp, multi)
+    report["test"] = _metrics(probs, test_ex, multi, ts.threshold, ts.offsets)
     report["test_by_source"] = {}
     for src in sorted({e.source for e in test_ex}):
         idx = [i for i, e in enumerate(test_ex) if e.source == src]
-        report["test_by_source"][src] = _metrics(probs[idx], [test_ex[i] for i in idx], multi, ts.threshold)
-    report["calibration_ece"] = _ece(_probs(val_logits, temp, multi), val_ex, multi)
-    spec.metrics[cfg.task] = report
-    spec.trained_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    version = registry.save_scorer(net, spec, out_dir)
+        report["test_by_source"][src] = _metrics(probs[idx], [test_ex[i] for i in idx], multi, ts.threshold, ts.offsets)
+    if ts.offsets:  # what plain argmax scored on the same rows
+        report["test_argmax"] = _metrics(probs, test_ex, multi, ts.threshold)
+    report["calibration_ece"] = _ece(val_probs, val_ex, multi)
+    return report
+
+
+def save_trained(run: Run, train_ex: list[Example], out_dir: Path, rng: random.Random) -> str:
+    """The scorer dir: spec + weights, int8 calibration maxima from the training texts, model card."""
+    from models import quantize as qz
+    from models import registry
+
+    run.spec.trained_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    version = registry.save_scorer(run.net, run.spec, out_dir)
     # int8 smoothing needs fp32 activation maxima on texts like the ones scored: the training texts
-    net.eval()
+    run.net.eval()
     sample = rng.sample(train_ex, min(len(train_ex), qz.CALIBRATION_N))
     qz.save_maxima(
-        Path(out_dir) / qz.CALIBRATION_FILE, qz.calibrate(net, tok, [e.text for e in sample], spec.max_tokens)
+        Path(out_dir) / qz.CALIBRATION_FILE,
+        qz.calibrate(run.net, run.tok, [e.text for e in sample], run.spec.max_tokens),
     )
     write_model_card(out_dir)
-    return TrainResult(Path(out_dir), version, report, losses)
+    return version
 
 
 def _probs(logits, temp: float, multi: bool) -> np.ndarray:

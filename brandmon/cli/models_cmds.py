@@ -150,6 +150,30 @@ def train_cmd(
     ),
     patience: int = typer.Option(1, min=0, help="Validations without improvement before early stopping."),
     lr_head: float = typer.Option(1e-3, "--lr-head", min=1e-9, help="Learning rate of the head."),
+    lr_layers: float = typer.Option(6e-5, "--lr-layers", min=1e-9, help="Learning rate of the fine-tuned layers."),
+    split: int | None = typer.Option(
+        None,
+        "--split",
+        min=0,
+        help="Frozen lower layers (e5-small has 12; 8 fine-tunes the top 4); default: the initial scorer's.",
+    ),
+    cap: list[str] | None = typer.Option(
+        None,
+        "--cap",
+        help="SOURCE=N: keep at most N training rows of that source (held-out rows unchanged); repeatable.",
+    ),
+    eval_every: int | None = typer.Option(
+        None, "--eval-every", min=1, help="Steps between validations (default: once per epoch)."
+    ),
+    offsets: bool = typer.Option(
+        True,
+        "--offsets/--no-offsets",
+        help="Sentiment: fit per-class decision offsets on validation for the positive/negative F1 mean.",
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
+    checkpoint_minutes: float = typer.Option(
+        5.0, "--checkpoint-minutes", min=0.0, help="Minutes between resumable checkpoints in --out."
+    ),
 ) -> None:
     """Fine-tune the sentiment or intent part from the backbone on labelled CSV and/or corrections."""
     from models.evaluate import DataError
@@ -159,6 +183,12 @@ def train_cmd(
     s = settings_of(ctx)
     if not data and not corrections:
         fail("give --data FILE.csv and/or --corrections", 2)
+    caps: dict[str, int] = {}
+    for c in cap or []:
+        src, _, n = c.partition("=")
+        if not src.strip() or not n.strip().isdigit():
+            fail(f"--cap must be SOURCE=N (e.g. rutweetcorp_emoticon_labels=4000), not {c!r}", 2)
+        caps[src.strip()] = int(n)
     try:
         cfg = TrainConfig(
             task=task,
@@ -169,6 +199,12 @@ def train_cmd(
             head_width=head_width,
             patience=patience,
             lr_head=lr_head,
+            lr_layers=lr_layers,
+            split=split,
+            max_per_source=caps,
+            eval_every=eval_every,
+            offsets_max_drop=0.01 if offsets else None,
+            checkpoint_minutes=checkpoint_minutes,
         )
         with _progress() as prog:
             bars: dict = {}
@@ -187,6 +223,7 @@ def train_cmd(
                 use_corrections=corrections,
                 init_from=init,
                 progress=progress,
+                resume=resume,
             )
     except (TrainError, DataError, ModelError) as e:
         fail(str(e), 2)

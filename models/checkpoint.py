@@ -1,0 +1,121 @@
+"""Training checkpoints: a long CPU run resumes where it stopped and ends with the same weights.
+
+Files under ``<out>/checkpoint/``:
+- ``meta.json``: a fingerprint of the training rows and options; a resume with other rows or options is refused
+  rather than mixing two runs.
+- ``cache-NNNN.pt``: the frozen layers' output per example, in shards written as caching proceeds (caching is
+  most of a run's first half hour).
+- ``state.pt``: trainable weights, optimiser and scheduler, RNG states, the position in the epoch, best-so-far.
+
+Writes go to a temporary name and are renamed into place, so a kill mid-write leaves the previous checkpoint.
+The directory is removed once the scorer is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.pt"
+META_FILE = "meta.json"
+
+
+class CheckpointError(ValueError):
+    """No usable checkpoint to resume from; one-line message."""
+
+
+def fingerprint(parts: list[Any]) -> str:
+    """sha256 of JSON-able parts (options, row texts and labels): what must match for a resume."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(json.dumps(p, sort_keys=True, ensure_ascii=False, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    import torch
+
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Checkpointer:
+    """Writes at most every ``minutes`` (0: at every chance, as tests do); ``resume`` reads what is there."""
+
+    def __init__(self, out_dir: Path, fp: str, minutes: float, resume: bool):
+        self.dir = Path(out_dir) / CHECKPOINT_DIR
+        self.minutes = minutes
+        self.last = time.monotonic()
+        self._pending: list[tuple[int, Any]] = []
+        meta = self.dir / META_FILE
+        if resume:
+            if not meta.exists():
+                raise CheckpointError(f"--resume: no checkpoint in {self.dir}")
+            if json.loads(meta.read_text(encoding="utf-8")).get("fingerprint") != fp:
+                raise CheckpointError(
+                    f"--resume: the checkpoint in {self.dir} was made with other data or options; "
+                    "run without --resume to start over"
+                )
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir.mkdir(parents=True, exist_ok=True)
+            meta.write_text(json.dumps({"fingerprint": fp}), encoding="utf-8")
+        self._shards = len(list(self.dir.glob("cache-*.pt")))
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.minutes * 60
+
+    # ---------------------------------------------------------------------------- frozen-layer cache
+
+    def load_cache(self, examples: list) -> int:
+        """Set ``hidden``/``ids_len`` of the examples cached by earlier runs; returns how many."""
+        import torch
+
+        n = 0
+        for f in sorted(self.dir.glob("cache-*.pt")):
+            shard = torch.load(f, weights_only=True)
+            for i, h in zip(shard["idx"].tolist(), shard["hidden"]):
+                examples[i].hidden, examples[i].ids_len = h, int(h.shape[0])
+                n += 1
+        return n
+
+    def add_cache(self, items: list[tuple[int, Any]], force: bool = False) -> None:
+        """Queue (example index, hidden) pairs; write them as a shard when due (or ``force``)."""
+        import torch
+
+        self._pending += items
+        if self._pending and (force or self.due()):
+            idx = torch.tensor([i for i, _ in self._pending])
+            _atomic_save(
+                {"idx": idx, "hidden": [h for _, h in self._pending]}, self.dir / f"cache-{self._shards:04d}.pt"
+            )
+            self._shards += 1
+            self._pending = []
+            self.last = time.monotonic()
+
+    # -------------------------------------------------------------------------------- training state
+
+    def save_state(self, state: dict[str, Any], force: bool = False) -> bool:
+        if not (force or self.due()):
+            return False
+        _atomic_save(state, self.dir / STATE_FILE)
+        self.last = time.monotonic()
+        return True
+
+    def load_state(self) -> dict[str, Any] | None:
+        import torch
+
+        p = self.dir / STATE_FILE
+        # our own file (optimiser state and Python's RNG state are plain pickles, not only tensors)
+        return torch.load(p, weights_only=False) if p.exists() else None
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""Training resumes from its checkpoint and ends with exactly the weights of an uninterrupted run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.models.test_network_train import TRAIN_ROWS
+
+
+class Interrupted(Exception):
+    """Stands in for a kill: raised from the progress callback, after that point's checkpoint is written."""
+
+
+def _data(tmp_path):
+    brands = ["Посылкин", "ШопОк", "Мобилайн", "Ласточка", "Быстрокат", "Горсвет", "Чайхана", "Вектор"]
+    rows = [(t.format(b=b), lab, "synthetic", b) for b in brands for t, lab in TRAIN_ROWS]
+    f = tmp_path / "tiny.csv"
+    pd.DataFrame(rows, columns=["text", "label", "source", "target"]).to_csv(f, index=False)
+    return f
+
+
+def _cfg(**kw):
+    from models.train import TrainConfig
+
+    base = dict(
+        task="sentiment",
+        split=1,
+        epochs=3,
+        batch_size=8,
+        lr_layers=3e-3,
+        lr_head=1e-2,
+        patience=100,
+        max_tokens=32,
+        threads=1,
+        seed=1,
+        eval_every=4,
+        checkpoint_minutes=0,
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+def _stop_at(stage: str, n: int):
+    def progress(s: str, done: int, total: int) -> None:
+        if s.startswith(stage) and done >= n:
+            raise Interrupted(f"{s} {done}/{total}")
+
+    return progress
+
+
+def test_interrupted_twice_and_resumed_equals_a_straight_run(settings, tiny_bert, tmp_path):
+    from safetensors.torch import load_file
+
+    from models import registry
+    from models.checkpoint import CHECKPOINT_DIR
+    from models.train import train
+
+    settings.models.backbone = str(tiny_bert)
+    data = [_data(tmp_path)]
+    straight = train(settings, _cfg(), data, tmp_path / "straight", init_from=None)
+    assert straight.metrics["steps"] == 30  # 80 training rows, 10 batches, 3 epochs
+    assert not (tmp_path / "straight" / CHECKPOINT_DIR).exists()  # removed once the scorer is written
+
+    out = tmp_path / "resumed"
+    # killed after the first of the two caching batches: one cache shard, no training state yet
+    with pytest.raises(Interrupted):
+        train(settings, _cfg(), data, out, init_from=None, progress=_stop_at("cache", 1))
+    ck = out / CHECKPOINT_DIR
+    assert [p.name for p in sorted(ck.glob("cache-*.pt"))] == ["cache-0000.pt"]
+    assert not (ck / "state.pt").exists()
+    # resumed, then killed in the second epoch (step 13 of 30)
+    with pytest.raises(Interrupted):
+        train(settings, _cfg(), data, out, init_from=None, progress=_stop_at("epoch 2", 13), resume=True)
+    assert (ck / "state.pt").exists()
+    resumed = train(settings, _cfg(), data, out, init_from=None, resume=True)
+
+    a = load_file(str(tmp_path / "straight" / registry.WEIGHTS_FILE))
+    b = load_file(str(out / registry.WEIGHTS_FILE))
+    assert a.keys() == b.keys()
+    assert all(a[k].equal(b[k]) for k in a), [k for k in a if not a[k].equal(b[k])][:3]
+    assert resumed.losses == straight.losses and len(resumed.losses) == 30
+    for key in ("best_step", "steps", "temperature", "test", "offsets"):
+        assert resumed.metrics[key] == straight.metrics[key], key
+    assert registry.read_spec(out).tasks["sentiment"] == registry.read_spec(tmp_path / "straight").tasks["sentiment"]
+
+
+def test_resume_refuses_a_missing_or_foreign_checkpoint(settings, tiny_bert, tmp_path):
+    from models.train import TrainError, train
+
+    settings.models.backbone = str(tiny_bert)
+    data = [_data(tmp_path)]
+    with pytest.raises(TrainError, match="no checkpoint"):
+        train(settings, _cfg(), data, tmp_path / "none", init_from=None, resume=True)
+    with pytest.raises(Interrupted):
+        train(settings, _cfg(), data, tmp_path / "run", init_from=None, progress=_stop_at("epoch", 2))
+    with pytest.raises(TrainError, match="other data or options"):
+        train(settings, _cfg(lr_head=5e-3), data, tmp_path / "run", init_from=None, resume=True)
