@@ -14,18 +14,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from crawlers.dates import board_tz_from_text
-from crawlers.parsers import (  # the detectors detect_engine scores with
-    _DETECTABLE,
-    PageResult,
-    ParseContext,
-    engine_module,
-    parse_any,
-)
+from crawlers.parsers import DETECT_THRESHOLD, PageResult, ParseContext, engine_scores, parse_any
 
 FORUM_ENGINES = frozenset({"vbulletin", "phpbb", "smf", "xenforo", "ipb", "mybb", "nodebb"})
 ROBOTS_AGENT = "brandmon"  # what the crawl's robots.txt middleware answers as (crawlers/scrapy_settings.py)
-# detect scores are 2 points per engine marker found; detect_engine trusts 4 (two markers)
-_FULL_SCORE = 8
+# detect scores are 2 points per engine marker found; four markers make a sure reading
+_FULL_SCORE = 2 * DETECT_THRESHOLD
 _TZ_LINE = re.compile(r"[^\n]{0,80}\b(?:UTC|GMT)\b[^\n]{0,40}", re.IGNORECASE)
 _CYR = re.compile(r"[а-яёА-ЯЁ]")
 _LAT = re.compile(r"[a-zA-Z]")
@@ -43,16 +37,15 @@ class Probe:
     language: str | None = None
 
 
-def engine_scores(text: str) -> dict[str, int]:
+def detector_scores(text: str) -> dict[str, int]:
     """Each engine detector's score for the page (what `detect_engine` picks from), best first, zeros left out."""
-    scores = {e: engine_module(e).detect(text) for e in _DETECTABLE}
-    return dict(sorted(((e, s) for e, s in scores.items() if s), key=lambda x: -x[1]))
+    return dict(sorted(((e, s) for e, s in engine_scores(text).items() if s), key=lambda x: -x[1]))
 
 
 def probe_page(text: str, url: str, tz: str | None = None) -> Probe:
     ctx = ParseContext(source="probe", tz=tz) if tz else ParseContext(source="probe")
     engine, res = parse_any(text, url, ctx)
-    scores = engine_scores(text) if text.lstrip()[:1] not in ("{", "[") else {}
+    scores = detector_scores(text) if text.lstrip()[:1] not in ("{", "[") else {}
     if engine == "generic":
         from crawlers.parsers.universal import extract
 

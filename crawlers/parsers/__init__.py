@@ -1,8 +1,9 @@
 """Pure page parsers: text + URL → `PageResult` (items, next page, thread links). No network, no Scrapy.
 
-`parse_page(text, url, engine="auto", ctx=None)` picks the engine from the markup when asked to. A page no engine
-claims goes to the universal extractor (`generic`, i.e. `crawlers.parsers.universal`); engine parsers are fast
-paths, cross-checked against it on a sample of pages (`crawlers.parsers.crosscheck`).
+`parse_page(text, url, engine="auto", ctx=None)` is one engine parser's reading (the engine picked from the markup
+when asked to). A page no engine claims goes to the universal extractor (`generic`, i.e.
+`crawlers.parsers.universal`); engine parsers are fast paths, and `crosscheck.choose_reading` decides when the
+universal reading replaces theirs: `read_page` (crawls) and `parse_any` (a page read alone) both go through it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ ENGINES = (
     "comments",
     "generic",
 )
-_DETECTABLE = ("telegram", "xenforo", "ipb", "vbulletin", "phpbb", "smf", "mybb", "nodebb", "discourse")
+# the engines `detect_engine` scores, in this order of preference on a tie
+DETECTABLE = ("telegram", "xenforo", "ipb", "vbulletin", "phpbb", "smf", "mybb", "nodebb", "discourse")
+# a detector scores 2 points per engine marker found; detect_engine trusts two markers
+DETECT_THRESHOLD = 4
 ALIASES = {
     "phpbb2": "phpbb",
     "phpbb3": "phpbb",
@@ -51,25 +55,44 @@ def engine_module(engine: str):
     return import_module(f"crawlers.parsers.{engine}")
 
 
+def engine_scores(text: str) -> dict[str, int]:
+    """Each engine detector's score for an HTML page, in `DETECTABLE` order (what `detect_engine` picks from)."""
+    return {e: engine_module(e).detect(text) for e in DETECTABLE}
+
+
 def detect_engine(text: str) -> str:
     """Best-scoring engine for this page's markup; 'discourse' for JSON, 'generic' when nothing matches."""
     head = text.lstrip()[:1]
     if head in ("{", "["):
         return "discourse"
-    scores = {e: engine_module(e).detect(text) for e in _DETECTABLE}
+    scores = engine_scores(text)
     best = max(scores, key=lambda e: scores[e])
-    return best if scores[best] >= 4 else "generic"
+    return best if scores[best] >= DETECT_THRESHOLD else "generic"
 
 
 def parse_page(text: str, url: str, engine: str = "auto", ctx: ParseContext | None = None) -> PageResult:
+    """The engine parser's reading of a page, as it is (`brandmon parse --engine`); crawls use `read_page`."""
+    ctx = ctx or ParseContext()
+    if engine in (None, "", "auto"):
+        engine = detect_engine(text)
+    engine = ALIASES.get(engine, engine)
+    return _in_page_date_order(engine_module(engine).parse, text, url, ctx)
+
+
+def read_page(
+    text: str, url: str, engine: str = "auto", ctx: ParseContext | None = None, role: str = "listing"
+) -> tuple[str, PageResult]:
+    """(parser used, result) for one page of a crawl, requested as a `role` "listing" or "thread" page: the engine
+    parser's reading, or the universal extractor's where the engine parser found no posts on a thread page (or
+    nothing at all), or on a sampled page where it reads clearly worse (`crosscheck.choose_reading`; the page is
+    logged with its URL)."""
     ctx = ctx or ParseContext()
     if engine in (None, "", "auto"):
         engine = detect_engine(text)
     engine = ALIASES.get(engine, engine)
     res = _in_page_date_order(engine_module(engine).parse, text, url, ctx)
-    if crosscheck.SAMPLER.wants(engine, res, ctx):
-        crosscheck.cross_check(engine, res, text, url, ctx)
-    return res
+    check = crosscheck.SAMPLER.wants(engine, res, ctx)
+    return crosscheck.choose_reading(engine, res, text, url, ctx, role=role, check=check)
 
 
 def _in_page_date_order(parse, text: str, url: str, ctx: ParseContext) -> PageResult:
@@ -85,43 +108,19 @@ def _in_page_date_order(parse, text: str, url: str, ctx: ParseContext) -> PageRe
 
 
 def parse_any(text: str, url: str, ctx: ParseContext | None = None) -> tuple[str, PageResult]:
-    """(engine used, result) for one page of unknown origin (`brandmon parse`). Detection scores markers, so a
-    news page linking to a phpBB board ("viewtopic.php") scores as phpBB: when the detected engine finds nothing
-    at all, the page is read as an unknown page instead, and when it finds links but no posts, the universal
-    extractor's posts are taken if it finds some. Crawls keep plain `parse_page`: there an empty result (an empty
-    board, a login wall) must stay empty."""
+    """(engine used, result) for one page of unknown origin read alone (`brandmon parse`, `sources probe`): the
+    detected engine's reading, every page cross-checked with the universal extractor, which wins by the same rule
+    as in crawls (`crosscheck.choose_reading`); a page of no posts or links of its detected engine is read as an
+    unknown page, its main text included (a crawl keeps such a page empty)."""
     ctx = ctx or ParseContext()
     engine = detect_engine(text)
     res = _in_page_date_order(engine_module(engine).parse, text, url, ctx)
-    if engine not in ("generic", "discourse") and not (res.items or res.thread_links or res.board_links):
-        return "generic", engine_module("generic").parse(text, url, ctx)
-    if engine not in ("generic", "discourse") and not res.items and not res.thread_links:
-        # navigation links but no posts and no threads: a thread page in a theme the engine's selectors miss, or a
-        # board index; posts the universal extractor finds win when they have words of their own and are not
-        # about as many as the boards (a board index's rows are its boards; a thread page's board links are its
-        # navigation and jump menu, usually many more than its posts)
-        uni = engine_module("generic").parse(text, url, ctx)
-        posts = [it for it in uni.items if (it.extra or {}).get("item_type") != "article"]
-        words = sorted(len(it.text or "") for it in posts)
-        boards = len(res.board_links)
-        if posts and words[len(words) // 2] >= 30 and not 0.5 * boards <= len(posts) <= 2 * boards:
-            return "generic", uni
-        return engine, res
-    if engine not in crosscheck._NOT_CHECKED and res.items:
-        d = crosscheck.cross_check(engine, res, text, url, ctx)
-        # one page read on its own: when the two disagree, the reading whose posts are more complete (author, date,
-        # text) wins; a themed board's parser that counts adverts as posts loses to the records' reading
-        if (
-            d is not None
-            and d.universal is not None
-            and d.universal_posts
-            and crosscheck.completeness(d.universal) > crosscheck.completeness(res) + 0.1
-        ):
-            return "generic", engine_module("generic").parse(text, url, ctx)
-    return engine, res
+    return crosscheck.choose_reading(engine, res, text, url, ctx)
 
 
 __all__ = [
+    "DETECTABLE",
+    "DETECT_THRESHOLD",
     "ENGINES",
     "ENGINE_NAMES",
     "PageResult",
@@ -129,6 +128,8 @@ __all__ = [
     "ParseError",
     "ThreadLink",
     "detect_engine",
+    "engine_scores",
     "parse_any",
     "parse_page",
+    "read_page",
 ]

@@ -5,6 +5,10 @@ Sampled (the universal extractor costs 16-29 ms a page, an engine parser 2-4 ms;
 first page with posts of each source in each run, and suspect pages, at most `MAX_SUSPECT` of them a run: a page
 with a next page but at most one post (a full thread page shows more), or with navigation links but no posts and
 no threads (a theme the engine's selectors miss).
+
+`choose_reading` is the one rule for which reading of a page is kept, the engine parser's or the universal
+extractor's: `brandmon parse` and `brandmon sources probe` (a page read alone) and crawls (every page whose engine
+parser found no posts, and the sampled ones) all go through it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from crawlers.parsers.base import PageResult, ParseContext
 
 log = logging.getLogger("crawlers.parsers.crosscheck")
 MAX_SUSPECT = 5
-_NOT_CHECKED = {"generic", "comments", "telegram", "discourse"}  # no universal reading to compare, or JSON
+NOT_CHECKED = frozenset({"generic", "comments", "telegram", "discourse"})  # no universal reading to compare, or JSON
 
 
 @dataclass
@@ -46,11 +50,21 @@ class Sampler:
     def __init__(self) -> None:
         self.first_seen: set[tuple[str, str | None]] = set()
         self.suspects: dict[tuple[str, str | None], int] = {}
+        self.lost: set[tuple[str, str | None]] = set()  # sources whose engine reading lost on a page this run
+
+    def engine_lost(self, ctx: ParseContext) -> None:
+        """The universal reading won on a page of this source: check every page of the source from now on (a theme
+        the engine parser misreads is the whole site's, not one page's)."""
+        if len(self.lost) > 10_000:
+            self.lost.clear()
+        self.lost.add((ctx.source, ctx.run_id))
 
     def wants(self, engine: str, res: PageResult, ctx: ParseContext) -> bool:
-        if engine in _NOT_CHECKED:
+        if engine in NOT_CHECKED:
             return False
         key = (ctx.source, ctx.run_id)
+        if key in self.lost:
+            return True
         if res.items and key not in self.first_seen:
             if len(self.first_seen) > 10_000:
                 self.first_seen.clear()
@@ -101,3 +115,90 @@ def cross_check(engine: str, res: PageResult, text: str, url: str, ctx: ParseCon
         b,
     )
     return d
+
+
+def choose_reading(
+    engine: str,
+    res: PageResult,
+    text: str,
+    url: str,
+    ctx: ParseContext,
+    *,
+    role: str | None = None,
+    check: bool = True,
+) -> tuple[str, PageResult]:
+    """The reading of a page to keep: `(engine, res)`, the engine parser's, or `("generic", …)`, the universal
+    extractor's. One rule for a page read alone (`role` None: `brandmon parse`, `sources probe`) and for a crawl's
+    pages (`role` "thread" for a page reached by a thread link or a thread's next page, else "listing"):
+
+    - the engine found nothing at all: a page read alone is read as an unknown page (its records, else its main
+      text: a news page that links to a board scores as that board's engine); a crawl takes only posts the
+      universal extractor finds as records, so an empty board or a login wall stays empty;
+    - navigation links but no posts and no threads: on a crawl's thread page, a theme the engine's selectors
+      miss, so the universal posts win when they have words of their own; on a crawl's listing page, a board
+      index, which stays the engine's (its board rows look like records too); on a page read alone, either, so the
+      universal posts win only when they are not about as many as the boards (a board index's rows are its
+      boards; a thread page's board links are its navigation and jump menu, usually many more than its posts);
+    - posts, when `check` (a page read alone always; a crawl's sampled pages): cross-checked; on a disagreement
+      the universal reading wins when its posts are more complete (author, date, text: a themed board's parser
+      that counts adverts as posts loses) or when the engine found clearly fewer (at most half, and two less).
+
+    The universal extractor runs only on those pages, so an engine page with posts or thread links that is not
+    sampled costs nothing more. A crawl logs each page the universal reading takes over, with its URL."""
+    if engine in ("generic", "discourse", "comments"):
+        return engine, res  # the universal reading already, JSON, or the user's own selectors
+    from crawlers.parsers import universal
+
+    alone = role is None
+    if not res.items and not res.thread_links:
+        if alone and not res.board_links:
+            return "generic", universal.parse(text, url, ctx)
+        if role == "listing" and res.board_links:
+            return engine, res
+        ext = _extract(text, url, ctx)
+        if ext is None or not _own_posts(ext.result, len(res.board_links) if alone else 0):
+            return engine, res
+        return _taken(engine, ext.result, text, url, ctx, alone, "found no posts", ext.method)
+    if not check or engine in NOT_CHECKED or not res.items:
+        return engine, res
+    d = cross_check(engine, res, text, url, ctx)
+    if d is None or d.universal is None or not d.universal_posts:
+        return engine, res
+    more_complete = completeness(d.universal) > completeness(res) + 0.1
+    fewer = 2 * d.engine_posts <= d.universal_posts and d.engine_posts + 2 <= d.universal_posts
+    if not (more_complete or fewer and completeness(d.universal) >= completeness(res) - 0.1):
+        return engine, res
+    return _taken(engine, d.universal, text, url, ctx, alone, f"found {d.engine_posts} posts", d.method)
+
+
+def _extract(text: str, url: str, ctx: ParseContext):
+    from crawlers.parsers import universal
+
+    try:
+        return universal.extract(text, url, ctx, with_article=False)
+    except Exception as e:  # noqa: BLE001 - a fallback must never cost the page its engine reading
+        log.warning("universal extractor failed on %s: %s", url, e)
+        return None
+
+
+def _own_posts(uni: PageResult, boards: int) -> bool:
+    """Posts with words of their own (a median of 30 characters), and not about as many as `boards` (if any)."""
+    posts = _posts(uni)
+    if not posts:
+        return False
+    words = sorted(len(it.text or "") for it in posts)
+    return words[len(words) // 2] >= 30 and not (boards and 0.5 * boards <= len(posts) <= 2 * boards)
+
+
+def _taken(
+    engine: str, uni: PageResult, text: str, url: str, ctx: ParseContext, alone: bool, why: str, method: str
+) -> tuple[str, PageResult]:
+    if alone:  # read alone, the page's article above its comments is shown too
+        from crawlers.parsers import universal
+
+        return "generic", universal.parse(text, url, ctx)
+    SAMPLER.engine_lost(ctx)
+    log.warning(
+        "%s %s on %s; read with the universal extractor (%s): %d posts", engine, why, url, method, len(_posts(uni))
+    )
+    return "generic", uni

@@ -29,7 +29,7 @@ from scrapy.settings.default_settings import SPIDER_MIDDLEWARES_BASE
 
 from crawlers.batch import PageItems
 from crawlers.encoding import decode_html
-from crawlers.parsers import PageResult, ParseContext, ParseError, parse_page
+from crawlers.parsers import PageResult, ParseContext, ParseError, read_page
 from crawlers.parsers.base import ThreadLink
 from pipeline.config import SourceConfig
 
@@ -91,6 +91,7 @@ class SourceSpider(scrapy.Spider):
         self.errors: list[dict] = []
         self.pages = 0
         self.parse_seconds = 0.0  # time in decoding + parsing (the benchmark's parse-vs-network share)
+        self.universal_pages = 0  # pages the universal extractor read: no engine claimed them, or it read them better
         self.started = time.monotonic()
         self.unchanged = 0
         self._pending_chunks: dict[str, int] = {}
@@ -156,8 +157,13 @@ class SourceSpider(scrapy.Spider):
 
     # ------------------------------------------------------------------------------------------ parsing
 
-    def parse_with_engine(self, text: str, url: str) -> PageResult:
-        return parse_page(text, url, self.engine, self.ctx())
+    def parse_with_engine(self, text: str, url: str, role: str = "listing") -> PageResult:
+        # the engine parser's reading, or the universal extractor's where that one finds no posts on a thread page
+        # or clearly worse ones (the same rule as `brandmon parse`; each such page is logged with its URL)
+        used, res = read_page(text, url, self.engine, self.ctx(), role)
+        if used == "generic" and self.engine != "generic":
+            self.universal_pages += 1
+        return res
 
     def parse_page(self, response: Response) -> Iterator[Any]:
         self.pages += 1
@@ -175,7 +181,7 @@ class SourceSpider(scrapy.Spider):
         t0 = time.perf_counter()
         try:
             text = self.text_of(response)
-            res = self.parse_with_engine(text, response.url)
+            res = self.parse_with_engine(text, response.url, role)
         except ParseError as e:
             self.errors.append(
                 {
@@ -327,6 +333,7 @@ class SourceSpider(scrapy.Spider):
             "errors": len(self.errors),
             "elapsed_seconds": round(time.monotonic() - self.started, 4),
             "parse_seconds": round(self.parse_seconds, 4),
+            "universal_pages": self.universal_pages,
             "error_kinds": by_kind,
             "error_samples": self.errors[:20],
         }

@@ -108,8 +108,8 @@ class CommentsSpider(SourceSpider):
     name = "comments"
     engine = "comments"
 
-    def parse_with_engine(self, text: str, url: str) -> PageResult:
-        res = super().parse_with_engine(text, url)
+    def parse_with_engine(self, text: str, url: str, role: str = "listing") -> PageResult:
+        res = super().parse_with_engine(text, url, role)
         only_article = [i for i in res.items if i.extra.get("item_type") == "article"]
         if res.thread_links and len(only_article) == len(res.items):
             res.items = []  # a listing page that matched the article body selector is still a listing
@@ -122,7 +122,7 @@ class FeedSpider(SourceSpider):
     name = "feed"
     engine = "feed"
 
-    def parse_with_engine(self, text: str, url: str) -> PageResult:
+    def parse_with_engine(self, text: str, url: str, role: str = "listing") -> PageResult:
         if self._is_feed(text):
             # the text is already decoded: drop the XML declaration so its charset is not applied twice
             entries = parse_feed(re.sub(r"^\s*<\?xml[^>]*\?>", "", text).encode("utf-8"), url)
