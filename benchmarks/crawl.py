@@ -118,6 +118,18 @@ def completeness(
     return out
 
 
+def universal_use(results: dict) -> tuple[int, int]:
+    """(pages the universal extractor checked besides an engine parser, pages it read in an engine's place),
+    from the runs' session files: the fallback must not cost pages an engine parser reads fine."""
+    runs = taken = 0
+    for r in results.values():
+        for f in Path(r["raw_path"]).glob("session-*.json"):
+            s = json.loads(f.read_text(encoding="utf-8"))
+            runs += s.get("universal_runs", 0)
+            taken += s.get("universal_pages", 0)
+    return runs, taken
+
+
 def baseline(urls: list[str], concurrency: int) -> tuple[int, float, float]:
     """Plain Scrapy in its own process (as brandmon's crawler is), same URLs, no parsing:
     (pages, seconds, CPU seconds of the crawl).
@@ -268,6 +280,11 @@ def main() -> None:
         print(
             f"parse share    : {parse_s / busy:.0%} of the crawlers' time in decode+parse, "
             f"{1 - parse_s / busy:.0%} waiting on network/Scrapy/server"
+        )
+        runs, taken = universal_use(res["sources"])
+        print(
+            f"universal      : the extractor checked {runs} pages an engine parser read ({runs / pages:.1%}), "
+            f"read {taken} in place of one (no posts of its own, or clearly worse ones)"
         )
         rows = completeness(content, res["sources"], new_threads)
         for name, held, got, synth_held, synth in rows:

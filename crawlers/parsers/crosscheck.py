@@ -51,6 +51,7 @@ class Sampler:
         self.first_seen: set[tuple[str, str | None]] = set()
         self.suspects: dict[tuple[str, str | None], int] = {}
         self.lost: set[tuple[str, str | None]] = set()  # sources whose engine reading lost on a page this run
+        self.extractions = 0  # universal extractor runs in this process (a crawl's cost of the checks)
 
     def engine_lost(self, ctx: ParseContext) -> None:
         """The universal reading won on a page of this source: check every page of the source from now on (a theme
@@ -91,6 +92,7 @@ def cross_check(engine: str, res: PageResult, text: str, url: str, ctx: ParseCon
     author, None when both agree (or the universal extractor found no records to compare)."""
     from crawlers.parsers import universal
 
+    SAMPLER.extractions += 1
     try:
         ext = universal.extract(text, url, ctx, with_article=False)
     except Exception as e:  # noqa: BLE001 - a check must never cost the page its engine reading
@@ -174,6 +176,7 @@ def choose_reading(
 def _extract(text: str, url: str, ctx: ParseContext):
     from crawlers.parsers import universal
 
+    SAMPLER.extractions += 1
     try:
         return universal.extract(text, url, ctx, with_article=False)
     except Exception as e:  # noqa: BLE001 - a fallback must never cost the page its engine reading

@@ -29,7 +29,7 @@ from scrapy.settings.default_settings import SPIDER_MIDDLEWARES_BASE
 
 from crawlers.batch import PageItems
 from crawlers.encoding import decode_html
-from crawlers.parsers import PageResult, ParseContext, ParseError, read_page
+from crawlers.parsers import PageResult, ParseContext, ParseError, crosscheck, read_page
 from crawlers.parsers.base import ThreadLink
 from pipeline.config import SourceConfig
 
@@ -92,6 +92,7 @@ class SourceSpider(scrapy.Spider):
         self.pages = 0
         self.parse_seconds = 0.0  # time in decoding + parsing (the benchmark's parse-vs-network share)
         self.universal_pages = 0  # pages the universal extractor read: no engine claimed them, or it read them better
+        self.universal_runs = 0  # pages an engine parser read that the universal extractor checked too
         self.started = time.monotonic()
         self.unchanged = 0
         self._pending_chunks: dict[str, int] = {}
@@ -160,7 +161,9 @@ class SourceSpider(scrapy.Spider):
     def parse_with_engine(self, text: str, url: str, role: str = "listing") -> PageResult:
         # the engine parser's reading, or the universal extractor's where that one finds no posts on a thread page
         # or clearly worse ones (the same rule as `brandmon parse`; each such page is logged with its URL)
+        runs = crosscheck.SAMPLER.extractions
         used, res = read_page(text, url, self.engine, self.ctx(), role)
+        self.universal_runs += crosscheck.SAMPLER.extractions - runs
         if used == "generic" and self.engine != "generic":
             self.universal_pages += 1
         return res
@@ -334,6 +337,7 @@ class SourceSpider(scrapy.Spider):
             "elapsed_seconds": round(time.monotonic() - self.started, 4),
             "parse_seconds": round(self.parse_seconds, 4),
             "universal_pages": self.universal_pages,
+            "universal_runs": self.universal_runs,
             "error_kinds": by_kind,
             "error_samples": self.errors[:20],
         }

@@ -89,7 +89,10 @@ def test_crawl_reads_a_page_its_engine_parser_cannot_with_the_universal_extracto
         "I wrote the wiki's DMA art",
         "Thanks for the clarificati",
     ]
-    assert _session(run_dir)["universal_pages"] == 1
+    assert {k: _session(run_dir)[k] for k in ("universal_pages", "universal_runs")} == {
+        "universal_pages": 1,
+        "universal_runs": 1,  # the thread page; not the topic list, which its engine reads
+    }
     log = (run_dir / "crawl.log").read_text(encoding="utf-8")
     assert f"phpbb found no posts on {url}; read with the universal extractor (dom): 3 posts" in log
 
@@ -99,7 +102,8 @@ def test_crawl_keeps_the_engine_reading_where_it_reads_the_page(tmp_path, site):
     """The same thread in the stock theme: phpBB's parser reads it, the universal extractor takes nothing over."""
     r, run_dir = _crawl(tmp_path, f"{site}/plain/viewforum.php?f=3", "auto")
     assert r["items"] == 3 and [i["author"] for i in read_items(r["raw_path"])] == AUTHORS
-    assert _session(run_dir)["universal_pages"] == 0
+    session = _session(run_dir)
+    assert session["universal_pages"] == 0 and session["universal_runs"] == 1  # the run's first page, sampled
     assert "universal extractor" not in (run_dir / "crawl.log").read_text(encoding="utf-8")
 
 
