@@ -7,12 +7,15 @@ Ingest caps what it stores: `text` at `Settings.ingest.max_text_chars`, every ot
 `pipeline.ingest.FIELD_CAPS` (a title over 1,000 characters is cut; a source, post id or URL too long to be one
 loses the row), a whole line at `pipeline.rawlines.MAX_LINE_BYTES`; `extra` is kept in the raw layer only.
 Names and titles lose bidi controls and invisible characters; a text with nothing visible is no post.
+The fields an item must have (non-empty) are `pipeline.rawlines.REQUIRED_FIELDS`, re-exported here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from pipeline.rawlines import REQUIRED_FIELDS
 
 
 @dataclass
@@ -52,5 +55,4 @@ class PostItem:
 
 _FIELD_NAMES = tuple(f.name for f in fields(PostItem))
 
-
-REQUIRED_FIELDS = ("source", "kind", "post_id", "url", "text")
+__all__ = ["REQUIRED_FIELDS", "PostItem"]

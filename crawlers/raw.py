@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.rawlines import FILE_ERRORS, decode_line, iter_lines, open_raw
+from pipeline.rawlines import FILE_ERRORS, RawReader
 
 
 def iter_items(run_dir: Path) -> Iterator[dict]:
@@ -14,16 +14,9 @@ def iter_items(run_dir: Path) -> Iterator[dict]:
     stream, not gzip at all, a directory, no permission) yields what came before the damage."""
     for f in sorted(Path(run_dir).glob("items-*.jsonl.gz")):
         try:
-            with open_raw(f) as fh:
-                for line in iter_lines(fh):
-                    if not line:
-                        continue
-                    try:
-                        obj, _ = decode_line(line)
-                    except ValueError:
-                        continue
-                    if isinstance(obj, dict):
-                        yield obj
+            for line in RawReader(f):
+                if line.problem is None and isinstance(line.value, dict):
+                    yield line.value
         except FILE_ERRORS:
             continue
 

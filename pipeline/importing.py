@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.rawlines import FILE_ERRORS, decode_line, iter_lines, open_raw
+from pipeline.rawlines import FILE_ERRORS, RawReader
 from pipeline.store import Store, stable_id, utcnow
 
 log = logging.getLogger("pipeline.importing")
@@ -246,26 +246,22 @@ def _parquet_rows(path: Path, columns: list[str]) -> Iterator[Row]:
 
 
 def _jsonl_rows(path: Path) -> Iterator[Row]:
-    lineno = 0
+    reader = RawReader(path)
     try:
-        with open_raw(path) as fh:
-            for lineno, line in enumerate(iter_lines(fh), 1):
-                if line is None:
-                    yield f"line {lineno}", None, "longer than the line cap"
-                    continue
-                if line.isspace():
-                    continue
-                try:
-                    obj, _ = decode_line(line)
-                except ValueError as e:
-                    yield f"line {lineno}", None, f"bad JSON ({str(e)[:80]})"
-                    continue
-                if not isinstance(obj, dict):
-                    yield f"line {lineno}", None, f"a JSON {type(obj).__name__}, not an object"
-                    continue
-                yield f"line {lineno}", obj, None
+        for line in reader:
+            where = f"line {line.number}"
+            if line.problem == "oversized_line":
+                yield where, None, "longer than the line cap"
+            elif line.problem == "bad_json":
+                yield where, None, f"bad JSON ({line.message})"
+            elif not isinstance(line.value, dict):
+                yield where, None, f"a JSON {type(line.value).__name__}, not an object"
+            else:
+                yield where, line.value, None
     except FILE_ERRORS as e:
-        raise FileError(f"{path.name}: unreadable after line {lineno} ({type(e).__name__}: {str(e)[:80]})") from None
+        raise FileError(
+            f"{path.name}: unreadable after line {reader.lines_read} ({type(e).__name__}: {str(e)[:80]})"
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------ checking a row

@@ -1,6 +1,7 @@
 """The raw layer's files and lines: opening a run's file, reading bounded lines, decoding JSON leniently.
 
-Ingest and the crawler's resume both read the raw layer through here (stdlib and orjson only, no pandas or DuckDB).
+Ingest, the file importer and the crawler's resume read the raw layer through `RawReader` (stdlib and orjson only,
+no pandas or DuckDB); `REQUIRED_FIELDS` is the item contract between the crawlers and ingest.
 A line is decoded by orjson first; only when that fails does `decode_line` try the repairs a damaged line needs,
 so the common line costs nothing extra:
 - a UTF-8 byte order mark (a file saved by an editor) is dropped;
@@ -17,7 +18,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 _fast_loads: Callable[[bytes], Any] | None
 try:
@@ -35,6 +36,9 @@ FILE_ERRORS = (OSError, EOFError, zlib.error)
 # come from one page, so a real line stays well under this; a longer one is skipped without being parsed, which
 # keeps a hostile file from costing gigabytes (it also bounds `extra`, which ingest does not store).
 MAX_LINE_BYTES = 32 * 1024 * 1024
+
+# The fields every raw item must have, non-empty: the contract between the crawlers and ingest.
+REQUIRED_FIELDS = ("source", "kind", "post_id", "url", "text")
 
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -98,3 +102,37 @@ def decode_line(line: bytes) -> tuple[Any, bool]:
         return repair_line(line), True
     except ValueError:
         raise first from None
+
+
+class RawLine(NamedTuple):
+    """One non-blank line of a raw file: its decoded value, or why it has none (`problem`)."""
+
+    number: int  # 1-based, blank lines counted
+    value: Any  # None when `problem` is set
+    repaired: bool  # decoded only after `repair_line`
+    problem: str | None  # None, "oversized_line" (over the line cap, not read) or "bad_json"
+    message: str  # the decoder's message for bad JSON, else ""
+
+
+class RawReader:
+    """The decoded lines of one raw file (blank lines skipped). Reading raises `FILE_ERRORS` where the file is cut
+    short or damaged; `lines_read` then says how many complete lines came before."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.lines_read = 0
+
+    def __iter__(self) -> Iterator[RawLine]:
+        with open_raw(self.path) as fh:
+            for self.lines_read, line in enumerate(iter_lines(fh), 1):
+                if line is None:
+                    yield RawLine(self.lines_read, None, False, "oversized_line", "")
+                    continue
+                if line.isspace():  # no copy, unlike strip()
+                    continue
+                try:
+                    value, repaired = decode_line(line)
+                except ValueError as e:
+                    yield RawLine(self.lines_read, None, False, "bad_json", str(e)[:80])
+                    continue
+                yield RawLine(self.lines_read, value, repaired, None, "")
