@@ -19,12 +19,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-OPEN_STATES = ("new", "assigned", "in_progress")
+from pipeline.labels import INTENTS, OPEN_STATES, SENTIMENTS, STATES  # noqa: F401 (the views import them here)
+
 # What statistics count (as pipeline.kpis does): no spam, no duplicates, not the brand's own answers.
 COUNTABLE = "f.countable"
-STATES = ("new", "assigned", "in_progress", "resolved", "dismissed")
-SENTIMENTS = ("negative", "neutral", "positive")
-INTENTS = ("question", "failure", "complaint", "praise", "other")
 
 
 def _one(cur) -> tuple:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import facts
+from pipeline.labels import INTENTS, LEVELS, OPEN_STATES, SENTIMENTS, STATES
 from pipeline.logs import log_context
 from pipeline.store import Store, stable_id, utcnow
 from pipeline.threats import compile_terms, match_terms
@@ -36,9 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATES = ("new", "assigned", "in_progress", "resolved", "dismissed")
-OPEN_STATES = ("new", "assigned", "in_progress")
-LEVELS = ("critical", "high", "medium", "low")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "new": ("assigned", "in_progress", "dismissed"),
     "assigned": ("in_progress", "resolved", "dismissed"),
@@ -46,8 +44,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "resolved": ("new", "assigned"),
     "dismissed": ("new", "assigned"),
 }
-SENTIMENTS = ("negative", "neutral", "positive")
-INTENTS = ("question", "failure", "complaint", "praise", "other")
 SYSTEM = "system"
 
 
@@ -125,7 +121,7 @@ def _prob(row_probs: str | None, label: str) -> float | None:
 
 
 def level_of(priority: float, thresholds: dict[str, float]) -> str:
-    for level in ("critical", "high", "medium"):
+    for level in LEVELS[:-1]:  # most urgent first; below every threshold is "low"
         if level in thresholds and priority >= thresholds[level]:
             return level
     return "low"
@@ -278,6 +274,36 @@ def _event_id(escalation_id: str, version: int, action: str, at: datetime) -> st
     return stable_id(escalation_id, version, action, at.isoformat())
 
 
+def _event(
+    escalation_id: str,
+    version: int,
+    action: str,
+    at: datetime,
+    from_state: str | None,
+    to_state: str | None,
+    comment: str | None,
+    owner: Any,
+    actor: str = SYSTEM,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """One `escalation_events` row (owner and version after the change); the id is stable for a re-run."""
+    return dict(
+        event_id=event_id or _event_id(escalation_id, version, action, at),
+        escalation_id=escalation_id,
+        event_at=at,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        comment=comment,
+        owner=owner,
+        version=version,
+    )
+
+
+_COUNTS = ("scored", "eligible", "created", "updated", "reopened", "auto_dismissed", "answered_by_brand")
+
+
 def escalate(settings: Settings, store: Store, now: datetime | None = None) -> dict[str, int]:
     """Score every eligible mention, open/update queue items, reopen dismissed ones on new negative replies.
 
@@ -286,265 +312,35 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
     """
     stamp = utcnow()  # audit times are wall-clock; `now` is only the scoring reference (recency)
     now = now or stamp
-    es = settings.escalation
+    min_priority = settings.escalation.min_priority
     with log_context(stage="escalate"):
-        with store.read() as con:
-            cand = con.execute(CANDIDATES_SQL, [float(es.velocity_window_hours)]).df()
-        # plain Python strings: the row-wise steps below iterate these columns, and Arrow-backed strings iterate slowly
-        cand = cand.astype({c: object for c in cand.columns if pd.api.types.is_string_dtype(cand[c])})
-        scored = score_candidates(cand, settings, now)
-        with store.read() as con:
-            queued_at = dict(con.execute("SELECT escalation_id, created_at FROM escalations").fetchall())
-        known_ids = set(queued_at)
-        n_scored = len(scored)
-        if scored.empty and not known_ids:
-            return {
-                "scored": 0,
-                "eligible": 0,
-                "created": 0,
-                "updated": 0,
-                "reopened": 0,
-                "auto_dismissed": 0,
-                "answered_by_brand": 0,
-                "open": 0,
-            }
-        scored["escalation_id"] = pd.Series(
-            [stable_id(m) for m in scored["mention_id"]], index=scored.index, dtype=object
-        )
-        scored = scored[(scored["priority"] >= es.min_priority) | scored["escalation_id"].isin(known_ids)]
-        scored = with_reasons(scored, settings)
-        if es.sla_from == "posted":
-            clock = pd.to_datetime(scored["posted_at"], utc=True).fillna(pd.Timestamp(stamp))
-        else:  # "queued": the team's clock starts when the item enters the queue (a backfill is not born late)
-            clock = pd.to_datetime(scored["escalation_id"].map(queued_at), utc=True).fillna(pd.Timestamp(stamp))
-        scored["sla_due_at"] = _sla_due(clock, scored["level"], es.sla_hours)
-        scored["official_answer_at"] = pd.to_datetime(scored["official_answer_at"], utc=True)
-        eligible = scored[scored["priority"] >= es.min_priority]
-
-        counts = {
-            "scored": n_scored,
-            "eligible": len(eligible),
-            "created": 0,
-            "updated": 0,
-            "reopened": 0,
-            "auto_dismissed": 0,
-            "answered_by_brand": 0,
-        }
+        scored, queued_at = _scored_candidates(settings, store, now)
+        if scored.empty and not queued_at:
+            return {**dict.fromkeys(_COUNTS, 0), "open": 0}
+        counts = dict.fromkeys(_COUNTS, 0)
+        counts["scored"] = len(scored)
+        scored = _queue_rows(scored, queued_at, settings, stamp)
+        eligible = scored[scored["priority"] >= min_priority]
+        counts["eligible"] = len(eligible)
         with store.write() as con:
-            existing = con.execute(
-                """SELECT e.escalation_id, e.state, e.owner, e.version, e.first_response_at,
-                          (SELECT max(event_at) FROM escalation_events v
-                            WHERE v.escalation_id = e.escalation_id AND v.to_state = 'dismissed') AS dismissed_at
-                   FROM escalations e"""
-            ).df()
+            existing = _existing(con)
             ex = existing.set_index("escalation_id") if not existing.empty else existing
             known = set(existing["escalation_id"]) if not existing.empty else set()
             events: list[dict[str, Any]] = []
-
-            # 1. new items
-            new = eligible[~eligible["escalation_id"].isin(known)].copy()
-            if not new.empty:
-                rows = pd.DataFrame(
-                    {
-                        "escalation_id": new["escalation_id"],
-                        "mention_id": new["mention_id"],
-                        "brand_id": new["brand_id"],
-                        "priority": new["priority"],
-                        "level": new["level"],
-                        "reasons_json": new["reasons_json"],
-                        "state": "new",
-                        "owner": None,
-                        "sla_due_at": new["sla_due_at"],
-                        "first_response_at": pd.NaT,  # set below from an official answer, with its event
-                        "resolved_at": pd.NaT,
-                        "version": 1,
-                        "created_at": pd.Timestamp(stamp),
-                        "updated_at": pd.Timestamp(stamp),
-                    }
-                )
-                rows["resolved_at"] = pd.to_datetime(rows["resolved_at"], utc=True)
-                rows["first_response_at"] = pd.to_datetime(rows["first_response_at"], utc=True)
-                rows["owner"] = rows["owner"].astype(object)
-                store.upsert("escalations", rows, ["escalation_id"], con=con)
-                for r in new.itertuples(index=False):
-                    events.append(
-                        dict(
-                            event_id=_event_id(r.escalation_id, 1, "create", stamp),
-                            escalation_id=r.escalation_id,
-                            event_at=stamp,
-                            actor=SYSTEM,
-                            action="create",
-                            from_state=None,
-                            to_state="new",
-                            comment=f"priority {r.priority:.2f} ({r.level})",
-                            owner=None,
-                            version=1,
-                        )
-                    )
-                counts["created"] = len(new)
-
-            # 2. refresh priority/reasons of open and dismissed items (resolved ones keep their snapshot)
+            new = eligible[~eligible["escalation_id"].isin(known)]
+            counts["created"] = _create(con, store, new, stamp, events)
             if known:
                 cur = scored[scored["escalation_id"].isin(known)].copy()
                 cur["state"] = cur["escalation_id"].map(ex["state"])
-                cur = cur[cur["state"] != "resolved"]
-                if not cur.empty:
-                    upd = cur[["escalation_id", "priority", "level", "reasons_json", "sla_due_at"]].copy()
-                    upd["updated_at"] = pd.Timestamp(stamp)
-                    store.upsert("escalations", upd, ["escalation_id"], con=con)
-                    counts["updated"] = len(upd)
-
-                # 3. untouched new items that fell below the threshold (e.g. corrected to positive) leave the queue
-                low = cur[(cur["state"] == "new") & (cur["priority"] < es.min_priority)]
-                low = low[low["escalation_id"].map(ex["owner"]).isna()]
-                for r in low.itertuples(index=False):
-                    v = int(ex.at[r.escalation_id, "version"]) + 1
-                    hit = con.execute(
-                        "UPDATE escalations SET state='dismissed', version=?, updated_at=? "
-                        "WHERE escalation_id=? AND version=? AND state='new' RETURNING escalation_id",
-                        [v, stamp, r.escalation_id, v - 1],
-                    ).fetchall()
-                    if hit:
-                        events.append(
-                            dict(
-                                event_id=_event_id(r.escalation_id, v, "auto_dismiss", stamp),
-                                escalation_id=r.escalation_id,
-                                event_at=stamp,
-                                actor=SYSTEM,
-                                action="auto_dismiss",
-                                from_state="new",
-                                to_state="dismissed",
-                                comment=f"priority fell to {r.priority:.2f}, below {es.min_priority:.2f}",
-                                owner=None,
-                                version=v,
-                            )
-                        )
-                        counts["auto_dismissed"] += 1
-
-                # 3b. untouched new items whose post was later flagged spam/duplicate (or the brand's own) leave too
-                gone = con.execute(
-                    """SELECT e.escalation_id, e.version,
-                              CASE WHEN coalesce(d.spam, FALSE) THEN 'spam'
-                                   WHEN coalesce(d.is_official_answer, FALSE) THEN 'an official answer'
-                                   ELSE 'a duplicate' END AS why
-                       FROM escalations e JOIN mentions m USING (mention_id) JOIN documents d ON d.doc_id = m.doc_id
-                       WHERE e.state = 'new' AND e.owner IS NULL
-                         AND (coalesce(d.spam, FALSE) OR coalesce(d.is_official_answer, FALSE)
-                              OR (d.dup_of IS NOT NULL AND d.dup_of <> d.doc_id))"""
-                ).fetchall()
-                for eid, version, why in gone:
-                    v = int(version) + 1
-                    hit = con.execute(
-                        "UPDATE escalations SET state='dismissed', version=?, updated_at=? "
-                        "WHERE escalation_id=? AND version=? AND state='new' RETURNING escalation_id",
-                        [v, stamp, eid, v - 1],
-                    ).fetchall()
-                    if hit:
-                        events.append(
-                            dict(
-                                event_id=_event_id(eid, v, "auto_dismiss", stamp),
-                                escalation_id=eid,
-                                event_at=stamp,
-                                actor=SYSTEM,
-                                action="auto_dismiss",
-                                from_state="new",
-                                to_state="dismissed",
-                                comment=f"the post is now marked as {why}",
-                                owner=None,
-                                version=v,
-                            )
-                        )
-                        counts["auto_dismissed"] += 1
-
-                # 4. dismissed items whose thread got new negative replies after the dismissal reopen
-                dismissed = existing[(existing["state"] == "dismissed") & existing["dismissed_at"].notna()]
-                if not dismissed.empty:
-                    con.register("__dismissed", dismissed[["escalation_id", "dismissed_at"]])
-                    try:
-                        fresh = con.execute(
-                            """
-                            WITH docs AS (
-                                SELECT d.*, coalesce(d.thread_url, d.url, d.doc_id) AS thread_key,
-                                       coalesce(d.posted_at, d.ingested_at) AS post_at
-                                FROM documents d
-                                WHERE NOT coalesce(d.spam, FALSE) AND (d.dup_of IS NULL OR d.dup_of = d.doc_id)
-                            )
-                            SELECT x.escalation_id, count(DISTINCT r.doc_id) AS n, min(r.post_at) AS first_at
-                            FROM __dismissed x
-                            JOIN escalations e USING (escalation_id)
-                            JOIN mentions m ON m.mention_id = e.mention_id
-                            JOIN docs d ON d.doc_id = m.doc_id
-                            JOIN docs r ON r.source_id = d.source_id AND r.thread_key = d.thread_key
-                                       AND r.doc_id <> d.doc_id AND r.post_at > x.dismissed_at
-                                       AND NOT coalesce(r.is_official_answer, FALSE)
-                            JOIN mentions rm ON rm.doc_id = r.doc_id AND rm.brand_id = m.brand_id
-                            JOIN current_scores rs ON rs.mention_id = rm.mention_id AND rs.sentiment = 'negative'
-                            GROUP BY ALL
-                            """
-                        ).df()
-                    finally:
-                        con.unregister("__dismissed")
-                    for r in fresh.itertuples(index=False):
-                        owner = ex.at[r.escalation_id, "owner"]
-                        owner = None if pd.isna(owner) else owner
-                        to_state = "assigned" if owner else "new"
-                        v = int(ex.at[r.escalation_id, "version"]) + 1
-                        hit = con.execute(
-                            "UPDATE escalations SET state=?, version=?, updated_at=?, resolved_at=NULL "
-                            "WHERE escalation_id=? AND version=? AND state='dismissed' RETURNING escalation_id",
-                            [to_state, v, stamp, r.escalation_id, v - 1],
-                        ).fetchall()
-                        if hit:
-                            events.append(
-                                dict(
-                                    event_id=_event_id(r.escalation_id, v, "reopen", stamp),
-                                    escalation_id=r.escalation_id,
-                                    event_at=stamp,
-                                    actor=SYSTEM,
-                                    action="reopen",
-                                    from_state="dismissed",
-                                    to_state=to_state,
-                                    comment=f"{int(r.n)} new negative repl{'y' if r.n == 1 else 'ies'} "
-                                    "in the thread since the dismissal",
-                                    owner=owner,
-                                    version=v,
-                                )
-                            )
-                            counts["reopened"] += 1
-
-            # 5. an official answer by the brand in the thread counts as the first response
-            ans = scored[
+                cur = cur[cur["state"] != "resolved"]  # a resolved item keeps its snapshot
+                counts["updated"] = _refresh(con, store, cur, stamp)
+                counts["auto_dismissed"] = _dismiss_below_threshold(con, cur, ex, min_priority, stamp, events)
+                counts["auto_dismissed"] += _dismiss_flagged(con, stamp, events)
+                counts["reopened"] = _reopen_on_new_replies(con, existing, ex, stamp, events)
+            answered = scored[
                 scored["official_answer_at"].notna() & scored["escalation_id"].isin(known | set(new["escalation_id"]))
             ]
-            if not ans.empty:
-                con.register("__ans", ans[["escalation_id", "official_answer_at"]])
-                try:
-                    hit = con.execute(
-                        """UPDATE escalations e SET first_response_at = a.official_answer_at
-                           FROM __ans a
-                           WHERE e.escalation_id = a.escalation_id
-                             AND (e.first_response_at IS NULL OR e.first_response_at > a.official_answer_at)
-                           RETURNING e.escalation_id, e.state, e.owner, e.version, e.first_response_at"""
-                    ).fetchall()
-                finally:
-                    con.unregister("__ans")
-                for eid, state, owner, version, at in hit:
-                    events.append(
-                        dict(
-                            event_id=_event_id(eid, version, "official_answer", at),
-                            escalation_id=eid,
-                            event_at=stamp,
-                            actor=SYSTEM,
-                            action="official_answer",
-                            from_state=state,
-                            to_state=state,
-                            comment=f"the brand answered in the thread at {pd.Timestamp(at).isoformat()}",
-                            owner=owner,
-                            version=version,
-                        )
-                    )
-                counts["answered_by_brand"] = len(hit)
-
+            counts["answered_by_brand"] = _official_answers(con, answered, stamp, events)
             if events:
                 store.upsert("escalation_events", _event_rows(events), ["event_id"], con=con, update=[])
             counts["open"] = con.execute(
@@ -552,6 +348,239 @@ def escalate(settings: Settings, store: Store, now: datetime | None = None) -> d
             ).fetchall()[0][0]
         log.info("escalate: %s", counts)
         return counts
+
+
+def _scored_candidates(settings: Settings, store: Store, now: datetime) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every eligible mention scored, and {escalation_id: created_at} of what is queued already."""
+    with store.read() as con:
+        cand = con.execute(CANDIDATES_SQL, [float(settings.escalation.velocity_window_hours)]).df()
+    # plain Python strings: the row-wise steps below iterate these columns, and Arrow-backed strings iterate slowly
+    cand = cand.astype({c: object for c in cand.columns if pd.api.types.is_string_dtype(cand[c])})
+    scored = score_candidates(cand, settings, now)
+    with store.read() as con:
+        queued_at = dict(con.execute("SELECT escalation_id, created_at FROM escalations").fetchall())
+    return scored, queued_at
+
+
+def _queue_rows(scored: pd.DataFrame, queued_at: dict[str, Any], settings: Settings, stamp: datetime) -> pd.DataFrame:
+    """The rows the queue needs (above the threshold, or queued already) with escalation id, reasons and SLA due."""
+    es = settings.escalation
+    scored["escalation_id"] = pd.Series([stable_id(m) for m in scored["mention_id"]], index=scored.index, dtype=object)
+    scored = scored[(scored["priority"] >= es.min_priority) | scored["escalation_id"].isin(set(queued_at))]
+    scored = with_reasons(scored, settings)
+    if es.sla_from == "posted":
+        clock = pd.to_datetime(scored["posted_at"], utc=True).fillna(pd.Timestamp(stamp))
+    else:  # "queued": the team's clock starts when the item enters the queue (a backfill is not born late)
+        clock = pd.to_datetime(scored["escalation_id"].map(queued_at), utc=True).fillna(pd.Timestamp(stamp))
+    scored["sla_due_at"] = _sla_due(clock, scored["level"], es.sla_hours)
+    scored["official_answer_at"] = pd.to_datetime(scored["official_answer_at"], utc=True)
+    return scored
+
+
+def _existing(con: Any) -> pd.DataFrame:
+    """The queue as stored, with when each item was last dismissed."""
+    return con.execute(
+        """SELECT e.escalation_id, e.state, e.owner, e.version, e.first_response_at,
+                  (SELECT max(event_at) FROM escalation_events v
+                    WHERE v.escalation_id = e.escalation_id AND v.to_state = 'dismissed') AS dismissed_at
+           FROM escalations e"""
+    ).df()
+
+
+def _create(con: Any, store: Store, new: pd.DataFrame, stamp: datetime, events: list[dict[str, Any]]) -> int:
+    """New queue items (state new, version 1), each with its `create` event."""
+    if new.empty:
+        return 0
+    rows = pd.DataFrame(
+        {
+            "escalation_id": new["escalation_id"],
+            "mention_id": new["mention_id"],
+            "brand_id": new["brand_id"],
+            "priority": new["priority"],
+            "level": new["level"],
+            "reasons_json": new["reasons_json"],
+            "state": "new",
+            "owner": None,
+            "sla_due_at": new["sla_due_at"],
+            "first_response_at": pd.NaT,  # set from an official answer (_official_answers), with its event
+            "resolved_at": pd.NaT,
+            "version": 1,
+            "created_at": pd.Timestamp(stamp),
+            "updated_at": pd.Timestamp(stamp),
+        }
+    )
+    rows["resolved_at"] = pd.to_datetime(rows["resolved_at"], utc=True)
+    rows["first_response_at"] = pd.to_datetime(rows["first_response_at"], utc=True)
+    rows["owner"] = rows["owner"].astype(object)
+    store.upsert("escalations", rows, ["escalation_id"], con=con)
+    for r in new.itertuples(index=False):
+        events.append(
+            _event(r.escalation_id, 1, "create", stamp, None, "new", f"priority {r.priority:.2f} ({r.level})", None)
+        )
+    return len(new)
+
+
+def _refresh(con: Any, store: Store, cur: pd.DataFrame, stamp: datetime) -> int:
+    """Priority, level, reasons and SLA of queued items brought up to date (no version bump: no state change)."""
+    if cur.empty:
+        return 0
+    upd = cur[["escalation_id", "priority", "level", "reasons_json", "sla_due_at"]].copy()
+    upd["updated_at"] = pd.Timestamp(stamp)
+    store.upsert("escalations", upd, ["escalation_id"], con=con)
+    return len(upd)
+
+
+def _system_move(
+    con: Any,
+    events: list[dict[str, Any]],
+    stamp: datetime,
+    escalation_id: str,
+    version: int,
+    from_state: str,
+    to_state: str,
+    action: str,
+    comment: str,
+    owner: Any = None,
+) -> bool:
+    """A state change the system makes, applied only while the item is still at `version` and `from_state` (an
+    analyst's change in between wins), with its event; True when it applied."""
+    v = int(version) + 1
+    reopened = ", resolved_at=NULL" if to_state in OPEN_STATES else ""  # an open item has no resolved_at
+    hit = con.execute(
+        f"UPDATE escalations SET state=?, version=?, updated_at=?{reopened} "
+        "WHERE escalation_id=? AND version=? AND state=? RETURNING escalation_id",
+        [to_state, v, stamp, escalation_id, v - 1, from_state],
+    ).fetchall()
+    if hit:
+        events.append(_event(escalation_id, v, action, stamp, from_state, to_state, comment, owner))
+    return bool(hit)
+
+
+def _dismiss_below_threshold(
+    con: Any, cur: pd.DataFrame, ex: pd.DataFrame, min_priority: float, stamp: datetime, events: list[dict[str, Any]]
+) -> int:
+    """Untouched new items that fell below the threshold (e.g. corrected to positive) leave the queue."""
+    low = cur[(cur["state"] == "new") & (cur["priority"] < min_priority)]
+    low = low[low["escalation_id"].map(ex["owner"]).isna()]
+    return sum(
+        _system_move(
+            con,
+            events,
+            stamp,
+            r.escalation_id,
+            ex.at[r.escalation_id, "version"],
+            "new",
+            "dismissed",
+            "auto_dismiss",
+            f"priority fell to {r.priority:.2f}, below {min_priority:.2f}",
+        )
+        for r in low.itertuples(index=False)
+    )
+
+
+def _dismiss_flagged(con: Any, stamp: datetime, events: list[dict[str, Any]]) -> int:
+    """Untouched new items whose post was later flagged spam or duplicate (or is the brand's own) leave too."""
+    gone = con.execute(
+        """SELECT e.escalation_id, e.version,
+                  CASE WHEN coalesce(d.spam, FALSE) THEN 'spam'
+                       WHEN coalesce(d.is_official_answer, FALSE) THEN 'an official answer'
+                       ELSE 'a duplicate' END AS why
+           FROM escalations e JOIN mentions m USING (mention_id) JOIN documents d ON d.doc_id = m.doc_id
+           WHERE e.state = 'new' AND e.owner IS NULL
+             AND (coalesce(d.spam, FALSE) OR coalesce(d.is_official_answer, FALSE)
+                  OR (d.dup_of IS NOT NULL AND d.dup_of <> d.doc_id))"""
+    ).fetchall()
+    return sum(
+        _system_move(
+            con, events, stamp, eid, version, "new", "dismissed", "auto_dismiss", f"the post is now marked as {why}"
+        )
+        for eid, version, why in gone
+    )
+
+
+REPLIES_SINCE_DISMISSAL_SQL = """
+WITH docs AS (
+    SELECT d.*, coalesce(d.thread_url, d.url, d.doc_id) AS thread_key,
+           coalesce(d.posted_at, d.ingested_at) AS post_at
+    FROM documents d
+    WHERE NOT coalesce(d.spam, FALSE) AND (d.dup_of IS NULL OR d.dup_of = d.doc_id)
+)
+SELECT x.escalation_id, count(DISTINCT r.doc_id) AS n, min(r.post_at) AS first_at
+FROM __dismissed x
+JOIN escalations e USING (escalation_id)
+JOIN mentions m ON m.mention_id = e.mention_id
+JOIN docs d ON d.doc_id = m.doc_id
+JOIN docs r ON r.source_id = d.source_id AND r.thread_key = d.thread_key
+           AND r.doc_id <> d.doc_id AND r.post_at > x.dismissed_at
+           AND NOT coalesce(r.is_official_answer, FALSE)
+JOIN mentions rm ON rm.doc_id = r.doc_id AND rm.brand_id = m.brand_id
+JOIN current_scores rs ON rs.mention_id = rm.mention_id AND rs.sentiment = 'negative'
+GROUP BY ALL
+"""
+
+
+def _reopen_on_new_replies(
+    con: Any, existing: pd.DataFrame, ex: pd.DataFrame, stamp: datetime, events: list[dict[str, Any]]
+) -> int:
+    """Dismissed items whose thread got new negative replies about the brand after the dismissal reopen."""
+    dismissed = existing[(existing["state"] == "dismissed") & existing["dismissed_at"].notna()]
+    if dismissed.empty:
+        return 0
+    con.register("__dismissed", dismissed[["escalation_id", "dismissed_at"]])
+    try:
+        fresh = con.execute(REPLIES_SINCE_DISMISSAL_SQL).df()
+    finally:
+        con.unregister("__dismissed")
+    n = 0
+    for r in fresh.itertuples(index=False):
+        owner = ex.at[r.escalation_id, "owner"]
+        owner = None if pd.isna(owner) else owner
+        n += _system_move(
+            con,
+            events,
+            stamp,
+            r.escalation_id,
+            ex.at[r.escalation_id, "version"],
+            "dismissed",
+            "assigned" if owner else "new",
+            "reopen",
+            f"{int(r.n)} new negative repl{'y' if r.n == 1 else 'ies'} in the thread since the dismissal",
+            owner,
+        )
+    return n
+
+
+def _official_answers(con: Any, ans: pd.DataFrame, stamp: datetime, events: list[dict[str, Any]]) -> int:
+    """An official answer by the brand in the thread counts as the item's first response (the earliest wins)."""
+    if ans.empty:
+        return 0
+    con.register("__ans", ans[["escalation_id", "official_answer_at"]])
+    try:
+        hit = con.execute(
+            """UPDATE escalations e SET first_response_at = a.official_answer_at
+               FROM __ans a
+               WHERE e.escalation_id = a.escalation_id
+                 AND (e.first_response_at IS NULL OR e.first_response_at > a.official_answer_at)
+               RETURNING e.escalation_id, e.state, e.owner, e.version, e.first_response_at"""
+        ).fetchall()
+    finally:
+        con.unregister("__ans")
+    for eid, state, owner, version, at in hit:
+        comment = f"the brand answered in the thread at {pd.Timestamp(at).isoformat()}"
+        events.append(
+            _event(
+                eid,
+                version,
+                "official_answer",
+                stamp,
+                state,
+                state,
+                comment,
+                owner,
+                event_id=_event_id(eid, version, "official_answer", at),
+            )
+        )
+    return len(hit)
 
 
 # --------------------------------------------------------------------------------------------- analyst actions
@@ -627,18 +656,7 @@ def _apply(
         ).fetchall()
         if not hit:  # cannot happen under DuckDB's single-writer lock, kept as the contract
             raise _stale(con, item, int(item["version"]))
-        ev = dict(
-            event_id=_event_id(escalation_id, v, action, now),
-            escalation_id=escalation_id,
-            event_at=now,
-            actor=actor,
-            action=action,
-            from_state=from_state,
-            to_state=new_state,
-            comment=comment,
-            owner=new_owner,
-            version=v,
-        )
+        ev = _event(escalation_id, v, action, now, from_state, new_state, comment, new_owner, actor=actor)
         store.upsert("escalation_events", _event_rows([ev]), ["event_id"], con=con, update=[])
         return {**item, "state": new_state, "owner": new_owner, "version": v, "updated_at": now}
 
@@ -771,17 +789,18 @@ def correct(store: Store, mention_id: str, field: str, value: str, actor: str) -
         )
         if esc is not None:
             state, owner, version = esc
-            ev = dict(
-                event_id=_event_id(stable_id(mention_id), version, f"correct_{field}_{value}", now),
-                escalation_id=stable_id(mention_id),
-                event_at=now,
+            eid = stable_id(mention_id)
+            ev = _event(
+                eid,
+                version,
+                "correct",
+                now,
+                state,
+                state,
+                f"{field}: {before[0] if before else None} → {value}",
+                owner,
                 actor=actor,
-                action="correct",
-                from_state=state,
-                to_state=state,
-                comment=f"{field}: {before[0] if before else None} → {value}",
-                owner=owner,
-                version=version,
+                event_id=_event_id(eid, version, f"correct_{field}_{value}", now),
             )
             store.upsert("escalation_events", _event_rows([ev]), ["event_id"], con=con, update=[])
     return {"mention_id": mention_id, "field": field, "value": value, "previous": before[0] if before else None}

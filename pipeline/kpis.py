@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.labels import LEVELS
 from pipeline.store import Store, utcnow
 
 AGE_BUCKETS = [(0, 2, "<2h"), (2, 8, "2-8h"), (8, 24, "8-24h"), (24, 72, "1-3d"), (72, 168, "3-7d"), (168, None, ">7d")]
-LEVELS = ["critical", "high", "medium", "low"]
 
 _ITEMS = """
 WITH items AS (

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from pipeline.bundled import bundled
+from pipeline.labels import INTENTS
 
 MSK = timezone(timedelta(hours=3))
 DEFAULT_CONTENT_DIR = bundled("demo_web")
@@ -43,7 +44,8 @@ SENTIMENTS = {
     "neutral": "neutral",
     "positive": "positive",
 }
-INTENTS = ("question", "failure", "complaint", "praise", "other")
+# the page styles the demo web serves, not the parsers' engine list (crawlers.parsers.ENGINES): `news` is its
+# comment pages, and it imitates only some of the engines the crawler reads
 ENGINES = ("vbulletin", "phpbb", "xenforo", "ipb", "discourse", "news", "telegram")
 
 

@@ -12,8 +12,6 @@ from typing import Any
 
 from pipeline.store import Store
 
-OPEN_STATES = ("new", "assigned", "in_progress")
-
 ESCALATIONS_SQL = """
 SELECT e.escalation_id, e.brand_id, b.name AS brand_name, e.level, e.priority, e.state, e.reasons_json,
        e.sla_due_at, e.created_at, d.source_id, d.url, d.thread_title, d.author, d.posted_at, m.context

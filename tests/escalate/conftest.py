@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
+from pipeline.labels import INTENTS
 from pipeline.store import Store, stable_id, text_hash
 
 from ..helpers import NOW
@@ -22,7 +23,6 @@ BRAND_NAMES = {
 }
 
 _SENT_P = {"negative": (0.88, 0.09, 0.03), "neutral": (0.08, 0.84, 0.08), "positive": (0.03, 0.09, 0.88)}
-INTENTS = ("question", "failure", "complaint", "praise", "other")
 
 
 class World:
