@@ -23,9 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Settings, SourceConfig, dump_without_secrets, load_sources
+from pipeline.config import Settings, SourceConfig, dump_without_secrets
 from pipeline.logs import log_context
 from pipeline.paths import UnsafePathError, child, remove_tree
+from pipeline.sources import select_sources
 from pipeline.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -42,17 +43,6 @@ class CrawlError(RuntimeError):
 def new_run_id(source: str, now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{source}-{secrets.token_hex(2)}"
-
-
-def select_sources(settings: Settings, names: list[str] | None) -> list[SourceConfig]:
-    all_sources = load_sources(settings.sources_file, settings.demo_web_url)
-    if not names:
-        return [s for s in all_sources if s.enabled]
-    by_name = {s.name: s for s in all_sources}
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise CrawlError(f"unknown source(s): {', '.join(unknown)}; known: {', '.join(by_name)}")
-    return [by_name[n] for n in names]
 
 
 def load_states(con, source_ids: list[str]) -> dict[str, dict]:

@@ -25,8 +25,9 @@ from typing import Any
 import duckdb
 
 from flows.locking import write_lock
-from pipeline.config import ConfigError, Settings, load_sources
+from pipeline.config import Settings
 from pipeline.logs import log_context
+from pipeline.sources import select_sources
 from pipeline.store import Store, StoreLockedError, utcnow
 
 log = logging.getLogger("flows")
@@ -50,10 +51,6 @@ MONITOR_STAGES: tuple[str, ...] = ("crawl", "ingest", "score", "themes", "escala
 WRITING_STAGES = frozenset(MONITOR_STAGES) - {"crawl"}
 
 
-class StageUnavailable(RuntimeError):
-    """The module implementing a stage is not installed (the monitor skips it and says so)."""
-
-
 class StageFailed(RuntimeError):
     """A stage reported failure in its counts (e.g. a crawl whose source answered only errors)."""
 
@@ -64,17 +61,8 @@ def resolve_stage(name: str) -> Callable[..., dict]:
     target = STAGES[name]
     if callable(target):
         return target
-    module, func = target.split(":")
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name and (module == e.name or module.startswith(e.name + ".")):
-            raise StageUnavailable(f"stage {name!r}: module {module} is not installed") from None
-        raise
-    fn = getattr(mod, func, None)
-    if fn is None:
-        raise StageUnavailable(f"stage {name!r}: {module} has no function {func}()")
-    return fn
+    module, func = target.split(":")  # every stage module ships in this distribution
+    return getattr(importlib.import_module(module), func)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -138,20 +126,6 @@ def source_counts(counts: dict, source: str) -> dict:
         if isinstance(holder, dict) and isinstance(holder.get(source), dict):
             return holder[source]
     return counts
-
-
-def select_sources(settings: Settings, names: Iterable[str] | None = None) -> list[str]:
-    """Enabled sources from sources.yaml, or the named ones (unknown names are a clear error)."""
-    configured = load_sources(settings.sources_file, settings.demo_web_url)
-    if not names:
-        return [s.name for s in configured if s.enabled]
-    known = {s.name for s in configured}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ConfigError(
-            f"{settings.sources_file}: unknown source(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
-    return list(dict.fromkeys(names))
 
 
 def with_retries(fn: Callable[..., Any], retries: int, delay: float, jitter: float = 0.5) -> Callable[..., Any]:
@@ -242,9 +216,6 @@ def _timed(call: Callable[[], dict]) -> dict:
     try:
         counts = call()
         return {"status": "ok", "seconds": round(time.monotonic() - t0, 3), "counts": counts, "error": None}
-    except StageUnavailable as e:
-        log.warning("%s", e)
-        return {"status": "skipped", "seconds": 0.0, "counts": {}, "error": str(e)}
     except Exception as e:  # reported in the summary and flow_runs; the chain goes on (stages are independent)
         log.error("%s: %s", type(e).__name__, e)
         return {
@@ -292,7 +263,7 @@ def monitor_body(
     with log_context(flow_run=summary.flow_run_id):
         for stage in order:
             if stage == "crawl":
-                chosen = select_sources(settings, sources)
+                chosen = [s.name for s in select_sources(settings, sources)]
                 # submit_crawl starts a source's crawl and returns a waiter (fan-out on a task runner), in waves
                 # of `crawl_concurrency`; without it sources are crawled one after another
                 wave = max(1, settings.schedule.crawl_concurrency) if submit_crawl else 1
@@ -326,7 +297,7 @@ def _merge_crawl(per_source: dict[str, dict]) -> dict:
     for r in per_source.values():
         for k, v in _flat_numbers(r["counts"]).items():
             totals[k] = round(totals.get(k, 0) + v, 3)
-    status = "ok" if statuses <= {"ok"} else ("skipped" if statuses == {"skipped"} else "failed")
+    status = "ok" if statuses <= {"ok"} else "failed"
     failed = [s for s, r in per_source.items() if r["status"] == "failed"]
     return {
         "status": status,

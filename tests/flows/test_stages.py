@@ -111,11 +111,11 @@ def test_crawl_counts_saying_failed_count_as_a_failure(fast_settings, stages_reg
     assert "503 x3" in out["sources"]["alpha"]["error"]
 
 
-def test_missing_stage_module_is_skipped_and_said(fast_settings, stages_registry):
+def test_a_stage_that_cannot_import_fails_and_says_why(fast_settings, stages_registry):
     stages_registry["themes"] = "no_such_package.themes:update_themes"
     out = _plain(fast_settings, stages=["themes"])
-    assert out["stages"]["themes"]["status"] == "skipped"
-    assert "no_such_package.themes is not installed" in out["stages"]["themes"]["error"]
+    assert out["stages"]["themes"]["status"] == "failed"
+    assert "No module named 'no_such_package'" in out["stages"]["themes"]["error"]
 
 
 def test_unknown_names_are_clear_errors(fast_settings, tmp_path):
