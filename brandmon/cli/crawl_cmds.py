@@ -15,20 +15,6 @@ from brandmon.cli.output import Format, chosen, format_option, json_alias, print
 
 cli = typer.Typer()  # this module's top-level commands; register() adds them to the app
 
-PARSE_ENGINES = (
-    "auto",
-    "vbulletin",
-    "phpbb",
-    "xenforo",
-    "ipb",
-    "smf",
-    "mybb",
-    "nodebb",
-    "discourse",
-    "telegram",
-    "generic",
-)
-
 
 def fetch(url: str, settings, allow_local: bool, encoding: str | None) -> tuple[str, str]:
     """One polite GET for `brandmon parse URL`, under the crawler's network rules and size limit: the host is
@@ -66,7 +52,9 @@ def fetch(url: str, settings, allow_local: bool, encoding: str | None) -> tuple[
 def parse_cmd(
     ctx: typer.Context,
     path_or_url: str = typer.Argument(..., help="A saved page (HTML or Discourse JSON) or an http(s) URL."),
-    engine: str = typer.Option("auto", "--engine", "-e", help="auto|" + "|".join(PARSE_ENGINES[1:])),
+    engine: str = typer.Option(
+        "auto", "--engine", "-e", help="auto (from the markup) or a parser engine; a wrong name lists them."
+    ),
     encoding: str | None = typer.Option(None, "--encoding", help="Force a charset (cp1251, koi8-r, utf-8…)."),
     url: str | None = typer.Option(None, "--url", help="The page's original URL (for links of a saved file)."),
     tz: str | None = typer.Option(None, "--tz", help="Time zone of naive dates (default: settings)."),
@@ -74,12 +62,12 @@ def parse_cmd(
 ) -> None:
     """Parse one page and print its posts as JSON lines (engine detected from the markup)."""
     from crawlers.encoding import decode_html
-    from crawlers.parsers import ParseContext, ParseError, parse_any, parse_page
+    from crawlers.parsers import ENGINES, ParseContext, ParseError, parse_any, parse_page
     from crawlers.parsers.base import saved_page_url
 
     s = settings_of(ctx)
-    if engine not in PARSE_ENGINES:
-        fail(f"unknown engine {engine!r}; one of: {', '.join(PARSE_ENGINES)}", 2)
+    if engine != "auto" and engine not in ENGINES:
+        fail(f"unknown engine {engine!r}; one of: auto, {', '.join(ENGINES)}", 2)
     try:
         if path_or_url.startswith(("http://", "https://")):
             text, page_url = fetch(path_or_url, s, local, encoding)
