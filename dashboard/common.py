@@ -102,8 +102,7 @@ def settings() -> Settings:
 
 
 def write_store() -> Store:
-    s = settings()
-    return Store(s.db_path, lock_timeout=s.lock_timeout_seconds)
+    return Store.from_settings(settings())
 
 
 # ------------------------------------------------------------------------------------------ reads
@@ -119,7 +118,8 @@ def _run_connection(db_path: str, timeout: float):
     stack = ExitStack()
     try:
         stack.enter_context(_GATE.reading())
-        con = stack.enter_context(Store(db_path, lock_timeout=timeout).read())
+        # the published snapshot: a pipeline run writing the database never makes a page wait
+        con = stack.enter_context(Store(db_path, lock_timeout=timeout, snapshots=settings().store.snapshots).reader())
     except BaseException:
         stack.close()
         raise
@@ -156,7 +156,24 @@ def q(name: str, **kwargs: Any) -> Any:
         st.error(f"Cannot read the database: {e}")
         st.stop()
     st.session_state["_bm_busy"] = 0
-    return out
+    return _laid_over(name, out, kwargs)
+
+
+def _laid_over(name: str, out: Any, kwargs: dict) -> Any:
+    """Analyst actions the snapshot does not hold yet (journaled or just applied) laid over a query's rows, so an
+    analyst sees their click at once (pipeline.actions); outside the cache, which holds the snapshot's rows."""
+    if name not in ("escalation_queue", "escalation_events", "mention_detail", "mentions"):
+        return out
+    from pipeline.actions import overlay_history, overlay_labels, overlay_queue, unpublished
+
+    acts = unpublished(write_store())
+    if not acts:
+        return out
+    if name == "escalation_events":
+        return overlay_history(out, kwargs["escalation_id"], acts)
+    if name == "escalation_queue":
+        out = overlay_queue(out, acts)
+    return overlay_labels(out, acts)
 
 
 def _busy() -> None:

@@ -13,6 +13,9 @@ reach and velocity, so an analyst sees why it is in the queue. Level thresholds 
 Lifecycle: new → assigned → in_progress → resolved | dismissed; resolved/dismissed → new | assigned (reopen).
 Every change writes an `escalation_events` row (with owner and version after the change) in the same
 transaction as the change; analyst actions check `escalations.version` (optimistic concurrency).
+On a store with snapshots (pipeline.actions) an action is checked against what the analyst sees, committed to the
+journal, and applied at once when the write lock is free within a moment, else by the next writer; the queue and
+history readers lay the journal's unpublished actions over the snapshot.
 """
 
 from __future__ import annotations
@@ -27,6 +30,21 @@ import numpy as np
 import pandas as pd
 
 from pipeline import facts
+from pipeline.actions import (
+    CORRECT,
+    ESCALATION,
+    HeldStore,
+    after,
+    journaled,
+    overlay_history,
+    overlay_item,
+    overlay_labels,
+    overlay_queue,
+    submit,
+    unpublished,
+)
+from pipeline.actions import event_id as action_event_id
+from pipeline.journal import Action, ActionRejected, register
 from pipeline.labels import INTENTS, LEVELS, OPEN_STATES, SENTIMENTS, STATES
 from pipeline.logs import log_context
 from pipeline.store import Store, stable_id, utcnow
@@ -47,7 +65,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 SYSTEM = "system"
 
 
-class ActionError(ValueError):
+class ActionError(ActionRejected):  # a ValueError
     """An analyst action that cannot be applied (illegal transition, stale version, unknown id)."""
 
 
@@ -602,8 +620,8 @@ def _load(con: Any, escalation_id: str) -> dict[str, Any]:
     return dict(zip(_COLS, row))
 
 
-def _stale(con: Any, item: dict[str, Any], expected: int) -> ActionError:
-    last = _one(
+def _stale(con: Any, item: dict[str, Any], expected: int, last: tuple | None = None) -> ActionError:
+    last = last or _one(
         con.execute(
             "SELECT actor, event_at FROM escalation_events WHERE escalation_id = ? "
             "ORDER BY version DESC NULLS LAST, event_at DESC LIMIT 1",
@@ -619,7 +637,7 @@ def _stale(con: Any, item: dict[str, Any], expected: int) -> ActionError:
 
 
 def _apply(
-    store: Store,
+    store: Store | HeldStore,
     escalation_id: str,
     actor: str,
     action: Any,
@@ -629,10 +647,16 @@ def _apply(
     comment: str | None = None,
     expected_version: int | None = None,
     check: Any = None,
+    now: datetime | None = None,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
     if not actor:
         raise ActionError("an actor (who is acting) is required")
-    now = utcnow()
+    if journaled(store):
+        return _submit_escalation(
+            store, escalation_id, actor, action, to_state, owner, comment, expected_version, check
+        )
+    now = now or utcnow()
     with store.write() as con:
         item = _load(con, escalation_id)
         if expected_version is not None and int(expected_version) != int(item["version"]):
@@ -656,9 +680,83 @@ def _apply(
         ).fetchall()
         if not hit:  # cannot happen under DuckDB's single-writer lock, kept as the contract
             raise _stale(con, item, int(item["version"]))
-        ev = _event(escalation_id, v, action, now, from_state, new_state, comment, new_owner, actor=actor)
+        ev = _event(
+            escalation_id, v, action, now, from_state, new_state, comment, new_owner, actor=actor, event_id=event_id
+        )
         store.upsert("escalation_events", _event_rows([ev]), ["event_id"], con=con, update=[])
         return {**item, "state": new_state, "owner": new_owner, "version": v, "updated_at": now}
+
+
+def _current(store: Store, escalation_id: str) -> dict[str, Any]:
+    """The item as the analyst sees it: the snapshot's row with the journal's unpublished actions laid over (the
+    live row on a store without snapshots, or inside an applier)."""
+    return _seen(store, escalation_id)[0]
+
+
+def _seen(store: Store, escalation_id: str) -> tuple[dict[str, Any], list[Action]]:
+    with store.reader() as con:
+        item = _load(con, escalation_id)
+    return overlay_item(item, unpublished(store))
+
+
+def _submit_escalation(
+    store: Store,
+    escalation_id: str,
+    actor: str,
+    action: Any,
+    to_state: str | None,
+    owner: Any,
+    comment: str | None,
+    expected_version: int | None,
+    check: Any,
+) -> dict[str, Any]:
+    """`_apply` through the journal: checked against what the analyst sees, with the version pinned when there is a
+    check (so the store applies it only to the item that was checked)."""
+    item, laid = _seen(store, escalation_id)
+    if expected_version is not None and int(expected_version) != int(item["version"]):
+        with store.reader() as con:  # who changed it: the last action laid over, else the snapshot's last event
+            raise _stale(con, item, int(expected_version), (laid[-1].actor, laid[-1].created_at) if laid else None)
+    if check is not None:
+        check(item)
+    if expected_version is None and check is not None:
+        expected_version = int(item["version"])
+    from_state = item["state"]
+    payload: dict[str, Any] = {
+        "action": action(from_state) if callable(action) else action,
+        "from_state": from_state,
+        "to_state": to_state,
+        "comment": comment,
+        "expected_version": expected_version,
+        "owner_after": item["owner"] if owner is ... else owner,
+    }
+    if owner is not ...:
+        payload["owner"] = owner
+    a = submit(store, ESCALATION, escalation_id, actor, payload)
+    if a.status == "rejected":
+        raise ActionError(a.error or f"escalation {escalation_id}: the store refused the action")
+    if a.status == "applied" and a.result:
+        return {**item, **a.result, "pending": False}
+    return {**after(item, a), "pending": True}
+
+
+@register(ESCALATION)
+def _apply_journaled(store: Store, con: Any, a: Action) -> dict[str, Any]:
+    """A journaled queue action on the writer's connection, exactly once: its audit event carries its id."""
+    if _one(con.execute("SELECT 1 FROM escalation_events WHERE event_id = ?", [action_event_id(a)])):
+        return {**_load(con, a.target), "already": True}
+    p = a.payload
+    return _apply(
+        HeldStore(store, con),
+        a.target,
+        a.actor,
+        p["action"],
+        to_state=p.get("to_state"),
+        owner=p["owner"] if "owner" in p else ...,
+        comment=p.get("comment"),
+        expected_version=p.get("expected_version"),
+        now=a.created_at,
+        event_id=action_event_id(a),
+    )
 
 
 def assign(
@@ -675,8 +773,7 @@ def assign(
     def state_after(item_state: str) -> str:
         return "assigned" if item_state == "new" else item_state
 
-    with store.read() as con:  # decide the target state from a fresh read; _apply re-checks the version
-        cur = _load(con, escalation_id)
+    cur = _current(store, escalation_id)  # decide the target state from what the analyst sees; _apply re-checks
     return _apply(
         store,
         escalation_id,
@@ -733,8 +830,7 @@ def reopen(
     store: Store, escalation_id: str, actor: str, comment: str | None = None, expected_version: int | None = None
 ) -> dict[str, Any]:
     """Resolved/dismissed → assigned when it has an owner, else new."""
-    with store.read() as con:
-        cur = _load(con, escalation_id)
+    cur = _current(store, escalation_id)
     return transition(
         store,
         escalation_id,
@@ -751,7 +847,16 @@ def add_comment(store: Store, escalation_id: str, actor: str, comment: str) -> d
     return _apply(store, escalation_id, actor, "comment", comment=comment.strip())
 
 
-def correct(store: Store, mention_id: str, field: str, value: str, actor: str) -> dict[str, Any]:
+def correct(
+    store: Store | HeldStore,
+    mention_id: str,
+    field: str,
+    value: str,
+    actor: str,
+    *,
+    now: datetime | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:
     """Record an analyst label (overrides the model in `current_scores`); logged on the mention's escalation."""
     allowed = {"sentiment": SENTIMENTS, "intent": INTENTS}
     if field not in allowed:
@@ -760,7 +865,9 @@ def correct(store: Store, mention_id: str, field: str, value: str, actor: str) -
         raise ActionError(f"{field} must be one of {', '.join(allowed[field])}, not {value!r}")
     if not actor:
         raise ActionError("an actor (who is acting) is required")
-    now = utcnow()
+    if journaled(store):
+        return _submit_correction(store, mention_id, field, value, actor)
+    now = now or utcnow()
     with store.write() as con:
         if _one(con.execute("SELECT 1 FROM mentions WHERE mention_id = ?", [mention_id])) is None:
             raise ActionError(f"no mention {mention_id!r}")
@@ -800,10 +907,41 @@ def correct(store: Store, mention_id: str, field: str, value: str, actor: str) -
                 f"{field}: {before[0] if before else None} → {value}",
                 owner,
                 actor=actor,
-                event_id=_event_id(eid, version, f"correct_{field}_{value}", now),
+                event_id=event_id or _event_id(eid, version, f"correct_{field}_{value}", now),
             )
             store.upsert("escalation_events", _event_rows([ev]), ["event_id"], con=con, update=[])
     return {"mention_id": mention_id, "field": field, "value": value, "previous": before[0] if before else None}
+
+
+def _submit_correction(store: Store, mention_id: str, field: str, value: str, actor: str) -> dict[str, Any]:
+    """`correct` through the journal, checked against what the analyst sees."""
+    with store.reader() as con:
+        if _one(con.execute("SELECT 1 FROM mentions WHERE mention_id = ?", [mention_id])) is None:
+            raise ActionError(f"no mention {mention_id!r}")
+        seen = con.execute(f"SELECT mention_id, {field} FROM current_scores WHERE mention_id = ?", [mention_id]).df()
+    seen = overlay_labels(seen, unpublished(store))
+    previous = None if seen.empty or pd.isna(seen[field].iloc[0]) else str(seen[field].iloc[0])
+    a = submit(store, CORRECT, mention_id, actor, {"field": field, "value": value, "previous": previous})
+    if a.status == "rejected":
+        raise ActionError(a.error or f"mention {mention_id}: the store refused the correction")
+    if a.status == "applied" and a.result:
+        return {**a.result, "pending": False}
+    return {"mention_id": mention_id, "field": field, "value": value, "previous": previous, "pending": True}
+
+
+@register(CORRECT)
+def _correct_journaled(store: Store, con: Any, a: Action) -> dict[str, Any]:
+    """A journaled label correction on the writer's connection; applying it twice changes nothing."""
+    p = a.payload
+    return correct(
+        HeldStore(store, con),
+        a.target,
+        p["field"],
+        p["value"],
+        a.actor,
+        now=a.created_at,
+        event_id=action_event_id(a),
+    )
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -814,7 +952,10 @@ def resolve_id(store: Store, prefix: str) -> str:
     prefix = prefix.strip()
     if len(prefix) < 4:
         raise ActionError("give at least 4 characters of the escalation id")
-    rows = store.query("SELECT escalation_id FROM escalations WHERE starts_with(escalation_id, ?) LIMIT 3", [prefix])
+    with store.reader() as con:
+        rows = con.execute(
+            "SELECT escalation_id FROM escalations WHERE starts_with(escalation_id, ?) LIMIT 3", [prefix]
+        ).df()
     if rows.empty:
         raise ActionError(f"no escalation id starts with {prefix!r}")
     if len(rows) > 1:
@@ -830,23 +971,32 @@ def queue(
     limit: int = 50,
     now: datetime | None = None,
 ) -> pd.DataFrame:
-    """Queue items by priority (open ones by default), with the post, brand, SLA status and a one-line why."""
+    """Queue items by priority (open ones by default), with the post, brand, SLA status and a one-line why.
+
+    Read from the snapshot with the journal's unpublished actions laid over (`pending`: how many)."""
     now = now or utcnow()
     states = [state] if isinstance(state, str) else (list(state) if state else list(OPEN_STATES))
     bad = [s for s in states if s not in STATES]
     if bad:
         raise ActionError(f"unknown state {bad[0]!r}; states are {', '.join(STATES)}")
-    df = store.query(
-        f"""SELECT e.escalation_id, e.mention_id, e.brand_id, e.priority, e.level, e.state, e.owner, e.sla_due_at,
+    acts = unpublished(store)
+    moved = sorted({a.target for a in acts if a.kind == ESCALATION})  # may leave or enter the states asked for
+    with store.reader() as con:
+        df = con.execute(
+            f"""SELECT e.escalation_id, e.mention_id, e.brand_id, e.priority, e.level, e.state, e.owner, e.sla_due_at,
                    e.first_response_at, e.version, e.created_at, e.updated_at, e.reasons_json,
                    d.source_id, d.url, d.thread_title, d.author, d.posted_at, d.text
             FROM escalations e JOIN mentions m USING (mention_id) LEFT JOIN documents d ON d.doc_id = m.doc_id
-            WHERE e.state IN ({", ".join("?" for _ in states)})
-              AND (? IS NULL OR e.owner = ?) AND (? IS NULL OR e.brand_id = ?)
+            WHERE (e.state IN ({", ".join("?" for _ in states)}) OR list_contains(?, e.escalation_id))
+              AND (? IS NULL OR e.brand_id = ?)
+              AND (? IS NULL OR e.owner = ? OR list_contains(?, e.escalation_id))
             ORDER BY e.priority DESC, e.created_at, e.escalation_id
             LIMIT ?""",
-        [*states, owner, owner, brand, brand, int(limit)],
-    )
+            [*states, moved, brand, brand, owner, owner, moved, int(limit) + len(moved)],
+        ).df()
+    df = overlay_queue(df, acts)
+    keep = df["state"].isin(states) & (df["owner"] == owner if owner is not None else True)
+    df = df[keep].head(int(limit)).reset_index(drop=True)
     due = pd.to_datetime(df["sla_due_at"], utc=True)
     df["sla_breached"] = df["state"].isin(OPEN_STATES) & df["first_response_at"].isna() & (due < pd.Timestamp(now))
     df["why"] = df["reasons_json"].map(explain)
@@ -854,12 +1004,15 @@ def queue(
 
 
 def history(store: Store, escalation_id: str) -> pd.DataFrame:
-    return store.query(
-        """SELECT event_at, actor, action, from_state, to_state, owner, version, comment
-           FROM escalation_events WHERE escalation_id = ?
-           ORDER BY event_at, version NULLS FIRST, action IN ('official_answer', 'correct'), event_id""",
-        [escalation_id],
-    )
+    """The item's audit trail from the snapshot, then its unpublished actions (a pending one says so)."""
+    with store.reader() as con:
+        df = con.execute(
+            """SELECT event_at, actor, action, from_state, to_state, owner, version, comment
+               FROM escalation_events WHERE escalation_id = ?
+               ORDER BY event_at, version NULLS FIRST, action IN ('official_answer', 'correct'), event_id""",
+            [escalation_id],
+        ).df()
+    return overlay_history(df, escalation_id, unpublished(store))
 
 
 def replay(events: pd.DataFrame) -> dict[str, Any]:

@@ -83,9 +83,10 @@ def read_statements(sql: str) -> list[duckdb.Statement]:
 def run_read_query(store: Any, sql: str) -> pd.DataFrame:
     """Run `sql` (reads only) on a sandboxed read-only connection to `store`'s file; the last statement's rows.
 
-    Opening waits for a writer like every reader (`Store.read`)."""
+    It reads the published snapshot (`Store.reader`): it never waits for a writer, and shows the store as of the
+    last publish (a free store is copied first when it changed)."""
     statements = read_statements(sql)
-    with store.read(config=SANDBOX_CONFIG) as con:
+    with store.reader(config=SANDBOX_CONFIG, exact=True) as con:
         for s in statements[:-1]:
             con.execute(s)
         return con.execute(statements[-1]).df()  # read_statements never returns an empty list

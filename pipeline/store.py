@@ -2,9 +2,16 @@
 
 DuckDB lets one process hold a file read-write, or many hold it read-only, never both. So every writer opens
 the file for one short transaction and closes it again (`Store.write()`; a long job of many transactions, an
-ingest, holds one connection and lets go of it every `hold_seconds`: `WriteSession`), and every reader opens read-only
-with a bounded retry while a writer holds the lock (`Store.read()`). After `lock_timeout` seconds the caller
-gets `StoreLockedError`, a clear message instead of a DuckDB traceback.
+ingest, holds one connection and lets go of it every `hold_seconds`: `WriteSession`), and every reader of the live
+file opens read-only with a bounded retry while a writer holds the lock (`Store.read()`). After `lock_timeout`
+seconds the caller gets `StoreLockedError`, a clear message instead of a DuckDB traceback.
+
+Readers that only show data (the dashboard, `brandmon sql`, the queue listings) use `Store.reader()` instead: with
+`snapshots` on (the settings' default) it opens the latest published copy of the file (pipeline.snapshot), which
+no writer ever locks. Writers publish that copy when they let go of the file (at most every `publish_interval`
+seconds in the middle of a long job, always at its end); a reader that finds the copy older than a free live file
+refreshes it itself. Analyst actions go through the journal (pipeline.journal): every write applies the pending
+ones first.
 
 Upserts are vectorised: rows go in as one Arrow/pandas relation and one `INSERT ... ON CONFLICT DO UPDATE`.
 """
@@ -12,6 +19,7 @@ Upserts are vectorised: rows go in as one Arrow/pandas relation and one `INSERT 
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import threading
 import time
@@ -24,10 +32,14 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
+from pipeline import snapshot
+from pipeline.journal import Journal, apply_pending, journal_path
 from pipeline.schema import MIGRATIONS, TABLES
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -65,25 +77,63 @@ def _is_lock_error(e: Exception) -> bool:
 # fanned-out crawls). Opening and closing are quick, so they take turns.
 _OPEN_CLOSE = threading.Lock()
 
+# Write transactions on one file in one process take turns with each other and with publishing a snapshot: the
+# copy must not see half a transaction, and other processes are kept out by DuckDB's own lock.
+_GATES: dict[Path, threading.RLock] = {}
+_GATES_LOCK = threading.Lock()
+
+
+def _gate(path: Path) -> threading.RLock:
+    key = path.absolute()
+    with _GATES_LOCK:
+        return _GATES.setdefault(key, threading.RLock())
+
 
 class Store:
-    """A DuckDB file. Cheap to construct; connections are opened per transaction."""
+    """A DuckDB file. Cheap to construct; connections are opened per transaction.
 
-    def __init__(self, path: str | Path, lock_timeout: float = 30.0):
+    `snapshots`: publish a read copy for `reader()` and journal analyst actions (on from settings; off for a bare
+    `Store(path)`, such as a backup being checked). `publish_interval`: seconds between two publishes in the middle
+    of a long job. `action_wait`: how long an analyst action waits for the write lock before it is left to the next
+    writer (None: `lock_timeout`)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        lock_timeout: float = 30.0,
+        *,
+        snapshots: bool = False,
+        publish_interval: float = 30.0,
+        action_wait: float | None = None,
+    ):
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        self.snapshots = snapshots
+        self.publish_interval = publish_interval
+        self.action_wait = lock_timeout if action_wait is None else action_wait
+        self.snapshot = snapshot.snapshot_path(self.path)
+        self.journal = Journal(journal_path(self.path))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
-        return cls(settings.db_path, lock_timeout=settings.lock_timeout_seconds)
+        return cls(
+            settings.db_path,
+            lock_timeout=settings.lock_timeout_seconds,
+            snapshots=settings.store.snapshots,
+            publish_interval=settings.store.publish_interval_seconds,
+            action_wait=settings.store.action_wait_seconds,
+        )
 
     # ----------------------------------------------------------------------------------- connections
 
-    def _connect(self, read_only: bool, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    def _connect(
+        self, read_only: bool, config: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> duckdb.DuckDBPyConnection:
         if read_only and not self.path.exists():
             raise StoreError(f"{self.path}: database file does not exist; run `brandmon db upgrade` first")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        deadline = time.monotonic() + self.lock_timeout
+        timeout = self.lock_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         delay = 0.01
         while True:
             try:
@@ -95,7 +145,7 @@ class Store:
                 if time.monotonic() >= deadline:
                     raise StoreLockedError(
                         f"{self.path}: database is locked by another process for more than "
-                        f"{self.lock_timeout:.0f}s (a running crawl/flow?); try again later"
+                        f"{timeout:.0f}s (a running crawl/flow?); try again later"
                     ) from None
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.25)
@@ -113,19 +163,42 @@ class Store:
         con.execute("COMMIT")
 
     @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One short read-write transaction: committed on success, rolled back on any exception."""
-        con = self._connect(read_only=False)
-        try:
-            with self.transaction(con):
-                yield con
-        finally:
-            with _OPEN_CLOSE:
-                con.close()
+    def write(
+        self,
+        *,
+        timeout: float | None = None,
+        apply_actions: bool = True,
+        publish: bool = True,
+        only_actions: bool = False,
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One short read-write transaction: committed on success, rolled back on any exception.
+
+        The journal's pending analyst actions are applied first (their own transactions); after the commit the
+        read snapshot is published when one is due (`publish`). `timeout`: wait this long for the lock (else
+        `lock_timeout`). `only_actions`: the caller writes nothing but the journal's actions; when the snapshot was
+        current before, it is marked as still current for readers that lay the journal over it (no copy)."""
+        with _gate(self.path):
+            con = self._connect(read_only=False, timeout=timeout)
+            try:
+                current = (
+                    only_actions and self.snapshots and not snapshot.is_stale(self.path, self.snapshot, exact=False)
+                )
+                if apply_actions:
+                    self.apply_actions(con)
+                with self.transaction(con):
+                    yield con
+                if publish and not only_actions:
+                    self.publish(con, force=False)
+                elif current:
+                    self._cover(con)
+            finally:
+                with _OPEN_CLOSE:
+                    con.close()
 
     @contextmanager
     def read(self, config: dict[str, Any] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection, retried while a writer holds the file; `config`: DuckDB settings it opens with."""
+        """A read-only connection to the live file, retried while a writer holds it; `config`: DuckDB settings it
+        opens with. For stages that read what they are about to change; display reads use `reader()`."""
         con = self._connect(read_only=True, config=config)
         try:
             yield con
@@ -133,16 +206,119 @@ class Store:
             with _OPEN_CLOSE:
                 con.close()
 
+    @contextmanager
+    def reader(self, config: dict[str, Any] | None = None, exact: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection for showing data: the published snapshot (never waits for a writer), refreshed
+        first when it is older than a free live file; the live file (`read()`) when there is no snapshot yet or
+        `snapshots` is off. What it shows is the store as of the last publish; pending analyst actions are laid
+        over it by the callers that show them (pipeline.escalate's queue and history); `exact`: also refresh the copy
+        for applied actions alone (for readers that show raw tables, `brandmon sql`)."""
+        if not self.snapshots:
+            with self.read(config) as con:
+                yield con
+            return
+        self.catch_up(exact=exact)
+        snap: duckdb.DuckDBPyConnection | None = None
+        if self.snapshot.exists():
+            try:
+                with _OPEN_CLOSE:
+                    snap = duckdb.connect(str(self.snapshot), read_only=True, config=config or {})
+            except duckdb.Error as e:  # a damaged copy: read the live file, the next publish replaces it
+                log.warning("%s: cannot open the read snapshot (%s); reading the live file", self.snapshot, e)
+        if snap is None:
+            with self.read(config) as con:
+                yield con
+            return
+        con = snap
+        try:
+            yield con
+        finally:
+            with _OPEN_CLOSE:
+                con.close()
+
+    def published_at(self) -> float | None:
+        """When the snapshot `reader()` opens was written (epoch seconds); None when readers read the live file."""
+        return snapshot.published_at(self.snapshot) if self.snapshots else None
+
     def session(self, hold_seconds: float) -> WriteSession:
         """Many write transactions on one held connection (see WriteSession)."""
         return WriteSession(self, hold_seconds)
+
+    # ----------------------------------------------------------------------------------- snapshot and journal
+
+    def publish(self, con: duckdb.DuckDBPyConnection, force: bool) -> float | None:
+        """Publish the read snapshot from a held read-write connection when it is stale and (unless `force`) the
+        last one is `publish_interval` old. Returns the seconds it took, None when not published. A failure is
+        logged, never raised: readers then see an older state, writers lose nothing."""
+        if not self.snapshots or not snapshot.is_stale(self.path, self.snapshot):
+            return None
+        last = snapshot.published_at(self.snapshot)
+        if not force and last is not None and time.time() - last < self.publish_interval:
+            return None
+        try:
+            with _gate(self.path):
+                con.execute("CHECKPOINT")
+                took = snapshot.publish(self.path, self.snapshot)
+        except (duckdb.Error, OSError) as e:
+            log.warning("%s: read snapshot not published: %s", self.path, str(e).splitlines()[0])
+            return None
+        log.debug("%s: read snapshot published in %.2fs", self.path, took)
+        return took
+
+    def _cover(self, con: duckdb.DuckDBPyConnection) -> None:
+        try:
+            con.execute("CHECKPOINT")  # the file's final state: closing the connection then changes nothing
+            snapshot.mark_covered(self.path, self.snapshot)
+        except (duckdb.Error, OSError) as e:
+            log.warning("%s: %s", self.path, str(e).splitlines()[0])
+
+    def catch_up(self, exact: bool = False) -> bool:
+        """A reader's refresh: when the snapshot is older than the live file and no writer holds that, copy it
+        under a read-only connection (which keeps writers out for the copy). Never waits: when anyone else holds
+        the file or is refreshing, the reader reads the snapshot there is. Returns True when it published."""
+        if not self.path.exists() or snapshot.has_log(self.path):
+            return False
+        if not snapshot.is_stale(self.path, self.snapshot, exact=exact):
+            return False
+        gate = _gate(self.path)
+        if not gate.acquire(blocking=False):  # a write of this process is under way
+            return False
+        try:
+            with snapshot.catch_up_turn(self.snapshot) as mine:
+                if not mine:
+                    return False
+                try:
+                    with _OPEN_CLOSE:
+                        con = duckdb.connect(str(self.path), read_only=True)
+                except duckdb.Error:  # a writer holds it (or this process does, read-write)
+                    return False
+                try:
+                    # a log left by a writer that died is folded in by the next writer, not copied half
+                    if not snapshot.is_stale(self.path, self.snapshot, exact=exact) or snapshot.has_log(self.path):
+                        return False
+                    snapshot.publish(self.path, self.snapshot)
+                    return True
+                except OSError as e:
+                    log.warning("%s: read snapshot not refreshed: %s", self.path, e)
+                    return False
+                finally:
+                    with _OPEN_CLOSE:
+                        con.close()
+        finally:
+            gate.release()
+
+    def apply_actions(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        """Apply the journal's pending analyst actions on a held read-write connection (see pipeline.journal)."""
+        if not self.journal.path.exists():
+            return {"applied": 0, "rejected": 0}
+        return apply_pending(self.journal, self, con, self.transaction)
 
     # ----------------------------------------------------------------------------------- schema
 
     def upgrade(self) -> list[str]:
         """Apply pending migrations; returns the names applied (empty when up to date)."""
         applied: list[str] = []
-        with self.write() as con:
+        with self.write(apply_actions=False) as con:  # actions wait for the schema they were made against
             con.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ)"
             )
@@ -252,7 +428,10 @@ class WriteSession:
     batch spent more time checkpointing than inserting. The session keeps its connection (automatic checkpoints
     off) and releases it, one checkpoint, after the first commit `hold_seconds` after opening it: other processes
     (the dashboard) still get the file at least that often, and every batch is committed (in the WAL) as before.
-    Reads between writes go through the held connection while it is open. Use as a context manager."""
+    Reads between writes go through the held connection while it is open. Use as a context manager.
+
+    When it takes the file it first applies the journal's pending analyst actions, and again before each release,
+    where it also publishes the read snapshot when one is due (always at the end of the job)."""
 
     def __init__(self, store: Store, hold_seconds: float):
         self.store = store
@@ -263,14 +442,22 @@ class WriteSession:
     def __enter__(self) -> WriteSession:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.release(final=exc_type is None)
 
-    def release(self) -> None:
-        if self._con is not None:
-            con, self._con = self._con, None
-            with _OPEN_CLOSE:
-                con.close()
+    def release(self, final: bool = False, publish: bool = True) -> None:
+        """Let go of the file: pending actions applied and the snapshot published first (forced when `final`)."""
+        if self._con is None:
+            return
+        con, self._con = self._con, None
+        with _gate(self.store.path):
+            try:
+                if publish:
+                    self.store.apply_actions(con)
+                    self.store.publish(con, force=final)
+            finally:
+                with _OPEN_CLOSE:
+                    con.close()
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -283,16 +470,22 @@ class WriteSession:
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction, as Store.write(); on any exception it is rolled back and the connection released."""
-        if self._con is None:
-            self._con = self.store._connect(read_only=False)
-            self._con.execute("SET checkpoint_threshold = '1TB'")  # this instance only: checkpoint at release
-            self._opened = time.monotonic()
-        con = self._con
-        try:
-            with self.store.transaction(con):
-                yield con
-        except BaseException:
-            self.release()
-            raise
-        if time.monotonic() - self._opened >= self.hold_seconds:
-            self.release()
+        with _gate(self.store.path):
+            if self._con is None:
+                self._con = self.store._connect(read_only=False)
+                self._con.execute("SET checkpoint_threshold = '1TB'")  # this instance only: checkpoint at release
+                self._opened = time.monotonic()
+                try:
+                    self.store.apply_actions(self._con)
+                except BaseException:
+                    self.release(publish=False)
+                    raise
+            con = self._con
+            try:
+                with self.store.transaction(con):
+                    yield con
+            except BaseException:
+                self.release(publish=False)
+                raise
+            if time.monotonic() - self._opened >= self.hold_seconds:
+                self.release()

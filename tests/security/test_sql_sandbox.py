@@ -74,6 +74,7 @@ def sandbox(tmp_path, monkeypatch):
         ],
         key=["source_id"],
     )
+    Store(data / "brandmon.duckdb", snapshots=True).catch_up()  # the read snapshot `brandmon sql` reads
     (tmp_path / "secret.txt").write_text(f"token={STOLEN}\n")
     with duckdb.connect(str(tmp_path / "other.duckdb")) as con:
         con.execute("CREATE TABLE keep AS SELECT 1 AS a")
@@ -225,26 +226,25 @@ def _release(p: subprocess.Popen) -> None:
     assert p.wait(60) == 0
 
 
-def test_a_query_waits_for_a_writer_then_reads(sandbox):
-    """The sandbox opens like every reader: while another process writes, it waits, then reads what was committed."""
+def test_a_query_during_a_writer_reads_the_snapshot_then_the_commit(sandbox):
+    """While another process writes, the sandbox reads the published snapshot at once (the committed state before
+    the writer); once the writer has committed and let go, the next query sees its row."""
     writer = _writer(sandbox / "data" / "brandmon.duckdb")
-    out: dict = {}
-    reader = threading.Thread(
-        target=lambda: out.update(res=_sql(sandbox, "SELECT count(*) AS n FROM sources", "-f", "csv"))
-    )
     try:
-        reader.start()
-        reader.join(2.0)
-        assert reader.is_alive()  # still waiting for the writer's lock
+        during = _sql(sandbox, "SELECT count(*) AS n FROM sources", "-f", "csv")
     finally:
         _release(writer)
-    reader.join(60)
-    assert out["res"].exit_code == 0, out["res"].output
-    assert out["res"].stdout.splitlines() == ["n", "3"]  # the writer's committed row is there
+    assert during.exit_code == 0, during.output
+    assert during.stdout.splitlines() == ["n", "2"]  # did not wait for the lock
+    after = _sql(sandbox, "SELECT count(*) AS n FROM sources", "-f", "csv")
+    assert after.exit_code == 0, after.output
+    assert after.stdout.splitlines() == ["n", "3"]  # the writer's committed row is there
 
 
 def test_a_query_gives_up_on_a_long_writer_with_exit_3_as_before(sandbox):
-    """After the lock timeout: exit 3 (database error) with a one-line reason, no DuckDB traceback."""
+    """With no snapshot yet it reads the live file: after the lock timeout, exit 3 (database error) with a one-line
+    reason, no DuckDB traceback."""
+    (sandbox / "data" / "brandmon.read.duckdb").unlink()
     writer = _writer(sandbox / "data" / "brandmon.duckdb")
     env = dict(os.environ, BRANDMON_LOCK_TIMEOUT_SECONDS="1", BRANDMON_INGEST__HOLD_LOCK_SECONDS="0.5")
     try:
