@@ -76,6 +76,10 @@ HOSTILE = {
     "pagination loops": "<a rel='next' href='#'>next</a><a class='next' href='javascript:void(0)'>»</a>"
     "<b>1</b><a href='?page=2'>2</a><a href='?page=2'>2</a>",
     "xml declaration": "<?xml version='1.0' encoding='koi8-r'?><html><body><p>x</p></body></html>",
+    # one post, which no record set finds: its row or the two rules around its byline
+    "one post row, unclosed": "<table><tr><td><b>\u202e<script>x</script>" + "<font>" * 200 + "<td>posted 99-99-2002"
+    " <a href='?action=getbio&UserName=%ZZ'><img alt='Reply w/Quote'></a><hr>" + "words " * 20 + "<td><tr>" * 50,
+    "one post between rules, broken": "<hr><i>Posted by <b>x on 31-02-99999 99:99 AM:<p>" + "<hr>" * 2 + "<p>a" * 300,
 }
 
 
@@ -141,3 +145,26 @@ def test_mangled_real_pages_never_raise(page):
             parse_any(bad, URL, _ctx())
         except ParseError:
             pass
+
+
+ONE_POST_PAGES = [
+    "<html><body><table><tr><td><b>Author</b></td><td>Topic</td></tr><tr><td><b>turtle</b></td><td>"
+    "<font size=1>posted 01-07-2002 06:46 PM <a href='/u.cgi?action=getbio&UserName=turtle'>p</a>"
+    " <a href='/p.cgi?action=reply&replyto=0'><img alt='Reply w/Quote'></a></font><hr>"
+    + "im new here and would like to know where i can find a how-to. " * 3
+    + "</td></tr></table></body></html>",
+    "<html><body><p><a href='/forums/'>Board</a></p><hr><i>Posted by Dolby on 09-12-2001 02:31 AM:</i>"
+    "<p><b>Title</b></p><p>" + "Our prayers go out to all the victims of today. " * 3 + "</p><hr><p>All times are"
+    " GMT.</p></body></html>",
+]
+
+
+@pytest.mark.parametrize("n", range(len(ONE_POST_PAGES)))
+def test_mangled_one_post_pages_never_raise(n):
+    """The single-record paths (a post's row, a byline between two rules) on cut and mangled copies."""
+    html = ONE_POST_PAGES[n]
+    assert len([it for it in extract(html, URL, _ctx()).result.items if it.extra.get("item_type") != "article"]) == 1
+    rng = random.Random(n)
+    for _ in range(60):
+        ext = extract(_mangle(html, rng), URL, _ctx())
+        assert all(isinstance(it.text, str) for it in ext.result.items)

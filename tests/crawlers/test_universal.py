@@ -519,3 +519,67 @@ def test_qa_page_without_microdata_answers_are_the_posts():
         ("post-id-11", "dan", "Try a different channel on your router, it helps in crowded buildings."),
         ("post-id-12", "eve", "Call support and ask them to check the line at the cabinet."),
     ]
+
+
+# a thread nobody has answered yet, as the classic table layouts print it: a header row, then one row per post
+# with the name in the left cell and the date, the post's buttons and its words in the right one
+ONE_POST_ROW = """<html><head><title>scripting - Discussion Board</title></head><body>
+<table width="95%"><tr><td><a href="/cgi-bin/Ultimate.cgi">Discussion Board</a></td></tr></table>
+<table width="95%" border="0">
+<tr bgcolor="#000000"><td width="18%"><b>Author</b></td><td><b>Topic: scripting</b></td></tr>
+<tr bgcolor="#1f1f1f"><td width="18%" valign="top"><b>turtle</b><br><font size="1">Decaying Skeleton</font></td>
+<td><font size="1">posted 01-07-2002 06:46 PM
+ <a href="/cgi-bin/ubbmisc.cgi?action=getbio&UserName=turtle"><img src="/profile.gif" alt="Click Here to See the Profile for turtle"></a>
+ {action}</font><hr>im new here and would like to know where i can find a command reference or a how-to.</td></tr>
+</table><p>All times are ET (US)</p></body></html>"""
+REPLY_BUTTON = '<a href="/cgi-bin/postings.cgi?action=reply&topic=000213&replyto=0"><img alt="Reply w/Quote"></a>'
+
+
+def test_a_thread_of_one_post_in_a_table_row():
+    """One post repeats nothing, so no record set scores; its row still holds a post header (a profile link and a
+    date), words of its own and a button to quote it."""
+    url = "https://f.example/ubb/Forum9/HTML/000213.html"
+    ext = extract(ONE_POST_ROW.format(action=REPLY_BUTTON), url, _ctx(tz="America/New_York"))
+    assert ext.method == "dom"
+    assert [(p.author, p.posted_at, p.text) for p in _posts(ext.result)] == [
+        (
+            "turtle",
+            "2002-01-07T18:46:00-05:00",
+            "im new here and would like to know where i can find a command reference or a how-to.",
+        )
+    ]
+
+
+def test_an_article_with_a_byline_is_not_a_thread_of_one_post():
+    """A page offering no reply to or quote of the block is an article, whatever byline it has: its main text."""
+    article = (
+        "<html><head><title>Bank cuts rates</title></head><body><article><h1>Bank cuts rates</h1>"
+        "<p class='meta'>By <a href='/authors/jane-doe/'>Jane Doe</a>, 7 May 2024 at 10:00</p>"
+        + "<p>The bank cuts its deposit rates by half a point from Monday, its press office said today.</p>" * 3
+        + "<p><a href='/2024/05/bank-cuts-rates/#respond'>Leave a reply</a></p></article></body></html>"
+    )
+    ext = extract(article, "https://news.example/2024/05/bank-cuts-rates/", _ctx())
+    assert (ext.method, len(ext.result.items), _posts(ext.result)) == ("main-text", 1, [])
+    # the same row without its quote button: nothing marks it as a post
+    ext = extract(ONE_POST_ROW.format(action=""), "https://f.example/ubb/Forum9/HTML/000213.html", _ctx())
+    assert _posts(ext.result) == []
+
+
+def test_a_printable_thread_of_one_post_between_two_rules():
+    html = (
+        "<html><body><font><p><b><a href='/forums/'>Guild</a></b> - <b><a href='f.php?f=19'>News</a></b></p><hr>"
+        "<i>Posted by Dolby on 09-12-2001 02:31 AM:</i><p><b> Horrific events today...</b></p>"
+        "<p>Our prayers go out to all that were victims of the tragic events that happened today.</p><hr>"
+        "<p>All times are GMT. The time now is 07:03 PM.</p></font></body></html>"
+    )
+    posts = _posts(extract(html, "https://f.example/printthread.php?threadid=572", _ctx()).result)
+    assert [(p.author, p.posted_at_raw, p.text) for p in posts] == [
+        (
+            "Dolby",
+            "09-12-2001 02:31 AM",
+            "Our prayers go out to all that were victims of the tragic events that happened today.",
+        )
+    ]
+    # two rules around words that do not open with a byline are decoration, not a post
+    decor = html.replace("<i>Posted by Dolby on 09-12-2001 02:31 AM:</i>", "<i>Updated 09-12-2001</i>")
+    assert _posts(extract(decor, "https://f.example/about.html", _ctx()).result) == []

@@ -23,6 +23,7 @@ from itertools import pairwise
 
 from crawlers.parsers.universal.evidence import (
     AUTHOR_HINT,
+    BYLINE,
     CHROME_HINT,
     DATE_HINT,
     NOT_RECORD_TAGS,
@@ -250,7 +251,7 @@ def find_records(root) -> RecordSet | None:
         if s > 0:
             scored.append(RecordSet(key, kept, s, {m: depth[m] for m in kept}))
     if not scored:
-        return None
+        return single_record(els, agg)
     # unclassed sibling blocks that hold an element named as a post or comment are the page's columns
     # (a named set scoring at least half as well; a post's own "postdetails" cell does not make its row a column)
     named: dict = {}
@@ -471,7 +472,8 @@ def wrap_separated(root) -> int:
         if not isinstance(parent.tag, str) or parent.tag in ("head", "select", "table", "tr", "ul", "ol"):
             continue
         kids = [c for c in parent if isinstance(c.tag, str)]
-        if sum(1 for c in kids if c.tag == "hr") < 3:
+        hrs = sum(1 for c in kids if c.tag == "hr")
+        if hrs < 2:
             continue
         runs: list[list] = [[]]
         for c in list(parent):
@@ -479,6 +481,8 @@ def wrap_separated(root) -> int:
                 runs.append([])
             else:
                 runs[-1].append(c)
+        if hrs == 2 and not _opens_with_byline(runs[1]):
+            continue  # two rules around a byline are one post (a printable thread of one); around anything else, decor
         # the runs between the first and last separator; what comes before and after is page furniture
         for run in runs[1:-1]:
             if not run:
@@ -489,6 +493,68 @@ def wrap_separated(root) -> int:
                 box.append(c)  # moves the node, its tail text with it
             wrapped += 1
     return wrapped
+
+
+def _opens_with_byline(run: list) -> bool:
+    """A run whose first words say who wrote it and when ("Posted by Kyria on 09-02-2001 09:28 PM:")."""
+    from crawlers.parsers.base import inner_text
+
+    for c in run:
+        words = (inner_text(c) if isinstance(c.tag, str) else "").strip() or (c.tail or "").strip()
+        if words:
+            line = words.split("\n", 1)[0]
+            return bool(BYLINE.match(line) and looks_like_date(line))
+    return False
+
+
+# a post's own actions: answering or quoting that post ("Reply w/Quote", "newreply.php?p=5", "Цитата", "Ответить")
+_ACTION_HREF = re.compile(r"reply|quote|цитат", re.IGNORECASE)
+_ACTION_LABEL = re.compile(
+    r"^\W*(?:reply|quote|ответить|цитата|цитировать)(?:\s*(?:w/|with)\s*quote)?\W*$", re.IGNORECASE
+)
+
+
+def _offers_reply(rec) -> bool:
+    """Whether the element links to replying to or quoting it: a post's own button (a bare "#respond" jump to a
+    blog's comment form is not one; "Leave a reply" is the article's invitation, not a post's action)."""
+    for a in rec.iter("a", "button"):
+        href = (a.get("href") or "").split("#", 1)[0]
+        labels = ["".join(a.itertext()), a.get("title"), *(i.get("alt") for i in a.iter("img"))]
+        if _ACTION_HREF.search(href) or any(x and _ACTION_LABEL.match(x) for x in labels):
+            return True
+    return False
+
+
+def single_record(els: list, agg: dict) -> RecordSet | None:
+    """A thread of one post (nobody has answered yet) or a single-post view repeats nothing, so no set scores. Its
+    post is still one element with a post header (an author sign and a date), words of its own, and a link to
+    reply to or quote it: the innermost such element, when there is exactly one (several are not one post). A table
+    cell stands for its row (a table layout spends a row on a post: the author in one cell, the words in the next).
+    An article offers no reply to itself, so a page of one article stays the main-text reading."""
+    found = [
+        el
+        for el in els
+        if el.tag not in NOT_RECORD_TAGS
+        and el.tag not in _SKIP
+        and agg[el].dates
+        and agg[el].authors
+        and agg[el].dates + agg[el].authors <= 8
+        and agg[el].text - agg[el].link - agg[el].quotes >= 40
+    ]
+    if not found:
+        return None
+    qualified = set(found)
+    outer = {x for el in found for x in el.iterancestors() if x in qualified}
+    inner = [el for el in found if el not in outer]
+    if len(inner) != 1:
+        return None
+    rec = inner[0]
+    parent = rec.getparent()
+    if rec.tag in ("td", "th") and parent is not None and parent.tag == "tr":
+        rec = parent
+    if not _offers_reply(rec):
+        return None
+    return RecordSet((_keys(rec) or [rec.tag])[0], [rec], 0.5, {rec: 0})
 
 
 def wrap_periodic_rows(els: list, agg: dict) -> int:
