@@ -70,6 +70,8 @@ def _store(s):
     return store
 
 
+# crawls 60 pages on each of four engines; the page-40 reply tests below keep long threads in the fast tier
+@pytest.mark.slow
 def test_600_post_threads_are_crawled_whole_on_every_forum_engine(tmp_path, demo, demo_dir):
     tids = {key: long_thread(demo_dir, key, 600) for key in FORUMS.values()}
     s = crawl_settings(tmp_path, demo.url)
@@ -116,6 +118,8 @@ def test_a_reply_that_opens_a_new_page_is_found_from_the_last_known_page(tmp_pat
     assert pages == [f"/xf/threads/{load(demo_dir).sites['xf'].thread(tid).slug}.{tid}/page-{k}" for k in (40, 41)]
 
 
+# six budgeted crawls of a 600-post thread; the page-40 reply tests keep long threads in the fast tier
+@pytest.mark.slow
 def test_page_budget_bounds_a_long_thread_and_the_next_crawl_resumes_where_it_stopped(tmp_path, demo, demo_dir):
     tid = long_thread(demo_dir, "xf", 600)
     budget = {
@@ -183,6 +187,8 @@ def test_depth_counts_index_board_thread_hops_not_a_threads_pages(tmp_path, demo
     assert any("/forums/" in u for u in demo.hits_full)  # the boards (one hop) were read
 
 
+# writes and crawls a 5,000-post channel; tests/social/test_telegram_discussions.py reads channels fast
+@pytest.mark.slow
 def test_5000_post_channel_is_read_whole_on_its_first_crawl(tmp_path, demo, demo_dir):
     channel = load(demo_dir).sites["tg"].boards[0]
     before = len(channel.threads[0].posts)

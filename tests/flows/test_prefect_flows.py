@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from pipeline.store import Store, utcnow
 
 from .helpers import calls, flaky_stage, recording_crawl, write_sources_yaml
 
 
+# under Prefect's temporary API server (its start alone takes ~15 s)
+@pytest.mark.slow
 def test_task_failing_twice_is_retried_by_prefect_and_the_flow_completes(
     prefect_harness, fast_settings, stages_registry, tmp_path
 ):
@@ -27,6 +31,8 @@ def test_task_failing_twice_is_retried_by_prefect_and_the_flow_completes(
     assert json.loads(row["counts_json"])["stages"]["ingest"]["counts"] == {"rows": 1, "attempt": 3}
 
 
+# under Prefect's temporary API server (its start alone takes ~15 s)
+@pytest.mark.slow
 def test_permanent_failure_in_one_source_is_reported_and_others_crawl(
     prefect_harness, fast_settings, stages_registry, tmp_path
 ):
@@ -46,6 +52,8 @@ def test_permanent_failure_in_one_source_is_reported_and_others_crawl(
     assert list(runs["source_id"]) == ["alpha", "gamma"]
 
 
+# under Prefect's temporary API server (its start alone takes ~15 s)
+@pytest.mark.slow
 def test_stage_flow_records_its_own_run(prefect_harness, fast_settings, stages_registry, tmp_path):
     from flows.monitor import STAGE_FLOWS
 
@@ -57,6 +65,8 @@ def test_stage_flow_records_its_own_run(prefect_harness, fast_settings, stages_r
     assert df.to_dict("records") == [{"flow": "alerts", "status": "ok"}]
 
 
+# under Prefect's temporary API server (its start alone takes ~15 s)
+@pytest.mark.slow
 def test_rescore_runs_only_when_the_active_model_changed(prefect_harness, fast_settings, stages_registry, tmp_path):
     from flows.monitor import rescore_flow
 
@@ -103,6 +113,8 @@ def test_deployments_carry_the_schedules_from_settings(fast_settings):
     assert all(d.concurrency_limit == 1 for d in deps.values())
 
 
+# under Prefect's temporary API server (its start alone takes ~15 s)
+@pytest.mark.slow
 def test_crawls_fan_out_on_the_task_runner_when_concurrency_allows(
     prefect_harness, fast_settings, stages_registry, tmp_path
 ):

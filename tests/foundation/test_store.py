@@ -64,6 +64,8 @@ def test_read_only_refuses_writes_and_missing_file(tmp_path, store):
         Store(tmp_path / "missing.duckdb").query("SELECT 1")
 
 
+# a 10k-row writer process under a polling reader; the lock and race tests keep concurrency fast
+@pytest.mark.slow
 def test_reader_polls_while_writer_writes_10k_rows(store, tmp_path):
     out, stop = tmp_path / "reader.json", tmp_path / "stop"
     r = _spawn("reader", str(store.path), "120", str(out), str(stop))

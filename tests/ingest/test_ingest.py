@@ -414,6 +414,9 @@ def _mixed_run(make_post):
     return items
 
 
+# two ingests of a mixed run each (with and without a helper process that dies);
+# test_many_small_batches_through_the_helper_process keeps the helper process in the fast tier
+@pytest.mark.slow
 @pytest.mark.parametrize("broken_helper", [False, True])
 def test_helper_process_stores_exactly_what_one_process_stores(
     tmp_path, settings, make_post, make_run, broken_helper, capfd, caplog

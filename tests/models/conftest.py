@@ -15,26 +15,34 @@ def backbone_dir():
 
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory):
-    """A tiny randomly initialised BERT + the real tokenizer, saved as a plain local model dir."""
+    """A tiny randomly initialised BERT + the real tokenizer, saved as a plain local model dir.
+
+    The tokenizer's two files are copied, not loaded and saved: building the 250k-word tokenizer in transformers
+    takes seconds, and `save_pretrained` writes the same two files (same ids, length and special tokens)."""
+    import shutil
+
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from tokenizers import Tokenizer
+    from transformers import BertConfig, BertModel
 
     from models.backbone import ensure_backbone
     from pipeline.config import load_settings
 
     torch.manual_seed(0)
-    tok = AutoTokenizer.from_pretrained(ensure_backbone(load_settings()))
+    backbone = ensure_backbone(load_settings())
+    out = tmp_path_factory.mktemp("models") / "tiny-bert"
+    out.mkdir()
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(backbone / name, out / name)
     cfg = BertConfig(
-        vocab_size=len(tok),
+        vocab_size=Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab_size(with_added_tokens=True),
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=128,
     )
-    out = tmp_path_factory.mktemp("models") / "tiny-bert"
     BertModel(cfg).save_pretrained(out)
-    tok.save_pretrained(out)
     return out
 
 

@@ -61,6 +61,8 @@ def test_smoothing_changes_nothing_before_quantizing(fp32_scorer, seed_inputs):
         assert torch.allclose(a[task], b[task], atol=2e-4), (task, (a[task] - b[task]).abs().max())
 
 
+# quantizes the scorer twice and compares both with fp32 (a quality measurement)
+@pytest.mark.slow
 def test_smoothed_int8_stays_closer_to_fp32_than_plain_int8(settings, fp32_scorer, seed_inputs):
     from models import registry
 
@@ -110,6 +112,8 @@ def test_calibration_is_computed_once_cached_and_dropped_with_new_weights(tiny_s
     assert not (d / qz.CALIBRATION_FILE).exists()
 
 
+# a real ONNX export and int8 run; the calibration and smoothing tests keep quantizing in the fast tier
+@pytest.mark.slow
 def test_int8_is_an_onnx_runtime_graph_exported_once_with_no_deprecation_warning(tiny_settings, tmp_path):
     """int8 goes through ONNX Runtime (torch's deprecated torch.ao dynamic quantization warned on every load):
     the graph is exported on first use into the cache dir, read back afterwards, and scores like fp32."""

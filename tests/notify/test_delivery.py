@@ -204,6 +204,8 @@ def test_killed_run_is_rerun_without_losing_a_notification(critical_store, recei
         assert killed_at == {} and not hook.requests[0]["text"].startswith("*Possible repeat")
 
 
+# starts Prefect's temporary server; delivery itself is tested fast above
+@pytest.mark.slow
 def test_notify_flow_under_prefect_takes_secrets_from_the_environment(notify_settings, critical_store, receivers):
     """The Prefect flow gets the settings without their secrets (Prefect stores parameters) and still delivers."""
     from prefect.testing.utilities import prefect_test_harness

@@ -16,13 +16,22 @@ DRIVER = shutil.which("chromedriver")
 HOSTILE = "<script>window.__xss = 1; alert('xss')</script><img src=x onerror=\"window.__xss = 2\"> Посылкин"
 
 
-@pytest.fixture
-def demo_store(tmp_path):
+@pytest.fixture(scope="session")
+def _demo_db(tmp_path_factory):
     from dashboard.synthetic import make_synthetic_db
+
+    path = tmp_path_factory.mktemp("report") / "demo.duckdb"
+    make_synthetic_db(path, 3000, seed=7, now=NOW)
+    return path
+
+
+@pytest.fixture
+def demo_store(_demo_db, tmp_path):
+    """A private copy of the session's demo store (tests write to it)."""
     from pipeline.config import load_settings
     from pipeline.store import Store
 
-    make_synthetic_db(tmp_path / "demo.duckdb", 3000, seed=7, now=NOW)
+    shutil.copy(_demo_db, tmp_path / "demo.duckdb")
     s = load_settings(data_dir=tmp_path / "data", db_path=tmp_path / "demo.duckdb")
     s.notify.dashboard_url = "http://dash.example:8501"
     store = Store.from_settings(s)

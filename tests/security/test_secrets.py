@@ -67,6 +67,8 @@ def _files_holding(root: Path, needle: bytes) -> list[str]:
     return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
+# a whole `brandmon run` under Prefect; the deployment and settings tests below check the secret fast
+@pytest.mark.slow
 def test_brandmon_run_leaves_the_password_in_no_prefect_parameter_log_or_file(tmp_path, site, marker):
     data, home = tmp_path / "data", tmp_path / "prefect"
     sources = tmp_path / "sources.yaml"

@@ -42,6 +42,8 @@ def _expected_vk(demo) -> set[str]:
     return ids
 
 
+# every social source end to end; the quota, missing-secret and official-author tests keep them fast
+@pytest.mark.slow
 def test_social_crawl_end_to_end(tmp_path, demo, secrets_env, caplog):
     from crawlers.run import crawl_sources
     from pipeline.store import Store
