@@ -535,11 +535,19 @@ ONE_POST_ROW = """<html><head><title>scripting - Discussion Board</title></head>
 REPLY_BUTTON = '<a href="/cgi-bin/postings.cgi?action=reply&topic=000213&replyto=0"><img alt="Reply w/Quote"></a>'
 
 
-def test_a_thread_of_one_post_in_a_table_row():
+@pytest.mark.parametrize(
+    "action",
+    [
+        REPLY_BUTTON,  # an icon whose request says reply
+        '<ul class="postactions"><li><a href="post.php?tid=5&qid=12">Quote</a></li></ul>',  # a button by its words
+        '<a href="javascript:void(0)" title="Reply to this post"><img src="/r.gif"></a>',  # by its title
+    ],
+)
+def test_a_thread_of_one_post_in_a_table_row(action):
     """One post repeats nothing, so no record set scores; its row still holds a post header (a profile link and a
-    date), words of its own and a button to quote it."""
+    date), words of its own and a button to reply to or quote it."""
     url = "https://f.example/ubb/Forum9/HTML/000213.html"
-    ext = extract(ONE_POST_ROW.format(action=REPLY_BUTTON), url, _ctx(tz="America/New_York"))
+    ext = extract(ONE_POST_ROW.format(action=action), url, _ctx(tz="America/New_York"))
     assert ext.method == "dom"
     assert [(p.author, p.posted_at, p.text) for p in _posts(ext.result)] == [
         (
@@ -551,11 +559,13 @@ def test_a_thread_of_one_post_in_a_table_row():
 
 
 def test_an_article_with_a_byline_is_not_a_thread_of_one_post():
-    """A page offering no reply to or quote of the block is an article, whatever byline it has: its main text."""
+    """A page offering no reply to or quote of the block is an article, whatever byline it has: its main text (a link
+    in its words that says "quote" is not a post's quote button)."""
     article = (
         "<html><head><title>Bank cuts rates</title></head><body><article><h1>Bank cuts rates</h1>"
         "<p class='meta'>By <a href='/authors/jane-doe/'>Jane Doe</a>, 7 May 2024 at 10:00</p>"
         + "<p>The bank cuts its deposit rates by half a point from Monday, its press office said today.</p>" * 3
+        + "<p>Its shares (<a href='https://finance.example/quote/LBNK'>quote</a>) fell 2%.</p>"
         + "<p><a href='/2024/05/bank-cuts-rates/#respond'>Leave a reply</a></p></article></body></html>"
     )
     ext = extract(article, "https://news.example/2024/05/bank-cuts-rates/", _ctx())

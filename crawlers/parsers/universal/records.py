@@ -507,22 +507,45 @@ def _opens_with_byline(run: list) -> bool:
     return False
 
 
-# a post's own actions: answering or quoting that post ("Reply w/Quote", "newreply.php?p=5", "Цитата", "Ответить")
-_ACTION_HREF = re.compile(r"reply|quote|цитат", re.IGNORECASE)
+# a post's own actions: answering or quoting that post, as a request ("posting.php?mode=quote&p=5", "newreply.php",
+# "action=reply", "replyto=0", "quote=12") or as a button's label ("Reply w/Quote", "Quote Post", "Цитата"); not a
+# link in the words that merely says "quote" ("/quote/AAPL", "quote-of-the-day")
+_ACTION_HREF = re.compile(
+    r"[?&;](?:\w+=)?(?:new)?(?:reply|quote)\w*(?:[=&;]|$)|(?:^|/)(?:new)?reply\.\w+(?:\?|$)", re.IGNORECASE
+)
 _ACTION_LABEL = re.compile(
-    r"^\W*(?:reply|quote|ответить|цитата|цитировать)(?:\s*(?:w/|with)\s*quote)?\W*$", re.IGNORECASE
+    r"^\W*(?:reply|quote|ответить|цитата|цитировать)"
+    r"(?:\s*(?:w/|with)\s*quote|\s+(?:to\s+)?(?:this\s+)?(?:post|message|comment))?\W*$",
+    re.IGNORECASE,
 )
 
 
 def _offers_reply(rec) -> bool:
-    """Whether the element links to replying to or quoting it: a post's own button (a bare "#respond" jump to a
-    blog's comment form is not one; "Leave a reply" is the article's invitation, not a post's action)."""
+    """Whether the element links to replying to or quoting it: a post's own button, by its request or by its label
+    (an icon's alt text, or the words of a link that stands alone, not one inside a sentence). A bare "#respond"
+    jump to a blog's comment form is not one, and "Leave a reply" is the article's invitation, not a post's action."""
     for a in rec.iter("a", "button"):
         href = (a.get("href") or "").split("#", 1)[0]
-        labels = ["".join(a.itertext()), a.get("title"), *(i.get("alt") for i in a.iter("img"))]
-        if _ACTION_HREF.search(href) or any(x and _ACTION_LABEL.match(x) for x in labels):
+        if _ACTION_HREF.search(href):
+            return True
+        labels = [a.get("title"), *(i.get("alt") for i in a.iter("img"))]
+        if not _in_words(a):
+            labels.append("".join(a.itertext()))
+        if any(x and _ACTION_LABEL.match(x) for x in labels):
             return True
     return False
+
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _in_words(el) -> bool:
+    """Whether an inline element sits inside a sentence: its parent has words of its own around it."""
+    parent = el.getparent()
+    if parent is None:
+        return False
+    around = " ".join(filter(None, [parent.text, *(c.tail for c in parent)]))
+    return len(_WORD.findall(around)) > 2
 
 
 def single_record(els: list, agg: dict) -> RecordSet | None:
