@@ -13,8 +13,9 @@ locks, and closing *any* descriptor of the file in the holding process drops all
 (measured: after an `os.open`/`os.close` of the file, another process opened it although a connection held it).
 `cp --reflink=auto` shares the blocks instead of copying them where the file system can (Btrfs, XFS).
 
-Freshness is judged from modification times: the snapshot is stale when the live file or its write-ahead log
-changed after the snapshot was written.
+Freshness: each publish records the live file's signature (inode, size and modification time of the file and of
+its write-ahead log) beside the snapshot; the snapshot is stale when the live file's signature differs, which any
+commit, checkpoint or restore (a new inode) makes it do.
 """
 
 from __future__ import annotations
@@ -56,48 +57,54 @@ def published_at(snap: Path) -> float | None:
 
 
 def live_signature(db_path: Path) -> str:
-    """The live file's and its log's modification times and sizes: any commit changes it."""
+    """The live file's and its log's inode, size and modification time: any commit or restore changes it."""
     parts = []
     for p in (db_path, wal_path(db_path)):
         try:
             st = os.stat(p)
-            parts.append(f"{st.st_mtime_ns}:{st.st_size}")
+            parts.append(f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
         except FileNotFoundError:
             parts.append("-")
     return "/".join(parts)
+
+
+def _source(snap: Path) -> Path:
+    return snap.with_name(f".{snap.name}.source")
 
 
 def _covered(snap: Path) -> Path:
     return snap.with_name(f".{snap.name}.covered")
 
 
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
 def mark_covered(db_path: Path, snap: Path) -> None:
-    """Record that the live file's changes since the snapshot are journaled analyst actions only, which readers lay
+    """Record that the live file's changes since the snapshot are applied analyst actions only, which readers lay
     over the snapshot anyway (pipeline.actions): a reader need not copy the file for them. The caller holds the
     write lock and has checkpointed, so the signature is the file's final one."""
-    mark = _covered(snap)
-    tmp = mark.with_name(mark.name + f".{os.getpid()}.tmp")
-    tmp.write_text(live_signature(db_path))
-    os.replace(tmp, mark)
+    _write(_covered(snap), live_signature(db_path))
 
 
 def is_stale(db_path: Path, snap: Path, exact: bool = True) -> bool:
-    """True when the live file (or its log) changed after the snapshot was written, or there is no snapshot.
-    Not `exact`: changes that are only applied analyst actions (`mark_covered`) do not count.
-
-    Equal times count as stale (file times tick in jiffies): at worst one needless copy."""
-    s = _mtime(snap)
-    if s is None:
+    """True when the live file changed since the snapshot was published from it, or there is no snapshot.
+    Not `exact`: changes that are only applied analyst actions (`mark_covered`) do not count."""
+    if not snap.exists():
         return True
-    live = max((m for m in (_mtime(db_path), _mtime(wal_path(db_path))) if m is not None), default=None)
-    if live is None or live < s:
+    sig = live_signature(db_path)
+    if _read(_source(snap)) == sig:
         return False
-    if not exact:
-        try:
-            return _covered(snap).read_text() != live_signature(db_path)
-        except OSError:
-            return True
-    return True
+    return exact or _read(_covered(snap)) != sig
 
 
 def has_log(db_path: Path) -> bool:
@@ -131,12 +138,14 @@ def publish(db_path: Path, snap: Path) -> float:
     """Copy the live file to the snapshot name atomically; the caller holds a lock that keeps writers out and has
     checkpointed. Returns the seconds it took."""
     t = time.perf_counter()
+    sig = live_signature(db_path)  # the file does not change under the caller's lock
     tmp = snap.with_name(f".{snap.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         copy_file(db_path, tmp)
         os.replace(tmp, snap)
     finally:
         tmp.unlink(missing_ok=True)
+    _write(_source(snap), sig)  # a crash before this only costs one needless copy
     dfd = os.open(snap.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)  # the rename itself survives a crash
