@@ -13,7 +13,7 @@ MARKERS := $(if $(CI),,-m "not slow and not browser")
 
 .PHONY: demo test test-all lint venv browser bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# CPU build of torch first, so nothing below pulls a CUDA build

@@ -8,7 +8,7 @@ finds the files in either place.
 
 from setuptools import find_namespace_packages, setup
 
-CODE = ["crawlers", "pipeline", "models", "dashboard", "flows", "brandmon"]
+CODE = ["crawlers", "pipeline", "models", "dashboard", "flows", "brandmon", "demo"]
 # sub-folders of data/ that hold shipped files: listed as packages so setuptools copies them as such
 DATA = [
     "brandmon_data",

@@ -47,7 +47,7 @@ TARGET = 300  # pages/s on 2 cores (the crawlers issue)
 def enlarge(content_dir: Path, threads: int, posts: int) -> tuple[int, dict[str, set[str]]]:
     """Append synthetic threads to each forum site (the demo's own added.jsonl format); returns posts added and
     the new thread ids per site."""
-    from crawlers.demoweb import corpus
+    from demo.web import corpus
 
     c = corpus.load(content_dir)
     added = 0
@@ -99,7 +99,7 @@ def completeness(
     """Per forum source: (name, posts the site holds, posts crawled, synthetic posts held, synthetic crawled)."""
     import gzip
 
-    from crawlers.demoweb import corpus
+    from demo.web import corpus
 
     c = corpus.load(content_dir)
     out = []
@@ -200,8 +200,8 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    from crawlers.demoweb.server import DemoWebServer
     from crawlers.run import crawl_sources
+    from demo.web.server import DemoWebServer
     from pipeline.config import load_settings
     from pipeline.store import Store
 

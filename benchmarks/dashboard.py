@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard import queries as Q  # noqa: E402
-from dashboard.synthetic import make_synthetic_db  # noqa: E402
+from demo.synthetic import make_synthetic_db  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
 TARGET_MS = 300.0

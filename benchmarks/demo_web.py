@@ -24,9 +24,9 @@ from threading import Thread
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawlers.demoweb import corpus  # noqa: E402
-from crawlers.demoweb.render_misc import ENTRY  # noqa: E402
-from crawlers.demoweb.server import DemoWebServer, renderer  # noqa: E402
+from demo.web import corpus  # noqa: E402
+from demo.web.render_misc import ENTRY  # noqa: E402
+from demo.web.server import DemoWebServer, renderer  # noqa: E402
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 TARGET_RATE, TARGET_RATIO = 300.0, 0.33

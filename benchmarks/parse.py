@@ -47,10 +47,10 @@ def _ctx(source=None):
 
 
 def save(out: Path, threads: int = 0, max_pages: int = 3000) -> None:
-    from crawlers.demoweb.server import DemoWebServer
     from crawlers.encoding import decode_html
     from crawlers.parsers import parse_page
     from crawlers.parsers.telegram import discussion_url
+    from demo.web.server import DemoWebServer
     from pipeline.config import load_sources
 
     out.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ def start_demo_web(settings: Settings, content_dir: Path | None = None):
     Returns the server, or None when a demo web already answers there (e.g. `brandmon demo-web` in another
     terminal). Raises RuntimeError when the port is taken by something else.
     """
-    from crawlers.demoweb.server import DemoWebServer
+    from demo.web.server import DemoWebServer
 
     host, port = demo_port(settings)
     if port_in_use(host, port):
@@ -79,7 +79,7 @@ def start_demo_web(settings: Settings, content_dir: Path | None = None):
 def use_demo_credentials() -> dict[str, str]:
     """Give the demo's VK and YouTube sources the local stand-ins' token and key, unless the environment already
     names real ones. Only `brandmon demo` calls this; real sources read their secrets from the environment."""
-    from crawlers.social.standins import VK_TOKEN, YT_KEY
+    from demo.standins import VK_TOKEN, YT_KEY
 
     set_now = {}
     for var, value in (("BRANDMON_VK_TOKEN", VK_TOKEN), ("BRANDMON_YOUTUBE_API_KEY", YT_KEY)):

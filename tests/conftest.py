@@ -61,7 +61,7 @@ def demo_dir(tmp_path) -> Path:
 @pytest.fixture
 def demo(demo_dir):
     """The demo web served from `demo_dir` on 127.0.0.1, its clock pinned at NOW."""
-    from crawlers.demoweb.server import DemoWebServer
+    from demo.web.server import DemoWebServer
 
     with DemoWebServer(demo_dir, now=NOW) as srv:
         yield srv
@@ -70,7 +70,7 @@ def demo(demo_dir):
 @pytest.fixture(scope="session")
 def demo_ro(tmp_path_factory):
     """One demo web server for the whole run, for tests that only read it (reset its hits before counting)."""
-    from crawlers.demoweb.server import DemoWebServer
+    from demo.web.server import DemoWebServer
 
     snap = _copy_demo_content(tmp_path_factory.mktemp("demo_ro") / "demo_web")
     with DemoWebServer(snap, now=NOW) as srv:

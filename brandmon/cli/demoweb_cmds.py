@@ -20,9 +20,9 @@ def demo_web(
     content: Path | None = typer.Option(None, help="Content folder (default: the bundled data/demo_web)."),
 ) -> None:
     """Serve the demo web (forums, news, feeds, Telegram pages) until Ctrl-C."""
-    from crawlers.demoweb.corpus import DEFAULT_CONTENT_DIR, CorpusError
-    from crawlers.demoweb.render_misc import ENTRY
-    from crawlers.demoweb.server import DemoWebServer
+    from demo.web.corpus import DEFAULT_CONTENT_DIR, CorpusError
+    from demo.web.render_misc import ENTRY
+    from demo.web.server import DemoWebServer
 
     u = urlsplit(settings_of(ctx).demo_web_url)
     try:
@@ -36,7 +36,7 @@ def demo_web(
         fail(str(e), 2)
     except OSError as e:
         fail(f"cannot listen on {host or u.hostname}:{port or u.port}: {e.strerror or e}", 2)
-    from crawlers.demoweb import corpus
+    from demo.web import corpus
 
     c = corpus.load(srv.content_dir)
     n_posts = sum(1 for _ in c.all_posts())

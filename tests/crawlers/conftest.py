@@ -29,7 +29,7 @@ def crawl_settings(tmp_path: Path, url: str, extra_sources: list[dict] | None = 
 
 
 def site_posts(content_dir: Path, key: str) -> int | None:
-    from crawlers.demoweb import corpus
+    from demo.web import corpus
 
     c = corpus.load(content_dir)
     s = c.sites.get(key)

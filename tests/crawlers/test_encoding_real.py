@@ -131,8 +131,8 @@ def test_brandmon_parse_file_reads_a_utf8_page_under_a_cp1251_meta(tmp_path, gol
 
 def test_crawler_reads_mislabelled_pages_from_a_real_server(tmp_path, demo_ro):
     """Scrapy responses go through the same decision: each page's post reads back exactly as served."""
-    from crawlers.demoweb.render_misc import ENCODING_GOLDEN, ENCODING_PAGES
     from crawlers.run import crawl_sources
+    from demo.web.render_misc import ENCODING_GOLDEN, ENCODING_PAGES
     from pipeline.store import Store
 
     from ..helpers import NOW as DEMO_NOW

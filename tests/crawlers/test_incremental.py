@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
-from crawlers.demoweb.corpus import add_post, add_thread
 from crawlers.run import crawl_sources
+from demo.web.corpus import add_post, add_thread
 from pipeline.store import Store
 
 from ..helpers import NOW, read_items

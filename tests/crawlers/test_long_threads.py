@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from crawlers.demoweb.corpus import add_post, add_posts, add_thread, load
-from crawlers.demoweb.render_tg import PER_PAGE as TG_PER_PAGE
 from crawlers.run import crawl_sources
+from demo.web.corpus import add_post, add_posts, add_thread, load
+from demo.web.render_tg import PER_PAGE as TG_PER_PAGE
 from pipeline.store import Store
 
 from ..helpers import NOW as DEMO_NOW

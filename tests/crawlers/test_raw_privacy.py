@@ -6,8 +6,8 @@ from datetime import UTC
 
 import pytest
 
-from crawlers.demoweb.corpus import add_post
 from crawlers.run import crawl_sources
+from demo.web.corpus import add_post
 from pipeline.store import Store
 
 from ..helpers import NOW, read_items

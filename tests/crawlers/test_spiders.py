@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from crawlers.demoweb import corpus
 from crawlers.run import crawl_sources
+from demo.web import corpus
 from pipeline.store import Store
 
 from ..helpers import NOW, read_items

@@ -14,7 +14,7 @@ APP = ROOT / "dashboard" / "app.py"
 
 @pytest.fixture(scope="session")
 def synth_db(tmp_path_factory) -> Path:
-    from dashboard.synthetic import make_synthetic_db
+    from demo.synthetic import make_synthetic_db
 
     path = tmp_path_factory.mktemp("dash") / "synth.duckdb"
     make_synthetic_db(path, 3000, seed=7)
@@ -24,7 +24,7 @@ def synth_db(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def hostile_db(tmp_path_factory) -> Path:
     """500 posts that are all injection attempts (text, titles, author names, URLs, alert explanations)."""
-    from dashboard.synthetic import make_synthetic_db
+    from demo.synthetic import make_synthetic_db
 
     path = tmp_path_factory.mktemp("dash_hostile") / "hostile.duckdb"
     make_synthetic_db(path, 500, seed=3, hostile=500)

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from crawlers.demoweb import answers, corpus
+from demo.web import answers, corpus
 
 from ..helpers import DEMO_CONTENT, ROOT
 
@@ -40,7 +40,7 @@ def rows():
 
 def test_answers_csv_is_generated_from_the_current_corpus(c):
     assert (DEMO_CONTENT / "answers.csv").read_text(encoding="utf-8") == answers.to_csv(answers.rows(c)), (
-        "answers.csv is stale: run `python -m crawlers.demoweb.answers`"
+        "answers.csv is stale: run `python -m demo.web.answers`"
     )
 
 
@@ -117,7 +117,7 @@ def test_complaint_storms_spike_in_the_last_days(c, rows):
 
 def _social_texts() -> dict:
     """(site, post_id) -> text for the VK / YouTube / review stand-in content."""
-    from crawlers.social.standins import SocialApis
+    from demo.standins import SocialApis
 
     apis, out = SocialApis(DEMO_CONTENT / "social"), {}
     for owner, posts in apis.vk["walls"].items():

@@ -10,9 +10,9 @@ import zlib
 
 import pytest
 
-from crawlers.demoweb import corpus
-from crawlers.demoweb.render_misc import ENTRY
-from crawlers.demoweb.server import renderer
+from demo.web import corpus
+from demo.web.render_misc import ENTRY
+from demo.web.server import renderer
 
 
 def get(url, headers=None, timeout=10):
@@ -240,7 +240,7 @@ def test_edit_post_changes_the_text_in_place(demo, demo_dir):
 
 
 def test_a_broken_corpus_file_is_a_clear_error_naming_the_place(demo_dir):
-    from crawlers.demoweb.server import DemoWebServer
+    from demo.web.server import DemoWebServer
 
     f = demo_dir / "sites" / "xf.yaml"
     good = f.read_text(encoding="utf-8")
@@ -259,7 +259,7 @@ def test_a_broken_corpus_file_is_a_clear_error_naming_the_place(demo_dir):
     "name", ["koi8r.html", "cp1251-meta-only.html", "cp1251-undeclared.html", "koi8r-undeclared.html"]
 )
 def test_legacy_encoding_pages(demo_ro, name):
-    from crawlers.demoweb.render_misc import ENCODING_GOLDEN, ENCODING_PAGES
+    from demo.web.render_misc import ENCODING_GOLDEN, ENCODING_PAGES
 
     enc, header, meta = ENCODING_PAGES[name]
     status, headers, body = get(demo_ro.url + "/enc/" + name)

@@ -9,7 +9,7 @@ import pytest
 from pipeline import escalate as esc
 from pipeline.advocates import top_advocates, update_authors
 
-corpus_mod = pytest.importorskip("crawlers.demoweb.corpus")
+corpus_mod = pytest.importorskip("demo.web.corpus")
 
 
 @pytest.fixture

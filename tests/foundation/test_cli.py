@@ -48,7 +48,7 @@ def test_sql_formats_and_read_only(tmp_path):
 
 
 def test_db_facts_finds_hand_edits_and_rebuilds(tmp_path):
-    from dashboard.synthetic import make_synthetic_db
+    from demo.synthetic import make_synthetic_db
 
     make_synthetic_db(tmp_path / "brandmon.duckdb", 300)
     base = ["--data-dir", str(tmp_path), "db", "facts"]

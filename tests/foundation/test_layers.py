@@ -9,7 +9,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ABOVE_PIPELINE = {"crawlers", "models", "flows", "dashboard", "brandmon"}
+ABOVE_PIPELINE = {"crawlers", "models", "flows", "dashboard", "brandmon", "demo"}
+# demo-only code (the demo web, the API stand-ins, the synthetic database) is used by these product modules only
+DEMO_USERS = {"flows/demo.py", "brandmon/cli/demoweb_cmds.py"}
 
 
 def imported(source: str) -> list[tuple[int, str]]:
@@ -63,3 +65,13 @@ def test_pipeline_imports_nothing_above_it():
 def test_no_library_package_imports_the_app():
     bad = [v for pkg in ("crawlers", "models", "flows", "dashboard") for v in violations(pkg, {"brandmon"})]
     assert not bad, "the brandmon app sits on top:\n" + "\n".join(bad)
+
+
+def test_only_the_demo_commands_import_the_demo_package():
+    bad = [
+        v
+        for pkg in ("crawlers", "models", "flows", "dashboard", "brandmon")
+        for v in violations(pkg, {"demo"})
+        if v.split(":")[0] not in DEMO_USERS
+    ]
+    assert not bad, "demo/ is demo-only code; the product does not import it:\n" + "\n".join(bad)

@@ -35,7 +35,7 @@ import json, sys
 from pathlib import Path
 from pipeline.bundled import bundled
 from pipeline.config import load_settings
-from crawlers.demoweb import corpus
+from demo.web import corpus
 from flows.demo import seed_demo_config
 import models.registry as registry, models.themes as themes, models.quantize as quantize
 s = load_settings(None, data_dir=Path(sys.argv[1]))
@@ -70,6 +70,7 @@ def _build_wheel(tmp: Path) -> Path:
             "dashboard",
             "flows",
             "brandmon",
+            "demo",
             "data",
         ],
         cwd=ROOT,

@@ -108,8 +108,8 @@ def test_query_semantics(all_brands):
 
 def test_demo_web_corpus():
     """Every demo post whose text names a labelled brand is found; nothing unlabelled, no homonym trap, is."""
-    from crawlers.demoweb import corpus as demo
-    from crawlers.demoweb.answers import AliasMatcher
+    from demo.web import corpus as demo
+    from demo.web.answers import AliasMatcher
     from pipeline.config import load_brands
     from pipeline.normalize import normalize_text
 

@@ -18,7 +18,7 @@ HOSTILE = "<script>window.__xss = 1; alert('xss')</script><img src=x onerror=\"w
 
 @pytest.fixture(scope="session")
 def _demo_db(tmp_path_factory):
-    from dashboard.synthetic import make_synthetic_db
+    from demo.synthetic import make_synthetic_db
 
     path = tmp_path_factory.mktemp("report") / "demo.duckdb"
     make_synthetic_db(path, 3000, seed=7, now=NOW)

@@ -24,7 +24,7 @@ BRANDS = str(ROOT / "data" / "brands.yaml")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from crawlers.demoweb.server import DemoWebServer
+    from demo.web.server import DemoWebServer
 
     snap = tmp_path_factory.mktemp("demo") / "demo_web"
     shutil.copytree(ROOT / "data" / "demo_web", snap)

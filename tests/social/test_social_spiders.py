@@ -9,7 +9,7 @@ import json
 import pytest
 import yaml
 
-from crawlers.social.standins import VK_TOKEN, YT_KEY
+from demo.standins import VK_TOKEN, YT_KEY
 
 from ..helpers import NOW, read_items
 from .conftest import ROOT, sources_settings

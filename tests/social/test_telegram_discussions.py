@@ -101,8 +101,8 @@ def _widget_hits(demo) -> dict[str, int]:
 
 
 def test_spider_crawls_discussions_incrementally(tmp_path, demo):
-    from crawlers.demoweb import corpus
     from crawlers.run import crawl_sources
+    from demo.web import corpus
     from pipeline.store import Store
 
     settings = _settings(tmp_path, demo.url)

@@ -1,4 +1,4 @@
-"""The demo's labelled answer file, generated from the corpus labels: ``python -m crawlers.demoweb.answers``.
+"""The demo's labelled answer file, generated from the corpus labels: ``python -m demo.web.answers``.
 
 One row per (post, brand), plus one row (brand_id '') for each post that mentions no brand. Also a simple
 alias matcher used to check the labels: every brand alias found in a post's text must have a row.
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from crawlers.demoweb import corpus as corpus_mod
-from crawlers.demoweb.corpus import Corpus
+from demo.web import corpus as corpus_mod
+from demo.web.corpus import Corpus
 from pipeline.bundled import bundled
 
 COLUMNS = [
@@ -37,13 +37,13 @@ COLUMNS = [
 
 
 def _post_url(site, t, post) -> str:
-    from crawlers.demoweb.server import renderer
+    from demo.web.server import renderer
 
     return renderer(site.engine).post_url(site, t, post)
 
 
 def rows(c: Corpus, brands_file: Path | None = None) -> list[dict]:
-    from crawlers.demoweb.render_news import article_url
+    from demo.web.render_news import article_url
 
     m = AliasMatcher(brands_file or bundled("brands.yaml"))
     out = []
@@ -63,7 +63,7 @@ def rows(c: Corpus, brands_file: Path | None = None) -> list[dict]:
                     out.append(_row(key, prefix + str(p.id), url, lab, adv, named))
     social = c.content_dir / "social" if c.content_dir is not None else None
     if social is not None and social.is_dir():
-        from crawlers.social.standins import label_rows
+        from demo.standins import label_rows
 
         out += label_rows(social)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from crawlers.demoweb.common import (
+from demo.web.common import (
     POSTS_PER_PAGE,
     THREADS_PER_PAGE,
     NotFound,
@@ -23,7 +23,7 @@ from crawlers.demoweb.common import (
     trap_links,
     xf_relative,
 )
-from crawlers.demoweb.corpus import MSK, Post, Site, Thread, slugify
+from demo.web.corpus import MSK, Post, Site, Thread, slugify
 
 P = "/xf"
 

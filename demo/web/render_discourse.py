@@ -8,7 +8,7 @@ import json
 import re
 from datetime import datetime
 
-from crawlers.demoweb.common import (
+from demo.web.common import (
     NotFound,
     Page,
     esc,
@@ -19,7 +19,7 @@ from crawlers.demoweb.common import (
     thread_times,
     trap_links,
 )
-from crawlers.demoweb.corpus import Post, Site, Thread, slugify
+from demo.web.corpus import Post, Site, Thread, slugify
 
 P = "/discourse"
 TOPICS_PER_PAGE = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from crawlers.demoweb.common import (
+from demo.web.common import (
     POSTS_PER_PAGE,
     THREADS_PER_PAGE,
     NotFound,
@@ -21,7 +21,7 @@ from crawlers.demoweb.common import (
     trap_links,
     vb_date,
 )
-from crawlers.demoweb.corpus import Post, Site, Thread
+from demo.web.corpus import Post, Site, Thread
 
 P = "/vb"
 CHARSET = "windows-1251"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape as xesc
 
-from crawlers.demoweb.common import (
+from demo.web.common import (
     NotFound,
     Page,
     esc,
@@ -22,7 +22,7 @@ from crawlers.demoweb.common import (
     thread_times,
     trap_links,
 )
-from crawlers.demoweb.corpus import Post, Site, Thread, slugify
+from demo.web.corpus import Post, Site, Thread, slugify
 
 P = "/news"
 ARTICLES_PER_PAGE = 10

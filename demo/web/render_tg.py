@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from crawlers.demoweb.common import NotFound, Page, esc, iso, snippet, text_html, thread_times, trap_links
-from crawlers.demoweb.corpus import Board, Post, Site, Thread
+from demo.web.common import NotFound, Page, esc, iso, snippet, text_html, thread_times, trap_links
+from demo.web.corpus import Board, Post, Site, Thread
 
 P = "/tg"
 PER_PAGE = 20

@@ -6,7 +6,7 @@ import json
 import re
 from datetime import datetime
 
-from crawlers.demoweb.common import (
+from demo.web.common import (
     POSTS_PER_PAGE,
     THREADS_PER_PAGE,
     NotFound,
@@ -22,7 +22,7 @@ from crawlers.demoweb.common import (
     thread_page,
     trap_links,
 )
-from crawlers.demoweb.corpus import Post, Site, Thread, slugify
+from demo.web.corpus import Post, Site, Thread, slugify
 
 P = "/ipb"
 MONTHS = [

@@ -19,9 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from crawlers.demoweb import corpus as corpus_mod
-from crawlers.demoweb.common import NotFound, Page
-from crawlers.demoweb.render_misc import (
+from demo.standins import SocialApis
+from demo.web import corpus as corpus_mod
+from demo.web.common import NotFound, Page
+from demo.web.render_misc import (
     ROBOTS,
     Faults,
     calendar,
@@ -31,18 +32,17 @@ from crawlers.demoweb.render_misc import (
     root,
     sitemap,
 )
-from crawlers.social.standins import SocialApis
 
 log = logging.getLogger(__name__)
 
 RENDERERS = {
-    "vbulletin": "crawlers.demoweb.render_vb",
-    "phpbb": "crawlers.demoweb.render_phpbb",
-    "xenforo": "crawlers.demoweb.render_xf",
-    "ipb": "crawlers.demoweb.render_ipb",
-    "discourse": "crawlers.demoweb.render_discourse",
-    "news": "crawlers.demoweb.render_news",
-    "telegram": "crawlers.demoweb.render_tg",
+    "vbulletin": "demo.web.render_vb",
+    "phpbb": "demo.web.render_phpbb",
+    "xenforo": "demo.web.render_xf",
+    "ipb": "demo.web.render_ipb",
+    "discourse": "demo.web.render_discourse",
+    "news": "demo.web.render_news",
+    "telegram": "demo.web.render_tg",
 }
 
 
@@ -176,7 +176,7 @@ class DemoWebServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         corpus_mod.load(self.content_dir)  # fail fast on a broken corpus
-        # VK / YouTube / review-site stand-ins (crawlers.social.standins), when the content has them
+        # VK / YouTube / review-site stand-ins (demo.standins), when the content has them
         social_dir = self.content_dir / "social"
         self.social = SocialApis(social_dir, now=now) if social_dir.is_dir() else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crawlers.demoweb.common import (
+from demo.web.common import (
     POSTS_PER_PAGE,
     THREADS_PER_PAGE,
     NotFound,
@@ -22,7 +22,7 @@ from crawlers.demoweb.common import (
     thread_times,
     trap_links,
 )
-from crawlers.demoweb.corpus import Post, Site, Thread
+from demo.web.corpus import Post, Site, Thread
 
 P = "/phpbb"
 

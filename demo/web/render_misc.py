@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import zlib
 
-from crawlers.demoweb.common import NotFound, Page, esc, trap_links
-from crawlers.demoweb.corpus import Corpus
+from demo.web.common import NotFound, Page, esc, trap_links
+from demo.web.corpus import Corpus
 
 ROBOTS = """# Demo web robots.txt
 User-agent: *

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from crawlers.demoweb.corpus import MSK, Post, Site, Thread
+from demo.web.corpus import MSK, Post, Site, Thread
 
 POSTS_PER_PAGE = 10
 THREADS_PER_PAGE = 10

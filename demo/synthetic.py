@@ -604,7 +604,7 @@ def make_synthetic_db(
     return counts
 
 
-if __name__ == "__main__":  # python -m dashboard.synthetic out.duckdb 100000
+if __name__ == "__main__":  # python -m demo.synthetic out.duckdb 100000
     import sys
 
     print(make_synthetic_db(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 2000))
