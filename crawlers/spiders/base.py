@@ -33,6 +33,7 @@ from crawlers.parsers import PageResult, ParseContext, ParseError, crosscheck, r
 from crawlers.parsers.base import ThreadLink
 from pipeline.config import SourceConfig
 
+GAP = "#gap:"  # state key infix of a newest-first history's unread stretch (newest_first_page)
 _NUMERIC_ID = re.compile(r"(?:[A-Za-z_-]{0,8}|[\w.-]+/)(\d+)")
 
 
@@ -96,6 +97,7 @@ class SourceSpider(scrapy.Spider):
         self.started = time.monotonic()
         self.unchanged = 0
         self._pending_chunks: dict[str, int] = {}
+        self._gaps: dict[str, list[tuple[str, dict]]] | None = None
 
     # ------------------------------------------------------------------------------------------ plumbing
 
@@ -209,7 +211,8 @@ class SourceSpider(scrapy.Spider):
         meta = response.meta
         thread_key = meta.get("thread_key") or res.thread_url or response.url
         prior = self.thread_state.get(thread_key, {})
-        last_seen = prior.get("last_post_id")
+        # a gap's page is new down to the posts read below the gap (all of it, in the gap of a first crawl)
+        last_seen = meta.get("gap_stop") if meta.get("gap") else prior.get("last_post_id")
         items = res.items
         if last_seen:
             ids = [it.post_id for it in items]
@@ -234,34 +237,100 @@ class SourceSpider(scrapy.Spider):
             thread_key,
             {"kind": "thread", **{k: prior.get(k) for k in ("last_post_id", "pages", "last_page_url", "content_hash")}},
         )
+        if self.newest_first:
+            yield from self.newest_first_page(response, res, thread_key, upd, reached_known=len(items) < len(res.items))
+            return
         if res.items:
             newest = max((it.post_id for it in res.items), key=_post_key)
             if not upd.get("last_post_id") or _post_key(newest) > _post_key(upd["last_post_id"]):
                 upd["last_post_id"] = newest
-        reached_known = self.newest_first and last_seen and len(items) < len(res.items)
-        if res.next_url and res.next_url != response.url and not reached_known:
-            if not self.newest_first:
-                # progress: a thread cut short (page budget, a failed page, an interrupted run) is re-entered
-                # at the page it stopped before, not at page 1; no content_hash yet, so it is re-entered at all
-                upd.update(pages=page_no + 1, last_page_url=res.next_url, content_hash=None)
-            yield self.request(
-                res.next_url,
-                self.parse_page,
-                role="thread",
-                thread_key=thread_key,
-                page_no=page_no + 1,
-                listing_hash=meta.get("listing_hash"),
-                same_depth=True,
-                **({"unconditional": True, "walk": True} if meta.get("walk") else {}),
-            )
+        if res.next_url and res.next_url != response.url:
+            # progress: a thread cut short (page budget, a failed page, an interrupted run) is re-entered
+            # at the page it stopped before, not at page 1; no content_hash yet, so it is re-entered at all
+            upd.update(pages=page_no + 1, last_page_url=res.next_url, content_hash=None)
+            yield self.next_page(response, res.next_url, thread_key)
         else:
-            upd.update(pages=page_no, last_page_url=response.url)
-            if meta.get("listing_hash") is not None:
-                upd["content_hash"] = meta["listing_hash"]  # the thread is complete up to this listing state
+            self.thread_complete(response, upd)
         for extra in res.extra_urls:  # more of the same thread (Discourse post chunks): not a discovery hop
             yield self.request(
                 extra, self.parse_page, role="thread", thread_key=thread_key, page_no=page_no, same_depth=True
             )
+
+    def next_page(self, response: Response, url: str, thread_key: str, **meta: Any) -> Request:
+        """The request for a thread's (or history's) next page: the same thread, not a discovery hop."""
+        walk = {"unconditional": True, "walk": True} if response.meta.get("walk") or meta.get("walk") else {}
+        return self.request(
+            url,
+            self.parse_page,
+            role="thread",
+            thread_key=thread_key,
+            page_no=response.meta.get("page_no", 1) + 1,
+            listing_hash=response.meta.get("listing_hash"),
+            same_depth=True,
+            **{**meta, **walk},
+        )
+
+    def thread_complete(self, response: Response, upd: dict) -> None:
+        upd.update(pages=response.meta.get("page_no", 1), last_page_url=response.url)
+        if response.meta.get("listing_hash") is not None:
+            upd["content_hash"] = response.meta["listing_hash"]  # the thread is complete up to this listing state
+
+    def newest_first_page(
+        self, response: Response, res: PageResult, thread_key: str, upd: dict, reached_known: bool
+    ) -> Iterator[Request]:
+        """Paging of a history that lists its newest posts first (a channel). Each crawl reads from the newest page
+        down to the posts it read before; then it continues the history's gaps. A walk the page budget cuts leaves
+        a gap: a state row `<thread>#gap:<post id>` with the oldest page not read yet (`last_page_url`) and the
+        newest post read below it (`last_post_id`; the gap of a first crawl goes down to the history's start).
+        Later crawls continue each open gap from its page, oldest direction, until they meet the posts below it
+        or the history's first post, and then close it (`last_page_url` NULL), until the history is whole."""
+        meta = response.meta
+        nxt = res.next_url if res.next_url and res.next_url != response.url else None
+        gap = meta.get("gap")
+        if gap:  # a page of a gap: older than what the crawl read from the top
+            older = (
+                self.since
+                and res.items
+                and all(it.posted_at and datetime.fromisoformat(it.posted_at) < self.since for it in res.items)
+            )
+            cursor = None if reached_known else nxt  # None: the gap is closed
+            stop = meta.get("gap_stop")
+            self.thread_updates[gap] = {"kind": "thread", "last_page_url": cursor, "last_post_id": stop}
+            if cursor and not older:
+                yield self.next_page(response, cursor, thread_key, gap=gap, gap_stop=stop, walk=True)
+            return
+        last_seen = self.thread_state.get(thread_key, {}).get("last_post_id")
+        if res.items:
+            newest = max((it.post_id for it in res.items), key=_post_key)
+            if not upd.get("last_post_id") or _post_key(newest) > _post_key(upd["last_post_id"]):
+                upd["last_post_id"] = newest
+        own_gap = f"{thread_key}{GAP}{last_seen or 'start'}"  # what this walk leaves if the budget cuts it
+        if nxt and not reached_known:
+            self.thread_updates[own_gap] = {"kind": "thread", "last_page_url": nxt, "last_post_id": last_seen}
+            yield self.next_page(response, nxt, thread_key, walk=True)
+            return
+        self.thread_complete(response, upd)
+        if own_gap in self.thread_updates:
+            self.thread_updates[own_gap]["last_page_url"] = None  # the walk met the known posts after all
+        for key, st in self.open_gaps(thread_key):
+            if not nxt:  # the history's first post is on this page: nothing older is left unread
+                self.thread_updates[key] = {"kind": "thread", "last_page_url": None, "last_post_id": st["last_post_id"]}
+            elif key not in self.thread_updates:
+                self.thread_updates[key] = {"kind": "thread", **st}
+                yield self.next_page(
+                    response, st["last_page_url"], thread_key, gap=key, gap_stop=st["last_post_id"], walk=True
+                )
+
+    def open_gaps(self, thread_key: str) -> list[tuple[str, dict]]:
+        """The gaps earlier crawls left in a newest-first history: (state key, {last_page_url, last_post_id})."""
+        if self._gaps is None:
+            self._gaps = {}
+            for key, st in self.thread_state.items():
+                if GAP in key and st.get("last_page_url"):
+                    self._gaps.setdefault(key.split(GAP)[0], []).append(
+                        (key, {"last_page_url": st["last_page_url"], "last_post_id": st.get("last_post_id")})
+                    )
+        return self._gaps.get(thread_key, [])
 
     def listing_page(self, response: Response, res: PageResult) -> Iterator[Any]:
         for link in res.thread_links:
