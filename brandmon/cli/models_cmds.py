@@ -166,9 +166,10 @@ def train_cmd(
         None, "--eval-every", min=1, help="Steps between validations (default: once per epoch)."
     ),
     offsets: bool = typer.Option(
-        True,
+        False,
         "--offsets/--no-offsets",
-        help="Sentiment: fit per-class decision offsets on validation for the positive/negative F1 mean.",
+        help="Sentiment: fit per-class decision offsets on validation for the positive/negative F1 mean "
+        "(at most 1 point of validation macro-F1), stored in scorer.json and applied when scoring.",
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
     checkpoint_minutes: float = typer.Option(

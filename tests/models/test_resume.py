@@ -36,6 +36,7 @@ def _cfg(**kw):
         seed=1,
         eval_every=4,
         checkpoint_minutes=0,
+        offsets_max_drop=0.01,
     )
     return TrainConfig(**{**base, **kw})
 
