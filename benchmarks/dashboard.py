@@ -116,7 +116,7 @@ def pct(xs: list[float], p: float) -> float:
 def exports(con, now: datetime, rows: int) -> None:
     """An analyst's full export (on request, not a page load): fetch up to `rows` matching mentions, then build
     the CSV and the Excel file exactly as the download buttons do."""
-    from dashboard.common import to_csv_bytes, to_xlsx_bytes
+    from dashboard.export import to_csv_bytes, to_xlsx_bytes
 
     f = Q.MentionFilter(since=now - timedelta(days=365))
     t0 = time.perf_counter()

@@ -1,18 +1,22 @@
 """brandmon dashboard: `streamlit run dashboard/app.py` (or `brandmon dashboard`).
 
-Settings come from `-- --config FILE` and BRANDMON_* env at app start; each page is a file in pages/.
+Settings come from `-- --config FILE` and BRANDMON_* env at app start; each page is a file in views/.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common
+from dashboard.actions import analyst_box
+from dashboard.auth import check_access
+from dashboard.reads import close_run_connection
+from dashboard.safe_text import md_escape
+from dashboard.session import settings
 
 st.set_page_config(page_title="brandmon", page_icon="📣", layout="wide")
 
-if common.check_access():
-    common.settings()
+if check_access():
+    settings()
     PAGES = {
         "Monitor": [
             st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
@@ -30,9 +34,9 @@ if common.check_access():
     }
     page = st.navigation(PAGES)
     st.sidebar.markdown("**brandmon** · brand reputation monitor")
-    common.analyst_box()
+    analyst_box()
     try:
         page.run()
     finally:
-        common.close_run_connection()
-    st.sidebar.caption("Database: " + common.md_escape(common.settings().db_path.name))
+        close_run_connection()
+    st.sidebar.caption("Database: " + md_escape(settings().db_path.name))

@@ -7,7 +7,8 @@ from html import escape
 
 import streamlit as st
 
-from dashboard import common as c
+from dashboard.reads import GATE
+from dashboard.session import now_utc, settings
 
 PERIODS = ["24h", "7d", "30d"]
 
@@ -16,10 +17,10 @@ def render(brand: str, period: str) -> bytes:
     from pipeline.report import ReportError, digest_data, parse_period, render_html
     from pipeline.store import Store, StoreError, utcnow
 
-    s = c.settings()
+    s = settings()
     try:
         # the gate keeps this read apart from an analyst action's write connection in this process
-        with c._GATE.reading():
+        with GATE.reading():
             d = digest_data(
                 Store(s.db_path, lock_timeout=s.dashboard.read_timeout_seconds), brand, utcnow(), parse_period(period)
             )
@@ -39,7 +40,7 @@ def digest_box(names: dict[str, str]) -> None:
         d.download_button(
             "⬇ Digest (HTML)",
             data=lambda: render(brand, period),
-            file_name=f"digest-{brand}-{period}-{c.now_utc():%Y-%m-%d}.html",
+            file_name=f"digest-{brand}-{period}-{now_utc():%Y-%m-%d}.html",
             mime="text/html",
             key="dg_download",
             width="stretch",

@@ -2,7 +2,7 @@
 
 Plain functions `(con, ...) -> DataFrame | dict` over an open DuckDB connection: parameterised (no string
 building from user input), one query per view, aggregation done in SQL. No Streamlit here, so the benchmark
-and tests call them directly; `dashboard.common.q()` adds the cache and the lock handling.
+and tests call them directly; `dashboard.reads.q()` adds the cache and the lock handling.
 Filtering and counting go through `mention_facts` (one narrow row per mention: brand, source, time, countable,
 current score; kept in step by the pipeline), so a page query is a column scan, not a join of 1M-row tables;
 text columns are joined only for the rows shown. Scores follow `current_scores` (active model, current context,

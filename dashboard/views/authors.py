@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common as c
+from dashboard.reads import q
+from dashboard.session import settings
+from dashboard.widgets import page_header, table
 
 ORDERS = {
     "Advocates (defend the brand)": "advocate_score",
@@ -14,14 +16,14 @@ ORDERS = {
 
 
 def main() -> None:
-    c.page_header(
+    page_header(
         "Advocates & opinion leaders",
         "Authors ranked from their posts: positive stance and defending the brand, or reach across threads.",
     )
-    src = c.q("sources")
+    src = q("sources")
     order_label = st.sidebar.radio("Rank by", list(ORDERS), key="au_order")
     sources = st.sidebar.multiselect("Source", src["source_id"].tolist(), key="au_sources", placeholder="All sources")
-    df = c.q("authors", order=ORDERS[order_label], source_ids=sources, limit=c.settings().dashboard.page_size)
+    df = q("authors", order=ORDERS[order_label], source_ids=sources, limit=settings().dashboard.page_size)
     if df.empty:
         st.info("No authors yet: they appear after `brandmon advocates` (or the monitor flow) has run.")
         return
@@ -29,7 +31,7 @@ def main() -> None:
     m[0].metric("Authors shown", f"{len(df):,}")
     m[1].metric("Advocates (score > 0)", f"{int((df['advocate_score'] > 0).sum()):,}")
     m[2].metric("Posts by them", f"{int(df['posts'].sum()):,}")
-    c.table(
+    table(
         df,
         "au_table",
         name="authors",

@@ -7,8 +7,14 @@ from datetime import UTC, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import common as c
+from dashboard.actions import act
+from dashboard.display import fmt_ts, mention_note, record
+from dashboard.export import export_all
 from dashboard.queries import INTENTS, SENTIMENTS, MentionFilter
+from dashboard.reads import fetch, q
+from dashboard.safe_text import highlight, md_escape, safe_url
+from dashboard.session import now_utc, settings
+from dashboard.widgets import brand_names, page_header, table
 
 COLUMNS = [
     "posted_at",
@@ -26,8 +32,8 @@ COLUMNS = [
 
 
 def filters() -> MentionFilter:
-    names = c.brand_names()
-    src = c.q("sources")
+    names = brand_names()
+    src = q("sources")
     with st.container(border=True):
         r1 = st.columns([2, 2, 2, 2])
         brands = r1[0].multiselect(
@@ -37,9 +43,9 @@ def filters() -> MentionFilter:
         sentiments = r1[2].multiselect("Sentiment", list(SENTIMENTS), key="mx_sent", placeholder="Any sentiment")
         intents = r1[3].multiselect("Intent", list(INTENTS), key="mx_intent", placeholder="Any intent")
         r2 = st.columns([2, 2, 3, 1])
-        today = c.now_utc().date()
+        today = now_utc().date()
         dates = r2[0].date_input("Posted between", value=(today - timedelta(days=30), today), key="mx_dates")
-        th = c.q("theme_options", brand_ids=brands)
+        th = q("theme_options", brand_ids=brands)
         labels = {r.theme_id: f"{r.label} · {names.get(r.brand_id, r.brand_id)} ({r.size})" for r in th.itertuples()}
         theme = r2[1].selectbox(
             "Theme", [None, *labels], format_func=lambda x: "Any theme" if x is None else labels[x], key="mx_theme"
@@ -72,29 +78,29 @@ def _save_corrections(store, mention_id: str, changed: list[tuple[str, str]], ac
 
 
 def detail(mention_id: str) -> None:
-    d = c.q("mention_detail", mention_id=mention_id)
+    d = q("mention_detail", mention_id=mention_id)
     if d.empty:
         st.info("This mention no longer exists.")
         return
-    r = c.record(d.iloc[0])
-    names = c.brand_names()
+    r = record(d.iloc[0])
+    names = brand_names()
     st.subheader("Scored context")
     st.caption(
         " · ".join(
-            c.md_escape(x)
+            md_escape(x)
             for x in (
                 names.get(r.brand_id, r.brand_id),
                 r.source_id,
-                c.fmt_ts(r.posted_at) + " UTC",
+                fmt_ts(r.posted_at) + " UTC",
                 f"author: {r.author}",
             )
         )
     )
     with st.container(border=True):
-        st.markdown(c.highlight(r.context, r.span_start, r.span_end, r.matched))
-    if note := c.mention_note(r.matched, r.via):
+        st.markdown(highlight(r.context, r.span_start, r.span_end, r.matched))
+    if note := mention_note(r.matched, r.via):
         st.caption(note)
-    link = c.safe_url(r.url)
+    link = safe_url(r.url)
     if link:
         st.link_button("Open original post ↗", link)
     cols = st.columns(4)
@@ -103,7 +109,7 @@ def detail(mention_id: str) -> None:
     cols[2].metric("P(negative)", "—" if r.p_neg is None else f"{r.p_neg:.2f}")
     cols[3].metric("Unsure", "—" if r.unsure is None else ("yes" if r.unsure else "no"))
     st.caption(
-        f"Model: {c.md_escape(r.model or '—')} · version {c.md_escape(r.model_version or '—')}"
+        f"Model: {md_escape(r.model or '—')} · version {md_escape(r.model_version or '—')}"
         + (" · corrected by an analyst" if r.corrected else "")
     )
 
@@ -128,10 +134,8 @@ def detail(mention_id: str) -> None:
         if not changed:
             st.info("Nothing changed.")
         else:
-            c.act(
-                _save_corrections, mention_id, changed, success="Saved: " + ", ".join(f"{f} → {v}" for f, v in changed)
-            )
-    hist = c.q("corrections", mention_id=mention_id)
+            act(_save_corrections, mention_id, changed, success="Saved: " + ", ".join(f"{f} → {v}" for f, v in changed))
+    hist = q("corrections", mention_id=mention_id)
     if not hist.empty:
         st.caption("Corrections")
         st.dataframe(hist, hide_index=True, width="stretch")
@@ -144,20 +148,20 @@ def _with_brand(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
 
 def _export_rows(f: MentionFilter, limit: int, names: dict[str, str]) -> pd.DataFrame | None:
     """Every matching mention up to `limit`, in the columns (and order) of the page's own export."""
-    rows = c.fetch("mentions_export", f=f, limit=limit)
+    rows = fetch("mentions_export", f=f, limit=limit)
     return None if rows is None else _with_brand(rows, names)[COLUMNS]
 
 
 def main() -> None:
-    c.page_header("Mentions explorer", "Every brand mention with its scored context; correct a wrong label here.")
+    page_header("Mentions explorer", "Every brand mention with its scored context; correct a wrong label here.")
     f = filters()
-    page_size = c.settings().dashboard.page_size
-    total = c.q("mention_count", f=f)
-    df = c.q("mentions", f=f, limit=page_size)
-    names = c.brand_names()
+    page_size = settings().dashboard.page_size
+    total = q("mention_count", f=f)
+    df = q("mentions", f=f, limit=page_size)
+    names = brand_names()
     _with_brand(df, names)
     st.markdown(f"**{total:,}** mentions match" + (f" · showing the newest {len(df):,}" if total > len(df) else ""))
-    ev = c.table(
+    ev = table(
         df,
         "mx_table",
         name="mentions",
@@ -171,7 +175,7 @@ def main() -> None:
             "thread_title": "Thread",
         },
     )
-    c.export_all(lambda limit: _export_rows(f, limit, names), total, len(df), name="mentions", key="mx_table", token=f)
+    export_all(lambda limit: _export_rows(f, limit, names), total, len(df), name="mentions", key="mx_table", token=f)
     rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
     options = df["mention_id"].tolist()
     if not options:
@@ -181,7 +185,7 @@ def main() -> None:
     if st.session_state.get("mx_selected") not in options:
         st.session_state["mx_selected"] = options[0]
     preview = {
-        r.mention_id: f"{c.fmt_ts(r.posted_at, '%m-%d %H:%M')} · {r.brand} · {str(r.context)[:70]}"
+        r.mention_id: f"{fmt_ts(r.posted_at, '%m-%d %H:%M')} · {r.brand} · {str(r.context)[:70]}"
         for r in df.itertuples()
     }
     chosen = st.selectbox(

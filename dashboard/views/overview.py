@@ -5,17 +5,21 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboard import common as c
 from dashboard.digest import digest_box
+from dashboard.display import BRAND_COLORS, SENTIMENT_COLORS, fmt_ts, record
+from dashboard.reads import q
+from dashboard.safe_text import md_escape
+from dashboard.session import now_utc
+from dashboard.widgets import brand_filter, brand_names, page_header, table, window_picker
 
 
 def main() -> None:
-    c.page_header("Overview", "Did anything spike, which complaints grew, is the queue under control?")
-    since = c.window_picker("ov_window", 30)
-    brands = c.brand_filter("ov_brands")
-    names = c.brand_names()
-    now = c.now_utc().replace(second=0)
-    k = c.q("overview_kpis", since=since, brand_ids=brands, now=now)
+    page_header("Overview", "Did anything spike, which complaints grew, is the queue under control?")
+    since = window_picker("ov_window", 30)
+    brands = brand_filter("ov_brands")
+    names = brand_names()
+    now = now_utc().replace(second=0)
+    k = q("overview_kpis", since=since, brand_ids=brands, now=now)
 
     m = st.columns(6)
     m[0].metric("Mentions", f"{k['mentions']:,}")
@@ -33,7 +37,7 @@ def main() -> None:
         help="Median hours from escalation to first response",
     )
 
-    ts = c.q("mentions_over_time", since=since, brand_ids=brands)
+    ts = q("mentions_over_time", since=since, brand_ids=brands)
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Mentions per day")
@@ -43,7 +47,7 @@ def main() -> None:
             per_brand = ts.groupby(["day", "brand_id"], as_index=False)["mentions"].sum()
             per_brand["brand"] = per_brand["brand_id"].map(names).fillna(per_brand["brand_id"])
             fig = px.line(
-                per_brand, x="day", y="mentions", color="brand", markers=False, color_discrete_sequence=c.BRAND_COLORS
+                per_brand, x="day", y="mentions", color="brand", markers=False, color_discrete_sequence=BRAND_COLORS
             )
             fig.update_layout(
                 height=320,
@@ -63,7 +67,7 @@ def main() -> None:
                 x="day",
                 y="mentions",
                 color="sentiment",
-                color_discrete_map=c.SENTIMENT_COLORS,
+                color_discrete_map=SENTIMENT_COLORS,
                 category_orders={"sentiment": ["negative", "neutral", "positive", "unscored"]},
             )
             fig.update_layout(
@@ -80,9 +84,9 @@ def main() -> None:
     a, b = st.columns(2)
     with a:
         st.subheader("Share of negative by brand")
-        share = c.q("negative_share_by_brand", since=since, brand_ids=brands)
+        share = q("negative_share_by_brand", since=since, brand_ids=brands)
         share.insert(0, "brand", share["brand_id"].map(names).fillna(share["brand_id"]))
-        c.table(
+        table(
             share,
             "ov_share",
             name="negative-share",
@@ -95,12 +99,12 @@ def main() -> None:
         )
     with b:
         st.subheader("Rising complaint themes")
-        rising = c.q("rising_themes", brand_ids=brands, limit=8)
+        rising = q("rising_themes", brand_ids=brands, limit=8)
         if rising.empty:
             st.info("No new or growing themes.")
         else:
             rising.insert(0, "brand", rising["brand_id"].map(names).fillna(rising["brand_id"]))
-            c.table(
+            table(
                 rising,
                 "ov_rising",
                 name="rising-themes",
@@ -109,15 +113,15 @@ def main() -> None:
             )
 
     st.subheader("Latest alerts")
-    al = c.q("latest_alerts", limit=5, brand_ids=brands)
+    al = q("latest_alerts", limit=5, brand_ids=brands)
     if al.empty:
         st.info("No alerts.")
     for _, row in al.iterrows():
-        r = c.record(row)
+        r = record(row)
         icon = ":material/check_circle:" if r.acknowledged_by else ":material/notifications_active:"
         st.markdown(
-            f"{icon} **{c.md_escape(r.kind)}** · {c.md_escape(names.get(r.brand_id, r.brand_id))} · "
-            f"{c.fmt_ts(r.created_at)} UTC — {c.md_escape(r.explanation)}"
+            f"{icon} **{md_escape(r.kind)}** · {md_escape(names.get(r.brand_id, r.brand_id))} · "
+            f"{fmt_ts(r.created_at)} UTC — {md_escape(r.explanation)}"
         )
     digest_box(names)
 

@@ -7,8 +7,14 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard import common as c
+from dashboard.actions import act
+from dashboard.display import mention_note, record
+from dashboard.export import export_all
 from dashboard.queries import OPEN_STATES, STATES
+from dashboard.reads import fetch, q
+from dashboard.safe_text import highlight, md_escape, safe_url
+from dashboard.session import now_utc, settings
+from dashboard.widgets import brand_filter, brand_names, page_header, table
 
 LEVEL_ICONS = {
     "critical": ":material/error:",
@@ -67,7 +73,7 @@ def decorate(df: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
 
 
 def _export_rows(filters: dict, limit: int, names: dict[str, str]) -> pd.DataFrame | None:
-    rows = c.fetch("escalation_queue", **filters, limit=limit)
+    rows = fetch("escalation_queue", **filters, limit=limit)
     return None if rows is None else decorate(rows, names)[COLUMNS]
 
 
@@ -78,30 +84,26 @@ def actions(row: dict) -> None:
     st.markdown("**Act on it**")
     a1, a2 = st.columns(2)
     with a1.form(f"assign_{eid}", border=True):
-        owners = c.q("owners")
+        owners = q("owners")
         owner = st.text_input("Assign to", value=row["owner"] or "", placeholder=", ".join(owners[:3]) or "name")
         if st.form_submit_button("Assign", type="primary", disabled=row["state"] not in OPEN_STATES):
-            c.act(assign, eid, owner.strip(), expected_version=version, success=f"Assigned to {owner.strip()}.")
+            act(assign, eid, owner.strip(), expected_version=version, success=f"Assigned to {owner.strip()}.")
     with a2.form(f"state_{eid}", border=True):
         allowed = list(TRANSITIONS.get(row["state"], ()))
         to = st.selectbox("Move to", allowed or ["—"], key=f"to_{eid}")
         note = st.text_input("Comment (optional)", key=f"tc_{eid}")
         if st.form_submit_button("Change state", disabled=not allowed):
-            c.act(
-                transition, eid, to, comment=note.strip() or None, expected_version=version, success=f"Moved to {to}."
-            )
+            act(transition, eid, to, comment=note.strip() or None, expected_version=version, success=f"Moved to {to}.")
     with st.form(f"comment_{eid}", border=True, clear_on_submit=True):
         text = st.text_area("Comment", height=80, key=f"cm_{eid}")
         if st.form_submit_button("Add comment"):
-            c.act(add_comment, eid, comment=text, success="Comment added.")
+            act(add_comment, eid, comment=text, success="Comment added.")
 
 
 def main() -> None:
-    c.page_header(
-        "Escalation queue", "Mentions that need a human, worst first. Every action is recorded with your name."
-    )
-    names = c.brand_names()
-    owners = c.q("owners")
+    page_header("Escalation queue", "Mentions that need a human, worst first. Every action is recorded with your name.")
+    names = brand_names()
+    owners = q("owners")
     linked = st.query_params.get("item")  # /queue?item=<escalation id>: the link in notifications and the digest
     # a linked item is shown whatever its state is now (it may have been resolved since the message went out)
     states = st.sidebar.multiselect(
@@ -110,11 +112,11 @@ def main() -> None:
     owner = st.sidebar.selectbox(
         "Owner", [None, "(unassigned)", *owners], key="qu_owner", format_func=lambda x: "Anyone" if x is None else x
     )
-    brands = c.brand_filter("qu_brands")
-    now = c.now_utc().replace(second=0)
+    brands = brand_filter("qu_brands")
+    now = now_utc().replace(second=0)
     filters = dict(states=states, owner=owner, brand_ids=brands, now=now)
-    df = c.q("escalation_queue", **filters, limit=c.settings().dashboard.page_size)
-    summary = c.q("escalation_summary", **filters)  # over every matching item, not only the page shown
+    df = q("escalation_queue", **filters, limit=settings().dashboard.page_size)
+    summary = q("escalation_summary", **filters)  # over every matching item, not only the page shown
     total = summary["matching"]
     m = st.columns(4)
     m[0].metric("Matching", f"{total:,}")
@@ -125,7 +127,7 @@ def main() -> None:
         st.success("Queue is empty for these filters.")
         return
     df = decorate(df, names)
-    ev = c.table(
+    ev = table(
         df,
         "qu_table",
         name="escalations",
@@ -140,7 +142,7 @@ def main() -> None:
             "context": st.column_config.TextColumn("Post", width="large"),
         },
     )
-    c.export_all(
+    export_all(
         lambda limit: _export_rows(filters, limit, names),
         total,
         len(df),
@@ -154,7 +156,7 @@ def main() -> None:
         if linked in ids:
             st.session_state["qu_selected"] = linked
         else:
-            st.info(f"Item {c.md_escape(linked[:40])} is not among the items listed with these filters.")
+            st.info(f"Item {md_escape(linked[:40])} is not among the items listed with these filters.")
     rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
     if rows:
         st.session_state["qu_selected"] = ids[rows[0]]
@@ -166,14 +168,14 @@ def main() -> None:
     eid = st.selectbox(
         "Item (or click a row above)", ids, format_func=lambda i: labels.get(i, str(i)), key="qu_selected"
     )
-    row = vars(c.record(df[df["escalation_id"] == eid].iloc[0]))
+    row = vars(record(df[df["escalation_id"] == eid].iloc[0]))
 
     left, right = st.columns([3, 2])
     with left:
         st.subheader(f"{LEVEL_ICONS.get(row['level'], '')} Priority {row['priority']:.2f} · {row['state']}")
         st.caption(
             " · ".join(
-                c.md_escape(x)
+                md_escape(x)
                 for x in (
                     row["brand"],
                     row["source_id"],
@@ -183,20 +185,20 @@ def main() -> None:
             )
         )
         with st.container(border=True):
-            st.markdown(c.highlight(row["context"], row["span_start"], row["span_end"], row["matched"]))
-        if note := c.mention_note(row["matched"], row["via"]):
+            st.markdown(highlight(row["context"], row["span_start"], row["span_end"], row["matched"]))
+        if note := mention_note(row["matched"], row["via"]):
             st.caption(note)
-        link = c.safe_url(row["url"])
+        link = safe_url(row["url"])
         if link:
             st.link_button("Open original post ↗", link)
         st.markdown("**Why it is here**")
         for line in reasons_lines(row["reasons_json"]):
-            st.markdown("- " + c.md_escape(line))
+            st.markdown("- " + md_escape(line))
     with right:
         actions(row)
     st.markdown("**History** (append-only audit trail)")
-    hist = c.q("escalation_events", escalation_id=eid)
-    c.table(
+    hist = q("escalation_events", escalation_id=eid)
+    table(
         hist,
         "qu_hist",
         name=f"escalation-{eid}-history",

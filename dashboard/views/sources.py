@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common as c
+from dashboard.display import fmt_ts
+from dashboard.reads import q
+from dashboard.safe_text import md_escape
+from dashboard.session import now_utc, settings
+from dashboard.widgets import page_header, table
 
 
 def main() -> None:
-    s = c.settings()
+    s = settings()
     hours = s.dashboard.silent_after_hours
-    c.page_header(
+    page_header(
         "Sources health",
         f"A source is flagged when it has had no successful crawl or no new post for "
         f"{hours:g} hours (Settings.dashboard.silent_after_hours).",
     )
-    now = c.now_utc().replace(second=0)
-    df = c.q("sources_health", now=now, silent_after_hours=hours)
+    now = now_utc().replace(second=0)
+    df = q("sources_health", now=now, silent_after_hours=hours)
     if df.empty:
         st.info("No sources or crawl runs yet: run `brandmon crawl`.")
         return
@@ -28,12 +32,12 @@ def main() -> None:
     m[3].metric("Errors, 24 h", f"{int(df['errors_24h'].sum()):,}")
     for r in gaps.itertuples():
         st.error(
-            f"{c.md_escape(r.source_id)} has been silent for {r.silent_hours:.0f} h "
-            f"(last successful crawl: {c.fmt_ts(r.last_success) if r.last_success is not None else 'never'} UTC).",
+            f"{md_escape(r.source_id)} has been silent for {r.silent_hours:.0f} h "
+            f"(last successful crawl: {fmt_ts(r.last_success) if r.last_success is not None else 'never'} UTC).",
             icon=":material/notifications_off:",
         )
     df["health"] = df["gap"].map({True: "✖ gap", False: "✔ ok"})
-    c.table(
+    table(
         df,
         "src_table",
         name="sources-health",
@@ -60,8 +64,8 @@ def main() -> None:
     )
     st.subheader("Crawl runs")
     sid = st.selectbox("Source", df["source_id"].tolist(), key="src_pick")
-    runs = c.q("crawl_runs", source_id=sid)
-    c.table(
+    runs = q("crawl_runs", source_id=sid)
+    table(
         runs,
         "src_runs",
         name=f"crawl-runs-{sid}",

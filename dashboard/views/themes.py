@@ -9,7 +9,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard import common as c
+from dashboard.display import fmt_ts
+from dashboard.reads import q
+from dashboard.safe_text import highlight, md_escape
+from dashboard.session import now_utc, settings
+from dashboard.widgets import brand_filter, brand_names, page_header, table
 
 BADGES = {"new": "★ new", "growing": "▲ growing", "stable": "stable", "fading": "▼ fading"}
 
@@ -25,19 +29,19 @@ def _keywords(js: str | None) -> str:
 
 
 def main() -> None:
-    c.page_header(
+    page_header(
         "Complaint themes", "Recurring complaints clustered from negative mentions; ids stay stable across runs."
     )
-    brands = c.brand_filter("th_brands")
+    brands = brand_filter("th_brands")
     statuses = st.sidebar.multiselect("Status", list(BADGES), key="th_status", placeholder="Any status")
-    names = c.brand_names()
-    th = c.q("themes", brand_ids=brands, statuses=statuses)
+    names = brand_names()
+    th = q("themes", brand_ids=brands, statuses=statuses)
     if th.empty:
         st.info("No themes yet: they appear after `brandmon themes` (or the monitor flow) has run.")
         return
-    since = (c.now_utc() - timedelta(days=30)).replace(minute=0, second=0)
-    trend = c.q("theme_trend", theme_ids=th["theme_id"].tolist(), since=since)
-    days = pd.date_range(since.date(), c.now_utc().date(), freq="D", tz="UTC")
+    since = (now_utc() - timedelta(days=30)).replace(minute=0, second=0)
+    trend = q("theme_trend", theme_ids=th["theme_id"].tolist(), since=since)
+    days = pd.date_range(since.date(), now_utc().date(), freq="D", tz="UTC")
     spark = (
         trend.pivot_table(index="theme_id", columns="day", values="mentions", aggfunc="sum")
         .reindex(columns=days, fill_value=0)
@@ -54,7 +58,7 @@ def main() -> None:
     m[1].metric("New", int((th["status"] == "new").sum()))
     m[2].metric("Growing", int((th["status"] == "growing").sum()))
 
-    ev = c.table(
+    ev = table(
         th,
         "th_table",
         name="themes",
@@ -82,21 +86,21 @@ def main() -> None:
     )
     row = th.set_index("theme_id").loc[chosen]
 
-    st.subheader(c.md_escape(f"{row['label']} · {row['brand']}"))  # labels come from scraped words
-    st.caption(f"{row['badge']} · {int(row['size'])} mentions · keywords: {c.md_escape(row['keywords'])}")
+    st.subheader(md_escape(f"{row['label']} · {row['brand']}"))  # labels come from scraped words
+    st.caption(f"{row['badge']} · {int(row['size'])} mentions · keywords: {md_escape(row['keywords'])}")
     t = trend[trend["theme_id"] == chosen]
     if not t.empty:
         fig = px.bar(t, x="day", y="mentions", color_discrete_sequence=["#dc2626"])
         fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), xaxis_title=None, yaxis_title=None)
         st.plotly_chart(fig, width="stretch", key="th_trend", config={"displayModeBar": False})
-    members = c.q("theme_members", theme_id=chosen, limit=c.settings().dashboard.page_size)
+    members = q("theme_members", theme_id=chosen, limit=settings().dashboard.page_size)
     st.markdown("**Example posts** (closest to the theme centre)")
     for r in members.head(3).itertuples():
         with st.container(border=True):
-            st.markdown(c.highlight(r.context, r.span_start, r.span_end, r.matched))
-            st.caption(c.md_escape(f"{r.source_id} · {c.fmt_ts(r.posted_at)} UTC · {r.author}"))
+            st.markdown(highlight(r.context, r.span_start, r.span_end, r.matched))
+            st.caption(md_escape(f"{r.source_id} · {fmt_ts(r.posted_at)} UTC · {r.author}"))
     st.markdown(f"**All members** ({len(members):,} shown)")
-    c.table(
+    table(
         members,
         "th_members",
         name=f"theme-{chosen}",

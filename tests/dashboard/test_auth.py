@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.common import oidc_config_problem
+from dashboard.auth import oidc_config_problem
 
 from .conftest import sql_rows as _sql
 

@@ -62,7 +62,7 @@ def _mentions(db) -> int:
 # a 6 s writer process under repeated page runs; the busy-lock test below is the fast check
 @pytest.mark.slow
 def test_reads_during_a_writer_process_show_no_error(db, use_db, app_test):
-    from dashboard import common
+    from dashboard import reads
 
     use_db(db)
     before = _mentions(db)
@@ -71,7 +71,7 @@ def test_reads_during_a_writer_process_show_no_error(db, use_db, app_test):
     try:
         while writer.poll() is None:
             for page in ("mentions", "queue", None):
-                common.clear_cache()  # force real reads, not the TTL cache
+                reads.clear_cache()  # force real reads, not the TTL cache
                 at = app_test(page)
                 runs += 1
                 assert not at.exception, [e.value for e in at.exception]
@@ -86,11 +86,11 @@ def test_reads_during_a_writer_process_show_no_error(db, use_db, app_test):
 
 
 def test_a_lock_outlasting_the_retry_shows_busy_not_a_traceback(db, use_db, app_test, monkeypatch, tmp_path):
-    from dashboard import common
+    from dashboard import reads
 
-    monkeypatch.setattr(common, "BUSY_RETRIES", 0)
+    monkeypatch.setattr(reads, "BUSY_RETRIES", 0)
     use_db(db, BRANDMON_DASHBOARD__READ_TIMEOUT_SECONDS="0.3")
-    common.clear_cache()
+    reads.clear_cache()
     release = tmp_path / "release"
     writer = _writer(db, seconds=0.1, hold=300.0, release=release)  # one transaction holding the file until released
     try:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from dashboard import queries
-from dashboard.common import to_csv_bytes, to_xlsx_bytes
+from dashboard.export import to_csv_bytes, to_xlsx_bytes
 
 from .conftest import sql_rows as _sql
 

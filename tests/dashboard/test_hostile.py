@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from markdown_it import MarkdownIt
 
-from dashboard.common import highlight, md_escape, safe_links, safe_url
+from dashboard.safe_text import highlight, md_escape, safe_links, safe_url
 
 UNESCAPED_LT = re.compile(r"(?<!\\)<")
 
