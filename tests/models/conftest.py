@@ -46,6 +46,14 @@ def tiny_bert(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_bert):
+    """The tiny BERT's tokenizer, loaded once: transformers takes seconds to build the 250k-word tokenizer."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_bert)
+
+
 def make_scorer(base_dir, out, seed: int = 0, split: int = 1):
     """A scorer dir over ``base_dir`` with seeded random task stacks (for mechanics, not quality)."""
     import torch

@@ -44,14 +44,14 @@ def _intent_csv(tmp_path):
     return f
 
 
-def test_branch_equals_running_the_layers_by_hand(tiny_bert):
-    from transformers import AutoModel, AutoTokenizer
+def test_branch_equals_running_the_layers_by_hand(tiny_bert, tiny_tokenizer):
+    from transformers import AutoModel
 
     from models.network import ScorerNet, encoder_layers
 
     torch.manual_seed(3)
     base = AutoModel.from_pretrained(tiny_bert).eval()
-    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    tok = tiny_tokenizer
     enc = tok(TEXTS, padding=True, return_tensors="pt")
     ids, mask = enc["input_ids"], enc["attention_mask"]
     net = ScorerNet(base, 0, {"sentiment": 3, "intent": 5}, {"intent": ("sentiment", 1)}).eval()

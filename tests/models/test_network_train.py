@@ -5,14 +5,14 @@ import pandas as pd
 import torch
 
 
-def test_split_network_equals_library_forward(tiny_bert):
+def test_split_network_equals_library_forward(tiny_bert, tiny_tokenizer):
     """Running lower layers + a task's copy of the top layers reproduces BertModel's own output (padding too)."""
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoModel
 
     from models.network import ScorerNet, additive_mask, run_layers
 
     base = AutoModel.from_pretrained(tiny_bert).eval()
-    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    tok = tiny_tokenizer
     enc = tok(["Посылкин опять потерял посылку", "ок"], padding=True, return_tensors="pt")
     with torch.inference_mode():
         ref = base(**enc).last_hidden_state
