@@ -65,7 +65,11 @@ class Checkpointer:
                     "run without --resume to start over"
                 )
         else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            if meta.exists():  # an hour of caching is not thrown away by a forgotten flag
+                raise CheckpointError(
+                    f"{self.dir} holds an unfinished run's checkpoint: add --resume to continue it, "
+                    "or delete that directory to start over"
+                )
             self.dir.mkdir(parents=True, exist_ok=True)
             meta.write_text(json.dumps({"fingerprint": fp}), encoding="utf-8")
         self._shards = len(list(self.dir.glob("cache-*.pt")))

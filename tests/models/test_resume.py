@@ -96,3 +96,32 @@ def test_resume_refuses_a_missing_or_foreign_checkpoint(settings, tiny_bert, tmp
         train(settings, _cfg(), data, tmp_path / "run", init_from=None, progress=_stop_at("epoch", 2))
     with pytest.raises(TrainError, match="other data or options"):
         train(settings, _cfg(lr_head=5e-3), data, tmp_path / "run", init_from=None, resume=True)
+
+
+def test_cli_resume_and_options_fail_clearly(tiny_settings, tmp_path, monkeypatch):
+    """`brandmon train`: a forgotten --resume does not wipe a checkpoint, a missing one is a one-line error."""
+    from typer.testing import CliRunner
+
+    from brandmon.cli import app
+    from models.checkpoint import CHECKPOINT_DIR
+
+    monkeypatch.setenv("BRANDMON_MODELS__BACKBONE", tiny_settings.models.backbone)
+    monkeypatch.setenv("BRANDMON_MODELS__THREADS", "1")
+    data = _data(tmp_path)
+    out = tmp_path / "cli-run"
+
+    def run(*extra: str):
+        args = ["--data-dir", str(tmp_path), "train", "--task", "sentiment", "--data", str(data), "--out", str(out)]
+        return CliRunner().invoke(app, [*args, "--init", tiny_settings.models.sentiment, *extra])
+
+    r = run("--resume")
+    assert r.exit_code == 2 and "no checkpoint" in r.output and "Traceback" not in r.output
+    r = run("--cap", "synthetic")
+    assert r.exit_code == 2 and "--cap must be SOURCE=N" in r.output
+    (out / CHECKPOINT_DIR).mkdir(parents=True)
+    (out / CHECKPOINT_DIR / "meta.json").write_text('{"fingerprint": "x"}')
+    r = run()
+    assert r.exit_code == 2 and "add --resume" in r.output, r.output
+    assert (out / CHECKPOINT_DIR / "meta.json").exists()  # kept
+    r = run("--resume")
+    assert r.exit_code == 2 and "other data or options" in r.output
