@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
+import pytest
+
 from crawlers.run import crawl_sources
 from demo.web.corpus import add_post, add_thread
 from pipeline.store import Store
@@ -52,6 +54,8 @@ def test_second_crawl_fetches_changed_pages_and_yields_exactly_the_new_posts(tmp
     assert third["items"] == 0 and third["status"] == "ok"
 
 
+# two crawls of the demo web around an interruption; the second-crawl test keeps incremental crawls fast
+@pytest.mark.slow
 def test_interrupted_crawl_resumes_with_nothing_lost_or_duplicated(tmp_path, demo, demo_dir):
     expected = site_posts(demo_dir, "xf")
     extra = [

@@ -105,6 +105,8 @@ def test_new_reply_on_page_40_is_found_with_at_most_3_requests_for_its_thread(tm
     assert 1 <= thread_requests(demo, site, tid) <= 3
 
 
+# a long thread crawled twice; the page-40 reply test keeps long threads in the fast tier
+@pytest.mark.slow
 def test_a_reply_that_opens_a_new_page_is_found_from_the_last_known_page(tmp_path, demo, demo_dir):
     tid = long_thread(demo_dir, "xf", 400)  # exactly 40 full pages: the reply opens page 41
     s = crawl_settings(tmp_path, demo.url)
@@ -142,6 +144,8 @@ def test_page_budget_bounds_a_long_thread_and_the_next_crawl_resumes_where_it_st
     assert demo.hits_full[page1] == 1  # resumed at the page it stopped before, never from page 1 again
 
 
+# a long thread crawled twice; the page-40 reply test keeps long threads in the fast tier
+@pytest.mark.slow
 def test_a_remembered_page_that_is_gone_reads_the_thread_again_from_its_first_page(tmp_path, demo, demo_dir):
     tid = long_thread(demo_dir, "xf", 35)  # 4 pages
     s = crawl_settings(tmp_path, demo.url)
@@ -162,6 +166,8 @@ def test_a_remembered_page_that_is_gone_reads_the_thread_again_from_its_first_pa
     assert res["status"] == "ok" and res["errors"] == 0
 
 
+# a long thread crawled twice; the page-40 reply test keeps long threads in the fast tier
+@pytest.mark.slow
 def test_depth_counts_index_board_thread_hops_not_a_threads_pages(tmp_path, demo, demo_dir):
     """index (0) -> board (1) -> thread (2): max_depth 2 reads a 60-page thread whole, max_depth 1 none of it."""
     tid = long_thread(demo_dir, "xf", 600)

@@ -2,8 +2,8 @@
 
 One demo site (XenForo) keeps model inference small. The uninterrupted reference run goes through the Prefect
 monitor flow; the crash runs are `brandmon run` processes SIGKILLed at planted points (flows/faults.py) and re-run.
-Those runs score with the real model and take minutes, so they are in the slow tier; the fast tier kills a
-crawl + ingest run (no model) inside an ingest batch and re-runs it.
+Those runs score with the real model and take minutes; with the crawl + ingest run (no model) killed inside an
+ingest batch and re-run, the whole file is in the slow tier.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def ingest_reference(demo_ro, sources_file, tmp_path_factory):
     return {"args": args, "dump": dump_tables(data / "brandmon.duckdb")}
 
 
+# a crawl plus two `brandmon run` processes, one killed; the kill points are tested fast in
+# tests/foundation/test_store.py and tests/notify/test_delivery.py, the stages in tests/flows/test_stages.py
+@pytest.mark.slow
 def test_run_killed_inside_an_ingest_batch_reruns_to_the_uninterrupted_tables(
     ingest_reference, demo_ro, sources_file, tmp_path
 ):

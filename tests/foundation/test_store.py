@@ -80,6 +80,8 @@ def test_reader_polls_while_writer_writes_10k_rows(store, tmp_path):
     assert store.query("SELECT count(*) n FROM documents")["n"][0] == 10000
 
 
+# two writer processes; the lock timeout and one SIGKILL keep the store's concurrency in the fast tier
+@pytest.mark.slow
 def test_two_writers_race_on_same_rows(store, tmp_path):
     outs = [tmp_path / "a.json", tmp_path / "b.json"]
     procs = [_spawn("racer", str(store.path), tag, "15", str(o)) for tag, o in zip("AB", outs)]

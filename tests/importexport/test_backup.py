@@ -35,6 +35,8 @@ def _wait_for(path: Path, n: int, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
+# a writer process under a backup; the other backup tests are fast
+@pytest.mark.slow
 def test_backup_while_another_process_writes(store, tmp_path):
     fill_store(store, 5_000)
     stop, progress = tmp_path / "stop", tmp_path / "progress"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from models.themes import update_themes
 
 from .conftest import NOW, add_scored_mentions
@@ -47,6 +49,8 @@ def themes_by_member(store):
     return {r.mention_id: r.theme_id for r in df.itertuples()}, df
 
 
+# three clustering runs with the real embedder; test_theme_outside_lookback_fades keeps the store path fast
+@pytest.mark.slow
 def test_themes_found_stable_and_idempotent(settings, store, embedder):
     lost = add_scored_mentions(store, "posylkin", LOST, at=NOW - timedelta(days=2))
     app = add_scored_mentions(store, "posylkin", APP, at=NOW - timedelta(days=2))
