@@ -61,8 +61,8 @@ def test_verify_detects_tampering(tmp_path):
     assert not verify(tmp_path)
 
 
-def test_configured_backbone_is_used_as_is(settings, tiny_bert):
-    from transformers import AutoModel, AutoTokenizer
+def test_configured_backbone_is_used_as_is(settings, tiny_bert, tiny_tokenizer):
+    from transformers import AutoModel
 
     from models.backbone import ensure_backbone
 
@@ -70,7 +70,7 @@ def test_configured_backbone_is_used_as_is(settings, tiny_bert):
     path = ensure_backbone(settings)
     assert path == tiny_bert
     model = AutoModel.from_pretrained(path)
-    tok = AutoTokenizer.from_pretrained(path)
+    tok = tiny_tokenizer  # loaded from the same folder (path == tiny_bert above), once per session
     out = model(**tok(["Привет"], return_tensors="pt")).last_hidden_state
     assert out.shape[-1] == 32
     settings.models.backbone = "some-org/some-model"  # a hub name passes through untouched
