@@ -1,8 +1,8 @@
 """Training checkpoints: a long CPU run resumes where it stopped and ends with the same weights.
 
 Files under ``<out>/checkpoint/``:
-- ``meta.json``: a fingerprint of the training rows and options; a resume with other rows or options is refused
-  rather than mixing two runs.
+- ``meta.json``: fingerprints of the rows and options; a resume with other rows (or another network below the
+  trained layers) is refused rather than mixing two runs, one with other training options reuses the cache.
 - ``cache-NNNN.pt``: the frozen layers' output per example, in shards written as caching proceeds (caching is
   most of a run's first half hour).
 - ``state.pt``: trainable weights, optimiser and scheduler, RNG states, the position in the epoch, best-so-far.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -24,6 +25,8 @@ from typing import Any
 CHECKPOINT_DIR = "checkpoint"
 STATE_FILE = "state.pt"
 META_FILE = "meta.json"
+
+log = logging.getLogger(__name__)
 
 
 class CheckpointError(ValueError):
@@ -48,22 +51,32 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 
 class Checkpointer:
-    """Writes at most every ``minutes`` (0: at every chance, as tests do); ``resume`` reads what is there."""
+    """Writes at most every ``minutes`` (0: at every chance, as tests do); ``resume`` reads what is there.
 
-    def __init__(self, out_dir: Path, fp: str, minutes: float, resume: bool):
+    Two fingerprints: ``cache_fp`` (the rows and what the frozen layers compute) and ``train_fp`` (everything).
+    A resume with other training options (epochs, learning rates, ...) keeps the cached layers and starts the
+    training over; other rows or another network is refused."""
+
+    def __init__(self, out_dir: Path, cache_fp: str, train_fp: str, minutes: float, resume: bool):
         self.dir = Path(out_dir) / CHECKPOINT_DIR
         self.minutes = minutes
         self.last = time.monotonic()
         self._pending: list[tuple[int, Any]] = []
         meta = self.dir / META_FILE
+        want = {"cache": cache_fp, "train": train_fp}
         if resume:
             if not meta.exists():
                 raise CheckpointError(f"--resume: no checkpoint in {self.dir}")
-            if json.loads(meta.read_text(encoding="utf-8")).get("fingerprint") != fp:
+            have = json.loads(meta.read_text(encoding="utf-8"))
+            if have.get("cache") != cache_fp:
                 raise CheckpointError(
                     f"--resume: the checkpoint in {self.dir} was made with other data or options; "
                     "run without --resume to start over"
                 )
+            if have.get("train") != train_fp:
+                log.info("training options changed: the cached layers are kept, training starts over")
+                (self.dir / STATE_FILE).unlink(missing_ok=True)
+                meta.write_text(json.dumps(want), encoding="utf-8")
         else:
             if meta.exists():  # an hour of caching is not thrown away by a forgotten flag
                 raise CheckpointError(
@@ -71,7 +84,7 @@ class Checkpointer:
                     "or delete that directory to start over"
                 )
             self.dir.mkdir(parents=True, exist_ok=True)
-            meta.write_text(json.dumps({"fingerprint": fp}), encoding="utf-8")
+            meta.write_text(json.dumps(want), encoding="utf-8")
         self._shards = len(list(self.dir.glob("cache-*.pt")))
 
     def due(self) -> bool:

@@ -498,14 +498,14 @@ def prepare_network(settings, cfg: TrainConfig, init_from: str | None) -> Run:
 def _checkpointer(cfg: TrainConfig, examples: list[Example], run: Run, out_dir: Path, resume: bool):
     from models.checkpoint import Checkpointer, CheckpointError, fingerprint
 
-    opts = {k: v for k, v in cfg.__dict__.items() if k not in ("threads", "checkpoint_minutes")}
     ts = run.spec.tasks[cfg.task]
-    rows = [[e.text, np.asarray(e.y).tolist(), e.weight, e.part] for e in examples]
-    fp = fingerprint(
-        [opts, run.spec.base_sha256, run.spec.split, ts.branch_of, ts.branch_depth, run.init_version, rows]
-    )
+    # what the frozen layers compute for which row: the rows in order and the network below the trained layers
+    net = [cfg.task, cfg.max_tokens, run.spec.base_sha256, run.spec.split, ts.branch_of, ts.branch_depth]
+    cache_fp = fingerprint([net, run.init_version, [e.text for e in examples]])
+    opts = {k: v for k, v in cfg.__dict__.items() if k not in ("threads", "checkpoint_minutes", "offsets_max_drop")}
+    train_fp = fingerprint([cache_fp, opts, [[np.asarray(e.y).tolist(), e.weight, e.part] for e in examples]])
     try:
-        return Checkpointer(out_dir, fp, cfg.checkpoint_minutes, resume)
+        return Checkpointer(out_dir, cache_fp, train_fp, cfg.checkpoint_minutes, resume)
     except CheckpointError as e:
         raise TrainError(str(e)) from None
 

@@ -85,7 +85,12 @@ def test_interrupted_twice_and_resumed_equals_a_straight_run(settings, tiny_bert
     assert registry.read_spec(out).tasks["sentiment"] == registry.read_spec(tmp_path / "straight").tasks["sentiment"]
 
 
-def test_resume_refuses_a_missing_or_foreign_checkpoint(settings, tiny_bert, tmp_path):
+def test_resume_refuses_other_rows_and_restarts_training_on_other_options(settings, tiny_bert, tmp_path):
+    """Other rows or another network below the trained layers: refused. Other training options: the cached
+    layers are kept and training starts over, ending as a straight run with those options."""
+    from safetensors.torch import load_file
+
+    from models import registry
     from models.train import TrainError, train
 
     settings.models.backbone = str(tiny_bert)
@@ -95,7 +100,16 @@ def test_resume_refuses_a_missing_or_foreign_checkpoint(settings, tiny_bert, tmp
     with pytest.raises(Interrupted):
         train(settings, _cfg(), data, tmp_path / "run", init_from=None, progress=_stop_at("epoch", 2))
     with pytest.raises(TrainError, match="other data or options"):
-        train(settings, _cfg(lr_head=5e-3), data, tmp_path / "run", init_from=None, resume=True)
+        train(settings, _cfg(max_tokens=24), data, tmp_path / "run", init_from=None, resume=True)
+    with pytest.raises(TrainError, match="other data or options"):
+        train(settings, _cfg(max_train=40), data, tmp_path / "run", init_from=None, resume=True)
+    changed = _cfg(lr_head=5e-3, epochs=2)
+    resumed = train(settings, changed, data, tmp_path / "run", init_from=None, resume=True)
+    straight = train(settings, changed, data, tmp_path / "straight", init_from=None)
+    assert resumed.losses == straight.losses and resumed.metrics["steps"] == 20
+    a = load_file(str(tmp_path / "straight" / registry.WEIGHTS_FILE))
+    b = load_file(str(tmp_path / "run" / registry.WEIGHTS_FILE))
+    assert all(a[k].equal(b[k]) for k in a)
 
 
 def test_cli_resume_and_options_fail_clearly(tiny_settings, tmp_path, monkeypatch):
@@ -119,7 +133,7 @@ def test_cli_resume_and_options_fail_clearly(tiny_settings, tmp_path, monkeypatc
     r = run("--cap", "synthetic")
     assert r.exit_code == 2 and "--cap must be SOURCE=N" in r.output
     (out / CHECKPOINT_DIR).mkdir(parents=True)
-    (out / CHECKPOINT_DIR / "meta.json").write_text('{"fingerprint": "x"}')
+    (out / CHECKPOINT_DIR / "meta.json").write_text('{"cache": "x", "train": "y"}')
     r = run()
     assert r.exit_code == 2 and "add --resume" in r.output, r.output
     assert (out / CHECKPOINT_DIR / "meta.json").exists()  # kept
