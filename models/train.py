@@ -568,7 +568,8 @@ def fit_stack(
 
     multi = cfg.task == "intent"
     t0, cpu0, t_cache = started
-    if isinstance(stack.head, PooledMLP):
+    st = ckpt.load_state()
+    if st is None and isinstance(stack.head, PooledMLP):  # a resumed head has its standardisation already
         stack.head.fit_standardisation(_pooled(stack, train_ex))
     params = [
         {"params": [p for p in stack.layers.parameters()], "lr": cfg.lr_layers},
@@ -590,7 +591,6 @@ def fit_stack(
     fit = Fit(seconds_cache=t_cache)
     best_score, best_state, bad, stop = -1.0, None, 0, False
     epoch, pos, batches = 0, 0, None
-    st = ckpt.load_state()
     if st is not None:
         stack.load_state_dict(st["stack"])
         opt.load_state_dict(st["opt"])

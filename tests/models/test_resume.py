@@ -139,3 +139,38 @@ def test_cli_resume_and_options_fail_clearly(tiny_settings, tmp_path, monkeypatc
     assert (out / CHECKPOINT_DIR / "meta.json").exists()  # kept
     r = run("--resume")
     assert r.exit_code == 2 and "other data or options" in r.output
+
+
+def test_a_branched_intent_head_resumes_exactly(tiny_settings, tmp_path):
+    """Intent reading sentiment's stack through an MLP head (standardised on the training rows), stopped in its
+    second epoch and resumed: the same weights as a straight run."""
+    from safetensors.torch import load_file
+
+    from models import registry
+    from models.train import TrainConfig, train
+    from tests.models.test_branch import _intent_csv
+
+    init = tiny_settings.models.sentiment
+    cfg = TrainConfig(
+        task="intent",
+        branch="sentiment@1",
+        head_width=16,
+        epochs=3,
+        batch_size=8,
+        lr_head=1e-2,
+        patience=100,
+        max_tokens=32,
+        threads=1,
+        seed=1,
+        checkpoint_minutes=0,
+    )
+    data = [_intent_csv(tmp_path)]
+    straight = train(tiny_settings, cfg, data, tmp_path / "straight", init_from=init)
+    stop = max(2, straight.metrics["steps"] // 2)
+    with pytest.raises(Interrupted):
+        train(tiny_settings, cfg, data, tmp_path / "resumed", init_from=init, progress=_stop_at("epoch", stop))
+    resumed = train(tiny_settings, cfg, data, tmp_path / "resumed", init_from=init, resume=True)
+    assert resumed.losses == straight.losses
+    a = load_file(str(tmp_path / "straight" / registry.WEIGHTS_FILE))
+    b = load_file(str(tmp_path / "resumed" / registry.WEIGHTS_FILE))
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
