@@ -85,7 +85,10 @@ def test_600_post_threads_are_crawled_whole_on_every_forum_engine(tmp_path, demo
         assert thread_requests(demo, key, tids[key]) == 60, name  # each page once
 
 
-@pytest.mark.parametrize("site, source", [("xf", "demo-xf"), ("phpbb", "demo-phpbb")])
+# XenForo stays in the fast tier, phpBB runs with the slow tier
+@pytest.mark.parametrize(
+    "site, source", [("xf", "demo-xf"), pytest.param("phpbb", "demo-phpbb", marks=pytest.mark.slow)]
+)
 def test_new_reply_on_page_40_is_found_with_at_most_3_requests_for_its_thread(tmp_path, demo, demo_dir, site, source):
     tid = long_thread(demo_dir, site, 395)  # page 40 holds posts 391-395
     s = crawl_settings(tmp_path, demo.url)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 
@@ -12,6 +13,8 @@ def _env(monkeypatch, tiny_settings):
     monkeypatch.setenv("BRANDMON_MODELS__THREADS", "1")
 
 
+# predicts and evaluates through the CLI with a scorer; test_score_models_list_activate_commands stays fast
+@pytest.mark.slow
 def test_predict_and_eval_commands(tiny_settings, tmp_path, monkeypatch):
     from brandmon.cli import app
 

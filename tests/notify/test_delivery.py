@@ -170,7 +170,8 @@ def _cli_setup(store, receivers, tmp_path) -> tuple[Path, dict]:
 @pytest.mark.parametrize(
     "pause, webhook_posts",
     [
-        ("notify:1:before", 1),  # killed before the outbox rows were committed: everything goes once
+        # killed before the outbox rows were committed: everything goes once (a second process run: slow tier)
+        pytest.param("notify:1:before", 1, marks=pytest.mark.slow),
         ("notify:7:before", 2),  # killed after the webhook accepted, before `sent` was committed: resent with its key
     ],
 )

@@ -325,6 +325,8 @@ def test_crawler_refuses_rebinding_cgnat_metadata_mapped_and_unresolvable(tmp_pa
     assert "cloud metadata" in stored["local-meta"]["samples"][0]["message"]
 
 
+# a crawl of several refusing hosts; the rebinding and metadata refusals stay in the fast tier
+@pytest.mark.slow
 def test_redirect_loops_and_refused_requests_are_in_the_error_summary(tmp_path, site):
     port, hits = site
     base = f"http://127.0.0.1:{port}"

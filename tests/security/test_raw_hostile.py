@@ -206,6 +206,8 @@ def test_truncated_gzip_is_read_and_left_in_place(settings, store):
     assert not (Path(settings.raw_dir) / "quarantine").exists()
 
 
+# the same quarantine through a `brandmon ingest` process; the in-process quarantine tests above are fast
+@pytest.mark.slow
 def test_cli_ingest_reports_the_quarantined_file_and_exits_0(settings, store, tmp_path):
     """`brandmon ingest` stores the good runs, prints one warning line naming the damaged file and where it went,
     and exits 0: the damage is moved aside, so a rerun (a scheduler's retry) could not do better."""

@@ -124,7 +124,8 @@ def test_remove_tree_refuses_everything_but_a_folder_strictly_inside_its_owner(t
     assert not (owner / "src").exists() and (owner / "escape").is_symlink()
 
 
-@pytest.mark.parametrize("how", ["--data-dir", "BRANDMON_DATA_DIR"])
+# a crawl per way of naming the folder: the option stays in the fast tier, the variable runs with the slow tier
+@pytest.mark.parametrize("how", ["--data-dir", pytest.param("BRANDMON_DATA_DIR", marks=pytest.mark.slow)])
 def test_a_relative_data_dir_works_from_another_folder(tmp_path, demo, how):
     """Through the installed CLI in a folder of its own: the crawler process starts in the project folder, where
     the relative path named nothing (every source failed with FileNotFoundError job-000.json)."""
