@@ -62,12 +62,15 @@ class Checkpointer:
         self.minutes = minutes
         self.last = time.monotonic()
         self._pending: list[tuple[int, Any]] = []
+        self._cpu0, self._t0 = time.process_time(), time.monotonic()
+        self.spent_before = {"cpu": 0.0, "seconds": 0.0}  # caching time of earlier runs, whose shards we keep
         meta = self.dir / META_FILE
         want = {"cache": cache_fp, "train": train_fp}
         if resume:
             if not meta.exists():
                 raise CheckpointError(f"--resume: no checkpoint in {self.dir}")
             have = json.loads(meta.read_text(encoding="utf-8"))
+            self.spent_before = have.get("spent", self.spent_before)
             if have.get("cache") != cache_fp:
                 raise CheckpointError(
                     f"--resume: the checkpoint in {self.dir} was made with other data or options; "
@@ -76,7 +79,7 @@ class Checkpointer:
             if have.get("train") != train_fp:
                 log.info("training options changed: the cached layers are kept, training starts over")
                 (self.dir / STATE_FILE).unlink(missing_ok=True)
-                meta.write_text(json.dumps(want), encoding="utf-8")
+                meta.write_text(json.dumps({**want, "spent": self.spent_before}), encoding="utf-8")
         else:
             if meta.exists():  # an hour of caching is not thrown away by a forgotten flag
                 raise CheckpointError(
@@ -117,6 +120,12 @@ class Checkpointer:
             self._shards += 1
             self._pending = []
             self.last = time.monotonic()
+            meta = self.dir / META_FILE
+            spent = {
+                "cpu": self.spent_before["cpu"] + time.process_time() - self._cpu0,
+                "seconds": self.spent_before["seconds"] + time.monotonic() - self._t0,
+            }
+            meta.write_text(json.dumps({**json.loads(meta.read_text(encoding="utf-8")), "spent": spent}), "utf-8")
 
     # -------------------------------------------------------------------------------- training state
 

@@ -588,7 +588,9 @@ def fit_stack(
         counts = np.bincount([e.y for e in train_ex], minlength=n_out).astype(np.float32)
         cw = torch.tensor((counts.sum() / np.maximum(counts, 1) / n_out) ** 0.5)  # soften class imbalance
     eval_every = cfg.eval_every or steps_per_epoch
-    fit = Fit(seconds_cache=t_cache)
+    # time spent by earlier runs on the cache shards this one read (a resumed training state includes them)
+    before = ckpt.spent_before
+    fit = Fit(cpu_before=before["cpu"], seconds_before=before["seconds"], seconds_cache=before["seconds"] + t_cache)
     best_score, best_state, bad, stop = -1.0, None, 0, False
     epoch, pos, batches = 0, 0, None
     if st is not None:

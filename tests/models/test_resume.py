@@ -174,3 +174,25 @@ def test_a_branched_intent_head_resumes_exactly(tiny_settings, tmp_path):
     a = load_file(str(tmp_path / "straight" / registry.WEIGHTS_FILE))
     b = load_file(str(tmp_path / "resumed" / registry.WEIGHTS_FILE))
     assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a)
+
+
+def test_cache_time_of_stopped_runs_is_carried_into_the_resumed_one(tmp_path):
+    """A run killed while caching spent CPU on shards the next run reads: that time is recorded with the shards
+    and handed to the resumed run, which adds it to the CPU time it reports."""
+    import json
+    import time
+
+    import torch
+
+    from models.checkpoint import Checkpointer
+
+    ck = Checkpointer(tmp_path, "c", "t", minutes=0, resume=False)
+    t = time.process_time()
+    while time.process_time() - t < 0.3:  # the work of a cache batch
+        sum(range(10_000))
+    ck.add_cache([(0, torch.zeros(3, 4, dtype=torch.float16))])
+    spent = json.loads((tmp_path / "checkpoint" / "meta.json").read_text())["spent"]
+    assert spent["cpu"] >= 0.3 and spent["seconds"] >= 0.3
+    again = Checkpointer(tmp_path, "c", "t2", minutes=0, resume=True)  # other options: cache kept, time too
+    assert again.spent_before == spent
+    assert json.loads((tmp_path / "checkpoint" / "meta.json").read_text())["spent"] == spent
