@@ -981,18 +981,20 @@ def queue(
         raise ActionError(f"unknown state {bad[0]!r}; states are {', '.join(STATES)}")
     acts = unpublished(store)
     moved = sorted({a.target for a in acts if a.kind == ESCALATION})  # may leave or enter the states asked for
+    also = " OR list_contains(?, e.escalation_id)" if moved else ""
     with store.reader() as con:
         df = con.execute(
             f"""SELECT e.escalation_id, e.mention_id, e.brand_id, e.priority, e.level, e.state, e.owner, e.sla_due_at,
                    e.first_response_at, e.version, e.created_at, e.updated_at, e.reasons_json,
                    d.source_id, d.url, d.thread_title, d.author, d.posted_at, d.text
             FROM escalations e JOIN mentions m USING (mention_id) LEFT JOIN documents d ON d.doc_id = m.doc_id
-            WHERE (e.state IN ({", ".join("?" for _ in states)}) OR list_contains(?, e.escalation_id))
+            WHERE (e.state IN ({", ".join("?" for _ in states)}){also})
               AND (? IS NULL OR e.brand_id = ?)
-              AND (? IS NULL OR e.owner = ? OR list_contains(?, e.escalation_id))
+              AND (? IS NULL OR e.owner = ?{also})
             ORDER BY e.priority DESC, e.created_at, e.escalation_id
             LIMIT ?""",
-            [*states, moved, brand, brand, owner, owner, moved, int(limit) + len(moved)],
+            [*states, *([moved] if moved else []), brand, brand, owner, owner, *([moved] if moved else [])]
+            + [int(limit) + len(moved)],
         ).df()
     df = overlay_queue(df, acts)
     keep = df["state"].isin(states) & (df["owner"] == owner if owner is not None else True)

@@ -156,6 +156,12 @@ class Journal:
         with self._con() as con:
             return [_row(r) for r in con.execute("SELECT * FROM actions WHERE status = 'pending' ORDER BY seq")]
 
+    def has_pending(self) -> bool:
+        if not self.path.exists():
+            return False
+        with self._con() as con:
+            return con.execute("SELECT 1 FROM actions WHERE status = 'pending' LIMIT 1").fetchone() is not None
+
     def unpublished(self, published_at: float | None) -> list[Action]:
         """Actions a reader of a snapshot written at `published_at` may not see yet: the pending ones and the ones
         applied since (a few seconds of slack for the clocks of two processes), in the order they were made."""

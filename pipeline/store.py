@@ -173,7 +173,8 @@ class Store:
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """One short read-write transaction: committed on success, rolled back on any exception.
 
-        The journal's pending analyst actions are applied first (their own transactions); after the commit the
+        The journal's pending analyst actions are applied first and again after the commit (their own
+        transactions: the second time, the ones made while this one held the file); after the commit the
         read snapshot is published when one is due (`publish`). `timeout`: wait this long for the lock (else
         `lock_timeout`). `only_actions`: the caller writes nothing but the journal's actions; when the snapshot was
         current before, it is marked as still current for readers that lay the journal over it (no copy)."""
@@ -187,6 +188,8 @@ class Store:
                     self.apply_actions(con)
                 with self.transaction(con):
                     yield con
+                if apply_actions:  # the ones made while this transaction held the file
+                    self.apply_actions(con)
                 if publish and not only_actions:
                     self.publish(con, force=False)
                 elif current:
@@ -217,6 +220,7 @@ class Store:
             with self.read(config) as con:
                 yield con
             return
+        self.apply_if_free()
         self.catch_up(exact=exact)
         snap: duckdb.DuckDBPyConnection | None = None
         if self.snapshot.exists():
@@ -304,6 +308,23 @@ class Store:
                 finally:
                     with _OPEN_CLOSE:
                         con.close()
+        finally:
+            gate.release()
+
+    def apply_if_free(self) -> bool:
+        """Apply pending analyst actions when nobody holds the file (one try, no wait): a writer that died, or one
+        that committed an action's neighbour and left, leaves them to the next reader as well. True when it did."""
+        if not self.journal.has_pending() or not self.path.exists():
+            return False
+        gate = _gate(self.path)
+        if not gate.acquire(blocking=False):
+            return False
+        try:
+            with self.write(timeout=0, only_actions=True):
+                pass
+            return True
+        except StoreError:  # held by a writer (StoreLockedError) or not openable now: the next one applies them
+            return False
         finally:
             gate.release()
 

@@ -74,6 +74,49 @@ def db_facts(
     console.print("mention_facts in step with mentions, documents and current scores")
 
 
+@db.command("actions")
+def db_actions(
+    ctx: typer.Context,
+    status: list[str] | None = typer.Option(
+        None, "--status", "-s", help="pending, applied or rejected (repeatable; default: all)."
+    ),
+    limit: int = typer.Option(50, "--limit", "-n", help="Actions to show at most, newest first."),
+    apply: bool = typer.Option(False, "--apply", help="Apply the pending ones now (waits for the write lock)."),
+    fmt: Format = format_option(),
+) -> None:
+    """Analyst actions in the journal: pending ones wait for the next writer, rejected ones say why."""
+    import pandas as pd
+
+    bad = [x for x in status or [] if x not in ("pending", "applied", "rejected")]
+    if bad:
+        fail(f"--status {bad[0]!r}: expected pending, applied or rejected", 2)
+    store = Store.from_settings(settings_of(ctx))
+    if apply and not store.path.exists():
+        fail(f"{store.path}: database file does not exist; run `brandmon db upgrade` first", 3)
+    if apply:
+        with store.write(only_actions=True):
+            pass  # a write applies the journal's pending actions first
+    rows = [
+        {
+            "seq": a.seq,
+            "status": a.status,
+            "kind": a.kind,
+            "target": a.target,
+            "actor": a.actor,
+            "made_at": a.created_at,
+            "what": ", ".join(f"{k}={v}" for k, v in a.payload.items() if v is not None and k != "from_state"),
+            "error": a.error or "",
+        }
+        for a in store.journal.listing(status or None, limit)
+    ]
+    cols = ["seq", "status", "kind", "target", "actor", "made_at", "what", "error"]
+    df = pd.DataFrame(rows, columns=cols)
+    if df.empty and fmt is Format.table:
+        console.print("no journaled actions" + (f" ({', '.join(status)})" if status else ""))
+        return
+    print_frame(df, fmt, console=console)
+
+
 @db.command("backup")
 def db_backup(ctx: typer.Context, dest: Path = typer.Argument(..., help="The backup file to write.")) -> None:
     """Copy the database to FILE, consistent as of one moment, while flows run (writers wait for the copy)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -144,3 +145,33 @@ def test_labels_laid_over_follow_the_last_correction(field, value):
     out = overlay_labels(df, [act(1, "m1", "neutral"), act(2, "m1", value), act(3, "m2", "x", "rejected")])
     assert out[field].tolist() == [value, "other"] and out["corrected"].tolist() == [True, False]
     assert df[field].tolist() == ["negative", "other"]  # the cached rows are not changed in place
+
+
+def test_db_actions_applies_pending_ones_and_lists_a_refusal_with_its_reason(store, settings):
+    from typer.testing import CliRunner
+
+    from brandmon.cli import app
+
+    payload = {"action": "assign", "to_state": "assigned", "owner": "x", "expected_version": 1}
+    store.journal.record("escalation", "no-such-item", "anna", payload, action_id="r1")
+    run = CliRunner().invoke
+    out = run(app, ["--data-dir", str(settings.data_dir), "db", "actions", "--status", "pending", "-f", "csv"])
+    assert out.exit_code == 0 and out.stdout.splitlines()[1].startswith("1,pending,escalation,no-such-item,anna,")
+    out = run(app, ["--data-dir", str(settings.data_dir), "db", "actions", "--apply", "-f", "json"])
+    assert out.exit_code == 0, out.output
+    row = json.loads(out.stdout)
+    assert (row["status"], row["error"]) == ("rejected", "no escalation 'no-such-item'")
+    bad = run(app, ["--data-dir", str(settings.data_dir), "db", "actions", "--status", "done"])
+    assert bad.exit_code == 2 and "expected pending, applied or rejected" in bad.stderr
+
+
+def test_a_reader_applies_pending_actions_once_the_store_is_free(store):
+    """An action journaled while a writer held the file, and that writer left without applying it (it died, or it
+    was a short write): the next reader that finds the file free applies it."""
+    payload = {"action": "assign", "to_state": "assigned", "owner": "x", "expected_version": 1}
+    store.journal.record("escalation", "gone-item", "anna", payload, action_id="p1")
+    assert store.journal.has_pending()
+    assert _count(store) == 0
+    assert not store.journal.has_pending()
+    a = store.journal.get("p1")
+    assert a is not None and (a.status, a.error) == ("rejected", "no escalation 'gone-item'")
