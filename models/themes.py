@@ -54,12 +54,56 @@ def _drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
     return np.array([remap.get(lab, UNASSIGNED) for lab in labels], dtype=int)
 
 
+def _centroids(X: np.ndarray, labels: np.ndarray) -> tuple[list[int], np.ndarray]:
+    from models.embed import l2_normalise
+
+    ids = sorted(set(labels.tolist()) - {UNASSIGNED})
+    return ids, l2_normalise(np.stack([X[labels == i].mean(axis=0) for i in ids])) if ids else np.zeros((0, 0))
+
+
+def _merge_close(labels: np.ndarray, X: np.ndarray, max_dist: float) -> np.ndarray:
+    """Join clusters whose centroids are within max_dist (cosine, average linkage over centroids)."""
+    ids, C = _centroids(X, labels)
+    if len(ids) < 2:
+        return labels
+    from sklearn.cluster import AgglomerativeClustering
+
+    group = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="average", distance_threshold=max_dist
+    ).fit_predict(C)
+    out = labels.copy()
+    for i, g in zip(ids, group):
+        out[labels == i] = g
+    return out
+
+
+def _attach_near(labels: np.ndarray, X: np.ndarray, max_dist: float) -> np.ndarray:
+    """Outliers within max_dist (cosine) of a cluster's centroid join the nearest cluster."""
+    ids, C = _centroids(X, labels)
+    out_idx = np.where(labels == UNASSIGNED)[0]
+    if not ids or not len(out_idx):
+        return labels
+    sim = X[out_idx] @ C.T
+    best = sim.argmax(axis=1)
+    near = (1.0 - sim[np.arange(len(out_idx)), best]) <= max_dist
+    out = labels.copy()
+    out[out_idx[near]] = np.asarray(ids)[best[near]]
+    return out
+
+
 @dataclass
 class AgglomerativeClusterer:
-    """Average-linkage clustering on cosine distance, cut at a distance threshold; small clusters -> -1."""
+    """Average-linkage clustering on cosine distance, cut at a distance threshold; small clusters -> -1.
+
+    Two optional passes after the cut (both measured on the citizen appeals, docs/themes.md): clusters whose
+    centroids are within `merge_threshold` are joined (one broad complaint, such as potholes, is described in
+    many ways and a single cut splits it into fragments), then outliers within `attach_threshold` of a
+    cluster's centroid join it. The number of themes is never given."""
 
     distance_threshold: float = 0.12
     min_cluster_size: int = 3
+    merge_threshold: float | None = None
+    attach_threshold: float | None = None
 
     def fit_predict(self, X: np.ndarray) -> np.ndarray:
         n = len(X)
@@ -70,6 +114,11 @@ class AgglomerativeClusterer:
         labels = AgglomerativeClustering(
             n_clusters=None, metric="cosine", linkage="average", distance_threshold=self.distance_threshold
         ).fit_predict(X)
+        labels = _drop_small(labels, self.min_cluster_size)
+        if self.merge_threshold:
+            labels = _merge_close(labels, X, self.merge_threshold)
+        if self.attach_threshold:
+            labels = _attach_near(labels, X, self.attach_threshold)
         return _drop_small(labels, self.min_cluster_size)
 
 
@@ -112,7 +161,12 @@ def make_clusterer(settings) -> Clusterer:
     t = settings.themes
     if t.method == "hdbscan":
         return HdbscanClusterer(min_cluster_size=t.min_cluster_size, max_centroid_distance=t.distance_threshold)
-    return AgglomerativeClusterer(distance_threshold=t.distance_threshold, min_cluster_size=t.min_cluster_size)
+    return AgglomerativeClusterer(
+        distance_threshold=t.distance_threshold,
+        min_cluster_size=t.min_cluster_size,
+        merge_threshold=t.merge_threshold,
+        attach_threshold=t.attach_threshold,
+    )
 
 
 # --------------------------------------------------------------------------------------------- one batch
@@ -239,13 +293,21 @@ def fit_themes(
     return ThemeFit(labels=labels, centroids=centroids, keywords=kw, distances=dist, names=names)
 
 
+def theme_inputs(texts: Sequence[str | None], settings) -> list[str]:
+    """The texts as clustered: boilerplate removed (`models.theme_text`) unless ``themes.clean_text`` is off."""
+    from models.theme_text import topic_text
+
+    plain = [str(t) if t is not None else "" for t in texts]
+    return [topic_text(t) for t in plain] if settings.themes.clean_text else plain
+
+
 def cluster_texts(texts: Sequence[str], settings, embedder=None, clusterer: Clusterer | None = None):
     """(labels, label_names): one int per text (-1 = unassigned) and a readable name per theme."""
     if embedder is None:
         from models.embed import get_embedder
 
         embedder = get_embedder(settings)
-    texts = [str(t) if t is not None else "" for t in texts]
+    texts = theme_inputs(texts, settings)
     X = embedder.encode(texts)
     fit = fit_themes(texts, X, settings, clusterer, mean=shrunk_mean(X, reference_mean(settings, embedder)))
     return fit.labels.tolist(), fit.names
@@ -395,7 +457,8 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
         from models.embed import get_embedder
 
         embedder = get_embedder(settings)
-    X_all = embedder.encode(rows["context"].fillna("").tolist()) if len(rows) else np.zeros((0, 0), np.float32)
+    contexts = theme_inputs(rows["context"].fillna("").tolist(), settings)
+    X_all = embedder.encode(contexts) if len(rows) else np.zeros((0, 0), np.float32)
     mu = shrunk_mean(X_all, reference_mean(settings, embedder)) if len(X_all) else None
     brand_words = _brand_words(store)
 
@@ -413,7 +476,7 @@ def update_themes(settings, store, *, now: datetime | None = None, embedder=None
         if len(sub):
             counts["brands"] += 1
             fit = fit_themes(
-                sub["context"].fillna("").tolist(),
+                [contexts[i] for i in sel],
                 X_all[sel],
                 settings,
                 clusterer,

@@ -98,9 +98,14 @@ class ModelSettings(BaseModel):
 
 class ThemeSettings(BaseModel):
     min_cluster_size: int = 3
-    # Cosine distance cut in the clustering space (centred e5 + lemma TF-IDF); tuned on citizen appeals,
-    # see docs/themes.md. Larger = fewer unassigned, coarser themes.
-    distance_threshold: float = 0.78
+    # Cosine distances in the clustering space (centred e5 + lemma TF-IDF), chosen on half of the citizen
+    # appeals, see docs/themes.md: cut the tree at distance_threshold (larger = fewer unassigned, coarser
+    # themes), then join clusters whose centroids are within merge_threshold, then let outliers within
+    # attach_threshold of a theme's centroid join it (None = that pass off).
+    distance_threshold: float = 0.74
+    merge_threshold: float | None = 0.7
+    attach_threshold: float | None = 0.7
+    clean_text: bool = False  # drop greetings, sign-offs, addresses, numbers before embedding (no ARI gain)
     match_threshold: float = 0.65  # centroid cosine (centred) to keep a theme id across runs
     lookback_days: int = 60
     method: Literal["agglomerative", "hdbscan"] = "agglomerative"  # clustering of mention embeddings

@@ -75,3 +75,22 @@ def test_update_themes_on_empty_store_loads_no_model(settings, store):
 
     c = update_themes(settings, store, embedder=Boom())
     assert c["mentions"] == 0 and c["themes"] == 0
+
+
+def test_merge_pass_joins_a_split_theme_and_attach_pass_adopts_near_outliers():
+    # one theme in two tight halves 0.5 apart (cosine distance), a stray 0.26 from the theme's middle, and a
+    # point opposite to it
+    rng = np.random.RandomState(3)
+    q, _ = np.linalg.qr(rng.randn(32, 3))
+    a, u, v = q.T
+    b = 0.5 * a + 0.75**0.5 * u
+    mid = l2_normalise((a + b)[None])[0]
+    stray = l2_normalise((mid + 0.9 * v)[None])
+    X = l2_normalise(np.vstack([a + 0.02 * rng.randn(5, 32), b + 0.02 * rng.randn(5, 32), stray, -mid[None]]))
+    cut = AgglomerativeClusterer(0.2, 3).fit_predict(X)
+    assert len(set(cut[:10])) == 2 and cut[10] == -1 and cut[11] == -1  # the cut alone splits the theme
+    merged = AgglomerativeClusterer(0.2, 3, merge_threshold=0.6).fit_predict(X)
+    assert set(merged[:10]) == {0} and merged[10] == -1
+    both = AgglomerativeClusterer(0.2, 3, merge_threshold=0.6, attach_threshold=0.7).fit_predict(X)
+    assert set(both[:11]) == {0} and both[11] == -1  # the stray joins, the unrelated point stays out
+    assert len(set(AgglomerativeClusterer(0.2, 3, merge_threshold=0.3).fit_predict(X)[:10])) == 2  # 0.5 > 0.3

@@ -35,7 +35,8 @@ def test_ari_nmi_on_topics_slice(shared_data, settings, embedder):
     assert m["unassigned_share"] <= FLOORS["unassigned_share"], m
 
 
-FLOORS = {"ari": 0.42, "nmi": 0.70, "unassigned_share": 0.55}  # measured: 0.55, 0.81, 0.43
+FLOORS = {"ari": 0.42, "nmi": 0.70, "unassigned_share": 0.55}  # measured: 0.70, 0.89, 0.44 (0.55, 0.81, 0.43 before
+# the merge and attach passes)
 
 
 def test_cluster_command_writes_theme_columns(tmp_path, embedder):
@@ -77,7 +78,38 @@ def test_default_threshold_on_held_out_appeals_half(shared_data, settings, embed
 
     pred, _ = cluster_texts(d.text.tolist(), settings, embedder=embedder)
     fine, coarse = cluster_metrics(d.topic.tolist(), pred), cluster_metrics(d.responsible.tolist(), pred)
-    print(fine, coarse)  # measured: fine ARI 0.33, NMI 0.75, unassigned 0.26; coarse NMI 0.54
+    print(fine, coarse)  # measured: fine ARI 0.32, NMI 0.69, unassigned 0.25, ari_all 0.26; coarse NMI 0.47
     assert fine["n"] == 502 and fine["n_labels"] > 80
-    assert fine["ari"] >= 0.28 and fine["nmi"] >= 0.68 and fine["unassigned_share"] <= 0.35, fine
-    assert coarse["nmi"] >= 0.45, coarse
+    assert fine["ari"] >= 0.27 and fine["nmi"] >= 0.63 and fine["unassigned_share"] <= 0.35, fine
+    assert fine["ari_all"] >= 0.21, fine
+    assert coarse["nmi"] >= 0.42, coarse
+
+
+def held_out_slice(shared_data, n_topics=12, per_topic=10):
+    """The held-out appeals half's largest topics, up to per_topic texts each (in hash order: no choice)."""
+    import hashlib
+
+    d = pd.read_csv(shared_data / "topics" / "citizen_appeals_topics.csv")
+    key = [int(hashlib.sha256(t.encode()).hexdigest(), 16) for t in d.text]
+    d = d.assign(key=key)[[k % 2 == 1 for k in key]].sort_values("key")
+    top = d.topic.value_counts().index[:n_topics]
+    return d[d.topic.isin(top)].groupby("topic").head(per_topic).reset_index(drop=True)
+
+
+# a quality measurement (embeds and clusters 120 real appeals) of the shipped defaults
+@pytest.mark.slow
+def test_shipped_defaults_on_a_held_out_appeals_slice(shared_data, settings, embedder):
+    from models.themes import cluster_texts
+
+    d = held_out_slice(shared_data)
+    pred, names = cluster_texts(d.text.tolist(), settings, embedder=embedder)
+    m = cluster_metrics(d.topic.tolist(), pred)
+    print(m, names)
+    assert m["n"] == 120 and m["n_labels"] == 12
+    assert m["ari"] >= SLICE_FLOORS["ari"] and m["ari_all"] >= SLICE_FLOORS["ari_all"], m
+    assert m["unassigned_share"] <= SLICE_FLOORS["unassigned_share"], m
+
+
+# measured with the shipped defaults: ARI 0.62, ari_all 0.37, unassigned 0.39 (the previous defaults, cut at 0.78
+# without the merge and attach passes: 0.66, 0.36, 0.42)
+SLICE_FLOORS = {"ari": 0.52, "ari_all": 0.30, "unassigned_share": 0.50}
