@@ -77,9 +77,11 @@ def submit(store: Store, kind: str, target: str, actor: str, payload: dict[str, 
 
 
 def unpublished(store: Any) -> list[Action]:
-    """The actions a reader of `store.reader()` may not see yet (empty when readers read the live file)."""
+    """The actions a reader of `store.reader()` may not see yet (empty when readers read the live file). Pending
+    ones are applied first when the file is free (a reader whose rows come from a cache never opens the store)."""
     if not journaled(store):
         return []
+    store.apply_if_free()
     return store.journal.unpublished(store.published_at())
 
 

@@ -129,6 +129,8 @@ def test_a_locked_database_is_exit_3_with_one_line(tmp_path):
     with one line and exit code 3, whichever way the CLI is run."""
     base = ["--data-dir", str(tmp_path)]
     assert runner.invoke(app, [*base, "db", "upgrade"]).exit_code == 0
+    # no read snapshot yet, so readers open the live file (with one they do not wait at all: tests/store)
+    (tmp_path / "brandmon.read.duckdb").unlink()
     holder = subprocess.Popen(
         [
             sys.executable,
