@@ -186,7 +186,10 @@ class DemoWebServer:
         self._httpd = _HTTPServer((self.host, self.port), handler)
         self._httpd.demo = self  # type: ignore[attr-defined]
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="demoweb", daemon=True)
+        # a short poll: stop() (every test's teardown) waits for it, 0.5 s by default
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="demoweb", daemon=True
+        )
         self._thread.start()
         return self
 

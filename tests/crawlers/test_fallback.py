@@ -52,7 +52,7 @@ def site(tmp_path_factory):
         (root / sub / "viewtopic.php").write_text(page, encoding="utf-8")
         (root / sub / "viewforum.php").write_text(LISTING, encoding="utf-8")
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()

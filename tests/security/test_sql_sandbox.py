@@ -46,7 +46,7 @@ class _Repository(BaseHTTPRequestHandler):
 def repository():
     _Repository.seen = []
     srv = HTTPServer(("127.0.0.1", 0), _Repository)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield f"http://127.0.0.1:{srv.server_port}", _Repository.seen
     srv.shutdown()
     srv.server_close()
