@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 
 from pipeline.schema import MIGRATIONS
+from pipeline.snapshot import copy_file
 from pipeline.store import Store, StoreError
 
 
@@ -129,9 +130,10 @@ def backup(store: Store, dest: str | Path) -> BackupResult:
         with store.read() as con:
             t_lock = time.monotonic()
             version, counts = schema_version(con), row_counts(con)
-            shutil.copyfile(store.path, part)
+            # In a child process: closing any descriptor of the file in this one would drop DuckDB's lock.
+            copy_file(store.path, part)
             if _wal(store.path).exists():  # a writer that died left committed work in its log
-                shutil.copyfile(_wal(store.path), _wal(part))
+                copy_file(_wal(store.path), _wal(part))
             locked = time.monotonic() - t_lock
         got = _fold(part)
         if got != counts:

@@ -125,3 +125,28 @@ def test_cli_backup_and_restore(settings, store, tmp_path):
     assert r.exit_code == 1 and "needs --force" in r.stderr
     r = CliRunner().invoke(app, [*base, "db", "restore", str(tmp_path / "b.duckdb"), "--force"])
     assert r.exit_code == 0 and "counts match the backup" in r.stdout and "kept as" in r.stdout, r.output
+
+
+_OPEN_RW = "import duckdb, sys\ntry:\n    duckdb.connect(sys.argv[1]).close()\nexcept duckdb.Error:\n    sys.exit(7)\n"
+
+
+def _other_process_can_write(path: Path) -> bool:
+    r = subprocess.run([sys.executable, "-c", _OPEN_RW, str(path)], capture_output=True, timeout=60)
+    return r.returncode == 0
+
+
+def test_the_backup_copy_keeps_the_lock_that_keeps_writers_out(store, tmp_path):
+    """POSIX drops a process's file locks when it closes any descriptor of the file: a copy made in the process
+    that holds the read lock would let a writer in halfway through the backup. The backup's copy runs elsewhere."""
+    import shutil
+
+    from pipeline import backup as backup_mod
+
+    fill_store(store, 5)
+    with store.read():
+        assert not _other_process_can_write(store.path)
+        backup_mod.copy_file(store.path, tmp_path / "copy.duckdb")
+        assert not _other_process_can_write(store.path), "the copy released the lock"
+    with store.read():  # why: an in-process copy does release it (the premise of this test)
+        shutil.copyfile(store.path, tmp_path / "copy2.duckdb")
+        assert _other_process_can_write(store.path)
