@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
-# `make test` is the fast tier (about 7 minutes on 2 cores): everything but the tests marked slow (end-to-end and
+# `make test` is the fast tier (about 4 minutes of CPU on 2 cores): everything but the tests marked slow (end-to-end and
 # crash-and-rerun runs, training, subprocess-heavy concurrency) and browser (headless Chromium). CI (CI=true)
 # has the time budget for all of them, as `make test-all` does locally.
 MARKERS := $(if $(CI),,-m "not slow and not browser")
