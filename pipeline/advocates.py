@@ -170,7 +170,7 @@ def update_authors(settings: Settings, store: Store) -> dict[str, int]:
 
 
 def top_advocates(store: Store, brand: str | None = None, limit: int = 20) -> pd.DataFrame:
-    return store.query(
+    return store.show(
         """SELECT ab.brand_id, a.name, a.source_id, ab.advocate_score, ab.pos, ab.neg, ab.defenses,
                   a.influence_score, ab.explanation, a.author_key
            FROM author_brands ab JOIN authors a USING (author_key)
@@ -181,7 +181,7 @@ def top_advocates(store: Store, brand: str | None = None, limit: int = 20) -> pd
 
 
 def opinion_leaders(store: Store, limit: int = 20) -> pd.DataFrame:
-    return store.query(
+    return store.show(
         """SELECT name, source_id, influence_score, posts, pos, neg, advocate_score, explanation, author_key
            FROM authors ORDER BY influence_score DESC NULLS LAST, name LIMIT ?""",
         [int(limit)],

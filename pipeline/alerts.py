@@ -365,7 +365,7 @@ def acknowledge(store: Store, alert_id: str, actor: str) -> dict[str, Any]:
 
 
 def list_alerts(store: Store, unacknowledged: bool = False, brand: str | None = None, limit: int = 50) -> pd.DataFrame:
-    return store.query(
+    return store.show(
         """SELECT alert_id, kind, brand_id, source_id, theme_id, window_end, observed, expected, z,
                   explanation, created_at, acknowledged_by, acknowledged_at
            FROM alerts

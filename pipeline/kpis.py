@@ -94,7 +94,7 @@ def compute_kpis(
     """KPIs for the window; scalars in `summary`, tables as DataFrames."""
     now = now or utcnow()
     win = [since, since, until, until, brand, brand]
-    with store.read() as con:
+    with store.reader() as con:
         summary = con.execute(_SUMMARY.format(group="", group_by=""), [*win, now]).df().iloc[0].to_dict()
         by_brand = con.execute(
             _SUMMARY.format(group="brand_id,", group_by="GROUP BY brand_id ORDER BY received DESC"), [*win, now]

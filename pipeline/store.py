@@ -399,6 +399,12 @@ class Store:
         with self.read() as con:
             return con.execute(sql, params or []).df()
 
+    def show(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """`query` for listings a person reads (CLI tables, reports): from the published snapshot, never waiting
+        for a running flow. Stages that act on what they read use `query` (the live file)."""
+        with self.reader() as con:
+            return con.execute(sql, params or []).df()
+
     def upsert(
         self,
         table: str,

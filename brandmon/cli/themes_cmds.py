@@ -71,8 +71,8 @@ def themes(
         "first_seen, last_seen FROM themes WHERE (? IS NULL OR brand_id = ?) AND (? OR size > 0) "
         "ORDER BY brand_id, size DESC, theme_id"
     )
-    df = store.query(sql, [brand, brand, all_])
-    if brand and df.empty and store.query("SELECT count(*) AS n FROM brands WHERE brand_id = ?", [brand]).n[0] == 0:
+    df = store.show(sql, [brand, brand, all_])
+    if brand and df.empty and store.show("SELECT count(*) AS n FROM brands WHERE brand_id = ?", [brand]).n[0] == 0:
         fail(f"unknown brand {brand!r}", 2)
     if fmt is Format.json:  # one array (as before --format was shared), keywords_json as stored
         print_json(df.to_dict(orient="records"))
