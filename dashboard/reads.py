@@ -119,7 +119,7 @@ def q(name: str, **kwargs: Any) -> Any:
 def _laid_over(name: str, out: Any, kwargs: dict) -> Any:
     """Analyst actions the snapshot does not hold yet (journaled or just applied) laid over a query's rows, so an
     analyst sees their click at once (pipeline.actions); outside the cache, which holds the snapshot's rows."""
-    if name not in ("escalation_queue", "escalation_events", "mention_detail", "mentions"):
+    if name not in ("escalation_queue", "escalation_events", "mention_detail", "mentions", "mentions_export"):
         return out
     from pipeline.actions import overlay_history, overlay_labels, overlay_queue, unpublished
 
@@ -150,13 +150,14 @@ def fetch(name: str, **kwargs: Any) -> Any:
     the shared cache. Returns None (with a warning) when a writer holds the database past the read timeout."""
     s = settings()
     try:
-        return _run_query(str(s.db_path), float(s.dashboard.read_timeout_seconds), name, kwargs)
+        out = _run_query(str(s.db_path), float(s.dashboard.read_timeout_seconds), name, kwargs)
     except StoreLockedError:
         st.warning("Database busy: a pipeline run is writing right now. Try again in a moment.")
         return None
     except StoreError as e:
         st.error(f"Cannot read the database: {e}")
         st.stop()
+    return None if out is None else _laid_over(name, out, kwargs)  # an export holds the analyst's own clicks too
 
 
 def clear_cache() -> None:
