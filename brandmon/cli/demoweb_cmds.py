@@ -38,12 +38,12 @@ def demo_web(
         fail(f"cannot listen on {host or u.hostname}:{port or u.port}: {e.strerror or e}", 2)
     from demo.web import corpus
 
-    c = corpus.load(srv.content_dir)
-    n_posts = sum(1 for _ in c.all_posts())
-    console.print(f"demo web on [bold]{srv.url}[/bold]: {len(c.sites)} sites, {n_posts} posts (Ctrl-C stops)")
-    for s in c.sites.values():
-        console.print(f"  {srv.url}{ENTRY[s.engine].format(key=s.key)}  {s.title} ({s.engine})", highlight=False)
-    try:
+    try:  # Ctrl-C while the site list is printing stops as cleanly as while serving
+        c = corpus.load(srv.content_dir)
+        n_posts = sum(1 for _ in c.all_posts())
+        console.print(f"demo web on [bold]{srv.url}[/bold]: {len(c.sites)} sites, {n_posts} posts (Ctrl-C stops)")
+        for s in c.sites.values():
+            console.print(f"  {srv.url}{ENTRY[s.engine].format(key=s.key)}  {s.title} ({s.engine})", highlight=False)
         srv.serve_forever()
     except KeyboardInterrupt:
         console.print("stopped")
