@@ -6,10 +6,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
-# `make test` is the fast tier (about 4 minutes of CPU on 2 cores): everything but the tests marked slow (end-to-end and
-# crash-and-rerun runs, training, subprocess-heavy concurrency) and browser (headless Chromium). CI (CI=true)
-# has the time budget for all of them, as `make test-all` does locally.
-MARKERS := $(if $(CI),,-m "not slow and not browser")
+# `make test` is the fast tier (about 4 minutes of CPU, about 3 minutes of wall time on 2 cores): everything but the tests
+# marked slow (end-to-end and crash-and-rerun runs, training, subprocess-heavy concurrency) and browser (headless
+# Chromium), on one pytest worker per core (pytest-xdist). CI (CI=true) has the time budget for all of them, as
+# `make test-all` does locally, and runs them in one process: the slow tier's kill-and-rerun and lock tests time
+# other processes, and are not run side by side.
+WORKERS ?= 2
+MARKERS := $(if $(CI),,-m "not slow and not browser" -n $(WORKERS))
 
 .PHONY: demo test test-all lint venv browser bench clean
 
