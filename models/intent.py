@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-INTENT_LABELS = ["question", "failure", "complaint", "praise", "other"]
+from pipeline.labels import INTENTS
+
+INTENT_LABELS = list(INTENTS)  # the head's output order
 
 
 def decide(probs: np.ndarray, threshold: float = 0.5) -> list[str]:

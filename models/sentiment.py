@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-SENTIMENT_LABELS = ["negative", "neutral", "positive"]
+from pipeline.labels import SENTIMENTS
+
+SENTIMENT_LABELS = list(SENTIMENTS)  # the head's output order
 
 _ALIASES = {
     "negative": "negative",

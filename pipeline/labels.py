@@ -1,6 +1,6 @@
 """The vocabularies every layer shares: the models' labels and the escalation queue's states and levels.
 
-The models' heads emit labels in this order (models/sentiment.py, models/intent.py keep the same order); the
+The models' heads emit labels in this order (models/sentiment.py and models/intent.py take them from here); the
 dashboard's filters, analyst corrections and the queue check against these.
 """
 
