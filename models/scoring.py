@@ -8,7 +8,6 @@ with a fixed thread count and (by default) dynamic int8 quantisation of the Line
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -27,7 +26,6 @@ from models.intent import decide as decide_intent
 from models.sentiment import SENTIMENT_LABELS
 from models.sentiment import decide as decide_sentiment
 from models.window import model_windows
-from pipeline import facts
 
 log = logging.getLogger(__name__)
 
@@ -252,54 +250,17 @@ def _score_frame(
     progress: Callable[[int, int], None] | None,
     chunk: int = 512,
 ) -> tuple[int, int]:
-    from pipeline.store import utcnow
+    """Score `pending` in this process: the batches workers would get, scored and stored one after another
+    (written as we go, so an interrupted run keeps its work)."""
+    from models.score_batches import cut_batches, score_batch, store_scores
 
-    scorer = get_scorer(settings, str(scorer_dir))
     done = calls = 0
     total = len(pending)
-    # Chunks of similar length: batches inside a chunk are length-sorted, but a chunk of mixed lengths still
-    # pads its few long batches next to short ones; scores are written per mention, so order is free.
-    pending = pending.iloc[np.argsort(pending["context"].str.len().to_numpy(), kind="stable")]
-    for s in range(0, total, chunk):  # write as we go so an interrupted run keeps its work
-        part = pending.iloc[s : s + chunk]
-        inputs, groups, limits = windowed_inputs(
-            settings, scorer.spec, part["context"].tolist(), part["matched"].tolist()
-        )
-        with scoring_threads(settings) as workers:
-            pr = predict_inputs(
-                scorer,
-                inputs,
-                settings.models.batch_size,
-                None,
-                settings.models.unsure_threshold,
-                workers,
-                groups,
-                limits,
-            )
-        calls += pr.calls
-        now = utcnow()
-        rows = pd.DataFrame(
-            {
-                "mention_id": part["mention_id"].to_numpy(),
-                "model": name,
-                "model_version": version,
-                "context_hash": part["context_hash"].to_numpy(),
-                "sentiment": pr.sentiment,
-                "p_neg": pr.p_sentiment[:, 0].astype(float),
-                "p_neu": pr.p_sentiment[:, 1].astype(float),
-                "p_pos": pr.p_sentiment[:, 2].astype(float),
-                "unsure": pr.unsure.astype(bool),
-                "intent": pr.intent,
-                "intent_probs_json": [
-                    json.dumps({k: round(float(v), 4) for k, v in zip(INTENT_LABELS, row)}) for row in pr.p_intent
-                ],
-                "scored_at": now,
-            }
-        )
-        with store.write() as con:
-            store.upsert("scores", rows, key=["mention_id", "model_version"], con=con)
-            facts.refresh(con, mention_ids=rows["mention_id"].tolist())
-        done += len(part)
+    for batch in cut_batches(pending, name, version, chunk):
+        rows = score_batch(batch, scorer_dir, settings)
+        calls += int(rows.attrs.get("model_calls", 0))
+        store_scores(store, rows)
+        done += len(batch)
         if progress:
             progress(done, total)
     return done, calls
