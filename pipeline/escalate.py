@@ -380,6 +380,11 @@ def _scored_candidates(settings: Settings, store: Store, now: datetime) -> tuple
     return scored, queued_at
 
 
+def _times_or(values: pd.Series, stamp: datetime) -> pd.Series:
+    """UTC times with missing ones set to `stamp`, in one unit (pandas refuses to fill seconds with microseconds)."""
+    return pd.to_datetime(values, utc=True).dt.as_unit("us").fillna(pd.Timestamp(stamp).as_unit("us"))
+
+
 def _queue_rows(scored: pd.DataFrame, queued_at: dict[str, Any], settings: Settings, stamp: datetime) -> pd.DataFrame:
     """The rows the queue needs (above the threshold, or queued already) with escalation id, reasons and SLA due."""
     es = settings.escalation
@@ -387,9 +392,9 @@ def _queue_rows(scored: pd.DataFrame, queued_at: dict[str, Any], settings: Setti
     scored = scored[(scored["priority"] >= es.min_priority) | scored["escalation_id"].isin(set(queued_at))]
     scored = with_reasons(scored, settings)
     if es.sla_from == "posted":
-        clock = pd.to_datetime(scored["posted_at"], utc=True).fillna(pd.Timestamp(stamp))
+        clock = _times_or(scored["posted_at"], stamp)
     else:  # "queued": the team's clock starts when the item enters the queue (a backfill is not born late)
-        clock = pd.to_datetime(scored["escalation_id"].map(queued_at), utc=True).fillna(pd.Timestamp(stamp))
+        clock = _times_or(scored["escalation_id"].map(queued_at), stamp)
     scored["sla_due_at"] = _sla_due(clock, scored["level"], es.sla_hours)
     scored["official_answer_at"] = pd.to_datetime(scored["official_answer_at"], utc=True)
     return scored
