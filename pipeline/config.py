@@ -193,6 +193,9 @@ class ScheduleSettings(BaseModel):
 
 
 class StoreSettings(BaseModel):
+    # The store: empty for the DuckDB file `db_path` (no server), or `postgresql://user@host:port/dbname` for a
+    # Postgres server that many machines share (docs/deployment.md, "Team server"); snapshots do not apply there.
+    url: str = ""
     # Readers (dashboard, `brandmon sql`, queue listings) open a published copy of the database that no writer locks
     # (docs/deployment.md, "One machine: readers never wait"); it costs a second file as large as the database.
     snapshots: bool = True
@@ -202,6 +205,17 @@ class StoreSettings(BaseModel):
     # an analyst action waits this long for the write lock before it is left, committed in the journal, to the next
     # writer; the action returns within about this plus a read of the snapshot
     action_wait_seconds: float = Field(default=0.5, ge=0, le=5)
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, v: str) -> str:
+        v = v.strip()
+        if v and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"store.url {v.split('@')[-1]!r}: expected empty (the DuckDB file) or postgresql://…")
+        # settings travel into Prefect's parameters and logs; libpq reads the password from the environment
+        if re.match(r"^postgres(ql)?://[^/@]*:[^/@]*@", v):
+            raise ValueError("store.url must not hold a password: set PGPASSWORD or use ~/.pgpass")
+        return v
 
 
 class IngestSettings(BaseModel):

@@ -116,6 +116,10 @@ class Store:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
+        if settings.store.url and cls is Store:  # a team server (pipeline.pg_store); subclasses stay DuckDB files
+            from pipeline.pg_store import PgStore
+
+            return PgStore.from_settings(settings)
         return cls(
             settings.db_path,
             lock_timeout=settings.lock_timeout_seconds,
@@ -123,6 +127,10 @@ class Store:
             publish_interval=settings.store.publish_interval_seconds,
             action_wait=settings.store.action_wait_seconds,
         )
+
+    def describe(self) -> str:
+        """The store's name in messages: the file's path (a server store gives its URL, password masked)."""
+        return str(self.path)
 
     # ----------------------------------------------------------------------------------- connections
 
@@ -247,6 +255,10 @@ class Store:
     def session(self, hold_seconds: float) -> WriteSession:
         """Many write transactions on one held connection (see WriteSession)."""
         return WriteSession(self, hold_seconds)
+
+    def _hold(self, con: duckdb.DuckDBPyConnection) -> None:
+        """A WriteSession's connection: this instance checkpoints at release only."""
+        con.execute("SET checkpoint_threshold = '1TB'")
 
     # ----------------------------------------------------------------------------------- snapshot and journal
 
@@ -500,7 +512,7 @@ class WriteSession:
         with _gate(self.store.path):
             if self._con is None:
                 self._con = self.store._connect(read_only=False)
-                self._con.execute("SET checkpoint_threshold = '1TB'")  # this instance only: checkpoint at release
+                self.store._hold(self._con)
                 self._opened = time.monotonic()
                 try:
                     self.store.apply_actions(self._con)

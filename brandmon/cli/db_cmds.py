@@ -9,7 +9,7 @@ from rich.table import Table
 
 from brandmon.cli.common import console, fail, settings_of
 from brandmon.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
-from pipeline.store import Store
+from pipeline.store import Store, StoreError
 
 cli = typer.Typer()  # this module's top-level commands; register() adds them to the app
 
@@ -20,9 +20,12 @@ db = typer.Typer(help="Database file: create/upgrade the schema, show counts.", 
 @db.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the database file or apply pending schema migrations (a no-op when up to date)."""
-    s = settings_of(ctx)
-    applied = Store.from_settings(s).upgrade()
-    console.print(f"{s.db_path}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
+    store = Store.from_settings(settings_of(ctx))
+    try:
+        applied = store.upgrade()
+    except StoreError as e:
+        fail(str(e), 1)
+    console.print(f"{store.describe()}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
 
 
 @db.command("status")
@@ -31,7 +34,10 @@ def db_status(ctx: typer.Context, fmt: Format = format_option(), as_json: bool =
     import pandas as pd
 
     fmt = chosen(fmt, as_json)
-    st = Store.from_settings(settings_of(ctx)).status()
+    try:
+        st = Store.from_settings(settings_of(ctx)).status()
+    except StoreError as e:
+        fail(str(e), 1)
     if fmt is Format.json:
         print_json(st)
         return

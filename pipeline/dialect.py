@@ -1,0 +1,78 @@
+"""DuckDB SQL as PostgreSQL runs it: the one place where the two dialects differ.
+
+Every stage writes DuckDB SQL with `?` parameters. On a Postgres store each statement text is transpiled once
+(sqlglot, cached by text) and its `?` become named parameters `%(pN)s`: sqlglot repeats an argument when it rewrites
+a function (`list_contains(x, ?)` uses `?` twice), which would shift positional ones. A `%` of the SQL itself is
+doubled when parameters are bound, so psycopg does not read it as one. Types that Postgres lacks are mapped here.
+
+Kept apart from I/O: `to_postgres` is a pure function of the statement text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# DuckDB types without a Postgres twin; an unsigned 64-bit hash (doc_lsh.bucket) keeps its value in NUMERIC(20).
+_TYPES = {"UBIGINT": "NUMERIC(20, 0)", "UINTEGER": "BIGINT", "USMALLINT": "INTEGER", "UTINYINT": "SMALLINT"}
+_TYPE_RE = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
+_PLACEHOLDER = re.compile(r"%\(p\d+\)s")
+
+
+class DialectError(ValueError):
+    """A statement sqlglot cannot carry to Postgres; the message names it."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str  # Postgres text; `%(pN)s` for parameter N when `params` > 0
+    params: int  # how many `?` the DuckDB text had
+
+
+@lru_cache(maxsize=4096)
+def to_postgres(sql: str) -> Statement:
+    """The Postgres form of one DuckDB statement text (or several separated by `;`, then without parameters)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+    except sqlglot.errors.ParseError as e:
+        raise DialectError(f"cannot translate to Postgres: {str(e).splitlines()[0]}") from None
+    n = numbered = 0
+    for tree in trees:
+        for node in list(tree.find_all(exp.Placeholder)):
+            if node.this is None or node.name == "?":  # a positional `?`
+                node.replace(exp.Placeholder(this=f"p{n}"))
+                n += 1
+            elif str(node.this).isdigit():  # `$1`: the first parameter, wherever it appears
+                numbered = max(numbered, int(node.this))
+                node.replace(exp.Placeholder(this=f"p{int(node.this) - 1}"))
+    n = max(n, numbered)
+    out = ";\n".join(t.sql(dialect="postgres") for t in trees)
+    out = _TYPE_RE.sub(lambda m: _TYPES[m.group(1)], out)
+    if n:
+        out = _escape_percent(out)
+    return Statement(out, n)
+
+
+def _escape_percent(sql: str) -> str:
+    parts = _PLACEHOLDER.split(sql)
+    marks = _PLACEHOLDER.findall(sql)
+    out = [parts[0].replace("%", "%%")]
+    for mark, rest in zip(marks, parts[1:], strict=True):
+        out += [mark, rest.replace("%", "%%")]
+    return "".join(out)
+
+
+def bind(stmt: Statement, params: object) -> dict[str, object] | None:
+    """The parameters of one execution as psycopg takes them for `stmt`."""
+    if not stmt.params:
+        if params:
+            raise DialectError(f"statement takes no parameters, got {len(params)}")  # type: ignore[arg-type]
+        return None
+    values = list(params or [])  # type: ignore[call-overload]
+    if len(values) != stmt.params:
+        raise DialectError(f"statement takes {stmt.params} parameters, got {len(values)}")
+    return {f"p{i}": v for i, v in enumerate(values)}

@@ -1,0 +1,272 @@
+"""A Postgres connection that answers the part of DuckDB's connection API the stages use.
+
+Stages receive a connection from `Store` and call `execute(sql, params)`, `fetchall/fetchone`, `df()/fetchdf()`,
+`fetchnumpy()`, `executemany`, and `register(name, frame)` to query a pandas frame by name. `PgConnection` gives
+them the same calls on a psycopg connection: the SQL goes through pipeline.dialect (DuckDB text in, Postgres text
+out, cached per text), a registered frame becomes a temporary table filled with COPY, and a server error is raised
+as the DuckDB exception class the callers already catch (a missing table as `CatalogException`, a violated key as
+`ConstraintException`), with the server's message.
+
+The connection runs in autocommit; `BEGIN`/`COMMIT`/`ROLLBACK` statements from `Store.transaction` make the
+transactions, as on DuckDB. Sessions read and write times in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipeline.dialect import DialectError, bind, to_postgres
+
+
+def connect(url: str, *, read_only: bool = False, connect_timeout: float = 10.0) -> PgConnection:
+    """Open `url` (postgresql://…). Raises psycopg.OperationalError when the server cannot be reached."""
+    import psycopg
+
+    raw = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
+    _numeric_as_number(raw)
+    raw.execute("SET TimeZone = 'UTC'")
+    if read_only:
+        raw.execute("SET default_transaction_read_only = on")
+    return PgConnection(raw)
+
+
+def _numeric_as_number(raw: Any) -> None:
+    """NUMERIC (sum() of integers, a NUMERIC(20) hash) as int or float, as DuckDB returns them, not Decimal."""
+    from psycopg.adapt import Loader
+
+    class NumberLoader(Loader):
+        def load(self, data: Any) -> Any:
+            s = bytes(data).decode()
+            if "." in s or "e" in s.lower() or s in ("NaN", "Infinity", "-Infinity"):
+                return float(s)
+            return int(s)
+
+    raw.adapters.register_loader("numeric", NumberLoader)
+
+
+def _duck_error(e: Exception) -> duckdb.Error:
+    """The DuckDB exception class a caller catches for this server error, with the server's message."""
+    import psycopg.errors as pe
+
+    msg = str(e).strip()
+    if isinstance(e, DialectError):
+        return duckdb.ParserException(msg)
+    if isinstance(e, (pe.UndefinedTable, pe.UndefinedColumn, pe.UndefinedFunction, pe.UndefinedObject)):
+        return duckdb.CatalogException(msg)
+    if isinstance(e, pe.IntegrityError):
+        return duckdb.ConstraintException(msg)
+    if isinstance(e, pe.TransactionRollback):  # a serialization failure or deadlock: retry the transaction
+        return duckdb.TransactionException(msg)
+    if isinstance(e, pe.SyntaxError):
+        return duckdb.ParserException(msg)
+    if isinstance(e, pe.ReadOnlySqlTransaction):
+        return duckdb.InvalidInputException(msg)
+    if isinstance(e, pe.DataError):
+        return duckdb.ConversionException(msg)
+    if isinstance(e, pe.OperationalError):
+        return duckdb.ConnectionException(msg)
+    return duckdb.Error(msg)
+
+
+# pandas dtype kind → Postgres column type for a registered frame's temporary table
+_KINDS = {"b": "BOOLEAN", "i": "BIGINT", "u": "NUMERIC(20, 0)", "f": "DOUBLE PRECISION"}
+
+
+def _sql_type(col: pd.Series) -> str:
+    dtype = col.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return "TIMESTAMPTZ"
+    if dtype.kind == "M":
+        return "TIMESTAMP"
+    if dtype.kind in _KINDS:
+        return _KINDS[dtype.kind]
+    if isinstance(dtype, pd.BooleanDtype):
+        return "BOOLEAN"
+    sample = col.dropna()
+    v = sample.iloc[0] if len(sample) else None
+    if isinstance(v, (bool, np.bool_)):
+        return "BOOLEAN"
+    if isinstance(v, (int, np.integer)):
+        return "BIGINT"
+    if isinstance(v, (float, np.floating, decimal.Decimal)):
+        return "DOUBLE PRECISION"
+    if isinstance(v, dt.datetime):
+        return "TIMESTAMPTZ" if v.tzinfo is not None else "TIMESTAMP"
+    if isinstance(v, dt.date):
+        return "DATE"
+    if isinstance(v, (list, tuple, np.ndarray)):
+        inner = [x for x in v if x is not None]
+        if inner and isinstance(inner[0], (float, np.floating)):
+            return "DOUBLE PRECISION[]"
+        if inner and isinstance(inner[0], (int, np.integer)):
+            return "BIGINT[]"
+        return "TEXT[]"
+    return "TEXT"
+
+
+def _py(v: Any) -> Any:
+    """One cell as psycopg dumps it: numpy scalars and arrays to Python, missing values to None."""
+    if v is None:
+        return None
+    if isinstance(v, np.ndarray):
+        return [_py(x) for x in v.tolist()]
+    if isinstance(v, (list, tuple)):
+        return [_py(x) for x in v]
+    if isinstance(v, pd.Timestamp):
+        return None if pd.isna(v) else v.to_pydatetime()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v != v:
+        return None
+    if v is pd.NaT or v is pd.NA:
+        return None
+    return v
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class PgConnection:
+    """A psycopg connection with the DuckDB connection calls the stages make (see the module docstring)."""
+
+    def __init__(self, raw: Any):
+        self.raw = raw
+        self._cur: Any = None
+        self._schema_types: dict[str, str] | None = None
+
+    # --------------------------------------------------------------------------- statements
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> PgConnection:
+        try:
+            stmt = to_postgres(sql)
+            bound = bind(stmt, params)
+            cur = self.raw.cursor()
+            cur.execute(stmt.sql, bound)
+        except Exception as e:
+            if isinstance(e, DialectError) or type(e).__module__.startswith("psycopg"):
+                raise _duck_error(e) from e
+            raise
+        self._cur = cur
+        return self
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> PgConnection:
+        try:
+            stmt = to_postgres(sql)
+            cur = self.raw.cursor()
+            cur.executemany(stmt.sql, [bind(stmt, p) for p in params])
+        except Exception as e:
+            if isinstance(e, DialectError) or type(e).__module__.startswith("psycopg"):
+                raise _duck_error(e) from e
+            raise
+        self._cur = cur
+        return self
+
+    @property
+    def description(self) -> list[tuple[Any, ...]] | None:
+        if self._cur is None or self._cur.description is None:
+            return None
+        return [(d.name, d.type_code, None, None, None, None, None) for d in self._cur.description]
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._cur.fetchall()] if self._cur is not None else []
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        r = self._cur.fetchone() if self._cur is not None else None
+        return None if r is None else tuple(r)
+
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._cur.fetchmany(size)] if self._cur is not None else []
+
+    def df(self) -> pd.DataFrame:
+        if self._cur is None or self._cur.description is None:
+            return pd.DataFrame()
+        cols = [d.name for d in self._cur.description]
+        rows = self._cur.fetchall()
+        frame = (
+            pd.DataFrame.from_records(rows, columns=cols, coerce_float=True)
+            if rows
+            else pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+        )
+        for c in frame.select_dtypes(include="object").columns:  # naive datetimes (TIMESTAMP) stay as DuckDB gives them
+            s = frame[c].dropna()
+            if len(s) and isinstance(s.iloc[0], dt.datetime) and s.iloc[0].tzinfo is not None:
+                frame[c] = pd.to_datetime(frame[c], utc=True)
+        return frame
+
+    fetchdf = df
+
+    def fetchnumpy(self) -> dict[str, np.ndarray]:
+        frame = self.df()
+        return {c: frame[c].to_numpy() for c in frame.columns}
+
+    # --------------------------------------------------------------------------- frames queried by name
+
+    def _known_types(self) -> dict[str, str]:
+        """Column name → its type in the store's tables, when every table agrees (a registered frame's all-null
+        column then gets the type its target has, which Postgres does not cast from text on its own)."""
+        if self._schema_types is None:
+            rows = self.raw.execute(
+                "SELECT column_name, format_type(a.atttypid, a.atttypmod) FROM information_schema.columns c "
+                "JOIN pg_attribute a ON a.attrelid = (quote_ident(c.table_schema) || '.' || "
+                "quote_ident(c.table_name))::regclass AND a.attname = c.column_name "
+                "WHERE c.table_schema = current_schema()"
+            ).fetchall()
+            seen: dict[str, set[str]] = {}
+            for name, typ in rows:
+                seen.setdefault(name, set()).add(typ)
+            self._schema_types = {n: next(iter(t)) for n, t in seen.items() if len(t) == 1}
+        return self._schema_types
+
+    def register(self, name: str, frame: pd.DataFrame) -> PgConnection:
+        """`frame` as a temporary table `name` for the statements that follow (until `unregister`)."""
+        known = self._known_types()
+        cols = [str(c) for c in frame.columns]
+        types = []
+        for c in cols:
+            guess = _sql_type(frame[c])
+            if c in known and (frame[c].isna().all() or guess == "TEXT" or guess.startswith("TIMESTAMP")):
+                guess = known[c]
+            types.append(guess)
+        q = _quote(name)
+        try:
+            self.raw.execute(f"DROP TABLE IF EXISTS pg_temp.{q}")
+            self.raw.execute(
+                f"CREATE TEMP TABLE {q} ("
+                + ", ".join(f"{_quote(c)} {t}" for c, t in zip(cols, types, strict=True))
+                + ")"
+            )
+            if len(frame):
+                with self.raw.cursor().copy(f"COPY {q} ({', '.join(_quote(c) for c in cols)}) FROM STDIN") as cp:
+                    for row in frame.itertuples(index=False, name=None):
+                        cp.write_row([_py(v) for v in row])
+        except Exception as e:
+            if type(e).__module__.startswith("psycopg"):
+                raise _duck_error(e) from e
+            raise
+        return self
+
+    def unregister(self, name: str) -> PgConnection:
+        from psycopg.pq import TransactionStatus
+
+        if self.raw.info.transaction_status != TransactionStatus.INERROR:  # a failed transaction drops it on rollback
+            self.raw.execute(f"DROP TABLE IF EXISTS pg_temp.{_quote(name)}")
+        return self
+
+    # --------------------------------------------------------------------------- lifetime
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> PgConnection:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
