@@ -79,7 +79,8 @@ def configure_logging(level: str = "INFO", log_file: str | Path | None = None) -
     """Idempotent: replaces brandmon's handlers on the root logger."""
     root = logging.getLogger()
     for h in list(root.handlers):
-        if getattr(h, "_brandmon", False):
+        # Prefect puts its own console handler on the root logger; with ours beside it every line printed twice.
+        if getattr(h, "_brandmon", False) or type(h).__module__.startswith("prefect."):
             root.removeHandler(h)
     handlers: list[logging.Handler] = [_CurrentStderr()]
     if log_file:
