@@ -528,26 +528,36 @@ ONE_POST_ROW = """<html><head><title>scripting - Discussion Board</title></head>
 <table width="95%" border="0">
 <tr bgcolor="#000000"><td width="18%"><b>Author</b></td><td><b>Topic: scripting</b></td></tr>
 <tr bgcolor="#1f1f1f"><td width="18%" valign="top"><b>turtle</b><br><font size="1">Decaying Skeleton</font></td>
-<td><font size="1">posted 01-07-2002 06:46 PM
- <a href="/cgi-bin/ubbmisc.cgi?action=getbio&UserName=turtle"><img src="/profile.gif" alt="Click Here to See the Profile for turtle"></a>
- {action}</font><hr>im new here and would like to know where i can find a command reference or a how-to.</td></tr>
+<td><font size="1" color="#32cd32">posted 01-07-2002 06:46 PM
+ {profile}
+ {action}</font><hr>im new here and would like to know where i can find a command reference or a how-to.
+ <p align="right"><font size="1" color="#32cd32">IP: <a href="/cgi-bin/ubbmisc.cgi?action=getip&topic=000213">Logged</a></font></p>
+</td></tr>
 </table><p>All times are ET (US)</p></body></html>"""
 REPLY_BUTTON = '<a href="/cgi-bin/postings.cgi?action=reply&topic=000213&replyto=0"><img alt="Reply w/Quote"></a>'
+PROFILE = (
+    '<a href="/cgi-bin/ubbmisc.cgi?action=getbio&UserName=turtle">'
+    '<img src="/profile.gif" alt="Click Here to See the Profile for turtle"></a>'
+)
 
 
 @pytest.mark.parametrize(
-    "action",
+    ("profile", "action"),
     [
-        REPLY_BUTTON,  # an icon whose request says reply
-        '<ul class="postactions"><li><a href="post.php?tid=5&qid=12">Quote</a></li></ul>',  # a button by its words
-        '<a href="javascript:void(0)" title="Reply to this post"><img src="/r.gif"></a>',  # by its title
+        (PROFILE, REPLY_BUTTON),  # an icon whose request says reply
+        (PROFILE, '<ul class="postactions"><li><a href="post.php?tid=5&qid=12">Quote</a></li></ul>'),  # by its words
+        (PROFILE, '<a href="javascript:void(0)" title="Reply to this post"><img src="/r.gif"></a>'),  # by its title
+        ("", REPLY_BUTTON),  # no profile link: the name is plain bold
+        (PROFILE, ""),  # a guest's view: no buttons
+        ("", ""),  # neither: the poster's name in a cell of its own beside the words
     ],
 )
-def test_a_thread_of_one_post_in_a_table_row(action):
-    """One post repeats nothing, so no record set scores; its row still holds a post header (a profile link and a
-    date), words of its own and a button to reply to or quote it."""
+def test_a_thread_of_one_post_in_a_table_row(profile, action):
+    """One post repeats nothing, so no record set scores; its row still holds a date, words of its own and what
+    only a post has (here a button to reply to or quote it, or the poster's own cell); the footer set like the
+    date line ("IP: Logged") is the post's meta, not its words."""
     url = "https://f.example/ubb/Forum9/HTML/000213.html"
-    ext = extract(ONE_POST_ROW.format(action=action), url, _ctx(tz="America/New_York"))
+    ext = extract(ONE_POST_ROW.format(profile=profile, action=action), url, _ctx(tz="America/New_York"))
     assert ext.method == "dom"
     assert [(p.author, p.posted_at, p.text) for p in _posts(ext.result)] == [
         (
@@ -570,9 +580,40 @@ def test_an_article_with_a_byline_is_not_a_thread_of_one_post():
     )
     ext = extract(article, "https://news.example/2024/05/bank-cuts-rates/", _ctx())
     assert (ext.method, len(ext.result.items), _posts(ext.result)) == ("main-text", 1, [])
-    # the same row without its quote button: nothing marks it as a post
-    ext = extract(ONE_POST_ROW.format(action=""), "https://f.example/ubb/Forum9/HTML/000213.html", _ctx())
-    assert _posts(ext.result) == []
+    # an old table layout: a navigation column of links beside the article, whose words end with a "#2024" tag
+    table = (
+        "<html><body><table><tr><td width='20%'><a href='/'>Home</a><br><a href='/news/'>News</a><br>"
+        "<a href='/sport/'>Sport</a></td><td><h1>Bank cuts rates</h1><p>By <a href='/authors/jane-doe/'>Jane Doe"
+        "</a>, 07.05.2024</p>"
+        + "<p>The bank cuts its deposit rates by half a point from Monday, its press office said today.</p>" * 3
+        + "<p><a href='/tags/2024'>#2024</a></p></td></tr></table></body></html>"
+    )
+    ext = extract(table, "https://news.example/2024/05/bank-cuts-rates/", _ctx())
+    assert (ext.method, len(ext.result.items), _posts(ext.result)) == ("main-text", 1, [])
+
+
+# a thread of one post on a board of div blocks, as a guest sees it: no reply or quote button, no profile link,
+# classes that name no post; the post header's counter and the poster panel are what only a post has
+ONE_POST_DIVS = """<html><head><title>Router drops Wi-Fi every evening</title></head><body>
+<div class="crumbs"><a href="index.php">Index</a> » <a href="viewforum.php?id=3">Help</a></div>
+<div id="t5" class="topicbox"><div class="hd"><span class="conr">{counter}</span> <span>04.03.2012 18:22</span></div>
+<div class="bx"><div class="lft"><strong>mike_k</strong><br>{panel}</div>
+<div class="rgt"><h3>Router drops Wi-Fi every evening</h3><p>Since the firmware update my router drops Wi-Fi every
+evening around nine, and only a reboot brings it back.</p></div></div></div>
+<div class="ft">Powered by a forum</div></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("counter", "panel"), [("#1", "Member"), ("", "Registered: 2011-05-02<br>Posts: 41"), ("", "Сообщений: 41")]
+)
+def test_a_thread_of_one_post_without_buttons_or_profile_links(counter, panel):
+    ext = extract(ONE_POST_DIVS.format(counter=counter, panel=panel), "https://f.example/viewtopic.php?id=5", _ctx())
+    assert [(p.author, p.posted_at_raw, p.text[:40]) for p in _posts(ext.result)] == [
+        ("mike_k", "04.03.2012 18:22", "Since the firmware update my router drop")
+    ]
+    # the same block with neither a counter nor a panel is a page's text, not a post
+    bare = extract(ONE_POST_DIVS.format(counter="", panel="Member"), "https://f.example/viewtopic.php?id=5", _ctx())
+    assert _posts(bare.result) == []
 
 
 def test_a_printable_thread_of_one_post_between_two_rules():

@@ -457,11 +457,15 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
     body_len = len(inner_text(body)) - sum(len(inner_text(h)) for h in titles)
     # mark the nodes to drop on the original, then drop them in a copy (copies keep the order of iteration)
     drop_idx, quote_idx, sig_idx = set(), set(), set()
+    meta_style = _style(date_el) if date_el is not None and not _contains(date_el, body) else None
     for i, el in enumerate(all_nodes):
         if not isinstance(el.tag, str):
             continue
         if el is not body and (id(el) in marks or el is author_el or el is date_el):
             drop_idx.add(i)
+            continue
+        if meta_style and el is not body and _style(el) == meta_style and len(inner_text(el)) <= 60:
+            drop_idx.add(i)  # set like the post's date line: the post's meta ("IP: Logged", an edit note)
             continue
         if el is body:
             continue
@@ -504,6 +508,21 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
 
 
 _SIG_LINE = re.compile(r"(?m)^(?:_{6,}|-- ?)$")
+# attributes that name or point at one element, not how the template sets it
+_OWN_ATTRS = {"id", "name", "href", "src", "alt", "title", "datetime", "content", "itemprop", "onclick"}
+
+
+def _style(el) -> tuple | None:
+    """How the template sets an element (its tag with its class and presentational attributes: a meta line's
+    small coloured font), or None when it carries none or is a link (its own target, not a style)."""
+    if not isinstance(el.tag, str) or el.tag in ("a", "time"):
+        return None
+    attrs = tuple(
+        sorted(
+            (k.lower(), v) for k, v in el.attrib.items() if k.lower() not in _OWN_ATTRS and not k.startswith("data-")
+        )
+    )
+    return (el.tag, attrs) if attrs else None
 
 
 _TITLE_HINT = re.compile(r"title|subject|topic-?name", re.IGNORECASE)

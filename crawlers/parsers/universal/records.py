@@ -26,6 +26,7 @@ from crawlers.parsers.universal.evidence import (
     BYLINE,
     CHROME_HINT,
     DATE_HINT,
+    NOT_POST_DATE,
     NOT_RECORD_TAGS,
     QUOTE_HINT,
     RECORD_HINT,
@@ -92,14 +93,14 @@ def aggregates(root) -> tuple[list, dict]:
             continue
         a.text = _strlen(el.text)
         text = el.text
-        if text and looks_like_date(text):
+        if text and _post_date(text):
             a.dates += 1
         for ch in el:
             tail = ch.tail
             if tail:
                 n = _strlen(tail)
                 a.text += n
-                if n and looks_like_date(tail):
+                if n and _post_date(tail):
                     a.dates += 1
             c = agg.get(ch)
             if c is None:
@@ -124,6 +125,12 @@ def aggregates(root) -> tuple[list, dict]:
             a.dates += 1
         agg[el] = a
     return els, agg
+
+
+def _post_date(text: str) -> bool:
+    """A date that may be a post's own: not one its words label as something else ("Registered: 2011-05-02", a
+    poster's join date, is no post's)."""
+    return looks_like_date(text) and not NOT_POST_DATE.search(text[:40])
 
 
 def _keys(el) -> list[str]:
@@ -550,34 +557,96 @@ def _in_words(el) -> bool:
 
 def single_record(els: list, agg: dict) -> RecordSet | None:
     """A thread of one post (nobody has answered yet) or a single-post view repeats nothing, so no set scores. Its
-    post is still one element with a post header (an author sign and a date), words of its own, and a link to
-    reply to or quote it: the innermost such element, when there is exactly one (several are not one post). A table
+    post is still one element with a date and words of its own, and something only a post has: a link to reply to
+    or quote it, a poster panel ("Posts: 41", "Registered: 2011-05-02"), a post counter ("#1"), or, in a table
+    layout, the poster's name in a cell of its own beside the words. The element is the innermost such one holding
+    an author sign too (a profile link, an author-named element), else the innermost holding a date and words
+    (a name in plain bold, a guest's view without profile links); exactly one (several are not one post). A table
     cell stands for its row (a table layout spends a row on a post: the author in one cell, the words in the next).
-    An article offers no reply to itself, so a page of one article stays the main-text reading."""
-    found = [
-        el
-        for el in els
-        if el.tag not in NOT_RECORD_TAGS
-        and el.tag not in _SKIP
-        and agg[el].dates
-        and agg[el].authors
-        and agg[el].dates + agg[el].authors <= 8
-        and agg[el].text - agg[el].link - agg[el].quotes >= 40
-    ]
-    if not found:
-        return None
-    qualified = set(found)
-    outer = {x for el in found for x in el.iterancestors() if x in qualified}
-    inner = [el for el in found if el not in outer]
-    if len(inner) != 1:
-        return None
-    rec = inner[0]
-    parent = rec.getparent()
-    if rec.tag in ("td", "th") and parent is not None and parent.tag == "tr":
-        rec = parent
-    if not _offers_reply(rec):
-        return None
-    return RecordSet((_keys(rec) or [rec.tag])[0], [rec], 0.5, {rec: 0})
+    An article offers none of these (a blog's "Leave a reply" jump to its comment form does not count), so a page
+    of one article stays the main-text reading."""
+    for need_author in (True, False):
+        found = [
+            el
+            for el in els
+            if el.tag not in NOT_RECORD_TAGS
+            and el.tag not in _SKIP
+            and agg[el].dates
+            and (agg[el].authors or not need_author)
+            and agg[el].dates + agg[el].authors <= 8
+            and agg[el].text - agg[el].link - agg[el].quotes >= 40
+        ]
+        if not found:
+            continue
+        qualified = set(found)
+        outer = {x for el in found for x in el.iterancestors() if x in qualified}
+        inner = [el for el in found if el not in outer]
+        if len(inner) != 1:
+            return None
+        rec = inner[0]
+        parent = rec.getparent()
+        if rec.tag in ("td", "th") and parent is not None and parent.tag == "tr":
+            rec = parent
+        if not (_offers_reply(rec) or _poster_panel(rec) or _post_counter(rec) or _name_cell(rec, agg)):
+            return None
+        return RecordSet((_keys(rec) or [rec.tag])[0], [rec], 0.5, {rec: 0})
+    return None
+
+
+# a poster panel's lines: how many posts the poster wrote, since when they are a member ("Posts: 41", "Joined: Mar
+# 2011", "Сообщений: 12", "Зарегистрирован: 02.05.2011"); an article's byline says neither
+_PANEL_LINE = re.compile(
+    r"^\s*(?:posts|messages|total posts|joined|registered|member since|"
+    r"сообщений|сообщения|зарегистрирован\w*|регистрация|с нами)\s*:?\s*\S",
+    re.IGNORECASE,
+)
+_COUNTER = re.compile(r"^(?:post|сообщение|msg|reply)?\s*#\s*\d+$|^№\s*\d+$", re.IGNORECASE)
+
+
+def _poster_panel(rec) -> bool:
+    """A line of a poster panel, stating the poster's post count or membership date with a number."""
+    from crawlers.parsers.base import inner_text
+
+    for line in inner_text(rec).split("\n"):
+        m = _PANEL_LINE.match(line)
+        if m and len(line) < 60 and re.search(r"\d", line):
+            return True
+    return False
+
+
+def _post_counter(rec) -> bool:
+    """A post's number in its header ("#1", "Post #1", "№ 1"), as threads number their posts: before the words
+    (a "#2024" tag among an article's words is not one)."""
+    for el in rec.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if len(el) <= 1:
+            t = "".join(el.itertext()).strip()
+            if t and len(t) < 16 and _COUNTER.match(t):
+                return True
+        if _strlen(el.text) >= 40 or _strlen(el.tail) >= 40:
+            return False  # the words have begun
+    return False
+
+
+def _name_cell(rec, agg: dict) -> bool:
+    """A table row of two or three cells with the words and the date in one, and the poster in the first: a short
+    undated cell whose first line is a name, not mostly links (a page's navigation column is links)."""
+    if rec.tag != "tr":
+        return False
+    cells = [c for c in rec if isinstance(c.tag, str) and c.tag in ("td", "th")]
+    if not 2 <= len(cells) <= 3:
+        return False
+    from crawlers.parsers.base import inner_text
+
+    for c in cells[:1]:  # the poster's column comes first, as in every classic board
+        a = agg.get(c)
+        if a is None or a.dates or not 2 <= a.text <= 120 or a.link > 0.5 * a.text:
+            continue
+        first = next((ln.strip() for ln in inner_text(c).split("\n") if ln.strip()), "")
+        if 2 <= len(first) <= 40 and len(first.split()) <= 3 and re.search(r"[^\W\d_]", first):
+            return True
+    return False
 
 
 def wrap_periodic_rows(els: list, agg: dict) -> int:
