@@ -119,13 +119,23 @@ def q(name: str, **kwargs: Any) -> Any:
 def _laid_over(name: str, out: Any, kwargs: dict) -> Any:
     """Analyst actions the snapshot does not hold yet (journaled or just applied) laid over a query's rows, so an
     analyst sees their click at once (pipeline.actions); outside the cache, which holds the snapshot's rows."""
-    if name not in ("escalation_queue", "escalation_events", "mention_detail", "mentions", "mentions_export"):
+    if name not in (
+        "escalation_queue",
+        "escalation_events",
+        "mention_detail",
+        "mentions",
+        "mentions_export",
+        "alerts",
+        "latest_alerts",
+    ):
         return out
-    from pipeline.actions import overlay_history, overlay_labels, overlay_queue, unpublished
+    from pipeline.actions import overlay_alerts, overlay_history, overlay_labels, overlay_queue, unpublished
 
     acts = unpublished(write_store())
     if not acts:
         return out
+    if name in ("alerts", "latest_alerts"):
+        return overlay_alerts(out, acts, kwargs.get("show", "all"))
     if name == "escalation_events":
         return overlay_history(out, kwargs["escalation_id"], acts)
     if name == "escalation_queue":

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 ESCALATION = "escalation"  # journal kinds
 CORRECT = "correct"
+ACK = "ack"  # an alert acknowledged (pipeline.alerts)
 
 
 class HeldStore:
@@ -181,3 +182,27 @@ def overlay_history(df: pd.DataFrame, escalation_id: str, actions: list[Action])
         return df
     extra = pd.DataFrame(rows, columns=df.columns).astype({"version": "Int64"})
     return pd.concat([df.astype({"version": "Int64"}), extra], ignore_index=True)
+
+
+def overlay_alerts(df: pd.DataFrame, actions: list[Action], show: str = "all") -> pd.DataFrame:
+    """Alert rows with the journal's acknowledgements laid over (the first one counts, as when applied); with
+    `show="open"` the rows just acknowledged drop out of the list."""
+    acks: dict[str, Action] = {}
+    for a in actions:
+        if a.kind == ACK and a.status != "rejected":
+            acks.setdefault(a.target, a)
+    if df.empty or not acks or "alert_id" not in df.columns:
+        return df
+    out = df.copy()
+    hit = out["alert_id"].isin(acks) & out["acknowledged_by"].isna()
+    if not hit.any():
+        return out
+    out.loc[hit, "acknowledged_by"] = out.loc[hit, "alert_id"].map(lambda i: acks[i].actor)
+    if "acknowledged_at" in out.columns:
+        at = pd.to_datetime(out["acknowledged_at"], utc=True)
+        out["acknowledged_at"] = at.where(
+            ~hit, pd.to_datetime(out["alert_id"].map(lambda i: acks[i].created_at if i in acks else None), utc=True)
+        )
+    if show == "open":
+        out = out[~hit].reset_index(drop=True)
+    return out

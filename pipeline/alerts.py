@@ -23,8 +23,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pipeline.journal import Action, register
 from pipeline.logs import log_context
 from pipeline.store import Store, stable_id, utcnow
+
+ACK_KIND = "ack"  # the journal kind of an alert acknowledgement (pipeline.actions.ACK)
 
 if TYPE_CHECKING:
     from pipeline.config import Settings
@@ -344,28 +347,64 @@ def detect_alerts(settings: Settings, store: Store, now: datetime | None = None)
 
 
 def acknowledge(store: Store, alert_id: str, actor: str) -> dict[str, Any]:
+    """Mark an alert seen by `actor`; acknowledging it again keeps the first acknowledgement (`already`).
+
+    With read snapshots on it goes through the analyst-action journal like a queue action: it returns within about
+    a second during a flow (`pending` when the writer still holds the file) and is applied exactly once."""
+    from pipeline.actions import ACK, journaled, submit
     from pipeline.escalate import ActionError
 
     if not actor:
         raise ActionError("an actor (who is acting) is required")
-    now = utcnow()
-    with store.write() as con:
-        rows = con.execute(
-            "SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = ?", [alert_id]
-        ).fetchall()
-        row = rows[0] if rows else None
-        if row is None:
-            raise ActionError(f"no alert {alert_id!r}")
-        if row[0]:
-            return {"alert_id": alert_id, "acknowledged_by": row[0], "acknowledged_at": row[1], "already": True}
-        con.execute(
-            "UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE alert_id = ?", [actor, now, alert_id]
-        )
+    if not journaled(store):
+        with store.write() as con:
+            return _acknowledge(con, alert_id, actor, utcnow())
+    with store.reader() as con:  # what the analyst sees, the journal's acks laid over
+        rows = con.execute("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = ?", [alert_id])
+        seen = rows.fetchall()
+    if not seen:
+        raise ActionError(f"no alert {alert_id!r}")
+    from pipeline.actions import unpublished
+
+    earlier = [a for a in unpublished(store) if a.kind == ACK and a.target == alert_id and a.status != "rejected"]
+    if seen[0][0] or earlier:
+        by, at = (seen[0][0], seen[0][1]) if seen[0][0] else (earlier[0].actor, earlier[0].created_at)
+        return {"alert_id": alert_id, "acknowledged_by": by, "acknowledged_at": at, "already": True, "pending": False}
+    a = submit(store, ACK, alert_id, actor, {})
+    if a.status == "rejected":
+        raise ActionError(a.error or f"alert {alert_id}: the store refused the acknowledgement")
+    if a.status == "applied" and a.result:
+        return {**a.result, "pending": False}
+    return {
+        "alert_id": alert_id,
+        "acknowledged_by": actor,
+        "acknowledged_at": a.created_at,
+        "already": False,
+        "pending": True,
+    }
+
+
+def _acknowledge(con: Any, alert_id: str, actor: str, now: datetime) -> dict[str, Any]:
+    from pipeline.escalate import ActionError
+
+    rows = con.execute("SELECT acknowledged_by, acknowledged_at FROM alerts WHERE alert_id = ?", [alert_id]).fetchall()
+    if not rows:
+        raise ActionError(f"no alert {alert_id!r}")
+    if rows[0][0]:
+        return {"alert_id": alert_id, "acknowledged_by": rows[0][0], "acknowledged_at": rows[0][1], "already": True}
+    con.execute("UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE alert_id = ?", [actor, now, alert_id])
     return {"alert_id": alert_id, "acknowledged_by": actor, "acknowledged_at": now, "already": False}
 
 
+@register(ACK_KIND)
+def _apply_journaled_ack(store: Store, con: Any, a: Action) -> dict[str, Any]:
+    """A journaled acknowledgement on the writer's connection; applying it twice keeps the first (idempotent)."""
+    out = _acknowledge(con, a.target, a.actor, a.created_at)
+    return {**out, "acknowledged_at": out["acknowledged_at"].isoformat() if out["acknowledged_at"] else None}
+
+
 def list_alerts(store: Store, unacknowledged: bool = False, brand: str | None = None, limit: int = 50) -> pd.DataFrame:
-    return store.show(
+    df = store.show(
         """SELECT alert_id, kind, brand_id, source_id, theme_id, window_end, observed, expected, z,
                   explanation, created_at, acknowledged_by, acknowledged_at
            FROM alerts
@@ -373,3 +412,6 @@ def list_alerts(store: Store, unacknowledged: bool = False, brand: str | None = 
            ORDER BY created_at DESC, z DESC NULLS LAST LIMIT ?""",
         [bool(unacknowledged), brand, brand, int(limit)],
     )
+    from pipeline.actions import overlay_alerts, unpublished
+
+    return overlay_alerts(df, unpublished(store), "open" if unacknowledged else "all")  # acks not published yet

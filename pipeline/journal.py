@@ -219,6 +219,7 @@ def apply_pending(
     todo = journal.pending()
     if not todo:
         return counts
+    import pipeline.alerts  # noqa: F401  registers the alert acknowledgement applier
     import pipeline.escalate  # noqa: F401  registers the queue and label appliers
 
     for a in todo:

@@ -290,12 +290,16 @@ def alerts_cmd(
     if detect:
         console.print(" ".join(f"{k}={v}" for k, v in detect_alerts(settings_of(ctx), st).items()))
     if ack:
-        ids = st.query("SELECT alert_id FROM alerts WHERE starts_with(alert_id, ?) LIMIT 2", [ack])
+        ids = st.show("SELECT alert_id FROM alerts WHERE starts_with(alert_id, ?) LIMIT 2", [ack])
         if len(ids) != 1:
             fail(f"{ack!r} matches {'no' if ids.empty else 'several'} alerts", 1)
         r = _run(acknowledge, st, str(ids.iloc[0, 0]), _actor(actor))
         console.print(
-            Text(f"{r['alert_id']}: acknowledged by {r['acknowledged_by']}" + (" (already)" if r["already"] else ""))
+            Text(
+                f"{r['alert_id']}: acknowledged by {r['acknowledged_by']}"
+                + (" (already)" if r["already"] else "")
+                + (" (pending: stored when the running pipeline stage lets go)" if r.get("pending") else "")
+            )
         )
         return
     df = list_alerts(st, unacknowledged=open_only, brand=brand, limit=limit)

@@ -271,3 +271,48 @@ def test_a_killed_flow_and_a_killed_applier_lose_nothing_and_apply_once(data, re
     assert _live(data, "SELECT intent, corrected FROM current_scores WHERE mention_id = ?", [mid]) == [
         ("complaint", True)
     ]
+
+
+def test_an_alert_acknowledged_during_a_flow_returns_at_once_and_lands_once(data, reader_env):
+    """Acknowledging an alert used to wait for the write lock (and fail while a stage held it); it now goes through
+    the actions journal: pending at once, shown acknowledged at once, stored once when the flow lets go."""
+    from pipeline.alerts import acknowledge, list_alerts
+
+    store = Store.from_settings(_settings(data, lock_timeout_seconds=3, ingest={"hold_lock_seconds": 1}))
+    with duckdb.connect(str(data / "brandmon.duckdb")) as con:
+        for i in (1, 2):
+            con.execute(
+                "INSERT INTO alerts (alert_id, kind, brand_id, explanation, created_at) "
+                "VALUES (?, 'volume_spike', 'posylkin', ?, now())",
+                [f"alert-{i}", f"Посылкин: всплеск {i}"],
+            )
+    assert store.catch_up()
+    holder = _start(HOLD, data, "holding", stdin=subprocess.PIPE)
+    try:
+        r = acknowledge(store, "alert-1", "anna")
+        assert holder.poll() is None  # the flow still holds the file: the acknowledgement did not wait for it
+        assert r["pending"] and r["acknowledged_by"] == "anna" and not r["already"]
+        again = acknowledge(store, "alert-1", "boris")  # the first acknowledgement counts
+        assert again["already"] and again["acknowledged_by"] == "anna"
+        assert [(a.kind, a.target, a.status) for a in store.journal.pending()] == [("ack", "alert-1", "pending")]
+        # readers see it at once
+        ours = {"alert-1", "alert-2"}  # the synthetic store has alerts of its own
+        assert [i for i in list_alerts(store, unacknowledged=True, limit=1000)["alert_id"] if i in ours] == ["alert-2"]
+        out = _cli(data, "alerts", "-f", "json", "-n", "1000")
+        assert out.exit_code == 0, out.output
+        assert {a["alert_id"]: a["acknowledged_by"] for a in _lines(out.stdout) if a["alert_id"] in ours} == {
+            "alert-1": "anna",
+            "alert-2": None,
+        }
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        assert holder.wait(60) == 0
+    assert _live(data, "SELECT acknowledged_by FROM alerts WHERE alert_id LIKE 'alert-%' ORDER BY alert_id") == [
+        ("anna",),
+        (None,),
+    ]
+    assert store.journal.pending() == []
+    assert acknowledge(store, "alert-1", "boris")["already"]
+    with pytest.raises(esc.ActionError, match="no alert"):
+        acknowledge(store, "nope", "anna")
