@@ -227,3 +227,117 @@ def restore(
             f"the previous file is {kept}"
         )
     return RestoreResult(target, version, upgraded, final, kept, round(time.monotonic() - t0, 3), replaced)
+
+
+# ----------------------------------------------------------------------------------- to a team server
+
+
+@dataclass
+class MigrateResult:
+    target: str  # the server's URL, password masked
+    source: dict[str, int]  # rows per table in the file
+    copied: dict[str, int]  # rows per table on the server afterwards
+    fingerprints_match: dict[str, bool]
+    already: bool  # the server held exactly this store already: nothing was written
+    seconds: float
+
+
+def _fingerprint_sql(table: str, columns: list[tuple[str, str]]) -> str:
+    """One row per table that both engines compute alike: rows, non-null values per column, characters of the
+    text columns, sums of the integer ones. Cheap (one scan) and sensitive to a lost, cut or changed value."""
+    parts = ["count(*)"]
+    for name, typ in columns:
+        q = f'"{name}"'
+        parts.append(f"count({q})")
+        t = typ.upper()
+        if t in ("VARCHAR", "TEXT"):
+            parts.append(f"coalesce(sum(length({q})), 0)")
+        elif t in ("INTEGER", "BIGINT", "SMALLINT"):
+            parts.append(f"coalesce(sum({q}), 0)")
+    return f'SELECT {", ".join(parts)} FROM "{table}"'
+
+
+def _fingerprint(con: Any, table: str, columns: list[tuple[str, str]]) -> tuple[int, ...]:
+    row = con.execute(_fingerprint_sql(table, columns)).fetchone()
+    return tuple(int(x) for x in row)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return [
+        (r[0], r[1])
+        for r in con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+
+
+def migrate(store: Store, url: str, batch_rows: int = 50_000) -> MigrateResult:
+    """Copy the DuckDB store into the empty Postgres database at `url`, table by table, in one server transaction
+    (all or nothing), then compare rows and fingerprints per table. A second run over the same data writes nothing;
+    a server database that holds other rows is refused. The file is held read-only for the copy, so no stage
+    writes into it meanwhile; pending analyst actions are applied first."""
+    from pipeline.pg_store import PgStore
+
+    t0 = time.monotonic()
+    if not store.path.exists():
+        raise BackupError(f"{store.path}: database file does not exist; nothing to migrate")
+    if store.pending_migrations():
+        raise BackupError(f"{store.path}: schema is not current; run `brandmon db upgrade` first")
+    target = PgStore(url, lock_timeout=store.lock_timeout)
+    target.upgrade()  # the server's schema from the same migrations (raises StoreError when unreachable)
+    if store.journal.has_pending():
+        with store.write(only_actions=True):
+            pass  # a write applies the journal's pending actions first
+    with store.read() as src:
+        names = [t for t in _tables(src) if t != "schema_migrations"]
+        cols = {t: _columns(src, t) for t in names}
+        source = {t: int(src.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in names}  # type: ignore[index]
+        want = {t: _fingerprint(src, t, cols[t]) for t in names}
+        missing = sorted(set(names) - set(target.tables()))
+        if missing:
+            raise BackupError(f"{target.describe()}: tables {', '.join(missing)} are missing on the server")
+        with target.read() as dst:
+            held = {t: int(dst.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in names}  # type: ignore[index]
+            if any(held.values()):
+                same = held == source and all(_fingerprint(dst, t, cols[t]) == want[t] for t in names)
+                if same:
+                    return MigrateResult(
+                        target.describe(), source, held, dict.fromkeys(names, True), True, time.monotonic() - t0
+                    )
+                raise BackupError(
+                    f"{target.describe()}: the server database already holds {sum(held.values()):,} rows that are "
+                    "not this store's; migrate into an empty database"
+                )
+        raw = target._connect(read_only=False).raw  # type: ignore[attr-defined]
+        try:
+            with raw.transaction():
+                for t in names:
+                    _copy_table(src, raw, t, [c for c, _ in cols[t]], batch_rows)
+        except Exception as e:
+            raise BackupError(f"{target.describe()}: copy failed, nothing kept: {str(e).splitlines()[0]}") from None
+        finally:
+            raw.close()
+    with target.read() as dst:
+        copied = {t: int(dst.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]) for t in names}  # type: ignore[index]
+        match = {t: _fingerprint(dst, t, cols[t]) == want[t] for t in names}
+    if copied != source or not all(match.values()):
+        bad = [t for t in names if copied[t] != source[t] or not match[t]]
+        raise BackupError(f"{target.describe()}: copied tables differ from the file: {', '.join(bad)}")
+    return MigrateResult(target.describe(), source, copied, match, False, round(time.monotonic() - t0, 3))
+
+
+def _copy_table(src: duckdb.DuckDBPyConnection, raw: Any, table: str, columns: list[str], batch_rows: int) -> None:
+    from pipeline.pg import py_value
+
+    col_sql = ", ".join(f'"{c}"' for c in columns)
+    cur = src.cursor()  # its own result stream: the connection's last result may be unfinished
+    try:
+        reader = cur.sql(f'SELECT {col_sql} FROM "{table}"').to_arrow_reader(batch_rows)
+        with raw.cursor().copy(f'COPY "{table}" ({col_sql}) FROM STDIN') as cp:
+            for batch in reader:
+                for row in zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True):
+                    cp.write_row([py_value(v) for v in row])
+    finally:
+        cur.close()

@@ -111,14 +111,14 @@ def _sql_type(col: pd.Series) -> str:
     return "TEXT"
 
 
-def _py(v: Any) -> Any:
+def py_value(v: Any) -> Any:
     """One cell as psycopg dumps it: numpy scalars and arrays to Python, missing values to None."""
     if v is None:
         return None
     if isinstance(v, np.ndarray):
-        return [_py(x) for x in v.tolist()]
+        return [py_value(x) for x in v.tolist()]
     if isinstance(v, (list, tuple)):
-        return [_py(x) for x in v]
+        return [py_value(x) for x in v]
     if isinstance(v, pd.Timestamp):
         return None if pd.isna(v) else v.to_pydatetime()
     if isinstance(v, np.generic):
@@ -190,15 +190,19 @@ class PgConnection:
             return pd.DataFrame()
         cols = [d.name for d in self._cur.description]
         rows = self._cur.fetchall()
-        frame = (
-            pd.DataFrame.from_records(rows, columns=cols, coerce_float=True)
-            if rows
-            else pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-        )
-        for c in frame.select_dtypes(include="object").columns:  # naive datetimes (TIMESTAMP) stay as DuckDB gives them
-            s = frame[c].dropna()
-            if len(s) and isinstance(s.iloc[0], dt.datetime) and s.iloc[0].tzinfo is not None:
-                frame[c] = pd.to_datetime(frame[c], utc=True)
+        if len(set(cols)) < len(cols):  # repeated names (a join's `x` twice) keep their positions
+            return pd.DataFrame.from_records(rows, columns=cols, coerce_float=True)
+        # column by column, so pandas infers each dtype as it does for DuckDB's frames (str, int64, datetime64)
+        data = list(zip(*rows, strict=True)) if rows else [()] * len(cols)
+        frame = pd.DataFrame({c: pd.Series(list(v), dtype=None if rows else object) for c, v in zip(cols, data)})
+        for c in frame.columns:
+            if frame[c].dtype == "object":
+                s = frame[c].dropna()
+                first = s.iloc[0] if len(s) else None
+                if isinstance(first, dt.datetime) and first.tzinfo is not None:
+                    frame[c] = pd.to_datetime(frame[c], utc=True)
+                elif isinstance(first, dt.date) and not isinstance(first, dt.datetime):  # DATE: datetime64 too
+                    frame[c] = pd.to_datetime(frame[c])
         return frame
 
     fetchdf = df
@@ -246,7 +250,7 @@ class PgConnection:
             if len(frame):
                 with self.raw.cursor().copy(f"COPY {q} ({', '.join(_quote(c) for c in cols)}) FROM STDIN") as cp:
                     for row in frame.itertuples(index=False, name=None):
-                        cp.write_row([_py(v) for v in row])
+                        cp.write_row([py_value(v) for v in row])
         except Exception as e:
             if type(e).__module__.startswith("psycopg"):
                 raise _duck_error(e) from e

@@ -171,6 +171,42 @@ def db_restore(
         console.print(f"the previous file is kept as {r.kept}", highlight=False, markup=False)
 
 
+@db.command("migrate")
+def db_migrate(
+    ctx: typer.Context,
+    to: str = typer.Option(..., "--to", help="The empty Postgres database: postgresql://user@host:port/dbname."),
+) -> None:
+    """Move the database file to a Postgres server (a team server): every table copied, rows and checksums compared."""
+    from pydantic import ValidationError
+
+    from pipeline.backup import migrate
+    from pipeline.config import StoreSettings
+
+    try:
+        url = StoreSettings(url=to).url
+    except ValidationError as e:
+        fail(str(e.errors()[0]["msg"]).removeprefix("Value error, "), 2)
+    if not url:
+        fail("--to: give a postgresql:// URL", 2)
+    s = settings_of(ctx)
+    try:
+        r = migrate(Store(s.db_path, lock_timeout=s.lock_timeout_seconds, snapshots=s.store.snapshots), url)
+    except StoreError as e:
+        fail(str(e), 1)
+    t = Table("table", "file rows", "server rows", "checksum")
+    for name, n in r.source.items():
+        t.add_row(name, f"{n:,}", f"{r.copied[name]:,}", "match" if r.fingerprints_match[name] else "DIFFERS")
+    console.print(t)
+    what = "already holds this store; nothing written" if r.already else f"copied in {r.seconds:.1f} s"
+    console.print(
+        f"{r.target}: {what}; {sum(r.copied.values()):,} rows in {len(r.copied)} tables match the file. "
+        f"Set store.url (BRANDMON_STORE__URL) to use it.",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 @cli.command("sql")
 def sql(
     ctx: typer.Context,
