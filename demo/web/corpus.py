@@ -10,7 +10,8 @@ Times are stored relative (``d`` days ago + ``t`` "HH:MM" Moscow time, or ``m`` 
 datetimes against a ``now`` at render time, so the demo is always recent.
 
 Post ids are derived, never written by hand: post ``n`` (1-based, in thread order) of thread ``T`` has id
-``T * 1000 + n`` on the forum engines and the news site; Telegram messages are numbered per channel
+``T * 1000 + n`` on the forum engines and the news site, and from the 1000th post on ``10**9 + T * 10**6 + n``
+(so a long thread's posts never take the next thread's ids); Telegram messages are numbered per channel
 ``1, 2, ...``. So appending a post never renumbers earlier ones.
 
 Labels (``l``) per post: ``"<brand|none> <-|0|+> <intent> [topic] [!]"``, several joined by ``;``
@@ -278,10 +279,15 @@ def parse_labels(spec: str | None, where: str) -> list[Label]:
     return out
 
 
+def thread_post_id(thread_id: int, n: int) -> int:
+    """Post `n` (1-based) of forum or news thread `thread_id`; unique across threads up to a million posts each."""
+    return thread_id * 1000 + n if n < 1000 else 1_000_000_000 + thread_id * 1_000_000 + n
+
+
 def _post_from(d: dict, thread_id: int, n: int, engine: str, where: str) -> Post:
     if not isinstance(d, dict) or "text" not in d or "author" not in d:
         raise CorpusError(f"{where}: a post needs 'author' and 'text'")
-    pid = n if engine == "telegram" else thread_id * 1000 + n
+    pid = n if engine == "telegram" else thread_post_id(thread_id, n)
     hn = d.get("hn") or []
     return Post(
         id=pid,
@@ -521,7 +527,9 @@ def add_post(
             raise CorpusError(f"{site}: thread {thread_id} has no post n={ref}")
     _append(content_dir, {"kind": "post", "site": site, "thread_id": th.id, "post": post})
     n = len(th.posts) + 1
-    return str(max((p.id for p in th.posts), default=0) + 1) if s.engine == "telegram" else str(th.id * 1000 + n)
+    return (
+        str(max((p.id for p in th.posts), default=0) + 1) if s.engine == "telegram" else str(thread_post_id(th.id, n))
+    )
 
 
 def add_posts(content_dir: str | Path, site: str, thread_id: int, posts: list[dict[str, Any]]) -> list[str]:
@@ -542,7 +550,7 @@ def add_posts(content_dir: str | Path, site: str, thread_id: int, posts: list[di
     for k, post in enumerate(posts):
         n = len(th.posts) + k + 1
         _post_from(post, th.id, n, s.engine, f"add_posts[{k}]")  # fail before writing anything
-        ids.append(str(next_id + k) if s.engine == "telegram" else str(th.id * 1000 + n))
+        ids.append(str(next_id + k) if s.engine == "telegram" else str(thread_post_id(th.id, n)))
         lines.append(json.dumps({"kind": "post", "site": site, "thread_id": th.id, "post": post}, ensure_ascii=False))
     if lines:
         with _lock, open(Path(content_dir) / "added.jsonl", "a", encoding="utf-8") as f:

@@ -177,3 +177,20 @@ def test_high_reach_authors_exist(c):
         likes[p.author] += p.likes
     top = likes.most_common(3)
     assert top[0][1] >= 300, top
+
+
+def test_posts_past_the_999th_keep_ids_of_their_own(demo_dir):
+    """Post ids were thread * 1000 + n, so post 1001 of thread 7 took the id of post 1 of thread 8."""
+    c0 = corpus.load(demo_dir)
+    site = next(s for s in c0.sites.values() if s.engine == "phpbb")
+    board = site.boards[0].id
+    first = corpus.add_thread(demo_dir, site.key, board, "Длинная тема", "автор", "Первое сообщение")
+    corpus.add_posts(demo_dir, site.key, first, [{"author": f"u{i}", "text": f"ответ {i}"} for i in range(1200)])
+    nxt = corpus.add_thread(demo_dir, site.key, board, "Следующая тема", "автор", "Другое сообщение")
+    c1 = corpus.load(demo_dir)
+    ids = [p.id for t in c1.sites[site.key].threads() for p in t.posts]
+    assert len(ids) == len(set(ids))  # every post of the site has its own id
+    long_ids = [p.id for p in c1.sites[site.key].thread(first).posts]
+    assert long_ids[:2] == [first * 1000 + 1, first * 1000 + 2]  # short threads' ids are as before
+    assert c1.sites[site.key].thread(nxt).posts[0].id == nxt * 1000 + 1
+    assert len(long_ids) == 1201 and long_ids[-1] > 10**9
