@@ -350,12 +350,14 @@ def _outcome(j: dict, rc: int) -> dict:
     }
 
 
-def _finish(store: Store, jobs: list[dict], rc: int) -> list[dict]:
-    """Record the crawl_runs rows, the learned state and meta.json of one crawler process's sources.
+def _finish(store: Store, jobs: list[dict], rc: int, outcomes: list[dict] | None = None) -> list[dict]:
+    """Record the crawl_runs rows, the learned state and meta.json of one crawler process's sources
+    (`outcomes`: as a crawl worker reported them; else read from the run folders here).
 
     One transaction for all of them; meta.json and the JOBDIR's removal follow the commit, so a crash before it
     leaves the run to be resumed, not a finished run without its rows."""
-    outcomes = [_outcome(j, rc) for j in jobs]
+    outcomes_given = outcomes is not None
+    outcomes = outcomes if outcomes is not None else [_outcome(j, rc) for j in jobs]
     finished = utcnow()
     state = [
         row
@@ -405,7 +407,7 @@ def _finish(store: Store, jobs: list[dict], rc: int) -> list[dict]:
             "parse_seconds": o["parse_seconds"],
         }
         (j["run_dir"] / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
-        if o["status"] != "interrupted":
+        if o["status"] != "interrupted" or outcomes_given:  # a worker's run cannot be resumed here
             remove_tree(j["jobdir"], j["jobs_root"], ignore_errors=True)
         last = o["summary"] or {}
         results.append(
@@ -431,6 +433,92 @@ def _finish(store: Store, jobs: list[dict], rc: int) -> list[dict]:
     return results
 
 
+# ------------------------------------------------------------------------------------- crawls on workers
+
+RemoteCrawl = Callable[[list[dict]], list[dict]]
+
+
+def raw_url(settings: Settings) -> str:
+    """Where crawl workers put raw runs: `workers.raw_url`, else this machine's raw folder as a file:// URL."""
+    return settings.workers.raw_url or Path(settings.raw_dir).absolute().as_uri()
+
+
+def plain_job(j: dict, settings: Settings) -> dict:
+    """A prepared job as plain data for a worker: its job file's content, without this machine's folders."""
+    job = json.loads(Path(j["job_path"]).read_text(encoding="utf-8"))
+    return {k: v for k, v in job.items() if k not in ("run_dir", "jobdir")} | {"raw_url": raw_url(settings)}
+
+
+def _url_fs(url: str):
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)
+
+
+def crawl_jobs(jobs: list[dict]) -> list[dict]:
+    """A crawl worker's task: crawl plain jobs (`plain_job`) in a Scrapy subprocess in a scratch folder, put each
+    run's files under its `raw_url`, return each run's outcome. Opens no database."""
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="brandmon-crawl-"))
+    try:
+        local = []
+        for job in jobs:
+            run_dir = scratch / job["run_id"]
+            run_dir.mkdir(parents=True)
+            job_path = run_dir / "job-000.json"
+            body = {k: v for k, v in job.items() if k != "raw_url"}
+            body.update(run_dir=str(run_dir), jobdir=str(scratch / "jobs" / job["run_id"]))
+            job_path.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+            source = SourceConfig.model_validate(job["source"])
+            local.append(
+                {
+                    "source": source,
+                    "run_id": job["run_id"],
+                    "run_dir": run_dir,
+                    "job_path": job_path,
+                    "sessions_before": 0,
+                }
+            )
+        settings = Settings.model_validate(jobs[0]["settings"])
+        rc = _run_process(settings, local, None)
+        outcomes = [_outcome(j, rc) for j in local]
+        for job, j in zip(jobs, local):
+            put_run(j["run_dir"], job["raw_url"], job["run_id"])
+        return outcomes
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def put_run(run_dir: Path, url: str, run_id: str) -> int:
+    """Copy a run folder's files to `<url>/<run_id>/` (any fsspec location); returns the files copied."""
+    fs, root = _url_fs(url)
+    target = f"{root.rstrip('/')}/{run_id}"
+    files = [p for p in sorted(run_dir.rglob("*")) if p.is_file()]
+    for p in files:
+        dest = f"{target}/{p.relative_to(run_dir).as_posix()}"
+        fs.makedirs(dest.rsplit("/", 1)[0], exist_ok=True)
+        fs.put_file(str(p), dest)
+    return len(files)
+
+
+def fetch_run(url: str, run_id: str, run_dir: Path) -> int:
+    """The writer's copy of a run a worker put at `<url>/<run_id>/` (nothing to copy when that is `run_dir`)."""
+    fs, root = _url_fs(url)
+    source = f"{root.rstrip('/')}/{run_id}"
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    if "file" in protocols and Path(source).resolve() == Path(run_dir).resolve():
+        return 0  # the worker wrote straight into this machine's raw folder
+    n = 0
+    for path in fs.find(source):
+        dest = Path(run_dir) / path[len(source) :].lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(path, str(dest))
+        n += 1
+    return n
+
+
 def crawl_sources(
     settings: Settings,
     store: Store,
@@ -438,8 +526,12 @@ def crawl_sources(
     since: Any = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    run_remote: RemoteCrawl | None = None,
 ) -> dict:
-    """Crawl the named sources (default: every enabled one). Returns per-source counts and totals."""
+    """Crawl the named sources (default: every enabled one). Returns per-source counts and totals.
+
+    `run_remote(plain_jobs) -> outcomes`: crawl each source on a worker (`crawl_jobs` there) instead of a
+    subprocess here; the raw runs come back through `settings.workers.raw_url` and are recorded here."""
     if isinstance(since, str):
         from crawlers.dates import parse_date
 
@@ -464,15 +556,25 @@ def crawl_sources(
     t0 = time.monotonic()
     with log_context(stage="crawl"):
         jobs = _prepare(settings, store, chosen, since, now)
-        groups = split_jobs(jobs, settings.crawl.processes, job_weights(store, jobs))
+        if run_remote is None:
+            groups = split_jobs(jobs, settings.crawl.processes, job_weights(store, jobs))
+        else:  # one task per source: the cluster's scheduler balances them over its workers
+            groups = [[j] for j in jobs]
         done: dict[str, dict] = {}
         one_writer = threading.Lock()
 
         def crawl_group(group: list[dict]) -> None:
-            rc = _run_process(settings, group, progress)
+            outcomes = None
+            if run_remote is None:
+                rc = _run_process(settings, group, progress)
+            else:
+                rc, outcomes = 0, run_remote([plain_job(j, settings) for j in group])
+                url = raw_url(settings)
+                for j in group:
+                    fetch_run(url, j["run_id"], j["run_dir"])
             # the first process to end is recorded while the others still crawl; one writer at a time
             with one_writer:
-                for j, r in zip(group, _finish(store, group, rc)):
+                for j, r in zip(group, _finish(store, group, rc, outcomes)):
                     r["seconds"] = round(time.monotonic() - t0, 2)
                     log.info(
                         "crawled %s: %s pages, %s items, %s errors (%s)",

@@ -34,9 +34,9 @@ log = logging.getLogger("flows")
 
 # name -> "module:function" (or a function); each is f(settings, store, **kwargs) -> dict of counts.
 STAGES: dict[str, str | Callable[..., dict]] = {
-    "crawl": "crawlers.run:crawl_sources",
+    "crawl": "flows.workers:crawl_stage",  # crawlers.run.crawl_sources, on workers when configured
     "ingest": "pipeline.ingest:ingest_pending",
-    "score": "models.scoring:score_pending",
+    "score": "flows.workers:score_stage",  # models.scoring.score_pending, on workers when configured
     "themes": "models.themes:update_themes",
     "escalate": "pipeline.escalate:escalate",
     "advocates": "pipeline.advocates:update_authors",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,9 @@ from models.sentiment import decide as decide_sentiment
 from models.window import model_windows
 
 log = logging.getLogger(__name__)
+
+# (batches, model dir) -> each batch's score rows as it is done: how workers score (flows/workers.py)
+RunBatches = Callable[[list, str], Iterable[pd.DataFrame]]
 
 _LOADED: dict[tuple, registry.Scorer] = {}
 _LOCK = threading.Lock()
@@ -248,19 +251,23 @@ def _score_frame(
     name: str,
     version: str,
     progress: Callable[[int, int], None] | None,
-    chunk: int = 512,
+    run_batches: RunBatches | None = None,
 ) -> tuple[int, int]:
-    """Score `pending` in this process: the batches workers would get, scored and stored one after another
-    (written as we go, so an interrupted run keeps its work)."""
+    """Score `pending` in batches of `workers.batch_mentions`, storing each as it comes (so an interrupted run
+    keeps its work): in this process one after another, or by `run_batches` (workers) in any order."""
     from models.score_batches import cut_batches, score_batch, store_scores
 
     done = calls = 0
     total = len(pending)
-    for batch in cut_batches(pending, name, version, chunk):
-        rows = score_batch(batch, scorer_dir, settings)
+    batches = cut_batches(pending, name, version, settings.workers.batch_mentions)
+    if run_batches is not None:
+        results: Iterable[pd.DataFrame] = run_batches(batches, str(scorer_dir))
+    else:
+        results = (score_batch(b, scorer_dir, settings) for b in batches)
+    for rows in results:
         calls += int(rows.attrs.get("model_calls", 0))
         store_scores(store, rows)
-        done += len(batch)
+        done += len(rows)
         if progress:
             progress(done, total)
     return done, calls
@@ -276,7 +283,11 @@ def _model_row(store, scorer_dir) -> tuple[str, str, bool]:
 
 
 def score_pending(
-    settings, store, brands: list[str] | None = None, progress: Callable[[int, int], None] | None = None
+    settings,
+    store,
+    brands: list[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    run_batches: RunBatches | None = None,
 ) -> dict:
     """Score the active model's pending mentions (registering + activating the default model if none is)."""
     from pipeline.logs import log_context
@@ -307,7 +318,7 @@ def score_pending(
         pending = _pending(store, version, brands)
         scored, calls = (0, 0)
         if len(pending):
-            scored, calls = _score_frame(settings, store, scorer_dir, pending, name, version, progress)
+            scored, calls = _score_frame(settings, store, scorer_dir, pending, name, version, progress, run_batches)
         counts = {
             "pending": int(len(pending)),
             "scored": scored,
@@ -329,6 +340,7 @@ def rescore(
     until=None,
     activate: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    run_batches: RunBatches | None = None,
 ) -> dict:
     """Score stored mentions with another model (a path or a name under models/weights); earlier versions'
     scores stay. The model is registered; it becomes active only with ``activate=True``."""
@@ -342,7 +354,7 @@ def rescore(
     pending = _pending(store, version, brands, since, until)
     scored, calls = (0, 0)
     if len(pending):
-        scored, calls = _score_frame(settings, store, scorer_dir, pending, spec.name, version, progress)
+        scored, calls = _score_frame(settings, store, scorer_dir, pending, spec.name, version, progress, run_batches)
     return {
         "pending": int(len(pending)),
         "scored": scored,

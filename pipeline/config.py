@@ -218,6 +218,20 @@ class StoreSettings(BaseModel):
         return v
 
 
+class WorkerSettings(BaseModel):
+    # Crawl and scoring spread over Dask workers (flows/workers.py); neither setting: all in this process.
+    address: str = ""  # an existing Dask scheduler, e.g. "tcp://10.0.0.5:8786"
+    local: int = Field(default=0, ge=0)  # >0 (and no address): a local cluster of this many worker processes
+    batch_mentions: int = Field(default=512, ge=1)  # mention contexts per scoring task
+    retries: int = Field(default=3, ge=0)  # a task that raised is re-run this often (a lost worker's always is)
+    # where crawl workers put raw runs (an fsspec URL the writer can read too: file://, s3://, ...); "" = raw_dir
+    raw_url: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.address) or self.local > 0
+
+
 class IngestSettings(BaseModel):
     batch_size: int = 20000  # raw items per write transaction
     # a run's batches share one write connection, released (and checkpointed) after this many seconds so readers get
@@ -394,6 +408,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -1,0 +1,179 @@
+"""Crawl and scoring on two Dask workers (a real LocalCluster of two processes) against the single-process run.
+
+The demo web's XenForo and phpBB sites are crawled, ingested, scored and escalated once in this process and once
+with `workers.local = 2`; every table (documents, mentions, scores, the queue, ...) must hold the same rows. A
+worker SIGKILLed while it scores a batch must lose nothing, and a batch stored twice must change nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("distributed", reason="distributed not installed")
+
+from flows import stages as st  # noqa: E402
+from pipeline.store import Store  # noqa: E402
+
+from .pipeline_run import ROOT, demo_settings, diff_dumps, dump_tables, source_for  # noqa: E402
+
+PREFIXES = ("/xf/", "/phpbb/")
+
+
+def _settings(data, demo_url, sources_file, workers: int = 0, batch: int = 8):
+    s = demo_settings(data, demo_url, sources_file)
+    s.workers.local = workers
+    s.workers.batch_mentions = batch
+    return s
+
+
+def _run(settings, stages, sources=None) -> dict:
+    store = Store.from_settings(settings)
+    store.upgrade()
+    out = {}
+    for stage in stages:
+        kw = {"sources": sources} if stage == "crawl" else {}
+        out[stage] = st.run_stage(stage, settings, store, **kw)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sources_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("config") / "sources.yaml"
+    shutil.copy(ROOT / "data" / "sources.yaml", path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ingested(demo_ro, sources_file, tmp_path_factory):
+    """The two sites crawled and ingested in this process (no workers): a template data folder."""
+    data = tmp_path_factory.mktemp("ingested") / "data"
+    s = _settings(data, demo_ro.url, sources_file)
+    names = [source_for(s, p) for p in PREFIXES]
+    counts = _run(s, ["crawl", "ingest"], names)
+    assert counts["crawl"]["items"] > 0, counts
+    yield {"data": data, "sources": names}
+    from flows.workers import close_clients
+
+    close_clients()
+
+
+def _copy(template, dest):
+    shutil.copytree(template, dest, ignore=shutil.ignore_patterns("jobs"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def single(ingested, demo_ro, sources_file, tmp_path_factory):
+    """The single-process reference: the template scored and escalated here."""
+    data = _copy(ingested["data"], tmp_path_factory.mktemp("single") / "data")
+    s = _settings(data, demo_ro.url, sources_file)
+    counts = _run(s, ["score", "escalate"])
+    return {"settings": s, "counts": counts, "dump": dump_tables(s.db_path)}
+
+
+@pytest.mark.slow
+def test_two_workers_crawl_ingest_score_escalate_to_the_single_process_tables(
+    single, ingested, demo_ro, sources_file, tmp_path
+):
+    s = _settings(tmp_path / "data", demo_ro.url, sources_file, workers=2)
+    counts = _run(s, ["crawl", "ingest", "score", "escalate"], ingested["sources"])
+    assert counts["score"]["workers"] == "local:2" and counts["score"]["scored"] == single["counts"]["score"]["scored"]
+    assert counts["score"]["scored"] > 2 * s.workers.batch_mentions  # several batches, spread over both workers
+    ref, got = single["dump"], dump_tables(s.db_path)
+    for table in ("documents", "mentions", "scores", "escalations"):
+        assert len(got[table]) == len(ref[table]) > 0, table
+    assert diff_dumps(ref, got) == []
+    # each source's raw run went through the workers' raw location (here the local raw folder) and was ingested
+    runs = Store.from_settings(s).query("SELECT source_id, status, items, ingested_at FROM crawl_runs")
+    assert sorted(runs["source_id"]) == sorted(ingested["sources"])
+    assert (runs["status"] == "ok").all() and runs["ingested_at"].notna().all() and (runs["items"] > 0).all()
+
+
+def _executing(dask_worker) -> tuple[int, list[str]]:
+    """On a worker: its pid and the keys of the tasks it is running now."""
+    return os.getpid(), [str(ts.key) for ts in dask_worker.state.executing]
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_batch_loses_nothing(single, ingested, demo_ro, sources_file, tmp_path):
+    import cloudpickle
+
+    from flows.workers import client_for
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # _executing runs on the workers
+    data = _copy(ingested["data"], tmp_path / "data")
+    s = _settings(data, demo_ro.url, sources_file, workers=2)
+    client = client_for(s)
+    client.restart()  # fresh worker processes: the first batch on each loads the model, a wide window to kill in
+    before = set(client.run(os.getpid).values())
+    result: dict = {}
+    stage = threading.Thread(target=lambda: result.update(_run(s, ["score"])), daemon=True)
+    stage.start()
+    killed = None
+    deadline = time.monotonic() + 300
+    while killed is None and stage.is_alive() and time.monotonic() < deadline:
+        for pid, keys in client.run(_executing).values():
+            if any(k.startswith("score-") for k in keys):
+                os.kill(pid, signal.SIGKILL)
+                killed = pid
+                break
+        else:
+            time.sleep(0.05)
+    assert killed is not None, "no batch seen running"
+    stage.join(600)
+    assert not stage.is_alive()
+    assert killed in before and killed not in set(client.run(os.getpid).values())  # really gone, replaced
+    assert result["score"]["scored"] == single["counts"]["score"]["scored"]
+    _run(s, ["escalate"])
+    assert diff_dumps(single["dump"], dump_tables(s.db_path)) == []
+
+
+@pytest.mark.slow  # the module fixture crawls and ingests two sites (~12 s)
+def test_a_batch_stored_twice_changes_nothing(ingested, demo_ro, sources_file, tmp_path):
+    """Rows as a worker returns them, stored twice (a retried or duplicated task): the second store writes
+    nothing, not even a newer `scored_at`; a row for a context the mention no longer has is left out."""
+    import json
+
+    import pandas as pd
+
+    from models.score_batches import SCORE_COLUMNS, cut_batches, store_scores
+    from models.scoring import _pending
+
+    data = _copy(ingested["data"], tmp_path / "data")
+    store = Store.from_settings(_settings(data, demo_ro.url, sources_file))
+    pending = _pending(store, "v-test", None)
+    batch = cut_batches(pending, "m", "v-test", 64)[0]
+    n = len(batch)
+    rows = pd.DataFrame(
+        {
+            "mention_id": batch.mention_ids,
+            "model": "m",
+            "model_version": "v-test",
+            "context_hash": batch.context_hashes,
+            "sentiment": ["negative"] * n,
+            "p_neg": [0.7] * n,
+            "p_neu": [0.2] * n,
+            "p_pos": [0.1] * n,
+            "unsure": [False] * n,
+            "intent": ["complaint"] * n,
+            "intent_probs_json": [json.dumps({"complaint": 0.9})] * n,
+        },
+        columns=SCORE_COLUMNS,
+    )
+    stale = rows.iloc[:1].assign(mention_id=rows["mention_id"].iloc[0], context_hash="not-the-current-context")
+    assert store_scores(store, rows) == n
+    sql = "SELECT * FROM scores ORDER BY mention_id"
+    first = store.query(sql)
+    facts = store.query("SELECT count(*) FROM mention_facts").iloc[0, 0]
+    assert len(first) == n
+    assert store_scores(store, rows) == 0
+    assert store_scores(store, stale) == 0
+    pd.testing.assert_frame_equal(store.query(sql), first)  # scored_at included
+    assert store.query("SELECT count(*) FROM mention_facts").iloc[0, 0] == facts
