@@ -82,10 +82,10 @@ def parse_page(text: str, url: str, engine: str = "auto", ctx: ParseContext | No
 def read_page(
     text: str, url: str, engine: str = "auto", ctx: ParseContext | None = None, role: str = "listing"
 ) -> tuple[str, PageResult]:
-    """(parser used, result) for one page of a crawl, requested as a `role` "listing" or "thread" page: the engine
-    parser's reading, or the universal extractor's where the engine parser found no posts on a thread page (or
-    nothing at all), or on a sampled page where it reads clearly worse (`crosscheck.choose_reading`; the page is
-    logged with its URL)."""
+    """(parser used, result) for one page of a crawl, requested as a `role` "listing", "thread" or "start" (a start
+    URL, either) page: the engine parser's reading, or the universal extractor's where the engine parser found no
+    posts on a thread page (or nothing at all), or on a sampled page where it reads clearly worse
+    (`crosscheck.choose_reading`; the page is logged with its URL)."""
     ctx = ctx or ParseContext()
     if engine in (None, "", "auto"):
         engine = detect_engine(text)

@@ -131,16 +131,19 @@ def choose_reading(
 ) -> tuple[str, PageResult]:
     """The reading of a page to keep: `(engine, res)`, the engine parser's, or `("generic", …)`, the universal
     extractor's. One rule for a page read alone (`role` None: `brandmon parse`, `sources probe`) and for a crawl's
-    pages (`role` "thread" for a page reached by a thread link or a thread's next page, else "listing"):
+    pages (`role` "thread" for a page reached by a thread link or a thread's next page, "start" for a start URL,
+    which may be either, else "listing"):
 
     - the engine found nothing at all: a page read alone is read as an unknown page (its records, else its main
       text: a news page that links to a board scores as that board's engine); a crawl takes only posts the
       universal extractor finds as records, so an empty board or a login wall stays empty;
     - navigation links but no posts and no threads: on a crawl's thread page, a theme the engine's selectors
       miss, so the universal posts win when they have words of their own; on a crawl's listing page, a board
-      index, which stays the engine's (its board rows look like records too); on a page read alone, either, so the
-      universal posts win only when they are not about as many as the boards (a board index's rows are its
-      boards; a thread page's board links are its navigation and jump menu, usually many more than its posts);
+      index, which stays the engine's (its board rows look like records too); on a page read alone or a crawl's
+      start page, either, so the universal posts win only when they are not about as many as the boards (a board
+      index's rows are its boards; a thread page's board links are its navigation and jump menu, usually many
+      more than its posts), and on a start page when they are two or more (a board index's one category box is
+      no thread);
     - posts, when `check` (a page read alone always; a crawl's sampled pages): cross-checked; on a disagreement
       the universal reading wins when its posts are more complete (author, date, text: a themed board's parser
       that counts adverts as posts loses) or when the engine found clearly fewer (at most half, and two less).
@@ -158,8 +161,10 @@ def choose_reading(
         if role == "listing" and res.board_links:
             return engine, res
         ext = _extract(text, url, ctx)
-        if ext is None or not _own_posts(ext.result, len(res.board_links) if alone else 0):
+        if ext is None or not _own_posts(ext.result, len(res.board_links) if role != "thread" else 0):
             return engine, res
+        if role == "start" and len(_posts(ext.result)) < 2:
+            return engine, res  # one record beside board links is a board index's category box, not a thread
         return _taken(engine, ext.result, text, url, ctx, alone, "found no posts", ext.method)
     if not check or engine in NOT_CHECKED or not res.items:
         return engine, res

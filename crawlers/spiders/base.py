@@ -125,7 +125,7 @@ class SourceSpider(scrapy.Spider):
 
     async def start(self):
         for url in self.start_urls:
-            yield self.request(url, self.parse_page, role="listing", unconditional=True)
+            yield self.request(url, self.parse_page, role="start", unconditional=True)  # a listing or a thread
 
     def on_error(self, failure) -> None:
         req = failure.request

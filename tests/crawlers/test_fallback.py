@@ -98,6 +98,19 @@ def test_crawl_reads_a_page_its_engine_parser_cannot_with_the_universal_extracto
 
 
 @pytest.mark.slow
+def test_a_crawl_started_at_a_themed_thread_page_reads_its_posts(tmp_path, site):
+    """A start URL may be a thread as well as a listing: started at the themed thread itself, the crawl takes the
+    universal extractor's posts (it kept the engine's empty reading, as for a board index, before)."""
+    url = f"{site}/themed/viewtopic.php?t=25574"
+    r, run_dir = _crawl(tmp_path, url, "phpbb")
+    assert r["items"] == 3 and [i["author"] for i in read_items(r["raw_path"])] == AUTHORS
+    assert _session(run_dir)["universal_pages"] == 1
+    assert f"phpbb found no posts on {url}; read with the universal extractor (dom): 3 posts" in (
+        run_dir / "crawl.log"
+    ).read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
 def test_crawl_keeps_the_engine_reading_where_it_reads_the_page(tmp_path, site):
     """The same thread in the stock theme: phpBB's parser reads it, the universal extractor takes nothing over."""
     r, run_dir = _crawl(tmp_path, f"{site}/plain/viewforum.php?f=3", "auto")
@@ -162,10 +175,12 @@ def test_a_board_index_stays_the_engines_in_a_crawl():
     a crawl's listing page it stays the engine's (its board links are the crawl's way in); the themed thread page,
     read as a thread page, is the universal extractor's."""
     index = (PAGES / "mybb18_index_real.html").read_text(encoding="utf-8")
-    used, res = read_page(index, "https://cs-joke.pl/", "auto", _ctx(run_id="index"), "listing")
-    assert used == "mybb" and res.board_links and not res.items
+    for role in ("listing", "start"):  # a start URL may be either; its board rows are about as many as its boards
+        used, res = read_page(index, "https://cs-joke.pl/", "auto", _ctx(run_id="index"), role)
+        assert used == "mybb" and res.board_links and not res.items
     themed = _themed((PAGES / THREAD).read_text(encoding="utf-8"))
     url = "https://forums.nesdev.org/viewtopic.php?t=25574"
     assert read_page(themed, url, "phpbb", _ctx(run_id="index"), "listing")[1].items == []
-    used, res = read_page(themed, url, "phpbb", _ctx(run_id="index"), "thread")
-    assert (used, [it.author for it in res.items]) == ("generic", AUTHORS)
+    for role in ("thread", "start"):
+        used, res = read_page(themed, url, "phpbb", _ctx(run_id="index"), role)
+        assert (used, [it.author for it in res.items]) == ("generic", AUTHORS)
