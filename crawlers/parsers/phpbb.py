@@ -234,12 +234,7 @@ def _parse_phpbb2(root, url: str, ctx: ParseContext, res: PageResult) -> None:
         body = first(row, "td.postbody") or first(row, "span.postbody")
         if body is None:
             continue
-        details = first(row, "td.postdetails") or first(row, "span.postdetails")
-        date_raw = None
-        if details is not None:
-            t = text_of(details)
-            m = re.search(r"(?:Posted|Добавлено|Отправлено):\s*(.+?)(?:\s+(?:Post subject|Заголовок).*)?$", t, re.S)
-            date_raw = (m.group(1) if m else t).strip()
+        date_raw = _phpbb2_date(row)
         # phpBB 2 appends the signature after a "_________________" line in the same cell or the next row
         text, quotes, _ = split_post(body, "table", lambda q: {"text": text_of(q)})
         sig = None
@@ -250,7 +245,8 @@ def _parse_phpbb2(root, url: str, ctx: ParseContext, res: PageResult) -> None:
             gm = first(row, "td.genmed") or (first(nxt, "td.genmed") if nxt is not None else None)
             if gm is not None and "_________________" in text_of(gm):
                 sig = text_of(gm).split("_________________", 1)[1].strip() or None
-        author = text_of(first(name, "strong") or name)
+        # the name's first line: a MOD may print the poster's custom title under it in the same span
+        author = next(iter(inner_text(first(name, "strong") or first(name, "b") or name).split("\n")), "").strip()
         res.items.append(
             make_item(
                 ctx,
@@ -268,6 +264,25 @@ def _parse_phpbb2(root, url: str, ctx: ParseContext, res: PageResult) -> None:
                 page_url=url,
             )
         )
+
+
+_POSTED = re.compile(r"(?:Posted|Добавлено|Отправлено):\s*(.+?)(?:\s+(?:Post subject|Заголовок).*)?$", re.S)
+
+
+def _phpbb2_date(row) -> str | None:
+    """The post's date: the "Posted: …" details, else details that are a date; the profile column's details
+    (also `span.postdetails`, first in the row: "Joined: 11 Feb 2002", "Posts: 359") are not it."""
+    from crawlers.parsers.universal.evidence import NOT_POST_DATE, looks_like_date
+
+    plain = None
+    for details in css(row, "td.postdetails, span.postdetails"):
+        t = text_of(details)
+        m = _POSTED.search(t)
+        if m:
+            return m.group(1).strip()
+        if plain is None and looks_like_date(t) and not NOT_POST_DATE.search(t):
+            plain = t.strip()
+    return plain
 
 
 def _parse_listing(root, url: str, res: PageResult) -> None:

@@ -907,3 +907,39 @@ def test_torrentpier_quote_is_kept_out_of_the_text():
     assert reply.text == "А мне Посылкин так и не привёз."
     assert reply.quoted == [{"author": "Раздающий", "post_id": "1001", "text": "Посылкин привёз диск за неделю."}]
     assert reply.reply_to == "1001" and reply.posted_at == "2008-08-01T10:42:00+04:00"
+
+
+# phpBB 2 subSilver's post row, as its viewtopic_body.tpl writes it: the profile column's details are a
+# span.postdetails too, before the post header's "Posted: …" one; a MOD prints a custom title under the name
+PHPBB2_ROWS = """<html><head><title>Board :: View topic - Fudge</title></head><body>
+<table class="forumline"><tr><th class="thLeft">Author</th><th class="thRight">Message</th></tr>{rows}</table>
+<p>Powered by phpBB 2.0.3 &copy; 2001 phpBB Group</p></body></html>"""
+PHPBB2_ROW = """<tr><td width="150" class="row1"><span class="name"><a name="{pid}"></a><b>{name}</b>{title}</span><br />
+<span class="postdetails">Adventurer<br /><br />Joined: 25 Dec 2002<br />Posts: 43<br /></span></td>
+<td class="row1" width="100%"><table width="100%"><tr><td width="100%"><a href="viewtopic.php?p={pid}#{pid}">
+<img src="templates/subSilver/images/icon_minipost.gif" alt="Post" /></a><span class="postdetails">Posted: {date}
+<span class="gen">&nbsp;</span>&nbsp; &nbsp;Post subject: Fudge</span></td>
+<td><a href="posting.php?mode=quote&amp;p={pid}"><img alt="Reply with quote" /></a></td></tr>
+<tr><td colspan="2"><hr /></td></tr><tr><td colspan="2"><span class="postbody">{text}</span></td></tr></table></td></tr>
+<tr><td class="row1"><a href="#top">Back to top</a></td><td class="row1"><a href="profile.php?mode=viewprofile&amp;u=5">
+<img alt="View users profile" /></a></td></tr>"""
+
+
+def test_phpbb2_post_date_is_the_post_headers_not_the_profile_columns():
+    rows = PHPBB2_ROW.format(
+        pid=33,
+        name="Melindeth",
+        title="<br /><b><i>Melindeth AleLover</i></b>",
+        date="Tue Sep 17, 2002 8:14 am",
+        text="Work Damn It",
+    ) + PHPBB2_ROW.format(pid=64, name="Hoss", title="", date="Fri Oct 11, 2002 11:30 am", text="It works now.")
+    res = parse_page(
+        PHPBB2_ROWS.format(rows=rows),
+        "https://f.example/phpBB2/viewtopic.php?t=5",
+        "phpbb",
+        ParseContext(source="t", tz="UTC"),
+    )
+    assert [(p.post_id, p.author, p.posted_at, p.text) for p in res.items] == [
+        ("33", "Melindeth", "2002-09-17T08:14:00+00:00", "Work Damn It"),
+        ("64", "Hoss", "2002-10-11T11:30:00+00:00", "It works now."),
+    ]
