@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.pg import is_postgres
+
 NUM_PERM = 64
 BANDS = 16
 ROWS = NUM_PERM // BANDS
@@ -283,6 +285,14 @@ def find_duplicates(
     # --- against earlier documents (already stored): one join, the best few candidates per document
     con.register("__lsh_batch", pd.DataFrame({"band": band, "bucket": bucket, "i": pos}))
     con.register("__lsh_ids", pd.DataFrame({"doc_id": ids}))
+    best = (
+        f"""SELECT i, exact, shared, other FROM (SELECT *, row_number() OVER (PARTITION BY i
+                ORDER BY exact DESC, shared DESC, other) AS rank FROM hits) r WHERE rank <= {MAX_CHECK}"""
+        if is_postgres(con)  # a team server has no min_by with n
+        else f"""SELECT i, unnest(min_by({{'exact': exact, 'shared': shared, 'other': other}},
+                                        (NOT exact, -shared, other), {MAX_CHECK}), recursive := true)
+                FROM hits GROUP BY i"""
+    )
     try:
         prior = con.execute(
             f"""
@@ -293,9 +303,7 @@ def find_duplicates(
                 GROUP BY ALL
             ),
             best AS (  -- top MAX_CHECK per document (min_by with n: several times cheaper than a window)
-                SELECT i, unnest(min_by({{'exact': exact, 'shared': shared, 'other': other}},
-                                        (NOT exact, -shared, other), {MAX_CHECK}), recursive := true)
-                FROM hits GROUP BY i
+                {best}
             )
             SELECT h.i, h.exact, h.shared, h.other, coalesce(d.dup_of, d.doc_id) AS first_id,
                    CASE WHEN NOT h.exact AND h.shared < {SURE_BANDS} THEN d.text END AS text

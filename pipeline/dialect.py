@@ -36,12 +36,21 @@ def to_postgres(sql: str) -> Statement:
     import sqlglot
     from sqlglot import exp
 
+    sql = _number_placeholders(sql)
     try:
         trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
     except sqlglot.errors.ParseError as e:
         raise DialectError(f"cannot translate to Postgres: {str(e).splitlines()[0]}") from None
     n = numbered = 0
     for tree in trees:
+        _group_by_all(tree)
+        for fn in list(tree.find_all(exp.Anonymous)):  # DuckDB's to_microseconds(n): an interval
+            if fn.name.lower() == "to_microseconds" and len(fn.expressions) == 1:
+                micro = exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this="MICROSECOND"))
+                fn.replace(exp.Paren(this=exp.Mul(this=exp.Paren(this=fn.expressions[0]), expression=micro)))
+        for agg in list(tree.find_all(exp.AnyValue)):  # Postgres 16 has any_value, 15 not: min is one value
+            wrapper = agg.parent if isinstance(agg.parent, exp.IgnoreNulls) else agg  # min skips NULLs itself
+            wrapper.replace(exp.Min(this=agg.this))
         for node in list(tree.find_all(exp.Placeholder)):
             if node.this is None or node.name == "?":  # a positional `?`
                 node.replace(exp.Placeholder(this=f"p{n}"))
@@ -55,6 +64,40 @@ def to_postgres(sql: str) -> Statement:
     if n:
         out = _escape_percent(out)
     return Statement(out, n)
+
+
+def _number_placeholders(sql: str) -> str:
+    """`?` as `$1`, `$2`… in the order they appear in the text: sqlglot's tree does not keep that order (a LIMIT's
+    `?` comes before a WHERE's in a walk), numbered ones are bound by number wherever they end up."""
+    if "?" not in sql:
+        return sql
+    from sqlglot.dialects.duckdb import DuckDB
+    from sqlglot.tokens import TokenType
+
+    out, last, n = [], 0, 0
+    for tok in DuckDB().tokenize(sql):
+        if tok.token_type == TokenType.PLACEHOLDER and tok.text == "?":
+            n += 1
+            out += [sql[last : tok.start], f"${n}"]
+            last = tok.end + 1
+    return "".join(out) + sql[last:] if n else sql
+
+
+def _group_by_all(tree: object) -> None:
+    """DuckDB's `GROUP BY ALL` as Postgres needs it: the positions of the select items that aggregate nothing."""
+    from sqlglot import exp
+
+    assert isinstance(tree, exp.Expression)
+    for select in list(tree.find_all(exp.Select)):
+        group = select.args.get("group")
+        if not (isinstance(group, exp.Group) and group.args.get("all")):
+            continue
+        keys = [
+            exp.Literal.number(i + 1)
+            for i, e in enumerate(select.expressions)
+            if not any(e.find_all(exp.AggFunc)) and not any(e.find_all(exp.Window))
+        ]
+        select.set("group", exp.Group(expressions=keys) if keys else None)
 
 
 def _escape_percent(sql: str) -> str:

@@ -37,6 +37,11 @@ def connect(url: str, *, read_only: bool = False, connect_timeout: float = 10.0)
     return PgConnection(raw)
 
 
+def is_postgres(con: object) -> bool:
+    """True for a team server's connection: for the few statements written twice, fast DuckDB and portable."""
+    return isinstance(con, PgConnection)
+
+
 def _numeric_as_number(raw: Any) -> None:
     """NUMERIC (sum() of integers, a NUMERIC(20) hash) as int or float, as DuckDB returns them, not Decimal."""
     from psycopg.adapt import Loader
@@ -130,6 +135,32 @@ def py_value(v: Any) -> Any:
     return v
 
 
+def _array_type(v: Any) -> str | None:
+    if not isinstance(v, (list, tuple)) or not v:
+        return None
+    kinds = {type(x) for x in v if x is not None}
+    if kinds <= {str}:
+        return "TEXT[]"
+    if kinds <= {int, bool} and bool not in kinds:
+        return "BIGINT[]"
+    if kinds <= {int, float}:
+        return "DOUBLE PRECISION[]"
+    return None
+
+
+def _typed_lists(sql: str, bound: dict[str, Any] | None) -> str:
+    """A list parameter with its array type (psycopg sends strings untyped, and `unnest(?)` of an untyped array is
+    ambiguous to Postgres, where DuckDB knows the list's type from the value); a None one as a NULL literal."""
+    for name, v in (bound or {}).items():
+        if v is None:  # `? IS NULL OR col = ?`: an untyped NULL parameter is an error, a NULL literal is not
+            sql = sql.replace(f"%({name})s", "NULL")
+            continue
+        typ = _array_type(v)
+        if typ:
+            sql = sql.replace(f"%({name})s", f"CAST(%({name})s AS {typ})")
+    return sql
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -149,7 +180,7 @@ class PgConnection:
             stmt = to_postgres(sql)
             bound = bind(stmt, params)
             cur = self.raw.cursor()
-            cur.execute(stmt.sql, bound)
+            cur.execute(_typed_lists(stmt.sql, bound), bound)
         except Exception as e:
             if isinstance(e, DialectError) or type(e).__module__.startswith("psycopg"):
                 raise _duck_error(e) from e
@@ -175,19 +206,35 @@ class PgConnection:
             return None
         return [(d.name, d.type_code, None, None, None, None, None) for d in self._cur.description]
 
+    def _changed(self) -> list[tuple[Any, ...]] | None:
+        """An INSERT/UPDATE/DELETE answers one row with the rows it changed, as on DuckDB."""
+        if self._cur is not None and self._cur.description is None:
+            return [] if self._cur.rowcount < 0 else [(self._cur.rowcount,)]
+        return None
+
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self._cur.fetchall()] if self._cur is not None else []
+        if self._cur is None:
+            return []
+        changed = self._changed()
+        return changed if changed is not None else [tuple(r) for r in self._cur.fetchall()]
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        r = self._cur.fetchone() if self._cur is not None else None
+        if self._cur is None:
+            return None
+        changed = self._changed()
+        if changed is not None:
+            return changed[0] if changed else None
+        r = self._cur.fetchone()
         return None if r is None else tuple(r)
 
     def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._cur.fetchmany(size)] if self._cur is not None else []
 
     def df(self) -> pd.DataFrame:
-        if self._cur is None or self._cur.description is None:
+        if self._cur is None:
             return pd.DataFrame()
+        if self._cur.description is None:
+            return pd.DataFrame({"Count": [n for (n,) in self._changed() or []]})
         cols = [d.name for d in self._cur.description]
         rows = self._cur.fetchall()
         if len(set(cols)) < len(cols):  # repeated names (a join's `x` twice) keep their positions

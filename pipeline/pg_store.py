@@ -54,8 +54,10 @@ class PgStore(Store):
     ) -> duckdb.DuckDBPyConnection:
         import psycopg
 
+        # Stages' reads register frames (temporary tables), which a read-only Postgres session refuses: only a
+        # read with DuckDB settings (`brandmon sql`'s sandbox) is a read-only session.
         try:
-            con = pg.connect(self.url, read_only=read_only, connect_timeout=self.lock_timeout)
+            con = pg.connect(self.url, read_only=read_only and config is not None, connect_timeout=self.lock_timeout)
         except psycopg.Error as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise StoreError(f"{redact(self.url)}: cannot connect to the Postgres server: {first}") from None

@@ -209,9 +209,10 @@ def refresh(con, settings: Settings, matcher: BrandMatcher, touched: pd.DataFram
             columns=["mention_id", "doc_id", "brand_id", "via", "context", "context_hash", "created_at", "updated_at"],
         )
         con.register("__inherited", df)
+        cols = ", ".join(df.columns)  # named, not BY NAME: the same statement runs on a Postgres store
         # a stored row with this id is an inherited one (text mentions are never wanted): created_at stays
-        con.execute("""
-            INSERT INTO mentions BY NAME SELECT * FROM __inherited
+        con.execute(f"""
+            INSERT INTO mentions ({cols}) SELECT {cols} FROM __inherited
             ON CONFLICT (mention_id) DO UPDATE SET via = excluded.via, context = excluded.context,
                 context_hash = excluded.context_hash, updated_at = excluded.updated_at""")
         con.unregister("__inherited")

@@ -107,8 +107,8 @@ def test_server_errors_arrive_as_the_duckdb_exceptions_callers_catch(pg_store):
             con.execute("INSERT INTO documents (doc_id, source_id, text, text_hash) VALUES ('d9', 's', 't', 'h')")
             con.execute("INSERT INTO documents (doc_id, source_id, text, text_hash) VALUES ('d0', 's', 't', 'h')")
     assert pg_store.query("SELECT count(*) AS n FROM documents").loc[0, "n"] == 1  # d9 rolled back with it
-    with pytest.raises(duckdb.Error):  # a read connection refuses writes, as DuckDB's read-only one does
-        with pg_store.read() as con:
+    with pytest.raises(duckdb.Error, match="read-only"):  # `brandmon sql`'s sandboxed reads refuse writes
+        with pg_store.reader(config={"enable_external_access": False}) as con:
             con.execute("DELETE FROM documents")
 
 
@@ -155,3 +155,21 @@ def test_db_upgrade_and_status_against_a_postgres_url(tmp_path, pg_url):
     bad = CliRunner(env={"BRANDMON_STORE__URL": "postgresql://nobody@127.0.0.1:1/x"})
     res = bad.invoke(app, ["--data-dir", str(tmp_path), "db", "upgrade"])
     assert res.exit_code == 1 and "cannot connect to the Postgres server" in res.output
+
+
+def test_duckdb_constructs_the_stages_use_run_on_the_server(pg_store):
+    pg_store.upsert("documents", _docs(6), ["doc_id"])
+    with pg_store.read() as con:
+        # `?` bound in text order although sqlglot's tree holds the LIMIT first
+        rows = con.execute("SELECT doc_id FROM documents WHERE reach >= ? ORDER BY doc_id LIMIT ?", [2, 3]).fetchall()
+        assert rows == [("d2",), ("d3",), ("d4",)]
+        # GROUP BY ALL, any_value, an optional filter's NULL parameter, a list parameter, to_microseconds
+        got = con.execute(
+            """SELECT source_id, any_value(text_hash) AS h, count(*) AS n FROM documents
+               WHERE (? IS NULL OR author = ?) AND doc_id IN (SELECT unnest(?))
+                 AND posted_at > ? - to_microseconds(CAST(? * 3600000000 AS BIGINT))
+               GROUP BY ALL""",
+            [None, None, ["d1", "d2", "d5"], pd.Timestamp("2026-01-02 04:00", tz="UTC"), 1.5],
+        ).fetchall()
+        assert got == [("s1", "h", 3)]
+        assert con.execute("UPDATE documents SET likes = 1 WHERE reach < ?", [4]).fetchone() == (4,)
