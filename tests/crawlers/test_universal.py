@@ -634,3 +634,43 @@ def test_a_printable_thread_of_one_post_between_two_rules():
     # two rules around words that do not open with a byline are decoration, not a post
     decor = html.replace("<i>Posted by Dolby on 09-12-2001 02:31 AM:</i>", "<i>Updated 09-12-2001</i>")
     assert _posts(extract(decor, "https://f.example/about.html", _ctx()).result) == []
+
+
+# a microblog status page: the status in a wrapper marked as the main one, its replies in one marked as replies,
+# every entry built alike, each with a display name and an @handle linking to the same profile
+STATUS = """<html><body><div class="conversation"><div class="main-thread"><div class="main-tweet">{entry}</div></div>
+<div class="replies"><div class="reply thread">{entry}{entry}</div><div class="reply thread">{entry}</div></div>
+</div></body></html>"""
+ENTRY = """<div class="timeline-item"><a class="tweet-link" href="https://x.example/{h}/status/{n}#m"></a>
+<div class="tweet-body"><div class="tweet-header"><a class="tweet-avatar" href="https://x.example/{h}"><img class="avatar"
+src="https://x.example/pic/{h}.jpg" alt="Image"></a><div class="tweet-name-row"><div class="fullname-and-username">
+<a class="fullname" href="https://x.example/{h}" title="{name}">{name}</a>
+<a class="username" href="https://x.example/{h}" title="@{h}">@{h}</a></div><span class="tweet-date">
+<a href="https://x.example/{h}/status/{n}#m" title="8/5/2020, 0{n}:17:31">May 8</a></span></div></div>
+<div class="tweet-content media-body">{text}</div><div class="tweet-stats"><span class="tweet-stat">{n}</span></div>
+</div></div>"""
+
+
+def test_a_status_page_has_the_status_as_its_article_and_display_names_as_authors():
+    people = [
+        ("Aktion Unterholz", "AktionUnterholz"),
+        ("Nino Pandari", "Nino_Pandari"),
+        ("svenjo heyne", "svenjo2010"),
+        ("Eve", "eve_says_hello"),
+    ]
+    html = STATUS
+    for n, (name, h) in enumerate(people, 1):
+        entry = ENTRY.format(name=name, h=h, n=n, text=f"Entry number {n} of this conversation, with words of its own.")
+        html = html.replace("{entry}", entry, 1)
+    items = extract(html, "https://x.example/aktion/status/1", _ctx()).result.items
+    assert [(it.author, it.extra.get("item_type")) for it in items] == [
+        ("Aktion Unterholz", "article"),
+        ("Nino Pandari", None),
+        ("svenjo heyne", None),
+        ("Eve", None),
+    ]
+    # the same entries with no wrapper marked as the main one: a thread whose opening entry is a post of its own
+    plain = html.replace('class="main-tweet"', 'class="first-tweet-box"').replace('class="main-thread"', "")
+    assert [it.extra.get("item_type") for it in extract(plain, "https://x.example/t/1", _ctx()).result.items] == [
+        None
+    ] * 4

@@ -162,7 +162,7 @@ def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: Pa
         extra: dict[str, object] = {"extractor": "universal"}
         if dom.depth.get(rec):
             extra["depth"] = dom.depth[rec]
-        if n == 1 and _opening_of_comments(dom):
+        if n == 1 and (_opening_of_comments(dom) or _replied_to(dom)):
             extra["item_type"] = "article"
         res.items.append(
             make_item(
@@ -196,6 +196,25 @@ def _opening_of_comments(dom: records.RecordSet) -> bool:
     first, rest = dom.members[0], dom.members[1:]
     others = {w for m in rest for w in (m.get("class") or "").split()}
     return any(_OPENING.search(w) for w in (first.get("class") or "").split() if w not in others)
+
+
+_MAIN = re.compile(r"^main|focal|^op$|opening|original", re.IGNORECASE)
+_REPLIES = re.compile(r"repl|comment|коммент|answer|ответ", re.IGNORECASE)
+
+
+def _replied_to(dom: records.RecordSet) -> bool:
+    """A status page (a microblog post and its replies): the first record alone in a wrapper marked as the main
+    one ("main-tweet", "focal-status") and the others in a wrapper marked as replies. The first record is what they
+    answer, the page's article. A forum's opening post sits with its replies or is marked as a post of its own."""
+    if len(dom.members) < 2:
+        return False
+    first, rest = dom.members[0], dom.members[1:]
+    shared = set(first.iterancestors()) & set(rest[0].iterancestors())
+    own = [a for a in first.iterancestors() if a not in shared]
+    theirs = [a for a in rest[0].iterancestors() if a not in shared]
+    if not any(w and _MAIN.search(w) for a in own for w in ((a.get("class") or "").split() + [a.get("id") or ""])):
+        return False
+    return any(_REPLIES.search(w) for a in theirs for w in ((a.get("class") or "").split() + [a.get("id") or ""]))
 
 
 def _are_comments(dom: records.RecordSet) -> bool:

@@ -62,7 +62,7 @@ PROFILE_HREF = re.compile(
 AUTHOR_HINT = re.compile(
     r"author|user-?name|user_name|nick|poster|creator|byline|commenter|\blogin\b|^fn$|"
     r"(?:^|[-_])user$|^[a-z]{1,3}user$|"
-    r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername",
+    r"(?:^|[-_])name(?:$|[-_])|^name$|^user$|^username$|postername|membername|^full-?name$|display-?name",
     re.IGNORECASE,
 )
 # a byline written out in words: "Posted by Kyria on 09-11-2001", "Автор: Иван", "anna wrote:"
