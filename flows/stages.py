@@ -147,6 +147,21 @@ def with_retries(fn: Callable[..., Any], retries: int, delay: float, jitter: flo
     return call
 
 
+def thread_submitter(call_crawl: Callable[..., dict], threads: int) -> Callable[..., Callable[[], dict]] | None:
+    """`monitor_body`'s `submit_crawl` without Prefect: `threads` source crawls at a time on threads of this
+    process (each waits on its Scrapy subprocess or crawl worker); None (one after another) for 1."""
+    if threads <= 1:
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="crawl")
+
+    def submit(settings: Settings, store: Store, source: str, since: Any = None) -> Callable[[], dict]:
+        return pool.submit(call_crawl, settings, store, source, since).result
+
+    return submit
+
+
 # --------------------------------------------------------------------------------------------- the chain
 
 

@@ -53,8 +53,9 @@ def client_for(settings: Settings):
                 n_workers=w.local,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                host="127.0.0.1",  # a local cluster serves this process only
                 scheduler_port=0,
+                dashboard_address=":0",  # its status pages on a free port (8787 may be taken)
                 silence_logs=logging.WARNING,
             )
             client = Client(cluster, set_as_default=False)

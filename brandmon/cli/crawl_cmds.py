@@ -98,6 +98,9 @@ def crawl_cmd(
     source: list[str] = typer.Option(None, "--source", "-s", help="Source name from sources.yaml (repeatable)."),
     all_: bool = typer.Option(False, "--all", help="Every enabled source."),
     since: str | None = typer.Option(None, "--since", help="Keep only posts on/after this date."),
+    workers: int = typer.Option(
+        0, "--workers", min=0, help="Crawl on N local worker processes (Dask); 0: as [workers] says (default: here)."
+    ),
     fmt: Format = format_option(),
     as_json: bool = json_alias(),
 ) -> None:
@@ -114,6 +117,8 @@ def crawl_cmd(
     from pipeline.store import Store
 
     s = settings_of(ctx)
+    if workers:
+        s.workers.local = workers
     if not source and not all_:
         fail("say which: --source NAME (repeatable) or --all", 2)
     store = Store.from_settings(s)
@@ -134,7 +139,12 @@ def crawl_cmd(
             prog.update(tasks[name], pages=c["pages"], items=c["items"], errors=c["errors"])
 
         try:
-            res = crawl_sources(s, store, None if all_ else list(source), since=since, progress=on_progress)
+            from flows.workers import dask_crawl
+
+            remote = dask_crawl(s) if s.workers.enabled else None  # workers report no progress lines
+            res = crawl_sources(
+                s, store, None if all_ else list(source), since=since, progress=on_progress, run_remote=remote
+            )
         except (CrawlError, ConfigError) as e:
             fail(str(e), 2)
     if fmt is Format.json:

@@ -51,6 +51,10 @@ def run_monitor(
         since=since,
         call_stage=st.with_retries(st.run_stage, sch.retries, sch.retry_delay_seconds, sch.retry_jitter_factor),
         call_crawl=st.with_retries(st.crawl_source, sch.retries, sch.retry_delay_seconds, sch.retry_jitter_factor),
+        submit_crawl=st.thread_submitter(
+            st.with_retries(st.crawl_source, sch.retries, sch.retry_delay_seconds, sch.retry_jitter_factor),
+            sch.crawl_concurrency,
+        ),
         on_progress=progress,
     )
 
@@ -93,6 +97,9 @@ def run(
     ),
     since: str | None = typer.Option(None, "--since", help="Crawl posts since this date."),
     no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the same chain without Prefect (plain retries)."),
+    workers: int = typer.Option(
+        0, "--workers", min=0, help="Crawl and score on N local worker processes (Dask); 0: as [workers] says."
+    ),
     fmt: Format = format_option(),
     as_json: bool = json_alias(),
 ) -> None:
@@ -100,6 +107,9 @@ def run(
 
     json: the summary as one JSON document; csv: one row per stage."""
     s = settings_of(ctx)
+    if workers:  # and as many sources crawled at a time, one on each worker
+        s.workers.local = workers
+        s.schedule.crawl_concurrency = max(s.schedule.crawl_concurrency, workers)
     fmt = chosen(fmt, as_json)
 
     def progress(name: str, r: dict) -> None:  # on stderr when stdout is for a script

@@ -44,18 +44,26 @@ def _date(v: str | None, name: str):
 def score(
     ctx: typer.Context,
     brand: list[str] | None = typer.Option(None, "--brand", "-b", help="Only these brand ids."),
+    workers: int = typer.Option(
+        0, "--workers", min=0, help="Score on N local worker processes (Dask); 0: as [workers] says (default: here)."
+    ),
 ) -> None:
     """Score sentiment + intent of mentions the active model has not scored yet."""
+    from flows.workers import score_stage
     from models.registry import ModelError
-    from models.scoring import score_pending
 
     s = settings_of(ctx)
+    if workers:
+        s.workers.local = workers
     store = Store.from_settings(s)
     with _progress() as prog:
         task = prog.add_task("scoring", total=None)
         try:
-            counts = score_pending(
-                s, store, brand or None, progress=lambda done, total: prog.update(task, completed=done, total=total)
+            counts = score_stage(
+                s,
+                store,
+                brands=brand or None,
+                progress=lambda done, total: prog.update(task, completed=done, total=total),
             )
         except ModelError as e:
             fail(str(e))
@@ -70,12 +78,18 @@ def rescore_cmd(
     since: str | None = typer.Option(None, help="Posts from this date (YYYY-MM-DD)."),
     until: str | None = typer.Option(None, help="Posts before this date."),
     activate: bool = typer.Option(False, "--activate", help="Make this model the one everybody sees."),
+    workers: int = typer.Option(
+        0, "--workers", min=0, help="Score on N local worker processes (Dask); 0: as [workers] says (default: here)."
+    ),
 ) -> None:
     """Re-score stored mentions with another model version; earlier versions' scores are kept."""
+    from flows.workers import dask_batches
     from models.registry import ModelError
     from models.scoring import rescore
 
     s = settings_of(ctx)
+    if workers:
+        s.workers.local = workers
     store = Store.from_settings(s)
     with _progress() as prog:
         task = prog.add_task("re-scoring", total=None)
@@ -89,6 +103,7 @@ def rescore_cmd(
                 _date(until, "--until"),
                 activate=activate,
                 progress=lambda done, total: prog.update(task, completed=done, total=total),
+                run_batches=dask_batches(s) if s.workers.enabled else None,
             )
         except ModelError as e:
             fail(str(e))

@@ -21,6 +21,7 @@ pytest.importorskip("distributed", reason="distributed not installed")
 from flows import stages as st  # noqa: E402
 from pipeline.store import Store  # noqa: E402
 
+from ..helpers import NOW  # noqa: E402
 from .pipeline_run import ROOT, demo_settings, diff_dumps, dump_tables, source_for  # noqa: E402
 
 PREFIXES = ("/xf/", "/phpbb/")
@@ -38,9 +39,20 @@ def _run(settings, stages, sources=None) -> dict:
     store.upgrade()
     out = {}
     for stage in stages:
-        kw = {"sources": sources} if stage == "crawl" else {}
+        if stage == "ingest":
+            out[stage] = _ingest_in_order(settings, store)
+            continue
+        # the queue's priorities decay with age: every run escalates as of the demo web's clock
+        kw = {"sources": sources} if stage == "crawl" else {"now": NOW} if stage == "escalate" else {}
         out[stage] = st.run_stage(stage, settings, store, **kw)
     return out
+
+
+def _ingest_in_order(settings, store) -> list[dict]:
+    """Ingest the runs one by one in the order of their source names: which of two cross-posted texts is the
+    original follows the order runs are ingested in, and runs started together have no order of their own."""
+    runs = store.query("SELECT run_id FROM crawl_runs WHERE ingested_at IS NULL ORDER BY source_id")
+    return [st.run_stage("ingest", settings, store, run_id=rid) for rid in runs["run_id"]]
 
 
 @pytest.fixture(scope="module")
@@ -79,21 +91,41 @@ def single(ingested, demo_ro, sources_file, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_two_workers_crawl_ingest_score_escalate_to_the_single_process_tables(
-    single, ingested, demo_ro, sources_file, tmp_path
+def test_monitor_flow_on_two_workers_gives_the_single_process_tables(
+    prefect_harness, single, ingested, demo_ro, sources_file, tmp_path
 ):
+    """The Prefect monitor flow with `workers.local = 2`: both sites crawled at once on the workers, their raw
+    runs put in a shared folder apart from the data folder, ingested from there, scored in batches on the
+    workers by the score flow, then escalated: the same rows in every table as the single-process run."""
+    from flows.monitor import monitor_flow
+    from pipeline.config import dump_without_secrets
+
+    shared = tmp_path / "shared-raw"
     s = _settings(tmp_path / "data", demo_ro.url, sources_file, workers=2)
-    counts = _run(s, ["crawl", "ingest", "score", "escalate"], ingested["sources"])
-    assert counts["score"]["workers"] == "local:2" and counts["score"]["scored"] == single["counts"]["score"]["scored"]
-    assert counts["score"]["scored"] > 2 * s.workers.batch_mentions  # several batches, spread over both workers
+    s.workers.raw_url = shared.as_uri()
+    s.schedule.crawl_concurrency = 2
+    params = dump_without_secrets(s)
+    crawled = monitor_flow(settings=params, sources=ingested["sources"], stages=["crawl"])
+    assert crawled["status"] == "ok", crawled["errors"]
+    _run(s, ["ingest"])
+    scored = monitor_flow(settings=params, stages=["score"])
+    assert scored["status"] == "ok", scored["errors"]
+    _run(s, ["escalate"])
+    score = scored["stages"]["score"]["counts"]
+    assert score["workers"] == "local:2" and score["scored"] == single["counts"]["score"]["scored"]
+    assert score["scored"] > 2 * s.workers.batch_mentions  # several batches, spread over both workers
     ref, got = single["dump"], dump_tables(s.db_path)
     for table in ("documents", "mentions", "scores", "escalations"):
         assert len(got[table]) == len(ref[table]) > 0, table
-    assert diff_dumps(ref, got) == []
-    # each source's raw run went through the workers' raw location (here the local raw folder) and was ingested
-    runs = Store.from_settings(s).query("SELECT source_id, status, items, ingested_at FROM crawl_runs")
+    diffs = diff_dumps(ref, got)
+    assert diffs == [], "\n".join(diffs)
+    # each source's raw run went to the shared folder, was copied into the data folder and ingested
+    runs = Store.from_settings(s).query("SELECT run_id, source_id, status, items, ingested_at FROM crawl_runs")
     assert sorted(runs["source_id"]) == sorted(ingested["sources"])
     assert (runs["status"] == "ok").all() and runs["ingested_at"].notna().all() and (runs["items"] > 0).all()
+    for run_id in runs["run_id"]:
+        put = sorted(p.name for p in (shared / run_id).glob("items-*.jsonl.gz"))
+        assert put and put == sorted(p.name for p in (s.raw_dir / run_id).glob("items-*.jsonl.gz"))
 
 
 def _executing(dask_worker) -> tuple[int, list[str]]:
@@ -177,3 +209,30 @@ def test_a_batch_stored_twice_changes_nothing(ingested, demo_ro, sources_file, t
     assert store_scores(store, stale) == 0
     pd.testing.assert_frame_equal(store.query(sql), first)  # scored_at included
     assert store.query("SELECT count(*) FROM mention_facts").iloc[0, 0] == facts
+
+
+@pytest.mark.slow
+def test_cli_workers_option_crawls_and_scores_to_the_single_process_tables(
+    single, ingested, demo_ro, sources_file, tmp_path
+):
+    """`brandmon run --no-prefect --workers 2` (both sources at once, each on a worker) and
+    `brandmon score --workers 2`, each starting its own two-process cluster."""
+    import json
+
+    from .pipeline_run import cli_env, run_cli
+
+    data = tmp_path / "data"
+    env = cli_env(demo_ro.url, sources_file, BRANDMON_WORKERS__BATCH_MENTIONS="8")
+    args = ["run", "--no-prefect", "--workers", "2", "--stages", "crawl", "--sources", ",".join(ingested["sources"])]
+    done = run_cli(data, [*args, "--format", "json"], env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert {r["status"] for r in json.loads(done.stdout)["sources"].values()} == {"ok"}
+    s = _settings(data, demo_ro.url, sources_file)
+    _run(s, ["ingest"])
+    done = run_cli(data, ["score", "--workers", "2"], env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    counts = json.loads(done.stdout)
+    assert counts["workers"] == "local:2" and counts["scored"] == single["counts"]["score"]["scored"]
+    _run(s, ["escalate"])
+    diffs = diff_dumps(single["dump"], dump_tables(s.db_path))
+    assert diffs == [], "\n".join(diffs)
