@@ -80,6 +80,14 @@ HOSTILE = {
     "one post row, unclosed": "<table><tr><td><b>\u202e<script>x</script>" + "<font>" * 200 + "<td>posted 99-99-2002"
     " <a href='?action=getbio&UserName=%ZZ'><img alt='Reply w/Quote'></a><hr>" + "words " * 20 + "<td><tr>" * 50,
     "one post between rules, broken": "<hr><i>Posted by <b>x on 31-02-99999 99:99 AM:<p>" + "<hr>" * 2 + "<p>a" * 300,
+    # a status and its replies, a poster's column and signatures behind rules, all unclosed
+    "status and replies, unclosed": "<div class='main-tweet'><div class='timeline-item'><a class='fullname'>"
+    + "\u202e" * 50
+    + "<span title='1/1/2020, 1:00:00'>x</span><div class='replies'>"
+    + "<div class='timeline-item'><a class='fullname'>a<span title='2/1/2020, 1:00:00'>y</span><div>text" * 40,
+    "ruled signatures and panels": "<table>"
+    + "<tr><td><span class='name'><b>x</b><i>y</i><span>Joined: 99 Foo 2002<br>Posts: -1<td><span>Posted: 31.02.2002"
+    "<tr><td><span class='postbody'><br><hr><hr><hr><div><table><tr><td>sig" * 30,
 }
 
 
@@ -176,6 +184,16 @@ ONE_POST_PAGES = [
     "<html><body><p><a href='/forums/'>Board</a></p><hr><i>Posted by Dolby on 09-12-2001 02:31 AM:</i>"
     "<p><b>Title</b></p><p>" + "Our prayers go out to all the victims of today. " * 3 + "</p><hr><p>All times are"
     " GMT.</p></body></html>",
+    # a guest's view: no buttons, no profile link; the poster's cell beside the words, its meta set like the date
+    "<html><body><table><tr><td><b>turtle</b><br>Registered: 2011-05-02<br>Posts: 41</td><td>"
+    "<font size=1 color=red>posted 01-07-2002 06:46 PM</font><hr>"
+    + "im new here and would like to know where i can find a how-to. " * 3
+    + "<p><font size=1 color=red>IP: <a href='?action=getip'>Logged</a></font></p></td></tr></table></body></html>",
+    # a board of div blocks: a post counter and a poster panel, a signature set off by a rule
+    "<html><body><div class='topicbox'><div class='hd'><span>#1</span> <span>04.03.2012 18:22</span></div>"
+    "<div class='bx'><div class='lft'><strong>mike_k</strong><br>Сообщений: 41</div><div class='rgt'><p>"
+    + "Since the firmware update my router drops Wi-Fi every evening. " * 2
+    + "</p><div><hr>my signature</div></div></div></div></body></html>",
 ]
 
 

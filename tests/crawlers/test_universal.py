@@ -674,3 +674,42 @@ def test_a_status_page_has_the_status_as_its_article_and_display_names_as_author
     assert [it.extra.get("item_type") for it in extract(plain, "https://x.example/t/1", _ctx()).result.items] == [
         None
     ] * 4
+
+
+# a modded board of two posts: each a row (the poster's column: name, custom title, rank, join date, post count, a
+# level bar; then the post's header, words and a signature set off by a rule), then a row of buttons only
+TWO_ROWS = (
+    """<html><body><table class="forumline"><tr><th>Author</th><th>Message</th></tr>{rows}</table></body></html>"""
+)
+TWO_ROW = """<tr><td width="150" class="row1"><span class="name"><a name="{pid}"></a><b>{name}</b>{title}</span><br />
+<span class="postdetails">Princess<br />Joined: 11 Feb 2002<br />Posts: {posts}<br />Location: Right Here</span>
+<span class="postdetails">Level: <b>17</b><table><tr><td>HP:</td><td><b>88 / 630</b></td><td>14%</td></tr>
+<tr><td>MP:</td><td><b>301 / 301</b></td><td>100%</td></tr></table></span></td>
+<td class="row1"><table width="100%"><tr><td><span class="gen"><b>Fudge Feathers</b></span><br />
+<span class="postdetails">{date}</span></td></tr><tr><td><hr /></td></tr>
+<tr><td><span class="postbody">{text}</span></td></tr>
+<tr><td><span class="postbody"><br /><hr /><br /><div><a href="https://magelo.example/p/{pid}">{name}'s Magelo Profile</a>
+</div></span></td></tr></table></td></tr>
+<tr><td class="row1"><a href="#top">Back to top</a></td><td class="row1"><a href="profile.php?mode=viewprofile&u={pid}">
+<img alt="View users profile" /></a></td></tr>"""
+
+
+def test_two_posts_in_rows_with_button_rows_poster_columns_and_ruled_signatures():
+    """Two posts are the records, not their button rows; each post's words are neither the poster's column (its
+    panel and level bar hold more text than a short post) nor the signature below a rule; the name is the first
+    line of the name box, not the custom title under it."""
+    rows = TWO_ROW.format(
+        pid=33,
+        name="Melindeth",
+        title="<br /><b><i>Melindeth AleLover</i></b>",
+        posts=359,
+        date="Tue Sep 17, 2002 8:14 am",
+        text="Work Damn It",
+    ) + TWO_ROW.format(
+        pid=64, name="Hoss", title="", posts=12, date="Fri Oct 11, 2002 11:30 am", text="Seems to be working now!"
+    )
+    posts = _posts(extract(TWO_ROWS.format(rows=rows), "https://f.example/viewtopic.php?t=5", _ctx()).result)
+    assert [(p.author, p.posted_at_raw, p.text) for p in posts] == [
+        ("Melindeth", "Tue Sep 17, 2002 8:14 am", "Work Damn It"),
+        ("Hoss", "Fri Oct 11, 2002 11:30 am", "Seems to be working now!"),
+    ]

@@ -94,6 +94,20 @@ CHROME_HINT = re.compile(
     r"^meta$|^hidden$|sr-only|visually-?hidden|tooltip|popup|modal|dropdown",
     re.IGNORECASE,
 )
+# a poster panel's lines: how many posts the poster wrote, since when they are a member ("Posts: 41", "Joined: Mar
+# 2011", "Сообщений: 12", "Зарегистрирован: 02.05.2011"); an article's byline says neither, nor do a post's words
+_PANEL_LINE = re.compile(
+    r"^\s*(?:posts|messages|total posts|joined|registered|member since|"
+    r"сообщений|сообщения|зарегистрирован\w*|регистрация|с нами)\s*:?\s*\S",
+    re.IGNORECASE,
+)
+
+
+def poster_panel(text: str) -> bool:
+    """Whether a text has a line of a poster panel: the poster's post count or membership date, with a number."""
+    return any(len(line) < 60 and _PANEL_LINE.match(line) and re.search(r"\d", line) for line in text.split("\n"))
+
+
 RECORD_HINT = re.compile(r"post|comment|message|msg|reply|repl|answer|entry|note|review|cmt|коммент", re.IGNORECASE)
 # a record's own wrapper kinds that are never one post: page furniture
 NOT_RECORD_TAGS = {

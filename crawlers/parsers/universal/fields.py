@@ -29,6 +29,7 @@ from crawlers.parsers.universal.evidence import (
     is_profile_href,
     looks_like_date,
     marked,
+    poster_panel,
 )
 
 _UI_WORDS = re.compile(
@@ -98,6 +99,20 @@ def _near_hint(el, rec, rx: re.Pattern, levels: int = 3, max_text: int | None = 
             return True
         if node is rec:
             return False
+        node = node.getparent()
+    return False
+
+
+def _heads_name_box(el, rec, name: str) -> bool:
+    """Whether `el` is the first line of a small block marked as the author's (a name box whose next lines are the
+    poster's custom title or rank: "Melindeth" above "Melindeth AleLover")."""
+    node = el.getparent()
+    for _ in range(2):
+        if node is None or node is rec:
+            return False
+        if marked(node, AUTHOR_HINT, CHROME_HINT):
+            text = inner_text(node)
+            return len(text) <= 80 and _first_line(text) == name
         node = node.getparent()
     return False
 
@@ -178,7 +193,7 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
             href = el.get("href") if tag == "a" else None
             profile = tag == "a" and is_profile_href(href)
             name = _first_line(inner_text(el))
-            hinted = _near_hint(el, rec, AUTHOR_HINT, 3, len(name) + 12)
+            hinted = _near_hint(el, rec, AUTHOR_HINT, 3, len(name) + 12) or _heads_name_box(el, rec, name)
             anonymous = bool(ANONYMOUS.match(name))
             named = bool(urls or labels) and _named_by_profile(name, urls, labels)
             if not (profile or hinted or anonymous or named):
@@ -279,7 +294,8 @@ def date_candidates(rec, els: list) -> list[tuple[float, str, object, str]]:
             score = 10.0 if el.tag == "time" else 8.0
         else:
             texts = (el.text, *(c.tail for c in el if isinstance(c.tag, str)))
-            t = next((x for x in texts if x and looks_like_date(x)), None)
+            # (a poster's "Joined: 11 Feb 2002" line is no post's date)
+            t = next((x for x in texts if x and looks_like_date(x) and not NOT_POST_DATE.search(x[:40])), None)
             if t is None:
                 continue
             whole = " ".join(inner_text(el).split()) if len(el) <= 4 and not any(True for _ in el.iter("a")) else ""
@@ -363,6 +379,7 @@ def body_candidates(rec, els: list, author_el, date_el, others: set) -> list[tup
     element and a child holding all its text the outer one comes first (a sort keeps document order), so a body
     that is one <blockquote> (as some engines write every post) is read with its wrapper."""
     lens = _text_lengths(els, others)
+    panel = _author_panel(rec, author_el, date_el)
     out = []
     for el in els:
         if el is rec or el.tag in _DROP_TAGS or el.tag in _HEADINGS:
@@ -385,10 +402,83 @@ def body_candidates(rec, els: list, author_el, date_el, others: set) -> list[tup
             # a date line above the words in the same cell ("posted 12-06-2001<hr>text"): the date is taken out
             # of the text later; an inner block with most of the words still wins
             score = 0.5 * (n - lens.get(date_el, 0))
+        if panel is not None and _contains(panel, el):
+            score *= 0.3  # the poster's column (rank, stats, a level bar), beside the words
         out.append((score, _shape(el), el, int(n)))
     out.sort(key=lambda c: -c[0])
-    # a block that opens with a signature line ("__________") is the signature (vBulletin 2 gives it its own <p>)
-    return [c for c in out[:40] if not _SIG_LINE.match(inner_text(c[2]).lstrip())]
+    # a block that opens with a signature line ("__________") is the signature (vBulletin 2 gives it its own <p>);
+    # a block holding a poster panel's lines ("Posts: 359", "Joined: 11 Feb 2002") is the panel or holds it
+    # a block that opens with a rule after a block like it with words (the post's words, then "<hr>" and the
+    # signature in a second block of the same kind) is the signature; a rule opening the first one only sets the
+    # words off from the post's header (SMF)
+    pos = {el: i for i, el in enumerate(els)}
+    ruled = [
+        c[2]
+        for c in out
+        if len(c[2])
+        and _opens_with_rule(c[2])
+        and any(x[1] == c[1] and pos[x[2]] < pos[c[2]] and not _contains(x[2], c[2]) for x in out)
+    ]
+    top = []
+    for c in out[:40]:
+        t = inner_text(c[2])
+        if _SIG_LINE.match(t.lstrip()) or any(_contains(r, c[2]) for r in ruled):
+            continue
+        top.append((c[0] * 0.2, *c[1:]) if poster_panel(t) else c)
+    top.sort(key=lambda c: -c[0])
+    return top
+
+
+_RULED = {"div", "span", "td", "tr", "font", "p"}
+_RULE_WRAPPERS = {"br", "p", "div", "span", "font", "center", "td", "tr", "tbody"}
+
+
+def _opens_with_rule(el) -> bool:
+    """A block whose first thing is a horizontal rule, before any text: a signature set off from the post (a
+    post's words do not begin with a rule)."""
+    if (el.text or "").strip():
+        return False
+    for d in el.iterdescendants():
+        if not isinstance(d.tag, str):
+            continue
+        if d.tag == "hr":
+            return True
+        if d.tag not in _RULE_WRAPPERS or (d.text or "").strip() or (d.tail or "").strip():
+            return False
+    return False
+
+
+_ROWS = {"tr", "tbody", "thead", "table"}
+
+
+def _words_before(body, el, header: tuple) -> bool:
+    """Whether the body has words of its own before `el` (a signature follows the post's words; the post's
+    `header` elements, its author and date, are not its words)."""
+    n = len((body.text or "").strip())
+    for x in body.iterdescendants():
+        if x is el:
+            return n > 0
+        if not isinstance(x.tag, str) or x.tag in _DROP_TAGS:
+            continue
+        if not any(_contains(h, x) for h in header if h is not None):
+            n += len((x.text or "").strip())
+        if not _contains(x, el) and not any(_contains(h, x) and h is not x for h in header if h is not None):
+            n += len((x.tail or "").strip())
+    return False
+
+
+def _author_panel(rec, author_el, date_el):
+    """The poster's own column of the record: the outermost block around the author that holds no date (a table
+    layout's left cell, a profile sidebar), or None when the date sits with the name or either is unknown."""
+    if author_el is None or date_el is None:
+        return None
+    panel = None
+    for node in _up_to(author_el, rec):
+        if _contains(node, date_el):
+            break
+        panel = node
+    # a column is a cell or a block; a table row holding the name holds the words beside it too (vBulletin 3)
+    return panel if panel is not author_el and panel is not None and panel.tag not in _ROWS else None
 
 
 def _up_to(el, rec):
@@ -473,8 +563,10 @@ def clean_text(body, rec, others: set, author_el, date_el) -> tuple[str, list, s
             drop_idx.add(i)  # a title line above the post's words
         elif marked(el, QUOTE_HINT) or (el.tag == "blockquote" and not _holds_all(el, body, body_len)):
             quote_idx.add(i)
-        elif marked(el, SIGNATURE_HINT):
-            sig_idx.add(i)
+        elif marked(el, SIGNATURE_HINT) or (
+            len(el) and el.tag in _RULED and _opens_with_rule(el) and _words_before(body, el, (author_el, date_el))
+        ):
+            sig_idx.add(i)  # (a block opening with a rule after the words: the signature)
         elif el.tag in _DROP_TAGS or (marked(el, CHROME_HINT) and len(inner_text(el)) < 80):
             drop_idx.add(i)
     b = copy.deepcopy(body)

@@ -35,6 +35,7 @@ from crawlers.parsers.universal.evidence import (
     is_profile_href,
     looks_like_date,
     marked,
+    poster_panel,
 )
 
 _SKIP = {"script", "style", "noscript", "template", "svg", "head", "select", "option", "textarea"}
@@ -206,9 +207,14 @@ def score_set(key: str, members: list, agg: dict, page_text: int) -> tuple[float
     n = len(kept)
     if not n:
         return 0.0, [], depth
-    if n >= 3 and sum(1 for _, o in kept if o.dates) >= 0.8 * n:
+    dated = sum(1 for _, o in kept if o.dates)
+    if n >= 3 and dated >= 0.8 * n:
         # the template dates every post: an undated short member is a header row or a stray box, not a post
         kept = [(m, o) for m, o in kept if o.dates or o.text - o.link >= 40]
+        n = len(kept)
+    elif dated >= 2:
+        # an undated member of links alone ("Back to top", a profile icon) is a post's button row, not a post
+        kept = [(m, o) for m, o in kept if o.dates or o.text - o.link >= 10]
         n = len(kept)
     text = sum(o.text for _, o in kept)
     link = sum(o.link for _, o in kept)
@@ -593,13 +599,6 @@ def single_record(els: list, agg: dict) -> RecordSet | None:
     return None
 
 
-# a poster panel's lines: how many posts the poster wrote, since when they are a member ("Posts: 41", "Joined: Mar
-# 2011", "Сообщений: 12", "Зарегистрирован: 02.05.2011"); an article's byline says neither
-_PANEL_LINE = re.compile(
-    r"^\s*(?:posts|messages|total posts|joined|registered|member since|"
-    r"сообщений|сообщения|зарегистрирован\w*|регистрация|с нами)\s*:?\s*\S",
-    re.IGNORECASE,
-)
 _COUNTER = re.compile(r"^(?:post|сообщение|msg|reply)?\s*#\s*\d+$|^№\s*\d+$", re.IGNORECASE)
 
 
@@ -607,11 +606,7 @@ def _poster_panel(rec) -> bool:
     """A line of a poster panel, stating the poster's post count or membership date with a number."""
     from crawlers.parsers.base import inner_text
 
-    for line in inner_text(rec).split("\n"):
-        m = _PANEL_LINE.match(line)
-        if m and len(line) < 60 and re.search(r"\d", line):
-            return True
-    return False
+    return poster_panel(inner_text(rec))
 
 
 def _post_counter(rec) -> bool:
