@@ -713,3 +713,24 @@ def test_two_posts_in_rows_with_button_rows_poster_columns_and_ruled_signatures(
         ("Melindeth", "Tue Sep 17, 2002 8:14 am", "Work Damn It"),
         ("Hoss", "Fri Oct 11, 2002 11:30 am", "Seems to be working now!"),
     ]
+
+
+# SMF 1.1's post of a thread nobody has answered: the poster's cell and the post's cell, unclassed siblings
+SMF1_ONE_POST = """<html><body><table class="bordercolor"><tr><td><a name="msg1000"></a><table><tr><td class="windowbg">
+<table style="table-layout: fixed;"><tr><td valign="top" width="16%" rowspan="2">
+<b><a href="https://f.example/index.php?action=profile;u=10" title="View the profile of john">john</a></b>
+<div class="smalltext">Newbie<br /><br />Offline<br /><br />Posts: 12<br /></div></td>
+<td valign="top" width="85%"><table><tr><td><div id="subject_1000"><a href="index.php?topic=5.msg1000#msg1000">Router
+problem</a></div><div class="smalltext">&#171; <b>on:</b> March 01, 2012, 06:22:10 PM &#187;</div></td></tr></table>
+<hr class="hrcolor" /><div class="post">My router drops Wi-Fi every evening since the update, anyone else?</div></td></tr>
+<tr><td class="smalltext"><img src="ip.gif" alt="" />&nbsp;Logged</td></tr></table></td></tr></table></td></tr></table>
+</body></html>"""
+
+
+def test_the_cells_of_one_post_are_not_two_posts():
+    """The poster's cell (a name) and the post's cell (a date) are siblings of one tag, but a set whose members
+    hold names or dates and never both is the columns of one post: the thread of one post is read as one."""
+    posts = _posts(extract(SMF1_ONE_POST, "https://f.example/index.php?topic=5.0", _ctx(tz="UTC")).result)
+    assert [(p.author, p.posted_at, p.text) for p in posts] == [
+        ("john", "2012-03-01T18:22:10+00:00", "My router drops Wi-Fi every evening since the update, anyone else?")
+    ]

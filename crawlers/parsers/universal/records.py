@@ -208,6 +208,8 @@ def score_set(key: str, members: list, agg: dict, page_text: int) -> tuple[float
     if not n:
         return 0.0, [], depth
     dated = sum(1 for _, o in kept if o.dates)
+    if dated and not any(o.dates and o.authors for _, o in kept) and any(o.authors for _, o in kept):
+        return 0.0, [], depth  # names in some members, dates in the others: the cells of one post, not posts
     if n >= 3 and dated >= 0.8 * n:
         # the template dates every post: an undated short member is a header row or a stray box, not a post
         kept = [(m, o) for m, o in kept if o.dates or o.text - o.link >= 40]
