@@ -21,9 +21,12 @@ def render(brand: str, period: str) -> bytes:
     try:
         # the gate keeps this read apart from an analyst action's write connection in this process
         with GATE.reading():
-            d = digest_data(
-                Store(s.db_path, lock_timeout=s.dashboard.read_timeout_seconds), brand, utcnow(), parse_period(period)
+            store = (
+                Store.from_settings(s)  # a team server's store
+                if s.store.url
+                else Store(s.db_path, lock_timeout=s.dashboard.read_timeout_seconds)
             )
+            d = digest_data(store, brand, utcnow(), parse_period(period))
     except (ReportError, StoreError) as e:
         return f"<!DOCTYPE html><meta charset='utf-8'><p>No digest: {escape(str(e))}</p>".encode()
     return render_html(d, s.notify.dashboard_url, s.notify.timezone).encode("utf-8")

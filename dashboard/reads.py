@@ -76,7 +76,11 @@ def _run_connection(db_path: str, timeout: float):
     try:
         stack.enter_context(GATE.reading())
         # the published snapshot: a pipeline run writing the database never makes a page wait
-        con = stack.enter_context(Store(db_path, lock_timeout=timeout, snapshots=settings().store.snapshots).reader())
+        s = settings()  # a team server's store (store.url) or the file
+        store = (
+            Store.from_settings(s) if s.store.url else Store(db_path, lock_timeout=timeout, snapshots=s.store.snapshots)
+        )
+        con = stack.enter_context(store.reader())
     except BaseException:
         stack.close()
         raise

@@ -17,6 +17,10 @@ from functools import lru_cache
 # DuckDB types without a Postgres twin; an unsigned 64-bit hash (doc_lsh.bucket) keeps its value in NUMERIC(20).
 _TYPES = {"UBIGINT": "NUMERIC(20, 0)", "UINTEGER": "BIGINT", "USMALLINT": "INTEGER", "UTINYINT": "SMALLINT"}
 _TYPE_RE = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
+_INTERVAL_FUNCS = {
+    f"to_{u.lower()}s": u
+    for u in ("MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH", "YEAR")
+}
 _PLACEHOLDER = re.compile(r"%\(p\d+\)s")
 
 
@@ -44,10 +48,22 @@ def to_postgres(sql: str) -> Statement:
     n = numbered = 0
     for tree in trees:
         _group_by_all(tree)
-        for fn in list(tree.find_all(exp.Anonymous)):  # DuckDB's to_microseconds(n): an interval
-            if fn.name.lower() == "to_microseconds" and len(fn.expressions) == 1:
-                micro = exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this="MICROSECOND"))
-                fn.replace(exp.Paren(this=exp.Mul(this=exp.Paren(this=fn.expressions[0]), expression=micro)))
+        for fn in list(tree.find_all(exp.Func)):  # DuckDB's to_seconds(n) and kin: n times an interval
+            anon = isinstance(fn, exp.Anonymous)
+            unit = _INTERVAL_FUNCS.get((fn.name if anon else fn.sql_name()).lower())
+            arg = (fn.expressions[0] if len(fn.expressions) == 1 else None) if anon else fn.this
+            if unit and isinstance(arg, exp.Expression):
+                one = exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this=unit))
+                fn.replace(exp.Paren(this=exp.Mul(this=exp.Paren(this=arg), expression=one)))
+        for rnd in list(tree.find_all(exp.Round)):  # Postgres rounds to n places only a NUMERIC
+            if rnd.args.get("decimals") is not None and not isinstance(rnd.parent, exp.Cast):
+                rnd.set("this", exp.Cast(this=rnd.this, to=exp.DataType.build("NUMERIC")))
+                rnd.replace(exp.Cast(this=rnd.copy(), to=exp.DataType.build("DOUBLE")))
+        for k, sub in enumerate(tree.find_all(exp.Subquery)):  # Postgres 15 names every subquery in FROM
+            if isinstance(sub.parent, (exp.From, exp.Join)) and not sub.alias:
+                sub.set("alias", exp.TableAlias(this=exp.to_identifier(f"_sub{k}")))
+        for am in list(tree.find_all(exp.ArgMax, exp.ArgMin)):
+            _arg_max(am)
         for agg in list(tree.find_all(exp.AnyValue)):  # Postgres 16 has any_value, 15 not: min is one value
             wrapper = agg.parent if isinstance(agg.parent, exp.IgnoreNulls) else agg  # min skips NULLs itself
             wrapper.replace(exp.Min(this=agg.this))
@@ -81,6 +97,24 @@ def _number_placeholders(sql: str) -> str:
             out += [sql[last : tok.start], f"${n}"]
             last = tok.end + 1
     return "".join(out) + sql[last:] if n else sql
+
+
+def _arg_max(node: object) -> None:
+    """arg_max(x, y) / arg_min(x, y): the x of the row with the highest / lowest y (rows without y skipped), as
+    the first of x ordered by y; a FILTER on it goes to the array_agg."""
+    import sqlglot
+    from sqlglot import exp
+
+    assert isinstance(node, (exp.ArgMax, exp.ArgMin))
+    x, y = node.this.sql(dialect="postgres"), node.expression.sql(dialect="postgres")
+    outer: exp.Expression = node
+    cond = f"{y} IS NOT NULL"
+    if isinstance(node.parent, exp.Filter):
+        outer = node.parent
+        cond += f" AND ({outer.expression.this.sql(dialect='postgres')})"
+    order = "DESC" if isinstance(node, exp.ArgMax) else "ASC"
+    repl = sqlglot.parse_one(f"(ARRAY_AGG({x} ORDER BY {y} {order}) FILTER (WHERE {cond}))[1]", read="postgres")
+    outer.replace(repl)
 
 
 def _group_by_all(tree: object) -> None:

@@ -34,7 +34,7 @@ def connect(url: str, *, read_only: bool = False, connect_timeout: float = 10.0)
     raw.execute("SET TimeZone = 'UTC'")
     if read_only:
         raw.execute("SET default_transaction_read_only = on")
-    return PgConnection(raw)
+    return PgConnection(raw, url=url, read_only=read_only, connect_timeout=connect_timeout)
 
 
 def is_postgres(con: object) -> bool:
@@ -168,14 +168,17 @@ def _quote(name: str) -> str:
 class PgConnection:
     """A psycopg connection with the DuckDB connection calls the stages make (see the module docstring)."""
 
-    def __init__(self, raw: Any):
+    def __init__(self, raw: Any, *, url: str = "", read_only: bool = False, connect_timeout: float = 10.0):
         self.raw = raw
+        self._opened_with = (url, read_only, connect_timeout)
         self._cur: Any = None
         self._schema_types: dict[str, str] | None = None
 
     # --------------------------------------------------------------------------- statements
 
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> PgConnection:
+    def execute(self, sql: Any, params: Sequence[Any] | dict[str, Any] | None = None) -> PgConnection:
+        if not isinstance(sql, str):  # a statement from duckdb.extract_statements (`brandmon sql`): its text
+            sql = str(sql.query)
         try:
             stmt = to_postgres(sql)
             bound = bind(stmt, params)
@@ -312,6 +315,11 @@ class PgConnection:
         return self
 
     # --------------------------------------------------------------------------- lifetime
+
+    def cursor(self) -> PgConnection:
+        """A connection of its own to the same database (DuckDB's `cursor()`: usable from another thread)."""
+        url, read_only, timeout = self._opened_with
+        return connect(url, read_only=read_only, connect_timeout=timeout)
 
     def close(self) -> None:
         self.raw.close()

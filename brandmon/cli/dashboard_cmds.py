@@ -63,7 +63,7 @@ def dashboard(
 ) -> None:
     """Start the Streamlit dashboard on localhost (headless; open the printed URL)."""
     s = settings_of(ctx)
-    if not Path(s.db_path).exists():
+    if not s.store.url and not Path(s.db_path).exists():  # a team server's store has no file here
         fail(f"{s.db_path}: no database yet; run `brandmon db upgrade` (or `make demo`) first", 2)
     root = ctx.find_root().params if ctx.find_root() else {}
     config = root.get("config") or (Path(os.environ["BRANDMON_CONFIG"]) if os.environ.get("BRANDMON_CONFIG") else None)
