@@ -734,3 +734,17 @@ def test_the_cells_of_one_post_are_not_two_posts():
     assert [(p.author, p.posted_at, p.text) for p in posts] == [
         ("john", "2012-03-01T18:22:10+00:00", "My router drops Wi-Fi every evening since the update, anyone else?")
     ]
+
+
+def test_a_date_inside_header_words_the_date_reader_does_not_know():
+    """ "发表于 2012-3-4 18:22" ("posted at", a Discuz! header): the date inside the words is read."""
+    post = (
+        '<div id="post_{n}" class="plhin"><div class="authi"><a href="home.php?mod=space&uid={n}" class="xw1">'
+        'user{n}</a></div><div class="authi"><em id="authorposton{n}">发表于 2012-3-{n} 18:22</em></div>'
+        '<div class="t_f" id="postmessage_{n}">路由器每天晚上都会断开无线网络，第{n}次了。</div></div>'
+    )
+    html = "<html><body>" + "".join(post.format(n=n) for n in (4, 5, 6)) + "</body></html>"
+    posts = _posts(extract(html, "https://bbs.example.cn/forum.php?mod=viewthread&tid=5", _ctx(tz="UTC")).result)
+    assert [(p.author, p.posted_at_raw, p.posted_at) for p in posts] == [
+        (f"user{n}", f"发表于 2012-3-{n} 18:22", f"2012-03-0{n}T18:22:00+00:00") for n in (4, 5, 6)
+    ]

@@ -176,7 +176,7 @@ def _from_dom(root, dom: records.RecordSet, url: str, ctx: ParseContext, res: Pa
                 thread_title=res.thread_title,
                 author=a[3] if a else None,
                 author_url=fields.absolute(url, a[4]) if a and a[4] else None,
-                posted_at=iso_date(date_raw, ctx),
+                posted_at=iso_date(date_raw, ctx) or iso_date(fields.date_part(date_raw), ctx),
                 posted_at_raw=date_raw,
                 reply_to=parent,
                 page_url=url,

@@ -327,6 +327,13 @@ _DATE_AND_TIME = re.compile(
 )
 
 
+def date_part(raw: str | None) -> str | None:
+    """The date and time inside a header's words ("发表于 2012-3-4 18:22" → "2012-3-4 18:22"), for a reader that
+    does not know the words around it; None when there is no date in it."""
+    m = _DATE_AND_TIME.search(raw) if raw else None
+    return m.group(0) if m else None
+
+
 def pick_consistent(per_record: list[list[tuple]]) -> list[tuple | None]:
     """For each record, its candidate of the shape that scores best over all records (its own best if it has
     none of that shape)."""
