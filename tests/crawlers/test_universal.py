@@ -603,11 +603,24 @@ evening around nine, and only a reboot brings it back.</p></div></div></div>
 <div class="ft">Powered by a forum</div></body></html>"""
 
 
-@pytest.mark.parametrize(
-    ("counter", "panel"), [("#1", "Member"), ("", "Registered: 2011-05-02<br>Posts: 41"), ("", "Сообщений: 41")]
+SIDEBAR = (
+    '<div class="side"><div class="news"><a href="/users/editor/">editor</a> 05.03.2012 <p>Our board moves to a new'
+    " server this weekend, expect downtime.</p></div></div>"
 )
-def test_a_thread_of_one_post_without_buttons_or_profile_links(counter, panel):
-    ext = extract(ONE_POST_DIVS.format(counter=counter, panel=panel), "https://f.example/viewtopic.php?id=5", _ctx())
+
+
+@pytest.mark.parametrize(
+    ("counter", "panel", "side"),
+    [
+        ("#1", "Member", ""),
+        ("", "Registered: 2011-05-02<br>Posts: 41", ""),
+        ("", "Сообщений: 41", ""),
+        ("#1", "Member", SIDEBAR),  # a dated news item with a profile link beside the post shows no post's signs
+    ],
+)
+def test_a_thread_of_one_post_without_buttons_or_profile_links(counter, panel, side):
+    html = ONE_POST_DIVS.format(counter=counter, panel=panel).replace('<div class="ft">', side + '<div class="ft">')
+    ext = extract(html, "https://f.example/viewtopic.php?id=5", _ctx())
     assert [(p.author, p.posted_at_raw, p.text[:40]) for p in _posts(ext.result)] == [
         ("mike_k", "04.03.2012 18:22", "Since the firmware update my router drop")
     ]

@@ -589,16 +589,24 @@ def single_record(els: list, agg: dict) -> RecordSet | None:
         qualified = set(found)
         outer = {x for el in found for x in el.iterancestors() if x in qualified}
         inner = [el for el in found if el not in outer]
-        if len(inner) != 1:
-            return None
-        rec = inner[0]
-        parent = rec.getparent()
-        if rec.tag in ("td", "th") and parent is not None and parent.tag == "tr":
-            rec = parent
-        if not (_offers_reply(rec) or _poster_panel(rec) or _post_counter(rec) or _name_cell(rec, agg)):
-            return None
-        return RecordSet((_keys(rec) or [rec.tag])[0], [rec], 0.5, {rec: 0})
+        # of several, the one that shows a post's signs (a sidebar's dated news item beside the post shows none)
+        posts = [rec for rec in map(_row_of, inner) if _post_signs(rec, agg)]
+        if len(posts) > 1 or len(inner) > 3:
+            return None  # several posts that repeat nothing, or a list of dated items: not one post
+        if not posts:
+            continue  # (the post may have no author sign: a guest's view, a name in plain bold)
+        return RecordSet((_keys(posts[0]) or [posts[0].tag])[0], posts, 0.5, {posts[0]: 0})
     return None
+
+
+def _row_of(el):
+    """A table cell stands for its row."""
+    parent = el.getparent()
+    return parent if el.tag in ("td", "th") and parent is not None and parent.tag == "tr" else el
+
+
+def _post_signs(rec, agg: dict) -> bool:
+    return _offers_reply(rec) or _poster_panel(rec) or _post_counter(rec) or _name_cell(rec, agg)
 
 
 _COUNTER = re.compile(r"^(?:post|сообщение|msg|reply)?\s*#\s*\d+$|^№\s*\d+$", re.IGNORECASE)
