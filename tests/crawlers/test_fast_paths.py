@@ -147,3 +147,97 @@ def test_meta_refresh_middleware_decides_as_scrapys(name, body, charset):
         assert decide(ours) is None
     elif name != "in a script":  # Scrapy's call, whichever it is
         assert decide(ours) == "http://a.test/moved"
+
+
+def _utf8_hint_samples() -> list[bytes]:
+    """Bytes around the UTF-8 pre-check's edges: hints at the start and the end, cut hints, legacy text with and
+    without UTF-8 runs, and pages with more continuation bytes than the windowed scan takes."""
+    import random
+
+    ru = "Посылка опять задерживается, «ёлка» №5 — В\u00a0пути".encode("cp1251")
+    samples = [
+        b"",
+        b"\xc3",
+        b"\xc3\xa9",  # one 2-byte character: no hint
+        b"\xc3\xa9\xc3",  # 2c2 ending the body
+        b"\xc3\xa9\xc3\xa9",
+        b"\xe2\x80\x94\xd0\x9f",  # 3cc2
+        b"\xe2\x80\x94",  # a lone 3-byte character
+        b"\xf0\x9f\x98\x80",  # an emoji: 4ccc
+        b"\xf0\x9f\x98",  # cut emoji
+        b"\x80\xc3\xa9\xc3",  # a continuation first
+        ru,
+        ru + "ещё".encode() + ru,
+        ru * 40 + "Привет".encode() + ru * 40,
+        "éè".encode() * 300,  # continuation bytes above the windowed scan's limit, no hint
+        "é".encode() * 300 + "Жж".encode(),
+        "€".encode("cp1252") * 500,
+    ]
+    rnd = random.Random(20)
+    pool = [rnd.randrange(128), 0x80, 0xA9, 0xBF, 0xC3, 0xD0, 0xE2, 0xF0, 0xF4, 0xFF]
+    for _ in range(3000):
+        samples.append(bytes(rnd.choice(pool) for _ in range(rnd.randint(1, 40))))
+    return samples
+
+
+def test_utf8_text_precheck_is_the_seven_substring_searches():
+    from crawlers.encoding import _CLASSES, _UTF8_TEXT_HINTS, _may_hold_utf8_text
+
+    for body in _utf8_hint_samples():
+        classes = body.translate(_CLASSES)
+        assert _may_hold_utf8_text(body) == any(h in classes for h in _UTF8_TEXT_HINTS), body[:60]
+
+
+def test_mostly_legacy_pages_decode_as_before():
+    """The cheaper 'some character is neither ASCII nor U+FFFD' test in decode: same text and charset as the
+    replace-and-isascii test it replaced, on legacy pages with and without embedded UTF-8."""
+    from crawlers import encoding
+
+    ru = "Посылка опять задерживается, «ёлка» №5 — В\u00a0пути. "
+    bodies = [
+        ru.encode("cp1251") * 20,
+        ru.encode("cp1251") * 10 + "Привет из UTF-8".encode() + ru.encode("cp1251") * 10,
+        ru.encode("koi8-r", "replace") * 20 + "😀".encode(),
+        ru.encode("cp866", "replace") * 20,
+        "Ça coûte 5 €, déjà payé".encode("cp1252") * 20 + "\ufffd".encode(),
+    ]
+    for body in bodies:
+        for ctype in (None, "text/html; charset=windows-1251", "text/html; charset=ISO-8859-1"):
+            as_utf8 = body.decode("utf-8", errors="replace")
+            assert (len(as_utf8) - len(as_utf8.encode("ascii", "ignore")) > as_utf8.count("\ufffd")) == (
+                not as_utf8.replace("\ufffd", "").isascii()
+            )
+            text, charset = encoding.decode(body, ctype)
+            if b"d\xe9j\xe0" in body:
+                assert "déjà" in text or ctype and "1251" in ctype  # a French page under a Cyrillic label
+            else:
+                assert "Посылка" in text, (ctype, text[:40], charset)
+
+
+def test_crawler_process_imports_its_parsers_before_the_crawl():
+    """What a crawl's first pages would import (the engine parser, the universal extractor that checks the first
+    page with posts) is imported at start-up; reading and cross-checking a page then imports nothing. In a fresh
+    interpreter, as a crawler process starts."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import sys
+from crawlers.runner import preload
+from crawlers.parsers import DETECTABLE, ParseContext, read_page
+page = open(sys.argv[1], encoding="utf-8").read()
+preload({"discourse"})
+assert "crawlers.parsers.discourse" in sys.modules and "crawlers.parsers.universal" not in sys.modules
+preload({"xf"})
+before = set(sys.modules)
+read_page(page, "https://forum.example/threads/t.1/", "xenforo", ParseContext(source="s", run_id="r"))
+late = sorted(m for m in set(sys.modules) - before if m.startswith("crawlers"))
+assert not late, late
+preload({"auto"})
+assert all("crawlers.parsers." + e in sys.modules for e in DETECTABLE)
+print("ok")
+"""
+    page = Path(__file__).parent / "pages" / "xf2_thread.html"
+    out = subprocess.run([sys.executable, "-c", code, str(page)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
