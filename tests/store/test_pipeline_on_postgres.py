@@ -16,7 +16,21 @@ from ..flows.pipeline_run import ROOT, SKIP_COLUMNS, cli_env, demo_settings, dum
 pytest.importorskip("crawlers.run", reason="crawler stage (crawlers.run) not installed")
 pytest.importorskip("models.scoring", reason="scoring stage (models.scoring) not installed")
 
-COMPARED = ("documents", "mentions", "mention_facts", "scores", "escalations", "author_brands", "authors")
+COMPARED = (
+    "documents",
+    "doc_lsh",
+    "mentions",
+    "mention_facts",
+    "scores",
+    "themes",
+    "theme_members",
+    "escalations",
+    "escalation_events",
+    "author_brands",
+    "authors",
+    "alerts",
+    "notifications",
+)
 
 
 def _canon(v) -> str:
@@ -31,10 +45,18 @@ def _canon(v) -> str:
     return str(v)
 
 
+def _timeless(reasons: str) -> str:
+    r = json.loads(reasons)
+    r["age_hours"] = r["priority"] = None
+    r["factors"].pop("recency", None)
+    return json.dumps(r, sort_keys=True)
+
+
 def _rows(df: pd.DataFrame, columns: list[str]) -> list[tuple[str, ...]]:
     df = df.copy()
-    if "reasons_json" in df:  # the item's age is measured from the wall clock of each run, seconds apart
-        df["reasons_json"] = df["reasons_json"].map(lambda s: json.dumps({**json.loads(s), "age_hours": None}))
+    if "reasons_json" in df:  # an item's age (and so its recency) is measured from each run's wall clock
+        df["reasons_json"] = df["reasons_json"].map(_timeless)
+        df["priority"] = df["priority"].round(2)
     return sorted(tuple(_canon(v) for v in r) for r in df[columns].astype(object).itertuples(index=False))
 
 
@@ -52,7 +74,7 @@ def test_demo_run_gives_the_same_tables_on_postgres_as_on_the_file(demo_ro, pg_u
     sources = tmp_path / "sources.yaml"
     shutil.copy(ROOT / "data" / "sources.yaml", sources)  # the sources table stores its config: one copy for both
     src = source_for(demo_settings(tmp_path / "x", demo_ro.url, sources), "/xf/")
-    args = ["run", "--sources", src, "--stages", "crawl,ingest,score,escalate,advocates", "--no-prefect"]
+    args = ["run", "--sources", src, "--no-prefect"]  # every monitor stage
     file_run = run_cli(tmp_path / "file", args, cli_env(demo_ro.url, sources))
     assert file_run.returncode == 0, file_run.stdout[-3000:] + file_run.stderr[-3000:]
     pg_run = run_cli(tmp_path / "pg", args, cli_env(demo_ro.url, sources, BRANDMON_STORE__URL=pg_url))
@@ -62,6 +84,7 @@ def test_demo_run_gives_the_same_tables_on_postgres_as_on_the_file(demo_ro, pg_u
     ref = dump_tables(tmp_path / "file" / "brandmon.duckdb")
     got = _pg_dump(pg_url, ref)
     assert len(ref["documents"]) > 50 and len(ref["mentions"]) > 50 and len(ref["escalations"]) > 10
+    assert len(ref["themes"]) > 0 and len(ref["theme_members"]) > 0 and len(ref["alerts"]) > 0
     for t in COMPARED:
         cols = [c for c in ref[t].columns if c not in SKIP_COLUMNS and c != "scored_at"]
         assert len(got[t]) == len(ref[t]), t
