@@ -761,3 +761,34 @@ def test_a_date_inside_header_words_the_date_reader_does_not_know():
     assert [(p.author, p.posted_at_raw, p.posted_at) for p in posts] == [
         (f"user{n}", f"发表于 2012-3-{n} 18:22", f"2012-03-0{n}T18:22:00+00:00") for n in (4, 5, 6)
     ]
+
+
+def _topic_ld(comments: list[tuple[str, str, str]]) -> str:
+    """A forum topic's JSON-LD as Invision 4 writes it: the topic (its opening post's words, no author name) and
+    every post as a comment, the opening one included (its date may be a second later)."""
+    first_author, first_date, first_text = comments[0]
+    data = {
+        "@context": "http://schema.org",
+        "@type": "DiscussionForumPosting",
+        "headline": "Router drops Wi-Fi",
+        "text": first_text,
+        "datePublished": first_date.replace(":03+", ":02+"),
+        "author": {"url": "https://f.example/profile/1-x/"},
+        "comment": [
+            {"@type": "Comment", "author": {"@type": "Person", "name": a}, "dateCreated": d, "text": t}
+            for a, d, t in comments
+        ],
+    }
+    return f"<html><body><script type='application/ld+json'>{json.dumps(data)}</script><p>Topic</p></body></html>"
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_json_ld_topic_whose_first_comment_is_its_opening_post(n):
+    comments = [
+        ("onfrich", "2020-01-20T14:49:03+07:00", "Since the firmware update my router drops Wi-Fi every evening."),
+        ("maria", "2020-01-20T15:10:00+07:00", "Same here, rolled back the firmware."),
+        ("oleg", "2020-01-20T16:00:00+07:00", "Call support, they replaced mine."),
+    ][:n]
+    ext = extract(_topic_ld(comments), "https://f.example/topic/5/", _ctx())
+    assert ext.method == "json-ld"
+    assert [(p.author, p.text) for p in _posts(ext.result)] == [(a, t) for a, _, t in comments]

@@ -72,7 +72,7 @@ def extract(html: str, url: str, ctx: ParseContext, with_article: bool = True) -
         if with_article and microdata.only_comments(root):
             _prepend_article(html, url, ctx, res)
         return Extraction(res, "microdata", 0.9)
-    if len(ld_posts) >= 2 and len(ld_posts) >= n_dom:
+    if ld_posts and len(ld_posts) >= n_dom:  # the site's own data, when it holds as many posts as mining finds
         _from_dicts(ld, url, ctx, res)
         return Extraction(res, "json-ld", 0.85)
     if dom is not None and dom.score > 0:

@@ -44,6 +44,22 @@ def _html_text(s: str) -> str:
     return s.strip()
 
 
+def _repeated_as_comment(obj: dict, text) -> bool:
+    """Whether the posting's first comment is the posting itself: the same opening words and the same date."""
+    c = obj.get("comment")
+    first = c[0] if isinstance(c, list) and c else c
+    if not isinstance(first, dict) or not isinstance(text, str):
+        return False
+    other = next((first[k] for k in _TEXT_KEYS if isinstance(first.get(k), str) and first[k].strip()), None)
+    if not isinstance(other, str):
+        return False
+    words, theirs = " ".join(text.split())[:80], " ".join(other.split())[:80]
+    date = obj.get("datePublished") or obj.get("dateCreated")
+    their_date = first.get("datePublished") or first.get("dateCreated")
+    same_minute = not date or not their_date or str(date)[:16] == str(their_date)[:16]
+    return bool(words) and words == theirs and same_minute
+
+
 def _ld_posts(obj, depth: int, out: list, seen: set) -> None:
     if isinstance(obj, list):
         for x in obj:
@@ -58,7 +74,10 @@ def _ld_posts(obj, depth: int, out: list, seen: set) -> None:
     is_post = bool(types & POST_TYPES)
     if is_post or types & ARTICLE_TYPES:
         text = next((obj[k] for k in _TEXT_KEYS if isinstance(obj.get(k), str) and obj[k].strip()), None)
-        if text is not None or is_post:
+        # a topic whose first comment repeats it (its opening post listed again as a comment, as Invision 4 does)
+        # is that post: it is read once, as the comment, which names its author
+        repeated = is_post and _repeated_as_comment(obj, text)
+        if (text is not None or is_post) and not repeated:
             out.append(
                 {
                     "kind": "post" if is_post else "article",
@@ -73,7 +92,7 @@ def _ld_posts(obj, depth: int, out: list, seen: set) -> None:
             )
         for k in ("comment", "suggestedAnswer", "acceptedAnswer", "hasPart"):
             if k in obj:
-                _ld_posts(obj[k], depth + (1 if is_post else 0), out, seen)
+                _ld_posts(obj[k], depth + (1 if is_post and not repeated else 0), out, seen)
         return
     for k in ("mainEntity", "mainEntityOfPage", "itemListElement", "item"):
         if isinstance(obj.get(k), (dict, list)):
