@@ -792,3 +792,18 @@ def test_json_ld_topic_whose_first_comment_is_its_opening_post(n):
     ext = extract(_topic_ld(comments), "https://f.example/topic/5/", _ctx())
     assert ext.method == "json-ld"
     assert [(p.author, p.text) for p in _posts(ext.result)] == [(a, t) for a, _, t in comments]
+
+
+def test_a_rank_named_like_the_profile_script_is_not_the_author():
+    """ "Member" under the name is the poster's rank: a profile link to member.php names the kind of page, not the
+    user; nor is a poster-panel line ("Сообщений: 28") a name."""
+    post = (
+        '<div class="post" id="post_{n}"><div class="author_information"><strong><span class="largetext">'
+        '<a href="/User-{name}">{name}</a></span></strong><br><span class="smalltext"><span class="usertitle">Member'
+        '</span></span></div><div class="author_statistics">Сообщений: 28<br>'
+        '<a href="member.php?action=profile&amp;uid={n}">Profile</a></div><div class="post_head">'
+        '<span class="post_date">12-2{n}-2013, 02:35 PM</span></div><div class="post_body">Words of post {n}, '
+        "about the router that drops Wi-Fi.</div></div>"
+    )
+    html = "<html><body>" + "".join(post.format(n=n, name=nm) for n, nm in ((1, "Aces"), (2, "Bo"))) + "</body></html>"
+    assert [p.author for p in _posts(extract(html, "https://f.example/Thread-x", _ctx()).result)] == ["Aces", "Bo"]

@@ -86,15 +86,18 @@ def _in_marked(el, rec, rx: re.Pattern) -> bool:
     return False
 
 
-def _near_hint(el, rec, rx: re.Pattern, levels: int = 3, max_text: int | None = None) -> bool:
+def _near_hint(el, rec, rx: re.Pattern, levels: int = 3, max_text: int | None = None, first: str | None = None) -> bool:
     """Whether `el` or one of its `levels - 1` nearest ancestors inside the record is marked by `rx`; with
-    `max_text`, only an ancestor holding little more than `el` itself counts (a name's wrapper, not a panel)."""
+    `max_text`, only an ancestor holding little more than `el` itself counts (a name's wrapper, not a panel), and
+    with `first`, only one whose first line it is (a name box shows the name first, a rank or title below)."""
     node = el
     for _ in range(levels):
         if node is None:
             return False
         if (marked(node, rx, CHROME_HINT) or (node.get("id") and rx.search(node.get("id")))) and (
-            max_text is None or node is el or len(inner_text(node)) <= max_text
+            node is el
+            or (max_text is None or len(inner_text(node)) <= max_text)
+            and (first is None or _first_line(inner_text(node)) == first)
         ):
             return True
         if node is rec:
@@ -138,7 +141,7 @@ def profile_names(els: list) -> tuple[list[list[str]], list[str]]:
         if el.tag == "a" and is_profile_href(el.get("href")):
             m = PROFILE_HREF.search(unquote_plus(el.get("href")))
             if m:  # the part naming the user ("UserName=WhiteFire"), not the rest ("action=donate")
-                urls.append(_norm_tokens(m.group(0)))
+                urls.append([t for t in _norm_tokens(m.group(0)) if t not in _PROFILE_WORDS])
             for x in el.iter():
                 for at in ("title", "alt"):
                     v = x.get(at) if isinstance(x.tag, str) else None
@@ -147,6 +150,14 @@ def profile_names(els: list) -> tuple[list[list[str]], list[str]]:
         elif el.tag == "img" and el.get("alt") and len(el.get("alt")) < 80:
             labels.append(" ".join(_norm_tokens(el.get("alt"))))
     return urls, labels
+
+
+# the words of a profile link's address that name the kind of page, not the user ("member.php", "uid")
+_PROFILE_WORDS = frozenset(
+    "member members memberlist user users profile profiles userinfo showprofile viewprofile author authors people "
+    "account accounts usr php html htm aspx asp cgi pl u uid id userid user_id username name mid memberid who "
+    "mode action showuser".split()
+)
 
 
 def _named_by_profile(name: str, urls: list[list[str]], labels: list[str]) -> bool:
@@ -193,7 +204,7 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
             href = el.get("href") if tag == "a" else None
             profile = tag == "a" and is_profile_href(href)
             name = _first_line(inner_text(el))
-            hinted = _near_hint(el, rec, AUTHOR_HINT, 3, len(name) + 12) or _heads_name_box(el, rec, name)
+            hinted = _near_hint(el, rec, AUTHOR_HINT, 3, len(name) + 12, name) or _heads_name_box(el, rec, name)
             anonymous = bool(ANONYMOUS.match(name))
             named = bool(urls or labels) and _named_by_profile(name, urls, labels)
             if not (profile or hinted or anonymous or named):
@@ -223,6 +234,7 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
             or len(name.split()) > 5
             or _UI_WORDS.match(name)
             or DATE_RX.search(name)
+            or poster_panel(name)  # "Сообщений: 28", "Posts: 41": the poster's panel, not the name
         ):
             continue
         if _in_marked(el, rec, QUOTE_HINT) or _in_marked(el, rec, SIGNATURE_HINT) or _in_quote_tag(el, rec):
@@ -268,6 +280,7 @@ def _plain_names(rec, els: list) -> list[tuple[float, str, object, str, str | No
             or _UI_WORDS.match(name)
             or DATE_RX.search(name)
             or name.endswith(":")
+            or poster_panel(name)
             or _in_marked(el, rec, QUOTE_HINT)
             or _in_quote_tag(el, rec)
         ):
