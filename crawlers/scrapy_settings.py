@@ -54,6 +54,8 @@ def scrapy_settings(
         "BRANDMON_ORDER_PATTERNS": list(settings.ingest.order_patterns),
         "HTTPERROR_ALLOWED_CODES": [304],
         "COOKIES_ENABLED": False,
+        # An http_proxy in the environment would resolve names past the address checks: used only when asked for.
+        "HTTPPROXY_ENABLED": c.use_env_proxy,
         "TELNETCONSOLE_ENABLED": False,
         # Scrapy 2.19's RemoteControl (on by default) gives every spider a localhost HTTP server that runs any
         # Python code sent with a token, and writes that token into the user's state dir: no place for either in

@@ -58,6 +58,9 @@ class CrawlSettings(BaseModel):
     # Items of one response processed concurrently. Scrapy's default (100) starts 100 tasks per response even
     # when a page yields ten posts, which cost more than parsing the page.
     concurrent_items: int = Field(default=16, ge=1)
+    # Honour http_proxy/https_proxy from the environment. Off by default: through a proxy the proxy resolves host
+    # names, so the crawler's address checks (crawlers/netguard.py) no longer decide where requests go.
+    use_env_proxy: bool = False
 
     @field_validator("default_timezone")
     @classmethod

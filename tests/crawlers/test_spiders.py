@@ -198,3 +198,39 @@ def test_slow_page_times_out_then_is_recorded(tmp_path, demo_ro):
     assert r["items"] == 0 and r["status"] == "failed"
     assert r["error_kinds"] == {"DownloadTimeoutError": 1}
     assert demo_ro.hits["/faults/slow"] == 2  # the try and one retry, each cut at the 1 s limit
+
+
+def test_an_environment_proxy_is_used_only_when_settings_ask(tmp_path, demo_ro, monkeypatch):
+    """Through an http_proxy the proxy resolves host names, past the crawler's address checks: a proxy in the
+    environment is ignored unless `crawl.use_env_proxy` is set."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            seen.append(self.path)
+            self.send_error(502)
+
+        def log_message(self, *a):
+            pass
+
+    def _mk(d):
+        d.mkdir()
+        return d
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for k in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(k, raising=False)
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_port}")
+        _, _, res = _crawl(_mk(tmp_path / "plain"), demo_ro, ["demo-tg"])
+        assert res["sources"]["demo-tg"]["status"] == "ok" and res["items"] > 0
+        assert seen == []  # straight to the checked address
+        _, _, res = _crawl(_mk(tmp_path / "proxied"), demo_ro, ["demo-tg"], retry_times=0, use_env_proxy=True)
+        assert seen and all(p.startswith(demo_ro.url) for p in seen)  # the proxy got the absolute URLs
+        assert res["items"] == 0
+    finally:
+        proxy.shutdown()
