@@ -40,10 +40,10 @@ def to_postgres(sql: str) -> Statement:
     import sqlglot
     from sqlglot import exp
 
-    sql = _number_placeholders(sql)
     try:
+        sql = _number_placeholders(sql)
         trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
-    except sqlglot.errors.ParseError as e:
+    except sqlglot.errors.SqlglotError as e:
         raise DialectError(f"cannot translate to Postgres: {str(e).splitlines()[0]}") from None
     n = numbered = 0
     for tree in trees:
@@ -118,7 +118,8 @@ def _arg_max(node: object) -> None:
 
 
 def _group_by_all(tree: object) -> None:
-    """DuckDB's `GROUP BY ALL` as Postgres needs it: the positions of the select items that aggregate nothing."""
+    """DuckDB's `GROUP BY ALL` as Postgres needs it: the positions of the select items that aggregate nothing;
+    `ORDER BY ALL`: the positions of them all."""
     from sqlglot import exp
 
     assert isinstance(tree, exp.Expression)
@@ -132,6 +133,19 @@ def _group_by_all(tree: object) -> None:
             if not any(e.find_all(exp.AggFunc)) and not any(e.find_all(exp.Window))
         ]
         select.set("group", exp.Group(expressions=keys) if keys else None)
+    for select in list(tree.find_all(exp.Select)):  # ORDER BY ALL: every select item, in order
+        order = select.args.get("order")
+        first = order.expressions[0] if isinstance(order, exp.Order) and len(order.expressions) == 1 else None
+        if isinstance(first, exp.Ordered) and isinstance(first.this, exp.Var) and first.this.name.upper() == "ALL":
+            ordered = [
+                exp.Ordered(
+                    this=exp.Literal.number(i + 1),
+                    desc=first.args.get("desc"),
+                    nulls_first=first.args.get("nulls_first"),
+                )
+                for i in range(len(select.expressions))
+            ]
+            select.set("order", exp.Order(expressions=ordered))
 
 
 def _escape_percent(sql: str) -> str:

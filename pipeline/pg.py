@@ -80,6 +80,17 @@ def _duck_error(e: Exception) -> duckdb.Error:
     return duckdb.Error(msg)
 
 
+# Postgres type oid → the pandas dtypes of DuckDB's frames for it: without NULLs, with NULLs
+_DTYPES = {
+    21: ("int16", "Int16"),
+    23: ("int32", "Int32"),
+    20: ("int64", "Int64"),
+    16: ("bool", "boolean"),
+    700: ("float32", "float32"),
+    701: ("float64", "float64"),
+}
+_TEXT = (25, 1043)  # text, varchar: a column of NULLs only is pandas' str, as from DuckDB
+
 # pandas dtype kind → Postgres column type for a registered frame's temporary table
 _KINDS = {"b": "BOOLEAN", "i": "BIGINT", "u": "NUMERIC(20, 0)", "f": "DOUBLE PRECISION"}
 
@@ -245,6 +256,12 @@ class PgConnection:
         # column by column, so pandas infers each dtype as it does for DuckDB's frames (str, int64, datetime64)
         data = list(zip(*rows, strict=True)) if rows else [()] * len(cols)
         frame = pd.DataFrame({c: pd.Series(list(v), dtype=None if rows else object) for c, v in zip(cols, data)})
+        for d in self._cur.description:  # integers and booleans as DuckDB's frames have them (nullable when NULL)
+            if d.type_code in _DTYPES and rows:
+                numpy, nullable = _DTYPES[d.type_code]
+                frame[d.name] = frame[d.name].astype(nullable if frame[d.name].isna().any() else numpy)
+            elif d.type_code in _TEXT and rows and frame[d.name].isna().all():
+                frame[d.name] = frame[d.name].astype("str")
         for c in frame.columns:
             if frame[c].dtype == "object":
                 s = frame[c].dropna()

@@ -173,3 +173,24 @@ def test_duckdb_constructs_the_stages_use_run_on_the_server(pg_store):
         ).fetchall()
         assert got == [("s1", "h", 3)]
         assert con.execute("UPDATE documents SET likes = 1 WHERE reach < ?", [4]).fetchone() == (4,)
+
+
+def test_page_and_report_constructs_and_frames_match_duckdb(store, pg_store):
+    docs = _docs(8).assign(likes=[None, 1, 2, 3, None, 5, 6, 7], spam=[True, False] * 4)
+    for s in (store, pg_store):
+        s.upsert("documents", docs, ["doc_id"])
+    sql = """SELECT source_id, arg_max(doc_id, reach) AS top, arg_min(doc_id, reach) FILTER (WHERE spam) AS low,
+                    round(avg(reach), 2) AS mean, count(*) AS n
+             FROM (SELECT * FROM documents WHERE posted_at > ? - to_days(1)) GROUP BY ALL ORDER BY ALL"""
+    at = pd.Timestamp("2026-01-02 12:00", tz="UTC")
+    with store.read() as a, pg_store.read() as b:
+        want, got = a.execute(sql, [at]).df(), b.execute(sql, [at]).df()
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        assert got.values.tolist() == [["s1", "d7", "d0", 3.5, 8]]
+        # frames carry DuckDB's dtypes: nullable integers stay integers, as stages and pages expect
+        cols = "doc_id, reach, likes, spam, rating, posted_at"
+        fa, fb = (c.execute(f"SELECT {cols} FROM documents ORDER BY doc_id").df() for c in (a, b))
+        assert {c: str(t).replace("Etc/UTC", "UTC") for c, t in fb.dtypes.items()} == {
+            c: str(t).replace("Etc/UTC", "UTC") for c, t in fa.dtypes.items()
+        }
+        assert str(fb["likes"].dtype) == "Int32" and fb["likes"].isna().sum() == 2
