@@ -150,3 +150,17 @@ def test_the_backup_copy_keeps_the_lock_that_keeps_writers_out(store, tmp_path):
     with store.read():  # why: an in-process copy does release it (the premise of this test)
         shutil.copyfile(store.path, tmp_path / "copy2.duckdb")
         assert _other_process_can_write(store.path)
+
+
+def test_a_backup_holds_the_analyst_actions_still_pending(store, tmp_path):
+    """An action left pending in the journal (a flow held the store when it was made) used to be missing from a
+    backup: the journal is not in the copy. The backup applies pending actions before it copies."""
+    fill_store(store, 5)
+    with store.write() as con:
+        con.execute("INSERT INTO alerts (alert_id, kind, created_at) VALUES ('al-1', 'volume_spike', now())")
+    store.journal.record("ack", "al-1", "anna", {})  # as if the store had been busy when it was made
+    assert [a.target for a in store.journal.pending()] == ["al-1"]
+    res = backup(store, tmp_path / "b.duckdb")
+    with duckdb.connect(str(res.path), read_only=True) as con:
+        assert con.execute("SELECT acknowledged_by FROM alerts WHERE alert_id = 'al-1'").fetchall() == [("anna",)]
+    assert store.journal.pending() == []
