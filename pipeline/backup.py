@@ -1,9 +1,9 @@
 """A consistent copy of the store while flows run (`brandmon db backup`), and putting one back (`db restore`).
 
 Backup holds the write lock (applying the analyst actions still pending in the journal first, so the copy has them)
-and writes nothing while it copies: no transaction commits halfway through the copy. Under it the file (and a write-
-ahead log a crashed writer left) is copied byte for byte, which takes as long as the disk needs for the file and
-nothing more (measured in docs/import-export.md). Writers that want the file meanwhile wait (`Store._connect`
+and writes nothing while it copies: no transaction commits halfway through the copy. Under it the file (and a
+write-ahead log a crashed writer left) is copied byte for byte, which takes as long as the disk needs for the file
+and nothing more (measured in docs/import-export.md). Writers that want the file meanwhile wait (`Store._connect`
 retries for `lock_timeout_seconds`); a long ingest lets go of the file every `ingest.hold_lock_seconds`, so the
 backup gets in between two batches. The copy is then opened on its own, its log folded in (CHECKPOINT), its row
 counts compared with the ones read under the lock, and only then renamed to the name asked for.
