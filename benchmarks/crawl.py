@@ -22,6 +22,12 @@ Prints both numbers and the ratio; the parse share is the time spent decoding + 
 5. Completeness: posts each forum holds vs posts crawled, and the synthetic threads' posts found in the raw
    layer. A long thread (`--posts 600`: 60 pages) is one chain of next-page requests, so its pages/s measures
    that chain's round trips rather than throughput; what it must show is every post crawled.
+
+`--against DIR` compares this checkout with another one (an older commit: `git worktree add DIR COMMIT`) in the
+same run window: one demo server (this checkout's pages) serves `--rounds` rounds of both crawls, alternated,
+each in its own process (warm-up crawl, then the timed crawl with the warm-up's history), each followed by the
+baseline over the URLs that crawl fetched. CPU per page and its ratio to the baseline's are what to compare:
+other work on the machine moves pages/s of two runs a minute apart far more than either.
 """
 
 from __future__ import annotations
@@ -187,6 +193,81 @@ def _baseline_in_process(urls: list[str], concurrency: int) -> tuple[int, float,
     return stats.get("n", 0), stats["t1"] - stats["t0"], cpu
 
 
+# One crawl of the demo sources by the checkout in argv[1] (its own crawlers/ and pipeline/), against the server at
+# argv[2], in the folder argv[3]: a warm-up crawl, then the timed one with the warm-up's runs as its history.
+_CHILD = """
+import json, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+tree, url, tmp, concurrency, processes = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), *map(int, sys.argv[4:6])
+sys.path.insert(0, str(tree))
+from crawlers.run import crawl_sources
+from pipeline.config import load_settings
+from pipeline.store import Store
+names = sys.argv[6].split(",")
+now = datetime.fromisoformat(sys.argv[7])
+
+def fresh(name):
+    s = load_settings(data_dir=tmp / name, demo_web_url=url, sources_file=tree / "data" / "sources.yaml",
+                      brands_file=tree / "data" / "brands.yaml",
+                      crawl={"autothrottle": False, "concurrent_requests_per_domain": concurrency,
+                             "processes": processes})
+    store = Store.from_settings(s)
+    store.upgrade()
+    return s, store
+
+warm = fresh("warmup")
+crawl_sources(*warm, names, now=now)
+s, store = fresh("data")
+store.upsert("crawl_runs", warm[1].query("SELECT * FROM crawl_runs"), key=["run_id"])
+t = time.monotonic()
+res = crawl_sources(s, store, names, now=now)
+wall = time.monotonic() - t
+src = res["sources"].values()
+print(json.dumps({"pages": sum(r["pages"] for r in src), "items": res["items"], "wall": wall,
+                  "crawl_s": max(r["crawl_seconds"] or 0 for r in src),
+                  "cpu": sum(r.get("cpu_seconds") or 0 for r in src)}))
+"""
+
+
+def compare(args: argparse.Namespace, srv, names: list[str], tmp: Path) -> None:
+    """`--against`: the other checkout's crawl and this one's, alternated, `--rounds` times (see the docstring)."""
+    import statistics
+    import subprocess
+
+    trees = {"other": Path(args.against).resolve(), "this": ROOT}
+    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in trees}
+    for r in range(args.rounds):
+        for label, tree in trees.items():
+            folder = tmp / f"round{r}-{label}"
+            folder.mkdir()
+            cmd = [sys.executable, "-c", _CHILD, str(tree), srv.url, str(folder), str(args.concurrency)]
+            cmd += [str(args.processes), ",".join(names), NOW.isoformat()]
+            out = subprocess.run(cmd, cwd=tree, capture_output=True, text=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            if out.returncode != 0:
+                raise SystemExit(f"{label} ({tree}) failed:\n{out.stderr[-3000:]}")
+            res = json.loads(out.stdout.strip().splitlines()[-1])
+            urls = [srv.url + u for u in srv.hits_full if u != "/robots.txt"]
+            srv.reset_hits()
+            b_pages, b_secs, b_cpu = baseline(urls, args.concurrency)
+            ms, base_ms = 1000 * res["cpu"] / res["pages"], 1000 * b_cpu / b_pages
+            runs[label].append((ms, ms / base_ms))
+            print(
+                f"round {r + 1} {label:5s} {res['pages']:5d} pages {res['items']:6d} items  "
+                f"{res['pages'] / res['crawl_s']:6.1f} pages/s inside, {res['pages'] / res['wall']:6.1f} wall  "
+                f"CPU per page {ms:.2f} ms, baseline {base_ms:.2f} ms ({ms / base_ms:.2f}x)",
+                flush=True,
+            )
+    med = {k: (statistics.median(m for m, _ in v), statistics.median(x for _, x in v)) for k, v in runs.items()}
+    for label, (ms, x) in med.items():
+        print(f"median {label:5s}: CPU per page {ms:.2f} ms, {x:.2f}x the baseline's  ({trees[label]})")
+    print(
+        f"this / other   : CPU per page {med['this'][0] / med['other'][0]:.2f}, "
+        f"ratio to baseline {med['this'][1] / med['other'][1]:.2f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=100)
@@ -198,6 +279,8 @@ def main() -> None:
         action="store_true",
         help="time the crawl without the warm-up's runs as history (sources dealt round-robin)",
     )
+    ap.add_argument("--against", metavar="DIR", help="another checkout to compare with, alternated (see above)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the --against comparison")
     args = ap.parse_args()
 
     from crawlers.run import crawl_sources
@@ -212,6 +295,9 @@ def main() -> None:
         added, new_threads = enlarge(content, args.threads, args.posts)
         with DemoWebServer(content, now=NOW) as srv:
             names = [n for n in [*FORUMS, *OTHERS]]
+            if args.against:
+                compare(args, srv, names, tmp)
+                return
 
             def fresh(name: str):
                 s = load_settings(
