@@ -58,7 +58,7 @@ class PgServer:
     def start(self) -> PgServer:
         self._run(
             str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8",
-            "--no-sync", "--no-instructions",
+            "--locale=C", "--no-sync", "--no-instructions",
         )  # fmt: skip
         opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
         self._run(
