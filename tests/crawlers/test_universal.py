@@ -437,7 +437,8 @@ VANILLA = """<html><body><div id="Content"><div class="MessageList Discussion">
  <time datetime="2018-03-12T10:15:00+00:00">March 2018</time></a></span></div></div>
  <div class="Item-BodyWrap"><div class="Item-Body"><div class="Message userContent">Is Mobiline down for anyone else?</div>
  </div></div></div></div></div>
-<h2 class="CommentHeading">Replies</h2><ul class="MessageList DataList Comments">{comments}</ul></div></body></html>"""
+<div class="CommentsWrap"><div class="DataBox DataBox-Comments"><h2 class="CommentHeading">Replies</h2>
+<ul class="MessageList DataList Comments">{comments}</ul></div></div></div></body></html>"""
 VANILLA_COMMENT = """<li class="Item ItemComment" id="Comment_{n}"><div class="Comment"><div class="Item-Header CommentHeader">
  <div class="AuthorWrap"><span class="Author"><a href="/profile/{a}" class="Username">{a}</a></span></div>
  <div class="Meta CommentMeta CommentInfo"><span class="MItem DateCreated"><a href="/discussion/comment/{n}/#Comment_{n}"
@@ -445,21 +446,16 @@ VANILLA_COMMENT = """<li class="Item ItemComment" id="Comment_{n}"><div class="C
  <div class="Item-BodyWrap"><div class="Item-Body"><div class="Message userContent">{t}</div></div></div></div></li>"""
 
 
-def test_forum_that_calls_its_replies_comments_keeps_its_opening_post():
+@pytest.mark.parametrize("replies", [2, 1])
+def test_forum_that_calls_its_replies_comments_keeps_its_opening_post(replies):
     """Vanilla renders the opening post apart from the replies (div.ItemDiscussion, li.ItemComment) but built
-    the same inside: it is a post, not the article of a comment page."""
-    html = VANILLA.replace(
-        "{comments}",
-        "".join(
-            VANILLA_COMMENT.format(n=n, a=a, t=t)
-            for n, a, t in [(1, "bob", "Yes, down since morning."), (2, "carl", "Works for me in Moscow.")]
-        ),
-    )
+    the same inside: it is a post, not the article of a comment page. With one reply, every box around it (the
+    comment list, its item, the comment) scores alike: the innermost is the record."""
+    comments = [(1, "bob", "Yes, down since morning."), (2, "carl", "Works for me in Moscow.")][:replies]
+    html = VANILLA.replace("{comments}", "".join(VANILLA_COMMENT.format(n=n, a=a, t=t) for n, a, t in comments))
     posts = _posts(extract(html, "https://forum.example/discussion/5/slow", _ctx()).result)
-    assert [(p.author, p.text) for p in posts] == [
-        ("anna", "Is Mobiline down for anyone else?"),
-        ("bob", "Yes, down since morning."),
-        ("carl", "Works for me in Moscow."),
+    assert [(p.author, p.text) for p in posts] == [("anna", "Is Mobiline down for anyone else?")] + [
+        (a, t) for _, a, t in comments
     ]
 
 

@@ -72,7 +72,10 @@ def extract(html: str, url: str, ctx: ParseContext, with_article: bool = True) -
         if with_article and microdata.only_comments(root):
             _prepend_article(html, url, ctx, res)
         return Extraction(res, "microdata", 0.9)
-    if ld_posts and len(ld_posts) >= n_dom:  # the site's own data, when it holds as many posts as mining finds
+    # the site's own data, when it holds as many posts as mining finds: two or more, or one that the data lists
+    # as the thread's post (a topic's data without its comments describes the topic, not the thread)
+    listed = len(ld_posts) >= 2 or any(p.get("listed") for p in ld_posts)
+    if ld_posts and listed and len(ld_posts) >= n_dom:
         _from_dicts(ld, url, ctx, res)
         return Extraction(res, "json-ld", 0.85)
     if dom is not None and dom.score > 0:

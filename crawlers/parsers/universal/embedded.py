@@ -60,10 +60,11 @@ def _repeated_as_comment(obj: dict, text) -> bool:
     return bool(words) and words == theirs and same_minute
 
 
-def _ld_posts(obj, depth: int, out: list, seen: set) -> None:
+def _ld_posts(obj, depth: int, out: list, seen: set, listed: bool = False) -> None:
+    """`listed`: `obj` is in a posting's list of comments (the data lists the thread's posts, not just its topic)."""
     if isinstance(obj, list):
         for x in obj:
-            _ld_posts(x, depth, out, seen)
+            _ld_posts(x, depth, out, seen, listed)
         return
     if not isinstance(obj, dict) or id(obj) in seen or len(out) > 10_000:
         return
@@ -88,11 +89,12 @@ def _ld_posts(obj, depth: int, out: list, seen: set) -> None:
                     "id": str(obj.get("identifier") or obj.get("@id") or "") or None,
                     "url": obj.get("url") if isinstance(obj.get("url"), str) else None,
                     "depth": depth,
+                    "listed": listed,
                 }
             )
         for k in ("comment", "suggestedAnswer", "acceptedAnswer", "hasPart"):
             if k in obj:
-                _ld_posts(obj[k], depth + (1 if is_post and not repeated else 0), out, seen)
+                _ld_posts(obj[k], depth + (1 if is_post and not repeated else 0), out, seen, k == "comment")
         return
     for k in ("mainEntity", "mainEntityOfPage", "itemListElement", "item"):
         if isinstance(obj.get(k), (dict, list)):

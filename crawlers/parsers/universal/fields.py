@@ -697,13 +697,19 @@ _ANCHOR = re.compile(r"#([A-Za-z_-]*\d+[\w-]*)$")
 def id_and_link(rec, els: list, page_url: str) -> tuple[str | None, str | None]:
     """(post id, permalink) from the record's id, a data-* id, an anchor, or a link to the post itself."""
     pid = None
-    for a in _ID_ATTRS:
-        if rec.get(a):
-            pid = rec.get(a).strip()
+    parent = rec.getparent()
+    # the record's own box, or the box it alone fills (a comment list's item around the comment)
+    boxes = [rec] + ([parent] if parent is not None and len([c for c in parent if isinstance(c.tag, str)]) == 1 else [])
+    for box in boxes:
+        for a in _ID_ATTRS:
+            if box.get(a):
+                pid = box.get(a).strip()
+                break
+        rid = box.get("id") or ""
+        if not pid and re.search(r"\d", rid):
+            pid = rid
+        if pid:
             break
-    rid = rec.get("id") or ""
-    if not pid and re.search(r"\d", rid):
-        pid = rid
     if not pid:
         for el in els[:12]:
             nm = el.get("name") or (el.get("id") if el.tag == "a" else None)

@@ -281,17 +281,36 @@ def find_records(root) -> RecordSet | None:
         or not any(named.get(d, 0.0) >= 0.5 * r.score for m in r.members for d in m.iterdescendants() if d in named)
     ] or scored
     scored.sort(key=lambda r: -r.score)
-    best = scored[0]
+    best = _tightest(scored[0], scored[1:40], agg)
     best = _outer_posts(best, scored[1:40], agg) or best
     best = _with_opening_post(best, scored[1:40], agg)
     best = _comments_without_opening(best, scored[1:40]) or best
     if len(best.members) == 1:
-        best = _comments_beside(best, scored, agg) or best
+        best = _tightest(_comments_beside(best, scored, agg) or best, scored, agg)
     if COMMENT_KEY.search(best.key.split(".", 1)[-1].split("#", 1)[-1]):
         best = _with_opening_like_comments(best, els, agg)
     best = _answers_over_question(best, scored) or best
     best.inner = _comments_inside(best, scored, agg)
     return best
+
+
+def _tightest(best: RecordSet, others: list[RecordSet], agg: dict) -> RecordSet:
+    """One record wrapped in several named boxes (a comment list of one comment: the wrapper with its heading,
+    the list, its item, the comment) is found at every level: the innermost box holding the same author and date
+    signs and most of the words is the record itself."""
+    if len(best.members) != 1:
+        return best
+    outer = agg[best.members[0]]
+    inner = [
+        c
+        for c in others
+        if len(c.members) == 1
+        and best.members[0] in c.members[0].iterancestors()
+        and agg[c.members[0]].dates == outer.dates
+        and agg[c.members[0]].authors == outer.authors
+        and agg[c.members[0]].text - agg[c.members[0]].link >= 0.5 * (outer.text - outer.link)
+    ]
+    return max(inner, key=lambda c: len(list(c.members[0].iterancestors())), default=best)
 
 
 def _key_words(key: str) -> str:
@@ -407,6 +426,8 @@ def _comments_beside(best: RecordSet, scored: list[RecordSet], agg: dict) -> Rec
     """A page whose best set is one element (an article) and that also has comments beside it, each with an
     author and words of its own: the comments are the records, the article is what they are under. Of nested comment
     sets (the list, the item, the item's body) the one whose members carry both signs most tightly wins."""
+    if COMMENT_KEY.search(_key_words(best.key)):
+        return None  # the one record is a comment itself, not an article (a thread of one comment)
     article = best.members[0]
     found = None
     for cand in scored:
