@@ -9,7 +9,7 @@ from rich.table import Table
 
 from brandmon.cli.common import console, fail, settings_of
 from brandmon.cli.output import Format, chosen, format_option, json_alias, print_frame, print_json
-from pipeline.store import Store, StoreError
+from pipeline.store import Store
 
 cli = typer.Typer()  # this module's top-level commands; register() adds them to the app
 
@@ -21,10 +21,7 @@ db = typer.Typer(help="Database file: create/upgrade the schema, show counts.", 
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the database file or apply pending schema migrations (a no-op when up to date)."""
     store = Store.from_settings(settings_of(ctx))
-    try:
-        applied = store.upgrade()
-    except StoreError as e:
-        fail(str(e), 1)
+    applied = store.upgrade()
     console.print(f"{store.describe()}: " + (f"applied {', '.join(applied)}" if applied else "schema up to date"))
 
 
@@ -34,10 +31,7 @@ def db_status(ctx: typer.Context, fmt: Format = format_option(), as_json: bool =
     import pandas as pd
 
     fmt = chosen(fmt, as_json)
-    try:
-        st = Store.from_settings(settings_of(ctx)).status()
-    except StoreError as e:
-        fail(str(e), 1)
+    st = Store.from_settings(settings_of(ctx)).status()
     if fmt is Format.json:
         print_json(st)
         return
@@ -179,7 +173,7 @@ def db_migrate(
     """Move the database file to a Postgres server (a team server): every table copied, rows and checksums compared."""
     from pydantic import ValidationError
 
-    from pipeline.backup import migrate
+    from pipeline.backup import BackupError, migrate
     from pipeline.config import StoreSettings
 
     try:
@@ -191,7 +185,7 @@ def db_migrate(
     s = settings_of(ctx)
     try:
         r = migrate(Store(s.db_path, lock_timeout=s.lock_timeout_seconds, snapshots=s.store.snapshots), url)
-    except StoreError as e:
+    except BackupError as e:  # an unreachable server is a StoreError: one line and exit code 3, as everywhere
         fail(str(e), 1)
     t = Table("table", "file rows", "server rows", "checksum")
     for name, n in r.source.items():

@@ -154,7 +154,7 @@ def test_db_upgrade_and_status_against_a_postgres_url(tmp_path, pg_url):
     assert not (tmp_path / "brandmon.duckdb").exists()  # nothing went to a local file
     bad = CliRunner(env={"BRANDMON_STORE__URL": "postgresql://nobody@127.0.0.1:1/x"})
     res = bad.invoke(app, ["--data-dir", str(tmp_path), "db", "upgrade"])
-    assert res.exit_code == 1 and "cannot connect to the Postgres server" in res.output
+    assert res.exit_code == 3 and "cannot connect to the Postgres server" in res.output, res.output
 
 
 def test_duckdb_constructs_the_stages_use_run_on_the_server(pg_store):
