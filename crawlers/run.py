@@ -530,8 +530,9 @@ def crawl_sources(
 ) -> dict:
     """Crawl the named sources (default: every enabled one). Returns per-source counts and totals.
 
-    `run_remote(plain_jobs) -> outcomes`: crawl each source on a worker (`crawl_jobs` there) instead of a
-    subprocess here; the raw runs come back through `settings.workers.raw_url` and are recorded here."""
+    `run_remote(plain_jobs) -> outcomes`: run each crawler process's sources on a worker (`crawl_jobs` there)
+    instead of a subprocess here; the raw runs come back through `settings.workers.raw_url` and are recorded
+    here."""
     if isinstance(since, str):
         from crawlers.dates import parse_date
 
@@ -556,10 +557,11 @@ def crawl_sources(
     t0 = time.monotonic()
     with log_context(stage="crawl"):
         jobs = _prepare(settings, store, chosen, since, now)
-        if run_remote is None:
-            groups = split_jobs(jobs, settings.crawl.processes, job_weights(store, jobs))
-        else:  # one task per source: the cluster's scheduler balances them over its workers
-            groups = [[j] for j in jobs]
+        # `crawl.processes` Scrapy processes, here or each a task on the workers. One source needs no weights: no
+        # read then, which matters when flows crawl sources side by side on threads of one process (a read of the
+        # file while another thread writes it fails in DuckDB instead of waiting)
+        several = len(jobs) > 1 and settings.crawl.processes > 1
+        groups = split_jobs(jobs, settings.crawl.processes, job_weights(store, jobs) if several else None)
         done: dict[str, dict] = {}
         one_writer = threading.Lock()
 

@@ -4,8 +4,9 @@ With `[workers] address = "tcp://host:8786"` (a running Dask scheduler) or `[wor
 N worker processes, started on first use and kept for the life of this process, so each worker loads the scoring
 model once), the crawl and score stages hand their work to workers:
 
-- crawl: one task per source, `crawlers.run.crawl_jobs(jobs)`: the worker crawls in a scratch folder, puts the raw
-  run under `workers.raw_url` (fsspec) and returns the outcome; this process copies the run into its raw folder
+- crawl: one task per crawler process (`crawl.processes` of them, each with its share of the sources),
+  `crawlers.run.crawl_jobs(jobs)`: the worker crawls in a scratch folder, puts the raw runs under
+  `workers.raw_url` (fsspec) and returns their outcomes; this process copies the run into its raw folder
   when that is elsewhere and records it (`crawl_runs`, `crawl_state`) as a local crawl would.
 - score: one task per batch of `workers.batch_mentions` mention contexts, `models.score_batches.score_batch`;
   this process stores each batch's rows as they come (storing is idempotent).
@@ -85,8 +86,26 @@ def worker_settings(settings: Settings) -> Settings:
     if w.address:
         return settings
     cores = settings.models.threads or os.cpu_count() or 1
-    models = settings.models.model_copy(update={"threads": max(1, cores // max(1, w.local)), "workers": 1})
+    models = settings.models.model_copy(update={"threads": max(1, cores // max(1, w.local))})
     return settings.model_copy(update={"models": models})
+
+
+def warm_up(settings: Settings, model_dir: str, name: str, version: str) -> dict:
+    """On a worker: load the scorer now (its first batch would), returning the seconds it took."""
+    import time
+
+    from models.score_batches import locate_model
+    from models.scoring import get_scorer
+
+    t0 = time.monotonic()
+    get_scorer(settings, str(locate_model(settings, model_dir, name, version)))
+    return {"pid": os.getpid(), "seconds": round(time.monotonic() - t0, 2)}
+
+
+def warm_workers(settings: Settings, model_dir: str, name: str, version: str) -> dict[str, dict]:
+    """Load the scorer on every worker of the cluster at once; per worker address: its pid and seconds."""
+    client = client_for(settings)
+    return client.run(warm_up, worker_settings(settings), model_dir, name, version)
 
 
 def dask_batches(settings: Settings):
@@ -101,11 +120,13 @@ def dask_batches(settings: Settings):
             return
         client = client_for(settings)
         ws = client.scatter(worker_settings(settings), broadcast=True)
+        # longest texts first (batches come sorted by length): the short ones fill the gaps at the end, rather
+        # than one worker finishing a long batch while the others wait
         futures = [
             client.submit(
                 score_batch, b, model_dir, ws, key=f"score-{b.batch_id}", retries=settings.workers.retries, pure=False
             )
-            for b in batches
+            for b in reversed(batches)
         ]
         try:
             for fut in as_completed(futures, loop=client.loop):

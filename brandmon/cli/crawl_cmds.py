@@ -117,8 +117,9 @@ def crawl_cmd(
     from pipeline.store import Store
 
     s = settings_of(ctx)
-    if workers:
+    if workers:  # a crawler process on each
         s.workers.local = workers
+        s.crawl.processes = max(s.crawl.processes, workers)
     if not source and not all_:
         fail("say which: --source NAME (repeatable) or --all", 2)
     store = Store.from_settings(s)

@@ -110,6 +110,7 @@ def run(
     if workers:  # and as many sources crawled at a time, one on each worker
         s.workers.local = workers
         s.schedule.crawl_concurrency = max(s.schedule.crawl_concurrency, workers)
+        s.crawl.processes = max(s.crawl.processes, workers)
     fmt = chosen(fmt, as_json)
 
     def progress(name: str, r: dict) -> None:  # on stderr when stdout is for a script

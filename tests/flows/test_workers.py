@@ -236,3 +236,25 @@ def test_cli_workers_option_crawls_and_scores_to_the_single_process_tables(
     _run(s, ["escalate"])
     diffs = diff_dumps(single["dump"], dump_tables(s.db_path))
     assert diffs == [], "\n".join(diffs)
+
+
+def test_the_same_pending_mentions_make_the_same_batches_in_any_row_order():
+    """Which texts share an inference call moves int8 probabilities in the third decimal: a store whose query
+    returns the pending rows in another order (another ingest, another worker run) must score the same batches."""
+    import pandas as pd
+
+    from models.score_batches import cut_batches
+
+    n = 60
+    pending = pd.DataFrame(
+        {
+            "mention_id": [f"m{i:02d}" for i in range(n)],
+            "context": ["слово " * (i % 4) for i in range(n)],  # many equal lengths
+            "context_hash": [f"h{i}" for i in range(n)],
+            "matched": ["Посылкин"] * n,
+        }
+    )
+    first = cut_batches(pending, "m", "v1", 8)
+    assert [len(b) for b in first] == [8] * 7 + [4]
+    for seed in (1, 2, 3):
+        assert cut_batches(pending.sample(frac=1, random_state=seed), "m", "v1", 8) == first
