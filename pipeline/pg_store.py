@@ -52,7 +52,13 @@ class PgStore(Store):
     def _connect(
         self, read_only: bool, config: dict[str, Any] | None = None, timeout: float | None = None
     ) -> duckdb.DuckDBPyConnection:
-        import psycopg
+        try:
+            import psycopg
+            import sqlglot  # noqa: F401  (pipeline.dialect translates every statement with it)
+        except ImportError as e:
+            raise StoreError(
+                f"store.url is a Postgres server, but {e.name} is not installed: pip install 'brandmon[team]'"
+            ) from None
 
         # Stages' reads register frames (temporary tables), which a read-only Postgres session refuses: only a
         # read with DuckDB settings (`brandmon sql`'s sandbox) is a read-only session.

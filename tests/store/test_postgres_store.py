@@ -194,3 +194,12 @@ def test_page_and_report_constructs_and_frames_match_duckdb(store, pg_store):
             c: str(t).replace("Etc/UTC", "UTC") for c, t in fa.dtypes.items()
         }
         assert str(fb["likes"].dtype) == "Int32" and fb["likes"].isna().sum() == 2
+
+
+def test_a_server_url_without_the_team_extra_says_what_to_install(settings, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    settings.store.url = "postgresql://brandmon@127.0.0.1:1/brandmon"
+    with pytest.raises(StoreError, match=r"psycopg is not installed: pip install 'brandmon\[team\]'"):
+        Store.from_settings(settings).upgrade()
