@@ -203,3 +203,33 @@ def test_a_server_url_without_the_team_extra_says_what_to_install(settings, monk
     settings.store.url = "postgresql://brandmon@127.0.0.1:1/brandmon"
     with pytest.raises(StoreError, match=r"psycopg is not installed: pip install 'brandmon\[team\]'"):
         Store.from_settings(settings).upgrade()
+
+
+def test_reads_and_analyst_actions_go_on_while_a_stage_holds_a_transaction(pg_store):
+    from pipeline import escalate as esc
+
+    now = utcnow()
+    pg_store.upsert("documents", _docs(3), ["doc_id"])
+    pg_store.upsert(
+        "escalations",
+        [
+            {"escalation_id": "e1", "mention_id": "m1", "priority": 0.9, "state": "new", "version": 1},
+            {"escalation_id": "e2", "mention_id": "m2", "priority": 0.5, "state": "new", "version": 1},
+        ],
+        ["escalation_id"],
+    )
+    with pg_store.session(hold_seconds=60) as sess:
+        with sess.write() as con:  # a stage's open transaction: rows written, not yet committed
+            pg_store.upsert("documents", _docs(100, start=3), ["doc_id"], con=con)
+            con.execute("UPDATE escalations SET priority = 0.95, updated_at = ? WHERE escalation_id = 'e2'", [now])
+            # another connection reads the last committed state at once (no snapshot, no lock to wait for)
+            assert pg_store.query("SELECT count(*) AS n FROM documents").loc[0, "n"] == 3
+            res = esc.assign(pg_store, "e1", "olga", actor="olga", expected_version=1)
+            assert res["state"] == "assigned" and not res.get("pending")
+            assert pg_store.query("SELECT owner FROM escalations WHERE escalation_id = 'e1'").iloc[0, 0] == "olga"
+    # both survive: the stage's rows and the analyst's action
+    assert pg_store.query("SELECT count(*) AS n FROM documents").loc[0, "n"] == 103
+    got = pg_store.query(
+        "SELECT escalation_id, coalesce(owner, '-') AS owner, state, priority FROM escalations ORDER BY escalation_id"
+    )
+    assert got.values.tolist() == [["e1", "olga", "assigned", 0.9], ["e2", "-", "new", 0.95]]
