@@ -258,3 +258,17 @@ def test_the_same_pending_mentions_make_the_same_batches_in_any_row_order():
     assert [len(b) for b in first] == [8] * 7 + [4]
     for seed in (1, 2, 3):
         assert cut_batches(pending.sample(frac=1, random_state=seed), "m", "v1", 8) == first
+
+
+def test_a_worker_finds_the_batch_model_by_name_and_refuses_another_version(settings, tmp_path):
+    """The writer's model folder may not exist on a worker's machine: the worker looks the model up by name under
+    its own model folders, and refuses a batch of a version it does not have, with a message that says so."""
+    from models import registry
+    from models.score_batches import locate_model
+
+    here = registry.resolve_model_dir(settings, None)
+    name, version = registry.read_spec(here).name, registry.model_version(here)
+    elsewhere = str(tmp_path / "writer-host" / name)  # no such folder on this machine
+    assert locate_model(settings, elsewhere, name, version) == here
+    with pytest.raises(registry.ModelError, match=r"version 0000deadbeef: not at .* \(copy the scorer folder there\)"):
+        locate_model(settings, elsewhere, name, "0000deadbeef")
