@@ -803,3 +803,14 @@ def test_a_rank_named_like_the_profile_script_is_not_the_author():
     )
     html = "<html><body>" + "".join(post.format(n=n, name=nm) for n, nm in ((1, "Aces"), (2, "Bo"))) + "</body></html>"
     assert [p.author for p in _posts(extract(html, "https://f.example/Thread-x", _ctx()).result)] == ["Aces", "Bo"]
+
+
+def test_dash_separated_dates_with_month_names_are_post_dates():
+    """TorrentPier writes "31-Июл-08 01:24" (day, short month name, year between dashes): the universal reading
+    of its saved page dates every post as its engine parser does."""
+    html = decode_html((PAGES / "torrentpier_rutracker_ru.html").read_bytes(), None, None)[0]  # cp1251
+    url = "https://rutracker.org/forum/viewtopic.php?t=1045"
+    ctx = _ctx(tz="Europe/Moscow", now=datetime(2026, 1, 1, tzinfo=ZoneInfo("UTC")))
+    engine = [p.posted_at for p in parse_page(html, url, "phpbb", ctx).items]
+    assert len(engine) == 4 and all(engine)
+    assert [p.posted_at for p in _posts(extract(html, url, ctx).result)] == engine

@@ -274,6 +274,7 @@ def _plain_names(rec, els: list) -> list[tuple[float, str, object, str, str | No
         name = (el.text or "").strip() if not len(el) else _first_line(inner_text(el))
         if (
             not name
+            or name[:1] in "[("
             or len(name) > 40
             or len(name.split()) > 3
             or not re.search(r"[^\W\d_]", name)
