@@ -93,7 +93,9 @@ def run_stage(name: str, settings: Settings, store: Store, **kwargs: Any) -> dic
     """Run one stage: resolve, lock (writing stages), log, time. Returns the stage's counts as JSON types."""
     fn = resolve_stage(name)
     lock = (
-        write_lock(settings.data_dir, timeout=settings.schedule.write_lock_timeout_seconds)
+        write_lock(
+            settings.data_dir, timeout=settings.schedule.write_lock_timeout_seconds, url=settings.store.url, stage=name
+        )
         if name in WRITING_STAGES
         else nullcontext()
     )
