@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -272,3 +273,77 @@ def test_a_worker_finds_the_batch_model_by_name_and_refuses_another_version(sett
     assert locate_model(settings, elsewhere, name, version) == here
     with pytest.raises(registry.ModelError, match=r"version 0000deadbeef: not at .* \(copy the scorer folder there\)"):
         locate_model(settings, elsewhere, name, "0000deadbeef")
+
+
+@pytest.mark.slow
+def test_workers_started_with_the_dask_command_score_like_this_process(
+    single, ingested, demo_ro, sources_file, tmp_path
+):
+    """The documented setup for other machines: `dask scheduler` and two `dask worker` processes started on their
+    own, `workers.address` pointing at the scheduler."""
+    import json
+    import subprocess
+
+    from flows.workers import close_clients
+
+    dask = Path(sys.executable).with_name("dask")
+    info = tmp_path / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen(
+            [
+                str(dask),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--dashboard-address",
+                ":0",
+                "--scheduler-file",
+                str(info),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        for _ in range(2):
+            procs.append(
+                subprocess.Popen(
+                    [str(dask), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                    env=env,
+                    cwd=tmp_path,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        data = _copy(ingested["data"], tmp_path / "data")
+        s = _settings(data, demo_ro.url, sources_file)
+        s.workers.address = address
+        s.models.threads = 1  # two workers on this machine's two cores
+        from flows.workers import client_for
+
+        client_for(s).wait_for_workers(2, timeout=120)
+        counts = _run(s, ["score", "escalate"])
+        assert counts["score"]["workers"] == address
+        assert counts["score"]["scored"] == single["counts"]["score"]["scored"]
+        diffs = diff_dumps(single["dump"], dump_tables(s.db_path))
+        assert diffs == [], "\n".join(diffs)
+    finally:
+        close_clients()
+        for p in reversed(procs):
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait(30)
