@@ -9,12 +9,21 @@ as the DuckDB exception class the callers already catch (a missing table as `Cat
 
 The connection runs in autocommit; `BEGIN`/`COMMIT`/`ROLLBACK` statements from `Store.transaction` make the
 transactions, as on DuckDB. Sessions read and write times in UTC.
+
+Opening a server session costs a backend process, authentication and the session settings (6 ms on a local server,
+more across a network), while `Store` opens one per read and per write. So `connect(..., reuse=True)` takes an idle
+session this process closed before, when it answers a round trip (`DEALLOCATE ALL`, which also forgets prepared
+statements whose tables may have changed since), and `close()` keeps a clean one (no transaction, no temporary
+table left) for the next. A session whose server restarted fails that round trip and is replaced by a new one.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import decimal
+import os
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -25,16 +34,99 @@ import pandas as pd
 from pipeline.dialect import DialectError, bind, to_postgres
 
 
-def connect(url: str, *, read_only: bool = False, connect_timeout: float = 10.0) -> PgConnection:
-    """Open `url` (postgresql://…). Raises psycopg.OperationalError when the server cannot be reached."""
+def connect(url: str, *, read_only: bool = False, connect_timeout: float = 10.0, reuse: bool = False) -> PgConnection:
+    """Open `url` (postgresql://…). Raises psycopg.OperationalError when the server cannot be reached.
+
+    `reuse`: take an idle session of this process when one answers, and keep this one for the next when closed.
+    Read-only sessions (`brandmon sql`'s, whose statements may change session settings) are never reused."""
     import psycopg
 
-    raw = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
-    _numeric_as_number(raw)
-    raw.execute("SET TimeZone = 'UTC'")
-    if read_only:
-        raw.execute("SET default_transaction_read_only = on")
-    return PgConnection(raw, url=url, read_only=read_only, connect_timeout=connect_timeout)
+    reuse = reuse and not read_only
+    raw = _IDLE.take(url) if reuse else None
+    if raw is None:
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
+        _numeric_as_number(raw)
+        raw.execute("SET TimeZone = 'UTC'")
+        if read_only:
+            raw.execute("SET default_transaction_read_only = on")
+    return PgConnection(raw, url=url, read_only=read_only, connect_timeout=connect_timeout, reuse=reuse)
+
+
+class _IdleSessions:
+    """Server sessions this process closed, per URL, for the next `connect(reuse=True)` of any thread.
+
+    At most `keep` per URL (one per thread that reads or writes at the same time is plenty); a forked child forgets
+    its parent's (closing them would end the parent's sessions)."""
+
+    def __init__(self, keep: int = 4):
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._idle: dict[str, list[Any]] = {}
+
+    def _mine(self) -> dict[str, list[Any]]:
+        if self._pid != os.getpid():
+            self._pid, self._idle = os.getpid(), {}
+        return self._idle
+
+    def take(self, url: str) -> Any:
+        """An idle session that answers a round trip, or None (a dead one is closed on the way)."""
+        import psycopg
+
+        while True:
+            with self._lock:
+                stack = self._mine().get(url)
+                raw = stack.pop() if stack else None
+            if raw is None:
+                return None
+            try:
+                _forget_prepared(raw)
+                raw.execute("DEALLOCATE ALL")  # the health check
+                return raw
+            except psycopg.Error:
+                raw.close()
+
+    def give(self, url: str, raw: Any) -> bool:
+        """Keep `raw` for the next `take`; False when it is not reusable or enough are kept (the caller closes)."""
+        from psycopg.pq import TransactionStatus
+
+        if raw.closed or raw.broken or raw.info.transaction_status != TransactionStatus.IDLE:
+            return False
+        with self._lock:
+            stack = self._mine().setdefault(url, [])
+            if len(stack) >= self.keep:
+                return False
+            stack.append(raw)
+            return True
+
+    def close_all(self) -> None:
+        with self._lock:
+            idle, self._idle = self._mine(), {}
+        for stack in idle.values():
+            for raw in stack:
+                raw.close()
+
+
+_IDLE = _IdleSessions()
+atexit.register(_IDLE.close_all)  # a clean goodbye to the server (a forked child's exit closes none of its parent's)
+
+
+def _forget_prepared(raw: Any) -> None:
+    """A reused session starts without prepared statements, as a new one: a table changed since (a migration in
+    another process) cannot then break a statement prepared for its old columns. psycopg forgets its own record
+    of them here (it does so by itself only for the first `DEALLOCATE ALL` of a session); the server's go with the
+    health check's `DEALLOCATE ALL`."""
+    prepared = getattr(raw, "_prepared", None)
+    if prepared is not None and hasattr(prepared, "clear"):
+        prepared.clear()
+        getattr(prepared, "_to_flush", []).clear()  # the server's are deallocated by the health check itself
+    else:  # another psycopg: no automatic preparing on a reused session
+        raw.prepare_threshold = None
+
+
+def close_idle() -> None:
+    """Close the sessions kept for reuse (a benchmark's "before", a test's clean slate)."""
+    _IDLE.close_all()
 
 
 def is_postgres(con: object) -> bool:
@@ -179,11 +271,14 @@ def _quote(name: str) -> str:
 class PgConnection:
     """A psycopg connection with the DuckDB connection calls the stages make (see the module docstring)."""
 
-    def __init__(self, raw: Any, *, url: str = "", read_only: bool = False, connect_timeout: float = 10.0):
+    def __init__(
+        self, raw: Any, *, url: str = "", read_only: bool = False, connect_timeout: float = 10.0, reuse: bool = False
+    ):
         self.raw = raw
-        self._opened_with = (url, read_only, connect_timeout)
+        self._opened_with = (url, read_only, connect_timeout, reuse)
         self._cur: Any = None
         self._schema_types: dict[str, str] | None = None
+        self._registered: set[str] = set()  # temporary tables not dropped yet: such a session is not reused
 
     # --------------------------------------------------------------------------- statements
 
@@ -307,6 +402,7 @@ class PgConnection:
                 guess = known[c]
             types.append(guess)
         q = _quote(name)
+        self._registered.add(name)
         try:
             self.raw.execute(f"DROP TABLE IF EXISTS pg_temp.{q}")
             self.raw.execute(
@@ -329,17 +425,25 @@ class PgConnection:
 
         if self.raw.info.transaction_status != TransactionStatus.INERROR:  # a failed transaction drops it on rollback
             self.raw.execute(f"DROP TABLE IF EXISTS pg_temp.{_quote(name)}")
+            self._registered.discard(name)
         return self
 
     # --------------------------------------------------------------------------- lifetime
 
     def cursor(self) -> PgConnection:
         """A connection of its own to the same database (DuckDB's `cursor()`: usable from another thread)."""
-        url, read_only, timeout = self._opened_with
-        return connect(url, read_only=read_only, connect_timeout=timeout)
+        url, read_only, timeout, reuse = self._opened_with
+        return connect(url, read_only=read_only, connect_timeout=timeout, reuse=reuse)
 
     def close(self) -> None:
-        self.raw.close()
+        """Close the session, or keep it for the next `connect(reuse=True)` when it is clean."""
+        raw, self._cur = self.raw, None
+        if raw is None:
+            return
+        self.raw = None  # this wrapper is done with it either way
+        url, _, _, reuse = self._opened_with
+        if not (reuse and not self._registered and _IDLE.give(url, raw)):
+            raw.close()
 
     def __enter__(self) -> PgConnection:
         return self

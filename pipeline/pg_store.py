@@ -28,11 +28,21 @@ def redact(url: str) -> str:
 
 
 class PgStore(Store):
-    """A Postgres database. `path` is only the local name for this store's in-process write gate."""
+    """A Postgres database. `path` is only the local name for this store's in-process write gate. `reuse`: keep
+    closed sessions open for the next read or write of this process (pipeline.pg, `connect(reuse=True)`)."""
 
-    def __init__(self, url: str, path: Any = None, lock_timeout: float = 30.0, *, action_wait: float | None = None):
+    def __init__(
+        self,
+        url: str,
+        path: Any = None,
+        lock_timeout: float = 30.0,
+        *,
+        action_wait: float | None = None,
+        reuse: bool = True,
+    ):
         super().__init__(path or "postgres-store", lock_timeout, snapshots=False, action_wait=action_wait)
         self.url = url
+        self.reuse = reuse
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PgStore:
@@ -63,7 +73,12 @@ class PgStore(Store):
         # Stages' reads register frames (temporary tables), which a read-only Postgres session refuses: only a
         # read with DuckDB settings (`brandmon sql`'s sandbox) is a read-only session.
         try:
-            con = pg.connect(self.url, read_only=read_only and config is not None, connect_timeout=self.lock_timeout)
+            con = pg.connect(
+                self.url,
+                read_only=read_only and config is not None,
+                connect_timeout=self.lock_timeout,
+                reuse=self.reuse,
+            )
         except psycopg.Error as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise StoreError(f"{redact(self.url)}: cannot connect to the Postgres server: {first}") from None
