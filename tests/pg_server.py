@@ -56,9 +56,11 @@ class PgServer:
             raise RuntimeError(f"{args[0]} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
 
     def start(self) -> PgServer:
+        # collation C: names sort by bytes, as in DuckDB; character classes of C.UTF-8: lower() folds every alphabet
+        # (mention_facts.search_text), as DuckDB's does, where plain C folds ASCII only
         self._run(
             str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8",
-            "--locale=C", "--no-sync", "--no-instructions",
+            "--locale=C", "--lc-ctype=C.UTF-8", "--no-sync", "--no-instructions",
         )  # fmt: skip
         opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
         self._run(
