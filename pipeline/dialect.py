@@ -67,6 +67,9 @@ def to_postgres(sql: str) -> Statement:
         for agg in list(tree.find_all(exp.AnyValue)):  # Postgres 16 has any_value, 15 not: min is one value
             wrapper = agg.parent if isinstance(agg.parent, exp.IgnoreNulls) else agg  # min skips NULLs itself
             wrapper.replace(exp.Min(this=agg.this))
+        for c in list(tree.find_all(exp.Contains)):  # DuckDB's contains(text, part); Postgres has no such function
+            found = exp.StrPosition(this=c.this, substr=c.expression)
+            c.replace(exp.Paren(this=exp.GT(this=found, expression=exp.Literal.number(0))))
         for node in list(tree.find_all(exp.Placeholder)):
             if node.this is None or node.name == "?":  # a positional `?`
                 node.replace(exp.Placeholder(this=f"p{n}"))

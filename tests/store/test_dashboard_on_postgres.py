@@ -121,3 +121,23 @@ def test_the_digest_reads_the_same_from_the_server(synth_on_pg):
         else:
             assert on_pg[k] == want, k
     assert min(len(on_file[k]) for k in ("daily", "themes", "escalations", "alerts")) > 0  # not an empty digest
+
+
+def test_a_text_search_finds_the_same_mentions_on_the_server(synth_on_pg):
+    """The mentions page's text filter is DuckDB's contains(); Postgres has no such function and the search failed
+    there ("function contains(text, unknown) does not exist")."""
+    from dashboard import queries
+    from pipeline.pg_store import PgStore
+
+    path, url = synth_on_pg
+    with Store(path).read() as con:
+        word = con.execute("SELECT lower(split_part(search_text, ' ', 1)) FROM mention_facts LIMIT 1").fetchone()[0]
+    f = queries.MentionFilter(text=word)
+    with Store(path).read() as con:
+        on_file = queries.mentions(con, f, limit=1000)
+        n_file = queries.mention_count(con, f)
+    with PgStore(url).read() as con:
+        on_pg = queries.mentions(con, f, limit=1000)
+        n_pg = queries.mention_count(con, f)
+    assert n_pg == n_file > 0
+    assert sorted(on_pg["mention_id"]) == sorted(on_file["mention_id"])
