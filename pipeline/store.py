@@ -83,6 +83,23 @@ _GATES: dict[Path, threading.RLock] = {}
 _GATES_LOCK = threading.Lock()
 
 
+# Which thread holds a read-write connection to a file in this process. DuckDB refuses a read-only connection to a
+# file this process has open read-write ("different configuration"): another thread's read waits for the writer
+# as for another process's lock; the writing thread's own read fails at once (it would wait for itself).
+_WRITERS: dict[Path, int] = {}
+
+
+def _same_file_other_mode(e: Exception) -> bool:
+    return "different configuration" in str(e)
+
+
+def _release_writer(key: Path, outer: int | None) -> None:
+    if outer is None:
+        _WRITERS.pop(key, None)
+    else:  # a nested write in the same thread: the outer one still holds the file
+        _WRITERS[key] = outer
+
+
 def _gate(path: Path) -> threading.RLock:
     key = path.absolute()
     with _GATES_LOCK:
@@ -148,7 +165,11 @@ class Store:
                 with _OPEN_CLOSE:
                     return duckdb.connect(str(self.path), read_only=read_only, config=config or {})
             except (duckdb.IOException, duckdb.ConnectionException) as e:
-                if not _is_lock_error(e):
+                if _same_file_other_mode(e) and _WRITERS.get(self.path.absolute()) == threading.get_ident():
+                    raise StoreError(
+                        f"{self.path}: this thread holds the file for writing; read through that connection"
+                    ) from e
+                if not (_is_lock_error(e) or _same_file_other_mode(e)):
                     raise StoreError(f"{self.path}: cannot open database: {e}") from e
                 if time.monotonic() >= deadline:
                     raise StoreLockedError(
@@ -188,6 +209,8 @@ class Store:
         current before, it is marked as still current for readers that lay the journal over it (no copy)."""
         with _gate(self.path):
             con = self._connect(read_only=False, timeout=timeout)
+            key, outer = self.path.absolute(), _WRITERS.get(self.path.absolute())
+            _WRITERS[key] = threading.get_ident()
             try:
                 current = (
                     only_actions and self.snapshots and not snapshot.is_stale(self.path, self.snapshot, exact=False)
@@ -203,6 +226,7 @@ class Store:
                 elif current:
                     self._cover(con)
             finally:
+                _release_writer(key, outer)
                 with _OPEN_CLOSE:
                     con.close()
 
@@ -477,6 +501,7 @@ class WriteSession:
         self.hold_seconds = hold_seconds
         self._con: duckdb.DuckDBPyConnection | None = None
         self._opened = 0.0
+        self._outer: int | None = None
 
     def __enter__(self) -> WriteSession:
         return self
@@ -489,6 +514,7 @@ class WriteSession:
         if self._con is None:
             return
         con, self._con = self._con, None
+        _release_writer(self.store.path.absolute(), self._outer)
         with _gate(self.store.path):
             try:
                 if publish:
@@ -512,6 +538,8 @@ class WriteSession:
         with _gate(self.store.path):
             if self._con is None:
                 self._con = self.store._connect(read_only=False)
+                self._outer = _WRITERS.get(self.store.path.absolute())
+                _WRITERS[self.store.path.absolute()] = threading.get_ident()
                 self.store._hold(self._con)
                 self._opened = time.monotonic()
                 try:

@@ -184,3 +184,35 @@ def test_write_session_holds_the_file_then_releases_it(store):
         with s.write() as con:
             store.upsert("documents", [_doc(4)], key=["doc_id"], con=con)
         assert _probe(store) == "5"
+
+
+def test_a_read_in_another_thread_waits_for_this_process_s_writer(store):
+    """DuckDB refuses a read-only connection to a file its own process has open read-write ("different
+    configuration"): a read on another thread (a crawl fanned out on threads, the dashboard's server) failed at once
+    instead of waiting for the writer as it waits for another process's lock. The writing thread's own read still
+    fails at once, with a clear message, since it would wait for itself."""
+    import threading
+
+    holding, done = threading.Event(), []
+
+    def writer():
+        with store.write() as con:
+            holding.set()
+            time.sleep(0.5)
+            con.execute("INSERT INTO brands (brand_id, name) VALUES ('late', 'Late')")
+        done.append(True)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    assert holding.wait(10)
+    with store.read() as con:  # waits for the writer's commit, then sees it
+        got = con.execute("SELECT count(*) FROM brands WHERE brand_id = 'late'").fetchone()[0]
+    t.join(10)
+    assert done == [True] and got == 1
+
+    with store.write():
+        with pytest.raises(StoreError, match="this thread holds the file for writing"):
+            with store.read():
+                pass
+    with store.read() as con:  # and nothing is left marked as held
+        assert con.execute("SELECT count(*) FROM brands").fetchone()[0] >= 1
