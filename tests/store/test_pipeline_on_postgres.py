@@ -70,16 +70,28 @@ def _pg_dump(url: str, like: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
 
 
 @pytest.mark.slow
-def test_demo_run_gives_the_same_tables_on_postgres_as_on_the_file(demo_ro, pg_url, tmp_path):
+@pytest.mark.parametrize(
+    "pg_extra",
+    [
+        pytest.param([], id="one-process"),
+        # the team server with two local Dask workers crawling and scoring (they never open a store)
+        pytest.param(["--workers", "2"], id="two-workers"),
+    ],
+)
+def test_demo_run_gives_the_same_tables_on_postgres_as_on_the_file(demo_ro, pg_url, tmp_path, pg_extra):
     sources = tmp_path / "sources.yaml"
     shutil.copy(ROOT / "data" / "sources.yaml", sources)  # the sources table stores its config: one copy for both
     src = source_for(demo_settings(tmp_path / "x", demo_ro.url, sources), "/xf/")
     args = ["run", "--sources", src, "--no-prefect"]  # every monitor stage
     file_run = run_cli(tmp_path / "file", args, cli_env(demo_ro.url, sources))
     assert file_run.returncode == 0, file_run.stdout[-3000:] + file_run.stderr[-3000:]
-    pg_run = run_cli(tmp_path / "pg", args, cli_env(demo_ro.url, sources, BRANDMON_STORE__URL=pg_url))
+    if pg_extra:
+        pytest.importorskip("distributed", reason="distributed not installed")
+    pg_run = run_cli(tmp_path / "pg", args + pg_extra, cli_env(demo_ro.url, sources, BRANDMON_STORE__URL=pg_url))
     assert pg_run.returncode == 0, pg_run.stdout[-3000:] + pg_run.stderr[-3000:]
     assert not (tmp_path / "pg" / "brandmon.duckdb").exists()  # every stage wrote to the server
+    if pg_extra:  # the stages really ran on the workers
+        assert "local:2" in pg_run.stdout + pg_run.stderr, pg_run.stdout[-2000:]
 
     ref = dump_tables(tmp_path / "file" / "brandmon.duckdb")
     got = _pg_dump(pg_url, ref)
