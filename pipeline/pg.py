@@ -24,7 +24,8 @@ import datetime as dt
 import decimal
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -172,6 +173,17 @@ def _duck_error(e: Exception) -> duckdb.Error:
     return duckdb.Error(msg)
 
 
+@contextmanager
+def _as_duckdb_errors() -> Iterator[None]:
+    """Server and translation errors raised inside come out as the DuckDB exception classes callers catch."""
+    try:
+        yield
+    except Exception as e:
+        if isinstance(e, DialectError) or type(e).__module__.startswith("psycopg"):
+            raise _duck_error(e) from e
+        raise
+
+
 # Postgres type oid → the pandas dtypes of DuckDB's frames for it: without NULLs, with NULLs
 _DTYPES = {
     21: ("int16", "Int16"),
@@ -285,27 +297,19 @@ class PgConnection:
     def execute(self, sql: Any, params: Sequence[Any] | dict[str, Any] | None = None) -> PgConnection:
         if not isinstance(sql, str):  # a statement from duckdb.extract_statements (`brandmon sql`): its text
             sql = str(sql.query)
-        try:
+        with _as_duckdb_errors():
             stmt = to_postgres(sql)
             bound = bind(stmt, params)
             cur = self.raw.cursor()
             cur.execute(_typed_lists(stmt.sql, bound), bound)
-        except Exception as e:
-            if isinstance(e, DialectError) or type(e).__module__.startswith("psycopg"):
-                raise _duck_error(e) from e
-            raise
         self._cur = cur
         return self
 
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> PgConnection:
-        try:
+        with _as_duckdb_errors():
             stmt = to_postgres(sql)
             cur = self.raw.cursor()
             cur.executemany(stmt.sql, [bind(stmt, p) for p in params])
-        except Exception as e:
-            if isinstance(e, DialectError) or type(e).__module__.startswith("psycopg"):
-                raise _duck_error(e) from e
-            raise
         self._cur = cur
         return self
 
@@ -403,7 +407,7 @@ class PgConnection:
             types.append(guess)
         q = _quote(name)
         self._registered.add(name)
-        try:
+        with _as_duckdb_errors():
             self.raw.execute(f"DROP TABLE IF EXISTS pg_temp.{q}")
             self.raw.execute(
                 f"CREATE TEMP TABLE {q} ("
@@ -414,10 +418,6 @@ class PgConnection:
                 with self.raw.cursor().copy(f"COPY {q} ({', '.join(_quote(c) for c in cols)}) FROM STDIN") as cp:
                     for row in frame.itertuples(index=False, name=None):
                         cp.write_row([py_value(v) for v in row])
-        except Exception as e:
-            if type(e).__module__.startswith("psycopg"):
-                raise _duck_error(e) from e
-            raise
         return self
 
     def unregister(self, name: str) -> PgConnection:
