@@ -8,7 +8,9 @@ Builds a synthetic store (`make_synthetic_db`, default 1M mentions) in a tempora
    dashboard's queue page (`queries.escalation_queue` on a `Store.reader()` connection), each on its own store
    object as a new CLI process would, one round every 0.2 s;
 3. the same reads, repeatedly, while another process ingests `--posts` new posts (a raw run of synthetic forum
-   posts, `ingest_pending` with the default settings): p95 and refusals, and the ingest's wall time;
+   posts, `ingest_pending` with the default settings, at `schedule.nice` as `brandmon ingest` runs): p95 and
+   refusals, and the ingest's wall time; then while it scores `--score` of those mentions (the score stage's
+   batches, one transaction each);
 4. (unless --no-live) the same again with snapshots off (`store.snapshots = false`: readers open the live file
    and wait for the writer's lock, as before the snapshots), for the ratio in the same run.
 Prints p50/p95 per phase, the ratio during/idle (target <= 1.5 with snapshots) and the load average.
@@ -43,8 +45,8 @@ WRITER = """
 import json, os, sys, time
 from pipeline.config import load_settings
 from pipeline.ingest import ingest_pending
+from pipeline.priority import lower_cpu_priority
 from pipeline.store import Store
-os.nice(int(sys.argv[5]))
 published = []
 _publish = Store.publish
 def publish(self, con, force):
@@ -54,11 +56,33 @@ def publish(self, con, force):
     return took
 Store.publish = publish
 s = load_settings(data_dir=sys.argv[1], brands_file=sys.argv[2], sources_file=sys.argv[3])
-print("start", flush=True)
+# as `brandmon ingest` does in its own process: the default schedule.nice unless --writer-nice says otherwise
+nice = lower_cpu_priority(s.schedule.nice if sys.argv[5] == "default" else int(sys.argv[5]))
+print("start", nice, flush=True)
 t = time.perf_counter()
 r = ingest_pending(s, Store.from_settings(s), run_id=sys.argv[4])
 out = {"seconds": time.perf_counter() - t, "mentions": r["mentions"], "publishes": published}
 print(json.dumps(out), flush=True)
+"""
+
+
+# the score stage's code path (`brandmon score`), on the first N mentions that the shipped model has not scored
+SCORER = """
+import json, sys, time
+from models import registry, scoring
+from pipeline.config import load_settings
+from pipeline.priority import lower_cpu_priority
+from pipeline.store import Store
+s = load_settings(data_dir=sys.argv[1], brands_file=sys.argv[2], sources_file=sys.argv[3])
+nice = lower_cpu_priority(s.schedule.nice if sys.argv[5] == "default" else int(sys.argv[5]))
+store = Store.from_settings(s)
+scorer_dir = registry.resolve_model_dir(s, None)
+name, version, _ = scoring._model_row(store, scorer_dir)
+pending = scoring._pending(store, version, None).head(int(sys.argv[6]))
+print("start", nice, flush=True)
+t = time.perf_counter()
+done, _ = scoring._score_frame(s, store, scorer_dir, pending, name, version, None)
+print(json.dumps({"seconds": time.perf_counter() - t, "mentions": done, "publishes": []}), flush=True)
 """
 
 
@@ -140,13 +164,22 @@ def raw_run(data: Path, run_id: str, posts: list[dict]) -> None:
             fh.write(json.dumps(q, ensure_ascii=False).encode() + b"\n")
 
 
+WRITER_NICE = {"n": 0}  # the niceness the ingest process ran at
+
+
 def during_ingest(
-    data: Path, run_id: str, snapshots: bool, nice: int, read: bool = True
+    data: Path, run_id: str, snapshots: bool, nice: int | None, read: bool = True, score: int = 0
 ) -> tuple[list[dict[str, float]], int, list[str], dict]:
+    """Reads while another process ingests raw run `run_id` (or, with `score`, scores that many mentions)."""
     env = {**os.environ, "BRANDMON_STORE__SNAPSHOTS": "true" if snapshots else "false"}
-    args = [str(data), str(ROOT / "data" / "brands.yaml"), str(data / "none.yaml"), run_id, str(nice)]
-    w = subprocess.Popen([sys.executable, "-c", WRITER, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    assert w.stdout is not None and w.stdout.readline().strip() == "start"
+    args = [str(data), str(ROOT / "data" / "brands.yaml"), str(data / "none.yaml"), run_id]
+    args += ["default" if nice is None else str(nice), str(score)]
+    code = SCORER if score else WRITER
+    w = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    assert w.stdout is not None
+    started = w.stdout.readline().split()
+    assert started[0] == "start", started
+    WRITER_NICE["n"] = int(started[1])
     rounds, n, errors = reads(settings_for(data, snapshots), lambda: w.poll() is not None) if read else ([], 0, [])
     out, _ = w.communicate()
     if w.returncode != 0:
@@ -166,9 +199,15 @@ def main() -> None:
     ap.add_argument("--mentions", type=int, default=1_000_000)
     ap.add_argument("--posts", type=int, default=100_000)
     ap.add_argument("--idle-rounds", type=int, default=40)
+    ap.add_argument("--score", type=int, default=3000, help="then read while scoring this many new mentions (0: no)")
     ap.add_argument("--db", type=Path, help="reuse (or build once and keep) the synthetic store at this path")
     ap.add_argument("--no-live", action="store_true", help="skip the phase with snapshots off")
-    ap.add_argument("--writer-nice", type=int, default=0, help="run the ingest process at this niceness")
+    ap.add_argument(
+        "--writer-nice",
+        type=int,
+        default=None,
+        help="run the ingest process at this niceness (default: schedule.nice, as `brandmon ingest` takes it)",
+    )
     ap.add_argument(
         "--no-reads", action="store_true", help="only time the ingest with snapshots on and off, nobody reading"
     )
@@ -219,6 +258,9 @@ def main() -> None:
         CATCH_UPS["n"] = 0
         on, n_on, err_on, ing_on = during_ingest(data, "snap", True, args.writer_nice)
         catch_ups = CATCH_UPS["n"]
+        if args.score:
+            idle_sc = [one_round(s_on) for _ in range(args.idle_rounds)]
+            sc, n_sc, err_sc, ing_sc = during_ingest(data, "snap", True, args.writer_nice, score=args.score)
 
         if not args.no_live:
             s_off = settings_for(data, False)
@@ -228,17 +270,20 @@ def main() -> None:
 
     print(
         f"store: {args.mentions:,} synthetic mentions; ingest of {args.posts:,} posts in another process"
-        + (f" at nice {args.writer_nice}" if args.writer_nice else "")
+        + f" at niceness {WRITER_NICE['n']}"
     )
     for mb, sec in costs:
         print(f"snapshot publish (copy + fsync + rename): {mb:,.0f} MB in {sec:.2f} s ({mb / sec:,.0f} MB/s)")
     phases = [("snapshots on", idle_on, on, n_on, err_on, ing_on)]
+    if args.score:
+        phases.append(("snapshots on, scoring", idle_sc, sc, n_sc, err_sc, ing_sc))
     if not args.no_live:
         phases.append(("snapshots off (live file, as before)", idle_off, off, n_off, err_off, ing_off))
     print(f"with snapshots on, readers refreshed the snapshot themselves {catch_ups} times during the ingest")
     for name, idle, during, n, errors, ing in phases:
         print(
-            f"\n{name}: ingest {ing['seconds']:.1f} s ({ing['mentions']:,} mentions); reads during it: "
+            f"\n{name}: {'scoring' if 'scoring' in name else 'ingest'} {ing['seconds']:.1f} s "
+            f"({ing['mentions']:,} mentions); reads during it: "
             f"{n} rounds, {len(errors)} failed" + (f" (first: {errors[0][:100]})" if errors else "")
         )
         if ing["publishes"]:
@@ -248,7 +293,7 @@ def main() -> None:
         for k in si:
             (i50, i95), (d50, d95) = si[k], sd.get(k, (float("nan"), float("nan")))
             print(
-                f"  {k:22s} idle p50 {i50 * 1000:7.0f} ms  p95 {i95 * 1000:7.0f} ms | during ingest "
+                f"  {k:22s} idle p50 {i50 * 1000:7.0f} ms  p95 {i95 * 1000:7.0f} ms | during it "
                 f"p50 {d50 * 1000:7.0f} ms  p95 {d95 * 1000:7.0f} ms  ratio p95 {d95 / i95:.2f}x"
             )
     print(

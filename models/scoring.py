@@ -264,12 +264,13 @@ def _score_frame(
         results: Iterable[pd.DataFrame] = run_batches(batches, str(scorer_dir))
     else:
         results = (score_batch(b, scorer_dir, settings) for b in batches)
-    for rows in results:
-        calls += int(rows.attrs.get("model_calls", 0))
-        store_scores(store, rows)
-        done += len(rows)
-        if progress:
-            progress(done, total)
+    with store.job():  # readers leave publishing to this run while it stores batch after batch
+        for rows in results:
+            calls += int(rows.attrs.get("model_calls", 0))
+            store_scores(store, rows)
+            done += len(rows)
+            if progress:
+                progress(done, total)
     return done, calls
 
 

@@ -193,6 +193,10 @@ class ScheduleSettings(BaseModel):
     stage_timeout_seconds: float = 3600.0  # per writing stage
     write_lock_timeout_seconds: float = 900.0  # waiting for another flow's writing stage
     crawl_concurrency: int = 1  # >1: the Prefect monitor flow crawls that many sources at once (task runner)
+    # CPU niceness that the long writing commands (run, serve, crawl, ingest, score, rescore, escalate, import,
+    # train) take, with the processes they start, so that readers on the same machine (dashboard, sql, queue) keep
+    # their speed during a stage; it costs nothing when the machine is otherwise idle. 0 keeps the shell's.
+    nice: int = Field(default=10, ge=0, le=19)
 
 
 class StoreSettings(BaseModel):

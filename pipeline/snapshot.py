@@ -154,6 +154,42 @@ def publish(db_path: Path, snap: Path) -> float:
     return time.perf_counter() - t
 
 
+def _job_lock(snap: Path) -> Path:
+    return snap.with_name(f".{snap.name}.job")
+
+
+@contextmanager
+def job_running(snap: Path) -> Iterator[None]:
+    """Held (a shared flock) while a long writing job runs: readers then leave publishing to the job (at its
+    interval and its end) instead of copying the file between its transactions. The kernel lets go of it when the
+    job's process dies, so a crashed job never keeps readers from refreshing."""
+    try:
+        fd = os.open(_job_lock(snap), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:  # a read-only data folder: no job writes there anyway
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def job_is_running(snap: Path) -> bool:
+    """True while some process (this one included) runs a job under `job_running`."""
+    try:
+        fd = os.open(_job_lock(snap), os.O_RDONLY)
+    except OSError:  # no job has ever run here
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def catch_up_turn(snap: Path) -> Iterator[bool]:
     """One reader at a time refreshes a stale snapshot; the others read the one there is (yields False)."""

@@ -23,6 +23,7 @@ from brandmon.cli.common import EXIT_DATABASE, EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from brandmon.cli.common import one_line as _one_line
 from pipeline.config import ConfigError, Settings, load_settings
 from pipeline.logs import configure_logging
+from pipeline.priority import lower_cpu_priority
 from pipeline.store import StoreError
 
 EPILOG = (
@@ -92,6 +93,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Long writing jobs: in their own process they take `schedule.nice` (readers on the machine keep their speed).
+BACKGROUND_COMMANDS = frozenset({"run", "serve", "crawl", "ingest", "score", "rescore", "escalate", "import", "train"})
+_own_process = False  # set by main(): an embedding caller (a notebook, a test's CliRunner) keeps its priority
+
 # Command modules, in the order their commands appear in --help.
 COMMAND_MODULES = [
     "brandmon.cli.db_cmds",
@@ -127,6 +132,8 @@ def _root(
     config, data_dir, db = (p.absolute() if p is not None else None for p in (config, data_dir, db))
     ctx.obj = _settings_from(config, data_dir=data_dir, db_path=db, log_level=log_level)
     configure_logging(ctx.obj.log_level, ctx.obj.log_file)
+    if _own_process and ctx.invoked_subcommand in BACKGROUND_COMMANDS:
+        lower_cpu_priority(ctx.obj.schedule.nice)
 
 
 def _settings_from(config: Path | None, **overrides) -> Settings:
@@ -142,4 +149,6 @@ for _mod in COMMAND_MODULES:
 
 
 def main() -> None:
+    global _own_process
+    _own_process = True
     app(prog_name="brandmon")  # BrandmonGroup.main maps every error to its exit code

@@ -61,6 +61,15 @@ INGEST = SETTINGS + textwrap.dedent("""
     print(json.dumps({"mentions": r["mentions"], "documents": r["documents_new"]}), flush=True)
 """)
 
+SCORE = SETTINGS + textwrap.dedent("""
+    import json
+    from models.scoring import score_pending
+    from pipeline.store import Store
+    print("start", flush=True)
+    r = score_pending(s, Store.from_settings(s))
+    print(json.dumps(r), flush=True)
+""")
+
 HOLD = SETTINGS + textwrap.dedent("""
     from pipeline.store import Store
     with Store.from_settings(s).session(hold_seconds=3600) as session:  # a long stage of a flow
@@ -127,8 +136,8 @@ def _raw_run(data: Path, n: int) -> None:
         fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
-def _start(code: str, data: Path, first_line: str, **popen) -> subprocess.Popen:
-    env = {**os.environ, **WRITER_ENV}
+def _start(code: str, data: Path, first_line: str, extra_env: dict | None = None, **popen) -> subprocess.Popen:
+    env = {**os.environ, **WRITER_ENV, **(extra_env or {})}
     p = subprocess.Popen(
         [sys.executable, "-c", code, str(data)], cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, **popen
     )
@@ -186,6 +195,37 @@ def test_sql_and_queue_never_fail_while_an_ingest_writes(data, reader_env):
     assert any(before < n < before + added for n in seen), (before, added, seen)  # published mid-ingest
     r = _cli(data, "sql", "SELECT count(*) AS n FROM mentions", "-f", "csv")
     assert r.stdout.splitlines() == ["n", str(before + added)]  # the end of the ingest is published
+
+
+@pytest.mark.slow
+def test_sql_and_queue_never_fail_while_scoring_writes(data, reader_env):
+    """The score stage stores each batch in its own transaction and publishes as it goes: reads of the CLI never
+    fail, see a growing count, and see the end."""
+    count = "SELECT count(*) AS n FROM scores WHERE model_version <> 'synthetic-v1'"  # the shipped model's
+    writer = _start(SCORE, data, "start", extra_env={"BRANDMON_WORKERS__BATCH_MENTIONS": "150"})
+    seen: list[int] = []
+    failures: list[str] = []
+    try:
+        while writer.poll() is None:
+            r = _cli(data, "sql", count, "-f", "csv")
+            if r.exit_code != 0:
+                failures.append(r.output.strip())
+            else:
+                seen.append(int(r.stdout.splitlines()[1]))
+            q = _cli(data, "queue", "-f", "csv", "-n", "5")
+            if q.exit_code != 0 or not q.stdout.startswith("escalation_id,"):
+                failures.append(q.output.strip())
+    finally:
+        out, _ = writer.communicate(timeout=600)
+    assert writer.returncode == 0
+    scored = json.loads(out.strip().splitlines()[-1])["scored"]
+    assert scored >= 1000  # the synthetic store's mentions, new to the shipped model
+    assert failures == []
+    assert len(seen) >= 5
+    assert seen == sorted(seen)
+    assert any(0 < n < scored for n in seen), (scored, seen)  # batches published while scoring went on
+    r = _cli(data, "sql", count, "-f", "csv")
+    assert r.stdout.splitlines() == ["n", str(scored)]
 
 
 @pytest.mark.slow

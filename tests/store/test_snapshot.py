@@ -54,6 +54,47 @@ def test_writers_publish_rate_limited_and_a_reader_catches_up_on_a_free_file(sto
     assert _count(store) == 2 and os.stat(store.snapshot).st_mtime_ns == mtime  # nothing changed: no copy
 
 
+def test_during_a_job_readers_leave_publishing_to_it_and_its_end_publishes(store):
+    store.publish_interval = 0.0
+    _source(store, "a")
+    store.publish_interval = 3600.0
+    with store.job():
+        _source(store, "b")  # committed, free file, within the interval: not published
+        assert is_stale(store.path, store.snapshot)
+        mtime = os.stat(store.snapshot).st_mtime_ns
+        assert _count(store) == 1  # the reader did not copy the file between the job's transactions
+        assert os.stat(store.snapshot).st_mtime_ns == mtime
+    assert not is_stale(store.path, store.snapshot)  # the job's end published
+    assert _count(store) == 2
+
+
+def test_a_job_killed_mid_way_leaves_readers_free_to_refresh(store, tmp_path):
+    import subprocess
+    import sys
+
+    store.publish_interval = 0.0
+    _source(store, "a")
+    store.publish_interval = 3600.0
+    _source(store, "b")  # stale copy
+    code = (
+        "import os, sys\n"
+        "from pipeline.store import Store\n"
+        "s = Store(sys.argv[1], snapshots=True)\n"
+        "with s.job():\n"
+        "    print('in', flush=True)\n"
+        "    sys.stdin.readline()\n"
+        "    os._exit(9)\n"
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", code, str(store.path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert p.stdout is not None and p.stdout.readline().strip() == "in"
+    assert _count(store) == 1  # another process's job runs: no copy
+    p.communicate("\n", timeout=60)
+    assert p.returncode == 9
+    assert _count(store) == 2  # its flock went with it
+
+
 def test_a_restored_file_older_than_the_snapshot_makes_it_stale(store, tmp_path):
     _source(store, "a")
     old = tmp_path / "old.duckdb"
