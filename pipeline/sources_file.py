@@ -19,6 +19,8 @@ from pipeline.config import ConfigError, Settings, load_sources
 from pipeline.config_check import check_config
 
 _ITEM = re.compile(r"^( *)- ", re.MULTILINE)
+_KEY = re.compile(r"^sources:[ \t]*(#.*)?$", re.MULTILINE)  # the key of an empty block list
+_EMPTY_FLOW = re.compile(r"^sources:[ \t]*\[[ \t]*\][ \t]*(#.*)?$", re.MULTILINE)  # `sources: []`
 
 
 class SourceExists(ValueError):
@@ -32,7 +34,7 @@ def _same_url(a: str) -> str:
 def duplicates(settings: Settings, name: str, start_urls: list[str]) -> str | None:
     """Why the new source would repeat one in the file (by name, or by a start URL), or None."""
     path = Path(settings.sources_file)
-    if not path.exists():
+    if not path.exists() or _ITEM.search(path.read_text(encoding="utf-8")) is None:  # no source in it yet
         return None
     try:
         existing = load_sources(path, settings.demo_web_url)
@@ -49,10 +51,16 @@ def duplicates(settings: Settings, name: str, start_urls: list[str]) -> str | No
 
 
 def appended(text: str, entry_text_for: Any) -> str:
-    """`text` with the entry (`entry_text_for(indent)` → its YAML lines) appended as the last list item."""
+    """`text` with the entry (`entry_text_for(indent)` → its YAML lines) appended as the last list item.
+    A file without items yet (empty, comments only, `sources:` or `sources: []`) gets a block list."""
     if not text.strip():
         return "sources:\n" + entry_text_for(2)
     m = _ITEM.search(text)
+    if m is None:
+        text = _EMPTY_FLOW.sub(lambda e: "sources:" + (f"  {e.group(1)}" if e.group(1) else ""), text, count=1)
+        if not _KEY.search(text):
+            text = text.rstrip("\n") + "\nsources:\n"
+        return text + ("" if text.endswith("\n") else "\n") + entry_text_for(2)
     indent = len(m.group(1)) if m else 2
     if not text.endswith("\n"):
         text += "\n"

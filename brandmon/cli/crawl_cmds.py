@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -351,7 +352,7 @@ def _print_probe(p, final: str, note: str | None, rows: int) -> None:
             t.add_row(
                 str(i),
                 Text(it.author or "—"),
-                Text(it.posted_at or it.posted_at_raw or "—"),
+                Text(_short_date(it.posted_at) or it.posted_at_raw or "—"),
                 Text(_first_words(it.text)),
             )
         console.print(t)
@@ -362,6 +363,14 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands and groups to the app."""
     app.registered_commands += cli.registered_commands
     app.add_typer(sources_app, name="sources")
+
+
+def _short_date(iso: str | None) -> str | None:
+    """An ISO time to the minute, with its offset, for a preview column ("3 hours ago" resolves to microseconds)."""
+    if not iso:
+        return None
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(.*)$", iso)
+    return f"{m.group(1)}{m.group(2)}" if m else iso
 
 
 def _first_words(text: str | None, n: int = 12) -> str:

@@ -147,12 +147,33 @@ def test_add_refuses_a_result_config_check_rejects(site, env):
     r = runner.invoke(app, ["sources", "add", site + "/comments/item.html", "--local"], env=env)
     assert r.exit_code != 0 and "start URL" in r.output
     assert path.read_text(encoding="utf-8") == broken
-    # a file whose list is written flow-style cannot take an appended item: config check refuses the result
-    flow = "sources: []\n"
+    # a file whose non-empty list is written flow-style cannot take an appended item: config check refuses it
+    flow = 'sources: [{name: a, kind: forum, engine: auto, start_urls: ["https://a.example/"]}]\n'
     path.write_text(flow, encoding="utf-8")
     r = runner.invoke(app, ["sources", "add", site + "/comments/item.html", "--local"], env=env)
     assert r.exit_code == 2 and "config check failed" in r.output and path.read_text(encoding="utf-8") == flow
     assert not list(path.parent.glob(".sources.yaml.*"))  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    "start",
+    ["", "sources: []\n", "# ours\nsources: [ ]  # none yet\n", "sources:\n", "# only a comment\n", "sources: []"],
+)
+def test_add_to_a_file_without_sources_yet(site, env, start):
+    path = Path(env["BRANDMON_SOURCES_FILE"])
+    path.write_text(start, encoding="utf-8")
+    url = site + "/comments/item.html"
+    r = runner.invoke(app, ["sources", "add", url, "--local", "--name", "first"], env=env)
+    assert r.exit_code == 0, r.output
+    text = path.read_text(encoding="utf-8")
+    assert [s["name"] for s in yaml.safe_load(text)["sources"]] == ["first"]
+    for comment in ("# ours", "# none yet", "# only a comment"):
+        assert (comment in text) == (comment in start)
+    r = runner.invoke(
+        app, ["sources", "add", site + "/board/viewtopic.php?t=1", "--local", "--name", "second"], env=env
+    )
+    assert r.exit_code == 0, r.output
+    assert [s["name"] for s in yaml.safe_load(path.read_text(encoding="utf-8"))["sources"]] == ["first", "second"]
 
 
 def test_entry_text_is_yaml_whatever_it_holds():
