@@ -13,6 +13,7 @@ from crawlers.parsers.base import (
     ThreadLink,
     absolute,
     css,
+    drop,
     first,
     first_text,
     html_tree,
@@ -169,6 +170,8 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
         _parse_torrentpier(root, url, ctx, res)
     else:
         _parse_phpbb2(root, url, ctx, res)
+        if not res.items and "postauthor" in html:  # a substring test: listing pages skip the tree search
+            _parse_subsilver2(root, url, ctx, res)
     if not res.items:
         _parse_listing(root, url, res)
     return res
@@ -259,6 +262,70 @@ def _parse_phpbb2(root, url: str, ctx: ParseContext, res: PageResult) -> None:
                 thread_id=res.thread_id,
                 thread_title=res.thread_title,
                 author=author or None,
+                posted_at=iso_date(date_raw, ctx),
+                posted_at_raw=date_raw,
+                page_url=url,
+            )
+        )
+
+
+def _ss2_quote(q) -> dict:
+    """subsilver2's quote: `div.quotetitle` ("Name wrote:") right before its `div.quotecontent`."""
+    title = q.getprevious()
+    author = None
+    if title is not None and "quotetitle" in (title.get("class") or ""):
+        m = _WROTE.match(text_of(title))
+        author = m.group(1).strip() if m else None
+        drop(title)
+    return {"author": author, "post_id": None, "text": text_of(q)}
+
+
+def _parse_subsilver2(root, url: str, ctx: ParseContext, res: PageResult) -> None:
+    """phpBB 3.0's subsilver2 style (table layout): a post opens with a row holding `a[name=pN]` and the author
+    (`b.postauthor`, `span.postauthor` in some themes) beside "Post subject: … Posted: DATE"; the rows after it,
+    up to the next post's, hold the profile column, `div.postbody` (quotes are `div.quotetitle` +
+    `div.quotecontent`), the signature (a `span.postbody` after "_________________") and the profile button."""
+    heads: list[tuple] = []
+    for name in css(root, ".postauthor"):
+        cell = name.getparent()
+        row = next((a for a in name.iterancestors() if a.tag == "tr"), None)
+        if cell is None:
+            continue
+        pid = next((a.get("name")[1:] for a in css(cell, "a[name]") if re.fullmatch(r"p\d+", a.get("name"))), None)
+        if row is not None and pid and (not heads or heads[-1][0] is not row):
+            heads.append((row, pid, name))
+    starts = {id(h[0]) for h in heads}
+    for row, pid, name in heads:
+        rows = [row]
+        for sib in row.itersiblings("tr"):
+            if id(sib) in starts:
+                break
+            rows.append(sib)
+        body = next((b for r in rows for b in css(r, "div.postbody")), None)
+        if body is None:
+            continue
+        text, quotes, _ = split_post(body, "div.quotecontent", _ss2_quote)
+        sig = next(
+            (text_of(s) for r in rows for s in css(r, "span.postbody") if "_________________" in text_of(s)), None
+        )
+        if sig is not None:
+            sig = sig.split("_________________", 1)[1].strip() or None
+        m = _POSTED.search(text_of(row))
+        date_raw = m.group(1).strip() if m else None
+        profile = next((a for r in rows for a in css(r, "a[href*='mode=viewprofile']")), None)
+        res.items.append(
+            make_item(
+                ctx,
+                post_id=pid,
+                url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#p{pid}",
+                text=text,
+                quoted=quotes,
+                signature=sig,
+                thread_url=res.thread_url,
+                thread_id=res.thread_id,
+                thread_title=res.thread_title,
+                author=text_of(name) or None,
+                author_url=_no_sid(absolute(url, profile.get("href"))) if profile is not None else None,
                 posted_at=iso_date(date_raw, ctx),
                 posted_at_raw=date_raw,
                 page_url=url,
