@@ -3,7 +3,8 @@ markup that showed it (the corpus pages in tests/crawlers/real_pages/dev keep th
 
 from __future__ import annotations
 
-from crawlers.parsers import ParseContext, parse_any, parse_page
+from crawlers.parsers import ParseContext, parse_any, parse_page, universal
+from crawlers.parsers.universal.evidence import is_profile_href
 
 CTX = ParseContext(source="t", tz="UTC")
 
@@ -78,3 +79,99 @@ def test_phpbb3_subsilver2_posts_are_read_by_the_phpbb_parser():
     # read alone (`brandmon parse`), the engine's reading stands: the two board links do not hide its posts
     used, alone = parse_any(SUBSILVER2, url, CTX)
     assert used == "phpbb" and len(alone.items) == 2
+
+
+# Invision Community 4.7, trimmed from real go-piratia.ru topics: per post an article#elComment_N with the author
+# pane (mobile copy and aside.ipsComment_author) and the content column div#comment-N_wrap, whose hidden share menu
+# ends in Facebook's "sharer.php?u=<the post's address>"
+_IPS4_POST = """
+<article id="elComment_{pid}" class="cPost ipsBox ipsComment ipsComment_parent ipsClearfix ipsColumns">
+<div class="cAuthorPane_mobile ipsResponsive_showPhone"><div class="cAuthorPane_content">
+  <h3 class="ipsType_sectionHead cAuthorPane_author"><a href="https://forum.example.ru/profile/{uid}-{slug}/"
+    title="Go to {name}'s profile" class="ipsType_break"><span style="color:#bd08ff">{name}</span></a></h3>
+  <div class="ipsType_light ipsType_reset"><a href="https://forum.example.ru/topic/180-t/?do=findComment&amp;comment={pid}"
+    class="ipsType_blendLinks">Posted <time datetime="{iso}" title="{title}">{date}</time></a></div>
+</div></div>
+<aside class="ipsComment_author cAuthorPane ipsColumn ipsColumn_medium ipsResponsive_hidePhone">
+  <h3 class="ipsType_sectionHead cAuthorPane_author"><strong><a href="https://forum.example.ru/profile/{uid}-{slug}/"
+    title="Go to {name}'s profile" class="ipsType_break">{name}</a></strong></h3>
+  <ul class="cAuthorPane_info ipsList_reset"><li data-role="group"><span style="color:#bd08ff">Developer</span></li>
+  <li data-role="stats"><ul class="cAuthorPane_stats"><li><a href="https://forum.example.ru/profile/{uid}-{slug}/content/"
+    title="38 posts" class="ipsType_blendLinks"><i class="fa fa-comment"></i> 38</a></li></ul></li></ul>
+</aside>
+<div class="ipsColumn ipsColumn_fluid ipsMargin:none">
+<div id="comment-{pid}_wrap" data-commentid="{pid}" class="ipsComment_content ipsType_medium">
+  <div class="ipsComment_meta ipsType_light"><div class="ipsType_reset ipsResponsive_hidePhone">
+    <a href="https://forum.example.ru/topic/180-t/?do=findComment&amp;comment={pid}" class="ipsType_blendLinks">Posted
+    <time datetime="{iso}" title="{title}">{date}</time></a></div></div>
+  <div class="cPost_contentWrap"><div data-role="commentContent" class="ipsType_normal ipsType_richText">{body}</div>
+    <ul class="ipsComment_controls"><li><a href="#" data-action="quoteComment">Quote</a></li></ul></div>
+  <div class="ipsPadding ipsHide cPostShareMenu" id="elShareComment_{pid}_menu">
+    <h5 class="ipsType_normal ipsType_reset">Link to comment</h5><h5 class="ipsType_normal">Share on other sites</h5>
+    <ul><li><a href="https://twitter.com/share?url=https%3A%2F%2Fforum.example.ru%2Ftopic%2F180-t%2F%3Fdo%3DfindComment%26comment%3D{pid}"
+      class="cShareLink cShareLink_twitter" title="Share on Twitter"><i class="fa fa-twitter"></i></a></li>
+    <li><a href="https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fforum.example.ru%2Ftopic%2F180-t%2F%3Fdo%3DfindComment%26comment%3D{pid}"
+      class="cShareLink cShareLink_facebook" title="Share on Facebook"><i class="fa fa-facebook"></i></a></li></ul>
+  </div>
+</div></div>
+</article>"""
+_IPS4_BODIES = [
+    (
+        "Graf",
+        38,
+        "<p><strong>Проблема с кодировкой</strong></p><p>При использовании файлов .txt в кодировке UTF-8"
+        " русский текст отображается неверно.</p><p>Помогите найти решение, пожалуйста)</p>",
+    ),
+    ("Анатолий", 600, "<p>Поставил скрипты из архива, но ошибка осталась: карта не грузится после перехода.</p>"),
+    ("Timurio", 3, "<p>Привет, ошибка не в ItemInfo, ты забыл добавить карты в ScriptDefine.</p>"),
+]
+
+
+def _ips4_page(n: int) -> str:
+    posts = "".join(
+        _IPS4_POST.format(
+            pid=370 + i,
+            uid=uid,
+            slug=name.lower(),
+            name=name,
+            body=body,
+            iso=f"2023-11-2{i}T17:02:32Z",
+            title=f"11/2{i}/23 05:02  PM",
+            date=f"November 2{i}, 2023",
+        )
+        for i, (name, uid, body) in enumerate(_IPS4_BODIES[:n])
+    )
+    # the page's own words around the topic (the real page's chat box, rules, footer): the posts hold a small part
+    rules = "<p>Правила форума: уважайте других участников, не публикуйте рекламу и ссылки на сторонние серверы.</p>"
+    return (
+        "<html><head><title>Проблема с кодировкой</title></head><body><h1>Проблема с кодировкой</h1>"
+        f"{posts}<div class='ipsWidget'>{rules * 12}</div></body></html>"
+    )
+
+
+def test_a_share_link_naming_the_post_is_no_author_sign():
+    """Facebook's "sharer.php?u=https%3A…" carries a query key that names users elsewhere ("?u=5"); its value is
+    an address, so it is no profile link. Counted as one, it made each post's content column (which holds the share
+    menu) look authored, and the universal extractor read the columns as the posts and a hidden "Link to comment"
+    heading as their author."""
+    assert not is_profile_href("https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Fforum.example.ru%2Ft%2F")
+    assert not is_profile_href("https://example.org/share.php?u=http://forum.example.ru/t/1")
+    assert is_profile_href("./memberlist.php?mode=viewprofile&u=50579") and is_profile_href("/index.php?u=12")
+    ext = universal.extract(_ips4_page(3), "https://forum.example.ru/topic/180-t/", CTX, with_article=False)
+    assert ext.method == "dom"
+    assert [(it.post_id, it.author) for it in ext.result.items] == [
+        ("elComment_370", "Graf"),
+        ("elComment_371", "Анатолий"),
+        ("elComment_372", "Timurio"),
+    ]
+
+
+def test_a_single_posts_author_pane_is_not_a_comment_beside_it():
+    """A topic of one post: its author pane (aside.ipsComment_author, a name and a post count) sits inside the
+    post like a comment would, but a set whose class names a post's part (author, date, quote, buttons) is never
+    the comments. It was, and the post came out as "Developer 38" by the pane's name, without a date."""
+    ext = universal.extract(_ips4_page(1), "https://forum.example.ru/topic/180-t/", CTX, with_article=False)
+    assert ext.method == "dom"
+    [post] = ext.result.items
+    assert (post.post_id, post.author, post.posted_at) == ("elComment_370", "Graf", "2023-11-20T17:02:32+00:00")
+    assert "При использовании файлов .txt" in post.text and "Developer" not in post.text

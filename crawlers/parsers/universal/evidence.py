@@ -49,10 +49,11 @@ NOT_POST_DATE = re.compile(
     re.IGNORECASE,
 )
 
-# a link to a user's page: a path segment or query key naming users, or an @handle
+# a link to a user's page: a path segment or query key naming users, or an @handle; a key whose value is an
+# address names a page to share, not a user ("facebook.com/sharer/sharer.php?u=https%3A%2F%2F…")
 PROFILE_HREF = re.compile(
     r"(?:^|/)(?:users?|members?|profiles?|authors?|people|u|usr|accounts?|user-?profile|userinfo)/[^/?#]+"
-    r"|[?&;](?:u|uid|user|userid|user_id|username|showuser|member|memberid|mid|who)=[^&#]+"
+    r"|[?&;](?:u|uid|user|userid|user_id|username|showuser|member|memberid|mid|who)=(?!(?:https?|ftp)(?::|%3a))[^&#]+"
     r"|(?:^|/)(?:users?|members?|profiles?|u)(?:\.\w+)?\?(?:id|name|u|user|uid)=[^&#]+"
     r"|(?:member|profile|userinfo|showprofile|viewprofile|user)\.(?:php|aspx?|cgi|pl|html?)"
     r"|mode=viewprofile|action=profile|showuser=|/@[\w.-]+/?$|/~[\w.-]+/?$|/id\d+/?$"

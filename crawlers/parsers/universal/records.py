@@ -234,15 +234,7 @@ def score_set(key: str, members: list, agg: dict, page_text: int) -> tuple[float
     bonus = 1.4 if hinted else 1.0
     if ">" in key:
         bonus *= 0.6  # plain same-tag siblings: weaker evidence than a shared class or id stem
-    if any(
-        CHROME_HINT.search(p)
-        or QUOTE_HINT.search(p)
-        or SIGNATURE_HINT.search(p)
-        or AUTHOR_HINT.search(p)
-        or DATE_HINT.search(p)
-        for p in re.split(r"[.#>\[]", key)[1:]
-        if p
-    ):
+    if _names_a_part(key):
         bonus *= 0.3
     if not hinted and LAYOUT_HINT.search(key.split(".", 1)[-1].split("#", 1)[-1]):
         bonus *= 0.3  # page furniture: a blog's sections and sidebar widgets hold dates and names too
@@ -250,6 +242,19 @@ def score_set(key: str, members: list, agg: dict, page_text: int) -> tuple[float
         return 0.0, [], depth
     score = (n**0.5) * (0.3 + fd) * (0.3 + fa) * (1 - ld) * (0.2 + min(cov, 1.0)) * crowd_pen * bonus
     return score, [m for m, _ in kept], depth
+
+
+def _names_a_part(key: str) -> bool:
+    """The set's class or id names a part of a post (its author box, date, quote, signature, buttons)."""
+    return any(
+        CHROME_HINT.search(p)
+        or QUOTE_HINT.search(p)
+        or SIGNATURE_HINT.search(p)
+        or AUTHOR_HINT.search(p)
+        or DATE_HINT.search(p)
+        for p in re.split(r"[.#>\[]", key)[1:]
+        if p
+    )
 
 
 def find_records(root) -> RecordSet | None:
@@ -433,6 +438,8 @@ def _comments_beside(best: RecordSet, scored: list[RecordSet], agg: dict) -> Rec
     for cand in scored:
         if cand is best or not COMMENT_KEY.search(cand.key.split(".", 1)[-1].split("#", 1)[-1]):
             continue
+        if _names_a_part(cand.key):
+            continue  # a post's own author pane or date line ("ipsComment_author"), not comments
         if any(m is article or m in article.iterancestors() for m in cand.members):
             continue  # (comments may sit inside the article's wrapper, as Blogger puts them)
         if not all(agg[m].authors and agg[m].text - agg[m].link > 0 for m in cand.members):
