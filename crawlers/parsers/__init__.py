@@ -24,12 +24,13 @@ ENGINES = (
     "mybb",
     "nodebb",
     "discourse",
+    "pipermail",
     "telegram",
     "comments",
     "generic",
 )
 # the engines `detect_engine` scores, in this order of preference on a tie
-DETECTABLE = ("telegram", "xenforo", "ipb", "vbulletin", "phpbb", "smf", "mybb", "nodebb", "discourse")
+DETECTABLE = ("telegram", "xenforo", "ipb", "vbulletin", "phpbb", "smf", "mybb", "nodebb", "discourse", "pipermail")
 # a detector scores 2 points per engine marker found; detect_engine trusts two markers
 DETECT_THRESHOLD = 4
 ALIASES = {

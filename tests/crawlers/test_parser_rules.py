@@ -3,7 +3,7 @@ markup that showed it (the corpus pages in tests/crawlers/real_pages/dev keep th
 
 from __future__ import annotations
 
-from crawlers.parsers import ParseContext, parse_any, parse_page, universal
+from crawlers.parsers import ParseContext, detect_engine, parse_any, parse_page, universal
 from crawlers.parsers.universal.evidence import is_profile_href
 
 CTX = ParseContext(source="t", tz="UTC")
@@ -175,3 +175,109 @@ def test_a_single_posts_author_pane_is_not_a_comment_beside_it():
     [post] = ext.result.items
     assert (post.post_id, post.author, post.posted_at) == ("elComment_370", "Graf", "2023-11-20T17:02:32+00:00")
     assert "При использовании файлов .txt" in post.text and "Developer" not in post.text
+
+
+# GNU Mailman 2's pipermail message page (article.html template), trimmed from a real Twisted-Python message, with
+# a signature and the list footer Mailman appends added as its archives show them
+PIPERMAIL = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2//EN">
+<HTML><HEAD><TITLE> [Twisted-Python] how manual run LoopingCall.f</TITLE>
+   <LINK REL="Index" HREF="index.html" >
+   <LINK REL="made" HREF="mailto:twisted-python%40twistedmatrix.com?Subject=Re&In-Reply-To=d59a9487%40mail.gmail.com">
+   <LINK REL="Previous"  HREF="021280.html"><LINK REL="Next"  HREF="021282.html">
+ </HEAD><BODY BGCOLOR="#ffffff">
+   <H1>[Twisted-Python] how manual run LoopingCall.f</H1>
+    <B>Glyph Lefkowitz</B>
+    <A HREF="mailto:twisted-python%40twistedmatrix.com?Subject=Re&In-Reply-To=d59a9487%40mail.gmail.com"
+       TITLE="[Twisted-Python] how manual run LoopingCall.f">glyph at example.org
+       </A><BR>
+    <I>Fri Jan  1 05:10:25 EST 2010</I>
+    <P><UL>
+        <LI>Previous message: <A HREF="021280.html">[Twisted-Python] Lore to Sphinx Conversion</A></li>
+        <LI>Next message: <A HREF="021282.html">[Twisted-Python] Problem fetching page with getPage</A></li>
+         <LI> <B>Messages sorted by:</B>
+              <a href="date.html#21281">[ date ]</a> <a href="thread.html#21281">[ thread ]</a>
+         </LI>
+       </UL>
+    <HR>
+<!--beginarticle-->
+<PRE>
+On Dec 28, 2009, at 8:05 AM, ploutosss ploutosss wrote:
+
+&gt;<i> When I need to perform some function with a time interval of less than
+</I>&gt;<i> one second, LoopingCall too slow.
+</I>
+LoopingCall was originally designed for playback of voice samples.
+
+&gt;<i>        looping_instance = self.looping
+</I>
+You should be using its &quot;start&quot; method.
+
+Good luck!
+--\x20
+Glyph
+_______________________________________________
+Twisted-Python mailing list
+<A HREF="http://twistedmatrix.com/cgi-bin/mailman/listinfo/twisted-python">http://twistedmatrix.com/cgi-bin/mailman/listinfo/twisted-python</A>
+</PRE>
+<!--endarticle-->
+    <HR>
+    <P><UL>
+        <!--threads-->
+	<LI>Previous message: <A HREF="021280.html">[Twisted-Python] Lore to Sphinx Conversion</A></li>
+       </UL>
+<hr>
+<a href="http://twistedmatrix.com/cgi-bin/mailman/listinfo/twisted-python">More information about the list</a><br>
+</body></html>"""
+
+# a month's thread index as pipermail writes it (thread.html), trimmed
+PIPERMAIL_INDEX = """<html><head><title>The Twisted-Python January 2010 Archive by thread</title></head><body>
+<h1>January 2010 Archives by thread</h1>
+<ul><li> <b>Messages sorted by:</b> <a href="subject.html#start">[ subject ]</a> <a href="date.html#start">[ date ]</a></li>
+<li><b><a href="http://twistedmatrix.com/cgi-bin/mailman/listinfo/twisted-python">More info on this list...</a></b></li>
+</ul><p><b>Starting:</b> <i>Fri Jan  1 05:10:25 EST 2010</i><br></p><ul>
+<!--threads-->
+<!--0 01262325025.21281- -->
+<LI><A HREF="021281.html">[Twisted-Python] how manual run LoopingCall.f
+</A><A NAME="21281">&nbsp;</A>
+<I>Glyph Lefkowitz
+</I>
+<UL><!--1 01262325025.21281-01262400000.21290- -->
+<LI><A HREF="021290.html">[Twisted-Python] how manual run LoopingCall.f
+</A><A NAME="21290">&nbsp;</A>
+<I>ploutosss ploutosss
+</I></UL>
+</ul></body></html>"""
+
+
+def test_pipermail_message_page_reads_sender_date_and_own_words():
+    url = "http://twistedmatrix.com/pipermail/twisted-python/2010-January/021281.html"
+    assert detect_engine(PIPERMAIL) == "pipermail"
+    used, res = parse_any(PIPERMAIL, url, CTX)
+    assert used == "pipermail" and res.next_url is None  # "Next message" is the next mail by date, not a page
+    [post] = res.items
+    assert (post.post_id, post.author, post.posted_at) == ("21281", "Glyph Lefkowitz", "2010-01-01T10:10:25+00:00")
+    assert post.thread_title == "[Twisted-Python] how manual run LoopingCall.f"
+    # the attribution and the quoted lines are quotes; the signature and the list footer are not the words
+    assert post.text == (
+        "LoopingCall was originally designed for playback of voice samples.\n\n"
+        'You should be using its "start" method.\n\nGood luck!'
+    )
+    assert [(q["author"], q["text"]) for q in post.quoted] == [
+        (
+            "ploutosss ploutosss",
+            "When I need to perform some function with a time interval of less than\none second, LoopingCall too slow.",
+        ),
+        (None, "looping_instance = self.looping"),
+    ]
+    assert post.signature == "Glyph"
+
+
+def test_pipermail_month_index_links_its_messages():
+    url = "http://twistedmatrix.com/pipermail/twisted-python/2010-January/thread.html"
+    assert detect_engine(PIPERMAIL_INDEX) == "pipermail"
+    res = parse_page(PIPERMAIL_INDEX, url, "auto", CTX)
+    assert res.items == []
+    assert [(t.url.rsplit("/", 1)[-1], t.thread_id) for t in res.thread_links] == [
+        ("021281.html", "21281"),  # the message pages' own ids
+        ("021290.html", "21290"),
+    ]
