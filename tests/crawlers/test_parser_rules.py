@@ -4,7 +4,7 @@ markup that showed it (the corpus pages in tests/crawlers/real_pages/dev keep th
 from __future__ import annotations
 
 from crawlers.parsers import ParseContext, detect_engine, parse_any, parse_page, universal
-from crawlers.parsers.universal.evidence import is_profile_href
+from crawlers.parsers.universal.evidence import is_profile_href, looks_like_date
 
 CTX = ParseContext(source="t", tz="UTC")
 
@@ -281,3 +281,87 @@ def test_pipermail_month_index_links_its_messages():
         ("021281.html", "21281"),  # the message pages' own ids
         ("021290.html", "21290"),
     ]
+
+
+# OSQA (help.openstreetmap.org as a static archive keeps it: user links dropped, names in plain spans), trimmed
+# from a real question page: per answer its body, a user card ("answered <strong>27 Jul '12, 13:19</strong>", the
+# name with a moderator's diamond, reputation) and comments each with an age and a user of their own
+_OSQA_CARD = """<div class="post-update-info-container"><div class="post-update-info post-update-info-user">
+<p>{verb} <strong>{date}</strong></p>
+<img src="https://secure.gravatar.com/avatar/52d3?s=32" class="gravatar" width="32" height="32" alt="{name}'s gravatar image" />
+<p><span>{name}</span><br /><span class="score" title="33317 reputation points"><span>33.3k</span></span>
+<span title="21 badges"><span class="badge1">●</span><span class="badgecount">21</span></span><br />
+<span class="accept_rate" title="Rate of the user's accepted answers">accept rate:</span> <span>23%</span></p>
+</div></div>"""
+_OSQA_COMMENT = """<span id="{cid}"></span><div id="comment-{cid}" class="comment">
+<div id="post-{cid}-score" class="comment-score">2</div>
+<div class="comment-text"><p>{text}</p></div>
+<div id="comment-{cid}-info" class="comment-info"><span class="comment-age">({date})</span>
+<span class="comment-user userinfo">{user}</span></div></div>"""
+
+
+def _osqa_answer(aid: int, name: str, date: str, body: str, comments: list[tuple]) -> str:
+    return (
+        f'<span id="{aid}"></span><div id="answer-container-{aid}" class="answer"><table style="width:100%;"><tbody>'
+        f'<tr><td><div class="vote-buttons"><div id="post-{aid}-score" class="post-score">8</div></div></td>'
+        f'<td><div class="item-right"><div class="answer-body">{body}</div>'
+        f'<div class="answer-controls post-controls">&#10;</div>'
+        + _OSQA_CARD.format(verb="answered", date=date, name=name)
+        + f'<div id="comments-container-{aid}" class="comments-container">'
+        + "".join(_OSQA_COMMENT.format(cid=c, text=t, date=d, user=u) for c, t, d, u in comments)
+        + "</div></div></td></tr></tbody></table></div>"
+    )
+
+
+OSQA = (
+    "<div class='headNormal'><h1>Is it possible to get a list of objects with two specific tags?</h1></div>"
+    "<div id='main-body'><table id='question-table'><tbody><tr><td><div class='vote-buttons'>3</div></td><td>"
+    "<div id='item-right'><div class='question-body'><p>For example, I might want a list of rail trails: objects"
+    " tagged highway=cycleway and railway=abandoned.</p></div>"
+    + _OSQA_CARD.format(verb="asked", date="22 Jul '10, 02:06", name="NE2")
+    + "</div></td></tr></tbody></table><div class='tabBar'><h2>2 Answers:</h2></div>"
+    + _osqa_answer(
+        14649,
+        "scai ♦",
+        "27 Jul '12, 13:19",
+        "<p>Meanwhile there is the new Overpass API allowing to search for objects with two or more tags.</p>",
+        [
+            (
+                40239,
+                "In the meantime it is even simpler: go to overpass-turbo, open the wizard and enter the query.",
+                "12 Jan '15, 12:52",
+                "aseerel4c26 ♦",
+            )
+        ],
+    )
+    + _osqa_answer(
+        419,
+        "Frederik Ramm ♦",
+        "22 Jul '10, 09:23",
+        "<p>No, it is currently not possible. XAPI as well as the API only support searching for one tag.</p>",
+        [
+            (888, "How do I search even for one tag? For example: name=Metuje. Thanks.", "21 Sep '10, 16:47", "Kozuch"),
+            (920, "@Kozuch: see the Xapi page on the wiki.", "24 Sep '10, 23:47", "Mormegil"),
+        ],
+    )
+    + "</div>"
+)
+
+
+def test_osqa_answers_read_with_short_year_dates_plain_names_and_their_comments_apart():
+    """Three general rules on one Q&A page: a date with its year shortened ("27 Jul '12", "Jul 27 '12") is a date;
+    comments inside a post, each with its own user and age, are not the post's words or author even when the
+    post's own name shows no author sign (a plain span); and a badge a space after a name ("scai ♦") is not part
+    of it. Before: every answer was by its "answered …" line, undated, and the first one's words were its comment."""
+    assert looks_like_date("27 Jul '12, 13:19") and looks_like_date("asked Jul 27 '12 at 13:19")
+    assert not looks_like_date("rock 'n' roll 5 May '123")
+    ext = universal.extract(OSQA, "https://help.openstreetmap.org/questions/417/", CTX, with_article=False)
+    posts = [it for it in ext.result.items if (it.extra or {}).get("item_type") != "article"]
+    assert [(p.author, p.posted_at) for p in posts] == [
+        ("scai", "2012-07-27T13:19:00+00:00"),
+        ("Frederik Ramm", "2010-07-22T09:23:00+00:00"),
+    ]
+    assert (
+        posts[0].text == "Meanwhile there is the new Overpass API allowing to search for objects with two or more tags."
+    )
+    assert "Kozuch" not in posts[1].text and posts[1].text.startswith("No, it is currently not possible.")

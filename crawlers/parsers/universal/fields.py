@@ -226,7 +226,7 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
             if not profile and tag != "a":
                 link = next((d for d in el.iter("a") if is_profile_href(d.get("href"))), None)
                 href = link.get("href") if link is not None else None
-        name = (name or "").strip().strip(":").strip()
+        name = _BADGE.sub("", (name or "").strip().strip(":").strip())
         if (
             name[:1] in "[("
             or not name
@@ -243,6 +243,9 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
         out.append((score, _shape(el), el, name, href))
     return out or _plain_names(rec, els)
 
+
+# a badge a template prints after the name, a space apart: a moderator's diamond ("scai ♦"), a star, a check mark
+_BADGE = re.compile(r"\s+[\u2190-\u21ff\u2600-\u27bf\u25a0-\u25ff\u2b00-\u2bff]+$")
 
 _INLINE_NAME_TAGS = {
     "b",
@@ -271,7 +274,7 @@ def _plain_names(rec, els: list) -> list[tuple[float, str, object, str, str | No
     for i, el in enumerate(els[:80]):
         if el.tag not in _INLINE_NAME_TAGS or len(el) > 1 or any(len(c) for c in el):
             continue
-        name = (el.text or "").strip() if not len(el) else _first_line(inner_text(el))
+        name = _BADGE.sub("", (el.text or "").strip() if not len(el) else _first_line(inner_text(el)))
         if (
             not name
             or name[:1] in "[("

@@ -357,9 +357,12 @@ def _comments_inside(best: RecordSet, scored: list[RecordSet], agg: dict) -> lis
         for holder, ms in holders.items():
             tops = [m for m in ms if not any(a in set(ms) for a in m.iterancestors())]
             a = agg[holder]
+            # the holder's author may show no sign of its own (a name in plain text where an archive dropped the
+            # profile links) when every comment in it names its own author and date: those are comments still
+            signed = all(agg[m].authors and agg[m].dates for m in tops)
             keeps += (
                 a.dates - sum(agg[m].dates for m in tops) > 0
-                and a.authors - sum(agg[m].authors for m in tops) > 0
+                and (a.authors - sum(agg[m].authors for m in tops) > 0 or signed)
                 and a.text - a.link - sum(agg[m].text - agg[m].link for m in tops) > 20
             )
         if holders and keeps >= 0.8 * len(holders):
