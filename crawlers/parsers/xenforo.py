@@ -85,6 +85,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
     res = PageResult(thread_id=tid, thread_url=thread_url, thread_title=title)
     res.next_url = rel_next(root, url, ("a.pageNav-jump--next", "nav .PageNav a.text[href*='page-']"))
     xf2 = css(root, "article.message[data-author]")
+    # a code block's title ("Code:", "C++:") is the template's label, not the poster's words (a substring test
+    # first: most pages have no code block, and their posts skip the lookup)
+    code_title = ".bbCodeBlock--code > .bbCodeBlock-title" if "bbCodeBlock--code" in html else None
     if xf2:
         for p in xf2:
             dc = p.get("data-content") or p.get("id") or ""
@@ -99,7 +102,9 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
             )
             if body is None:
                 continue
-            text, quotes, _ = split_post(body, "blockquote.bbCodeBlock--quote, .bbCodeBlock--quote", _quote)
+            text, quotes, _ = split_post(
+                body, "blockquote.bbCodeBlock--quote, .bbCodeBlock--quote", _quote, remove_css=code_title
+            )
             tm = first(p, ".message-attribution time.u-dt") or first(p, "time.u-dt") or first(p, "time[datetime]")
             # data-time (2.0/2.1) and data-timestamp (2.2+) are unix times: exact whatever zone the page shows
             date_raw = (

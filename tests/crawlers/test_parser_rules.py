@@ -365,3 +365,25 @@ def test_osqa_answers_read_with_short_year_dates_plain_names_and_their_comments_
         posts[0].text == "Meanwhile there is the new Overpass API allowing to search for objects with two or more tags."
     )
     assert "Kozuch" not in posts[1].text and posts[1].text.startswith("No, it is currently not possible.")
+
+
+# XenForo 2.2, trimmed from a real pkodev.com thread: a code block carries its language as a title row
+XF2_CODE = """<html><head><title>Ник и уровень | PKOdev</title></head><body><div class="block-body">
+<article class="message message--post js-post" data-author="Grim4ik" data-content="post-146" id="js-post-146">
+<div class="message-inner"><div class="message-cell message-cell--user"><h4 class="message-name">
+<a href="https://pkodev.com/members/grim4ik.9/" class="username" data-user-id="9">Grim4ik</a></h4></div>
+<div class="message-cell message-cell--main"><header class="message-attribution"><ul class="message-attribution-main">
+<li><a href="/threads/121/post-146"><time class="u-dt" datetime="2024-03-01T12:00:00+0300" data-timestamp="1709283600">
+Mar 1, 2024</time></a></li></ul></header>
+<div class="message-content"><article class="message-body js-selectToQuote"><div class="bbWrapper">
+Открываем <b>UIHeadSay.cpp</b><br><br>Находим:<br><br><div class="bbCodeBlock bbCodeBlock--screenLimited bbCodeBlock--code">
+<div class="bbCodeBlock-title">C++:</div><div class="bbCodeBlock-content" dir="ltr">
+<pre class="bbCodeCode" dir="ltr" data-lang="cpp"><code>for (int i(0); i&lt;NAME_PART_NUM; i++)</code></pre></div></div>
+</div></article></div></div></div></article></div><p>Powered by XenForo</p></body></html>"""
+
+
+def test_xenforo2_code_block_title_is_not_the_posters_words():
+    res = parse_page(XF2_CODE, "https://pkodev.com/threads/121/", "xenforo", CTX)
+    [post] = res.items
+    assert post.author == "Grim4ik"
+    assert post.text == "Открываем UIHeadSay.cpp\n\nНаходим:\n\nfor (int i(0); i<NAME_PART_NUM; i++)"
