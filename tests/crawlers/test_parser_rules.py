@@ -387,3 +387,22 @@ def test_xenforo2_code_block_title_is_not_the_posters_words():
     [post] = res.items
     assert post.author == "Grim4ik"
     assert post.text == "Открываем UIHeadSay.cpp\n\nНаходим:\n\nfor (int i(0); i<NAME_PART_NUM; i++)"
+
+
+def test_a_name_written_as_a_panels_first_words_is_read_when_the_avatar_names_it():
+    """ask.wireshark.org's OSQA archive writes the poster as the first words of the card's panel, before a line
+    break, with no element of its own ("Bill Meier ♦♦<br>3.2k …"); the avatar's alt names the same user, URL-encoded
+    ("Bill%20Meier's gravatar image"). Before, the answers were by their reputation ("3.2k")."""
+    page = OSQA.replace("<p><span>scai ♦</span><br />", "<p>Bill Meier ♦♦<br />").replace(
+        'alt="scai ♦\'s gravatar image"', 'alt="Bill%20Meier\'s gravatar image"'
+    )
+    page = page.replace("<p><span>Frederik Ramm ♦</span><br />", "<p>SYN-bit ♦♦<br />").replace(
+        'alt="Frederik Ramm ♦\'s gravatar image"', 'alt="SYN-bit\'s gravatar image"'
+    )
+    assert "Bill%20Meier's" in page and "<span>" + "scai" not in page
+    ext = universal.extract(page, "https://ask.wireshark.org/questions/12360/", CTX, with_article=False)
+    posts = [it for it in ext.result.items if (it.extra or {}).get("item_type") != "article"]
+    assert [(p.author, p.posted_at) for p in posts] == [
+        ("Bill Meier", "2012-07-27T13:19:00+00:00"),
+        ("SYN-bit", "2010-07-22T09:23:00+00:00"),
+    ]

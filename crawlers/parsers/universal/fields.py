@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote_plus, urldefrag
+from urllib.parse import unquote, unquote_plus, urldefrag
 
 from crawlers.parsers.base import absolute, inner_text
 from crawlers.parsers.universal.evidence import (
@@ -146,9 +146,9 @@ def profile_names(els: list) -> tuple[list[list[str]], list[str]]:
                 for at in ("title", "alt"):
                     v = x.get(at) if isinstance(x.tag, str) else None
                     if v:
-                        labels.append(" ".join(_norm_tokens(v)))
+                        labels.append(" ".join(_norm_tokens(unquote(v))))
         elif el.tag == "img" and el.get("alt") and len(el.get("alt")) < 80:
-            labels.append(" ".join(_norm_tokens(el.get("alt"))))
+            labels.append(" ".join(_norm_tokens(unquote(el.get("alt")))))  # (some write it URL-encoded)
     return urls, labels
 
 
@@ -194,6 +194,17 @@ def author_candidates(rec, els: list) -> list[tuple[float, str, object, str, str
         elif el.text and (m := BYLINE.match(el.text)) and not _in_quote_tag(el, rec):
             name = m.group("a") or m.group("b")
             score, href = 6.0, None
+        elif (
+            (len(el) > 4 or any(len(c) > 2 for c in el))
+            and (urls or labels)
+            and el.text
+            and el.text.strip()
+            and el[0].tag == "br"
+            and _named_by_profile(_BADGE.sub("", el.text.strip()), urls, labels)
+        ):
+            # a panel's first words before a line break, named by the record's avatar ("Bill Meier ♦♦<br>3.2k …"
+            # beside "Bill Meier's gravatar image"): the name, though it has no element of its own
+            name, score, href = el.text.strip(), 4.0, None
         else:
             if tag in _DROP_TAGS or tag in ("img", "br", "hr", "table", "tbody", "tr", "ul", "ol", "dl"):
                 continue
