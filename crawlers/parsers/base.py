@@ -13,15 +13,14 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
 from urllib.parse import parse_qs, urldefrag, urljoin, urlparse
 
 import lxml.html
-from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
 from crawlers.dates import board_tz_from_text, parse_date
 from crawlers.items import PostItem
+from crawlers.parsers.selectors import compiled
 
 
 @dataclass
@@ -183,19 +182,16 @@ def inner_text(el: HtmlElement | None) -> str:
         el.tail = tail
 
 
-@lru_cache(maxsize=2048)
-def _selector(expr: str) -> CSSSelector:
-    return CSSSelector(expr)
-
-
 def css(el: HtmlElement, expr: str) -> list[HtmlElement]:
-    """css(el, expr) with the CSS→XPath translation compiled once per expression (it dominated parsing)."""
-    return _selector(expr)(el)
+    """Every element `expr` selects in `el` (itself included), in document order: lxml's `CSSSelector(expr)(el)`,
+    with simple selectors matched in Python (crawlers/parsers/selectors.py; libxml2's XPath predicates were a
+    third of parsing) and each expression compiled once."""
+    return compiled(expr).all(el)
 
 
 def first(el: HtmlElement, expr: str) -> HtmlElement | None:
-    found = _selector(expr)(el)
-    return found[0] if found else None
+    """The first element `expr` selects in document order; the walk stops there."""
+    return compiled(expr).first(el)
 
 
 # an element by a page-supplied id: one compiled XPath with the id as a variable, where an f-string CSS
