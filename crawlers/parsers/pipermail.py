@@ -43,8 +43,9 @@ def detect(html: str) -> int:
 _ATTRIBUTION = re.compile(r"^(?:.*,\s*)?(?P<name>[^,]{1,80}?)\s+(?:wrote|writes|said|пишет|написал\(?а?\)?)\s*:\s*$")
 _SEQ = re.compile(r"(?:thread|date|subject|author)\.html#(\d+)$")
 _MESSAGE_HREF = re.compile(r"^(\d{6})\.html$")
-# Mailman's list footer: a rule of underscores, then the list's name and address
-_FOOTER = re.compile(r"(?m)^_{20,}\s*$")
+# what Mailman appends to a message: the list footer (a rule of underscores, then the list's name and address) and
+# the scrubber's notes on attachments ("-------------- next part --------------\nAn HTML attachment was scrubbed...")
+_FOOTER = re.compile(r"(?m)^(?:_{20,}|-{5,} next part -{5,})\s*$")
 
 
 def split_mail(body: str) -> tuple[str, list[dict], str | None]:

@@ -215,6 +215,9 @@ You should be using its &quot;start&quot; method.
 Good luck!
 --\x20
 Glyph
+-------------- next part --------------
+An HTML attachment was scrubbed...
+URL: http://twistedmatrix.com/pipermail/twisted-python/attachments/20100101/0e2a/attachment.htm
 _______________________________________________
 Twisted-Python mailing list
 <A HREF="http://twistedmatrix.com/cgi-bin/mailman/listinfo/twisted-python">http://twistedmatrix.com/cgi-bin/mailman/listinfo/twisted-python</A>
