@@ -409,3 +409,24 @@ def test_a_name_written_as_a_panels_first_words_is_read_when_the_avatar_names_it
         ("Bill Meier", "2012-07-27T13:19:00+00:00"),
         ("SYN-bit", "2010-07-22T09:23:00+00:00"),
     ]
+
+
+# a static archive of an SMF board (opendcl.com), trimmed: the post opens with a bold "Question:" label
+STATIC_QA = """<html><head><title>Modal form pick point</title></head><body><main><h1>Modal form pick point</h1>
+<article class="post" id="msg5675"><div class="post-head"><span class="post-author">fred_tomke</span>
+<span class="post-date muted">2009-12-14 11:18 UTC</span></div>
+<div class="post-body"><strong>Question:</strong><br>
+I want to pick a point in AutoCAD while a modal form is showing.<br><br><strong>Answer:</strong><br>
+You can hide the form, pick the point and show the form again.</div></article>
+<article class="post" id="msg5676"><div class="post-head"><span class="post-author">owenwengerd</span>
+<span class="post-date muted">2009-12-14 15:02 UTC</span></div>
+<div class="post-body"><strong>Quote:</strong><br><blockquote>pick a point</blockquote>Use the form's hide method,
+then show it again when the point is picked.</div></article></main></body></html>"""
+
+
+def test_a_bold_label_ending_in_a_colon_is_the_posters_words_unless_it_heads_a_quote():
+    ext = universal.extract(STATIC_QA, "https://forums.example.com/topic/1080/", CTX, with_article=False)
+    first, second = ext.result.items
+    assert first.author == "fred_tomke"
+    assert first.text.startswith("Question:\nI want to pick a point in AutoCAD")
+    assert second.text.startswith("Use the form's hide method") and "Quote:" not in second.text

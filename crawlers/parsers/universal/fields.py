@@ -656,6 +656,14 @@ _TITLE_HINT = re.compile(r"title|subject|topic-?name", re.IGNORECASE)
 _COUNTER = re.compile(r"^(?:post|сообщение|msg)?\s*#\s*\d+$|^№\s*\d+$", re.IGNORECASE)
 
 
+# a bold label that heads a quote or code block ("Quote:", "Code:", "Anna wrote:"); another label ending in a colon
+# ("Question:", "Update:") introduces the poster's own words after it, so it is not a title line
+_QUOTE_LABEL = re.compile(
+    r"^(?:quote|цитата|code|код|spoiler|спойлер)\b|(?:wrote|писал\(?а?\)?|написал\(?а?\)?|пишет|said)\s*:$",
+    re.IGNORECASE,
+)
+
+
 def _leading_headings(body) -> list:
     """Title lines before any other text of the body: headings, and a short bold or title-classed line or a
     post counter ("Re: ...", "Post# 1") when the words that follow are longer; they are the post's head, not
@@ -675,7 +683,12 @@ def _leading_headings(body) -> list:
             text
             and len(text) <= 100
             and "\n" not in text
-            and (el.tag in ("b", "strong") or marked(el, _TITLE_HINT) or _COUNTER.match(text))
+            and (
+                el.tag in ("b", "strong")
+                and not (text.endswith(":") and not _QUOTE_LABEL.search(text))
+                or marked(el, _TITLE_HINT)
+                or _COUNTER.match(text)
+            )
         ):
             (out if el.tag in _HEADINGS else soft).append(el)
             skip.add(el)
