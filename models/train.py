@@ -31,8 +31,9 @@ from models.window import model_input
 
 log = logging.getLogger(__name__)
 
-# Down-weighted sources: RuTweetCorp's labels come from emoticons (noisy, and no neutral class).
-SOURCE_WEIGHTS = {"rutweetcorp_emoticon_labels": 0.3}
+# Down-weighted sources: RuTweetCorp's labels come from emoticons (noisy, and no neutral class); the restaurant
+# sentences' intent labels come from aspect sentiment, not from an intent annotation (models/intent_sources.py).
+SOURCE_WEIGHTS = {"rutweetcorp_emoticon_labels": 0.3, "restaurants": 0.3}
 
 # SentiRuEval's `target` is a company slug; these find the company in the tweet so it can be marked.
 TARGET_PATTERNS = {
@@ -183,28 +184,49 @@ def sentiment_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
     return out
 
 
+def _label_list(raw: str) -> list[str] | None:
+    labs = [x.strip() for x in raw.replace(",", ";").split(";") if x.strip()]
+    return labs if labs and all(x in INTENT_LABELS for x in labs) else None
+
+
 def intent_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
-    """Rows with ``label`` "a;b" (full labels) or problem/noproblem (only `failure` known)."""
+    """Rows with ``label`` "a;b" (full labels) or problem/noproblem (only `failure` known).
+
+    A ``known`` column ("complaint;praise;other") limits a row to the labels its set was annotated for: the
+    others are masked, and ``label`` lists the known ones that apply ("none" for none of them)."""
     out = []
     k = len(INTENT_LABELS)
     for r in df.itertuples(index=False):
         raw = str(r.label).strip().lower()
         y = np.zeros(k, np.float32)
         mask = np.ones(k, np.float32)
+        known_raw = str(getattr(r, "known", "") or "").strip().lower()
+        known_raw = "" if known_raw == "nan" else known_raw  # files without the column, concatenated
         if raw in ("problem", "noproblem"):
             mask[:] = 0
             mask[INTENT_LABELS.index("failure")] = 1
             y[INTENT_LABELS.index("failure")] = 1.0 if raw == "problem" else 0.0
             src = _source(r, "car_reviews")
         else:
-            labs = [x.strip() for x in raw.replace(",", ";").split(";") if x.strip()]
-            if not labs or any(x not in INTENT_LABELS for x in labs):
+            labs = [] if raw == "none" and known_raw else _label_list(raw)
+            known = _label_list(known_raw) if known_raw else list(INTENT_LABELS)
+            if labs is None or known is None or any(x not in known for x in labs) or not (labs or known_raw):
                 continue
+            mask[:] = 0
+            for x in known:
+                mask[INTENT_LABELS.index(x)] = 1
             for x in labs:
                 y[INTENT_LABELS.index(x)] = 1.0
             src = _source(r, "seed")
         out.append(
-            Example(model_input(str(r.text), max_chars=max_chars), y, mask=mask, source=src, fixed=_fixed_split(r))
+            Example(
+                model_input(str(r.text), max_chars=max_chars),
+                y,
+                mask=mask,
+                weight=SOURCE_WEIGHTS.get(src, 1.0),
+                source=src,
+                fixed=_fixed_split(r),
+            )
         )
     return out
 
@@ -457,6 +479,7 @@ class Run:
     stack: Any  # the trained task's TaskStack
     task: str
     init_version: str | None
+    init_dir: Path | None = None
 
 
 def prepare_network(settings, cfg: TrainConfig, init_from: str | None) -> Run:
@@ -492,7 +515,7 @@ def prepare_network(settings, cfg: TrainConfig, init_from: str | None) -> Run:
     if cfg.head_width is not None:
         spec.tasks[cfg.task].head_width = max(0, cfg.head_width)
     stack.head = make_head(base.config.hidden_size, len(spec.tasks[cfg.task].labels), spec.tasks[cfg.task].head_width)
-    return Run(net, tok, spec, stack, cfg.task, init_version)
+    return Run(net, tok, spec, stack, cfg.task, init_version, init_dir)
 
 
 def _checkpointer(cfg: TrainConfig, examples: list[Example], run: Run, out_dir: Path, resume: bool):
@@ -711,12 +734,31 @@ def save_trained(run: Run, train_ex: list[Example], out_dir: Path, rng: random.R
     # int8 smoothing needs fp32 activation maxima on texts like the ones scored: the training texts
     run.net.eval()
     sample = rng.sample(train_ex, min(len(train_ex), qz.CALIBRATION_N))
-    qz.save_maxima(
-        Path(out_dir) / qz.CALIBRATION_FILE,
-        qz.calibrate(run.net, run.tok, [e.text for e in sample], run.spec.max_tokens),
-    )
+    amax = qz.calibrate(run.net, run.tok, [e.text for e in sample], run.spec.max_tokens)
+    qz.save_maxima(Path(out_dir) / qz.CALIBRATION_FILE, keep_init_maxima(run, amax))
     write_model_card(out_dir)
     return version
+
+
+def keep_init_maxima(run: Run, amax: dict) -> dict:
+    """Intent trained on top of sentiment changes nothing that sentiment or the frozen layers compute, so their
+    int8 smoothing maxima stay the initial scorer's (measured on other texts they would differ, and so would
+    sentiment's int8 probabilities); only intent's own layers are measured anew."""
+    import torch
+
+    from models import quantize as qz
+
+    init = run.init_dir / qz.CALIBRATION_FILE if run.init_dir is not None else None
+    if run.task != "intent" or run.init_version is None or init is None or not init.exists():
+        return amax
+    old = qz.load_maxima(init)
+    own = f"tasks.{run.task}."
+
+    def kept(k: str, v: torch.Tensor) -> torch.Tensor:
+        o = old.get(k)
+        return o if o is not None and not k.startswith(own) and o.shape == v.shape else v
+
+    return {k: kept(k, v) for k, v in amax.items()}
 
 
 def _probs(logits, temp: float, multi: bool) -> np.ndarray:
