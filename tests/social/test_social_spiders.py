@@ -84,7 +84,7 @@ def test_social_crawl_end_to_end(tmp_path, demo, secrets_env, caplog):
     for secret in (VK_TOKEN, YT_KEY):
         assert not any(secret.encode() in b for b in blobs)
         assert secret not in caplog.text
-    dump = store.query("SELECT * FROM crawl_runs").to_json()
+    dump = store.query("SELECT * FROM crawl_runs").to_json(date_format="iso")
     assert VK_TOKEN not in dump and YT_KEY not in dump
 
     # second run: only what is new
