@@ -72,6 +72,11 @@ def _quote(q) -> dict:
     return {"author": q.get("data-author"), "post_id": None, "text": text_of(q)}
 
 
+def _post_url(page_url: str, pid: str, anchor: str = "p") -> str:
+    """A post's permalink beside the page's script: `…/viewtopic.php?p=ID#pID` (TorrentPier anchors `#ID`)."""
+    return f"{page_url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#{anchor}{pid}"
+
+
 def _no_sid(url: str | None) -> str | None:
     """Drop phpBB's per-visit session id, so one member keeps one profile URL across crawls."""
     if not url or "sid=" not in url:
@@ -147,7 +152,7 @@ def parse(html: str, url: str, ctx: ParseContext) -> PageResult:
                 make_item(
                     ctx,
                     post_id=pid,
-                    url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#p{pid}",
+                    url=_post_url(url, pid),
                     text=text,
                     quoted=quotes,
                     signature=sig,
@@ -205,7 +210,7 @@ def _parse_torrentpier(root, url: str, ctx: ParseContext, res: PageResult) -> No
             make_item(
                 ctx,
                 post_id=pid,
-                url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#{pid}",
+                url=_post_url(url, pid, anchor=""),
                 text=text,
                 quoted=quotes,
                 signature=first_text(p, "div.signature"),
@@ -317,7 +322,7 @@ def _parse_subsilver2(root, url: str, ctx: ParseContext, res: PageResult) -> Non
             make_item(
                 ctx,
                 post_id=pid,
-                url=f"{url.split('?')[0].rsplit('/', 1)[0]}/viewtopic.php?p={pid}#p{pid}",
+                url=_post_url(url, pid),
                 text=text,
                 quoted=quotes,
                 signature=sig,
