@@ -92,5 +92,6 @@ def configure_logging(level: str = "INFO", log_file: str | Path | None = None) -
         h.addFilter(_ContextFilter())
         root.addHandler(h)
     root.setLevel(level.upper())
-    for noisy in ("scrapy", "filelock", "urllib3", "httpx", "asyncio", "numba"):
+    # onnx_ir logs every pass of the one-off int8 export (hundreds of lines); pymorphy3 each dictionary load
+    for noisy in ("scrapy", "filelock", "urllib3", "httpx", "asyncio", "numba", "onnx_ir", "onnxscript", "pymorphy3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

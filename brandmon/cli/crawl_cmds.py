@@ -100,7 +100,10 @@ def crawl_cmd(
     all_: bool = typer.Option(False, "--all", help="Every enabled source."),
     since: str | None = typer.Option(None, "--since", help="Keep only posts on/after this date."),
     workers: int = typer.Option(
-        0, "--workers", min=0, help="Crawl on N local worker processes (Dask); 0: as [workers] says (default: here)."
+        0,
+        "--workers",
+        min=0,
+        help="Crawl on N local worker processes (Dask); 0: as the workers settings say (default: here).",
     ),
     fmt: Format = format_option(),
     as_json: bool = json_alias(),

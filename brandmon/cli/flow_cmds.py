@@ -98,7 +98,10 @@ def run(
     since: str | None = typer.Option(None, "--since", help="Crawl posts since this date."),
     no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the same chain without Prefect (plain retries)."),
     workers: int = typer.Option(
-        0, "--workers", min=0, help="Crawl and score on N local worker processes (Dask); 0: as [workers] says."
+        0,
+        "--workers",
+        min=0,
+        help="Crawl and score on N local worker processes (Dask); 0: as the workers settings say.",
     ),
     fmt: Format = format_option(),
     as_json: bool = json_alias(),

@@ -45,7 +45,10 @@ def score(
     ctx: typer.Context,
     brand: list[str] | None = typer.Option(None, "--brand", "-b", help="Only these brand ids."),
     workers: int = typer.Option(
-        0, "--workers", min=0, help="Score on N local worker processes (Dask); 0: as [workers] says (default: here)."
+        0,
+        "--workers",
+        min=0,
+        help="Score on N local worker processes (Dask); 0: as the workers settings say (default: here).",
     ),
 ) -> None:
     """Score sentiment + intent of mentions the active model has not scored yet."""
@@ -79,7 +82,10 @@ def rescore_cmd(
     until: str | None = typer.Option(None, help="Posts before this date."),
     activate: bool = typer.Option(False, "--activate", help="Make this model the one everybody sees."),
     workers: int = typer.Option(
-        0, "--workers", min=0, help="Score on N local worker processes (Dask); 0: as [workers] says (default: here)."
+        0,
+        "--workers",
+        min=0,
+        help="Score on N local worker processes (Dask); 0: as the workers settings say (default: here).",
     ),
 ) -> None:
     """Re-score stored mentions with another model version; earlier versions' scores are kept."""

@@ -61,7 +61,7 @@ def retry_cmd(ctx: typer.Context) -> None:
 
 @n.command("test")
 def test_cmd(
-    ctx: typer.Context, channel: str = typer.Argument(..., help="A channel name from [notify.channels].")
+    ctx: typer.Context, channel: str = typer.Argument(..., help="A channel name from the notify.channels settings.")
 ) -> None:
     """Send a test message to one channel now (outside the outbox) and say whether it arrived."""
     from pipeline.notify.channels import DeliveryError, send

@@ -203,3 +203,22 @@ def test_themes_table_lists_keywords_as_words(tmp_path):
     assert ".5" not in res.stdout and ".75" not in res.stdout
     res = runner.invoke(app, [*base, "themes", "--format", "json"])  # scripts keep the stored JSON array
     assert json.loads(json.loads(res.stdout)[0]["keywords"]) == ["задержка", "посылка", "трек"]
+
+
+def _commands(cmd, path=()):
+    yield path, cmd
+    for name, sub in getattr(cmd, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_help_texts_keep_their_bracketed_words():
+    """Rich reads `[workers]` in a help text as markup and drops it ("0: as  says")."""
+    import typer
+
+    bad = []
+    for path, cmd in _commands(typer.main.get_command(app)):
+        texts = [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params]
+        bad += [(" ".join(path), t) for t in texts if re.search(r"(?<!\\)\[[a-z_.]+\]", t)]
+    assert not bad, bad
+    out = runner.invoke(app, ["rescore", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "0: as the workers settings say" in out, out
