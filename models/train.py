@@ -1066,12 +1066,13 @@ def write_model_card(out_dir: Path) -> Path:
     lines += [
         "## Data",
         "",
-        "Sentiment: samples of SentiRuEval-2016 (banks, telecom; labels toward the company, marked as the "
-        "target), RuSentiTweet, RuTweetCorp (emoticon labels, weight 0.3); held-out splits stratified per "
-        "source and label. Intent: brandmon's hand-written seed set (data/training/intent_seed.csv, its own "
-        "test split) + car reviews with problem labels (failure only) + restaurant review sentences labelled "
-        "from aspect sentiment (complaint, praise, other; weight 0.3; data/training/README.md). Research data is "
-        "not redistributed.",
+        "Sentiment: SentiRuEval-2016 (banks, telecom; labels toward the company, marked as the target), "
+        "RuSentiTweet, RuTweetCorp (emoticon labels, weight 0.3), and, as trained by `make scorer`, restaurant "
+        "review sentences (weight 0.3) and the intent seed set mapped to sentiment (models/sentiment_sources.py); "
+        "held-out splits stratified per source and label. Intent: brandmon's hand-written seed set "
+        "(data/training/intent_seed.csv, its own test split) + car reviews with problem labels (failure only) + "
+        "restaurant review sentences labelled from aspect sentiment (complaint, praise, other; weight 0.3; "
+        "data/training/README.md). Research data is not redistributed.",
         "",
     ]
     p = Path(out_dir) / "MODEL_CARD.md"
