@@ -73,7 +73,7 @@ $(RUNS)/sentiment/scorer.json: $(RUNS)/data/sentiment_restaurants.csv
 	  --cap rutweetcorp_emoticon_labels=4000 --epochs 3 --eval-every 400 --patience 3)
 
 $(RUNS)/scorer/scorer.json: $(RUNS)/sentiment/scorer.json
-	$(call train_step,$(RUNS)/scorer,--task intent --init $(RUNS)/sentiment --branch sentiment@4 --head-width 256 \
+	$(call train_step,$(RUNS)/scorer,--task intent --init $(RUNS)/sentiment --branch sentiment@4 --head-width 256 --head-members 5 \
 	  --epochs 60 --patience 8 --lr-head 2e-3 --data data/training/intent_seed.csv \
 	  --data $(SHARED)/complaints/car_reviews_problem.csv --data $(RUNS)/data/intent_restaurants.csv)
 

@@ -41,6 +41,7 @@ class TaskSpec:
     branch_of: str | None = None  # reads this task's stack after `branch_depth` of its layers (models.network)
     branch_depth: int = 0
     head_width: int = 0  # > 0: an MLP head of this hidden width (models.network.PooledMLP) instead of a linear one
+    head_members: int = 1  # > 1: the MLP head is an ensemble of this many, averaged in logits
     # single-label: per-class offsets on log-probabilities before the argmax (models.decision), None for argmax
     offsets: list[float] | None = None
 
@@ -142,6 +143,7 @@ def build_net(base, spec: ScorerSpec):
         {t: len(s.labels) for t, s in spec.tasks.items()},
         {t: (s.branch_of, s.branch_depth) for t, s in spec.tasks.items() if s.branch_of},
         {t: s.head_width for t, s in spec.tasks.items()},
+        {t: s.head_members for t, s in spec.tasks.items()},
     )
 
 

@@ -70,6 +70,7 @@ class TrainConfig:
     # own; None keeps the initial scorer's choice
     branch: str | None = None
     head_width: int | None = None  # > 0: an MLP head of this width, 0 a linear one; None keeps the initial scorer's
+    head_members: int | None = None  # > 1: an ensemble of that many MLP heads; None keeps the initial scorer's
     max_tokens: int = 64
     max_chars: int = 400
     epochs: int = 4
@@ -514,7 +515,10 @@ def prepare_network(settings, cfg: TrainConfig, init_from: str | None) -> Run:
     stack = net.tasks[cfg.task]
     if cfg.head_width is not None:
         spec.tasks[cfg.task].head_width = max(0, cfg.head_width)
-    stack.head = make_head(base.config.hidden_size, len(spec.tasks[cfg.task].labels), spec.tasks[cfg.task].head_width)
+    if cfg.head_members is not None:
+        spec.tasks[cfg.task].head_members = max(1, cfg.head_members)
+    ts = spec.tasks[cfg.task]
+    stack.head = make_head(base.config.hidden_size, len(ts.labels), ts.head_width, ts.head_members)
     return Run(net, tok, spec, stack, cfg.task, init_version, init_dir)
 
 
@@ -559,17 +563,25 @@ class Fit:
 
 
 def _loss(stack, ex: list[Example], multi: bool, cw):
+    """The batch's weighted loss; an ensemble head's members each on their own logits (mean of their losses), so
+    they stay independent models rather than one wide one."""
     import torch
 
+    from models.network import PooledMLP
+
     x, m = _pad([e.hidden for e in ex], torch.float32)
-    z = stack(x, m)
+    if isinstance(stack.head, PooledMLP) and stack.head.members > 1:
+        zs = list(stack.head.member_logits(stack.dropout(stack.pooled(x, m))))
+    else:
+        zs = [stack(x, m)]
     w = torch.tensor([e.weight for e in ex])
     if multi:
         y, km = _targets(ex, True)
-        loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none") * km).sum(1)
-        return (loss * w).sum() / (km.sum(1) * w).sum().clamp(min=1e-6)
+        per = [(torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none") * km).sum(1) for z in zs]
+        return sum((loss * w).sum() for loss in per) / len(zs) / (km.sum(1) * w).sum().clamp(min=1e-6)
     y, _ = _targets(ex, False)
-    return (torch.nn.functional.cross_entropy(z, y, weight=cw, reduction="none") * w).sum() / w.sum()
+    per = [torch.nn.functional.cross_entropy(z, y, weight=cw, reduction="none") for z in zs]
+    return sum((loss * w).sum() for loss in per) / len(zs) / w.sum()
 
 
 def fit_stack(
@@ -994,6 +1006,8 @@ def write_model_card(out_dir: Path) -> Path:
             "",
         ]
         head = f"an MLP head (hidden width {ts.head_width})" if ts.head_width else "a linear head"
+        if ts.head_width and ts.head_members > 1:
+            head = f"an ensemble of {ts.head_members} MLP heads (hidden width {ts.head_width}, logits averaged)"
         if ts.branch_of:
             own = (
                 f"its own fine-tuned layers {spec.split + ts.branch_depth}.."

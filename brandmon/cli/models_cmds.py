@@ -169,6 +169,13 @@ def train_cmd(
         help="Hidden width of an MLP head (e.g. 256 for a task reading another's whole stack), 0 for a linear "
         "head; default: as in the initial scorer.",
     ),
+    head_members: int | None = typer.Option(
+        None,
+        "--head-members",
+        min=1,
+        help="An ensemble of N MLP heads, each trained on its own loss, averaged in logits (steadier than one); "
+        "default: as in the initial scorer.",
+    ),
     patience: int = typer.Option(1, min=0, help="Validations without improvement before early stopping."),
     lr_head: float = typer.Option(1e-3, "--lr-head", min=1e-9, help="Learning rate of the head."),
     lr_layers: float = typer.Option(6e-5, "--lr-layers", min=1e-9, help="Learning rate of the fine-tuned layers."),
@@ -219,6 +226,7 @@ def train_cmd(
             max_tokens=max_tokens,
             branch=branch,
             head_width=head_width,
+            head_members=head_members,
             patience=patience,
             lr_head=lr_head,
             lr_layers=lr_layers,

@@ -207,3 +207,73 @@ def test_mlp_head_on_the_whole_source_stack(tiny_settings, tmp_path):
     assert isinstance(
         registry.load_scorer(tiny_settings, str(lin), quantize=False).net.tasks["intent"].head, torch.nn.Linear
     )
+
+
+def test_an_ensemble_head_averages_its_members_and_loads_a_single_heads_weights():
+    from models.network import PooledMLP
+
+    torch.manual_seed(0)
+    one, three = PooledMLP(8, 4, 5), PooledMLP(8, 4, 5, members=3)
+    assert (one.members, three.members) == (1, 3)
+    x = torch.randn(6, 8)
+    three.eval()
+    z = three.member_logits(x)
+    assert z.shape == (3, 6, 5) and not torch.allclose(z[0], z[1])  # members start apart
+    assert torch.allclose(three(x), z.mean(0))
+    # a single head's parameter names are member 0's: older scorers load unchanged
+    assert set(one.state_dict()) < set(three.state_dict())
+    PooledMLP(8, 4, 5).load_state_dict(one.state_dict())
+
+
+def test_each_member_of_an_ensemble_learns_from_its_own_loss():
+    """Trained on the mean of the members' losses, not on the loss of their mean: a member's gradient does not
+    depend on the other members."""
+    import numpy as np
+
+    from models.network import TaskStack
+    from models.train import Example, _loss
+
+    torch.manual_seed(1)
+    ex = [
+        Example("t", np.eye(5, dtype=np.float32)[i % 5], mask=np.ones(5, np.float32), hidden=torch.randn(3, 8))
+        for i in range(10)
+    ]
+
+    def member0_grad(members: int, scale_others: float) -> torch.Tensor:
+        torch.manual_seed(2)
+        stack = TaskStack(torch.nn.ModuleList(), 8, 5, dropout=0.0, head_width=4, head_members=members)
+        with torch.no_grad():
+            for m in stack.head.more:
+                m[3].weight.mul_(scale_others)
+        stack.eval()  # the MLPs' own dropout off: the same arithmetic for any number of members
+        (_loss(stack, ex, True, None) * members).backward()
+        return stack.head.mlp[0].weight.grad.clone()
+
+    g1 = member0_grad(1, 1.0)
+    assert torch.allclose(member0_grad(3, 1.0), g1, atol=1e-6)
+    assert torch.allclose(member0_grad(3, 5.0), g1, atol=1e-6)  # other members' outputs change nothing
+
+
+@pytest.mark.slow
+def test_an_ensemble_head_trains_saves_and_loads(tiny_settings, tmp_path):
+    from models import registry
+    from models.network import PooledMLP
+    from models.train import TrainConfig, train
+
+    cfg = dict(epochs=2, batch_size=8, lr_head=1e-2, patience=100, max_tokens=32, threads=1, seed=1)
+    out = tmp_path / "ens"
+    train(
+        tiny_settings,
+        TrainConfig(task="intent", branch="sentiment@1", head_width=16, head_members=3, **cfg),
+        [_intent_csv(tmp_path)],
+        out,
+        init_from=tiny_settings.models.sentiment,
+    )
+    assert registry.read_spec(out).tasks["intent"].head_members == 3
+    head = registry.load_scorer(tiny_settings, str(out), quantize=False).net.tasks["intent"].head
+    assert isinstance(head, PooledMLP) and head.members == 3
+    w = [m[0].weight for m in (head.mlp, *head.more)]
+    assert not torch.allclose(w[0], w[1]) and not torch.allclose(w[1], w[2])
+    assert "an ensemble of 3 MLP heads" in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    q, f = _probs(tiny_settings, out, quantize=True), _probs(tiny_settings, out)
+    assert np.abs(q.p_intent - f.p_intent).max() < 0.1
