@@ -68,7 +68,7 @@ $(RUNS)/data/sentiment_restaurants.csv $(RUNS)/data/sentiment_seed.csv $(RUNS)/d
 	$(BIN)/python -m models.intent_sources restaurants $(SHARED)/aspects/restaurant_reviews_aspects.jsonl $(RUNS)/data/intent_restaurants.csv
 
 $(RUNS)/sentiment/scorer.json: $(RUNS)/data/sentiment_restaurants.csv
-	$(call train_step,$(RUNS)/sentiment,--task sentiment --data $(SHARED)/sentiment/train.csv \
+	$(call train_step,$(RUNS)/sentiment,--task sentiment --init none --data $(SHARED)/sentiment/train.csv \
 	  --data $(RUNS)/data/sentiment_restaurants.csv --data $(RUNS)/data/sentiment_seed.csv --split 8 \
 	  --cap rutweetcorp_emoticon_labels=4000 --epochs 3 --eval-every 400 --patience 3)
 

@@ -815,8 +815,12 @@ def _val_score(stack, val_ex: list[Example], multi: bool) -> float:
 
 
 def _init_dir(settings, init_from: str | None) -> Path | None:
+    """The scorer to start from: ``init_from``, or the shipped one; ``"none"`` starts from the backbone alone (a
+    from-scratch run, as `make scorer` trains sentiment, must not start from the weights it is meant to rebuild)."""
     from models import registry
 
+    if init_from is not None and init_from.strip().lower() == "none":
+        return None
     try:
         return registry.resolve_model_dir(settings, init_from)
     except registry.ModelError:

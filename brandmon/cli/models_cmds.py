@@ -152,7 +152,11 @@ def train_cmd(
     ),
     corrections: bool = typer.Option(False, "--corrections", help="Add the analysts' corrections from the database."),
     out: Path = typer.Option(..., "--out", help="Directory for the new scorer."),
-    init: str | None = typer.Option(None, "--init", help="Scorer to start from (default: the shipped one)."),
+    init: str | None = typer.Option(
+        None,
+        "--init",
+        help="Scorer to start from (default: the shipped one; 'none': the backbone alone, every task untrained).",
+    ),
     epochs: int = typer.Option(4, help="Maximum epochs (early stopping on the held-out split)."),
     max_train: int | None = typer.Option(None, help="Cap on training rows (CPU budget)."),
     max_tokens: int = typer.Option(64, help="Tokens per input window."),

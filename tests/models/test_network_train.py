@@ -128,3 +128,21 @@ def test_rows_of_a_file_without_source_column_get_the_default_source():
     cars = pd.DataFrame({"text": ["Стучит подвеска", "Отличная машина"], "label": ["problem", "noproblem"]})
     ex = intent_examples(pd.concat([seed, cars], ignore_index=True), 400)
     assert [e.source for e in ex] == ["forum", "car_reviews", "car_reviews"]
+
+
+def test_init_none_starts_from_the_backbone_not_the_shipped_scorer(tiny_settings):
+    """`make scorer` rebuilds the shipped sentiment from scratch: at the shipped split, the default would start
+    from the very weights it is meant to rebuild."""
+    import torch
+
+    from models.train import TrainConfig, prepare_network
+
+    cfg = TrainConfig(task="sentiment", split=1)
+    shipped = prepare_network(tiny_settings, cfg, None)
+    fresh = prepare_network(tiny_settings, cfg, "none")
+    assert shipped.init_version is not None and fresh.init_version is None and fresh.init_dir is None
+    # the intent head the shipped scorer carries was loaded in one and not the other
+    w_shipped = shipped.net.stack("intent").head.weight
+    w_fresh = fresh.net.stack("intent").head.weight
+    assert w_shipped.std() > 0.3 > w_fresh.std()  # make_scorer's heads are N(0, 0.5); a fresh Linear's are small
+    assert not torch.equal(w_shipped, w_fresh)
