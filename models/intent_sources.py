@@ -91,11 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 3 or args[0] != "restaurants":
         print("usage: python -m models.intent_sources restaurants ASPECTS.jsonl OUT.csv", file=sys.stderr)
         return 2
-    df = restaurant_rows(read_jsonl(Path(args[1])))
-    df.to_csv(args[2], index=False)
-    counts = df.groupby(["split", "label"]).size().to_dict()
-    print(f"{len(df)} rows -> {args[2]}: {counts}")
+    write_rows(restaurant_rows(read_jsonl(Path(args[1]))), args[2])
     return 0
+
+
+def write_rows(df: pd.DataFrame, out: str) -> None:
+    """Write training rows as CSV and say how many of each (split, label) there are."""
+    df.to_csv(out, index=False)
+    counts = df.groupby(["split", "label"]).size().to_dict()
+    print(f"{len(df)} rows -> {out}: {counts}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.intent_sources import read_jsonl, restaurant_rows
+from models.intent_sources import read_jsonl, restaurant_rows, write_rows
 
 COLUMNS = ["text", "label", "source", "split"]
 
@@ -67,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         df = restaurant_sentiment_rows(read_jsonl(Path(args[1])))
     else:
         df = seed_sentiment_rows(pd.read_csv(args[1], dtype=str))
-    df.to_csv(args[2], index=False)
-    counts = df.groupby(["split", "label"]).size().to_dict()
-    print(f"{len(df)} rows -> {args[2]}: {counts}")
+    write_rows(df, args[2])
     return 0
 
 
