@@ -3,7 +3,6 @@ on real long reviews."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import numpy as np
@@ -71,6 +70,7 @@ def test_long_reviews_read_in_windows_score_better_than_one_window(shared_data):
     to choose the setting: the positive/negative F1 mean rises by more than 8 points with 4 windows."""
     from models.evaluate import classification_report
     from models.scoring import predict_texts
+    from models.sentiment_sources import held_out_review
     from pipeline.config import load_settings
 
     rows = [
@@ -79,11 +79,7 @@ def test_long_reviews_read_in_windows_score_better_than_one_window(shared_data):
         .read_text(encoding="utf-8")
         .splitlines()
     ]
-    rows = [
-        r
-        for r in rows
-        if r["label"] in ("positive", "negative") and int(hashlib.sha256(r["id"].encode()).hexdigest(), 16) % 2 == 1
-    ]
+    rows = [r for r in rows if r["label"] in ("positive", "negative") and held_out_review(r["id"])]
     s = load_settings()
     f1pn = {}
     for windows in (1, 4):
