@@ -1,9 +1,11 @@
 """The whole pipeline's quality on the demo web, against its answer file (data/demo_web/answers.csv).
 
-    .venv/bin/python benchmarks/demo_quality.py [DB]
+    .venv/bin/python benchmarks/demo_quality.py [DB] [--model DIR]
 
 DB is the DuckDB file of a finished demo run; without it the demo runs first (`brandmon demo --no-dashboard
---no-prefect` into a temporary data directory, ~1.5 min on 2 cores).
+--no-prefect` into a temporary data directory, ~1.5 min on 2 cores), scored by the shipped scorer or by the
+scorer in ``--model`` (a `brandmon train --out` directory or a name under models/weights): a fresh run per
+model, so two scorers are compared on the same crawl, queue and all.
 
 Unlike tests/escalate/test_demo_answers.py (the labels stand in for the model there), this reads what the real run
 stored: the active scorer's sentiment and intent for each mention, and the escalation queue built from them.
@@ -79,13 +81,15 @@ def report(df: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def run_demo(data_dir: Path) -> Path:
+def run_demo(data_dir: Path, model: str | None = None) -> Path:
     env = {
         **os.environ,
         "BRANDMON_DATA_DIR": str(data_dir),
         "BRANDMON_SOURCES_FILE": str(ROOT / "data" / "sources.yaml"),
         "BRANDMON_BRANDS_FILE": str(ROOT / "data" / "brands.yaml"),
     }
+    if model:
+        env["BRANDMON_MODELS__SENTIMENT"] = str(Path(model).resolve()) if Path(model).exists() else model
     subprocess.run(
         [sys.executable, "-m", "brandmon.cli", "demo", "--no-dashboard", "--no-prefect"],
         cwd=ROOT,
@@ -99,9 +103,12 @@ def run_demo(data_dir: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("db", type=Path, nargs="?", help="the DuckDB file a demo run wrote (default: run the demo)")
+    ap.add_argument("--model", help="score the fresh demo with this scorer (a directory or a shipped name)")
     a = ap.parse_args()
+    if a.db and a.model:
+        ap.error("--model scores a fresh demo run; it does not apply to a given DB")
     with tempfile.TemporaryDirectory(prefix="brandmon-demo-quality-") as tmp:
-        db = a.db or run_demo(Path(tmp) / "data")
+        db = a.db or run_demo(Path(tmp) / "data", a.model)
         for k, v in report(load(db)).items():
             print(f"{k:24s} {v:.3f}" if isinstance(v, float) else f"{k:24s} {v}")
 

@@ -187,12 +187,23 @@ class _FromEmbeddings(nn.Module):
         return tuple(out[t] for t in self.tasks)
 
 
+# The exporter's own loggers: torch.onnx notes skipped ops ("torchvision is not installed. Skipping
+# torchvision::nms"), onnx_ir and onnxscript log every optimisation pass (hundreds of "Replaced initializer" lines)
+# at INFO. Nothing to act on; quieted here so a notebook with INFO logging is spared them too, not only the CLI.
+_EXPORT_LOGGERS = {"torch.onnx": logging.ERROR, "onnx_ir": logging.WARNING, "onnxscript": logging.WARNING}
+
+
 @contextmanager
-def _restore_level(logger: logging.Logger, level: int):
+def _quiet_exporter():
+    saved = {name: logging.getLogger(name).level for name in _EXPORT_LOGGERS}
     try:
+        for name, level in _EXPORT_LOGGERS.items():
+            logger = logging.getLogger(name)
+            logger.setLevel(max(level, logger.level))
         yield
     finally:
-        logger.setLevel(level)
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
 
 
 class _DropPreprocessingHint(logging.Filter):
@@ -240,13 +251,10 @@ def export_int8(net: ScorerNet, out: Path, amax: dict[str, torch.Tensor] | None 
     with torch.no_grad():
         hidden = net.embeddings(input_ids=ids)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".int8-") as tmp:
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".int8-") as tmp, _quiet_exporter():
         fp32 = Path(tmp) / "fp32.onnx"
         batch, tokens = torch.export.Dim("batch"), torch.export.Dim("tokens", max=4096)
-        onnx_log = logging.getLogger("torch.onnx")
-        level = onnx_log.level
-        onnx_log.setLevel(logging.ERROR)  # "torchvision is not installed. Skipping torchvision::nms" and such
-        with warnings.catch_warnings(), _restore_level(onnx_log, level):
+        with warnings.catch_warnings():
             # notes on the exporter's own internals and on our shared batch/token dims: nothing to act on here
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning)
             warnings.filterwarnings("ignore", message=r".*axis name: .* will not be used", category=UserWarning)

@@ -114,9 +114,11 @@ def test_calibration_is_computed_once_cached_and_dropped_with_new_weights(tiny_s
 
 # a real ONNX export and int8 run; the calibration and smoothing tests keep quantizing in the fast tier
 @pytest.mark.slow
-def test_int8_is_an_onnx_runtime_graph_exported_once_with_no_deprecation_warning(tiny_settings, tmp_path):
+def test_int8_is_an_onnx_runtime_graph_exported_once_with_no_deprecation_warning(tiny_settings, tmp_path, caplog):
     """int8 goes through ONNX Runtime (torch's deprecated torch.ao dynamic quantization warned on every load):
-    the graph is exported on first use into the cache dir, read back afterwards, and scores like fp32."""
+    the graph is exported on first use into the cache dir, read back afterwards, and scores like fp32. The
+    exporter's pass-by-pass INFO lines stay out of a caller's INFO log (a notebook's, not only the CLI's)."""
+    import logging
     import warnings
 
     from models import quantize as qz
@@ -125,10 +127,22 @@ def test_int8_is_an_onnx_runtime_graph_exported_once_with_no_deprecation_warning
 
     tiny_settings.models.cache_dir = tmp_path / "cache"  # the tiny backbone is a path: only our files go here
     texts = [f"Посылкин {'очень ' * (i % 7)}долго везёт заказ {i}" for i in range(24)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DeprecationWarning)
-        q = registry.load_scorer(tiny_settings, quantize=True)
-        pq = predict_inputs(q, texts, 8)
+    exporters = [logging.getLogger(n) for n in ("onnx_ir", "onnxscript", "torch.onnx")]
+    levels = [lg.level for lg in exporters]
+    for lg in exporters:
+        lg.setLevel(logging.NOTSET)  # as in a process that never ran brandmon's configure_logging
+    try:
+        caplog.set_level(logging.INFO)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            q = registry.load_scorer(tiny_settings, quantize=True)
+            pq = predict_inputs(q, texts, 8)
+        assert [lg.level for lg in exporters] == [logging.NOTSET] * 3  # given back as they were
+    finally:
+        for lg, level in zip(exporters, levels, strict=True):
+            lg.setLevel(level)
+    noisy = [r for r in caplog.records if r.name.startswith(("onnx", "torch.onnx")) and r.levelno < logging.WARNING]
+    assert not noisy, noisy[:3]
     assert isinstance(q.net, qz.Int8Net)
     graphs = list((tmp_path / "cache" / "int8").glob("*.onnx"))
     assert len(graphs) == 1 and graphs[0] == q.net.path
