@@ -27,7 +27,7 @@ import pandas as pd
 from models.evaluate import classification_report, multilabel_report
 from models.intent import INTENT_LABELS
 from models.sentiment import SENTIMENT_LABELS, normalise_sentiment
-from models.window import model_input
+from models.window import find_span, model_input
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +142,20 @@ class TrainResult:
 # ------------------------------------------------------------------------------------------------- data
 
 
-def _mark_target(text: str, target: Any) -> str | None:
+def _mark_target(text: str, target: Any) -> tuple[int, int] | None:
+    """The span of the row's ``target`` in ``text``: a SentiRuEval company slug (its patterns) or the brand as
+    written (any case). The span runs to the end of the word, so «Тинькофф» marks all of «Тинькоффа», as the
+    brand matcher marks an inflected name in a mention."""
     if not isinstance(target, str) or not target:
         return None
-    low = text.lower()
     for slug in target.split(","):
         for pat in TARGET_PATTERNS.get(slug.strip(), [slug.strip()]):
-            if pat and pat in low:
-                return pat
+            span = find_span(text, pat)
+            if span:
+                a, b = span
+                while b < len(text) and (text[b].isalnum() or text[b] == "_"):
+                    b += 1
+                return a, b
     return None
 
 
@@ -172,10 +178,10 @@ def sentiment_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
         if lab is None:
             continue
         src = _source(r, "")
-        target = _mark_target(str(r.text), getattr(r, "target", None))
+        span = _mark_target(str(r.text), getattr(r, "target", None))
         out.append(
             Example(
-                model_input(str(r.text), target=target, max_chars=max_chars),
+                model_input(str(r.text), span=span, max_chars=max_chars),
                 SENTIMENT_LABELS.index(lab),
                 weight=SOURCE_WEIGHTS.get(src, 1.0),
                 source=src,
@@ -191,7 +197,8 @@ def _label_list(raw: str) -> list[str] | None:
 
 
 def intent_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
-    """Rows with ``label`` "a;b" (full labels) or problem/noproblem (only `failure` known).
+    """Rows with ``label`` "a;b" (full labels) or problem/noproblem (only `failure` known); a ``target`` column
+    marks the brand the row's intent is about, as a mention is marked when scored.
 
     A ``known`` column ("complaint;praise;other") limits a row to the labels its set was annotated for: the
     others are masked, and ``label`` lists the known ones that apply ("none" for none of them)."""
@@ -219,9 +226,10 @@ def intent_examples(df: pd.DataFrame, max_chars: int) -> list[Example]:
             for x in labs:
                 y[INTENT_LABELS.index(x)] = 1.0
             src = _source(r, "seed")
+        span = _mark_target(str(r.text), getattr(r, "target", None))  # rows about one brand of several
         out.append(
             Example(
-                model_input(str(r.text), max_chars=max_chars),
+                model_input(str(r.text), span=span, max_chars=max_chars),
                 y,
                 mask=mask,
                 weight=SOURCE_WEIGHTS.get(src, 1.0),
@@ -1086,11 +1094,13 @@ def write_model_card(out_dir: Path) -> Path:
         "",
         "Sentiment: SentiRuEval-2016 (banks, telecom; labels toward the company, marked as the target), "
         "RuSentiTweet, RuTweetCorp (emoticon labels, weight 0.3), and, as trained by `make scorer`, restaurant "
-        "review sentences (weight 0.3) and the intent seed set mapped to sentiment (models/sentiment_sources.py); "
-        "held-out splits stratified per source and label. Intent: brandmon's hand-written seed set "
-        "(data/training/intent_seed.csv, its own test split) + car reviews with problem labels (failure only) + "
-        "restaurant review sentences labelled from aspect sentiment (complaint, praise, other; weight 0.3; "
-        "data/training/README.md). Research data is not redistributed.",
+        "review sentences (weight 0.3, models/sentiment_sources.py) and brandmon's hand-labelled mentions toward a "
+        "marked brand (data/training/brand_sentiment.csv: the intent seed texts and 621 forum, review and chat "
+        "rows, their own test split); held-out splits stratified per source and label. Intent: brandmon's "
+        "hand-written seed set (data/training/intent_seed.csv, its own test split) + car reviews with problem "
+        "labels (failure only) + restaurant review sentences labelled from aspect sentiment (complaint, praise, "
+        "other; weight 0.3) + the 621 hand-labelled brand mentions (data/training/brand_intent.csv); "
+        "data/training/README.md. Research data is not redistributed.",
         "",
     ]
     p = Path(out_dir) / "MODEL_CARD.md"

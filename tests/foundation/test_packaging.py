@@ -26,6 +26,8 @@ SHIPPED = [
     "brandmon_data/demo_web/sites/xf.yaml",
     "brandmon_data/demo_web/social/vk.yaml",
     "brandmon_data/training/intent_seed.csv",
+    "brandmon_data/training/brand_sentiment.csv",
+    "brandmon_data/training/brand_intent.csv",
     "models/weights/brandmon-scorer/weights.safetensors",
     "models/weights/brandmon-scorer/scorer.json",
 ]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _asp(text, term, sentiment):
@@ -49,37 +53,73 @@ def test_the_half_kept_for_long_reviews_gives_no_sentences():
     assert len(df) == 3 * (len(ids) - len(kept))
 
 
-def test_seed_rows_map_praise_and_problems_and_keep_their_test_split():
-    from models.sentiment_sources import seed_sentiment_rows
-    from models.train import sentiment_examples
+def test_the_hand_labelled_brand_sets_are_consistent():
+    """data/training/brand_sentiment.csv: every target is in its text; the intent seed's texts keep the seed's
+    split (its test rows stay unseen by both tasks); a text labelled for two brands has one split; no row names a
+    demo brand except the seed's own texts (the demo's answers measure the pipeline)."""
+    import re
 
-    seed = pd.DataFrame(
+    from models.train import intent_examples, read_training_csv, sentiment_examples
+
+    path = ROOT / "data" / "training" / "brand_sentiment.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert df.columns.tolist() == ["text", "target", "label", "source", "split", "style"]
+    assert set(df["label"]) == {"negative", "neutral", "positive"} and set(df["split"]) == {"train", "test"}
+    assert all(t.lower() in x.lower() for x, t in zip(df["text"], df["target"], strict=True) if t)
+    assert not df.duplicated(["text", "target"]).any()
+    assert (df.groupby("text")["split"].nunique() == 1).all()
+
+    seed = pd.read_csv(ROOT / "data" / "training" / "intent_seed.csv", dtype=str)
+    mine = df[df["source"] == "intent_seed"]
+    assert sorted(mine["text"]) == sorted(seed["text"])
+    assert dict(zip(mine["text"], mine["split"], strict=True)) == dict(zip(seed["text"], seed["split"], strict=True))
+
+    new = df[df["source"] == "brand_seed"]
+    demo = re.compile(r"посылкин|posylkin|шопок|shopok|ласточк|lastochka|мобилайн|mobiline|зерно|zerno", re.I)
+    assert len(new) > 500 and not new["text"].str.contains(demo).any()
+    assert 0.15 < (new["split"] == "test").mean() < 0.25
+
+    # the same rows labelled for intent (brand_intent.csv): same texts, targets and splits, valid labels
+    intent = pd.read_csv(ROOT / "data" / "training" / "brand_intent.csv", dtype=str, keep_default_na=False)
+    assert intent[["text", "target", "split"]].equals(new[["text", "target", "split"]].reset_index(drop=True))
+    assert len(intent_examples(intent, max_chars=400)) == len(intent)
+    praise = intent["label"] == "praise"
+    assert (new["label"].to_numpy()[praise.to_numpy()] == "positive").all()
+
+    ex = sentiment_examples(read_training_csv(path), max_chars=400)
+    assert len(ex) == len(df) and sum("[[" in e.text for e in ex) == (df["target"] != "").sum()
+    assert {e.fixed for e in ex} == {"train", "test"}
+
+
+def test_a_target_written_as_the_brand_marks_the_whole_inflected_word_in_any_case():
+    """Hand-labelled rows name their target as written («Тинькофф»); the mention it stands for is the whole word,
+    as the brand matcher marks «Тинькоффа» in a crawled post. SentiRuEval's company slugs still work."""
+    from models.train import sentiment_examples
+    from models.window import CLOSE, OPEN
+
+    df = pd.DataFrame(
         {
-            "text": [
-                "Вернули деньги за два дня, спасибо",
-                "Курьер опоздал",
-                "Приложение вылетает",
-                "Где пункт выдачи?",
-                "Пришла посылка",
-                "Вылетает, но поддержка помогла быстро",
-                "Карта не работает, что делать?",
-            ],
-            "label": [
-                "praise",
-                "complaint",
-                "failure;complaint",
-                "question",
-                "other",
-                "failure;praise",
-                "question;failure",
-            ],
-            "source": ["review", "tweet", "chat", "forum", "comment", "forum", "chat"],
-            "split": ["train", "test", "train", "train", "train", "train", "test"],
+            "text": ["Ушёл из ТИНЬКОФФА в Сбер, и не жалею", "Сбербанк опять завис", "Без бренда"],
+            "target": ["Тинькофф", "sberbank", "Тинькофф"],
+            "label": ["negative", "negative", "neutral"],
         }
     )
-    df = seed_sentiment_rows(seed)
-    assert df["label"].tolist() == ["positive", "negative", "negative", "neutral", "negative"]
-    assert df["split"].tolist() == ["train", "test", "train", "train", "test"]
-    assert set(df["source"]) == {"intent_seed"}
-    ex = sentiment_examples(df, 400)
-    assert [e.fixed for e in ex] == ["train", "test", "train", "train", "test"]
+    ex = sentiment_examples(df, max_chars=400)
+    assert f"{OPEN}ТИНЬКОФФА{CLOSE} в Сбер" in ex[0].text
+    assert f"{OPEN}Сбербанк{CLOSE} опять" in ex[1].text
+    assert OPEN not in ex[2].text
+
+
+def test_intent_rows_with_a_target_mark_the_brand_their_intent_is_about():
+    """A text comparing two brands is praise toward one and a complaint about the other: the marked brand is
+    what tells the two rows apart, as in a scored mention."""
+    from models.train import intent_examples
+    from models.window import CLOSE, OPEN
+
+    text = "В Додо привезли за 20 минут, а Папа Джонс вчера опоздал на час"
+    df = pd.DataFrame({"text": [text, text, "Курьер опоздал"], "target": ["Додо", "Папа Джонс", None]})
+    df["label"] = ["praise", "complaint", "complaint"]
+    ex = intent_examples(df, max_chars=400)
+    assert f"{OPEN}Додо{CLOSE}" in ex[0].text and OPEN not in ex[0].text.replace(f"{OPEN}Додо", "")
+    assert f"{OPEN}Папа Джонс{CLOSE}" in ex[1].text and ex[0].text != ex[1].text
+    assert OPEN not in ex[2].text
