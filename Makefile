@@ -54,28 +54,28 @@ bench: venv
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
 # The shipped scorer from the research data beside the clone (docs/models.md, "Reproducing"): sentiment, then
-# intent on top. About 45 CPU-minutes on 2 cores. Stopped? `make scorer` again resumes where it stopped.
+# intent on top. About 42 CPU-minutes on 2 cores. Stopped? `make scorer` again resumes where it stopped.
 SHARED ?= ../shared/data
 RUNS   ?= runs
 define train_step
 	if [ -f $(1)/checkpoint/meta.json ]; then r=--resume; else r=; fi; $(BIN)/brandmon train $(2) --out $(1) $$r
 endef
 
-$(RUNS)/data/sentiment_restaurants.csv $(RUNS)/data/sentiment_seed.csv $(RUNS)/data/intent_restaurants.csv &: | venv
+$(RUNS)/data/sentiment_restaurants.csv $(RUNS)/data/intent_restaurants.csv &: | venv
 	mkdir -p $(RUNS)/data
 	$(BIN)/python -m models.sentiment_sources restaurants $(SHARED)/aspects/restaurant_reviews_aspects.jsonl $(RUNS)/data/sentiment_restaurants.csv
-	$(BIN)/python -m models.sentiment_sources seed data/training/intent_seed.csv $(RUNS)/data/sentiment_seed.csv
 	$(BIN)/python -m models.intent_sources restaurants $(SHARED)/aspects/restaurant_reviews_aspects.jsonl $(RUNS)/data/intent_restaurants.csv
 
 $(RUNS)/sentiment/scorer.json: $(RUNS)/data/sentiment_restaurants.csv
 	$(call train_step,$(RUNS)/sentiment,--task sentiment --init none --data $(SHARED)/sentiment/train.csv \
-	  --data $(RUNS)/data/sentiment_restaurants.csv --data $(RUNS)/data/sentiment_seed.csv --split 8 \
+	  --data $(RUNS)/data/sentiment_restaurants.csv --data data/training/brand_sentiment.csv --split 6 \
 	  --cap rutweetcorp_emoticon_labels=4000 --epochs 3 --eval-every 400 --patience 3)
 
 $(RUNS)/scorer/scorer.json: $(RUNS)/sentiment/scorer.json
 	$(call train_step,$(RUNS)/scorer,--task intent --init $(RUNS)/sentiment --branch sentiment@4 --head-width 256 --head-members 5 \
 	  --epochs 60 --patience 8 --lr-head 2e-3 --data data/training/intent_seed.csv \
-	  --data $(SHARED)/complaints/car_reviews_problem.csv --data $(RUNS)/data/intent_restaurants.csv)
+	  --data $(SHARED)/complaints/car_reviews_problem.csv --data $(RUNS)/data/intent_restaurants.csv \
+	  --data data/training/brand_intent.csv)
 
 scorer: $(RUNS)/scorer/scorer.json
 	@echo "scorer in $(RUNS)/scorer; compare: $(BIN)/brandmon models list, then models/weights/brandmon-scorer/MODEL_CARD.md"
