@@ -47,6 +47,7 @@ def digest_box(names: dict[str, str]) -> None:
             mime="text/html",
             key="dg_download",
             width="stretch",
+            on_click="ignore",  # a rerun on click would revoke the callable the click is fetching
         )
         st.caption(
             "Volume and sentiment, complaint themes, KPIs, the worst open items and what changed against the "

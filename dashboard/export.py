@@ -50,6 +50,7 @@ def export_buttons(df: pd.DataFrame, name: str, key: str, note: str = "") -> Non
         mime="text/csv",
         key=f"{key}_csv",
         width="stretch",
+        on_click="ignore",  # a rerun on click would revoke the callable the click is fetching
     )
     if len(df) >= EXCEL_MAX_ROWS:
         c2.caption("Too many rows for Excel: use CSV")
@@ -61,6 +62,7 @@ def export_buttons(df: pd.DataFrame, name: str, key: str, note: str = "") -> Non
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key=f"{key}_xlsx",
         width="stretch",
+        on_click="ignore",
     )
 
 

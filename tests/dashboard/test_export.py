@@ -91,6 +91,9 @@ def test_explorer_exports_all_matching_rows_on_request(synth_db, use_db, app_tes
     assert rows["brand"].isin(["Посылкин", "ШопОк", "Ласточка Банк", "Мобилайн", "Кофейня Зерно"]).all()
     assert any(f"Export ready: {total:,} rows" == cap.value for cap in at.caption)
     assert len([d for d in at.get("download_button") if "CSV" in d.label]) == 2  # the page's and the full one
+    # a click must not rerun the app: the rerun revokes the callable the browser is fetching, and the download
+    # then fails (seen in Chromium on a loaded machine)
+    assert [d.proto.ignore_rerun for d in at.get("download_button")] == [True] * 4
     assert not [b for b in at.button if b.label.startswith("Prepare export")]
     back = pd.read_csv(io.BytesIO(to_csv_bytes(rows)), encoding="utf-8-sig")
     assert len(back) == total and back["brand"].tolist() == rows["brand"].tolist()
