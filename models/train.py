@@ -89,6 +89,9 @@ class TrainConfig:
     # training rows kept per source (after the held-out parts are set aside, so they stay the same): a noisy or
     # very large source costs CPU for little gain
     max_per_source: dict[str, int] = field(default_factory=dict)
+    # loss weight per source, over SOURCE_WEIGHTS (validation and early stopping stay unweighted): a small domain
+    # that matters more than its row count
+    source_weights: dict[str, float] = field(default_factory=dict)
     checkpoint_minutes: float = 5.0  # how often a resumable checkpoint is written (0: at every step)
     # sentiment: fit per-class logit offsets on validation for the F1 of positive and negative (SentiRuEval's
     # metric), allowed to cost at most this much validation macro-F1; None keeps plain argmax (the default: on
@@ -472,6 +475,9 @@ def load_examples(cfg: TrainConfig, data: list[Path], store, use_corrections: bo
         frames.append(corrections_frame(store, cfg.task))
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["text", "label"])
     examples = (intent_examples if multi else sentiment_examples)(df, cfg.max_chars)
+    for e in examples:
+        if e.source in cfg.source_weights:
+            e.weight = cfg.source_weights[e.source]
     if len(examples) < 10:
         raise TrainError(f"only {len(examples)} usable labelled rows for task {cfg.task}; need at least 10")
     assign_parts(examples, cfg, (lambda e: tuple(e.y.tolist())) if multi else (lambda e: e.y))
@@ -537,7 +543,9 @@ def _checkpointer(cfg: TrainConfig, examples: list[Example], run: Run, out_dir: 
     # what the frozen layers compute for which row: the rows in order and the network below the trained layers
     net = [cfg.task, cfg.max_tokens, run.spec.base_sha256, run.spec.split, ts.branch_of, ts.branch_depth]
     cache_fp = fingerprint([net, run.init_version, [e.text for e in examples]])
-    opts = {k: v for k, v in cfg.__dict__.items() if k not in ("threads", "checkpoint_minutes", "offsets_max_drop")}
+    # source_weights is in the rows' weights below
+    skip = ("threads", "checkpoint_minutes", "offsets_max_drop", "source_weights")
+    opts = {k: v for k, v in cfg.__dict__.items() if k not in skip}
     train_fp = fingerprint([cache_fp, opts, [[np.asarray(e.y).tolist(), e.weight, e.part] for e in examples]])
     try:
         return Checkpointer(out_dir, cache_fp, train_fp, cfg.checkpoint_minutes, resume)

@@ -194,6 +194,11 @@ def train_cmd(
         "--cap",
         help="SOURCE=N: keep at most N training rows of that source (held-out rows unchanged); repeatable.",
     ),
+    weight: list[str] | None = typer.Option(
+        None,
+        "--weight",
+        help="SOURCE=W: loss weight of that source's rows (default 1; RuTweetCorp and restaurants 0.3); repeatable.",
+    ),
     eval_every: int | None = typer.Option(
         None, "--eval-every", min=1, help="Steps between validations (default: once per epoch)."
     ),
@@ -222,6 +227,15 @@ def train_cmd(
         if not src.strip() or not n.strip().isdigit():
             fail(f"--cap must be SOURCE=N (e.g. rutweetcorp_emoticon_labels=4000), not {c!r}", 2)
         caps[src.strip()] = int(n)
+    weights: dict[str, float] = {}
+    for w in weight or []:
+        src, _, v = w.partition("=")
+        try:
+            weights[src.strip()] = float(v)
+        except ValueError:
+            src = ""
+        if not src.strip() or not 0 < weights.get(src.strip(), 0) < 100:
+            fail(f"--weight must be SOURCE=W with 0 < W < 100 (e.g. car_reviews=2), not {w!r}", 2)
     try:
         cfg = TrainConfig(
             task=task,
@@ -236,6 +250,7 @@ def train_cmd(
             lr_layers=lr_layers,
             split=split,
             max_per_source=caps,
+            source_weights=weights,
             eval_every=eval_every,
             offsets_max_drop=0.01 if offsets else None,
             checkpoint_minutes=checkpoint_minutes,

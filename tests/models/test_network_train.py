@@ -146,3 +146,24 @@ def test_init_none_starts_from_the_backbone_not_the_shipped_scorer(tiny_settings
     w_fresh = fresh.net.stack("intent").head.weight
     assert w_shipped.std() > 0.3 > w_fresh.std()  # make_scorer's heads are N(0, 0.5); a fresh Linear's are small
     assert not torch.equal(w_shipped, w_fresh)
+
+
+def test_weight_option_sets_a_sources_loss_weight(tmp_path):
+    """`--weight car_reviews=2` reweights those rows only; the defaults (RuTweetCorp 0.3) stay for the rest."""
+    from models.train import TrainConfig, load_examples
+
+    rows = [("Стучит подвеска на кочках", "problem", "car_reviews")] * 12
+    rows += [("Ужас, а не банк :(", "negative", "rutweetcorp_emoticon_labels")] * 12
+    rows += [("Как вернуть деньги?", "question", "forum")] * 12
+    f = tmp_path / "rows.csv"
+    pd.DataFrame(rows, columns=["text", "label", "source"]).to_csv(f, index=False)
+    weights = {}
+    for e in load_examples(TrainConfig(task="intent", source_weights={"car_reviews": 2.0}), [f], None, False):
+        weights.setdefault(e.source, set()).add(e.weight)
+    assert weights == {"car_reviews": {2.0}, "forum": {1.0}}  # negative/positive are not intent labels
+    sent = load_examples(TrainConfig(task="sentiment"), [f], None, False)
+    assert {e.source: e.weight for e in sent} == {"rutweetcorp_emoticon_labels": 0.3}
+    sent = load_examples(
+        TrainConfig(task="sentiment", source_weights={"rutweetcorp_emoticon_labels": 1}), [f], None, False
+    )
+    assert {e.source: e.weight for e in sent} == {"rutweetcorp_emoticon_labels": 1.0}  # over the default

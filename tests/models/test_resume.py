@@ -103,7 +103,7 @@ def test_resume_refuses_other_rows_and_restarts_training_on_other_options(settin
         train(settings, _cfg(max_tokens=24), data, tmp_path / "run", init_from=None, resume=True)
     with pytest.raises(TrainError, match="other data or options"):
         train(settings, _cfg(max_train=40), data, tmp_path / "run", init_from=None, resume=True)
-    changed = _cfg(lr_head=5e-3, epochs=2)
+    changed = _cfg(lr_head=5e-3, epochs=2, source_weights={"synthetic": 2.0})
     resumed = train(settings, changed, data, tmp_path / "run", init_from=None, resume=True)
     straight = train(settings, changed, data, tmp_path / "straight", init_from=None)
     assert resumed.losses == straight.losses and resumed.metrics["steps"] == 20
@@ -132,6 +132,9 @@ def test_cli_resume_and_options_fail_clearly(tiny_settings, tmp_path, monkeypatc
     assert r.exit_code == 2 and "no checkpoint" in r.output and "Traceback" not in r.output
     r = run("--cap", "synthetic")
     assert r.exit_code == 2 and "--cap must be SOURCE=N" in r.output
+    for bad in ("synthetic", "synthetic=heavy", "synthetic=0", "=2"):
+        r = run("--weight", bad)
+        assert r.exit_code == 2 and "--weight must be SOURCE=W" in r.output, (bad, r.output)
     (out / CHECKPOINT_DIR).mkdir(parents=True)
     (out / CHECKPOINT_DIR / "meta.json").write_text('{"cache": "x", "train": "y"}')
     r = run()
