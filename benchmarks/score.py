@@ -17,7 +17,7 @@ lengths vary as on forums. All variants read the same texts in the same run, wit
    Both run batches on `models.workers` threads (one per core by default); int8 also runs once on a single
    worker using all cores inside each op, for comparison.
 4. `int8_one_window`: int8 with `models.windows = 1`. brandmon reads a text longer than the scorer's 400-character
-   window in up to `models.windows` (4) windows of `models.window_tokens` (128) tokens; the baseline and this
+   window in up to `models.windows` (8) windows of `models.window_tokens` (64) tokens; the baseline and this
    variant read one 64-token window around the mention, so the pair shows what the extra windows cost.
 
 Prints texts/s of each, the ratio int8/baseline, and sentiment macro-F1 of fp32 and int8 on the labelled part

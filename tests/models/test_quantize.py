@@ -50,7 +50,7 @@ def test_smoothing_changes_nothing_before_quantizing(fp32_scorer, seed_inputs):
     sc = fp32_scorer
     amax = qz.load_maxima(sc.path / qz.CALIBRATION_FILE)
     net = copy.deepcopy(sc.net)
-    # every encoder layer the network runs: 6 shared, sentiment's 6 and intent's own 2 (it branches off after 4)
+    # every encoder layer the network runs: 4 shared, sentiment's 8 and intent's own 2 (it branches off after 6)
     layers = len(net.lower) + sum(len(t.layers) for t in net.tasks.values())
     assert layers == 14 and qz.smooth(net, amax, 0.8) == layers
     enc = sc.tokenizer(seed_inputs[:24], padding=True, truncation=True, max_length=64, return_tensors="pt")
