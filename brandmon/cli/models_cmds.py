@@ -231,11 +231,12 @@ def train_cmd(
     for w in weight or []:
         src, _, v = w.partition("=")
         try:
-            weights[src.strip()] = float(v)
+            value = float(v)
         except ValueError:
-            src = ""
-        if not src.strip() or not 0 < weights.get(src.strip(), 0) < 100:
+            value = 0.0
+        if not src.strip() or not 0 < value < 100:
             fail(f"--weight must be SOURCE=W with 0 < W < 100 (e.g. car_reviews=2), not {w!r}", 2)
+        weights[src.strip()] = value
     try:
         cfg = TrainConfig(
             task=task,
