@@ -997,13 +997,14 @@ def write_model_card(out_dir: Path) -> Path:
     spec = registry.read_spec(out_dir)
     with safe_open(str(Path(out_dir) / registry.WEIGHTS_FILE), "pt") as f:
         keys = list(f.keys())
+    frozen = f"embeddings + layers 0..{spec.split - 1}" if spec.split else "the embeddings only"
     lines = [
         f"# {spec.name}",
         "",
         f"- version: `{registry.model_version(out_dir)}`  (sha256 of scorer.json + weights.safetensors, 12 hex)",
         f"- trained: {spec.trained_at or '-'}",
         f"- base: `{spec.base}`, model.safetensors sha256 `{spec.base_sha256 or '-'}`",
-        f"- frozen: embeddings + layers 0..{spec.split - 1}; per task a fine-tuned copy of layers "
+        f"- frozen: {frozen}; per task a fine-tuned copy of layers "
         f"{spec.split}.. (or a branch off another task's stack, below) + a head on the mean-pooled output; "
         f"inputs ≤ {spec.max_tokens} tokens "
         f"(window ≤ {spec.max_chars} chars around the brand, marked `[[…]]`)",

@@ -100,6 +100,8 @@ def test_combine_stacks_trained_at_different_splits(tiny_settings, tiny_bert, sc
     both = tmp_path / "both"
     combine({"sentiment": low, "intent": high}, both, settings=tiny_settings)
     assert registry.read_spec(both).split == 0
+    card = (both / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "- frozen: the embeddings only; per task a fine-tuned copy of layers 0.." in card
     texts = ["Посылкин потерял посылку", "ШопОк молодцы, всё пришло вовремя", "Как сменить тариф в Мобилайн?"]
 
     def probs(path):
