@@ -30,8 +30,8 @@ def test_shipped_scorer_card_and_spec():
     spec = registry.read_spec(d)
     assert spec.tasks["sentiment"].trained and spec.tasks["intent"].trained
     assert (d / "MODEL_CARD.md").exists()
-    # fp16 task stacks: sentiment's 8 layers and intent's own 2 (about 3.5 MB a layer) and the heads
-    assert (d / registry.WEIGHTS_FILE).stat().st_size < 40_000_000
+    # fp16 task stacks: sentiment's 12 layers and intent's own 2 (about 3.5 MB a layer) and the heads
+    assert (d / registry.WEIGHTS_FILE).stat().st_size < 55_000_000
 
 
 def test_shipped_scorer_gets_obvious_cases_right(shipped_predictions):
