@@ -84,6 +84,12 @@ class TrainConfig:
     max_train: int | None = None
     max_steps: int | None = None  # tests: stop after this many optimiser steps
     seed: int = 13
+    # a run's own order of batches, dropout and int8 calibration sample; the held-out split and the head's first
+    # weights stay those of ``seed``, so runs that differ only in it can be averaged (``soup``)
+    order_seed: int | None = None
+    # scorer dirs whose stacks for this task are averaged, head included, instead of training ("model soup" of
+    # runs fine-tuned from the same start); the average is calibrated, reported and saved like a trained stack
+    soup: list[str] = field(default_factory=list)
     threads: int = 0
     eval_every: int | None = None  # steps between validations (default: once per epoch)
     # training rows kept per source (after the held-out parts are set aside, so they stay the same): a noisy or
@@ -434,10 +440,13 @@ def train(
     import torch
 
     torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
+    rng = random.Random(cfg.seed if cfg.order_seed is None else f"order:{cfg.order_seed}")
     torch.set_num_threads(cfg.threads or settings.models.threads or max(1, torch.get_num_threads()))
     examples = load_examples(cfg, data, store, use_corrections)
     run = prepare_network(settings, cfg, init_from)
+    if cfg.order_seed is not None:
+        torch.manual_seed(cfg.order_seed)  # after the head's initialisation, which stays that of ``seed``
+    ingredients = average_stacks(run, cfg.task, [Path(d) for d in cfg.soup]) if cfg.soup else []
     ckpt = _checkpointer(cfg, examples, run, out_dir, resume)
     cpu0 = time.process_time()
     t0 = time.time()
@@ -446,9 +455,19 @@ def train(
     train_ex = [e for e in examples if e.part == "train"]
     val_ex = [e for e in examples if e.part == "val"] or train_ex[: max(1, len(train_ex) // 10)]
     test_ex = [e for e in examples if e.part == "test"]
-    fit = fit_stack(run.stack, train_ex, val_ex, cfg, rng, ckpt, progress, started=(t0, cpu0, t_cache))
+    if ingredients:
+        # what the soup cost is what its runs cost: their CPU and wall time, summed
+        fit = Fit(
+            cpu_before=sum(i["cpu_seconds"] for i in ingredients),
+            seconds_before=sum(i["seconds_total"] for i in ingredients),
+            seconds_cache=t_cache,
+        )
+    else:
+        fit = fit_stack(run.stack, train_ex, val_ex, cfg, rng, ckpt, progress, started=(t0, cpu0, t_cache))
     cpu = fit.cpu_before + time.process_time() - cpu0
     report = calibrate_and_report(run.stack, run.spec.tasks[cfg.task], val_ex, test_ex, cfg)
+    if ingredients:
+        report["soup"] = ingredients
     report.update(
         n_train=len(train_ex),
         n_val=len(val_ex),
@@ -463,6 +482,63 @@ def train(
     version = save_trained(run, train_ex, out_dir, rng)
     ckpt.remove()
     return TrainResult(Path(out_dir), version, report, fit.losses)
+
+
+def average_stacks(run: Run, task: str, dirs: list[Path]) -> list[dict[str, Any]]:
+    """Set ``run``'s stack for ``task`` to the mean of that stack's weights in ``dirs`` (a "model soup": runs
+    fine-tuned from the same start and differing in data order or settings tend to lie in one basin, where their
+    average scores better than each at the cost of one). They must share the backbone, the frozen layers, the
+    branch and the head's shape. Returns what each ingredient was and cost."""
+    import torch
+    from safetensors.torch import load_file
+
+    from models import registry
+
+    if len(dirs) < 2:
+        raise TrainError("--soup needs at least two scorers to average")
+    prefix = f"tasks.{task}."
+    want = run.stack.state_dict()
+    total: dict[str, torch.Tensor] = {k: torch.zeros_like(v, dtype=torch.float32) for k, v in want.items()}
+    ingredients = []
+    ts = run.spec.tasks[task]
+    for d in dirs:
+        try:
+            spec = registry.read_spec(d)
+        except registry.ModelError as e:
+            raise TrainError(f"--soup: {e}") from None
+        other = spec.tasks.get(task)
+        same = (
+            other is not None
+            and other.trained
+            and spec.base_sha256 == run.spec.base_sha256
+            and spec.split == run.spec.split
+            and (other.branch_of, other.branch_depth) == (ts.branch_of, ts.branch_depth)
+            and (other.head_width, other.head_members) == (ts.head_width, ts.head_members)
+        )
+        if not same:
+            raise TrainError(
+                f"--soup {d}: its {task} stack is untrained or differs in backbone, frozen layers, branch or head "
+                "from the scorer being built; only runs of one recipe can be averaged"
+            )
+        state = {
+            k[len(prefix) :]: v for k, v in load_file(str(d / registry.WEIGHTS_FILE)).items() if k.startswith(prefix)
+        }
+        if state.keys() != want.keys() or any(state[k].shape != want[k].shape for k in want):
+            raise TrainError(f"--soup {d}: its {task} weights do not have the shape of the scorer being built")
+        for k, v in state.items():
+            total[k] += v.float()
+        m = spec.metrics.get(task, {})
+        ingredients.append(
+            {
+                "version": registry.model_version(d),
+                "best_step": m.get("best_step"),
+                "steps": m.get("steps"),
+                "cpu_seconds": float(m.get("cpu_seconds", 0.0)),
+                "seconds_total": float(m.get("seconds_total", 0.0)),
+            }
+        )
+    run.stack.load_state_dict({k: (v / len(dirs)).to(want[k].dtype) for k, v in total.items()})
+    return ingredients
 
 
 def load_examples(cfg: TrainConfig, data: list[Path], store, use_corrections: bool) -> list[Example]:
@@ -1045,9 +1121,14 @@ def write_model_card(out_dir: Path) -> Path:
         if not m:
             lines += ["(not trained: head is untrained, outputs are meaningless)", ""]
             continue
+        soup = m.get("soup") or []
+        if soup:
+            runs = ", ".join(f"`{i['version']}` (best step {i['best_step']} of {i['steps']})" for i in soup)
+            lines += [f"weights: the average of {len(soup)} runs of one recipe (a model soup): {runs}", ""]
+        steps = "the runs' times summed" if soup else f"best step {m['best_step']} of {m['steps']}"
         lines += [
-            f"rows: train {m['n_train']}, validation {m['n_val']}, test {m['n_test']}; best step "
-            f"{m['best_step']} of {m['steps']}; {m['seconds_total']} s on CPU "
+            f"rows: train {m['n_train']}, validation {m['n_val']}, test {m['n_test']}; {steps}; "
+            f"{m['seconds_total']} s on CPU "
             f"({m['seconds_cache']} s caching the frozen layers)"
             + (
                 f"; {m['cpu_seconds']} CPU-seconds (user+sys, kept work of all resumed runs)"

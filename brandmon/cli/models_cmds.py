@@ -208,6 +208,18 @@ def train_cmd(
         help="Sentiment: fit per-class decision offsets on validation for the positive/negative F1 mean "
         "(at most 1 point of validation macro-F1), stored in scorer.json and applied when scoring.",
     ),
+    order_seed: int | None = typer.Option(
+        None,
+        "--order-seed",
+        help="A run's own order of batches and dropout (the held-out split and the head's first weights stay "
+        "the same), for runs to average with --soup.",
+    ),
+    soup: list[Path] | None = typer.Option(
+        None,
+        "--soup",
+        help="Instead of training, average this task's weights over these scorers (runs of one recipe, e.g. "
+        "differing in --order-seed), then calibrate and report on the same split; repeatable, at least two.",
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
     checkpoint_minutes: float = typer.Option(
         5.0, "--checkpoint-minutes", min=0.0, help="Minutes between resumable checkpoints in --out."
@@ -255,6 +267,8 @@ def train_cmd(
             eval_every=eval_every,
             offsets_max_drop=0.01 if offsets else None,
             checkpoint_minutes=checkpoint_minutes,
+            order_seed=order_seed,
+            soup=[str(d) for d in soup or []],
         )
         with _progress() as prog:
             bars: dict = {}
