@@ -14,6 +14,9 @@ lengths vary as on forums. All variants read the same texts in the same run, wit
 3. brandmon int8: the same network smoothed (`models.smooth_alpha`, models/quantize.py), exported to ONNX and
    quantized to per-channel dynamic int8 with ONNX Runtime (the default); `int8_plain` is the same without
    smoothing.
+   Activations are scaled per token (`models.int8_activations`, the default) and, as `int8_other_scheme`, per
+   batch (or the other way round when the settings say so); `*_labels_moved_by_batch` re-runs both in batches of
+   7 and counts the sentiment labels that changed.
    Both run batches on `models.workers` threads (one per core by default); int8 also runs once on a single
    worker using all cores inside each op, for comparison.
 4. `int8_one_window`: int8 with `models.windows = 1`. brandmon reads a text longer than the scorer's 400-character
@@ -133,6 +136,12 @@ def main() -> None:
     settings.models.smooth_alpha = 0.0
     int8_plain = get_scorer(settings, args.model, quantize=True)
     settings.models.smooth_alpha = alpha
+    scheme = settings.models.int8_activations
+    other = "per_batch" if scheme == "per_token" else "per_token"
+    settings.models.int8_activations = other
+    int8_other = get_scorer(settings, args.model, quantize=True)
+    settings.models.int8_activations = scheme
+    res["int8_scheme"], res["int8_other_scheme"] = scheme, other
     inputs = [model_input(t, target=tg, max_chars=fp32.spec.max_chars) for t, _, tg in rows]  # one window each
     windowed = windowed_inputs(settings, fp32.spec, [t for t, _, _ in rows], [tg for _, _, tg in rows])
     res["inputs_windowed"] = len(windowed[0])
@@ -163,10 +172,12 @@ def main() -> None:
     workers = set_threads(settings)
     res["workers"] = workers
     res["intra_op_threads"] = torch.get_num_threads()
+    preds = {}
     for name, sc, w in (
         ("fp32", fp32, workers),
         ("int8", int8, workers),
         ("int8_plain", int8_plain, workers),
+        ("int8_other_scheme", int8_other, workers),
         ("int8_one_window", int8, workers),
         ("int8_one_worker", int8, 1),
     ):
@@ -179,6 +190,7 @@ def main() -> None:
             pr = predict_inputs(sc, windowed[0], args.batch_size, workers=w, groups=windowed[1], max_tokens=windowed[2])
         res[f"{name}_per_s"] = round(len(inputs) / (time.perf_counter() - t0), 1)
         res[f"{name}_macro_f1"] = macro_f1(y, [pr.sentiment[i] for i in labelled])
+        preds[name] = pr
         if name == "fp32":
             agree = sum(b[0]["label"] == pr.sentiment[i] for i, b in enumerate(base_out)) / max(1, nb)
             res["baseline_fp32_label_agreement"] = round(agree, 4)
@@ -187,6 +199,11 @@ def main() -> None:
             res[f"{name}_fp32_label_agreement"] = round(
                 sum(a == b for a, b in zip(pr.sentiment, ref.sentiment)) / len(inputs), 4
             )
+    # the same texts again in batches of 7: how many sentiment labels depend on which batch a text was in
+    set_threads(settings)
+    for name, sc in (("int8", int8), ("int8_other_scheme", int8_other)):
+        pr = predict_inputs(sc, windowed[0], 7, workers=workers, groups=windowed[1], max_tokens=windowed[2])
+        res[f"{name}_labels_moved_by_batch"] = sum(a != b for a, b in zip(pr.sentiment, preds[name].sentiment))
     res["ratio_int8_vs_baseline"] = round(res["int8_per_s"] / res["baseline_per_s"], 2)
     res["ratio_fp32_vs_baseline"] = round(res["fp32_per_s"] / res["baseline_per_s"], 2)
     res["ratio_int8_vs_best_baseline"] = round(

@@ -13,9 +13,15 @@ value vectors, so its scale goes into the value projection); elsewhere one eleme
 
 The int8 network is an ONNX graph of everything after the embedding lookup (the 250k x 384 table stays in
 torch, so the graph is ~23 MB instead of ~470 MB): the smoothed fp32 network is exported with
-``torch.onnx.export`` and quantized with ONNX Runtime's ``quantize_dynamic`` (per-channel int8 weights). That
-happens once per (weights, maxima, alpha) and is cached under ``models.cache_dir`` like the backbone, never at
-import time. torch's own ``torch.ao`` dynamic quantization is deprecated; this path is ONNX Runtime's supported one.
+``torch.onnx.export``; its MatMuls then get per-channel int8 weights. That happens once per (weights, maxima,
+alpha, activation scheme) and is cached under ``models.cache_dir`` like the backbone, never at import time. torch's
+own ``torch.ao`` dynamic quantization is deprecated; this path runs on ONNX Runtime's standard operators.
+
+Activations are quantized per token by default (``per_token_int8``): each row of a MatMul's input gets its own
+scale, so a text's scores do not depend on the other texts in its batch. ONNX Runtime's ``quantize_dynamic`` uses
+one scale per batch (``per_batch``); there a long or unusual text in the batch coarsens everyone's scale, and 48 of
+4,843 validation labels changed between batches of 64 and of 7 (probabilities up to 0.27 apart). Per-token costs
+speed (docs/models.md).
 
 The activation maxima come from a calibration pass in fp32 over a few hundred texts; they depend on the weights,
 so they are stored beside a scorer (``calibration.safetensors``) or computed once and cached.
@@ -37,6 +43,8 @@ from torch import nn
 from pipeline.bundled import bundled
 
 if TYPE_CHECKING:
+    import onnx
+
     from models.network import ScorerNet
 
 log = logging.getLogger(__name__)
@@ -171,7 +179,13 @@ def smooth(net: nn.Module, amax: dict[str, torch.Tensor], alpha: float) -> int:
     return done
 
 
-INT8_FORMAT = 1  # bump when the export or quantization changes so cached graphs rebuild
+INT8_FORMAT = 2  # bump when the export or quantization changes so cached graphs rebuild
+ACTIVATIONS = ("per_token", "per_batch")
+# ONNX Runtime's optimizer fuses an int8 product and the multiplications after it into MatMulIntegerToFloat, whose
+# input scale is one number. A first per_token_int8 (MatMulInteger, Cast, Mul by row x column scales) was fused so
+# and then scaled rows wrongly (errors as large as the outputs). The graph now calls MatMulIntegerToFloat itself and
+# applies the row scale after it; the fusion pass stays off for per-token graphs all the same.
+PER_TOKEN_DISABLED_OPTIMIZERS = ("MatMulIntegerToFloatFusion",)
 
 
 class _FromEmbeddings(nn.Module):
@@ -214,11 +228,12 @@ class _DropPreprocessingHint(logging.Filter):
         return record.levelno >= logging.WARNING and "pre-processing before quantization" not in record.getMessage()
 
 
-def int8_key(net: ScorerNet, amax: dict[str, torch.Tensor] | None, alpha: float) -> str:
-    """A digest of everything the int8 graph depends on: the exported weights, the maxima, alpha, the format."""
+def int8_key(net: ScorerNet, amax: dict[str, torch.Tensor] | None, alpha: float, activations: str = "per_token") -> str:
+    """A digest of everything the int8 graph depends on: the exported weights, the maxima, alpha, the activation
+    scheme, the format."""
     import hashlib
 
-    h = hashlib.sha256(f"{INT8_FORMAT}|{alpha if amax else 0}|{','.join(net.tasks)}".encode())
+    h = hashlib.sha256(f"{INT8_FORMAT}|{activations}|{alpha if amax else 0}|{','.join(net.tasks)}".encode())
     for name, t in net.state_dict().items():
         if not name.startswith("embeddings."):
             h.update(name.encode())
@@ -230,9 +245,88 @@ def int8_key(net: ScorerNet, amax: dict[str, torch.Tensor] | None, alpha: float)
     return h.hexdigest()[:16]
 
 
-def export_int8(net: ScorerNet, out: Path, amax: dict[str, torch.Tensor] | None = None, alpha: float = 0.8) -> Path:
+def _check_activations(activations: str) -> None:
+    if activations not in ACTIVATIONS:
+        raise ValueError(f"int8 activations must be one of {', '.join(ACTIVATIONS)}, not {activations!r}")
+
+
+def per_token_int8(model: onnx.ModelProto) -> int:
+    """Rewrite, in place, every MatMul by a constant weight ``W`` [K, N] into int8 arithmetic with a scale per
+    input row: ``s = max|x| / 127`` over the row, ``q = round(x / s) + 128`` (uint8, the fast u8 x s8 kernels),
+    ``y = (q - 128) @ Wq * sw * s`` with ``Wq, sw`` symmetric per output column. Inputs shared by
+    several MatMuls (query, key, value) are quantized once. Returns how many MatMuls were rewritten."""
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    weights = {i.name: i for i in g.initializer}
+    nodes: list = []
+    extra = [
+        numpy_helper.from_array(np.array([-1], np.int64), "pt_last_axis"),
+        numpy_helper.from_array(np.array(1e-12, np.float32), "pt_eps"),
+        numpy_helper.from_array(np.array(1 / 127, np.float32), "pt_inv127"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "pt_one"),
+        numpy_helper.from_array(np.array(128, np.uint8), "pt_zero_x"),
+        numpy_helper.from_array(np.array(0, np.int8), "pt_zero_w"),
+    ]
+    quantized: dict[str, tuple[str, str]] = {}  # input name -> (its uint8 form, its row scales)
+    done = 0
+    for n in g.node:
+        if n.op_type != "MatMul" or n.input[1] not in weights:
+            nodes.append(n)
+            continue
+        w = numpy_helper.to_array(weights[n.input[1]]).astype(np.float32)
+        sw = (np.maximum(np.abs(w).max(0), 1e-12) / 127).astype(np.float32)
+        p = f"pt{done}_"
+        extra += [
+            numpy_helper.from_array(np.clip(np.round(w / sw), -127, 127).astype(np.int8), p + "wq"),
+            numpy_helper.from_array(sw, p + "sw"),
+        ]
+        x = n.input[0]
+        if x not in quantized:
+            nodes += [
+                helper.make_node("Abs", [x], [p + "abs"]),
+                helper.make_node("ReduceMax", [p + "abs", "pt_last_axis"], [p + "amax"], keepdims=1),
+                helper.make_node("Max", [p + "amax", "pt_eps"], [p + "amax_"]),
+                helper.make_node("Mul", [p + "amax_", "pt_inv127"], [p + "sx"]),
+                helper.make_node("Div", [x, p + "sx"], [p + "xs"]),
+                # round, + 128, saturate, cast in one pass (4% faster than Round, Add, Cast; the same numbers)
+                helper.make_node("QuantizeLinear", [p + "xs", "pt_one", "pt_zero_x"], [p + "xq"]),
+            ]
+            quantized[x] = (p + "xq", p + "sx")
+        xq, sx = quantized[x]
+        nodes += [
+            # ONNX Runtime's fused int8 product with the column scales applied in its epilogue (input scale 1);
+            # the same numbers as MatMulInteger, Cast, Mul, 3-6% faster
+            helper.make_node(
+                "MatMulIntegerToFloat",
+                [xq, p + "wq", "pt_one", p + "sw", "pt_zero_x", "pt_zero_w"],
+                [p + "cols"],
+                domain="com.microsoft",
+            ),
+            helper.make_node("Mul", [p + "cols", sx], [n.output[0]]),
+        ]
+        done += 1
+    used = {i for nd in nodes for i in nd.input}
+    kept = [i for i in g.initializer if i.name in used]
+    del g.node[:]
+    g.node.extend(nodes)
+    del g.initializer[:]
+    g.initializer.extend(kept + extra)
+    if done and not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return done
+
+
+def export_int8(
+    net: ScorerNet,
+    out: Path,
+    amax: dict[str, torch.Tensor] | None = None,
+    alpha: float = 0.65,
+    activations: str = "per_token",
+) -> Path:
     """Smooth a copy of ``net`` (when maxima are given and ``alpha`` > 0), export it after the embedding lookup
-    to ONNX and quantize its MatMuls to per-channel dynamic int8 with ONNX Runtime; written atomically to ``out``."""
+    to ONNX and quantize its MatMuls to per-channel int8 weights, with activations scaled per token
+    (``per_token_int8``) or per batch (ONNX Runtime's ``quantize_dynamic``); written atomically to ``out``."""
     import copy
     import os
     import tempfile
@@ -241,6 +335,7 @@ def export_int8(net: ScorerNet, out: Path, amax: dict[str, torch.Tensor] | None 
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    _check_activations(activations)
     net = copy.deepcopy(net).eval()
     if amax and alpha > 0:
         n = smooth(net, amax, alpha)
@@ -273,12 +368,16 @@ def export_int8(net: ScorerNet, out: Path, amax: dict[str, torch.Tensor] | None 
         del model.graph.value_info[:]  # the exporter's shape notes trip ONNX Runtime's re-inference
         onnx.save(model, str(fp32))
         q = Path(tmp) / "int8.onnx"
-        root, quiet = logging.getLogger(), _DropPreprocessingHint()
-        root.addFilter(quiet)
-        try:
-            quantize_dynamic(str(fp32), str(q), per_channel=True, weight_type=QuantType.QInt8)
-        finally:
-            root.removeFilter(quiet)
+        if activations == "per_token":
+            per_token_int8(model)
+            onnx.save(model, str(q))
+        else:
+            root, quiet = logging.getLogger(), _DropPreprocessingHint()
+            root.addFilter(quiet)
+            try:
+                quantize_dynamic(str(fp32), str(q), per_channel=True, weight_type=QuantType.QInt8)
+            finally:
+                root.removeFilter(quiet)
         os.chmod(q, 0o644)
         os.replace(q, out)  # atomic: a concurrent loader never reads half a file
     return out
@@ -290,10 +389,11 @@ class Int8Net:
     torch's current count (``models.scoring.set_threads``), so parallel workers each run single-threaded ops;
     ``InferenceSession.run`` releases the GIL and is safe to call from several threads."""
 
-    def __init__(self, embeddings: nn.Module, path: Path, tasks: list[str]):
+    def __init__(self, embeddings: nn.Module, path: Path, tasks: list[str], disabled_optimizers: Iterable[str] = ()):
         self.embeddings = embeddings
         self.path = Path(path)
         self.tasks = list(tasks)
+        self.disabled_optimizers = list(disabled_optimizers)
         self._sessions: dict[int, object] = {}
         self._lock = threading.Lock()
 
@@ -308,7 +408,12 @@ class Int8Net:
                 opts.inter_op_num_threads = 1
                 opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 opts.log_severity_level = 3
-                self._sessions[n] = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+                self._sessions[n] = ort.InferenceSession(
+                    str(self.path),
+                    opts,
+                    providers=["CPUExecutionProvider"],
+                    disabled_optimizers=self.disabled_optimizers or None,
+                )
             return self._sessions[n]
 
     def __call__(self, input_ids: torch.Tensor, mask: torch.Tensor, tasks: list[str] | None = None):
@@ -320,18 +425,25 @@ class Int8Net:
 
 
 def load_int8(
-    net: ScorerNet, cache_dir: Path, amax: dict[str, torch.Tensor] | None = None, alpha: float = 0.8
+    net: ScorerNet,
+    cache_dir: Path,
+    amax: dict[str, torch.Tensor] | None = None,
+    alpha: float = 0.65,
+    activations: str = "per_token",
 ) -> Int8Net:
-    """The int8 form of ``net``: the cached graph for these weights/maxima/alpha, exported first when missing."""
+    """The int8 form of ``net``: the cached graph for these weights/maxima/alpha/activation scheme, exported first
+    when missing."""
     from models.backbone import _file_lock
 
-    path = Path(cache_dir) / "int8" / f"{int8_key(net, amax, alpha)}.onnx"
+    _check_activations(activations)
+    path = Path(cache_dir) / "int8" / f"{int8_key(net, amax, alpha, activations)}.onnx"
     if not path.exists():
         with _file_lock(path.parent / ".export.lock"):  # concurrent loaders wait for the first export
             if not path.exists():
                 log.info("exporting the int8 scorer once to %s", path)
-                export_int8(net, path, amax, alpha)
-    return Int8Net(net.embeddings, path, list(net.tasks))
+                export_int8(net, path, amax, alpha, activations)
+    disabled = PER_TOKEN_DISABLED_OPTIMIZERS if activations == "per_token" else ()
+    return Int8Net(net.embeddings, path, list(net.tasks), disabled)
 
 
 def save_maxima(path: Path, amax: dict[str, torch.Tensor]) -> None:

@@ -45,6 +45,7 @@ def get_scorer(settings, name_or_path: str | None = None, quantize: bool | None 
         registry.model_version(path),
         q,
         q and settings.models.smooth_alpha,
+        q and settings.models.int8_activations,
         str(settings.models.backbone),
         str(settings.models.cache_dir),
     )
