@@ -99,7 +99,7 @@ class ModelSettings(BaseModel):
     # sentiment labels against fp32, 0 (none) 0.70%, 0.8 1.05%; per-batch scales needed 0.8
     smooth_alpha: float = Field(default=0.65, ge=0.0, le=1.0)
     # int8 activation scales: per_token gives a text the same scores whatever else is in its batch; per_batch
-    # (ONNX Runtime's dynamic int8) is faster but moved 1% of labels between batch sizes (docs/models.md)
+    # (ONNX Runtime's dynamic int8, 0-6% faster) moved 1% of labels between batch sizes (docs/models.md)
     int8_activations: Literal["per_token", "per_batch"] = "per_token"
     cache_dir: Path | None = None  # where the converted backbone lives; default <data_dir>/cache/models
 
