@@ -12,8 +12,7 @@ lengths vary as on forums. All variants read the same texts in the same run, wit
    divides by the faster of the two.
 2. brandmon fp32: `predict_inputs` (length-sorted batches, dynamic padding, inference_mode) - sentiment AND intent.
 3. brandmon int8: the same network smoothed (`models.smooth_alpha`, models/quantize.py), exported to ONNX and
-   quantized to per-channel dynamic int8 with ONNX Runtime (the default); `int8_plain` is the same without
-   smoothing.
+   given per-channel int8 weights on ONNX Runtime (the default); `int8_plain` is the same without smoothing.
    Activations are scaled per token (`models.int8_activations`, the default) and, as `int8_other_scheme`, per
    batch (or the other way round when the settings say so); `*_labels_moved_by_batch` re-runs both in batches of
    7 and counts the sentiment labels that changed.

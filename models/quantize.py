@@ -261,7 +261,9 @@ def per_token_int8(model: onnx.ModelProto) -> int:
     with its own scale in a single pass (blocked quantization of the 3-D input was slower), and the row maximum is
     read as max and -min (no |x| tensor written): together 10% faster than Abs, ReduceMax, Div, QuantizeLinear
     with the same numbers."""
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
+
+    zero_point = numpy_helper.from_array(np.array([128], np.uint8))
 
     def const(value, dtype, name: str):
         extra.append(numpy_helper.from_array(np.array(value, dtype), name))
@@ -276,8 +278,6 @@ def per_token_int8(model: onnx.ModelProto) -> int:
     const([-1], np.int64, "pt_last")
     const(1e-12, np.float32, "pt_eps")
     const(1 / 127, np.float32, "pt_inv127")
-    const(0.0, np.float32, "pt_zero_f")
-    const(128.0, np.float32, "pt_128")
     const(1.0, np.float32, "pt_one")
     const(128, np.uint8, "pt_zero_x")
     const(0, np.int8, "pt_zero_w")
@@ -305,9 +305,8 @@ def per_token_int8(model: onnx.ModelProto) -> int:
                 helper.make_node("Max", [p + "hi", p + "neg_lo", "pt_eps"], [p + "amax"]),
                 helper.make_node("Mul", [p + "amax", "pt_inv127"], [p + "sx"]),
                 # per-axis QuantizeLinear wants a zero point per row too: 128 each
-                helper.make_node("Mul", [p + "sx", "pt_zero_f"], [p + "z0"]),
-                helper.make_node("Add", [p + "z0", "pt_128"], [p + "z128"]),
-                helper.make_node("Cast", [p + "z128"], [p + "zp"], to=TensorProto.UINT8),
+                helper.make_node("Shape", [p + "sx"], [p + "n_rows"]),
+                helper.make_node("ConstantOfShape", [p + "n_rows"], [p + "zp"], value=zero_point),
                 helper.make_node("QuantizeLinear", [p + "x2", p + "sx", p + "zp"], [p + "xq"], axis=0),
                 helper.make_node("Reshape", [p + "sx", "pt_column"], [p + "sx_col"]),
                 helper.make_node("Shape", [x], [p + "shape"]),
