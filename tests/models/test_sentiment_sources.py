@@ -123,3 +123,58 @@ def test_intent_rows_with_a_target_mark_the_brand_their_intent_is_about():
     assert f"{OPEN}Додо{CLOSE}" in ex[0].text and OPEN not in ex[0].text.replace(f"{OPEN}Додо", "")
     assert f"{OPEN}Папа Джонс{CLOSE}" in ex[1].text and ex[0].text != ex[1].text
     assert OPEN not in ex[2].text
+
+
+def _demo_texts() -> list[str]:
+    """Every post text of the demo web (forum sites and social stand-ins), read from its YAML."""
+    import yaml
+
+    out: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "text" and isinstance(v, str):
+                    out.append(v)
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for path in sorted((ROOT / "data" / "demo_web").rglob("*.yaml")):
+        walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return out
+
+
+def test_the_thread_sets_are_consistent_and_share_no_text_with_the_demo():
+    """data/training/thread_{sentiment,intent}.csv: thread replies and multi-sentence stories, one row per (text,
+    target) in both files with the same split; targets in their texts; no demo brand, and no text that
+    paraphrases a demo post (share of shared words under 0.5), because the demo's answers measure the pipeline."""
+    import re
+
+    from models.train import intent_examples, read_training_csv, sentiment_examples
+
+    sent = pd.read_csv(ROOT / "data" / "training" / "thread_sentiment.csv", dtype=str, keep_default_na=False)
+    intent = pd.read_csv(ROOT / "data" / "training" / "thread_intent.csv", dtype=str, keep_default_na=False)
+    assert sent.columns.tolist() == intent.columns.tolist() == ["text", "target", "label", "source", "split", "style"]
+    assert sent[["text", "target", "split", "style"]].equals(intent[["text", "target", "split", "style"]])
+    assert set(sent["label"]) == {"negative", "neutral", "positive"} and set(sent["source"]) == {"brand_threads"}
+    assert all(t.lower() in x.lower() for x, t in zip(sent["text"], sent["target"], strict=True) if t)
+    assert not sent.duplicated(["text", "target"]).any() and (sent.groupby("text")["split"].nunique() == 1).all()
+    assert 0.15 < (sent["split"] == "test").mean() < 0.25
+    # praise is positive, complaints and failures negative, in every row
+    pos, neg = sent["label"] == "positive", intent["label"].str.contains("complaint|failure")
+    assert (intent.loc[pos, "label"] == "praise").all() and (sent.loc[neg, "label"] == "negative").all()
+    assert len(intent_examples(intent, max_chars=400)) == len(intent)
+    assert len(sentiment_examples(read_training_csv(ROOT / "data" / "training" / "thread_sentiment.csv"), 400)) == len(
+        sent
+    )
+
+    demo = re.compile(r"посылкин|posylkin|шопок|shopok|ласточк|lastochka|мобилайн|mobiline|зерно|zerno", re.I)
+    assert not sent["text"].str.contains(demo).any()
+    words = lambda s: set(re.findall(r"\w{3,}", s.lower()))  # noqa: E731
+    posts = [w for w in map(words, _demo_texts()) if len(w) >= 4]
+    assert len(posts) > 400
+    overlap = [max(len(a & b) / min(len(a), len(b)) for b in posts) for a in map(words, sent["text"])]
+    assert max(overlap) < 0.5, sent["text"][overlap.index(max(overlap))]
