@@ -31,7 +31,9 @@ so they are stored beside a scorer (``calibration.safetensors``) or computed onc
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -458,13 +460,48 @@ def load_int8(
 
     _check_activations(activations)
     path = Path(cache_dir) / "int8" / f"{int8_key(net, amax, alpha, activations)}.onnx"
-    if not path.exists():
+    if path.exists():
+        _mark_used(path)
+    else:
         with _file_lock(path.parent / ".export.lock"):  # concurrent loaders wait for the first export
             if not path.exists():
                 log.info("exporting the int8 scorer once to %s", path)
                 export_int8(net, path, amax, alpha, activations)
+                prune_int8_cache(path.parent)
     disabled = PER_TOKEN_DISABLED_OPTIMIZERS if activations == "per_token" else ()
     return Int8Net(net.embeddings, path, list(net.tasks), disabled)
+
+
+INT8_CACHE_KEEP = 4  # graphs kept whatever their age: the active scorer, one being compared, a rescore
+INT8_CACHE_IDLE_DAYS = 7.0  # beyond those, graphs nobody loaded for this long are removed
+
+
+def _mark_used(path: Path) -> None:
+    """A load refreshes the graph's mtime, which the pruning below reads as its last use."""
+    try:
+        os.utime(path)
+    except OSError:  # a read-only cache still loads
+        pass
+
+
+def prune_int8_cache(folder: Path, keep: int = INT8_CACHE_KEEP, idle_days: float = INT8_CACHE_IDLE_DAYS) -> list[Path]:
+    """Remove cached int8 graphs beyond the ``keep`` most recently used that were not loaded for ``idle_days``.
+
+    Every retrained scorer, smoothing change or export-format bump leaves a 20-45 MB graph behind. Called under
+    the export lock after an export; a graph in use was loaded (and marked) recently, so it is never removed."""
+    graphs = sorted(Path(folder).glob("*.onnx"), key=lambda p: p.stat().st_mtime, reverse=True)
+    cutoff = time.time() - idle_days * 86400
+    removed = []
+    for p in graphs[keep:]:
+        try:
+            if p.stat().st_mtime < cutoff:
+                p.unlink()
+                removed.append(p)
+        except FileNotFoundError:  # another process removed it first
+            continue
+    if removed:
+        log.info("removed %d int8 graphs unused for %g days from %s", len(removed), idle_days, folder)
+    return removed
 
 
 def save_maxima(path: Path, amax: dict[str, torch.Tensor]) -> None:

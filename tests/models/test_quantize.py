@@ -149,14 +149,15 @@ def test_int8_is_an_onnx_runtime_graph_exported_once_with_no_deprecation_warning
     assert isinstance(q.net, qz.Int8Net)
     graphs = list((tmp_path / "cache" / "int8").glob("*.onnx"))
     assert len(graphs) == 1 and graphs[0] == q.net.path
-    stamp = graphs[0].stat().st_mtime_ns
+    inode, stamp = graphs[0].stat().st_ino, graphs[0].stat().st_mtime_ns
     pf = predict_inputs(registry.load_scorer(tiny_settings, quantize=False), texts, 8)
     assert np.abs(pq.p_sentiment - pf.p_sentiment).max() < 0.05
     assert np.abs(pq.p_intent - pf.p_intent).max() < 0.05
     assert np.ptp(pf.p_sentiment[:, 0]) > 1e-3  # the rows differ, so agreement is not all-equal output
 
     again = registry.load_scorer(tiny_settings, quantize=True)
-    assert again.net.path == graphs[0] and graphs[0].stat().st_mtime_ns == stamp  # read back, not re-exported
+    assert again.net.path == graphs[0] and graphs[0].stat().st_ino == inode  # read back, not re-exported
+    assert graphs[0].stat().st_mtime_ns >= stamp  # a load marks the graph as used (the cache prunes by that)
     tiny_settings.models.int8_activations = "per_batch"  # ONNX Runtime's dynamic int8: its own graph, scores too
     per_batch = registry.load_scorer(tiny_settings, quantize=True)
     assert per_batch.net.path != graphs[0]
@@ -266,3 +267,27 @@ def test_unknown_int8_activation_scheme_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="per_token, per_batch"):
         qz.load_int8(None, tmp_path, None, 0.8, "per_tensor")  # type: ignore[arg-type]
+
+
+def test_int8_cache_keeps_recent_graphs_and_removes_long_unused_ones(tmp_path):
+    """Each retrained scorer or export change leaves a 20-45 MB graph behind; after an export the cache keeps the
+    four most recently used graphs and any used within a week, and removes the rest."""
+    import os
+    import time
+
+    from models.quantize import prune_int8_cache
+
+    now = time.time()
+    ages_days = {"a": 0, "b": 1, "c": 2, "d": 20, "e": 3, "f": 30, "g": 8, "h": 6.5}
+    for name, age in ages_days.items():
+        p = tmp_path / f"{name}.onnx"
+        p.write_bytes(b"graph")
+        os.utime(p, (now - age * 86400, now - age * 86400))
+    (tmp_path / ".export.lock").write_bytes(b"")
+    removed = prune_int8_cache(tmp_path, keep=4, idle_days=7)
+    # newest four: a b c e; of the rest, h (6.5 days) was used within the week; g, d, f were not
+    assert sorted(p.stem for p in removed) == ["d", "f", "g"]
+    assert sorted(p.stem for p in tmp_path.glob("*.onnx")) == ["a", "b", "c", "e", "h"]
+    assert (tmp_path / ".export.lock").exists()
+    assert prune_int8_cache(tmp_path, keep=4, idle_days=7) == []  # idempotent
+    assert len(prune_int8_cache(tmp_path, keep=0, idle_days=0)) == 5 and not list(tmp_path.glob("*.onnx"))
