@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
+# the demo brands: hand-labelled training rows never name them (the demo's answers measure the pipeline)
+DEMO_BRANDS = re.compile(r"посылкин|posylkin|шопок|shopok|ласточк|lastochka|мобилайн|mobiline|зерно|zerno", re.I)
 
 
 def _asp(text, term, sentiment):
@@ -57,8 +60,6 @@ def test_the_hand_labelled_brand_sets_are_consistent():
     """data/training/brand_sentiment.csv: every target is in its text; the intent seed's texts keep the seed's
     split (its test rows stay unseen by both tasks); a text labelled for two brands has one split; no row names a
     demo brand except the seed's own texts (the demo's answers measure the pipeline)."""
-    import re
-
     from models.train import intent_examples, read_training_csv, sentiment_examples
 
     path = ROOT / "data" / "training" / "brand_sentiment.csv"
@@ -75,8 +76,7 @@ def test_the_hand_labelled_brand_sets_are_consistent():
     assert dict(zip(mine["text"], mine["split"], strict=True)) == dict(zip(seed["text"], seed["split"], strict=True))
 
     new = df[df["source"] == "brand_seed"]
-    demo = re.compile(r"посылкин|posylkin|шопок|shopok|ласточк|lastochka|мобилайн|mobiline|зерно|zerno", re.I)
-    assert len(new) > 500 and not new["text"].str.contains(demo).any()
+    assert len(new) > 500 and not new["text"].str.contains(DEMO_BRANDS).any()
     assert 0.15 < (new["split"] == "test").mean() < 0.25
 
     # the same rows labelled for intent (brand_intent.csv): same texts, targets and splits, valid labels
@@ -151,8 +151,6 @@ def test_the_thread_sets_are_consistent_and_share_no_text_with_the_demo():
     """data/training/thread_{sentiment,intent}.csv: thread replies and multi-sentence stories, one row per (text,
     target) in both files with the same split; targets in their texts; no demo brand, and no text that
     paraphrases a demo post (share of shared words under 0.5), because the demo's answers measure the pipeline."""
-    import re
-
     from models.train import intent_examples, read_training_csv, sentiment_examples
 
     sent = pd.read_csv(ROOT / "data" / "training" / "thread_sentiment.csv", dtype=str, keep_default_na=False)
@@ -171,8 +169,7 @@ def test_the_thread_sets_are_consistent_and_share_no_text_with_the_demo():
         sent
     )
 
-    demo = re.compile(r"посылкин|posylkin|шопок|shopok|ласточк|lastochka|мобилайн|mobiline|зерно|zerno", re.I)
-    assert not sent["text"].str.contains(demo).any()
+    assert not sent["text"].str.contains(DEMO_BRANDS).any()
     words = lambda s: set(re.findall(r"\w{3,}", s.lower()))  # noqa: E731
     posts = [w for w in map(words, _demo_texts()) if len(w) >= 4]
     assert len(posts) > 400
