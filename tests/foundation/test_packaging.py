@@ -30,6 +30,8 @@ SHIPPED = [
     "brandmon_data/training/brand_intent.csv",
     "brandmon_data/training/thread_sentiment.csv",
     "brandmon_data/training/thread_intent.csv",
+    "brandmon_data/training/reply_sentiment.csv",
+    "brandmon_data/training/reply_intent.csv",
     "models/weights/brandmon-scorer/weights.safetensors",
     "models/weights/brandmon-scorer/scorer.json",
 ]

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # the demo brands: hand-labelled training rows never name them (the demo's answers measure the pipeline)
@@ -147,17 +148,20 @@ def _demo_texts() -> list[str]:
     return out
 
 
-def test_the_thread_sets_are_consistent_and_share_no_text_with_the_demo():
-    """data/training/thread_{sentiment,intent}.csv: thread replies and multi-sentence stories, one row per (text,
-    target) in both files with the same split; targets in their texts; no demo brand, and no text that
-    paraphrases a demo post (share of shared words under 0.5), because the demo's answers measure the pipeline."""
+@pytest.mark.parametrize("name,source", [("thread", "brand_threads"), ("reply", "brand_replies")])
+def test_the_hand_written_sets_are_consistent_and_share_no_text_with_the_demo(name, source):
+    """data/training/{thread,reply}_{sentiment,intent}.csv: thread replies, advice and multi-sentence stories, one
+    row per (text, target) in both files with the same split; targets in their texts; no demo brand, and no text
+    that paraphrases a demo post (share of shared words under 0.5), because the demo's answers measure the
+    pipeline. The reply rows, written after the thread rows, paraphrase none of them either."""
     from models.train import intent_examples, read_training_csv, sentiment_examples
 
-    sent = pd.read_csv(ROOT / "data" / "training" / "thread_sentiment.csv", dtype=str, keep_default_na=False)
-    intent = pd.read_csv(ROOT / "data" / "training" / "thread_intent.csv", dtype=str, keep_default_na=False)
+    folder = ROOT / "data" / "training"
+    sent = pd.read_csv(folder / f"{name}_sentiment.csv", dtype=str, keep_default_na=False)
+    intent = pd.read_csv(folder / f"{name}_intent.csv", dtype=str, keep_default_na=False)
     assert sent.columns.tolist() == intent.columns.tolist() == ["text", "target", "label", "source", "split", "style"]
     assert sent[["text", "target", "split", "style"]].equals(intent[["text", "target", "split", "style"]])
-    assert set(sent["label"]) == {"negative", "neutral", "positive"} and set(sent["source"]) == {"brand_threads"}
+    assert set(sent["label"]) == {"negative", "neutral", "positive"} and set(sent["source"]) == {source}
     assert all(t.lower() in x.lower() for x, t in zip(sent["text"], sent["target"], strict=True) if t)
     assert not sent.duplicated(["text", "target"]).any() and (sent.groupby("text")["split"].nunique() == 1).all()
     assert 0.15 < (sent["split"] == "test").mean() < 0.25
@@ -165,13 +169,13 @@ def test_the_thread_sets_are_consistent_and_share_no_text_with_the_demo():
     pos, neg = sent["label"] == "positive", intent["label"].str.contains("complaint|failure")
     assert (intent.loc[pos, "label"] == "praise").all() and (sent.loc[neg, "label"] == "negative").all()
     assert len(intent_examples(intent, max_chars=400)) == len(intent)
-    assert len(sentiment_examples(read_training_csv(ROOT / "data" / "training" / "thread_sentiment.csv"), 400)) == len(
-        sent
-    )
+    assert len(sentiment_examples(read_training_csv(folder / f"{name}_sentiment.csv"), 400)) == len(sent)
 
     assert not sent["text"].str.contains(DEMO_BRANDS).any()
     words = lambda s: set(re.findall(r"\w{3,}", s.lower()))  # noqa: E731
     posts = [w for w in map(words, _demo_texts()) if len(w) >= 4]
     assert len(posts) > 400
+    if name != "thread":
+        posts += [words(t) for t in pd.read_csv(folder / "thread_intent.csv")["text"]]
     overlap = [max(len(a & b) / min(len(a), len(b)) for b in posts) for a in map(words, sent["text"])]
     assert max(overlap) < 0.5, sent["text"][overlap.index(max(overlap))]
