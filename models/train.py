@@ -76,6 +76,9 @@ class TrainConfig:
     epochs: int = 4
     batch_size: int = 32
     lr_layers: float = 6e-5
+    # layer-wise decay: the top trained layer learns at lr_layers, each one below at this factor of the one above
+    # (1.0: all alike); lower layers hold general language the small labelled sets should not wash out
+    lr_decay: float = 1.0
     lr_head: float = 1e-3
     weight_decay: float = 0.01
     patience: int = 1
@@ -107,6 +110,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.task not in ("sentiment", "intent"):
             raise TrainError(f"--task must be sentiment or intent, not {self.task!r}")
+        if not 0 < self.lr_decay <= 1:
+            raise TrainError(f"--lr-decay must be in (0, 1], not {self.lr_decay}")
         self.branch_spec()
 
     def branch_spec(self) -> tuple[str, int] | None | Literal[False]:
@@ -622,6 +627,8 @@ def _checkpointer(cfg: TrainConfig, examples: list[Example], run: Run, out_dir: 
     # source_weights is in the rows' weights below
     skip = ("threads", "checkpoint_minutes", "offsets_max_drop", "source_weights")
     opts = {k: v for k, v in cfg.__dict__.items() if k not in skip}
+    if opts["lr_decay"] == 1.0:  # the default: checkpoints written before the option existed still resume
+        del opts["lr_decay"]
     train_fp = fingerprint([cache_fp, opts, [[np.asarray(e.y).tolist(), e.weight, e.part] for e in examples]])
     try:
         return Checkpointer(out_dir, cache_fp, train_fp, cfg.checkpoint_minutes, resume)
@@ -698,10 +705,16 @@ def fit_stack(
     st = ckpt.load_state()
     if st is None and isinstance(stack.head, PooledMLP):  # a resumed head has its standardisation already
         stack.head.fit_standardisation(_pooled(stack, train_ex))
-    params = [
-        {"params": [p for p in stack.layers.parameters()], "lr": cfg.lr_layers},
-        {"params": list(stack.head.parameters()), "lr": cfg.lr_head},
-    ]
+    n = len(stack.layers)
+    layer_groups = (
+        [{"params": list(stack.layers.parameters()), "lr": cfg.lr_layers}]  # one group: as checkpoints before
+        if cfg.lr_decay == 1.0
+        else [
+            {"params": list(layer.parameters()), "lr": cfg.lr_layers * cfg.lr_decay ** (n - 1 - i)}
+            for i, layer in enumerate(stack.layers)
+        ]
+    )
+    params = [*layer_groups, {"params": list(stack.head.parameters()), "lr": cfg.lr_head}]
     opt = torch.optim.AdamW(params, weight_decay=cfg.weight_decay)
     lengths = [e.ids_len for e in train_ex]
     steps_per_epoch = math.ceil(len(train_ex) / cfg.batch_size)

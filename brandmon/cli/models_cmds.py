@@ -183,6 +183,12 @@ def train_cmd(
     patience: int = typer.Option(1, min=0, help="Validations without improvement before early stopping."),
     lr_head: float = typer.Option(1e-3, "--lr-head", min=1e-9, help="Learning rate of the head."),
     lr_layers: float = typer.Option(6e-5, "--lr-layers", min=1e-9, help="Learning rate of the fine-tuned layers."),
+    lr_decay: float = typer.Option(
+        1.0,
+        "--lr-decay",
+        help="Layer-wise learning-rate decay: each fine-tuned layer learns at this factor of the one above it "
+        "(the top one at --lr-layers); 1 keeps one rate for all.",
+    ),
     split: int | None = typer.Option(
         None,
         "--split",
@@ -261,6 +267,7 @@ def train_cmd(
             patience=patience,
             lr_head=lr_head,
             lr_layers=lr_layers,
+            lr_decay=lr_decay,
             split=split,
             max_per_source=caps,
             source_weights=weights,
