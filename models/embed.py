@@ -16,12 +16,17 @@ otherwise a path/name (sentence-transformers when it looks like one, plain trans
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from models.vector_cache import VectorCache
+
+QUERY_PREFIX = "query: "  # E5's prefix for symmetric tasks such as clustering
 
 
 @runtime_checkable
@@ -46,11 +51,13 @@ class TransformerEmbedder:
         self,
         name_or_path: str | Path,
         *,
-        prefix: str = "query: ",
+        prefix: str = QUERY_PREFIX,
         max_length: int = 128,
         batch_size: int = 32,
         threads: int = 0,
         cache_size: int = 50_000,
+        disk_cache: Path | None = None,
+        disk_cache_rows: int = 100_000,
     ):
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -66,20 +73,28 @@ class TransformerEmbedder:
         self.model.eval()
         self.cache_size = cache_size
         self._cache: dict[str, np.ndarray] = {}
+        dim = int(self.model.config.hidden_size)
+        self.disk_cache = VectorCache(disk_cache, dim, disk_cache_rows) if disk_cache and disk_cache_rows else None
+        self.texts_encoded = 0  # texts that went through the model (not served by a cache)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of texts; repeated texts (a theme re-run over the same lookback window) come from a
-        bounded in-process cache instead of the model."""
+        bounded in-process cache, then from the on-disk cache (``disk_cache``, across processes), and only then
+        from the model."""
         texts = [t or "" for t in texts]
         dim = self.model.config.hidden_size
         out = np.zeros((len(texts), dim), dtype=np.float32)
-        todo = [i for i, t in enumerate(texts) if t not in self._cache]
-        uniq = list(dict.fromkeys(texts[i] for i in todo))
+        uniq = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if uniq:
-            vecs = self._encode([self.prefix + t for t in uniq])
+            found = self.disk_cache.get(uniq) if self.disk_cache else {}
+            new = [t for t in uniq if t not in found]
+            vecs = self._encode([self.prefix + t for t in new])
+            if self.disk_cache and new:
+                self.disk_cache.put(new, vecs)
             if len(self._cache) + len(uniq) > self.cache_size:
                 self._cache.clear()
-            self._cache.update(zip(uniq, vecs))
+            self._cache.update(found)
+            self._cache.update(zip(new, vecs))
         for i, t in enumerate(texts):
             out[i] = self._cache[t]
         return out
@@ -91,6 +106,7 @@ class TransformerEmbedder:
 
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+        self.texts_encoded += len(texts)
         order = np.argsort([len(t) for t in texts], kind="stable")
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
         with torch.inference_mode():
@@ -189,8 +205,23 @@ def get_embedder(settings, *, max_length: int | None = None) -> Embedder:
                 max_length=max_length,
                 batch_size=settings.models.batch_size,
                 threads=settings.models.threads,
+                disk_cache=vector_cache_path(settings, target, max_length),
+                disk_cache_rows=settings.themes.embedding_cache_rows,
             )
     return _cache[key]
+
+
+def vector_cache_path(settings, target: str | Path, max_length: int) -> Path:
+    """The on-disk cache file of one embedder: named after what decides its vectors (the weights' checksum when the
+    directory has a manifest, else its path and the weights file's size and time), the prefix and the length."""
+    ident: list = [str(target), QUERY_PREFIX, max_length, "mean"]
+    path = Path(target) if isinstance(target, Path) else None
+    if path is not None and (path / "manifest.json").exists():
+        ident[0] = json.loads((path / "manifest.json").read_text()).get("files", {}).get("model.safetensors", ident[0])
+    elif path is not None:
+        ident += [(w.name, w.stat().st_size, w.stat().st_mtime_ns) for w in sorted(path.glob("*.safetensors"))]
+    digest = hashlib.sha256(json.dumps(ident, default=str).encode()).hexdigest()[:16]
+    return Path(settings.models.cache_dir) / "embeddings" / f"{digest}.sqlite"
 
 
 def describe(embedder: Embedder) -> str:

@@ -121,6 +121,9 @@ class ThemeSettings(BaseModel):
     lookback_days: int = 60
     method: Literal["agglomerative", "hdbscan"] = "agglomerative"  # clustering of mention embeddings
     max_tokens: int = 128  # embedding input length for theme texts
+    # embeddings kept on disk (models.cache_dir/embeddings, ~2.1 KB each, oldest out first) so each hourly run embeds
+    # only texts it has not seen; 0 = off
+    embedding_cache_rows: int = Field(default=100_000, ge=0)
     n_keywords: int = 8
     lexical_weight: float = 0.3  # share of lemma TF-IDF joined to the centred embeddings for clustering
     growth_ratio: float = 1.5  # size >= prev_size * ratio (and at least +2) -> growing
