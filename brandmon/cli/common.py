@@ -6,6 +6,8 @@ can be imported, and its commands run, on their own.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import NoReturn
 
 import typer
@@ -37,3 +39,32 @@ def settings_of(ctx: typer.Context) -> Settings:
     if not isinstance(obj, Settings):  # a command module's own Typer, run without the app's root callback
         obj = load_settings()
     return obj
+
+
+@contextmanager
+def writing(settings: Settings, stage: str, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the store's write lock while a single-stage command writes, as the flows' stages do, so that
+    `brandmon ingest` from a shell and a scheduled flow's stage take turns instead of interleaving. Says that it
+    waits; gives up after `schedule.write_lock_timeout_seconds` with an error (exit 1), having written nothing.
+    Yields whether it holds the lock: with ``wait=False`` a busy lock yields False at once (the caller skips its
+    write, e.g. a listing that refreshes first)."""
+    from flows.locking import WriteLockTimeout, write_lock
+
+    timeout = settings.schedule.write_lock_timeout_seconds
+    with ExitStack() as held:
+        got = True
+        try:
+            try:
+                held.enter_context(write_lock(settings.data_dir, 0, url=settings.store.url, stage=stage))
+            except WriteLockTimeout:
+                got = False
+                if wait:
+                    err_console.print(
+                        f"waiting for the write lock: another brandmon process is writing (up to {timeout:.0f}s)",
+                        highlight=False,
+                    )
+                    held.enter_context(write_lock(settings.data_dir, timeout, url=settings.store.url, stage=stage))
+                    got = True
+        except WriteLockTimeout as e:
+            fail(str(e), EXIT_FAILURE)
+        yield got

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from brandmon.cli.common import console, fail, settings_of
+from brandmon.cli.common import console, fail, settings_of, writing
 
 cli = typer.Typer()  # this module's top-level commands; register() adds them to the app
 
@@ -28,14 +28,17 @@ def ingest(
         fail("use either --run ID or --all, not both", 2)
     s = settings_of(ctx)
     store = Store.from_settings(s)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed:,} items"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as prog:
+    with (
+        writing(s, "ingest"),
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,} items"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as prog,
+    ):
         task = prog.add_task("ingesting", total=None)
         try:
             r = ingest_pending(s, store, run_id=run, all_runs=all_runs, progress=lambda n: prog.advance(task, n))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from brandmon.cli.common import console, fail, settings_of
+from brandmon.cli.common import console, fail, settings_of, writing
 from brandmon.cli.output import Format, format_option, print_frame, print_json
 from pipeline.store import Store
 
@@ -59,7 +59,7 @@ def score(
     if workers:
         s.workers.local = workers
     store = Store.from_settings(s)
-    with _progress() as prog:
+    with writing(s, "score"), _progress() as prog:
         task = prog.add_task("scoring", total=None)
         try:
             counts = score_stage(
@@ -97,7 +97,7 @@ def rescore_cmd(
     if workers:
         s.workers.local = workers
     store = Store.from_settings(s)
-    with _progress() as prog:
+    with writing(s, "rescore"), _progress() as prog:
         task = prog.add_task("re-scoring", total=None)
         try:
             counts = rescore(

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from brandmon.cli.common import console, fail, settings_of
+from brandmon.cli.common import console, err_console, fail, settings_of, writing
 from brandmon.cli.output import Format, cell, chosen, format_option, json_alias, print_frame
 from pipeline import escalate as esc
 from pipeline.store import Store
@@ -62,7 +62,9 @@ def _run(fn, *args, **kwargs):
 @cli.command("escalate")
 def escalate_cmd(ctx: typer.Context) -> None:
     """Score scored mentions for escalation, open/refresh queue items, reopen dismissed ones on new complaints."""
-    counts = esc.escalate(settings_of(ctx), _store(ctx))
+    s = settings_of(ctx)
+    with writing(s, "escalate"):
+        counts = esc.escalate(s, _store(ctx))
     console.print(" ".join(f"{k}={v}" for k, v in counts.items()))
 
 
@@ -267,7 +269,12 @@ def advocates_cmd(
 
     st = _store(ctx)
     if update:
-        update_authors(settings_of(ctx), st)
+        # a listing: while a flow writes it shows the scores of the last update rather than waiting for the flow
+        with writing(settings_of(ctx), "advocates", wait=False) as held:
+            if held:
+                update_authors(settings_of(ctx), st)
+            else:
+                err_console.print("a flow is writing: author scores as of their last update", highlight=False)
     df = opinion_leaders(st, limit) if leaders else top_advocates(st, brand, limit)
     print_frame(df.drop(columns=["author_key"]), fmt, console=console)
 
@@ -288,7 +295,9 @@ def alerts_cmd(
 
     st = _store(ctx)
     if detect:
-        console.print(" ".join(f"{k}={v}" for k, v in detect_alerts(settings_of(ctx), st).items()))
+        with writing(settings_of(ctx), "alerts"):
+            counts = detect_alerts(settings_of(ctx), st)
+        console.print(" ".join(f"{k}={v}" for k, v in counts.items()))
     if ack:
         ids = st.show("SELECT alert_id FROM alerts WHERE starts_with(alert_id, ?) LIMIT 2", [ack])
         if len(ids) != 1:

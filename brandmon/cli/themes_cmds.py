@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from brandmon.cli.common import console, fail, settings_of
+from brandmon.cli.common import console, fail, settings_of, writing
 from brandmon.cli.output import Format, format_option, print_frame, print_json
 
 cli = typer.Typer()  # this module's top-level commands; register() adds them to the app
@@ -62,7 +62,7 @@ def themes(
     if update:
         from models.themes import update_themes
 
-        with console.status("updating themes"):
+        with writing(s, "themes"), console.status("updating themes"):
             counts = update_themes(s, store)
         if fmt is Format.table:
             console.print(counts)

@@ -81,3 +81,24 @@ def test_kpis_advocates_alerts_commands(settings, store, world):
     res = _run(settings, "alerts", "--detect")
     assert res.exit_code == 0 and "alerts=0" in res.output and "no alerts" in res.output
     assert _run(settings, "alerts", "--ack", "abcd").exit_code == 1
+
+
+def test_writing_commands_take_turns_with_a_flow_and_listings_do_not_wait(settings, store, world):
+    from flows.locking import write_lock
+
+    world.post("Посылкин потерял посылку, подам в суд", sentiment="negative", intent="complaint", thread="w1")
+    world.flush()
+    env = {"BRANDMON_SCHEDULE__WRITE_LOCK_TIMEOUT_SECONDS": "0.3"}
+    with write_lock(settings.data_dir):  # a flow's stage is writing
+        res = runner.invoke(app, ["--data-dir", str(settings.data_dir), "escalate"], env=env)
+        assert res.exit_code == 1 and "waiting for the write lock" in res.output
+        assert store.query("SELECT count(*) AS n FROM escalations")["n"][0] == 0
+        # advocates refreshes author scores before listing; during a flow it lists the last scores at once
+        res = runner.invoke(app, ["--data-dir", str(settings.data_dir), "advocates"], env=env)
+        assert res.exit_code == 0 and "a flow is writing" in " ".join(res.output.split())
+        assert store.query("SELECT count(*) AS n FROM authors WHERE advocate_score IS NOT NULL")["n"][0] == 0
+    res = runner.invoke(app, ["--data-dir", str(settings.data_dir), "escalate"], env=env)
+    assert res.exit_code == 0 and "created=1" in res.output
+    res = runner.invoke(app, ["--data-dir", str(settings.data_dir), "advocates"], env=env)
+    assert res.exit_code == 0 and "a flow is writing" not in res.output
+    assert store.query("SELECT count(*) AS n FROM authors WHERE advocate_score IS NOT NULL")["n"][0] > 0
