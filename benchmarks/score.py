@@ -15,7 +15,8 @@ lengths vary as on forums. All variants read the same texts in the same run, wit
    given per-channel int8 weights on ONNX Runtime (the default); `int8_plain` is the same without smoothing.
    Activations are scaled per token (`models.int8_activations`, the default) and, as `int8_other_scheme`, per
    batch (or the other way round when the settings say so); `*_labels_moved_by_batch` re-runs both in batches of
-   7 and counts the sentiment labels that changed.
+   7 and counts the sentiment labels that changed. `int8_7bit_weights` is the default with weights in ±63, what
+   `models.int8_weights = "auto"` picks on x86 CPUs without VNNI (`int8_weight_bits`: what it picks here).
    Both run batches on `models.workers` threads (one per core by default); int8 also runs once on a single
    worker using all cores inside each op, for comparison.
 4. `int8_one_window`: int8 with `models.windows = 1`. brandmon reads a text longer than the scorer's 400-character
@@ -116,6 +117,7 @@ def main() -> None:
 
     hf_logging.set_verbosity_error()  # "model not supported for text-classification": it is, via its logits
 
+    from models import quantize as qz
     from models.scoring import get_scorer, predict_inputs, set_threads, windowed_inputs
     from models.window import model_input
     from pipeline.config import load_settings
@@ -140,6 +142,11 @@ def main() -> None:
     settings.models.int8_activations = other
     int8_other = get_scorer(settings, args.model, quantize=True)
     settings.models.int8_activations = scheme
+    weights = settings.models.int8_weights
+    settings.models.int8_weights = "7bit"  # what "auto" picks on x86 without VNNI
+    int8_7bit = get_scorer(settings, args.model, quantize=True)
+    settings.models.int8_weights = weights
+    res["int8_weight_bits"] = qz.weight_bits(weights)
     res["int8_scheme"], res["int8_other_scheme"] = scheme, other
     inputs = [model_input(t, target=tg, max_chars=fp32.spec.max_chars) for t, _, tg in rows]  # one window each
     windowed = windowed_inputs(settings, fp32.spec, [t for t, _, _ in rows], [tg for _, _, tg in rows])
@@ -177,6 +184,7 @@ def main() -> None:
         ("int8", int8, workers),
         ("int8_plain", int8_plain, workers),
         ("int8_other_scheme", int8_other, workers),
+        ("int8_7bit_weights", int8_7bit, workers),
         ("int8_one_window", int8, workers),
         ("int8_one_worker", int8, 1),
     ):

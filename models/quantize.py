@@ -231,12 +231,49 @@ class _DropPreprocessingHint(logging.Filter):
         return record.levelno >= logging.WARNING and "pre-processing before quantization" not in record.getMessage()
 
 
-def int8_key(net: ScorerNet, amax: dict[str, torch.Tensor] | None, alpha: float, activations: str = "per_token") -> str:
+def cpu_has_vnni(cpuinfo: str | None = None, machine: str | None = None) -> bool:
+    """Whether int8 products run on VNNI (or are not x86 at all). Without it, x86 kernels multiply u8 x s8 with
+    ``vpmaddubsw``, which adds two products into a saturating int16: 2 x 255 x 127 = 64,770 overflows it, so full
+    8-bit weights can clip sums where an activation and its neighbour are both large."""
+    import platform
+
+    if (machine or platform.machine()).lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return True  # ARM's int8 dot products accumulate in int32
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False  # unknown: the safe range
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def weight_bits(setting: str = "auto", cpuinfo: str | None = None, machine: str | None = None) -> int:
+    """``models.int8_weights`` as a bit count: 7 where u8 x s8 pairs could saturate (see ``cpu_has_vnni``),
+    8 elsewhere; "8bit"/"7bit" force one."""
+    if setting == "auto":
+        return 8 if cpu_has_vnni(cpuinfo, machine) else 7
+    if setting not in ("8bit", "7bit"):
+        raise ValueError(f"int8 weights must be auto, 8bit or 7bit, not {setting!r}")
+    return int(setting[0])
+
+
+def int8_key(
+    net: ScorerNet,
+    amax: dict[str, torch.Tensor] | None,
+    alpha: float,
+    activations: str = "per_token",
+    weight_bits: int = 8,
+) -> str:
     """A digest of everything the int8 graph depends on: the exported weights, the maxima, alpha, the activation
-    scheme, the format."""
+    scheme, the weight range, the format."""
     import hashlib
 
-    h = hashlib.sha256(f"{INT8_FORMAT}|{activations}|{alpha if amax else 0}|{','.join(net.tasks)}".encode())
+    head = f"{INT8_FORMAT}|{activations}|{alpha if amax else 0}|{','.join(net.tasks)}"
+    h = hashlib.sha256((head + ("|w7" if weight_bits == 7 else "")).encode())  # 8-bit keeps its earlier key
     for name, t in net.state_dict().items():
         if not name.startswith("embeddings."):
             h.update(name.encode())
@@ -253,11 +290,12 @@ def _check_activations(activations: str) -> None:
         raise ValueError(f"int8 activations must be one of {', '.join(ACTIVATIONS)}, not {activations!r}")
 
 
-def per_token_int8(model: onnx.ModelProto) -> int:
+def per_token_int8(model: onnx.ModelProto, weight_bits: int = 8) -> int:
     """Rewrite, in place, every MatMul by a constant weight ``W`` [K, N] into int8 arithmetic with a scale per
     input row: ``s = max|x| / 127`` over the row, ``q = round(x / s) + 128`` (uint8, the fast u8 x s8 kernels),
-    ``y = (q - 128) @ Wq * sw * s`` with ``Wq, sw`` symmetric per output column. Inputs shared by
-    several MatMuls (query, key, value) are quantized once. Returns how many MatMuls were rewritten.
+    ``y = (q - 128) @ Wq * sw * s`` with ``Wq, sw`` symmetric per output column (``Wq`` in ±127, or ±63 with
+    ``weight_bits`` 7, see ``cpu_has_vnni``). Inputs shared by several MatMuls (query, key, value) are quantized
+    once. Returns how many MatMuls were rewritten.
 
     The input is flattened to [rows, K] so that one per-axis ``QuantizeLinear`` divides, rounds and shifts each row
     with its own scale in a single pass (blocked quantization of the 3-D input was slower), and the row maximum is
@@ -265,6 +303,9 @@ def per_token_int8(model: onnx.ModelProto) -> int:
     with the same numbers."""
     from onnx import helper, numpy_helper
 
+    if weight_bits not in (7, 8):
+        raise ValueError(f"int8 weights are 7 or 8 bits, not {weight_bits}")
+    levels = 2 ** (weight_bits - 1) - 1  # 127 or 63: 2 x 255 x 63 = 32,130 fits a saturating int16 pair sum
     zero_point = numpy_helper.from_array(np.array([128], np.uint8))
 
     def const(value, dtype, name: str):
@@ -291,9 +332,9 @@ def per_token_int8(model: onnx.ModelProto) -> int:
             continue
         w = numpy_helper.to_array(weights[n.input[1]]).astype(np.float32)
         k, cols = w.shape
-        sw = (np.maximum(np.abs(w).max(0), 1e-12) / 127).astype(np.float32)
+        sw = (np.maximum(np.abs(w).max(0), 1e-12) / levels).astype(np.float32)
         p = f"pt{done}_"
-        const(np.clip(np.round(w / sw), -127, 127), np.int8, p + "wq")
+        const(np.clip(np.round(w / sw), -levels, levels), np.int8, p + "wq")
         const(sw, np.float32, p + "sw")
         const([cols], np.int64, p + "cols")
         x = n.input[0]
@@ -346,6 +387,7 @@ def export_int8(
     amax: dict[str, torch.Tensor] | None = None,
     alpha: float = 0.65,
     activations: str = "per_token",
+    weight_bits: int = 8,
 ) -> Path:
     """Smooth a copy of ``net`` (when maxima are given and ``alpha`` > 0), export it after the embedding lookup
     to ONNX and quantize its MatMuls to per-channel int8 weights, with activations scaled per token
@@ -392,13 +434,15 @@ def export_int8(
         onnx.save(model, str(fp32))
         q = Path(tmp) / "int8.onnx"
         if activations == "per_token":
-            per_token_int8(model)
+            per_token_int8(model, weight_bits)
             onnx.save(model, str(q))
         else:
             root, quiet = logging.getLogger(), _DropPreprocessingHint()
             root.addFilter(quiet)
             try:
-                quantize_dynamic(str(fp32), str(q), per_channel=True, weight_type=QuantType.QInt8)
+                quantize_dynamic(
+                    str(fp32), str(q), per_channel=True, weight_type=QuantType.QInt8, reduce_range=weight_bits == 7
+                )
             finally:
                 root.removeFilter(quiet)
         os.chmod(q, 0o644)
@@ -453,20 +497,21 @@ def load_int8(
     amax: dict[str, torch.Tensor] | None = None,
     alpha: float = 0.65,
     activations: str = "per_token",
+    weight_bits: int = 8,
 ) -> Int8Net:
-    """The int8 form of ``net``: the cached graph for these weights/maxima/alpha/activation scheme, exported first
-    when missing."""
+    """The int8 form of ``net``: the cached graph for these weights/maxima/alpha/activation scheme/weight range,
+    exported first when missing."""
     from models.backbone import _file_lock
 
     _check_activations(activations)
-    path = Path(cache_dir) / "int8" / f"{int8_key(net, amax, alpha, activations)}.onnx"
+    path = Path(cache_dir) / "int8" / f"{int8_key(net, amax, alpha, activations, weight_bits)}.onnx"
     if path.exists():
         _mark_used(path)
     else:
         with _file_lock(path.parent / ".export.lock"):  # concurrent loaders wait for the first export
             if not path.exists():
                 log.info("exporting the int8 scorer once to %s", path)
-                export_int8(net, path, amax, alpha, activations)
+                export_int8(net, path, amax, alpha, activations, weight_bits)
                 prune_int8_cache(path.parent)
     disabled = PER_TOKEN_DISABLED_OPTIMIZERS if activations == "per_token" else ()
     return Int8Net(net.embeddings, path, list(net.tasks), disabled)

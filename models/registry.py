@@ -172,7 +172,14 @@ def load_scorer(settings, name_or_path: str | None = None, quantize: bool | None
 
         alpha = settings.models.smooth_alpha
         amax = activation_maxima(settings, path, net, tok, spec, have) if alpha > 0 else None
-        net = qz.load_int8(net, Path(settings.models.cache_dir), amax, alpha, settings.models.int8_activations)
+        net = qz.load_int8(
+            net,
+            Path(settings.models.cache_dir),
+            amax,
+            alpha,
+            settings.models.int8_activations,
+            weight_bits=qz.weight_bits(settings.models.int8_weights),
+        )
     return Scorer(net, tok, spec, spec.name, model_version(path), path)
 
 

@@ -46,7 +46,9 @@ def get_scorer(settings, name_or_path: str | None = None, quantize: bool | None 
         q,
         q and settings.models.smooth_alpha,
         q and settings.models.int8_activations,
+        q and settings.models.int8_weights,
         str(settings.models.backbone),
+        settings.models.vocabulary,
         str(settings.models.cache_dir),
     )
     with _LOCK:

@@ -104,6 +104,9 @@ class ModelSettings(BaseModel):
     # int8 activation scales: per_token gives a text the same scores whatever else is in its batch; per_batch
     # (ONNX Runtime's dynamic int8, 0-6% faster) moved 1% of labels between batch sizes (docs/models.md)
     int8_activations: Literal["per_token", "per_batch"] = "per_token"
+    # int8 weight range: x86 CPUs without VNNI multiply u8 x s8 in int16 pairs that saturate with full 8-bit weights,
+    # so "auto" uses 7-bit weights there and 8-bit elsewhere (models/quantize.py, docs/models.md)
+    int8_weights: Literal["auto", "8bit", "7bit"] = "auto"
     cache_dir: Path | None = None  # where the converted backbone lives; default <data_dir>/cache/models
 
 

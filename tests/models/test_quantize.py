@@ -291,3 +291,46 @@ def test_int8_cache_keeps_recent_graphs_and_removes_long_unused_ones(tmp_path):
     assert (tmp_path / ".export.lock").exists()
     assert prune_int8_cache(tmp_path, keep=4, idle_days=7) == []  # idempotent
     assert len(prune_int8_cache(tmp_path, keep=0, idle_days=0)) == 5 and not list(tmp_path.glob("*.onnx"))
+
+
+def _maddubs_sum(q: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """u8 rows x s8 columns as x86 kernels without VNNI add them: pairs of products into a saturating int16
+    (``vpmaddubsw``), then int32."""
+    prod = q.astype(np.int32)[:, :, None] * w.astype(np.int32)[None, :, :]  # [rows, K, N]
+    pairs = prod[:, 0::2] + prod[:, 1::2]
+    return np.clip(pairs, -32768, 32767).sum(1)
+
+
+def test_int8_weights_are_7_bit_where_u8_s8_pairs_could_saturate():
+    from onnx import numpy_helper
+
+    from models import quantize as qz
+
+    vnni = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512bw avx512_vnni\n"
+    no_vnni = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512bw\n"
+    assert qz.weight_bits("auto", vnni, "x86_64") == 8
+    assert qz.weight_bits("auto", "flags : avx2 avx_vnni", "x86_64") == 8
+    assert qz.weight_bits("auto", no_vnni, "x86_64") == 7
+    assert qz.weight_bits("auto", no_vnni, "aarch64") == 8  # ARM's dot products accumulate in int32
+    assert qz.weight_bits("7bit", vnni, "x86_64") == 7 and qz.weight_bits("8bit", no_vnni, "x86_64") == 8
+    with pytest.raises(ValueError):
+        qz.weight_bits("6bit")
+
+    eight, reference = _two_layer_graph()
+    seven, _ = _two_layer_graph()
+    assert qz.per_token_int8(eight) == qz.per_token_int8(seven, weight_bits=7) == 3
+    for model, top in ((eight, 127), (seven, 63)):
+        wq = [numpy_helper.to_array(i) for i in model.graph.initializer if i.name.endswith("wq")]
+        assert len(wq) == 3 and max(int(np.abs(w).max()) for w in wq) == top
+    # an input row at the top of its range, as per-token scales make every row's largest value
+    w8 = numpy_helper.to_array(next(i for i in eight.graph.initializer if i.name == "pt0_wq"))
+    w7 = numpy_helper.to_array(next(i for i in seven.graph.initializer if i.name == "pt0_wq"))
+    q = np.where(w8[:, :1].T > 0, 255, 0).astype(np.uint8)  # large where the first column's weights are positive
+    # kernels subtract the zero point as a separate correction term; the saturating part is the u8 x s8 product
+    assert (_maddubs_sum(q, w8) != q.astype(np.int64) @ w8).any()  # 8-bit weights: clipped pair sums
+    assert (_maddubs_sum(q, w7) == q.astype(np.int64) @ w7).all()  # 7-bit: 2 x 255 x 63 fits in int16
+    # and the 7-bit graph still runs close to float on ONNX Runtime
+    sess = _session(seven.SerializeToString(), qz.PER_TOKEN_DISABLED_OPTIMIZERS)
+    x = np.random.default_rng(5).normal(size=(2, 5, 48)).astype(np.float32)
+    ref = reference(x)
+    assert np.abs(sess.run(None, {"x": x})[0] - ref).max() < 0.05 * np.abs(ref).max()
