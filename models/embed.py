@@ -189,7 +189,16 @@ def get_embedder(settings, *, max_length: int | None = None) -> Embedder:
         target: str | Path = ensure_backbone(settings)
     else:
         target = Path(cfg).expanduser() if Path(cfg).expanduser().exists() else cfg
-    key = (str(target), max_length, settings.models.batch_size, settings.models.threads)
+    # everything the embedder is built from: two settings with other cache folders or limits (two stores in one
+    # process) must not share one embedder writing to the first one's cache
+    key = (
+        str(target),
+        max_length,
+        settings.models.batch_size,
+        settings.models.threads,
+        str(settings.models.cache_dir),
+        settings.themes.embedding_cache_rows,
+    )
     if key not in _cache:
         if isinstance(target, Path) and _looks_like_sentence_transformer(target):
             _cache[key] = SentenceTransformerEmbedder(

@@ -95,9 +95,15 @@ def test_get_embedder_names_one_cache_per_embedder(settings, tiny_bert):
     assert e.disk_cache.path == vector_cache_path(settings, tiny_bert, settings.themes.max_tokens)
     assert vector_cache_path(settings, tiny_bert, 64) != e.disk_cache.path  # another length, other vectors
     assert e.disk_cache.path.parent == Path(settings.models.cache_dir) / "embeddings"
-    settings.themes.embedding_cache_rows = 0  # off
-    settings.themes.max_tokens = 100  # a new key, so a new embedder
+    settings.themes.embedding_cache_rows = 0  # off: the same model without a disk cache
     assert get_embedder(settings).disk_cache is None
+    settings.themes.embedding_cache_rows = 10
+    settings.models.cache_dir = str(Path(settings.models.cache_dir) / "other")  # another store's cache folder
+    other = get_embedder(settings)
+    assert (
+        other.disk_cache is not None and other.disk_cache.path.parent == Path(settings.models.cache_dir) / "embeddings"
+    )
+    assert other.disk_cache.max_rows == 10
 
 
 def test_a_cache_folder_that_cannot_be_made_leaves_embedding_working(tiny_bert, tmp_path, caplog):
