@@ -106,12 +106,17 @@ class TrainConfig:
     # metric), allowed to cost at most this much validation macro-F1; None keeps plain argmax (the default: on
     # the shipped scorer the offsets fitted on validation did not carry over to the test split)
     offsets_max_drop: float | None = None
+    # share of training rows given one unrelated neutral sentence beside the text (``models.augment``), so a
+    # post's extra sentences do not move its label; held-out rows are never changed
+    filler_rate: float = 0.0
 
     def __post_init__(self):
         if self.task not in ("sentiment", "intent"):
             raise TrainError(f"--task must be sentiment or intent, not {self.task!r}")
         if not 0 < self.lr_decay <= 1:
             raise TrainError(f"--lr-decay must be in (0, 1], not {self.lr_decay}")
+        if not 0 <= self.filler_rate <= 1:
+            raise TrainError(f"--filler-rate must be in [0, 1], not {self.filler_rate}")
         self.branch_spec()
 
     def branch_spec(self) -> tuple[str, int] | None | Literal[False]:
@@ -448,6 +453,10 @@ def train(
     rng = random.Random(cfg.seed if cfg.order_seed is None else f"order:{cfg.order_seed}")
     torch.set_num_threads(cfg.threads or settings.models.threads or max(1, torch.get_num_threads()))
     examples = load_examples(cfg, data, store, use_corrections)
+    if cfg.filler_rate:
+        from models.augment import add_fillers
+
+        add_fillers(examples, cfg.task, cfg.filler_rate, cfg.seed)
     run = prepare_network(settings, cfg, init_from)
     if cfg.order_seed is not None:
         torch.manual_seed(cfg.order_seed)  # after the head's initialisation, which stays that of ``seed``
@@ -629,6 +638,8 @@ def _checkpointer(cfg: TrainConfig, examples: list[Example], run: Run, out_dir: 
     opts = {k: v for k, v in cfg.__dict__.items() if k not in skip}
     if opts["lr_decay"] == 1.0:  # the default: checkpoints written before the option existed still resume
         del opts["lr_decay"]
+    if not opts["filler_rate"]:  # likewise
+        del opts["filler_rate"]
     train_fp = fingerprint([cache_fp, opts, [[np.asarray(e.y).tolist(), e.weight, e.part] for e in examples]])
     try:
         return Checkpointer(out_dir, cache_fp, train_fp, cfg.checkpoint_minutes, resume)

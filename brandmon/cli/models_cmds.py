@@ -226,6 +226,14 @@ def train_cmd(
         help="Instead of training, average this task's weights over these scorers (runs of one recipe, e.g. "
         "differing in --order-seed), then calibrate and report on the same split; repeatable, at least two.",
     ),
+    filler_rate: float = typer.Option(
+        0.0,
+        "--filler-rate",
+        min=0.0,
+        max=1.0,
+        help="Share of training rows given one unrelated neutral sentence from the training data before or after "
+        "the text (label unchanged), so a post's extra sentences do not move its label; held-out rows unchanged.",
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint in --out."),
     checkpoint_minutes: float = typer.Option(
         5.0, "--checkpoint-minutes", min=0.0, help="Minutes between resumable checkpoints in --out."
@@ -276,6 +284,7 @@ def train_cmd(
             checkpoint_minutes=checkpoint_minutes,
             order_seed=order_seed,
             soup=[str(d) for d in soup or []],
+            filler_rate=filler_rate,
         )
         with _progress() as prog:
             bars: dict = {}
