@@ -18,8 +18,16 @@ FILLER_CHARS = (20, 120)  # short, whole sentences: a long filler would push the
 PREPEND_BELOW = 200  # characters: only a short text gets its filler in front, so the brand stays in the window
 
 
-def _body(text: str) -> str:
+def body_of(text: str) -> str:
+    """A model input without its prefix."""
     return text[len(PREFIX) :] if text.startswith(PREFIX) else text
+
+
+def beside(body: str, filler: str, front: bool) -> str:
+    """The model input with ``filler`` before ``body`` (when ``front`` and the text is short) or after it."""
+    if front and len(body) < PREPEND_BELOW:
+        return f"{PREFIX}{filler} {body}"
+    return f"{PREFIX}{body} {filler}"
 
 
 def filler_pool(examples: list[Any], task: str) -> list[str]:
@@ -32,7 +40,7 @@ def filler_pool(examples: list[Any], task: str) -> list[str]:
     for e in examples:
         if e.part != "train":
             continue
-        body = _body(e.text).strip()
+        body = body_of(e.text).strip()
         if OPEN in body or "http" in body or not FILLER_CHARS[0] <= len(body) <= FILLER_CHARS[1]:
             continue
         if task == "sentiment":
@@ -61,12 +69,9 @@ def add_fillers(examples: list[Any], task: str, rate: float, seed: int) -> int:
             continue
         filler = rng.choice(pool)
         front = rng.random() < 0.5
-        body = _body(e.text).strip()
+        body = body_of(e.text).strip()
         if body == filler:
             continue
-        if front and len(body) < PREPEND_BELOW:
-            e.text = f"{PREFIX}{filler} {body}"
-        else:
-            e.text = f"{PREFIX}{body} {filler}"
+        e.text = beside(body, filler, front)
         n += 1
     return n

@@ -29,16 +29,13 @@ GROUPS = {
 
 
 def with_fillers(texts: list[str], fillers: list[str], seed: int = 5) -> list[str]:
-    from models.augment import PREPEND_BELOW
-    from models.window import PREFIX
+    from models.augment import beside, body_of
 
     rng = random.Random(seed)
     out = []
     for t in texts:
-        body = t[len(PREFIX) :] if t.startswith(PREFIX) else t
         f = rng.choice(fillers)
-        front = rng.random() < 0.5 and len(body) < PREPEND_BELOW
-        out.append(PREFIX + (f"{f} {body}" if front else f"{body} {f}"))
+        out.append(beside(body_of(t), f, rng.random() < 0.5))
     return out
 
 
