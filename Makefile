@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 WORKERS ?= 2
 MARKERS := $(if $(CI),,-m "not slow and not browser" -n $(WORKERS))
 
-.PHONY: demo test test-all lint venv browser bench scorer clean
+.PHONY: demo test test-all lint venv browser bench scorer themes-encoder clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,16 @@ $(RUNS)/scorer/scorer.json: $(RUNS)/sentiment/scorer.json
 
 scorer: $(RUNS)/scorer/scorer.json
 	@echo "scorer in $(RUNS)/scorer; compare: $(BIN)/brandmon models list, then models/weights/brandmon-scorer/MODEL_CARD.md"
+
+# A theme encoder trained on the choosing half of the citizen appeals (`brandmon train-themes`, about 4 CPU-minutes),
+# as measured in docs/themes.md ("A theme encoder"; not the default). Compare it on the held-out half:
+#   $(BIN)/python benchmarks/themes.py --half held-out --encoder $(RUNS)/themes-encoder
+$(RUNS)/data/appeals_choosing.csv: | venv
+	mkdir -p $(RUNS)/data
+	$(BIN)/python benchmarks/themes.py --data $(SHARED) --write-half choosing $@
+
+themes-encoder: $(RUNS)/data/appeals_choosing.csv
+	$(BIN)/brandmon train-themes $< --text-col text --label-col topic --out $(RUNS)/themes-encoder
 
 clean:
 	rm -rf $(VENV) .pytest_cache data/brandmon.duckdb data/brandmon.duckdb.wal data/raw

@@ -1,6 +1,7 @@
 """Complaint themes on the citizen appeals: the shipped defaults against the previous ones, in one process.
 
     .venv/bin/python benchmarks/themes.py [--half choosing|held-out|all] [--data ../shared/data] [--cache DIR]
+        [--encoder DIR [--encoder-thresholds 0.7,none,0.7]]
 
 The appeals (`topics/citizen_appeals_topics.csv`, 960 texts) are split by sha256(text) mod 2: 0 = the
 choosing half (458 texts; every default was picked on it), 1 = the held-out half (502; reported once).
@@ -8,7 +9,9 @@ Each configuration clusters the half as one batch, exactly as `brandmon eval --t
 scored against the fine `topic` and the coarse `responsible` body (ARI / NMI over assigned texts, the
 unassigned share, and `ari_all` with every unassigned text as its own singleton). Timings are per
 configuration on the same machine in the same run, so the ratio is what to read; `--cache` keeps the
-embeddings in .npy files so a re-run only clusters.
+embeddings in .npy files so a re-run only clusters. `--encoder` adds a third row: the shipped settings with a theme
+encoder written by `brandmon train-themes` (`make themes-encoder` trains one on the choosing half) and its own
+cut / merge / attach thresholds; `--write-half HALF CSV` only writes that half's rows.
 """
 
 from __future__ import annotations
@@ -87,19 +90,46 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--half", choices=["choosing", "held-out", "all"], default="choosing")
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--cache", type=Path, default=None, help="directory for cached embeddings (.npy)")
+    ap.add_argument("--encoder", type=Path, help="a theme encoder folder (brandmon train-themes) to compare too")
+    ap.add_argument("--encoder-thresholds", default="0.7,none,0.7", help="its cut,merge,attach ('none' = pass off)")
+    ap.add_argument("--write-half", nargs=2, metavar=("HALF", "CSV"), help="only write that half to a CSV and stop")
     args = ap.parse_args(argv)
+    if args.write_half:  # the theme encoder's training rows (`make themes-encoder`)
+        appeals_half(args.data, args.write_half[0]).to_csv(args.write_half[1], index=False)
+        return
     d = appeals_half(args.data, args.half)
     shipped = load_settings()
+    shipped.themes.embedding_cache_rows = 0  # every configuration embeds from scratch: no vectors from disk either
     previous = shipped.model_copy(update={"themes": shipped.themes.model_copy(update=PREVIOUS)})
-    embedder = get_embedder(shipped)
-    reference_mean(shipped, embedder)  # computed once per embedder and cached; not part of either timing
+    configs = [("previous", previous), ("shipped", shipped)]
+    if args.encoder:
+        cut, merge, attach = (
+            None if v.strip().lower() == "none" else float(v) for v in args.encoder_thresholds.split(",")
+        )
+        th = {"distance_threshold": float(cut or shipped.themes.distance_threshold), "merge_threshold": merge}
+        th["attach_threshold"] = attach
+        configs.append(
+            (
+                "encoder",
+                shipped.model_copy(
+                    update={
+                        "themes": shipped.themes.model_copy(update=th),
+                        "models": shipped.models.model_copy(update={"embedder": str(args.encoder)}),
+                    }
+                ),
+            )
+        )
+    embedders = {name: get_embedder(s) for name, s in configs}
+    for name, s in configs:
+        reference_mean(s, embedders[name])  # computed once per embedder and cached; not part of either timing
+    embedder = embedders["shipped"]
     for t in d.text:  # warm the lemmatiser's word cache and the imports: the first configuration pays no extra
         lemmas(t)
     run(d.head(40), shipped, embedder, None)
     print(f"appeals, {args.half} half: {len(d)} texts, {d.topic.nunique()} topics, {d.responsible.nunique()} bodies")
     results = {}
-    for name, s in (("previous", previous), ("shipped", shipped)):
-        r = results[name] = run(d, s, embedder, args.cache)
+    for name, s in configs:
+        r = results[name] = run(d, s, embedders[name], args.cache)
         f, c = r["fine"], r["coarse"]
         print(
             f"{name:9s} fine ARI {f['ari']:.3f} NMI {f['nmi']:.3f} unassigned {f['unassigned_share']:.3f} "

@@ -10,8 +10,10 @@ Implementations:
   the user can reach).
 - `TfidfEmbedder`: character n-gram TF-IDF + truncated SVD; no model at all, a baseline and a fallback.
 
-`get_embedder(settings)` picks one from ``settings.models.embedder``: empty = backbone, ``"tfidf"`` = TF-IDF,
-otherwise a path/name (sentence-transformers when it looks like one, plain transformer otherwise).
+`get_embedder(settings)` picks one from ``settings.models.embedder``: empty = backbone, ``"tfidf"`` = TF-IDF, a
+folder written by ``brandmon train-themes`` = the backbone with that theme encoder's top layers
+(`models/theme_encoder.py`), otherwise a path/name (sentence-transformers when it looks like one, plain transformer
+otherwise).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class TransformerEmbedder:
         cache_size: int = 50_000,
         disk_cache: Path | None = None,
         disk_cache_rows: int = 100_000,
+        overlay: Path | None = None,
     ):
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -70,6 +73,12 @@ class TransformerEmbedder:
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(str(name_or_path))
         self.model = AutoModel.from_pretrained(str(name_or_path))
+        if overlay is not None:  # a theme encoder's top layers (models/theme_encoder.py) over this backbone
+            from models.registry import base_checksum
+            from models.theme_encoder import apply_overlay, overlay_id
+
+            apply_overlay(self.model, overlay, base_checksum(name_or_path))
+            self.name = f"{self.name}+themes:{overlay_id(overlay)}"
         self.model.eval()
         self.cache_size = cache_size
         self._cache: dict[str, np.ndarray] = {}
@@ -183,16 +192,22 @@ def get_embedder(settings, *, max_length: int | None = None) -> Embedder:
     max_length = max_length or settings.themes.max_tokens
     if cfg.lower() == "tfidf":
         return TfidfEmbedder()
-    if not cfg:
+    from models.theme_encoder import is_overlay
+
+    overlay: Path | None = None
+    if not cfg or is_overlay(Path(cfg).expanduser()):
         from models.backbone import ensure_backbone
 
         target: str | Path = ensure_backbone(settings)
+        if cfg:
+            overlay = Path(cfg).expanduser().resolve()
     else:
         target = Path(cfg).expanduser() if Path(cfg).expanduser().exists() else cfg
     # everything the embedder is built from: two settings with other cache folders or limits (two stores in one
     # process) must not share one embedder writing to the first one's cache
     key = (
         str(target),
+        str(overlay),
         max_length,
         settings.models.batch_size,
         settings.models.threads,
@@ -214,16 +229,22 @@ def get_embedder(settings, *, max_length: int | None = None) -> Embedder:
                 max_length=max_length,
                 batch_size=settings.models.batch_size,
                 threads=settings.models.threads,
-                disk_cache=vector_cache_path(settings, target, max_length),
+                disk_cache=vector_cache_path(settings, target, max_length, overlay),
                 disk_cache_rows=settings.themes.embedding_cache_rows,
+                overlay=overlay,
             )
     return _cache[key]
 
 
-def vector_cache_path(settings, target: str | Path, max_length: int) -> Path:
+def vector_cache_path(settings, target: str | Path, max_length: int, overlay: Path | None = None) -> Path:
     """The on-disk cache file of one embedder: named after what decides its vectors (the weights' checksum when the
-    directory has a manifest, else its path and the weights file's size and time), the prefix and the length."""
+    directory has a manifest, else its path and the weights file's size and time; the overlay's checksum), the
+    prefix and the length."""
     ident: list = [str(target), QUERY_PREFIX, max_length, "mean"]
+    if overlay is not None:
+        from models.theme_encoder import overlay_id
+
+        ident.append(overlay_id(overlay))
     path = Path(target) if isinstance(target, Path) else None
     if path is not None and (path / "manifest.json").exists():
         ident[0] = json.loads((path / "manifest.json").read_text()).get("files", {}).get("model.safetensors", ident[0])

@@ -80,7 +80,9 @@ class ModelSettings(BaseModel):
     # The scorer (sentiment + intent heads in one dir): a path or a name under models/weights; empty = shipped.
     sentiment: str = ""
     intent: str = ""  # unused: the scorer above carries the intent head
-    embedder: str = ""  # sentence embedder for themes; empty = backbone with mean pooling
+    # sentence embedder for themes: empty = the backbone with mean pooling; a folder written by `brandmon
+    # train-themes` = the backbone with that theme encoder's top layers; "tfidf"; any other model dir or name
+    embedder: str = ""
     threads: int = 0  # 0 = all cores
     # Batches run on this many Python threads side by side, each with threads // workers intra-op threads:
     # small matrices scale poorly inside one op, so 2 x 1 thread beats 1 x 2 threads on 2 cores (+20-30%).

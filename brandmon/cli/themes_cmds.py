@@ -82,6 +82,43 @@ def themes(
     print_frame(df, fmt, title="complaint themes")
 
 
+@cli.command("train-themes")
+def train_themes(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="UTF-8 CSV of complaints labelled by topic."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the overlay (replaced whole when done)."),
+    text_col: str = typer.Option("text", "--text-col", help="Column holding the texts."),
+    label_col: str = typer.Option("topic", "--label-col", help="Column holding each text's topic."),
+    steps: int = typer.Option(40, "--steps", help="Training batches (16 topics x 4 texts each)."),
+    layers: int = typer.Option(4, "--layers", help="Top layers of the backbone to train."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train a theme encoder on topic-labelled complaints; use it with models.embedder = OUT."""
+    from models.backbone import ensure_backbone
+    from models.evaluate import DataError, read_labelled_csv
+    from models.theme_encoder import ThemeEncoderError, ThemeTrainConfig, train_theme_encoder
+
+    s = settings_of(ctx)
+    try:
+        cfg = ThemeTrainConfig(steps=steps, layers=layers, seed=seed, max_length=s.themes.max_tokens)
+        df = read_labelled_csv(file, text_col, label_col)
+        with console.status("training the theme encoder") as status:
+            man = train_theme_encoder(
+                ensure_backbone(s),
+                df[text_col].tolist(),
+                df[label_col].tolist(),
+                out,
+                cfg,
+                progress=lambda stage, done, total: status.update(f"{stage}: {done:,} of {total:,}"),
+            )
+    except (DataError, ThemeEncoderError) as e:
+        fail(str(e), 2)
+    console.print(
+        f"{out}: {man['data']['texts']:,} texts in {man['data']['topics']:,} topics, {cfg.steps} steps, "
+        f'{man["cpu_seconds"] / 60:.1f} CPU-minutes; use it with models.embedder = "{out}"'
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands and groups to the app."""
     app.registered_commands += cli.registered_commands
