@@ -30,15 +30,16 @@ def beside(body: str, filler: str, front: bool) -> str:
     return f"{PREFIX}{body} {filler}"
 
 
-def filler_pool(examples: list[Any], task: str) -> list[str]:
-    """Training rows that can stand beside any text without changing its label: neutral (sentiment) or only
-    `other` with every intent label annotated, no marked brand, no link, 20-120 characters."""
+def filler_pool(examples: list[Any], task: str, part: str = "train") -> list[str]:
+    """Rows of one part (training, or a held-out part for `models.filler_eval`) that can stand beside any text
+    without changing its label: neutral (sentiment) or only `other` with every intent label annotated, no marked
+    brand, no link, 20-120 characters."""
     from models.intent import INTENT_LABELS
     from models.sentiment import SENTIMENT_LABELS
 
     out = []
     for e in examples:
-        if e.part != "train":
+        if e.part != part:
             continue
         body = body_of(e.text).strip()
         if OPEN in body or "http" in body or not FILLER_CHARS[0] <= len(body) <= FILLER_CHARS[1]:

@@ -56,8 +56,7 @@ def evaluate(settings, data: list[Path], models: list[str], part: str = "val", c
     cfg = TrainConfig(task="sentiment", max_per_source=caps or {})
     examples = load_examples(cfg, data, None, False)
     rows = [e for e in examples if e.part == part]
-    # the pool's rules, applied to this held-out part instead of the training rows
-    pool = filler_pool([type(e)(e.text, e.y, part="train", source=e.source) for e in rows], "sentiment")
+    pool = filler_pool(rows, "sentiment", part)  # the training pool's rules, on this held-out part
     texts = [e.text for e in rows]
     filled = with_fillers(texts, pool)
     y = np.array([e.y for e in rows])

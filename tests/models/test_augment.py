@@ -105,3 +105,14 @@ def test_a_run_with_fillers_trains_on_them_and_holds_out_the_same_rows(settings,
     assert (plain["n_train"], plain["n_val"], plain["n_test"]) == (filled["n_train"], filled["n_val"], filled["n_test"])
     a, b = (_stack(runs[r].out_dir) for r in (0.0, 0.5))
     assert max(float((a[k] - b[k]).abs().max()) for k in a) > 1e-4  # the fillers changed what it learned
+
+
+def test_filler_eval_takes_its_fillers_from_its_own_held_out_part():
+    """`models.filler_eval` reads held-out rows with fillers from the same held-out part, never training rows."""
+    from models.augment import filler_pool
+
+    rows = _examples("sentiment", SENTIMENT)
+    by_part = {p: {e.text[len(PREFIX) :] for e in rows if e.part == p} for p in ("train", "val", "test")}
+    val = filler_pool(rows, "sentiment", "val")
+    assert len(val) >= 5 and set(val) <= by_part["val"]
+    assert not set(val) & set(filler_pool(rows, "sentiment"))
