@@ -1,7 +1,7 @@
 """Complaint themes on the citizen appeals: the shipped defaults against the previous ones, in one process.
 
     .venv/bin/python benchmarks/themes.py [--half choosing|held-out|all] [--data ../shared/data] [--cache DIR]
-        [--encoder DIR [--encoder-thresholds 0.7,none,0.7]]
+        [--encoder DIR [--encoder-thresholds CUT,MERGE,ATTACH]]
 
 The appeals (`topics/citizen_appeals_topics.csv`, 960 texts) are split by sha256(text) mod 2: 0 = the
 choosing half (458 texts; every default was picked on it), 1 = the held-out half (502; reported once).
@@ -10,8 +10,8 @@ scored against the fine `topic` and the coarse `responsible` body (ARI / NMI ove
 unassigned share, and `ari_all` with every unassigned text as its own singleton). Timings are per
 configuration on the same machine in the same run, so the ratio is what to read; `--cache` keeps the
 embeddings in .npy files so a re-run only clusters. `--encoder` adds a third row: the shipped settings with a theme
-encoder written by `brandmon train-themes` (`make themes-encoder` trains one on the choosing half) and its own
-cut / merge / attach thresholds; `--write-half HALF CSV` only writes that half's rows.
+encoder written by `brandmon train-themes` (`make themes-encoder` trains one on the choosing half), optionally with
+other cut / merge / attach thresholds; `--write-half HALF CSV` only writes that half's rows.
 """
 
 from __future__ import annotations
@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--cache", type=Path, default=None, help="directory for cached embeddings (.npy)")
     ap.add_argument("--encoder", type=Path, help="a theme encoder folder (brandmon train-themes) to compare too")
-    ap.add_argument("--encoder-thresholds", default="0.7,none,0.7", help="its cut,merge,attach ('none' = pass off)")
+    ap.add_argument(
+        "--encoder-thresholds", default=None, help="its cut,merge,attach ('none' = pass off); default: the shipped ones"
+    )
     ap.add_argument("--write-half", nargs=2, metavar=("HALF", "CSV"), help="only write that half to a CSV and stop")
     args = ap.parse_args(argv)
     if args.write_half:  # the theme encoder's training rows (`make themes-encoder`)
@@ -103,9 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     previous = shipped.model_copy(update={"themes": shipped.themes.model_copy(update=PREVIOUS)})
     configs = [("previous", previous), ("shipped", shipped)]
     if args.encoder:
-        cut, merge, attach = (
-            None if v.strip().lower() == "none" else float(v) for v in args.encoder_thresholds.split(",")
-        )
+        t = shipped.themes
+        spec = args.encoder_thresholds or f"{t.distance_threshold},{t.merge_threshold},{t.attach_threshold}"
+        cut, merge, attach = (None if v.strip().lower() == "none" else float(v) for v in spec.split(","))
         th = {"distance_threshold": float(cut or shipped.themes.distance_threshold), "merge_threshold": merge}
         th["attach_threshold"] = attach
         configs.append(

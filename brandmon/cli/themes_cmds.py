@@ -91,6 +91,9 @@ def train_themes(
     label_col: str = typer.Option("topic", "--label-col", help="Column holding each text's topic."),
     steps: int = typer.Option(40, "--steps", help="Training batches (16 topics x 4 texts each)."),
     layers: int = typer.Option(4, "--layers", help="Top layers of the backbone to train."),
+    mix: float = typer.Option(
+        0.25, "--mix", help="Share of the tuned weights kept, the rest the backbone's (1 = all tuned; docs/themes.md)."
+    ),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """Train a theme encoder on topic-labelled complaints; use it with models.embedder = OUT."""
@@ -100,7 +103,7 @@ def train_themes(
 
     s = settings_of(ctx)
     try:
-        cfg = ThemeTrainConfig(steps=steps, layers=layers, seed=seed, max_length=s.themes.max_tokens)
+        cfg = ThemeTrainConfig(steps=steps, layers=layers, seed=seed, mix=mix, max_length=s.themes.max_tokens)
         df = read_labelled_csv(file, text_col, label_col)
         with console.status("training the theme encoder") as status:
             man = train_theme_encoder(

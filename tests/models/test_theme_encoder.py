@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from models.theme_encoder import (
     MANIFEST,
@@ -42,6 +43,8 @@ def test_training_needs_two_topics(tiny_bert, tmp_path):
         train_theme_encoder(tiny_bert, ["a", "b", "c"], ["x", "x", "y"], tmp_path / "o")
     with pytest.raises(ThemeEncoderError):
         ThemeTrainConfig(steps=0)
+    with pytest.raises(ThemeEncoderError, match="mix"):
+        ThemeTrainConfig(mix=0)
 
 
 def _embed(model_dir, texts, overlay=None):
@@ -59,7 +62,7 @@ def _separation(E, topics):
 
 def test_training_pulls_a_topic_together_and_is_reproducible(tiny_bert, tmp_path):
     texts, topics = rows()
-    cfg = ThemeTrainConfig(layers=2, steps=30, lr=1e-3, topics_per_batch=2, texts_per_topic=6)
+    cfg = ThemeTrainConfig(layers=2, steps=30, lr=1e-3, topics_per_batch=2, texts_per_topic=6, mix=1.0)
     man = train_theme_encoder(tiny_bert, texts, topics, tmp_path / "a", cfg)
     assert man["data"] == {"texts": 24, "topics": 2} and man["layers"] == 2
     assert man["loss_first_last"][1] < man["loss_first_last"][0]
@@ -68,6 +71,17 @@ def test_training_pulls_a_topic_together_and_is_reproducible(tiny_bert, tmp_path
     assert after > before + 0.05, (before, after)
     again = train_theme_encoder(tiny_bert, texts, topics, tmp_path / "b", cfg)
     assert again["weights_sha256"] == man["weights_sha256"]  # same data, config and seed: the same weights
+    from safetensors.torch import load_file
+    from transformers import AutoModel
+
+    half = train_theme_encoder(
+        tiny_bert, texts, topics, tmp_path / "h", ThemeTrainConfig(**{**cfg.__dict__, "mix": 0.5})
+    )
+    start = AutoModel.from_pretrained(str(tiny_bert)).encoder.layer.state_dict()
+    full_w, half_w = load_file(str(tmp_path / "a" / WEIGHTS)), load_file(str(tmp_path / "h" / WEIGHTS))
+    assert half["weights_sha256"] != man["weights_sha256"] and set(full_w) == set(half_w) == set(start)
+    for k, w0 in start.items():  # halfway between the backbone's layer and the fully tuned one (fp16 rounding)
+        torch.testing.assert_close(half_w[k].float(), (w0 + full_w[k].float()) / 2, atol=2e-3, rtol=2e-3)
     other = train_theme_encoder(
         tiny_bert, texts, topics, tmp_path / "c", ThemeTrainConfig(**{**cfg.__dict__, "seed": 1})
     )
