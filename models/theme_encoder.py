@@ -29,14 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from models.backbone import sha256_file
+from pipeline.config import ConfigError
 
 MANIFEST = "theme_encoder.json"
 WEIGHTS = "encoder.safetensors"
 FORMAT = 1
 
 
-class ThemeEncoderError(RuntimeError):
-    """An overlay that is missing, damaged or made for another backbone, or data that cannot train one."""
+class ThemeEncoderError(ConfigError):
+    """An overlay that is missing, damaged or made for another backbone, or data that cannot train one. A
+    configuration error: `models.embedder` names the overlay, so every command reports it in one line."""
 
 
 @dataclass(frozen=True)

@@ -161,3 +161,28 @@ def test_train_themes_command(tmp_path):
     from pipeline.logs import configure_logging
 
     configure_logging("INFO")  # the CLI bound the log handler to the runner's closed stderr
+
+
+def test_a_damaged_configured_overlay_is_one_line_error(tmp_path):
+    """`brandmon cluster` with `models.embedder` naming a damaged overlay: a config error (exit 2), no traceback."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from brandmon.cli import app
+
+    texts, topics = rows()
+    out = tmp_path / "enc"
+    (out).mkdir()
+    (out / MANIFEST).write_text(json.dumps({"format": 1, "layers": 1, "weights_sha256": "0" * 64}))
+    (out / WEIGHTS).write_bytes(b"not weights")
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"text": texts}).to_csv(src, index=False)
+    r = CliRunner(env={"BRANDMON_MODELS__EMBEDDER": str(out)}).invoke(
+        app, ["--data-dir", str(tmp_path / "d"), "cluster", str(src), "--out", str(tmp_path / "o.csv")]
+    )
+    assert r.exit_code == 2, r.output
+    assert "config error" in r.output and "does not match its checksum" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "o.csv").exists()
+    from pipeline.logs import configure_logging
+
+    configure_logging("INFO")
