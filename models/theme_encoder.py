@@ -172,6 +172,8 @@ def train_theme_encoder(
     tok = AutoTokenizer.from_pretrained(str(backbone_dir))
     model = AutoModel.from_pretrained(str(backbone_dir)).eval()
     layers = encoder_layers(model)
+    if cfg.layers > len(layers):
+        raise ThemeEncoderError(f"--layers {cfg.layers}: the backbone has only {len(layers)} layers")
     split = len(layers) - cfg.layers
     every = [t for ts in groups.values() for t in ts]
     states: dict[str, torch.Tensor] = {}

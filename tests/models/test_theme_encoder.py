@@ -41,6 +41,10 @@ def test_topic_groups_drop_ambiguous_and_single_texts():
 def test_training_needs_two_topics(tiny_bert, tmp_path):
     with pytest.raises(ThemeEncoderError, match="at least 2 topics"):
         train_theme_encoder(tiny_bert, ["a", "b", "c"], ["x", "x", "y"], tmp_path / "o")
+    texts, topics = rows()
+    with pytest.raises(ThemeEncoderError, match="only 2 layers"):  # the tiny model has 2, the default trains 4
+        train_theme_encoder(tiny_bert, texts, topics, tmp_path / "o")
+    assert not (tmp_path / "o").exists()
     with pytest.raises(ThemeEncoderError):
         ThemeTrainConfig(steps=0)
     with pytest.raises(ThemeEncoderError, match="mix"):
