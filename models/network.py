@@ -39,6 +39,17 @@ def run_layers(layers, hidden: torch.Tensor, ext_mask: torch.Tensor) -> torch.Te
     return hidden
 
 
+def pad_hidden(hiddens: list, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unpadded [T_i, H] hidden states (cached frozen layers' output) -> a [B, T, H] batch and its [B, T] mask."""
+    L = max(h.shape[0] for h in hiddens)
+    x = torch.zeros(len(hiddens), L, hiddens[0].shape[1], dtype=dtype)
+    m = torch.zeros(len(hiddens), L, dtype=torch.long)
+    for i, h in enumerate(hiddens):
+        x[i, : h.shape[0]] = h.to(dtype)
+        m[i, : h.shape[0]] = 1
+    return x, m
+
+
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask.unsqueeze(-1).to(hidden.dtype)
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)

@@ -161,7 +161,7 @@ def train_theme_encoder(
     from safetensors.torch import save_file
     from transformers import AutoModel, AutoTokenizer
 
-    from models.network import additive_mask, encoder_layers, mean_pool, run_layers
+    from models.network import additive_mask, encoder_layers, mean_pool, pad_hidden, run_layers
     from models.registry import base_checksum
 
     groups = topic_groups(texts, topics)
@@ -209,12 +209,7 @@ def train_theme_encoder(
             for i in rng.choice(len(g), size=min(cfg.texts_per_topic, len(g)), replace=False):
                 picked.append(g[i])
                 ys.append(int(k))
-        n = max(states[t].shape[0] for t in picked)
-        X = torch.zeros(len(picked), n, states[picked[0]].shape[1])
-        M = torch.zeros(len(picked), n, dtype=torch.long)
-        for i, t in enumerate(picked):
-            X[i, : states[t].shape[0]] = states[t]
-            M[i, : states[t].shape[0]] = 1
+        X, M = pad_hidden([states[t] for t in picked], torch.float32)
         z = F.normalize(mean_pool(run_layers(top, X, additive_mask(M, X.dtype)), M), dim=-1)
         loss = supcon_loss(z, torch.tensor(ys), cfg.temperature)
         opt.zero_grad()

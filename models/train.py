@@ -309,19 +309,6 @@ def _batches(idx: list[int], lengths: list[int], bs: int, rng: random.Random) ->
     return bats
 
 
-def _pad(hiddens: list, dtype) -> tuple[Any, Any]:
-    import torch
-
-    L = max(h.shape[0] for h in hiddens)
-    H = hiddens[0].shape[1]
-    x = torch.zeros(len(hiddens), L, H, dtype=dtype)
-    m = torch.zeros(len(hiddens), L, dtype=torch.long)
-    for i, h in enumerate(hiddens):
-        x[i, : h.shape[0]] = h.to(dtype)
-        m[i, : h.shape[0]] = 1
-    return x, m
-
-
 def cache_lower(
     net,
     tok,
@@ -367,13 +354,15 @@ def cache_lower(
 def _logits(stack, examples: list[Example], bs: int = 128):
     import torch
 
+    from models.network import pad_hidden
+
     stack.eval()
     with torch.no_grad():  # not inference_mode: temperature scaling differentiates through these
         order = sorted(range(len(examples)), key=lambda i: examples[i].ids_len)
         res: list[Any] = [None] * len(examples)
         for s in range(0, len(order), bs):
             ids = order[s : s + bs]
-            x, m = _pad([examples[i].hidden for i in ids], torch.float32)
+            x, m = pad_hidden([examples[i].hidden for i in ids], torch.float32)
             lg = stack(x, m)
             for i, row in zip(ids, lg):
                 res[i] = row
@@ -677,9 +666,9 @@ def _loss(stack, ex: list[Example], multi: bool, cw):
     they stay independent models rather than one wide one."""
     import torch
 
-    from models.network import PooledMLP
+    from models.network import PooledMLP, pad_hidden
 
-    x, m = _pad([e.hidden for e in ex], torch.float32)
+    x, m = pad_hidden([e.hidden for e in ex], torch.float32)
     if isinstance(stack.head, PooledMLP) and stack.head.members > 1:
         zs = list(stack.head.member_logits(stack.dropout(stack.pooled(x, m))))
     else:
@@ -915,11 +904,13 @@ def _pooled(stack, examples: list[Example], bs: int = 128):
     """The head's input for each example (the stack's layers as they are now), in example order."""
     import torch
 
+    from models.network import pad_hidden
+
     stack.eval()
     outs = []
     with torch.no_grad():
         for s in range(0, len(examples), bs):
-            x, m = _pad([e.hidden for e in examples[s : s + bs]], torch.float32)
+            x, m = pad_hidden([e.hidden for e in examples[s : s + bs]], torch.float32)
             outs.append(stack.pooled(x, m))
     return torch.cat(outs)
 
